@@ -1,0 +1,61 @@
+"""The ``python -m ranking`` command line.
+
+Each subcommand lives in its own module of this package and exposes
+``register(subparsers) -> None``; the parser it adds sets ``handler`` to a function
+``handler(args) -> Output``. Results go to stdout, diagnostics to stderr, and bad input
+ends with a one-line message and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from ranking.cli._output import Output, emit
+from ranking.errors import RankingError
+
+SUBCOMMAND_MODULES: tuple[str, ...] = ("rate", "alpharank", "bracket", "swiss", "simulate")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's own exit code is 2 as well
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m ranking", description="Ludus ranking library.")
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name in SUBCOMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"ranking.cli.{name}")
+        except ModuleNotFoundError as exc:  # a subcommand not built yet
+            if exc.name != f"ranking.cli.{name}":
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def add_output_option(parser: argparse.ArgumentParser) -> None:
+    """Add the ``--output json|csv|table`` option every subcommand takes."""
+    parser.add_argument("--output", choices=("json", "csv", "table"), default="table")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        out: Output = args.handler(args)
+    except (RankingError, ValueError, OSError, KeyError) as exc:
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if isinstance(exc, OSError) and exc.filename:
+            message = f"{exc.filename}: {exc.strerror or message}"
+        print(f"error: {message}", file=sys.stderr)
+        return 2
+    emit(out, args.output, sys.stdout)
+    return 0
+
+
+__all__ = ["Output", "add_output_option", "build_parser", "main"]
