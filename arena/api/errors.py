@@ -1,0 +1,59 @@
+"""One JSON error shape for every API error.
+
+``{"error": {"code": ..., "message": ..., "fields": {field: [messages]}}}``
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from arena.exceptions import ApplicationError
+
+
+def _flatten(detail: Any) -> tuple[str, dict[str, Any]]:
+    if isinstance(detail, dict):
+        fields = {k: v for k, v in detail.items() if k != "non_field_errors"}
+        general = detail.get("non_field_errors")
+        message = str(general[0]) if general else "Invalid input."
+        return message, fields
+    if isinstance(detail, list):
+        return (str(detail[0]) if detail else "Invalid input."), {}
+    return str(detail), {}
+
+
+def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "fields": fields or {}}}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ApplicationError):
+        body = error_body(exc.code, exc.message, exc.field_errors)
+        body["error"].update(exc.extra)
+        return Response(body, status=exc.status)
+    if isinstance(exc, DjangoValidationError):
+        fields = getattr(exc, "message_dict", None)
+        exc = exceptions.ValidationError(detail=fields or exc.messages)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        message, fields = _flatten(exc.detail)
+        code = "invalid"
+    else:
+        message, fields = _flatten(exc.detail if isinstance(exc, exceptions.APIException) else str(exc))
+        code = getattr(exc, "default_code", "error")
+        if response.status_code == status.HTTP_429_TOO_MANY_REQUESTS:
+            code = "throttled"
+    response.data = error_body(code, message, fields)
+    return response

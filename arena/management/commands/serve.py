@@ -1,0 +1,90 @@
+"""Start the web server, a Celery worker and Celery beat together; one Ctrl-C stops all.
+
+Where Redis cannot be reached, say so and run tasks in-process instead (``LUDUS_EAGER=1``):
+the service still works, without background workers or periodic rebuilds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from arena.services.health import _redis
+
+
+class Command(BaseCommand):
+    help = "Run web + worker + beat (make run)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--concurrency", type=int, default=8)
+
+    def handle(self, *args, host: str, port: int, concurrency: int, **options):
+        env = dict(os.environ)
+        eager = settings.CELERY_EAGER
+        if not eager:
+            try:
+                _redis()
+            except Exception as exc:
+                eager = True
+                self.stderr.write(
+                    self.style.WARNING(
+                        f"WARNING: Redis is not reachable at {settings.REDIS_URL} ({exc}).\n"
+                        "         Falling back to in-process tasks (LUDUS_EAGER=1): no background worker,\n"
+                        "         no periodic leaderboard rebuilds. Start Redis and set REDIS_URL for the full service."
+                    )
+                )
+        if eager:
+            env["LUDUS_EAGER"] = "1"
+        python = sys.executable
+        commands = [("web", [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"])]
+        if not eager:
+            celery = [python, "-m", "celery", "-A", "workers"]
+            commands += [
+                ("worker", [*celery, "worker", "-l", "INFO", "-P", "threads", "-c", str(concurrency), "-Q", "ludus"]),
+                ("beat", [*celery, "beat", "-l", "INFO", "-s", settings.CELERY_BEAT_SCHEDULE_FILENAME]),
+            ]
+        procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        for name, cmd in commands:
+            procs.append((name, subprocess.Popen(cmd, env=env, start_new_session=True)))
+
+        def stop(*_: object) -> None:
+            for _, p in procs:
+                if p.poll() is None:
+                    os.killpg(p.pid, signal.SIGTERM)
+            deadline = time.time() + 10
+            for _, p in procs:
+                try:
+                    p.wait(max(0.1, deadline - time.time()))
+                except subprocess.TimeoutExpired:
+                    os.killpg(p.pid, signal.SIGKILL)
+
+        signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
+        url = f"http://{host}:{port}/"
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(url + "healthz", timeout=1)  # noqa: S310 - our own local server
+                break
+            except OSError as exc:
+                if getattr(exc, "code", None):  # an HTTP error (503 while the worker starts) means it is up
+                    break
+                time.sleep(0.2)
+        started = ", ".join(name for name, _ in procs)
+        self.stdout.write(self.style.SUCCESS(f"\nLudus is running ({started}): {url}\nPress Ctrl-C to stop.\n"))
+        try:
+            while all(p.poll() is None for _, p in procs):
+                time.sleep(0.5)
+            dead = [name for name, p in procs if p.poll() is not None]
+            self.stderr.write(f"{', '.join(dead)} exited; stopping the rest")
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop()

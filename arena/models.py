@@ -1,0 +1,559 @@
+"""The Ludus domain: competitors, prompts, tournaments, matches and their append-only records.
+
+Votes, judgments and battles are append-only: once written they are never updated or deleted
+through the ORM (``save`` on an existing row and ``delete`` raise). Ratings are recomputed from
+them and published as versioned :class:`LeaderboardSnapshot` rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Greatest, Least
+from django.utils import timezone
+
+
+class Outcome(models.TextChoices):
+    MODEL_A = "model_a", "A is better"
+    MODEL_B = "model_b", "B is better"
+    TIE = "tie", "Tie"
+    BOTH_BAD = "tie (bothbad)", "Both are bad"
+
+
+OUTCOME_VALUES = [value for value, _ in Outcome.choices]
+
+
+class Source(models.TextChoices):
+    HUMAN = "human", "Human votes"
+    JUDGE = "judge", "LLM judges"
+    IMPORT = "import", "Imported battles"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs: Any) -> int:
+        raise TypeError(f"{self.model.__name__} records are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise TypeError(f"{self.model.__name__} records are append-only")
+
+
+class AppendOnlyModel(models.Model):
+    """A record that is written once and never changed: the audit trail behind every rating."""
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise TypeError(f"{type(self).__name__} records are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise TypeError(f"{type(self).__name__} records are append-only")
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def hash_secret(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    """An API key; only a SHA-256 hash is stored, the raw key is shown once at creation."""
+
+    PREFIX_LEN = 8
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=PREFIX_LEN, db_index=True, editable=False)
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
+
+    @classmethod
+    def issue(cls, *, user: Any, name: str = "") -> tuple[ApiKey, str]:
+        """Create a key for ``user``; returns the row and the raw key (never stored)."""
+        raw = "ludus_" + secrets.token_urlsafe(32)
+        key = cls.objects.create(
+            user=user, name=name, prefix=raw[6 : 6 + cls.PREFIX_LEN], key_hash=hash_secret(raw)
+        )
+        return key, raw
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+# --------------------------------------------------------------------------- competitors
+
+
+class Competitor(models.Model):
+    """A submitted model: an OpenAI-compatible endpoint or a built-in simulated competitor."""
+
+    class Kind(models.TextChoices):
+        OPENAI = "openai", "OpenAI-compatible endpoint"
+        SIMULATED = "simulated", "Simulated competitor"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending review"
+        ACTIVE = "active", "Active"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", "Public"
+        PRIVATE = "private", "Private"
+
+    name = models.CharField(max_length=100, unique=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="competitors"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SIMULATED)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PUBLIC)
+    # Model card.
+    provider = models.CharField(max_length=100, blank=True)
+    version = models.CharField(max_length=100, blank=True)
+    licence = models.CharField(max_length=100, blank=True)
+    description = models.TextField(blank=True)
+    # OpenAI-compatible endpoint.
+    endpoint_url = models.URLField(max_length=500, blank=True)
+    endpoint_model = models.CharField(max_length=200, blank=True)
+    api_key_env = models.CharField(
+        max_length=100, blank=True, help_text="Name of the environment variable holding the endpoint's API key"
+    )
+    api_key_encrypted = models.TextField(blank=True, editable=False)
+    allow_internal = models.BooleanField(
+        default=False, help_text="Admin only: allow an endpoint on an internal or loopback address"
+    )
+    params = models.JSONField(default=dict, blank=True, help_text="temperature, max_tokens, timeout, ...")
+    max_concurrency = models.PositiveIntegerField(default=8)
+    # Simulated competitor: a hidden strength drives its answers.
+    sim_strength = models.FloatField(null=True, blank=True, help_text="Hidden Bradley-Terry strength (Elo points)")
+    sim_style = models.CharField(max_length=50, blank=True)
+    sim_seed = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="simulated") | ~Q(endpoint_url=""), name="competitor_endpoint_required"
+            ),
+            models.CheckConstraint(condition=Q(max_concurrency__gte=1), name="competitor_concurrency_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+# --------------------------------------------------------------------------- prompts
+
+
+class PromptSet(models.Model):
+    """A server-side benchmark or prompt collection; prompts are never exposed before judging."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    category = models.CharField(max_length=50, blank=True, default="general")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Prompt(models.Model):
+    prompt_set = models.ForeignKey(PromptSet, on_delete=models.CASCADE, related_name="prompts")
+    text = models.TextField()
+    category = models.CharField(max_length=50, blank=True)
+    reference_answer = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.prompt_set.name}#{self.pk}"
+
+    @property
+    def effective_category(self) -> str:
+        return self.category or self.prompt_set.category or "general"
+
+
+# --------------------------------------------------------------------------- tournaments
+
+
+class Tournament(models.Model):
+    class Format(models.TextChoices):
+        ROUND_ROBIN = "round_robin", "Round robin"
+        DOUBLE_ROUND_ROBIN = "double_round_robin", "Double round robin"
+        SWISS = "swiss", "Swiss system"
+        SWISS_DYNAMICS = "swiss_dynamics", "Benchmark-sequence Swiss (with eliminations)"
+        SINGLE_ELIMINATION = "single_elimination", "Seeded single elimination"
+        ARENA = "arena", "Open arena"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    name = models.CharField(max_length=200, unique=True)
+    format = models.CharField(max_length=32, choices=Format.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    config = models.JSONField(default=dict, blank=True)
+    judge_pipeline = models.JSONField(default=dict, blank=True)
+    seed = models.BigIntegerField(default=0)
+    prompt_sets = models.ManyToManyField(PromptSet, blank=True, related_name="tournaments")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    results = models.JSONField(default=dict, blank=True, help_text="Final standings, tie-breaks and E[S]")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Entry(models.Model):
+    """A competitor's place in a tournament."""
+
+    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="entries")
+    competitor = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="entries")
+    seed = models.PositiveIntegerField()
+    initial_rating = models.FloatField(null=True, blank=True)
+    eliminated_in_round = models.PositiveIntegerField(null=True, blank=True)
+    withdrawn = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["tournament", "seed"]
+        constraints = [
+            models.UniqueConstraint(fields=["tournament", "competitor"], name="entry_unique_competitor"),
+            models.UniqueConstraint(fields=["tournament", "seed"], name="entry_unique_seed"),
+            models.CheckConstraint(condition=Q(seed__gte=1), name="entry_seed_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tournament} #{self.seed} {self.competitor}"
+
+
+class Round(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        COMPLETE = "complete", "Complete"
+
+    tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="rounds")
+    number = models.PositiveIntegerField()
+    prompt_set = models.ForeignKey(PromptSet, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["tournament", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["tournament", "number"], name="round_unique_number"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="round_number_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tournament} round {self.number}"
+
+
+class Bye(models.Model):
+    """A competitor not paired in a round: a pairing-allocated bye, or an absence."""
+
+    class Kind(models.TextChoices):
+        PAIRING = "pairing", "Pairing-allocated bye"
+        ABSENT = "absent", "Absent (not paired)"
+
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="byes")
+    competitor = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PAIRING)
+    points = models.FloatField(default=1.0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["round", "competitor"], name="bye_unique_competitor"),
+            models.CheckConstraint(condition=Q(points__gte=0), name="bye_points_non_negative"),
+        ]
+
+
+class Match(models.Model):
+    """One contest between two competitors on one prompt (in a tournament round or the arena)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        GENERATING = "generating", "Generating answers"
+        JUDGING = "judging", "Judging"
+        AWAITING_VOTES = "awaiting_votes", "Awaiting human votes"
+        DONE = "done", "Done"
+        FORFEIT = "forfeit", "Forfeit"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = (Status.DONE, Status.FORFEIT, Status.FAILED, Status.CANCELLED)
+
+    tournament = models.ForeignKey(Tournament, null=True, blank=True, on_delete=models.CASCADE, related_name="matches")
+    round = models.ForeignKey(Round, null=True, blank=True, on_delete=models.CASCADE, related_name="matches")
+    competitor_a = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="matches_as_a")
+    competitor_b = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="matches_as_b")
+    prompt = models.ForeignKey(Prompt, null=True, blank=True, on_delete=models.PROTECT, related_name="matches")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    board = models.PositiveIntegerField(null=True, blank=True, help_text="Board or bracket slot within the round")
+    forfeit_by = models.ForeignKey(Competitor, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name_plural = "matches"
+        constraints = [
+            models.CheckConstraint(condition=~Q(competitor_a=F("competitor_b")), name="match_not_self"),
+            models.CheckConstraint(
+                condition=Q(outcome__isnull=True) | Q(outcome__in=OUTCOME_VALUES), name="match_valid_outcome"
+            ),
+            models.UniqueConstraint(
+                Least("competitor_a", "competitor_b"),
+                Greatest("competitor_a", "competitor_b"),
+                "round",
+                name="match_unique_pair_per_round",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "updated_at"], name="match_status_updated"),
+            models.Index(fields=["tournament", "status"], name="match_tournament_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Match {self.pk}: {self.competitor_a_id} vs {self.competitor_b_id}"
+
+
+class Generation(models.Model):
+    """One competitor's answer in a match (written once per side; a retry reuses it)."""
+
+    class Side(models.TextChoices):
+        A = "a", "A"
+        B = "b", "B"
+
+    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="generations")
+    side = models.CharField(max_length=1, choices=Side.choices)
+    competitor = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="generations")
+    text = models.TextField()
+    latency_ms = models.PositiveIntegerField(default=0)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["match", "side"], name="generation_unique_side")]
+
+
+class Verdict(models.TextChoices):
+    A_MUCH_BETTER = "A>>B", "A much better"
+    A_BETTER = "A>B", "A better"
+    EQUAL = "A=B", "Equal"
+    B_BETTER = "B>A", "B better"
+    B_MUCH_BETTER = "B>>A", "B much better"
+
+
+class Judgment(AppendOnlyModel):
+    """One judge's verdict on a match, in one presentation order (the position-swap pair)."""
+
+    match = models.ForeignKey(Match, on_delete=models.PROTECT, related_name="judgments")
+    judge = models.CharField(max_length=200, help_text="Judge identity (model name or 'simulated')")
+    order = models.CharField(max_length=2, choices=[("ab", "A first"), ("ba", "B first")], default="ab")
+    sample = models.PositiveSmallIntegerField(default=0)
+    stage = models.CharField(max_length=16, default="primary", help_text="primary or review (dual correction)")
+    verdict = models.CharField(max_length=4, choices=Verdict.choices, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    rationale = models.TextField(blank=True)
+    raw_output = models.TextField(blank=True)
+    parse_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["match", "judge", "order", "sample", "stage"], name="judgment_unique_step"),
+            models.CheckConstraint(
+                condition=Q(outcome__isnull=True) | Q(outcome__in=OUTCOME_VALUES), name="judgment_valid_outcome"
+            ),
+            models.CheckConstraint(
+                condition=Q(confidence__isnull=True) | Q(confidence__gte=0, confidence__lte=1),
+                name="judgment_confidence_range",
+            ),
+        ]
+
+
+# --------------------------------------------------------------------------- votes and battles
+
+
+class BattleServe(models.Model):
+    """A battle shown to one voter (an anonymous A/B pair); a vote must refer to one."""
+
+    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="serves")
+    voter_hash = models.CharField(max_length=64)
+    swapped = models.BooleanField(default=False, help_text="The voter saw competitor_b on the left")
+    nonce = models.CharField(max_length=32, unique=True)
+    served_at = models.DateTimeField(default=timezone.now)
+    voted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["match", "voter_hash"], name="serve_unique_voter")]
+
+
+class Vote(AppendOnlyModel):
+    """One human verdict on a served battle; identities are revealed only after it is cast."""
+
+    match = models.ForeignKey(Match, on_delete=models.PROTECT, related_name="votes")
+    serve = models.OneToOneField(BattleServe, null=True, on_delete=models.PROTECT, related_name="vote")
+    voter_hash = models.CharField(max_length=64)
+    ip_hash = models.CharField(max_length=64, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["match", "voter_hash"], name="vote_one_per_voter"),
+            models.CheckConstraint(condition=Q(outcome__in=OUTCOME_VALUES), name="vote_valid_outcome"),
+        ]
+        indexes = [models.Index(fields=["created_at"], name="vote_created")]
+
+
+class ImportBatch(models.Model):
+    """One import of a battle file (records or pair counts)."""
+
+    filename = models.CharField(max_length=255, blank=True)
+    fmt = models.CharField(max_length=16)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    n_rows = models.PositiveIntegerField(default=0)
+    n_battles = models.PositiveBigIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+
+class Battle(AppendOnlyModel):
+    """A rated outcome: what the ranking library consumes.
+
+    Written once per human vote, per finished judged match, or per imported record.
+    """
+
+    model_a = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="+")
+    model_b = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="+")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    category = models.CharField(max_length=50, default="general")
+    anony = models.BooleanField(default=True)
+    judge = models.CharField(max_length=200, blank=True)
+    tstamp = models.DateTimeField(default=timezone.now)
+    match = models.ForeignKey(Match, null=True, blank=True, on_delete=models.PROTECT, related_name="battles")
+    vote = models.OneToOneField(Vote, null=True, blank=True, on_delete=models.PROTECT, related_name="battle")
+    batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="battles")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(model_a=F("model_b")), name="battle_not_self"),
+            models.CheckConstraint(condition=Q(outcome__in=OUTCOME_VALUES), name="battle_valid_outcome"),
+            models.CheckConstraint(condition=Q(source__in=[s for s, _ in Source.choices]), name="battle_valid_source"),
+            models.UniqueConstraint(
+                fields=["match", "source"], condition=Q(source="judge"), name="battle_one_judge_result_per_match"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["model_a", "model_b", "tstamp"], name="battle_pair_time"),
+            models.Index(fields=["source", "category", "id"], name="battle_source_category"),
+        ]
+
+
+class PairCount(AppendOnlyModel):
+    """Aggregated imported outcomes for a pair (the pair-counts file format)."""
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.PROTECT, related_name="pair_counts")
+    model_a = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="+")
+    model_b = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="+")
+    wins_a = models.PositiveBigIntegerField()
+    wins_b = models.PositiveBigIntegerField()
+    ties = models.PositiveBigIntegerField()
+    category = models.CharField(max_length=50, default="general")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(model_a=F("model_b")), name="paircount_not_self"),
+            models.CheckConstraint(
+                condition=Q(wins_a__gte=0, wins_b__gte=0, ties__gte=0), name="paircount_non_negative"
+            ),
+            models.UniqueConstraint(fields=["batch", "model_a", "model_b", "category"], name="paircount_unique"),
+        ]
+
+
+class IdempotencyRecord(models.Model):
+    """The stored response to a write carrying an ``Idempotency-Key`` (replayed on retry)."""
+
+    scope = models.CharField(max_length=64, help_text="Who sent the key (user or voter hash)")
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_unique_key")]
+
+
+# --------------------------------------------------------------------------- leaderboards
+
+
+class LeaderboardSnapshot(models.Model):
+    """A published leaderboard: ratings with intervals, reproducible from its data version."""
+
+    method = models.CharField(max_length=32)
+    source = models.CharField(max_length=16, default="combined")
+    category = models.CharField(max_length=50, default="all")
+    version = models.PositiveIntegerField()
+    data_version = models.CharField(max_length=64, help_text="Fingerprint of the battles used")
+    params = models.JSONField(default=dict)
+    ratings = models.JSONField(default=list)
+    n_battles = models.PositiveBigIntegerField(default=0)
+    n_models = models.PositiveIntegerField(default=0)
+    compute_ms = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        get_latest_by = "version"
+        constraints = [
+            models.UniqueConstraint(fields=["method", "source", "category", "version"], name="snapshot_unique_version"),
+        ]
+        indexes = [models.Index(fields=["method", "source", "category", "-version"], name="snapshot_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.method}/{self.source}/{self.category} v{self.version}"

@@ -1,0 +1,124 @@
+"""The demo data set behind ``make run``: simulated competitors and battles from a known truth."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+from django.db import transaction
+from django.utils import timezone
+
+from arena.models import Battle, Competitor, Outcome, Prompt, PromptSet, Source
+
+DEMO_COMPETITORS: tuple[tuple[str, float, str, str], ...] = (
+    # name, hidden strength (Elo points), style, provider
+    ("atlas-70b", 1180.0, "thorough", "Demo Labs"),
+    ("boreas-8x7b", 1120.0, "concise", "Demo Labs"),
+    ("cirrus-34b", 1090.0, "friendly", "Cloudworks"),
+    ("delta-13b", 1060.0, "concise", "Cloudworks"),
+    ("ember-7b", 1010.0, "verbose", "Open Forge"),
+    ("fjord-32b", 1040.0, "thorough", "Open Forge"),
+    ("gale-3b", 930.0, "terse", "Tiny Models"),
+    ("halo-14b", 1075.0, "friendly", "Halo AI"),
+    ("iris-9b", 985.0, "verbose", "Halo AI"),
+    ("juniper-1b", 880.0, "terse", "Tiny Models"),
+    ("kestrel-72b", 1150.0, "thorough", "Kestrel"),
+    ("lumen-4b", 955.0, "concise", "Kestrel"),
+)
+
+DEMO_PROMPTS: dict[str, tuple[str, list[str]]] = {
+    "demo-coding": (
+        "coding",
+        [
+            "Write a Python function that merges two sorted lists.",
+            "Explain the difference between a process and a thread.",
+            "How would you detect a cycle in a linked list?",
+            "Write a SQL query that finds duplicate emails in a users table.",
+            "What does `git rebase` do, and when should you avoid it?",
+        ],
+    ),
+    "demo-writing": (
+        "writing",
+        [
+            "Write a haiku about autumn rain.",
+            "Summarise the plot of Hamlet in three sentences.",
+            "Draft a polite email declining a meeting invitation.",
+            "Write an opening line for a mystery novel.",
+            "Explain photosynthesis to a ten-year-old.",
+        ],
+    ),
+    "demo-math": (
+        "math",
+        [
+            "What is the derivative of x^3 * sin(x)?",
+            "Prove that the square root of 2 is irrational.",
+            "How many ways can 8 rooks be placed on a chessboard so none attack each other?",
+            "Solve 3x + 7 = 22.",
+            "What is the expected number of coin flips to get two heads in a row?",
+        ],
+    ),
+}
+
+
+def demo_load(*, n_battles: int = 3000, seed: int = 20261123) -> dict[str, int]:
+    """Create the demo competitors, prompt sets and battles; a second call adds nothing."""
+    created = 0
+    with transaction.atomic():
+        competitors = []
+        for i, (name, strength, style, provider) in enumerate(DEMO_COMPETITORS):
+            comp, was_created = Competitor.objects.get_or_create(
+                name=name,
+                defaults={
+                    "kind": Competitor.Kind.SIMULATED,
+                    "status": Competitor.Status.ACTIVE,
+                    "sim_strength": strength,
+                    "sim_style": style,
+                    "sim_seed": seed + i,
+                    "provider": provider,
+                    "version": "demo",
+                    "licence": "Apache-2.0",
+                    "description": f"A simulated competitor ({style} style) for demos and tests.",
+                },
+            )
+            created += was_created
+            competitors.append(comp)
+        for set_name, (category, texts) in DEMO_PROMPTS.items():
+            prompt_set, was_created = PromptSet.objects.get_or_create(
+                name=set_name, defaults={"category": category, "description": f"Demo {category} prompts"}
+            )
+            if was_created:
+                Prompt.objects.bulk_create(Prompt(prompt_set=prompt_set, text=t) for t in texts)
+        if Battle.objects.filter(model_a__in=competitors).exists():
+            return {"competitors": created, "battles": 0}
+
+        rng = np.random.default_rng(seed)
+        strength = np.array([c.sim_strength for c in competitors])
+        n = len(competitors)
+        a = rng.integers(0, n, size=n_battles)
+        b = (a + rng.integers(1, n, size=n_battles)) % n
+        p_a = 1.0 / (1.0 + 10.0 ** (-(strength[a] - strength[b]) / 400.0))
+        u = rng.random(n_battles)
+        tie = u < 0.12
+        a_wins = ~tie & (rng.random(n_battles) < p_a)
+        outcomes = np.where(tie, np.where(rng.random(n_battles) < 0.3, Outcome.BOTH_BAD, Outcome.TIE),
+                            np.where(a_wins, Outcome.MODEL_A, Outcome.MODEL_B))
+        categories = rng.choice(["coding", "writing", "math"], size=n_battles)
+        sources = np.where(rng.random(n_battles) < 0.7, Source.HUMAN, Source.JUDGE)
+        start = timezone.now() - timedelta(days=30)
+        offsets = np.sort(rng.uniform(0, 30 * 86400, size=n_battles))
+        Battle.objects.bulk_create(
+            (
+                Battle(
+                    model_a=competitors[int(a[i])],
+                    model_b=competitors[int(b[i])],
+                    outcome=str(outcomes[i]),
+                    source=str(sources[i]),
+                    category=str(categories[i]),
+                    judge="demo-judge" if sources[i] == Source.JUDGE else "",
+                    tstamp=start + timedelta(seconds=float(offsets[i])),
+                )
+                for i in range(n_battles)
+            ),
+            batch_size=1000,
+        )
+    return {"competitors": created, "battles": n_battles}

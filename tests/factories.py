@@ -1,0 +1,72 @@
+"""factory_boy factories: each test sets only the fields it cares about."""
+
+from __future__ import annotations
+
+import factory
+from django.contrib.auth import get_user_model
+
+from arena import models as m
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda o: f"{o.username}@example.org")
+    password = factory.django.Password("correct horse battery staple")
+
+
+class CompetitorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Competitor
+
+    name = factory.Sequence(lambda n: f"model-{n}")
+    kind = m.Competitor.Kind.SIMULATED
+    status = m.Competitor.Status.ACTIVE
+    sim_strength = 1000.0
+    sim_seed = factory.Sequence(lambda n: n)
+
+
+class PromptSetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.PromptSet
+
+    name = factory.Sequence(lambda n: f"prompts-{n}")
+    category = "general"
+
+
+class PromptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Prompt
+
+    prompt_set = factory.SubFactory(PromptSetFactory)
+    text = factory.Sequence(lambda n: f"Question {n}: explain something.")
+
+
+class TournamentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Tournament
+
+    name = factory.Sequence(lambda n: f"tournament-{n}")
+    format = m.Tournament.Format.ROUND_ROBIN
+
+
+class MatchFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Match
+
+    competitor_a = factory.SubFactory(CompetitorFactory)
+    competitor_b = factory.SubFactory(CompetitorFactory)
+    prompt = factory.SubFactory(PromptFactory)
+
+
+class BattleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = m.Battle
+
+    model_a = factory.SubFactory(CompetitorFactory)
+    model_b = factory.SubFactory(CompetitorFactory)
+    outcome = m.Outcome.MODEL_A
+    source = m.Source.HUMAN

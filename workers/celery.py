@@ -1,0 +1,21 @@
+"""The Celery app, configured from Django settings (``CELERY_*``)."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
+
+app = Celery("ludus")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["workers"], related_name="tasks")
+
+# Periodic work. Task names are resolved when beat sends them; see workers/tasks/.
+app.conf.beat_schedule = {
+    "leaderboard-rebuild": {
+        "task": "workers.tasks.leaderboard.rebuild_leaderboards_task",
+        "schedule": float(os.environ.get("LUDUS_LEADERBOARD_PERIOD", "60")),
+    },
+}
