@@ -30,3 +30,8 @@ class ConvergenceError(RankingError, RuntimeError):
 
 class PairingError(RankingError, RuntimeError):
     """No legal pairing exists for the requested round."""
+
+
+class RankingWarning(UserWarning):
+    """A result is computed but needs care: disconnected comparison graph, ratings that
+    maximum likelihood leaves unbounded, and the like."""
