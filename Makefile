@@ -24,8 +24,8 @@ migrate: install
 demo: migrate
 	$(PY) manage.py load_demo
 
-run: demo
-	$(PY) manage.py serve --host $(HOST) --port $(PORT)
+run: install
+	$(PY) manage.py serve --demo --host $(HOST) --port $(PORT)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -299,6 +299,9 @@ class Bye(models.Model):
             models.CheckConstraint(condition=Q(points__gte=0), name="bye_points_non_negative"),
         ]
 
+    def __str__(self) -> str:
+        return f"bye {self.competitor_id} in {self.round_id}"
+
 
 class Match(models.Model):
     """One contest between two competitors on one prompt (in a tournament round or the arena)."""
@@ -374,6 +377,9 @@ class Generation(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["match", "side"], name="generation_unique_side")]
 
+    def __str__(self) -> str:
+        return f"match {self.match_id} side {self.side}"
+
 
 class Verdict(models.TextChoices):
     A_MUCH_BETTER = "A>>B", "A much better"
@@ -411,6 +417,9 @@ class Judgment(AppendOnlyModel):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.judge} on match {self.match_id}: {self.verdict or self.parse_error[:20]}"
+
 
 # --------------------------------------------------------------------------- votes and battles
 
@@ -427,6 +436,9 @@ class BattleServe(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["match", "voter_hash"], name="serve_unique_voter")]
+
+    def __str__(self) -> str:
+        return f"serve {self.pk} of match {self.match_id}"
 
 
 class Vote(AppendOnlyModel):
@@ -446,6 +458,9 @@ class Vote(AppendOnlyModel):
         ]
         indexes = [models.Index(fields=["created_at"], name="vote_created")]
 
+    def __str__(self) -> str:
+        return f"vote {self.pk} on match {self.match_id}: {self.outcome}"
+
 
 class ImportBatch(models.Model):
     """One import of a battle file (records or pair counts)."""
@@ -459,6 +474,9 @@ class ImportBatch(models.Model):
     n_battles = models.PositiveBigIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    def __str__(self) -> str:
+        return f"import {self.pk} ({self.filename or self.fmt})"
 
 
 class Battle(AppendOnlyModel):
@@ -493,6 +511,9 @@ class Battle(AppendOnlyModel):
             models.Index(fields=["source", "category", "id"], name="battle_source_category"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.model_a_id} vs {self.model_b_id}: {self.outcome}"
+
 
 class PairCount(AppendOnlyModel):
     """Aggregated imported outcomes for a pair (the pair-counts file format)."""
@@ -514,6 +535,9 @@ class PairCount(AppendOnlyModel):
             models.UniqueConstraint(fields=["batch", "model_a", "model_b", "category"], name="paircount_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.model_a_id} vs {self.model_b_id}: {self.wins_a}-{self.wins_b}-{self.ties}"
+
 
 class IdempotencyRecord(models.Model):
     """The stored response to a write carrying an ``Idempotency-Key`` (replayed on retry)."""
@@ -527,6 +551,9 @@ class IdempotencyRecord(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_unique_key")]
+
+    def __str__(self) -> str:
+        return f"{self.scope}:{self.key}"
 
 
 # --------------------------------------------------------------------------- leaderboards

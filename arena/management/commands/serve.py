@@ -26,8 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--concurrency", type=int, default=8)
+        parser.add_argument("--demo", action="store_true", help="migrate and load the demo data first")
 
-    def handle(self, *args, host: str, port: int, concurrency: int, **options):
+    def handle(self, *args, host: str, port: int, concurrency: int, demo: bool, **options):
         env = dict(os.environ)
         eager = settings.CELERY_EAGER
         if not eager:
@@ -45,6 +46,9 @@ class Command(BaseCommand):
         if eager:
             env["LUDUS_EAGER"] = "1"
         python = sys.executable
+        if demo:  # in child processes, so they see the same LUDUS_EAGER decision
+            for step in (["migrate", "--noinput", "-v", "0"], ["load_demo"]):
+                subprocess.run([python, "manage.py", *step], env=env, check=True)
         commands = [("web", [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"])]
         if not eager:
             celery = [python, "-m", "celery", "-A", "workers"]
