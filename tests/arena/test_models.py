@@ -6,7 +6,13 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from arena import models as m
-from tests.factories import BattleFactory, CompetitorFactory, MatchFactory, PromptFactory, TournamentFactory
+from tests.factories import (
+    BattleFactory,
+    CompetitorFactory,
+    MatchFactory,
+    PromptFactory,
+    TournamentFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
