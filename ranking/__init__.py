@@ -5,12 +5,42 @@ This package never imports Django. Public functions are re-exported here.
 
 from __future__ import annotations
 
+from ranking.bracket import (
+    BracketProbabilities,
+    BracketState,
+    bracket_advance,
+    bracket_create,
+    bracket_monte_carlo,
+    bracket_probabilities,
+    bracket_ranking,
+    bracket_samples,
+    seed_slots,
+    win_matrix,
+)
 from ranking.errors import (
     BattleFileError,
     ConvergenceError,
     InputError,
     PairingError,
     RankingError,
+)
+from ranking.roundrobin import (
+    RoundRobinSchedule,
+    RoundRobinStandings,
+    berger_table,
+    round_robin,
+    round_robin_standings,
+)
+from ranking.simulate import (
+    FailureSensitivity,
+    SwissDynamicsResult,
+    TournamentPrediction,
+    failure_sensitivity,
+    predict_tournament,
+    scores_to_win,
+    simulate_format,
+    swiss_dynamics,
+    swiss_dynamics_samples,
 )
 from ranking.types import A_WINS, B_WINS, OUTCOMES, TIE, TIE_BOTHBAD, RatingResult
 
@@ -26,4 +56,28 @@ __all__ = [
     "PairingError",
     "RankingError",
     "RatingResult",
+    "BracketProbabilities",
+    "BracketState",
+    "FailureSensitivity",
+    "RoundRobinSchedule",
+    "RoundRobinStandings",
+    "SwissDynamicsResult",
+    "TournamentPrediction",
+    "berger_table",
+    "bracket_advance",
+    "bracket_create",
+    "bracket_monte_carlo",
+    "bracket_probabilities",
+    "bracket_ranking",
+    "bracket_samples",
+    "failure_sensitivity",
+    "predict_tournament",
+    "round_robin",
+    "round_robin_standings",
+    "scores_to_win",
+    "seed_slots",
+    "simulate_format",
+    "swiss_dynamics",
+    "swiss_dynamics_samples",
+    "win_matrix",
 ]

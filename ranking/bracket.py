@@ -1,0 +1,547 @@
+"""Seeded single-elimination brackets: exact and Monte Carlo probabilities, live state.
+
+Entrants are given in seed order (seed 1 first). The bracket has ``2**R`` slots, ``R`` the
+smallest number of rounds that holds the field; standard seeding places seed 1 against the
+lowest seed, and seeds 1 and 2 can meet only in the final. When the field is not a power of
+two the missing entrants are byes, and they fall to the top seeds (seed ``s`` is drawn
+against "seed" ``2**R + 1 - s``, which does not exist for the top ``2**R - N`` seeds).
+
+Win probabilities come either from ratings, ``P(i beats j) = 1 / (1 + base**(-(r_i - r_j)
+/ scale))`` (the Elo/Bradley-Terry curve, scale 400 and base 10 by default), or from a
+matrix ``p[i, j]`` of pairwise win probabilities with ``p[i, j] + p[j, i] = 1``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ranking.errors import InputError
+
+__all__ = [
+    "BracketProbabilities",
+    "BracketState",
+    "bracket_advance",
+    "bracket_create",
+    "bracket_monte_carlo",
+    "bracket_probabilities",
+    "bracket_ranking",
+    "bracket_samples",
+    "seed_slots",
+    "win_matrix",
+]
+
+_MC_CHUNK_CELLS = 4_000_000
+
+
+def win_matrix(strength: ArrayLike, *, scale: float = 400.0, base: float = 10.0,
+               name: str = "p") -> NDArray[np.float64]:
+    """Pairwise win probabilities from ratings (1-D) or a checked matrix (2-D).
+
+    Parameters
+    ----------
+    strength : array_like
+        Ratings, shape ``(n,)``, or a matrix ``p`` of shape ``(n, n)`` with ``p[i, j]`` the
+        probability that ``i`` beats ``j`` (entries in [0, 1], ``p[i, j] + p[j, i] = 1``
+        off the diagonal; the diagonal is ignored).
+    scale, base : float
+        The rating curve ``1 / (1 + base**(-(r_i - r_j) / scale))``.
+    name : str
+        How error messages name the matrix.
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        ``P[i, j]``, with ½ on the diagonal.
+    """
+    arr = np.asarray(strength, dtype=np.float64)
+    if not (np.isfinite(scale) and scale > 0):
+        raise InputError(f"scale must be a positive number; got {scale!r}")
+    if not (np.isfinite(base) and base > 1):
+        raise InputError(f"base must be a number above 1; got {base!r}")
+    if arr.ndim == 1:
+        if not np.all(np.isfinite(arr)):
+            raise InputError("ratings must be finite numbers")
+        diff = (arr[:, None] - arr[None, :]) / scale
+        return 0.5 * (1.0 + np.tanh(0.5 * np.log(base) * diff))
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
+        raise InputError(f"{name} must be a square matrix; got shape {arr.shape}")
+    n = arr.shape[0]
+    if not np.all(np.isfinite(arr)):
+        raise InputError(f"{name} must hold finite numbers")
+    bad = np.argwhere((arr < 0) | (arr > 1))
+    bad = bad[bad[:, 0] != bad[:, 1]]
+    if len(bad):
+        i, j = bad[0]
+        raise InputError(f"{name}[{i}][{j}] must be a probability in [0, 1]; got {arr[i, j]}")
+    off = ~np.eye(n, dtype=bool)
+    gap = np.abs(arr + arr.T - 1.0) * off
+    if np.any(gap > 1e-6):
+        i, j = np.unravel_index(int(np.argmax(gap)), gap.shape)
+        raise InputError(f"{name}[{i}][{j}] + {name}[{j}][{i}] must equal 1; "
+                         f"got {arr[i, j]} + {arr[j, i]}")
+    out = arr.copy()
+    np.fill_diagonal(out, 0.5)
+    return out
+
+
+def seed_slots(n_slots: int) -> NDArray[np.int64]:
+    """Standard seeding: the seed (0-based) in each slot of a ``n_slots`` bracket.
+
+    Slots ``2k`` and ``2k + 1`` meet in round 1; seed 0 meets the last seed, seeds 0 and 1
+    sit in opposite halves, seeds 0-3 in different quarters, and so on.
+
+    Parameters
+    ----------
+    n_slots : int
+        A power of two.
+
+    Returns
+    -------
+    ndarray of int
+        ``order[slot] = seed``.
+    """
+    if n_slots < 1 or n_slots & (n_slots - 1):
+        raise InputError(f"n_slots must be a power of two; got {n_slots}")
+    order = np.zeros(1, dtype=np.int64)
+    while len(order) < n_slots:
+        size = 2 * len(order)
+        order = np.stack([order, size - 1 - order], axis=1).ravel()
+    return order
+
+
+def _rounds_for(n: int) -> int:
+    if n < 2:
+        raise InputError(f"a bracket needs at least 2 entrants; got {n}")
+    return int(np.ceil(np.log2(n)))
+
+
+def _slot_matrix(p: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64], int]:
+    """Win matrix over bracket slots (byes as phantom entrants that always lose)."""
+    n = p.shape[0]
+    rounds = _rounds_for(n)
+    size = 1 << rounds
+    ext = np.zeros((size, size))
+    ext[:n, :n] = p
+    ext[:n, n:] = 1.0
+    ext[n:, n:] = 0.5
+    order = seed_slots(size)
+    return ext[np.ix_(order, order)], order, rounds
+
+
+@dataclass(frozen=True)
+class BracketProbabilities:
+    """How far each entrant goes in a seeded single-elimination bracket.
+
+    Attributes
+    ----------
+    rounds : int
+        Number of rounds ``R``.
+    p_reach : ndarray, shape (n, R + 1)
+        ``p_reach[i, k]`` is the probability that entrant ``i`` (seed order) is still in
+        the bracket in round ``k + 1``; column ``R`` is the probability of winning it.
+        Round 1 is 1 for everyone (an entrant with a bye is in round 1 and walks over).
+    stderr : ndarray or None
+        Monte Carlo standard errors of ``p_reach`` (``None`` for exact values).
+    p_third : ndarray or None
+        Probability of winning the third-place match, when one is played.
+    method : str
+        ``"exact"`` or ``"monte_carlo"``.
+    simulations : int or None
+        Number of simulated brackets.
+    """
+
+    rounds: int
+    p_reach: NDArray[np.float64]
+    stderr: NDArray[np.float64] | None = None
+    p_third: NDArray[np.float64] | None = None
+    method: str = "exact"
+    simulations: int | None = None
+
+    @property
+    def p_champion(self) -> NDArray[np.float64]:
+        return self.p_reach[:, -1]
+
+    @property
+    def expected_wins(self) -> NDArray[np.float64]:
+        """Expected number of matches won (a walkover is not a win)."""
+        n = self.p_reach.shape[0]
+        byes = (1 << self.rounds) - n
+        total = self.p_reach[:, 1:].sum(axis=1)
+        total[:byes] -= 1.0
+        return total
+
+
+def bracket_probabilities(strength: ArrayLike, *, scale: float = 400.0, base: float = 10.0,
+                          third_place: bool = False) -> BracketProbabilities:
+    """Exact probabilities of reaching each round and of winning, by dynamic programming.
+
+    A block of ``2h`` slots is won by ``i`` from its left half with probability
+    ``q_i * sum_j q_j P[i, j]`` over the right half's ``j`` (the halves are independent),
+    so each level is one batched matrix-vector product; ``O(N²)`` work overall.
+
+    Parameters
+    ----------
+    strength : array_like
+        Ratings in seed order, shape ``(n,)``, or a pairwise win-probability matrix
+        ``(n, n)`` in seed order (see :func:`win_matrix`).
+    scale, base : float
+        Rating curve parameters (ignored for a matrix).
+    third_place : bool, default False
+        Also compute the probability of winning a match between the semi-final losers.
+
+    Returns
+    -------
+    BracketProbabilities
+
+    References
+    ----------
+    .. [1] Edwards, C. T. (1998). Non-parametric procedure for knockout tournaments.
+       Journal of Applied Statistics 25(3), 375-385 (the recursion for reach probabilities).
+    """
+    p = win_matrix(strength, scale=scale, base=base)
+    n = p.shape[0]
+    ps, order, rounds = _slot_matrix(p)
+    size = 1 << rounds
+    q = np.ones(size)
+    reach = [q]
+    semi_q = q
+    for level in range(1, rounds + 1):
+        h = 1 << (level - 1)
+        nb = size // (2 * h)
+        blocks = ps.reshape(nb, 2 * h, nb, 2 * h)[np.arange(nb), :, np.arange(nb), :]
+        qb = q.reshape(nb, 2, h)
+        left = qb[:, 0] * np.einsum("bij,bj->bi", blocks[:, :h, h:], qb[:, 1])
+        right = qb[:, 1] * np.einsum("bij,bj->bi", blocks[:, h:, :h], qb[:, 0])
+        if level == rounds - 1:
+            semi_q = q
+        q = np.stack([left, right], axis=1).reshape(size)
+        reach.append(q)
+    by_slot = np.stack(reach, axis=1)
+    p_reach = np.empty((size, rounds + 1))
+    p_reach[order] = by_slot
+    p_third = None
+    if third_place:
+        if n < 4:
+            raise InputError("a third-place match needs at least 4 entrants")
+        lost_semi = semi_q - reach[rounds - 1]  # in the semi-final, not through it
+        half = size // 2
+        top, bottom = lost_semi[:half], lost_semi[half:]
+        third_slot = np.concatenate([top * (ps[:half, half:] @ bottom),
+                                     bottom * (ps[half:, :half] @ top)])
+        p_third = np.empty(size)
+        p_third[order] = third_slot
+        p_third = p_third[:n]
+    return BracketProbabilities(rounds=rounds, p_reach=p_reach[:n], p_third=p_third)
+
+
+def _as_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def bracket_samples(strength: ArrayLike, *, simulations: int, scale: float = 400.0,
+                    base: float = 10.0, rng: int | np.random.Generator | None = None
+                    ) -> NDArray[np.int8]:
+    """Simulate brackets; return the number of rounds each entrant won per simulation.
+
+    Parameters
+    ----------
+    strength : array_like
+        Ratings or win matrix in seed order (see :func:`win_matrix`).
+    simulations : int
+        Number of independent brackets.
+    scale, base : float
+        Rating curve parameters.
+    rng : int, Generator or None
+        Source of randomness.
+
+    Returns
+    -------
+    ndarray of int8, shape (simulations, n)
+        ``k`` means the entrant reached round ``k + 1`` (``R`` = champion); byes count as
+        a round won, so placements compare across entrants.
+    """
+    if isinstance(simulations, bool) or not isinstance(simulations, int | np.integer) \
+            or simulations < 1:
+        raise InputError(f"simulations must be a positive integer; got {simulations!r}")
+    gen = _as_rng(rng)
+    p = win_matrix(strength, scale=scale, base=base)
+    n = p.shape[0]
+    ps, order, rounds = _slot_matrix(p)
+    size = 1 << rounds
+    out = np.zeros((int(simulations), size), dtype=np.int8)
+    chunk = max(1, _MC_CHUNK_CELLS // size)
+    for lo in range(0, int(simulations), chunk):
+        hi = min(int(simulations), lo + chunk)
+        alive = np.broadcast_to(np.arange(size), (hi - lo, size))
+        progress = np.zeros((hi - lo, size), dtype=np.int8)
+        rows = np.arange(hi - lo)[:, None]
+        for _ in range(rounds):
+            a, b = alive[:, 0::2], alive[:, 1::2]
+            a_wins = gen.random(a.shape) < ps[a, b]
+            alive = np.where(a_wins, a, b)
+            progress[rows, alive] += 1
+        out[lo:hi] = progress
+    result = np.empty_like(out)
+    result[:, order] = out
+    return result[:, :n]
+
+
+def bracket_monte_carlo(strength: ArrayLike, *, simulations: int = 100_000,
+                        scale: float = 400.0, base: float = 10.0,
+                        rng: int | np.random.Generator | None = None) -> BracketProbabilities:
+    """Monte Carlo estimates of :func:`bracket_probabilities` with standard errors.
+
+    Parameters
+    ----------
+    strength : array_like
+        Ratings or win matrix in seed order (see :func:`win_matrix`).
+    simulations : int, default 100_000
+        Number of simulated brackets (vectorised across simulations).
+    scale, base : float
+        Rating curve parameters.
+    rng : int, Generator or None
+        Source of randomness; the same seed gives the same estimates.
+
+    Returns
+    -------
+    BracketProbabilities
+        With ``stderr = sqrt(p (1 - p) / simulations)``.
+    """
+    won = bracket_samples(strength, simulations=simulations, scale=scale, base=base, rng=rng)
+    n = won.shape[1]
+    rounds = _rounds_for(n)
+    counts = np.stack([(won >= k).sum(axis=0) for k in range(rounds + 1)], axis=1)
+    p_reach = counts / won.shape[0]
+    stderr = np.sqrt(p_reach * (1 - p_reach) / won.shape[0])
+    return BracketProbabilities(rounds=rounds, p_reach=p_reach, stderr=stderr,
+                                method="monte_carlo", simulations=int(won.shape[0]))
+
+
+# --------------------------------------------------------------------------- live state
+
+
+@dataclass(frozen=True)
+class BracketState:
+    """A single-elimination bracket in progress; advance it with :func:`bracket_advance`.
+
+    Attributes
+    ----------
+    names : tuple of str
+        Entrants in seed order.
+    ratings : tuple of float or None
+        Ratings used for re-seeding and to order equal placements.
+    rounds : int
+        Number of rounds.
+    third_place : bool
+        Whether the semi-final losers play for third place (alongside the final).
+    reseed : bool
+        Whether each round is re-paired from the survivors' current ratings (best
+        remaining against worst remaining) instead of following the fixed bracket.
+    matches : tuple of tuple of (int, int or None)
+        The matches of each round drawn so far (entrant indices; ``None`` is a bye). The
+        last round holds the third-place match after the final when one is played.
+    winners : tuple of tuple of int
+        Winners of each completed round, one per match (byes included).
+    """
+
+    names: tuple[str, ...]
+    ratings: tuple[float, ...] | None
+    rounds: int
+    third_place: bool
+    reseed: bool
+    matches: tuple[tuple[tuple[int, int | None], ...], ...]
+    winners: tuple[tuple[int, ...], ...] = field(default=())
+
+    @property
+    def finished(self) -> bool:
+        return len(self.winners) == self.rounds
+
+    @property
+    def current_round(self) -> int:
+        """1-based number of the round to play next (``rounds + 1`` once finished)."""
+        return len(self.winners) + 1
+
+    def pending(self) -> list[tuple[int, int]]:
+        """The matches of the current round that must be played (byes left out)."""
+        if self.finished:
+            return []
+        return [(a, b) for a, b in self.matches[len(self.winners)] if b is not None]
+
+    @property
+    def champion(self) -> int | None:
+        return self.winners[-1][0] if self.finished else None
+
+
+def bracket_create(names: Sequence[str], *, ratings: Sequence[float] | None = None,
+                   third_place: bool = False, reseed: bool = False,
+                   seed_by_rating: bool = False) -> BracketState:
+    """Draw a seeded single-elimination bracket.
+
+    Parameters
+    ----------
+    names : sequence of str
+        Entrants in seed order (unless ``seed_by_rating``).
+    ratings : sequence of float, optional
+        Current ratings, one per entrant.
+    third_place : bool, default False
+        Play a third-place match between the semi-final losers.
+    reseed : bool, default False
+        Re-pair every round from current ratings (see :func:`bracket_advance`).
+    seed_by_rating : bool, default False
+        Seed by ``ratings`` (highest first) instead of the order of ``names``.
+
+    Returns
+    -------
+    BracketState
+    """
+    names_t = tuple(str(x) for x in names)
+    if len(set(names_t)) != len(names_t):
+        raise InputError("entrant names must be unique")
+    rounds = _rounds_for(len(names_t))
+    if third_place and len(names_t) < 4:
+        raise InputError("a third-place match needs at least 4 entrants")
+    r_t = None
+    if ratings is not None:
+        r = np.asarray(ratings, dtype=np.float64)
+        if r.shape != (len(names_t),) or not np.all(np.isfinite(r)):
+            raise InputError(f"ratings must be {len(names_t)} finite numbers, one per entrant")
+        if seed_by_rating:
+            idx = np.argsort(-r, kind="stable")
+            names_t = tuple(names_t[i] for i in idx)
+            r = r[idx]
+        r_t = tuple(float(x) for x in r)
+    elif seed_by_rating or reseed:
+        raise InputError("ratings are required to seed or re-seed by rating")
+    n = len(names_t)
+    order = seed_slots(1 << rounds)
+    slots = [int(s) if s < n else None for s in order]
+    first = tuple((int(a), b) for a, b in zip(slots[0::2], slots[1::2]))  # type: ignore[arg-type]
+    return BracketState(names=names_t, ratings=r_t, rounds=rounds, third_place=third_place,
+                        reseed=reseed, matches=(first,))
+
+
+def bracket_advance(state: BracketState, winners: Sequence[int | str], *,
+                    ratings: Sequence[float] | None = None) -> BracketState:
+    """Record the winners of the current round and draw the next one.
+
+    Parameters
+    ----------
+    state : BracketState
+        The bracket so far (not modified).
+    winners : sequence of int or str
+        One winner (entrant index or name) per match of ``state.pending()``, in that order.
+        In the last round with a third-place match: the champion, then the third place.
+    ratings : sequence of float, optional
+        Updated ratings (one per entrant, seed order); they replace the stored ones and,
+        with ``state.reseed``, decide the next round's pairs.
+
+    Returns
+    -------
+    BracketState
+    """
+    if state.finished:
+        raise InputError("the bracket is finished")
+    index = {name: i for i, name in enumerate(state.names)}
+    resolved: list[int] = []
+    for w in winners:
+        if isinstance(w, str):
+            if w not in index:
+                raise InputError(f"winner {w!r} is not an entrant")
+            resolved.append(index[w])
+        else:
+            resolved.append(int(w))
+    pending = state.pending()
+    if len(resolved) != len(pending):
+        raise InputError(f"expected {len(pending)} winners for round {state.current_round}; "
+                         f"got {len(resolved)}")
+    for (a, b), w in zip(pending, resolved):
+        if w not in (a, b):
+            raise InputError(f"winner {state.names[w] if 0 <= w < len(state.names) else w!r}"
+                             f" did not play in match {state.names[a]} - {state.names[b]}")
+    it = iter(resolved)
+    round_winners = tuple(a if b is None else next(it)
+                          for a, b in state.matches[len(state.winners)])
+    r_t = state.ratings
+    if ratings is not None:
+        r = np.asarray(ratings, dtype=np.float64)
+        if r.shape != (len(state.names),) or not np.all(np.isfinite(r)):
+            raise InputError(f"ratings must be {len(state.names)} finite numbers")
+        r_t = tuple(float(x) for x in r)
+    new = replace(state, ratings=r_t, winners=state.winners + (round_winners,))
+    if new.finished:
+        return new
+    last = state.matches[len(state.winners)]
+    pairs: list[tuple[int, int | None]]
+    if state.reseed and r_t is not None:
+        rt = r_t
+        alive = sorted(round_winners, key=lambda i: (-rt[i], i))
+        pairs = [(alive[k], alive[-1 - k]) for k in range(len(alive) // 2)]
+    else:
+        pairs = [(round_winners[k], round_winners[k + 1])
+                 for k in range(0, len(round_winners), 2)]
+    if new.current_round == state.rounds and state.third_place:
+        # semi-finals never hold a bye: at least 4 entrants
+        losers = [int(b) if w == a else a  # type: ignore[arg-type]
+                  for (a, b), w in zip(last, round_winners)]
+        if state.reseed and r_t is not None:
+            rt = r_t
+            losers = sorted(losers, key=lambda i: (-rt[i], i))
+        pairs.append((losers[0], losers[1]))
+    return replace(new, matches=new.matches + (tuple(pairs),))
+
+
+def bracket_ranking(state: BracketState, *, ratings: Sequence[float] | None = None
+                    ) -> list[tuple[str, int]]:
+    """The ranking a finished bracket produces: placement first, then rating.
+
+    The champion is 1st and the finalist 2nd; with a third-place match its winner is 3rd
+    and its loser 4th, otherwise both semi-final losers share 3rd; entrants knocked out in
+    round ``k`` of ``R`` share place ``2**(R - k) + 1``. Entrants with the same placement
+    are ordered by rating (highest first), then seed, as ArenaRL orders its tournament
+    results.
+
+    Parameters
+    ----------
+    state : BracketState
+        A finished bracket.
+    ratings : sequence of float, optional
+        Ratings for the within-placement order (default: the ratings stored in ``state``).
+
+    Returns
+    -------
+    list of (str, int)
+        ``(name, place)``, best first.
+
+    References
+    ----------
+    .. [1] ArenaRL: tournament-based relative ranking for open-ended agents (seeded
+       single elimination; rank by round reached, then by score).
+    """
+    if not state.finished:
+        raise InputError("the bracket is not finished")
+    n = len(state.names)
+    r = ratings if ratings is not None else state.ratings
+    rr = np.zeros(n) if r is None else np.asarray(r, dtype=np.float64)
+    if rr.shape != (n,):
+        raise InputError(f"ratings must have {n} entries")
+    R = state.rounds
+    place = np.zeros(n, dtype=np.int64)
+    for k, (matches, won) in enumerate(zip(state.matches, state.winners), start=1):
+        final_matches = matches[:1] if (k == R and state.third_place) else matches
+        for (a, b), w in zip(final_matches, won):
+            if b is None:
+                continue
+            loser = b if w == a else a
+            place[loser] = (1 << (R - k)) + 1
+        if k == R:
+            place[won[0]] = 1
+            if state.third_place:
+                (a, b), w = matches[1], won[1]
+                place[w] = 3
+                place[b if w == a else a] = 4
+    order = sorted(range(n), key=lambda i: (place[i], -rr[i], i))
+    return [(state.names[i], int(place[i])) for i in order]

@@ -1,0 +1,579 @@
+"""Competitive Swiss-system dynamics and Monte Carlo prediction of tournament outcomes.
+
+The LLM Swiss Round method (Liu et al., 2025) turns per-benchmark results into a
+tournament: the rounds are an ordered list of benchmarks; in each round the models still
+in play are grouped by record (number of wins so far), paired at random inside each group
+(the odd one out of a group gets a bye worth zero points), and the pair's winner is the
+model with the higher score on that round's benchmark, or is drawn from a pairwise win
+probability. After round ``k`` the ``T_k`` models with the lowest records are eliminated.
+The expected win score ``E[S]`` of a model is its mean number of wins over many simulated
+tournaments; every simulation runs in parallel as rows of numpy arrays.
+
+Conventions fixed here (the paper leaves them open):
+
+- equal benchmark scores give each side a win probability of ½;
+- elimination ties: when several models share the record at the elimination cut, the ones
+  removed are drawn uniformly at random among them;
+- a model eliminated after round ``k`` keeps the wins it had; it plays no further rounds;
+- ``p_first`` shares first place equally among models level on wins, so it sums to 1;
+- rematches are allowed (the method pairs by record only);
+- models are simulated in the order of their names, so permuting the input permutes the
+  output exactly for a given seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ranking.bracket import bracket_probabilities, bracket_samples, win_matrix
+from ranking.errors import InputError
+
+__all__ = [
+    "FailureSensitivity",
+    "SwissDynamicsResult",
+    "TournamentPrediction",
+    "failure_sensitivity",
+    "predict_tournament",
+    "scores_to_win",
+    "simulate_format",
+    "swiss_dynamics",
+    "swiss_dynamics_samples",
+]
+
+_CHUNK_CELLS = 1_000_000
+_RAND_BITS = 40
+FORMATS = ("round_robin", "single_elimination", "swiss")
+
+Rng = int | np.random.Generator | None
+
+
+def _as_rng(rng: Rng) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def _check_iterations(iterations: object) -> int:
+    if isinstance(iterations, bool) or not isinstance(iterations, int | np.integer) \
+            or int(iterations) < 1:
+        raise InputError(f"iterations must be a positive integer; got {iterations!r}")
+    return int(iterations)
+
+
+def scores_to_win(scores: ArrayLike) -> NDArray[np.float64]:
+    """Per-round win matrices from benchmark scores (higher score wins, equal scores ½).
+
+    Parameters
+    ----------
+    scores : array_like, shape (K, M)
+        ``scores[k, m]``: model ``m``'s score on the benchmark of round ``k``.
+
+    Returns
+    -------
+    ndarray, shape (K, M, M)
+        ``W[k, i, j]`` = 1 if ``i`` scored higher than ``j``, 0 if lower, ½ if equal.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    if s.ndim != 2:
+        raise InputError(f"scores must have shape (rounds, models); got {s.shape}")
+    if not np.all(np.isfinite(s)):
+        k, m = np.argwhere(~np.isfinite(s))[0]
+        raise InputError(f"scores[{k}][{m}] must be a finite number")
+    return np.sign(s[:, :, None] - s[:, None, :]) * 0.5 + 0.5
+
+
+def _check_rounds(rounds: ArrayLike) -> NDArray[np.float64]:
+    w = np.asarray(rounds, dtype=np.float64)
+    if w.ndim == 2:
+        w = w[None]
+    if w.ndim != 3 or w.shape[1] != w.shape[2]:
+        raise InputError(f"rounds must have shape (K, M, M); got {w.shape}")
+    if w.shape[0] < 1 or w.shape[1] < 2:
+        raise InputError("need at least 1 round and 2 models")
+    return np.stack([win_matrix(w[k], name=f"rounds[{k}].p") for k in range(w.shape[0])])
+
+
+def _check_eliminate(eliminate: Sequence[int] | None, n_rounds: int,
+                     n_models: int) -> NDArray[np.int64]:
+    t = np.zeros(n_rounds, dtype=np.int64)
+    if eliminate is None:
+        return t
+    vals = list(eliminate)
+    if len(vals) > n_rounds:
+        raise InputError(f"eliminate has {len(vals)} entries but there are only "
+                         f"{n_rounds} rounds")
+    for k, v in enumerate(vals):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
+            raise InputError(f"eliminate[{k}] must be a non-negative integer; got {v!r}")
+        t[k] = int(v)
+    if t.sum() > n_models - 1:
+        raise InputError(f"eliminate removes {int(t.sum())} of {n_models} models; "
+                         f"at most {n_models - 1} can go")
+    return t
+
+
+def _canonical(names: Sequence[str] | None, m: int) -> tuple[tuple[str, ...], NDArray[np.int64]]:
+    if names is None:
+        return tuple(f"model_{i}" for i in range(m)), np.arange(m)
+    names_t = tuple(str(x) for x in names)
+    if len(names_t) != m:
+        raise InputError(f"names has {len(names_t)} entries for {m} models")
+    if len(set(names_t)) != m:
+        raise InputError("model names must be unique")
+    return names_t, np.array(sorted(range(m), key=lambda i: names_t[i]), dtype=np.int64)
+
+
+def _swiss_chunk(w: NDArray[np.float64], t: NDArray[np.int64], s: int,
+                 gen: np.random.Generator) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Simulate ``s`` tournaments: final wins ``(s, M)`` and survivor counts ``(K, M)``.
+
+    Each row is kept as an arrangement of the models; one in-place sort of packed int64
+    keys ``(group code, random bits, model index)`` per round groups the field by record
+    in random order, and pairs are neighbours inside a group.
+    """
+    k_rounds, m, _ = w.shape
+    idx_bits = max(1, int(m - 1).bit_length())
+    code_bits = int(2 * k_rounds + 2).bit_length()
+    rbits = min(52, 63 - idx_bits - code_bits)
+    if rbits < 24:
+        raise InputError(f"too many models ({m}) or rounds ({k_rounds}) to simulate")
+    cshift = idx_bits + rbits
+    imask = (1 << idx_bits) - 1
+    rscale = float(1 << rbits)
+    wflat = w.reshape(k_rounds, m * m)
+    idx = np.broadcast_to(np.arange(m, dtype=np.int64), (s, m)).copy()
+    wins = np.zeros((s, m), dtype=np.int64)
+    alive = np.ones((s, m), dtype=bool)
+    survive = np.zeros((k_rounds, m), dtype=np.int64)
+    eliminated = False
+
+    def keyed(code: NDArray[np.int64]) -> NDArray[np.int64]:
+        key = (code << cshift) | ((gen.random((s, m)) * rscale).astype(np.int64) << idx_bits)
+        key |= idx
+        key.sort(axis=1)
+        return key
+
+    for k in range(k_rounds):
+        # alive models first, by record (best first); eliminated ones after, keeping wins
+        key = keyed(np.where(alive, k_rounds - wins, k_rounds + 1 + wins))
+        idx = key & imask
+        code = key >> cshift
+        alive = code <= k_rounds
+        wins = np.where(alive, k_rounds - code, code - k_rounds - 1)
+        gt = np.ascontiguousarray(code.T)
+        run = np.zeros((m, s), dtype=np.int64)
+        for p in range(1, m):
+            run[p] = np.where(gt[p] == gt[p - 1], run[p - 1] + 1, 0)
+        paired = ((run[:-1] % 2 == 0) & (gt[1:] == gt[:-1])).T & alive[:, :-1]
+        i_wins = gen.random((s, m - 1)) < np.take(wflat[k], idx[:, :-1] * m + idx[:, 1:])
+        wins[:, :-1] += paired & i_wins
+        wins[:, 1:] += paired & ~i_wins
+        cut = int(t[k])
+        if cut:
+            # lowest records first, random order among equal records; dead ones last
+            key = keyed(np.where(alive, wins, k_rounds + 1 + wins))
+            idx = key & imask
+            code = key >> cshift
+            alive = code <= k_rounds
+            wins = np.where(alive, code, code - k_rounds - 1)
+            alive[:, :cut] = False
+            eliminated = True
+        if eliminated:
+            survive[k] = np.bincount(idx[alive], minlength=m)
+        else:
+            survive[k] = s
+    out = np.empty_like(wins)
+    np.put_along_axis(out, idx, wins, axis=1)
+    return out, survive
+
+
+def _swiss_run(w: NDArray[np.float64], t: NDArray[np.int64], n: int, gen: np.random.Generator
+               ) -> tuple[NDArray[np.int16], NDArray[np.int64]]:
+    chunk = max(1, _CHUNK_CELLS // w.shape[1])
+    wins = np.empty((n, w.shape[1]), dtype=np.int16)
+    survive = np.zeros((w.shape[0], w.shape[1]), dtype=np.int64)
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        part, surv = _swiss_chunk(w, t, hi - lo, gen)
+        wins[lo:hi] = part
+        survive += surv
+    return wins, survive
+
+
+def swiss_dynamics_samples(rounds: ArrayLike, *, eliminate: Sequence[int] | None = None,
+                           iterations: int = 100_000, rng: Rng = None) -> NDArray[np.int16]:
+    """Raw simulations of the Competitive Swiss-system dynamics (input order kept).
+
+    Parameters
+    ----------
+    rounds : array_like, shape (K, M, M)
+        ``rounds[k][i][j]``: probability that ``i`` beats ``j`` in round ``k``
+        (see :func:`scores_to_win` for benchmark scores).
+    eliminate : sequence of int, optional
+        ``T_k``: number of lowest-record models removed after round ``k`` (missing entries
+        are 0).
+    iterations : int, default 100_000
+        Number of simulated tournaments.
+    rng : int, Generator or None
+        Source of randomness.
+
+    Returns
+    -------
+    ndarray of int16, shape (iterations, M)
+        Final number of wins of each model in each simulated tournament.
+    """
+    w = _check_rounds(rounds)
+    t = _check_eliminate(eliminate, w.shape[0], w.shape[1])
+    return _swiss_run(w, t, _check_iterations(iterations), _as_rng(rng))[0]
+
+
+@dataclass(frozen=True)
+class SwissDynamicsResult:
+    """Monte Carlo summary of Competitive Swiss-system dynamics.
+
+    Attributes
+    ----------
+    models : tuple of str
+        Model names; arrays are indexed like this tuple.
+    iterations : int
+        Number of simulated tournaments.
+    eliminate : tuple of int
+        The elimination schedule ``T_k`` (one entry per round).
+    expected_score : ndarray, shape (M,)
+        ``E[S]``: mean final number of wins.
+    stderr : ndarray, shape (M,)
+        Standard error of ``expected_score`` (sample standard deviation / sqrt(N)).
+    p_survive : ndarray, shape (M, K)
+        ``p_survive[m, k]``: probability that ``m`` is still in after round ``k + 1``'s
+        elimination.
+    p_first : ndarray, shape (M,)
+        Probability of finishing with the most wins (shared equally on ties).
+    p_first_stderr : ndarray, shape (M,)
+        Its standard error.
+    score_pmf : ndarray, shape (M, K + 1)
+        Distribution of the final number of wins.
+    """
+
+    models: tuple[str, ...]
+    iterations: int
+    eliminate: tuple[int, ...]
+    expected_score: NDArray[np.float64]
+    stderr: NDArray[np.float64]
+    p_survive: NDArray[np.float64]
+    p_first: NDArray[np.float64]
+    p_first_stderr: NDArray[np.float64]
+    score_pmf: NDArray[np.float64]
+
+    def order(self) -> NDArray[np.int64]:
+        """Models by expected score, best first (ties by name)."""
+        names = np.array(self.models, dtype=object)
+        return np.lexsort((names, -self.expected_score)).astype(np.int64)
+
+
+def _first_share(scores: NDArray[np.floating] | NDArray[np.integer]) -> NDArray[np.float64]:
+    top = scores == scores.max(axis=1, keepdims=True)
+    return top / top.sum(axis=1, keepdims=True)
+
+
+def swiss_dynamics(rounds: ArrayLike, *, names: Sequence[str] | None = None,
+                   eliminate: Sequence[int] | None = None, iterations: int = 100_000,
+                   rng: Rng = None) -> SwissDynamicsResult:
+    """Expected win scores ``E[S]`` under Competitive Swiss-system dynamics.
+
+    Parameters
+    ----------
+    rounds : array_like, shape (K, M, M)
+        Per-round pairwise win probabilities (use :func:`scores_to_win` for benchmark
+        scores: the higher score wins).
+    names : sequence of str, optional
+        Model names (unique); the simulation runs in name order so that a permutation of
+        the input permutes the output exactly for a given seed.
+    eliminate : sequence of int, optional
+        ``T_k``, models removed after round ``k`` (lowest records; random among equal
+        records at the cut).
+    iterations : int, default 100_000
+        Number of simulated tournaments (vectorised across simulations).
+    rng : int, Generator or None
+        Source of randomness.
+
+    Returns
+    -------
+    SwissDynamicsResult
+
+    References
+    ----------
+    .. [1] Liu, J., Wu, J., Wu, C., Liu, J., Wang, Z., Zhou, H., Huang, W., Namkoong, H.
+       (2025). LLM Swiss Round: Aggregating Multi-Benchmark Performance via Competitive
+       Swiss-System Dynamics. arXiv:2512.21010.
+    """
+    w = _check_rounds(rounds)
+    k_rounds, m = w.shape[0], w.shape[1]
+    models, perm = _canonical(names, m)
+    t = _check_eliminate(eliminate, k_rounds, m)
+    n = _check_iterations(iterations)
+    wins_c, survive_c = _swiss_run(w[:, perm][:, :, perm], t, n, _as_rng(rng))
+    inv = np.argsort(perm)
+    wins = wins_c[:, inv].astype(np.float64)
+    mean = wins.mean(axis=0)
+    sd = wins.std(axis=0, ddof=1) if n > 1 else np.zeros(m)
+    share = _first_share(wins)
+    p_first = share.mean(axis=0)
+    p_first_sd = share.std(axis=0, ddof=1) if n > 1 else np.zeros(m)
+    p_survive = (survive_c[:, inv] / n).T
+    pmf = np.stack([(wins == v).mean(axis=0) for v in range(k_rounds + 1)], axis=1)
+    return SwissDynamicsResult(models=models, iterations=n, eliminate=tuple(int(x) for x in t),
+                               expected_score=mean, stderr=sd / np.sqrt(n), p_survive=p_survive,
+                               p_first=p_first, p_first_stderr=p_first_sd / np.sqrt(n),
+                               score_pmf=pmf)
+
+
+@dataclass(frozen=True)
+class FailureSensitivity:
+    """E[S] as the per-round elimination quantity grows.
+
+    Attributes
+    ----------
+    models : tuple of str
+        Model names.
+    levels : tuple of int
+        The uniform elimination quantities ``T`` tried (``T_k = T`` after every round but
+        the last).
+    expected_score, stderr : ndarray, shape (L, M)
+        E[S] and its standard error at each level.
+    rank : ndarray of int, shape (L, M)
+        Rank by E[S] at each level (1 = best; equal values share the better rank).
+    retention : ndarray, shape (M,)
+        E[S] under the harshest level over E[S] without elimination: near 1 for a robust
+        generalist, low for a model whose early failures get it knocked out.
+    rank_shift : ndarray of int, shape (M,)
+        Rank without elimination minus rank under the harshest level (positive: the model
+        climbs when failure is punished).
+    profile : tuple of str
+        ``"robust generalist"`` (climbs), ``"aggressive specialist"`` (falls) or
+        ``"neutral"`` (keeps its rank), from the sign of ``rank_shift``.
+    """
+
+    models: tuple[str, ...]
+    levels: tuple[int, ...]
+    expected_score: NDArray[np.float64]
+    stderr: NDArray[np.float64]
+    rank: NDArray[np.int64]
+    retention: NDArray[np.float64]
+    rank_shift: NDArray[np.int64]
+    profile: tuple[str, ...]
+
+
+def failure_sensitivity(rounds: ArrayLike, *, names: Sequence[str] | None = None,
+                        levels: Sequence[int] | None = None, iterations: int = 100_000,
+                        rng: Rng = None) -> FailureSensitivity:
+    """Failure-sensitivity sweep: E[S] under growing per-round elimination ``T``.
+
+    Every level reuses the same random stream (common random numbers), so differences
+    between levels are due to elimination rather than simulation noise.
+
+    Parameters
+    ----------
+    rounds : array_like, shape (K, M, M)
+        Per-round win probabilities (see :func:`swiss_dynamics`).
+    names : sequence of str, optional
+        Model names.
+    levels : sequence of int, optional
+        Values of ``T`` to try; by default ``0, 1, ...`` up to the largest ``T`` that
+        leaves at least 2 models for the last round.
+    iterations : int, default 100_000
+        Simulations per level.
+    rng : int, Generator or None
+        Source of randomness.
+
+    Returns
+    -------
+    FailureSensitivity
+
+    References
+    ----------
+    .. [1] Liu et al. (2025), arXiv:2512.21010, failure sensitivity analysis.
+    """
+    w = _check_rounds(rounds)
+    k_rounds, m = w.shape[0], w.shape[1]
+    if k_rounds < 2:
+        raise InputError("a failure-sensitivity sweep needs at least 2 rounds")
+    if levels is None:
+        levels = list(range(0, (m - 2) // (k_rounds - 1) + 1))
+    levels_t = tuple(int(x) for x in levels)
+    if len(levels_t) < 2 or min(levels_t) < 0:
+        raise InputError("levels must hold at least 2 non-negative integers")
+    base_seed = int(_as_rng(rng).integers(2**63))
+    results = [swiss_dynamics(w, names=names, iterations=iterations, rng=base_seed,
+                              eliminate=[lv] * (k_rounds - 1) + [0]) for lv in levels_t]
+    es = np.stack([r.expected_score for r in results])
+    se = np.stack([r.stderr for r in results])
+    rank = (1 + (es[:, None, :] > es[:, :, None]).sum(axis=2)).astype(np.int64)
+    lo, hi = int(np.argmin(levels_t)), int(np.argmax(levels_t))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        retention = np.where(es[lo] > 0, es[hi] / es[lo], np.nan)
+    shift = rank[lo] - rank[hi]
+    profile = tuple("robust generalist" if s > 0 else "aggressive specialist" if s < 0
+                    else "neutral" for s in shift)
+    return FailureSensitivity(models=results[0].models, levels=levels_t, expected_score=es,
+                              stderr=se, rank=rank, retention=retention, rank_shift=shift,
+                              profile=profile)
+
+
+# ------------------------------------------------------------ any format from ratings
+
+
+def _round_robin_points(p: NDArray[np.float64], n: int, gen: np.random.Generator
+                        ) -> NDArray[np.float64]:
+    m = p.shape[0]
+    a, b = np.triu_indices(m, 1)
+    pab = p[a, b]
+    out = np.empty((n, m))
+    chunk = max(1, _CHUNK_CELLS // max(1, len(a)))
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        a_wins = gen.random((hi - lo, len(a))) < pab
+        pts = np.zeros((hi - lo, m))
+        for side, won in ((a, a_wins), (b, ~a_wins)):
+            # each model appears in several pairs: sum with a matrix product
+            onehot = np.zeros((len(side), m))
+            onehot[np.arange(len(side)), side] = 1.0
+            pts += won @ onehot
+        out[lo:hi] = pts
+    return out
+
+
+def simulate_format(win: ArrayLike, *, format: str, rounds: int | None = None,
+                    iterations: int = 100_000, rng: Rng = None) -> NDArray[np.float64]:
+    """Simulate whole tournaments of one format; return each model's score per run.
+
+    Parameters
+    ----------
+    win : array_like, shape (M, M)
+        Pairwise win probabilities (entrant order is the seed order for brackets).
+    format : {"round_robin", "single_elimination", "swiss"}
+        Round robin: every pair plays once, score = wins. Single elimination: standard
+        seeding in input order, score = matches won (byes not counted). Swiss: the
+        Competitive Swiss-system dynamics over ``rounds`` rounds, score = wins.
+    rounds : int, optional
+        Number of Swiss rounds (default ``ceil(log2 M)``).
+    iterations : int, default 100_000
+        Number of simulated tournaments.
+    rng : int, Generator or None
+        Source of randomness.
+
+    Returns
+    -------
+    ndarray, shape (iterations, M)
+    """
+    p = win_matrix(win)
+    m = p.shape[0]
+    n = _check_iterations(iterations)
+    gen = _as_rng(rng)
+    if format == "round_robin":
+        return _round_robin_points(p, n, gen)
+    if format == "single_elimination":
+        won = bracket_samples(p, simulations=n, rng=gen).astype(np.float64)
+        byes = (1 << int(np.ceil(np.log2(m)))) - m
+        won[:, :byes] -= 1.0
+        return won
+    if format == "swiss":
+        k = int(np.ceil(np.log2(m))) if rounds is None else rounds
+        if isinstance(k, bool) or k < 1:
+            raise InputError(f"rounds must be a positive integer; got {rounds!r}")
+        wins = swiss_dynamics_samples(np.broadcast_to(p, (k, m, m)), iterations=n, rng=gen)
+        return wins.astype(np.float64)
+    raise InputError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
+
+
+@dataclass(frozen=True)
+class TournamentPrediction:
+    """Predicted outcome of a tournament format from current ratings.
+
+    Attributes
+    ----------
+    models : tuple of str
+        Model names (input order).
+    format : str
+        The tournament format.
+    expected_score : ndarray
+        Expected wins (exact for round robin and single elimination).
+    stderr : ndarray
+        Standard error of ``expected_score`` (0 where exact).
+    p_win : ndarray
+        Probability of winning the tournament (first place shared equally on ties;
+        exact for single elimination).
+    p_win_stderr : ndarray
+        Its standard error (0 where exact).
+    iterations : int
+        Simulations used for the Monte Carlo parts.
+    """
+
+    models: tuple[str, ...]
+    format: str
+    expected_score: NDArray[np.float64]
+    stderr: NDArray[np.float64]
+    p_win: NDArray[np.float64]
+    p_win_stderr: NDArray[np.float64]
+    iterations: int
+
+
+def predict_tournament(ratings: ArrayLike, *, format: str, names: Sequence[str] | None = None,
+                       rounds: int | None = None, iterations: int = 100_000,
+                       scale: float = 400.0, base: float = 10.0,
+                       rng: Rng = None) -> TournamentPrediction:
+    """Expected score and win probability of each model in a tournament format.
+
+    Ratings are Bradley-Terry ratings on the Elo scale: ``P(i beats j) =
+    1 / (1 + base**(-(r_i - r_j) / scale))``. A single-elimination bracket is seeded by
+    rating (highest first).
+
+    Parameters
+    ----------
+    ratings : array_like, shape (M,)
+        Current ratings.
+    format : {"round_robin", "single_elimination", "swiss"}
+        See :func:`simulate_format`.
+    names : sequence of str, optional
+        Model names (unique).
+    rounds : int, optional
+        Swiss rounds (default ``ceil(log2 M)``).
+    iterations : int, default 100_000
+        Simulations for the Monte Carlo parts.
+    scale, base : float
+        Rating curve.
+    rng : int, Generator or None
+        Source of randomness.
+
+    Returns
+    -------
+    TournamentPrediction
+    """
+    r = np.asarray(ratings, dtype=np.float64)
+    if r.ndim != 1 or r.shape[0] < 2:
+        raise InputError("ratings must be a list of at least 2 numbers")
+    p = win_matrix(r, scale=scale, base=base)
+    m = r.shape[0]
+    models, perm = _canonical(names, m)
+    n = _check_iterations(iterations)
+    zero = np.zeros(m)
+    if format == "single_elimination":
+        seeds = np.lexsort((perm.argsort(), -r))
+        bp = bracket_probabilities(p[np.ix_(seeds, seeds)])
+        es, pw = np.empty(m), np.empty(m)
+        es[seeds], pw[seeds] = bp.expected_wins, bp.p_champion
+        return TournamentPrediction(models, format, es, zero, pw, zero.copy(), 0)
+    pc = p[np.ix_(perm, perm)]
+    scores = simulate_format(pc, format=format, rounds=rounds, iterations=n, rng=rng)
+    inv = np.argsort(perm)
+    scores = scores[:, inv]
+    share = _first_share(scores)
+    p_win = share.mean(axis=0)
+    p_win_se = share.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else zero.copy()
+    if format == "round_robin":
+        es, se = p.sum(axis=1) - 0.5, zero.copy()
+    else:
+        es = scores.mean(axis=0)
+        se = scores.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else zero.copy()
+    return TournamentPrediction(models, format, es, se, p_win, p_win_se, n)
