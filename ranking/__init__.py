@@ -42,6 +42,19 @@ from ranking.simulate import (
     swiss_dynamics,
     swiss_dynamics_samples,
 )
+from ranking.swiss import (
+    Pairing,
+    RoundResult,
+    Scoring,
+    SwissPlayer,
+    SwissState,
+    pair_round,
+    play_swiss,
+    record_round,
+    swiss_from_ratings,
+)
+from ranking.tiebreaks import TIEBREAKS, StandingsRow, compute_tiebreaks, standings
+from ranking.trf import TrfFile, parse_trf, read_trf, write_trf
 from ranking.types import A_WINS, B_WINS, OUTCOMES, TIE, TIE_BOTHBAD, RatingResult
 
 __all__ = [
@@ -80,4 +93,21 @@ __all__ = [
     "swiss_dynamics",
     "swiss_dynamics_samples",
     "win_matrix",
+    "Pairing",
+    "RoundResult",
+    "Scoring",
+    "StandingsRow",
+    "SwissPlayer",
+    "SwissState",
+    "TIEBREAKS",
+    "TrfFile",
+    "compute_tiebreaks",
+    "pair_round",
+    "parse_trf",
+    "play_swiss",
+    "read_trf",
+    "record_round",
+    "standings",
+    "swiss_from_ratings",
+    "write_trf",
 ]
