@@ -1,13 +1,61 @@
-"""The battle container and the readers of DESIGN.md's battle file formats."""
+"""The battle container and the readers of DESIGN.md's battle file formats.
+
+Three formats are read (DESIGN.md, "Battle files"):
+
+1. battle records as JSON Lines or a JSON array of objects with ``model_a``, ``model_b``,
+   ``winner`` and optional ``tstamp`` and ``anony``;
+2. a battle CSV with at least the columns ``model_a,model_b,winner``;
+3. a pair-counts CSV ``model_a,model_b,wins_a,wins_b,ties``, which becomes a weighted
+   :class:`Battles` with at most three entries per row, so its cost grows with the
+   number of pairs and not with the number of battles.
+
+Records are decoded a block at a time (one ``orjson`` call per block of lines when
+``orjson`` is installed) and coded to integers with dictionary look-ups over the
+distinct values only, so reading is dominated by JSON decoding; all aggregation is numpy.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import csv
+import gc
+import io
+import json
+import math
+import operator
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
-from ranking.types import A_WINS, B_WINS, TIE, TIE_BOTHBAD
+from ranking.errors import BattleFileError, InputError
+from ranking.types import A_WINS, B_WINS, OUTCOMES, TIE, TIE_BOTHBAD
+
+try:  # orjson decodes JSON several times faster than the standard library
+    import orjson
+
+    _loads: Any = orjson.loads
+    _JSONDecodeError: tuple[type[Exception], ...] = (orjson.JSONDecodeError, ValueError)
+except ImportError:  # pragma: no cover - exercised only without orjson
+    orjson = None
+    _loads = json.loads
+    _JSONDecodeError = (ValueError,)
+
+Format = Literal["auto", "jsonl", "json", "csv", "pairs"]
+FORMATS: tuple[str, ...] = ("auto", "jsonl", "json", "csv", "pairs")
+
+_WINNER_CODES: dict[str, int] = {name: code for code, name in enumerate(OUTCOMES)}
+_GET_A = operator.itemgetter("model_a")
+_GET_B = operator.itemgetter("model_b")
+_GET_WINNER = operator.itemgetter("winner")
+_GET_TSTAMP = operator.itemgetter("tstamp")
+_BLOCK_BYTES = 1 << 20
+_MAX_REPORTED_ERRORS = 1000
 
 
 @dataclass(frozen=True)
@@ -25,7 +73,8 @@ class Battles:
     tstamp : ndarray of float64 or None
         Seconds; present only when every battle has one.
     weight : ndarray of float64 or None
-        Optional per-battle weights (``None`` means 1 each).
+        Optional per-entry multiplicities (``None`` means 1 each). A pair-counts file
+        becomes one entry per (pair, outcome) whose weight is the count.
     """
 
     models: tuple[str, ...]
@@ -35,12 +84,55 @@ class Battles:
     tstamp: NDArray[np.float64] | None = None
     weight: NDArray[np.float64] | None = None
 
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "models", tuple(self.models))
+        set_(self, "a", np.asarray(self.a, dtype=np.int32))
+        set_(self, "b", np.asarray(self.b, dtype=np.int32))
+        set_(self, "outcome", np.asarray(self.outcome, dtype=np.int8))
+        n = self.a.shape[0]
+        if self.a.ndim != 1 or self.b.shape != (n,) or self.outcome.shape != (n,):
+            raise InputError("Battles: a, b and outcome must be 1-d arrays of one length")
+        if self.tstamp is not None:
+            set_(self, "tstamp", np.asarray(self.tstamp, dtype=np.float64))
+            if self.tstamp.shape != (n,) or not np.isfinite(self.tstamp).all():
+                raise InputError("Battles: tstamp must hold one finite number per battle")
+        if self.weight is not None:
+            set_(self, "weight", np.asarray(self.weight, dtype=np.float64))
+            if self.weight.shape != (n,) or not (np.isfinite(self.weight).all()
+                                                and (self.weight >= 0).all()):
+                raise InputError("Battles: weight must hold one finite value >= 0 per battle")
+        if len(set(self.models)) != len(self.models):
+            raise InputError("Battles: model names must be unique")
+        if n:
+            m = len(self.models)
+            if min(self.a.min(), self.b.min()) < 0 or max(self.a.max(), self.b.max()) >= m:
+                raise InputError("Battles: a and b must index into models")
+            if self.outcome.min() < A_WINS or self.outcome.max() > TIE_BOTHBAD:
+                raise InputError("Battles: outcome codes must be 0, 1, 2 or 3")
+            if (self.a == self.b).any():
+                i = int(np.flatnonzero(self.a == self.b)[0])
+                raise InputError(f"Battles: battle {i} is a self-battle of "
+                                 f"{self.models[self.a[i]]!r}")
+
     def __len__(self) -> int:
         return int(self.a.shape[0])
 
     @property
     def n_models(self) -> int:
         return len(self.models)
+
+    @property
+    def n_battles(self) -> int:
+        """Number of battles: the number of entries, or the sum of their weights."""
+        if self.weight is None:
+            return len(self)
+        return int(round(float(self.weight.sum())))
+
+    @property
+    def is_aggregated(self) -> bool:
+        """True when some entry stands for other than exactly one battle."""
+        return self.weight is not None and bool((self.weight != 1.0).any())
 
     def pair_counts(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Return ``(wins, ties)``, two ``n × n`` matrices.
@@ -61,3 +153,649 @@ class Battles:
         ties = np.bincount(self.a[tied].astype(np.int64) * n + self.b[tied],
                            weights=w[tied], minlength=n * n).reshape(n, n)
         return wins, ties + ties.T
+
+    def battles_per_model(self) -> NDArray[np.int64]:
+        """Number of battles each model took part in (weights summed, then rounded)."""
+        n = self.n_models
+        w = None if self.weight is None else self.weight
+        total = np.bincount(self.a, weights=w, minlength=n) + np.bincount(
+            self.b, weights=w, minlength=n)
+        return np.rint(total).astype(np.int64)
+
+    def subset(self, mask: NDArray[np.bool_] | Sequence[bool]) -> Battles:
+        """The battles selected by a boolean ``mask``; the model list is kept."""
+        keep = np.asarray(mask, dtype=bool)
+        if keep.shape != (len(self),):
+            raise InputError(f"subset: mask must have one entry per battle ({len(self)})")
+        return Battles(self.models, self.a[keep], self.b[keep], self.outcome[keep],
+                       None if self.tstamp is None else self.tstamp[keep],
+                       None if self.weight is None else self.weight[keep])
+
+    def with_models(self, models: Iterable[str]) -> Battles:
+        """The same battles indexed into ``models``, which must contain every current name.
+
+        Models that are new never play; use this to add them to a result.
+        """
+        names = tuple(models)
+        position = {name: i for i, name in enumerate(names)}
+        missing = [m for m in self.models if m not in position]
+        if missing:
+            raise InputError(f"with_models: {missing[0]!r} is missing from the new model list")
+        remap = np.array([position[m] for m in self.models], dtype=np.int32)
+        if not len(remap):
+            remap = np.zeros(0, dtype=np.int32)
+        return Battles(names, remap[self.a], remap[self.b], self.outcome,
+                       self.tstamp, self.weight)
+
+    def chronological(self) -> NDArray[np.int64]:
+        """Processing order for online methods: by ``tstamp`` (stable) when present."""
+        if self.tstamp is None:
+            return np.arange(len(self), dtype=np.int64)
+        return np.argsort(self.tstamp, kind="stable").astype(np.int64)
+
+    @classmethod
+    def from_records(cls, records: Iterable[Mapping[str, Any]], *,
+                     skip_invalid: bool = False) -> Battles:
+        """Build battles from Chatbot-Arena-style records (DESIGN.md format 1).
+
+        Parameters
+        ----------
+        records : iterable of mapping
+            Each with ``model_a``, ``model_b``, ``winner`` and optionally ``tstamp``.
+        skip_invalid : bool
+            Drop malformed records instead of raising.
+
+        Raises
+        ------
+        BattleFileError
+            A record is malformed; messages name the record (1-based) and the field.
+        """
+        coder = _Coder(label="record")
+        coder.add_records(list(records), first_line=1)
+        return coder.finish(skip_invalid=skip_invalid).battles
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """What :func:`read_battles` read.
+
+    Attributes
+    ----------
+    battles : Battles
+        The valid (and, with ``anonymous_only``, anonymous) battles.
+    n_rows : int
+        Data rows read (records, or pair-count rows), blank lines and header excluded.
+    skipped : int
+        Malformed rows dropped because ``skip_invalid`` was given.
+    errors : list of (int, str)
+        ``(line, message)`` of every malformed row (the first 1,000 are kept).
+    """
+
+    battles: Battles
+    n_rows: int
+    skipped: int
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+def read_battles(source: str | Path | IO[str] | IO[bytes], *, fmt: Format = "auto",
+                 skip_invalid: bool = False, anonymous_only: bool = False) -> ReadResult:
+    """Read a battle file in any of DESIGN.md's three formats.
+
+    Parameters
+    ----------
+    source : str, Path or file object
+        A path, or an open text or binary file (``sys.stdin`` for example).
+    fmt : {"auto", "jsonl", "json", "csv", "pairs"}
+        ``auto`` looks at the content: ``[`` starts a JSON array, ``{`` JSON Lines,
+        otherwise a CSV whose header decides between battle CSV and pair counts.
+    skip_invalid : bool
+        Drop malformed rows (and report how many) instead of failing.
+    anonymous_only : bool
+        Keep only records whose ``anony`` is true (not possible for pair counts).
+
+    Returns
+    -------
+    ReadResult
+
+    Raises
+    ------
+    BattleFileError
+        On malformed rows (unless ``skip_invalid``), with ``(line, message)`` pairs.
+    OSError
+        When the file cannot be opened.
+    """
+    if fmt not in FORMATS:
+        raise InputError(f"fmt must be one of {', '.join(FORMATS)}; got {fmt!r}")
+    blocks = _byte_blocks(source)
+    first = next(blocks, b"")
+    if first.startswith(b"\xef\xbb\xbf"):
+        first = first[3:]
+    head = first.lstrip()
+    if fmt == "auto":
+        if head.startswith(b"["):
+            fmt = "json"
+        elif head.startswith(b"{") or not head:
+            fmt = "jsonl"
+        else:
+            fmt = "auto-csv"  # type: ignore[assignment]
+    chained = _chain(first, blocks)
+    coder = _Coder(label="line", anonymous_only=anonymous_only)
+    if fmt == "jsonl":
+        _read_jsonl(chained, coder)
+    elif fmt == "json":
+        _read_json_array(b"".join(chained), coder)
+    else:
+        text = io.TextIOWrapper(io.BufferedReader(_BlockStream(chained)), encoding="utf-8",
+                                newline="")
+        try:
+            _read_csv(text, coder, fmt=fmt)
+        except UnicodeDecodeError as exc:
+            raise BattleFileError(f"the file is not UTF-8 text: {exc.reason}") from None
+    return coder.finish(skip_invalid=skip_invalid)
+
+
+def components(battles: Battles) -> NDArray[np.int64]:
+    """Connected components of the comparison graph, numbered by size (0 = largest).
+
+    Two models are connected when they met at least once (any outcome, positive weight).
+    Components of equal size are numbered by their first model. A model that never
+    played is a component of its own.
+    """
+    wins, ties = battles.pair_counts()
+    return _components_from_counts(wins + wins.T + ties)
+
+
+def _components_from_counts(games: NDArray[np.float64]) -> NDArray[np.int64]:
+    n = games.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    i, j = np.nonzero(games > 0)
+    graph = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)).tocsr()
+    _, labels = connected_components(graph, directed=False)
+    return _renumber(labels)
+
+
+def _renumber(labels: NDArray[np.int_]) -> NDArray[np.int64]:
+    """Relabel components: 0 = largest, ties broken by the smallest member index."""
+    sizes = np.bincount(labels)
+    first = np.full(len(sizes), len(labels))
+    np.minimum.at(first, labels, np.arange(len(labels)))
+    order = np.lexsort((first, -sizes))
+    new = np.empty(len(sizes), dtype=np.int64)
+    new[order] = np.arange(len(sizes))
+    return new[labels]
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _byte_blocks(source: str | Path | IO[str] | IO[bytes]) -> Iterator[bytes]:
+    """Yield the content as byte blocks that end on a line boundary (except the last)."""
+    if isinstance(source, str | Path):
+        path = Path(source)
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory, expected a battle file")
+        handle: IO[Any] = open(path, "rb")  # noqa: SIM115 - closed in the generator
+        return _split_blocks(handle, close=True)
+    buffer = getattr(source, "buffer", None)
+    if buffer is not None:
+        return _split_blocks(buffer, close=False)
+    return _split_blocks(source, close=False)
+
+
+def _split_blocks(handle: IO[Any], *, close: bool) -> Iterator[bytes]:
+    try:
+        carry = b""
+        while True:
+            block = handle.read(_BLOCK_BYTES)
+            if isinstance(block, str):
+                block = block.encode("utf-8")
+            if not block:
+                break
+            block = carry + block
+            cut = block.rfind(b"\n")
+            if cut < 0:
+                carry = block
+                continue
+            carry = block[cut + 1:]
+            yield block[:cut + 1]
+        if carry:
+            yield carry
+    finally:
+        if close:
+            handle.close()
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
+
+
+class _BlockStream(io.RawIOBase):
+    """A readable raw stream over an iterator of byte blocks (for the csv module)."""
+
+    def __init__(self, blocks: Iterator[bytes]) -> None:
+        self._blocks = blocks
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            try:
+                self._pending = next(self._blocks)
+            except StopIteration:
+                return 0
+        size = min(len(buffer), len(self._pending))
+        buffer[:size] = self._pending[:size]
+        self._pending = self._pending[size:]
+        return size
+
+
+def _read_jsonl(blocks: Iterable[bytes], coder: _Coder) -> None:
+    # Millions of short-lived dicts would trigger the cyclic collector again and again.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _read_jsonl_blocks(blocks, coder)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _read_jsonl_blocks(blocks: Iterable[bytes], coder: _Coder) -> None:
+    line = 1
+    for block in blocks:
+        n_lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        body = block[:-1] if block.endswith(b"\n") else block
+        records: list[Any] | None = None
+        if body and b"\n\n" not in body and not body.startswith(b"\n"):
+            try:
+                records = _loads(b"[" + body.replace(b"\n", b",") + b"]")
+            except _JSONDecodeError:
+                records = None
+            if records is not None and len(records) != n_lines:
+                records = None
+        if records is not None:
+            coder.add_records(records, first_line=line)
+        else:
+            _read_jsonl_slowly(body, coder, first_line=line)
+        line += n_lines
+
+
+def _read_jsonl_slowly(body: bytes, coder: _Coder, *, first_line: int) -> None:
+    """Line by line, for blocks with blank lines or syntax errors."""
+    records: list[Any] = []
+    lines: list[int] = []
+    for k, raw in enumerate(body.split(b"\n")):
+        if not raw.strip():
+            continue
+        try:
+            records.append(_loads(raw))
+        except _JSONDecodeError as exc:
+            records.append(_Invalid(f"invalid JSON ({_json_reason(exc)})"))
+        lines.append(first_line + k)
+    coder.add_records(records, lines=np.asarray(lines, dtype=np.int64))
+
+
+def _json_reason(exc: Exception) -> str:
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:120]
+
+
+def _read_json_array(data: bytes, coder: _Coder) -> None:
+    try:
+        records = _loads(data)
+    except _JSONDecodeError as exc:
+        line = _error_line(data, exc)
+        raise BattleFileError(f"line {line}: invalid JSON ({_json_reason(exc)})",
+                              [(line, "invalid JSON")]) from None
+    if not isinstance(records, list):
+        raise BattleFileError("line 1: expected a JSON array of battle records",
+                              [(1, "expected a JSON array of battle records")])
+    coder.label = "record"
+    coder.add_records(records, first_line=1)
+
+
+def _error_line(data: bytes, exc: Exception) -> int:
+    pos = getattr(exc, "pos", None)
+    if isinstance(pos, int):
+        return data.count(b"\n", 0, pos) + 1
+    lineno = getattr(exc, "lineno", None)
+    return int(lineno) if isinstance(lineno, int) else 1
+
+
+_BATTLE_COLUMNS = ("model_a", "model_b", "winner")
+_PAIR_COLUMNS = ("model_a", "model_b", "wins_a", "wins_b", "ties")
+
+
+def _read_csv(text: IO[str], coder: _Coder, *, fmt: str) -> None:
+    reader = csv.reader(text)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise BattleFileError(f"line 1: bad CSV ({exc})", [(1, f"bad CSV ({exc})")]) from None
+    header = [h.strip() for h in header]
+    if header and header[0].startswith("\ufeff"):
+        header[0] = header[0][1:]
+    is_pairs = all(c in header for c in _PAIR_COLUMNS)
+    is_battles = all(c in header for c in _BATTLE_COLUMNS)
+    if fmt == "pairs" and not is_pairs:
+        msg = f"a pair-counts CSV needs the columns {','.join(_PAIR_COLUMNS)}; got {','.join(header)!r}"
+        raise BattleFileError(f"line 1: {msg}", [(1, msg)])
+    if fmt == "csv" and not is_battles:
+        msg = f"a battle CSV needs the columns {','.join(_BATTLE_COLUMNS)}; got {','.join(header)!r}"
+        raise BattleFileError(f"line 1: {msg}", [(1, msg)])
+    if not (is_pairs or is_battles):
+        msg = (f"CSV header must have {','.join(_BATTLE_COLUMNS)} (battles) or "
+               f"{','.join(_PAIR_COLUMNS)} (pair counts); got {','.join(header)!r}")
+        raise BattleFileError(f"line 1: {msg}", [(1, msg)])
+    if fmt == "pairs" or (fmt == "auto-csv" and is_pairs and not is_battles):
+        _read_pair_rows(reader, header, coder)
+    else:
+        _read_battle_rows(reader, header, coder)
+
+
+def _csv_rows(reader: Any, width: int) -> Iterator[tuple[int, list[str]]]:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise BattleFileError(f"line {reader.line_num}: bad CSV ({exc})",
+                                  [(reader.line_num, f"bad CSV ({exc})")]) from None
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        yield reader.line_num, row
+
+
+def _read_battle_rows(reader: Any, header: list[str], coder: _Coder) -> None:
+    col = {name: header.index(name) for name in header if name}
+    ia, ib, iw = col["model_a"], col["model_b"], col["winner"]
+    it, ian = col.get("tstamp"), col.get("anony")
+    width = len(header)
+    records: list[Any] = []
+    lines: list[int] = []
+    for line, row in _csv_rows(reader, width):
+        lines.append(line)
+        if len(row) != width:
+            records.append(_Invalid(f"expected {width} fields as in the header; got {len(row)}"))
+            continue
+        record: dict[str, Any] = {"model_a": row[ia], "model_b": row[ib], "winner": row[iw]}
+        if it is not None and row[it].strip():
+            try:
+                record["tstamp"] = float(row[it])
+            except ValueError:
+                record["tstamp"] = row[it]
+        if ian is not None:
+            record["anony"] = row[ian].strip().lower() in ("true", "1", "yes")
+        records.append(record)
+        if len(records) >= 200_000:
+            coder.add_records(records, lines=np.asarray(lines, dtype=np.int64))
+            records, lines = [], []
+    coder.add_records(records, lines=np.asarray(lines, dtype=np.int64))
+
+
+def _read_pair_rows(reader: Any, header: list[str], coder: _Coder) -> None:
+    if coder.anonymous_only:
+        raise InputError("anonymous_only needs battle records with an 'anony' field; "
+                         "a pair-counts file has none")
+    col = {name: header.index(name) for name in header if name}
+    width = len(header)
+    for line, row in _csv_rows(reader, width):
+        if len(row) != width:
+            coder.add_pair_row(line, None, None, (), f"expected {width} fields as in the header; got {len(row)}")
+            continue
+        counts: list[float] = []
+        problem = None
+        for name in ("wins_a", "wins_b", "ties"):
+            raw = row[col[name]].strip()
+            try:
+                value = int(raw)
+            except ValueError:
+                value = -1
+            if value < 0:
+                problem = f"{name} must be a non-negative integer; got {raw!r}"
+                break
+            counts.append(value)
+        coder.add_pair_row(line, row[col["model_a"]], row[col["model_b"]], counts, problem)
+
+
+class _Invalid(dict):  # type: ignore[type-arg]
+    """Placeholder for a record that could not be decoded (every field is missing)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__()
+        self.reason = reason
+
+
+class _Coder:
+    """Accumulates coded battles from decoded records, block by block."""
+
+    def __init__(self, *, label: str, anonymous_only: bool = False) -> None:
+        self.label = label
+        self.anonymous_only = anonymous_only
+        self.names: dict[str, int] = {}
+        self.a: list[NDArray[np.int64]] = []
+        self.b: list[NDArray[np.int64]] = []
+        self.o: list[NDArray[np.int64]] = []
+        self.t: list[NDArray[np.float64]] = []
+        self.w: list[NDArray[np.float64]] = []
+        self.keep: list[NDArray[np.bool_]] = []
+        self.bad: list[NDArray[np.bool_]] = []
+        self.errors: list[tuple[int, str]] = []
+        self.n_errors = 0
+        self.n_rows = 0
+        self.weighted = False
+        self._pairs: list[tuple[int, int, int, float]] = []
+
+    # -- names
+    def _code_names(self, values: list[Any]) -> NDArray[np.int64]:
+        try:
+            uniques = set(values)
+        except TypeError:  # an unhashable value (a list or an object)
+            values = [v if type(v) is str else None for v in values]
+            uniques = set(values)
+        lut = {u: self._code_name(u) for u in uniques}
+        return np.fromiter(map(lut.__getitem__, values), dtype=np.int64, count=len(values))
+
+    # -- records (JSON, JSONL, battle CSV)
+    def add_records(self, records: list[Any], *, first_line: int = 1,
+                    lines: NDArray[np.int64] | None = None) -> None:
+        m = len(records)
+        if m == 0:
+            return
+        self.n_rows += m
+        if lines is None:
+            lines = np.arange(first_line, first_line + m, dtype=np.int64)
+        coded = self._code_triples(records)
+        if coded is None:  # some record lacks a field, is not an object, or holds a list
+            records = [r if isinstance(r, Mapping) else _BadRecord(r) for r in records]
+            a = self._code_names([r.get("model_a") for r in records])
+            b = self._code_names([r.get("model_b") for r in records])
+            o = np.fromiter(map(_winner_code, [r.get("winner") for r in records]),
+                            dtype=np.int64, count=m)
+        else:
+            a, b, o = coded
+        try:
+            ts = list(map(_GET_TSTAMP, records))
+        except (KeyError, TypeError, AttributeError):
+            ts = [r.get("tstamp") if isinstance(r, Mapping) else None for r in records]
+        if set(map(type, ts)) <= {int, float}:
+            t = np.array(ts, dtype=np.float64)
+            t_bad = ~np.isfinite(t)
+        else:
+            t = np.array([v if type(v) in (int, float) else math.nan for v in ts],
+                         dtype=np.float64)
+            t_bad = np.fromiter((v is not None and type(v) not in (int, float) for v in ts),
+                                dtype=bool, count=m) | np.isinf(t)
+        bad = (a < 0) | (b < 0) | (o < 0) | (a == b) | t_bad
+        if self.anonymous_only:
+            keep = np.fromiter((isinstance(r, Mapping) and r.get("anony") is True
+                                for r in records), dtype=bool, count=m)
+        else:
+            keep = np.ones(m, dtype=bool)
+        if bad.any():
+            for k in np.flatnonzero(bad):
+                self._error(int(lines[k]), _record_problem(records[k]))
+        self.a.append(a)
+        self.b.append(b)
+        self.o.append(o)
+        self.t.append(t)
+        self.w.append(np.ones(m))
+        self.keep.append(keep)
+        self.bad.append(bad)
+
+    def _code_triples(self, records: list[Any]
+                      ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]] | None:
+        """Code model_a, model_b and winner with C-level look-ups; None if a record is odd."""
+        try:
+            ma = list(map(_GET_A, records))
+            mb = list(map(_GET_B, records))
+            wv = list(map(_GET_WINNER, records))
+            a = self._code_names(ma)
+            b = self._code_names(mb)
+        except (KeyError, TypeError, AttributeError, IndexError):
+            return None
+        try:
+            o = np.fromiter(map(_WINNER_CODES.__getitem__, wv), dtype=np.int64, count=len(wv))
+        except (KeyError, TypeError):
+            o = np.fromiter(map(_winner_code, wv), dtype=np.int64, count=len(wv))
+        return a, b, o
+
+    def _code_name(self, value: Any) -> int:
+        if type(value) is str and value.strip():
+            code = self.names.get(value)
+            if code is None:
+                code = self.names[value] = len(self.names)
+            return code
+        return -1
+
+    # -- pair counts
+    def add_pair_row(self, line: int, model_a: str | None, model_b: str | None,
+                     counts: Sequence[float], problem: str | None) -> None:
+        self.n_rows += 1
+        self.weighted = True
+        if problem is None:
+            problem = _name_problem("model_a", model_a) or _name_problem("model_b", model_b)
+        if problem is None and model_a == model_b:
+            problem = f"model_a and model_b are both {model_a!r}; a self-battle is malformed"
+        if problem is not None:
+            self._error(line, problem)
+            bad = np.ones(1, dtype=bool)
+            self.a.append(np.full(1, -1, dtype=np.int64))
+            self.b.append(np.full(1, -1, dtype=np.int64))
+            self.o.append(np.zeros(1, dtype=np.int64))
+            self.w.append(np.zeros(1))
+        else:
+            assert model_a is not None and model_b is not None
+            ca = self._code_name(model_a)
+            cb = self._code_name(model_b)
+            bad = np.zeros(3, dtype=bool)
+            self.a.append(np.full(3, ca, dtype=np.int64))
+            self.b.append(np.full(3, cb, dtype=np.int64))
+            self.o.append(np.array([A_WINS, B_WINS, TIE], dtype=np.int64))
+            self.w.append(np.asarray(counts, dtype=np.float64))
+        self.t.append(np.full(len(bad), math.nan))
+        self.keep.append(np.ones(len(bad), dtype=bool))
+        self.bad.append(bad)
+
+    def _error(self, line: int, message: str) -> None:
+        self.n_errors += 1
+        if len(self.errors) < _MAX_REPORTED_ERRORS:
+            self.errors.append((line, message))
+
+    # -- result
+    def finish(self, *, skip_invalid: bool) -> ReadResult:
+        if self.n_errors and not skip_invalid:
+            line, message = self.errors[0]
+            more = self.n_errors - 1
+            tail = (f" (and {more} more malformed row{'s' if more > 1 else ''})" if more else "")
+            raise BattleFileError(
+                f"{self.label} {line}: {message}{tail}; nothing was read "
+                "(use --skip-invalid to skip malformed rows)", list(self.errors))
+        cat = np.concatenate
+        if self.a:
+            a, b, o = cat(self.a), cat(self.b), cat(self.o)
+            t, w = cat(self.t), cat(self.w)
+            keep = cat(self.keep) & ~cat(self.bad)
+        else:
+            a = b = o = np.zeros(0, dtype=np.int64)
+            t = w = np.zeros(0)
+            keep = np.zeros(0, dtype=bool)
+        if self.weighted:
+            keep &= w > 0
+        a, b, o, t, w = a[keep], b[keep], o[keep], t[keep], w[keep]
+        names = list(self.names)
+        order = sorted(range(len(names)), key=names.__getitem__)
+        remap = np.empty(len(names), dtype=np.int32)
+        remap[order] = np.arange(len(names), dtype=np.int32)
+        models = tuple(names[i] for i in order)
+        tstamp = t if len(t) and not self.weighted and np.isfinite(t).all() else None
+        battles = Battles(models, remap[a] if len(a) else a.astype(np.int32),
+                          remap[b] if len(b) else b.astype(np.int32), o.astype(np.int8),
+                          tstamp, w if self.weighted else None)
+        return ReadResult(battles=battles, n_rows=self.n_rows,
+                          skipped=self.n_errors, errors=list(self.errors))
+
+
+class _BadRecord(dict):  # type: ignore[type-arg]
+    """Stands in for a record that is not a JSON object (every field is missing)."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__()
+        self.value = value
+
+
+def _winner_code(value: Any) -> int:
+    if type(value) is str:
+        return _WINNER_CODES.get(value, -1)
+    return -1
+
+
+def _name_problem(field_name: str, value: Any) -> str | None:
+    if value is None:
+        return f"{field_name} is missing"
+    if type(value) is not str:
+        return f"{field_name} must be a string; got {_show(value)}"
+    if not value.strip():
+        return f"{field_name} must not be empty"
+    return None
+
+
+def _record_problem(record: Any) -> str:
+    if isinstance(record, _Invalid):
+        return record.reason
+    if isinstance(record, _BadRecord):
+        return f"expected a JSON object with model_a, model_b, winner; got {_show(record.value)}"
+    if not isinstance(record, Mapping):
+        return f"expected a JSON object with model_a, model_b, winner; got {_show(record)}"
+    ma, mb = record.get("model_a"), record.get("model_b")
+    winner, tstamp = record.get("winner"), record.get("tstamp")
+    problem = _name_problem("model_a", ma) or _name_problem("model_b", mb)
+    if problem:
+        return problem
+    if ma == mb:
+        return f"model_a and model_b are both {ma!r}; a self-battle is malformed"
+    if winner is None:
+        return "winner is missing"
+    if _winner_code(winner) < 0:
+        return f"winner must be one of {', '.join(OUTCOMES)}; got {_show(winner)}"
+    if tstamp is not None:
+        return f"tstamp must be a finite number of seconds; got {_show(tstamp)}"
+    return "malformed record"  # pragma: no cover
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def read_stdin(**kwargs: Any) -> ReadResult:
+    """Read battles from standard input (the CLI's ``-``)."""
+    return read_battles(sys.stdin, **kwargs)
