@@ -185,8 +185,8 @@ def _as_table(value: Any, what: str) -> NDArray[np.float64]:
 
 def _normalise_payoffs(payoffs: Any) -> list[NDArray[np.float64]]:
     """One square matrix (one population) or K payoff tensors of K dimensions each."""
-    if isinstance(payoffs, np.ndarray) and payoffs.ndim == 2:
-        tables = [payoffs]
+    if isinstance(payoffs, np.ndarray) and payoffs.ndim != 1:
+        tables = [payoffs] if payoffs.ndim == 2 else list(payoffs)
     elif isinstance(payoffs, Sequence) and not isinstance(payoffs, str | bytes):
         if len(payoffs) == 0:
             raise InputError("payoffs must not be empty")

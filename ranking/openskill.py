@@ -1,0 +1,403 @@
+"""OpenSkill (Weng-Lin Bayesian) ratings of models from battles, wrapping the openskill package.
+
+Each model carries a Gaussian belief ``N(μ, σ²)`` about its skill; every battle updates
+the two beliefs in turn (an online method, so the order of battles matters: battles are
+processed by ``tstamp`` when the battles have one, otherwise in their given order). A tie
+of either kind is a draw (equal ranks). The five Weng-Lin models of the openskill package
+are available; Plackett-Luce is the default.
+
+Two engines give the same numbers:
+
+- ``"fast"`` (default): a specialised two-player loop over plain floats that performs the
+  exact arithmetic of ``openskill.models`` 6.x for a 1-vs-1 game (tau inflation of σ,
+  the model's ω/δ update, κ floor, optional σ limit), calling the package's own ``v``,
+  ``w``, ``ṽ``, ``w̃`` for the Thurstone-Mosteller models. It avoids the package's per-call
+  object copies and checks and is tested against the package battle by battle.
+- ``"package"``: the plain ``model.rate([[a], [b]], ranks=...)`` loop.
+
+K-wise free-for-all votes (one vote orders K answers at once) go through
+:func:`openskill_rank_update`, which calls the package directly.
+
+References
+----------
+.. [1] R. C. Weng, C.-J. Lin. "A Bayesian Approximation Method for Online Ranking".
+   Journal of Machine Learning Research 12, 267-300 (2011).
+.. [2] V. Joshy. openskill.py, https://github.com/vivekjoshy/openskill.py (6.x).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from openskill.models import (
+    BradleyTerryFull,
+    BradleyTerryPart,
+    PlackettLuce,
+    ThurstoneMostellerFull,
+    ThurstoneMostellerPart,
+)
+from openskill.models.weng_lin.common import v as _v
+from openskill.models.weng_lin.common import vt as _vt
+from openskill.models.weng_lin.common import w as _w
+from openskill.models.weng_lin.common import wt as _wt
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from ranking._validation import check_choice, check_finite, check_positive, check_probability
+from ranking.errors import InputError
+from ranking.types import A_WINS, B_WINS, RatingResult
+
+#: CLI / API names of the Weng-Lin models and the openskill class behind each.
+OPENSKILL_MODELS: dict[str, type] = {
+    "plackett-luce": PlackettLuce,
+    "bradley-terry-full": BradleyTerryFull,
+    "bradley-terry-part": BradleyTerryPart,
+    "thurstone-mosteller-full": ThurstoneMostellerFull,
+    "thurstone-mosteller-part": ThurstoneMostellerPart,
+}
+
+#: σ multiple subtracted from μ in the conservative score (openskill's ``ordinal``).
+ORDINAL_Z: float = 3.0
+
+_ENGINES = ("fast", "package")
+
+
+def _components(n: int, a: NDArray[Any], b: NDArray[Any]) -> NDArray[np.int64]:
+    """Connected components of the comparison graph, numbered by size (0 = largest)."""
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    graph = coo_matrix((np.ones(a.size), (a, b)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    sizes = np.bincount(labels)
+    order = np.lexsort((np.arange(sizes.size), -sizes))
+    relabel = np.empty_like(order)
+    relabel[order] = np.arange(order.size)
+    return relabel[labels].astype(np.int64)
+
+
+def _model_kwargs(model: str, *, mu: float, sigma: float, beta: float, kappa: float, tau: float,
+                  epsilon: float, window_size: int, limit_sigma: bool) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"mu": mu, "sigma": sigma, "beta": beta, "kappa": kappa,
+                              "tau": tau, "limit_sigma": limit_sigma}
+    if model.startswith("thurstone"):
+        kwargs["epsilon"] = epsilon
+    if model.endswith("-part"):
+        kwargs["window_size"] = window_size
+    return kwargs
+
+
+def _check_params(model: str, mu: float, sigma: float, beta: float, kappa: float, tau: float,
+                  epsilon: float, window_size: int) -> tuple[str, float, float, float, float,
+                                                             float, float, int]:
+    model = check_choice("model", model, tuple(OPENSKILL_MODELS))
+    mu = check_finite("mu", mu)
+    sigma = check_positive("sigma", sigma)
+    beta = check_positive("beta", beta)
+    kappa = check_positive("kappa", kappa)
+    tau = check_finite("tau", tau)
+    if tau < 0:
+        raise InputError(f"tau must be non-negative; got {tau!r}")
+    epsilon = check_finite("epsilon", epsilon)
+    if epsilon < 0:
+        raise InputError(f"epsilon must be non-negative; got {epsilon!r}")
+    if isinstance(window_size, bool) or not isinstance(window_size, int | np.integer) \
+            or window_size < 0:
+        raise InputError(f"window_size must be a non-negative integer; got {window_size!r}")
+    return model, mu, sigma, beta, kappa, tau, epsilon, int(window_size)
+
+
+def _fast_loop(model: str, mus: list[float], sigmas: list[float], a: list[int], b: list[int],
+               outcome: list[int], *, beta: float, kappa: float, tau: float, epsilon: float,
+               window_size: int, limit_sigma: bool) -> None:
+    """Two-player updates with the exact arithmetic of openskill 6.x, in place."""
+    sqrt, exp = math.sqrt, math.exp
+    tau2 = tau * tau
+    beta2 = beta**2
+    two_beta2 = 2 * beta**2
+    compare = not (model.endswith("-part") and window_size < 1)
+    kind = {"plackett-luce": 0, "bradley-terry-full": 1, "bradley-terry-part": 1,
+            "thurstone-mosteller-full": 2, "thurstone-mosteller-part": 3}[model]
+    for i, j, o in zip(a, b, outcome):
+        # sorted order of openskill: the winner first; a draw keeps (a, b)
+        if o == B_WINS:
+            x, y = j, i
+        else:
+            x, y = i, j
+        draw = o != A_WINS and o != B_WINS
+        mx, my = mus[x], mus[y]
+        ox, oy = sigmas[x], sigmas[y]
+        sx = sqrt(ox * ox + tau2)
+        sy = sqrt(oy * oy + tau2)
+        ssx = sx**2
+        ssy = sy**2
+        if not compare:
+            nmx, nmy = mx, my
+            nsx = sx * sqrt(max(1.0, kappa))
+            nsy = sy * sqrt(max(1.0, kappa))
+        elif kind == 0:
+            c = sqrt((0.0 + (ssx + beta2)) + (ssy + beta2))
+            ex = exp(mx / c)
+            ey = exp(my / c)
+            total = ex + ey
+            px = ex / total
+            py = ey / total
+            if draw:
+                omega_x = 0.0 + (1 - px) / 2 - px / 2
+                delta_x = 0.0 + px * (1 - px) / 2 + px * (1 - px) / 2
+                omega_y = 0.0 - py / 2 + (1 - py) / 2
+                delta_y = 0.0 + py * (1 - py) / 2 + py * (1 - py) / 2
+            else:
+                omega_x = 0.0 + (1 - px) / 1
+                delta_x = 0.0 + px * (1 - px) / 1
+                pyy = ey / ey
+                omega_y = 0.0 - py / 1 + (1 - pyy) / 1
+                delta_y = 0.0 + py * (1 - py) / 1 + pyy * (1 - pyy) / 1
+            omega_x *= ssx / c
+            delta_x *= ssx / c**2
+            delta_x *= sqrt(ssx) / c
+            omega_y *= ssy / c
+            delta_y *= ssy / c**2
+            delta_y *= sqrt(ssy) / c
+            nmx = mx + omega_x
+            nmy = my + omega_y
+            nsx = sx * sqrt(max(1 - delta_x, kappa))
+            nsy = sy * sqrt(max(1 - delta_y, kappa))
+        else:
+            cxy = sqrt(ssx + ssy + two_beta2)
+            cyx = sqrt(ssy + ssx + two_beta2)
+            if kind == 3:
+                cxy = 2 * cxy
+                cyx = 2 * cyx
+            if kind == 1:
+                pxy = 1 / (1 + exp((my - mx) / cxy))
+                pyx = 1 / (1 + exp((mx - my) / cyx))
+                if draw:
+                    s_x = s_y = 0.5
+                else:
+                    s_x, s_y = 1.0, 0.0
+                tx = ssx / cxy
+                ty = ssy / cyx
+                omega_x = 0.0 + tx * (s_x - pxy)
+                omega_y = 0.0 + ty * (s_y - pyx)
+                delta_x = 0.0 + ((sqrt(ssx) / cxy * tx) / cxy) * pxy * (1 - pxy)
+                delta_y = 0.0 + ((sqrt(ssy) / cyx * ty) / cyx) * pyx * (1 - pyx)
+            else:
+                dxy = (mx - my) / cxy
+                dyx = (my - mx) / cyx
+                tx = ssx / cxy
+                ty = ssy / cyx
+                gx = sqrt(ssx) / cxy
+                gy = sqrt(ssy) / cyx
+                ex_ = epsilon / cxy
+                ey_ = epsilon / cyx
+                if draw:
+                    omega_x = 0.0 + tx * _vt(dxy / 1.0, ex_)
+                    delta_x = 0.0 + gx * tx / cxy * _wt(dxy / 1.0, ex_)
+                    omega_y = 0.0 + ty * _vt(dyx / 1.0, ey_)
+                    delta_y = 0.0 + gy * ty / cyx * _wt(dyx / 1.0, ey_)
+                else:
+                    omega_x = 0.0 + tx * _v(dxy / 1.0, ex_)
+                    delta_x = 0.0 + gx * tx / cxy * _w(dxy / 1.0, ex_)
+                    omega_y = 0.0 + -ty * _v(-dyx / 1.0, ey_)
+                    delta_y = 0.0 + gy * ty / cyx * _w(-dyx / 1.0, ey_)
+            nmx = mx + omega_x
+            nmy = my + omega_y
+            nsx = sx * sqrt(max(1 - delta_x, kappa))
+            nsy = sy * sqrt(max(1 - delta_y, kappa))
+        if limit_sigma:
+            nsx = min(nsx, ox)
+            nsy = min(nsy, oy)
+        mus[x], sigmas[x] = nmx, nsx
+        mus[y], sigmas[y] = nmy, nsy
+
+
+def _package_loop(model_obj: Any, mus: list[float], sigmas: list[float], a: list[int],
+                  b: list[int], outcome: list[int]) -> None:
+    ratings = [model_obj.rating(mu=m, sigma=s) for m, s in zip(mus, sigmas)]
+    for i, j, o in zip(a, b, outcome):
+        ranks = [0, 1] if o == A_WINS else [1, 0] if o == B_WINS else [0, 0]
+        [[ri], [rj]] = model_obj.rate([[ratings[i]], [ratings[j]]], ranks=ranks)
+        ratings[i], ratings[j] = ri, rj
+    for k, r in enumerate(ratings):
+        mus[k], sigmas[k] = r.mu, r.sigma
+
+
+def openskill_rate(battles: Any, *, model: str = "plackett-luce", mu: float = 25.0,
+                   sigma: float = 25.0 / 3.0, beta: float = 25.0 / 6.0, kappa: float = 0.0001,
+                   tau: float = 25.0 / 300.0, epsilon: float = 0.1, window_size: int = 4,
+                   limit_sigma: bool = False, confidence: float = 0.95,
+                   initial: Mapping[str, tuple[float, float]] | None = None,
+                   engine: str = "fast") -> RatingResult:
+    """OpenSkill ratings from pairwise battles (online, in time order; ties are draws).
+
+    Parameters
+    ----------
+    battles : ranking.battles.Battles
+        The battles. With ``tstamp`` they are processed in time order (stable), otherwise
+        in the given order. Integer ``weight`` repeats a battle that many times.
+    model : str, default "plackett-luce"
+        ``plackett-luce``, ``bradley-terry-full``, ``bradley-terry-part``,
+        ``thurstone-mosteller-full`` or ``thurstone-mosteller-part``.
+    mu, sigma : float
+        Prior mean and standard deviation of every model not in ``initial``
+        (openskill defaults 25 and 25/3).
+    beta, kappa, tau : float
+        openskill's performance noise (25/6), σ floor factor (1e-4) and additive dynamics
+        (25/300, added to σ² before every update).
+    epsilon : float, default 0.1
+        Draw margin of the Thurstone-Mosteller models.
+    window_size : int, default 4
+        Window of the ``-part`` models (any value ≥ 1 is the same for two players).
+    limit_sigma : bool, default False
+        Never let an update increase σ.
+    confidence : float, default 0.95
+        ``lower``/``upper`` are ``μ ∓ z·σ`` with ``z = Φ⁻¹((1 + confidence)/2)``
+        (z = 1.96 at 0.95), the Gaussian belief's central interval.
+    initial : mapping, optional
+        Starting ``(μ, σ)`` of some models, for example a stored state.
+    engine : {"fast", "package"}
+        ``fast`` (a specialised two-player loop equal to the package) or ``package``
+        (the openskill objects); both give the same ratings.
+
+    Returns
+    -------
+    RatingResult
+        ``method="openskill"``, ``rating = μ``; ``extra`` holds ``mu``, ``sigma`` and the
+        conservative score ``ordinal = μ − 3σ``.
+
+    References
+    ----------
+    Weng and Lin, "A Bayesian Approximation Method for Online Ranking", JMLR 12 (2011).
+    """
+    model, mu, sigma, beta, kappa, tau, epsilon, window_size = _check_params(
+        model, mu, sigma, beta, kappa, tau, epsilon, window_size)
+    conf = check_probability("confidence", confidence)
+    engine = check_choice("engine", engine, _ENGINES)
+    models = [str(x) for x in battles.models]
+    n = len(models)
+    a = np.asarray(battles.a, dtype=np.int64)
+    b = np.asarray(battles.b, dtype=np.int64)
+    outcome = np.asarray(battles.outcome, dtype=np.int64)
+    if a.size and (a.min() < 0 or b.min() < 0 or max(a.max(), b.max()) >= n):
+        raise InputError("battle model indices must index battles.models")
+    if np.any(a == b):
+        raise InputError(f"battle {int(np.argmax(a == b))}: a model cannot battle itself")
+    if not np.all(np.isin(outcome, (0, 1, 2, 3))):
+        raise InputError("outcome codes must be 0 (model_a), 1 (model_b), 2 or 3 (ties)")
+    order = np.arange(a.size) if battles.tstamp is None else \
+        np.argsort(np.asarray(battles.tstamp), kind="stable")
+    if battles.weight is not None:
+        wt = np.asarray(battles.weight, dtype=np.float64)
+        if np.any(wt < 0) or np.any(wt != np.round(wt)):
+            raise InputError("openskill is an online method: battle weights must be whole "
+                             "numbers of repeated battles")
+        order = np.repeat(order, wt[order].astype(np.int64))
+    a, b, outcome = a[order], b[order], outcome[order]
+    mus = [mu] * n
+    sigmas = [sigma] * n
+    for name, value in (initial or {}).items():
+        if name not in models:
+            raise InputError(f"initial names {name!r}, which is not among the battle models")
+        m0, s0 = value
+        mus[models.index(name)] = check_finite(f"initial[{name!r}] mu", m0)
+        sigmas[models.index(name)] = check_positive(f"initial[{name!r}] sigma", s0)
+    kwargs = _model_kwargs(model, mu=mu, sigma=sigma, beta=beta, kappa=kappa, tau=tau,
+                           epsilon=epsilon, window_size=window_size, limit_sigma=limit_sigma)
+    if engine == "fast":
+        _fast_loop(model, mus, sigmas, a.tolist(), b.tolist(), outcome.tolist(), beta=beta,
+                   kappa=kappa, tau=tau, epsilon=epsilon, window_size=window_size,
+                   limit_sigma=limit_sigma)
+    else:
+        _package_loop(OPENSKILL_MODELS[model](**kwargs), mus, sigmas, a.tolist(), b.tolist(),
+                      outcome.tolist())
+    mu_arr = np.asarray(mus, dtype=np.float64)
+    sigma_arr = np.asarray(sigmas, dtype=np.float64)
+    z = NormalDist().inv_cdf(0.5 + conf / 2.0)
+    counts = (np.bincount(a, minlength=n) + np.bincount(b, minlength=n)).astype(np.int64)
+    params: dict[str, Any] = dict(kwargs, model=model, confidence=conf, z=z,
+                                  ordinal_z=ORDINAL_Z)
+    return RatingResult(
+        method="openskill",
+        params=params,
+        models=models,
+        rating=mu_arr,
+        lower=mu_arr - z * sigma_arr,
+        upper=mu_arr + z * sigma_arr,
+        battles=counts,
+        component=_components(n, a, b),
+        n_battles=int(a.size),
+        extra={"mu": mu_arr, "sigma": sigma_arr, "ordinal": mu_arr - ORDINAL_Z * sigma_arr},
+    )
+
+
+def _ranking_groups(ranking: Sequence[str | Sequence[str]]) -> list[tuple[str, int]]:
+    if isinstance(ranking, str) or not isinstance(ranking, Sequence):
+        raise InputError("ranking must be a list of names (best first); a nested list "
+                         "groups names that tied")
+    out: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    for place, entry in enumerate(ranking):
+        group = [entry] if isinstance(entry, str) else entry
+        if isinstance(group, str) or not isinstance(group, Sequence) or len(group) == 0:
+            raise InputError(f"ranking[{place}] must be a name or a non-empty list of names")
+        for name in group:
+            if not isinstance(name, str):
+                raise InputError(f"ranking[{place}] holds {name!r}; expected a model name")
+            if name in seen:
+                raise InputError(f"{name!r} appears twice in the ranking")
+            seen.add(name)
+            out.append((name, place))
+    if len(out) < 2:
+        raise InputError("a ranking needs at least two names")
+    return out
+
+
+def openskill_rank_update(state: Mapping[str, tuple[float, float]],
+                          ranking: Sequence[str | Sequence[str]], *,
+                          model: str = "plackett-luce", mu: float = 25.0,
+                          sigma: float = 25.0 / 3.0, beta: float = 25.0 / 6.0,
+                          kappa: float = 0.0001, tau: float = 25.0 / 300.0,
+                          epsilon: float = 0.1, window_size: int = 4,
+                          limit_sigma: bool = False) -> dict[str, tuple[float, float]]:
+    """Update OpenSkill beliefs with one K-wise free-for-all vote.
+
+    Parameters
+    ----------
+    state : mapping of str to (float, float)
+        Current ``(μ, σ)`` of each model; models missing from it start at ``(mu, sigma)``.
+        Not modified.
+    ranking : sequence
+        The vote, best first. An entry is a model name, or a list of names that tied
+        (``["a", ["b", "c"], "d"]``: ``a`` first, ``b`` and ``c`` tied second, ``d`` last).
+    model, mu, sigma, beta, kappa, tau, epsilon, window_size, limit_sigma
+        As in :func:`openskill_rate`.
+
+    Returns
+    -------
+    dict of str to (float, float)
+        A new state: every entry of ``state`` plus the updated models of the vote.
+    """
+    model, mu, sigma, beta, kappa, tau, epsilon, window_size = _check_params(
+        model, mu, sigma, beta, kappa, tau, epsilon, window_size)
+    entries = _ranking_groups(ranking)
+    kwargs = _model_kwargs(model, mu=mu, sigma=sigma, beta=beta, kappa=kappa, tau=tau,
+                           epsilon=epsilon, window_size=window_size, limit_sigma=limit_sigma)
+    engine = OPENSKILL_MODELS[model](**kwargs)
+    teams = []
+    for name, _ in entries:
+        m0, s0 = state.get(name, (mu, sigma))
+        teams.append([engine.rating(mu=check_finite(f"state[{name!r}] mu", m0),
+                                    sigma=check_positive(f"state[{name!r}] sigma", s0))])
+    result = engine.rate(teams, ranks=[float(place) for _, place in entries])
+    new_state = {str(k): (float(v[0]), float(v[1])) for k, v in state.items()}
+    for (name, _), [rating] in zip(entries, result):
+        new_state[name] = (float(rating.mu), float(rating.sigma))
+    return new_state
+
+
+__all__ = ["OPENSKILL_MODELS", "ORDINAL_Z", "openskill_rank_update", "openskill_rate"]
