@@ -350,9 +350,13 @@ class FailureSensitivity:
     rank_shift : ndarray of int, shape (M,)
         Rank without elimination minus rank under the harshest level (positive: the model
         climbs when failure is punished).
+    share_shift : ndarray, shape (M,)
+        Change of the model's share of all wins, ``E[S_m] / sum E[S]``, from no
+        elimination to the harshest level. Elimination removes wins from the field as a
+        whole; a model whose share grows loses less than the field.
     profile : tuple of str
-        ``"robust generalist"`` (climbs), ``"aggressive specialist"`` (falls) or
-        ``"neutral"`` (keeps its rank), from the sign of ``rank_shift``.
+        ``"robust generalist"`` (its share grows), ``"aggressive specialist"`` (its share
+        shrinks) or ``"neutral"`` (unchanged within 1e-9), from ``share_shift``.
     """
 
     models: tuple[str, ...]
@@ -362,6 +366,7 @@ class FailureSensitivity:
     rank: NDArray[np.int64]
     retention: NDArray[np.float64]
     rank_shift: NDArray[np.int64]
+    share_shift: NDArray[np.float64]
     profile: tuple[str, ...]
 
 
@@ -413,11 +418,13 @@ def failure_sensitivity(rounds: ArrayLike, *, names: Sequence[str] | None = None
     lo, hi = int(np.argmin(levels_t)), int(np.argmax(levels_t))
     with np.errstate(divide="ignore", invalid="ignore"):
         retention = np.where(es[lo] > 0, es[hi] / es[lo], np.nan)
-    shift = rank[lo] - rank[hi]
-    profile = tuple("robust generalist" if s > 0 else "aggressive specialist" if s < 0
-                    else "neutral" for s in shift)
+    share = es / es.sum(axis=1, keepdims=True)
+    share_shift = share[hi] - share[lo]
+    profile = tuple("robust generalist" if d > 1e-9 else "aggressive specialist"
+                    if d < -1e-9 else "neutral" for d in share_shift)
     return FailureSensitivity(models=results[0].models, levels=levels_t, expected_score=es,
-                              stderr=se, rank=rank, retention=retention, rank_shift=shift,
+                              stderr=se, rank=rank, retention=retention,
+                              rank_shift=rank[lo] - rank[hi], share_shift=share_shift,
                               profile=profile)
 
 

@@ -98,6 +98,7 @@ def handle(args: argparse.Namespace) -> Output:
                        "rank": [int(x) for x in fs.rank[:, i]],
                        "retention": float(fs.retention[i]),
                        "rank_shift": int(fs.rank_shift[i]),
+                       "share_shift": float(fs.share_shift[i]),
                        "profile": fs.profile[i]}
                       for i in np.argsort(fs.rank[0], kind="stable")]
         doc = {"iterations": args.iterations, "seed": args.seed, "levels": list(fs.levels),

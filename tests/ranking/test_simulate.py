@@ -1,0 +1,287 @@
+"""Competitive Swiss-system dynamics (LLM Swiss Round) and format predictions."""
+
+from __future__ import annotations
+
+import json
+from itertools import combinations, product
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+
+from ranking.errors import InputError
+from ranking.simulate import (
+    failure_sensitivity,
+    predict_tournament,
+    scores_to_win,
+    simulate_format,
+    swiss_dynamics,
+    swiss_dynamics_samples,
+)
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+REF = json.loads((DATA / "bracket_vectors.json").read_text())["vectors"]
+
+# Four models, two benchmarks; the order on "code" is the reverse of the order on "math".
+TINY = scores_to_win([[90, 80, 70, 60],   # math: A > B > C > D
+                      [10, 20, 30, 40]])  # code: D > C > B > A
+TINY_NAMES = ["A", "B", "C", "D"]
+
+
+def within(est: np.ndarray, se: np.ndarray, exact: np.ndarray, k: float = 4.0) -> None:
+    est, se, exact = map(np.asarray, (est, se, exact))
+    exact_hit = se == 0
+    assert_allclose(est[exact_hit], exact[exact_hit], atol=1e-12)
+    assert np.all(np.abs(est - exact)[~exact_hit] <= k * se[~exact_hit])
+
+
+def test_tiny_case_without_elimination_matches_hand_derivation() -> None:
+    # Round 1 pairs the four at random: {AB, CD}, {AC, BD}, {AD, BC}, each w.p. 1/3.
+    # {AB, CD}: A and C win on math; round 2 pairs {A, C} (C wins on code) and {B, D}
+    #   (D wins): final A 1, B 0, C 2, D 1.
+    # {AC, BD} and {AD, BC}: A and B win; round 2 {A, B} (B wins) and {C, D} (D wins):
+    #   final A 1, B 2, C 0, D 1.
+    # E[S] = A 1, B 4/3, C 2/3, D 1; first place: C w.p. 1/3, B w.p. 2/3.
+    res = swiss_dynamics(TINY, names=TINY_NAMES, iterations=40_000, rng=1)
+    within(res.expected_score, res.stderr, np.array([1, 4 / 3, 2 / 3, 1]))
+    within(res.p_first, res.p_first_stderr, np.array([0, 2 / 3, 1 / 3, 0]))
+    assert_allclose(res.p_survive, 1.0)
+    assert res.expected_score[0] == 1.0 and res.stderr[0] == 0.0
+    # distribution of B's score: 0 w.p. 1/3, 2 w.p. 2/3
+    assert res.score_pmf[1, 1] == 0.0
+    assert abs(res.score_pmf[1, 2] - 2 / 3) < 4 * np.sqrt(2 / 9 / 40_000)
+
+
+def test_tiny_case_with_elimination_matches_hand_derivation() -> None:
+    # T_1 = 1: after round 1 one of the two 0-win models is removed, at random.
+    # {AB, CD} (1/3): losers B, D. The survivor of them is alone in its group in round 2
+    #   and gets a zero-point bye; C beats A. Final A 1, B 0, C 2, D 0.
+    # otherwise (2/3): losers C, D; B beats A in round 2. Final A 1, B 2, C 0, D 0.
+    # E[S] = A 1, B 4/3, C 2/3, D 0.
+    # Survival of round 1: A 1, B 2/3 + 1/3 * 1/2 = 5/6, C 1/3 + 2/3 * 1/2 = 2/3, D 1/2.
+    n = 40_000
+    res = swiss_dynamics(TINY, names=TINY_NAMES, eliminate=[1, 0], iterations=n, rng=2)
+    within(res.expected_score, res.stderr, np.array([1, 4 / 3, 2 / 3, 0]))
+    p_surv = np.array([1, 5 / 6, 2 / 3, 1 / 2])
+    se = np.sqrt(p_surv * (1 - p_surv) / n)
+    within(res.p_survive[:, 0], se, p_surv)
+    assert_array_equal(res.p_survive[:, 1], res.p_survive[:, 0])
+    assert res.eliminate == (1, 0)
+
+
+def test_odd_field_gives_a_zero_point_bye() -> None:
+    # 3 models, one round, A > B > C: one of the three sits out at random.
+    # E[A] = P(A plays) = 2/3; B wins only against C: P = 1/3; C never wins.
+    res = swiss_dynamics(scores_to_win([[3, 2, 1]]), iterations=30_000, rng=0)
+    within(res.expected_score, res.stderr, np.array([2 / 3, 1 / 3, 0]))
+
+
+def test_one_round_with_probabilities() -> None:
+    # with 4 models every opponent is equally likely in round 1: E[S_i] = mean_j p[i, j]
+    p = np.array([[0.5, 0.6, 0.7, 0.9],
+                  [0.4, 0.5, 0.55, 0.8],
+                  [0.3, 0.45, 0.5, 0.65],
+                  [0.1, 0.2, 0.35, 0.5]])
+    res = swiss_dynamics(p[None], iterations=40_000, rng=3)
+    within(res.expected_score, res.stderr, (p.sum(axis=1) - 0.5) / 3)
+
+
+@pytest.mark.parametrize("use_p", [False, True])
+def test_dominant_model_reaches_the_maximum(use_p: bool) -> None:
+    # 16 models and 4 rounds keep every score group even, so nobody gets a bye and a
+    # model that beats everyone on every benchmark wins all 4 rounds.
+    rng = np.random.default_rng(0)
+    scores = rng.random((4, 16))
+    scores[:, 9] = 2.0
+    win = scores_to_win(scores)
+    if use_p:
+        win = np.clip(win * 0.6 + 0.2, 0, 1)  # every other pair is uncertain
+        win[:, 9, :] = 1.0
+        win[:, :, 9] = 0.0
+        for k in range(4):
+            np.fill_diagonal(win[k], 0.5)
+    res = swiss_dynamics(win, iterations=5_000, rng=1)
+    assert res.expected_score[9] == 4.0 and res.stderr[9] == 0.0
+    assert res.p_first[9] == 1.0
+    assert np.argmax(res.expected_score) == 9
+
+
+def test_dominant_model_has_the_highest_expected_score_in_an_uneven_field() -> None:
+    rng = np.random.default_rng(4)
+    scores = rng.random((10, 30))
+    scores[:, 17] = 5.0
+    res = swiss_dynamics(scores_to_win(scores), iterations=20_000, rng=0)
+    assert np.argmax(res.expected_score) == 17
+    assert res.expected_score[17] > res.expected_score[np.arange(30) != 17].max()
+
+
+def test_total_wins_conserved_when_groups_stay_even() -> None:
+    # 8 models, 3 rounds: every score group is even, so each round has 4 decided games.
+    p = np.random.default_rng(2).uniform(0.2, 0.8, size=(8, 8))
+    p = np.triu(p, 1) + np.tril(1 - p.T, -1) + 0.5 * np.eye(8)
+    wins = swiss_dynamics_samples(np.stack([p, p, p]), iterations=3_000, rng=0)
+    assert_array_equal(wins.sum(axis=1), 12)
+
+
+def test_elimination_ties_are_broken_at_random() -> None:
+    # four interchangeable models (every game a coin flip): after round 1 one of the two
+    # losers goes, so each survives with probability 1/2 + 1/2 * 1/2 = 3/4.
+    p = np.full((1, 4, 4), 0.5)
+    n = 40_000
+    res = swiss_dynamics(p, eliminate=[1], iterations=n, rng=5)
+    within(res.p_survive[:, 0], np.full(4, np.sqrt(3 / 16 / n)), np.full(4, 0.75))
+
+
+def test_same_seed_same_output() -> None:
+    a = swiss_dynamics(TINY, iterations=2_000, rng=9)
+    b = swiss_dynamics(TINY, iterations=2_000, rng=9)
+    c = swiss_dynamics(TINY, iterations=2_000, rng=10)
+    assert_array_equal(a.expected_score, b.expected_score)
+    assert_array_equal(a.p_first, b.p_first)
+    assert not np.array_equal(a.expected_score, c.expected_score)
+
+
+@st.composite
+def tournaments(draw: st.DrawFn) -> tuple[np.ndarray, list[int], int]:
+    k = draw(st.integers(1, 4))
+    m = draw(st.integers(2, 9))
+    seed = draw(st.integers(0, 2**32 - 1))
+    scores = np.random.default_rng(seed).integers(0, 4, size=(k, m)).astype(float)
+    elim = draw(st.lists(st.integers(0, 2), min_size=0, max_size=k))
+    while sum(elim) > m - 1:
+        elim[elim.index(max(elim))] -= 1
+    return scores, elim, seed
+
+
+@given(tournaments())
+@settings(max_examples=40, deadline=None)
+def test_permuting_models_permutes_output(case: tuple[np.ndarray, list[int], int]) -> None:
+    scores, elim, seed = case
+    m = scores.shape[1]
+    names = [f"model-{i}" for i in range(m)]
+    perm = np.random.default_rng(seed + 1).permutation(m)
+    a = swiss_dynamics(scores_to_win(scores), names=names, eliminate=elim,
+                       iterations=300, rng=seed)
+    b = swiss_dynamics(scores_to_win(scores[:, perm]), names=[names[i] for i in perm],
+                       eliminate=elim, iterations=300, rng=seed)
+    assert b.models == tuple(names[i] for i in perm)
+    assert_allclose(b.expected_score, a.expected_score[perm], atol=1e-12)
+    assert_allclose(b.p_survive, a.p_survive[perm], atol=1e-12)
+    assert_allclose(b.p_first, a.p_first[perm], atol=1e-12)
+
+
+@given(tournaments())
+@settings(max_examples=40, deadline=None)
+def test_probabilities_and_scores_in_range(case: tuple[np.ndarray, list[int], int]) -> None:
+    scores, elim, seed = case
+    k, m = scores.shape
+    res = swiss_dynamics(scores_to_win(scores), eliminate=elim, iterations=300, rng=seed)
+    assert np.all((res.expected_score >= 0) & (res.expected_score <= k))
+    for arr in (res.p_survive, res.p_first, res.score_pmf):
+        assert np.all((arr >= 0) & (arr <= 1))
+    assert res.p_first.sum() == pytest.approx(1.0)
+    assert_allclose(res.score_pmf.sum(axis=1), 1.0)
+    assert np.all(np.diff(res.p_survive, axis=1) <= 0)
+    survivors = m - np.cumsum(np.pad(elim, (0, k - len(elim))))
+    assert_allclose(res.p_survive.sum(axis=0), survivors)
+    assert res.expected_score.sum() <= k * (m // 2) + 1e-9
+
+
+def test_failure_sensitivity_separates_generalist_from_specialist() -> None:
+    # The generalist beats everyone but the specialist on every benchmark; the
+    # specialist is last on the first two benchmarks and first on the last two.
+    rng = np.random.default_rng(5)
+    scores = rng.random((4, 8)) * 0.8 + 0.1
+    scores[:, 0] = 0.95
+    scores[:2, 1], scores[2:, 1] = 0.0, 1.0
+    names = ["generalist", "specialist"] + [f"m{i}" for i in range(2, 8)]
+    fs = failure_sensitivity(scores_to_win(scores), names=names, iterations=10_000, rng=0)
+    assert fs.levels == (0, 1, 2)  # (8 - 2) // (4 - 1)
+    assert fs.expected_score.shape == (3, 8)
+    assert fs.retention[0] > 0.99  # never eliminated, never loses what it had
+    assert fs.retention[1] < 0.05  # 0 wins after two rounds: eliminated first
+    assert fs.profile[0] == "robust generalist"
+    assert fs.profile[1] == "aggressive specialist"
+    assert fs.share_shift[0] > 0 > fs.share_shift[1]
+    # the specialist is mid-table without elimination and last with it
+    assert fs.rank[0, 1] < 8 and fs.rank[-1, 1] == 8
+
+
+# ------------------------------------------------------------------ format prediction
+
+RATINGS_8 = REF["8_player"]["ratings_by_seed"]
+
+
+def test_round_robin_prediction_matches_reference() -> None:
+    pred = predict_tournament(RATINGS_8, format="round_robin", iterations=2_000, rng=0)
+    assert_allclose(pred.expected_score, REF["round_robin_expected_wins_8"], atol=1e-12)
+    assert pred.p_win.sum() == pytest.approx(1.0)
+
+
+def test_round_robin_win_probability_against_enumeration() -> None:
+    ratings = [1200, 1100, 1050, 900]
+    p = [[1 / (1 + 10 ** ((b - a) / 400)) for b in ratings] for a in ratings]
+    pairs = list(combinations(range(4), 2))
+    exact = np.zeros(4)
+    for outcome in product((0, 1), repeat=len(pairs)):
+        prob, pts = 1.0, np.zeros(4)
+        for (i, j), o in zip(pairs, outcome):
+            winner = i if o == 0 else j
+            prob *= p[i][j] if o == 0 else p[j][i]
+            pts[winner] += 1
+        top = pts == pts.max()
+        exact += prob * top / top.sum()
+    pred = predict_tournament(ratings, format="round_robin", iterations=40_000, rng=1)
+    within(pred.p_win, pred.p_win_stderr, exact)
+
+
+def test_single_elimination_prediction_is_exact_and_seeded_by_rating() -> None:
+    shuffled = [RATINGS_8[i] for i in (3, 0, 7, 5, 1, 2, 6, 4)]
+    pred = predict_tournament(shuffled, format="single_elimination")
+    champion = dict(zip(RATINGS_8, REF["8_player"]["P_champion"]))
+    wins = dict(zip(RATINGS_8, REF["8_player"]["expected_match_wins"]))
+    assert_allclose(pred.p_win, [champion[r] for r in shuffled], atol=1e-12)
+    assert_allclose(pred.expected_score, [wins[r] for r in shuffled], atol=1e-12)
+
+
+def test_single_elimination_simulation_agrees_with_exact() -> None:
+    scores = simulate_format(_elo_matrix(RATINGS_8), format="single_elimination",
+                             iterations=30_000, rng=2)
+    se = scores.std(axis=0, ddof=1) / np.sqrt(len(scores))
+    within(scores.mean(axis=0), se, np.array(REF["8_player"]["expected_match_wins"]))
+
+
+def _elo_matrix(r: list[float]) -> np.ndarray:
+    return np.array([[1 / (1 + 10 ** ((b - a) / 400)) for b in r] for a in r])
+
+
+def test_swiss_prediction() -> None:
+    pred = predict_tournament(RATINGS_8, format="swiss", rounds=3, iterations=20_000, rng=0)
+    assert pred.expected_score.sum() == pytest.approx(12.0)  # 4 games x 3 rounds
+    assert np.all(np.diff(pred.expected_score) < 0)  # stronger models score more
+    assert pred.p_win.sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    ({"eliminate": [0, 0, 1]}, "only 2 rounds"),
+    ({"eliminate": [4]}, "at most 3"),
+    ({"eliminate": [-1]}, "non-negative"),
+    ({"iterations": 0}, "iterations"),
+    ({"names": ["A", "B"]}, "names has 2"),
+    ({"names": ["A", "A", "B", "C"]}, "unique"),
+])
+def test_bad_arguments(kwargs: dict, msg: str) -> None:
+    with pytest.raises(InputError, match=msg):
+        swiss_dynamics(TINY, **kwargs)
+
+
+def test_bad_inputs() -> None:
+    with pytest.raises(InputError, match="must equal 1"):
+        swiss_dynamics(np.full((1, 3, 3), 0.9))
+    with pytest.raises(InputError, match="finite"):
+        scores_to_win([[1.0, float("nan")]])
+    with pytest.raises(InputError, match="format"):
+        predict_tournament([1, 2], format="ladder")
