@@ -140,13 +140,11 @@ def _json_alpha(alpha: float) -> float | str:
 
 
 def _ranks(mass: NDArray[np.float64]) -> NDArray[np.int64]:
-    order = np.sort(mass)[::-1]
-    # count masses clearly larger than each one: m_j > m_i and (m_j - m_i) > rtol * m_j
-    out = np.empty(mass.size, dtype=np.int64)
-    for i, x in enumerate(mass):
-        bigger = order[(order > x) & (order - x > _RANK_RTOL * order)]
-        out[i] = 1 + bigger.size
-    return out
+    """1 + the number of masses clearly larger (``m_j > m_i`` beyond a relative 1e-9)."""
+    ascending = np.sort(mass)
+    threshold = mass / (1.0 - _RANK_RTOL)
+    larger = mass.size - np.searchsorted(ascending, threshold, side="right")
+    return (1 + larger).astype(np.int64)
 
 
 # --------------------------------------------------------------------------- validation
@@ -179,7 +177,7 @@ def _as_table(value: Any, what: str) -> NDArray[np.float64]:
         raise InputError(f"{what} must be a rectangular array of numbers")
     if not np.all(np.isfinite(arr)):
         bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-        raise InputError(f"{what} must hold finite numbers; entry {list(bad)} is {arr[bad]!r}")
+        raise InputError(f"{what} must hold finite numbers; entry {list(bad)} is {float(arr[bad])}")
     return arr
 
 
