@@ -5,6 +5,12 @@ This package never imports Django. Public functions are re-exported here.
 
 from __future__ import annotations
 
+from ranking.alpharank import (
+    AlphaRankResult,
+    alpharank,
+    alpharank_from_battles,
+    alpharank_sweep,
+)
 from ranking.bracket import (
     BracketProbabilities,
     BracketState,
@@ -24,6 +30,7 @@ from ranking.errors import (
     PairingError,
     RankingError,
 )
+from ranking.openskill import openskill_rank_update, openskill_rate
 from ranking.roundrobin import (
     RoundRobinSchedule,
     RoundRobinStandings,
@@ -58,6 +65,12 @@ from ranking.trf import TrfFile, parse_trf, read_trf, write_trf
 from ranking.types import A_WINS, B_WINS, OUTCOMES, TIE, TIE_BOTHBAD, RatingResult
 
 __all__ = [
+    "AlphaRankResult",
+    "alpharank",
+    "alpharank_from_battles",
+    "alpharank_sweep",
+    "openskill_rank_update",
+    "openskill_rate",
     "A_WINS",
     "B_WINS",
     "OUTCOMES",
