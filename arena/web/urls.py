@@ -2,8 +2,14 @@
 
 from django.urls import path
 
-from arena.web.home import home
+from arena.web import views
 
 urlpatterns = [
-    path("", home, name="home"),
+    path("", views.home, name="home"),
+    path("leaderboard.json", views.leaderboard_json, name="leaderboard-json"),
+    path("vote", views.vote, name="vote"),
+    path("models/", views.models_list, name="models"),
+    path("models/<int:pk>/", views.model_detail, name="model-detail"),
+    path("tournaments/", views.tournaments_list, name="tournaments"),
+    path("tournaments/<int:pk>/", views.tournament_detail, name="tournament-detail"),
 ]

@@ -1,0 +1,350 @@
+"""Reads behind the HTML pages: each returns plain dicts and lists built with few queries.
+
+The leaderboard itself comes from the cached snapshot (:func:`leaderboard_get`); these
+selectors add what a page needs around it (owners, available scopes, pairwise win rates,
+rating history, head-to-head records, tournament tables). Nothing here writes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Count, Q
+from django.utils.dateparse import parse_datetime
+
+from arena import models as m
+from arena.selectors.leaderboard import leaderboard_get
+from arena.services import leaderboard as leaderboard_service
+
+ALL = "all"
+METHODS: tuple[tuple[str, str], ...] = (
+    ("bt", "Bradley-Terry"),
+    ("elo", "Elo"),
+    ("openskill", "OpenSkill"),
+    ("alpharank", "α-Rank mass"),
+    ("expected_score", "E[S] (Swiss dynamics)"),
+)
+METHOD_NOTES: dict[str, str] = {
+    "bt": "Bradley-Terry maximum likelihood on the Elo scale: P(i beats j) = 1 / (1 + base^(-(r_i - r_j)/scale)); "
+    "ties count half a win to each side. Intervals are 95% confidence intervals.",
+    "elo": "Online Elo in battle order; a tie counts ½. Elo depends on the order of battles, so its interval "
+    "(when shown) comes from resampling.",
+    "openskill": "OpenSkill (Weng-Lin Bayesian rating); the interval is μ ± a multiple of σ.",
+    "alpharank": "α-Rank: the mass of each model in the stationary distribution of an evolutionary process "
+    "over the pairwise win-rate game (higher is better).",
+    "expected_score": "E[S]: expected number of wins under simulated Competitive Swiss-system dynamics.",
+    "winrate": "Average win rate against the other models (ties ½).",
+}
+SOURCES: tuple[tuple[str, str], ...] = (
+    ("combined", "Combined"),
+    ("human", "Human votes"),
+    ("judge", "LLM judges"),
+    ("import", "Imported"),
+)
+METHOD_LABELS = dict(METHODS)
+SOURCE_LABELS = dict(SOURCES)
+HEATMAP_MAX_MODELS = 16
+HISTORY_MAX_SNAPSHOTS = 40
+
+
+# --------------------------------------------------------------------------- leaderboard
+
+
+def leaderboard_scopes_available() -> dict[str, Any]:
+    """Which methods, sources and categories have at least one published snapshot (one query)."""
+    rows = list(m.LeaderboardSnapshot.objects.values_list("method", "source", "category").distinct())
+    methods = {r[0] for r in rows}
+    sources = {r[1] for r in rows}
+    categories = sorted({r[2] for r in rows if r[2] != ALL})
+    by_scope: dict[str, list[str]] = defaultdict(list)
+    for method, source, category in rows:
+        by_scope[f"{source}:{category}"].append(method)
+    return {
+        "methods": [{"value": v, "label": label, "available": v in methods} for v, label in METHODS]
+        + [{"value": v, "label": v, "available": True} for v in sorted(methods - set(METHOD_LABELS))],
+        "sources": [{"value": v, "label": label, "available": v in sources} for v, label in SOURCES],
+        "categories": [ALL, *categories],
+        "by_scope": {k: sorted(v) for k, v in by_scope.items()},
+    }
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        return parse_datetime(value)
+    return None
+
+
+def leaderboard_rebuild_pending(*, source: str, category: str, snapshot: dict[str, Any] | None) -> bool:
+    """Whether a rebuild is pending for this scope.
+
+    Uses the rebuild service's own flag when it exposes one, and otherwise (or as well) asks
+    whether the scope's newest battle is newer than the snapshot (one indexed query).
+    """
+    for name in ("leaderboard_rebuild_pending", "leaderboard_rebuild_is_pending"):
+        fn = getattr(leaderboard_service, name, None)
+        if callable(fn):
+            try:
+                if fn():
+                    return True
+            except Exception:  # noqa: S110 - a broken flag must not break the page
+                pass
+            break
+    q = Q()
+    if source != "combined":
+        q &= Q(source=source)
+    if category != ALL:
+        q &= Q(category=category)
+    latest = m.Battle.objects.filter(q).order_by("-id").values_list("tstamp", flat=True).first()
+    if latest is None:
+        return False
+    if snapshot is None:
+        return True
+    created = _parse_time(snapshot.get("created_at"))
+    return created is not None and latest > created
+
+
+def _owners(competitor_ids: list[int]) -> dict[int, str]:
+    rows = m.Competitor.objects.filter(id__in=competitor_ids).values_list("id", "owner__username", "provider")
+    return {cid: (owner or provider or "") for cid, owner, provider in rows}
+
+
+def leaderboard_etag(*, method: str, source: str, category: str) -> tuple[str, dict[str, Any] | None, bool]:
+    """A cheap fingerprint of what the leaderboard JSON would contain, plus its inputs."""
+    snapshot = leaderboard_get(method=method, source=source, category=category)
+    pending = leaderboard_rebuild_pending(source=source, category=category, snapshot=snapshot)
+    key = f"{method}|{source}|{category}|{snapshot and snapshot['version']}|{snapshot and snapshot['data_version']}|{pending}"
+    return hashlib.sha256(key.encode()).hexdigest()[:20], snapshot, pending
+
+
+def leaderboard_view_data(
+    *, method: str, source: str, category: str, snapshot: dict[str, Any] | None = None, pending: bool | None = None
+) -> dict[str, Any]:
+    """The leaderboard of one scope ready for a page or the live JSON: rows with owners and bar geometry."""
+    if snapshot is None:
+        snapshot = leaderboard_get(method=method, source=source, category=category)
+    if pending is None:
+        pending = leaderboard_rebuild_pending(source=source, category=category, snapshot=snapshot)
+    data: dict[str, Any] = {
+        "method": method,
+        "method_label": METHOD_LABELS.get(method, method),
+        "method_note": METHOD_NOTES.get(method, ""),
+        "source": source,
+        "source_label": SOURCE_LABELS.get(source, source),
+        "category": category,
+        "pending": pending,
+        "snapshot": None,
+        "rows": [],
+    }
+    if snapshot is None:
+        return data
+    ratings = list(snapshot.get("ratings") or [])
+    owners = _owners([r["competitor_id"] for r in ratings if r.get("competitor_id") is not None])
+    lows = [r["lower"] if r.get("lower") is not None else r["rating"] for r in ratings]
+    highs = [r["upper"] if r.get("upper") is not None else r["rating"] for r in ratings]
+    lo, hi = (min(lows), max(highs)) if ratings else (0.0, 1.0)
+    span = (hi - lo) or 1.0
+    pad = span * 0.04
+    lo, span = lo - pad, span + 2 * pad
+
+    def pct(x: float) -> float:
+        return round(100.0 * (x - lo) / span, 2)
+
+    rows = []
+    for r in ratings:
+        lower, upper = r.get("lower"), r.get("upper")
+        rows.append(
+            {
+                "rank": r.get("rank"),
+                "model": r["model"],
+                "competitor_id": r.get("competitor_id"),
+                "rating": r["rating"],
+                "lower": lower,
+                "upper": upper,
+                "battles": r.get("battles", 0),
+                "win_rate": r.get("win_rate"),
+                "owner": owners.get(r.get("competitor_id"), ""),
+                "x": pct(r["rating"]),
+                "x_lo": pct(lower) if lower is not None else None,
+                "x_hi": pct(upper) if upper is not None else None,
+                "x_w": round(pct(upper) - pct(lower), 2) if lower is not None and upper is not None else None,
+            }
+        )
+    data["rows"] = rows
+    data["snapshot"] = {
+        k: snapshot.get(k)
+        for k in ("version", "data_version", "params", "n_battles", "n_models", "compute_ms", "created_at")
+    }
+    data["axis"] = {"lo": lo, "hi": lo + span}
+    return data
+
+
+def pairwise_win_rates(
+    *, source: str = "combined", category: str = ALL, models: list[tuple[int, str]], data_version: str = ""
+) -> dict[str, Any]:
+    """Win rate of each model against each other (ties ½) for the given models, in that order.
+
+    One aggregate query over the scope's battles (plus pair counts for imported data),
+    cached per data version.
+    """
+    ids = [cid for cid, _ in models]
+    key = "web:winrates:" + hashlib.sha256(f"{source}|{category}|{data_version}|{ids}".encode()).hexdigest()[:24]
+    if data_version:
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+    q = Q(model_a_id__in=ids, model_b_id__in=ids)
+    if source != "combined":
+        q &= Q(source=source)
+    if category != ALL:
+        q &= Q(category=category)
+    score: dict[tuple[int, int], float] = defaultdict(float)
+    played: dict[tuple[int, int], float] = defaultdict(float)
+
+    def add(a: int, b: int, outcome: str, n: float) -> None:
+        played[(a, b)] += n
+        played[(b, a)] += n
+        if outcome == m.Outcome.MODEL_A:
+            score[(a, b)] += n
+        elif outcome == m.Outcome.MODEL_B:
+            score[(b, a)] += n
+        else:
+            score[(a, b)] += 0.5 * n
+            score[(b, a)] += 0.5 * n
+
+    for a, b, outcome, n in (
+        m.Battle.objects.filter(q).values_list("model_a_id", "model_b_id", "outcome").annotate(n=Count("id"))
+    ):
+        add(a, b, outcome, float(n))
+    if source in ("combined", "import"):
+        pc = m.PairCount.objects.filter(model_a_id__in=ids, model_b_id__in=ids)
+        if category != ALL:
+            pc = pc.filter(category=category)
+        for a, b, wa, wb, t in pc.values_list("model_a_id", "model_b_id", "wins_a", "wins_b", "ties"):
+            add(a, b, m.Outcome.MODEL_A, float(wa))
+            add(a, b, m.Outcome.MODEL_B, float(wb))
+            add(a, b, m.Outcome.TIE, float(t))
+    grid = []
+    for ia, (_, name) in zip(ids, models):
+        row = []
+        for ib in ids:
+            n = played.get((ia, ib), 0.0)
+            rate = score[(ia, ib)] / n if n and ia != ib else None
+            row.append({"rate": rate, "n": int(n), "color": _heat_color(rate)})
+        grid.append({"name": name, "cells": row})
+    result = {"models": [name for _, name in models], "ids": ids, "grid": grid}
+    if data_version:
+        cache.set(key, result, timeout=600)
+    return result
+
+
+def _heat_color(rate: float | None) -> str:
+    """Diverging blue (wins) to red (losses) background with dark text kept readable."""
+    if rate is None:
+        return "#f0f2f5"
+    d = rate - 0.5
+    if d >= 0:
+        light = 96 - int(d * 2 * 46)
+        return f"hsl(214 80% {light}%)"
+    light = 96 - int(-d * 2 * 46)
+    return f"hsl(4 75% {light}%)"
+
+
+def rating_history(
+    *, competitor_id: int, method: str = "bt", source: str = "combined", category: str = ALL
+) -> list[dict[str, Any]]:
+    """The competitor's rating (and interval) in each of the latest snapshots, oldest first."""
+    rows = (
+        m.LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
+        .order_by("-version")
+        .values_list("version", "created_at", "ratings")[:HISTORY_MAX_SNAPSHOTS]
+    )
+    history = []
+    for version, created_at, ratings in rows:
+        for r in ratings or []:
+            if r.get("competitor_id") == competitor_id:
+                history.append(
+                    {
+                        "version": version,
+                        "created_at": created_at,
+                        "rating": r["rating"],
+                        "lower": r.get("lower"),
+                        "upper": r.get("upper"),
+                        "rank": r.get("rank"),
+                    }
+                )
+                break
+    history.reverse()
+    return history
+
+
+# --------------------------------------------------------------------------- models
+
+
+def competitor_list() -> list[dict[str, Any]]:
+    """Public, active-or-withdrawn competitors with their battle counts (one query)."""
+    qs = (
+        m.Competitor.objects.filter(visibility=m.Competitor.Visibility.PUBLIC)
+        .exclude(status=m.Competitor.Status.PENDING)
+        .select_related("owner")
+        .order_by("name")
+    )
+    return [
+        {"id": c.id, "name": c.name, "provider": c.provider, "status": c.get_status_display(),
+         "owner": c.owner.username if c.owner else "", "kind": c.get_kind_display()}
+        for c in qs
+    ]
+
+
+def competitor_head_to_head(*, competitor_id: int) -> list[dict[str, Any]]:
+    """Wins, losses and ties against each opponent over all battles (one aggregate query)."""
+    qs = (
+        m.Battle.objects.filter(Q(model_a_id=competitor_id) | Q(model_b_id=competitor_id))
+        .values_list("model_a_id", "model_b_id", "outcome")
+        .annotate(n=Count("id"))
+    )
+    rec: dict[int, dict[str, int]] = defaultdict(lambda: {"wins": 0, "losses": 0, "ties": 0})
+    for a, b, outcome, n in qs:
+        me_a = a == competitor_id
+        other = b if me_a else a
+        if outcome == m.Outcome.MODEL_A:
+            rec[other]["wins" if me_a else "losses"] += n
+        elif outcome == m.Outcome.MODEL_B:
+            rec[other]["losses" if me_a else "wins"] += n
+        else:
+            rec[other]["ties"] += n
+    names = dict(m.Competitor.objects.filter(id__in=list(rec)).values_list("id", "name"))
+    out = []
+    for other, r in rec.items():
+        total = r["wins"] + r["losses"] + r["ties"]
+        out.append({"id": other, "name": names.get(other, f"#{other}"), **r, "total": total,
+                    "score": (r["wins"] + 0.5 * r["ties"]) / total if total else None})
+    out.sort(key=lambda r: (-r["total"], r["name"]))
+    return out
+
+
+def competitor_recent_battles(*, competitor_id: int, limit: int = 20) -> list[dict[str, Any]]:
+    """The competitor's latest battles, newest first, from its own point of view (one query)."""
+    qs = (
+        m.Battle.objects.filter(Q(model_a_id=competitor_id) | Q(model_b_id=competitor_id))
+        .select_related("model_a", "model_b")
+        .order_by("-id")[:limit]
+    )
+    out = []
+    for b in qs:
+        me_a = b.model_a_id == competitor_id
+        opponent = b.model_b if me_a else b.model_a
+        if b.outcome == m.Outcome.MODEL_A:
+            result = "win" if me_a else "loss"
+        elif b.outcome == m.Outcome.MODEL_B:
+            result = "loss" if me_a else "win"
+        else:
+            result = "both bad" if b.outcome == m.Outcome.BOTH_BAD else "tie"
+        out.append({"id": b.id, "opponent": opponent.name, "opponent_id": opponent.id, "result": result,
+                    "source": b.get_source_display(), "category": b.category, "tstamp": b.tstamp})
+    return out

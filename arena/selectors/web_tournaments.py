@@ -1,0 +1,344 @@
+"""Reads behind the tournament pages: list with progress, bracket tree, Swiss rounds, cross-table.
+
+Built straight from Entry, Round, Match, Bye and ``Tournament.results`` with a fixed number of
+queries per page; the probabilities come from ``ranking`` (exact bracket probabilities, or a
+cached Monte Carlo run when the tournament has not stored its own simulation).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Count, Q
+
+from arena import models as m
+from arena.selectors.leaderboard import leaderboard_get
+
+log = logging.getLogger(__name__)
+
+FINISHED = [s.value for s in m.Match.FINISHED]
+SIMULATION_ITERATIONS = 4000
+
+
+def tournament_list_rows() -> list[dict[str, Any]]:
+    """Every tournament with status and match progress (one query)."""
+    qs = m.Tournament.objects.annotate(
+        n_matches=Count("matches", distinct=True),
+        n_done=Count("matches", filter=Q(matches__status__in=FINISHED), distinct=True),
+        n_entries=Count("entries", distinct=True),
+    ).order_by("-created_at")
+    rows = []
+    for t in qs:
+        progress = t.n_done / t.n_matches if t.n_matches else (1.0 if t.status == m.Tournament.Status.COMPLETED else 0.0)
+        rows.append(
+            {"id": t.id, "name": t.name, "format": t.get_format_display(), "status": t.status,
+             "status_label": t.get_status_display(), "entries": t.n_entries, "matches": t.n_matches,
+             "done": t.n_done, "progress": round(100 * progress), "created_at": t.created_at,
+             "finished_at": t.finished_at}
+        )
+    return rows
+
+
+def _points(match: m.Match) -> tuple[float, float] | None:
+    """Points to (A, B) for a finished match, ``None`` while it is undecided."""
+    if match.outcome == m.Outcome.MODEL_A:
+        return 1.0, 0.0
+    if match.outcome == m.Outcome.MODEL_B:
+        return 0.0, 1.0
+    if match.outcome in (m.Outcome.TIE, m.Outcome.BOTH_BAD):
+        return 0.5, 0.5
+    if match.forfeit_by_id is not None:
+        return (0.0, 1.0) if match.forfeit_by_id == match.competitor_a_id else (1.0, 0.0)
+    return None
+
+
+def _result_text(pts: tuple[float, float] | None) -> str:
+    if pts is None:
+        return "–"
+    fmt = {1.0: "1", 0.5: "½", 0.0: "0"}
+    return f"{fmt[pts[0]]}–{fmt[pts[1]]}"
+
+
+def _find(results: Any, *keys: str) -> Any:
+    """The first value under any of ``keys`` in a nested results document."""
+    if isinstance(results, dict):
+        for key in keys:
+            if key in results and results[key]:
+                return results[key]
+        for value in results.values():
+            found = _find(value, *keys)
+            if found is not None:
+                return found
+    return None
+
+
+def _entry_ratings(entries: list[m.Entry]) -> list[float]:
+    board = leaderboard_get(method="bt") or {}
+    current = {r.get("competitor_id"): r["rating"] for r in board.get("ratings", [])}
+    return [
+        e.initial_rating if e.initial_rating is not None else current.get(e.competitor_id, 1000.0)
+        for e in entries
+    ]
+
+
+def tournament_page_data(*, tournament: m.Tournament) -> dict[str, Any]:
+    """Everything the tournament page shows, read in a handful of queries."""
+    entries = list(tournament.entries.select_related("competitor").order_by("seed"))
+    rounds = list(tournament.rounds.order_by("number"))
+    matches = list(
+        tournament.matches.select_related("competitor_a", "competitor_b", "round").order_by("round__number", "board", "id")
+    )
+    byes = list(m.Bye.objects.filter(round__tournament=tournament).select_related("competitor", "round"))
+    names = {e.competitor_id: e.competitor.name for e in entries}
+    for mt in matches:
+        names.setdefault(mt.competitor_a_id, mt.competitor_a.name)
+        names.setdefault(mt.competitor_b_id, mt.competitor_b.name)
+    n_done = sum(1 for mt in matches if mt.status in FINISHED)
+    data: dict[str, Any] = {
+        "tournament": tournament,
+        "entries": [{"seed": e.seed, "name": e.competitor.name, "id": e.competitor_id,
+                     "rating": e.initial_rating, "eliminated_in_round": e.eliminated_in_round,
+                     "withdrawn": e.withdrawn} for e in entries],
+        "n_matches": len(matches),
+        "n_done": n_done,
+        "progress": round(100 * n_done / len(matches)) if matches else 0,
+        "config": tournament.config,
+    }
+    fmt = tournament.format
+    if fmt == m.Tournament.Format.SINGLE_ELIMINATION:
+        data["bracket"] = _bracket(entries, rounds, matches)
+    if fmt in (m.Tournament.Format.SWISS, m.Tournament.Format.SWISS_DYNAMICS, m.Tournament.Format.ARENA):
+        data["swiss_rounds"] = _swiss_rounds(rounds, matches, byes, names)
+    if fmt in (m.Tournament.Format.ROUND_ROBIN, m.Tournament.Format.DOUBLE_ROUND_ROBIN):
+        data["crosstable"] = _crosstable(entries, matches, byes)
+    data["simulation"] = _simulation(tournament, entries)
+    data["sensitivity"] = _sensitivity(tournament.results)
+    return data
+
+
+# --------------------------------------------------------------------------- bracket
+
+
+def _bracket(entries: list[m.Entry], rounds: list[m.Round], matches: list[m.Match]) -> dict[str, Any]:
+    n = len(entries)
+    probs: list[list[float]] | None = None
+    n_rounds = max(1, (max(n, 2) - 1).bit_length())
+    try:
+        from ranking.bracket import bracket_probabilities
+
+        if n >= 2:
+            result = bracket_probabilities(_entry_ratings(entries))
+            probs = result.p_reach.tolist()
+            n_rounds = result.rounds
+    except Exception:  # the tree still renders without probabilities
+        log.exception("bracket probabilities failed")
+    p_by_comp = {e.competitor_id: (probs[i] if probs else None) for i, e in enumerate(entries)}
+    seed_of = {e.competitor_id: e.seed for e in entries}
+    by_round: dict[int, list[m.Match]] = defaultdict(list)
+    for mt in matches:
+        if mt.round is not None:
+            by_round[mt.round.number].append(mt)
+    columns = []
+    for k in range(1, n_rounds + 1):
+        expected = 1 << (n_rounds - k)
+        cells = []
+        for mt in by_round.get(k, []):
+            pts = _points(mt)
+            slots = []
+            for side, cid, name in (("a", mt.competitor_a_id, mt.competitor_a.name),
+                                    ("b", mt.competitor_b_id, mt.competitor_b.name)):
+                p = p_by_comp.get(cid)
+                slots.append({
+                    "name": name, "id": cid, "seed": seed_of.get(cid),
+                    "winner": pts is not None and pts[0 if side == "a" else 1] == 1.0,
+                    "p_next": (p[k] if p and k < len(p) else None),
+                })
+            cells.append({"slots": slots, "status": mt.get_status_display(), "done": pts is not None})
+        while len(cells) < expected:
+            cells.append({"slots": [{"name": "to be decided", "id": None, "seed": None, "winner": False,
+                                     "p_next": None}] * 2, "status": "Not yet played", "done": False})
+        label = "Final" if k == n_rounds else ("Semi-finals" if k == n_rounds - 1 else f"Round {k}")
+        columns.append({"number": k, "label": label, "matches": cells})
+    table = []
+    if probs:
+        for i, e in enumerate(entries):
+            table.append({"seed": e.seed, "name": e.competitor.name, "id": e.competitor_id, "p_reach": probs[i][1:]})
+    return {"rounds": columns, "n_rounds": n_rounds, "probabilities": table,
+            "round_labels": [c["label"] for c in columns[:-1]] + ["Final", "Champion"] if columns else []}
+
+
+# --------------------------------------------------------------------------- Swiss
+
+
+def _swiss_rounds(rounds: list[m.Round], matches: list[m.Match], byes: list[m.Bye],
+                  names: dict[int, str]) -> list[dict[str, Any]]:
+    """Pairings of each round and the standings after it (points, Buchholz, Sonneborn-Berger, wins)."""
+    by_round: dict[int, list[m.Match]] = defaultdict(list)
+    for mt in matches:
+        by_round[mt.round.number if mt.round else 0].append(mt)
+    byes_by_round: dict[int, list[m.Bye]] = defaultdict(list)
+    for b in byes:
+        byes_by_round[b.round.number].append(b)
+    points: dict[int, float] = defaultdict(float)
+    wins: dict[int, int] = defaultdict(int)
+    games: dict[int, list[tuple[int, float]]] = defaultdict(list)  # (opponent, my points)
+    out = []
+    numbers = sorted({r.number for r in rounds} | set(by_round))
+    for cid in names:
+        points[cid] += 0.0
+    for number in numbers:
+        pairings = []
+        for board, mt in enumerate(by_round.get(number, []), start=1):
+            pts = _points(mt)
+            pairings.append({"board": mt.board or board, "a": mt.competitor_a.name, "a_id": mt.competitor_a_id,
+                             "b": mt.competitor_b.name, "b_id": mt.competitor_b_id, "result": _result_text(pts),
+                             "status": mt.get_status_display()})
+            if pts is not None:
+                points[mt.competitor_a_id] += pts[0]
+                points[mt.competitor_b_id] += pts[1]
+                wins[mt.competitor_a_id] += pts[0] == 1.0
+                wins[mt.competitor_b_id] += pts[1] == 1.0
+                games[mt.competitor_a_id].append((mt.competitor_b_id, pts[0]))
+                games[mt.competitor_b_id].append((mt.competitor_a_id, pts[1]))
+        round_byes = []
+        for b in byes_by_round.get(number, []):
+            points[b.competitor_id] += b.points
+            round_byes.append({"name": b.competitor.name, "kind": b.get_kind_display(), "points": b.points})
+        standings = []
+        for cid, pts_total in points.items():
+            bh = sum(points[o] for o, _ in games[cid])
+            sb = sum(points[o] * p for o, p in games[cid])
+            standings.append({"id": cid, "name": names.get(cid, f"#{cid}"), "points": pts_total, "bh": bh, "sb": sb,
+                              "wins": wins[cid], "played": len(games[cid])})
+        standings.sort(key=lambda r: (-r["points"], -r["bh"], -r["sb"], -r["wins"], r["name"]))
+        for i, r in enumerate(standings, start=1):
+            r["rank"] = i
+        status = next((r.get_status_display() for r in rounds if r.number == number), "")
+        out.append({"number": number, "status": status, "pairings": pairings, "byes": round_byes,
+                    "standings": standings})
+    return out
+
+
+# --------------------------------------------------------------------------- round robin
+
+
+def _crosstable(entries: list[m.Entry], matches: list[m.Match], byes: list[m.Bye]) -> dict[str, Any]:
+    ids = [e.competitor_id for e in entries]
+    cells: dict[tuple[int, int], list[str]] = defaultdict(list)
+    total: dict[int, float] = defaultdict(float)
+    for mt in matches:
+        pts = _points(mt)
+        if pts is None:
+            continue
+        fmt = {1.0: "1", 0.5: "½", 0.0: "0"}
+        cells[(mt.competitor_a_id, mt.competitor_b_id)].append(fmt[pts[0]])
+        cells[(mt.competitor_b_id, mt.competitor_a_id)].append(fmt[pts[1]])
+        total[mt.competitor_a_id] += pts[0]
+        total[mt.competitor_b_id] += pts[1]
+    for b in byes:
+        total[b.competitor_id] += b.points
+    rows = []
+    for e in entries:
+        rows.append({"seed": e.seed, "name": e.competitor.name, "id": e.competitor_id, "total": total[e.competitor_id],
+                     "cells": [None if o == e.competitor_id else " ".join(cells.get((e.competitor_id, o), [])) or "·"
+                               for o in ids]})
+    order = sorted(rows, key=lambda r: (-r["total"], r["seed"]))
+    for i, r in enumerate(order, start=1):
+        r["place"] = i
+    return {"rows": rows, "header": [e.seed for e in entries]}
+
+
+# --------------------------------------------------------------------------- Monte Carlo
+
+
+def _simulation(tournament: m.Tournament, entries: list[m.Entry]) -> dict[str, Any] | None:
+    """E[S], its standard error and survival by round: stored results first, else a cached run."""
+    stored = _find(tournament.results, "simulation", "monte_carlo", "expected_score")
+    rows = None
+    if isinstance(stored, dict):
+        rows = stored.get("models") or stored.get("rows")
+    elif isinstance(stored, list):
+        rows = stored
+    if rows and isinstance(rows, list) and isinstance(rows[0], dict):
+        norm = []
+        for r in rows:
+            norm.append({"name": r.get("name") or r.get("model"), "expected_score": r.get("expected_score"),
+                         "stderr": r.get("stderr"), "p_survive": r.get("p_survive") or r.get("p_reach") or [],
+                         "p_first": r.get("p_first", r.get("p_win"))})
+        iters = stored.get("iterations") if isinstance(stored, dict) else None
+        return _finish_sim(norm, source="stored with the tournament", iterations=iters)
+    if len(entries) < 2:
+        return None
+    ratings = _entry_ratings(entries)
+    key = f"web:sim:{tournament.id}:{tournament.format}:{hash(tuple(ratings))}:{hash(str(tournament.config))}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    try:
+        result = _simulate(tournament, entries, ratings)
+    except Exception:
+        log.exception("tournament simulation failed", extra={"tournament": tournament.id})
+        return None
+    cache.set(key, result, timeout=3600)
+    return result
+
+
+def _finish_sim(rows: list[dict[str, Any]], *, source: str, iterations: int | None) -> dict[str, Any]:
+    rows.sort(key=lambda r: -(r["expected_score"] or 0.0))
+    width = max((len(r["p_survive"]) for r in rows), default=0)
+    return {"rows": rows, "survival_rounds": list(range(1, width + 1)), "source": source, "iterations": iterations}
+
+
+def _simulate(tournament: m.Tournament, entries: list[m.Entry], ratings: list[float]) -> dict[str, Any]:
+    import numpy as np
+
+    names = [e.competitor.name for e in entries]
+    fmt = tournament.format
+    if fmt == m.Tournament.Format.SINGLE_ELIMINATION:
+        from ranking.bracket import bracket_probabilities
+
+        bp = bracket_probabilities(ratings)
+        ew = bp.expected_wins
+        rows = [{"name": names[i], "expected_score": float(ew[i]), "stderr": 0.0,
+                 "p_survive": [float(x) for x in bp.p_reach[i, 1:-1]], "p_first": float(bp.p_champion[i])}
+                for i in range(len(names))]
+        return _finish_sim(rows, source="exact, from the entrants' ratings", iterations=None)
+    if fmt == m.Tournament.Format.SWISS_DYNAMICS:
+        from ranking.bracket import win_matrix
+        from ranking.simulate import swiss_dynamics
+
+        cfg = tournament.config or {}
+        k = int(cfg.get("rounds") or max(1, int(np.ceil(np.log2(len(names))))))
+        elim = cfg.get("eliminate")
+        res = swiss_dynamics(np.broadcast_to(win_matrix(ratings), (k, len(names), len(names))), names=names,
+                             eliminate=elim if isinstance(elim, list) else None,
+                             iterations=SIMULATION_ITERATIONS, rng=tournament.seed)
+        rows = [{"name": res.models[i], "expected_score": float(res.expected_score[i]), "stderr": float(res.stderr[i]),
+                 "p_survive": [float(x) for x in res.p_survive[i]], "p_first": float(res.p_first[i])}
+                for i in range(len(res.models))]
+        return _finish_sim(rows, source="Monte Carlo from the entrants' ratings", iterations=SIMULATION_ITERATIONS)
+    from ranking.simulate import predict_tournament
+
+    sim_format = {"double_round_robin": "round_robin", "swiss_dynamics": "swiss", "arena": "swiss"}.get(fmt, fmt)
+    pred = predict_tournament(ratings, format=sim_format, names=names, iterations=SIMULATION_ITERATIONS,
+                              rng=tournament.seed)
+    rows = [{"name": pred.models[i], "expected_score": float(pred.expected_score[i]), "stderr": float(pred.stderr[i]),
+             "p_survive": [], "p_first": float(pred.p_win[i])} for i in range(len(pred.models))]
+    return _finish_sim(rows, source="predicted from the entrants' ratings", iterations=SIMULATION_ITERATIONS)
+
+
+def _sensitivity(results: Any) -> dict[str, Any] | None:
+    """The failure-sensitivity sweep stored by a Swiss-dynamics run, as polylines for a chart."""
+    fs = _find(results, "failure_sensitivity", "sensitivity")
+    if not isinstance(fs, dict):
+        return None
+    models = fs.get("models") or []
+    levels = fs.get("levels") or []
+    es = fs.get("expected_score") or []
+    if not models or not levels or len(es) != len(levels):
+        return None
+    return {"models": models, "levels": levels, "expected_score": es, "profile": fs.get("profile") or [],
+            "retention": fs.get("retention") or []}

@@ -1,0 +1,134 @@
+"""Small inline SVG charts drawn on the server: no chart library, no script, every label escaped."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+PALETTE = ("#0b57d0", "#b3261e", "#146c2e", "#7a4b00", "#6a1b9a", "#00695c", "#ad1457", "#37474f")
+
+
+def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / n
+    mag = 10 ** math.floor(math.log10(raw))
+    step = min((s * mag for s in (1, 2, 2.5, 5, 10) if s * mag >= raw), default=raw)
+    start = (lo // step) * step
+    out = []
+    x = start
+    while x <= hi + 1e-9:
+        if x >= lo - 1e-9:
+            out.append(round(x, 10))
+        x += step
+    return out
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.0f}" if abs(x) >= 10 else f"{x:.2f}".rstrip("0").rstrip(".")
+
+
+def interval_chart(rows: Sequence[dict[str, Any]], *, title: str, limit: int = 25) -> SafeString:
+    """A forest plot: one line per model from lower to upper bound, a dot at the rating."""
+    rows = [r for r in rows if r.get("rating") is not None][:limit]
+    if not rows:
+        return mark_safe("")  # noqa: S308 - constant
+    lows = [r["lower"] if r.get("lower") is not None else r["rating"] for r in rows]
+    highs = [r["upper"] if r.get("upper") is not None else r["rating"] for r in rows]
+    lo, hi = min(lows), max(highs)
+    pad = (hi - lo) * 0.05 or 1.0
+    lo, hi = lo - pad, hi + pad
+    left, right, row_h, top = 120, 12, 18, 8
+    width = 560
+    height = top + row_h * len(rows) + 26
+    plot_w = width - left - right
+
+    def x(v: float) -> float:
+        return left + plot_w * (v - lo) / (hi - lo)
+
+    parts = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
+             f"<title>{escape(title)}</title>"]
+    for t in _ticks(lo, hi):
+        parts.append(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{height - 22}" stroke="#e3e7ec"/>'
+                     f'<text x="{x(t):.1f}" y="{height - 8}" text-anchor="middle">{_fmt(t)}</text>')
+    for i, (r, lw, hg) in enumerate(zip(rows, lows, highs)):
+        y = top + row_h * i + row_h / 2
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(r["model"])}</text>'
+            f'<line x1="{x(lw):.1f}" x2="{x(hg):.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="#0b57d0" stroke-width="2"/>'
+            f'<line x1="{x(lw):.1f}" x2="{x(lw):.1f}" y1="{y - 4:.1f}" y2="{y + 4:.1f}" stroke="#0b57d0" stroke-width="2"/>'
+            f'<line x1="{x(hg):.1f}" x2="{x(hg):.1f}" y1="{y - 4:.1f}" y2="{y + 4:.1f}" stroke="#0b57d0" stroke-width="2"/>'
+            f'<circle cx="{x(r["rating"]):.1f}" cy="{y:.1f}" r="3.5" fill="#1b1f24">'
+            f'<title>{escape(r["model"])}: {r["rating"]:.1f} [{lw:.1f}, {hg:.1f}]</title></circle>'
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every text is escaped above
+
+
+def line_chart(
+    series: Sequence[tuple[str, Sequence[tuple[float, float]]]],
+    *,
+    title: str,
+    x_label: str = "",
+    y_label: str = "",
+    bands: Sequence[Sequence[tuple[float, float, float]]] | None = None,
+) -> SafeString:
+    """Lines (name, [(x, y), ...]) on shared axes, with an optional shaded band per series."""
+    pts = [p for _, s in series for p in s]
+    if not pts:
+        return mark_safe("")  # noqa: S308 - constant
+    xs = [p[0] for p in pts]
+    ys = [p[1] for p in pts]
+    if bands:
+        ys += [v for b in bands for (_, lo, hi) in b for v in (lo, hi)]
+    x0, x1 = min(xs), max(xs)
+    y0, y1 = min(ys), max(ys)
+    if x1 == x0:
+        x0, x1 = x0 - 1, x1 + 1
+    pad = (y1 - y0) * 0.08 or 1.0
+    y0, y1 = y0 - pad, y1 + pad
+    width, height = 560, 240
+    left, right, top, bottom = 48, 12 + (110 if len(series) > 1 else 0), 10, 34
+    pw, ph = width - left - right, height - top - bottom
+
+    def sx(v: float) -> float:
+        return left + pw * (v - x0) / (x1 - x0)
+
+    def sy(v: float) -> float:
+        return top + ph * (1 - (v - y0) / (y1 - y0))
+
+    parts = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
+             f"<title>{escape(title)}</title>"]
+    for t in _ticks(y0, y1, 4):
+        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#e3e7ec"/>'
+                     f'<text x="{left - 4}" y="{sy(t) + 4:.1f}" text-anchor="end">{_fmt(t)}</text>')
+    for t in _ticks(x0, x1, 6):
+        parts.append(f'<text x="{sx(t):.1f}" y="{top + ph + 14}" text-anchor="middle">{_fmt(t)}</text>')
+    if x_label:
+        parts.append(f'<text x="{left + pw / 2:.1f}" y="{height - 4}" text-anchor="middle">{escape(x_label)}</text>')
+    if y_label:
+        parts.append(f'<text x="10" y="{top + ph / 2:.1f}" transform="rotate(-90 10 {top + ph / 2:.1f})" '
+                     f'text-anchor="middle">{escape(y_label)}</text>')
+    for i, band in enumerate(bands or []):
+        if len(band) < 2:
+            continue
+        upper = " ".join(f"{sx(bx):.1f},{sy(hi):.1f}" for bx, _, hi in band)
+        lower = " ".join(f"{sx(bx):.1f},{sy(lo):.1f}" for bx, lo, _ in reversed(band))
+        parts.append(f'<polygon points="{upper} {lower}" fill="{PALETTE[i % len(PALETTE)]}" fill-opacity="0.15"/>')
+    for i, (name, s) in enumerate(series):
+        color = PALETTE[i % len(PALETTE)]
+        coords = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in s)
+        parts.append(f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2"/>')
+        for a, b in s:
+            parts.append(f'<circle cx="{sx(a):.1f}" cy="{sy(b):.1f}" r="2.5" fill="{color}">'
+                         f"<title>{escape(name)}: {_fmt(a)} → {b:.2f}</title></circle>")
+        if len(series) > 1:
+            ly = top + 12 + 14 * i
+            parts.append(f'<rect x="{left + pw + 10}" y="{ly - 8}" width="10" height="10" fill="{color}"/>'
+                         f'<text x="{left + pw + 24}" y="{ly + 1}">{escape(name)}</text>')
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - every text is escaped above

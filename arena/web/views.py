@@ -1,0 +1,164 @@
+"""HTML pages and the small JSON feed the live leaderboard polls. Views stay thin: selectors read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from arena import models as m
+from arena.selectors import web as sel
+from arena.selectors.leaderboard import leaderboard_get
+from arena.selectors.web_tournaments import tournament_list_rows, tournament_page_data
+from arena.web import charts
+
+POLL_INTERVAL_MS = 2000
+
+
+def _scope(request: HttpRequest) -> tuple[str, str, str]:
+    """Method, source and category from the query string; unknown values fall back to defaults."""
+    method = request.GET.get("method", "bt")[:32]
+    source = request.GET.get("source", "combined")
+    category = request.GET.get("category", sel.ALL)[:50] or sel.ALL
+    if source not in sel.SOURCE_LABELS:
+        source = "combined"
+    return method, source, category
+
+
+def _live_payload(data: dict[str, Any], etag: str) -> dict[str, Any]:
+    return {
+        "etag": etag,
+        "method": data["method"],
+        "source": data["source"],
+        "category": data["category"],
+        "pending": data["pending"],
+        "snapshot": data["snapshot"],
+        "rows": [
+            {k: r[k] for k in ("rank", "model", "competitor_id", "rating", "lower", "upper", "battles", "win_rate",
+                               "owner", "x", "x_lo", "x_w")}
+            for r in data["rows"]
+        ],
+    }
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The live leaderboard with its charts."""
+    method, source, category = _scope(request)
+    etag, snapshot, pending = sel.leaderboard_etag(method=method, source=source, category=category)
+    data = sel.leaderboard_view_data(method=method, source=source, category=category, snapshot=snapshot,
+                                     pending=pending)
+    scopes = sel.leaderboard_scopes_available()
+    rows = data["rows"]
+    context: dict[str, Any] = {
+        "nav": "leaderboard",
+        "lb": data,
+        "scopes": scopes,
+        "available_methods": [x for x in scopes["methods"] if x["available"]],
+        "missing_methods": [x for x in scopes["methods"] if not x["available"] and x["value"] in sel.METHOD_LABELS],
+        "live": _live_payload(data, etag),
+        "poll_ms": POLL_INTERVAL_MS,
+        "json_url": reverse("leaderboard-json"),
+    }
+    if rows:
+        context["interval_svg"] = charts.interval_chart(rows, title=f"{data['method_label']} ratings with intervals")
+        max_battles = max(r["battles"] for r in rows) or 1
+        context["battle_bars"] = [
+            {"model": r["model"], "value": r["battles"], "pct": round(100 * r["battles"] / max_battles, 1)}
+            for r in sorted(rows, key=lambda r: -r["battles"])
+        ]
+        top = [(r["competitor_id"], r["model"]) for r in rows[: sel.HEATMAP_MAX_MODELS] if r["competitor_id"]]
+        if len(top) >= 2:
+            context["heatmap"] = sel.pairwise_win_rates(
+                source=source, category=category, models=top, data_version=data["snapshot"]["data_version"]
+            )
+    alpha = snapshot if method == "alpharank" else leaderboard_get(method="alpharank", source=source, category=category)
+    if alpha and alpha.get("ratings"):
+        masses = [(r["model"], float(r.get("mass", r["rating"]))) for r in alpha["ratings"]]
+        total = max((v for _, v in masses), default=0.0) or 1.0
+        context["alpha_bars"] = [{"model": name, "value": v, "pct": round(100 * v / total, 1)} for name, v in masses]
+    return render(request, "arena/home.html", context)
+
+
+@require_GET
+def leaderboard_json(request: HttpRequest) -> HttpResponse:
+    """The current leaderboard of a scope for live refresh; ``304`` when the ETag still matches."""
+    method, source, category = _scope(request)
+    etag, snapshot, pending = sel.leaderboard_etag(method=method, source=source, category=category)
+    quoted = f'"{etag}"'
+    if request.headers.get("If-None-Match") == quoted:
+        response: HttpResponse = HttpResponseNotModified()
+    else:
+        data = sel.leaderboard_view_data(method=method, source=source, category=category, snapshot=snapshot,
+                                         pending=pending)
+        response = JsonResponse(_live_payload(data, etag))
+    response["ETag"] = quoted
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+@require_GET
+def models_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "arena/models.html", {"nav": "models", "competitors": sel.competitor_list()})
+
+
+@require_GET
+def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Model card, rating history, head-to-head record and recent battles."""
+    competitor = get_object_or_404(m.Competitor.objects.select_related("owner"), pk=pk)
+    if competitor.visibility != m.Competitor.Visibility.PUBLIC and not request.user.is_staff:
+        raise Http404("no such model")
+    history = sel.rating_history(competitor_id=competitor.id)
+    history_svg = charts.line_chart(
+        [("rating", [(h["version"], h["rating"]) for h in history])],
+        bands=[[(h["version"], h["lower"], h["upper"]) for h in history
+                if h["lower"] is not None and h["upper"] is not None]],
+        title=f"Bradley-Terry rating of {competitor.name} by snapshot version",
+        x_label="snapshot version",
+        y_label="rating",
+    ) if history else ""
+    board = leaderboard_get(method="bt") or {}
+    current = next((r for r in board.get("ratings", []) if r.get("competitor_id") == competitor.id), None)
+    return render(request, "arena/model_detail.html", {
+        "nav": "models",
+        "competitor": competitor,
+        "current": current,
+        "history": history,
+        "history_svg": history_svg,
+        "head_to_head": sel.competitor_head_to_head(competitor_id=competitor.id),
+        "recent": sel.competitor_recent_battles(competitor_id=competitor.id),
+    })
+
+
+@require_GET
+def tournaments_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "arena/tournaments.html", {"nav": "tournaments", "tournaments": tournament_list_rows()})
+
+
+@require_GET
+def tournament_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """Bracket, Swiss rounds, cross-table and Monte Carlo table of one tournament."""
+    tournament = get_object_or_404(m.Tournament, pk=pk)
+    data = tournament_page_data(tournament=tournament)
+    sens = data.get("sensitivity")
+    if sens:
+        series = [(name, [(lv, row[i]) for lv, row in zip(sens["levels"], sens["expected_score"])])
+                  for i, name in enumerate(sens["models"])]
+        data["sensitivity_svg"] = charts.line_chart(
+            series, title="Failure sensitivity: E[S] as more models are eliminated each round",
+            x_label="models eliminated per round (T)", y_label="E[S]")
+    data["nav"] = "tournaments"
+    return render(request, "arena/tournament_detail.html", data)
+
+
+@require_GET
+def vote(request: HttpRequest) -> HttpResponse:
+    """The anonymous battle page; the battle itself is fetched from the REST API by vote.js."""
+    from django.middleware.csrf import get_token
+
+    get_token(request)  # make sure the CSRF cookie is set for the API calls
+    categories = sorted(set(m.PromptSet.objects.values_list("category", flat=True)) - {""})
+    return render(request, "arena/vote.html", {"nav": "vote", "categories": categories})
