@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from ranking.alpharank import (
     AlphaRankResult,
-    alpharank,
     alpharank_from_battles,
+    alpharank_game,
     alpharank_sweep,
 )
 from ranking.bracket import (
@@ -66,8 +66,8 @@ from ranking.types import A_WINS, B_WINS, OUTCOMES, TIE, TIE_BOTHBAD, RatingResu
 
 __all__ = [
     "AlphaRankResult",
-    "alpharank",
     "alpharank_from_battles",
+    "alpharank_game",
     "alpharank_sweep",
     "openskill_rank_update",
     "openskill_rate",

@@ -482,7 +482,7 @@ def stationary_log_distribution(log_rates: ArrayLike) -> NDArray[np.float64]:
 # ------------------------------------------------------------------------- public API
 
 
-def alpharank(payoffs: Any, *, alpha: float = 100.0, population_size: int = 50,
+def alpharank_game(payoffs: Any, *, alpha: float = 100.0, population_size: int = 50,
               strategies: Sequence[Sequence[str]] | Sequence[str] | None = None,
               local_selection: bool = True, inf_alpha_eps: float = 0.01) -> AlphaRankResult:
     """α-Rank of a one-population or multi-population game.
@@ -559,11 +559,11 @@ def alpharank_sweep(payoffs: Any, alphas: Sequence[float] | None = None, *,
     Parameters
     ----------
     payoffs : array_like or sequence of array_like
-        As in :func:`alpharank`.
+        As in :func:`alpharank_game`.
     alphas : sequence of float, optional
         Selection intensities, each ``≥ 0``; returned in the given order.
     population_size, strategies, local_selection
-        As in :func:`alpharank`.
+        As in :func:`alpharank_game`.
 
     Returns
     -------
@@ -575,7 +575,7 @@ def alpharank_sweep(payoffs: Any, alphas: Sequence[float] | None = None, *,
     values = list(DEFAULT_SWEEP_ALPHAS if alphas is None else alphas)
     if not values:
         raise InputError("alphas must not be empty")
-    return [alpharank(payoffs, alpha=a, population_size=population_size, strategies=strategies,
+    return [alpharank_game(payoffs, alpha=a, population_size=population_size, strategies=strategies,
                       local_selection=local_selection) for a in values]
 
 
@@ -604,7 +604,7 @@ def alpharank_from_battles(battles: Any, *, alpha: float = 100.0, population_siz
     battles : ranking.battles.Battles
         The battles (weights, when present, count as numbers of battles).
     alpha, population_size, local_selection
-        As in :func:`alpharank`.
+        As in :func:`alpharank_game`.
     rounds : int, default 0
         Bootstrap rounds. Each round redraws the battles with replacement, which is a
         multinomial draw over the (pair, outcome) count cells, and recomputes the masses.
@@ -627,7 +627,7 @@ def alpharank_from_battles(battles: Any, *, alpha: float = 100.0, population_siz
         raise InputError("the battles name no models")
     wins, ties = battles.pair_counts()
     rate, unplayed = _win_rate_table(np.asarray(wins, float), np.asarray(ties, float))
-    base = alpharank(rate, alpha=alpha, population_size=population_size, strategies=[models],
+    base = alpharank_game(rate, alpha=alpha, population_size=population_size, strategies=[models],
                      local_selection=local_selection)
     iu, ju = np.triu_indices(len(models), k=1)
     missing = tuple((models[i], models[j]) for i, j in zip(iu, ju) if unplayed[i, j])
@@ -651,7 +651,7 @@ def alpharank_from_battles(battles: Any, *, alpha: float = 100.0, population_siz
             t[iu, ju] = draws[b, 2 * p:]
             t[ju, iu] = draws[b, 2 * p:]
             r, _ = _win_rate_table(w, t)
-            masses[b] = alpharank(r, alpha=alpha, population_size=population_size,
+            masses[b] = alpharank_game(r, alpha=alpha, population_size=population_size,
                                   local_selection=local_selection).mass
         q = (1.0 - conf) / 2.0
         lower = np.minimum(np.quantile(masses, q, axis=0), base.mass)
@@ -664,8 +664,8 @@ def alpharank_from_battles(battles: Any, *, alpha: float = 100.0, population_siz
 __all__ = [
     "DEFAULT_SWEEP_ALPHAS",
     "AlphaRankResult",
-    "alpharank",
     "alpharank_from_battles",
+    "alpharank_game",
     "alpharank_sweep",
     "log_fixation",
     "stationary_log_distribution",

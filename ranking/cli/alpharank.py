@@ -22,8 +22,8 @@ from typing import Any
 from ranking.alpharank import (
     DEFAULT_SWEEP_ALPHAS,
     AlphaRankResult,
-    alpharank,
     alpharank_from_battles,
+    alpharank_game,
 )
 from ranking.cli._output import Output
 from ranking.errors import InputError
@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> Output:
                 data, alpha=a, population_size=args.population_size, rounds=args.rounds,
                 confidence=args.confidence, rng=args.seed, local_selection=local))
         else:
-            results.append(alpharank(data, alpha=a, population_size=args.population_size,
+            results.append(alpharank_game(data, alpha=a, population_size=args.population_size,
                                      strategies=strategies, local_selection=local))
     if results[0].unplayed:
         pairs = results[0].unplayed
