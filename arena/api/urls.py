@@ -1,4 +1,33 @@
-"""API routes: ``/api/v1/...`` (owned by the REST API work, issue 7)."""
+"""API routes: ``/api/v1/...``, the OpenAPI schema at ``/api/schema/`` and Swagger UI at ``/api/docs/``."""
 
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
 
-urlpatterns: list = []
+from arena.api.views.accounts import ApiKeyViewSet, MeView, UserViewSet
+from arena.api.views.battles_io import BattleExportView, BattleImportView
+from arena.api.views.competitors import CompetitorViewSet
+from arena.api.views.leaderboard import LeaderboardIndexView, LeaderboardView
+from arena.api.views.votes import BattleNextView, VoteView
+
+router = DefaultRouter()
+router.register("models", CompetitorViewSet, basename="model")
+router.register("accounts/keys", ApiKeyViewSet, basename="api-key")
+router.register("accounts/users", UserViewSet, basename="user")
+
+v1 = [
+    path("accounts/me/", MeView.as_view(), name="me"),
+    path("battles/next/", BattleNextView.as_view(), name="battle-next"),
+    path("votes/", VoteView.as_view(), name="vote"),
+    path("leaderboard/", LeaderboardView.as_view(), name="leaderboard"),
+    path("leaderboard/available/", LeaderboardIndexView.as_view(), name="leaderboard-available"),
+    path("battles/import/", BattleImportView.as_view(), name="battle-import"),
+    path("battles/export/", BattleExportView.as_view(), name="battle-export"),
+    path("", include(router.urls)),
+]
+
+urlpatterns = [
+    path("v1/", include((v1, "api"), namespace="v1")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]

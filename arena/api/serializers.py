@@ -1,0 +1,382 @@
+"""Small input and output serializers, one pair per operation where they differ."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from arena.models import ApiKey, Competitor, Match, Outcome, Tournament
+from arena.services.battles_io import EXPORT_FORMATS, IMPORT_FORMATS
+from arena.services.votes import VOTE_CHOICES
+
+# --------------------------------------------------------------------------- errors (schema only)
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = get_user_model()
+        fields = ["id", "username", "email", "is_staff", "date_joined"]
+        read_only_fields = fields
+
+
+class UserCreateSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    password = serializers.CharField(required=False, allow_blank=True, write_only=True, max_length=128)
+    is_staff = serializers.BooleanField(required=False, default=False)
+
+
+class ApiKeySerializer(serializers.ModelSerializer):
+    is_active = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ApiKey
+        fields = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at", "is_active"]
+        read_only_fields = fields
+
+
+class ApiKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+
+
+class ApiKeyIssuedSerializer(ApiKeySerializer):
+    key = serializers.CharField(read_only=True, help_text="The raw key; shown only in this response.")
+
+    class Meta(ApiKeySerializer.Meta):
+        fields = [*ApiKeySerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class UserWithKeySerializer(serializers.Serializer):
+    user = UserSerializer()
+    api_key = ApiKeyIssuedSerializer()
+
+
+# --------------------------------------------------------------------------- competitors
+
+
+class CompetitorInputSerializer(serializers.Serializer):
+    """What an owner may send; admin-only fields are refused by the service for others."""
+
+    name = serializers.RegexField(r"^[\w.:/@+\- ]+$", max_length=100)
+    kind = serializers.ChoiceField(choices=Competitor.Kind.choices, default=Competitor.Kind.OPENAI)
+    visibility = serializers.ChoiceField(choices=Competitor.Visibility.choices, required=False)
+    provider = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    version = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    licence = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    description = serializers.CharField(max_length=5000, required=False, allow_blank=True)
+    endpoint_url = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    endpoint_model = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    api_key = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, write_only=True,
+        help_text="The endpoint's API key; stored encrypted, never returned.",
+    )
+    params = serializers.DictField(
+        required=False, help_text="temperature (0-2), top_p (0-1), max_tokens (1-32768), timeout (1-600 s), ..."
+    )
+    max_concurrency = serializers.IntegerField(required=False, min_value=1, max_value=64)
+    allow_internal = serializers.BooleanField(required=False, help_text="Admin only.")
+    api_key_env = serializers.RegexField(r"^[A-Z][A-Z0-9_]*$", max_length=100, required=False, allow_blank=True,
+                                         help_text="Admin only.")
+    sim_strength = serializers.FloatField(required=False, allow_null=True, help_text="Admin only.")
+    sim_style = serializers.CharField(max_length=50, required=False, allow_blank=True, help_text="Admin only.")
+    sim_seed = serializers.IntegerField(required=False, min_value=0, max_value=2**62, help_text="Admin only.")
+
+
+class CompetitorUpdateSerializer(CompetitorInputSerializer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for f in self.fields.values():
+            f.required = False
+
+
+class CompetitorPrivateSerializer(serializers.Serializer):
+    endpoint_url = serializers.CharField()
+    endpoint_model = serializers.CharField()
+    params = serializers.DictField()
+    max_concurrency = serializers.IntegerField()
+    has_api_key = serializers.BooleanField()
+
+
+class CompetitorAdminSerializer(serializers.Serializer):
+    allow_internal = serializers.BooleanField()
+    api_key_env = serializers.CharField()
+    sim_strength = serializers.FloatField(allow_null=True)
+    sim_style = serializers.CharField()
+    sim_seed = serializers.IntegerField()
+
+
+class CompetitorSerializer(serializers.ModelSerializer):
+    """A model card; ``private`` is shown to the owner and admins, ``admin`` to admins only."""
+
+    owner = serializers.SerializerMethodField()
+    private = serializers.SerializerMethodField()
+    admin = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Competitor
+        fields = [
+            "id", "name", "kind", "status", "visibility", "owner", "provider", "version", "licence",
+            "description", "created_at", "updated_at", "private", "admin",
+        ]
+        read_only_fields = fields
+
+    def _viewer(self) -> Any:
+        request = self.context.get("request")
+        return getattr(request, "user", None)
+
+    def get_owner(self, obj: Competitor) -> str | None:
+        return obj.owner.username if obj.owner_id and obj.owner else None
+
+    @extend_schema_field(CompetitorPrivateSerializer(allow_null=True))
+    def get_private(self, obj: Competitor) -> dict[str, Any] | None:
+        user = self._viewer()
+        if not (user and user.is_authenticated and (user.is_staff or obj.owner_id == user.pk)):
+            return None
+        return {
+            "endpoint_url": obj.endpoint_url,
+            "endpoint_model": obj.endpoint_model,
+            "params": obj.params,
+            "max_concurrency": obj.max_concurrency,
+            "has_api_key": bool(obj.api_key_encrypted or obj.api_key_env),
+        }
+
+    @extend_schema_field(CompetitorAdminSerializer(allow_null=True))
+    def get_admin(self, obj: Competitor) -> dict[str, Any] | None:
+        user = self._viewer()
+        if not (user and user.is_authenticated and user.is_staff):
+            return None
+        return {
+            "allow_internal": obj.allow_internal,
+            "api_key_env": obj.api_key_env,
+            "sim_strength": obj.sim_strength,
+            "sim_style": obj.sim_style,
+            "sim_seed": obj.sim_seed,
+        }
+
+
+class RatingPointSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    rating = serializers.FloatField(allow_null=True)
+    lower = serializers.FloatField(allow_null=True)
+    upper = serializers.FloatField(allow_null=True)
+    rank = serializers.IntegerField(allow_null=True)
+
+
+class BySourceSerializer(serializers.Serializer):
+    human = serializers.IntegerField()
+    judge = serializers.IntegerField()
+    # "import" is a keyword; declared below.
+
+
+BySourceSerializer._declared_fields["import"] = serializers.IntegerField()
+
+
+class CompetitorStatsSerializer(serializers.Serializer):
+    competitor_id = serializers.IntegerField()
+    name = serializers.CharField()
+    battles = serializers.IntegerField()
+    wins = serializers.IntegerField()
+    losses = serializers.IntegerField()
+    ties = serializers.IntegerField()
+    win_rate = serializers.FloatField(allow_null=True)
+    by_source = BySourceSerializer()
+    method = serializers.CharField()
+    source = serializers.CharField()
+    rating_history = RatingPointSerializer(many=True)
+
+
+# --------------------------------------------------------------------------- tournaments
+
+
+class TournamentSerializer(serializers.ModelSerializer):
+    created_by = serializers.SerializerMethodField()
+    competitors = serializers.SerializerMethodField()
+    prompt_sets = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+
+    class Meta:
+        model = Tournament
+        fields = [
+            "id", "name", "format", "status", "config", "judge_pipeline", "seed", "prompt_sets", "competitors",
+            "created_by", "created_at", "started_at", "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_created_by(self, obj: Tournament) -> str | None:
+        return obj.created_by.username if obj.created_by_id and obj.created_by else None
+
+    def get_competitors(self, obj: Tournament) -> list[str]:
+        return [e.competitor.name for e in obj.entries.all()]
+
+
+class TournamentDetailSerializer(TournamentSerializer):
+    results = serializers.JSONField(read_only=True)
+
+    class Meta(TournamentSerializer.Meta):
+        fields = [*TournamentSerializer.Meta.fields, "results"]
+        read_only_fields = fields
+
+
+class TournamentCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    format = serializers.ChoiceField(choices=Tournament.Format.choices)
+    competitors = serializers.ListField(
+        child=serializers.CharField(max_length=100), min_length=2, max_length=512,
+        help_text="Competitor names, in seed order.",
+    )
+    config = serializers.DictField(required=False, default=dict)
+    prompt_sets = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list)
+    judge_pipeline = serializers.DictField(required=False, default=dict)
+    seed = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**62)
+
+
+class MatchSerializer(serializers.ModelSerializer):
+    competitor_a = serializers.CharField(source="competitor_a.name", read_only=True)
+    competitor_b = serializers.CharField(source="competitor_b.name", read_only=True)
+    round = serializers.IntegerField(source="round.number", read_only=True, allow_null=True, default=None)
+
+    class Meta:
+        model = Match
+        fields = [
+            "id", "round", "board", "competitor_a", "competitor_b", "status", "outcome", "attempts", "error",
+            "created_at", "finished_at",
+        ]
+        read_only_fields = fields
+
+
+# --------------------------------------------------------------------------- battles and votes
+
+
+class BattleQuerySerializer(serializers.Serializer):
+    category = serializers.CharField(max_length=50, required=False, allow_blank=True)
+
+
+class ServedBattleSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Signed single-use battle token; send it back with the vote.")
+    expires_in = serializers.IntegerField(help_text="Seconds the token stays valid.")
+    prompt = serializers.CharField()
+    category = serializers.CharField()
+    answer_a = serializers.CharField()
+    answer_b = serializers.CharField()
+
+
+class VoteInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=1000)
+    outcome = serializers.ChoiceField(
+        choices=[(c, c) for c in VOTE_CHOICES], help_text="As the voter saw the sides: A, B, tie or bothbad."
+    )
+
+
+class VoteResultSerializer(serializers.Serializer):
+    vote_id = serializers.IntegerField()
+    battle_id = serializers.IntegerField()
+    outcome = serializers.ChoiceField(choices=[(c, c) for c in VOTE_CHOICES])
+    recorded_outcome = serializers.ChoiceField(choices=Outcome.choices, help_text="In the match's own sides.")
+    model_a = serializers.CharField(help_text="The model shown as A.")
+    model_b = serializers.CharField(help_text="The model shown as B.")
+    category = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+# --------------------------------------------------------------------------- leaderboard
+
+
+class LeaderboardQuerySerializer(serializers.Serializer):
+    method = serializers.CharField(required=False, default="bt", max_length=32)
+    source = serializers.CharField(required=False, default="combined", max_length=16)
+    category = serializers.CharField(required=False, default="all", max_length=50)
+    version = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+
+
+class RatingRowSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    competitor_id = serializers.IntegerField(required=False, allow_null=True)
+    rating = serializers.FloatField(allow_null=True)
+    lower = serializers.FloatField(allow_null=True, required=False)
+    upper = serializers.FloatField(allow_null=True, required=False)
+    rank = serializers.IntegerField(required=False, allow_null=True)
+    battles = serializers.IntegerField(required=False, allow_null=True)
+    win_rate = serializers.FloatField(required=False, allow_null=True)
+
+
+class LeaderboardSerializer(serializers.Serializer):
+    method = serializers.CharField()
+    source = serializers.CharField()
+    category = serializers.CharField()
+    version = serializers.IntegerField()
+    data_version = serializers.CharField()
+    params = serializers.DictField()
+    n_battles = serializers.IntegerField()
+    n_models = serializers.IntegerField()
+    compute_ms = serializers.IntegerField()
+    created_at = serializers.CharField()
+    ratings = RatingRowSerializer(many=True)
+
+
+class LeaderboardScopeSerializer(serializers.Serializer):
+    method = serializers.CharField()
+    source = serializers.CharField()
+    category = serializers.CharField()
+    latest_version = serializers.IntegerField()
+
+
+class LeaderboardIndexSerializer(serializers.Serializer):
+    methods = serializers.ListField(child=serializers.CharField())
+    sources = serializers.ListField(child=serializers.CharField())
+    categories = serializers.ListField(child=serializers.CharField())
+    available = LeaderboardScopeSerializer(many=True)
+
+
+# --------------------------------------------------------------------------- import / export
+
+
+class ImportQuerySerializer(serializers.Serializer):
+    fmt = serializers.ChoiceField(choices=[(f, f) for f in IMPORT_FORMATS], required=False, default="auto")
+    skip_invalid = serializers.BooleanField(required=False, default=False)
+    create_models = serializers.BooleanField(required=False, default=False)
+    anonymous_only = serializers.BooleanField(required=False, default=False)
+    category = serializers.CharField(required=False, default="general", max_length=50)
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="A battle file: JSON, JSON Lines, battle CSV or pair-counts CSV.")
+
+
+class ImportErrorSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+class ImportReportSerializer(serializers.Serializer):
+    batch_id = serializers.IntegerField()
+    kind = serializers.CharField(help_text="pairs (stored as pair counts) or records (stored as battles).")
+    n_rows = serializers.IntegerField()
+    n_battles = serializers.IntegerField()
+    n_stored = serializers.IntegerField()
+    skipped = serializers.IntegerField()
+    errors = ImportErrorSerializer(many=True)
+    created_models = serializers.ListField(child=serializers.CharField())
+
+
+class ExportQuerySerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=[(f, f) for f in EXPORT_FORMATS], required=False, default="jsonl")
+    source = serializers.ChoiceField(choices=[("human", "human"), ("judge", "judge"), ("import", "import")],
+                                     required=False)
+    category = serializers.CharField(required=False, max_length=50)

@@ -1,0 +1,102 @@
+"""``leaderboard/``: published snapshots, served from the cache with ETag and Cache-Control."""
+
+from __future__ import annotations
+
+from django.db.models import Max
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from arena.api.serializers import (
+    ErrorSerializer,
+    LeaderboardIndexSerializer,
+    LeaderboardQuerySerializer,
+    LeaderboardSerializer,
+)
+from arena.exceptions import ApplicationError
+from arena.models import LeaderboardSnapshot
+from arena.selectors.leaderboard import leaderboard_get
+from arena.services.leaderboard import SOURCES
+
+METHODS: tuple[str, ...] = ("bt", "elo", "openskill", "winrate", "alpharank", "expected_score")
+LATEST_MAX_AGE = 5
+VERSIONED_MAX_AGE = 86400
+
+
+def _etag(data: dict) -> str:
+    return f'"{data["method"]}.{data["source"]}.{data["category"]}.v{data["version"]}.{data["data_version"]}"'
+
+
+def _matches(header: str, etag: str) -> bool:
+    if header.strip() == "*":
+        return True
+    candidates = [c.strip() for c in header.split(",")]
+    return any(c == etag or c == "W/" + etag for c in candidates)
+
+
+class LeaderboardView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[LeaderboardQuerySerializer],
+        responses={
+            200: LeaderboardSerializer,
+            304: OpenApiResponse(description="Not modified (If-None-Match matched the ETag)"),
+            404: OpenApiResponse(ErrorSerializer, description="No snapshot published for this scope yet"),
+        },
+        summary="A published leaderboard snapshot (latest, or ?version=N)",
+    )
+    def get(self, request: Request) -> Response:
+        query = LeaderboardQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        if q["method"] not in METHODS:
+            raise ApplicationError(
+                "Invalid input.", field_errors={"method": [f"Must be one of {', '.join(METHODS)}; got {q['method']!r}."]}
+            )
+        if q["source"] not in SOURCES:
+            raise ApplicationError(
+                "Invalid input.", field_errors={"source": [f"Must be one of {', '.join(SOURCES)}; got {q['source']!r}."]}
+            )
+        version = q.get("version")
+        data = leaderboard_get(method=q["method"], source=q["source"], category=q["category"], version=version)
+        if data is None:
+            what = f"version {version} of " if version else ""
+            raise ApplicationError(
+                f"No {what}leaderboard is published for method={q['method']}, source={q['source']}, "
+                f"category={q['category']} yet; leaderboards appear once battles have been rated "
+                "(see leaderboard/available/).",
+                code="not_found", status=404,
+            )
+        etag = _etag(data)
+        cache_control = (
+            f"public, max-age={VERSIONED_MAX_AGE}, immutable" if version else f"public, max-age={LATEST_MAX_AGE}"
+        )
+        inm = request.headers.get("If-None-Match")
+        response = Response(status=304) if inm and _matches(inm, etag) else Response(data)
+        response["ETag"] = etag
+        response["Cache-Control"] = cache_control
+        return response
+
+
+class LeaderboardIndexView(APIView):
+    permission_classes = [AllowAny]
+    pagination_class = None
+
+    @extend_schema(responses=LeaderboardIndexSerializer, summary="Which methods, sources and categories have snapshots")
+    def get(self, request: Request) -> Response:
+        rows = list(
+            LeaderboardSnapshot.objects.values("method", "source", "category")
+            .annotate(latest_version=Max("version"))
+            .order_by("method", "source", "category")
+        )
+        return Response(
+            {
+                "methods": list(METHODS),
+                "sources": list(SOURCES),
+                "categories": sorted({r["category"] for r in rows} | {"all"}),
+                "available": rows,
+            }
+        )

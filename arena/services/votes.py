@@ -1,0 +1,275 @@
+"""Anonymous battles and human votes.
+
+A voter asks for a battle (:func:`battle_next`): a match with both answers, shown as "A" and
+"B" with the sides swapped at random, recorded as a :class:`BattleServe` and handed out as a
+signed, single-use, short-lived token. A vote (:func:`vote_record`) must carry that token and
+come from the voter it was served to; it writes the Vote and the rated Battle in one
+transaction and reveals the identities.
+
+Voter identity is a keyed hash (HMAC with ``SECRET_KEY``): ``user:<id>`` for an
+authenticated user, ``anon:<random id>`` for an anonymous browser (the random id lives in
+the signed ``ludus_voter`` cookie), so the database never holds a raw identity.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core import signing
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+
+from arena.exceptions import ApplicationError, Conflict
+from arena.models import Battle, BattleServe, Generation, Match, Outcome, Source, Vote
+
+TOKEN_SALT = "ludus.battle-token"
+#: Choices a voter makes on the page, as they saw the sides.
+VOTE_CHOICES = ("A", "B", "tie", "bothbad")
+_CANDIDATES = 25
+
+
+def battle_token_max_age() -> int:
+    """Seconds a battle token stays valid (``settings.LUDUS_BATTLE_TOKEN_MAX_AGE``, 1 h)."""
+    return int(getattr(settings, "LUDUS_BATTLE_TOKEN_MAX_AGE", 3600))
+
+
+def voter_hash_make(*, user_id: int | None = None, anon_id: str | None = None) -> str:
+    """The stored identity of a voter: an HMAC of the user id or the anonymous cookie id."""
+    if user_id is not None:
+        subject = f"user:{user_id}"
+    elif anon_id:
+        subject = f"anon:{anon_id}"
+    else:
+        raise ValueError("voter_hash_make needs user_id or anon_id")
+    return hmac.new(settings.SECRET_KEY.encode(), subject.encode(), hashlib.sha256).hexdigest()
+
+
+def ip_hash_make(*, ip: str) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), f"ip:{ip}".encode(), hashlib.sha256).hexdigest() if ip else ""
+
+
+@dataclass(frozen=True)
+class ServedBattle:
+    """What a voter sees: a prompt and two anonymous answers, plus the token to vote with."""
+
+    token: str
+    expires_in: int
+    prompt: str
+    category: str
+    answer_a: str
+    answer_b: str
+    serve: BattleServe
+
+
+@dataclass(frozen=True)
+class RecordedVote:
+    """A recorded vote with the identities revealed, in the voter's A/B terms."""
+
+    vote: Vote
+    battle: Battle
+    choice: str
+    model_a: str
+    model_b: str
+
+
+def _servable(*, voter_hash: str, category: str | None) -> Any:
+    gens = Generation.objects.filter(match=OuterRef("pk"))
+    qs = (
+        Match.objects.filter(status__in=[Match.Status.AWAITING_VOTES, Match.Status.DONE], prompt__isnull=False)
+        .filter(Exists(gens.filter(side="a")), Exists(gens.filter(side="b")))
+        .exclude(Exists(BattleServe.objects.filter(match=OuterRef("pk"), voter_hash=voter_hash)))
+    )
+    if category:
+        qs = qs.filter(
+            Q(prompt__category=category) | Q(prompt__category="", prompt__prompt_set__category=category)
+        )
+    return qs
+
+
+def battle_next(
+    *, voter_hash: str, category: str | None = None, rng: int | np.random.Generator | None = None
+) -> ServedBattle:
+    """Serve a voter an anonymous battle they have not seen, preferring the least-voted ones.
+
+    Parameters
+    ----------
+    voter_hash : str
+        From :func:`voter_hash_make`.
+    category : str, optional
+        Only prompts of this category.
+    rng : int, Generator or None
+        Picks among the least-voted candidates and decides the side swap.
+
+    Raises
+    ------
+    NotFound
+        No servable battle is left for this voter (in this category).
+    """
+    generator = np.random.default_rng(rng)
+    for _ in range(3):
+        candidates = list(
+            _servable(voter_hash=voter_hash, category=category)
+            .annotate(n_votes=Count("votes"))
+            .order_by("n_votes", "?")
+            .values_list("pk", "n_votes")[:_CANDIDATES]
+        )
+        if not candidates:
+            where = f" in category {category!r}" if category else ""
+            raise ApplicationError(
+                f"No battle is waiting for your vote{where} right now; try again later.", code="no_battle", status=404
+            )
+        fewest = candidates[0][1]
+        candidates = [pk for pk, n in candidates if n == fewest]
+        match_id = int(candidates[int(generator.integers(len(candidates)))])
+        try:
+            with transaction.atomic():
+                serve = BattleServe.objects.create(
+                    match_id=match_id,
+                    voter_hash=voter_hash,
+                    swapped=bool(generator.random() < 0.5),
+                    nonce=secrets.token_hex(16),
+                )
+        except IntegrityError:  # the same voter asked twice at once; pick again
+            continue
+        break
+    else:  # pragma: no cover - needs three lost races in a row
+        raise Conflict("Could not reserve a battle; please retry.")
+    match = Match.objects.select_related("prompt__prompt_set").get(pk=match_id)
+    texts = dict(Generation.objects.filter(match_id=match_id).values_list("side", "text"))
+    left, right = (texts["b"], texts["a"]) if serve.swapped else (texts["a"], texts["b"])
+    token = signing.dumps({"s": serve.pk, "n": serve.nonce}, salt=TOKEN_SALT, compress=False)
+    assert match.prompt is not None
+    return ServedBattle(
+        token=token,
+        expires_in=battle_token_max_age(),
+        prompt=match.prompt.text,
+        category=match.prompt.effective_category,
+        answer_a=left,
+        answer_b=right,
+        serve=serve,
+    )
+
+
+def _outcome_for(choice: str, *, swapped: bool) -> str:
+    if choice == "tie":
+        return Outcome.TIE
+    if choice == "bothbad":
+        return Outcome.BOTH_BAD
+    left_wins = choice == "A"
+    # The voter's "A" is competitor_a unless the sides were swapped.
+    return Outcome.MODEL_A if left_wins != swapped else Outcome.MODEL_B
+
+
+def battle_token_read(*, token: str) -> tuple[int, str]:
+    """The (serve id, nonce) a battle token carries.
+
+    Raises
+    ------
+    ApplicationError
+        ``token_expired`` (older than :func:`battle_token_max_age`) or ``invalid_token``.
+    """
+    try:
+        payload = signing.loads(token, salt=TOKEN_SALT, max_age=battle_token_max_age())
+    except signing.SignatureExpired:
+        raise ApplicationError(
+            "This battle token has expired; fetch a new battle.", field_errors={"token": ["Expired."]},
+            code="token_expired",
+        ) from None
+    except signing.BadSignature:
+        raise ApplicationError(
+            "This battle token is not valid.", field_errors={"token": ["Invalid or forged token."]},
+            code="invalid_token",
+        ) from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("s"), int) or not isinstance(payload.get("n"), str):
+        raise ApplicationError("This battle token is not valid.", field_errors={"token": ["Malformed token."]},
+                               code="invalid_token")
+    return payload["s"], payload["n"]
+
+
+def _schedule_rebuild() -> None:
+    from arena.services import leaderboard
+
+    schedule = getattr(leaderboard, "leaderboard_schedule_rebuild", None)
+    if schedule is not None:
+        schedule()
+
+
+def vote_record(*, token: str, choice: str, voter_hash: str, ip_hash: str = "") -> RecordedVote:
+    """Record one voter's verdict on a battle served to them.
+
+    Parameters
+    ----------
+    token : str
+        The battle token from :func:`battle_next`.
+    choice : {"A", "B", "tie", "bothbad"}
+        As the voter saw the sides; mapped to ``model_a``/``model_b``/``tie``/``tie (bothbad)``
+        of the match after undoing the side swap.
+    voter_hash, ip_hash : str
+        Who votes (must be the voter the battle was served to) and from where.
+
+    Raises
+    ------
+    ApplicationError
+        400 for a forged, malformed or expired token or a bad choice; 403 when the battle
+        was served to another voter; 409 when this battle already has this voter's vote.
+    """
+    if choice not in VOTE_CHOICES:
+        raise ApplicationError(
+            "Invalid input.", field_errors={"outcome": [f"Must be one of {', '.join(VOTE_CHOICES)}; got {choice!r}."]}
+        )
+    serve_id, nonce = battle_token_read(token=token)
+    with transaction.atomic():
+        serve = (
+            BattleServe.objects.select_for_update()
+            .select_related("match__prompt__prompt_set", "match__competitor_a", "match__competitor_b")
+            .filter(pk=serve_id, nonce=nonce)
+            .first()
+        )
+        if serve is None:
+            raise ApplicationError("This battle token is not valid.", field_errors={"token": ["Unknown battle."]},
+                                   code="invalid_token")
+        if not hmac.compare_digest(serve.voter_hash, voter_hash):
+            raise ApplicationError(
+                "This battle was not served to you; fetch your own battle from battles/next/.",
+                code="not_served", status=403,
+            )
+        if serve.voted_at is not None:
+            raise ApplicationError(
+                "You have already voted on this battle; the token is used.", code="already_voted", status=409
+            )
+        match = serve.match
+        outcome = _outcome_for(choice, swapped=serve.swapped)
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                vote = Vote.objects.create(
+                    match=match, serve=serve, voter_hash=voter_hash, ip_hash=ip_hash, outcome=outcome, created_at=now
+                )
+        except IntegrityError:
+            raise ApplicationError(
+                "You have already voted on this battle.", code="already_voted", status=409
+            ) from None
+        battle = Battle.objects.create(
+            model_a=match.competitor_a,
+            model_b=match.competitor_b,
+            outcome=outcome,
+            source=Source.HUMAN,
+            category=match.prompt.effective_category if match.prompt else "general",
+            anony=True,
+            tstamp=now,
+            match=match,
+            vote=vote,
+        )
+        BattleServe.objects.filter(pk=serve.pk).update(voted_at=now)
+        transaction.on_commit(_schedule_rebuild)
+    left, right = match.competitor_a.name, match.competitor_b.name
+    if serve.swapped:
+        left, right = right, left
+    return RecordedVote(vote=vote, battle=battle, choice=choice, model_a=left, model_b=right)
