@@ -142,48 +142,49 @@ def _swiss_chunk(w: NDArray[np.float64], t: NDArray[np.int64], s: int,
     cshift = idx_bits + rbits
     imask = (1 << idx_bits) - 1
     rscale = float(1 << rbits)
-    wflat = w.reshape(k_rounds, m * m)
+    wflat = w.reshape(k_rounds, m * m).astype(np.float32)
+    # code = K - wins for a model still in, K + 1 + wins once eliminated: sorting by code
+    # groups the field by record, best first, with eliminated models at the end.
     idx = np.broadcast_to(np.arange(m, dtype=np.int64), (s, m)).copy()
-    wins = np.zeros((s, m), dtype=np.int64)
-    alive = np.ones((s, m), dtype=bool)
+    code = np.full((s, m), k_rounds, dtype=np.int64)
     survive = np.zeros((k_rounds, m), dtype=np.int64)
     eliminated = False
 
-    def keyed(code: NDArray[np.int64]) -> NDArray[np.int64]:
-        key = (code << cshift) | ((gen.random((s, m)) * rscale).astype(np.int64) << idx_bits)
+    def arrange(sort_code: NDArray[np.int64]) -> NDArray[np.int64]:
+        nonlocal idx
+        key = (sort_code << cshift) | ((gen.random((s, m)) * rscale).astype(np.int64)
+                                       << idx_bits)
         key |= idx
         key.sort(axis=1)
-        return key
+        idx = key & imask
+        return key >> cshift
 
     for k in range(k_rounds):
-        # alive models first, by record (best first); eliminated ones after, keeping wins
-        key = keyed(np.where(alive, k_rounds - wins, k_rounds + 1 + wins))
-        idx = key & imask
-        code = key >> cshift
+        code = arrange(code)
         alive = code <= k_rounds
-        wins = np.where(alive, k_rounds - code, code - k_rounds - 1)
-        gt = np.ascontiguousarray(code.T)
-        run = np.zeros((m, s), dtype=np.int64)
+        same = np.ascontiguousarray((code[:, 1:] == code[:, :-1]).T)
+        odd = np.zeros((m, s), dtype=bool)  # odd position inside its score group
         for p in range(1, m):
-            run[p] = np.where(gt[p] == gt[p - 1], run[p - 1] + 1, 0)
-        paired = ((run[:-1] % 2 == 0) & (gt[1:] == gt[:-1])).T & alive[:, :-1]
-        i_wins = gen.random((s, m - 1)) < np.take(wflat[k], idx[:, :-1] * m + idx[:, 1:])
-        wins[:, :-1] += paired & i_wins
-        wins[:, 1:] += paired & ~i_wins
+            np.logical_and(same[p - 1], ~odd[p - 1], out=odd[p])
+        paired = (~odd[:-1] & same).T & alive[:, :-1]
+        pr = np.take(wflat[k], idx[:, :-1] * m + idx[:, 1:])
+        i_wins = gen.random((s, m - 1), dtype=np.float32) < pr
+        code[:, :-1] -= paired & i_wins
+        code[:, 1:] -= paired & ~i_wins
         cut = int(t[k])
         if cut:
-            # lowest records first, random order among equal records; dead ones last
-            key = keyed(np.where(alive, wins, k_rounds + 1 + wins))
-            idx = key & imask
-            code = key >> cshift
-            alive = code <= k_rounds
-            wins = np.where(alive, code, code - k_rounds - 1)
+            # lowest records first, random order among equal records; eliminated ones last
+            ecode = arrange(np.where(alive, k_rounds - code, code))
+            alive = ecode <= k_rounds
             alive[:, :cut] = False
+            code = np.where(alive, k_rounds - ecode,
+                            np.where(ecode <= k_rounds, k_rounds + 1 + ecode, ecode))
             eliminated = True
         if eliminated:
             survive[k] = np.bincount(idx[alive], minlength=m)
         else:
             survive[k] = s
+    wins = np.where(code <= k_rounds, k_rounds - code, code - k_rounds - 1)
     out = np.empty_like(wins)
     np.put_along_axis(out, idx, wins, axis=1)
     return out, survive
