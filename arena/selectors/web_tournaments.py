@@ -288,6 +288,9 @@ def _simulation(tournament: m.Tournament, entries: list[m.Entry]) -> dict[str, A
 
 def _finish_sim(rows: list[dict[str, Any]], *, source: str, iterations: int | None) -> dict[str, Any]:
     rows.sort(key=lambda r: -(r["expected_score"] or 0.0))
+    if all(all(p is not None and p > 1 - 1e-12 for p in r["p_survive"]) for r in rows):
+        for r in rows:  # nobody is ever eliminated: survival columns carry no information
+            r["p_survive"] = []
     width = max((len(r["p_survive"]) for r in rows), default=0)
     return {"rows": rows, "survival_rounds": list(range(1, width + 1)), "source": source, "iterations": iterations}
 

@@ -106,7 +106,10 @@ def line_chart(
     for t in _ticks(y0, y1, 4):
         parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#e3e7ec"/>'
                      f'<text x="{left - 4}" y="{sy(t) + 4:.1f}" text-anchor="end">{_fmt(t)}</text>')
-    for t in _ticks(x0, x1, 6):
+    x_ticks = _ticks(x0, x1, 6)
+    if all(float(v).is_integer() for v in xs):
+        x_ticks = [t for t in x_ticks if float(t).is_integer()] or sorted(set(xs))
+    for t in x_ticks:
         parts.append(f'<text x="{sx(t):.1f}" y="{top + ph + 14}" text-anchor="middle">{_fmt(t)}</text>')
     if x_label:
         parts.append(f'<text x="{left + pw / 2:.1f}" y="{height - 4}" text-anchor="middle">{escape(x_label)}</text>')
