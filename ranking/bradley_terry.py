@@ -1,0 +1,432 @@
+"""Bradley-Terry maximum likelihood on aggregated pair counts, with sandwich or bootstrap CIs.
+
+The model: P(i beats j) = 1 / (1 + base^-(w_i - w_j)), rating = scale·w + init, a tie
+counting as half a win for each side. Everything is computed from the pair counts
+(wins both ways and ties of every pair that met), so the cost grows with the number of
+model pairs, not with the number of battles. The optimum is found by Newton's method,
+which converges to machine precision in a handful of steps.
+
+Gauges and penalties (DESIGN.md, ``rate --method bt``):
+
+* ``l2=None``: unpenalised maximum likelihood, each connected component of the
+  comparison graph centred on ``init`` (or shifted so ``anchor`` has its value).
+* ``l2=C``: the exact optimum of FastChat's early-2024 ``compute_mle_elo`` objective
+  ``½‖w‖² + C·Σ_battles loss`` (a decided battle counts twice, a tie once each way),
+  which is the same likelihood with a ridge ``1 / (2C)``; no mean shift.
+
+When maximum likelihood has no finite solution (a model that won, or lost, every one of
+its comparisons inside its component) a :class:`~ranking.errors.RankingWarning` names
+the models and the ratings are computed under a tiny ridge of ``1e-6`` per battle, so
+the unbounded models sit far above (or below) the rest instead of at an arbitrary place.
+
+References
+----------
+.. [1] R. A. Bradley and M. E. Terry, "Rank analysis of incomplete block designs: I. The
+   method of paired comparisons", Biometrika 39 (1952).
+.. [2] W.-L. Chiang et al., "Chatbot Arena: An Open Platform for Evaluating LLMs by Human
+   Preference" (2024); FastChat ``fastchat/serve/monitor/rating_systems.py``.
+.. [3] lmarena/arena-rank, ``arena_rank/models/bradley_terry.py`` (sandwich estimator).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+from scipy.special import expit
+from scipy.stats import norm
+
+from ranking._validation import (
+    as_rng,
+    check_anchor,
+    check_base,
+    check_choice,
+    check_finite,
+    check_positive,
+    check_positive_int,
+    check_probability,
+)
+from ranking.battles import Battles, _components_from_counts
+from ranking.errors import ConvergenceError, InputError, RankingWarning
+from ranking.types import RatingResult
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+    threadpool_limits = None
+
+CI_METHODS: tuple[str, ...] = ("none", "sandwich", "bootstrap")
+#: Ridge (per battle, natural-log units) used when maximum likelihood has no finite optimum.
+FALLBACK_RIDGE = 1e-6
+_MAX_ITER = 200
+_STEP_TOL = 1e-11
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """Aggregated counts of the model pairs that met (``i < j``)."""
+
+    n_models: int
+    i: NDArray[np.int64]
+    j: NDArray[np.int64]
+    wins_ij: NDArray[np.float64]
+    wins_ji: NDArray[np.float64]
+    ties: NDArray[np.float64]
+    component: NDArray[np.int64]
+
+    @property
+    def n(self) -> NDArray[np.float64]:
+        return self.wins_ij + self.wins_ji + self.ties
+
+    @property
+    def score(self) -> NDArray[np.float64]:
+        return self.wins_ij + 0.5 * self.ties
+
+
+def _pairs(battles: Battles) -> _Pairs:
+    wins, ties = battles.pair_counts()
+    games = wins + wins.T + ties
+    i, j = np.nonzero(np.triu(games > 0, k=1))
+    return _Pairs(battles.n_models, i.astype(np.int64), j.astype(np.int64),
+                  wins[i, j], wins[j, i], ties[i, j], _components_from_counts(games))
+
+
+def _strong_components(n_models: int, i: NDArray[np.int64], j: NDArray[np.int64],
+                       ij: NDArray[np.float64], ji: NDArray[np.float64],
+                       ties: NDArray[np.float64]) -> NDArray[np.int32]:
+    """Strongly connected components of the 'scored at least half a point against' graph."""
+    fwd = (ij > 0) | (ties > 0)
+    bwd = (ji > 0) | (ties > 0)
+    rows = np.concatenate([i[fwd], j[bwd]])
+    cols = np.concatenate([j[fwd], i[bwd]])
+    graph = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_models, n_models))
+    _, labels = connected_components(graph, directed=True, connection="strong")
+    return labels
+
+
+def _unbounded_models(pairs: _Pairs) -> NDArray[np.int64]:
+    """Models whose maximum-likelihood rating is infinite (empty when the MLE exists)."""
+    strong = _strong_components(pairs.n_models, pairs.i, pairs.j, pairs.wins_ij,
+                                pairs.wins_ji, pairs.ties)
+    if len(np.unique(strong)) == len(np.unique(pairs.component)):
+        return np.zeros(0, dtype=np.int64)
+    # A strong component that is not a whole weak component has unbounded ratings.
+    sizes_strong = np.bincount(strong)
+    sizes_weak = np.bincount(pairs.component)
+    return np.flatnonzero(sizes_strong[strong] < sizes_weak[pairs.component]).astype(np.int64)
+
+
+def _gauge_projector(component: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Σ_c 1_c 1_cᵀ / |c|: the projection onto per-component means."""
+    onehot = (component[:, None] == np.arange(component.max() + 1)[None, :]).astype(float)
+    return (onehot / onehot.sum(axis=0)) @ onehot.T
+
+
+@contextlib.contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """Run BLAS on one thread: the n×n systems here are small, and OpenBLAS's thread
+    hand-off costs far more than it saves (100 ms instead of 0.5 ms per 200×200 solve on
+    a busy 2-core machine)."""
+    if threadpool_limits is None:  # pragma: no cover
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def _newton(pairs: _Pairs, score: NDArray[np.float64], n: NDArray[np.float64],
+            ridge: NDArray[np.float64],
+            theta0: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+    """Maximise Σ [s log σ(θi-θj) + (n-s) log σ(θj-θi)] - ½ ridge ‖θ‖², batched.
+
+    ``score`` and ``n`` have shape ``(R, P)``; ``ridge`` shape ``(R,)``. Returns θ of shape
+    ``(R, n_models)`` in natural-log units, each component centred on 0. Steps that move
+    some logit by more than ½ are checked by backtracking; shorter Newton steps on this
+    logistic likelihood always decrease it, so they are taken as they are.
+    """
+    m = pairs.n_models
+    rounds = score.shape[0]
+    i, j = pairs.i, pairs.j
+    p_count = len(i)
+    incidence = sparse.csr_matrix(
+        (np.concatenate([np.ones(p_count), -np.ones(p_count)]),
+         (np.concatenate([np.arange(p_count)] * 2), np.concatenate([i, j]))),
+        shape=(p_count, m))
+    abs_incidence = abs(incidence)
+    projector = _gauge_projector(pairs.component)
+    diag = np.arange(m)
+    theta = np.zeros((rounds, m)) if theta0 is None else np.array(
+        np.broadcast_to(theta0, (rounds, m)))
+    theta -= theta @ projector
+    ridge_col = ridge[:, None]
+    hess = np.empty((rounds, m, m))
+
+    def objective(th: NDArray[np.float64], rows: NDArray[np.int64]) -> NDArray[np.float64]:
+        d = th[:, i] - th[:, j]
+        loglik = (score[rows] * d - n[rows] * np.logaddexp(0.0, d)).sum(1)
+        return 0.5 * ridge[rows] * (th * th).sum(1) - loglik
+
+    for _ in range(_MAX_ITER):
+        d = theta[:, i] - theta[:, j]
+        p = expit(d)
+        resid = score - n * p
+        grad = ridge_col * theta - (incidence.T @ resid.T).T
+        v = n * p * (1.0 - p)
+        hess.fill(0.0)
+        hess[:, i, j] = -v
+        hess[:, j, i] = -v
+        hess[:, diag, diag] = (abs_incidence.T @ v.T).T + ridge_col
+        level = hess[:, diag, diag].mean(axis=1) + 1.0
+        hess += level[:, None, None] * projector
+        delta = -np.linalg.solve(hess, grad[..., None])[..., 0]
+        delta -= delta @ projector
+        step = np.ones(rounds)
+        move = np.abs(delta[:, i] - delta[:, j]).max(axis=1, initial=0.0)
+        check = np.flatnonzero(move > 0.5)
+        if len(check):
+            decrement = -(grad[check] * delta[check]).sum(1)
+            value = objective(theta[check], check)
+            t = np.ones(len(check))
+            for _ in range(60):
+                new_value = objective(theta[check] + t[:, None] * delta[check], check)
+                ok = (new_value <= value - 1e-4 * t * decrement) | (t < 1e-12)
+                if ok.all():
+                    break
+                t = np.where(ok, t, 0.5 * t)
+            step[check] = t
+        theta = theta + step[:, None] * delta
+        theta -= theta @ projector
+        if np.abs(step[:, None] * delta).max(initial=0.0) < _STEP_TOL:
+            return theta
+    raise ConvergenceError(
+        f"Bradley-Terry: Newton's method did not converge in {_MAX_ITER} iterations")
+
+
+def _fit_point(pairs: _Pairs, ridge: float) -> NDArray[np.float64]:
+    return _newton(pairs, pairs.score[None, :], pairs.n[None, :], np.array([ridge]))[0]
+
+
+def _sandwich_cov(pairs: _Pairs, theta: NDArray[np.float64], ridge: float,
+                  hessian_reg: float, n_battles: float) -> NDArray[np.float64]:
+    """Robust covariance H⁻¹ G H⁻¹ of θ, as lmarena's arena-rank computes it.
+
+    H is the Hessian of the negative log-likelihood (plus the ridge) with
+    ``hessian_reg · n_battles`` added to its diagonal; G sums the squared per-battle
+    scores, (y - p)² for every battle of every pair.
+    """
+    m = pairs.n_models
+    i, j = pairs.i, pairs.j
+    p = expit(theta[i] - theta[j])
+    h = pairs.n * p * (1.0 - p)
+    g = pairs.wins_ij * (1.0 - p) ** 2 + pairs.wins_ji * p**2 + pairs.ties * (0.5 - p) ** 2
+
+    def laplacian(values: NDArray[np.float64]) -> NDArray[np.float64]:
+        out = np.zeros((m, m))
+        out[i, j] = -values
+        out[j, i] = -values
+        out[np.arange(m), np.arange(m)] = np.bincount(i, values, m) + np.bincount(j, values, m)
+        return out
+
+    hess = laplacian(h) + (ridge + hessian_reg * n_battles) * np.eye(m)
+    hess_inv = np.linalg.inv(hess)
+    return hess_inv @ laplacian(g) @ hess_inv
+
+
+def _bootstrap_thetas(pairs: _Pairs, *, ridge: float, rounds: int, rng: np.random.Generator,
+                      theta0: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+    """θ refitted on ``rounds`` resamples of the battles (a multinomial over count cells)."""
+    counts = np.concatenate([pairs.wins_ij, pairs.wins_ji, pairs.ties])
+    cell_pair = np.tile(np.arange(len(pairs.i)), 3)
+    cell_kind = np.repeat(np.arange(3), len(pairs.i))
+    used = counts > 0
+    counts, cell_pair, cell_kind = counts[used], cell_pair[used], cell_kind[used]
+    total = int(round(float(counts.sum())))
+    draws = rng.multinomial(total, counts / counts.sum(), size=rounds).astype(np.float64)
+    p_count = len(pairs.i)
+    parts = np.zeros((3, rounds, p_count))
+    for kind in range(3):
+        sel = cell_kind == kind
+        parts[kind][:, cell_pair[sel]] = draws[:, sel]
+    ij, ji, ties = parts
+    n = ij + ji + ties
+    score = ij + 0.5 * ties
+    ridges = np.full(rounds, ridge)
+    if ridge == 0.0:
+        fwd = (pairs.wins_ij + pairs.ties) > 0
+        bwd = (pairs.wins_ji + pairs.ties) > 0
+        same_graph = (((ij + ties) > 0) == fwd).all(1) & (((ji + ties) > 0) == bwd).all(1)
+        for r in np.flatnonzero(~same_graph):
+            sub = _Pairs(pairs.n_models, pairs.i, pairs.j, ij[r], ji[r], ties[r],
+                         pairs.component)
+            if len(_unbounded_models(sub)) or _splits(sub):
+                ridges[r] = FALLBACK_RIDGE * total
+    return _newton(pairs, score, n, ridges, theta0=theta0)
+
+
+def _splits(pairs: _Pairs) -> bool:
+    """True when the resampled pairs no longer connect each original component."""
+    met = pairs.n > 0
+    games = sparse.csr_matrix((np.ones(int(met.sum())), (pairs.i[met], pairs.j[met])),
+                              shape=(pairs.n_models, pairs.n_models))
+    k, _ = connected_components(games, directed=False)
+    return bool(k != pairs.component.max() + 1)
+
+
+def bradley_terry(battles: Battles, *, scale: float = 400.0, base: float = 10.0,
+                  init: float = 1000.0, l2: float | None = None,
+                  anchor: tuple[str, float] | None = None,
+                  ci: Literal["none", "sandwich", "bootstrap"] = "none", rounds: int = 100,
+                  confidence: float = 0.95, rng: int | np.random.Generator | None = None,
+                  hessian_reg: float = 1e-5) -> RatingResult:
+    """Bradley-Terry ratings by maximum likelihood, optionally with confidence intervals.
+
+    Parameters
+    ----------
+    battles : Battles
+        The battles (or pair counts as weighted battles).
+    scale, base, init : float
+        Rating = ``scale · w + init`` with P(i beats j) = 1 / (1 + base^-(w_i - w_j)).
+    l2 : float or None
+        ``None``: unpenalised, each component centred on ``init``. ``C > 0``: minimise
+        FastChat's ``½‖w‖² + C·Σ loss`` exactly (no mean shift).
+    anchor : (str, float) or None
+        Shift every rating so this model has this value; intervals become intervals of
+        the difference to the anchor (the anchor's own interval is a point).
+    ci : {"none", "sandwich", "bootstrap"}
+        Sandwich (robust) intervals as arena-rank computes them, or percentile intervals
+        from ``rounds`` resamples of the battles (widened, if needed, to contain the
+        point estimate).
+    rounds : int
+        Bootstrap resamples.
+    confidence : float
+        Interval coverage.
+    rng : int, Generator or None
+        Randomness of the bootstrap.
+    hessian_reg : float
+        Ridge added to the sandwich Hessian's diagonal, times the number of battles
+        (arena-rank's ``hessian_reg``); it only removes the unidentified shift.
+
+    Returns
+    -------
+    RatingResult
+        ``method="bt"``.
+
+    Warns
+    -----
+    RankingWarning
+        When the comparison graph has several components (unpenalised), or when maximum
+        likelihood leaves some ratings unbounded.
+    """
+    scale = check_positive("scale", scale)
+    base = check_base(base)
+    init = check_finite("init", init)
+    if l2 is not None:
+        l2 = check_positive("l2", l2)
+    ci = check_choice("ci", ci, CI_METHODS)  # type: ignore[assignment]
+    rounds = check_positive_int("rounds", rounds)
+    confidence = check_probability("confidence", confidence)
+    hessian_reg = check_finite("hessian_reg", hessian_reg)
+    if hessian_reg < 0:
+        raise InputError(f"hessian_reg must be >= 0; got {hessian_reg!r}")
+    anchor = check_anchor(anchor, battles.models)
+    if battles.n_models == 0 or battles.n_battles == 0:
+        raise InputError("Bradley-Terry needs at least one battle")
+
+    with _single_threaded_blas():
+        return _bradley_terry(battles, scale=scale, base=base, init=init, l2=l2,
+                              anchor=anchor, ci=ci, rounds=rounds, confidence=confidence,
+                              rng=rng, hessian_reg=hessian_reg)
+
+
+def _bradley_terry(battles: Battles, *, scale: float, base: float, init: float,
+                   l2: float | None, anchor: tuple[str, float] | None, ci: str, rounds: int,
+                   confidence: float, rng: int | np.random.Generator | None,
+                   hessian_reg: float) -> RatingResult:
+    pairs = _pairs(battles)
+    log_base = math.log(base)
+    to_points = scale / log_base
+    n_total = float(pairs.n.sum())
+    n_components = int(pairs.component.max()) + 1
+    ridge = 0.0 if l2 is None else 1.0 / (2.0 * l2 * log_base**2)
+    if l2 is None:
+        if n_components > 1:
+            warnings.warn(
+                f"the comparison graph has {n_components} connected components; ratings "
+                "are comparable only within a component (see 'component'), each centred "
+                "on init", RankingWarning, stacklevel=3)
+        unbounded = _unbounded_models(pairs)
+        if len(unbounded):
+            names = ", ".join(repr(battles.models[k]) for k in unbounded[:5])
+            more = f" and {len(unbounded) - 5} more" if len(unbounded) > 5 else ""
+            warnings.warn(
+                f"maximum likelihood has no finite solution: {names}{more} won or lost "
+                "all their comparisons within their component; their ratings are "
+                f"unbounded and are reported under a tiny ridge ({FALLBACK_RIDGE:g} per "
+                "battle); use l2 for a proper penalty", RankingWarning, stacklevel=3)
+            ridge = FALLBACK_RIDGE * n_total
+
+    theta = _fit_point(pairs, ridge)
+    rating = to_points * theta + init
+    shift = 0.0
+    if anchor is not None:
+        a_idx = battles.models.index(anchor[0])
+        shift = anchor[1] - rating[a_idx]
+        rating = rating + shift
+    same = (np.ones(battles.n_models, dtype=bool) if l2 is not None or anchor is None
+            else pairs.component == pairs.component[battles.models.index(anchor[0])])
+
+    lower = upper = None
+    seed: Any = rng if isinstance(rng, int) and not isinstance(rng, bool) else None
+    if ci == "sandwich":
+        cov = _sandwich_cov(pairs, theta, ridge, hessian_reg, n_total) * to_points**2
+        var = np.diag(cov).copy()
+        if anchor is not None:
+            k = battles.models.index(anchor[0])
+            contrast = np.diag(cov) + cov[k, k] - 2.0 * cov[:, k]
+            var = np.where(same, contrast, var)
+        half = norm.ppf(0.5 + confidence / 2.0) * np.sqrt(np.maximum(var, 0.0))
+        lower, upper = rating - half, rating + half
+    elif ci == "bootstrap":
+        generator = as_rng(rng)
+        samples = to_points * _bootstrap_thetas(pairs, ridge=ridge, rounds=rounds,
+                                                rng=generator, theta0=theta) + init
+        if anchor is not None:
+            k = battles.models.index(anchor[0])
+            samples = np.where(same[None, :], samples - samples[:, [k]] + anchor[1],
+                               samples + shift)
+        tail = (1.0 - confidence) / 2.0
+        q_lo, q_hi = np.quantile(samples, [tail, 1.0 - tail], axis=0)
+        lower, upper = np.minimum(q_lo, rating), np.maximum(q_hi, rating)
+
+    params: dict[str, Any] = {
+        "scale": scale, "base": base, "init": init, "l2": l2,
+        "anchor": None if anchor is None else {"model": anchor[0], "value": anchor[1]},
+        "ci": ci, "confidence": confidence if ci != "none" else None,
+        "rounds": rounds if ci == "bootstrap" else None,
+        "seed": seed if ci == "bootstrap" else None,
+        "hessian_reg": hessian_reg if ci == "sandwich" else None,
+    }
+    return RatingResult(
+        method="bt", params=params, models=list(battles.models), rating=rating,
+        lower=lower, upper=upper, battles=battles.battles_per_model(),
+        component=pairs.component, n_battles=battles.n_battles)
+
+
+def predict_win_matrix(result: RatingResult) -> NDArray[np.float64]:
+    """P(i beats j) for every pair of models, from ratings on the BT/Elo logistic scale.
+
+    Uses ``result.params["scale"]`` and ``["base"]`` (400 and 10 when absent); a tie
+    counts as half a win, so ``P + P.T == 1`` and the diagonal is ½.
+    """
+    scale = float(result.params.get("scale", 400.0))
+    base = float(result.params.get("base", 10.0))
+    diff = (result.rating[:, None] - result.rating[None, :]) * math.log(base) / scale
+    return np.asarray(expit(diff), dtype=np.float64)
