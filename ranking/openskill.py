@@ -33,7 +33,6 @@ from statistics import NormalDist
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 from openskill.models import (
     BradleyTerryFull,
     BradleyTerryPart,
@@ -45,10 +44,9 @@ from openskill.models.weng_lin.common import v as _v
 from openskill.models.weng_lin.common import vt as _vt
 from openskill.models.weng_lin.common import w as _w
 from openskill.models.weng_lin.common import wt as _wt
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from ranking._validation import check_choice, check_finite, check_positive, check_probability
+from ranking.battles import components
 from ranking.errors import InputError
 from ranking.types import A_WINS, B_WINS, RatingResult
 
@@ -65,19 +63,6 @@ OPENSKILL_MODELS: dict[str, type] = {
 ORDINAL_Z: float = 3.0
 
 _ENGINES = ("fast", "package")
-
-
-def _components(n: int, a: NDArray[Any], b: NDArray[Any]) -> NDArray[np.int64]:
-    """Connected components of the comparison graph, numbered by size (0 = largest)."""
-    if n == 0:
-        return np.zeros(0, dtype=np.int64)
-    graph = coo_matrix((np.ones(a.size), (a, b)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    sizes = np.bincount(labels)
-    order = np.lexsort((np.arange(sizes.size), -sizes))
-    relabel = np.empty_like(order)
-    relabel[order] = np.arange(order.size)
-    return relabel[labels].astype(np.int64)
 
 
 def _model_kwargs(model: str, *, mu: float, sigma: float, beta: float, kappa: float, tau: float,
@@ -329,7 +314,7 @@ def openskill_rate(battles: Any, *, model: str = "plackett-luce", mu: float = 25
         lower=mu_arr - z * sigma_arr,
         upper=mu_arr + z * sigma_arr,
         battles=counts,
-        component=_components(n, a, b),
+        component=components(battles),
         n_battles=int(a.size),
         extra={"mu": mu_arr, "sigma": sigma_arr, "ordinal": mu_arr - ORDINAL_Z * sigma_arr},
     )

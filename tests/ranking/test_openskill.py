@@ -1,0 +1,228 @@
+"""OpenSkill: openskill.py 6.2.0 reference updates, fast loop equal to the package, API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+
+from ranking.battles import Battles
+from ranking.errors import InputError
+from ranking.openskill import OPENSKILL_MODELS, openskill_rank_update, openskill_rate
+from ranking.types import A_WINS, B_WINS, TIE, TIE_BOTHBAD
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+VECTORS = json.loads((DATA / "openskill_vectors_6.2.0.json").read_text())
+CLASS_NAMES = {
+    "PlackettLuce": "plackett-luce",
+    "BradleyTerryFull": "bradley-terry-full",
+    "BradleyTerryPart": "bradley-terry-part",
+    "ThurstoneMostellerFull": "thurstone-mosteller-full",
+    "ThurstoneMostellerPart": "thurstone-mosteller-part",
+}
+SUITE_FILES = {
+    "plackett-luce": "plackettluce.json",
+    "bradley-terry-full": "bradleyterryfull.json",
+    "bradley-terry-part": "bradleyterrypart.json",
+    "thurstone-mosteller-full": "thurstonemostellerfull.json",
+    "thurstone-mosteller-part": "thurstonemostellerpart.json",
+}
+ENGINES = ("fast", "package")
+
+
+def one_battle(outcome: int) -> Battles:
+    return Battles(("A", "B"), np.array([0], np.int32), np.array([1], np.int32),
+                   np.array([outcome], np.int8))
+
+
+def random_battles(rng: np.random.Generator, n: int, size: int, *, tstamp: bool = False
+                   ) -> Battles:
+    a = rng.integers(0, n, size)
+    b = (a + rng.integers(1, n, size)) % n
+    o = rng.choice(4, size, p=[0.4, 0.35, 0.15, 0.1])
+    ts = rng.permutation(size).astype(np.float64) if tstamp else None
+    return Battles(tuple(f"m{i}" for i in range(n)), a.astype(np.int32), b.astype(np.int32),
+                   o.astype(np.int8), tstamp=ts)
+
+
+def mu_sigma(result, i: int) -> list[float]:  # type: ignore[no-untyped-def]
+    return [float(result.extra["mu"][i]), float(result.extra["sigma"][i])]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("cls", sorted(CLASS_NAMES))
+def test_one_vs_one_reference_updates(cls: str, engine: str) -> None:
+    ref = VECTORS[cls]
+    model = CLASS_NAMES[cls]
+    won = openskill_rate(one_battle(A_WINS), model=model, engine=engine)
+    exp = ref["1v1_default_A_wins"]
+    assert_allclose(mu_sigma(won, 0), exp["winner"], rtol=1e-12)
+    assert_allclose(mu_sigma(won, 1), exp["loser"], rtol=1e-12)
+    assert_allclose(won.extra["ordinal"], [exp["winner_ordinal"], exp["loser_ordinal"]],
+                    rtol=1e-12)
+    # the "scores 2:1" game is the same ordering
+    assert_allclose(mu_sigma(won, 0), ref["1v1_default_scores_2_1"]["A"], rtol=1e-12)
+    for code in (TIE, TIE_BOTHBAD):
+        drawn = openskill_rate(one_battle(code), model=model, engine=engine)
+        assert_allclose(mu_sigma(drawn, 0), ref["1v1_default_draw_ranks_1_1"]["A"], rtol=1e-12)
+        assert_allclose(mu_sigma(drawn, 1), ref["1v1_default_draw_ranks_1_1"]["B"], rtol=1e-12)
+    start = {"A": (30.0, 5.0), "B": (20.0, 7.0)}
+    fav = openskill_rate(one_battle(A_WINS), model=model, engine=engine, initial=start)
+    assert_allclose(mu_sigma(fav, 0), ref["1v1_mu30s5_beats_mu20s7"]["A"], rtol=1e-12)
+    assert_allclose(mu_sigma(fav, 1), ref["1v1_mu30s5_beats_mu20s7"]["B"], rtol=1e-12)
+    upset = openskill_rate(one_battle(B_WINS), model=model, engine=engine, initial=start)
+    assert_allclose(mu_sigma(upset, 0), ref["1v1_mu20s7_upsets_mu30s5"]["A(30,5)"], rtol=1e-12)
+    assert_allclose(mu_sigma(upset, 1), ref["1v1_mu20s7_upsets_mu30s5"]["B(20,7)"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("cls", sorted(CLASS_NAMES))
+def test_three_player_free_for_all_reference(cls: str) -> None:
+    state = openskill_rank_update({}, ["x", "y", "z"], model=CLASS_NAMES[cls])
+    assert_allclose([state[k] for k in "xyz"], VECTORS[cls]["3ffa_ranks_1_2_3"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("model", sorted(SUITE_FILES))
+def test_installed_openskill_reproduces_its_own_suite(model: str) -> None:
+    """The wrapper delegates to openskill; pin the package's arithmetic to its 6.x suite.
+
+    Rebuilds the 'ties' and 'ranks' games of openskill's ``tests/models/generate.py`` with
+    the suite's prior and compares with the stored expectations.
+    """
+    suite = json.loads((DATA / "openskill_tests" / SUITE_FILES[model]).read_text())
+    engine = OPENSKILL_MODELS[model](mu=suite["model"]["mu"], sigma=suite["model"]["sigma"])
+    r = engine.rating
+    teams = [[r()], [r(), r()], [r(), r(), r()]]
+    got = engine.rate(teams, ranks=[1, 2, 1])
+    for t, team in enumerate(got):
+        expected = suite["ties"][f"team_{t + 1}"]
+        assert_allclose([[p.mu, p.sigma] for p in team],
+                        [[e["mu"], e["sigma"]] for e in expected], rtol=1e-12)
+    teams = [[r()], [r(), r()], [r()], [r(), r()]]
+    got = engine.rate(teams, ranks=[2, 1, 4, 3])
+    for t, team in enumerate(got):
+        expected = suite["ranks"][f"team_{t + 1}"]
+        assert_allclose([[p.mu, p.sigma] for p in team],
+                        [[e["mu"], e["sigma"]] for e in expected], rtol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(model=st.sampled_from(sorted(OPENSKILL_MODELS)), seed=st.integers(0, 2**32 - 1),
+       n=st.integers(2, 8), size=st.integers(1, 300), limit_sigma=st.booleans(),
+       prior=st.sampled_from(sorted(SUITE_FILES)), tau=st.sampled_from([0.0, 25 / 300, 1.0]))
+def test_fast_engine_equals_the_package(model: str, seed: int, n: int, size: int,
+                                        limit_sigma: bool, prior: str, tau: float) -> None:
+    """Battle by battle, with the random priors of openskill's own test data."""
+    p = json.loads((DATA / "openskill_tests" / SUITE_FILES[prior]).read_text())["model"]
+    battles = random_battles(np.random.default_rng(seed), n, size)
+    kw = dict(model=model, mu=p["mu"], sigma=p["sigma"], limit_sigma=limit_sigma, tau=tau)
+    fast = openskill_rate(battles, **kw)
+    slow = openskill_rate(battles, engine="package", **kw)
+    assert_allclose(fast.extra["mu"], slow.extra["mu"], rtol=1e-13, atol=1e-12)
+    assert_allclose(fast.extra["sigma"], slow.extra["sigma"], rtol=1e-13, atol=1e-12)
+
+
+def test_result_shape_and_interval() -> None:
+    battles = Battles(("a", "b", "c", "idle"), np.array([0, 1, 0], np.int32),
+                      np.array([1, 2, 2], np.int32), np.array([A_WINS, TIE, B_WINS], np.int8))
+    res = openskill_rate(battles)
+    assert res.method == "openskill"
+    assert res.models == ["a", "b", "c", "idle"]
+    assert_array_equal(res.rating, res.extra["mu"])
+    z = 1.959963984540054
+    assert_allclose(res.lower, res.extra["mu"] - z * res.extra["sigma"], rtol=1e-12)
+    assert_allclose(res.upper, res.extra["mu"] + z * res.extra["sigma"], rtol=1e-12)
+    assert_allclose(res.extra["ordinal"], res.extra["mu"] - 3 * res.extra["sigma"], rtol=1e-12)
+    assert res.battles.tolist() == [2, 2, 2, 0]
+    assert res.component.tolist() == [0, 0, 0, 1]
+    assert res.n_battles == 3
+    # the model that never played keeps the prior
+    assert mu_sigma(res, 3) == [25.0, 25.0 / 3.0]
+    assert res.params["model"] == "plackett-luce" and res.params["z"] == pytest.approx(z)
+    rows = res.to_rows()
+    assert {"mu", "sigma", "ordinal", "lower", "upper"} <= set(rows[0])
+    json.dumps(res.to_json())
+
+
+def test_battles_are_processed_in_time_order() -> None:
+    rng = np.random.default_rng(2)
+    battles = random_battles(rng, 6, 200, tstamp=True)
+    order = np.argsort(battles.tstamp, kind="stable")
+    sorted_battles = Battles(battles.models, battles.a[order], battles.b[order],
+                             battles.outcome[order])
+    assert_allclose(openskill_rate(battles).rating, openskill_rate(sorted_battles).rating,
+                    rtol=1e-15)
+    # and order matters for an online method
+    assert not np.allclose(openskill_rate(battles).rating,
+                           openskill_rate(Battles(battles.models, battles.a, battles.b,
+                                                  battles.outcome)).rating)
+
+
+def test_integer_weights_repeat_battles() -> None:
+    weighted = Battles(("a", "b"), np.array([0, 1], np.int32), np.array([1, 0], np.int32),
+                       np.array([A_WINS, TIE], np.int8), weight=np.array([3.0, 2.0]))
+    repeated = Battles(("a", "b"), np.array([0, 0, 0, 1, 1], np.int32),
+                       np.array([1, 1, 1, 0, 0], np.int32),
+                       np.array([A_WINS] * 3 + [TIE] * 2, np.int8))
+    assert_allclose(openskill_rate(weighted).rating, openskill_rate(repeated).rating)
+    with pytest.raises(InputError, match="whole numbers"):
+        openskill_rate(Battles(("a", "b"), np.array([0], np.int32), np.array([1], np.int32),
+                               np.array([A_WINS], np.int8), weight=np.array([0.5])))
+
+
+def test_swapping_sides_of_a_decided_battle_changes_nothing() -> None:
+    left = Battles(("a", "b"), np.array([0], np.int32), np.array([1], np.int32),
+                   np.array([A_WINS], np.int8))
+    right = Battles(("a", "b"), np.array([1], np.int32), np.array([0], np.int32),
+                    np.array([B_WINS], np.int8))
+    for model in OPENSKILL_MODELS:
+        assert_allclose(openskill_rate(left, model=model).rating,
+                        openskill_rate(right, model=model).rating, rtol=1e-15)
+
+
+def test_rank_update_with_ties_equals_the_package_and_keeps_state() -> None:
+    state = {"a": (27.0, 6.0), "b": (24.0, 7.5), "other": (1.0, 1.0)}
+    before = dict(state)
+    new = openskill_rank_update(state, ["c", ["a", "b"], "d"], model="bradley-terry-full")
+    assert state == before
+    assert new["other"] == (1.0, 1.0)
+    engine = OPENSKILL_MODELS["bradley-terry-full"]()
+    teams = [[engine.rating()], [engine.rating(mu=27.0, sigma=6.0)],
+             [engine.rating(mu=24.0, sigma=7.5)], [engine.rating()]]
+    expected = engine.rate(teams, ranks=[0, 1, 1, 2])
+    for name, [p] in zip("cabd", expected):
+        assert new[name] == pytest.approx((p.mu, p.sigma), rel=1e-15)
+    assert new["c"][0] > 25.0 > new["d"][0]
+
+
+@pytest.mark.parametrize(("ranking", "message"), [
+    (["a"], "at least two"),
+    (["a", "a"], "twice"),
+    (["a", []], "non-empty"),
+    (["a", 3], "model name|non-empty"),
+    ("ab", "list of names"),
+])
+def test_rank_update_rejects_bad_rankings(ranking: object, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        openskill_rank_update({}, ranking)  # type: ignore[arg-type]
+
+
+def test_bad_parameters_raise_input_error() -> None:
+    battles = one_battle(A_WINS)
+    with pytest.raises(InputError, match="model"):
+        openskill_rate(battles, model="glicko")
+    with pytest.raises(InputError, match="sigma"):
+        openskill_rate(battles, sigma=0.0)
+    with pytest.raises(InputError, match="confidence"):
+        openskill_rate(battles, confidence=1.5)
+    with pytest.raises(InputError, match="engine"):
+        openskill_rate(battles, engine="gpu")
+    with pytest.raises(InputError, match="initial"):
+        openskill_rate(battles, initial={"Z": (1.0, 1.0)})
+    with pytest.raises(InputError, match="self-battle|itself"):
+        openskill_rate(Battles(("a", "b"), np.array([0], np.int32), np.array([0], np.int32),
+                               np.array([A_WINS], np.int8)))
