@@ -18,4 +18,14 @@ app.conf.beat_schedule = {
         "task": "workers.tasks.leaderboard.rebuild_leaderboards_task",
         "schedule": float(os.environ.get("LUDUS_LEADERBOARD_PERIOD", "60")),
     },
+    # Re-send match steps left stuck by a crashed worker (see arena.services.tournaments).
+    "sweep-stuck-steps": {
+        "task": "workers.tasks.maintenance.sweep_stuck_task",
+        "schedule": float(os.environ.get("LUDUS_SWEEP_PERIOD", "60")),
+    },
+    # Keep the open arena's pool of battles ready for voters.
+    "arena-top-up": {
+        "task": "workers.tasks.arena.arena_top_up_task",
+        "schedule": float(os.environ.get("LUDUS_ARENA_TOPUP_PERIOD", "30")),
+    },
 }

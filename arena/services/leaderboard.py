@@ -124,7 +124,87 @@ def _method_registry() -> dict[str, tuple[dict[str, Any], Callable[..., RatingRe
         methods["winrate"] = ({}, average_win_rate)
     except ImportError:  # pragma: no cover
         pass
+    try:
+        from ranking.alpharank import alpharank_from_battles  # noqa: F401
+
+        methods["alpharank"] = ({"alpha": 100.0, "population_size": 50}, _alpharank_result)
+    except ImportError:  # pragma: no cover
+        pass
+    try:
+        from ranking.simulate import predict_tournament  # noqa: F401
+
+        methods["expected_score"] = (
+            {"format": "swiss", "rounds": "ceil(log2 M)", "iterations": 20000, "seed": 0, "ratings": "bt"},
+            _expected_score_result,
+        )
+    except ImportError:  # pragma: no cover
+        pass
     return methods
+
+
+def _components(battles: Battles) -> np.ndarray:
+    n = battles.n_models
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, j in zip(battles.a.tolist(), battles.b.tolist()):
+        parent[find(i)] = find(j)
+    roots = [find(i) for i in range(n)]
+    sizes: dict[int, int] = {}
+    for r in roots:
+        sizes[r] = sizes.get(r, 0) + 1
+    order = sorted(sizes, key=lambda r: (-sizes[r], r))
+    label = {r: k for k, r in enumerate(order)}
+    return np.array([label[r] for r in roots], dtype=np.int64)
+
+
+def _battle_counts(battles: Battles) -> np.ndarray:
+    w = np.ones(len(battles)) if battles.weight is None else battles.weight
+    counts = np.bincount(battles.a, weights=w, minlength=battles.n_models)
+    counts += np.bincount(battles.b, weights=w, minlength=battles.n_models)
+    return np.rint(counts).astype(np.int64)
+
+
+def _alpharank_result(battles: Battles, *, alpha: float, population_size: int) -> RatingResult:
+    """α-Rank stationary mass of each model (payoff = empirical win rate) as a rating."""
+    from ranking.alpharank import alpharank_from_battles
+
+    result = alpharank_from_battles(battles, alpha=alpha, population_size=population_size)
+    mass = np.zeros(battles.n_models)
+    for profile, m in zip(result.profiles, result.mass):
+        mass[int(profile[0])] = float(m)
+    return RatingResult(
+        method="alpharank", params={"alpha": alpha, "population_size": population_size},
+        models=list(battles.models), rating=mass, lower=None, upper=None,
+        battles=_battle_counts(battles), component=_components(battles), n_battles=len(battles),
+    )
+
+
+def _expected_score_result(battles: Battles, **params: Any) -> RatingResult:
+    """E[S]: expected wins in a Competitive Swiss tournament of ``ceil(log2 M)`` rounds,
+    predicted from the Bradley-Terry ratings (``ranking.simulate.predict_tournament``)."""
+    from ranking.bradley_terry import bradley_terry
+    from ranking.simulate import predict_tournament
+
+    bt = bradley_terry(battles, l2=1.0)
+    if battles.n_models < 2:
+        es = np.zeros(battles.n_models)
+        se = np.zeros(battles.n_models)
+        p_win = np.ones(battles.n_models)
+    else:
+        pred = predict_tournament(bt.rating, format="swiss", names=list(bt.models),
+                                  iterations=int(params["iterations"]), rng=int(params["seed"]))
+        es, se, p_win = pred.expected_score, pred.stderr, pred.p_win
+    return RatingResult(
+        method="expected_score", params=params, models=list(bt.models), rating=np.asarray(es, dtype=np.float64),
+        lower=np.asarray(es - 1.96 * se), upper=np.asarray(es + 1.96 * se), battles=_battle_counts(battles),
+        component=_components(battles), n_battles=len(battles), extra={"p_win": np.asarray(p_win)},
+    )
 
 
 def _win_rates(battles: Battles) -> np.ndarray:
@@ -269,3 +349,37 @@ def leaderboard_rebuild_all(*, force: bool = False) -> dict[str, int]:
 
 def leaderboard_debounce_seconds() -> int:
     return settings.LUDUS_LEADERBOARD_DEBOUNCE_SECONDS
+
+
+REBUILD_PENDING_KEY = "leaderboard:v1:rebuild-pending"
+
+
+def leaderboard_schedule_rebuild() -> bool:
+    """Ask for a leaderboard rebuild soon; a burst of calls yields one rebuild.
+
+    The request is made after the current transaction commits. The first request in a
+    debounce window (``LUDUS_LEADERBOARD_DEBOUNCE_SECONDS``) sets a cache key and enqueues
+    the rebuild with that countdown; later ones see the key and do nothing, and the rebuild,
+    running after every one of them committed, sees their battles. In eager mode the
+    rebuild runs at once. Returns ``True`` (the request is registered).
+    """
+
+    def _enqueue() -> None:
+        delay = leaderboard_debounce_seconds()
+        try:
+            first = cache.add(REBUILD_PENDING_KEY, time.time(), timeout=max(1, delay))
+        except Exception:  # no cache: rebuild anyway, the rebuild itself is idempotent
+            log.warning("cache unavailable; leaderboard rebuild not debounced", exc_info=True)
+            first = True
+        if not first:
+            return
+        from workers.tasks.leaderboard import rebuild_leaderboards_task
+
+        try:
+            rebuild_leaderboards_task.apply_async(countdown=delay)
+        except Exception:
+            log.exception("could not enqueue the leaderboard rebuild; the periodic rebuild will catch up")
+            cache.delete(REBUILD_PENDING_KEY)
+
+    transaction.on_commit(_enqueue)
+    return True

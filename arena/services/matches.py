@@ -1,0 +1,355 @@
+"""Running one match: a small state machine advanced by idempotent steps.
+
+``pending -> generating -> judging -> done`` for tournament matches (``generating ->
+awaiting_votes`` for open-arena matches, which humans judge). Every transition is claimed
+with a conditional ``UPDATE ... WHERE status = <expected>``, so two workers (a redelivered
+task and the stuck-step sweep, say) never both take it. Answers are stored once per side
+(unique ``(match, side)``), judgments once per slot (unique ``(match, judge, order, sample,
+stage)``) and a judged match writes exactly one Battle in the same transaction that marks it
+done, so a step that runs twice never counts twice.
+
+Steps are sent to Celery after the transaction commits (``transaction.on_commit``). Inside
+:func:`inline_dispatch` they are queued in-process instead and :func:`run_inline` drives
+them to completion, which is how the demo runs tournaments synchronously.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import contextvars
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from arena.env import env_int
+from arena.models import Battle, Competitor, Generation, Match, Source, Tournament
+from workers.endpoints import (
+    Completion,
+    EndpointConfig,
+    EndpointError,
+    InflightLimiter,
+    LocalLimiter,
+    PermanentEndpointError,
+    RedisLimiter,
+    api_key_decrypt,
+    backoff_delay,
+    chat_completion,
+    simulated_answer,
+)
+
+log = logging.getLogger(__name__)
+
+FORFEIT_AFTER = env_int("LUDUS_FORFEIT_AFTER", 3, minimum=1)
+STEP_RETRY_BASE = float(env_int("LUDUS_STEP_RETRY_BASE_MS", 1000, minimum=1)) / 1000.0
+
+# --------------------------------------------------------------------------- dispatch
+
+_inline_queue: contextvars.ContextVar[collections.deque[tuple[str, tuple[Any, ...]]] | None] = (
+    contextvars.ContextVar("ludus_inline_queue", default=None)
+)
+
+
+def dispatch(step: str, *args: Any, countdown: float | None = None) -> None:
+    """Send a step (``match``, ``generate``, ``judge``, ``round_check``) to the workers after commit."""
+    queue = _inline_queue.get()
+    if queue is not None:
+        queue.append((step, args))
+        return
+    transaction.on_commit(lambda: _send(step, args, countdown))
+
+
+def _send(step: str, args: tuple[Any, ...], countdown: float | None) -> None:
+    from workers.tasks import matches as tasks
+
+    task = {
+        "match": tasks.run_match_step_task,
+        "generate": tasks.generate_task,
+        "judge": tasks.judge_task,
+        "round_check": tasks.round_check_task,
+    }[step]
+    task.apply_async(args=list(args), countdown=countdown)
+
+
+@contextlib.contextmanager
+def inline_dispatch() -> Iterator[collections.deque[tuple[str, tuple[Any, ...]]]]:
+    """Queue steps in-process instead of sending them to Celery (see :func:`run_inline`)."""
+    queue: collections.deque[tuple[str, tuple[Any, ...]]] = collections.deque()
+    token = _inline_queue.set(queue)
+    try:
+        yield queue
+    finally:
+        _inline_queue.reset(token)
+
+
+def run_step(step: str, *args: Any) -> float | None:
+    """Run one step in this process; returns a retry delay in seconds, or ``None`` when done."""
+    from arena.services import judging, tournaments
+
+    if step == "match":
+        match_advance(match_id=args[0])
+    elif step == "generate":
+        return match_generate_step(match_id=args[0], side=args[1])
+    elif step == "judge":
+        return judging.match_judge_step(match_id=args[0])
+    elif step == "round_check":
+        tournaments.tournament_round_check(tournament_id=args[0])
+    else:  # pragma: no cover
+        raise ValueError(f"unknown step {step!r}")
+    return None
+
+
+def run_inline(queue: collections.deque[tuple[str, tuple[Any, ...]]], *, max_steps: int = 1_000_000) -> int:
+    """Drive queued steps (and the steps they queue) until none is left; returns steps run."""
+    done = 0
+    while queue and done < max_steps:
+        step, args = queue.popleft()
+        delay = run_step(step, *args)
+        if delay is not None:
+            time.sleep(min(delay, 0.05))
+            queue.append((step, args))
+        done += 1
+    return done
+
+
+# --------------------------------------------------------------------------- endpoints
+
+
+_local_limiter = LocalLimiter()
+_redis_limiter: RedisLimiter | None = None
+_limiter_lock = threading.Lock()
+
+
+def endpoint_limiter() -> InflightLimiter:
+    """The shared limiter: Redis-backed across workers, in-process in eager mode."""
+    global _redis_limiter
+    if settings.CELERY_EAGER:
+        return _local_limiter
+    with _limiter_lock:
+        if _redis_limiter is None:
+            import redis
+
+            _redis_limiter = RedisLimiter(redis.Redis.from_url(settings.REDIS_URL))
+        return _redis_limiter
+
+
+def competitor_endpoint(competitor: Competitor) -> EndpointConfig:
+    """The endpoint configuration of an OpenAI-compatible competitor (API key resolved)."""
+    from workers.endpoints import validate_endpoint_url
+
+    api_key: str | None = None
+    if competitor.api_key_encrypted:
+        api_key = api_key_decrypt(competitor.api_key_encrypted, secret_key=settings.SECRET_KEY)
+    elif competitor.api_key_env:
+        import os
+
+        api_key = os.environ.get(competitor.api_key_env)
+        if api_key is None:
+            raise PermanentEndpointError(f"environment variable {competitor.api_key_env} is not set")
+    try:
+        base_url = validate_endpoint_url(
+            competitor.endpoint_url,
+            allow_internal=competitor.allow_internal or settings.LUDUS_ALLOW_INTERNAL_ENDPOINTS,
+        )
+        return EndpointConfig.from_params(
+            key=f"competitor:{competitor.pk}", base_url=base_url, model=competitor.endpoint_model or competitor.name,
+            api_key=api_key, params=dict(competitor.params or {}), max_concurrency=competitor.max_concurrency,
+        )
+    except ValueError as exc:
+        raise PermanentEndpointError(str(exc)) from None
+
+
+def competitor_generate(competitor: Competitor, prompt: str) -> Completion:
+    """One answer from a competitor (simulated in-process, or over HTTP)."""
+    if competitor.kind == Competitor.Kind.SIMULATED:
+        started = time.perf_counter()
+        answer = simulated_answer(
+            name=competitor.name, strength=float(competitor.sim_strength or 1000.0),
+            style=competitor.sim_style, seed=competitor.sim_seed, prompt=prompt,
+        )
+        latency = float((competitor.params or {}).get("sim_latency_ms", 0)) / 1000.0
+        if latency > 0:
+            time.sleep(latency)
+        return Completion(text=answer.text, latency_ms=int((time.perf_counter() - started) * 1000),
+                          prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens,
+                          cost=Decimal("0"))
+    config = competitor_endpoint(competitor)
+    return chat_completion(config, [{"role": "user", "content": prompt}], limiter=endpoint_limiter())
+
+
+# --------------------------------------------------------------------------- state machine
+
+
+def _touch(match_id: int, status: str) -> int:
+    return Match.objects.filter(id=match_id, status=status).update(updated_at=timezone.now())
+
+
+def _tournament_active(match: Match) -> bool:
+    if match.tournament_id is None:
+        return True
+    status = Tournament.objects.filter(id=match.tournament_id).values_list("status", flat=True).first()
+    return status == Tournament.Status.RUNNING
+
+
+def match_advance(*, match_id: int) -> str:
+    """Move a match forward from wherever it is; safe to call any number of times.
+
+    Returns the status it left the match in.
+    """
+    match = Match.objects.filter(id=match_id).first()
+    if match is None or match.status in Match.FINISHED or match.status == Match.Status.AWAITING_VOTES:
+        return match.status if match else "missing"
+    if not _tournament_active(match):
+        return match.status
+    if match.status == Match.Status.PENDING:
+        Match.objects.filter(id=match_id, status=Match.Status.PENDING).update(
+            status=Match.Status.GENERATING, updated_at=timezone.now()
+        )
+        match.refresh_from_db()
+    if match.status == Match.Status.GENERATING:
+        have = set(Generation.objects.filter(match_id=match_id).values_list("side", flat=True))
+        missing = [s for s in ("a", "b") if s not in have]
+        if not missing:
+            _after_generation(match_id)
+        for side in missing:
+            dispatch("generate", match_id, side)
+    elif match.status == Match.Status.JUDGING:
+        dispatch("judge", match_id)
+    return match.status
+
+
+def _after_generation(match_id: int) -> None:
+    """Both answers in: claim generating -> judging (or awaiting votes for the arena)."""
+    if Generation.objects.filter(match_id=match_id).count() < 2:
+        return
+    match = Match.objects.only("id", "tournament_id").get(id=match_id)
+    target = Match.Status.JUDGING if match.tournament_id is not None else Match.Status.AWAITING_VOTES
+    claimed = Match.objects.filter(id=match_id, status=Match.Status.GENERATING).update(
+        status=target, updated_at=timezone.now()
+    )
+    if claimed and target == Match.Status.JUDGING:
+        dispatch("judge", match_id)
+
+
+def match_generate(*, match_id: int, side: str) -> bool:
+    """Produce and store one side's answer; returns whether a new answer was stored.
+
+    Raises
+    ------
+    EndpointError
+        When the competitor's endpoint fails (the caller records the failure).
+    """
+    if side not in ("a", "b"):
+        raise ValueError(f"side must be 'a' or 'b'; got {side!r}")
+    match = Match.objects.select_related("competitor_a", "competitor_b", "prompt").filter(id=match_id).first()
+    if match is None or match.status != Match.Status.GENERATING or not _tournament_active(match):
+        return False
+    if Generation.objects.filter(match_id=match_id, side=side).exists():
+        _after_generation(match_id)
+        return False
+    competitor = match.competitor_a if side == "a" else match.competitor_b
+    prompt = match.prompt.text if match.prompt else ""
+    _touch(match_id, Match.Status.GENERATING)
+    completion = competitor_generate(competitor, prompt)
+    created = False
+    try:
+        with transaction.atomic():
+            Generation.objects.create(
+                match_id=match_id, side=side, competitor=competitor, text=completion.text,
+                latency_ms=completion.latency_ms, prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens, cost=completion.cost,
+            )
+            created = True
+    except IntegrityError:  # the other copy of this step got there first
+        pass
+    _touch(match_id, Match.Status.GENERATING)
+    _after_generation(match_id)
+    return created
+
+
+def match_generate_step(*, match_id: int, side: str) -> float | None:
+    """:func:`match_generate` with the failure policy; returns a retry delay or ``None``."""
+    try:
+        match_generate(match_id=match_id, side=side)
+    except EndpointError as exc:
+        permanent = isinstance(exc, PermanentEndpointError)
+        finished = match_record_failure(match_id=match_id, error=str(exc), side=side, permanent=permanent)
+        if finished:
+            return None
+        attempts = Match.objects.filter(id=match_id).values_list("attempts", flat=True).first() or 1
+        return backoff_delay(max(0, attempts - 1), base=STEP_RETRY_BASE, cap=60.0)
+    return None
+
+
+def forfeit_limit(match: Match) -> int:
+    if match.tournament_id is not None:
+        value = (Tournament.objects.filter(id=match.tournament_id).values_list("config", flat=True).first() or {})
+        if isinstance(value, dict) and isinstance(value.get("forfeit_after"), int):
+            return max(1, value["forfeit_after"])
+    return FORFEIT_AFTER
+
+
+def match_record_failure(*, match_id: int, error: str, side: str | None, permanent: bool = False) -> bool:
+    """Count a failed step; forfeit (a side failed) or fail (the judges failed) at the limit.
+
+    Returns whether the match is now finished.
+    """
+    with transaction.atomic():
+        match = Match.objects.select_for_update().get(id=match_id)
+        if match.status in Match.FINISHED:
+            return True
+        match.attempts += 1
+        match.error = error[:2000]
+        match.updated_at = timezone.now()
+        match.save(update_fields=["attempts", "error", "updated_at"])
+        if not permanent and match.attempts < forfeit_limit(match):
+            log.warning("match step failed, will retry", extra={"match": match_id, "side": side, "error": error})
+            return False
+        if side is not None:
+            loser = match.competitor_a_id if side == "a" else match.competitor_b_id
+            done = Match.objects.filter(id=match_id, status__in=[Match.Status.PENDING, Match.Status.GENERATING]).update(
+                status=Match.Status.FORFEIT, outcome="model_b" if side == "a" else "model_a",
+                forfeit_by_id=loser, finished_at=timezone.now(), updated_at=timezone.now(),
+            )
+        else:
+            done = Match.objects.filter(id=match_id, status=Match.Status.JUDGING).update(
+                status=Match.Status.FAILED, finished_at=timezone.now(), updated_at=timezone.now(),
+            )
+        log.warning("match finished without a judged result", extra={"match": match_id, "side": side, "error": error})
+    if done and match.tournament_id is not None:
+        dispatch("round_check", match.tournament_id)
+    return True
+
+
+def match_finish_judged(*, match_id: int, outcome: str, judge_label: str) -> bool:
+    """Mark a judged match done and write its one Battle, atomically; returns whether it did."""
+    from arena.services.leaderboard import leaderboard_schedule_rebuild
+
+    with transaction.atomic():
+        done = Match.objects.filter(id=match_id, status=Match.Status.JUDGING).update(
+            status=Match.Status.DONE, outcome=outcome, finished_at=timezone.now(), updated_at=timezone.now()
+        )
+        if not done:
+            return False
+        match = Match.objects.select_related("prompt__prompt_set").get(id=match_id)
+        category = match.prompt.effective_category if match.prompt else "general"
+        Battle.objects.create(
+            model_a_id=match.competitor_a_id, model_b_id=match.competitor_b_id, outcome=outcome,
+            source=Source.JUDGE, category=category[:50], anony=True, judge=judge_label[:200], match=match,
+        )
+        leaderboard_schedule_rebuild()
+    if match.tournament_id is not None:
+        dispatch("round_check", match.tournament_id)
+    return True
+
+
+def match_jitter(seconds: float) -> float:
+    return seconds * random.uniform(0.8, 1.2)

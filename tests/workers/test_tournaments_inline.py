@@ -1,0 +1,194 @@
+"""Tournaments run in-process (inline dispatch): every format, pause/resume/cancel, validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from arena.exceptions import ApplicationError, Conflict
+from arena.models import Battle, Bye, Generation, Judgment, Match, Source, Tournament
+from arena.services.tournaments import (
+    tournament_cancel,
+    tournament_create,
+    tournament_pause,
+    tournament_progress,
+    tournament_resume,
+    tournament_run_inline,
+    tournament_start,
+)
+from tests.factories import CompetitorFactory, PromptFactory, PromptSetFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def field():
+    def make(n: int, *, spread: float = 40.0):
+        return [CompetitorFactory(sim_strength=1300 - spread * i, sim_seed=i) for i in range(n)]
+    return make
+
+
+@pytest.fixture
+def prompts():
+    ps = PromptSetFactory(name="general-set")
+    for i in range(6):
+        PromptFactory(prompt_set=ps, text=f"Question {i}: explain topic {i}.")
+    return ps
+
+
+def _check_complete(t: Tournament) -> None:
+    t.refresh_from_db()
+    assert t.status == Tournament.Status.COMPLETED
+    matches = Match.objects.filter(tournament=t)
+    assert matches.exists()
+    assert not matches.exclude(status__in=Match.FINISHED).exists()
+    done = matches.filter(status=Match.Status.DONE)
+    # exactly one judged battle per finished judged match, none for anything else
+    assert Battle.objects.filter(match__tournament=t, source=Source.JUDGE).count() == done.count()
+    assert Generation.objects.filter(match__tournament=t).count() == 2 * done.count()
+    assert t.results["standings"]
+    assert t.results["expected_score"]
+
+
+def test_swiss_16_dutch(field, prompts):
+    comps = field(16)
+    t = tournament_create(name="swiss", format="swiss", competitors=comps, config={"rounds": 4},
+                          prompt_sets=[prompts], judge_pipeline=None, seed=7)
+    tournament_run_inline(tournament=t)
+    _check_complete(t)
+    assert t.rounds.count() == 4
+    assert Match.objects.filter(tournament=t).count() == 4 * 8
+    rows = t.results["standings"]
+    assert [r["rank"] for r in rows] == sorted(r["rank"] for r in rows) and rows[0]["rank"] == 1
+    assert sum(r["points"] for r in rows) == pytest.approx(32.0)
+    assert {"BH-C1", "BH", "SB"} <= set(rows[0]["tiebreaks"])
+    # no rematches in a Swiss
+    pairs = [frozenset((m.competitor_a_id, m.competitor_b_id)) for m in Match.objects.filter(tournament=t)]
+    assert len(pairs) == len(set(pairs))
+    # each judged match was judged in both orders
+    assert Judgment.objects.filter(match__tournament=t).count() == 2 * 32
+
+
+def test_swiss_random_odd_field_gets_byes(field, prompts):
+    t = tournament_create(name="swiss-odd", format="swiss", competitors=field(7),
+                          config={"system": "random", "rounds": 3}, prompt_sets=[prompts], seed=1)
+    tournament_run_inline(tournament=t)
+    _check_complete(t)
+    assert Bye.objects.filter(round__tournament=t).count() == 3
+    assert sum(r["points"] for r in t.results["standings"]) == pytest.approx(3 * 3 + 3)
+
+
+def test_single_elimination_16_with_third_place(field, prompts):
+    comps = field(16, spread=80.0)
+    t = tournament_create(name="ko", format="single_elimination", competitors=comps,
+                          config={"third_place": True}, prompt_sets=[prompts], seed=3)
+    tournament_run_inline(tournament=t)
+    _check_complete(t)
+    assert Match.objects.filter(tournament=t).count() == 8 + 4 + 2 + 2
+    rows = t.results["standings"]
+    assert rows[0]["place"] == 1 and rows[1]["place"] == 2 and rows[2]["place"] == 3 and rows[3]["place"] == 4
+    assert t.results["champion"] == rows[0]["name"]
+    p_win = sum(r["p_win"] for r in t.results["expected_score"])
+    assert p_win == pytest.approx(1.0, abs=1e-9)
+
+
+def test_single_elimination_with_byes(field, prompts):
+    t = tournament_create(name="ko6", format="single_elimination", competitors=field(6),
+                          prompt_sets=[prompts], seed=3)
+    tournament_run_inline(tournament=t)
+    _check_complete(t)
+    assert Match.objects.filter(tournament=t).count() == 5  # n - 1 matches decide a knockout
+    assert Bye.objects.filter(round__tournament=t).count() == 2
+
+
+@pytest.mark.parametrize("fmt,rounds,matches", [("round_robin", 5, 15), ("double_round_robin", 10, 30)])
+def test_round_robins(field, prompts, fmt, rounds, matches):
+    t = tournament_create(name=fmt, format=fmt, competitors=field(6), prompt_sets=[prompts], seed=5)
+    tournament_run_inline(tournament=t)
+    _check_complete(t)
+    assert t.rounds.count() == rounds
+    assert Match.objects.filter(tournament=t).count() == matches
+
+
+def test_swiss_dynamics_with_eliminations(field):
+    sets = []
+    for k in range(3):
+        ps = PromptSetFactory(name=f"bench-{k}")
+        PromptFactory(prompt_set=ps, text=f"Benchmark {k} task.")
+        sets.append(ps)
+    t = tournament_create(name="dyn", format="swiss_dynamics", competitors=field(8),
+                          config={"rounds": [s.name for s in sets], "eliminate": [2, 2]}, prompt_sets=sets, seed=9)
+    tournament_run_inline(tournament=t)
+    _check_complete(t)
+    # 8 play round 1 (4 matches), 6 play round 2 (3), 4 play round 3 (2)
+    assert [r.matches.count() for r in t.rounds.order_by("number")] == [4, 3, 2]
+    assert all(m.prompt.prompt_set_id == m.round.prompt_set_id for m in Match.objects.filter(tournament=t))
+    assert t.entries.filter(eliminated_in_round__isnull=False).count() == 4
+
+
+def test_arena_format(field, prompts):
+    t = tournament_create(name="arena-t", format="arena", competitors=field(6), config={"battles": 12, "batch": 4},
+                          prompt_sets=[prompts], seed=2)
+    tournament_run_inline(tournament=t)
+    _check_complete(t)
+    assert Match.objects.filter(tournament=t).count() == 12
+
+
+@pytest.mark.parametrize("pipeline", [
+    {"pipeline": "majority", "judges": [{"name": "j1", "position_bias": 50}, {"name": "j2", "noise": 100}, {"name": "j3"}]},
+    {"pipeline": "dual", "judges": [{"name": "first", "position_bias": 100}], "reviewer": {"name": "senior"}},
+    {"pipeline": "confidence", "judges": [{"name": "c1"}, {"name": "c2", "weight": 2.0}], "samples": 2},
+    {"pipeline": "single", "judges": [{"name": "solo"}], "swap": False},
+])
+def test_pipelines_run_end_to_end(field, prompts, pipeline):
+    t = tournament_create(name="p", format="round_robin", competitors=field(4), prompt_sets=[prompts],
+                          judge_pipeline=pipeline, seed=4)
+    tournament_run_inline(tournament=t)
+    _check_complete(t)
+    if pipeline["pipeline"] == "dual":
+        assert Judgment.objects.filter(match__tournament=t, stage="review").count() == 2 * 6
+
+
+def test_pause_resume_cancel(field, prompts):
+    t = tournament_create(name="ctl", format="round_robin", competitors=field(4), prompt_sets=[prompts], seed=1)
+    from arena.services.matches import inline_dispatch, run_inline
+
+    with inline_dispatch() as queue:
+        tournament_start(tournament=t)
+        tournament_pause(tournament=t)
+        run_inline(queue)  # steps of a paused tournament do nothing
+    assert tournament_progress(tournament=t)["matches_finished"] == 0
+    with pytest.raises(Conflict):
+        tournament_pause(tournament=t)
+    with inline_dispatch() as queue:
+        tournament_resume(tournament=t)
+        run_inline(queue)
+    _check_complete(t)
+    with pytest.raises(Conflict):
+        tournament_cancel(tournament=t)
+
+    t2 = tournament_create(name="ctl2", format="round_robin", competitors=field(4)[:0] or
+                           [CompetitorFactory(), CompetitorFactory(), CompetitorFactory()], prompt_sets=[prompts])
+    with inline_dispatch():
+        tournament_start(tournament=t2)
+    tournament_cancel(tournament=t2)
+    assert set(Match.objects.filter(tournament=t2).values_list("status", flat=True)) == {Match.Status.CANCELLED}
+
+
+def test_create_validation_names_fields(field, prompts):
+    comps = field(3)
+    with pytest.raises(ApplicationError) as exc:
+        tournament_create(name="", format="swiss", competitors=comps[:1], config={"rounds": 0, "bogus": 1},
+                          prompt_sets=[], judge_pipeline={"pipeline": "nope"})
+    fields = exc.value.field_errors
+    assert {"name", "competitors", "prompt_sets", "config.rounds", "config", "judge_pipeline.pipeline"} <= set(fields)
+    with pytest.raises(ApplicationError) as exc:
+        tournament_create(name="x", format="single_elimination", competitors=comps, config={"third_place": True},
+                          prompt_sets=[prompts])
+    assert "config.third_place" in exc.value.field_errors
+    with pytest.raises(ApplicationError) as exc:
+        tournament_create(name="y", format="swiss_dynamics", competitors=comps, config={"rounds": ["missing"]},
+                          prompt_sets=[prompts])
+    assert "config.rounds" in exc.value.field_errors
+    with pytest.raises(ApplicationError) as exc:
+        tournament_create(name="z", format="knockout", competitors=comps, prompt_sets=[prompts])
+    assert "format" in exc.value.field_errors

@@ -1,0 +1,16 @@
+"""Periodic recovery: re-send steps left stuck by a crashed worker."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from arena.env import env_int
+from arena.services.tournaments import tournament_sweep
+
+STUCK_AFTER_SECONDS = env_int("LUDUS_STUCK_AFTER_SECONDS", 300, minimum=1)
+
+
+@shared_task(name="workers.tasks.maintenance.sweep_stuck_task", acks_late=True, ignore_result=True)
+def sweep_stuck_task(older_than_seconds: float | None = None) -> dict[str, int]:
+    """Re-enqueue match steps untouched for longer than the threshold; check running rounds."""
+    return tournament_sweep(older_than_seconds=older_than_seconds or STUCK_AFTER_SECONDS)
