@@ -11,6 +11,7 @@ from ranking.alpharank import (
     alpharank_game,
     alpharank_sweep,
 )
+from ranking.battles import Battles, ReadResult, components, read_battles
 from ranking.bracket import (
     BracketProbabilities,
     BracketState,
@@ -23,12 +24,15 @@ from ranking.bracket import (
     seed_slots,
     win_matrix,
 )
+from ranking.bradley_terry import bradley_terry, predict_win_matrix
+from ranking.elo import elo
 from ranking.errors import (
     BattleFileError,
     ConvergenceError,
     InputError,
     PairingError,
     RankingError,
+    RankingWarning,
 )
 from ranking.openskill import openskill_rank_update, openskill_rate
 from ranking.roundrobin import (
@@ -63,8 +67,19 @@ from ranking.swiss import (
 from ranking.tiebreaks import TIEBREAKS, StandingsRow, compute_tiebreaks, standings
 from ranking.trf import TrfFile, parse_trf, read_trf, write_trf
 from ranking.types import A_WINS, B_WINS, OUTCOMES, TIE, TIE_BOTHBAD, RatingResult
+from ranking.winrate import average_win_rate, win_rate_matrix
 
 __all__ = [
+    "Battles",
+    "RankingWarning",
+    "ReadResult",
+    "average_win_rate",
+    "bradley_terry",
+    "components",
+    "elo",
+    "predict_win_matrix",
+    "read_battles",
+    "win_rate_matrix",
     "AlphaRankResult",
     "alpharank_from_battles",
     "alpharank_game",
