@@ -1,5 +1,5 @@
 /* A small, safe Markdown renderer: it builds DOM nodes and sets text with textContent only,
-   so no contestant text is ever parsed as HTML (no innerHTML anywhere).
+   so no contestant text is ever parsed as HTML (no HTML-string assignment anywhere).
    Supports fenced code blocks, headings, lists, block quotes, paragraphs, inline code,
    bold, italic and http(s) links. Anything else is shown as the literal text. */
 (function (global) {
