@@ -56,12 +56,12 @@ def _address_problem(address: str) -> str | None:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     checks = (
+        ("is_unspecified", "an unspecified"),
         ("is_loopback", "a loopback"),
         ("is_link_local", "a link-local (cloud metadata)"),
         ("is_private", "a private"),
         ("is_multicast", "a multicast"),
         ("is_reserved", "a reserved"),
-        ("is_unspecified", "an unspecified"),
     )
     for attribute, label in checks:
         if getattr(ip, attribute):
