@@ -87,11 +87,11 @@ def _load(path: str, args: argparse.Namespace) -> tuple[str, Any, Any]:
         doc = json.loads(text)
     except json.JSONDecodeError:
         doc = None
-    if isinstance(doc, dict):
-        if "payoffs" not in doc:
-            raise InputError(f"{path}: a JSON object must hold 'payoffs' (and optionally "
-                             "'strategies')")
+    if isinstance(doc, dict) and "payoffs" in doc:
         return "payoffs", doc["payoffs"], doc.get("strategies")
+    if isinstance(doc, dict) and not {"model_a", "model_b", "winner"} & set(doc):
+        raise InputError(f"{path}: a JSON object must hold 'payoffs' (and optionally "
+                         "'strategies')")
     if isinstance(doc, list) and doc and all(isinstance(row, list) for row in doc):
         return "payoffs", doc, None
     if isinstance(doc, list) and not doc:

@@ -1,0 +1,167 @@
+"""``python -m ranking alpharank``: DESIGN.md input, JSON output, errors.
+
+A few tests run the real command in a subprocess; the rest call the same entry point in
+process (``ranking.cli.main``), which keeps this file fast.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from numpy.testing import assert_allclose
+
+from ranking.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT / "tests" / "data"
+REF = json.loads((DATA / "alpharank_vectors.json").read_text())["vectors"]
+GAMES = json.loads((DATA / "alpharank_games.json").read_text())
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ranking", "alpharank", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+class Proc:
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    def call(*args: str) -> Proc:
+        code = main(["alpharank", *args])
+        out, err = capsys.readouterr()
+        return Proc(code, out, err)
+    return call
+
+
+def write(tmp_path: Path, name: str, content: object) -> str:
+    path = tmp_path / name
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return str(path)
+
+
+def test_square_matrix_json(tmp_path: Path) -> None:
+    path = write(tmp_path, "rps.json", GAMES["rps"])
+    proc = run(path, "--alpha", "100", "--population-size", "50", "--output", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["alpha"] == 100.0 and doc["population_size"] == 50
+    assert [p["rank"] for p in doc["profiles"]] == [1, 1, 1]
+    assert_allclose([p["mass"] for p in doc["profiles"]], REF["rps_m50_alpha100_local"])
+    assert sorted(p["profile"] for p in doc["profiles"]) == [[0], [1], [2]]
+
+
+def test_payoffs_document_matches_openspiel(cli, tmp_path: Path) -> None:
+    names = ["allc", "alld", "fake", "commit", "tft"]
+    path = write(tmp_path, "han.json", {"payoffs": [GAMES["han2013"]], "strategies": [names]})
+    proc = cli(path, "--output", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    masses = {p["names"][0]: p["mass"] for p in doc["profiles"]}
+    assert_allclose([masses[n] for n in names], REF["han2013_m50_alpha100_local"], rtol=1e-9)
+    assert [p["mass"] for p in doc["profiles"]] == sorted(masses.values(), reverse=True)
+    assert doc["profiles"][0]["names"] == ["tft"] and doc["profiles"][0]["rank"] == 1
+
+
+def test_two_populations_with_names(cli, tmp_path: Path) -> None:
+    doc_in = {"payoffs": [GAMES["pd"], GAMES["pd_column"]],
+              "strategies": [["C", "D"], ["C", "D"]]}
+    proc = cli(write(tmp_path, "pd.json", doc_in), "--alpha", "0.1", "--output", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    first = doc["profiles"][0]
+    assert first["profile"] == [1, 1] and first["names"] == ["D", "D"]
+    by_profile = {tuple(p["profile"]): p["mass"] for p in doc["profiles"]}
+    assert_allclose([by_profile[p] for p in [(0, 0), (0, 1), (1, 0), (1, 1)]],
+                    REF["pd_2pop_m50_alpha0.1"], rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.parametrize("alpha", ["1000", "1e6", "1e8"])
+def test_large_alpha_stays_finite(cli, tmp_path: Path, alpha: str) -> None:
+    proc = cli(write(tmp_path, "brps.json", GAMES["brps"]), "--alpha", alpha, "--output", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert_allclose([p["mass"] for p in json.loads(proc.stdout)["profiles"]], [1 / 3] * 3)
+
+
+def test_sweep(cli, tmp_path: Path) -> None:
+    path = write(tmp_path, "brps.json", GAMES["brps"])
+    proc = run(path, "--alpha", "sweep", "--alphas", "0.01,0.1,100", "--output", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["alpha"] == "sweep" and doc["alphas"] == [0.01, 0.1, 100.0]
+    assert [s["alpha"] for s in doc["sweep"]] == [0.01, 0.1, 100.0]
+    first = {p["profile"][0]: p["mass"] for p in doc["sweep"][0]["profiles"]}
+    assert_allclose([first[i] for i in range(3)], REF["brps_m50_alpha0.01_local"], rtol=1e-9)
+    table = cli(path, "--alpha", "sweep", "--alphas", "1,1e6")
+    assert table.returncode == 0 and "mass@1e+06" in table.stdout
+
+
+def test_table_and_csv(cli, tmp_path: Path) -> None:
+    path = write(tmp_path, "pd.json", {"payoffs": [GAMES["pd"]], "strategies": [["C", "D"]]})
+    table = cli(path)
+    assert table.returncode == 0
+    assert table.stdout.splitlines()[0].split() == ["rank", "profile", "mass"]
+    csv = cli(path, "--output", "csv")
+    assert csv.stdout.splitlines()[0] == "rank,profile,mass"
+    assert csv.stdout.splitlines()[1].startswith("1,D,")
+
+
+def test_battle_file(cli, tmp_path: Path) -> None:
+    records = ([{"model_a": "a", "model_b": "b", "winner": "model_a"}] * 6
+               + [{"model_a": "b", "model_b": "a", "winner": "model_a"}] * 2
+               + [{"model_a": "b", "model_b": "c", "winner": "tie"}] * 3
+               + [{"model_a": "c", "model_b": "b", "winner": "model_b"}])
+    path = write(tmp_path, "battles.jsonl", "\n".join(json.dumps(r) for r in records) + "\n")
+    proc = run(path, "--alpha", "10", "--rounds", "25", "--seed", "3", "--output", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert "never played" in proc.stderr and "a vs c" in proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["unplayed"] == [["a", "c"]]
+    assert doc["profiles"][0]["names"] == ["a"]
+    for p in doc["profiles"]:
+        assert 0 <= p["lower"] <= p["mass"] <= p["upper"] <= 1
+    again = cli(path, "--alpha", "10", "--rounds", "25", "--seed", "3", "--output", "json")
+    assert again.stdout == proc.stdout
+    # a JSON array of records is a battle file too
+    array = cli(write(tmp_path, "battles.json", records), "--alpha", "10", "--output", "json")
+    assert array.returncode == 0, array.stderr
+    assert [p["names"] for p in json.loads(array.stdout)["profiles"]] == \
+        [p["names"] for p in doc["profiles"]]
+
+
+@pytest.mark.parametrize(("content", "args", "message"), [
+    ([[0, 1, 2], [1, 0, 2]], (), "square matrix"),
+    ([[0, 1], [2]], (), "rectangular"),
+    ("[[0, NaN], [1, 0]]", (), "finite"),
+    ({"payoffs": [[[1, 2], [3, 4]], [[1, 2, 3], [4, 5, 6]]]}, (), "shape"),
+    ({"payoffs": [[[[1, 2], [3, 4]]], [[[1, 2], [3, 4]]]]}, (), "2 dimensions"),
+    ({"payoffs": [[0, 1], [1, 0]], "strategies": [["x"]]}, (), "strategies"),
+    ({"matrix": [[0]]}, (), "payoffs"),
+    ([[0, 1], [1, 0]], ("--alpha", "-3"), "non-negative"),
+    ([[0, 1], [1, 0]], ("--alpha", "fast"), "--alpha"),
+    ([[0, 1], [1, 0]], ("--population-size", "1"), "population_size"),
+])
+def test_errors_exit_2_with_one_line(cli, tmp_path: Path, content: object, args: tuple[str, ...],
+                                     message: str) -> None:
+    proc = cli(write(tmp_path, "bad.json", content), *args)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert message in lines[0]
+
+
+def test_missing_file_and_malformed_battles(cli, tmp_path: Path) -> None:
+    proc = run(str(tmp_path / "nope.json"))
+    assert proc.returncode == 2 and proc.stderr.startswith("error: ")
+    bad = write(tmp_path, "bad.jsonl", '{"model_a": "a", "model_b": "b", "winner": "A"}\n')
+    proc = cli(bad)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and "winner" in proc.stderr
