@@ -568,6 +568,9 @@ class _DutchPairer:
                 c = _compatible(ps[i], ps[j], state, n_rounds)
                 self.compat[i][j] = self.compat[j][i] = c
         self.bye_score = 0
+        self.C = np.zeros((n, n), dtype=np.int64)
+        self.special = np.zeros((n, n), dtype=bool)
+        self.bracket_pairs: list[tuple[int, int]] = []
         self.c9 = False
         self.played_rank: dict[int, int] = {}
         self.removed = [False] * n
@@ -596,13 +599,17 @@ class _DutchPairer:
         return (c << self.K) + self.low.get(key, 0)
 
     def solve(self, scope: list[int]) -> list[int]:
-        edges = []
-        for a in range(len(scope)):
-            u = scope[a]
-            for b in range(a):
-                w = self.weight(u, scope[b])
+        sc = np.asarray(scope, dtype=np.int64)
+        pos = {v: k for k, v in enumerate(scope)}
+        sub = np.tril(self.C[np.ix_(sc, sc)] * ~self.special[np.ix_(sc, sc)], -1)
+        ii, jj = np.nonzero(sub)
+        shifted = [0, 1 << self.K, 2 << self.K, 3 << self.K]
+        edges = [(a, b, shifted[c]) for a, b, c in zip(ii.tolist(), jj.tolist(), sub[ii, jj].tolist())]
+        for hv, lv in self.bracket_pairs:
+            if hv in pos and lv in pos:
+                w = self.weight(hv, lv)
                 if w > 0:
-                    edges.append((a, b, w))
+                    edges.append((pos[hv], pos[lv], w))
         local = max_weight_matching(len(scope), edges)
         mate = list(range(self.n))
         for k, v in enumerate(scope):
@@ -636,87 +643,133 @@ class _DutchPairer:
                 )
             counts = sorted({p.played for p in ps if p.score == self.bye_score}, reverse=True)
             self.played_rank = {c: r for r, c in enumerate(counts)}
+        for i in range(n):
+            for j in range(i):
+                self.C[i, j] = self.C[j, i] = self.comp(i, j)
         return self._brackets()
 
-    def _layout(self, pbi: list[int], sg_begin: int, nsg_begin: int) -> dict[str, int]:
+    def _layout(self, pbi: list[int], sg_begin: int, nsg_begin: int) -> None:
+        """Field widths for this bracket, as narrow as the bracket allows.
+
+        Every criterion is a count; a field is given just enough bits for the largest
+        total it can reach in this bracket (zero when it cannot vary), so the weights of
+        typical brackets stay below rustworkx's 128-bit limit. Criteria whose natural
+        form is "maximise pairs without X" are stored as penalties (minus X), which is
+        equivalent once the number of pairs is fixed by the more significant fields.
+        """
         ps = self.ps
+        cur = [ps[v] for v in pbi[:nsg_begin]]
+        allp = [ps[v] for v in pbi]
         size = len(pbi)
-        w = _bits(size)
-        counts: dict[int, int] = {}
-        for v in pbi[:nsg_begin]:
-            counts[ps[v].score] = counts.get(ps[v].score, 0) + 1
-        shifts: dict[int, int] = {}
-        total = 0
-        for s in sorted(counts):
-            shifts[s] = total
-            total += _bits(counts[s])
-        self.shifts = shifts
-        self.sgw = total
-        self.w = w
-        c9w = _bits(size * (max(self.played_rank.values(), default=0) + 1))
-        self.c9w = c9w
-        floats = sum(2 * w + 2 * total for back in range(2) if self.n_rounds > back)
-        self.K = w + total + w + total + c9w + 4 * w + floats + 3 * w + 1 + 2
-        return {"w": w}
+        self.w = _bits(size)
+
+        def shifts_of(counts: dict[int, int]) -> tuple[dict[int, int], int]:
+            sh: dict[int, int] = {}
+            total = 0
+            for s in sorted(counts):
+                if counts[s] > 0:
+                    sh[s] = total
+                    total += _bits(counts[s])
+            return sh, total
+
+        cnt_cur: dict[int, int] = {}
+        for p in cur:
+            cnt_cur[p.score] = cnt_cur.get(p.score, 0) + 1
+        cnt_all: dict[int, int] = {}
+        for p in allp:
+            cnt_all[p.score] = cnt_all.get(p.score, 0) + 1
+        self.wp = _bits(len(cur) // 2)
+        self.sh_cur, self.sgw_cur = shifts_of(cnt_cur)
+        self.wn = _bits(size // 2)
+        self.sh_all, self.sgw_all = shifts_of(cnt_all)
+        self.c9w = (
+            _bits(size * (max(self.played_rank.values(), default=0) + 1)) if self.c9 else 0
+        )
+        imb2 = sum(1 for p in cur if p.imbalance > 1)
+        absolute = sum(1 for p in cur if p.absolute)
+        prefd = sum(1 for p in cur if p.pref is not None)
+        strong = sum(1 for p in cur if p.strong or p.absolute)
+        self.cw = [
+            _bits(imb2 // 2) if imb2 > 1 else 0,
+            _bits(absolute // 2) if absolute > 1 else 0,
+            _bits(prefd // 2) if prefd > 1 else 0,
+            _bits(strong // 2) if strong > 1 else 0,
+        ]
+        self.fw: list[tuple[int, int, dict[int, int], int, dict[int, int], int]] = []
+        for back in range(2):
+            if self.n_rounds <= back:
+                continue
+            downs = [p for p in cur if p.floats[back] == _DOWN]
+            ups = [p for p in cur if p.floats[back] == _UP]
+            dcount: dict[int, int] = {}
+            for p in downs:
+                dcount[p.score] = dcount.get(p.score, 0) + 1
+            dsh, dw = shifts_of(dcount)
+            ucount = {s: len(ups) for s in cnt_cur} if ups else {}
+            ush, uw = shifts_of(ucount)
+            self.fw.append((_bits(len(downs)) if downs else 0, _bits(len(ups)) if ups else 0,
+                            dsh, dw, ush, uw))
+        total = self.wp + self.sgw_cur + self.wn + self.sgw_all + self.c9w + sum(self.cw)
+        total += sum(f[0] + f[1] + f[3] + f[5] for f in self.fw)
+        step = self.w + 1
+        self.room = max(1, (116 - total) // step)
+        self.reserve = max(3 * self.w + 1, self.room * step)
+        self.K = total + self.reserve + 2
 
     def _base(self, hv: int, lv: int, cur: bool, nxt: bool) -> int:
         """Low part of bbpPairings' computeEdgeWeight (everything below completion)."""
         ps = self.ps
         h, lo = ps[hv], ps[lv]
-        w, sgw = self.w, self.sgw
-        sh = self.shifts
-        r = 0
-        r = (r << w) | int(cur)
-        r <<= sgw
+        r = int(cur)
+        r <<= self.sgw_cur
         if cur:
-            r |= 1 << sh[h.score]
-        r = (r << w) | int(nxt)
-        r <<= sgw
-        if nxt and h.score in sh:
-            r |= 1 << sh[h.score]
+            r |= 1 << self.sh_cur[h.score]
+        r = (r << self.wn) | int(nxt)
+        r <<= self.sgw_all
+        if nxt:
+            r |= 1 << self.sh_all[h.score]
         r <<= self.c9w
-        if self.c9:
+        if self.c9w:
             if h.score == self.bye_score:
-                r |= self.played_rank.get(h.played, 0)
+                r += self.played_rank.get(h.played, 0)
             if lo.score == self.bye_score:
                 r += self.played_rank.get(lo.played, 0)
-        # colour criteria (player = lower, opponent = higher)
         p, o = lo, h
-        m = cur
-        r = (r << w) | int(m and (not (p.imbalance > 1) or not (o.imbalance > 1) or p.pref != o.pref))
         if p.imbalance == o.imbalance:
             rep_ok = p.repeated is None or p.repeated != o.repeated
         else:
             rep_ok = (o if p.imbalance > o.imbalance else p).repeated != _invert(p.pref)
-        r = (r << w) | int(m and (not p.absolute or not o.absolute or p.pref != o.pref or rep_ok))
-        r = (r << w) | int(m and (p.pref is None or o.pref is None or p.pref != o.pref))
-        r = (r << w) | int(
-            m and (
-                (not p.strong and not p.absolute)
-                or (not o.strong and not o.absolute)
-                or (p.absolute and o.absolute)
-                or p.pref != o.pref
-            )
+        same = p.pref is not None and p.pref == o.pref
+        penalties = (
+            same and p.imbalance > 1 and o.imbalance > 1,
+            same and p.absolute and o.absolute and not rep_ok,
+            same,
+            same and (p.strong or p.absolute) and (o.strong or o.absolute)
+            and not (p.absolute and o.absolute),
         )
-        for back in range(2):
-            if self.n_rounds > back:
-                r <<= w
-                if cur:
-                    r |= int(lo.floats[back] == _DOWN)
-                    r += int(h.score <= lo.score and h.floats[back] == _DOWN)
-                r <<= w
-                if cur:
-                    r |= int(not (h.score > lo.score and lo.floats[back] == _UP))
-        for back in range(2):
-            if self.n_rounds > back:
-                r <<= sgw
-                if cur:
-                    r += int(lo.floats[back] == _DOWN) << sh[lo.score]
-                    r += int(h.floats[back] == _DOWN) << sh[h.score]
-                r <<= sgw
-                if cur and not (lo.floats[back] == _UP and h.score > lo.score):
-                    r |= 1 << sh[h.score]
-        r <<= 3 * w + 1
+        for width, bad in zip(self.cw, penalties):
+            r <<= width
+            if width and cur and bad:
+                r -= 1
+        for back, (dw1, uw1, _, _, _, _) in enumerate(self.fw):
+            r <<= dw1
+            if dw1 and cur:
+                r += int(lo.floats[back] == _DOWN)
+                r += int(h.score <= lo.score and h.floats[back] == _DOWN)
+            r <<= uw1
+            if uw1 and cur and h.score > lo.score and lo.floats[back] == _UP:
+                r -= 1
+        for back, (_, _, dsh, dw, ush, uw) in enumerate(self.fw):
+            r <<= dw
+            if dw and cur:
+                if lo.floats[back] == _DOWN:
+                    r += 1 << dsh[lo.score]
+                if h.floats[back] == _DOWN:
+                    r += 1 << dsh[h.score]
+            r <<= uw
+            if uw and cur and lo.floats[back] == _UP and h.score > lo.score:
+                r -= 1 << ush[h.score]
+        r <<= self.reserve
         return r
 
     def _brackets(self) -> Pairing:
@@ -739,7 +792,7 @@ class _DutchPairer:
                     pbi.append(nxt_it)
                     nxt_it += 1
             self._layout(pbi, sg_begin, nsg_begin)
-            bew: dict[tuple[int, int], int] = {}
+            bew: dict[tuple[int, int], int | None] = {}
             self.low = {}
             self.dead = set()
             for li in range(1, len(pbi)):
@@ -750,27 +803,30 @@ class _DutchPairer:
                         bew[(si, li)] = low
                         self.low[(hv, lv)] = low
                     else:
-                        bew[(si, li)] = -1
+                        bew[(si, li)] = None
+            pa = np.asarray(pbi, dtype=np.int64)
+            self.special[:] = False
+            self.special[np.ix_(pa, pa)] = True
+            self.bracket_pairs = [(pbi[si], pbi[li]) for li in range(len(pbi)) for si in range(li)]
             remaining = [v for v in range(n) if not self.removed[v]]
             lim = n if self.scope_all else self._scope_end(nxt_it)
             scope = [v for v in remaining if v < lim]
 
-            def ew(si: int, li: int) -> int:
-                b = bew[(si, li)]
-                return b if b >= 0 else -1
+            def ew(si: int, li: int) -> int | None:
+                return bew[(si, li)]
 
-            def setw(si: int, li: int, value: int) -> None:
+            def setw(si: int, li: int, value: int | None) -> None:
                 hv, lv = pbi[si], pbi[li]
-                if value < 0:
+                if value is None:
                     self.dead.add((hv, lv))
                     self.low.pop((hv, lv), None)
                 else:
                     self.dead.discard((hv, lv))
                     self.low[(hv, lv)] = value
 
-            def ewc(si: int, li: int, s_rem: int, rem_pairs: int) -> int:
+            def ewc(si: int, li: int, s_rem: int, rem_pairs: int) -> int | None:
                 r = ew(si, li)
-                if r >= 0:
+                if r is not None:
                     add = (int(s_rem < rem_pairs) << (2 * self.w)) - s_rem
                     r += add << 1
                 return r
@@ -803,7 +859,7 @@ class _DutchPairer:
                 if not (sg_begin_v <= mate[pv] < nsg_begin_v):
                     for oi in range(sg_begin, nsg_begin):
                         e = ew(pi, oi)
-                        if e >= 0:
+                        if e is not None:
                             setw(pi, oi, e + 1)
                     mate = self.solve(scope)
                 if sg_begin_v <= mate[pv] < nsg_begin_v:
@@ -811,7 +867,7 @@ class _DutchPairer:
                     rem_md_matched -= 1
                     for oi in range(sg_begin, nsg_begin):
                         e = ew(pi, oi)
-                        if e >= 0:
+                        if e is not None:
                             setw(pi, oi, e + (nsg_begin - sg_begin) + 1)
             # opponents of the moved-down players
             for pi in range(sg_begin):
@@ -824,7 +880,7 @@ class _DutchPairer:
                     if matched[ov]:
                         continue
                     e = ew(pi, oi)
-                    if e >= 0:
+                    if e is not None:
                         setw(pi, oi, e + add)
                         add += 1
                 mate = self.solve(scope)
@@ -860,14 +916,14 @@ class _DutchPairer:
                 if head(pv):
                     for oi in remainder[k + 1:]:
                         e = ewc(pi, oi, k, rem_pairs)
-                        if e >= 0:
+                        if e is not None:
                             setw(pi, oi, e - 1)
                     mate = self.solve(scope)
                 exch = not head(pv)
                 left -= int(exch)
                 for oi in remainder[k + 1:]:
                     if exch:
-                        bew[(pi, oi)] = -1
+                        bew[(pi, oi)] = None
                     setw(pi, oi, ewc(pi, oi, k, rem_pairs))
             left = exchange_count
             k = rem_pairs
@@ -878,17 +934,17 @@ class _DutchPairer:
                 if not already:
                     for oi in remainder[k + 1:]:
                         e = ewc(pi, oi, k, rem_pairs)
-                        if e >= 0:
+                        if e is not None:
                             setw(pi, oi, e + 1)
                     mate = self.solve(scope)
                 if head(pv):
                     left -= 1
                     for oi in remainder[:k]:
-                        bew[(oi, pi)] = -1
-                        setw(oi, pi, -1)
+                        bew[(oi, pi)] = None
+                        setw(oi, pi, None)
                     for oi in range(nsg_begin, len(pbi)):
-                        bew[(pi, oi)] = -1
-                        setw(pi, oi, -1)
+                        bew[(pi, oi)] = None
+                        setw(pi, oi, None)
                 if not already:
                     for oi in remainder[k + 1:]:
                         setw(pi, oi, ewc(pi, oi, k, rem_pairs))
@@ -900,26 +956,36 @@ class _DutchPairer:
                     pb = remainder[b]
                     ov = pbi[pb]
                     if (not head(pv)) or head(ov):
-                        bew[(pa, pb)] = -1
+                        bew[(pa, pb)] = None
                     setw(pa, pb, ew(pa, pb))
-            for pi in remainder:
-                pv = pbi[pi]
-                if self.removed[pv] or not head(pv):
-                    continue
-                add = 0
-                for oi in reversed(remainder):
-                    ov = pbi[oi]
-                    if oi <= pi or matched[ov]:
-                        continue
-                    e = ew(pi, oi)
-                    if e >= 0:
-                        setw(pi, oi, e + add)
-                    add += 1
+            heads = [pi for pi in remainder if not self.removed[pbi[pi]] and head(pbi[pi])]
+            step = self.w + 1
+            room = self.room
+            while heads:
+                chunk, heads = heads[:room], heads[room:]
+                saved: list[tuple[int, int]] = []
+                for j, pi in enumerate(chunk):
+                    shift = (len(chunk) - 1 - j) * step
+                    add = 0
+                    for oi in reversed(remainder):
+                        ov = pbi[oi]
+                        if oi <= pi or matched[ov]:
+                            continue
+                        e = ew(pi, oi)
+                        if e is not None:
+                            setw(pi, oi, e + (add << shift))
+                            saved.append((pi, oi))
+                        add += 1
                 mate = self.solve(scope)
-                mv = mate[pv]
-                matched[pv] = matched[mv] = True
-                self._finalize(pv, mv, mate_final)
-                scope = [v for v in scope if v not in (pv, mv)]
+                for pi in chunk:
+                    pv = pbi[pi]
+                    mv = mate[pv]
+                    matched[pv] = matched[mv] = True
+                    self._finalize(pv, mv, mate_final)
+                    scope = [v for v in scope if v not in (pv, mv)]
+                for pi, oi in saved:
+                    if not self.removed[pbi[oi]]:
+                        setw(pi, oi, ew(pi, oi))
             # next bracket
             new_pbi = []
             sg_begin = 0
