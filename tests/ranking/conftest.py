@@ -1,0 +1,70 @@
+"""Fixtures for the rating tests: reference data from tests/data/ (see its README)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ranking.battles import Battles
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+#: evalica's winner labels mapped to DESIGN.md's.
+EVALICA_WINNER = {"left": "model_a", "right": "model_b", "tie": "tie"}
+
+
+def evalica_records(name: str) -> list[dict[str, Any]]:
+    """The comparisons of an evalica golden data set as battle records, in file order."""
+    with open(DATA / "evalica_golden" / f"{name}.csv", newline="") as fh:
+        return [{"model_a": row["left"], "model_b": row["right"],
+                 "winner": EVALICA_WINNER[row["winner"]]} for row in csv.DictReader(fh)]
+
+
+def evalica_golden(name: str, algorithm: str) -> dict[str, float]:
+    """evalica's expected scores for one algorithm on one data set."""
+    with open(DATA / "evalica_golden" / f"{name}-golden.csv", newline="") as fh:
+        return {row["item"]: float(row["score"]) for row in csv.DictReader(fh)
+                if row["algorithm"] == algorithm}
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def vectors() -> dict[str, Any]:
+    """FastChat / arena-rank reference vectors (pairwise_rating_vectors.json)."""
+    return json.loads((DATA / "pairwise_rating_vectors.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def evalica_battles() -> Callable[[str], Battles]:
+    cache: dict[str, Battles] = {}
+
+    def load(name: str) -> Battles:
+        if name not in cache:
+            cache[name] = Battles.from_records(evalica_records(name))
+        return cache[name]
+
+    return load
+
+
+@pytest.fixture(scope="session")
+def wikipedia_battles() -> Battles:
+    """The Wikipedia 4-team table as weighted battles (one entry per ordered pair)."""
+    table = json.loads((DATA / "bt_wikipedia_wins.json").read_text())
+    wins = np.array(table["wins"], dtype=float)
+    i, j = np.nonzero(wins)
+    return Battles(tuple(table["competitors"]), i, j, np.zeros(len(i)), weight=wins[i, j])
+
+
+def by_name(result: Any, names: list[str]) -> np.ndarray:
+    """Ratings of ``result`` in the order of ``names``."""
+    return np.array([result.rating[result.models.index(n)] for n in names])
