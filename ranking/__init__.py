@@ -15,12 +15,14 @@ from ranking.battles import Battles, ReadResult, components, read_battles
 from ranking.bracket import (
     BracketProbabilities,
     BracketState,
+    DoubleEliminationResult,
     bracket_advance,
     bracket_create,
     bracket_monte_carlo,
     bracket_probabilities,
     bracket_ranking,
     bracket_samples,
+    double_elimination,
     seed_slots,
     win_matrix,
 )
@@ -111,6 +113,8 @@ __all__ = [
     "bracket_probabilities",
     "bracket_ranking",
     "bracket_samples",
+    "double_elimination",
+    "DoubleEliminationResult",
     "failure_sensitivity",
     "predict_tournament",
     "round_robin",

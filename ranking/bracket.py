@@ -24,12 +24,14 @@ from ranking.errors import InputError
 __all__ = [
     "BracketProbabilities",
     "BracketState",
+    "DoubleEliminationResult",
     "bracket_advance",
     "bracket_create",
     "bracket_monte_carlo",
     "bracket_probabilities",
     "bracket_ranking",
     "bracket_samples",
+    "double_elimination",
     "seed_slots",
     "win_matrix",
 ]
@@ -545,3 +547,185 @@ def bracket_ranking(state: BracketState, *, ratings: Sequence[float] | None = No
                 place[b if w == a else a] = 4
     order = sorted(range(n), key=lambda i: (place[i], -rr[i], i))
     return [(state.names[i], int(place[i])) for i in order]
+
+
+# ------------------------------------------------------------------ double elimination
+
+
+@dataclass(frozen=True)
+class DoubleEliminationResult:
+    """Monte Carlo summary of a seeded double-elimination bracket.
+
+    Attributes
+    ----------
+    rounds : int
+        Winners' bracket rounds ``R`` (the losers' bracket has ``2R - 2``).
+    p_champion, p_grand_final : ndarray, shape (n,)
+        Probability of winning the event and of reaching the grand final.
+    p_unbeaten : ndarray, shape (n,)
+        Probability of winning the winners' bracket.
+    expected_wins : ndarray, shape (n,)
+        Expected matches won (walkovers excluded).
+    expected_place : ndarray, shape (n,)
+        Expected final place (1 = champion; entrants knocked out in the same round share
+        the best place of that round).
+    stderr : dict of str to ndarray
+        Standard errors of the four arrays above, by attribute name.
+    simulations : int
+        Number of simulated events.
+    """
+
+    rounds: int
+    p_champion: NDArray[np.float64]
+    p_grand_final: NDArray[np.float64]
+    p_unbeaten: NDArray[np.float64]
+    expected_wins: NDArray[np.float64]
+    expected_place: NDArray[np.float64]
+    stderr: dict[str, NDArray[np.float64]]
+    simulations: int
+
+
+def _de_chunk(ps: NDArray[np.float64], real: NDArray[np.bool_], rounds: int, s: int,
+              reset: bool, gen: np.random.Generator
+              ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
+                         NDArray[np.bool_]]:
+    """One batch of double-elimination events over bracket slots.
+
+    Returns per slot: the stage at which it was knocked out (higher is better; the
+    champion gets the top stage), matches won, whether it reached the grand final, and
+    whether it won the winners' bracket.
+    """
+    size = 1 << rounds
+    rows = np.arange(s)[:, None]
+    stage = np.zeros((s, size), dtype=np.int64)
+    wins = np.zeros((s, size), dtype=np.int64)
+
+    def play(a: NDArray[np.int64], b: NDArray[np.int64],
+             played: NDArray[np.bool_] | None = None
+             ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        a_wins = gen.random(a.shape) < ps[a, b]
+        winner, loser = np.where(a_wins, a, b), np.where(a_wins, b, a)
+        counted = real[a] & real[b] if played is None else real[a] & real[b] & played
+        wins[rows, winner] += counted
+        return winner, loser
+
+    wb = np.broadcast_to(np.arange(size), (s, size))
+    dropped: list[NDArray[np.int64]] = []
+    for _ in range(rounds):
+        wb, lost = play(wb[:, 0::2], wb[:, 1::2])
+        dropped.append(lost)
+    lb = dropped[0]
+    level = 1
+    if lb.shape[1] > 1:
+        lb, out = play(lb[:, 0::2], lb[:, 1::2])
+        stage[rows, out] = level
+        level += 1
+    for k in range(1, rounds):
+        lb, out = play(dropped[k][:, ::-1], lb)  # reversed drop-in limits early rematches
+        stage[rows, out] = level
+        level += 1
+        if lb.shape[1] > 1:
+            lb, out = play(lb[:, 0::2], lb[:, 1::2])
+            stage[rows, out] = level
+            level += 1
+    top, bottom = wb[:, 0], lb[:, 0]
+    finalists = np.zeros((s, size), dtype=bool)
+    finalists[rows[:, 0], top] = True
+    finalists[rows[:, 0], bottom] = True
+    unbeaten = np.zeros((s, size), dtype=bool)
+    unbeaten[rows[:, 0], top] = True
+    champ, runner = play(top[:, None], bottom[:, None])
+    if reset:
+        again = champ[:, 0] == bottom  # the unbeaten side lost once: play a second final
+        c2, r2 = play(champ, runner, again[:, None])
+        champ = np.where(again[:, None], c2, champ)
+        runner = np.where(again[:, None], r2, runner)
+    stage[rows, runner] = level
+    stage[rows, champ] = level + 1
+    return stage, wins, finalists, unbeaten
+
+
+def double_elimination(strength: ArrayLike, *, simulations: int = 100_000,
+                       grand_final_reset: bool = True, scale: float = 400.0,
+                       base: float = 10.0, rng: int | np.random.Generator | None = None
+                       ) -> DoubleEliminationResult:
+    """Monte Carlo outcome probabilities of a seeded double-elimination bracket.
+
+    The winners' bracket is the standard seeded bracket (byes to the top seeds). Its
+    round-1 losers play each other in the losers' bracket; the losers of each later
+    winners' round drop in, in reversed order, against the losers'-bracket survivors,
+    which then play each other again, until one survivor meets the winners' bracket
+    champion in the grand final. With ``grand_final_reset`` a first loss for the
+    unbeaten finalist forces a second, deciding final.
+
+    Parameters
+    ----------
+    strength : array_like
+        Ratings or win matrix in seed order (see :func:`win_matrix`).
+    simulations : int, default 100_000
+        Number of simulated events (vectorised across simulations).
+    grand_final_reset : bool, default True
+        Play the bracket-reset final.
+    scale, base : float
+        Rating curve parameters.
+    rng : int, Generator or None
+        Source of randomness.
+
+    Returns
+    -------
+    DoubleEliminationResult
+    """
+    if isinstance(simulations, bool) or not isinstance(simulations, int | np.integer) \
+            or simulations < 1:
+        raise InputError(f"simulations must be a positive integer; got {simulations!r}")
+    gen = _as_rng(rng)
+    p = win_matrix(strength, scale=scale, base=base)
+    n = p.shape[0]
+    ps, order, rounds = _slot_matrix(p)
+    size = 1 << rounds
+    real = order < n
+    total = int(simulations)
+    acc = {key: np.zeros(size) for key in ("champ", "final", "unbeaten", "wins", "wins2",
+                                           "place", "place2")}
+    chunk = max(1, _MC_CHUNK_CELLS // (4 * size))
+    for lo in range(0, total, chunk):
+        s = min(total, lo + chunk) - lo
+        stage, wins, finalists, unbeaten = _de_chunk(ps, real, rounds, s, grand_final_reset,
+                                                     gen)
+        # place = 1 + number of real entrants knocked out later (phantoms at stage -1)
+        stage = np.where(real[None, :], stage, -1) + 1
+        levels = int(stage.max()) + 1
+        counts = np.bincount((np.arange(s)[:, None] * levels + stage).ravel(),
+                             minlength=s * levels).reshape(s, levels)
+        later = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1] - counts
+        place = 1 + np.take_along_axis(later, stage, axis=1)
+        acc["champ"] += (stage == stage.max(axis=1, keepdims=True)).sum(axis=0)
+        acc["final"] += finalists.sum(axis=0)
+        acc["unbeaten"] += unbeaten.sum(axis=0)
+        acc["wins"] += wins.sum(axis=0)
+        acc["wins2"] += (wins.astype(np.float64) ** 2).sum(axis=0)
+        acc["place"] += place.sum(axis=0)
+        acc["place2"] += (place.astype(np.float64) ** 2).sum(axis=0)
+
+    def by_seed(x: NDArray[np.float64]) -> NDArray[np.float64]:
+        out = np.empty(size)
+        out[order] = x
+        return out[:n]
+
+    mean = {k: by_seed(v / total) for k, v in acc.items()}
+
+    def se_p(q: NDArray[np.float64]) -> NDArray[np.float64]:
+        return np.sqrt(q * (1 - q) / total)
+
+    def se_mean(m1: NDArray[np.float64], m2: NDArray[np.float64]) -> NDArray[np.float64]:
+        var = np.maximum(m2 - m1**2, 0.0) * total / max(total - 1, 1)
+        return np.sqrt(var / total)
+
+    stderr = {"p_champion": se_p(mean["champ"]), "p_grand_final": se_p(mean["final"]),
+              "p_unbeaten": se_p(mean["unbeaten"]),
+              "expected_wins": se_mean(mean["wins"], mean["wins2"]),
+              "expected_place": se_mean(mean["place"], mean["place2"])}
+    return DoubleEliminationResult(rounds=rounds, p_champion=mean["champ"],
+                                   p_grand_final=mean["final"], p_unbeaten=mean["unbeaten"],
+                                   expected_wins=mean["wins"], expected_place=mean["place"],
+                                   stderr=stderr, simulations=total)

@@ -9,7 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from ranking.bracket import BracketProbabilities, bracket_monte_carlo, bracket_probabilities
+from ranking.bracket import (
+    BracketProbabilities,
+    bracket_monte_carlo,
+    bracket_probabilities,
+    double_elimination,
+)
 from ranking.cli._output import Output
 from ranking.errors import InputError
 
@@ -92,11 +97,33 @@ def _document(names: list[str], res: BracketProbabilities, seed: int | None) -> 
     return out
 
 
+_DE_FIELDS = ("p_champion", "p_grand_final", "p_unbeaten", "expected_wins", "expected_place")
+
+
+def _double(names: list[str], strength: np.ndarray, args: argparse.Namespace) -> Output:
+    sims = 100_000 if args.simulations is None else args.simulations
+    res = double_elimination(strength, simulations=sims, scale=args.scale, base=args.base,
+                             grand_final_reset=not args.no_reset, rng=args.seed)
+    entrants = []
+    for i, name in enumerate(names):
+        row: dict[str, Any] = {"name": name, "seed": i + 1}
+        row.update({f: float(getattr(res, f)[i]) for f in _DE_FIELDS})
+        row["stderr"] = {f: float(res.stderr[f][i]) for f in _DE_FIELDS}
+        entrants.append(row)
+    doc = {"format": "double_elimination", "rounds": res.rounds,
+           "grand_final_reset": not args.no_reset, "simulations": res.simulations,
+           "seed": args.seed, "entrants": entrants}
+    rows = [{k: v for k, v in e.items() if k != "stderr"} for e in entrants]
+    return Output(document=doc, rows=rows, columns=["name", "seed", *_DE_FIELDS])
+
+
 def handle(args: argparse.Namespace) -> Output:
     names, strength, _ = parse_bracket_input(load_json(args.input))
+    if args.simulations is not None and args.simulations < 1:
+        raise InputError(f"--simulations must be a positive integer; got {args.simulations}")
+    if args.double:
+        return _double(names, strength, args)
     if args.simulations is not None:
-        if args.simulations < 1:
-            raise InputError(f"--simulations must be a positive integer; got {args.simulations}")
         res = bracket_monte_carlo(strength, simulations=args.simulations, scale=args.scale,
                                   base=args.base, rng=args.seed)
     else:
@@ -134,5 +161,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--base", type=float, default=10.0)
     parser.add_argument("--third-place", action="store_true",
                         help="also report P(win the third-place match) (exact mode)")
+    parser.add_argument("--double", action="store_true",
+                        help="double elimination (Monte Carlo; 100,000 events by default)")
+    parser.add_argument("--no-reset", action="store_true",
+                        help="double elimination without the bracket-reset final")
     add_output_option(parser)
     parser.set_defaults(handler=handle)

@@ -19,6 +19,7 @@ from ranking.bracket import (
     bracket_probabilities,
     bracket_ranking,
     bracket_samples,
+    double_elimination,
     seed_slots,
     win_matrix,
 )
@@ -277,3 +278,69 @@ def test_live_bracket_errors() -> None:
         bracket_create(["A", "A"])
     with pytest.raises(InputError, match="ratings are required"):
         bracket_create(["A", "B"], reseed=True)
+
+
+# ------------------------------------------------------------------ double elimination
+
+
+def brute_force_double_4(r: list[float], reset: bool) -> dict[str, np.ndarray]:
+    """Enumerate a 4-entrant double-elimination event by hand-written structure.
+
+    Winners' round 1: seeds 1 v 4 and 2 v 3; winners' final; losers' round 1 between the
+    two round-1 losers; losers' final against the winners'-final loser; grand final,
+    replayed once if the losers'-bracket champion wins it (with ``reset``).
+    Places: champion 1, grand-final loser 2, losers'-final loser 3, losers' round-1 loser 4.
+    """
+    champ, final, wins, place = (np.zeros(4) for _ in range(4))
+
+    def outcomes(a: int, b: int) -> list[tuple[int, int, float]]:
+        p = elo(r[a], r[b])
+        return [(a, b, p), (b, a, 1 - p)]
+
+    for w1, l1, p1 in outcomes(0, 3):
+        for w2, l2, p2 in outcomes(1, 2):
+            for wf, lf, p3 in outcomes(w1, w2):
+                for lw, ll, p4 in outcomes(l1, l2):
+                    for lbw, lbl, p5 in outcomes(lf, lw):
+                        for g1w, g1l, p6 in outcomes(wf, lbw):
+                            finals = [(g1w, g1l, 1.0, [g1w])]
+                            if reset and g1w == lbw:
+                                finals = [(w, lo, p7, [g1w, w]) for w, lo, p7 in
+                                          outcomes(g1w, g1l)]
+                            for c, ru, p7, gf_wins in finals:
+                                prob = p1 * p2 * p3 * p4 * p5 * p6 * p7
+                                champ[c] += prob
+                                final[[wf, lbw]] += prob
+                                for x in [w1, w2, wf, lw, lbw, *gf_wins]:
+                                    wins[x] += prob
+                                place[c] += prob * 1
+                                place[ru] += prob * 2
+                                place[lbl] += prob * 3
+                                place[ll] += prob * 4
+    return {"p_champion": champ, "p_grand_final": final, "expected_wins": wins,
+            "expected_place": place}
+
+
+@pytest.mark.parametrize("reset", [True, False])
+def test_double_elimination_against_enumeration(reset: bool) -> None:
+    r = [1250, 1150, 1080, 950]
+    exact = brute_force_double_4(r, reset)
+    res = double_elimination(r, simulations=60_000, grand_final_reset=reset, rng=11)
+    assert res.rounds == 2 and res.simulations == 60_000
+    for key, value in exact.items():
+        est, se = getattr(res, key), res.stderr[key]
+        assert np.all(np.abs(est - value) <= 4 * se), (key, est, value, se)
+    assert res.p_champion.sum() == pytest.approx(1.0)
+    assert res.p_grand_final.sum() == pytest.approx(2.0)
+
+
+def test_double_elimination_with_byes_conserves_losses() -> None:
+    # 6 entrants: everybody but the champion loses twice; the champion loses once only
+    # when the bracket reset is played, so matches won = 10 + P(reset).
+    res = double_elimination([1300, 1250, 1200, 1150, 1100, 1050], simulations=20_000, rng=0)
+    extra = res.expected_wins.sum() - 10.0
+    assert 0.0 < extra < 1.0
+    assert res.p_champion.sum() == pytest.approx(1.0)
+    assert res.expected_place.min() >= 1.0 and res.expected_place.max() <= 6.0
+    same = double_elimination([1300, 1250, 1200, 1150, 1100, 1050], simulations=20_000, rng=0)
+    assert_array_equal(same.p_champion, res.p_champion)

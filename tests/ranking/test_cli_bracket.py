@@ -128,3 +128,18 @@ def test_python_dash_m(tmp_path: Path) -> None:
                           cwd=Path(__file__).resolve().parents[2])
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["rounds"] == 3
+
+
+def test_double_elimination(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(tmp_path, entrants(), "--double", "--simulations", "5000",
+                       "--output", "json", capsys=capsys)
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["format"] == "double_elimination" and doc["grand_final_reset"] is True
+    assert doc["simulations"] == 5000 and doc["rounds"] == 3
+    assert sum(e["p_champion"] for e in doc["entrants"]) == pytest.approx(1.0)
+    assert set(doc["entrants"][0]["stderr"]) == {"p_champion", "p_grand_final", "p_unbeaten",
+                                                 "expected_wins", "expected_place"}
+    code, out, _ = run(tmp_path, entrants(), "--double", "--no-reset", "--simulations",
+                       "2000", capsys=capsys)
+    assert code == 0 and out.splitlines()[0].split()[:3] == ["name", "seed", "p_champion"]
