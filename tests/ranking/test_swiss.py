@@ -1,0 +1,143 @@
+"""Swiss pairing: published bbpPairings expectations and invariants over long random events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ranking.errors import InputError
+from ranking.swiss import (
+    Pairing,
+    pair_round,
+    play_swiss,
+    record_round,
+    swiss_from_ratings,
+)
+from ranking.trf import read_trf
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "swiss"
+
+
+@pytest.mark.parametrize("name", ["dutch_2025_C5", "dutch_2025_C9"])
+def test_bbppairings_dutch_2025_examples(name: str) -> None:
+    # Inputs and expected outputs from bbpPairings' test suite (test/tests/<name>.*),
+    # the 2025/2026 Dutch rules C5 (bye to the lowest score) and C9 (bye assignee with
+    # the fewest unplayed games).
+    state = read_trf(DATA / f"{name}.trf").state
+    expected = (DATA / f"{name}.expected").read_text()
+    assert pair_round(state, system="dutch").to_text() == expected
+
+
+def _outcome(a: int, b: int, gen: np.random.Generator) -> str:
+    u = gen.random()
+    if u < 0.03:
+        return "+"
+    if u < 0.05:
+        return "-"
+    return "1" if u < 0.45 else "0" if u < 0.85 else "="
+
+
+def _check_round(state, pairing: Pairing) -> None:  # type: ignore[no-untyped-def]
+    n_rounds = state.played_rounds
+    seen: list[int] = [x for pair in pairing.pairs for x in pair]
+    if pairing.bye is not None:
+        seen.append(pairing.bye)
+    assert len(seen) == len(set(seen)), "somebody plays twice in a round"
+    present = {p.number for p in state.players if p.number not in state.absent}
+    assert set(seen) <= present, "an absentee was paired"
+    assert len(present) - len(seen) == 0
+    for a, b in pairing.pairs:
+        pa = state.player(a)
+        assert all(not (r.played and r.opponent == b) for r in pa.results[:n_rounds]), "rematch"
+    if pairing.bye is not None:
+        byer = state.player(pairing.bye)
+        assert all(r.code not in "U+F" or r.played for r in byer.results[:n_rounds]), "second bye"
+        # the bye goes to a lowest-score eligible player
+        eligible = [
+            p.number for p in state.players
+            if p.number in present
+            and all(r.played or state.scoring.points(r.code) < state.scoring.win for r in p.results[:n_rounds])
+        ]
+        assert state.points(pairing.bye) <= min(state.points(k) for k in eligible) + 1e-9
+
+
+def _check_sides(state) -> None:  # type: ignore[no-untyped-def]
+    for p in state.players:
+        colors = [r.color for r in p.results if r.played]
+        assert abs(colors.count("w") - colors.count("b")) <= 2
+        for i in range(len(colors) - 2):
+            assert not (colors[i] == colors[i + 1] == colors[i + 2]), f"player {p.number}: {colors}"
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    n=st.integers(min_value=2, max_value=24),
+    rounds=st.integers(min_value=1, max_value=9),
+    seed=st.integers(min_value=0, max_value=2**31),
+    system=st.sampled_from(["dutch", "random"]),
+)
+def test_invariants_on_every_round(n: int, rounds: int, seed: int, system: str) -> None:
+    gen = np.random.default_rng(seed)
+    state = swiss_from_ratings(list(gen.normal(1500, 200, n)))
+    rounds = min(rounds, n - 1 if n % 2 == 0 else n)  # keep a no-rematch pairing possible
+    for _ in range(rounds):
+        absent = {int(x) for x in gen.choice(np.arange(1, n + 1), size=gen.integers(0, 2), replace=False)}
+        from dataclasses import replace
+
+        state = replace(state, absent=frozenset(absent))
+        try:
+            pairing = pair_round(state, system=system, rng=gen)
+        except Exception as exc:  # PairingError is legitimate late in small fields
+            assert type(exc).__name__ == "PairingError"
+            return
+        _check_round(state, pairing)
+        state = record_round(state, pairing, [_outcome(a, b, gen) for a, b in pairing.pairs])
+        _check_sides(state)
+
+
+def test_long_random_tournament_dutch_64_players() -> None:
+    gen = np.random.default_rng(7)
+    state = swiss_from_ratings(list(gen.normal(1500, 200, 63)), total_rounds=None)
+    for _ in range(9):
+        pairing = pair_round(state, system="dutch")
+        _check_round(state, pairing)
+        state = record_round(state, pairing, [_outcome(a, b, gen) for a, b in pairing.pairs])
+        _check_sides(state)
+
+
+def test_round_one_dutch_top_half_against_bottom_half() -> None:
+    # C.04.3: round 1 pairs S1 = {1..n/2} against S2 in order; colours alternate from
+    # the initial colour (player 1 white, player 2 black, ...).
+    state = swiss_from_ratings([2000 - 10 * i for i in range(8)])
+    assert pair_round(state).pairs == ((1, 5), (6, 2), (3, 7), (8, 4))
+
+
+def test_random_same_seed_same_pairing_and_groups_respected() -> None:
+    state = swiss_from_ratings(list(range(16, 0, -1)))
+    gen = np.random.default_rng(1)
+    state = play_swiss(state, 1, lambda a, b, g: "1", system="dutch", rng=gen)
+    p1 = pair_round(state, system="random", rng=5)
+    p2 = pair_round(state, system="random", rng=5)
+    assert p1 == p2
+    for a, b in p1.pairs:  # 8 winners, 8 losers: both groups are even, nobody floats
+        assert state.points(a) == state.points(b)
+
+
+def test_swiss_from_ratings_orders_by_rating() -> None:
+    state = swiss_from_ratings({"a": 1000.0, "b": 1200.0, "c": 1100.0})
+    assert [p.name for p in state.players] == ["b", "c", "a"]
+    assert [p.number for p in state.players] == [1, 2, 3]
+
+
+def test_errors() -> None:
+    state = swiss_from_ratings([1, 2])
+    with pytest.raises(InputError, match="system"):
+        pair_round(state, system="monrad")
+    with pytest.raises(InputError, match="results"):
+        record_round(state, pair_round(state), ["x"])
+    with pytest.raises(InputError):
+        swiss_from_ratings([])
