@@ -407,6 +407,9 @@ def failure_sensitivity(rounds: ArrayLike, *, names: Sequence[str] | None = None
         raise InputError("a failure-sensitivity sweep needs at least 2 rounds")
     if levels is None:
         levels = list(range(0, (m - 2) // (k_rounds - 1) + 1))
+        if len(levels) < 2:
+            raise InputError(f"{m} models over {k_rounds} rounds leave no room to eliminate "
+                             f"one model per round; give levels explicitly")
     levels_t = tuple(int(x) for x in levels)
     if len(levels_t) < 2 or min(levels_t) < 0:
         raise InputError("levels must hold at least 2 non-negative integers")
