@@ -192,6 +192,13 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "ENUM_NAME_OVERRIDES": {
+        "OutcomeEnum": "arena.models.Outcome",
+        "VoteChoiceEnum": "arena.services.votes.VOTE_CHOICES",
+        "CompetitorStatusEnum": "arena.models.Competitor.Status",
+        "TournamentStatusEnum": "arena.models.Tournament.Status",
+        "MatchStatusEnum": "arena.models.Match.Status",
+    },
 }
 
 # Ludus-specific settings.

@@ -8,10 +8,12 @@ from arena.api.views.accounts import ApiKeyViewSet, MeView, UserViewSet
 from arena.api.views.battles_io import BattleExportView, BattleImportView
 from arena.api.views.competitors import CompetitorViewSet
 from arena.api.views.leaderboard import LeaderboardIndexView, LeaderboardView
+from arena.api.views.tournaments import TournamentViewSet
 from arena.api.views.votes import BattleNextView, VoteView
 
 router = DefaultRouter()
 router.register("models", CompetitorViewSet, basename="model")
+router.register("tournaments", TournamentViewSet, basename="tournament")
 router.register("accounts/keys", ApiKeyViewSet, basename="api-key")
 router.register("accounts/users", UserViewSet, basename="user")
 

@@ -1,0 +1,143 @@
+"""``tournaments/``: list and detail for everyone; create and control for admins.
+
+Business logic lives in :mod:`arena.services.tournaments` and
+:mod:`arena.selectors.tournaments`; these views only translate HTTP.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from django.db.models import Prefetch, QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import filters, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from arena.api.permissions import IsStaff, ReadOnly
+from arena.api.serializers import (
+    MatchSerializer,
+    TournamentCreateSerializer,
+    TournamentDetailSerializer,
+    TournamentSerializer,
+)
+from arena.exceptions import ApplicationError
+from arena.models import Entry, Match, Tournament
+from arena.services import tournaments as tournament_services
+
+_STATUS_FILTER = OpenApiParameter(
+    "status", str, enum=[s for s, _ in Tournament.Status.choices], description="Filter by status."
+)
+_FORMAT_FILTER = OpenApiParameter(
+    "format", str, enum=[f for f, _ in Tournament.Format.choices], description="Filter by format."
+)
+
+
+def _selector(name: str) -> Any:
+    module = importlib.import_module("arena.selectors.tournaments")
+    return getattr(module, name)
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[_STATUS_FILTER, _FORMAT_FILTER], summary="Tournaments"),
+    retrieve=extend_schema(summary="A tournament with its final results (when finished)"),
+    create=extend_schema(
+        request=TournamentCreateSerializer, responses={201: TournamentDetailSerializer},
+        summary="Create a draft tournament (admin)",
+    ),
+)
+class TournamentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    permission_classes = [ReadOnly | IsStaff]
+    filter_backends = [filters.OrderingFilter, filters.SearchFilter]
+    ordering_fields = ["created_at", "name", "status", "started_at"]
+    ordering = ["-created_at"]
+    search_fields = ["name"]
+
+    def get_serializer_class(self) -> Any:
+        return TournamentDetailSerializer if self.action == "retrieve" else TournamentSerializer
+
+    def get_queryset(self) -> QuerySet[Tournament]:
+        qs = Tournament.objects.select_related("created_by").prefetch_related(
+            "prompt_sets", Prefetch("entries", queryset=Entry.objects.select_related("competitor").order_by("seed"))
+        )
+        if self.action == "list":
+            for field, choices in (("status", Tournament.Status.values), ("format", Tournament.Format.values)):
+                value = self.request.query_params.get(field)
+                if value:
+                    if value not in choices:
+                        raise ApplicationError(
+                            "Invalid input.", field_errors={field: [f"Must be one of {', '.join(choices)}."]}
+                        )
+                    qs = qs.filter(**{field: value})
+        return qs
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        payload = TournamentCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        tournament = tournament_services.tournament_create(created_by=request.user, **payload.validated_data)
+        tournament = self.get_queryset().get(pk=tournament.pk)
+        return Response(TournamentDetailSerializer(tournament).data, status=status.HTTP_201_CREATED)
+
+    def _control(self, operation: str) -> Response:
+        tournament = self.get_object()
+        getattr(tournament_services, f"tournament_{operation}")(tournament=tournament)
+        return Response(TournamentDetailSerializer(self.get_queryset().get(pk=tournament.pk)).data)
+
+    @extend_schema(request=None, responses=TournamentDetailSerializer, summary="Start a draft tournament (admin)")
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff])
+    def start(self, request: Request, pk: str | None = None) -> Response:
+        return self._control("start")
+
+    @extend_schema(request=None, responses=TournamentDetailSerializer, summary="Pause a running tournament (admin)")
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff])
+    def pause(self, request: Request, pk: str | None = None) -> Response:
+        return self._control("pause")
+
+    @extend_schema(request=None, responses=TournamentDetailSerializer, summary="Resume a paused tournament (admin)")
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff])
+    def resume(self, request: Request, pk: str | None = None) -> Response:
+        return self._control("resume")
+
+    @extend_schema(request=None, responses=TournamentDetailSerializer, summary="Cancel a tournament (admin)")
+    @action(detail=True, methods=["post"], permission_classes=[IsStaff])
+    def cancel(self, request: Request, pk: str | None = None) -> Response:
+        return self._control("cancel")
+
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Progress: round, matches done, in flight, failed")
+    @action(detail=True, methods=["get"], permission_classes=[ReadOnly])
+    def progress(self, request: Request, pk: str | None = None) -> Response:
+        return Response(tournament_services.tournament_progress(tournament=self.get_object()))
+
+    @extend_schema(responses=MatchSerializer(many=True), summary="The tournament's matches (paginated)")
+    @action(detail=True, methods=["get"], permission_classes=[ReadOnly], filter_backends=[])
+    def matches(self, request: Request, pk: str | None = None) -> Response:
+        tournament = self.get_object()
+        matches = _selector("tournament_matches")(tournament=tournament)
+        if isinstance(matches, QuerySet):
+            matches = matches.select_related("round", "competitor_a", "competitor_b")
+        else:
+            matches = Match.objects.filter(pk__in=[m.pk for m in matches]).select_related(
+                "round", "competitor_a", "competitor_b"
+            ).order_by("id")
+        page = self.paginate_queryset(matches)
+        return self.get_paginated_response(MatchSerializer(page, many=True).data)
+
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Standings with tie-breaks")
+    @action(detail=True, methods=["get"], permission_classes=[ReadOnly])
+    def standings(self, request: Request, pk: str | None = None) -> Response:
+        return Response(_selector("tournament_standings")(tournament=self.get_object()))
+
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Bracket (single elimination) with reach probabilities")
+    @action(detail=True, methods=["get"], permission_classes=[ReadOnly])
+    def bracket(self, request: Request, pk: str | None = None) -> Response:
+        return Response(_selector("tournament_bracket")(tournament=self.get_object()))
+
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Monte Carlo simulation results (E[S], P(first))")
+    @action(detail=True, methods=["get"], permission_classes=[ReadOnly])
+    def simulation(self, request: Request, pk: str | None = None) -> Response:
+        return Response(_selector("tournament_simulation")(tournament=self.get_object()))
