@@ -804,19 +804,19 @@ class _DutchPairer:
                         self.low[(hv, lv)] = low
                     else:
                         bew[(si, li)] = None
-            pa = np.asarray(pbi, dtype=np.int64)
+            pbi_arr = np.asarray(pbi, dtype=np.int64)
             self.special[:] = False
-            self.special[np.ix_(pa, pa)] = True
+            self.special[np.ix_(pbi_arr, pbi_arr)] = True
             self.bracket_pairs = [(pbi[si], pbi[li]) for li in range(len(pbi)) for si in range(li)]
             remaining = [v for v in range(n) if not self.removed[v]]
             lim = n if self.scope_all else self._scope_end(nxt_it)
             scope = [v for v in remaining if v < lim]
 
             def ew(si: int, li: int) -> int | None:
-                return bew[(si, li)]
+                return bew[(si, li)]  # noqa: B023 (used within this iteration only)
 
             def setw(si: int, li: int, value: int | None) -> None:
-                hv, lv = pbi[si], pbi[li]
+                hv, lv = pbi[si], pbi[li]  # noqa: B023
                 if value is None:
                     self.dead.add((hv, lv))
                     self.low.pop((hv, lv), None)
@@ -904,7 +904,7 @@ class _DutchPairer:
             mate = self.solve(scope)
 
             def head(pv: int) -> bool:
-                return pv < mate[pv] < nsg_begin_v
+                return pv < mate[pv] < nsg_begin_v  # noqa: B023
 
             exchange_count = sum(1 for pi in remainder[:rem_pairs] if not head(pbi[pi]))
             left = exchange_count
