@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -376,6 +377,30 @@ class BracketState:
     @property
     def champion(self) -> int | None:
         return self.winners[-1][0] if self.finished else None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able dict (for storing a live bracket, e.g. in a Django JSONField)."""
+        return {"names": list(self.names),
+                "ratings": None if self.ratings is None else list(self.ratings),
+                "rounds": self.rounds, "third_place": self.third_place,
+                "reseed": self.reseed,
+                "matches": [[[a, b] for a, b in rnd] for rnd in self.matches],
+                "winners": [list(w) for w in self.winners]}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> BracketState:
+        """Rebuild a state written by :meth:`to_json`."""
+        try:
+            return cls(names=tuple(str(x) for x in doc["names"]),
+                       ratings=None if doc.get("ratings") is None
+                       else tuple(float(x) for x in doc["ratings"]),
+                       rounds=int(doc["rounds"]), third_place=bool(doc["third_place"]),
+                       reseed=bool(doc["reseed"]),
+                       matches=tuple(tuple((int(a), None if b is None else int(b))
+                                           for a, b in rnd) for rnd in doc["matches"]),
+                       winners=tuple(tuple(int(x) for x in w) for w in doc["winners"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"not a bracket state: {exc!r}") from None
 
 
 def bracket_create(names: Sequence[str], *, ratings: Sequence[float] | None = None,

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from ranking.bracket import (
+    BracketState,
     bracket_advance,
     bracket_create,
     bracket_monte_carlo,
@@ -344,3 +345,14 @@ def test_double_elimination_with_byes_conserves_losses() -> None:
     assert res.expected_place.min() >= 1.0 and res.expected_place.max() <= 6.0
     same = double_elimination([1300, 1250, 1200, 1150, 1100, 1050], simulations=20_000, rng=0)
     assert_array_equal(same.p_champion, res.p_champion)
+
+
+def test_bracket_state_json_round_trip() -> None:
+    state = bracket_create(list("ABCDEF"), ratings=[6, 5, 4, 3, 2, 1], third_place=True)
+    state = bracket_advance(state, ["D", "C"])
+    doc = json.loads(json.dumps(state.to_json()))
+    again = BracketState.from_json(doc)
+    assert again == state
+    assert bracket_advance(again, ["A", "B"]).pending() == [(0, 1), (3, 2)]
+    with pytest.raises(InputError, match="not a bracket state"):
+        BracketState.from_json({"names": ["A"]})
