@@ -356,3 +356,22 @@ def test_bracket_state_json_round_trip() -> None:
     assert bracket_advance(again, ["A", "B"]).pending() == [(0, 1), (3, 2)]
     with pytest.raises(InputError, match="not a bracket state"):
         BracketState.from_json({"names": ["A"]})
+
+
+@given(st.integers(2, 64), st.integers(0, 2**32 - 1))
+@settings(max_examples=40, deadline=None)
+def test_swapping_any_first_round_pair_permutes_output(n: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    ratings = rng.normal(1000, 150, size=n)
+    size = 1 << max(1, (n - 1).bit_length())
+    pairs = [(s, size - 1 - s) for s in range(size // 2) if size - 1 - s < n]
+    if not pairs:
+        return
+    i, j = pairs[int(rng.integers(len(pairs)))]
+    swapped = ratings.copy()
+    swapped[[i, j]] = swapped[[j, i]]
+    perm = np.arange(n)
+    perm[[i, j]] = perm[[j, i]]
+    a = bracket_probabilities(ratings).p_reach
+    b = bracket_probabilities(swapped).p_reach
+    assert_allclose(b, a[perm], atol=1e-12)
