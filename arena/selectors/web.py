@@ -83,28 +83,25 @@ def _parse_time(value: Any) -> datetime | None:
 def leaderboard_rebuild_pending(*, source: str, category: str, snapshot: dict[str, Any] | None) -> bool:
     """Whether a rebuild is pending for this scope.
 
-    Uses the rebuild service's own flag when it exposes one, and otherwise (or as well) asks
-    whether the scope's newest battle is newer than the snapshot (one indexed query).
+    True while the debounced rebuild is scheduled (the service's cache flag), and also while
+    the scope's newest battle is newer than its snapshot (one indexed query), which covers the
+    time the rebuild itself takes.
     """
-    for name in ("leaderboard_rebuild_pending", "leaderboard_rebuild_is_pending"):
-        fn = getattr(leaderboard_service, name, None)
-        if callable(fn):
-            try:
-                if fn():
-                    return True
-            except Exception:  # noqa: S110 - a broken flag must not break the page
-                pass
-            break
+    key = getattr(leaderboard_service, "REBUILD_PENDING_KEY", None)
+    if key:
+        try:
+            if cache.get(key) is not None:
+                return True
+        except Exception:  # noqa: S110 - no cache: fall back to comparing times
+            pass
     q = Q()
     if source != "combined":
         q &= Q(source=source)
     if category != ALL:
         q &= Q(category=category)
     latest = m.Battle.objects.filter(q).order_by("-id").values_list("tstamp", flat=True).first()
-    if latest is None:
+    if latest is None or snapshot is None:  # no snapshot at all: "not computed yet", not "recomputing"
         return False
-    if snapshot is None:
-        return True
     created = _parse_time(snapshot.get("created_at"))
     return created is not None and latest > created
 

@@ -326,8 +326,9 @@ def _simulate(tournament: m.Tournament, entries: list[m.Entry], ratings: list[fl
     from ranking.simulate import predict_tournament
 
     sim_format = {"double_round_robin": "round_robin", "swiss_dynamics": "swiss", "arena": "swiss"}.get(fmt, fmt)
+    n_rounds = (tournament.config or {}).get("rounds") or tournament.rounds.count() or None
     pred = predict_tournament(ratings, format=sim_format, names=names, iterations=SIMULATION_ITERATIONS,
-                              rng=tournament.seed)
+                              rounds=n_rounds if sim_format == "swiss" else None, rng=tournament.seed)
     rows = [{"name": pred.models[i], "expected_score": float(pred.expected_score[i]), "stderr": float(pred.stderr[i]),
              "p_survive": [], "p_first": float(pred.p_win[i])} for i in range(len(pred.models))]
     return _finish_sim(rows, source="predicted from the entrants' ratings", iterations=SIMULATION_ITERATIONS)

@@ -77,9 +77,11 @@ def home(request: HttpRequest) -> HttpResponse:
             )
     alpha = snapshot if method == "alpharank" else leaderboard_get(method="alpharank", source=source, category=category)
     if alpha and alpha.get("ratings"):
-        masses = [(r["model"], float(r.get("mass", r["rating"]))) for r in alpha["ratings"]]
-        total = max((v for _, v in masses), default=0.0) or 1.0
-        context["alpha_bars"] = [{"model": name, "value": v, "pct": round(100 * v / total, 1)} for name, v in masses]
+        masses = sorted(((r["model"], float(r.get("mass", r["rating"]))) for r in alpha["ratings"]), key=lambda x: -x[1])
+        top = max((v for _, v in masses), default=0.0) or 1.0
+        shown = [(name, v) for name, v in masses if v >= 0.001]
+        context["alpha_bars"] = [{"model": name, "value": f"{v:.3f}", "pct": round(100 * v / top, 1)} for name, v in shown]
+        context["alpha_rest"] = len(masses) - len(shown)
     return render(request, "arena/home.html", context)
 
 

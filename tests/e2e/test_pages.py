@@ -1,0 +1,195 @@
+"""The pages as a person uses them, in headless Chromium against gunicorn + a Celery worker."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from arena.services.demo import DEMO_COMPETITORS
+
+pytestmark = pytest.mark.e2e
+
+DEMO_NAMES = [name for name, *_ in DEMO_COMPETITORS]
+
+
+def _battles_of(page, model: str) -> int:
+    cell = page.locator(f'#lb-body tr[data-model="{model}"] td.battles')
+    return int(cell.inner_text().replace(",", ""))
+
+
+def test_leaderboard_shows_demo_models_with_intervals(page, shots):
+    page.goto("/")
+    rows = page.locator("#lb-body tr")
+    rows.first.wait_for()
+    names = [rows.nth(i).get_attribute("data-model") for i in range(rows.count())]
+    assert sorted(names) == sorted(DEMO_NAMES)
+    assert page.locator("#lb-body .ci .range").count() == len(DEMO_NAMES)  # an error bar per model
+    first = page.locator("#lb-body tr").first.locator("td.rating").inner_text()
+    assert re.match(r"^\d+\.\d \[\d+, \d+\]$", first), first
+    assert page.locator("#lb-version").inner_text().startswith("v")
+    assert page.locator("#ch-int + svg circle").count() == len(DEMO_NAMES)
+    assert page.locator(".heatmap tbody tr").count() == len(DEMO_NAMES)
+    page.screenshot(path=shots / "leaderboard.png", full_page=True)
+
+    # Client-side search and sort, no reload.
+    page.fill("#lb-search", "atlas")
+    assert page.locator("#lb-body tr:visible").count() == 1
+    page.fill("#lb-search", "")
+    page.click('th[data-key="battles"] button')
+    counts = [int(t.replace(",", "")) for t in page.locator("#lb-body td.battles").all_inner_texts()]
+    assert counts == sorted(counts, reverse=True)
+
+    # Switching the source reloads with the human-only board.
+    page.select_option("#lb-source", "human")
+    page.wait_for_url(re.compile(r"source=human"))
+    assert page.locator("#lb-body tr").count() == len(DEMO_NAMES)
+
+    phone = page.context.new_page()
+    phone.set_viewport_size({"width": 390, "height": 844})
+    phone.goto("/")
+    phone.locator("#lb-body tr").first.wait_for()
+    phone.screenshot(path=shots / "leaderboard-phone.png", full_page=True)
+    phone.close()
+
+
+def test_vote_reveals_models_and_leaderboard_updates_without_reload(page, live_url, shots):
+    board = page
+    board.goto("/")
+    board.locator("#lb-body tr").first.wait_for()
+    board.evaluate("window.__not_reloaded = true")
+    total_before = int(board.locator("#lb-n-battles").inner_text())
+
+    voter = board.context.browser.new_context(base_url=live_url, viewport={"width": 1280, "height": 900})
+    vote = voter.new_page()
+    errors: list[str] = []
+    vote.on("pageerror", lambda exc: errors.append(str(exc)))
+    vote.goto("/vote")
+    vote.locator('button[data-choice="A"]:enabled').wait_for()
+    assert vote.locator("#reveal-a").is_hidden()
+    assert "Model A" in vote.locator("#answer-a-h").inner_text()
+    vote.screenshot(path=shots / "vote.png", full_page=True)
+    first_prompt = vote.locator("#prompt").inner_text()
+
+    started = time.monotonic()
+    vote.keyboard.press("1")  # keyboard shortcut: A is better
+    vote.locator("#reveal-a").wait_for(state="visible")
+    model_a = vote.locator("#reveal-a").inner_text().removeprefix("Model A was ").strip()
+    model_b = vote.locator("#reveal-b").inner_text().removeprefix("Model B was ").strip()
+    assert model_a in DEMO_NAMES and model_b in DEMO_NAMES and model_a != model_b
+    vote.screenshot(path=shots / "vote-revealed.png", full_page=True)
+
+    before_a = _battles_of(board, model_a)
+    board.wait_for_function(
+        f"Number(document.getElementById('lb-n-battles').textContent) > {total_before}", timeout=30_000
+    )
+    elapsed = time.monotonic() - started
+    assert board.evaluate("window.__not_reloaded === true"), "the leaderboard page reloaded"
+    board.wait_for_function(
+        f"(() => {{ const c = document.querySelector('#lb-body tr[data-model=\"{model_a}\"] td.battles');"
+        f" return c && Number(c.textContent.replace(/,/g, '')) > {before_a}; }})()",
+        timeout=10_000,
+    )
+    board.screenshot(path=shots / "leaderboard-after-vote.png", full_page=True)
+    print(f"vote -> leaderboard shows it after {elapsed:.1f} s")
+    assert elapsed < 20, f"the new vote took {elapsed:.1f} s to show"
+
+    # Next battles: never one this voter has seen (every seeded battle has its own prompt).
+    seen = {first_prompt}
+    for choice in ("tie", "bothbad", "B"):
+        vote.keyboard.press("Enter")
+        vote.locator('button[data-choice="A"]:enabled').wait_for()
+        assert vote.locator("#reveal-a").is_hidden()
+        prompt = vote.locator("#prompt").inner_text()
+        assert prompt not in seen
+        seen.add(prompt)
+        vote.click(f'button[data-choice="{choice}"]')
+        vote.locator("#reveal-b").wait_for(state="visible")
+    voter.close()
+    assert not errors, errors
+
+
+def test_contestant_html_is_shown_as_text_and_never_runs(page, shots):
+    page.goto("/vote")
+    page.locator('button[data-choice="A"]:enabled').wait_for()
+    page.select_option("#vote-category", "security")
+    page.wait_for_function("document.getElementById('vote-status').textContent.includes('security')")
+    body = page.locator("#answer-a-body")
+    text = body.inner_text()
+    assert "<script>window.__ludus_xss = 'script';</script>" in text
+    assert '<img src="x" onerror="window.__ludus_xss = \'img\'">' in text
+    assert body.locator("script, img, iframe, object").count() == 0
+    assert body.locator("pre code").inner_text() == "<script>alert('in a code block')</script>"
+    assert body.locator("strong").inner_text() == "Bold"
+    assert body.locator("a").count() == 0  # a javascript: link is not made a link
+    assert "<script>" in page.locator("#prompt").inner_text()
+    page.wait_for_timeout(300)
+    assert page.evaluate("typeof window.__ludus_xss") == "undefined"
+    page.screenshot(path=shots / "vote-hostile-html.png", full_page=True)
+    page.keyboard.press("b")
+    page.locator("#reveal-b").wait_for(state="visible")
+    assert page.evaluate("typeof window.__ludus_xss") == "undefined"
+
+
+def _tournament_link(page, name: str) -> None:
+    page.goto("/tournaments/")
+    page.get_by_role("link", name=name).click()
+    page.wait_for_load_state()
+
+
+def test_tournament_pages_render_finished_tournaments(page, shots):
+    page.goto("/tournaments/")
+    assert page.locator("tbody tr").count() == 4
+    assert page.locator(".badge.completed").count() == 4
+    page.screenshot(path=shots / "tournaments.png", full_page=True)
+
+    _tournament_link(page, "Demo knockout")
+    bracket = page.locator(".bracket")
+    assert [h.strip() for h in bracket.locator("h3").all_inner_texts()] == ["Round 1", "Semi-finals", "Final"]
+    assert bracket.locator(".match").count() == 7
+    assert bracket.locator(".slot.winner").count() == 7
+    assert bracket.locator(".round").nth(0).locator(".p").count() == 8  # probability of advancing per entrant
+    assert page.locator("#mc-table tbody tr").count() == 8
+    page.screenshot(path=shots / "tournament-bracket.png", full_page=True)
+
+    _tournament_link(page, "Demo Swiss")
+    assert page.locator("details.panel").count() == 4
+    last = page.locator("details.panel").last
+    assert last.get_attribute("open") is not None
+    assert last.locator("table").nth(1).locator("tbody tr").count() == 9
+    assert "BH" in last.inner_text() and "SB" in last.inner_text()
+    page.screenshot(path=shots / "tournament-swiss.png", full_page=True)
+
+    _tournament_link(page, "Demo round robin")
+    assert page.get_by_role("heading", name="Cross-table").is_visible()
+    page.screenshot(path=shots / "tournament-round-robin.png", full_page=True)
+
+    _tournament_link(page, "Demo benchmark Swiss")
+    assert page.get_by_role("heading", name="Failure sensitivity").is_visible()
+    assert page.locator("figure.chart svg polyline").count() == 8
+    page.screenshot(path=shots / "tournament-swiss-dynamics.png", full_page=True)
+
+
+def test_model_page_and_not_found(page, shots):
+    page.goto("/models/")
+    page.get_by_role("link", name="atlas-70b").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="atlas-70b", level=1).is_visible()
+    assert page.get_by_role("heading", name="Head-to-head record").is_visible()
+    assert page.locator("h2:has-text('Head-to-head record') + .table-wrap tbody tr").count() == len(DEMO_NAMES) - 1
+    page.screenshot(path=shots / "model.png", full_page=True)
+
+    response = page.goto("/no-such-page")
+    assert response.status == 404
+    assert page.get_by_role("heading", name="Page not found").is_visible()
+    page.screenshot(path=shots / "404.png", full_page=True)
+
+
+def test_keyboard_focus_is_visible(page):
+    page.goto("/")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Tab")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"
