@@ -134,6 +134,9 @@ def run(args: argparse.Namespace) -> Output:
     if args.alphas is not None and not sweep:
         raise InputError("--alphas goes with --alpha sweep")
     kind, data, strategies = _load(args.input, args)
+    if kind == "payoffs" and args.rounds:
+        raise InputError("--rounds (bootstrap) needs a battle file; payoff tables have no "
+                         "sampling uncertainty")
     local = args.selection == "local"
     results: list[AlphaRankResult] = []
     for a in alphas:

@@ -147,6 +147,8 @@ def test_battle_file(cli, tmp_path: Path) -> None:
     ([[0, 1], [1, 0]], ("--alpha", "-3"), "non-negative"),
     ([[0, 1], [1, 0]], ("--alpha", "fast"), "--alpha"),
     ([[0, 1], [1, 0]], ("--population-size", "1"), "population_size"),
+    ([[0, 1], [1, 0]], ("--rounds", "10"), "battle file"),
+    ([[0, 1], [1, 0]], ("--alpha", "1", "--alphas", "1,2"), "--alphas"),
 ])
 def test_errors_exit_2_with_one_line(cli, tmp_path: Path, content: object, args: tuple[str, ...],
                                      message: str) -> None:

@@ -113,13 +113,16 @@ def test_installed_openskill_reproduces_its_own_suite(model: str) -> None:
 @settings(max_examples=30, deadline=None)
 @given(model=st.sampled_from(sorted(OPENSKILL_MODELS)), seed=st.integers(0, 2**32 - 1),
        n=st.integers(2, 8), size=st.integers(1, 300), limit_sigma=st.booleans(),
-       prior=st.sampled_from(sorted(SUITE_FILES)), tau=st.sampled_from([0.0, 25 / 300, 1.0]))
+       prior=st.sampled_from(sorted(SUITE_FILES)), tau=st.sampled_from([0.0, 25 / 300, 1.0]),
+       window_size=st.sampled_from([0, 1, 4]))
 def test_fast_engine_equals_the_package(model: str, seed: int, n: int, size: int,
-                                        limit_sigma: bool, prior: str, tau: float) -> None:
+                                        limit_sigma: bool, prior: str, tau: float,
+                                        window_size: int) -> None:
     """Battle by battle, with the random priors of openskill's own test data."""
     p = json.loads((DATA / "openskill_tests" / SUITE_FILES[prior]).read_text())["model"]
     battles = random_battles(np.random.default_rng(seed), n, size)
-    kw = dict(model=model, mu=p["mu"], sigma=p["sigma"], limit_sigma=limit_sigma, tau=tau)
+    kw = dict(model=model, mu=p["mu"], sigma=p["sigma"], limit_sigma=limit_sigma, tau=tau,
+              window_size=window_size)
     fast = openskill_rate(battles, **kw)
     slow = openskill_rate(battles, engine="package", **kw)
     assert_allclose(fast.extra["mu"], slow.extra["mu"], rtol=1e-13, atol=1e-12)
