@@ -364,13 +364,19 @@ def _bradley_terry(battles: Battles, *, scale: float, base: float, init: float,
                 "on init", RankingWarning, stacklevel=3)
         unbounded = _unbounded_models(pairs)
         if len(unbounded):
-            names = ", ".join(repr(battles.models[k]) for k in unbounded[:5])
-            more = f" and {len(unbounded) - 5} more" if len(unbounded) > 5 else ""
+            strong = _strong_components(pairs.n_models, pairs.i, pairs.j, pairs.wins_ij,
+                                        pairs.wins_ji, pairs.ties)
+            groups = []
+            for label in dict.fromkeys(strong[unbounded].tolist()):
+                members = [battles.models[k] for k in np.flatnonzero(strong == label)]
+                shown = ", ".join(repr(m) for m in members[:4])
+                groups.append("{" + shown + (", ..." if len(members) > 4 else "") + "}")
+            listed = " | ".join(groups[:4]) + (" | ..." if len(groups) > 4 else "")
             warnings.warn(
-                f"maximum likelihood has no finite solution: {names}{more} won or lost "
-                "all their comparisons within their component; their ratings are "
-                f"unbounded and are reported under a tiny ridge ({FALLBACK_RIDGE:g} per "
-                "battle); use l2 for a proper penalty", RankingWarning, stacklevel=3)
+                f"maximum likelihood has no finite solution: the groups {listed} won (or "
+                "lost) every comparison against each other, so the gaps between them are "
+                f"unbounded; ratings are reported under a tiny ridge ({FALLBACK_RIDGE:g} "
+                "per battle); use l2 for a proper penalty", RankingWarning, stacklevel=3)
             ridge = FALLBACK_RIDGE * n_total
 
     theta = _fit_point(pairs, ridge)
