@@ -26,15 +26,21 @@ except in the last round for players above 50 % (the topscorer exception of C.04
 
 Known deviations from bbpPairings (and hence from a full C.04.3 reading):
 
-* Edges between moved-down players of different brackets are re-weighted for the
-  current bracket instead of keeping their previous bracket's weights.
-* For speed, a bracket is settled on the graph of the players from the current bracket
-  down to the bracket after next; the remaining players are added (and the bracket
-  settled again) only when the rest could not otherwise be completed. bbpPairings always
-  keeps every player in the graph; the two agree whenever completion is not binding.
+* Edges between moved-down players are re-weighted for the current bracket instead of
+  keeping the weights of the bracket they came from.
+* Field widths are fitted to each bracket and "pairs without X" criteria are stored as
+  penalties, so the weights fit rustworkx's 128-bit integers; the order of the criteria
+  is unchanged. The S1 players' opponents are fixed several at a time, by giving each
+  player's preferences its own lexicographic sub-field, instead of one matching each.
+* Above 96 players, for speed, a bracket is settled on the graph of the players from the
+  current bracket down to the bracket after next; all remaining players are used instead
+  when the rest could not then be completed. bbpPairings always keeps every player in
+  the graph; the two agree whenever completion does not bind (and always up to 96).
 * C9 (minimise the unplayed games of the bye assignee) ranks candidates by the number of
   games they played.
 * Accelerated pairings (Baku) and forbidden-pair lists are not supported.
+* Only the bbpPairings 2025 examples C5 and C9 were checked against the reference
+  output; larger published cases (bbpPairings issue 7) were not yet reproduced.
 
 ``system="random"`` pairs at random inside score groups, odd players floating to the
 next group, as the Competitive Swiss-system Dynamics method does; it honours the same

@@ -1,0 +1,90 @@
+"""Swiss pairing time: FIDE Dutch vs random pairing, a few rounds into a tournament.
+
+Usage: ``python bench/bench_swiss.py [--sizes 64,256,1024] [--rounds-before 3]``.
+Prints a table and replaces the ``## Swiss pairing (bench_swiss.py)`` section of
+bench/RESULTS.md. No pip-installable peer was benchmarked in this run (bbpPairings and
+JaVaFo are C++/Java programs; ``caissify-pairings`` exists on PyPI but was not tried).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ranking.swiss import pair_round, record_round, swiss_from_ratings
+
+SECTION = "## Swiss pairing (bench_swiss.py)"
+
+
+def _outcome(gen: np.random.Generator) -> str:
+    u = gen.random()
+    return "1" if u < 0.42 else "0" if u < 0.84 else "="
+
+
+def _state(n: int, rounds_before: int, seed: int = 0):  # type: ignore[no-untyped-def]
+    gen = np.random.default_rng(seed)
+    state = swiss_from_ratings(list(np.sort(gen.normal(1500, 200, n))[::-1]), total_rounds=rounds_before + 6)
+    for _ in range(rounds_before):
+        p = pair_round(state, system="random", rng=gen)  # fast way to reach a realistic state
+        state = record_round(state, p, [_outcome(gen) for _ in p.pairs])
+    return state
+
+
+def _cpu() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        m = re.search(r"Model name:\s*(.+)", out)
+        return m.group(1).strip() if m else platform.processor()
+    except OSError:
+        return platform.processor()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="64,256,1024")
+    ap.add_argument("--rounds-before", type=int, default=3)
+    args = ap.parse_args()
+    rows = []
+    for n in [int(x) for x in args.sizes.split(",")]:
+        state = _state(n, args.rounds_before)
+        for system in ("dutch", "random"):
+            reps = 3 if n <= 256 else 1
+            times = []
+            for _ in range(reps):
+                t = time.perf_counter()
+                pair_round(state, system=system, rng=1)
+                times.append(time.perf_counter() - t)
+            rows.append((n, system, min(times)))
+            print(f"{n:5d}  {system:6s}  {min(times):8.3f} s", flush=True)
+    lines = [
+        SECTION,
+        "",
+        f"Date {dt.date.today()}, 2 cores, {_cpu()} ({platform.processor() or 'n/a'}), Python {platform.python_version()}.",
+        f"Time to pair round {args.rounds_before + 1} (best of 3, one run for 1,024), ratings ~ N(1500, 200),",
+        "earlier rounds random results. Target: Dutch, 256 players < 2 s per round.",
+        "",
+        "| players | system | seconds per round |",
+        "|---:|---|---:|",
+    ]
+    lines += [f"| {n} | {s} | {t:.3f} |" for n, s, t in rows]
+    lines += ["", "No peer measured: no pip-installable FIDE Dutch engine was tried in this run.", ""]
+    path = Path(__file__).with_name("RESULTS.md")
+    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
+    block = "\n".join(lines)
+    pattern = re.compile(re.escape(SECTION) + r"\n.*?(?=\n## |\Z)", re.S)
+    text = pattern.sub(block.rstrip("\n"), text) if SECTION in text else text.rstrip("\n") + "\n\n" + block
+    path.write_text(text if text.endswith("\n") else text + "\n")
+
+
+if __name__ == "__main__":
+    main()
