@@ -75,6 +75,9 @@ def home(request: HttpRequest) -> HttpResponse:
             context["heatmap"] = sel.pairwise_win_rates(
                 source=source, category=category, models=top, data_version=data["snapshot"]["data_version"]
             )
+            context["heatmap_html"] = charts.heatmap_table(
+                context["heatmap"], caption="Pairwise win rate of the row model against the column model"
+            )
     alpha = snapshot if method == "alpharank" else leaderboard_get(method="alpharank", source=source, category=category)
     if alpha and alpha.get("ratings"):
         masses = sorted(((r["model"], float(r.get("mass", r["rating"]))) for r in alpha["ratings"]), key=lambda x: -x[1])
