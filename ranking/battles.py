@@ -131,8 +131,8 @@ class Battles:
 
     @property
     def is_aggregated(self) -> bool:
-        """True when some entry stands for other than exactly one battle."""
-        return self.weight is not None and bool((self.weight != 1.0).any())
+        """True when entries carry weights (pair counts): the battle order is unknown."""
+        return self.weight is not None
 
     def pair_counts(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Return ``(wins, ties)``, two ``n × n`` matrices.
