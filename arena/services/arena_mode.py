@@ -121,7 +121,7 @@ def arena_top_up(*, pool_size: int | None = None, seed: int | None = None) -> li
                    for (a, b), p in zip(pairs, picks)]
         for match in created:
             dispatch("match", match.pk)
-    log.info("arena pool topped up", extra={"created": len(created), "pool": have + len(created)})
+    log.info("arena pool topped up", extra={"battles_created": len(created), "pool": have + len(created)})
     return [m.pk for m in created]
 
 
