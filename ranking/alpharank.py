@@ -29,6 +29,7 @@ References
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -254,8 +255,12 @@ def _normalise_strategies(strategies: Any, sizes: Sequence[int]) -> tuple[tuple[
 
 def _log_neg_expm1(x: NDArray[np.float64]) -> NDArray[np.float64]:
     """log(1 − e^{−x}) for x > 0, accurate for tiny and huge x."""
-    with np.errstate(divide="ignore"):
-        return np.where(x > 0.6931471805599453, np.log1p(-np.exp(-x)), np.log(-np.expm1(-x)))
+    out = np.empty_like(x)
+    big = x > 0.6931471805599453
+    out[big] = np.log1p(-np.exp(-x[big]))
+    small = ~big
+    out[small] = np.log(-np.expm1(-x[small]))
+    return out
 
 
 def log_fixation(u: ArrayLike, population_size: int) -> NDArray[np.float64]:
@@ -321,10 +326,16 @@ def _single_log_rates(mm: NDArray[np.float64], alpha: float, m: int, local: bool
     if math.isinf(alpha):
         rates = _inf_alpha_rates(gain, eps)
     elif local:
+        # u is antisymmetric and log ρ(−u) = log ρ(u) − (m − 1)·u: evaluate one triangle
+        iu, ju = np.triu_indices(n, 1)
         with np.errstate(over="ignore", invalid="ignore"):
-            u = alpha * gain
+            u = alpha * gain[iu, ju]
         _check_finite_u(u)
-        rates = log_fixation(u, m)
+        upper = log_fixation(u, m)
+        lower = np.where(np.abs(u) <= _NEUTRAL_ATOL, upper, upper - (m - 1) * u)
+        rates = np.empty((n, n))
+        rates[iu, ju] = upper
+        rates[ju, iu] = lower
     else:
         rates = _log_rho_global(mm, alpha, m)
         if not np.all(np.isfinite(rates[~np.eye(n, dtype=bool)])):
@@ -377,13 +388,33 @@ def _multi_log_rates(tables: list[NDArray[np.float64]], alpha: float, m: int,
 # ----------------------------------------------------------------- stationary distribution
 
 
+_BLAS_CONTROLLER: Any = None
+
+
+def _single_blas_thread() -> Any:
+    """Run the GTH loop's many small BLAS calls on one thread.
+
+    Multi-threaded OpenBLAS spins up its threads for every small product; on a busy
+    machine that made the 1,000-state reduction 6x slower than one thread.
+    """
+    global _BLAS_CONTROLLER
+    try:
+        if _BLAS_CONTROLLER is None:
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS_CONTROLLER = ThreadpoolController()
+        return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
+    except Exception:  # noqa: BLE001 - threadpoolctl is an optimisation only
+        return contextlib.nullcontext()
+
+
 def _gth_linear(a: NDArray[np.float64]) -> tuple[NDArray[np.float64], bool]:
     """Blocked GTH on non-negative off-diagonal rates ``a`` (diagonal ignored).
 
-    Returns ``(log π, ok)`` with ``π`` unnormalised; ``ok`` is False when a censored exit
-    rate became too small for linear arithmetic (the caller then reduces in log space).
+    ``a`` is overwritten. Returns ``(log π, ok)`` with ``π`` unnormalised; ``ok`` is False
+    when a censored exit rate became too small for linear arithmetic (the caller then
+    reduces in log space).
     """
-    a = a.copy()
     n = a.shape[0]
     s = np.empty(n)
     hi = n
@@ -468,12 +499,13 @@ def stationary_log_distribution(log_rates: ArrayLike) -> NDArray[np.float64]:
     row_max = lq.max(axis=1)
     if not np.all(np.isfinite(row_max)):
         raise InputError("the α-Rank chain has a profile with no way out (reducible chain)")
-    scaled = lq - row_max[:, None]
     perm = np.argsort(row_max, kind="stable")  # stickiest profiles are reduced last
-    a = np.exp(scaled[np.ix_(perm, perm)])
-    lpi_p, ok = _gth_linear(a)
+    scaled = lq[np.ix_(perm, perm)]
+    scaled -= row_max[perm][:, None]
+    with _single_blas_thread():
+        lpi_p, ok = _gth_linear(np.exp(scaled))
     if not ok:
-        lpi_p = _gth_log(scaled[np.ix_(perm, perm)])
+        lpi_p = _gth_log(scaled)
     lpi = np.empty(n)
     lpi[perm] = lpi_p - row_max[perm]
     return lpi - logsumexp(lpi)
