@@ -50,7 +50,8 @@ def machine() -> str:
         name = "?"
     return (f"{os.cpu_count()} cores, CPU `{name}` (platform.processor: "
             f"`{platform.processor() or '?'}`), Python {platform.python_version()}, "
-            f"numpy {np.__version__}, {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}")
+            f"numpy {np.__version__}, {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}, "
+            f"load average {os.getloadavg()[0]:.1f} (the 2 cores are shared with other jobs)")
 
 
 def win_table(n: int, rng: np.random.Generator) -> np.ndarray:
