@@ -192,3 +192,39 @@ def test_create_validation_names_fields(field, prompts):
     with pytest.raises(ApplicationError) as exc:
         tournament_create(name="z", format="knockout", competitors=comps, prompt_sets=[prompts])
     assert "format" in exc.value.field_errors
+
+
+def test_selectors_hide_prompts_until_a_match_is_finished(field, prompts, django_assert_max_num_queries):
+    from arena.selectors.tournaments import (
+        tournament_bracket,
+        tournament_matches,
+        tournament_simulation,
+        tournament_standings,
+    )
+    from arena.services.matches import inline_dispatch, run_inline
+
+    t = tournament_create(name="sel", format="single_elimination", competitors=field(8), prompt_sets=[prompts],
+                          seed=8)
+    with inline_dispatch() as queue:
+        tournament_start(tournament=t)
+        rows = tournament_matches(tournament=t, include_details=True)
+        assert len(rows) == 4 and all(r["prompt"] is None and "generations" not in r for r in rows)
+        live = tournament_standings(tournament=t)
+        assert live["final"] is False and len(live["standings"]) == 8
+        assert tournament_simulation(tournament=t)["final"] is False
+        run_inline(queue)
+    t.refresh_from_db()
+    with django_assert_max_num_queries(8):
+        rows = tournament_matches(tournament=t, include_details=True)
+    assert len(rows) == 7 and all(r["prompt"] for r in rows)
+    assert all(len(r["generations"]) == 2 and len(r["judgments"]) == 2 for r in rows)
+    bracket = tournament_bracket(tournament=t)
+    assert [len(r["matches"]) for r in bracket["rounds"]] == [4, 2, 1]
+    assert bracket["rounds"][0]["matches"][0]["a"]["seed"] == 1 and bracket["rounds"][0]["matches"][0]["b"]["seed"] == 8
+    final = bracket["rounds"][2]["matches"][0]
+    if final["winner"] is None:  # a tied final: the higher seed advances
+        final["winner"] = "a" if final["a"]["seed"] < final["b"]["seed"] else "b"
+    champion = final[final["winner"]]["name"]
+    assert bracket["champion"] == champion == tournament_standings(tournament=t)["standings"][0]["name"]
+    sim = tournament_simulation(tournament=t)
+    assert sim["final"] and sum(r["p_win"] for r in sim["expected_score"]) == pytest.approx(1.0)
