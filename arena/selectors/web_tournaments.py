@@ -111,11 +111,15 @@ def tournament_page_data(*, tournament: m.Tournament) -> dict[str, Any]:
     if fmt == m.Tournament.Format.SINGLE_ELIMINATION:
         data["bracket"] = _bracket(entries, rounds, matches)
     if fmt in (m.Tournament.Format.SWISS, m.Tournament.Format.SWISS_DYNAMICS, m.Tournament.Format.ARENA):
-        data["swiss_rounds"] = _swiss_rounds(rounds, matches, byes, names)
+        data["swiss_rounds"] = _swiss_rounds(rounds, matches, byes, names,
+                                             {e.competitor_id: e.eliminated_in_round for e in entries})
     if fmt in (m.Tournament.Format.ROUND_ROBIN, m.Tournament.Format.DOUBLE_ROUND_ROBIN):
         data["crosstable"] = _crosstable(entries, matches, byes)
+    data["final_standings"] = _final_standings(tournament.results)
     data["simulation"] = _simulation(tournament, entries)
     data["sensitivity"] = _sensitivity(tournament.results)
+    if data["sensitivity"] is None and fmt == m.Tournament.Format.SWISS_DYNAMICS and len(entries) >= 4:
+        data["sensitivity"] = _sensitivity_computed(tournament, entries)
     return data
 
 
@@ -146,17 +150,18 @@ def _bracket(entries: list[m.Entry], rounds: list[m.Round], matches: list[m.Matc
         expected = 1 << (n_rounds - k)
         cells = []
         for mt in by_round.get(k, []):
-            pts = _points(mt)
+            winner = _bracket_winner(mt, seed_of)
             slots = []
-            for side, cid, name in (("a", mt.competitor_a_id, mt.competitor_a.name),
-                                    ("b", mt.competitor_b_id, mt.competitor_b.name)):
+            for cid, name in ((mt.competitor_a_id, mt.competitor_a.name), (mt.competitor_b_id, mt.competitor_b.name)):
                 p = p_by_comp.get(cid)
                 slots.append({
                     "name": name, "id": cid, "seed": seed_of.get(cid),
-                    "winner": pts is not None and pts[0 if side == "a" else 1] == 1.0,
+                    "winner": winner == cid,
                     "p_next": (p[k] if p and k < len(p) else None),
                 })
-            cells.append({"slots": slots, "status": mt.get_status_display(), "done": pts is not None})
+            on_seed = winner is not None and mt.outcome not in (m.Outcome.MODEL_A, m.Outcome.MODEL_B)
+            cells.append({"slots": slots, "status": mt.get_status_display() + (" (advanced on seed)" if on_seed else ""),
+                          "done": winner is not None})
         while len(cells) < expected:
             cells.append({"slots": [{"name": "to be decided", "id": None, "seed": None, "winner": False,
                                      "p_next": None}] * 2, "status": "Not yet played", "done": False})
@@ -170,11 +175,25 @@ def _bracket(entries: list[m.Entry], rounds: list[m.Round], matches: list[m.Matc
             "round_labels": [c["label"] for c in columns[:-1]] + ["Final", "Champion"] if columns else []}
 
 
+def _bracket_winner(match: m.Match, seed_of: dict[int, int]) -> int | None:
+    """Who advanced from a finished bracket match: the winner, or on a tie or failure the better seed."""
+    if match.status not in FINISHED:
+        return None
+    if match.outcome == m.Outcome.MODEL_A:
+        return match.competitor_a_id
+    if match.outcome == m.Outcome.MODEL_B:
+        return match.competitor_b_id
+    if match.forfeit_by_id is not None:
+        return match.competitor_b_id if match.forfeit_by_id == match.competitor_a_id else match.competitor_a_id
+    a, b = match.competitor_a_id, match.competitor_b_id
+    return a if seed_of.get(a, 10**9) < seed_of.get(b, 10**9) else b
+
+
 # --------------------------------------------------------------------------- Swiss
 
 
 def _swiss_rounds(rounds: list[m.Round], matches: list[m.Match], byes: list[m.Bye],
-                  names: dict[int, str]) -> list[dict[str, Any]]:
+                  names: dict[int, str], eliminated: dict[int, int | None]) -> list[dict[str, Any]]:
     """Pairings of each round and the standings after it (points, Buchholz, Sonneborn-Berger, wins)."""
     by_round: dict[int, list[m.Match]] = defaultdict(list)
     for mt in matches:
@@ -212,7 +231,8 @@ def _swiss_rounds(rounds: list[m.Round], matches: list[m.Match], byes: list[m.By
             bh = sum(points[o] for o, _ in games[cid])
             sb = sum(points[o] * p for o, p in games[cid])
             standings.append({"id": cid, "name": names.get(cid, f"#{cid}"), "points": pts_total, "bh": bh, "sb": sb,
-                              "wins": wins[cid], "played": len(games[cid])})
+                              "wins": wins[cid], "played": len(games[cid]),
+                              "out": (eliminated.get(cid) or 10**9) <= number})
         standings.sort(key=lambda r: (-r["points"], -r["bh"], -r["sb"], -r["wins"], r["name"]))
         for i, r in enumerate(standings, start=1):
             r["rank"] = i
@@ -257,6 +277,9 @@ def _crosstable(entries: list[m.Entry], matches: list[m.Match], byes: list[m.Bye
 def _simulation(tournament: m.Tournament, entries: list[m.Entry]) -> dict[str, Any] | None:
     """E[S], its standard error and survival by round: stored results first, else a cached run."""
     stored = _find(tournament.results, "simulation", "monte_carlo", "expected_score")
+    survival_formats = (m.Tournament.Format.SINGLE_ELIMINATION, m.Tournament.Format.SWISS_DYNAMICS)
+    if tournament.format in survival_formats and not _has_survival(stored):
+        stored = None  # computed below, with survival by round
     rows = None
     if isinstance(stored, dict):
         rows = stored.get("models") or stored.get("rows")
@@ -284,6 +307,21 @@ def _simulation(tournament: m.Tournament, entries: list[m.Entry]) -> dict[str, A
         return None
     cache.set(key, result, timeout=3600)
     return result
+
+
+def _has_survival(stored: Any) -> bool:
+    rows = stored.get("models") if isinstance(stored, dict) else stored
+    return bool(isinstance(rows, list) and rows and isinstance(rows[0], dict)
+                and (rows[0].get("p_survive") or rows[0].get("p_reach")))
+
+
+def _n_rounds(config: dict[str, Any], default: int) -> int:
+    rounds = (config or {}).get("rounds")
+    if isinstance(rounds, list):  # Swiss dynamics: one prompt set per round
+        return len(rounds) or default
+    if isinstance(rounds, int) and not isinstance(rounds, bool) and rounds > 0:
+        return rounds
+    return default
 
 
 def _finish_sim(rows: list[dict[str, Any]], *, source: str, iterations: int | None) -> dict[str, Any]:
@@ -314,7 +352,7 @@ def _simulate(tournament: m.Tournament, entries: list[m.Entry], ratings: list[fl
         from ranking.simulate import swiss_dynamics
 
         cfg = tournament.config or {}
-        k = int(cfg.get("rounds") or max(1, int(np.ceil(np.log2(len(names))))))
+        k = _n_rounds(cfg, max(1, int(np.ceil(np.log2(len(names))))))
         elim = cfg.get("eliminate")
         res = swiss_dynamics(np.broadcast_to(win_matrix(ratings), (k, len(names), len(names))), names=names,
                              eliminate=elim if isinstance(elim, list) else None,
@@ -326,7 +364,7 @@ def _simulate(tournament: m.Tournament, entries: list[m.Entry], ratings: list[fl
     from ranking.simulate import predict_tournament
 
     sim_format = {"double_round_robin": "round_robin", "swiss_dynamics": "swiss", "arena": "swiss"}.get(fmt, fmt)
-    n_rounds = (tournament.config or {}).get("rounds") or tournament.rounds.count() or None
+    n_rounds = _n_rounds(tournament.config, tournament.rounds.count()) or None
     pred = predict_tournament(ratings, format=sim_format, names=names, iterations=SIMULATION_ITERATIONS,
                               rounds=n_rounds if sim_format == "swiss" else None, rng=tournament.seed)
     rows = [{"name": pred.models[i], "expected_score": float(pred.expected_score[i]), "stderr": float(pred.stderr[i]),
@@ -346,3 +384,46 @@ def _sensitivity(results: Any) -> dict[str, Any] | None:
         return None
     return {"models": models, "levels": levels, "expected_score": es, "profile": fs.get("profile") or [],
             "retention": fs.get("retention") or []}
+
+
+def _final_standings(results: Any) -> dict[str, Any] | None:
+    """The standings the tournament service stored at the end, with its FIDE tie-breaks."""
+    if not isinstance(results, dict) or not isinstance(results.get("standings"), list):
+        return None
+    names = [str(t) for t in results.get("tiebreaks") or []]
+    rows = []
+    for r in results["standings"]:
+        if not isinstance(r, dict):
+            return None
+        tb = r.get("tiebreaks") or {}
+        rows.append({"rank": r.get("rank"), "name": r.get("name"), "points": r.get("points"),
+                     "played": r.get("played"), "wins": r.get("wins"), "losses": r.get("losses"), "ties": r.get("ties"),
+                     "place": r.get("place"), "tiebreaks": [tb.get(k) for k in names]})
+    return {"tiebreaks": names, "rows": rows} if rows else None
+
+
+def _sensitivity_computed(tournament: m.Tournament, entries: list[m.Entry]) -> dict[str, Any] | None:
+    """Failure-sensitivity sweep from the entrants' ratings when the run did not store one (cached)."""
+    ratings = _entry_ratings(entries)
+    names = [e.competitor.name for e in entries]
+    k = _n_rounds(tournament.config, 3)
+    key = f"web:sens:{tournament.id}:{hash((tuple(ratings), tuple(names), k))}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    try:
+        import numpy as np
+
+        from ranking.bracket import win_matrix
+        from ranking.simulate import failure_sensitivity
+
+        n = len(names)
+        fs = failure_sensitivity(np.broadcast_to(win_matrix(ratings), (k, n, n)), names=names,
+                                 iterations=SIMULATION_ITERATIONS, rng=tournament.seed)
+    except Exception:
+        log.exception("failure sensitivity failed", extra={"tournament": tournament.id})
+        return None
+    result = {"models": list(fs.models), "levels": list(fs.levels), "expected_score": fs.expected_score.tolist(),
+              "profile": list(fs.profile), "retention": fs.retention.tolist(), "computed": True}
+    cache.set(key, result, timeout=3600)
+    return result

@@ -286,3 +286,39 @@ def test_tournament_page_escapes_names(client):
     m.Entry.objects.create(tournament=t, competitor=b, seed=2)
     html = client.get(f"/tournaments/{t.id}/").content.decode()
     assert EVIL not in html and "<b>T</b>" not in html
+
+
+def test_pages_of_tournaments_run_by_the_service(client):
+    """Tournaments played to the end by the tournament service render with its stored results."""
+    from arena.services.tournaments import tournament_create, tournament_run_inline
+    from tests.factories import PromptFactory, PromptSetFactory
+
+    comps = [CompetitorFactory(name=f"s{i}", sim_strength=1000 + 40 * i) for i in range(8)]
+    sets = []
+    for k in range(2):
+        ps = PromptSetFactory(name=f"set{k}")
+        for _ in range(4):
+            PromptFactory(prompt_set=ps)
+        sets.append(ps)
+    knockout = tournament_run_inline(tournament=tournament_create(
+        name="ko", format="single_elimination", competitors=comps, prompt_sets=sets, seed=1))
+    r = client.get(f"/tournaments/{knockout.id}/")
+    assert r.status_code == 200
+    cols = r.context["bracket"]["rounds"]
+    assert [len(c["matches"]) for c in cols] == [4, 2, 1]
+    # Exactly one side of every finished match advanced, and the final's winner is the champion.
+    assert all(sum(s["winner"] for s in mt["slots"]) == 1 for c in cols for mt in c["matches"])
+    champion = next(s["name"] for s in cols[-1]["matches"][0]["slots"] if s["winner"])
+    assert champion == knockout.results["champion"]
+    assert [row["name"] for row in r.context["final_standings"]["rows"]][0] == champion
+
+    dynamics = tournament_run_inline(tournament=tournament_create(
+        name="dyn", format="swiss_dynamics", competitors=comps, prompt_sets=sets, seed=2,
+        config={"rounds": ["set0", "set1", "set0"], "eliminate": [2, 2]}))
+    r = client.get(f"/tournaments/{dynamics.id}/")
+    assert r.status_code == 200
+    assert r.context["sensitivity"]["levels"][0] == 0
+    assert len(r.context["simulation"]["survival_rounds"]) == 3
+    out = [s for s in r.context["swiss_rounds"][-1]["standings"] if s["out"]]
+    assert len(out) == 4  # two eliminated after round 1 and two after round 2
+    assert "Failure sensitivity" in r.content.decode()

@@ -1,9 +1,10 @@
 """Data for the browser tests and the page bench: the demo set plus finished tournaments and
 anonymous battles waiting for votes (one of them with hostile HTML in an answer).
 
-Tournament results are played out here from the simulated competitors' hidden strengths (a
-seeded random draw per match) and written as Rounds, Matches and Byes, the way a finished
-tournament is stored; the pages only read those rows.
+The tournaments are created and played to the end by the tournament service (simulated
+competitors and judges, run in process). The ``seed_*`` functions instead write finished
+tournaments directly from the competitors' hidden strengths (a seeded draw per match); the
+unit tests use them to check the pages against tables computed independently.
 
 Run inside a configured Django process: ``python manage.py shell -c
 "from tests.e2e.seed import seed_all; seed_all()"``.
@@ -172,20 +173,53 @@ def seed_vote_battles(rng: np.random.Generator, comps: list[m.Competitor], *, n:
     m.Generation.objects.create(match=match, side="b", competitor=b, text=XSS_ANSWER)
 
 
-def seed_all(*, rebuild: bool = True) -> dict[str, int]:
-    """Everything the pages show; idempotent enough for one fresh database per run."""
+TOURNAMENTS: tuple[tuple[str, str, int, dict[str, Any]], ...] = (
+    # name, format, number of entrants (strongest first), config
+    ("Demo knockout", m.Tournament.Format.SINGLE_ELIMINATION, 8, {}),
+    ("Demo Swiss", m.Tournament.Format.SWISS, 9, {"rounds": 4}),
+    ("Demo round robin", m.Tournament.Format.ROUND_ROBIN, 5, {}),
+    ("Demo benchmark Swiss", m.Tournament.Format.SWISS_DYNAMICS, 8,
+     {"rounds": ["demo-coding", "demo-writing", "demo-math"], "eliminate": [2, 2]}),
+)
+
+
+def seed_tournaments_with_service() -> list[m.Tournament]:
+    """Create and run the demo tournaments to the end with the tournament service (in process)."""
+    from arena.services.tournaments import tournament_create, tournament_run_inline
+
+    comps = list(m.Competitor.objects.filter(sim_strength__isnull=False).order_by("-sim_strength", "name"))
+    sets = list(m.PromptSet.objects.filter(name__startswith="demo-"))
+    out = []
+    for name, fmt, n, config in TOURNAMENTS:
+        t = tournament_create(name=name, format=fmt, competitors=comps[:n], config=config, prompt_sets=sets, seed=11)
+        out.append(tournament_run_inline(tournament=t))
+    return out
+
+
+def seed_all(*, rebuild: bool = True, with_service: bool = True) -> dict[str, int]:
+    """Everything the pages show, in a fresh database.
+
+    With ``with_service`` (the default) the tournaments are played by the tournament service
+    itself; otherwise they are written directly by the ``seed_*`` functions above.
+    """
+    from arena.services.leaderboard import leaderboard_rebuild_all
+
     demo_load()
     rng = np.random.default_rng(8)
-    with transaction.atomic():
-        if not m.Tournament.objects.exists():
-            comps = list(m.Competitor.objects.filter(sim_strength__isnull=False).order_by("name"))
-            seed_single_elimination(rng, comps)
-            seed_swiss(rng, comps[:9], name="Demo Swiss", fmt=m.Tournament.Format.SWISS, rounds=4)
-            seed_round_robin(rng, comps)
-            seed_swiss_dynamics(rng, comps)
+    if rebuild:  # entrants are seeded with their current ratings
+        leaderboard_rebuild_all()
+    if not m.Tournament.objects.exists():
+        comps = list(m.Competitor.objects.filter(sim_strength__isnull=False).order_by("name"))
+        if with_service:
+            seed_tournaments_with_service()
+        else:
+            with transaction.atomic():
+                seed_single_elimination(rng, comps)
+                seed_swiss(rng, comps[:9], name="Demo Swiss", fmt=m.Tournament.Format.SWISS, rounds=4)
+                seed_round_robin(rng, comps)
+                seed_swiss_dynamics(rng, comps)
+        with transaction.atomic():
             seed_vote_battles(rng, comps)
     if rebuild:
-        from arena.services.leaderboard import leaderboard_rebuild_all
-
         leaderboard_rebuild_all()
     return {"snapshots": m.LeaderboardSnapshot.objects.count(), "tournaments": m.Tournament.objects.count()}
