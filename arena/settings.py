@@ -181,6 +181,8 @@ REST_FRAMEWORK = {
         "battles_ip": env_str("THROTTLE_BATTLES_IP", "2400/min"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # ?format= is an API parameter (export format, tournament format), not a renderer override.
+    "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Ludus API",

@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from arena.exceptions import ApplicationError
 from arena.models import Battle, Competitor, ImportBatch, PairCount, Source
+from arena.services import leaderboard
 from ranking.battles import read_battles
 from ranking.errors import BattleFileError, InputError
 from ranking.types import A_WINS, B_WINS, OUTCOMES
@@ -86,11 +87,7 @@ def _error_list(errors: list[tuple[int, str]]) -> list[dict[str, Any]]:
 
 
 def _schedule_rebuild() -> None:
-    from arena.services import leaderboard
-
-    schedule = getattr(leaderboard, "leaderboard_schedule_rebuild", None)
-    if schedule is not None:
-        schedule()
+    leaderboard.leaderboard_schedule_rebuild()
 
 
 def battles_import(

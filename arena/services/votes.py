@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from arena.exceptions import ApplicationError, Conflict
 from arena.models import Battle, BattleServe, Generation, Match, Outcome, Source, Vote
+from arena.services import leaderboard
 
 TOKEN_SALT = "ludus.battle-token"
 #: Choices a voter makes on the page, as they saw the sides.
@@ -194,11 +195,7 @@ def battle_token_read(*, token: str) -> tuple[int, str]:
 
 
 def _schedule_rebuild() -> None:
-    from arena.services import leaderboard
-
-    schedule = getattr(leaderboard, "leaderboard_schedule_rebuild", None)
-    if schedule is not None:
-        schedule()
+    leaderboard.leaderboard_schedule_rebuild()
 
 
 def vote_record(*, token: str, choice: str, voter_hash: str, ip_hash: str = "") -> RecordedVote:

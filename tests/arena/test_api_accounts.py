@@ -6,10 +6,9 @@ import pytest
 from django.core.management import call_command
 
 from arena import models as m
-from tests.arena.test_api_common import (  # noqa: F401
-    API, admin, admin_client, anon, assert_error, client_for, counts, other, other_client, owner, owner_client,
-)
+from tests.arena.test_api_common import API, assert_error, client_for, counts
 
+pytest_plugins = ["tests.arena.test_api_common"]
 pytestmark = pytest.mark.django_db
 
 

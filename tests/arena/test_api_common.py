@@ -83,6 +83,17 @@ def public_ip(monkeypatch):
     monkeypatch.setattr(competitors, "_resolve", lambda host: ["93.184.215.14"])
 
 
+@pytest.fixture
+def private_cache(settings):
+    """A cache of this test's own: other test runs sharing the Redis DB may clear it meanwhile."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "lb-test"}}
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 def assert_error(response, status: int, code: str | None = None, field: str | None = None) -> dict:
     assert response.status_code == status, (response.status_code, getattr(response, "data", response.content))
     body = response.json()

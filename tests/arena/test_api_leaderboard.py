@@ -7,8 +7,9 @@ from django.core.cache import cache
 
 from arena import models as m
 from arena.services.leaderboard import cache_key, snapshot_publish
-from tests.arena.test_api_common import API, anon, assert_error  # noqa: F401
+from tests.arena.test_api_common import API, assert_error
 
+pytest_plugins = ["tests.arena.test_api_common"]
 pytestmark = pytest.mark.django_db
 
 
@@ -21,7 +22,7 @@ def _publish(version_ratings=1000.0, method="bt", source="combined", category="a
     )
 
 
-def test_latest_from_cache_without_queries(anon, django_assert_num_queries, redis_url):
+def test_latest_from_cache_without_queries(anon, django_assert_num_queries, private_cache):
     _publish()
     with django_assert_num_queries(0):
         r = anon.get(f"{API}/leaderboard/")
@@ -32,7 +33,7 @@ def test_latest_from_cache_without_queries(anon, django_assert_num_queries, redi
     assert r["Cache-Control"] == "public, max-age=5"
 
 
-def test_cold_cache_reads_one_row_and_refills(anon, django_assert_num_queries, redis_url):
+def test_cold_cache_reads_one_row_and_refills(anon, django_assert_num_queries, private_cache):
     _publish()
     cache.delete(cache_key("bt", "combined", "all"))
     with django_assert_num_queries(1):
@@ -41,7 +42,7 @@ def test_cold_cache_reads_one_row_and_refills(anon, django_assert_num_queries, r
         assert anon.get(f"{API}/leaderboard/").status_code == 200
 
 
-def test_etag_304(anon, redis_url):
+def test_etag_304(anon, private_cache):
     _publish()
     etag = anon.get(f"{API}/leaderboard/")["ETag"]
     r = anon.get(f"{API}/leaderboard/", HTTP_IF_NONE_MATCH=etag)
@@ -52,7 +53,7 @@ def test_etag_304(anon, redis_url):
     assert r.status_code == 200 and r.json()["version"] == 2
 
 
-def test_versions_and_scopes(anon, redis_url):
+def test_versions_and_scopes(anon, private_cache):
     _publish(1000.0)
     _publish(1100.0, data_version="d2")
     _publish(900.0, method="elo", source="human", category="coding")
@@ -66,7 +67,7 @@ def test_versions_and_scopes(anon, redis_url):
     assert "coding" in idx["categories"] and "expected_score" in idx["methods"]
 
 
-def test_missing_and_bad_queries(anon, redis_url):
+def test_missing_and_bad_queries(anon, private_cache):
     err = assert_error(anon.get(f"{API}/leaderboard/"), 404, "not_found")
     assert "method=bt" in err["message"]
     _publish()
@@ -77,7 +78,7 @@ def test_missing_and_bad_queries(anon, redis_url):
     assert m.LeaderboardSnapshot.objects.count() == 1
 
 
-def test_never_computed_in_request(anon, monkeypatch, redis_url):
+def test_never_computed_in_request(anon, monkeypatch, private_cache):
     from arena.services import leaderboard
 
     def boom(*a, **k):

@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 
 from arena import models as m
-from arena.services.competitors import _address_problem, endpoint_url_validate
 from arena.exceptions import ApplicationError
-from tests.arena.test_api_common import (  # noqa: F401
-    API, admin, admin_client, anon, assert_error, counts, other, other_client, owner, owner_client, public_ip,
-)
+from arena.services.competitors import _address_problem, endpoint_url_validate
+from tests.arena.test_api_common import API, assert_error, counts
 from tests.factories import BattleFactory, CompetitorFactory
 
+pytest_plugins = ["tests.arena.test_api_common"]
 pytestmark = pytest.mark.django_db
 
 GOOD = {

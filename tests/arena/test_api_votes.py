@@ -10,10 +10,9 @@ from django.core import signing
 
 from arena import models as m
 from arena.services.votes import TOKEN_SALT
-from tests.arena.test_api_common import (  # noqa: F401
-    API, admin, anon, assert_error, client_for, counts, other, other_client, owner, owner_client, servable_match,
-)
+from tests.arena.test_api_common import API, assert_error, client_for, counts, servable_match
 
+pytest_plugins = ["tests.arena.test_api_common"]
 pytestmark = pytest.mark.django_db
 
 
@@ -232,7 +231,7 @@ def test_vote_without_cookie_is_refused(anon):
     assert_error(_vote(anon, token), 403, "not_served")
 
 
-def test_throttles(anon, settings):
+def test_throttles(anon, settings, private_cache):
     rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"])
     rates.update({"battles": "2/min", "votes": "1/min"})
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}

@@ -11,11 +11,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from arena import models as m
-from tests.arena.test_api_common import (  # noqa: F401
-    API, admin, admin_client, anon, assert_error, counts, owner, owner_client,
-)
+from tests.arena.test_api_common import API, assert_error, counts
 from tests.factories import BattleFactory, CompetitorFactory
 
+pytest_plugins = ["tests.arena.test_api_common"]
 pytestmark = pytest.mark.django_db
 
 PAIRS = "model_a,model_b,wins_a,wins_b,ties\nalpha,beta,10,5,2\nbeta,gamma,3,4,0\nalpha,beta,1,1,1\n"

@@ -116,10 +116,6 @@ class BattleImportView(APIView):
 class BattleExportView(APIView):
     permission_classes = [IsStaff]
 
-    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
-        # ?format= names the export format here, not DRF's renderer override.
-        return super().perform_content_negotiation(request, force=True)
-
     @extend_schema(
         parameters=[ExportQuerySerializer],
         responses={(200, "application/x-ndjson"): OpenApiTypes.STR, (200, "text/csv"): OpenApiTypes.STR},
