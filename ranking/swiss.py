@@ -39,8 +39,10 @@ Known deviations from bbpPairings (and hence from a full C.04.3 reading):
 * C9 (minimise the unplayed games of the bye assignee) ranks candidates by the number of
   games they played.
 * Accelerated pairings (Baku) and forbidden-pair lists are not supported.
-* Only the bbpPairings 2025 examples C5 and C9 were checked against the reference
-  output; larger published cases (bbpPairings issue 7) were not yet reproduced.
+
+Checked against bbpPairings' own expected outputs: its 2025-rule examples C5 and C9 and
+its issue 7 case (60 players, round 15, with forfeits), on both the whole-graph and the
+restricted-graph paths.
 
 ``system="random"`` pairs at random inside score groups, odd players floating to the
 next group, as the Competitive Swiss-system Dynamics method does; it honours the same
@@ -68,6 +70,8 @@ from ranking.errors import InputError, PairingError
 PLAYED_CODES = frozenset("10=WDL")
 #: Every TRF result code Ludus understands.
 RESULT_CODES = frozenset("10=WDL+-UFHZ ")
+#: Up to this many players to pair, every bracket is settled on the whole graph.
+FULL_GRAPH_LIMIT = 96
 
 
 @dataclass(frozen=True)
@@ -583,7 +587,7 @@ class _DutchPairer:
         self.K = 0
         self.low: dict[tuple[int, int], int] = {}
         self.dead: set[tuple[int, int]] = set()
-        self.scope_all = n <= 96
+        self.scope_all = n <= FULL_GRAPH_LIMIT
 
     # -- weights -----------------------------------------------------------------
     def _cand(self, p: _P) -> bool:

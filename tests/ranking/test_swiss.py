@@ -32,6 +32,20 @@ def test_bbppairings_dutch_2025_examples(name: str) -> None:
     assert pair_round(state, system="dutch").to_text() == expected
 
 
+@pytest.mark.parametrize("full_graph_limit", [96, 0])
+def test_bbppairings_issue_7_sixty_players_round_15(
+    full_graph_limit: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # bbpPairings test/tests/issue_7.input (60 players, 14 rounds played, forfeits) and
+    # issue_7.output.expected as updated for the 2025 rules. With the limit at 0 every
+    # bracket goes through the restricted-graph path.
+    import ranking.swiss as swiss
+
+    monkeypatch.setattr(swiss, "FULL_GRAPH_LIMIT", full_graph_limit)
+    state = read_trf(DATA / "bbp_issue_7.trf").state
+    assert pair_round(state).to_text() == (DATA / "bbp_issue_7.expected").read_text()
+
+
 def _outcome(a: int, b: int, gen: np.random.Generator) -> str:
     u = gen.random()
     if u < 0.03:
