@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.shortcuts import redirect
 
 from arena import models as m
 
@@ -58,14 +59,51 @@ class EntryInline(admin.TabularInline):
     autocomplete_fields = ["competitor"]
 
 
+def _tournament_action(verb: str, service_name: str) -> Any:
+    """An admin action calling the tournament service; refusals are reported, not raised."""
+
+    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: Any) -> None:
+        from arena.exceptions import ApplicationError
+        from arena.services import tournaments as svc
+
+        fn = getattr(svc, service_name)
+        done = []
+        for tournament in queryset:
+            try:
+                fn(tournament=tournament)
+                done.append(tournament.name)
+            except ApplicationError as exc:
+                modeladmin.message_user(request, f"{tournament.name}: {exc.message}", level=messages.WARNING)
+        if done:
+            modeladmin.message_user(request, f"{verb}: {', '.join(done)}", level=messages.SUCCESS)
+
+    action.__name__ = f"{service_name}_action"
+    return admin.action(description=f"{verb} the selected tournaments")(action)
+
+
 @admin.register(m.Tournament)
 class TournamentAdmin(admin.ModelAdmin):
+    """Tournaments are created through the staff form (validated by the tournament service) and
+    controlled with the actions here; after creation only the name can change by hand."""
+
     list_display = ["name", "format", "status", "created_at", "started_at", "finished_at"]
     list_filter = ["format", "status"]
     search_fields = ["name"]
-    readonly_fields = ["created_at", "started_at", "finished_at", "results"]
+    readonly_fields = ["format", "status", "config", "judge_pipeline", "seed", "prompt_sets", "created_by",
+                       "created_at", "started_at", "finished_at", "results"]
     inlines = [EntryInline]
-    filter_horizontal = ["prompt_sets"]
+    actions = [
+        _tournament_action("Started", "tournament_start"),
+        _tournament_action("Paused", "tournament_pause"),
+        _tournament_action("Resumed", "tournament_resume"),
+        _tournament_action("Cancelled", "tournament_cancel"),
+    ]
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> Any:
+        return redirect("staff-tournament-new")
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[Any]:
+        return [EntryInline] if obj is not None and obj.status == m.Tournament.Status.DRAFT else []
 
 
 @admin.register(m.Round)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from arena.web import views
+from arena.web import staff, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,4 +12,5 @@ urlpatterns = [
     path("models/<int:pk>/", views.model_detail, name="model-detail"),
     path("tournaments/", views.tournaments_list, name="tournaments"),
     path("tournaments/<int:pk>/", views.tournament_detail, name="tournament-detail"),
+    path("staff/tournaments/new", staff.tournament_new, name="staff-tournament-new"),
 ]
