@@ -42,7 +42,7 @@ try:  # orjson decodes JSON several times faster than the standard library
     _loads: Any = orjson.loads
     _JSONDecodeError: tuple[type[Exception], ...] = (orjson.JSONDecodeError, ValueError)
 except ImportError:  # pragma: no cover - exercised only without orjson
-    orjson = None
+    orjson = None  # type: ignore[assignment]
     _loads = json.loads
     _JSONDecodeError = (ValueError,)
 
@@ -152,7 +152,8 @@ class Battles:
         tied = (o == TIE) | (o == TIE_BOTHBAD)
         ties = np.bincount(self.a[tied].astype(np.int64) * n + self.b[tied],
                            weights=w[tied], minlength=n * n).reshape(n, n)
-        return wins, ties + ties.T
+        return (np.asarray(wins, dtype=np.float64),
+                np.asarray(ties + ties.T, dtype=np.float64))
 
     def battles_per_model(self) -> NDArray[np.int64]:
         """Number of battles each model took part in (weights summed, then rounded)."""
