@@ -314,14 +314,31 @@ def bracket_monte_carlo(strength: ArrayLike, *, simulations: int = 100_000,
     BracketProbabilities
         With ``stderr = sqrt(p (1 - p) / simulations)``.
     """
-    won = bracket_samples(strength, simulations=simulations, scale=scale, base=base, rng=rng)
-    n = won.shape[1]
-    rounds = _rounds_for(n)
-    counts = np.stack([(won >= k).sum(axis=0) for k in range(rounds + 1)], axis=1)
-    p_reach = counts / won.shape[0]
-    stderr = np.sqrt(p_reach * (1 - p_reach) / won.shape[0])
+    if isinstance(simulations, bool) or not isinstance(simulations, int | np.integer) \
+            or simulations < 1:
+        raise InputError(f"simulations must be a positive integer; got {simulations!r}")
+    gen = _as_rng(rng)
+    p = win_matrix(strength, scale=scale, base=base)
+    n = p.shape[0]
+    ps, order, rounds = _slot_matrix(p)
+    size = 1 << rounds
+    total = int(simulations)
+    counts = np.zeros((size, rounds + 1))
+    counts[:, 0] = total
+    chunk = max(1, _MC_CHUNK_CELLS // size)
+    for lo in range(0, total, chunk):
+        s = min(total, lo + chunk) - lo
+        alive = np.broadcast_to(np.arange(size), (s, size))
+        for level in range(1, rounds + 1):
+            a, b = alive[:, 0::2], alive[:, 1::2]
+            alive = np.where(gen.random(a.shape) < ps[a, b], a, b)
+            counts[:, level] += np.bincount(alive.ravel(), minlength=size)
+    by_seed = np.empty_like(counts)
+    by_seed[order] = counts
+    p_reach = by_seed[:n] / total
+    stderr = np.sqrt(p_reach * (1 - p_reach) / total)
     return BracketProbabilities(rounds=rounds, p_reach=p_reach, stderr=stderr,
-                                method="monte_carlo", simulations=int(won.shape[0]))
+                                method="monte_carlo", simulations=total)
 
 
 # --------------------------------------------------------------------------- live state
