@@ -17,6 +17,8 @@ Conventions fixed here (the paper leaves them open):
 - a model eliminated after round ``k`` keeps the wins it had; it plays no further rounds;
 - ``p_first`` shares first place equally among models level on wins, so it sums to 1;
 - rematches are allowed (the method pairs by record only);
+- a game is decided by one single-precision uniform draw against the win probability
+  (resolution 2**-24; probabilities 0, ½ and 1 are exact);
 - models are simulated in the order of their names, so permuting the input permutes the
   output exactly for a given seed.
 """
