@@ -31,6 +31,9 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 REF = json.loads((DATA / "alpharank_vectors.json").read_text())["vectors"]
 GAMES = json.loads((DATA / "alpharank_games.json").read_text())
 
+finite = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
+alphas = st.sampled_from([0.0, 1e-3, 0.1, 1.0, 10.0, 100.0, 1e4, 1e6, 1e8])
+
 
 def _elo_table() -> np.ndarray:
     r = np.array(GAMES["elo_ratings"])
@@ -193,6 +196,29 @@ def test_stiff_chain_falls_back_to_log_space_exactly() -> None:
     assert_allclose(pi, [1 / 9, 1 / 9, 1 / 9, 1 / 3, 1 / 3], rtol=1e-10)
 
 
+@settings(max_examples=40, deadline=None)
+@given(shape=st.sampled_from([(3,), (6,), (2, 2), (2, 3), (3, 3), (2, 2, 2)]), data=st.data(),
+       alpha=alphas, m=st.integers(2, 60))
+def test_fast_reduction_equals_log_space_reduction(shape: tuple[int, ...],
+                                                   data: st.DataObject, alpha: float,
+                                                   m: int) -> None:
+    """The linear-space GTH on the row-scaled chain equals GTH done entirely in logs."""
+    from scipy.special import logsumexp
+
+    from ranking.alpharank import _gth_log, _multi_log_rates, _single_log_rates
+
+    if len(shape) == 1:
+        mm = data.draw(arrays(np.float64, (shape[0], shape[0]), elements=finite))
+        lq = _single_log_rates(mm, alpha, m, True, 0.01)
+    else:
+        tables = [data.draw(arrays(np.float64, shape, elements=finite)) for _ in shape]
+        lq = _multi_log_rates(tables, alpha, m, 0.01)
+    fast = stationary_log_distribution(lq)
+    exact = _gth_log(lq)
+    exact -= logsumexp(exact)
+    assert_allclose(np.exp(fast), np.exp(exact), rtol=1e-9, atol=1e-13)
+
+
 def test_alpha_zero_is_neutral_drift() -> None:
     result = alpharank_game(np.array(GAMES["han2013"]), alpha=0.0)
     assert_allclose(result.mass, 0.2, rtol=1e-12)
@@ -253,8 +279,6 @@ def test_bad_parameters_raise_input_error() -> None:
 
 # ----------------------------------------------------------------------- properties
 
-finite = st.floats(-10, 10, allow_nan=False, allow_infinity=False)
-alphas = st.sampled_from([0.0, 1e-3, 0.1, 1.0, 10.0, 100.0, 1e4, 1e6, 1e8])
 
 
 @settings(max_examples=40, deadline=None)

@@ -136,6 +136,24 @@ def test_battle_file(cli, tmp_path: Path) -> None:
         [p["names"] for p in doc["profiles"]]
 
 
+def test_pair_counts_file(cli, tmp_path: Path) -> None:
+    path = write(tmp_path, "pairs.csv", "model_a,model_b,wins_a,wins_b,ties\n"
+                 "a,b,30,10,0\nb,c,25,5,10\na,c,20,20,0\n")
+    proc = cli(path, "--alpha", "3", "--rounds", "20", "--output", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert "unplayed" not in doc
+    # payoffs: a beats b 3/4, b beats c 30/40, a and c even
+    from ranking.alpharank import alpharank_game
+
+    table = [[0.5, 0.75, 0.5], [0.25, 0.5, 0.75], [0.5, 0.25, 0.5]]
+    expected = alpharank_game(table, alpha=3.0).mass
+    got = {p["names"][0]: p["mass"] for p in doc["profiles"]}
+    assert_allclose([got["a"], got["b"], got["c"]], expected, rtol=1e-12)
+    for p in doc["profiles"]:
+        assert p["lower"] <= p["mass"] <= p["upper"]
+
+
 @pytest.mark.parametrize(("content", "args", "message"), [
     ([[0, 1, 2], [1, 0, 2]], (), "square matrix"),
     ([[0, 1], [2]], (), "rectangular"),
