@@ -285,3 +285,84 @@ def test_bad_inputs() -> None:
         scores_to_win([[1.0, float("nan")]])
     with pytest.raises(InputError, match="format"):
         predict_tournament([1, 2], format="ladder")
+
+
+# ------------------------------------------------- exact enumeration for small fields
+
+
+def _matchings(group: list[int]) -> list[tuple[list[tuple[int, int]], int | None]]:
+    """Every way to pair ``group`` (the odd one out, if any, gets the bye); equally likely."""
+    if not group:
+        return [([], None)]
+    if len(group) % 2:
+        return [(pairs, bye) for k, bye in enumerate(group)
+                for pairs, _ in _matchings(group[:k] + group[k + 1:])]
+    first, rest = group[0], group[1:]
+    out = []
+    for k, other in enumerate(rest):
+        for pairs, _ in _matchings(rest[:k] + rest[k + 1:]):
+            out.append(([(first, other), *pairs], None))
+    return out
+
+
+def _exact_swiss(win: np.ndarray, eliminate: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """E[S] and survival by enumerating every pairing, result and elimination draw."""
+    k_rounds, m, _ = win.shape
+    es = np.zeros(m)
+    surv = np.zeros((m, k_rounds))
+
+    def rec(k: int, wins: tuple[int, ...], alive: frozenset[int], prob: float) -> None:
+        if k == k_rounds:
+            es[:] += prob * np.array(wins)
+            return
+        groups: dict[int, list[int]] = {}
+        for i in sorted(alive):
+            groups.setdefault(wins[i], []).append(i)
+        per_group = [_matchings(g) for g in groups.values()]
+        pairings = [[]]  # type: list[list[tuple[int, int]]]
+        for options in per_group:
+            pairings = [acc + pairs for acc in pairings for pairs, _ in options]
+        weight = prob / len(pairings)
+        for pairs in pairings:
+            for results in product((0, 1), repeat=len(pairs)):
+                p, w = weight, list(wins)
+                for (i, j), r in zip(pairs, results):
+                    p *= win[k, i, j] if r == 0 else win[k, j, i]
+                    w[i if r == 0 else j] += 1
+                if p == 0:
+                    continue
+                cut = eliminate[k] if k < len(eliminate) else 0
+                if cut == 0:
+                    outs = [(frozenset(), 1.0)]
+                else:
+                    ranked = sorted(alive, key=lambda x: w[x])
+                    border = w[ranked[cut - 1]]
+                    sure = [x for x in ranked if w[x] < border]
+                    tied = [x for x in ranked if w[x] == border]
+                    pick = list(combinations(tied, cut - len(sure)))
+                    outs = [(frozenset(sure) | frozenset(c), 1 / len(pick)) for c in pick]
+                for gone, q in outs:
+                    left = alive - gone
+                    for x in left:
+                        surv[x, k] += p * q
+                    rec(k + 1, tuple(w), left, p * q)
+
+    rec(0, (0,) * m, frozenset(range(m)), 1.0)
+    return es, surv
+
+
+@pytest.mark.parametrize("m, k, elim, seed", [(4, 2, [], 0), (5, 3, [1, 1], 1),
+                                              (6, 3, [2, 1], 2), (5, 2, [0, 2], 3)])
+def test_monte_carlo_matches_exact_enumeration(m: int, k: int, elim: list[int],
+                                               seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    win = rng.uniform(0.1, 0.9, size=(k, m, m))
+    win = np.triu(win, 1) + np.transpose(np.triu(1 - win, 1), (0, 2, 1))
+    for r in range(k):
+        np.fill_diagonal(win[r], 0.5)
+    exact_es, exact_surv = _exact_swiss(win, elim)
+    n = 40_000
+    res = swiss_dynamics(win, eliminate=elim, iterations=n, rng=seed)
+    within(res.expected_score, res.stderr, exact_es)
+    se = np.sqrt(exact_surv * (1 - exact_surv) / n)
+    within(res.p_survive, se, exact_surv)
