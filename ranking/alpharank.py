@@ -16,6 +16,12 @@ row scaling is a change of time that lets near-absorbing profiles (whose exit ra
 underflow in linear space) keep their exact weight. When the linear-space reduction would
 lose precision, the same reduction runs in log space.
 
+Precision at huge α is set by the problem, not the solver: a log rate near
+``-(m - 1)·α·Δf`` is known to about ``eps·(m - 1)·α·|Δf|`` in absolute terms, so masses that
+hinge on comparing such rates (for example two strict equilibria) carry a relative error of
+that size, about 1e-6 at α = 1e8 with payoff gaps of order 1 and m = 50. Masses smaller
+than about 1e-300 of the largest are reported as 0 and share the last rank.
+
 References
 ----------
 .. [1] S. Omidshafiei, C. Papadimitriou, G. Piliouras, K. Tuyls, M. Rowland, J.-B. Lespiau,

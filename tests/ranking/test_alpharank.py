@@ -216,7 +216,10 @@ def test_fast_reduction_equals_log_space_reduction(shape: tuple[int, ...],
     fast = stationary_log_distribution(lq)
     exact = _gth_log(lq)
     exact -= logsumexp(exact)
-    assert_allclose(np.exp(fast), np.exp(exact), rtol=1e-9, atol=1e-13)
+    # log rates near -(m-1)·α·Δ carry an absolute rounding error of ~eps·|log rate|, which
+    # is a relative error of the masses: the problem itself is this well conditioned
+    tol = 1e-9 + 1e-14 * np.max(np.abs(lq[np.isfinite(lq)]))
+    assert_allclose(np.exp(fast), np.exp(exact), rtol=tol, atol=1e-13)
 
 
 def test_alpha_zero_is_neutral_drift() -> None:
