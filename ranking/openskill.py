@@ -224,7 +224,9 @@ def openskill_rate(battles: Any, *, model: str = "plackett-luce", mu: float = 25
     ----------
     battles : ranking.battles.Battles
         The battles. With ``tstamp`` they are processed in time order (stable), otherwise
-        in the given order. Integer ``weight`` repeats a battle that many times.
+        in the given order. Integer ``weight`` repeats a battle that many times
+        (aggregated pair counts have no order, so their repeated battles are processed
+        entry by entry; an online method is a poor fit for such data).
     model : str, default "plackett-luce"
         ``plackett-luce``, ``bradley-terry-full``, ``bradley-terry-part``,
         ``thurstone-mosteller-full`` or ``thurstone-mosteller-part``.
