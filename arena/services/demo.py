@@ -1,4 +1,11 @@
-"""The demo data set behind ``make run``: simulated competitors and battles from a known truth."""
+"""The demo data set behind ``make run``: simulated competitors and battles from a known truth.
+
+Besides competitors, prompts and battles, the demo plays two finished tournaments through
+the real services (a 16-model Swiss and a 16-model single elimination, simulated competitors
+and a simulated judge, run in-process) and fills the open arena's pool with battles whose
+answers are ready to vote on. Every step checks what already exists, so loading twice adds
+nothing.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +31,10 @@ DEMO_COMPETITORS: tuple[tuple[str, float, str, str], ...] = (
     ("juniper-1b", 880.0, "terse", "Tiny Models"),
     ("kestrel-72b", 1150.0, "thorough", "Kestrel"),
     ("lumen-4b", 955.0, "concise", "Kestrel"),
+    ("meridian-22b", 1065.0, "thorough", "Meridian"),
+    ("nimbus-11b", 1000.0, "friendly", "Cloudworks"),
+    ("orion-40b", 1130.0, "verbose", "Meridian"),
+    ("pico-2b", 905.0, "terse", "Tiny Models"),
 )
 
 DEMO_PROMPTS: dict[str, tuple[str, list[str]]] = {
@@ -122,3 +133,45 @@ def demo_load(*, n_battles: int = 3000, seed: int = 20261123) -> dict[str, int]:
             batch_size=1000,
         )
     return {"competitors": created, "battles": n_battles}
+
+
+DEMO_SWISS = "Demo Swiss (16 models)"
+DEMO_KNOCKOUT = "Demo knockout (16 models)"
+DEMO_JUDGES = {
+    "pipeline": "single",
+    "judges": [{"name": "sim-judge", "kind": "simulated", "position_bias": 40.0, "noise": 60.0, "tie_rate": 0.15}],
+}
+
+
+def demo_tournaments(*, seed: int = 20261123) -> dict[str, str]:
+    """Play the demo Swiss and knockout tournaments to the end (once); returns their status."""
+    from arena.models import Tournament
+    from arena.services.tournaments import tournament_create, tournament_run_inline
+
+    names = [name for name, *_ in DEMO_COMPETITORS]
+    prompt_sets = list(DEMO_PROMPTS)
+    specs = [
+        (DEMO_SWISS, "swiss", {"system": "dutch", "rounds": 5}),
+        (DEMO_KNOCKOUT, "single_elimination", {"third_place": True}),
+    ]
+    out: dict[str, str] = {}
+    for offset, (name, fmt, config) in enumerate(specs):
+        tournament = Tournament.objects.filter(name=name).first()
+        if tournament is None:
+            tournament = tournament_create(name=name, format=fmt, competitors=names, config=config,
+                                           prompt_sets=prompt_sets, judge_pipeline=DEMO_JUDGES, seed=seed + offset)
+        if tournament.status in (Tournament.Status.DRAFT, Tournament.Status.RUNNING):
+            tournament = tournament_run_inline(tournament=tournament)
+        out[name] = tournament.status
+    return out
+
+
+def demo_arena_pool(*, size: int = 12, seed: int = 20261123) -> int:
+    """Fill the open arena's pool with battles whose answers are generated; returns how many were added."""
+    from arena.services.arena_mode import arena_top_up
+    from arena.services.matches import inline_dispatch, run_inline
+
+    with inline_dispatch() as queue:
+        created = arena_top_up(pool_size=size, seed=seed)
+        run_inline(queue)
+    return len(created)

@@ -7,11 +7,13 @@ data and parameters creates no new version, so the rebuild task is idempotent.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -302,6 +304,15 @@ def leaderboard_rebuild(
     snapshots = []
     for method in wanted:
         params, fn = registry[method]
+        latest = (
+            LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
+            .order_by("-version").first()
+        )
+        if latest is not None and not force and latest.data_version == data.data_version and latest.params == params:
+            # unchanged data and parameters: nothing to compute (the rebuild is idempotent and cheap)
+            cache.set(cache_key(method, source, category), snapshot_to_dict(latest), timeout=None)
+            snapshots.append(latest)
+            continue
         started = time.perf_counter()
         result = fn(data.battles, **params)
         elapsed = int((time.perf_counter() - started) * 1000)
@@ -352,6 +363,27 @@ def leaderboard_debounce_seconds() -> int:
 
 
 REBUILD_PENDING_KEY = "leaderboard:v1:rebuild-pending"
+_deferred: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar("ludus_rebuild_deferred", default=None)
+
+
+@contextlib.contextmanager
+def leaderboard_rebuilds_deferred() -> Iterator[None]:
+    """Collect rebuild requests made inside the block into one request at its end.
+
+    For batch work in one process (a tournament run in-process, an import): without it,
+    eager mode would rebuild after every single result.
+    """
+    if _deferred.get() is not None:  # nested: the outer block schedules
+        yield
+        return
+    requests: list[bool] = []
+    token = _deferred.set(requests)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+        if requests:
+            leaderboard_schedule_rebuild()
 
 
 def leaderboard_schedule_rebuild() -> bool:
@@ -363,6 +395,11 @@ def leaderboard_schedule_rebuild() -> bool:
     running after every one of them committed, sees their battles. In eager mode the
     rebuild runs at once. Returns ``True`` (the request is registered).
     """
+
+    deferred = _deferred.get()
+    if deferred is not None:
+        deferred.append(True)
+        return True
 
     def _enqueue() -> None:
         delay = leaderboard_debounce_seconds()
@@ -380,6 +417,11 @@ def leaderboard_schedule_rebuild() -> bool:
         except Exception:
             log.exception("could not enqueue the leaderboard rebuild; the periodic rebuild will catch up")
             cache.delete(REBUILD_PENDING_KEY)
+            return
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            # the rebuild ran just now, in-process: keep the window open for `delay` from its end
+            with contextlib.suppress(Exception):
+                cache.set(REBUILD_PENDING_KEY, time.time(), timeout=max(1, delay))
 
     transaction.on_commit(_enqueue)
     return True

@@ -702,9 +702,10 @@ def tournament_sweep(*, older_than_seconds: float) -> dict[str, int]:
 
 def tournament_run_inline(*, tournament: Tournament) -> Tournament:
     """Start (if draft) and run a tournament to the end in this process (demo, tests)."""
+    from arena.services.leaderboard import leaderboard_rebuilds_deferred
     from arena.services.matches import inline_dispatch, run_inline
 
-    with inline_dispatch() as queue:
+    with leaderboard_rebuilds_deferred(), inline_dispatch() as queue:
         if tournament.status == Tournament.Status.DRAFT:
             tournament_start(tournament=tournament)
         else:
