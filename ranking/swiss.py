@@ -475,6 +475,11 @@ def _finish(ps: list[_P], mate: list[int], state: SwissState) -> Pairing:
         if m == v:
             if bye is not None:
                 raise PairingError("more than one player left unpaired")
+            if not p.eligible:
+                raise PairingError(
+                    f"no legal pairing: the bye would go to player {p.number}, who already"
+                    " had a bye or a win without playing (C.04.1)"
+                )
             bye = p.number
             continue
         if v < m:
@@ -538,10 +543,62 @@ def pair_round(
 def _pair_random(
     ps: list[_P], state: SwissState, n_rounds: int, gen: np.random.Generator
 ) -> Pairing:
+    """Random pairing inside score groups, top down; odd or unpairable players float.
+
+    Each group (with the players floated into it) is paired by a maximum matching with
+    random tie-breaking weights that first pairs as many as possible, then keeps the
+    floaters from above. If the last group cannot be completed with an eligible bye, the
+    whole field is paired at once (:func:`_pair_random_global`).
+    """
+    n = len(ps)
+    rnd = _random.Random(int(gen.integers(2**63)))
+    compat = {}
+    mate = list(range(n))
+    carry: list[int] = []
+    v = 0
+    while v < n or len(carry) > 1:
+        group = list(carry)
+        if v < n:
+            s = ps[v].score
+            while v < n and ps[v].score == s:
+                group.append(v)
+                v += 1
+        floaters = set(carry)
+        last = v >= n
+        edges = []
+        for a in range(len(group)):
+            for b in range(a):
+                x, y = group[a], group[b]
+                key = (x, y)
+                if key not in compat:
+                    compat[key] = _compatible(ps[x], ps[y], state, n_rounds)
+                if not compat[key]:
+                    continue
+                w = 1 << 44
+                w += ((x in floaters) + (y in floaters)) << 22
+                if last:
+                    w += (ps[x].eligible == 0) + (ps[y].eligible == 0) << 21
+                w += rnd.getrandbits(20)
+                edges.append((a, b, w))
+        local = max_weight_matching(len(group), edges)
+        carry = [group[k] for k in range(len(group)) if local[k] == k]
+        for k in range(len(group)):
+            if local[k] != k:
+                mate[group[k]] = group[local[k]]
+        if last:
+            break
+    lowest = min((p.score for p in ps if p.eligible), default=None)
+    if len(carry) > 1 or (carry and (not ps[carry[0]].eligible or ps[carry[0]].score != lowest)):
+        return _pair_random_global(ps, state, n_rounds, rnd)
+    return _finish(ps, mate, state)
+
+
+def _pair_random_global(
+    ps: list[_P], state: SwissState, n_rounds: int, rnd: _random.Random
+) -> Pairing:
     n = len(ps)
     levels = sorted({p.score for p in ps})
     lvl = {s: i for i, s in enumerate(levels)}
-    rnd = _random.Random(int(gen.integers(2**63)))
     gap_bits = _bits(n * len(levels))
     lvl_bits = _bits(n * len(levels))
     edges = []
