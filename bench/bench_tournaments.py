@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import platform
 import re
 import subprocess
@@ -65,8 +66,11 @@ def machine() -> str:
                       if ln.startswith("Model name")), "unknown")
     except OSError:
         model = "unknown"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"{model} ({platform.processor() or platform.machine()}), 2 cores shared with "
-            f"other jobs; Python {platform.python_version()}, numpy {np.__version__}")
+            f"other jobs (load average at start {load}: wall times inflate under load, so "
+            f"CPU times are given too); Python {platform.python_version()}, "
+            f"numpy {np.__version__}")
 
 
 # ------------------------------------------------------------------------- 1. brackets
