@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from arena import models as m
 from arena.exceptions import ApplicationError
 from arena.selectors.leaderboard import leaderboard_get
+from arena.web.views import csp
 
 CONFIG_HELP = {
     "round_robin": '{"bye_points": 0} — points for the bye with an odd number of entrants (0, 0.5 or 1)',
@@ -68,6 +69,7 @@ def _apply_errors(form: TournamentConfigForm, exc: ApplicationError) -> None:
         form.add_error(None, exc.message)
 
 
+@csp
 @staff_member_required
 def tournament_new(request: HttpRequest) -> HttpResponse:
     """Create (and optionally start) a tournament; every rule is checked by the service."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
@@ -16,6 +18,23 @@ from arena.selectors.web_tournaments import tournament_list_rows, tournament_pag
 from arena.web import charts
 
 POLL_INTERVAL_MS = 2000
+#: Scripts only from our own static files: even a markup bug could not run injected script.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def csp(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Send :data:`CONTENT_SECURITY_POLICY` with the page."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
+
+    return wrapped
 
 
 def _scope(request: HttpRequest) -> tuple[str, str, str]:
@@ -44,6 +63,7 @@ def _live_payload(data: dict[str, Any], etag: str) -> dict[str, Any]:
     }
 
 
+@csp
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """The live leaderboard with its charts."""
@@ -105,11 +125,13 @@ def leaderboard_json(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@csp
 @require_GET
 def models_list(request: HttpRequest) -> HttpResponse:
     return render(request, "arena/models.html", {"nav": "models", "competitors": sel.competitor_list()})
 
 
+@csp
 @require_GET
 def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Model card, rating history, head-to-head record and recent battles."""
@@ -138,11 +160,13 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
     })
 
 
+@csp
 @require_GET
 def tournaments_list(request: HttpRequest) -> HttpResponse:
     return render(request, "arena/tournaments.html", {"nav": "tournaments", "tournaments": tournament_list_rows()})
 
 
+@csp
 @require_GET
 def tournament_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """Bracket, Swiss rounds, cross-table and Monte Carlo table of one tournament."""
@@ -159,6 +183,7 @@ def tournament_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "arena/tournament_detail.html", data)
 
 
+@csp
 @require_GET
 def vote(request: HttpRequest) -> HttpResponse:
     """The anonymous battle page; the battle itself is fetched from the REST API by vote.js."""

@@ -322,3 +322,9 @@ def test_pages_of_tournaments_run_by_the_service(client):
     out = [s for s in r.context["swiss_rounds"][-1]["standings"] if s["out"]]
     assert len(out) == 4  # two eliminated after round 1 and two after round 2
     assert "Failure sensitivity" in r.content.decode()
+
+
+def test_pages_send_a_script_policy(client, board):
+    for url in ("/", "/vote", "/models/", "/tournaments/", f"/models/{board[0].id}/"):
+        policy = client.get(url)["Content-Security-Policy"]
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]

@@ -33,6 +33,9 @@ def test_leaderboard_shows_demo_models_with_intervals(page, shots):
     assert page.locator(".heatmap tbody tr").count() == len(DEMO_NAMES)
     page.screenshot(path=shots / "leaderboard.png", full_page=True)
 
+    # The page's script policy allows no inline or injected script.
+    assert "script-src 'self'" in page.request.get("/").headers["content-security-policy"]
+
     # Client-side search and sort, no reload.
     page.fill("#lb-search", "atlas")
     assert page.locator("#lb-body tr:visible").count() == 1
@@ -81,14 +84,14 @@ def test_vote_reveals_models_and_leaderboard_updates_without_reload(page, live_u
 
     before_a = _battles_of(board, model_a)
     board.wait_for_function(
-        f"Number(document.getElementById('lb-n-battles').textContent) > {total_before}", timeout=30_000
+        "n => Number(document.getElementById('lb-n-battles').textContent) > n", arg=total_before, timeout=30_000
     )
     elapsed = time.monotonic() - started
     assert board.evaluate("window.__not_reloaded === true"), "the leaderboard page reloaded"
     board.wait_for_function(
-        f"(() => {{ const c = document.querySelector('#lb-body tr[data-model=\"{model_a}\"] td.battles');"
-        f" return c && Number(c.textContent.replace(/,/g, '')) > {before_a}; }})()",
-        timeout=10_000,
+        "([model, before]) => { const c = document.querySelector(`#lb-body tr[data-model=\"${model}\"] td.battles`);"
+        " return c && Number(c.textContent.replace(/,/g, '')) > before; }",
+        arg=[model_a, before_a], timeout=10_000,
     )
     board.screenshot(path=shots / "leaderboard-after-vote.png", full_page=True)
     print(f"vote -> leaderboard shows it after {elapsed:.1f} s")
@@ -109,7 +112,7 @@ def test_contestant_html_is_shown_as_text_and_never_runs(page, shots):
     page.goto("/vote")
     page.locator('button[data-choice="A"]:enabled').wait_for()
     page.select_option("#vote-category", "security")
-    page.wait_for_function("document.getElementById('vote-status').textContent.includes('security')")
+    page.wait_for_function("() => document.getElementById('vote-status').textContent.includes('security')")
     body = page.locator("#answer-a-body")
     text = body.inner_text()
     assert "<script>window.__ludus_xss = 'script';</script>" in text
@@ -127,7 +130,8 @@ def test_contestant_html_is_shown_as_text_and_never_runs(page, shots):
     assert page.evaluate("typeof window.__ludus_xss") == "undefined"
     # That was the only battle in the category: this voter is never served it again.
     page.keyboard.press("Enter")
-    page.wait_for_function("document.getElementById('vote-status').textContent.includes('No battle is waiting')")
+    page.wait_for_function(
+        "() => document.getElementById('vote-status').textContent.includes('No battle is waiting')")
     assert page.locator("#answer-a-body").is_hidden()
 
 
@@ -172,6 +176,8 @@ def test_tournament_pages_render_finished_tournaments(page, shots):
 
 def test_model_page_and_not_found(page, shots):
     page.goto("/models/")
+    assert page.locator("tbody tr").count() == len(DEMO_NAMES)
+    page.screenshot(path=shots / "models.png", full_page=True)
     page.get_by_role("link", name="atlas-70b").click()
     page.wait_for_load_state()
     assert page.get_by_role("heading", name="atlas-70b", level=1).is_visible()
