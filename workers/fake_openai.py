@@ -52,6 +52,9 @@ class ServerStats:
     faults: dict[str, int] = field(default_factory=lambda: {"429": 0, "500": 0, "timeout": 0, "garbage": 0})
     in_flight: int = 0
     max_in_flight: int = 0
+    generations_in_flight: int = 0
+    max_generations_in_flight: int = 0
+    judge_requests: int = 0
     in_flight_by_model: dict[str, int] = field(default_factory=dict)
     max_in_flight_by_model: dict[str, int] = field(default_factory=dict)
 
@@ -163,6 +166,12 @@ class FakeOpenAI:
             self.stats.requests += 1
             self.stats.in_flight += 1
             self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
+            if is_judge:
+                self.stats.judge_requests += 1
+            else:
+                self.stats.generations_in_flight += 1
+                self.stats.max_generations_in_flight = max(self.stats.max_generations_in_flight,
+                                                           self.stats.generations_in_flight)
             n = self.stats.in_flight_by_model.get(model, 0) + 1
             self.stats.in_flight_by_model[model] = n
             self.stats.max_in_flight_by_model[model] = max(self.stats.max_in_flight_by_model.get(model, 0), n)
@@ -204,3 +213,5 @@ class FakeOpenAI:
             with self._lock:
                 self.stats.in_flight -= 1
                 self.stats.in_flight_by_model[model] -= 1
+                if not is_judge:
+                    self.stats.generations_in_flight -= 1
