@@ -29,6 +29,8 @@ class ErrorSerializer(serializers.Serializer):
 
 
 class UserSerializer(serializers.ModelSerializer):
+    email = serializers.CharField(read_only=True, help_text="May be empty.")
+
     class Meta:
         model = get_user_model()
         fields = ["id", "username", "email", "is_staff", "date_joined"]
