@@ -249,18 +249,35 @@ class TournamentCreateSerializer(serializers.Serializer):
     seed = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**62)
 
 
-class MatchSerializer(serializers.ModelSerializer):
-    competitor_a = serializers.CharField(source="competitor_a.name", read_only=True)
-    competitor_b = serializers.CharField(source="competitor_b.name", read_only=True)
-    round = serializers.IntegerField(source="round.number", read_only=True, allow_null=True, default=None)
+class MatchSideSerializer(serializers.Serializer):
+    competitor_id = serializers.IntegerField()
+    name = serializers.CharField()
+    seed = serializers.IntegerField(allow_null=True)
 
-    class Meta:
-        model = Match
-        fields = [
-            "id", "round", "board", "competitor_a", "competitor_b", "status", "outcome", "attempts", "error",
-            "created_at", "finished_at",
-        ]
-        read_only_fields = fields
+
+class TournamentMatchSerializer(serializers.Serializer):
+    """A tournament match as :func:`arena.selectors.tournaments.tournament_matches` gives it;
+    the prompt, answers and judgments appear only once the match is finished."""
+
+    id = serializers.IntegerField()
+    round = serializers.IntegerField(allow_null=True)
+    board = serializers.IntegerField(allow_null=True)
+    a = MatchSideSerializer()
+    b = MatchSideSerializer()
+    status = serializers.ChoiceField(choices=Match.Status.choices)
+    outcome = serializers.ChoiceField(choices=Outcome.choices, allow_null=True)
+    attempts = serializers.IntegerField()
+    forfeit_by = serializers.IntegerField(allow_null=True)
+    finished_at = serializers.CharField(allow_null=True)
+    prompt = serializers.CharField(allow_null=True)
+    generations = serializers.ListField(child=serializers.DictField(), required=False)
+    judgments = serializers.ListField(child=serializers.DictField(), required=False)
+
+
+class TournamentMatchQuerySerializer(serializers.Serializer):
+    round = serializers.IntegerField(required=False, min_value=1, max_value=10000)
+    details = serializers.BooleanField(required=False, default=False,
+                                       help_text="Include answers and judgments of finished matches.")
 
 
 # --------------------------------------------------------------------------- battles and votes

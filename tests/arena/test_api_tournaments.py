@@ -100,12 +100,14 @@ def test_list_filters_and_queries(anon, field, django_assert_max_num_queries):
 
 
 def test_matches_standings_bracket_simulation(admin_client, anon, field):
-    pytest.importorskip("arena.selectors.tournaments")
     tid = _create(admin_client, field).json()["id"]
     admin_client.post(f"{API}/tournaments/{tid}/start/")
     matches = anon.get(f"{API}/tournaments/{tid}/matches/").json()
     assert matches["count"] == m.Match.objects.filter(tournament_id=tid).count() >= 2
-    assert {"competitor_a", "competitor_b", "status", "round"} <= set(matches["results"][0])
+    first = matches["results"][0]
+    assert {"a", "b", "status", "round"} <= set(first) and first["prompt"] is None  # hidden until finished
+    assert anon.get(f"{API}/tournaments/{tid}/matches/?round=1&details=true").json()["count"] == matches["count"]
+    assert_error(anon.get(f"{API}/tournaments/{tid}/matches/?round=zero"), 400, "invalid", "round")
     for view in ("standings", "bracket", "simulation"):
         r = anon.get(f"{API}/tournaments/{tid}/{view}/")
         assert r.status_code < 500, (view, r.content)

@@ -6,7 +6,6 @@ Business logic lives in :mod:`arena.services.tournaments` and
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -19,13 +18,15 @@ from rest_framework.response import Response
 
 from arena.api.permissions import IsStaff, ReadOnly
 from arena.api.serializers import (
-    MatchSerializer,
     TournamentCreateSerializer,
     TournamentDetailSerializer,
+    TournamentMatchQuerySerializer,
+    TournamentMatchSerializer,
     TournamentSerializer,
 )
 from arena.exceptions import ApplicationError
-from arena.models import Entry, Match, Tournament
+from arena.models import Entry, Tournament
+from arena.selectors import tournaments as tournament_selectors
 from arena.services import tournaments as tournament_services
 
 _STATUS_FILTER = OpenApiParameter(
@@ -34,11 +35,6 @@ _STATUS_FILTER = OpenApiParameter(
 _FORMAT_FILTER = OpenApiParameter(
     "format", str, enum=[f for f, _ in Tournament.Format.choices], description="Filter by format."
 )
-
-
-def _selector(name: str) -> Any:
-    module = importlib.import_module("arena.selectors.tournaments")
-    return getattr(module, name)
 
 
 @extend_schema_view(
@@ -113,31 +109,34 @@ class TournamentViewSet(
     def progress(self, request: Request, pk: str | None = None) -> Response:
         return Response(tournament_services.tournament_progress(tournament=self.get_object()))
 
-    @extend_schema(responses=MatchSerializer(many=True), summary="The tournament's matches (paginated)")
+    @extend_schema(
+        parameters=[TournamentMatchQuerySerializer],
+        responses=TournamentMatchSerializer(many=True),
+        summary="The tournament's matches by round (prompts and answers only once finished)",
+    )
     @action(detail=True, methods=["get"], permission_classes=[ReadOnly], filter_backends=[])
     def matches(self, request: Request, pk: str | None = None) -> Response:
-        tournament = self.get_object()
-        matches = _selector("tournament_matches")(tournament=tournament)
-        if isinstance(matches, QuerySet):
-            matches = matches.select_related("round", "competitor_a", "competitor_b")
-        else:
-            matches = Match.objects.filter(pk__in=[m.pk for m in matches]).select_related(
-                "round", "competitor_a", "competitor_b"
-            ).order_by("id")
-        page = self.paginate_queryset(matches)
-        return self.get_paginated_response(MatchSerializer(page, many=True).data)
+        query = TournamentMatchQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = tournament_selectors.tournament_matches(
+            tournament=self.get_object(),
+            round_number=query.validated_data.get("round"),
+            include_details=query.validated_data["details"],
+        )
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(TournamentMatchSerializer(page, many=True).data)
 
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="Standings with tie-breaks")
     @action(detail=True, methods=["get"], permission_classes=[ReadOnly])
     def standings(self, request: Request, pk: str | None = None) -> Response:
-        return Response(_selector("tournament_standings")(tournament=self.get_object()))
+        return Response(tournament_selectors.tournament_standings(tournament=self.get_object()))
 
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="Bracket (single elimination) with reach probabilities")
     @action(detail=True, methods=["get"], permission_classes=[ReadOnly])
     def bracket(self, request: Request, pk: str | None = None) -> Response:
-        return Response(_selector("tournament_bracket")(tournament=self.get_object()))
+        return Response(tournament_selectors.tournament_bracket(tournament=self.get_object()))
 
     @extend_schema(responses=OpenApiTypes.OBJECT, summary="Monte Carlo simulation results (E[S], P(first))")
     @action(detail=True, methods=["get"], permission_classes=[ReadOnly])
     def simulation(self, request: Request, pk: str | None = None) -> Response:
-        return Response(_selector("tournament_simulation")(tournament=self.get_object()))
+        return Response(tournament_selectors.tournament_simulation(tournament=self.get_object()))
