@@ -82,12 +82,15 @@ def test_vote_reveals_models_and_leaderboard_updates_without_reload(page, live_u
     assert model_a in DEMO_NAMES and model_b in DEMO_NAMES and model_a != model_b
     vote.screenshot(path=shots / "vote-revealed.png", full_page=True)
 
+    # Until the debounced rebuild has run, the live feed says the board is being recomputed.
+    assert board.request.get("/leaderboard.json").json()["pending"] is True
     before_a = _battles_of(board, model_a)
     board.wait_for_function(
         "n => Number(document.getElementById('lb-n-battles').textContent) > n", arg=total_before, timeout=30_000
     )
     elapsed = time.monotonic() - started
     assert board.evaluate("window.__not_reloaded === true"), "the leaderboard page reloaded"
+    board.wait_for_function("() => document.getElementById('lb-recomputing').hidden", timeout=10_000)
     board.wait_for_function(
         "([model, before]) => { const c = document.querySelector(`#lb-body tr[data-model=\"${model}\"] td.battles`);"
         " return c && Number(c.textContent.replace(/,/g, '')) > before; }",
