@@ -17,6 +17,7 @@ import argparse
 import datetime as dt
 import gc
 import math
+import os
 import platform
 import re
 import subprocess
@@ -97,14 +98,27 @@ def write_pairs(path: Path, battles: Battles) -> None:
 # ---------------------------------------------------------------------------- helpers
 
 
-def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
-    """Best wall time of ``repeat`` runs (seconds) and the last result."""
-    best, out = math.inf, None
+class Timing(float):
+    """Wall seconds (the float value) with the process CPU seconds of the same run."""
+
+    cpu: float
+
+    def __new__(cls, wall: float, cpu: float) -> Timing:
+        obj = super().__new__(cls, wall)
+        obj.cpu = cpu
+        return obj
+
+
+def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[Timing, Any]:
+    """Best wall time of ``repeat`` runs (seconds, with its CPU time) and the last result."""
+    best, out = Timing(math.inf, math.inf), None
     for _ in range(repeat):
         gc.collect()
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         out = fn()
-        best = min(best, time.perf_counter() - t0)
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        if wall < best:
+            best = Timing(wall, cpu)
     return best, out
 
 
@@ -122,6 +136,12 @@ def fmt_s(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds):
         return "—"
     return f"{seconds * 1000:,.1f} ms" if seconds < 1 else f"{seconds:,.2f} s"
+
+
+def fmt_t(t: Any) -> str:
+    """Wall time, and the CPU time of the process when known: 'wall | cpu'."""
+    cpu = getattr(t, "cpu", None)
+    return f"{fmt_s(t)} | {fmt_s(cpu)}"
 
 
 def version(dist: str) -> str:
@@ -226,8 +246,6 @@ def machine() -> str:
                       if ln.startswith("Model name")), "?")
     except OSError:
         model = "?"
-    import os
-
     return (f"{os.cpu_count()} cores, CPU `{model}` (platform.processor: "
             f"`{platform.processor() or '?'}`), Python {platform.python_version()}, "
             f"numpy {np.__version__}, {dt.datetime.now():%Y-%m-%d %H:%M}")
@@ -242,6 +260,7 @@ def main() -> None:
     args = parser.parse_args()
     warnings.simplefilter("ignore")
 
+    load_start = f"{os.getloadavg()[0]:.1f}"
     theta, truth_battles = synthesize(args.models, args.battles, args.seed)
     truth = centred_points(theta)
     tmp = Path(tempfile.mkdtemp(prefix="ludus-bench-"))
@@ -299,14 +318,16 @@ def main() -> None:
             refs[label] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:100]}"
             print(f"{label}: {refs[label]}", file=sys.stderr)
 
-    rows = [f"| {s} | {who} | {fmt_s(t)} | {target} |" for s, who, t, target in steps]
+    rows = [f"| {s} | {who} | {fmt_t(t)} | {target} |" for s, who, t, target in steps]
     ar = refs["arena-rank BT + sandwich"]
     if isinstance(ar, dict):
         rows.append(f"| BT fit + sandwich CI (dataset prepared) | arena-rank {version('arena-rank')}"
-                    f" | {fmt_s(ar['fit'])} | Ludus ≥ 10× faster: {ar['fit'] / t_sw:,.0f}× |")
+                    f" | {fmt_t(ar['fit'])} | Ludus ≥ 10× faster: {ar['fit'] / t_sw:,.0f}× (CPU "
+                    f"{ar['fit'].cpu / t_sw.cpu:,.0f}×) |")
         rows.append(f"| prepare dataset from a {big}-row DataFrame | arena-rank `PairDataset.from_pandas`"
-                    f" | {fmt_s(ar['prep'])} | (Ludus: read+aggregate above) |")
-        rows.append(f"| prepare + fit + sandwich | arena-rank | {fmt_s(ar['prep'] + ar['fit'])} "
+                    f" | {fmt_t(ar['prep'])} | (Ludus: read+aggregate above) |")
+        rows.append(f"| prepare + fit + sandwich | arena-rank | {fmt_s(ar['prep'] + ar['fit'])} | "
+                    f"{fmt_s(ar['prep'].cpu + ar['fit'].cpu)} "
                     f"| Ludus aggregate + fit + sandwich: {fmt_s(t_sw_raw)}, "
                     f"{(ar['prep'] + ar['fit']) / t_sw_raw:,.0f}× |")
         acc.append((f"arena-rank {version('arena-rank')} BT", ar["rating"], ""))
@@ -322,17 +343,17 @@ def main() -> None:
             note = (f"Ludus BT fit is {ref['fit'] / t_fit:,.1f}× as fast"
                     if "battle rows" not in label
                     else f"Ludus aggregate + fit is {ref['fit'] / (t_agg + t_fit):,.1f}× as fast")
-            rows.append(f"| {label} | {lib} {version(lib)} | {fmt_s(ref['fit'])} | {note} |")
+            rows.append(f"| {label} | {lib} {version(lib)} | {fmt_t(ref['fit'])} | {note} |")
             acc.append((f"{label}", ref["rating"], ""))
         else:
-            rows.append(f"| {label} | {lib} | — | {ref} |")
+            rows.append(f"| {label} | {lib} | — | — | {ref} |")
     ev_elo = refs["evalica online Elo"]
     if isinstance(ev_elo, dict):
         gap = np.abs(ev_elo["rating"] - ludus_elo.rating).max()
         rows.append(f"| online Elo, {big} battles | evalica {version('evalica')} | "
-                    f"{fmt_s(ev_elo['fit'])} | max |Δ| vs Ludus {gap:.1e} points |")
+                    f"{fmt_t(ev_elo['fit'])} | max abs diff vs Ludus {gap:.1e} points |")
     else:
-        rows.append(f"| online Elo | evalica | — | {ev_elo} |")
+        rows.append(f"| online Elo | evalica | — | — | {ev_elo} |")
 
     acc_rows = []
     for label, rating, _ in acc:
@@ -350,7 +371,9 @@ def main() -> None:
 
     lines = [
         SECTION, "",
-        f"Machine: {machine()}. BLAS is limited to one thread inside Ludus's BT "
+        f"Machine: {machine()}; load average at start {load_start}, at end "
+        f"{os.getloadavg()[0]:.1f} (other jobs share the 2 cores: the CPU column is "
+        "this process's CPU time, less sensitive to that than wall time). BLAS is limited to one thread inside Ludus's BT "
         "(threadpoolctl): on this 2-core machine OpenBLAS's thread hand-off made a 200×200 "
         "solve take ~120 ms instead of 0.5 ms.", "",
         f"Data: {args.models} models, θ ~ N(0, 1) (natural units; ×{POINTS:.1f} points), "
@@ -359,10 +382,11 @@ def main() -> None:
         f"`anony`) and as a pair-counts CSV ({pairs_read.n_rows:,} pairs). Times are the best "
         "of up to 5 runs (1 for reading JSONL, bootstrap and Elo); reference libraries run in "
         "the same process on the same data, arena-rank after one warm-up call (JIT).", "",
-        "| step | implementation | time | target / note |",
-        "|---|---|---:|---|",
+        "| step | implementation | wall | CPU | target / note |",
+        "|---|---|---:|---:|---|",
         *rows, "",
-        f"Read + aggregate {big}-line JSONL: **{fmt_s(t_read + t_agg)}** (target < 3 s). "
+        f"Read + aggregate {big}-line JSONL: **{fmt_s(t_read + t_agg)}** wall, "
+        f"{fmt_s(t_read.cpu + t_agg.cpu)} CPU (target < 3 s). "
         f"Memory: the {big}-battle container holds {container / 2**20:.0f} MiB "
         f"(int32 sides, int8 outcome, float64 tstamp); tracemalloc peak while reading and "
         f"aggregating the JSONL: {peak / 2**20:.0f} MiB (target: well under 1 GiB).", "",

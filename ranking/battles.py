@@ -548,9 +548,11 @@ def _read_pair_rows(reader: Any, header: list[str], coder: _Coder) -> None:
                          "a pair-counts file has none")
     col = {name: header.index(name) for name in header if name}
     width = len(header)
+    rows: list[tuple[int, str | None, str | None, Sequence[float], str | None]] = []
     for line, row in _csv_rows(reader, width):
         if len(row) != width:
-            coder.add_pair_row(line, None, None, (), f"expected {width} fields as in the header; got {len(row)}")
+            rows.append((line, None, None, (),
+                         f"expected {width} fields as in the header; got {len(row)}"))
             continue
         counts: list[float] = []
         problem = None
@@ -564,7 +566,8 @@ def _read_pair_rows(reader: Any, header: list[str], coder: _Coder) -> None:
                 problem = f"{name} must be a non-negative integer; got {raw!r}"
                 break
             counts.append(value)
-        coder.add_pair_row(line, row[col["model_a"]], row[col["model_b"]], counts, problem)
+        rows.append((line, row[col["model_a"]], row[col["model_b"]], counts, problem))
+    coder.add_pair_rows(rows)
 
 
 class _Invalid(dict):  # type: ignore[type-arg]
@@ -678,33 +681,34 @@ class _Coder:
         return -1
 
     # -- pair counts
-    def add_pair_row(self, line: int, model_a: str | None, model_b: str | None,
-                     counts: Sequence[float], problem: str | None) -> None:
-        self.n_rows += 1
+    def add_pair_rows(self, rows: list[tuple[int, str | None, str | None,
+                                             Sequence[float], str | None]]) -> None:
+        """Pair-count rows ``(line, model_a, model_b, (wins_a, wins_b, ties), problem)``."""
+        if not rows:
+            return
+        self.n_rows += len(rows)
         self.weighted = True
-        if problem is None:
-            problem = _name_problem("model_a", model_a) or _name_problem("model_b", model_b)
-        if problem is None and model_a == model_b:
-            problem = f"model_a and model_b are both {model_a!r}; a self-battle is malformed"
-        if problem is not None:
-            self._error(line, problem)
-            bad = np.ones(1, dtype=bool)
-            self.a.append(np.full(1, -1, dtype=np.int64))
-            self.b.append(np.full(1, -1, dtype=np.int64))
-            self.o.append(np.zeros(1, dtype=np.int64))
-            self.w.append(np.zeros(1))
-        else:
-            assert model_a is not None and model_b is not None
-            ca = self._code_name(model_a)
-            cb = self._code_name(model_b)
-            bad = np.zeros(3, dtype=bool)
-            self.a.append(np.full(3, ca, dtype=np.int64))
-            self.b.append(np.full(3, cb, dtype=np.int64))
-            self.o.append(np.array([A_WINS, B_WINS, TIE], dtype=np.int64))
-            self.w.append(np.asarray(counts, dtype=np.float64))
-        self.t.append(np.full(len(bad), math.nan))
-        self.keep.append(np.ones(len(bad), dtype=bool))
-        self.bad.append(bad)
+        codes: list[tuple[int, int]] = []
+        weights: list[Sequence[float]] = []
+        for line, model_a, model_b, counts, problem in rows:
+            if problem is None:
+                problem = _name_problem("model_a", model_a) or _name_problem("model_b", model_b)
+            if problem is None and model_a == model_b:
+                problem = f"model_a and model_b are both {model_a!r}; a self-battle is malformed"
+            if problem is not None:
+                self._error(line, problem)
+                continue
+            codes.append((self._code_name(model_a), self._code_name(model_b)))
+            weights.append(counts)
+        k = len(codes)
+        pair = np.array(codes, dtype=np.int64).reshape(k, 2)
+        self.a.append(np.repeat(pair[:, 0], 3))
+        self.b.append(np.repeat(pair[:, 1], 3))
+        self.o.append(np.tile(np.array([A_WINS, B_WINS, TIE], dtype=np.int64), k))
+        self.w.append(np.array(weights, dtype=np.float64).reshape(3 * k))
+        self.t.append(np.full(3 * k, math.nan))
+        self.keep.append(np.ones(3 * k, dtype=bool))
+        self.bad.append(np.zeros(3 * k, dtype=bool))
 
     def _error(self, line: int, message: str) -> None:
         self.n_errors += 1
