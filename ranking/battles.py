@@ -600,6 +600,11 @@ class _Coder:
 
     # -- names
     def _code_names(self, values: list[Any]) -> NDArray[np.int64]:
+        try:  # every name already known (the common case after the first block)
+            return np.fromiter(map(self.names.__getitem__, values), dtype=np.int64,
+                               count=len(values))
+        except (KeyError, TypeError):
+            pass
         try:
             uniques = set(values)
         except TypeError:  # an unhashable value (a list or an object)
