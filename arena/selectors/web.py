@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.cache import cache
@@ -177,6 +177,10 @@ def leaderboard_view_data(
         k: snapshot.get(k)
         for k in ("version", "data_version", "params", "n_battles", "n_models", "compute_ms", "created_at")
     }
+    created = _parse_time(snapshot.get("created_at"))
+    data["snapshot"]["created_label"] = (
+        created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if created else ""
+    )
     data["axis"] = {"lo": lo, "hi": lo + span}
     return data
 
@@ -245,11 +249,8 @@ def _heat_color(rate: float | None) -> str:
     if rate is None:
         return "#f0f2f5"
     d = rate - 0.5
-    if d >= 0:
-        light = 96 - int(d * 2 * 46)
-        return f"hsl(214 80% {light}%)"
-    light = 96 - int(-d * 2 * 46)
-    return f"hsl(4 75% {light}%)"
+    light = 96 - int(abs(d) * 2 * 34)  # never darker than 62%: dark text stays readable (WCAG AA)
+    return f"hsl(214 80% {light}%)" if d >= 0 else f"hsl(4 75% {light}%)"
 
 
 def rating_history(

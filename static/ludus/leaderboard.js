@@ -87,7 +87,7 @@
     var s = state.snapshot;
     document.getElementById("lb-version").textContent = s ? "v" + s.version : "–";
     var t = document.getElementById("lb-time");
-    t.textContent = s ? s.created_at : "never";
+    t.textContent = s ? (s.created_label || s.created_at) : "never";
     t.setAttribute("datetime", s ? s.created_at : "");
     document.getElementById("lb-data-version").textContent = s ? s.data_version : "–";
     document.getElementById("lb-n-battles").textContent = s ? s.n_battles : 0;
