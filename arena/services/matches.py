@@ -1,7 +1,9 @@
-"""Running one match: a small state machine advanced by idempotent steps.
+"""Running one match: a small state machine advanced by one idempotent step.
 
 ``pending -> generating -> judging -> done`` for tournament matches (``generating ->
-awaiting_votes`` for open-arena matches, which humans judge). Every transition is claimed
+awaiting_votes`` for open-arena matches, which humans judge). One task (:func:`match_run`)
+takes a match as far as it can: both answers in parallel (threads, the calls are I/O), then
+the judges, then the result; a transient failure sends it back to the queue with back-off. Every transition is claimed
 with a conditional ``UPDATE ... WHERE status = <expected>``, so two workers (a redelivered
 task and the stuck-step sweep, say) never both take it. Answers are stored once per side
 (unique ``(match, side)``), judgments once per slot (unique ``(match, judge, order, sample,
@@ -19,10 +21,10 @@ import collections
 import contextlib
 import contextvars
 import logging
-import random
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -59,7 +61,7 @@ _inline_queue: contextvars.ContextVar[collections.deque[tuple[str, tuple[Any, ..
 
 
 def dispatch(step: str, *args: Any, countdown: float | None = None) -> None:
-    """Send a step (``match``, ``generate``, ``judge``, ``round_check``) to the workers after commit."""
+    """Send a step (``match`` or ``round_check``) to the workers after the transaction commits."""
     queue = _inline_queue.get()
     if queue is not None:
         queue.append((step, args))
@@ -70,12 +72,7 @@ def dispatch(step: str, *args: Any, countdown: float | None = None) -> None:
 def _send(step: str, args: tuple[Any, ...], countdown: float | None) -> None:
     from workers.tasks import matches as tasks
 
-    task = {
-        "match": tasks.run_match_step_task,
-        "generate": tasks.generate_task,
-        "judge": tasks.judge_task,
-        "round_check": tasks.round_check_task,
-    }[step]
+    task = {"match": tasks.run_match_step_task, "round_check": tasks.round_check_task}[step]
     task.apply_async(args=list(args), countdown=countdown)
 
 
@@ -92,15 +89,11 @@ def inline_dispatch() -> Iterator[collections.deque[tuple[str, tuple[Any, ...]]]
 
 def run_step(step: str, *args: Any) -> float | None:
     """Run one step in this process; returns a retry delay in seconds, or ``None`` when done."""
-    from arena.services import judging, tournaments
+    from arena.services import tournaments
 
     if step == "match":
-        match_advance(match_id=args[0])
-    elif step == "generate":
-        return match_generate_step(match_id=args[0], side=args[1])
-    elif step == "judge":
-        return judging.match_judge_step(match_id=args[0])
-    elif step == "round_check":
+        return match_run(match_id=args[0])
+    if step == "round_check":
         tournaments.tournament_round_check(tournament_id=args[0])
     else:  # pragma: no cover
         raise ValueError(f"unknown step {step!r}")
@@ -192,100 +185,79 @@ def _touch(match_id: int, status: str) -> int:
     return Match.objects.filter(id=match_id, status=status).update(updated_at=timezone.now())
 
 
-def _tournament_active(match: Match) -> bool:
-    if match.tournament_id is None:
-        return True
-    status = Tournament.objects.filter(id=match.tournament_id).values_list("status", flat=True).first()
-    return status == Tournament.Status.RUNNING
+def _generate_sides(match: Match, sides: list[str]) -> dict[str, Completion | EndpointError]:
+    """Both answers at once (threads: the calls are I/O); no database access in the threads."""
+    prompt = match.prompt.text if match.prompt else ""
+    competitors = {"a": match.competitor_a, "b": match.competitor_b}
+
+    def one(side: str) -> Completion | EndpointError:
+        try:
+            return competitor_generate(competitors[side], prompt)
+        except EndpointError as exc:
+            return exc
+
+    if len(sides) == 1:
+        return {sides[0]: one(sides[0])}
+    with ThreadPoolExecutor(max_workers=len(sides)) as pool:
+        return dict(zip(sides, pool.map(one, sides)))
 
 
-def match_advance(*, match_id: int) -> str:
-    """Move a match forward from wherever it is; safe to call any number of times.
+def _store_generation(match: Match, side: str, completion: Completion) -> None:
+    competitor = match.competitor_a if side == "a" else match.competitor_b
+    try:
+        with transaction.atomic():
+            Generation.objects.create(
+                match_id=match.pk, side=side, competitor=competitor, text=completion.text,
+                latency_ms=completion.latency_ms, prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens, cost=completion.cost,
+            )
+    except IntegrityError:  # stored by another copy of this step
+        pass
 
-    Returns the status it left the match in.
+
+def match_run(*, match_id: int) -> float | None:
+    """Advance a match as far as it can go: answers (both sides in parallel), judging, result.
+
+    Safe to run any number of times, concurrently or after a crash: each transition is a
+    conditional update, answers and judgments are stored once, the result is written once.
+    Returns a back-off delay when a transient failure should be retried, else ``None``.
     """
-    match = Match.objects.filter(id=match_id).first()
+    from arena.services.judging import match_judge_step
+
+    match = (Match.objects.select_related("tournament", "competitor_a", "competitor_b", "prompt")
+             .filter(id=match_id).first())
     if match is None or match.status in Match.FINISHED or match.status == Match.Status.AWAITING_VOTES:
-        return match.status if match else "missing"
-    if not _tournament_active(match):
-        return match.status
+        return None
+    if match.tournament is not None and match.tournament.status != Tournament.Status.RUNNING:
+        return None
     if match.status == Match.Status.PENDING:
         Match.objects.filter(id=match_id, status=Match.Status.PENDING).update(
             status=Match.Status.GENERATING, updated_at=timezone.now()
         )
-        match.refresh_from_db()
+        match.status = Match.objects.values_list("status", flat=True).get(id=match_id)
     if match.status == Match.Status.GENERATING:
         have = set(Generation.objects.filter(match_id=match_id).values_list("side", flat=True))
         missing = [s for s in ("a", "b") if s not in have]
-        if not missing:
-            _after_generation(match_id)
-        for side in missing:
-            dispatch("generate", match_id, side)
-    elif match.status == Match.Status.JUDGING:
-        dispatch("judge", match_id)
-    return match.status
-
-
-def _after_generation(match_id: int) -> None:
-    """Both answers in: claim generating -> judging (or awaiting votes for the arena)."""
-    if Generation.objects.filter(match_id=match_id).count() < 2:
-        return
-    match = Match.objects.only("id", "tournament_id").get(id=match_id)
-    target = Match.Status.JUDGING if match.tournament_id is not None else Match.Status.AWAITING_VOTES
-    claimed = Match.objects.filter(id=match_id, status=Match.Status.GENERATING).update(
-        status=target, updated_at=timezone.now()
-    )
-    if claimed and target == Match.Status.JUDGING:
-        dispatch("judge", match_id)
-
-
-def match_generate(*, match_id: int, side: str) -> bool:
-    """Produce and store one side's answer; returns whether a new answer was stored.
-
-    Raises
-    ------
-    EndpointError
-        When the competitor's endpoint fails (the caller records the failure).
-    """
-    if side not in ("a", "b"):
-        raise ValueError(f"side must be 'a' or 'b'; got {side!r}")
-    match = Match.objects.select_related("competitor_a", "competitor_b", "prompt").filter(id=match_id).first()
-    if match is None or match.status != Match.Status.GENERATING or not _tournament_active(match):
-        return False
-    if Generation.objects.filter(match_id=match_id, side=side).exists():
-        _after_generation(match_id)
-        return False
-    competitor = match.competitor_a if side == "a" else match.competitor_b
-    prompt = match.prompt.text if match.prompt else ""
-    _touch(match_id, Match.Status.GENERATING)
-    completion = competitor_generate(competitor, prompt)
-    created = False
-    try:
-        with transaction.atomic():
-            Generation.objects.create(
-                match_id=match_id, side=side, competitor=competitor, text=completion.text,
-                latency_ms=completion.latency_ms, prompt_tokens=completion.prompt_tokens,
-                completion_tokens=completion.completion_tokens, cost=completion.cost,
-            )
-            created = True
-    except IntegrityError:  # the other copy of this step got there first
-        pass
-    _touch(match_id, Match.Status.GENERATING)
-    _after_generation(match_id)
-    return created
-
-
-def match_generate_step(*, match_id: int, side: str) -> float | None:
-    """:func:`match_generate` with the failure policy; returns a retry delay or ``None``."""
-    try:
-        match_generate(match_id=match_id, side=side)
-    except EndpointError as exc:
-        permanent = isinstance(exc, PermanentEndpointError)
-        finished = match_record_failure(match_id=match_id, error=str(exc), side=side, permanent=permanent)
-        if finished:
-            return None
-        attempts = Match.objects.filter(id=match_id).values_list("attempts", flat=True).first() or 1
-        return backoff_delay(max(0, attempts - 1), base=STEP_RETRY_BASE, cap=60.0)
+        if missing:
+            results = _generate_sides(match, missing)
+            for side, result in results.items():
+                if isinstance(result, Completion):
+                    _store_generation(match, side, result)
+            for side, result in results.items():
+                if isinstance(result, EndpointError):
+                    finished = match_record_failure(match_id=match_id, error=str(result), side=side,
+                                                    permanent=isinstance(result, PermanentEndpointError))
+                    if finished:
+                        return None
+                    attempts = Match.objects.filter(id=match_id).values_list("attempts", flat=True).first() or 1
+                    return backoff_delay(max(0, attempts - 1), base=STEP_RETRY_BASE, cap=60.0)
+        target = Match.Status.JUDGING if match.tournament_id is not None else Match.Status.AWAITING_VOTES
+        Match.objects.filter(id=match_id, status=Match.Status.GENERATING).update(
+            status=target, updated_at=timezone.now()
+        )
+        match.status = Match.objects.values_list("status", flat=True).get(id=match_id)
+    if match.status == Match.Status.JUDGING:
+        return match_judge_step(match_id=match_id)
     return None
 
 
@@ -351,5 +323,3 @@ def match_finish_judged(*, match_id: int, outcome: str, judge_label: str) -> boo
     return True
 
 
-def match_jitter(seconds: float) -> float:
-    return seconds * random.uniform(0.8, 1.2)

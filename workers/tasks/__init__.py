@@ -3,12 +3,10 @@
 from workers.tasks.arena import arena_top_up_task
 from workers.tasks.leaderboard import rebuild_leaderboards_task
 from workers.tasks.maintenance import sweep_stuck_task
-from workers.tasks.matches import generate_task, judge_task, round_check_task, run_match_step_task
+from workers.tasks.matches import round_check_task, run_match_step_task
 
 __all__ = [
     "arena_top_up_task",
-    "generate_task",
-    "judge_task",
     "rebuild_leaderboards_task",
     "round_check_task",
     "run_match_step_task",

@@ -34,20 +34,8 @@ def _run(task: Any, step: str, *args: Any) -> dict[str, Any]:
 
 @shared_task(bind=True, name="workers.tasks.matches.run_match_step_task", **_STEP_OPTIONS)
 def run_match_step_task(self: Any, match_id: int) -> dict[str, Any]:
-    """Advance a match's state machine (claims transitions with conditional updates)."""
+    """Advance a match's state machine: answers, judging, result (transitions claimed by conditional updates)."""
     return _run(self, "match", match_id)
-
-
-@shared_task(bind=True, name="workers.tasks.matches.generate_task", **_STEP_OPTIONS)
-def generate_task(self: Any, match_id: int, side: str) -> dict[str, Any]:
-    """Get one side's answer (stored once per side)."""
-    return _run(self, "generate", match_id, side)
-
-
-@shared_task(bind=True, name="workers.tasks.matches.judge_task", **_STEP_OPTIONS)
-def judge_task(self: Any, match_id: int) -> dict[str, Any]:
-    """Judge a match with its tournament's pipeline and record the one result."""
-    return _run(self, "judge", match_id)
 
 
 @shared_task(bind=True, name="workers.tasks.matches.round_check_task", **_STEP_OPTIONS)
