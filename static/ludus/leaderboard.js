@@ -60,8 +60,8 @@
     var x = a[sortKey], y = b[sortKey];
     if (x === null || x === undefined) return 1;
     if (y === null || y === undefined) return -1;
-    if (typeof x === "string") return sortDir * x.localeCompare(y);
-    return sortDir * (x - y) || a.model.localeCompare(b.model);
+    var c = typeof x === "string" ? sortDir * x.localeCompare(y) : sortDir * (x - y);
+    return c || (b.rating - a.rating) || a.model.localeCompare(b.model);  // ties: better rating first
   }
 
   function render(flashChanged) {
