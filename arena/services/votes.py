@@ -224,7 +224,7 @@ def vote_record(*, token: str, choice: str, voter_hash: str, ip_hash: str = "") 
     serve_id, nonce = battle_token_read(token=token)
     with transaction.atomic():
         serve = (
-            BattleServe.objects.select_for_update()
+            BattleServe.objects.select_for_update(of=("self",))
             .select_related("match__prompt__prompt_set", "match__competitor_a", "match__competitor_b")
             .filter(pk=serve_id, nonce=nonce)
             .first()
