@@ -254,7 +254,7 @@ def _bootstrap_thetas(pairs: _Pairs, *, ridge: float, rounds: int, rng: np.rando
     used = counts > 0
     counts, cell_pair, cell_kind = counts[used], cell_pair[used], cell_kind[used]
     total = int(round(float(counts.sum())))
-    draws = rng.multinomial(total, counts / counts.sum(), size=rounds).astype(np.float64)
+    draws = _multinomial(rng, total, counts / counts.sum(), rounds).astype(np.float64)
     p_count = len(pairs.i)
     parts = np.zeros((3, rounds, p_count))
     for kind in range(3):
@@ -335,6 +335,31 @@ def _chord(pairs: _Pairs, score: NDArray[np.float64], n: NDArray[np.float64],
         failed[live[bad]] = True
         done[ok[size[~bad] < _STEP_TOL * 100]] = True
     return theta, done
+
+
+def _multinomial(rng: np.random.Generator, total: int, probs: NDArray[np.float64],
+                 size: int) -> NDArray[np.int64]:
+    """``size`` exact Multinomial(total, probs) draws, about twice as fast as numpy's.
+
+    Independent Poisson(total · p_k) counts are, given their sum T, Multinomial(T, p).
+    Adding total - T further categorical draws (when T < total), or removing T - total
+    units chosen uniformly without replacement (when T > total), leaves a
+    Multinomial(total, p) whatever T was, so the result is exact.
+    """
+    k = len(probs)
+    draws = rng.poisson(total * probs, size=(size, k))
+    cum_p = np.cumsum(probs)
+    cum_p[-1] = np.inf
+    for r in range(size):
+        diff = total - int(draws[r].sum())
+        if diff > 0:
+            cells = np.searchsorted(cum_p, rng.random(diff), side="right")
+            draws[r] += np.bincount(cells, minlength=k)
+        elif diff < 0:
+            cum_x = np.cumsum(draws[r])
+            units = rng.choice(int(cum_x[-1]), size=-diff, replace=False)
+            draws[r] -= np.bincount(np.searchsorted(cum_x, units, side="right"), minlength=k)
+    return draws
 
 
 def _splits(pairs: _Pairs) -> bool:

@@ -320,3 +320,16 @@ def test_same_seed_same_bootstrap(rows, seed):
     two = _fit(battles, ci="bootstrap", rounds=10, rng=np.random.default_rng(seed))
     assert_array_equal(one.lower, two.lower)
     assert_array_equal(one.upper, two.upper)
+
+
+def test_bootstrap_resampling_is_multinomial():
+    import sys
+
+    bt_module = sys.modules["ranking.bradley_terry"]
+    probs = np.array([0.1, 0.2, 0.3, 0.4])
+    draws = bt_module._multinomial(np.random.default_rng(0), 10, probs, 100_000)
+    assert (draws.sum(axis=1) == 10).all() and (draws >= 0).all()
+    assert_allclose(draws.mean(axis=0), 10 * probs, atol=0.02)
+    cov = np.cov(draws.T)
+    expected = 10 * (np.diag(probs) - np.outer(probs, probs))
+    assert_allclose(cov, expected, atol=0.03)
