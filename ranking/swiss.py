@@ -33,7 +33,9 @@ Known deviations from bbpPairings (and hence from a full C.04.3 reading):
   is unchanged. The S1 players' opponents are fixed several at a time, by giving each
   player's preferences its own lexicographic sub-field, instead of one matching each.
 * Above 96 players, for speed, a bracket is settled on the graph of the players from the
-  current bracket down to the bracket after next; all remaining players are used instead
+  current bracket down to the next score group and eight players below it (and the bye
+  assignee's score is taken as the lowest score of a bye-eligible player instead of from
+  a first matching of the whole field); all remaining players are used instead
   when the rest could not then be completed. bbpPairings always keeps every player in
   the graph; the two agree whenever completion does not bind (and always up to 96).
 * C9 (minimise the unplayed games of the bye assignee) ranks candidates by the number of
@@ -545,9 +547,10 @@ def _pair_random(
 ) -> Pairing:
     """Random pairing inside score groups, top down; odd or unpairable players float.
 
-    Each group (with the players floated into it) is paired by a maximum matching with
-    random tie-breaking weights that first pairs as many as possible, then keeps the
-    floaters from above. If the last group cannot be completed with an eligible bye, the
+    Each group (floaters from above first, then the residents in random order) is paired
+    greedily, each player with the first compatible one left; when that leaves more than
+    the odd one out (or a floater) unpaired, a maximum matching with random tie-breaking
+    weights pairs as many as possible, floaters first. If the last group cannot be completed with an eligible bye, the
     whole field is paired at once (:func:`_pair_random_global`).
     """
     n = len(ps)
@@ -565,6 +568,25 @@ def _pair_random(
                 v += 1
         floaters = set(carry)
         last = v >= n
+        order = list(carry) + rnd.sample(group[len(carry):], len(group) - len(carry))
+        greedy: dict[int, int] = {}
+        for x in order:
+            if x in greedy:
+                continue
+            for y in order:
+                if y != x and y not in greedy and _compatible(ps[x], ps[y], state, n_rounds):
+                    greedy[x], greedy[y] = y, x
+                    break
+        left = [x for x in group if x not in greedy]
+        if len(left) == len(group) % 2 and not (set(left) & floaters) and (
+            not last or not left or ps[left[0]].eligible
+        ):
+            for x, y in greedy.items():
+                mate[x] = y
+            carry = left
+            if last:
+                break
+            continue
         edges = []
         for a in range(len(group)):
             for b in range(a):
@@ -637,7 +659,7 @@ class _DutchPairer:
         self.bye_score = 0
         self.C = np.zeros((n, n), dtype=np.int64)
         self.special = np.zeros((n, n), dtype=bool)
-        self.bracket_pairs: list[tuple[int, int]] = []
+        self.wcache: dict[tuple[int, int], int] = {}
         self.c9 = False
         self.played_rank: dict[int, int] = {}
         self.removed = [False] * n
@@ -672,11 +694,11 @@ class _DutchPairer:
         ii, jj = np.nonzero(sub)
         shifted = [0, 1 << self.K, 2 << self.K, 3 << self.K]
         edges = [(a, b, shifted[c]) for a, b, c in zip(ii.tolist(), jj.tolist(), sub[ii, jj].tolist())]
-        for hv, lv in self.bracket_pairs:
-            if hv in pos and lv in pos:
-                w = self.weight(hv, lv)
-                if w > 0:
-                    edges.append((pos[hv], pos[lv], w))
+        edges.extend(
+            (pos[hv], pos[lv], w)
+            for (hv, lv), w in self.wcache.items()
+            if w > 0 and hv in pos and lv in pos
+        )
         local = max_weight_matching(len(scope), edges)
         mate = list(range(self.n))
         for k, v in enumerate(scope):
@@ -689,13 +711,24 @@ class _DutchPairer:
         levels = sorted({p.score for p in ps})
         lvl = {s: i for i, s in enumerate(levels)}
         lb = _bits(2 * n * len(levels))
-        edges = []
-        for i in range(n):
-            for j in range(i):
-                if self.compat[i][j]:
-                    top = 1 + (not ps[i].eligible) + (not ps[j].eligible)
-                    edges.append((i, j, (top << lb) + lvl[ps[i].score] + lvl[ps[j].score]))
-        mate0 = max_weight_matching(n, edges)
+        if n > FULL_GRAPH_LIMIT:  # cheap stand-in for the first matching (see docstring)
+            low = min((p.score for p in ps if p.eligible), default=ps[-1].score)
+            cands = [v for v in range(n) if ps[v].eligible and ps[v].score == low]
+            mate0 = list(range(n))
+            if not n & 1 or not cands:
+                cands = []
+            keep = set(cands[-1:])
+            rest = [v for v in range(n) if v not in keep]
+            for a, b in zip(rest[0::2], rest[1::2]):
+                mate0[a], mate0[b] = b, a
+        else:
+            edges = []
+            for i in range(n):
+                for j in range(i):
+                    if self.compat[i][j]:
+                        top = 1 + (not ps[i].eligible) + (not ps[j].eligible)
+                        edges.append((i, j, (top << lb) + lvl[ps[i].score] + lvl[ps[j].score]))
+            mate0 = max_weight_matching(n, edges)
         if sum(1 for v in range(n) if mate0[v] == v) > 1:
             raise PairingError(
                 "no pairing satisfies the absolute criteria (no rematch, colours, byes)"
@@ -874,7 +907,11 @@ class _DutchPairer:
             pbi_arr = np.asarray(pbi, dtype=np.int64)
             self.special[:] = False
             self.special[np.ix_(pbi_arr, pbi_arr)] = True
-            self.bracket_pairs = [(pbi[si], pbi[li]) for li in range(len(pbi)) for si in range(li)]
+            self.wcache = {
+                (pbi[si], pbi[li]): self.weight(pbi[si], pbi[li])
+                for li in range(len(pbi))
+                for si in range(li)
+            }
             remaining = [v for v in range(n) if not self.removed[v]]
             lim = n if self.scope_all else self._scope_end(nxt_it)
             scope = [v for v in remaining if v < lim]
@@ -890,6 +927,7 @@ class _DutchPairer:
                 else:
                     self.dead.discard((hv, lv))
                     self.low[(hv, lv)] = value
+                self.wcache[(hv, lv)] = self.weight(hv, lv)
 
             def ewc(si: int, li: int, s_rem: int, rem_pairs: int) -> int | None:
                 r = ew(si, li)
@@ -1081,13 +1119,7 @@ class _DutchPairer:
         mate_final[a], mate_final[b] = b, a
 
     def _scope_end(self, nxt_it: int) -> int:
-        ps, n = self.ps, self.n
-        k = nxt_it
-        if k < n:
-            s = ps[k].score
-            while k < n and ps[k].score >= s:
-                k += 1
-        return max(k, min(n, nxt_it + 8))
+        return min(self.n, nxt_it + 8)
 
     def _completable(self, mate: list[int], scope: list[int], remaining: list[int]) -> bool:
         inscope = set(scope)
