@@ -96,6 +96,10 @@ def test_vote_reveals_models_and_leaderboard_updates_without_reload(page, live_u
         " return c && Number(c.textContent.replace(/,/g, '')) > before; }",
         arg=[model_a, before_a], timeout=10_000,
     )
+    ratings = [float(t.split()[0]) for t in board.locator("#lb-body td.rating").all_inner_texts()]
+    ranks = [int(t) for t in board.locator("#lb-body tr td:first-child").all_inner_texts()]
+    rows = list(zip(ranks, [-r for r in ratings]))
+    assert rows == sorted(rows)  # re-rendered rows keep the board's order: by rank, then rating
     board.screenshot(path=shots / "leaderboard-after-vote.png", full_page=True)
     print(f"vote -> leaderboard shows it after {elapsed:.1f} s")
     assert elapsed < 20, f"the new vote took {elapsed:.1f} s to show"
