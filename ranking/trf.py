@@ -218,6 +218,8 @@ def write_trf(trf: TrfFile | SwissState) -> str:
     table = standings(state, tiebreaks=())
     rank = {row.player: row.rank for row in table}
     lines = [text for _, text in trf.extra]
+    if not any(text.startswith("012") for text in lines):
+        lines.insert(0, "012 Ludus Swiss tournament")
     for p in state.players:
         sex, title, fed, fide, birth = trf.details.get(p.number, (" ", "   ", "   ", " " * 11, " " * 10))
         points = sum(state.scoring.points(r.code) for r in p.results)
