@@ -1,13 +1,14 @@
 """Benchmark match execution through real Celery workers, and arena matchmaking.
 
-Run: ``.venv/bin/python bench/bench_execution.py [--quick]`` (needs Redis and, by default,
+Run: ``.venv/bin/python bench/bench_execution.py [--quick] [--configs 1x48,2x24]`` (needs Redis and, by default,
 PostgreSQL; ``BENCH_DATABASE_URL`` picks another database, which is dropped and recreated).
 Prints markdown tables and replaces the ``## Execution (bench_execution.py)`` section of
 ``bench/RESULTS.md``.
 
 1. Throughput: a 64-model Swiss tournament (6 rounds, 192 matches) whose competitors and
    judge are OpenAI-compatible endpoints on a local test server answering after 200 ms.
-   One ``celery worker`` process with a threads pool plays it; we report judged matches per
+   ``celery worker`` processes with a threads pool play it (one process of 48 threads, and
+   two of 24, one per core; persistent database connections, within PostgreSQL's 100); we report judged matches per
    minute, the peak and time-averaged number of generations in flight (seen by the server)
    and per-round wall times. Every match needs two generations and two judge calls
    (position swap), so a round's critical path is about 400 ms of network time.
@@ -26,7 +27,6 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -68,23 +68,23 @@ def _recreate_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def _start_worker(env: dict[str, str], concurrency: int, log_path: Path) -> subprocess.Popen[bytes]:
+def _start_worker(env: dict[str, str], concurrency: int, log_path: Path, index: int = 0) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-P", "threads", "-c", str(concurrency),
            "-Q", "ludus", "-l", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
-           "-n", f"bench-{os.getpid()}@%h"]
+           "-n", f"bench-{os.getpid()}-{index}@%h"]
     out = open(log_path, "wb")  # noqa: SIM115
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     out.close()
     return proc
 
 
-def _wait_worker_ready(app: Any, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+def _wait_worker_ready(app: Any, procs: list[subprocess.Popen[bytes]], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        if any(p.poll() is not None for p in procs):
             raise RuntimeError("worker exited early")
         try:
-            if app.control.ping(timeout=0.5):
+            if len(app.control.ping(timeout=0.5)) >= len(procs):
                 return
         except Exception:  # noqa: BLE001 - not up yet
             pass
@@ -92,38 +92,40 @@ def _wait_worker_ready(app: Any, proc: subprocess.Popen[bytes], timeout: float =
     raise RuntimeError("worker not ready")
 
 
-def bench_throughput(*, models: int, rounds: int, latency: float, concurrency: int, timeout: float) -> dict[str, Any]:
+def bench_throughput(*, models: int, rounds: int, latency: float, concurrency: int, processes: int,
+                     timeout: float) -> dict[str, Any]:
+    import httpx
+
     from arena.models import Competitor, Generation, Match, Prompt, PromptSet, Round, Tournament
     from arena.services.tournaments import tournament_create, tournament_start
-    from workers.fake_openai import FakeOpenAI
 
-    names = {f"bench-{i:02d}": (1400.0 - 12.0 * i, "concise", i) for i in range(models)}
-    server = FakeOpenAI(models=names, latency=latency).start()
-    suffix = f"{concurrency}-{int(time.time())}"
+    port = 18765 + processes * 100 + concurrency % 100
+    server_proc = subprocess.Popen(
+        [sys.executable, "-m", "workers.fake_openai", "--port", str(port), "--latency", str(latency),
+         "--models", str(models), "--prefix", "bench-"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base_url = f"http://127.0.0.1:{port}/v1"
+    for _ in range(200):
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/stats", timeout=0.5)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    names = [f"bench-{i:02d}" for i in range(models)]
+    suffix = f"{processes}x{concurrency}-{int(time.time())}"
     ps = PromptSet.objects.create(name=f"bench-prompts-{suffix}", category="bench")
     Prompt.objects.bulk_create(Prompt(prompt_set=ps, text=f"Benchmark question {i}: explain idea {i}.")
                                for i in range(20))
     params = {"timeout": 10.0, "max_retries": 3}
     comps = [Competitor.objects.create(
         name=f"{n}-{suffix}", kind=Competitor.Kind.OPENAI, status=Competitor.Status.ACTIVE,
-        endpoint_url=server.base_url, endpoint_model=n, allow_internal=True, params=params, max_concurrency=4)
+        endpoint_url=base_url, endpoint_model=n, allow_internal=True, params=params, max_concurrency=4)
         for n in names]
     pipeline = {"pipeline": "single", "judges": [{
-        "name": "bench-judge", "kind": "openai", "base_url": server.base_url, "model": "judge",
+        "name": "bench-judge", "kind": "openai", "base_url": base_url, "model": "judge",
         "allow_internal": True, "max_concurrency": 128, "params": params}]}
     t = tournament_create(name=f"bench-swiss-{suffix}", format="swiss", competitors=comps,
                           config={"rounds": rounds}, prompt_sets=[ps], judge_pipeline=pipeline, seed=1)
-    samples: list[tuple[float, int]] = []
-    stop = threading.Event()
-
-    def sample() -> None:
-        while not stop.is_set():
-            samples.append((time.perf_counter(), server.stats.generations_in_flight))
-            time.sleep(0.02)
-
-    sampler = threading.Thread(target=sample, daemon=True)
     started = time.perf_counter()
-    sampler.start()
     tournament_start(tournament=t)
     while time.perf_counter() - started < timeout:
         t.refresh_from_db()
@@ -131,9 +133,9 @@ def bench_throughput(*, models: int, rounds: int, latency: float, concurrency: i
             break
         time.sleep(0.1)
     elapsed = time.perf_counter() - started
-    stop.set()
-    sampler.join()
-    server.stop()
+    stats = httpx.get(f"http://127.0.0.1:{port}/stats", timeout=5).json()
+    server_proc.terminate()
+    server_proc.wait(10)
     matches = Match.objects.filter(tournament=t)
     done = matches.filter(status=Match.Status.DONE).count()
     round_end = [r.completed_at for r in Round.objects.filter(tournament=t).order_by("number")]
@@ -145,15 +147,15 @@ def bench_throughput(*, models: int, rounds: int, latency: float, concurrency: i
             break
         round_secs.append((end - prev).total_seconds())
         prev = end
-    busy = [n for _, n in samples if n > 0]
     lat = np.array(list(Generation.objects.filter(match__tournament=t).values_list("latency_ms", flat=True)))
     return {
-        "models": models, "rounds": rounds, "concurrency": concurrency, "latency_ms": latency * 1000,
+        "models": models, "rounds": rounds, "concurrency": concurrency, "processes": processes,
+        "latency_ms": latency * 1000,
         "completed": t.status == Tournament.Status.COMPLETED, "matches": matches.count(), "done": done,
         "seconds": elapsed, "matches_per_min": 60.0 * done / elapsed,
-        "max_generations_in_flight": server.stats.max_generations_in_flight,
-        "mean_generations_in_flight_when_busy": float(np.mean(busy)) if busy else 0.0,
-        "server_requests": server.stats.requests, "judge_requests": server.stats.judge_requests,
+        "max_generations_in_flight": stats["max_generations_in_flight"],
+        "mean_generations_in_flight_when_busy": stats["mean_generations_in_flight_when_busy"],
+        "server_requests": stats["requests"], "judge_requests": stats["judge_requests"],
         "round_seconds": round_secs,
         "generation_latency_p50": float(np.percentile(lat, 50)) if lat.size else float("nan"),
         "generation_latency_p95": float(np.percentile(lat, 95)) if lat.size else float("nan"),
@@ -189,19 +191,19 @@ def _render(machine: str, throughput: list[dict[str, Any]], matchmaking: list[di
         "### Throughput: 64-model Swiss through a real worker",
         "",
         "Competitors and the judge are OpenAI-compatible endpoints on the local test server "
-        "(`workers/fake_openai.py`) answering after the stated latency; one `celery worker -P threads` "
-        "process on the PostgreSQL database; each match = 2 generations + 2 judge calls (position swap); "
+        "(`python -m workers.fake_openai`, its own process) answering after the stated latency; "
+        "`celery worker -P threads` processes on the PostgreSQL database; each match = 2 generations + 2 judge calls (position swap); "
         "per-endpoint cap 4 for competitors, 128 for the judge. Targets: at least 50 generations in flight, "
         "at least 100 judged matches per minute.",
         "",
-        "| threads | latency (ms) | matches | wall (s) | judged matches / min | peak generations in flight | "
+        "| worker processes x threads | latency (ms) | matches | wall (s) | judged matches / min | peak generations in flight | "
         "mean in flight while generating | round wall times (s) | generation latency p50 / p95 (ms) |",
         "|---:|---:|---:|---:|---:|---:|---:|:---|---:|",
     ]
     for r in throughput:
         rounds = ", ".join(f"{s:.1f}" for s in r["round_seconds"])
         lines.append(
-            f"| {r['concurrency']} | {r['latency_ms']:.0f} | {r['done']}/{r['matches']}"
+            f"| {r['processes']} x {r['concurrency']} | {r['latency_ms']:.0f} | {r['done']}/{r['matches']}"
             f"{'' if r['completed'] else ' (timed out)'} | {r['seconds']:.1f} | {r['matches_per_min']:.0f} | "
             f"{r['max_generations_in_flight']} | {r['mean_generations_in_flight_when_busy']:.1f} | {rounds} | "
             f"{r['generation_latency_p50']:.0f} / {r['generation_latency_p95']:.0f} |"
@@ -239,7 +241,8 @@ def _write_section(text: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs (16 models, fewer seeds)")
-    parser.add_argument("--concurrency", default="80", help="worker threads, comma separated (default 80)")
+    parser.add_argument("--configs", default="1x48,2x24",
+                        help="worker processes x threads per process, comma separated (default 1x48,2x24)")
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
@@ -249,7 +252,7 @@ def main() -> None:
     os.environ.update({
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url, "CACHE_URL": redis_url,
         "LUDUS_EAGER": "0", "DJANGO_SETTINGS_MODULE": "arena.settings", "LUDUS_ALLOW_INTERNAL_ENDPOINTS": "1",
-        "DB_CONN_MAX_AGE": "0", "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "WARNING",
     })
     machine = _machine()
     _recreate_database(database_url)
@@ -267,21 +270,24 @@ def main() -> None:
     throughput = []
     log_dir = ROOT / "var"
     log_dir.mkdir(exist_ok=True)
-    for concurrency in [int(c) for c in args.concurrency.split(",")]:
+    for config in args.configs.split(","):
+        processes, concurrency = (int(x) for x in config.lower().split("x"))
         env = dict(os.environ)
-        proc = _start_worker(env, concurrency, log_dir / f"bench-worker-{concurrency}.log")
+        procs = [_start_worker(env, concurrency, log_dir / f"bench-worker-{config}-{i}.log", i) for i in range(processes)]
         try:
-            _wait_worker_ready(app, proc)
+            _wait_worker_ready(app, procs)
             result = bench_throughput(models=models, rounds=rounds, latency=args.latency, concurrency=concurrency,
-                                      timeout=600)
+                                      processes=processes, timeout=600)
             throughput.append(result)
             print(result, flush=True)
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            for proc in procs:
+                os.killpg(proc.pid, signal.SIGTERM)
+            for proc in procs:
+                try:
+                    proc.wait(20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
     matchmaking = bench_matchmaking(seeds=4 if args.quick else 12, targets=[0.8, 0.9, 0.95])
     text = _render(machine, throughput, matchmaking)
     print(text)

@@ -76,6 +76,7 @@ class FakeOpenAI:
         self._fault_count: dict[str, int] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._samples: list[int] = []
 
     @property
     def base_url(self) -> str:
@@ -83,7 +84,7 @@ class FakeOpenAI:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}/v1"
 
-    def start(self) -> FakeOpenAI:
+    def start(self, *, port: int = 0) -> FakeOpenAI:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -95,12 +96,36 @@ class FakeOpenAI:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 owner._handle(self)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+            def do_GET(self) -> None:  # noqa: N802
+                if self.path.rstrip("/") == "/stats":
+                    owner._send(self, 200, owner.stats_dict())
+                else:
+                    owner._send(self, 404, {"error": {"message": "not found"}})
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._server.request_queue_size = 1024
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
         self._thread.start()
+        threading.Thread(target=self._sample, name="fake-openai-sampler", daemon=True).start()
         return self
+
+    def stats_dict(self) -> dict[str, Any]:
+        """Counters so far, plus the time-averaged generations in flight while any was."""
+        with self._lock:
+            busy = [n for n in self._samples if n > 0]
+            return {
+                "requests": self.stats.requests, "ok": self.stats.ok, "faults": dict(self.stats.faults),
+                "judge_requests": self.stats.judge_requests, "max_in_flight": self.stats.max_in_flight,
+                "max_generations_in_flight": self.stats.max_generations_in_flight,
+                "mean_generations_in_flight_when_busy": sum(busy) / len(busy) if busy else 0.0,
+            }
+
+    def _sample(self) -> None:
+        while self._server is not None:
+            with self._lock:
+                self._samples.append(self.stats.generations_in_flight)
+            time.sleep(0.01)
 
     def stop(self) -> None:
         if self._server is not None:
@@ -215,3 +240,27 @@ class FakeOpenAI:
                 self.stats.in_flight_by_model[model] -= 1
                 if not is_judge:
                     self.stats.generations_in_flight -= 1
+
+
+def main() -> None:
+    """``python -m workers.fake_openai --port 8765 --latency 0.2 --models 64``: serve in the foreground."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A local OpenAI-compatible server of simulated models and judge.")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--latency", type=float, default=0.2)
+    parser.add_argument("--models", type=int, default=16, help="serve models sim-00 .. sim-NN")
+    parser.add_argument("--prefix", default="sim-")
+    args = parser.parse_args()
+    models = {f"{args.prefix}{i:02d}": (1400.0 - 12.0 * i, "concise", i) for i in range(args.models)}
+    server = FakeOpenAI(models=models, latency=args.latency).start(port=args.port)
+    print(f"serving {len(models)} models at {server.base_url}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -185,6 +185,10 @@ def _touch(match_id: int, status: str) -> int:
     return Match.objects.filter(id=match_id, status=status).update(updated_at=timezone.now())
 
 
+def _status(match_id: int) -> str:
+    return Match.objects.values_list("status", flat=True).get(id=match_id)
+
+
 def _generate_sides(match: Match, sides: list[str]) -> dict[str, Completion | EndpointError]:
     """Both answers at once (threads: the calls are I/O); no database access in the threads."""
     prompt = match.prompt.text if match.prompt else ""
@@ -230,13 +234,15 @@ def match_run(*, match_id: int) -> float | None:
         return None
     if match.tournament is not None and match.tournament.status != Tournament.Status.RUNNING:
         return None
+    fresh = False
     if match.status == Match.Status.PENDING:
-        Match.objects.filter(id=match_id, status=Match.Status.PENDING).update(
+        fresh = bool(Match.objects.filter(id=match_id, status=Match.Status.PENDING).update(
             status=Match.Status.GENERATING, updated_at=timezone.now()
-        )
-        match.status = Match.objects.values_list("status", flat=True).get(id=match_id)
+        ))
+        match.status = Match.Status.GENERATING if fresh else _status(match_id)
     if match.status == Match.Status.GENERATING:
-        have = set(Generation.objects.filter(match_id=match_id).values_list("side", flat=True))
+        # a match this step just claimed has no answers yet: skip the query (answers start sooner)
+        have = set() if fresh else set(Generation.objects.filter(match_id=match_id).values_list("side", flat=True))
         missing = [s for s in ("a", "b") if s not in have]
         if missing:
             results = _generate_sides(match, missing)
@@ -252,10 +258,10 @@ def match_run(*, match_id: int) -> float | None:
                     attempts = Match.objects.filter(id=match_id).values_list("attempts", flat=True).first() or 1
                     return backoff_delay(max(0, attempts - 1), base=STEP_RETRY_BASE, cap=60.0)
         target = Match.Status.JUDGING if match.tournament_id is not None else Match.Status.AWAITING_VOTES
-        Match.objects.filter(id=match_id, status=Match.Status.GENERATING).update(
+        moved = Match.objects.filter(id=match_id, status=Match.Status.GENERATING).update(
             status=target, updated_at=timezone.now()
         )
-        match.status = Match.objects.values_list("status", flat=True).get(id=match_id)
+        match.status = target if moved else _status(match_id)
     if match.status == Match.Status.JUDGING:
         return match_judge_step(match_id=match_id)
     return None
@@ -296,9 +302,21 @@ def match_record_failure(*, match_id: int, error: str, side: str | None, permane
                 status=Match.Status.FAILED, finished_at=timezone.now(), updated_at=timezone.now(),
             )
         log.warning("match finished without a judged result", extra={"match": match_id, "side": side, "error": error})
-    if done and match.tournament_id is not None:
-        dispatch("round_check", match.tournament_id)
+    if done:
+        _round_check_if_last(match)
     return True
+
+
+def _round_check_if_last(match: Match) -> None:
+    """After a match finished (committed): check the round if no match of it is left.
+
+    Of two matches finishing at the same time at least one sees the other finished (each
+    counts after its own commit), so the round is always checked; the sweep is the backstop.
+    """
+    if match.tournament_id is None:
+        return
+    if not Match.objects.filter(round_id=match.round_id).exclude(status__in=Match.FINISHED).exists():
+        dispatch("round_check", match.tournament_id)
 
 
 def match_finish_judged(*, match_id: int, outcome: str, judge_label: str) -> bool:
@@ -318,8 +336,7 @@ def match_finish_judged(*, match_id: int, outcome: str, judge_label: str) -> boo
             source=Source.JUDGE, category=category[:50], anony=True, judge=judge_label[:200], match=match,
         )
         leaderboard_schedule_rebuild()
-    if match.tournament_id is not None:
-        dispatch("round_check", match.tournament_id)
+    _round_check_if_last(match)
     return True
 
 
