@@ -33,6 +33,13 @@ def _request_hash(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _claim(*, scope: str, key: str, body_hash: str) -> IdempotencyRecord:
+    if transaction.get_connection().in_atomic_block:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(scope=scope, key=key, request_hash=body_hash)
+    return IdempotencyRecord.objects.create(scope=scope, key=key, request_hash=body_hash)
+
+
 def idempotent(request: Any, *, scope: str, handler: Callable[[], Response]) -> Response:
     """Run ``handler`` at most once per (``scope``, ``Idempotency-Key``); see the module doc."""
     key = request.META.get(HEADER)
@@ -45,8 +52,7 @@ def idempotent(request: Any, *, scope: str, handler: Callable[[], Response]) -> 
         )
     body_hash = _request_hash(request.data)
     try:
-        with transaction.atomic():
-            record = IdempotencyRecord.objects.create(scope=scope, key=key, request_hash=body_hash)
+        record = _claim(scope=scope, key=key, body_hash=body_hash)
     except IntegrityError:
         record = IdempotencyRecord.objects.get(scope=scope, key=key)
         if record.request_hash != body_hash:
@@ -71,18 +77,25 @@ def idempotent(request: Any, *, scope: str, handler: Callable[[], Response]) -> 
                 status=409,
             )
     try:
-        response = handler()
+        # The write and its stored response commit together: a crash between them cannot
+        # leave a write without its replayable response.
+        with transaction.atomic():
+            response = handler()
+            if response.status_code < 500:
+                _store(record.pk, response)
     except (ApplicationError, APIException) as exc:
         response = exception_handler(exc, {"request": request})
         if response is None:  # pragma: no cover
             raise
+        if response.status_code < 500:
+            _store(record.pk, response)
     except Exception:
         IdempotencyRecord.objects.filter(pk=record.pk).delete()
         raise
     if response.status_code >= 500:
         IdempotencyRecord.objects.filter(pk=record.pk).delete()
-    else:
-        IdempotencyRecord.objects.filter(pk=record.pk).update(
-            status_code=response.status_code, response=response.data
-        )
     return response
+
+
+def _store(pk: int, response: Response) -> None:
+    IdempotencyRecord.objects.filter(pk=pk).update(status_code=response.status_code, response=response.data)

@@ -1,13 +1,19 @@
-"""Scoped throttles for the vote flow: per voter and per client IP.
+"""Throttles: per voter and per client IP for the vote flow, per IP or user elsewhere.
 
 Rates come from ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` and are read at request time,
-so tests can override them with ``settings``.
+so tests can override them with ``settings``. With the Redis cache a throttle is a
+fixed-window counter (``INCR`` + ``EXPIRE NX`` in one round trip) instead of DRF's sliding
+window (a read and a write of the whole request history), which matters on hot endpoints;
+with other cache backends DRF's implementation is used.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
@@ -21,6 +27,26 @@ class _DynamicRate(SimpleRateThrottle):
     def __init__(self) -> None:  # read the rate per request, not at import
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        backend = caches["default"]
+        if not isinstance(backend, RedisCache) or self.rate is None:
+            return super().allow_request(request, view)
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        now = time.time()
+        window = int(now // self.duration)
+        key = backend.make_and_validate_key(f"{self.key}:{window}")
+        pipe = backend._cache.get_client(key, write=True).pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, int(self.duration) + 1, nx=True)
+        count = pipe.execute()[0]
+        self._wait = (window + 1) * self.duration - now
+        return count <= self.num_requests
+
+    def wait(self) -> float | None:
+        return getattr(self, "_wait", None) or super().wait()
 
 
 class VoterThrottle(_DynamicRate):
@@ -69,11 +95,11 @@ class AnonThrottle(_DynamicRate):
 
 
 class UserThrottle(_DynamicRate):
-    """DRF's user throttle (scope ``user``: by user id, else by IP)."""
+    """Authenticated users by id (scope ``user``); anonymous ones are AnonThrottle's."""
 
     scope = "user"
 
-    def get_cache_key(self, request: Any, view: Any) -> str:
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
         if request.user and request.user.is_authenticated:
             return f"throttle_user_{request.user.pk}"
-        return f"throttle_user_{self.get_ident(request)}"
+        return None  # anonymous requests are throttled by AnonThrottle

@@ -222,50 +222,56 @@ def vote_record(*, token: str, choice: str, voter_hash: str, ip_hash: str = "") 
             "Invalid input.", field_errors={"outcome": [f"Must be one of {', '.join(VOTE_CHOICES)}; got {choice!r}."]}
         )
     serve_id, nonce = battle_token_read(token=token)
-    with transaction.atomic():
-        serve = (
-            BattleServe.objects.select_for_update(of=("self",))
-            .select_related("match__prompt__prompt_set", "match__competitor_a", "match__competitor_b")
-            .filter(pk=serve_id, nonce=nonce)
-            .first()
-        )
-        if serve is None:
-            raise ApplicationError("This battle token is not valid.", field_errors={"token": ["Unknown battle."]},
-                                   code="invalid_token")
-        if not hmac.compare_digest(serve.voter_hash, voter_hash):
-            raise ApplicationError(
-                "This battle was not served to you; fetch your own battle from battles/next/.",
-                code="not_served", status=403,
+    problem: ApplicationError | None = None
+    try:
+        # No savepoint: inside a caller's transaction (the Idempotency-Key record) this joins
+        # it. Refusals leave the block normally (nothing written) and are raised after it, so
+        # they never poison the caller's transaction.
+        with transaction.atomic(savepoint=False):
+            serve = (
+                BattleServe.objects.select_for_update(of=("self",))
+                .select_related("match__prompt__prompt_set", "match__competitor_a", "match__competitor_b")
+                .filter(pk=serve_id, nonce=nonce)
+                .first()
             )
-        if serve.voted_at is not None:
-            raise ApplicationError(
-                "You have already voted on this battle; the token is used.", code="already_voted", status=409
-            )
-        match = serve.match
-        outcome = _outcome_for(choice, swapped=serve.swapped)
-        now = timezone.now()
-        try:
-            with transaction.atomic():
+            if serve is None:
+                problem = ApplicationError(
+                    "This battle token is not valid.", field_errors={"token": ["Unknown battle."]}, code="invalid_token"
+                )
+            elif not hmac.compare_digest(serve.voter_hash, voter_hash):
+                problem = ApplicationError(
+                    "This battle was not served to you; fetch your own battle from battles/next/.",
+                    code="not_served", status=403,
+                )
+            elif serve.voted_at is not None:
+                problem = ApplicationError(
+                    "You have already voted on this battle; the token is used.", code="already_voted", status=409
+                )
+            else:
+                match = serve.match
+                outcome = _outcome_for(choice, swapped=serve.swapped)
+                now = timezone.now()
                 vote = Vote.objects.create(
                     match=match, serve=serve, voter_hash=voter_hash, ip_hash=ip_hash, outcome=outcome, created_at=now
                 )
-        except IntegrityError:
-            raise ApplicationError(
-                "You have already voted on this battle.", code="already_voted", status=409
-            ) from None
-        battle = Battle.objects.create(
-            model_a=match.competitor_a,
-            model_b=match.competitor_b,
-            outcome=outcome,
-            source=Source.HUMAN,
-            category=match.prompt.effective_category if match.prompt else "general",
-            anony=True,
-            tstamp=now,
-            match=match,
-            vote=vote,
-        )
-        BattleServe.objects.filter(pk=serve.pk).update(voted_at=now)
-        transaction.on_commit(_schedule_rebuild)
+                battle = Battle.objects.create(
+                    model_a=match.competitor_a,
+                    model_b=match.competitor_b,
+                    outcome=outcome,
+                    source=Source.HUMAN,
+                    category=match.prompt.effective_category if match.prompt else "general",
+                    anony=True,
+                    tstamp=now,
+                    match=match,
+                    vote=vote,
+                )
+                BattleServe.objects.filter(pk=serve.pk).update(voted_at=now)
+                transaction.on_commit(_schedule_rebuild)
+    except IntegrityError:  # the one-vote-per-voter constraint, if a race ever got past the row lock
+        raise ApplicationError("You have already voted on this battle.", code="already_voted", status=409) from None
+    if problem is not None:
+        raise problem
+    assert serve is not None
     left, right = match.competitor_a.name, match.competitor_b.name
     if serve.swapped:
         left, right = right, left

@@ -231,7 +231,23 @@ def test_vote_without_cookie_is_refused(anon):
     assert_error(_vote(anon, token), 403, "not_served")
 
 
-def test_throttles(anon, settings, private_cache):
+@pytest.fixture(params=["locmem", "redis"])
+def throttle_cache(request, settings):
+    """DRF's sliding window (local memory) and the Redis fixed-window counter."""
+    from django.core.cache import cache
+
+    if request.param == "locmem":
+        request.getfixturevalue("private_cache")
+        yield
+        return
+    url = request.getfixturevalue("redis_url").rsplit("/", 1)[0] + "/14"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
+                                   "KEY_PREFIX": f"throttle-test-{uuid.uuid4().hex}"}}
+    yield
+    cache.clear()
+
+
+def test_throttles(anon, settings, throttle_cache):
     rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"])
     rates.update({"battles": "2/min", "votes": "1/min"})
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
