@@ -114,7 +114,7 @@ def _check_sides(state) -> None:  # type: ignore[no-untyped-def]
             assert not (colors[i] == colors[i + 1] == colors[i + 2]), f"player {p.number}: {colors}"
 
 
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
     n=st.integers(min_value=2, max_value=24),
     rounds=st.integers(min_value=1, max_value=9),
@@ -182,3 +182,42 @@ def test_errors() -> None:
         record_round(state, pair_round(state), ["x"])
     with pytest.raises(InputError):
         swiss_from_ratings([])
+
+
+def test_forfeited_game_is_not_a_meeting() -> None:
+    # C.04.1: players whose game was forfeited may meet again; a played game forbids it.
+    from ranking.errors import PairingError
+
+    state = swiss_from_ratings([2000, 1900])
+    forfeited = record_round(state, pair_round(state), ["+"])
+    assert pair_round(forfeited).pairs in (((1, 2),), ((2, 1),))
+    played = record_round(state, pair_round(state), ["1"])
+    with pytest.raises(PairingError):
+        pair_round(played)
+
+
+def test_absentees_and_requested_byes_are_not_paired() -> None:
+    from dataclasses import replace
+
+    from ranking.swiss import RoundResult
+
+    state = swiss_from_ratings([2000 - 10 * i for i in range(6)])
+    state = record_round(state, pair_round(state), ["1", "0", "="])
+    # player 2 asks for a half-point bye in round 2 (pre-entered H), player 5 is absent (XXZ)
+    players = tuple(
+        replace(p, results=p.results + (RoundResult(None, None, "H"),)) if p.number == 2 else p
+        for p in state.players
+    )
+    state = replace(state, players=players, absent=frozenset({5}))
+    pairing = pair_round(state)
+    paired = {x for pair in pairing.pairs for x in pair}
+    assert paired == {1, 3, 4, 6} and pairing.bye is None
+    after = record_round(state, pairing, ["1"] * len(pairing.pairs))
+    assert after.player(2).results[1].code == "H" and after.player(5).results[1].code == "Z"
+
+
+def test_initial_colour_black1() -> None:
+    from dataclasses import replace
+
+    state = replace(swiss_from_ratings([4, 3, 2, 1]), initial_color="b")
+    assert pair_round(state).pairs == ((3, 1), (2, 4))
