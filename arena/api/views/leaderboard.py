@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 from django.db.models import Max
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -23,6 +26,22 @@ from arena.services.leaderboard import SOURCES
 METHODS: tuple[str, ...] = ("bt", "elo", "openskill", "winrate", "alpharank", "expected_score")
 LATEST_MAX_AGE = 5
 VERSIONED_MAX_AGE = 86400
+
+
+#: Rendered bodies by ETag (per process): a snapshot never changes once published, so a hot
+#: leaderboard is serialised once, not on every request.
+_RENDERED: dict[str, bytes] = {}
+_RENDERED_MAX = 64
+
+
+def _render(etag: str, data: dict) -> bytes:
+    body = _RENDERED.get(etag)
+    if body is None:
+        if len(_RENDERED) >= _RENDERED_MAX:
+            _RENDERED.clear()
+        body = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+        _RENDERED[etag] = body
+    return body
 
 
 def _etag(data: dict) -> str:
@@ -48,7 +67,7 @@ class LeaderboardView(APIView):
         },
         summary="A published leaderboard snapshot (latest, or ?version=N)",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         query = LeaderboardQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
@@ -75,7 +94,10 @@ class LeaderboardView(APIView):
             f"public, max-age={VERSIONED_MAX_AGE}, immutable" if version else f"public, max-age={LATEST_MAX_AGE}"
         )
         inm = request.headers.get("If-None-Match")
-        response = Response(status=304) if inm and _matches(inm, etag) else Response(data)
+        if inm and _matches(inm, etag):
+            response: HttpResponse = Response(status=304)
+        else:
+            response = HttpResponse(_render(etag, data), content_type="application/json")
         response["ETag"] = etag
         response["Cache-Control"] = cache_control
         return response
