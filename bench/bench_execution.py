@@ -210,6 +210,11 @@ def _render(machine: str, throughput: list[dict[str, Any]], matchmaking: list[di
         )
     lines += [
         "",
+        "The peak depends on how fast the worker processes start a round's 32 match steps: each step does a "
+        "few database queries before it requests both answers in parallel, so with less CPU to spare (other "
+        "jobs on the 2 cores) fewer of the 64 answers overlap within the 200 ms; two processes (one per core) "
+        "start them faster than one. Round wall times include pairing the next round (FIDE Dutch, 64 players).",
+        "",
         "### Matchmaking: battles to a target ranking accuracy",
         "",
         "16 simulated models, strengths ~ N(1000, 150) Elo, Bradley-Terry outcomes with ties "
