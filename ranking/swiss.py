@@ -60,7 +60,7 @@ rules in force from 1 February 2026). bbpPairings (Bierema Boyz Programming),
 from __future__ import annotations
 
 import random as _random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -243,10 +243,11 @@ def record_round(
     state: SwissState,
     pairing: Pairing,
     results: Sequence[str],
-    *,
-    absent: Iterable[int] = (),
 ) -> SwissState:
     """Return a new state with one more round.
+
+    Players in neither a pair nor the bye, and without a pre-entered result for the
+    round (a requested bye), are recorded as absent (zero-point bye, ``Z``).
 
     Parameters
     ----------
@@ -257,9 +258,6 @@ def record_round(
         One code per pair, from the first side's point of view: ``"1"``, ``"0"``,
         ``"="`` (played), ``"+"`` / ``"-"`` (forfeit win / loss for the first side),
         ``"--"`` (double forfeit).
-    absent : iterable of int
-        Players not paired (recorded as zero-point byes, ``Z``); defaults to everyone
-        not in the pairing.
     """
     if len(results) != len(pairing.pairs):
         raise InputError(f"results: expected {len(pairing.pairs)} codes, got {len(results)}")
@@ -277,7 +275,6 @@ def record_round(
         entries[b] = RoundResult(a, "b", flip[code])
     if pairing.bye is not None:
         entries[pairing.bye] = RoundResult(None, None, "U")
-    del absent  # everyone not in the pairing is recorded as absent (zero-point bye)
     players = []
     for p in state.players:
         res = list(p.results[:rnd])
