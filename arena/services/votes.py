@@ -228,51 +228,54 @@ def vote_record(*, token: str, choice: str, voter_hash: str, ip_hash: str = "") 
         # it. Refusals leave the block normally (nothing written) and are raised after it, so
         # they never poison the caller's transaction.
         with transaction.atomic(savepoint=False):
-            serve = (
+            row = (
                 BattleServe.objects.select_for_update(of=("self",))
-                .select_related("match__prompt__prompt_set", "match__competitor_a", "match__competitor_b")
                 .filter(pk=serve_id, nonce=nonce)
+                .values_list(
+                    "voter_hash", "voted_at", "swapped", "match_id",
+                    "match__competitor_a_id", "match__competitor_b_id",
+                    "match__competitor_a__name", "match__competitor_b__name",
+                    "match__prompt__category", "match__prompt__prompt_set__category",
+                )
                 .first()
             )
-            if serve is None:
+            if row is None:
                 problem = ApplicationError(
                     "This battle token is not valid.", field_errors={"token": ["Unknown battle."]}, code="invalid_token"
                 )
-            elif not hmac.compare_digest(serve.voter_hash, voter_hash):
+            elif not hmac.compare_digest(row[0], voter_hash):
                 problem = ApplicationError(
                     "This battle was not served to you; fetch your own battle from battles/next/.",
                     code="not_served", status=403,
                 )
-            elif serve.voted_at is not None:
+            elif row[1] is not None:
                 problem = ApplicationError(
                     "You have already voted on this battle; the token is used.", code="already_voted", status=409
                 )
             else:
-                match = serve.match
-                outcome = _outcome_for(choice, swapped=serve.swapped)
+                _, _, swapped, match_id, a_id, b_id, a_name, b_name, prompt_cat, set_cat = row
+                outcome = _outcome_for(choice, swapped=swapped)
                 now = timezone.now()
                 vote = Vote.objects.create(
-                    match=match, serve=serve, voter_hash=voter_hash, ip_hash=ip_hash, outcome=outcome, created_at=now
+                    match_id=match_id, serve_id=serve_id, voter_hash=voter_hash, ip_hash=ip_hash, outcome=outcome,
+                    created_at=now,
                 )
                 battle = Battle.objects.create(
-                    model_a=match.competitor_a,
-                    model_b=match.competitor_b,
+                    model_a_id=a_id,
+                    model_b_id=b_id,
                     outcome=outcome,
                     source=Source.HUMAN,
-                    category=match.prompt.effective_category if match.prompt else "general",
+                    category=prompt_cat or set_cat or "general",
                     anony=True,
                     tstamp=now,
-                    match=match,
+                    match_id=match_id,
                     vote=vote,
                 )
-                BattleServe.objects.filter(pk=serve.pk).update(voted_at=now)
+                BattleServe.objects.filter(pk=serve_id).update(voted_at=now)
                 transaction.on_commit(_schedule_rebuild)
     except IntegrityError:  # the one-vote-per-voter constraint, if a race ever got past the row lock
         raise ApplicationError("You have already voted on this battle.", code="already_voted", status=409) from None
     if problem is not None:
         raise problem
-    assert serve is not None
-    left, right = match.competitor_a.name, match.competitor_b.name
-    if serve.swapped:
-        left, right = right, left
+    left, right = (b_name, a_name) if swapped else (a_name, b_name)
     return RecordedVote(vote=vote, battle=battle, choice=choice, model_a=left, model_b=right)
