@@ -130,7 +130,7 @@ def main() -> None:
     text = path.read_text() if path.exists() else "# Benchmark results\n\n"
     block = "\n".join(lines)
     pattern = re.compile(re.escape(SECTION) + r"\n.*?(?=\n## |\Z)", re.S)
-    text = pattern.sub(block.rstrip("\n"), text) if SECTION in text else text.rstrip("\n") + "\n\n" + block
+    text = pattern.sub(block.rstrip("\n") + "\n", text) if SECTION in text else text.rstrip("\n") + "\n\n" + block
     path.write_text(text if text.endswith("\n") else text + "\n")
 
 
