@@ -65,7 +65,15 @@ class EndpointError(Exception):
 
 
 class TransientEndpointError(EndpointError):
-    """Worth retrying later: timeouts, connection errors, 429, 5xx, throttling."""
+    """Worth retrying later: timeouts, connection errors, 429, 5xx, throttling.
+
+    ``retry_after`` (seconds) is set when the server asked for a longer wait than the
+    client's back-off cap: the caller should come back no sooner.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentEndpointError(EndpointError):
@@ -545,6 +553,9 @@ def chat_completion(
             last_error = f"connection error calling {config.base_url}: {exc}"
         finally:
             limiter.release(config.key, token, cap=config.max_concurrency, outcome=outcome)
+        if retry_after is not None and retry_after > config.backoff_cap:
+            # the server wants a long pause: free this worker thread and let the caller reschedule
+            raise TransientEndpointError(f"{last_error}; Retry-After {retry_after:g} s", retry_after=retry_after)
         if attempt < config.max_retries:
             sleep(backoff_delay(attempt, base=config.backoff_base, cap=config.backoff_cap,
                                 retry_after=retry_after, rng=rng))

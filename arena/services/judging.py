@@ -21,16 +21,15 @@ from django.utils import timezone
 from arena.exceptions import ApplicationError
 from arena.models import Battle, Generation, Judgment, Match, Source, Vote
 from arena.services.matches import (
-    STEP_RETRY_BASE,
     endpoint_limiter,
     match_finish_judged,
     match_record_failure,
+    step_retry_delay,
 )
 from workers.endpoints import (
     EndpointConfig,
     EndpointError,
     PermanentEndpointError,
-    backoff_delay,
     chat_completion,
 )
 from workers.judges import (
@@ -218,8 +217,7 @@ def match_judge_step(*, match_id: int) -> float | None:
         permanent = isinstance(exc, PermanentEndpointError)
         finished = match_record_failure(match_id=match_id, error=f"judge: {exc}", side=None, permanent=permanent)
         if not finished:
-            attempts = Match.objects.filter(id=match_id).values_list("attempts", flat=True).first() or 1
-            return backoff_delay(max(0, attempts - 1), base=STEP_RETRY_BASE, cap=60.0)
+            return step_retry_delay(match_id, exc)
     return None
 
 

@@ -255,8 +255,7 @@ def match_run(*, match_id: int) -> float | None:
                                                     permanent=isinstance(result, PermanentEndpointError))
                     if finished:
                         return None
-                    attempts = Match.objects.filter(id=match_id).values_list("attempts", flat=True).first() or 1
-                    return backoff_delay(max(0, attempts - 1), base=STEP_RETRY_BASE, cap=60.0)
+                    return step_retry_delay(match_id, result)
         target = Match.Status.JUDGING if match.tournament_id is not None else Match.Status.AWAITING_VOTES
         moved = Match.objects.filter(id=match_id, status=Match.Status.GENERATING).update(
             status=target, updated_at=timezone.now()
@@ -265,6 +264,15 @@ def match_run(*, match_id: int) -> float | None:
     if match.status == Match.Status.JUDGING:
         return match_judge_step(match_id=match_id)
     return None
+
+
+def step_retry_delay(match_id: int, error: EndpointError) -> float:
+    """Back-off before a failed step runs again: exponential in the match's failures, with
+    jitter, and never sooner than the server's ``Retry-After``."""
+    attempts = Match.objects.filter(id=match_id).values_list("attempts", flat=True).first() or 1
+    delay = backoff_delay(max(0, attempts - 1), base=STEP_RETRY_BASE, cap=60.0)
+    retry_after = getattr(error, "retry_after", None)
+    return max(delay, float(retry_after)) if retry_after is not None else delay
 
 
 def forfeit_limit(match: Match) -> int:

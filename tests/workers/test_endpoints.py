@@ -301,3 +301,13 @@ def test_simulated_answers_are_deterministic_and_driven_by_strength():
     assert len(strong.text) > len(weak.text)
     other = simulated_answer(strength=1100, name="x", style="thorough", seed=5, prompt="What is enthalpy?")
     assert other.quality != a.quality  # per-prompt noise
+
+
+def test_a_long_retry_after_frees_the_thread_and_is_passed_on():
+    sleeps = []
+    client, seen = _client([httpx.Response(429, headers={"Retry-After": "120"}), _ok()])
+    with pytest.raises(TransientEndpointError) as exc:
+        chat_completion(_config(backoff_cap=5.0), [{"role": "user", "content": "q"}], limiter=LocalLimiter(),
+                        client=client, sleep=sleeps.append)
+    assert exc.value.retry_after == 120.0
+    assert sleeps == [] and len(seen) == 1

@@ -225,3 +225,16 @@ def test_a_judged_tournament_schedules_one_rebuild_and_snapshots_include_new_met
     # idempotent: the same data gives the same versions
     again = leaderboard_services.leaderboard_rebuild(source="judge", methods=["alpharank"])
     assert again[0].version == alpha.version
+
+
+def test_step_retry_delay_backs_off_and_honours_retry_after(prompt_set):
+    from arena.services.matches import step_retry_delay
+    from workers.endpoints import TransientEndpointError
+
+    t = _tournament(prompt_set, [CompetitorFactory(), CompetitorFactory()])
+    match, _ = _first_match(t)
+    Match.objects.filter(id=match.id).update(attempts=3)
+    delays = [step_retry_delay(match.id, TransientEndpointError("x")) for _ in range(50)]
+    assert all(0 <= d <= 4.0 for d in delays)  # full jitter under base (1 s) * 2**(3 - 1)
+    assert len(set(delays)) > 1
+    assert step_retry_delay(match.id, TransientEndpointError("x", retry_after=30.0)) >= 30.0
