@@ -39,12 +39,17 @@ Known deviations from bbpPairings (and hence from a full C.04.3 reading):
   when the rest could not then be completed. bbpPairings always keeps every player in
   the graph; the two agree whenever completion does not bind (and always up to 96).
 * C9 (minimise the unplayed games of the bye assignee) ranks candidates by the number of
-  games they played.
+  games they played and, as in bbpPairings, only acts in the bracket where the bye
+  assignee's score group is reached with no downfloater paired below that score.
 * Accelerated pairings (Baku) and forbidden-pair lists are not supported.
 
 Checked against bbpPairings' own expected outputs: its 2025-rule examples C5 and C9 and
 its issue 7 case (60 players, round 15, with forfeits), on both the whole-graph and the
-restricted-graph paths.
+restricted-graph paths. Floats of unplayed rounds follow bbpPairings: a bye or forfeit
+that scored more than a loss is a downfloat; otherwise (zero-point bye, forfeit loss) the
+scores are compared with the scheduled opponent, or with the player itself when there
+was none. (caissify-pairings, another Dutch implementation, reads A.4 differently here;
+see bench/RESULTS.md for the cross-check.)
 
 ``system="random"`` pairs at random inside score groups, odd players floating to the
 next group, as the Competitive Swiss-system Dynamics method does; it honours the same
