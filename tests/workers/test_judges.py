@@ -246,3 +246,39 @@ def test_position_swap_cancels_a_position_bias():
                              parse_verdict(simulated_judge_reply(ba, judge=judge, slot_key=f"{i}ba")).verdict)
                 for i in range(300)]
     assert outcomes.count("tie") / 300 > 0.85  # P(first wins) = 0.969 each order: both win only 6 %
+
+
+_PIPELINES = [
+    {"pipeline": "single", "judges": [{"name": "j0"}]},
+    {"pipeline": "majority", "judges": [{"name": "j0"}, {"name": "j1"}, {"name": "j2"}]},
+    {"pipeline": "confidence", "judges": [{"name": "j0"}, {"name": "j1", "weight": 2.0}, {"name": "j2"}]},
+    {"pipeline": "dual", "judges": [{"name": "j0"}], "reviewer": {"name": "rev"}},
+]
+
+
+@given(st.sampled_from(_PIPELINES), st.lists(st.tuples(st.sampled_from(VERDICTS), st.sampled_from(VERDICTS),
+                                                        st.floats(0.05, 1.0)), min_size=3, max_size=3),
+       st.randoms(use_true_random=False))
+def test_aggregation_is_order_free_and_symmetric_under_relabelling(config, verdicts, rnd):
+    spec = pipeline_from_config(config)
+    stage = "review" if spec.pipeline == "dual" else "primary"
+    names = ["rev"] if spec.pipeline == "dual" else [j.name for j in spec.judges]
+    weights = {j.name: j.weight for j in spec.judges}
+
+    def votes(mirror: bool) -> list[JudgeVote]:
+        out = []
+        for name, (ab, ba, conf) in zip(names, verdicts):
+            if mirror:  # exchange the models: the A-first judgment becomes the B-first one
+                ab, ba = ba, ab
+            out += [JudgeVote(name, "ab", 0, stage, ab, conf, weights.get(name, 1.0)),
+                    JudgeVote(name, "ba", 0, stage, ba, conf, weights.get(name, 1.0))]
+        return out
+
+    original = votes(False)
+    result = aggregate(spec, original)
+    shuffled = list(original)
+    rnd.shuffle(shuffled)
+    assert aggregate(spec, shuffled).outcome == result.outcome
+    mirrored = aggregate(spec, votes(True))
+    assert mirrored.outcome == FLIP[result.outcome]
+    assert mirrored.margin == pytest.approx(-result.margin)
