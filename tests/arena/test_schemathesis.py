@@ -21,7 +21,21 @@ pytest_plugins = ["tests.arena.test_api_common"]
 
 
 @pytest.fixture
-def admin_headers(db, settings, private_cache):
+def keep_test_connection():
+    """Like Django's test client: requests must not close the test's database connection
+    (``close_old_connections`` would, since a test runs inside a transaction)."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def admin_headers(db, settings, private_cache, keep_test_connection):
     rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"])
     rates.update({k: "100000/min" for k in rates})
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
