@@ -29,6 +29,7 @@ run: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 fmt: install
 	$(VENV)/bin/ruff format .

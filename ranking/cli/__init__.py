@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -19,14 +20,9 @@ from ranking.errors import RankingError
 SUBCOMMAND_MODULES: tuple[str, ...] = ("rate", "alpharank", "bracket", "swiss", "simulate")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own exit code is 2 as well
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m ranking", description="Ludus ranking library.")
-    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = argparse.ArgumentParser(prog="python -m ranking", description="Ludus ranking library.")
+    subparsers = parser.add_subparsers(dest="command", required=True)
     for name in SUBCOMMAND_MODULES:
         try:
             module = importlib.import_module(f"ranking.cli.{name}")
@@ -54,7 +50,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = f"{exc.filename}: {exc.strerror or message}"
         print(f"error: {message}", file=sys.stderr)
         return 2
-    emit(out, args.output, sys.stdout)
+    try:
+        emit(out, args.output, sys.stdout)
+        sys.stdout.flush()
+    except BrokenPipeError:  # output piped into `head`: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
