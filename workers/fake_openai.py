@@ -41,8 +41,13 @@ class FaultPlan:
     p_garbage_verdict: float = 0.0
     retry_after: float = 0.2
     timeout_sleep: float = 3.0
+    #: the client's timeout (seconds after the latency), for per-model in-flight counts
+    client_timeout: float | None = None
     max_faults_per_request: int = 2
     seed: int = 0
+    #: Faults given, in this order, to the first requests that may take them (so a test sees
+    #: each kind at least once whatever the random draws); ``garbage`` waits for a judge request.
+    forced: tuple[str, ...] = ()
 
 
 @dataclass
@@ -55,6 +60,7 @@ class ServerStats:
     generations_in_flight: int = 0
     max_generations_in_flight: int = 0
     judge_requests: int = 0
+    #: per model, not counting requests the client abandoned at its timeout
     in_flight_by_model: dict[str, int] = field(default_factory=dict)
     max_in_flight_by_model: dict[str, int] = field(default_factory=dict)
 
@@ -74,6 +80,7 @@ class FakeOpenAI:
         self._lock = threading.Lock()
         self._rng = random.Random(self.faults.seed)
         self._fault_count: dict[str, int] = {}
+        self._forced = list(self.faults.forced)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._samples: list[int] = []
@@ -140,8 +147,13 @@ class FakeOpenAI:
         with self._lock:
             if self._fault_count.get(signature, 0) >= plan.max_faults_per_request:
                 return None
-            u = self._rng.random()
             kind = None
+            if self._forced and (self._forced[0] != "garbage" or is_judge):
+                kind = self._forced.pop(0)
+                self._fault_count[signature] = self._fault_count.get(signature, 0) + 1
+                self.stats.faults[kind] += 1
+                return kind
+            u = self._rng.random()
             for name, p in (("429", plan.p_429), ("500", plan.p_500), ("timeout", plan.p_timeout),
                             ("garbage", plan.p_garbage_verdict if is_judge else 0.0)):
                 if u < p:
@@ -200,6 +212,7 @@ class FakeOpenAI:
             n = self.stats.in_flight_by_model.get(model, 0) + 1
             self.stats.in_flight_by_model[model] = n
             self.stats.max_in_flight_by_model[model] = max(self.stats.max_in_flight_by_model.get(model, 0), n)
+        abandoned = False
         try:
             signature = hashlib.sha256(raw).hexdigest()
             fault = self._fault_for(signature, is_judge)
@@ -213,7 +226,13 @@ class FakeOpenAI:
                 self._send(handler, 500, {"error": {"message": "internal error"}})
                 return
             if fault == "timeout":
-                time.sleep(self.faults.timeout_sleep)
+                # the client gives up at its timeout: from then on the request is not in flight for it
+                waited = min(self.faults.client_timeout or 0.0, self.faults.timeout_sleep)
+                time.sleep(waited)
+                with self._lock:
+                    self.stats.in_flight_by_model[model] -= 1
+                    abandoned = True
+                time.sleep(self.faults.timeout_sleep - waited)
                 self._send(handler, 504, {"error": {"message": "too slow"}})
                 return
             if is_judge:
@@ -237,7 +256,8 @@ class FakeOpenAI:
         finally:
             with self._lock:
                 self.stats.in_flight -= 1
-                self.stats.in_flight_by_model[model] -= 1
+                if not abandoned:
+                    self.stats.in_flight_by_model[model] -= 1
                 if not is_judge:
                     self.stats.generations_in_flight -= 1
 

@@ -83,7 +83,8 @@ def test_faulty_openai_endpoints_still_count_every_match_once(celery_worker_proc
     """Latency, 429 (Retry-After), 500, timeouts and unparseable judge output, all recovered."""
     models = {f"remote-{i}": (1300.0 - 40 * i, "concise", i) for i in range(8)}
     plan = FaultPlan(p_429=0.15, p_500=0.1, p_timeout=0.05, p_garbage_verdict=0.1, retry_after=0.2,
-                     timeout_sleep=2.5, max_faults_per_request=2, seed=3)
+                     timeout_sleep=2.5, client_timeout=0.9, max_faults_per_request=2, seed=3,
+                     forced=("429", "500", "timeout", "garbage"))
     server = FakeOpenAI(models=models, latency=0.05, faults=plan).start()
     try:
         params = {"timeout": 1.0, "max_retries": 3, "backoff_base": 0.05, "backoff_cap": 0.5}
@@ -107,8 +108,10 @@ def test_faulty_openai_endpoints_still_count_every_match_once(celery_worker_proc
         _assert_counted_once(t, expect_matches=12)
         faults = server.stats.faults
         assert faults["429"] > 0 and faults["500"] > 0 and faults["timeout"] > 0 and faults["garbage"] > 0, faults
-        # unparseable outputs were stored as parse errors, then retried
-        assert Judgment.objects.filter(match__tournament=t).exclude(parse_error="").count() == faults["garbage"]
+        # unparseable outputs were stored as parse errors, then retried (a step re-sent while a slow
+        # copy still runs may get one too and lose the insert race, hence at most)
+        parse_errors = Judgment.objects.filter(match__tournament=t).exclude(parse_error="").count()
+        assert 1 <= parse_errors <= faults["garbage"]
         # the per-endpoint concurrency cap held across every worker thread
         assert max(v for k, v in server.stats.max_in_flight_by_model.items() if k.startswith("remote-")) <= 2
         assert server.stats.max_in_flight_by_model.get("judge-1", 0) <= 4
