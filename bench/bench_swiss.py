@@ -175,6 +175,9 @@ def main() -> None:
         "no float; caissify-pairings gives no float for a forfeit loss and a downfloat for any",
         "bye) and, in one round, from C9: bbpPairings applies 'fewest unplayed games for the",
         "bye assignee' only in the bracket where the assignee is the single downfloater.",
+        "The difference without forfeits (event 14, round 5, 8 players) is a caissify",
+        "deviation: it pairs the 3.5-point moved-down player in the 2-point bracket and floats",
+        "three players, where C.04.3 C6 (fewest downfloaters) and bbpPairings float one.",
         "",
     ]
     path = Path(__file__).with_name("RESULTS.md")
