@@ -25,6 +25,7 @@ from arena.services.matches import (
     match_finish_judged,
     match_record_failure,
     step_retry_delay,
+    wait_with_heartbeat,
 )
 from workers.endpoints import (
     EndpointConfig,
@@ -132,21 +133,15 @@ def _run_slots(match: Match, spec: PipelineSpec, slots: list[Slot], texts: dict[
             key = f"{match.pk}:{slot.order}:{slot.sample}:{stage}"
             return _judge_call(spec, judges[slot.judge], messages, key, slot.sample)
 
-        if len(todo) == 1:
-            outputs: list[str | BaseException] = []
-            try:
-                outputs.append(call(todo[0]))
-            except EndpointError as exc:
-                outputs.append(exc)
-        else:
-            with ThreadPoolExecutor(max_workers=min(8, len(todo))) as pool:
-                futures = [pool.submit(call, item) for item in todo]
-                outputs = []
-                for f in futures:
-                    try:
-                        outputs.append(f.result())
-                    except EndpointError as exc:
-                        outputs.append(exc)
+        outputs: list[str | BaseException] = []
+        with ThreadPoolExecutor(max_workers=min(8, len(todo))) as pool:
+            futures = [pool.submit(call, item) for item in todo]
+            wait_with_heartbeat(futures, match.pk, Match.Status.JUDGING)
+            for f in futures:
+                try:
+                    outputs.append(f.result())
+                except EndpointError as exc:
+                    outputs.append(exc)
         first_error: EndpointError | None = None
         for (slot, stage, _), out in zip(todo, outputs):
             if isinstance(out, BaseException):

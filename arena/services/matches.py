@@ -24,7 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from decimal import Decimal
 from typing import Any
 
@@ -51,6 +51,9 @@ from workers.endpoints import (
 log = logging.getLogger(__name__)
 
 FORFEIT_AFTER = env_int("LUDUS_FORFEIT_AFTER", 3, minimum=1)
+#: A step whose match is untouched this long is taken for dead and re-sent by the sweep.
+STUCK_AFTER_SECONDS = env_int("LUDUS_STUCK_AFTER_SECONDS", 300, minimum=1)
+HEARTBEAT_SECONDS = max(0.5, STUCK_AFTER_SECONDS / 4)
 STEP_RETRY_BASE = float(env_int("LUDUS_STEP_RETRY_BASE_MS", 1000, minimum=1)) / 1000.0
 
 # --------------------------------------------------------------------------- dispatch
@@ -200,10 +203,23 @@ def _generate_sides(match: Match, sides: list[str]) -> dict[str, Completion | En
         except EndpointError as exc:
             return exc
 
-    if len(sides) == 1:
-        return {sides[0]: one(sides[0])}
     with ThreadPoolExecutor(max_workers=len(sides)) as pool:
-        return dict(zip(sides, pool.map(one, sides)))
+        futures = {side: pool.submit(one, side) for side in sides}
+        wait_with_heartbeat(list(futures.values()), match.pk, Match.Status.GENERATING)
+        return {side: f.result() for side, f in futures.items()}
+
+
+def wait_with_heartbeat(futures: list[Future[Any]], match_id: int, status: str) -> None:
+    """Wait for ``futures``, touching the match every :data:`HEARTBEAT_SECONDS` meanwhile.
+
+    The stuck-step sweep re-sends steps of matches untouched for ``STUCK_AFTER_SECONDS``;
+    the heartbeat keeps a slow but live step (long timeouts, retries) from being sent twice.
+    """
+    pending = set(futures)
+    while pending:
+        _, pending = wait(pending, timeout=HEARTBEAT_SECONDS)
+        if pending:
+            _touch(match_id, status)
 
 
 def _store_generation(match: Match, side: str, completion: Completion) -> None:

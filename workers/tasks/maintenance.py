@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from arena.env import env_int
+from arena.services.matches import STUCK_AFTER_SECONDS
 from arena.services.tournaments import tournament_sweep
-
-STUCK_AFTER_SECONDS = env_int("LUDUS_STUCK_AFTER_SECONDS", 300, minimum=1)
 
 
 @shared_task(name="workers.tasks.maintenance.sweep_stuck_task", acks_late=True, ignore_result=True)
