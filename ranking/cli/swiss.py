@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from ranking.cli._output import Output
-from ranking.errors import InputError
 from ranking.swiss import pair_round
 from ranking.tiebreaks import parse_tiebreaks, standings
 from ranking.trf import read_trf
@@ -13,8 +12,6 @@ from ranking.trf import read_trf
 
 def _pair(args: argparse.Namespace) -> Output:
     trf = read_trf(args.trf)
-    if args.seed is not None and args.system != "random":
-        raise InputError("--seed only applies to --system random")
     pairing = pair_round(trf.state, system=args.system, rng=args.seed)
     rows = [{"first": a, "second": b} for a, b in pairing.pairs]
     if pairing.bye is not None:
@@ -53,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     pair = actions.add_parser("pair", help="pair the next round of a TRF-16 file (bbpPairings output)")
     pair.add_argument("trf", help="TRF-16 file")
     pair.add_argument("--system", choices=("dutch", "random"), default="dutch")
-    pair.add_argument("--seed", type=int, default=None, help="seed for --system random")
+    pair.add_argument("--seed", type=int, default=None, help="seed for --system random (dutch is deterministic)")
     add_output_option(pair)
     pair.set_defaults(handler=_pair)
     stand = actions.add_parser("standings", help="standings with FIDE tie-breaks")
