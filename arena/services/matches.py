@@ -3,18 +3,17 @@
 ``pending -> generating -> judging -> done`` for tournament matches (``generating ->
 awaiting_votes`` for open-arena matches, which humans judge). One task (:func:`match_run`)
 takes a match as far as it can: both answers in parallel (threads, the calls are I/O), then
-the judges, then the result; a transient failure sends it back to the queue with back-off. Every transition is claimed
-with a conditional ``UPDATE ... WHERE status = <expected>``, so two workers (a redelivered
-task and the stuck-step sweep, say) never both take it. Answers are stored once per side
-(unique ``(match, side)``), judgments once per slot (unique ``(match, judge, order, sample,
-stage)``) and a judged match writes exactly one Battle in the same transaction that marks it
-done, so a step that runs twice never counts twice.
+the judges, then the result; a transient failure sends it back to the queue with back-off.
+Every transition is claimed with a conditional ``UPDATE ... WHERE status = <expected>``, so
+two workers (a redelivered task and the stuck-step sweep, say) never both take it. Answers
+are stored once per side (unique ``(match, side)``), judgments once per slot (unique
+``(match, judge, order, sample, stage)``) and a judged match writes exactly one Battle in
+the same transaction that marks it done, so a step that runs twice never counts twice.
 
 Steps are sent to Celery after the transaction commits (``transaction.on_commit``). Inside
 :func:`inline_dispatch` they are queued in-process instead and :func:`run_inline` drives
 them to completion, which is how the demo runs tournaments synchronously.
 """
-
 from __future__ import annotations
 
 import collections
