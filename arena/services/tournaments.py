@@ -23,6 +23,7 @@ the last one stores standings, tie-breaks, ratings and ``E[S]`` in ``Tournament.
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 from collections.abc import Iterable, Sequence
@@ -49,7 +50,10 @@ from arena.models import (
 )
 from arena.services.judging import judge_pipeline_validate
 from arena.services.matches import dispatch
+from ranking.errors import RankingError
 from workers.endpoints import sim_seed
+
+log = logging.getLogger(__name__)
 
 F = Tournament.Format
 MAX_ENTRANTS = 256
@@ -520,10 +524,18 @@ def tournament_round_check(*, tournament_id: int) -> str:
             rnd.completed_at = timezone.now()
             rnd.save(update_fields=["status", "completed_at"])
             _eliminate(tournament, rnd.number)
+        note = None
         if rnd.number < tournament_total_rounds(tournament):
-            _create_round(tournament, rnd.number + 1)
-            return "paired"
+            try:
+                with transaction.atomic():
+                    _create_round(tournament, rnd.number + 1)
+                return "paired"
+            except RankingError as exc:  # e.g. no Swiss pairing satisfies the absolute criteria
+                note = f"stopped after round {rnd.number}: round {rnd.number + 1} could not be paired ({exc})"
+                log.warning("tournament stopped early", extra={"tournament": tournament.pk, "reason": note})
         tournament.results = tournament_compute_results(tournament)
+        if note:
+            tournament.results["note"] = note
         tournament.status = Tournament.Status.COMPLETED
         tournament.finished_at = timezone.now()
         tournament.save(update_fields=["results", "status", "finished_at"])

@@ -228,3 +228,27 @@ def test_selectors_hide_prompts_until_a_match_is_finished(field, prompts, django
     assert bracket["champion"] == champion == tournament_standings(tournament=t)["standings"][0]["name"]
     sim = tournament_simulation(tournament=t)
     assert sim["final"] and sum(r["p_win"] for r in sim["expected_score"]) == pytest.approx(1.0)
+
+
+def test_a_round_that_cannot_be_paired_ends_the_tournament_with_a_note(field, prompts):
+    from unittest import mock
+
+    from ranking.errors import PairingError
+
+    t = tournament_create(name="stuck", format="swiss", competitors=field(4), config={"rounds": 3},
+                          prompt_sets=[prompts], seed=1)
+    import arena.services.tournaments as services
+
+    real = services._pairings
+
+    def flaky(tournament, number):
+        if number == 2:
+            raise PairingError("no pairing satisfies the absolute criteria")
+        return real(tournament, number)
+
+    with mock.patch.object(services, "_pairings", flaky):
+        tournament_run_inline(tournament=t)
+    t.refresh_from_db()
+    assert t.status == Tournament.Status.COMPLETED
+    assert t.rounds.count() == 1
+    assert "round 2 could not be paired" in t.results["note"]
