@@ -10,19 +10,17 @@ so a name with one public and one private record is refused too.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import ipaddress
 import socket
 from typing import Any
 from urllib.parse import urlsplit
 
-from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from arena.exceptions import ApplicationError, Conflict
 from arena.models import Competitor
+from workers.endpoints import PermanentEndpointError, api_key_decrypt, api_key_encrypt
 
 #: Endpoint parameters an owner may set, with their inclusive bounds and type.
 PARAM_BOUNDS: dict[str, tuple[type, float, float]] = {
@@ -150,18 +148,13 @@ def params_validate(*, params: Any) -> dict[str, Any]:
     return clean
 
 
-def _fernet() -> Fernet:
-    digest = hashlib.sha256(("ludus.competitor-api-key:" + settings.SECRET_KEY).encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(digest))
-
-
 def competitor_api_key_get(*, competitor: Competitor) -> str:
     """The decrypted endpoint API key ('' when none is stored) for the worker that calls it."""
     if not competitor.api_key_encrypted:
         return ""
     try:
-        return _fernet().decrypt(competitor.api_key_encrypted.encode()).decode()
-    except InvalidToken:
+        return api_key_decrypt(competitor.api_key_encrypted, secret_key=settings.SECRET_KEY)
+    except PermanentEndpointError:
         raise ApplicationError(
             f"The stored API key of {competitor.name!r} cannot be decrypted (SECRET_KEY changed?); set it again."
         ) from None
@@ -188,7 +181,7 @@ def _apply(competitor: Competitor, *, data: dict[str, Any], is_admin: bool) -> N
         competitor.max_concurrency = value
     if "api_key" in data:
         raw = data["api_key"] or ""
-        competitor.api_key_encrypted = _fernet().encrypt(raw.encode()).decode() if raw else ""
+        competitor.api_key_encrypted = api_key_encrypt(raw, secret_key=settings.SECRET_KEY) if raw else ""
     if "endpoint_url" in data:
         competitor.endpoint_url = data["endpoint_url"] or ""
     if competitor.kind == Competitor.Kind.OPENAI:

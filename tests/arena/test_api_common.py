@@ -79,8 +79,10 @@ def other_client(other) -> APIClient:
 def public_ip(monkeypatch):
     """Host names resolve to a public documentation-free address (no network in tests)."""
     from arena.services import competitors
+    from workers import endpoints
 
     monkeypatch.setattr(competitors, "_resolve", lambda host: ["93.184.215.14"])
+    monkeypatch.setattr(endpoints, "_resolve", lambda host: ["93.184.215.14"])
 
 
 @pytest.fixture

@@ -39,6 +39,10 @@ def test_submit_and_see_own_private_fields(owner_client, other_client, anon, pub
     from arena.services.competitors import competitor_api_key_get
 
     assert competitor_api_key_get(competitor=c) == "sk-secret"
+    # The worker that calls the endpoint decrypts the same stored key.
+    from arena.services.matches import competitor_endpoint
+
+    assert competitor_endpoint(c).api_key == "sk-secret"
     for client in (other_client, anon):
         seen = client.get(f"{API}/models/{c.pk}/").json()
         assert seen["private"] is None and seen["admin"] is None
