@@ -75,7 +75,7 @@ class Command(BaseCommand):
         url = f"http://{host}:{port}/"
         for _ in range(100):
             try:
-                urllib.request.urlopen(url + "healthz", timeout=1)  # noqa: S310 - our own local server
+                urllib.request.urlopen(url + "healthz", timeout=5)  # noqa: S310 - our own local server
                 break
             except OSError as exc:
                 if getattr(exc, "code", None):  # an HTTP error (503 while the worker starts) means it is up
@@ -83,6 +83,7 @@ class Command(BaseCommand):
                 time.sleep(0.2)
         started = ", ".join(name for name, _ in procs)
         self.stdout.write(self.style.SUCCESS(f"\nLudus is running ({started}): {url}\nPress Ctrl-C to stop.\n"))
+        self.stdout.flush()
         try:
             while all(p.poll() is None for _, p in procs):
                 time.sleep(0.5)
