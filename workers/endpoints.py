@@ -50,6 +50,7 @@ __all__ = [
     "SimAnswer",
     "TransientEndpointError",
     "aimd_next",
+    "address_problem",
     "api_key_decrypt",
     "api_key_encrypt",
     "backoff_delay",
@@ -86,13 +87,30 @@ class PermanentEndpointError(EndpointError):
 _BLOCKED_HOSTS = {"localhost", "localhost.localdomain", "metadata.google.internal"}
 
 
-def _is_internal(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+_ADDRESS_KINDS = (
+    ("is_unspecified", "an unspecified"),
+    ("is_loopback", "a loopback"),
+    ("is_link_local", "a link-local (cloud metadata)"),
+    ("is_private", "a private"),
+    ("is_multicast", "a multicast"),
+    ("is_reserved", "a reserved"),
+)
+
+
+def address_problem(address: str) -> str | None:
+    """Why ``address`` is not a public address (``"a loopback address (::1)"``), or ``None``.
+
+    IPv4-mapped IPv6 addresses are judged as the IPv4 address they carry.
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return bool(
-        ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
-        or ip.is_multicast or ip.is_unspecified
-    )
+    for attribute, label in _ADDRESS_KINDS:
+        if getattr(ip, attribute):
+            return f"{label} address ({ip})"
+    if not ip.is_global:
+        return f"a non-global address ({ip})"
+    return None
 
 
 def validate_endpoint_url(
@@ -142,9 +160,10 @@ def validate_endpoint_url(
         if not addresses:
             raise ValueError(f"endpoint host {host!r} does not resolve")
         for addr in addresses:
-            if _is_internal(ipaddress.ip_address(addr.split("%")[0])):
+            problem = address_problem(addr)
+            if problem:
                 raise ValueError(
-                    f"endpoint host {host!r} resolves to {addr}, an internal address; "
+                    f"endpoint host {host!r} resolves to {addr}: {problem}, an internal address; "
                     "only public addresses are allowed"
                 )
     return url.strip().rstrip("/")

@@ -10,7 +10,6 @@ so a name with one public and one private record is refused too.
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,7 +19,12 @@ from django.db import IntegrityError, transaction
 
 from arena.exceptions import ApplicationError, Conflict
 from arena.models import Competitor
-from workers.endpoints import PermanentEndpointError, api_key_decrypt, api_key_encrypt
+from workers.endpoints import (
+    PermanentEndpointError,
+    address_problem,
+    api_key_decrypt,
+    api_key_encrypt,
+)
 
 #: Endpoint parameters an owner may set, with their inclusive bounds and type.
 PARAM_BOUNDS: dict[str, tuple[type, float, float]] = {
@@ -47,26 +51,6 @@ def _resolve(host: str) -> list[str]:
     """Every address ``host`` resolves to (IP literals resolve to themselves)."""
     infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     return sorted({info[4][0] for info in infos})
-
-
-def _address_problem(address: str) -> str | None:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    checks = (
-        ("is_unspecified", "an unspecified"),
-        ("is_loopback", "a loopback"),
-        ("is_link_local", "a link-local (cloud metadata)"),
-        ("is_private", "a private"),
-        ("is_multicast", "a multicast"),
-        ("is_reserved", "a reserved"),
-    )
-    for attribute, label in checks:
-        if getattr(ip, attribute):
-            return f"{label} address ({ip})"
-    if not ip.is_global:
-        return f"a non-global address ({ip})"
-    return None
 
 
 def endpoint_url_validate(*, url: str, allow_internal: bool = False) -> str:
@@ -113,7 +97,7 @@ def endpoint_url_validate(*, url: str, allow_internal: bool = False) -> str:
         if not addresses:
             raise _invalid("endpoint_url", f"The host {host!r} does not resolve to any address.")
         for address in addresses:
-            problem = _address_problem(address)
+            problem = address_problem(address)
             if problem:
                 raise _invalid(
                     "endpoint_url",

@@ -6,9 +6,10 @@ import pytest
 
 from arena import models as m
 from arena.exceptions import ApplicationError
-from arena.services.competitors import _address_problem, endpoint_url_validate
+from arena.services.competitors import endpoint_url_validate
 from tests.arena.test_api_common import API, assert_error, counts
 from tests.factories import BattleFactory, CompetitorFactory
+from workers.endpoints import address_problem as _address_problem
 
 pytest_plugins = ["tests.arena.test_api_common"]
 pytestmark = pytest.mark.django_db
