@@ -79,7 +79,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'ludus.sqlite3'}"),
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0),
-        conn_health_checks=True,
+        # No per-request "SELECT 1": a connection that died is closed after the request that
+        # hit the error (CONN_MAX_AGE reuse checks errors_occurred) and reopened by the next.
+        conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", False),
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):

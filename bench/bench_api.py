@@ -201,6 +201,26 @@ def _server_pids(master: int) -> list[int]:
     return [master, *children]
 
 
+def _redis_pids() -> list[int]:
+    """Processes named redis-server (shared with other users of the machine: an upper bound)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "redis-server":
+                    pids.append(int(entry.name))
+            except OSError:
+                pass
+    return pids
+
+
+def _machine_busy() -> float:
+    """CPU seconds all processes on the machine have used (user+nice+system+irq+softirq), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[:7])
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def _db_pids() -> list[int]:
     from django.db import connection
 
@@ -214,12 +234,20 @@ class CpuMeter:
 
     def __init__(self, master: int) -> None:
         self.master = master
-        self.start = {**_cpu_seconds(_server_pids(master)), **_cpu_seconds(_db_pids())}
+        self.start = {**_cpu_seconds(_server_pids(master)), **_cpu_seconds(_db_pids()),
+                      **_cpu_seconds(_redis_pids())}
+        self.client0 = time.process_time()
+        self.machine0 = _machine_busy()
 
     def stop(self) -> tuple[float, float]:
         server = _cpu_seconds(_server_pids(self.master))
         db = _cpu_seconds(_db_pids())
+        redis_now = _cpu_seconds(_redis_pids())
         used = lambda now: sum(v - self.start.get(pid, 0.0) for pid, v in now.items())  # noqa: E731
+        #: the benchmark client (this process), Redis, and everything on the machine, same interval
+        self.client = time.process_time() - self.client0
+        self.redis = used(redis_now)
+        self.machine = _machine_busy() - self.machine0
         return used(server), used(db)
 
 
@@ -340,9 +368,12 @@ def main() -> None:
         cookies = [f"{COOKIE_NAME}={signer.sign(uuid.uuid4().hex)}" for _ in range(n_voters)]
         jobs = [("GET", "/api/v1/battles/next/", {"Cookie": c}, b"") for c in cookies for _ in range(per_voter)]
         jobs = jobs[: args.votes]
+        meter = CpuMeter(workers.pid)
         lat, st, wall, bodies = asyncio.run(_run(jobs, args.vote_concurrency))
+        server_s, db_s = meter.stop()
         assert set(st) == {200}, {s: st.count(s) for s in set(st)}
         results["next"] = (len(lat) / wall, _pct(lat, 50), _pct(lat, 95), _pct(lat, 99))
+        results["next_cpu"] = (server_s / len(jobs), db_s / len(jobs), meter.client / len(jobs))
         tokens = [json.loads(b)["token"] for b in bodies]
         # _run hands jobs out in order but finishes out of order: pair tokens with their voter via the DB.
         serves = {s.pk: s.voter_hash for s in m.BattleServe.objects.all()}
@@ -362,6 +393,7 @@ def main() -> None:
         meter = CpuMeter(workers.pid)
         lat, st, wall, _ = asyncio.run(_run(vote_jobs, args.vote_concurrency))
         results["vote_cpu"] = meter.stop()
+        results["vote_cpu_other"] = (meter.client, meter.redis, meter.machine, wall)
         accepted = st.count(201)
         results["votes"] = (len(vote_jobs), accepted, {s: st.count(s) for s in set(st)}, accepted / wall,
                             _pct(lat, 50), _pct(lat, 95), _pct(lat, 99), wall)
@@ -422,6 +454,8 @@ def _report(args: argparse.Namespace, r: dict) -> None:
         "",
         f"- battles/next/: {r['next'][0]:,.0f} req/s, p50 {r['next'][1]:.1f} ms, p95 {r['next'][2]:.1f} ms, "
         f"p99 {r['next'][3]:.1f} ms ({args.vote_concurrency} connections).",
+        f"  Server CPU per request: gunicorn {r['next_cpu'][0] * 1000:.1f} ms + PostgreSQL "
+        f"{r['next_cpu'][1] * 1000:.1f} ms (the client used {r['next_cpu'][2] * 1000:.1f} ms per request).",
         f"- votes/: {total:,} sent over {args.vote_concurrency} connections, statuses {statuses}; "
         f"**{vps:,.0f} votes/s accepted**, p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms "
         f"({wall:.1f} s).",
@@ -432,6 +466,11 @@ def _report(args: argparse.Namespace, r: dict) -> None:
         f"with 2 dedicated cores and the load generator elsewhere that caps throughput near "
         f"{2000 / max((r['vote_cpu'][0] + r['vote_cpu'][1]) / max(accepted, 1) * 1000, 1e-9):,.0f} votes/s "
         "(an estimate from CPU cost, not a measurement).",
+        f"- Where the 2 cores went during the vote run ({wall:.1f} s, {2 * wall:.1f} CPU-s available): gunicorn "
+        f"{r['vote_cpu'][0]:.1f} s, PostgreSQL {r['vote_cpu'][1]:.1f} s, benchmark client "
+        f"{r['vote_cpu_other'][0]:.1f} s ({r['vote_cpu_other'][0] / max(accepted, 1) * 1000:.1f} ms per vote), "
+        f"redis-server {r['vote_cpu_other'][1]:.1f} s, whole machine {r['vote_cpu_other'][2]:.1f} s (the rest is "
+        "other jobs and the kernel's share not charged to these processes).",
         f"- Replaying 200 of the votes with their Idempotency-Key: statuses {r['retries'][0]}, "
         f"Vote rows still {r['retries'][1]:,}.",
         "",

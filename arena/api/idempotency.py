@@ -1,10 +1,22 @@
 """``Idempotency-Key`` for writes that clients retry (the pretix pattern).
 
-The first request with a key claims an :class:`IdempotencyRecord` (unique per scope and
-key) and stores its response; a retry with the same key and body replays that response and
-never repeats the write; a retry while the first is still running gets 409; the same key
-with a different body gets 422. Server errors are not stored, so a retry after one runs
-again. A claim older than ``STALE_SECONDS`` without a response (its process died) is taken over.
+The first request with a key runs the write and stores its response in an
+:class:`IdempotencyRecord` (unique per scope and key) **in the same transaction** as the
+write, so one commit covers both and a crash can never leave a write without its replayable
+response. A retry with the same key and body replays that response and never repeats the
+write; the same key with a different body gets 422; a retry while the first is still running
+gets 409. Server errors are not stored, so a retry after one runs again.
+
+"Still running" is detected on PostgreSQL with a transaction-scoped advisory lock on the
+(scope, key) pair, taken with ``pg_try_advisory_xact_lock`` in the same statement that looks
+the record up: the first request holds it until it commits, a concurrent one fails to take it
+and answers 409 at once instead of waiting. (SQLite serialises write transactions, so there
+is nothing to detect.) Should the first request commit between the second one's lookup and
+its lock, the second one's final ``INSERT ... ON CONFLICT DO NOTHING`` inserts nothing: it
+rolls its own write back and answers with the first request's stored response.
+
+A record without a response (written by an older version that claimed keys before running
+the write) is "in flight" for ``STALE_SECONDS`` and taken over afterwards.
 """
 
 from __future__ import annotations
@@ -12,10 +24,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
@@ -28,20 +40,98 @@ HEADER = "HTTP_IDEMPOTENCY_KEY"
 MAX_KEY_LENGTH = 200
 STALE_SECONDS = 60
 
+_META = IdempotencyRecord._meta
+_TABLE = _META.db_table
+
 
 def _request_hash(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _claim(*, scope: str, key: str, body_hash: str) -> IdempotencyRecord:
-    if transaction.get_connection().in_atomic_block:
-        with transaction.atomic():
-            return IdempotencyRecord.objects.create(scope=scope, key=key, request_hash=body_hash)
-    return IdempotencyRecord.objects.create(scope=scope, key=key, request_hash=body_hash)
+class _Existing(Exception):
+    """A record for the key exists (or the key is in flight): answer from it after rolling back."""
+
+    def __init__(self, record: tuple[int, str, int | None, Any, datetime] | None) -> None:
+        super().__init__()
+        self.record = record
+
+
+class _Raced(Exception):
+    """A first request with the same key committed while this one ran: undo this one."""
+
+
+def _lock_and_find(*, scope: str, key: str) -> tuple[bool, tuple[int, str, int | None, Any, datetime] | None]:
+    """``(locked, record)`` in one round trip: the key's advisory lock and its stored record."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 7321)), r.id, r.request_hash, "  # noqa: S608
+                f"r.status_code, r.response::text, r.created_at FROM (SELECT 1) AS one "
+                f"LEFT JOIN {_TABLE} r ON r.scope = %s AND r.key = %s",
+                [f"{scope}\n{key}", scope, key],
+            )
+            locked, pk, request_hash, status_code, response, created_at = cur.fetchone()
+        if pk is None:
+            return bool(locked), None
+        return bool(locked), (pk, request_hash, status_code, json.loads(response) if response else None, created_at)
+    row = (
+        IdempotencyRecord.objects.filter(scope=scope, key=key)
+        .values_list("pk", "request_hash", "status_code", "response", "created_at")
+        .first()
+    )
+    return True, row
+
+
+def _insert(*, scope: str, key: str, body_hash: str, response: Response) -> bool:
+    """Store the response for the key; ``False`` if a record for it already exists."""
+    values = {
+        "scope": scope,
+        "key": key,
+        "request_hash": body_hash,
+        "status_code": response.status_code,
+        "response": response.data,
+        "created_at": timezone.now(),
+    }
+    columns = ", ".join(connection.ops.quote_name(_META.get_field(name).column) for name in values)
+    params = [_META.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {connection.ops.quote_name(_TABLE)} ({columns}) VALUES ({', '.join(['%s'] * len(params))}) "  # noqa: S608
+            "ON CONFLICT (scope, key) DO NOTHING RETURNING id",
+            params,
+        )
+        return cur.fetchone() is not None
+
+
+def _answer(record: tuple[int, str, int | None, Any, datetime] | None, body_hash: str) -> Response:
+    if record is None:
+        return Response(
+            error_body("in_flight", "A request with this Idempotency-Key is still being processed; retry shortly."),
+            status=409,
+        )
+    _, request_hash, status_code, data, _ = record
+    if request_hash != body_hash:
+        return Response(
+            error_body(
+                "idempotency_mismatch",
+                "This Idempotency-Key was already used with a different request body; use a new key.",
+            ),
+            status=422,
+        )
+    if status_code is None:  # an older version's claim that is not stale yet
+        return _answer(None, body_hash)
+    response = Response(data, status=status_code)
+    response["Idempotent-Replayed"] = "true"
+    return response
 
 
 def idempotent(request: Any, *, scope: str, handler: Callable[[], Response]) -> Response:
-    """Run ``handler`` at most once per (``scope``, ``Idempotency-Key``); see the module doc."""
+    """Run ``handler`` at most once per (``scope``, ``Idempotency-Key``); see the module doc.
+
+    ``handler`` runs inside the transaction that stores its response; it must not commit on
+    its own (nested ``atomic`` blocks are fine). ``ApplicationError`` and DRF exceptions it
+    raises become stored (and replayed) error responses.
+    """
     key = request.META.get(HEADER)
     if key is None:
         return handler()
@@ -51,51 +141,44 @@ def idempotent(request: Any, *, scope: str, handler: Callable[[], Response]) -> 
             error_body("invalid", f"The Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} characters."), status=400
         )
     body_hash = _request_hash(request.data)
-    try:
-        record = _claim(scope=scope, key=key, body_hash=body_hash)
-    except IntegrityError:
-        record = IdempotencyRecord.objects.get(scope=scope, key=key)
-        if record.request_hash != body_hash:
-            return Response(
-                error_body(
-                    "idempotency_mismatch",
-                    "This Idempotency-Key was already used with a different request body; use a new key.",
-                ),
-                status=422,
-            )
-        if record.status_code is not None:
-            response = Response(record.response, status=record.status_code)
-            response["Idempotent-Replayed"] = "true"
+    for _ in range(2):
+        try:
+            with transaction.atomic():
+                locked, record = _lock_and_find(scope=scope, key=key)
+                if record is not None and record[2] is None and record[4] < timezone.now() - timedelta(
+                    seconds=STALE_SECONDS
+                ) and locked:
+                    IdempotencyRecord.objects.filter(pk=record[0]).delete()  # a dead claim: take it over
+                    record = None
+                elif record is not None or not locked:
+                    raise _Existing(record)
+                try:
+                    response = handler()
+                except (ApplicationError, APIException) as exc:
+                    if connection.needs_rollback:  # the handler's write failed: nothing of it may commit
+                        raise
+                    response = exception_handler(exc, {"request": request})
+                    if response is None:  # pragma: no cover
+                        raise
+                if response.status_code < 500 and not _insert(
+                    scope=scope, key=key, body_hash=body_hash, response=response
+                ):
+                    raise _Raced
             return response
-        stale_before = timezone.now() - timedelta(seconds=STALE_SECONDS)
-        taken = IdempotencyRecord.objects.filter(
-            pk=record.pk, status_code__isnull=True, created_at__lt=stale_before
-        ).update(created_at=timezone.now())
-        if not taken:
-            return Response(
-                error_body("in_flight", "A request with this Idempotency-Key is still being processed; retry shortly."),
-                status=409,
-            )
-    try:
-        # The write and its stored response commit together: a crash between them cannot
-        # leave a write without its replayable response.
-        with transaction.atomic():
-            response = handler()
+        except _Existing as found:
+            return _answer(found.record, body_hash)
+        except _Raced:
+            continue  # the rollback undid this request's write; the next pass replays the first one
+        except (ApplicationError, APIException) as exc:
+            # Refused after the transaction was spoiled (a constraint caught a race): store the
+            # refusal on its own so a retry gets the same answer.
+            response = exception_handler(exc, {"request": request})
+            if response is None:  # pragma: no cover
+                raise
             if response.status_code < 500:
-                _store(record.pk, response)
-    except (ApplicationError, APIException) as exc:
-        response = exception_handler(exc, {"request": request})
-        if response is None:  # pragma: no cover
-            raise
-        if response.status_code < 500:
-            _store(record.pk, response)
-    except Exception:
-        IdempotencyRecord.objects.filter(pk=record.pk).delete()
-        raise
-    if response.status_code >= 500:
-        IdempotencyRecord.objects.filter(pk=record.pk).delete()
-    return response
-
-
-def _store(pk: int, response: Response) -> None:
-    IdempotencyRecord.objects.filter(pk=pk).update(status_code=response.status_code, response=response.data)
+                with transaction.atomic():
+                    _insert(scope=scope, key=key, body_hash=body_hash, response=response)
+            return response
+    raise ApplicationError(  # pragma: no cover - needs two lost races in a row
+        "A request with this Idempotency-Key is still being processed; retry shortly.", code="in_flight", status=409
+    )

@@ -35,18 +35,70 @@ class _DynamicRate(SimpleRateThrottle):
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
-        now = time.time()
+        pipe = _redis_client(backend).pipeline(transaction=False)
+        self.queue(backend, pipe, time.time())
+        return self.settle(pipe.execute()[0])
+
+    def queue(self, backend: RedisCache, pipe: Any, now: float) -> None:
+        """Add this throttle's ``INCR`` + ``EXPIRE NX`` for the current window to ``pipe``."""
         window = int(now // self.duration)
         key = backend.make_and_validate_key(f"{self.key}:{window}")
-        pipe = backend._cache.get_client(key, write=True).pipeline(transaction=False)
         pipe.incr(key)
         pipe.expire(key, int(self.duration) + 1, nx=True)
-        count = pipe.execute()[0]
         self._wait = (window + 1) * self.duration - now
+
+    def settle(self, count: int) -> bool:
+        """Whether the request is allowed, given the window's count after the ``INCR``."""
         return count <= self.num_requests
 
     def wait(self) -> float | None:
         return getattr(self, "_wait", None) or super().wait()
+
+
+def _redis_client(backend: RedisCache) -> Any:
+    """The backend's redis client, built once (Django builds a new one, ~0.2 ms, per call)."""
+    client = getattr(backend, "_ludus_redis_client", None)
+    if client is None:
+        client = backend._cache.get_client(write=True)
+        backend._ludus_redis_client = client  # type: ignore[attr-defined]
+    return client
+
+
+def check_throttles_together(throttles: list[Any], request: Any, view: Any) -> list[float | None]:
+    """Apply every throttle of a view with a single Redis round trip; the waits of those refusing.
+
+    Throttles other than the Redis fixed-window kind (or with another cache backend) are
+    checked one by one, as DRF does.
+    """
+    backend = caches["default"]
+    waits: list[float | None] = []
+    batched: list[_DynamicRate] = []
+    for throttle in throttles:
+        if isinstance(throttle, _DynamicRate) and isinstance(backend, RedisCache) and throttle.rate is not None:
+            throttle.key = throttle.get_cache_key(request, view)
+            if throttle.key is not None:
+                batched.append(throttle)
+        elif not throttle.allow_request(request, view):
+            waits.append(throttle.wait())
+    if batched:
+        pipe = _redis_client(backend).pipeline(transaction=False)  # type: ignore[arg-type]
+        now = time.time()
+        for throttle in batched:
+            throttle.queue(backend, pipe, now)  # type: ignore[arg-type]
+        results = pipe.execute()
+        for i, throttle in enumerate(batched):
+            if not throttle.settle(results[2 * i]):
+                waits.append(throttle.wait())
+    return waits
+
+
+class BatchedThrottlesMixin:
+    """A view mixin: all of the view's throttles cost one Redis round trip together."""
+
+    def check_throttles(self, request: Any) -> None:
+        waits = check_throttles_together(self.get_throttles(), request, self)  # type: ignore[attr-defined]
+        if waits:
+            self.throttled(request, max((w for w in waits if w is not None), default=None))  # type: ignore[attr-defined]
 
 
 class VoterThrottle(_DynamicRate):
