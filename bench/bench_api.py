@@ -12,7 +12,7 @@ client (fewer CPU cycles per request than httpx, which matters on 2 shared cores
 5. ``POST votes/`` with those tokens and an ``Idempotency-Key``: accepted votes per second and
    latency; afterwards the Vote and Battle rows in the database must equal the accepted count.
 
-Usage: ``.venv/bin/python bench/bench_api.py [--votes 6000] [--reads 6000] [--workers 3 --threads 8] [--no-write]``
+Usage: ``.venv/bin/python bench/bench_api.py [--votes 6000] [--reads 6000] [--workers 4 --threads 4] [--no-write]``
 Targets: >= 500 votes/s accepted, none lost; leaderboard p99 < 20 ms; import < 30 s.
 """
 
@@ -267,8 +267,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--votes", type=int, default=6000)
     parser.add_argument("--reads", type=int, default=6000)
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--vote-concurrency", type=int, default=32)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()

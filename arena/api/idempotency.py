@@ -63,14 +63,15 @@ class _Raced(Exception):
 def _lock_and_find(*, scope: str, key: str) -> tuple[bool, tuple[int, str, int | None, Any, datetime] | None]:
     """``(locked, record)`` in one round trip: the key's advisory lock and its stored record."""
     if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute(
-                f"SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 7321)), r.id, r.request_hash, "  # noqa: S608
-                f"r.status_code, r.response::text, r.created_at FROM (SELECT 1) AS one "
-                f"LEFT JOIN {_TABLE} r ON r.scope = %s AND r.key = %s",
-                [f"{scope}\n{key}", scope, key],
-            )
-            locked, pk, request_hash, status_code, response, created_at = cur.fetchone()
+        from arena.services.votes import pg_execute_prepared
+
+        ((locked, pk, request_hash, status_code, response, created_at),) = pg_execute_prepared(
+            connection,
+            f"SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 7321)), r.id, r.request_hash, "  # noqa: S608
+            "r.status_code, r.response::text, r.created_at FROM (SELECT 1) AS one "
+            f"LEFT JOIN {_TABLE} r ON r.scope = %s AND r.key = %s",
+            [f"{scope}\n{key}", scope, key],
+        )
         if pk is None:
             return bool(locked), None
         return bool(locked), (pk, request_hash, status_code, json.loads(response) if response else None, created_at)

@@ -123,8 +123,11 @@ def _run_compiled(name: str, values: dict[Any, Any]) -> list[tuple[Any, ...]]:
         cached = _compiled_query(name).query.get_compiler(connection=connection).as_sql()
         _COMPILED[(connection.vendor, name)] = cached
     sql, params = cached
+    params = [values.get(p, p) if isinstance(p, str | int) else p for p in params]
+    if connection.vendor == "postgresql":
+        return pg_execute_prepared(connection, sql, params)
     with connection.cursor() as cur:
-        cur.execute(sql, [values.get(p, p) if isinstance(p, str | int) else p for p in params])
+        cur.execute(sql, params)
         return cur.fetchall()
 
 
@@ -274,6 +277,21 @@ SELECT v.id, b.id FROM v, b
 """
 
 
+def pg_execute_prepared(connection: Any, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """Run ``sql`` on PostgreSQL as a server-side prepared statement; its rows.
+
+    Django's psycopg cursors bind parameters on the client, so PostgreSQL parses and plans
+    every statement afresh; the hot statements of the vote flow are prepared once per
+    connection instead. Database errors come out as Django's (``IntegrityError`` ...).
+    """
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cur:
+        cur.execute(sql, params, prepare=True)
+        return cur.fetchall() if cur.description is not None else []
+
+
 def _tables() -> dict[str, str]:
     from arena.models import Competitor, Prompt, PromptSet
 
@@ -288,9 +306,8 @@ def _serve_for_vote(*, serve_id: int, nonce: str) -> tuple[Any, ...] | None:
     """The serve row (locked) with its match's competitors and categories, or ``None``."""
     connection = transaction.get_connection()
     if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute(_SERVE_SQL.format(**_tables()), [serve_id, nonce])
-            return cur.fetchone()
+        rows = pg_execute_prepared(connection, _SERVE_SQL.format(**_tables()), [serve_id, nonce])
+        return rows[0] if rows else None
     return (
         BattleServe.objects.select_for_update(of=("self",))
         .filter(pk=serve_id, nonce=nonce)
@@ -315,14 +332,13 @@ def _write_vote(
                     anony=True, tstamp=now, match_id=match_id)
     connection = transaction.get_connection()
     if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute(
-                _WRITE_SQL.format(**_tables()),
-                [match_id, serve_id, voter_hash, ip_hash, str(outcome), now,
-                 a_id, b_id, str(outcome), Source.HUMAN.value, category, now, match_id,
-                 now, serve_id],
-            )
-            vote.pk, battle.pk = cur.fetchone()
+        ((vote.pk, battle.pk),) = pg_execute_prepared(
+            connection,
+            _WRITE_SQL.format(**_tables()),
+            [match_id, serve_id, voter_hash, ip_hash, str(outcome), now,
+             a_id, b_id, str(outcome), Source.HUMAN.value, category, now, match_id,
+             now, serve_id],
+        )
         vote._state.adding = battle._state.adding = False
         vote._state.db = battle._state.db = connection.alias
         battle.vote = vote
