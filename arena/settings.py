@@ -103,7 +103,8 @@ if CELERY_EAGER or TESTING and env_bool("LUDUS_TEST_LOCMEM_CACHE", False):
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, reusing one redis client per pool (see arena/api/cache.py)
+            "BACKEND": "arena.api.cache.RedisCache",
             "LOCATION": env_str("CACHE_URL", REDIS_URL),
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "ludus"),
             "TIMEOUT": None,

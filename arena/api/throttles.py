@@ -56,7 +56,7 @@ class _DynamicRate(SimpleRateThrottle):
 
 
 def _redis_client(backend: RedisCache) -> Any:
-    """The backend's redis client, built once (Django builds a new one, ~0.2 ms, per call)."""
+    """The backend's redis client, built once (Django's backend builds a new one, ~0.2 ms, per call)."""
     client = getattr(backend, "_ludus_redis_client", None)
     if client is None:
         client = backend._cache.get_client(write=True)
