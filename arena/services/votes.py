@@ -29,6 +29,7 @@ from django.utils import timezone
 from arena.exceptions import ApplicationError, Conflict
 from arena.models import Battle, BattleServe, Generation, Match, Outcome, Source, Vote
 from arena.services import leaderboard
+from workers.endpoints import SIM_MARKER
 
 TOKEN_SALT = "ludus.battle-token"
 #: Choices a voter makes on the page, as they saw the sides.
@@ -195,6 +196,8 @@ def battle_next(
     rows = _run_compiled("texts", {_MATCH: match_id})
     texts = {side: text for side, text, *_ in rows}
     prompt_text, prompt_category, set_category = rows[0][2:]
+    # A simulated answer ends with its hidden quality for the simulated judge; a voter must not see it.
+    texts = {side: SIM_MARKER.sub("", text).rstrip() for side, text in texts.items()}
     left, right = (texts["b"], texts["a"]) if swapped else (texts["a"], texts["b"])
     token = signing.dumps({"s": serve_id, "n": nonce}, salt=TOKEN_SALT, compress=False)
     return ServedBattle(

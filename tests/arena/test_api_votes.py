@@ -271,3 +271,17 @@ def test_vote_schedules_leaderboard_rebuild(anon, monkeypatch, django_capture_on
     with django_capture_on_commit_callbacks(execute=True):
         assert _vote(anon, token).status_code == 201
     assert calls == [1]
+
+
+def test_simulated_quality_marker_is_never_shown_to_voters(anon):
+    match = servable_match()
+    m.Generation.objects.filter(match=match).delete()
+    for side, comp in (("a", match.competitor_a), ("b", match.competitor_b)):
+        m.Generation.objects.create(
+            match=match, side=side, competitor=comp, text=f"Answer: 1. A point.\n[sim quality={1000 + len(side)}.5]"
+        )
+    body = _next(anon).json()
+    for key in ("answer_a", "answer_b"):
+        assert body[key] == "Answer: 1. A point."
+    # The stored answer (which the simulated judge reads) is unchanged.
+    assert m.Generation.objects.filter(match=match, text__contains="[sim quality=").count() == 2
