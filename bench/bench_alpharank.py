@@ -20,7 +20,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -33,6 +32,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _results import results_section_write  # noqa: E402 - bench/ is sys.path[0] when a script runs
 
 from ranking.alpharank import alpharank_game  # noqa: E402
 from ranking.battles import Battles  # noqa: E402
@@ -155,18 +156,6 @@ def bench_openskill(models: list[str], n_models: int, n_battles: int) -> list[st
     return rows
 
 
-def update_results(body: str) -> None:
-    path = ROOT / "bench" / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    block = f"{SECTION}\n\n{body.rstrip()}\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block + "\n", text).rstrip() + "\n"
-    else:
-        text = text.rstrip() + "\n\n" + block
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -222,7 +211,7 @@ def main() -> None:
     print()
     print(body)
     if not args.no_write and not args.quick:
-        update_results(body)
+        results_section_write(SECTION, f"{SECTION}\n\n{body}")
         print(f"\nupdated {ROOT / 'bench' / 'RESULTS.md'}")
 
 

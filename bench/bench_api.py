@@ -32,6 +32,8 @@ import time
 import uuid
 from pathlib import Path
 
+from _results import results_section_write  # bench/ is sys.path[0] when a script runs
+
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## API (bench_api.py)"
 DB_NAME = "ludus_bench_api"
@@ -480,15 +482,7 @@ def _report(args: argparse.Namespace, r: dict) -> None:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        path = ROOT / "bench" / "RESULTS.md"
-        current = path.read_text() if path.exists() else "# Benchmark results\n"
-        if SECTION in current:
-            start = current.index(SECTION)
-            nxt = current.find("\n## ", start + len(SECTION))
-            current = current[:start] + text + ("\n" + current[nxt + 1:] if nxt != -1 else "")
-        else:
-            current = current.rstrip("\n") + "\n\n" + text
-        path.write_text(current)
+        results_section_write(SECTION, text)
 
 
 if __name__ == "__main__":

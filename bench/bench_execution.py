@@ -23,7 +23,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import re
 import signal
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import results_section_write  # bench/ is sys.path[0] when a script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -232,17 +232,6 @@ def _render(machine: str, throughput: list[dict[str, Any]], matchmaking: list[di
     return "\n".join(lines) + "\n"
 
 
-def _write_section(text: str) -> None:
-    path = ROOT / "bench" / "RESULTS.md"
-    current = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(current):
-        current = pattern.sub(lambda _: text + "\n", current)
-    else:
-        current = current.rstrip("\n") + "\n\n" + text
-    path.write_text(current)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs (16 models, fewer seeds)")
@@ -297,7 +286,7 @@ def main() -> None:
     text = _render(machine, throughput, matchmaking)
     print(text)
     if not args.no_write:
-        _write_section(text)
+        results_section_write(SECTION, text)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,6 @@ import gc
 import math
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _results import results_section_write  # noqa: E402 - bench/ is sys.path[0] when a script runs
 
 from ranking.battles import Battles, read_battles  # noqa: E402
 from ranking.bradley_terry import bradley_terry  # noqa: E402
@@ -404,15 +405,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
-        path = ROOT / "bench" / "RESULTS.md"
-        current = path.read_text() if path.exists() else "# Benchmark results\n\n"
-        pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-        if pattern.search(current):
-            current = pattern.sub(lambda _: text + "\n", current)
-        else:
-            current = current.rstrip("\n") + "\n\n" + text + "\n"
-        path.write_text(current)
-        print(f"updated {path}", file=sys.stderr)
+        print(f"updated {results_section_write(SECTION, text)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _results import results_section_write  # bench/ is sys.path[0] when a script runs
+
 from ranking.swiss import pair_round, record_round, swiss_from_ratings
 from ranking.trf import write_trf
 
@@ -180,12 +182,7 @@ def main() -> None:
         "three players, where C.04.3 C6 (fewest downfloaters) and bbpPairings float one.",
         "",
     ]
-    path = Path(__file__).with_name("RESULTS.md")
-    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    block = "\n".join(lines)
-    pattern = re.compile(re.escape(SECTION) + r"\n.*?(?=\n## |\Z)", re.S)
-    text = pattern.sub(block.rstrip("\n") + "\n", text) if SECTION in text else text.rstrip("\n") + "\n\n" + block
-    path.write_text(text if text.endswith("\n") else text + "\n")
+    results_section_write(SECTION, "\n".join(lines))
 
 
 if __name__ == "__main__":

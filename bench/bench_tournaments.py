@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -32,6 +31,8 @@ from scipy.stats import binom, kendalltau
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from _results import results_section_write  # noqa: E402 - bench/ is sys.path[0] when a script runs
 
 from ranking.bracket import (  # noqa: E402
     bracket_monte_carlo,
@@ -269,18 +270,6 @@ def bench_budget(quick: bool) -> tuple[list[str], str]:
     return rows, note
 
 
-def update_results(body: str) -> None:
-    path = ROOT / "bench" / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n"
-    block = f"{SECTION}\n\n{body.rstrip()}\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block + "\n", text).rstrip() + "\n"
-    else:
-        text = text.rstrip() + "\n\n" + block
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer simulations (smoke run)")
@@ -313,7 +302,7 @@ def main() -> None:
     body = "\n\n".join(parts) + f"\n\n(total benchmark time {time.perf_counter() - t0:.0f} s)\n"
     print(body)
     if not args.no_write:
-        update_results(body)
+        results_section_write(SECTION, f"{SECTION}\n\n{body}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,26 @@
+"""The one writer of bench/RESULTS.md: each benchmark owns one ``## ...`` section."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().with_name("RESULTS.md")
+
+
+def results_section_write(section: str, text: str, *, path: Path = RESULTS) -> Path:
+    """Replace the section headed ``section`` with ``text`` (appended when absent).
+
+    ``text`` is the whole section, heading included; other sections are left as they are.
+    """
+    if not text.startswith(section):
+        raise ValueError(f"section text must start with its heading {section!r}")
+    block = text.rstrip("\n") + "\n"
+    current = path.read_text() if path.exists() else "# Benchmark results\n"
+    pattern = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(current):
+        current = pattern.sub(lambda _: block + "\n", current).rstrip("\n") + "\n"
+    else:
+        current = current.rstrip("\n") + "\n\n" + block
+    path.write_text(current)
+    return path
