@@ -13,7 +13,7 @@ matrix ``p[i, j]`` of pairwise win probabilities with ``p[i, j] + p[j, i] = 1``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -245,6 +245,36 @@ def _as_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
+
+def _mc_setup(strength: ArrayLike, simulations: int, scale: float, base: float,
+              rng: int | np.random.Generator | None
+              ) -> tuple[np.random.Generator, NDArray[np.float64], NDArray[np.int64], int, int, int]:
+    """Validated inputs of a Monte Carlo bracket: ``(gen, ps, order, rounds, n, total)``."""
+    if isinstance(simulations, bool) or not isinstance(simulations, int | np.integer) \
+            or simulations < 1:
+        raise InputError(f"simulations must be a positive integer; got {simulations!r}")
+    p = win_matrix(strength, scale=scale, base=base)
+    ps, order, rounds = _slot_matrix(p)
+    return _as_rng(rng), ps, order, rounds, p.shape[0], int(simulations)
+
+
+def _mc_brackets(gen: np.random.Generator, ps: NDArray[np.float64], rounds: int, total: int
+                 ) -> Iterator[tuple[int, int, int, NDArray[np.int64]]]:
+    """Play ``total`` single-elimination brackets in chunks of simulations.
+
+    Yields ``(lo, hi, level, alive)`` after each round: ``alive[k]`` are the bracket slots
+    still in simulations ``lo + k`` after round ``level``.
+    """
+    size = 1 << rounds
+    chunk = max(1, _MC_CHUNK_CELLS // size)
+    for lo in range(0, total, chunk):
+        hi = min(total, lo + chunk)
+        alive = np.broadcast_to(np.arange(size), (hi - lo, size))
+        for level in range(1, rounds + 1):
+            a, b = alive[:, 0::2], alive[:, 1::2]
+            alive = np.where(gen.random(a.shape) < ps[a, b], a, b)
+            yield lo, hi, level, alive
+
 def bracket_samples(strength: ArrayLike, *, simulations: int, scale: float = 400.0,
                     base: float = 10.0, rng: int | np.random.Generator | None = None
                     ) -> NDArray[np.int8]:
@@ -267,27 +297,11 @@ def bracket_samples(strength: ArrayLike, *, simulations: int, scale: float = 400
         ``k`` means the entrant reached round ``k + 1`` (``R`` = champion); byes count as
         a round won, so placements compare across entrants.
     """
-    if isinstance(simulations, bool) or not isinstance(simulations, int | np.integer) \
-            or simulations < 1:
-        raise InputError(f"simulations must be a positive integer; got {simulations!r}")
-    gen = _as_rng(rng)
-    p = win_matrix(strength, scale=scale, base=base)
-    n = p.shape[0]
-    ps, order, rounds = _slot_matrix(p)
+    gen, ps, order, rounds, n, total = _mc_setup(strength, simulations, scale, base, rng)
     size = 1 << rounds
-    out = np.zeros((int(simulations), size), dtype=np.int8)
-    chunk = max(1, _MC_CHUNK_CELLS // size)
-    for lo in range(0, int(simulations), chunk):
-        hi = min(int(simulations), lo + chunk)
-        alive = np.broadcast_to(np.arange(size), (hi - lo, size))
-        progress = np.zeros((hi - lo, size), dtype=np.int8)
-        rows = np.arange(hi - lo)[:, None]
-        for _ in range(rounds):
-            a, b = alive[:, 0::2], alive[:, 1::2]
-            a_wins = gen.random(a.shape) < ps[a, b]
-            alive = np.where(a_wins, a, b)
-            progress[rows, alive] += 1
-        out[lo:hi] = progress
+    out = np.zeros((total, size), dtype=np.int8)
+    for lo, hi, _, alive in _mc_brackets(gen, ps, rounds, total):
+        out[np.arange(lo, hi)[:, None], alive] += 1
     result = np.empty_like(out)
     result[:, order] = out
     return result[:, :n]
@@ -314,25 +328,12 @@ def bracket_monte_carlo(strength: ArrayLike, *, simulations: int = 100_000,
     BracketProbabilities
         With ``stderr = sqrt(p (1 - p) / simulations)``.
     """
-    if isinstance(simulations, bool) or not isinstance(simulations, int | np.integer) \
-            or simulations < 1:
-        raise InputError(f"simulations must be a positive integer; got {simulations!r}")
-    gen = _as_rng(rng)
-    p = win_matrix(strength, scale=scale, base=base)
-    n = p.shape[0]
-    ps, order, rounds = _slot_matrix(p)
+    gen, ps, order, rounds, n, total = _mc_setup(strength, simulations, scale, base, rng)
     size = 1 << rounds
-    total = int(simulations)
     counts = np.zeros((size, rounds + 1))
     counts[:, 0] = total
-    chunk = max(1, _MC_CHUNK_CELLS // size)
-    for lo in range(0, total, chunk):
-        s = min(total, lo + chunk) - lo
-        alive = np.broadcast_to(np.arange(size), (s, size))
-        for level in range(1, rounds + 1):
-            a, b = alive[:, 0::2], alive[:, 1::2]
-            alive = np.where(gen.random(a.shape) < ps[a, b], a, b)
-            counts[:, level] += np.bincount(alive.ravel(), minlength=size)
+    for _, _, level, alive in _mc_brackets(gen, ps, rounds, total):
+        counts[:, level] += np.bincount(alive.ravel(), minlength=size)
     by_seed = np.empty_like(counts)
     by_seed[order] = counts
     p_reach = by_seed[:n] / total
@@ -717,16 +718,9 @@ def double_elimination(strength: ArrayLike, *, simulations: int = 100_000,
     -------
     DoubleEliminationResult
     """
-    if isinstance(simulations, bool) or not isinstance(simulations, int | np.integer) \
-            or simulations < 1:
-        raise InputError(f"simulations must be a positive integer; got {simulations!r}")
-    gen = _as_rng(rng)
-    p = win_matrix(strength, scale=scale, base=base)
-    n = p.shape[0]
-    ps, order, rounds = _slot_matrix(p)
+    gen, ps, order, rounds, n, total = _mc_setup(strength, simulations, scale, base, rng)
     size = 1 << rounds
     real = order < n
-    total = int(simulations)
     acc = {key: np.zeros(size) for key in ("champ", "final", "unbeaten", "wins", "wins2",
                                            "place", "place2")}
     chunk = max(1, _MC_CHUNK_CELLS // (4 * size))
