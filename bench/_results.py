@@ -24,3 +24,14 @@ def results_section_write(section: str, text: str, *, path: Path = RESULTS) -> P
         current = current.rstrip("\n") + "\n\n" + block
     path.write_text(current)
     return path
+
+
+def cpu_model(default: str = "?") -> str:
+    """The CPU's model name as ``lscpu`` reports it, or ``default``."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        return default
+    return next((ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")), default)

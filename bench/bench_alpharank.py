@@ -20,7 +20,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import subprocess
 import sys
 import time
 import types
@@ -33,7 +32,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _results import results_section_write  # noqa: E402 - bench/ is sys.path[0] when a script runs
+from _results import cpu_model, results_section_write  # noqa: E402 - bench/ is sys.path[0] when a script runs
 
 from ranking.alpharank import alpharank_game  # noqa: E402
 from ranking.battles import Battles  # noqa: E402
@@ -43,12 +42,7 @@ SECTION = "## α-Rank and OpenSkill (bench_alpharank.py)"
 
 
 def machine() -> str:
-    try:
-        model = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        name = next((ln.split(":", 1)[1].strip() for ln in model.splitlines()
-                     if ln.startswith("Model name")), "?")
-    except OSError:
-        name = "?"
+    name = cpu_model()
     return (f"{os.cpu_count()} cores, CPU `{name}` (platform.processor: "
             f"`{platform.processor() or '?'}`), Python {platform.python_version()}, "
             f"numpy {np.__version__}, {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}, "

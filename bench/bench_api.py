@@ -32,7 +32,7 @@ import time
 import uuid
 from pathlib import Path
 
-from _results import results_section_write  # bench/ is sys.path[0] when a script runs
+from _results import cpu_model, results_section_write  # bench/ is sys.path[0] when a script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## API (bench_api.py)"
@@ -422,8 +422,7 @@ async def _one(method: str, path: str, headers: dict[str, str], body: bytes) -> 
 
 
 def _report(args: argparse.Namespace, r: dict) -> None:
-    cpu = subprocess.run(["bash", "-c", "lscpu | grep 'Model name' | cut -d: -f2"], capture_output=True,
-                         text=True).stdout.strip()
+    cpu = cpu_model("")
     load = os.getloadavg()[0]
     total, accepted, statuses, vps, p50, p95, p99, wall = r["votes"]
     lines = [

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _results import results_section_write  # bench/ is sys.path[0] when a script runs
+from _results import cpu_model, results_section_write  # bench/ is sys.path[0] when a script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -42,12 +42,7 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/7"
 
 
 def _machine() -> str:
-    try:
-        model = next((line.split(":", 1)[1].strip() for line in subprocess.run(
-            ["lscpu"], capture_output=True, text=True, check=False).stdout.splitlines()
-            if line.startswith("Model name")), "?")
-    except OSError:
-        model = "?"
+    model = cpu_model()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (f"Machine: {os.cpu_count()} cores, CPU `{model}` (platform.processor: `{platform.processor() or '?'}`), "
             f"Python {platform.python_version()}, {dt.datetime.now():%Y-%m-%d %H:%M}, load average {load:.1f} "

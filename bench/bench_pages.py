@@ -20,13 +20,12 @@ import os
 import platform
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _results import results_section_write  # bench/ is sys.path[0] when a script runs
+from _results import cpu_model, results_section_write  # bench/ is sys.path[0] when a script runs
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Pages (bench_pages.py)"
@@ -61,12 +60,7 @@ def _configure(tmp: Path) -> str:
 
 
 def _machine() -> str:
-    try:
-        model = next(
-            (line.split(":", 1)[1].strip() for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-             if line.startswith("Model name")), "")
-    except OSError:
-        model = ""
+    model = cpu_model("")
     return f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, {model}".rstrip(", ")
 
 

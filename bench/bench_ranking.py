@@ -19,7 +19,6 @@ import gc
 import math
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _results import results_section_write  # noqa: E402 - bench/ is sys.path[0] when a script runs
+from _results import cpu_model, results_section_write  # noqa: E402 - bench/ is sys.path[0] when a script runs
 
 from ranking.battles import Battles, read_battles  # noqa: E402
 from ranking.bradley_terry import bradley_terry  # noqa: E402
@@ -241,12 +240,7 @@ def run_choix(battles: Battles) -> dict[str, Any]:
 
 
 def machine() -> str:
-    try:
-        cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        model = next((ln.split(":", 1)[1].strip() for ln in cpu.splitlines()
-                      if ln.startswith("Model name")), "?")
-    except OSError:
-        model = "?"
+    model = cpu_model()
     return (f"{os.cpu_count()} cores, CPU `{model}` (platform.processor: "
             f"`{platform.processor() or '?'}`), Python {platform.python_version()}, "
             f"numpy {np.__version__}, {dt.datetime.now():%Y-%m-%d %H:%M}")

@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import platform
-import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,7 +21,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _results import results_section_write  # bench/ is sys.path[0] when a script runs
+from _results import cpu_model, results_section_write  # bench/ is sys.path[0] when a script runs
 
 from ranking.swiss import pair_round, record_round, swiss_from_ratings
 from ranking.trf import write_trf
@@ -109,12 +107,7 @@ def _crosscheck(tournaments: int, forfeits: bool) -> tuple[int, int]:
 
 
 def _cpu() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        m = re.search(r"Model name:\s*(.+)", out)
-        return m.group(1).strip() if m else platform.processor()
-    except OSError:
-        return platform.processor()
+    return cpu_model(platform.processor())
 
 
 def main() -> None:

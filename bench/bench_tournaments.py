@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -32,7 +31,7 @@ from scipy.stats import binom, kendalltau
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _results import results_section_write  # noqa: E402 - bench/ is sys.path[0] when a script runs
+from _results import cpu_model, results_section_write  # noqa: E402 - bench/ is sys.path[0] when a script runs
 
 from ranking.bracket import (  # noqa: E402
     bracket_monte_carlo,
@@ -61,12 +60,7 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 
 def machine() -> str:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        model = next((ln.split(":", 1)[1].strip() for ln in lscpu.splitlines()
-                      if ln.startswith("Model name")), "unknown")
-    except OSError:
-        model = "unknown"
+    model = cpu_model("unknown")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"{model} ({platform.processor() or platform.machine()}), 2 cores shared with "
             f"other jobs (load average at start {load}: wall times inflate under load, so "
