@@ -332,6 +332,9 @@ class Match(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    n_votes = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Human votes recorded on this match (kept by the vote write)"
+    )
 
     class Meta:
         ordering = ["id"]
@@ -427,10 +430,12 @@ class Judgment(AppendOnlyModel):
 class BattleServe(models.Model):
     """A battle shown to one voter (an anonymous A/B pair); a vote must refer to one."""
 
-    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="serves")
+    # Indexed by serve_unique_voter (match, voter_hash); looked up by id (the token), so the
+    # random nonce that the token also carries needs no index of its own.
+    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="serves", db_index=False)
     voter_hash = models.CharField(max_length=64)
     swapped = models.BooleanField(default=False, help_text="The voter saw competitor_b on the left")
-    nonce = models.CharField(max_length=32, unique=True)
+    nonce = models.CharField(max_length=32)
     served_at = models.DateTimeField(default=timezone.now)
     voted_at = models.DateTimeField(null=True, blank=True)
 
@@ -444,7 +449,7 @@ class BattleServe(models.Model):
 class Vote(AppendOnlyModel):
     """One human verdict on a served battle; identities are revealed only after it is cast."""
 
-    match = models.ForeignKey(Match, on_delete=models.PROTECT, related_name="votes")
+    match = models.ForeignKey(Match, on_delete=models.PROTECT, related_name="votes", db_index=False)  # vote_one_per_voter
     serve = models.OneToOneField(BattleServe, null=True, on_delete=models.PROTECT, related_name="vote")
     voter_hash = models.CharField(max_length=64)
     ip_hash = models.CharField(max_length=64, blank=True)
@@ -485,7 +490,7 @@ class Battle(AppendOnlyModel):
     Written once per human vote, per finished judged match, or per imported record.
     """
 
-    model_a = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="+")
+    model_a = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="+", db_index=False)  # battle_pair_time
     model_b = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="+")
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     source = models.CharField(max_length=8, choices=Source.choices)

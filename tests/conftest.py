@@ -50,8 +50,13 @@ def _clear_cache(request: pytest.FixtureRequest):
         return
     from django.core.cache import cache
 
+    from arena.api.views.leaderboard import rendered_forget
+    from arena.services.leaderboard import leaderboard_schedule_forget
+
     with contextlib.suppress(Exception):  # Redis down on a laptop: cache tests skip on their own
         cache.clear()
+    leaderboard_schedule_forget()
+    rendered_forget()
     yield
 
 

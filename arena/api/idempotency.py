@@ -95,12 +95,16 @@ def _insert(*, scope: str, key: str, body_hash: str, response: Response) -> bool
     }
     columns = ", ".join(connection.ops.quote_name(_META.get_field(name).column) for name in values)
     params = [_META.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
+    sql = (
+        f"INSERT INTO {connection.ops.quote_name(_TABLE)} ({columns}) VALUES ({', '.join(['%s'] * len(params))}) "  # noqa: S608
+        "ON CONFLICT (scope, key) DO NOTHING RETURNING id"
+    )
+    if connection.vendor == "postgresql":  # on every vote: a prepared statement, as the vote's own
+        from arena.services.votes import pg_execute_prepared
+
+        return bool(pg_execute_prepared(connection, sql, params))
     with connection.cursor() as cur:
-        cur.execute(
-            f"INSERT INTO {connection.ops.quote_name(_TABLE)} ({columns}) VALUES ({', '.join(['%s'] * len(params))}) "  # noqa: S608
-            "ON CONFLICT (scope, key) DO NOTHING RETURNING id",
-            params,
-        )
+        cur.execute(sql, params)
         return cur.fetchone() is not None
 
 

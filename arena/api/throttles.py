@@ -4,7 +4,8 @@ Rates come from ``REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]`` and are read at req
 so tests can override them with ``settings``. With the Redis cache a throttle is a
 fixed-window counter (``INCR`` + ``EXPIRE NX`` in one round trip) instead of DRF's sliding
 window (a read and a write of the whole request history), which matters on hot endpoints;
-with other cache backends DRF's implementation is used.
+with other cache backends DRF's implementation is used. All of a view's Redis throttles are
+one Lua script call (``INCR`` each window key, ``EXPIRE`` it when new), one round trip.
 """
 
 from __future__ import annotations
@@ -35,17 +36,13 @@ class _DynamicRate(SimpleRateThrottle):
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
-        pipe = _redis_client(backend).pipeline(transaction=False)
-        self.queue(backend, pipe, time.time())
-        return self.settle(pipe.execute()[0])
+        return not _count_windows(backend, [self])
 
-    def queue(self, backend: RedisCache, pipe: Any, now: float) -> None:
-        """Add this throttle's ``INCR`` + ``EXPIRE NX`` for the current window to ``pipe``."""
+    def window(self, backend: RedisCache, now: float) -> tuple[str, int]:
+        """The cache key of the current window and its time to live (seconds)."""
         window = int(now // self.duration)
-        key = backend.make_and_validate_key(f"{self.key}:{window}")
-        pipe.incr(key)
-        pipe.expire(key, int(self.duration) + 1, nx=True)
         self._wait = (window + 1) * self.duration - now
+        return backend.make_and_validate_key(f"{self.key}:{window}"), int(self.duration) + 1
 
     def settle(self, count: int) -> bool:
         """Whether the request is allowed, given the window's count after the ``INCR``."""
@@ -62,6 +59,29 @@ def _redis_client(backend: RedisCache) -> Any:
         client = backend._cache.get_client(write=True)
         backend._ludus_redis_client = client  # type: ignore[attr-defined]
     return client
+
+
+_COUNT_LUA = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+    counts[i] = redis.call('INCR', key)
+    if counts[i] == 1 then redis.call('EXPIRE', key, ARGV[i]) end
+end
+return counts
+"""
+
+
+def _count_windows(backend: RedisCache, throttles: list[_DynamicRate]) -> list[_DynamicRate]:
+    """Count this request in each throttle's current window (one script call); those refusing."""
+    client = _redis_client(backend)
+    script = getattr(backend, "_ludus_count_script", None)
+    if script is None:
+        script = client.register_script(_COUNT_LUA)  # EVALSHA, falling back to EVAL once per server
+        backend._ludus_count_script = script  # type: ignore[attr-defined]
+    now = time.time()
+    windows = [throttle.window(backend, now) for throttle in throttles]
+    counts = script(keys=[key for key, _ in windows], args=[ttl for _, ttl in windows], client=client)
+    return [throttle for throttle, count in zip(throttles, counts, strict=True) if not throttle.settle(count)]
 
 
 def check_throttles_together(throttles: list[Any], request: Any, view: Any) -> list[float | None]:
@@ -81,14 +101,7 @@ def check_throttles_together(throttles: list[Any], request: Any, view: Any) -> l
         elif not throttle.allow_request(request, view):
             waits.append(throttle.wait())
     if batched:
-        pipe = _redis_client(backend).pipeline(transaction=False)  # type: ignore[arg-type]
-        now = time.time()
-        for throttle in batched:
-            throttle.queue(backend, pipe, now)  # type: ignore[arg-type]
-        results = pipe.execute()
-        for i, throttle in enumerate(batched):
-            if not throttle.settle(results[2 * i]):
-                waits.append(throttle.wait())
+        waits += [throttle.wait() for throttle in _count_windows(backend, batched)]  # type: ignore[arg-type]
     return waits
 
 

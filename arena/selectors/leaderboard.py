@@ -8,7 +8,7 @@ from typing import Any
 from django.core.cache import cache
 
 from arena.models import LeaderboardSnapshot
-from arena.services.leaderboard import ALL_CATEGORIES, cache_key, snapshot_to_dict
+from arena.services.leaderboard import ALL_CATEGORIES, cache_key, snapshot_cache, snapshot_to_dict
 
 log = logging.getLogger(__name__)
 
@@ -21,11 +21,10 @@ def _cache_get(key: str) -> object | None:
         return None
 
 
-def _cache_set(key: str, value: object) -> None:
-    try:
-        cache.set(key, value, timeout=None)
-    except Exception:
-        log.warning("cache unavailable, leaderboard not cached", exc_info=True)
+def leaderboard_latest_etag(*, method: str, source: str, category: str) -> str | None:
+    """The ETag of the latest snapshot of a scope, from the cache (``None``: not cached)."""
+    etag = _cache_get(f"{cache_key(method, source, category)}:etag")
+    return etag if isinstance(etag, str) else None
 
 
 def leaderboard_get(
@@ -40,7 +39,9 @@ def leaderboard_get(
     snapshot = qs.filter(version=version).first() if version is not None else qs.order_by("-version").first()
     if snapshot is None:
         return None
-    data = snapshot_to_dict(snapshot)
     if version is None:
-        _cache_set(cache_key(method, source, category), data)
-    return data
+        try:
+            snapshot_cache(snapshot)
+        except Exception:
+            log.warning("cache unavailable, leaderboard not cached", exc_info=True)
+    return snapshot_to_dict(snapshot)

@@ -31,9 +31,7 @@ OPEN_STATUSES = (Match.Status.PENDING, Match.Status.GENERATING, Match.Status.AWA
 def arena_servable_matches() -> Any:
     """Arena matches still in the pool: unfinished and with fewer than the wanted votes."""
     return (
-        Match.objects.filter(tournament__isnull=True, status__in=OPEN_STATUSES)
-        .annotate(n_votes=Count("votes"))
-        .filter(n_votes__lt=VOTES_PER_BATTLE)
+        Match.objects.filter(tournament__isnull=True, status__in=OPEN_STATUSES, n_votes__lt=VOTES_PER_BATTLE)
     )
 
 

@@ -38,6 +38,22 @@ def cache_key(method: str, source: str, category: str) -> str:
     return f"leaderboard:v1:{method}:{source}:{category}"
 
 
+def snapshot_etag(data: dict[str, Any]) -> str:
+    """The HTTP entity tag of a published snapshot (as a dict): it names the exact version."""
+    return f'"{data["method"]}.{data["source"]}.{data["category"]}.v{data["version"]}.{data["data_version"]}"'
+
+
+def snapshot_cache(snapshot: LeaderboardSnapshot) -> None:
+    """Publish ``snapshot`` as its scope's latest in the cache: the dict, and its ETag under ``…:etag``.
+
+    Readers check the small ETag key first and only fetch the dict when they have not
+    rendered that version yet (see ``arena.api.views.leaderboard``).
+    """
+    data = snapshot_to_dict(snapshot)
+    key = cache_key(snapshot.method, snapshot.source, snapshot.category)
+    cache.set_many({key: data, f"{key}:etag": snapshot_etag(data)}, timeout=None)
+
+
 @dataclass(frozen=True)
 class BattleData:
     """The battles of one (source, category) scope, integer coded by competitor id."""
@@ -261,7 +277,7 @@ def snapshot_publish(
         LeaderboardSnapshot.objects.filter(method=method, source=source, category=category).order_by("-version").first()
     )
     if latest and not force and latest.data_version == data_version and latest.params == params:
-        cache.set(cache_key(method, source, category), snapshot_to_dict(latest), timeout=None)
+        snapshot_cache(latest)
         return latest
     for _ in range(3):  # two rebuilders racing: the unique constraint decides, the loser retries
         version = (latest.version if latest else 0) + 1
@@ -288,7 +304,7 @@ def snapshot_publish(
             )
     else:  # pragma: no cover
         raise RuntimeError("could not allocate a snapshot version")
-    cache.set(cache_key(method, source, category), snapshot_to_dict(snapshot), timeout=None)
+    snapshot_cache(snapshot)
     return snapshot
 
 
@@ -310,7 +326,7 @@ def leaderboard_rebuild(
         )
         if latest is not None and not force and latest.data_version == data.data_version and latest.params == params:
             # unchanged data and parameters: nothing to compute (the rebuild is idempotent and cheap)
-            cache.set(cache_key(method, source, category), snapshot_to_dict(latest), timeout=None)
+            snapshot_cache(latest)
             snapshots.append(latest)
             continue
         started = time.perf_counter()
@@ -363,6 +379,17 @@ def leaderboard_debounce_seconds() -> int:
 
 
 REBUILD_PENDING_KEY = "leaderboard:v1:rebuild-pending"
+#: Process-local: until this time (``time.time()``) a rebuild is known to be scheduled that
+#: starts later, so a commit before it needs no cache round trip to be included. A hot vote
+#: stream then asks the cache once per window and process instead of once per vote.
+_scheduled_until: list[float] = [0.0]
+#: Taken off the window's end, for clock skew between hosts and the time an enqueue takes.
+_WINDOW_MARGIN_SECONDS = 1.0
+
+
+def leaderboard_schedule_forget() -> None:
+    """Forget what this process knows about the scheduled rebuild (tests, after clearing the cache)."""
+    _scheduled_until[0] = 0.0
 _deferred: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar("ludus_rebuild_deferred", default=None)
 
 
@@ -403,11 +430,18 @@ def leaderboard_schedule_rebuild() -> bool:
 
     def _enqueue() -> None:
         delay = leaderboard_debounce_seconds()
+        now = time.time()
+        if now < _scheduled_until[0]:
+            return  # a rebuild scheduled by this window starts after now: it will see this commit
         try:
-            first = cache.add(REBUILD_PENDING_KEY, time.time(), timeout=max(1, delay))
+            first = cache.add(REBUILD_PENDING_KEY, now, timeout=max(1, delay))
+            since = now if first else cache.get(REBUILD_PENDING_KEY)
         except Exception:  # no cache: rebuild anyway, the rebuild itself is idempotent
             log.warning("cache unavailable; leaderboard rebuild not debounced", exc_info=True)
-            first = True
+            first, since = True, None
+        if isinstance(since, int | float):
+            # The rebuild of the window that began at `since` was enqueued with countdown=delay.
+            _scheduled_until[0] = since + delay - min(_WINDOW_MARGIN_SECONDS, delay / 4)
         if not first:
             return
         from workers.tasks.leaderboard import rebuild_leaderboards_task
@@ -417,6 +451,7 @@ def leaderboard_schedule_rebuild() -> bool:
         except Exception:
             log.exception("could not enqueue the leaderboard rebuild; the periodic rebuild will catch up")
             cache.delete(REBUILD_PENDING_KEY)
+            _scheduled_until[0] = 0.0
             return
         if settings.CELERY_TASK_ALWAYS_EAGER:
             # the rebuild ran just now, in-process: keep the window open for `delay` from its end

@@ -23,7 +23,7 @@ import numpy as np
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from arena.exceptions import ApplicationError, Conflict
@@ -107,7 +107,6 @@ def _compiled_query(name: str) -> Any:
     if name in ("candidates", "candidates_all"):
         return (
             _servable(voter_hash=_VOTER, category=_CATEGORY if name == "candidates" else None)
-            .annotate(n_votes=Count("votes"))
             .order_by("n_votes", "?")
             .values_list("pk", "n_votes")[:_CANDIDATES]
         )
@@ -275,8 +274,10 @@ WITH v AS (
     SELECT %s, %s, %s, %s, %s, TRUE, '', %s, %s, v.id FROM v RETURNING id
 ), s AS (
     UPDATE {serve} SET voted_at = %s WHERE id = %s RETURNING id
+), m AS (
+    UPDATE {match} SET n_votes = n_votes + 1 WHERE id = %s RETURNING id
 )
-SELECT v.id, b.id FROM v, b
+SELECT v.id, b.id FROM v, b, s, m
 """
 
 
@@ -340,7 +341,7 @@ def _write_vote(
             _WRITE_SQL.format(**_tables()),
             [match_id, serve_id, voter_hash, ip_hash, str(outcome), now,
              a_id, b_id, str(outcome), Source.HUMAN.value, category, now, match_id,
-             now, serve_id],
+             now, serve_id, match_id],
         )
         vote._state.adding = battle._state.adding = False
         vote._state.db = battle._state.db = connection.alias
@@ -350,6 +351,7 @@ def _write_vote(
     battle.vote = vote
     battle.save(force_insert=True)
     BattleServe.objects.filter(pk=serve_id).update(voted_at=now)
+    Match.objects.filter(pk=match_id).update(n_votes=F("n_votes") + 1)
     return vote, battle
 
 

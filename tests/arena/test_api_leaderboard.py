@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 
 from arena import models as m
+from arena.api.views import leaderboard as leaderboard_views
 from arena.services.leaderboard import cache_key, snapshot_publish
 from tests.arena.test_api_common import API, assert_error
 
@@ -35,7 +36,8 @@ def test_latest_from_cache_without_queries(anon, django_assert_num_queries, priv
 
 def test_cold_cache_reads_one_row_and_refills(anon, django_assert_num_queries, private_cache):
     _publish()
-    cache.delete(cache_key("bt", "combined", "all"))
+    cache.delete_many([cache_key("bt", "combined", "all"), cache_key("bt", "combined", "all") + ":etag"])
+    leaderboard_views.rendered_forget()
     with django_assert_num_queries(1):
         assert anon.get(f"{API}/leaderboard/").status_code == 200
     with django_assert_num_queries(0):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from unittest import mock
 
@@ -198,10 +199,38 @@ def test_leaderboard_rebuild_is_debounced(django_capture_on_commit_callbacks, se
                 leaderboard_services.leaderboard_schedule_rebuild()
         assert send.call_count == 1
         assert send.call_args.kwargs["countdown"] == 3
-        cache.delete(leaderboard_services.REBUILD_PENDING_KEY)  # the window has passed
+        assert cache.get(leaderboard_services.REBUILD_PENDING_KEY) is not None
+        # Another process (its own memory) in the same window: one cache lookup, no second rebuild.
+        leaderboard_services.leaderboard_schedule_forget()
         with django_capture_on_commit_callbacks(execute=True):
             leaderboard_services.leaderboard_schedule_rebuild()
+        assert send.call_count == 1
+        # The window has passed (the cache entry expires after 3 s): the next commit schedules again.
+        later = time.time() + 3.5
+        with mock.patch("time.time", return_value=later), django_capture_on_commit_callbacks(execute=True):
+            assert cache.get(leaderboard_services.REBUILD_PENDING_KEY) is None
+            leaderboard_services.leaderboard_schedule_rebuild()
         assert send.call_count == 2
+
+
+def test_rebuild_debounce_asks_the_cache_once_per_window_and_process(django_capture_on_commit_callbacks, settings):
+    settings.LUDUS_LEADERBOARD_DEBOUNCE_SECONDS = 10
+    cache = LocMemCache("debounce-test-3", {})
+    calls = []
+    real_add = cache.add
+    with mock.patch.object(cache, "add", side_effect=lambda *a, **k: calls.append(a) or real_add(*a, **k)), \
+            mock.patch.object(leaderboard_services, "cache", cache), \
+            mock.patch("workers.tasks.leaderboard.rebuild_leaderboards_task.apply_async") as send:
+        with django_capture_on_commit_callbacks(execute=True):
+            for _ in range(50):
+                leaderboard_services.leaderboard_schedule_rebuild()
+        assert send.call_count == 1
+        assert len(calls) == 1
+        # A commit in the last second of the window might land after the rebuild started: it asks again.
+        with mock.patch("time.time", return_value=time.time() + 9.5), \
+                django_capture_on_commit_callbacks(execute=True):
+            leaderboard_services.leaderboard_schedule_rebuild()
+        assert len(calls) == 2
 
 
 def test_a_judged_tournament_schedules_one_rebuild_and_snapshots_include_new_methods(

@@ -18,10 +18,11 @@ from arena.api.serializers import (
     LeaderboardQuerySerializer,
     LeaderboardSerializer,
 )
+from arena.api.throttles import BatchedThrottlesMixin
 from arena.exceptions import ApplicationError
 from arena.models import LeaderboardSnapshot
-from arena.selectors.leaderboard import leaderboard_get
-from arena.services.leaderboard import SOURCES
+from arena.selectors.leaderboard import leaderboard_get, leaderboard_latest_etag
+from arena.services.leaderboard import SOURCES, snapshot_etag
 
 METHODS: tuple[str, ...] = ("bt", "elo", "openskill", "winrate", "alpharank", "expected_score")
 LATEST_MAX_AGE = 5
@@ -34,6 +35,11 @@ _RENDERED: dict[str, bytes] = {}
 _RENDERED_MAX = 64
 
 
+def rendered_forget() -> None:
+    """Drop this process's rendered bodies (tests that rebuild a database under the same ETags)."""
+    _RENDERED.clear()
+
+
 def _render(etag: str, data: dict) -> bytes:
     body = _RENDERED.get(etag)
     if body is None:
@@ -44,8 +50,45 @@ def _render(etag: str, data: dict) -> bytes:
     return body
 
 
-def _etag(data: dict) -> str:
-    return f'"{data["method"]}.{data["source"]}.{data["category"]}.v{data["version"]}.{data["data_version"]}"'
+#: Validated query parameters by query string (per process): the serializer is the one source
+#: of the rules, and a poll repeats the same few query strings.
+_QUERIES: dict[str, dict] = {}
+_QUERIES_MAX = 256
+
+
+def _query(request: Request) -> dict:
+    raw = request.META.get("QUERY_STRING", "")
+    q = _QUERIES.get(raw)
+    if q is None:
+        query = LeaderboardQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = dict(query.validated_data)
+        if q["method"] not in METHODS:
+            raise ApplicationError(
+                "Invalid input.", field_errors={"method": [f"Must be one of {', '.join(METHODS)}; got {q['method']!r}."]}
+            )
+        if q["source"] not in SOURCES:
+            raise ApplicationError(
+                "Invalid input.", field_errors={"source": [f"Must be one of {', '.join(SOURCES)}; got {q['source']!r}."]}
+            )
+        if len(_QUERIES) >= _QUERIES_MAX:
+            _QUERIES.clear()
+        _QUERIES[raw] = q
+    return q
+
+
+def _respond(body: bytes | None, etag: str, *, inm: str | None, versioned: bool) -> HttpResponse:
+    """The snapshot's body (or 304 when ``If-None-Match`` names it) with its caching headers."""
+    if inm and _matches(inm, etag):
+        response: HttpResponse = Response(status=304)
+    else:
+        assert body is not None
+        response = HttpResponse(body, content_type="application/json")
+    response["ETag"] = etag
+    response["Cache-Control"] = (
+        f"public, max-age={VERSIONED_MAX_AGE}, immutable" if versioned else f"public, max-age={LATEST_MAX_AGE}"
+    )
+    return response
 
 
 def _matches(header: str, etag: str) -> bool:
@@ -55,7 +98,7 @@ def _matches(header: str, etag: str) -> bool:
     return any(c == etag or c == "W/" + etag for c in candidates)
 
 
-class LeaderboardView(APIView):
+class LeaderboardView(BatchedThrottlesMixin, APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
@@ -68,18 +111,15 @@ class LeaderboardView(APIView):
         summary="A published leaderboard snapshot (latest, or ?version=N)",
     )
     def get(self, request: Request) -> HttpResponse:
-        query = LeaderboardQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        q = query.validated_data
-        if q["method"] not in METHODS:
-            raise ApplicationError(
-                "Invalid input.", field_errors={"method": [f"Must be one of {', '.join(METHODS)}; got {q['method']!r}."]}
-            )
-        if q["source"] not in SOURCES:
-            raise ApplicationError(
-                "Invalid input.", field_errors={"source": [f"Must be one of {', '.join(SOURCES)}; got {q['source']!r}."]}
-            )
+        q = _query(request)
         version = q.get("version")
+        inm = request.headers.get("If-None-Match")
+        if version is None:
+            # The hot path: the latest version's ETag is a small cache entry; a client that has
+            # it gets 304, and a body this process rendered before is reused as it is.
+            etag = leaderboard_latest_etag(method=q["method"], source=q["source"], category=q["category"])
+            if etag is not None and ((inm and _matches(inm, etag)) or etag in _RENDERED):
+                return _respond(_RENDERED.get(etag), etag, inm=inm, versioned=False)
         data = leaderboard_get(method=q["method"], source=q["source"], category=q["category"], version=version)
         if data is None:
             what = f"version {version} of " if version else ""
@@ -89,18 +129,8 @@ class LeaderboardView(APIView):
                 "(see leaderboard/available/).",
                 code="not_found", status=404,
             )
-        etag = _etag(data)
-        cache_control = (
-            f"public, max-age={VERSIONED_MAX_AGE}, immutable" if version else f"public, max-age={LATEST_MAX_AGE}"
-        )
-        inm = request.headers.get("If-None-Match")
-        if inm and _matches(inm, etag):
-            response: HttpResponse = Response(status=304)
-        else:
-            response = HttpResponse(_render(etag, data), content_type="application/json")
-        response["ETag"] = etag
-        response["Cache-Control"] = cache_control
-        return response
+        etag = snapshot_etag(data)
+        return _respond(_render(etag, data), etag, inm=inm, versioned=version is not None)
 
 
 class LeaderboardIndexView(APIView):
