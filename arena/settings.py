@@ -92,6 +92,14 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif env_int("DB_POOL_SIZE", 0, minimum=0):
+    # A psycopg pool per process, shared by its threads: fewer PostgreSQL backends than
+    # threads means less contention inside PostgreSQL on a small machine (see bench/RESULTS.md).
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {"min_size": 1, "max_size": env_int("DB_POOL_SIZE", 0, minimum=0), "timeout": 30}
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: the Celery broker and the cache. Without Redis (a laptop with only Python), ``make run``
@@ -209,6 +217,8 @@ SPECTACULAR_SETTINGS = {
 # Ludus-specific settings.
 LUDUS_ALLOW_INTERNAL_ENDPOINTS = env_bool("LUDUS_ALLOW_INTERNAL_ENDPOINTS", False)
 LUDUS_LEADERBOARD_DEBOUNCE_SECONDS = env_int("LUDUS_LEADERBOARD_DEBOUNCE_SECONDS", 2, minimum=0)
+# How long a web process trusts the latest leaderboard ETag it read from the cache (0: ask every time).
+LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS = env_int("LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS", 1, minimum=0)
 LUDUS_BOOTSTRAP_ROUNDS = env_int("LUDUS_BOOTSTRAP_ROUNDS", 100, minimum=0)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

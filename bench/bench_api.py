@@ -273,7 +273,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--vote-concurrency", type=int, default=32)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--votes-only", action="store_true",
+                        help="skip the import and the leaderboard reads (a quick vote-path experiment; implies --no-write)")
     args = parser.parse_args()
+    if args.votes_only:
+        args.no_write = True
 
     base_url = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
     redis_url = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/12")
@@ -325,43 +329,44 @@ def main() -> None:
         _wait_for_server(workers)
         results: dict = {}
 
-        # 1. The 1,670,250-battle pair-counts import, through the API.
-        body = csv_text.encode()
-        auth = {"Authorization": f"Token {admin}", "Content-Type": "text/csv"}
-        t0 = time.perf_counter()
-        status, _, data, = asyncio.run(_one("POST", "/api/v1/battles/import/", auth, body))
-        results["import_s"] = time.perf_counter() - t0
-        report = json.loads(data)
-        assert status == 201, data
-        assert report["n_battles"] == N_BATTLES, report
-        results["import"] = report
-        results["import_bytes"] = len(body)
+        if not args.votes_only:
+            # 1. The 1,670,250-battle pair-counts import, through the API.
+            body = csv_text.encode()
+            auth = {"Authorization": f"Token {admin}", "Content-Type": "text/csv"}
+            t0 = time.perf_counter()
+            status, _, data, = asyncio.run(_one("POST", "/api/v1/battles/import/", auth, body))
+            results["import_s"] = time.perf_counter() - t0
+            report = json.loads(data)
+            assert status == 201, data
+            assert report["n_battles"] == N_BATTLES, report
+            results["import"] = report
+            results["import_bytes"] = len(body)
 
-        # 2. Publish leaderboards with the real rebuild service (outside any request).
-        from arena.services.leaderboard import leaderboard_rebuild
+            # 2. Publish leaderboards with the real rebuild service (outside any request).
+            from arena.services.leaderboard import leaderboard_rebuild
 
-        t0 = time.perf_counter()
-        snaps = leaderboard_rebuild(source="combined", category="all", methods=["bt"])
-        results["rebuild_s"] = time.perf_counter() - t0
-        assert snaps, "no snapshot built"
-        db.connections.close_all()
+            t0 = time.perf_counter()
+            snaps = leaderboard_rebuild(source="combined", category="all", methods=["bt"])
+            results["rebuild_s"] = time.perf_counter() - t0
+            assert snaps, "no snapshot built"
+            db.connections.close_all()
 
-        # 3. Cached leaderboard reads.
-        reads = []
-        for conc in (1, 8, 32):
-            jobs = [("GET", "/api/v1/leaderboard/?method=bt", {}, b"")] * args.reads
-            asyncio.run(_run(jobs[:300], conc))  # warm every worker and thread
-            meter = CpuMeter(workers.pid)
-            lat, st, wall, _ = asyncio.run(_run(jobs, conc))
-            results["read_cpu"] = meter.stop()[0] / len(jobs)
-            assert set(st) == {200}, set(st)
-            reads.append((conc, len(lat) / wall, _pct(lat, 50), _pct(lat, 95), _pct(lat, 99)))
-        jobs = [("GET", "/api/v1/leaderboard/?method=bt", {"If-None-Match": snaps[0] and
-                 f'"bt.combined.all.v{snaps[0].version}.{snaps[0].data_version}"'}, b"")] * args.reads
-        lat, st, wall, _ = asyncio.run(_run(jobs, 8))
-        assert set(st) == {304}, set(st)
-        reads.append(("8 (304)", len(lat) / wall, _pct(lat, 50), _pct(lat, 95), _pct(lat, 99)))
-        results["reads"] = reads
+            # 3. Cached leaderboard reads.
+            reads = []
+            for conc in (1, 8, 32):
+                jobs = [("GET", "/api/v1/leaderboard/?method=bt", {}, b"")] * args.reads
+                asyncio.run(_run(jobs[:300], conc))  # warm every worker and thread
+                meter = CpuMeter(workers.pid)
+                lat, st, wall, _ = asyncio.run(_run(jobs, conc))
+                results["read_cpu"] = meter.stop()[0] / len(jobs)
+                assert set(st) == {200}, set(st)
+                reads.append((conc, len(lat) / wall, _pct(lat, 50), _pct(lat, 95), _pct(lat, 99)))
+            jobs = [("GET", "/api/v1/leaderboard/?method=bt", {"If-None-Match": snaps[0] and
+                     f'"bt.combined.all.v{snaps[0].version}.{snaps[0].data_version}"'}, b"")] * args.reads
+            lat, st, wall, _ = asyncio.run(_run(jobs, 8))
+            assert set(st) == {304}, set(st)
+            reads.append(("8 (304)", len(lat) / wall, _pct(lat, 50), _pct(lat, 95), _pct(lat, 99)))
+            results["reads"] = reads
 
         # 4. battles/next/ for anonymous voters (each voter has its own signed cookie).
         signer = signing.get_cookie_signer(salt=COOKIE_NAME + COOKIE_SALT)
@@ -425,6 +430,13 @@ def _report(args: argparse.Namespace, r: dict) -> None:
     cpu = cpu_model("")
     load = os.getloadavg()[0]
     total, accepted, statuses, vps, p50, p95, p99, wall = r["votes"]
+    if args.votes_only:
+        server, db_cpu = r["vote_cpu"]
+        print(f"gunicorn {args.workers}x{args.threads}: battles/next {r['next'][0]:,.0f}/s; votes {vps:,.0f}/s "
+              f"({statuses}), p50 {p50:.1f} p99 {p99:.1f} ms; CPU per vote gunicorn "
+              f"{server / max(accepted, 1) * 1000:.2f} ms + PostgreSQL {db_cpu / max(accepted, 1) * 1000:.2f} ms; "
+              f"DB rows {r['votes_db']} for {accepted} accepted")
+        return
     lines = [
         SECTION,
         "",

@@ -51,12 +51,14 @@ def _clear_cache(request: pytest.FixtureRequest):
     from django.core.cache import cache
 
     from arena.api.views.leaderboard import rendered_forget
+    from arena.selectors.leaderboard import leaderboard_etags_forget
     from arena.services.leaderboard import leaderboard_schedule_forget
 
     with contextlib.suppress(Exception):  # Redis down on a laptop: cache tests skip on their own
         cache.clear()
     leaderboard_schedule_forget()
     rendered_forget()
+    leaderboard_etags_forget()
     yield
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 
 from arena.models import LeaderboardSnapshot
@@ -21,10 +23,33 @@ def _cache_get(key: str) -> object | None:
         return None
 
 
+#: ETags read from the cache, kept in this process for ``LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS``
+#: (key -> (etag, expiry)): a poll then costs no cache round trip. A snapshot published in
+#: another process shows up here within that time, well inside the ``max-age`` clients get.
+_ETAGS: dict[str, tuple[str, float]] = {}
+
+
+def leaderboard_etags_forget() -> None:
+    """Forget the ETags this process remembers (a publish here, and tests)."""
+    _ETAGS.clear()
+
+
 def leaderboard_latest_etag(*, method: str, source: str, category: str) -> str | None:
     """The ETag of the latest snapshot of a scope, from the cache (``None``: not cached)."""
-    etag = _cache_get(f"{cache_key(method, source, category)}:etag")
-    return etag if isinstance(etag, str) else None
+    key = f"{cache_key(method, source, category)}:etag"
+    now = time.monotonic()
+    remembered = _ETAGS.get(key)
+    if remembered is not None and remembered[1] > now:
+        return remembered[0]
+    etag = _cache_get(key)
+    if not isinstance(etag, str):
+        return None
+    ttl = float(getattr(settings, "LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS", 1.0))
+    if ttl > 0:
+        if len(_ETAGS) > 1024:
+            _ETAGS.clear()
+        _ETAGS[key] = (etag, now + ttl)
+    return etag
 
 
 def leaderboard_get(

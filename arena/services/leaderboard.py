@@ -52,6 +52,10 @@ def snapshot_cache(snapshot: LeaderboardSnapshot) -> None:
     data = snapshot_to_dict(snapshot)
     key = cache_key(snapshot.method, snapshot.source, snapshot.category)
     cache.set_many({key: data, f"{key}:etag": snapshot_etag(data)}, timeout=None)
+    # (imported here: the selector module imports this one)
+    from arena.selectors.leaderboard import leaderboard_etags_forget
+
+    leaderboard_etags_forget()
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from django.db.models import Max
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -100,6 +101,7 @@ def _matches(header: str, etag: str) -> bool:
 
 class LeaderboardView(BatchedThrottlesMixin, APIView):
     permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]  # hot path: no content negotiation over the browsable API
 
     @extend_schema(
         parameters=[LeaderboardQuerySerializer],

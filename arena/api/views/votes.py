@@ -19,6 +19,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -77,6 +78,7 @@ def _vote_input(data: object) -> tuple[str, str]:
 
 class BattleNextView(BatchedThrottlesMixin, APIView):
     permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]  # hot path: no content negotiation over the browsable API
     throttle_classes = [BattleVoterThrottle, BattleIPThrottle]
 
     @extend_schema(
@@ -111,6 +113,7 @@ class BattleNextView(BatchedThrottlesMixin, APIView):
 
 class VoteView(BatchedThrottlesMixin, APIView):
     permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]  # hot path: no content negotiation over the browsable API
     throttle_classes = [VoteVoterThrottle, VoteIPThrottle]
 
     @extend_schema(
