@@ -285,3 +285,18 @@ def test_simulated_quality_marker_is_never_shown_to_voters(anon):
         assert body[key] == "Answer: 1. A point."
     # The stored answer (which the simulated judge reads) is unchanged.
     assert m.Generation.objects.filter(match=match, text__contains="[sim quality=").count() == 2
+
+
+def test_match_vote_count_follows_accepted_votes_only(anon, owner_client, other_client):
+    match = servable_match()
+    assert match.n_votes == 0
+    token = _next(anon).json()["token"]
+    assert _vote(anon, token, key="k-1").status_code == 201
+    assert _vote(anon, token, key="k-1").status_code == 201  # a replay
+    assert_error(_vote(anon, token, "B"), 409, "already_voted")
+    assert_error(_vote(other_client, token), 403, "not_served")
+    match.refresh_from_db()
+    assert match.n_votes == 1 == m.Vote.objects.filter(match=match).count()
+    assert _vote(owner_client, _next(owner_client).json()["token"], "tie").status_code == 201
+    match.refresh_from_db()
+    assert match.n_votes == 2 == m.Vote.objects.filter(match=match).count()
