@@ -219,6 +219,8 @@ LUDUS_ALLOW_INTERNAL_ENDPOINTS = env_bool("LUDUS_ALLOW_INTERNAL_ENDPOINTS", Fals
 LUDUS_LEADERBOARD_DEBOUNCE_SECONDS = env_int("LUDUS_LEADERBOARD_DEBOUNCE_SECONDS", 2, minimum=0)
 # How long a web process trusts the latest leaderboard ETag it read from the cache (0: ask every time).
 LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS = env_int("LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS", 1, minimum=0)
+# Idempotency-Key records older than this are pruned hourly (after which a key counts as new).
+LUDUS_IDEMPOTENCY_RETENTION_HOURS = env_int("LUDUS_IDEMPOTENCY_RETENTION_HOURS", 24, minimum=1)
 LUDUS_BOOTSTRAP_ROUNDS = env_int("LUDUS_BOOTSTRAP_ROUNDS", 100, minimum=0)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

@@ -23,6 +23,11 @@ app.conf.beat_schedule = {
         "task": "workers.tasks.maintenance.sweep_stuck_task",
         "schedule": float(os.environ.get("LUDUS_SWEEP_PERIOD", "60")),
     },
+    # Delete expired Idempotency-Key records and never-voted battle serves.
+    "prune-expired": {
+        "task": "workers.tasks.maintenance.prune_expired_task",
+        "schedule": float(os.environ.get("LUDUS_PRUNE_PERIOD", "3600")),
+    },
     # Keep the open arena's pool of battles ready for voters.
     "arena-top-up": {
         "task": "workers.tasks.arena.arena_top_up_task",
