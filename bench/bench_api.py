@@ -288,7 +288,6 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--vote-concurrency", type=int, default=32)
-    parser.add_argument("--server", choices=["gunicorn", "granian"], default="gunicorn")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--votes-only", action="store_true",
                         help="skip the import and the leaderboard reads (a quick vote-path experiment; implies --no-write)")
@@ -336,14 +335,9 @@ def main() -> None:
 
     db.connections.close_all()
 
-    if args.server == "granian":
-        command = [sys.executable, "-m", "granian", "--interface", "wsgi", "arena.wsgi:application",
-                   "--host", "127.0.0.1", "--port", str(PORT), "--workers", str(args.workers),
-                   "--blocking-threads", str(args.threads), "--log-level", "warning"]
-    else:
-        command = [sys.executable, "-m", "gunicorn", "arena.wsgi:application", "-b", f"127.0.0.1:{PORT}",
-                   "-k", "gthread", "--workers", str(args.workers), "--threads", str(args.threads),
-                   "--keep-alive", "30", "--backlog", "2048", "--log-level", "warning"]
+    command = [sys.executable, "-m", "gunicorn", "arena.wsgi:application", "-b", f"127.0.0.1:{PORT}",
+               "-k", "gthread", "--workers", str(args.workers), "--threads", str(args.threads),
+               "--keep-alive", "30", "--backlog", "2048", "--log-level", "warning"]
     workers = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
         _wait_for_server(workers)
@@ -453,7 +447,7 @@ def _report(args: argparse.Namespace, r: dict) -> None:
     total, accepted, statuses, vps, p50, p95, p99, wall = r["votes"]
     if args.votes_only:
         server, db_cpu = r["vote_cpu"]
-        print(f"{args.server} {args.workers}x{args.threads}: battles/next {r['next'][0]:,.0f}/s; votes {vps:,.0f}/s "
+        print(f"gunicorn {args.workers}x{args.threads}: battles/next {r['next'][0]:,.0f}/s; votes {vps:,.0f}/s "
               f"({statuses}), p50 {p50:.1f} p99 {p99:.1f} ms; CPU per vote gunicorn "
               f"{server / max(accepted, 1) * 1000:.2f} ms + PostgreSQL {db_cpu / max(accepted, 1) * 1000:.2f} ms; "
               f"DB rows {r['votes_db']} for {accepted} accepted")
@@ -467,7 +461,7 @@ def _report(args: argparse.Namespace, r: dict) -> None:
         f"Machine speed: a fixed 2M-iteration Python loop took {r['speed'][0]:.0f} ms before and "
         f"{r['speed'][1]:.0f} ms after the run (lower is faster: the VM's shared cores drift in speed, so "
         "compare runs only together with this number).",
-        f"Server: {args.server} ({'gthread' if args.server == 'gunicorn' else 'wsgi'}), {args.workers} workers × {args.threads} threads, DEBUG=0, PostgreSQL "
+        f"Server: gunicorn gthread, {args.workers} workers × {args.threads} threads, DEBUG=0, PostgreSQL "
         "(fresh database), Redis cache; client: asyncio HTTP/1.1 keep-alive connections on 127.0.0.1.",
         "",
         "### Import of 1,670,250 battles as pair counts (POST battles/import/)",
