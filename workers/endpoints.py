@@ -114,9 +114,16 @@ def address_problem(address: str) -> str | None:
 
 
 def validate_endpoint_url(
-    url: str, *, allow_internal: bool = False, resolve: Callable[[str], list[str]] | None = None
+    url: str,
+    *,
+    allow_internal: bool = False,
+    require_https: bool = False,
+    resolve: Callable[[str], list[str]] | None = None,
 ) -> str:
     """Check an endpoint base URL and return it without a trailing slash.
+
+    The one parser of endpoint URLs: the API checks a submitted model with it (and turns the
+    message into a field error), the workers again before every call.
 
     Parameters
     ----------
@@ -125,6 +132,8 @@ def validate_endpoint_url(
     allow_internal : bool, default False
         Allow loopback, private, link-local and other non-public addresses (admin only;
         otherwise a submitted endpoint could make the workers probe the internal network).
+    require_https : bool, default False
+        Refuse plain ``http://`` (the API does unless internal endpoints are allowed).
     resolve : callable, optional
         ``host -> list of IP strings`` (default: ``socket.getaddrinfo``); a host that does
         not resolve is refused unless ``allow_internal``.
@@ -135,38 +144,46 @@ def validate_endpoint_url(
         With a message naming what is wrong and what is expected.
     """
     if not isinstance(url, str) or not url.strip():
-        raise ValueError("endpoint URL is required (http:// or https://)")
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"endpoint URL must start with http:// or https://; got {url!r}")
-    if not parts.hostname:
-        raise ValueError(f"endpoint URL has no host: {url!r}")
-    if parts.username or parts.password:
-        raise ValueError("endpoint URL must not contain credentials; use the API key field")
-    if parts.query or parts.fragment:
-        raise ValueError("endpoint URL must not have a query string or fragment")
+        raise ValueError("An endpoint URL is required (https://...).")
+    url = url.strip()
     try:
-        _ = parts.port
-    except ValueError:
-        raise ValueError(f"endpoint URL has an invalid port: {url!r}") from None
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"Not a valid URL ({exc}): {url!r}.") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"Expected an https:// URL; got scheme {parts.scheme or 'none'!r}.")
+    if parts.scheme == "http" and require_https:
+        raise ValueError("Plain http is not allowed; use an https:// URL.")
+    if parts.username or parts.password:
+        raise ValueError("Credentials in the URL are not allowed; give the API key separately.")
+    if parts.query or parts.fragment:
+        raise ValueError("The base URL must not have a query string or fragment.")
+    if not parts.hostname:
+        raise ValueError(f"The URL has no host name: {url!r}.")
+    if port == 0:
+        raise ValueError("Port 0 is out of range.")
     host = parts.hostname.lower()
     if not allow_internal:
-        if host in _BLOCKED_HOSTS or host.endswith(".local") or host.endswith(".internal"):
-            raise ValueError(f"endpoint host {host!r} is internal; only public addresses are allowed")
+        if host in _BLOCKED_HOSTS or host.endswith((".local", ".internal", ".localhost")):
+            raise ValueError(
+                f"The host {host!r} is an internal name (loopback or cloud metadata); only public "
+                "addresses are allowed unless an admin allows internal endpoints for this model."
+            )
         try:
             addresses = [host] if _is_ip(host) else (resolve or _resolve)(host)
-        except OSError:
-            raise ValueError(f"endpoint host {host!r} does not resolve") from None
+        except (OSError, UnicodeError):
+            raise ValueError(f"The host {host!r} does not resolve to any address.") from None
         if not addresses:
-            raise ValueError(f"endpoint host {host!r} does not resolve")
+            raise ValueError(f"The host {host!r} does not resolve to any address.")
         for addr in addresses:
             problem = address_problem(addr)
             if problem:
                 raise ValueError(
-                    f"endpoint host {host!r} resolves to {addr}: {problem}, an internal address; "
-                    "only public addresses are allowed"
+                    f"The host {host!r} resolves to {problem}; only public addresses are allowed "
+                    "unless an admin allows internal endpoints for this model."
                 )
-    return url.strip().rstrip("/")
+    return url.rstrip("/")
 
 
 def _is_ip(host: str) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import socket
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -21,9 +20,9 @@ from arena.exceptions import ApplicationError, Conflict
 from arena.models import Competitor
 from workers.endpoints import (
     PermanentEndpointError,
-    address_problem,
     api_key_decrypt,
     api_key_encrypt,
+    validate_endpoint_url,
 )
 
 #: Endpoint parameters an owner may set, with their inclusive bounds and type.
@@ -70,41 +69,12 @@ def endpoint_url_validate(*, url: str, allow_internal: bool = False) -> str:
         With a field error on ``endpoint_url`` saying what is wrong and what is expected.
     """
     allow_internal = allow_internal or settings.LUDUS_ALLOW_INTERNAL_ENDPOINTS
-    url = url.strip()
     try:
-        parts = urlsplit(url)
-        port = parts.port
+        return validate_endpoint_url(
+            url, allow_internal=allow_internal, require_https=not allow_internal, resolve=_resolve
+        )
     except ValueError as exc:
-        raise _invalid("endpoint_url", f"Not a valid URL: {exc}.") from None
-    if parts.scheme not in ("https", "http"):
-        raise _invalid("endpoint_url", f"Expected an https:// URL; got scheme {parts.scheme or 'none'!r}.")
-    if parts.scheme == "http" and not allow_internal:
-        raise _invalid("endpoint_url", "Plain http is not allowed; use an https:// URL.")
-    if parts.username or parts.password:
-        raise _invalid("endpoint_url", "Credentials in the URL are not allowed; give the API key separately.")
-    if parts.query or parts.fragment:
-        raise _invalid("endpoint_url", "The base URL must not have a query string or fragment.")
-    host = parts.hostname
-    if not host:
-        raise _invalid("endpoint_url", "The URL has no host name.")
-    if port is not None and not 1 <= port <= 65535:
-        raise _invalid("endpoint_url", f"Port {port} is out of range.")
-    if not allow_internal:
-        try:
-            addresses = _resolve(host)
-        except (OSError, UnicodeError):
-            raise _invalid("endpoint_url", f"The host {host!r} does not resolve to any address.") from None
-        if not addresses:
-            raise _invalid("endpoint_url", f"The host {host!r} does not resolve to any address.")
-        for address in addresses:
-            problem = address_problem(address)
-            if problem:
-                raise _invalid(
-                    "endpoint_url",
-                    f"The host {host!r} resolves to {problem}; only public addresses are allowed "
-                    "unless an admin allows internal endpoints for this model.",
-                )
-    return url.rstrip("/")
+        raise _invalid("endpoint_url", str(exc)) from None
 
 
 def params_validate(*, params: Any) -> dict[str, Any]:

@@ -243,22 +243,31 @@ def fake_dns(mapping):
 
 
 @pytest.mark.parametrize("url,allow,needle", [
-    ("ftp://api.example.com", False, "http:// or https://"),
+    ("ftp://api.example.com", False, "Expected an https:// URL"),
     ("https://", False, "no host"),
-    ("https://user:pw@api.example.com/v1", False, "credentials"),
+    ("https://user:pw@api.example.com/v1", False, "Credentials"),
     ("https://api.example.com/v1?x=1", False, "query string"),
-    ("https://api.example.com:99999/v1", False, "invalid port"),
-    ("http://127.0.0.1:8000/v1", False, "internal address"),
-    ("http://10.1.2.3/v1", False, "internal address"),
-    ("http://169.254.169.254/latest", False, "internal address"),
-    ("http://[::1]:8000/v1", False, "internal address"),
-    ("http://localhost:8000/v1", False, "internal"),
-    ("https://intranet.example.com/v1", False, "resolves to 192.168.1.5"),
+    ("https://api.example.com:99999/v1", False, "Not a valid URL"),
+    ("https://api.example.com:0/v1", False, "Port 0"),
+    ("http://127.0.0.1:8000/v1", False, r"a loopback address \(127.0.0.1\)"),
+    ("http://10.1.2.3/v1", False, r"a private address \(10.1.2.3\)"),
+    ("http://169.254.169.254/latest", False, "link-local"),
+    ("http://[::1]:8000/v1", False, r"a loopback address \(::1\)"),
+    ("http://localhost:8000/v1", False, "internal name"),
+    ("https://metadata.google.internal/v1", False, "internal name"),
+    ("https://intranet.example.com/v1", False, r"resolves to a private address \(192.168.1.5\)"),
 ])
 def test_bad_endpoint_urls(url, allow, needle):
     dns = fake_dns({"api.example.com": ["93.184.216.34"], "intranet.example.com": ["192.168.1.5"]})
     with pytest.raises(ValueError, match=needle):
         validate_endpoint_url(url, allow_internal=allow, resolve=dns)
+
+
+def test_https_only_when_asked():
+    dns = fake_dns({"api.example.com": ["93.184.216.34"]})
+    with pytest.raises(ValueError, match="Plain http is not allowed"):
+        validate_endpoint_url("http://api.example.com/v1", require_https=True, resolve=dns)
+    assert validate_endpoint_url("http://api.example.com/v1", resolve=dns) == "http://api.example.com/v1"
 
 
 def test_good_endpoint_urls():
