@@ -239,9 +239,35 @@ def pairwise_win_rates(
             row.append({"rate": rate, "n": int(n), "color": _heat_color(rate)})
         grid.append({"name": name, "cells": row})
     result = {"models": [name for _, name in models], "ids": ids, "grid": grid}
-    if data_version:
-        cache.set(key, result, timeout=600)
+    if data_version:  # the key names the data version: the entry never goes stale, only unused
+        cache.set(key, result, timeout=24 * 3600)
     return result
+
+
+def leaderboard_heatmap(
+    *, source: str, category: str, rows: list[dict[str, Any]], data_version: str
+) -> dict[str, Any] | None:
+    """The home page's heat map: pairwise win rates of the scope's top models (``None``: fewer than 2)."""
+    top = [(r["competitor_id"], r["model"]) for r in rows[:HEATMAP_MAX_MODELS] if r["competitor_id"]]
+    if len(top) < 2:
+        return None
+    return pairwise_win_rates(source=source, category=category, models=top, data_version=data_version)
+
+
+def leaderboard_heatmaps_warm(*, method: str = "bt") -> int:
+    """Compute the heat map of every scope's ``method`` leaderboard into the cache; how many.
+
+    Run after a rebuild (by the rebuild task), so that with votes streaming in (a new data
+    version every few seconds) no page view pays for the aggregate query over all battles.
+    """
+    warmed = 0
+    for source, category in leaderboard_service.leaderboard_scopes():
+        data = leaderboard_view_data(method=method, source=source, category=category, pending=False)
+        if data["snapshot"] is not None and leaderboard_heatmap(
+            source=source, category=category, rows=data["rows"], data_version=data["snapshot"]["data_version"]
+        ):
+            warmed += 1
+    return warmed
 
 
 def _heat_color(rate: float | None) -> str:

@@ -394,6 +394,8 @@ _WINDOW_MARGIN_SECONDS = 1.0
 def leaderboard_schedule_forget() -> None:
     """Forget what this process knows about the scheduled rebuild (tests, after clearing the cache)."""
     _scheduled_until[0] = 0.0
+
+
 _deferred: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar("ludus_rebuild_deferred", default=None)
 
 

@@ -90,11 +90,11 @@ def home(request: HttpRequest) -> HttpResponse:
             {"model": r["model"], "value": r["battles"], "pct": round(100 * r["battles"] / max_battles, 1)}
             for r in sorted(rows, key=lambda r: -r["battles"])
         ]
-        top = [(r["competitor_id"], r["model"]) for r in rows[: sel.HEATMAP_MAX_MODELS] if r["competitor_id"]]
-        if len(top) >= 2:
-            context["heatmap"] = sel.pairwise_win_rates(
-                source=source, category=category, models=top, data_version=data["snapshot"]["data_version"]
-            )
+        heatmap = sel.leaderboard_heatmap(
+            source=source, category=category, rows=rows, data_version=data["snapshot"]["data_version"]
+        )
+        if heatmap is not None:
+            context["heatmap"] = heatmap
             context["heatmap_html"] = charts.heatmap_table(
                 context["heatmap"], caption="Pairwise win rate of the row model against the column model"
             )

@@ -77,6 +77,17 @@ def test_home_query_count(client, board, django_assert_num_queries):
         assert client.get("/").status_code == 200
 
 
+def test_rebuild_task_computes_the_heat_map_before_any_page_view(client, board, django_assert_max_num_queries):
+    from workers.tasks.leaderboard import rebuild_leaderboards_task
+
+    rebuild_leaderboards_task()  # a real rebuild of every scope (new versions), then the warm-up
+    # The page's heat map is served from the cache: no more queries than a warm page, no aggregate.
+    with django_assert_max_num_queries(4) as ctx:
+        html = client.get("/").content.decode()
+    assert not any("COUNT(" in q["sql"] for q in ctx.captured_queries)
+    assert 'class="heatmap' in html or "Pairwise win rate" in html
+
+
 def test_home_empty_state(client):
     r = client.get("/")
     assert r.status_code == 200

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
+from arena.selectors.web import leaderboard_heatmaps_warm
 from arena.services.leaderboard import leaderboard_rebuild_all
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -15,5 +20,14 @@ from arena.services.leaderboard import leaderboard_rebuild_all
     max_retries=5,
 )
 def rebuild_leaderboards_task(force: bool = False) -> dict[str, int]:
-    """Recompute every leaderboard whose data changed; idempotent (same data, no new version)."""
-    return leaderboard_rebuild_all(force=force)
+    """Recompute every leaderboard whose data changed; idempotent (same data, no new version).
+
+    Then the pages' heat maps of the new snapshots are computed into the cache, so that no
+    page view pays for them (a failure there is logged and does not fail the rebuild).
+    """
+    counts = leaderboard_rebuild_all(force=force)
+    try:
+        leaderboard_heatmaps_warm()
+    except Exception:
+        log.exception("warming the leaderboard heat maps failed; pages compute them on first view")
+    return counts
