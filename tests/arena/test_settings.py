@@ -57,3 +57,16 @@ def test_env_helpers(monkeypatch):
         env_int("X_INT", 1)
     monkeypatch.setenv("X_LIST", "a.org, b.org,")
     assert env_list("X_LIST", []) == ["a.org", "b.org"]
+
+
+def test_database_pool_is_opt_in_and_replaces_persistent_connections():
+    code = (
+        "from django.conf import settings as s; d = s.DATABASES['default']; "
+        "print(d.get('OPTIONS', {}).get('pool'), d['CONN_MAX_AGE'])"
+    )
+    url = "postgres://postgres@127.0.0.1:5432/ludus"
+    pooled = _manage("shell", "-c", code, DATABASE_URL=url, DB_POOL_SIZE="3", DB_CONN_MAX_AGE="60")
+    assert pooled.returncode == 0, pooled.stderr
+    assert pooled.stdout.strip().splitlines()[-1] == "{'min_size': 1, 'max_size': 3, 'timeout': 30} 0"
+    plain = _manage("shell", "-c", code, DATABASE_URL=url, DB_CONN_MAX_AGE="60")
+    assert plain.stdout.strip().splitlines()[-1] == "None 60", plain.stdout + plain.stderr
