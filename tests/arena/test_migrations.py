@@ -33,3 +33,9 @@ def test_0002_counts_the_votes_already_recorded_per_match():
         assert {m.pk: m.n_votes for m in Match.objects.all()} == {m1.pk: 3, m2.pk: 1, m3.pk: 0}
     finally:
         _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+
+def test_models_and_migrations_agree():
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)  # exits non-zero when a migration is missing
