@@ -14,6 +14,7 @@ from arena.models import Bye, Generation, Judgment, Match, Round, Tournament
 from arena.services.tournaments import (
     _entries,
     _expected_scores,
+    bracket_advancer,
     tournament_compute_standings,
     tournament_progress,
     tournament_ratings,
@@ -44,17 +45,20 @@ def tournament_bracket(*, tournament: Tournament) -> dict[str, Any]:
                           Prefetch("byes", queryset=Bye.objects.select_related("competitor")))
     )
     out_rounds = []
+    knockout = tournament.format == Tournament.Format.SINGLE_ELIMINATION
     for rnd in rounds:
         matches = []
         for m in rnd.matches.all():
-            winner = None
-            if m.outcome == "model_a":
-                winner = "a"
-            elif m.outcome == "model_b":
-                winner = "b"
+            winner = {"model_a": "a", "model_b": "b"}.get(m.outcome or "")
+            advanced_on_seed = False
+            if knockout:  # somebody advances from every finished knockout match, ties included
+                advancer = bracket_advancer(m, seeds)
+                if advancer is not None:
+                    advanced_on_seed = winner is None
+                    winner = "a" if advancer == m.competitor_a_id else "b"
             matches.append({
                 "id": m.pk, "board": m.board, "a": _side(m, "a", seeds), "b": _side(m, "b", seeds),
-                "status": m.status, "outcome": m.outcome, "winner": winner,
+                "status": m.status, "outcome": m.outcome, "winner": winner, "advanced_on_seed": advanced_on_seed,
                 "forfeit_by": m.forfeit_by_id,
             })
         out_rounds.append({

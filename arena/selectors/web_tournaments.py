@@ -16,6 +16,7 @@ from django.db.models import Count, Q
 
 from arena import models as m
 from arena.selectors.leaderboard import leaderboard_get
+from arena.services.tournaments import bracket_advancer
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def _bracket(entries: list[m.Entry], rounds: list[m.Round], matches: list[m.Matc
         expected = 1 << (n_rounds - k)
         cells = []
         for mt in by_round.get(k, []):
-            winner = _bracket_winner(mt, seed_of)
+            winner = bracket_advancer(mt, seed_of)
             slots = []
             for cid, name in ((mt.competitor_a_id, mt.competitor_a.name), (mt.competitor_b_id, mt.competitor_b.name)):
                 p = p_by_comp.get(cid)
@@ -173,20 +174,6 @@ def _bracket(entries: list[m.Entry], rounds: list[m.Round], matches: list[m.Matc
             table.append({"seed": e.seed, "name": e.competitor.name, "id": e.competitor_id, "p_reach": probs[i][1:]})
     return {"rounds": columns, "n_rounds": n_rounds, "probabilities": table,
             "round_labels": [c["label"] for c in columns[:-1]] + ["Final", "Champion"] if columns else []}
-
-
-def _bracket_winner(match: m.Match, seed_of: dict[int, int]) -> int | None:
-    """Who advanced from a finished bracket match: the winner, or on a tie or failure the better seed."""
-    if match.status not in FINISHED:
-        return None
-    if match.outcome == m.Outcome.MODEL_A:
-        return match.competitor_a_id
-    if match.outcome == m.Outcome.MODEL_B:
-        return match.competitor_b_id
-    if match.forfeit_by_id is not None:
-        return match.competitor_b_id if match.forfeit_by_id == match.competitor_a_id else match.competitor_a_id
-    a, b = match.competitor_a_id, match.competitor_b_id
-    return a if seed_of.get(a, 10**9) < seed_of.get(b, 10**9) else b
 
 
 # --------------------------------------------------------------------------- Swiss

@@ -377,6 +377,18 @@ def _winner_side(match: Match, seeds: dict[int, int]) -> int:
     return a if seeds[a] < seeds[b] else b
 
 
+def bracket_advancer(match: Match, seeds: dict[int, int]) -> int | None:
+    """Competitor id that advanced from a bracket match, ``None`` while it is unfinished.
+
+    The rule the engine applies (:func:`_winner_side`): the winner, or on a tie or a failed
+    match the higher seed. Pages and the API show brackets with it, so they never disagree
+    with the tournament itself.
+    """
+    if match.status not in Match.FINISHED:
+        return None
+    return _winner_side(match, seeds)
+
+
 def bracket_state_for(tournament: Tournament) -> Any:
     """The ``ranking.bracket.BracketState`` of a single-elimination tournament so far."""
     from ranking.bracket import bracket_advance, bracket_create

@@ -221,9 +221,18 @@ def test_selectors_hide_prompts_until_a_match_is_finished(field, prompts, django
     bracket = tournament_bracket(tournament=t)
     assert [len(r["matches"]) for r in bracket["rounds"]] == [4, 2, 1]
     assert bracket["rounds"][0]["matches"][0]["a"]["seed"] == 1 and bracket["rounds"][0]["matches"][0]["b"]["seed"] == 8
+    # Every finished knockout match names who advanced (a tie advances the higher seed), and the
+    # next round is played by exactly those competitors: the bracket agrees with the engine.
+    for rnd, nxt in zip(bracket["rounds"], bracket["rounds"][1:]):
+        advanced = set()
+        for x in rnd["matches"]:
+            assert x["winner"] in ("a", "b")
+            assert x["advanced_on_seed"] == (x["outcome"] not in ("model_a", "model_b"))
+            if x["advanced_on_seed"]:
+                assert x[x["winner"]]["seed"] < x["b" if x["winner"] == "a" else "a"]["seed"]
+            advanced.add(x[x["winner"]]["competitor_id"])
+        assert advanced == {x[s]["competitor_id"] for x in nxt["matches"] for s in "ab"}
     final = bracket["rounds"][2]["matches"][0]
-    if final["winner"] is None:  # a tied final: the higher seed advances
-        final["winner"] = "a" if final["a"]["seed"] < final["b"]["seed"] else "b"
     champion = final[final["winner"]]["name"]
     assert bracket["champion"] == champion == tournament_standings(tournament=t)["standings"][0]["name"]
     sim = tournament_simulation(tournament=t)
@@ -252,3 +261,38 @@ def test_a_round_that_cannot_be_paired_ends_the_tournament_with_a_note(field, pr
     assert t.status == Tournament.Status.COMPLETED
     assert t.rounds.count() == 1
     assert "round 2 could not be paired" in t.results["note"]
+
+
+def test_a_tied_knockout_match_advances_the_higher_seed_in_engine_api_and_page(field, prompts):
+    from arena.selectors.tournaments import tournament_bracket
+    from arena.selectors.web_tournaments import tournament_page_data
+    from arena.services.matches import inline_dispatch
+    from arena.services.tournaments import tournament_round_check
+
+    t = tournament_create(name="tie", format="single_elimination", competitors=field(4), prompt_sets=[prompts],
+                          seed=3)
+    with inline_dispatch():  # the round's matches are created, not played
+        tournament_start(tournament=t)
+    seeds = {e.competitor_id: e.seed for e in t.entries.all()}
+    first, second = Match.objects.filter(tournament=t).order_by("board", "id")
+    # 1 v 4 is tied; in 2 v 3 the lower seed wins
+    Match.objects.filter(pk=first.pk).update(status=Match.Status.DONE, outcome="tie")
+    b_wins = "model_a" if seeds[second.competitor_a_id] > seeds[second.competitor_b_id] else "model_b"
+    Match.objects.filter(pk=second.pk).update(status=Match.Status.DONE, outcome=b_wins)
+    higher = min((first.competitor_a_id, first.competitor_b_id), key=seeds.get)
+    lower_seed_winner = max((second.competitor_a_id, second.competitor_b_id), key=seeds.get)
+
+    with inline_dispatch():
+        tournament_round_check(tournament_id=t.pk)
+    final = Match.objects.get(tournament=t, round__number=2)
+    assert {final.competitor_a_id, final.competitor_b_id} == {higher, lower_seed_winner}  # the engine
+
+    api_first, api_second = tournament_bracket(tournament=t)["rounds"][0]["matches"]
+    assert api_first[api_first["winner"]]["competitor_id"] == higher and api_first["advanced_on_seed"]
+    assert api_second[api_second["winner"]]["competitor_id"] == lower_seed_winner
+    assert not api_second["advanced_on_seed"]
+
+    page = tournament_page_data(tournament=t)["bracket"]["rounds"][0]["matches"]
+    winners = [next(s["id"] for s in cell["slots"] if s["winner"]) for cell in page]
+    assert winners == [higher, lower_seed_winner]
+    assert "advanced on seed" in page[0]["status"] and "advanced on seed" not in page[1]["status"]
