@@ -6,8 +6,11 @@ running benchmark never leaks its prompts.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Prefetch
 
 from arena.models import Bye, Generation, Judgment, Match, Round, Tournament
@@ -74,8 +77,18 @@ def tournament_bracket(*, tournament: Tournament) -> dict[str, Any]:
     }
 
 
+def content_key(prefix: str, *parts: Any) -> str:
+    """A cache key naming exactly its inputs (stable across processes, unlike ``hash()`` of strings)."""
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
+    return f"{prefix}:{digest}"
+
+
 def tournament_simulation(*, tournament: Tournament) -> dict[str, Any]:
-    """Predicted ``E[S]`` and win probabilities (stored when finished, from results so far otherwise)."""
+    """Predicted ``E[S]`` and win probabilities (stored when finished, from results so far otherwise).
+
+    A running tournament's prediction (tens of thousands of simulated tournaments) is cached
+    under its exact inputs, so polling clients do not rerun it.
+    """
     if tournament.status == Tournament.Status.COMPLETED and tournament.results.get("expected_score"):
         return {"final": True, "ratings": tournament.results.get("ratings", []),
                 "expected_score": tournament.results["expected_score"]}
@@ -83,7 +96,12 @@ def tournament_simulation(*, tournament: Tournament) -> dict[str, Any]:
     if len(names) < 2:
         return {"final": False, "ratings": [], "expected_score": []}
     ratings = tournament_ratings(tournament)
-    rows = sorted(_expected_scores(tournament, names, ratings), key=lambda r: -r["expected_score"])
+    key = content_key("api:sim", tournament.pk, tournament.format, tournament.config, tournament.seed, names,
+                      [ratings[n] for n in names])
+    rows = cache.get(key)
+    if rows is None:
+        rows = sorted(_expected_scores(tournament, names, ratings), key=lambda r: -r["expected_score"])
+        cache.set(key, rows, timeout=3600)
     return {"final": False, "ratings": [{"name": n, "rating": ratings[n]} for n in names], "expected_score": rows}
 
 

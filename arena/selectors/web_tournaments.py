@@ -16,6 +16,7 @@ from django.db.models import Count, Q
 
 from arena import models as m
 from arena.selectors.leaderboard import leaderboard_get
+from arena.selectors.tournaments import content_key
 from arena.services.tournaments import bracket_advancer
 
 log = logging.getLogger(__name__)
@@ -283,7 +284,8 @@ def _simulation(tournament: m.Tournament, entries: list[m.Entry]) -> dict[str, A
     if len(entries) < 2:
         return None
     ratings = _entry_ratings(entries)
-    key = f"web:sim:{tournament.id}:{tournament.format}:{hash(tuple(ratings))}:{hash(str(tournament.config))}"
+    key = content_key("web:sim", tournament.id, tournament.format, tournament.config, tournament.seed,
+                      [e.competitor_id for e in entries], ratings)
     cached = cache.get(key)
     if cached is not None:
         return cached
@@ -394,7 +396,7 @@ def _sensitivity_computed(tournament: m.Tournament, entries: list[m.Entry]) -> d
     ratings = _entry_ratings(entries)
     names = [e.competitor.name for e in entries]
     k = _n_rounds(tournament.config, 3)
-    key = f"web:sens:{tournament.id}:{hash((tuple(ratings), tuple(names), k))}"
+    key = content_key("web:sens", tournament.id, tournament.seed, names, ratings, k)
     cached = cache.get(key)
     if cached is not None:
         return cached

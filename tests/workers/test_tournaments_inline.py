@@ -296,3 +296,40 @@ def test_a_tied_knockout_match_advances_the_higher_seed_in_engine_api_and_page(f
     winners = [next(s["id"] for s in cell["slots"] if s["winner"]) for cell in page]
     assert winners == [higher, lower_seed_winner]
     assert "advanced on seed" in page[0]["status"] and "advanced on seed" not in page[1]["status"]
+
+
+def test_a_running_tournaments_prediction_is_cached_under_its_inputs(field, prompts, monkeypatch):
+    from arena.selectors import tournaments as selectors
+    from arena.services.matches import inline_dispatch
+
+    t = tournament_create(name="poll", format="round_robin", competitors=field(4), prompt_sets=[prompts], seed=5)
+    with inline_dispatch():
+        tournament_start(tournament=t)
+    runs = []
+    real = selectors._expected_scores
+    monkeypatch.setattr(selectors, "_expected_scores", lambda *a, **k: runs.append(1) or real(*a, **k))
+    first = selectors.tournament_simulation(tournament=t)
+    again = selectors.tournament_simulation(tournament=t)
+    assert runs == [1] and again == first and not first["final"]
+    # a result changes the ratings: a new prediction
+    m = Match.objects.filter(tournament=t).first()
+    Battle.objects.create(model_a_id=m.competitor_a_id, model_b_id=m.competitor_b_id, outcome="model_a",
+                          source=Source.JUDGE, match=m)
+    Match.objects.filter(pk=m.pk).update(status=Match.Status.DONE, outcome="model_a")
+    selectors.tournament_simulation(tournament=t)
+    assert runs == [1, 1]
+
+
+def test_simulation_cache_keys_are_the_same_in_every_process():
+    import subprocess
+    import sys
+
+    code = ("import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'arena.settings'; django.setup(); "
+            "from arena.selectors.tournaments import content_key; "
+            "print(content_key('web:sim', 7, 'swiss', {'rounds': 5}, ['alpha', 'beta'], [1000.0, 1100.0]))")
+    keys = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       env={**__import__("os").environ, "PYTHONHASHSEED": seed}).stdout.strip()
+        for seed in ("1", "2", "3")
+    }
+    assert len(keys) == 1 and next(iter(keys)).startswith("web:sim:")
