@@ -91,3 +91,24 @@ def test_admin_add_goes_to_the_validated_form_and_actions_call_the_service(staff
                           follow=True)
     assert "Cup: " in r.content.decode()  # a refusal is reported, not a server error
     assert staff_client.get(f"/admin/arena/tournament/{t.id}/change/").status_code == 200
+
+
+def test_admin_edit_of_a_match_keeps_votes_counted_meanwhile(staff_client):
+    from django.contrib.admin.sites import site
+    from django.test import RequestFactory
+
+    from tests.factories import MatchFactory
+
+    match = MatchFactory(status=m.Match.Status.AWAITING_VOTES)
+    model_admin = site._registry[m.Match]
+    request = RequestFactory().post("/")
+    request.user = UserFactory(is_staff=True, is_superuser=True)
+    form_class = model_admin.get_form(request, match, change=True)
+    data = {k: v for k, v in form_class(instance=match).initial.items() if v is not None}
+    data["status"] = m.Match.Status.DONE
+    form = form_class(data, instance=match)
+    assert form.is_valid(), form.errors
+    m.Match.objects.filter(pk=match.pk).update(n_votes=5)  # votes recorded while the form was open
+    model_admin.save_model(request, form.save(commit=False), form, change=True)
+    match.refresh_from_db()
+    assert (match.status, match.n_votes) == (m.Match.Status.DONE, 5)
