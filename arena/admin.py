@@ -120,13 +120,6 @@ class MatchAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at", "updated_at", "finished_at", "attempts", "outcome"]
     list_select_related = ["tournament", "round", "competitor_a", "competitor_b"]
 
-    def save_model(self, request: Any, obj: m.Match, form: Any, change: bool) -> None:
-        if change:  # write only what the form changed: n_votes, kept by concurrent votes, is never written back
-            if form.changed_data:
-                obj.save(update_fields=[*form.changed_data, "updated_at"])
-            return
-        super().save_model(request, obj, form, change)
-
 
 @admin.register(m.Generation)
 class GenerationAdmin(ReadOnlyAdmin):

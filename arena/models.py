@@ -359,6 +359,15 @@ class Match(models.Model):
     def __str__(self) -> str:
         return f"Match {self.pk}: {self.competitor_a_id} vs {self.competitor_b_id}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # n_votes is kept by the vote's own "n_votes + 1" UPDATE: a full save of an instance read
+        # earlier (the admin's, say) would write a stale count back, so it writes every other field.
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [
+                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "n_votes"
+            ]
+        super().save(*args, **kwargs)
+
 
 class Generation(models.Model):
     """One competitor's answer in a match (written once per side; a retry reuses it)."""
