@@ -6,14 +6,13 @@ running benchmark never leaks its prompts.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Prefetch
 
 from arena.models import Bye, Generation, Judgment, Match, Round, Tournament
+from arena.selectors import content_key
 from arena.services.tournaments import (
     _entries,
     _expected_scores,
@@ -75,12 +74,6 @@ def tournament_bracket(*, tournament: Tournament) -> dict[str, Any]:
         "rounds": out_rounds,
         "champion": tournament.results.get("champion") if tournament.results else None,
     }
-
-
-def content_key(prefix: str, *parts: Any) -> str:
-    """A cache key naming exactly its inputs (stable across processes, unlike ``hash()`` of strings)."""
-    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
-    return f"{prefix}:{digest}"
 
 
 def tournament_simulation(*, tournament: Tournament) -> dict[str, Any]:

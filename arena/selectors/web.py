@@ -17,6 +17,7 @@ from django.db.models import Count, Q
 from django.utils.dateparse import parse_datetime
 
 from arena import models as m
+from arena.selectors import content_key
 from arena.selectors.leaderboard import leaderboard_get
 from arena.services import leaderboard as leaderboard_service
 
@@ -194,7 +195,7 @@ def pairwise_win_rates(
     cached per data version.
     """
     ids = [cid for cid, _ in models]
-    key = "web:winrates:" + hashlib.sha256(f"{source}|{category}|{data_version}|{ids}".encode()).hexdigest()[:24]
+    key = content_key("web:winrates", source, category, data_version, ids)
     if data_version:
         cached = cache.get(key)
         if cached is not None:

@@ -15,8 +15,8 @@ from django.core.cache import cache
 from django.db.models import Count, Q
 
 from arena import models as m
+from arena.selectors import content_key
 from arena.selectors.leaderboard import leaderboard_get
-from arena.selectors.tournaments import content_key
 from arena.services.tournaments import bracket_advancer
 
 log = logging.getLogger(__name__)
