@@ -92,12 +92,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-elif env_int("DB_POOL_SIZE", 0, minimum=0):
+elif DB_POOL_SIZE := env_int("DB_POOL_SIZE", 0, minimum=0):
     # A psycopg pool per process, shared by its threads: fewer PostgreSQL backends than
     # threads means less contention inside PostgreSQL on a small machine (see bench/RESULTS.md).
-    DATABASES["default"]["OPTIONS"] = {
-        "pool": {"min_size": 1, "max_size": env_int("DB_POOL_SIZE", 0, minimum=0), "timeout": 30}
-    }
+    DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 30}}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

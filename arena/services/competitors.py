@@ -10,7 +10,6 @@ so a name with one public and one private record is refused too.
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 from django.conf import settings
@@ -46,12 +45,6 @@ def _invalid(field: str, message: str) -> ApplicationError:
     return ApplicationError("Invalid input.", field_errors={field: [message]})
 
 
-def _resolve(host: str) -> list[str]:
-    """Every address ``host`` resolves to (IP literals resolve to themselves)."""
-    infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    return sorted({info[4][0] for info in infos})
-
-
 def endpoint_url_validate(*, url: str, allow_internal: bool = False) -> str:
     """Check an OpenAI-compatible base URL; returns it normalised (no trailing slash).
 
@@ -71,7 +64,7 @@ def endpoint_url_validate(*, url: str, allow_internal: bool = False) -> str:
     allow_internal = allow_internal or settings.LUDUS_ALLOW_INTERNAL_ENDPOINTS
     try:
         return validate_endpoint_url(
-            url, allow_internal=allow_internal, require_https=not allow_internal, resolve=_resolve
+            url, allow_internal=allow_internal, require_https=not allow_internal
         )
     except ValueError as exc:
         raise _invalid("endpoint_url", str(exc)) from None

@@ -78,10 +78,8 @@ def other_client(other) -> APIClient:
 @pytest.fixture
 def public_ip(monkeypatch):
     """Host names resolve to a public documentation-free address (no network in tests)."""
-    from arena.services import competitors
     from workers import endpoints
 
-    monkeypatch.setattr(competitors, "_resolve", lambda host: ["93.184.215.14"])
     monkeypatch.setattr(endpoints, "_resolve", lambda host: ["93.184.215.14"])
 
 

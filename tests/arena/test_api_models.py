@@ -81,9 +81,9 @@ def test_internal_or_bad_endpoints_are_refused(url, fragment, owner_client):
 
 
 def test_every_resolved_address_is_checked(monkeypatch):
-    from arena.services import competitors
+    from workers import endpoints
 
-    monkeypatch.setattr(competitors, "_resolve", lambda host: ["93.184.215.14", "10.1.2.3"])
+    monkeypatch.setattr(endpoints, "_resolve", lambda host: ["93.184.215.14", "10.1.2.3"])
     with pytest.raises(ApplicationError) as exc:
         endpoint_url_validate(url="https://mixed.example.com/v1")
     assert "private" in exc.value.field_errors["endpoint_url"][0]
