@@ -582,6 +582,11 @@ class LeaderboardSnapshot(models.Model):
     version = models.PositiveIntegerField()
     data_version = models.CharField(max_length=64, help_text="Fingerprint of the battles used")
     params = models.JSONField(default=dict)
+    inputs = models.JSONField(
+        default=dict,
+        help_text="Exactly which battles were used: scope, id watermarks, excluded models and pair counts",
+    )
+    board = models.JSONField(default=dict, help_text="How the board was shown: interval method, listing rule")
     ratings = models.JSONField(default=list)
     n_battles = models.PositiveBigIntegerField(default=0)
     n_models = models.PositiveIntegerField(default=0)

@@ -220,6 +220,10 @@ LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS = env_int("LUDUS_LEADERBOARD_ETAG_MEMO_SECON
 # Idempotency-Key records older than this are pruned hourly (after which a key counts as new).
 LUDUS_IDEMPOTENCY_RETENTION_HOURS = env_int("LUDUS_IDEMPOTENCY_RETENTION_HOURS", 24, minimum=1)
 LUDUS_BOOTSTRAP_ROUNDS = env_int("LUDUS_BOOTSTRAP_ROUNDS", 100, minimum=0)
+# The listing rule: a model with fewer battles or fewer distinct opponents in a board's data is
+# provisional there (listed apart, never ranked above an established model).
+LUDUS_LISTING_MIN_BATTLES = env_int("LUDUS_LISTING_MIN_BATTLES", 100, minimum=0)
+LUDUS_LISTING_MIN_OPPONENTS = env_int("LUDUS_LISTING_MIN_OPPONENTS", 5, minimum=0)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")

@@ -399,3 +399,11 @@ class ExportQuerySerializer(serializers.Serializer):
     source = serializers.ChoiceField(choices=[("human", "human"), ("judge", "judge"), ("import", "import")],
                                      required=False)
     category = serializers.CharField(required=False, max_length=50)
+    snapshot = serializers.IntegerField(
+        required=False, min_value=1, max_value=2**63 - 1,
+        help_text="A leaderboard snapshot id: exactly the battles it was computed from (not with source/category)",
+    )
+
+
+class PublicExportQuerySerializer(serializers.Serializer):
+    format = serializers.ChoiceField(choices=[("jsonl", "jsonl"), ("csv", "csv")], required=False, default="jsonl")

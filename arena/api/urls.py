@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
 from arena.api.views.accounts import ApiKeyViewSet, MeView, UserViewSet
-from arena.api.views.battles_io import BattleExportView, BattleImportView
+from arena.api.views.battles_io import BattleExportView, BattleImportView, PublicVoteExportView
 from arena.api.views.competitors import CompetitorViewSet
 from arena.api.views.leaderboard import LeaderboardIndexView, LeaderboardView
 from arena.api.views.tournaments import TournamentViewSet
@@ -25,6 +25,7 @@ v1 = [
     path("leaderboard/available/", LeaderboardIndexView.as_view(), name="leaderboard-available"),
     path("battles/import/", BattleImportView.as_view(), name="battle-import"),
     path("battles/export/", BattleExportView.as_view(), name="battle-export"),
+    path("battles/export/public/", PublicVoteExportView.as_view(), name="battle-export-public"),
     path("", include(router.urls)),
 ]
 

@@ -15,7 +15,9 @@ The reader's container carries no per-record category, so a whole file is import
 one ``category`` (default ``general``).
 
 Export streams ``Battle`` rows as JSON Lines or CSV records (DESIGN.md's record shape), or
-everything (imported pair counts included) aggregated per pair as a pair-counts CSV.
+everything (imported pair counts included) aggregated per pair as a pair-counts CSV; or
+exactly the battles behind one leaderboard snapshot; or, for anyone, the rated human votes
+behind the public boards.
 """
 
 from __future__ import annotations
@@ -31,11 +33,11 @@ from typing import IO, Any
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Count, Sum
+from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from arena.exceptions import ApplicationError
-from arena.models import Battle, Competitor, ImportBatch, PairCount, Source
+from arena.models import Battle, Competitor, ImportBatch, LeaderboardSnapshot, PairCount, Source
 from arena.services import leaderboard
 from ranking.battles import read_battles
 from ranking.errors import BattleFileError, InputError
@@ -265,51 +267,41 @@ def _store_records(battles: Any, *, ids: np.ndarray, batch: ImportBatch, categor
 # --------------------------------------------------------------------------- export
 
 _RECORD_FIELDS = ("model_a", "model_b", "winner", "tstamp", "anony", "judge", "category", "source")
+_PUBLIC_FIELDS = ("model_a", "model_b", "winner", "tstamp", "anony", "category")
 
 
-def _battle_rows(*, source: str | None, category: str | None) -> Iterator[dict[str, Any]]:
+def _battle_rows(qs: QuerySet[Battle], *, fields: tuple[str, ...] = _RECORD_FIELDS) -> Iterator[dict[str, Any]]:
     names = dict(Competitor.objects.values_list("id", "name"))
-    qs = Battle.objects.order_by("id")
-    if source:
-        qs = qs.filter(source=source)
-    if category:
-        qs = qs.filter(category=category)
-    fields = ("model_a_id", "model_b_id", "outcome", "tstamp", "anony", "judge", "category", "source")
-    for a, b, outcome, tstamp, anony, judge, cat, src in qs.values_list(*fields).iterator(chunk_size=2000):
-        yield {
+    columns = ("model_a_id", "model_b_id", "outcome", "tstamp", "anony", "judge", "category", "source")
+    for a, b, outcome, tstamp, anony, judge, cat, src in qs.order_by("id").values_list(*columns).iterator(chunk_size=2000):
+        row = {
             "model_a": names.get(a, str(a)),
             "model_b": names.get(b, str(b)),
             "winner": outcome,
-            "tstamp": round(tstamp.timestamp(), 3),
+            "tstamp": tstamp.timestamp(),  # exact: online methods order by it
             "anony": anony,
             "judge": judge,
             "category": cat,
             "source": src,
         }
+        yield {f: row[f] for f in fields}
 
 
-def _pair_rows(*, source: str | None, category: str | None) -> Iterator[tuple[str, str, int, int, int]]:
+def _pair_rows(qs: QuerySet[Battle], pair_counts: QuerySet[PairCount]) -> Iterator[tuple[str, str, int, int, int]]:
     names = dict(Competitor.objects.values_list("id", "name"))
     totals: dict[tuple[int, int], list[int]] = {}
-    qs = Battle.objects.all()
-    if source:
-        qs = qs.filter(source=source)
-    if category:
-        qs = qs.filter(category=category)
     for a, b, outcome, n in qs.values_list("model_a_id", "model_b_id", "outcome").annotate(n=Count("id")).order_by():
         slot = 0 if outcome == "model_a" else 1 if outcome == "model_b" else 2
         totals.setdefault((a, b), [0, 0, 0])[slot] += n
-    if source in (None, "", Source.IMPORT):
-        pc = PairCount.objects.all()
-        if category:
-            pc = pc.filter(category=category)
-        for a, b, wa, wb, t in (
-            pc.values_list("model_a_id", "model_b_id").annotate(wa=Sum("wins_a"), wb=Sum("wins_b"), t=Sum("ties")).order_by()
-        ):
-            row = totals.setdefault((a, b), [0, 0, 0])
-            row[0] += wa
-            row[1] += wb
-            row[2] += t
+    for a, b, wa, wb, t in (
+        pair_counts.values_list("model_a_id", "model_b_id")
+        .annotate(wa=Sum("wins_a"), wb=Sum("wins_b"), t=Sum("ties"))
+        .order_by()
+    ):
+        row = totals.setdefault((a, b), [0, 0, 0])
+        row[0] += wa
+        row[1] += wb
+        row[2] += t
     for (a, b), (wa, wb, t) in sorted(totals.items(), key=lambda kv: (names.get(kv[0][0], ""), names.get(kv[0][1], ""))):
         yield names.get(a, str(a)), names.get(b, str(b)), wa, wb, t
 
@@ -320,7 +312,35 @@ def _csv_line(values: Any) -> str:
     return buffer.getvalue()
 
 
-def battles_export(*, fmt: str = "jsonl", source: str | None = None, category: str | None = None) -> Iterator[str]:
+def _invalid(field_name: str, message: str, *, status: int = 400) -> ApplicationError:
+    return ApplicationError("Invalid input.", field_errors={field_name: [message]}, status=status)
+
+
+def _snapshot_selection(snapshot: int, fmt: str) -> tuple[QuerySet[Battle], QuerySet[PairCount]]:
+    row = LeaderboardSnapshot.objects.filter(id=snapshot).values("inputs").first()
+    if row is None:
+        raise _invalid("snapshot", f"No leaderboard snapshot has id {snapshot}.", status=404)
+    inputs = row["inputs"]
+    if not inputs:
+        raise _invalid(
+            "snapshot",
+            f"Snapshot {snapshot} was published before snapshots recorded which battles they used; "
+            "its battles cannot be selected exactly.",
+        )
+    battles = leaderboard.scope_battles(inputs)
+    pair_counts = leaderboard.scope_pair_counts(inputs)
+    if fmt != "pairs" and pair_counts.exists():
+        raise _invalid(
+            "format",
+            f"Snapshot {snapshot} used imported pair counts, which have no individual records: "
+            "use format=pairs.",
+        )
+    return battles, pair_counts
+
+
+def battles_export(
+    *, fmt: str = "jsonl", source: str | None = None, category: str | None = None, snapshot: int | None = None
+) -> Iterator[str]:
     """Stream battles as text chunks.
 
     Parameters
@@ -330,38 +350,69 @@ def battles_export(*, fmt: str = "jsonl", source: str | None = None, category: s
         ``source``), or a pair-counts CSV of everything, imported pair counts included.
     source : {"human", "judge", "import"} or None
     category : str or None
+    snapshot : int or None
+        A :class:`LeaderboardSnapshot` id: exactly the battles that snapshot was computed from
+        (its recorded ``inputs``), whatever arrived since; not combined with ``source`` or
+        ``category``. A snapshot that used imported pair counts is exported as ``pairs``.
 
     Raises
     ------
     ApplicationError
-        An unknown format or source (raised before the first chunk).
+        An unknown format, source or snapshot (raised before the first chunk).
     """
     if fmt not in EXPORT_FORMATS:
-        raise ApplicationError(
-            "Invalid input.", field_errors={"format": [f"Must be one of {', '.join(EXPORT_FORMATS)}; got {fmt!r}."]}
-        )
+        raise _invalid("format", f"Must be one of {', '.join(EXPORT_FORMATS)}; got {fmt!r}.")
     valid_sources = [s for s, _ in Source.choices]
     if source and source not in valid_sources:
-        raise ApplicationError(
-            "Invalid input.", field_errors={"source": [f"Must be one of {', '.join(valid_sources)}; got {source!r}."]}
-        )
-    return _export_chunks(fmt=fmt, source=source, category=category)
+        raise _invalid("source", f"Must be one of {', '.join(valid_sources)}; got {source!r}.")
+    if snapshot is not None:
+        if source or category:
+            raise _invalid("snapshot", "A snapshot names its own source and category; do not combine them.")
+        battles, pair_counts = _snapshot_selection(snapshot, fmt)
+    else:
+        battles = Battle.objects.all()
+        if source:
+            battles = battles.filter(source=source)
+        if category:
+            battles = battles.filter(category=category)
+        pair_counts = PairCount.objects.none()
+        if source in (None, "", Source.IMPORT):
+            pair_counts = PairCount.objects.filter(category=category) if category else PairCount.objects.all()
+    return _export_chunks(fmt=fmt, battles=battles, pair_counts=pair_counts, fields=_RECORD_FIELDS)
 
 
-def _export_chunks(*, fmt: str, source: str | None, category: str | None) -> Iterator[str]:
+def battles_export_public(*, fmt: str = "jsonl") -> Iterator[str]:
+    """Stream the rated human votes behind the public boards: anyone may download them.
+
+    One record per rated vote between public competitors: model identities, outcome,
+    category, time and whether it was anonymous; no voter identity. Private competitors
+    never appear.
+    """
+    if fmt not in ("jsonl", "csv"):
+        raise _invalid("format", f"Must be one of jsonl, csv; got {fmt!r}.")
+    private = leaderboard.private_competitor_ids()
+    battles = (
+        Battle.objects.filter(source=Source.HUMAN).exclude(model_a_id__in=private).exclude(model_b_id__in=private)
+    )
+    return _export_chunks(fmt=fmt, battles=battles, pair_counts=PairCount.objects.none(), fields=_PUBLIC_FIELDS)
+
+
+def _export_chunks(
+    *, fmt: str, battles: QuerySet[Battle], pair_counts: QuerySet[PairCount], fields: tuple[str, ...]
+) -> Iterator[str]:
     if fmt == "pairs":
         yield "model_a,model_b,wins_a,wins_b,ties\n"
-        for row in _pair_rows(source=source, category=category):
+        for row in _pair_rows(battles, pair_counts):
             yield _csv_line(row)
         return
     if fmt == "csv":
-        yield ",".join(_RECORD_FIELDS) + "\n"
+        yield ",".join(fields) + "\n"
     chunk: list[str] = []
-    for row in _battle_rows(source=source, category=category):
+    for row in _battle_rows(battles, fields=fields):
         if fmt == "jsonl":
             chunk.append(json.dumps(row, ensure_ascii=False) + "\n")
         else:
-            chunk.append(_csv_line([str(row[f]).lower() if f == "anony" else row[f] for f in _RECORD_FIELDS]))
+            chunk.append(_csv_line([str(row[f]).lower() if f == "anony" else row[f] for f in fields]))
         if len(chunk) >= 1000:
             yield "".join(chunk)
             chunk = []

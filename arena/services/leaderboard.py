@@ -1,8 +1,15 @@
 """Leaderboard building: battles from the database -> ranking/ -> versioned snapshots.
 
-Every published number is reproducible: a snapshot stores the method, its parameters and a
-fingerprint of the battles it was computed from (``data_version``). Rebuilding with unchanged
-data and parameters creates no new version, so the rebuild task is idempotent.
+Every published number is reproducible: a snapshot stores the method, its parameters and
+exactly which battles it used (``inputs``: the scope, the largest Battle and PairCount ids
+used, the private competitors left out), so ``battles_export(snapshot=...)`` returns those
+battles and ``python -m ranking rate`` on them gives the same numbers. ``data_version``
+fingerprints the inputs and the board's presentation rule; rebuilding with unchanged data and
+parameters creates no new version, so the rebuild task is idempotent.
+
+Public boards: battles of private competitors are left out; withdrawn competitors keep their
+history and are marked. Only established models (see :func:`listing_rule`) of the main
+comparison component are ranked.
 """
 
 from __future__ import annotations
@@ -20,8 +27,8 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Max, Q, QuerySet
 
 from arena.models import Battle, Competitor, LeaderboardSnapshot, PairCount, Source
 from ranking.battles import Battles
@@ -60,12 +67,40 @@ def snapshot_cache(snapshot: LeaderboardSnapshot) -> None:
 
 @dataclass(frozen=True)
 class BattleData:
-    """The battles of one (source, category) scope, integer coded by competitor id."""
+    """The battles of one (source, category) scope, integer coded by competitor id.
+
+    ``inputs`` says exactly which stored rows these are (see :func:`battle_data_load`); the
+    export of a snapshot selects the same rows from it.
+    """
 
     battles: Battles
     competitor_ids: list[int]
     n_records: int  # individual Battle rows (the rest come from pair counts)
-    data_version: str
+    inputs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One board's method: its parameters, its function and what the board says about it.
+
+    Attributes
+    ----------
+    params : dict
+        Keyword arguments of ``fn`` (stored with every snapshot).
+    fn : callable
+        ``fn(battles, **params) -> RatingResult``.
+    interval : str
+        How the rows' ``lower``/``upper`` are computed, named on the methodology note; empty
+        when the method gives no interval (the rows then carry null bounds and the page says so).
+    ordered : bool
+        An online method that needs individual battles in order: imported pair counts (which
+        have no order) are left out of its data, and the board says how many.
+    """
+
+    params: dict[str, Any]
+    fn: Callable[..., RatingResult]
+    interval: str = ""
+    ordered: bool = False
 
 
 def _scope_filter(source: str, category: str) -> Q:
@@ -77,21 +112,56 @@ def _scope_filter(source: str, category: str) -> Q:
     return q
 
 
-def battle_data_load(*, source: str = "combined", category: str = ALL_CATEGORIES) -> BattleData:
-    """Load every battle of a scope as a :class:`ranking.battles.Battles` (pair counts weighted)."""
-    battle_qs = Battle.objects.filter(_scope_filter(source, category))
-    rows = list(battle_qs.order_by("tstamp", "id").values_list("model_a_id", "model_b_id", "outcome", "tstamp"))
-    count_rows: list[tuple[int, int, int, int, int]] = []
-    if source in ("combined", Source.IMPORT):
-        pc_qs = PairCount.objects.all()
-        if category != ALL_CATEGORIES:
-            pc_qs = pc_qs.filter(category=category)
-        count_rows = list(pc_qs.values_list("model_a_id", "model_b_id", "wins_a", "wins_b", "ties"))
+def uses_pair_counts(source: str) -> bool:
+    """Whether a source's boards include imported pair counts."""
+    return source in ("combined", Source.IMPORT)
 
+
+def _watermarks() -> tuple[int, int]:
+    """The largest Battle and PairCount ids such that every row at or below them is committed.
+
+    On PostgreSQL a row with a smaller id can commit after one with a larger id; a brief SHARE
+    lock waits for the writers in flight, so no row can appear below the watermarks later.
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {Battle._meta.db_table}, {PairCount._meta.db_table} IN SHARE MODE")
+        battle_max = Battle.objects.aggregate(m=Max("id"))["m"] or 0
+        pair_max = PairCount.objects.aggregate(m=Max("id"))["m"] or 0
+    return battle_max, pair_max
+
+
+def private_competitor_ids() -> list[int]:
+    """Competitors that never appear on public boards or exports."""
+    return sorted(Competitor.objects.filter(visibility=Competitor.Visibility.PRIVATE).values_list("id", flat=True))
+
+
+def scope_battles(inputs: dict[str, Any]) -> QuerySet[Battle]:
+    """The Battle rows a snapshot's ``inputs`` name (the one selection the build and the export share)."""
+    private = inputs["excluded_competitors"]
+    return (
+        Battle.objects.filter(_scope_filter(inputs["source"], inputs["category"]), id__lte=inputs["battles_upto"])
+        .exclude(model_a_id__in=private)
+        .exclude(model_b_id__in=private)
+    )
+
+
+def scope_pair_counts(inputs: dict[str, Any]) -> QuerySet[PairCount]:
+    """The PairCount rows a snapshot's ``inputs`` name (none when it used no pair counts)."""
+    if inputs.get("pair_counts_upto") is None:
+        return PairCount.objects.none()
+    private = inputs["excluded_competitors"]
+    qs = PairCount.objects.filter(id__lte=inputs["pair_counts_upto"])
+    if inputs["category"] != ALL_CATEGORIES:
+        qs = qs.filter(category=inputs["category"])
+    return qs.exclude(model_a_id__in=private).exclude(model_b_id__in=private)
+
+
+def _build(rows: list[tuple[Any, ...]], count_rows: list[tuple[int, int, int, int, int]]) -> tuple[Battles, list[int]]:
     ids = sorted({r[0] for r in rows} | {r[1] for r in rows} | {r[0] for r in count_rows} | {r[1] for r in count_rows})
     index = {cid: i for i, cid in enumerate(ids)}
     names = dict(Competitor.objects.filter(id__in=ids).values_list("id", "name"))
-
     a = [index[r[0]] for r in rows]
     b = [index[r[1]] for r in rows]
     outcome = [_OUTCOME_CODE[r[2]] for r in rows]
@@ -114,50 +184,90 @@ def battle_data_load(*, source: str = "combined", category: str = ALL_CATEGORIES
         tstamp=tstamp,
         weight=None if not count_rows else np.asarray(weight, dtype=np.float64),
     )
-    stats = battle_qs.aggregate(n=Count("id"), last=Max("id"))
-    pc_stats = PairCount.objects.aggregate(n=Count("id"), last=Max("id")) if count_rows else {}
-    fingerprint = json.dumps([source, category, stats, pc_stats], sort_keys=True, default=str)
-    return BattleData(
-        battles=battles,
-        competitor_ids=ids,
-        n_records=len(rows),
-        data_version=hashlib.sha256(fingerprint.encode()).hexdigest()[:16],
+    return battles, ids
+
+
+def battle_data_load(
+    *, source: str = "combined", category: str = ALL_CATEGORIES, ordered: bool = False,
+    watermarks: tuple[int, int] | None = None,
+) -> BattleData:
+    """Load the battles of a public scope as a :class:`ranking.battles.Battles` (pair counts weighted).
+
+    Battles of private competitors are left out. ``ordered`` loads only individual battles
+    (for online methods) and records the imported pair counts it leaves out.
+
+    The returned ``inputs`` name the rows exactly: ``source``, ``category``, ``battles_upto``
+    (the largest Battle id used), ``pair_counts_upto`` (the largest PairCount id used, or
+    ``None`` when pair counts are not used), ``excluded_competitors`` (private ids) and
+    ``excluded_pair_counts`` (``{"rows", "battles"}`` left out by an ordered load).
+    """
+    battle_max, pair_max = watermarks if watermarks is not None else _watermarks()
+    private = private_competitor_ids()
+    selection: dict[str, Any] = {
+        "source": source, "category": category, "battles_upto": battle_max,
+        "pair_counts_upto": pair_max if uses_pair_counts(source) else None, "excluded_competitors": private,
+    }
+    battle_rows = scope_battles(selection).order_by("tstamp", "id").values_list(
+        "model_a_id", "model_b_id", "outcome", "tstamp", "id"
     )
+    rows = list(battle_rows)
+    pair_rows = list(scope_pair_counts(selection).values_list("model_a_id", "model_b_id", "wins_a", "wins_b", "ties", "id"))
+    excluded = {"rows": 0, "battles": 0}
+    if ordered and pair_rows:
+        excluded = {"rows": len(pair_rows), "battles": sum(r[2] + r[3] + r[4] for r in pair_rows)}
+        pair_rows = []
+    battles, ids = _build(rows, [r[:5] for r in pair_rows])
+    inputs = {
+        **selection,
+        "battles_upto": max((r[4] for r in rows), default=0),
+        "pair_counts_upto": None if ordered or not uses_pair_counts(source) else max((r[5] for r in pair_rows), default=0),
+        "excluded_pair_counts": excluded,
+    }
+    return BattleData(battles=battles, competitor_ids=ids, n_records=len(rows), inputs=inputs)
 
 
-def _method_registry() -> dict[str, tuple[dict[str, Any], Callable[..., RatingResult]]]:
-    """Methods computed for every scope: name -> (parameters, function(battles, **params))."""
+def _method_registry() -> dict[str, MethodSpec]:
+    """Methods computed for every scope (see :class:`MethodSpec`)."""
     from ranking.bradley_terry import bradley_terry
     from ranking.elo import elo
 
-    methods: dict[str, tuple[dict[str, Any], Callable[..., RatingResult]]] = {
-        "bt": ({"scale": 400.0, "base": 10.0, "init": 1000.0, "ci": "sandwich", "confidence": 0.95}, bradley_terry),
-        "elo": ({"k": 4.0, "scale": 400.0, "base": 10.0, "init": 1000.0}, elo),
+    methods: dict[str, MethodSpec] = {
+        "bt": MethodSpec(
+            {"scale": 400.0, "base": 10.0, "init": 1000.0, "ci": "sandwich", "confidence": 0.95}, bradley_terry,
+            interval="95% sandwich (robust) confidence interval of the maximum-likelihood estimate",
+        ),
+        "elo": MethodSpec({"k": 4.0, "scale": 400.0, "base": 10.0, "init": 1000.0}, elo, ordered=True),
     }
     try:
         from ranking.openskill import openskill_rate
 
-        methods["openskill"] = ({"model": "plackett-luce"}, openskill_rate)
+        methods["openskill"] = MethodSpec(
+            {"model": "plackett-luce"}, openskill_rate, ordered=True,
+            interval="μ ± 1.96σ of the OpenSkill posterior (a Bayesian credible band, not a calibrated "
+            "confidence interval)",
+        )
     except ImportError:  # pragma: no cover - present once ranking/openskill.py lands
         pass
     try:
         from ranking.winrate import average_win_rate
 
-        methods["winrate"] = ({}, average_win_rate)
+        methods["winrate"] = MethodSpec({}, average_win_rate)
     except ImportError:  # pragma: no cover
         pass
     try:
         from ranking.alpharank import alpharank_from_battles  # noqa: F401
 
-        methods["alpharank"] = ({"alpha": 100.0, "population_size": 50}, _alpharank_result)
+        methods["alpharank"] = MethodSpec({"alpha": 100.0, "population_size": 50}, _alpharank_result)
     except ImportError:  # pragma: no cover
         pass
     try:
         from ranking.simulate import predict_tournament  # noqa: F401
 
-        methods["expected_score"] = (
+        methods["expected_score"] = MethodSpec(
             {"format": "swiss", "rounds": "ceil(log2 M)", "iterations": 20000, "seed": 0, "ratings": "bt"},
             _expected_score_result,
+            interval="± 1.96 Monte Carlo standard errors of the simulation only (the uncertainty of the "
+            "ratings it starts from is not included)",
         )
     except ImportError:  # pragma: no cover
         pass
@@ -237,25 +347,80 @@ def _win_rates(battles: Battles) -> np.ndarray:
         return np.where(played > 0, score / np.maximum(played, 1e-300), np.nan)
 
 
-def _rows(result: RatingResult, data: BattleData) -> list[dict[str, Any]]:
-    win_rate = _win_rates(data.battles)
-    by_name = {name: i for i, name in enumerate(data.battles.models)}
+def listing_rule() -> dict[str, int]:
+    """The listing rule of the boards (settings ``LUDUS_LISTING_MIN_BATTLES``/``_MIN_OPPONENTS``)."""
+    return {"min_battles": settings.LUDUS_LISTING_MIN_BATTLES, "min_opponents": settings.LUDUS_LISTING_MIN_OPPONENTS}
+
+
+def _opponents(battles: Battles) -> np.ndarray:
+    n = battles.n_models
+    w = np.ones(len(battles)) if battles.weight is None else battles.weight
+    met = np.zeros((n, n), dtype=bool)
+    keep = w > 0
+    met[battles.a[keep], battles.b[keep]] = True
+    met |= met.T
+    return met.sum(axis=1).astype(np.int64)
+
+
+#: Row sections, in the order the board lists them.
+SECTIONS: tuple[str, ...] = ("ranked", "provisional", "separate")
+
+
+def _rows(result: RatingResult, data: BattleData, *, rule: dict[str, int], withdrawn: set[int]) -> list[dict[str, Any]]:
+    """The snapshot rows: ``result``'s, with the listing and comparison flags and Rank(UB).
+
+    Only established models of the main component (0: the largest connected group) are ranked:
+    ``rank`` is 1 + the number of them whose lower bound is above this model's upper bound
+    (a null bound is unbounded), or the ordinal rank among them when the method gives no
+    interval. Provisional models (below the listing rule) and models of other components get
+    ``rank: null`` and their own ``section``.
+    """
+    battles = data.battles
+    by_name = {name: i for i, name in enumerate(battles.models)}
+    win_rate = _win_rates(battles)
+    component = _components(battles)
+    counts = _battle_counts(battles)
+    opponents = _opponents(battles)
     rows = result.to_rows()
     for row in rows:
         i = by_name[row["model"]]
-        row["competitor_id"] = data.competitor_ids[i]
+        cid = data.competitor_ids[i]
+        row["competitor_id"] = cid
         row["win_rate"] = None if np.isnan(win_rate[i]) else float(win_rate[i])
+        row["battles"] = int(counts[i])
+        row["opponents"] = int(opponents[i])
+        row["component"] = int(component[i])
+        row["provisional"] = bool(counts[i] < rule["min_battles"] or opponents[i] < rule["min_opponents"])
+        row["withdrawn"] = cid in withdrawn
+        row["section"] = "separate" if component[i] != 0 else "provisional" if row["provisional"] else "ranked"
+    ranked = [r for r in rows if r["section"] == "ranked"]
+    has_interval = result.lower is not None or result.upper is not None
+    lows = np.array([-np.inf if r["lower"] is None else r["lower"] for r in ranked])
+    ratings = np.array([r["rating"] for r in ranked])
+    for row in rows:
+        if row["section"] != "ranked":
+            row["rank"] = None
+        elif has_interval:
+            upper = np.inf if row["upper"] is None else row["upper"]
+            row["rank"] = 1 + int((lows > upper).sum())
+        else:
+            row["rank"] = 1 + int((ratings > row["rating"]).sum())
+    order = {name: k for k, name in enumerate(SECTIONS)}
+    rows.sort(key=lambda r: (order[r["section"]], r["component"], -r["rating"], r["model"]))
     return rows
 
 
 def snapshot_to_dict(snapshot: LeaderboardSnapshot) -> dict[str, Any]:
     return {
+        "id": snapshot.id,
         "method": snapshot.method,
         "source": snapshot.source,
         "category": snapshot.category,
         "version": snapshot.version,
         "data_version": snapshot.data_version,
         "params": snapshot.params,
+        "inputs": snapshot.inputs,
+        "board": snapshot.board,
         "n_battles": snapshot.n_battles,
         "n_models": snapshot.n_models,
         "compute_ms": snapshot.compute_ms,
@@ -274,6 +439,8 @@ def snapshot_publish(
     ratings: list[dict[str, Any]],
     n_battles: int,
     compute_ms: int,
+    inputs: dict[str, Any] | None = None,
+    board: dict[str, Any] | None = None,
     force: bool = False,
 ) -> LeaderboardSnapshot:
     """Store a new snapshot version unless the latest one has the same data and parameters."""
@@ -294,6 +461,8 @@ def snapshot_publish(
                     version=version,
                     data_version=data_version,
                     params=params,
+                    inputs=inputs or {},
+                    board=board or {},
                     ratings=ratings,
                     n_battles=n_battles,
                     n_models=len(ratings),
@@ -312,39 +481,60 @@ def snapshot_publish(
     return snapshot
 
 
+def _data_version(inputs: dict[str, Any], board: dict[str, Any], withdrawn: set[int]) -> str:
+    fingerprint = json.dumps([inputs, board, sorted(withdrawn)], sort_keys=True, default=str)
+    return hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
+
+
 def leaderboard_rebuild(
     *, source: str = "combined", category: str = ALL_CATEGORIES, methods: Iterable[str] | None = None, force: bool = False
 ) -> list[LeaderboardSnapshot]:
-    """Recompute the snapshots of one scope for the given methods (all registered by default)."""
-    data = battle_data_load(source=source, category=category)
-    if len(data.battles) == 0:
-        return []
+    """Recompute the snapshots of one scope for the given methods (all registered by default).
+
+    Every method sees the same committed battles (one pair of watermarks); an online method
+    (``MethodSpec.ordered``) leaves the imported pair counts out and its snapshot says how many.
+    """
     registry = _method_registry()
     wanted = list(registry) if methods is None else [m for m in methods if m in registry]
+    watermarks = _watermarks()
+    withdrawn = set(Competitor.objects.filter(status=Competitor.Status.WITHDRAWN).values_list("id", flat=True))
+    rule = listing_rule()
+    loaded: dict[bool, BattleData] = {}
     snapshots = []
     for method in wanted:
-        params, fn = registry[method]
+        spec = registry[method]
+        if spec.ordered not in loaded:
+            loaded[spec.ordered] = battle_data_load(
+                source=source, category=category, ordered=spec.ordered, watermarks=watermarks
+            )
+        data = loaded[spec.ordered]
+        if len(data.battles) == 0:
+            continue
+        board = {"interval": spec.interval, "listing": rule}
+        data_version = _data_version(data.inputs, board, withdrawn)
         latest = (
             LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
             .order_by("-version").first()
         )
-        if latest is not None and not force and latest.data_version == data.data_version and latest.params == params:
+        if latest is not None and not force and latest.data_version == data_version and latest.params == spec.params:
             # unchanged data and parameters: nothing to compute (the rebuild is idempotent and cheap)
             snapshot_cache(latest)
             snapshots.append(latest)
             continue
         started = time.perf_counter()
-        result = fn(data.battles, **params)
+        result = spec.fn(data.battles, **spec.params)
         elapsed = int((time.perf_counter() - started) * 1000)
         snapshots.append(
             snapshot_publish(
                 method=method,
                 source=source,
                 category=category,
-                data_version=data.data_version,
-                params=params,
-                ratings=_rows(result, data),
-                n_battles=int(round(float(data.battles.weight.sum()))) if data.battles.weight is not None else len(data.battles),
+                data_version=data_version,
+                params=spec.params,
+                inputs=data.inputs,
+                board=board,
+                ratings=_rows(result, data, rule=rule, withdrawn=withdrawn),
+                n_battles=data.battles.n_battles,
                 compute_ms=elapsed,
                 force=force,
             )

@@ -1,4 +1,4 @@
-"""``battles/import/`` and ``battles/export/`` (admins)."""
+"""``battles/import/`` and ``battles/export/`` (admins); ``battles/export/public/`` (anyone)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.permissions import AllowAny
 from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,9 +22,10 @@ from arena.api.serializers import (
     ImportQuerySerializer,
     ImportReportSerializer,
     ImportUploadSerializer,
+    PublicExportQuerySerializer,
 )
 from arena.exceptions import ApplicationError
-from arena.services.battles_io import battles_export, battles_import
+from arena.services.battles_io import battles_export, battles_export_public, battles_import
 
 _CONTENT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "pairs": "text/csv"}
 
@@ -119,16 +121,36 @@ class BattleExportView(APIView):
     @extend_schema(
         parameters=[ExportQuerySerializer],
         responses={(200, "application/x-ndjson"): OpenApiTypes.STR, (200, "text/csv"): OpenApiTypes.STR},
-        summary="Stream the battles as JSON Lines or CSV records, or as pair counts",
+        summary="Stream the battles (or exactly those behind ?snapshot=<id>) as JSON Lines, CSV or pair counts",
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         query = ExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         fmt = query.validated_data["format"]
         chunks = battles_export(
-            fmt=fmt, source=query.validated_data.get("source"), category=query.validated_data.get("category")
+            fmt=fmt, source=query.validated_data.get("source"), category=query.validated_data.get("category"),
+            snapshot=query.validated_data.get("snapshot"),
         )
-        response = StreamingHttpResponse(chunks, content_type=_CONTENT_TYPES[fmt] + "; charset=utf-8")
-        extension = "jsonl" if fmt == "jsonl" else "csv"
-        response["Content-Disposition"] = f'attachment; filename="battles-{fmt}.{extension}"'
-        return response
+        return _stream(chunks, fmt, "battles")
+
+
+class PublicVoteExportView(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[PublicExportQuerySerializer],
+        responses={(200, "application/x-ndjson"): OpenApiTypes.STR, (200, "text/csv"): OpenApiTypes.STR},
+        summary="The rated human votes behind the public boards (no voter identity), for anyone",
+    )
+    def get(self, request: Request) -> StreamingHttpResponse:
+        query = PublicExportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        fmt = query.validated_data["format"]
+        return _stream(battles_export_public(fmt=fmt), fmt, "human-votes")
+
+
+def _stream(chunks: Any, fmt: str, name: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(chunks, content_type=_CONTENT_TYPES[fmt] + "; charset=utf-8")
+    extension = "jsonl" if fmt == "jsonl" else "csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}-{fmt}.{extension}"'
+    return response

@@ -1,4 +1,4 @@
-"""``manage.py export_battles [--format jsonl|csv|pairs] [--source S] [--category C] [-o FILE]``."""
+"""``manage.py export_battles [--format jsonl|csv|pairs] [--source S] [--category C] [--snapshot ID] [-o FILE]``."""
 
 from __future__ import annotations
 
@@ -18,13 +18,21 @@ class Command(BaseCommand):
         parser.add_argument("--format", dest="fmt", default="jsonl", choices=EXPORT_FORMATS)
         parser.add_argument("--source", choices=["human", "judge", "import"])
         parser.add_argument("--category")
+        parser.add_argument(
+            "--snapshot", type=int,
+            help="A leaderboard snapshot id: exactly the battles it was computed from (not with --source/--category).",
+        )
         parser.add_argument("-o", "--output", help="Write to this file instead of stdout.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
-            chunks = battles_export(fmt=options["fmt"], source=options["source"], category=options["category"])
+            chunks = battles_export(
+                fmt=options["fmt"], source=options["source"], category=options["category"],
+                snapshot=options["snapshot"],
+            )
         except ApplicationError as exc:
-            raise CommandError(exc.message) from None
+            details = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.field_errors or {}).items())
+            raise CommandError(f"{exc.message} {details}".strip()) from None
         if options["output"]:
             with open(options["output"], "w", encoding="utf-8", newline="") as out:
                 for chunk in chunks:
