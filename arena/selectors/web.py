@@ -8,6 +8,7 @@ rating history, head-to-head records, tournament tables). Nothing here writes.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -31,14 +32,19 @@ METHODS: tuple[tuple[str, str], ...] = (
 )
 METHOD_NOTES: dict[str, str] = {
     "bt": "Bradley-Terry maximum likelihood on the Elo scale: P(i beats j) = 1 / (1 + base^(-(r_i - r_j)/scale)); "
-    "ties count half a win to each side. Intervals are 95% confidence intervals.",
-    "elo": "Online Elo in battle order; a tie counts ½. Elo depends on the order of battles, so its interval "
-    "(when shown) comes from resampling.",
-    "openskill": "OpenSkill (Weng-Lin Bayesian rating); the interval is μ ± a multiple of σ.",
+    "ties count half a win to each side.",
+    "elo": "Online Elo in battle order; a tie counts ½. Elo depends on the order of battles.",
+    "openskill": "OpenSkill (Weng-Lin Bayesian rating), updated battle by battle in time order.",
     "alpharank": "α-Rank: the mass of each model in the stationary distribution of an evolutionary process "
     "over the pairwise win-rate game (higher is better).",
     "expected_score": "E[S]: expected number of wins under simulated Competitive Swiss-system dynamics.",
     "winrate": "Average win rate against the other models (ties ½).",
+}
+#: Titles of the board's row sections (see ``arena.services.leaderboard.SECTIONS``).
+SECTION_TITLES: dict[str, str] = {
+    "ranked": "Ranked: established models of the main comparison group",
+    "provisional": "Provisional: below the listing rule, not ranked",
+    "separate": "Not comparable with the main group: never met it, directly or through other models; not ranked",
 }
 SOURCES: tuple[tuple[str, str], ...] = (
     ("combined", "Combined"),
@@ -143,9 +149,10 @@ def leaderboard_view_data(
         return data
     ratings = list(snapshot.get("ratings") or [])
     owners = _owners([r["competitor_id"] for r in ratings if r.get("competitor_id") is not None])
-    lows = [r["lower"] if r.get("lower") is not None else r["rating"] for r in ratings]
-    highs = [r["upper"] if r.get("upper") is not None else r["rating"] for r in ratings]
-    lo, hi = (min(lows), max(highs)) if ratings else (0.0, 1.0)
+    finite = [r["rating"] for r in ratings] + [
+        r[k] for r in ratings for k in ("lower", "upper") if r.get(k) is not None
+    ]
+    lo, hi = (min(finite), max(finite)) if ratings else (0.0, 1.0)
     span = (hi - lo) or 1.0
     pad = span * 0.04
     lo, span = lo - pad, span + 2 * pad
@@ -153,9 +160,18 @@ def leaderboard_view_data(
     def pct(x: float) -> float:
         return round(100.0 * (x - lo) / span, 2)
 
+    decimals = display_decimals([r["rating"] for r in ratings])
+    board_interval = bool((snapshot.get("board") or {}).get("interval")) or any(
+        r.get("lower") is not None or r.get("upper") is not None for r in ratings
+    )
     rows = []
+    previous_section = None
     for r in ratings:
         lower, upper = r.get("lower"), r.get("upper")
+        section = r.get("section", "ranked")
+        x_lo = pct(lower) if lower is not None else 0.0
+        x_hi = pct(upper) if upper is not None else 100.0
+        has_interval = board_interval
         rows.append(
             {
                 "rank": r.get("rank"),
@@ -164,26 +180,95 @@ def leaderboard_view_data(
                 "rating": r["rating"],
                 "lower": lower,
                 "upper": upper,
+                "rating_text": f"{r['rating']:.{decimals}f}",
+                "interval_text": interval_text(lower, upper, decimals) if has_interval else "no interval",
                 "battles": r.get("battles", 0),
                 "win_rate": r.get("win_rate"),
+                "win_rate_text": "–" if r.get("win_rate") is None else f"{100 * r['win_rate']:.1f}%",
+                "provisional": r.get("provisional", False),
+                "component": r.get("component", 0),
+                "withdrawn": r.get("withdrawn", False),
+                "section": section,
+                "section_title": SECTION_TITLES.get(section, section) if section != previous_section else "",
+                "badges": _badges(r),
                 "owner": owners.get(r.get("competitor_id"), ""),
                 "x": pct(r["rating"]),
-                "x_lo": pct(lower) if lower is not None else None,
-                "x_hi": pct(upper) if upper is not None else None,
-                "x_w": round(pct(upper) - pct(lower), 2) if lower is not None and upper is not None else None,
+                "x_lo": x_lo if has_interval else None,
+                "x_hi": x_hi if has_interval else None,
+                "x_w": round(x_hi - x_lo, 2) if has_interval else None,
             }
         )
+        previous_section = section
     data["rows"] = rows
     data["snapshot"] = {
         k: snapshot.get(k)
-        for k in ("version", "data_version", "params", "n_battles", "n_models", "compute_ms", "created_at")
+        for k in ("id", "version", "data_version", "params", "n_battles", "n_models", "compute_ms", "created_at")
     }
+    data["notes"] = board_notes(snapshot)
     created = _parse_time(snapshot.get("created_at"))
     data["snapshot"]["created_label"] = (
         created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if created else ""
     )
     data["axis"] = {"lo": lo, "hi": lo + span}
     return data
+
+
+def display_decimals(values: list[float]) -> int:
+    """Decimals that keep every two different values different when shown (at least 1 for
+    values of magnitude 10 or more, else 3; at most 12)."""
+    distinct = len(set(values))
+    start = 1 if values and max(abs(v) for v in values) >= 10 else 3
+    for d in range(start, 13):
+        if len({round(v, d) for v in values}) == distinct:
+            return d
+    return 12
+
+
+def interval_text(lower: float | None, upper: float | None, decimals: int) -> str:
+    """``[lower, upper]`` rounded outwards, so the shown value always lies in the shown interval;
+    a missing bound is unbounded."""
+    scale = 10.0**decimals
+    lo = "−∞" if lower is None else f"{math.floor(lower * scale) / scale:.{decimals}f}"
+    hi = "+∞" if upper is None else f"{math.ceil(upper * scale) / scale:.{decimals}f}"
+    return f"[{lo}, {hi}]"
+
+
+def _badges(row: dict[str, Any]) -> list[str]:
+    badges = []
+    if row.get("provisional"):
+        badges.append("provisional")
+    if row.get("component", 0):
+        badges.append(f"group {row['component'] + 1}")
+    if row.get("withdrawn"):
+        badges.append("withdrawn")
+    return badges
+
+
+def board_notes(snapshot: dict[str, Any]) -> dict[str, str]:
+    """The methodology note's sentences that come from the snapshot itself: the interval method,
+    the listing rule and the data the method could not use."""
+    board = snapshot.get("board") or {}
+    inputs = snapshot.get("inputs") or {}
+    rule = board.get("listing") or {}
+    interval = board.get("interval") or ""
+    excluded = (inputs.get("excluded_pair_counts") or {}).get("battles", 0)
+    return {
+        "interval": f"Interval: {interval}." if interval else (
+            "Interval: none. This method gives no interval yet, so its rows show none and its ranks are "
+            "the order of the established models."
+        ),
+        "listing": (
+            f"Listing rule: a model is ranked once it has at least {rule['min_battles']} battles against at "
+            f"least {rule['min_opponents']} distinct opponents in this board's data; below that it is "
+            "provisional and listed apart, never above an established model. Only the main comparison group "
+            "(the largest set of models connected by battles) is ranked; models that never met it, directly "
+            "or through others, are listed apart as groups 2, 3, …"
+        ) if rule else "",
+        "excluded": (
+            f"This board excludes {excluded} imported pair-count battles: the method updates battle by battle "
+            "and pair counts carry no order."
+        ) if excluded else "",
+    }
 
 
 def pairwise_win_rates(

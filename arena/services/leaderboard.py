@@ -159,9 +159,12 @@ def scope_pair_counts(inputs: dict[str, Any]) -> QuerySet[PairCount]:
 
 
 def _build(rows: list[tuple[Any, ...]], count_rows: list[tuple[int, int, int, int, int]]) -> tuple[Battles, list[int]]:
-    ids = sorted({r[0] for r in rows} | {r[1] for r in rows} | {r[0] for r in count_rows} | {r[1] for r in count_rows})
+    present = {r[0] for r in rows} | {r[1] for r in rows} | {r[0] for r in count_rows} | {r[1] for r in count_rows}
+    names = dict(Competitor.objects.filter(id__in=present).values_list("id", "name"))
+    # models in name order, as the battle-file reader codes them: the CLI on an export then
+    # runs the same arithmetic and gives the same numbers to the last digits
+    ids = sorted(present, key=names.__getitem__)
     index = {cid: i for i, cid in enumerate(ids)}
-    names = dict(Competitor.objects.filter(id__in=ids).values_list("id", "name"))
     a = [index[r[0]] for r in rows]
     b = [index[r[1]] for r in rows]
     outcome = [_OUTCOME_CODE[r[2]] for r in rows]

@@ -57,7 +57,8 @@ def _live_payload(data: dict[str, Any], etag: str) -> dict[str, Any]:
         "snapshot": data["snapshot"],
         "rows": [
             {k: r[k] for k in ("rank", "model", "competitor_id", "rating", "lower", "upper", "battles", "win_rate",
-                               "owner", "x", "x_lo", "x_w")}
+                               "owner", "x", "x_lo", "x_w", "rating_text", "interval_text", "win_rate_text",
+                               "provisional", "component", "withdrawn", "section", "section_title", "badges")}
             for r in data["rows"]
         ],
     }

@@ -21,25 +21,28 @@
     if (text !== undefined && text !== null) e.textContent = String(text);
     return e;
   }
-  function fmt(x, d) { return x === null || x === undefined ? "–" : Number(x).toFixed(d); }
   function fmtInt(x) { return Number(x || 0).toLocaleString("en-US"); }
 
+  var SECTIONS = ["ranked", "provisional", "separate"];
+
   function rowFor(r) {
-    var tr = el("tr", { "data-model": r.model, "data-id": r.competitor_id || "" });
-    tr.appendChild(el("td", { "class": "num" }, r.rank));
+    var tr = el("tr", { "data-model": r.model, "data-id": r.competitor_id || "", "data-section": r.section });
+    tr.appendChild(el("td", { "class": "num" }, r.rank === null || r.rank === undefined ? "–" : r.rank));
     var name = el("td");
     if (r.competitor_id) name.appendChild(el("a", { href: "/models/" + r.competitor_id + "/" }, r.model));
     else name.textContent = r.model;
+    (r.badges || []).forEach(function (b) {
+      name.appendChild(document.createTextNode(" "));
+      name.appendChild(el("span", { "class": "badge" }, b));
+    });
     tr.appendChild(name);
-    var rating = el("td", { "class": "num rating" }, fmt(r.rating, 1));
-    if (r.lower !== null && r.lower !== undefined) {
-      rating.appendChild(document.createTextNode(" "));
-      rating.appendChild(el("span", { "class": "muted small" }, "[" + fmt(r.lower, 0) + ", " + fmt(r.upper, 0) + "]"));
-    }
+    var rating = el("td", { "class": "num rating" }, r.rating_text);
+    rating.appendChild(document.createTextNode(" "));
+    rating.appendChild(el("span", { "class": "muted small" }, r.interval_text));
     tr.appendChild(rating);
     var ciCell = el("td", { "class": "hide-sm" });
     var ci = el("div", { "class": "ci", role: "img",
-      "aria-label": r.lower !== null && r.lower !== undefined ? "interval " + fmt(r.lower, 1) + " to " + fmt(r.upper, 1) : "no interval" });
+      "aria-label": r.x_lo !== null && r.x_lo !== undefined ? "interval " + r.interval_text : "no interval" });
     if (r.x_lo !== null && r.x_lo !== undefined) {
       var range = el("span", { "class": "range" });
       range.style.left = r.x_lo + "%"; range.style.width = r.x_w + "%";
@@ -51,12 +54,20 @@
     ciCell.appendChild(ci);
     tr.appendChild(ciCell);
     tr.appendChild(el("td", { "class": "num battles" }, fmtInt(r.battles)));
-    tr.appendChild(el("td", { "class": "num" }, r.win_rate === null || r.win_rate === undefined ? "–" : Math.round(100 * r.win_rate) + "%"));
+    tr.appendChild(el("td", { "class": "num" }, r.win_rate_text));
     tr.appendChild(el("td", { "class": "hide-sm" }, r.owner || "–"));
     return tr;
   }
 
+  function sectionHead(r) {
+    var tr = el("tr", { "class": "section-head" });
+    tr.appendChild(el("th", { scope: "rowgroup", colspan: "7" }, r.section_title));
+    return tr;
+  }
+
   function compare(a, b) {
+    var s = SECTIONS.indexOf(a.section) - SECTIONS.indexOf(b.section);  // sections stay apart
+    if (s) return s;
     var x = a[sortKey], y = b[sortKey];
     if (x === null || x === undefined) return 1;
     if (y === null || y === undefined) return -1;
@@ -67,11 +78,18 @@
   function render(flashChanged) {
     if (!body) return;
     var old = {};
-    Array.prototype.forEach.call(body.rows, function (tr) { old[tr.getAttribute("data-model")] = tr.querySelector(".battles").textContent; });
+    Array.prototype.forEach.call(body.querySelectorAll("tr[data-model]"), function (tr) { old[tr.getAttribute("data-model")] = tr.querySelector(".battles").textContent; });
     var q = (search && search.value || "").trim().toLowerCase();
     var rows = state.rows.slice().sort(compare);
     var frag = document.createDocumentFragment();
+    var titles = {};
+    state.rows.forEach(function (r) { if (r.section_title) titles[r.section] = r.section_title; });
+    var section = null;
     rows.forEach(function (r) {
+      if (r.section !== section) {
+        section = r.section;
+        frag.appendChild(sectionHead({ section_title: titles[section] || section }));
+      }
       var tr = rowFor(r);
       if (q && (r.model + " " + (r.owner || "")).toLowerCase().indexOf(q) < 0) tr.hidden = true;
       if (flashChanged && old[r.model] !== undefined && old[r.model] !== fmtInt(r.battles)) tr.className = "flash";
