@@ -330,12 +330,23 @@ class RatingRowSerializer(serializers.Serializer):
     rating = serializers.FloatField(allow_null=True)
     lower = serializers.FloatField(allow_null=True, required=False)
     upper = serializers.FloatField(allow_null=True, required=False)
-    rank = serializers.IntegerField(required=False, allow_null=True)
+    rank = serializers.IntegerField(
+        required=False, allow_null=True,
+        help_text="Rank(UB) among the established models of the main component; null for the others",
+    )
     battles = serializers.IntegerField(required=False, allow_null=True)
     win_rate = serializers.FloatField(required=False, allow_null=True)
+    opponents = serializers.IntegerField(required=False, help_text="Distinct opponents met")
+    provisional = serializers.BooleanField(required=False, help_text="Below the listing rule (board.listing)")
+    component = serializers.IntegerField(
+        required=False, help_text="Comparison-graph component; 0 is the main (largest) group"
+    )
+    withdrawn = serializers.BooleanField(required=False)
+    section = serializers.ChoiceField(choices=["ranked", "provisional", "separate"], required=False)
 
 
 class LeaderboardSerializer(serializers.Serializer):
+    id = serializers.IntegerField(required=False, help_text="The snapshot id (battles/export/?snapshot=<id>)")
     method = serializers.CharField()
     source = serializers.CharField()
     category = serializers.CharField()
@@ -346,6 +357,12 @@ class LeaderboardSerializer(serializers.Serializer):
     n_models = serializers.IntegerField()
     compute_ms = serializers.IntegerField()
     created_at = serializers.CharField()
+    inputs = serializers.DictField(
+        required=False,
+        help_text="Exactly which battles were used: source, category, battles_upto, pair_counts_upto, "
+        "excluded_competitors, excluded_pair_counts",
+    )
+    board = serializers.DictField(required=False, help_text="interval (how bounds are computed) and listing rule")
     ratings = RatingRowSerializer(many=True)
 
 

@@ -165,7 +165,8 @@ def leaderboard_view_data(
         r.get("lower") is not None or r.get("upper") is not None for r in ratings
     )
     rows = []
-    previous_section = None
+    # section headings only when the board has more than one section
+    previous_section = None if len({r.get("section", "ranked") for r in ratings}) > 1 else "ranked"
     for r in ratings:
         lower, upper = r.get("lower"), r.get("upper")
         section = r.get("section", "ranked")

@@ -59,9 +59,9 @@
     return tr;
   }
 
-  function sectionHead(r) {
+  function sectionHead(title) {
     var tr = el("tr", { "class": "section-head" });
-    tr.appendChild(el("th", { scope: "rowgroup", colspan: "7" }, r.section_title));
+    tr.appendChild(el("th", { scope: "rowgroup", colspan: "7" }, title));
     return tr;
   }
 
@@ -88,7 +88,7 @@
     rows.forEach(function (r) {
       if (r.section !== section) {
         section = r.section;
-        frag.appendChild(sectionHead({ section_title: titles[section] || section }));
+        if (titles[section]) frag.appendChild(sectionHead(titles[section]));
       }
       var tr = rowFor(r);
       if (q && (r.model + " " + (r.owner || "")).toLowerCase().indexOf(q) < 0) tr.hidden = true;

@@ -268,3 +268,37 @@ def test_watermark_waits_for_a_battle_committing_late(private_cache):
     writer.join()
     assert data.n_records == 2
     assert lb.scope_battles(data.inputs).count() == data.n_records
+
+
+def _shown(text: str) -> float:
+    return float(text.replace("−∞", "-inf").replace("+∞", "inf"))
+
+
+def test_shown_values_stay_apart_and_inside_their_shown_intervals(db, private_cache, client):
+    """α-Rank masses that differ in the 4th decimal, and E[S] = 3.4 with a narrow interval
+    (shown as "3.4 [3, 3]" before)."""
+    from arena.services.leaderboard import snapshot_publish
+
+    comps = [CompetitorFactory(name=f"m{k:02d}") for k in range(18)]
+    masses = [0.05 + 0.0004 * k for k in range(18)]
+    snapshot_publish(method="alpharank", source="combined", category="all", data_version="a", params={},
+                     ratings=[{"model": c.name, "competitor_id": c.id, "rating": v, "lower": None, "upper": None,
+                               "rank": 1, "battles": 200, "section": "ranked"} for c, v in zip(comps, masses)],
+                     n_battles=1800, compute_ms=1, board={"interval": "", "listing": {"min_battles": 100,
+                                                                                       "min_opponents": 5}})
+    snapshot_publish(method="expected_score", source="combined", category="all", data_version="e", params={},
+                     ratings=[{"model": c.name, "competitor_id": c.id, "rating": 3.4 - 0.01 * k,
+                               "lower": 3.37 - 0.01 * k, "upper": 3.43 - 0.01 * k, "rank": 1, "battles": 200,
+                               "section": "ranked"} for k, c in enumerate(comps[:3])],
+                     n_battles=600, compute_ms=1, board={"interval": "± 1.96 Monte Carlo standard errors"})
+    rows = client.get("/?method=alpharank").context["lb"]["rows"]
+    assert len({r["rating_text"] for r in rows}) == 18
+    assert all(r["interval_text"] == "no interval" for r in rows)
+    page = client.get("/?method=expected_score")
+    html = page.content.decode()
+    assert "Interval: ± 1.96 Monte Carlo standard errors." in html
+    for r in page.context["lb"]["rows"]:
+        lo, hi = (_shown(x) for x in r["interval_text"].strip("[]").split(", "))
+        assert lo <= _shown(r["rating_text"]) <= hi, r
+        assert f'{r["rating_text"]} <span class="muted small">{r["interval_text"]}</span>' in html
+    assert page.context["lb"]["rows"][0]["rating_text"] == "3.400"

@@ -60,7 +60,7 @@ def test_home_lists_models_with_intervals_and_escapes_names(client, board):
     assert r.status_code == 200
     html = r.content.decode()
     assert 'data-model="alpha"' in html
-    assert "[1080, 1120]" in html  # the interval next to the rating
+    assert "[1080.0, 1120.0]" in html  # the interval next to the rating, with the rating's digits
     assert 'class="range"' in html  # the drawn error bar
     assert "ada" in html  # owner
     assert EVIL not in html

@@ -27,7 +27,7 @@ def test_leaderboard_shows_demo_models_with_intervals(page, shots):
     assert sorted(names) == sorted(DEMO_NAMES)
     assert page.locator("#lb-body .ci .range").count() == len(DEMO_NAMES)  # an error bar per model
     first = page.locator("#lb-body tr").first.locator("td.rating").inner_text()
-    assert re.match(r"^\d+\.\d \[\d+, \d+\]$", first), first
+    assert re.match(r"^\d+\.\d \[\d+\.\d, \d+\.\d\]$", first), first
     assert page.locator("#lb-version").inner_text().startswith("v")
     assert page.locator("#ch-int + svg circle").count() == len(DEMO_NAMES)
     assert page.locator(".heatmap tbody tr").count() == len(DEMO_NAMES)
