@@ -402,8 +402,8 @@ def _export_chunks(
 ) -> Iterator[str]:
     if fmt == "pairs":
         yield "model_a,model_b,wins_a,wins_b,ties\n"
-        for row in _pair_rows(battles, pair_counts):
-            yield _csv_line(row)
+        for pair in _pair_rows(battles, pair_counts):
+            yield _csv_line(pair)
         return
     if fmt == "csv":
         yield ",".join(fields) + "\n"
