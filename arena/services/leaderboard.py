@@ -204,26 +204,39 @@ def battle_data_load(
     ``None`` when pair counts are not used), ``excluded_competitors`` (private ids) and
     ``excluded_pair_counts`` (``{"rows", "battles"}`` left out by an ordered load).
     """
+    selection, rows, pair_rows = _scope_rows(source=source, category=category, watermarks=watermarks)
+    return _battle_data(selection, rows, pair_rows, ordered=ordered)
+
+
+def _scope_rows(
+    *, source: str, category: str, watermarks: tuple[int, int] | None
+) -> tuple[dict[str, Any], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     battle_max, pair_max = watermarks if watermarks is not None else _watermarks()
-    private = private_competitor_ids()
     selection: dict[str, Any] = {
         "source": source, "category": category, "battles_upto": battle_max,
-        "pair_counts_upto": pair_max if uses_pair_counts(source) else None, "excluded_competitors": private,
+        "pair_counts_upto": pair_max if uses_pair_counts(source) else None,
+        "excluded_competitors": private_competitor_ids(),
     }
-    battle_rows = scope_battles(selection).order_by("tstamp", "id").values_list(
-        "model_a_id", "model_b_id", "outcome", "tstamp", "id"
+    rows = list(
+        scope_battles(selection).order_by("tstamp", "id").values_list("model_a_id", "model_b_id", "outcome", "tstamp", "id")
     )
-    rows = list(battle_rows)
     pair_rows = list(scope_pair_counts(selection).values_list("model_a_id", "model_b_id", "wins_a", "wins_b", "ties", "id"))
+    return selection, rows, pair_rows
+
+
+def _battle_data(
+    selection: dict[str, Any], rows: list[tuple[Any, ...]], pair_rows: list[tuple[Any, ...]], *, ordered: bool
+) -> BattleData:
     excluded = {"rows": 0, "battles": 0}
     if ordered and pair_rows:
         excluded = {"rows": len(pair_rows), "battles": sum(r[2] + r[3] + r[4] for r in pair_rows)}
         pair_rows = []
     battles, ids = _build(rows, [r[:5] for r in pair_rows])
+    used_pairs = selection["pair_counts_upto"] is not None and not ordered
     inputs = {
         **selection,
         "battles_upto": max((r[4] for r in rows), default=0),
-        "pair_counts_upto": None if ordered or not uses_pair_counts(source) else max((r[5] for r in pair_rows), default=0),
+        "pair_counts_upto": max((r[5] for r in pair_rows), default=0) if used_pairs else None,
         "excluded_pair_counts": excluded,
     }
     return BattleData(battles=battles, competitor_ids=ids, n_records=len(rows), inputs=inputs)
@@ -490,16 +503,18 @@ def _data_version(inputs: dict[str, Any], board: dict[str, Any], withdrawn: set[
 
 
 def leaderboard_rebuild(
-    *, source: str = "combined", category: str = ALL_CATEGORIES, methods: Iterable[str] | None = None, force: bool = False
+    *, source: str = "combined", category: str = ALL_CATEGORIES, methods: Iterable[str] | None = None,
+    force: bool = False, watermarks: tuple[int, int] | None = None,
 ) -> list[LeaderboardSnapshot]:
     """Recompute the snapshots of one scope for the given methods (all registered by default).
 
-    Every method sees the same committed battles (one pair of watermarks); an online method
-    (``MethodSpec.ordered``) leaves the imported pair counts out and its snapshot says how many.
+    Every method sees the same committed battles (one pair of watermarks, taken here unless
+    given); an online method (``MethodSpec.ordered``) leaves the imported pair counts out and
+    its snapshot says how many.
     """
     registry = _method_registry()
     wanted = list(registry) if methods is None else [m for m in methods if m in registry]
-    watermarks = _watermarks()
+    selection, rows, pair_rows = _scope_rows(source=source, category=category, watermarks=watermarks)
     withdrawn = set(Competitor.objects.filter(status=Competitor.Status.WITHDRAWN).values_list("id", flat=True))
     rule = listing_rule()
     loaded: dict[bool, BattleData] = {}
@@ -507,9 +522,7 @@ def leaderboard_rebuild(
     for method in wanted:
         spec = registry[method]
         if spec.ordered not in loaded:
-            loaded[spec.ordered] = battle_data_load(
-                source=source, category=category, ordered=spec.ordered, watermarks=watermarks
-            )
+            loaded[spec.ordered] = _battle_data(selection, rows, pair_rows, ordered=spec.ordered)
         data = loaded[spec.ordered]
         if len(data.battles) == 0:
             continue
@@ -561,9 +574,10 @@ def leaderboard_scopes() -> list[tuple[str, str]]:
 def leaderboard_rebuild_all(*, force: bool = False) -> dict[str, int]:
     """Rebuild every scope; returns how many snapshots are current per method."""
     counts: dict[str, int] = {}
+    watermarks = _watermarks()  # every board of one rebuild sees the same committed battles
     for source, category in leaderboard_scopes():
         try:
-            for snap in leaderboard_rebuild(source=source, category=category, force=force):
+            for snap in leaderboard_rebuild(source=source, category=category, force=force, watermarks=watermarks):
                 counts[snap.method] = counts.get(snap.method, 0) + 1
         except Exception:  # one bad scope must not stop the others; it is logged loudly
             log.exception("leaderboard rebuild failed", extra={"source": source, "category": category})
