@@ -128,7 +128,8 @@ def test_newcomer_and_island_never_ranked_above_established(board, anon, client)
     assert [{k: r[k] for k in keys} for r in api["ratings"]] == [{k: r[k] for k in keys} for r in page.context["lb"]["rows"]]
     html = page.content.decode()
     assert "secret-model" not in html
-    assert "Provisional" in html and "Not comparable with the main group" in html and "withdrawn" in html
+    assert "Provisional" in html and "Not comparable with the main group" in html
+    assert '<span class="badge">withdrawn</span>' in html and '<span class="badge">group 2</span>' in html
 
 
 def test_listing_rule_comes_from_settings(board, settings):
