@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Max, Q, QuerySet
 
 from arena.models import Battle, Competitor, LeaderboardSnapshot, PairCount, Source
@@ -117,18 +117,35 @@ def uses_pair_counts(source: str) -> bool:
     return source in ("combined", Source.IMPORT)
 
 
+#: How long a rebuild waits for battle writers in flight before giving up (a long import holds
+#: its transaction for minutes; votes queue behind a waiting lock, so the wait stays short).
+WATERMARK_LOCK_TIMEOUT_MS = 200
+
+
+class WatermarksBusy(RuntimeError):
+    """A long write (an import) is in flight: the battles it is adding cannot be pinned yet."""
+
+
 def _watermarks() -> tuple[int, int]:
     """The largest Battle and PairCount ids such that every row at or below them is committed.
 
     On PostgreSQL a row with a smaller id can commit after one with a larger id; a brief SHARE
-    lock waits for the writers in flight, so no row can appear below the watermarks later.
+    lock waits for the writers in flight (at most ``WATERMARK_LOCK_TIMEOUT_MS``, else
+    :class:`WatermarksBusy`), so no row can appear below the watermarks later. SQLite has one
+    writer at a time, so its committed maximum is final.
     """
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute(f"LOCK TABLE {Battle._meta.db_table}, {PairCount._meta.db_table} IN SHARE MODE")
-        battle_max = Battle.objects.aggregate(m=Max("id"))["m"] or 0
-        pair_max = PairCount.objects.aggregate(m=Max("id"))["m"] or 0
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(f"SET LOCAL lock_timeout = {WATERMARK_LOCK_TIMEOUT_MS}")
+                    cursor.execute(f"LOCK TABLE {Battle._meta.db_table}, {PairCount._meta.db_table} IN SHARE MODE")
+            battle_max = Battle.objects.aggregate(m=Max("id"))["m"] or 0
+            pair_max = PairCount.objects.aggregate(m=Max("id"))["m"] or 0
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
+            raise WatermarksBusy("battles are being written in a long transaction (an import)") from exc
+        raise
     return battle_max, pair_max
 
 
@@ -574,7 +591,12 @@ def leaderboard_scopes() -> list[tuple[str, str]]:
 def leaderboard_rebuild_all(*, force: bool = False) -> dict[str, int]:
     """Rebuild every scope; returns how many snapshots are current per method."""
     counts: dict[str, int] = {}
-    watermarks = _watermarks()  # every board of one rebuild sees the same committed battles
+    try:
+        watermarks = _watermarks()  # every board of one rebuild sees the same committed battles
+    except WatermarksBusy:
+        # the import schedules a rebuild when it commits; until then the boards stay as they are
+        log.warning("leaderboard rebuild skipped: a long battle write is in flight")
+        return {}
     for source, category in leaderboard_scopes():
         try:
             for snap in leaderboard_rebuild(source=source, category=category, force=force, watermarks=watermarks):
