@@ -360,7 +360,7 @@ class LeaderboardSerializer(serializers.Serializer):
     inputs = serializers.DictField(
         required=False,
         help_text="Exactly which battles were used: source, category, battles_upto, pair_counts_upto, "
-        "excluded_competitors, excluded_pair_counts",
+        "excluded_pair_counts (the private competitors left out are not listed)",
     )
     board = serializers.DictField(required=False, help_text="interval (how bounds are computed) and listing rule")
     ratings = RatingRowSerializer(many=True)

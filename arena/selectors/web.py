@@ -172,7 +172,6 @@ def leaderboard_view_data(
         section = r.get("section", "ranked")
         x_lo = pct(lower) if lower is not None else 0.0
         x_hi = pct(upper) if upper is not None else 100.0
-        has_interval = board_interval
         rows.append(
             {
                 "rank": r.get("rank"),
@@ -182,7 +181,7 @@ def leaderboard_view_data(
                 "lower": lower,
                 "upper": upper,
                 "rating_text": f"{r['rating']:.{decimals}f}",
-                "interval_text": interval_text(lower, upper, decimals) if has_interval else "no interval",
+                "interval_text": interval_text(lower, upper, decimals) if board_interval else "no interval",
                 "battles": r.get("battles", 0),
                 "win_rate": r.get("win_rate"),
                 "win_rate_text": "–" if r.get("win_rate") is None else f"{100 * r['win_rate']:.1f}%",
@@ -194,9 +193,9 @@ def leaderboard_view_data(
                 "badges": _badges(r),
                 "owner": owners.get(r.get("competitor_id"), ""),
                 "x": pct(r["rating"]),
-                "x_lo": x_lo if has_interval else None,
-                "x_hi": x_hi if has_interval else None,
-                "x_w": round(x_hi - x_lo, 2) if has_interval else None,
+                "x_lo": x_lo if board_interval else None,
+                "x_hi": x_hi if board_interval else None,
+                "x_w": round(x_hi - x_lo, 2) if board_interval else None,
             }
         )
         previous_section = section

@@ -67,7 +67,7 @@ def snapshot_cache(snapshot: LeaderboardSnapshot) -> None:
 
 @dataclass(frozen=True)
 class BattleData:
-    """The battles of one (source, category) scope, integer coded by competitor id.
+    """The battles of one (source, category) scope; ``competitor_ids[i]`` is model ``i``.
 
     ``inputs`` says exactly which stored rows these are (see :func:`battle_data_load`); the
     export of a snapshot selects the same rows from it.
@@ -452,7 +452,8 @@ def snapshot_to_dict(snapshot: LeaderboardSnapshot) -> dict[str, Any]:
         "version": snapshot.version,
         "data_version": snapshot.data_version,
         "params": snapshot.params,
-        "inputs": snapshot.inputs,
+        # which private competitors were left out is for staff (the export), not the public
+        "inputs": {k: v for k, v in snapshot.inputs.items() if k != "excluded_competitors"},
         "board": snapshot.board,
         "n_battles": snapshot.n_battles,
         "n_models": snapshot.n_models,

@@ -122,6 +122,7 @@ def test_newcomer_and_island_never_ranked_above_established(board, anon, client)
 
     # page == API for these flags, and the page lists the unranked apart
     api = anon.get(f"{API}/leaderboard/?method=bt").json()
+    assert "excluded_competitors" not in api["inputs"] and str(board["private"].id) not in json.dumps(api["inputs"])
     page = client.get("/?method=bt")
     assert page.status_code == 200
     keys = ("model", "rank", "provisional", "component", "withdrawn", "section")
@@ -337,3 +338,27 @@ def test_a_long_import_does_not_stall_the_rebuild(private_cache):
         writer.join()
     lb.leaderboard_rebuild_all()
     assert _latest("bt").n_battles == 2
+
+
+def test_rank_ub_counts_an_unbounded_side_as_unbounded():
+    """Rank(UB) by hand: a model with no finite upper bound is never placed below anyone, and
+    its missing lower bound never places anyone below it."""
+    from ranking.battles import Battles
+    from ranking.types import RatingResult
+
+    names = ("a", "b", "c", "d")
+    pairs = [(i, j) for i in range(4) for j in range(4) if i < j] * 2
+    battles = Battles(models=names, a=np.array([p[0] for p in pairs], dtype=np.int32),
+                      b=np.array([p[1] for p in pairs], dtype=np.int32),
+                      outcome=np.zeros(len(pairs), dtype=np.int8))
+    data = lb.BattleData(battles=battles, competitor_ids=[11, 12, 13, 14], n_records=len(pairs), inputs={})
+    result = RatingResult(
+        method="bt", params={}, models=list(names), rating=np.array([1300.0, 1200.0, 1000.0, 900.0]),
+        lower=np.array([1250.0, 1150.0, -np.inf, 850.0]), upper=np.array([1350.0, 1250.0, np.inf, 950.0]),
+        battles=np.full(4, 6), component=np.zeros(4, dtype=np.int64), n_battles=len(pairs),
+    )
+    rows = {r["model"]: r for r in lb._rows(result, data, rule={"min_battles": 1, "min_opponents": 1},
+                                            withdrawn=set())}
+    # a: nobody's lower > 1350 -> 1; b: a's 1250 > 1250? no -> 1; c: upper +inf -> 1;
+    # d: a (1250) and b (1150) are above 950, c's lower is unbounded -> 3
+    assert {n: rows[n]["rank"] for n in names} == {"a": 1, "b": 1, "c": 1, "d": 3}
