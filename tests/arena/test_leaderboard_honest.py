@@ -362,3 +362,12 @@ def test_rank_ub_counts_an_unbounded_side_as_unbounded():
     # a: nobody's lower > 1350 -> 1; b: a's 1250 > 1250? no -> 1; c: upper +inf -> 1;
     # d: a (1250) and b (1150) are above 950, c's lower is unbounded -> 3
     assert {n: rows[n]["rank"] for n in names} == {"a": 1, "b": 1, "c": 1, "d": 3}
+
+
+def test_model_page_says_provisional_instead_of_a_rank(board, client):
+    lb.leaderboard_rebuild(methods=["bt"])
+    html = client.get(f"/models/{board['newcomer'].id}/").content.decode()
+    assert "provisional, not ranked" in html and "rank None" not in html
+    html = client.get(f"/models/{board['island'][0].id}/").content.decode()
+    assert "not comparable with the main group (group 2), not ranked" in html
+    assert client.get(f"/models/{board['private'].id}/").status_code == 404
