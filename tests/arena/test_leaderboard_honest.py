@@ -159,7 +159,7 @@ def _assert_reproduced(snapshot: m.LeaderboardSnapshot, cli: dict) -> None:
 
 
 def test_old_snapshot_reproduced_from_its_export(board, tmp_path, admin_client):
-    old_bt, old_elo = lb.leaderboard_rebuild(methods=["bt", "elo"])
+    old_bt, old_elo, old_os, old_wr = lb.leaderboard_rebuild(methods=["bt", "elo", "openskill", "winrate"])
     est = board["est"]
     # many new battles, some with timestamps older than the old snapshot's battles
     _battles(_round_robin(np.random.default_rng(5), est, 40), start=-10_000)
@@ -179,6 +179,9 @@ def test_old_snapshot_reproduced_from_its_export(board, tmp_path, admin_client):
     api_path.write_bytes(b"".join(r.streaming_content))
     assert api_path.read_text() == path.read_text()
     _assert_reproduced(old_elo, _cli_rate(api_path, "--method", "elo", "--k", "4"))
+    for snap, args in ((old_os, ("--method", "openskill", "--model", "plackett-luce")), (old_wr, ("--method", "winrate"))):
+        assert snap.inputs["battles_upto"] == old_bt.inputs["battles_upto"]
+        _assert_reproduced(snap, _cli_rate(path, *args))
     # and the new snapshot differs from the old one (the new battles did arrive)
     assert {r["model"]: r["rating"] for r in new_bt.ratings} != {r["model"]: r["rating"] for r in old_bt.ratings}
 
