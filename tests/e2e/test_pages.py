@@ -205,3 +205,25 @@ def test_keyboard_focus_is_visible(page):
     page.keyboard.press("Tab")
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline != "none"
+
+
+def test_leaderboard_lists_provisional_models_apart_and_keeps_them_apart_when_sorted(page, shots):
+    # the human-vote coding board of the demo: most models have fewer battles than the listing rule
+    page.goto("/?method=bt&source=human&category=coding")
+    page.locator("#lb-body tr[data-model]").first.wait_for()
+
+    def sections() -> list[str]:
+        return page.locator("#lb-body tr[data-model]").evaluate_all("rs => rs.map(r => r.dataset.section)")
+
+    before = sections()
+    assert "provisional" in before
+    assert before == sorted(before, key=["ranked", "provisional", "separate"].index)
+    assert page.locator("#lb-body tr.section-head").count() == len(set(before))
+    ranks = page.locator('#lb-body tr[data-section="provisional"] td:first-child').all_inner_texts()
+    assert ranks and set(ranks) == {"–"}
+    assert "Listing rule" in page.locator("#lb-note-listing").text_content()  # inside the closed note
+    page.click('th[data-key="battles"] button')  # client-side sort: sections stay apart
+    after = sections()
+    assert after == sorted(after, key=["ranked", "provisional", "separate"].index)
+    assert page.locator("#lb-body tr.section-head").count() == len(set(after))
+    page.screenshot(path=shots / "leaderboard-provisional.png", full_page=True)
