@@ -84,7 +84,7 @@ def truth_points(theta: np.ndarray, battles: Battles, profile: bool) -> np.ndarr
     """The true ratings in the gauge a method reports (points, centred on 1000)."""
     pairs = _pairs(battles)
     if profile:
-        reference, _ = reference_sets(pairs, anchor=None)
+        reference, _ = reference_sets(pairs, anchor=None, names=battles.models)
     else:
         reference = np.ones(len(theta), dtype=bool)
     comp = pairs.component
@@ -182,7 +182,7 @@ def main() -> None:
     time_rows = timing(args.seed)
     machine = (f"{os.cpu_count()} cores, CPU `{cpu_model()}`, Python "
                f"{platform.python_version()}, numpy {np.__version__}, "
-               f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC")
+               f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
     lines = [
         SECTION, "",
         f"Machine: {machine}; load average {load_start:.1f} at start, "

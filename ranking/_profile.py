@@ -40,6 +40,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -67,8 +68,9 @@ class Profile:
     """Point estimates and profile-likelihood bounds, natural-log units, ψ gauge.
 
     ``psi`` is the maximum-likelihood ψ for a model of its component's core (or of the
-    anchor's strong component) and, for a model whose ψ is unbounded, the finite bound
-    of its interval (0 when both sides are unbounded). ``core`` marks the former.
+    anchor's strong component) and, for a model whose ψ is unbounded, the finite end of
+    its 50 % profile interval (0 when both sides are unbounded). ``core`` marks the
+    former.
     """
 
     psi: NDArray[np.float64]
@@ -158,37 +160,39 @@ def _constrained_max(sub: _Pairs, c: NDArray[np.float64], t: float,
                      theta0: NDArray[np.float64]) -> tuple[float, float, NDArray[np.float64]]:
     """max ℓ subject to cᵀθ = t on one connected block; returns (value, dℓ/dt, θ).
 
-    Newton's method on the constrained problem (the KKT system with the Hessian made
-    definite along the unidentified shift, which c is orthogonal to), with backtracking.
+    Newton's method with backtracking in the coordinates of an orthonormal basis Z of
+    the directions that keep cᵀθ and the mean of θ (the unidentified shift) fixed, so
+    every iterate is exactly feasible. It stops when a step no longer moves θ, or when
+    backtracking finds no increase (the optimum to rounding).
     """
     from ranking.bradley_terry import _incidence
 
     m = sub.n_models
-    theta = theta0 + (t - c @ theta0) * c / (c @ c)
-    theta -= theta.mean()
+    basis = np.linalg.qr(np.column_stack([np.ones(m), c, np.eye(m)]))[0][:, 2:m]
+    theta = theta0 - theta0.mean()
+    theta = theta + (t - c @ theta) * c / (c @ c)
     inc = _incidence(sub)
-    value = float(_loglik_grad(sub, theta[None], inc)[0][0])
-    for _ in range(200):
-        grad = _loglik_grad(sub, theta[None], inc)[1][0]
-        info = _information(sub, theta)
-        info += (info.diagonal().mean() + 1.0) / m
-        solved = np.linalg.solve(info, np.column_stack([grad, c]))
-        mu = (c @ solved[:, 0]) / (c @ solved[:, 1])
-        delta = solved[:, 0] - mu * solved[:, 1]
-        delta -= delta.mean()
-        step = 1.0
+    value, grad = (x[0] for x in _loglik_grad(sub, theta[None], inc))
+    for _ in range(500):
+        reduced = basis.T @ _information(sub, theta) @ basis
+        reduced += 1e-12 * (np.trace(reduced) / max(m - 2, 1) + 1.0) * np.eye(m - 2)
+        delta = basis @ np.linalg.solve(reduced, basis.T @ grad)
         decrement = float(grad @ delta)
-        for _ in range(60):
-            new_value = float(_loglik_grad(sub, (theta + step * delta)[None], inc)[0][0])
-            if new_value >= value + 1e-4 * step * decrement or step < 1e-12:
+        step = 1.0
+        while step >= 1e-12:
+            new_value, new_grad = (x[0] for x in _loglik_grad(sub, (theta + step * delta)[None],
+                                                               inc))
+            if new_value >= value + 1e-4 * step * decrement:
                 break
             step *= 0.5
-        theta = theta + step * delta
-        value = new_value
+        if step < 1e-12:  # no increase left to find: the optimum, to rounding
+            break
+        theta, value, grad = theta + step * delta, float(new_value), new_grad
         if np.abs(step * delta).max(initial=0.0) < 1e-11:
-            grad = _loglik_grad(sub, theta[None], inc)[1][0]
-            return value, float(grad @ c / (c @ c)), theta
-    raise ConvergenceError("Bradley-Terry profile: constrained Newton did not converge")
+            break
+    else:
+        raise ConvergenceError("Bradley-Terry profile: constrained Newton did not converge")
+    return float(value), float(grad @ c / (c @ c)), theta
 
 
 def _exact_bound(sub: _Pairs, c: NDArray[np.float64], side: int, target: float,
@@ -242,7 +246,7 @@ def _chord_bounds(core: _Pairs, theta_hat: NDArray[np.float64], contrasts: NDArr
     theta = theta_hat[None, :] + (sides * np.tile(z, 2) / np.sqrt(v2))[:, None] * b2
     done = np.zeros(2 * k, dtype=bool)
     failed = np.zeros(2 * k, dtype=bool)
-    previous = np.full(2 * k, np.inf)
+    previous = np.full(2 * k, np.nan)
     for it in range(_CHORD_ITER):
         live = np.flatnonzero(~done & ~failed)
         if not len(live):
@@ -258,9 +262,10 @@ def _chord_bounds(core: _Pairs, theta_hat: NDArray[np.float64], contrasts: NDArr
         bad = ~np.isfinite(size) | ((it >= 3) & (size > 0.7 * previous[live]))
         ok = live[~bad]
         theta[ok] = th[~bad] + delta[~bad]
-        # The chord contracts linearly: after this step the error is about size times
-        # the contraction ratio size / previous.
-        left = size * np.minimum(1.0, size / previous[live])
+        # The chord contracts linearly: once it contracts fast (ratio < 0.1), the error
+        # left after this step is about size times the ratio size / previous.
+        ratio = size / previous[live]
+        left = np.where(ratio < 0.1, size * ratio, size)
         previous[live] = size
         failed[live[bad]] = True
         done[ok[left[~bad] < _CHORD_TOL]] = True
@@ -268,13 +273,14 @@ def _chord_bounds(core: _Pairs, theta_hat: NDArray[np.float64], contrasts: NDArr
     return psi, done.reshape(2, k)
 
 
-def reference_sets(pairs: _Pairs, *,
-                   anchor: int | None) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+def reference_sets(pairs: _Pairs, *, anchor: int | None,
+                   names: Sequence[str]) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """The reference set R and the core of every component, as boolean masks.
 
-    The core of a component is its largest strongly connected group (ties: the group of
-    its first model); R is the anchor in the anchor's component and the core elsewhere,
-    and the core is then R's strongly connected group.
+    The core of a component is its largest strongly connected group (ties: the one with
+    more battles inside, then the one holding the first model name in sorted order, so
+    the choice does not depend on the order of the models); R is the anchor in the
+    anchor's component and the core elsewhere, and the core is then R's group.
     """
     from ranking.bradley_terry import _strong_components
 
@@ -283,6 +289,8 @@ def reference_sets(pairs: _Pairs, *,
                                 pairs.ties).astype(np.int64)
     weak = pairs.component
     size = np.bincount(strong)
+    same = strong[pairs.i] == strong[pairs.j]
+    inner = np.bincount(strong[pairs.i[same]], pairs.n[same], len(size))
     reference = np.zeros(m, dtype=bool)
     ref_strong = np.full(int(weak.max()) + 1, -1)
     for comp in range(len(ref_strong)):
@@ -291,7 +299,7 @@ def reference_sets(pairs: _Pairs, *,
             reference[anchor] = True
             ref_strong[comp] = strong[anchor]
             continue
-        best = members[np.argmax(size[strong[members]])]  # first member of the largest
+        best = min(members, key=lambda k: (-size[strong[k]], -inner[strong[k]], names[k]))
         ref_strong[comp] = strong[best]
         reference[members[strong[members] == strong[best]]] = True
     return reference, strong == ref_strong[weak]
@@ -301,15 +309,16 @@ def _sandwich_ratio(core: _Pairs, weight: NDArray[np.float64], theta: NDArray[np
                     contrasts: NDArray[np.float64]) -> NDArray[np.float64]:
     """κ = cᵀH⁻¹GH⁻¹c / cᵀH⁻¹c for each row c of ``contrasts`` (weighted counts).
 
-    H is the weighted information; G sums the squared weighted scores of the battles,
-    w² (y - p)², i.e. ``weight`` times the weighted counts' (y - p)².
+    H = Σ w n p(1-p) (the weighted information) and G = Σ w² n p(1-p), the variance of
+    the weighted scores when the model holds, as Laplacians over the pairs: κ is the
+    design effect of the weights alone (w for equal weights), not an empirical variance
+    that could vanish (all ties) or fluctuate.
     """
     from ranking.bradley_terry import _gauge_projector
 
     m = core.n_models
     p = expit(theta[core.i] - theta[core.j])
-    g = weight * (core.wins_ij * (1.0 - p) ** 2 + core.wins_ji * p**2
-                  + core.ties * (0.5 - p) ** 2)
+    g = weight * core.n * p * (1.0 - p)
     meat = np.zeros((m, m))
     meat[core.i, core.j] = -g
     meat[core.j, core.i] = -g
@@ -323,13 +332,15 @@ def _sandwich_ratio(core: _Pairs, weight: NDArray[np.float64], theta: NDArray[np
 
 
 def profile_intervals(pairs: _Pairs, *, anchor: int | None, confidence: float,
-                      pair_weight: NDArray[np.float64] | None = None) -> Profile:
+                      names: Sequence[str], pair_weight: NDArray[np.float64] | None = None) -> Profile:
     """Profile-likelihood intervals of every model's ψ (see the module docstring).
 
     Parameters
     ----------
     pairs : _Pairs
         Aggregated pair counts.
+    names : sequence of str
+        Model names (they break ties between equally large candidate cores).
     anchor : int or None
         Index of the anchor model (its strong component's reference is the anchor alone),
         or ``None``: each component's reference is its core.
@@ -359,7 +370,7 @@ def profile_intervals(pairs: _Pairs, *, anchor: int | None, confidence: float,
                                 pairs.ties).astype(np.int64)
     weak = pairs.component
     size = np.bincount(strong)
-    reference, core = reference_sets(pairs, anchor=anchor)
+    reference, core = reference_sets(pairs, anchor=anchor, names=names)
     n_weak = int(weak.max()) + 1
 
     # Each strong component's own maximum; the core's optimum in the ψ gauge.
@@ -418,7 +429,8 @@ def profile_intervals(pairs: _Pairs, *, anchor: int | None, confidence: float,
             exact.append((int(k), -1))
         elif above_k[r]:  # below it: only an upper bound
             exact.append((int(k), 1))
-    for k, side in exact:
+    def bound(k: int, side: int, half: float) -> float:
+        """Model k's bound on ``side`` at log-likelihood drop κ_k · ``half``, exactly."""
         r = int(np.flatnonzero(reference & (weak == weak[k]))[0])
         if core[k]:
             block = np.flatnonzero(core & (weak == weak[k]))
@@ -426,16 +438,19 @@ def profile_intervals(pairs: _Pairs, *, anchor: int | None, confidence: float,
             block = np.flatnonzero(_reach(scored, k) & _reach(scored_by, r))
         else:
             block = np.flatnonzero(_reach(scored_by, k) & _reach(scored, r))
-        sub = _restrict(pairs, block)
-        target = float(ell_strong[np.unique(strong[block])].sum()) - half_q * kappa[k]
-        c = contrast(k)[block]
-        start = psi[k] if core[k] else 0.0
-        bound = _exact_bound(sub, c, side, target, start, max(1.0, z * np.sqrt(kappa[k])))
+        target = float(ell_strong[np.unique(strong[block])].sum()) - half * kappa[k]
+        return _exact_bound(_restrict(pairs, block), contrast(k)[block], side, target,
+                            psi[k] if core[k] else 0.0, max(1.0, z * np.sqrt(kappa[k])))
+
+    for k, side in exact:
         if side == -1:
-            lower[k] = bound
+            lower[k] = bound(k, side, half_q)
         else:
-            upper[k] = bound
-    # A model whose ψ is unbounded is reported at its finite bound (0 if it has none).
-    psi = np.where(core, psi, np.where(np.isfinite(lower), lower,
-                                       np.where(np.isfinite(upper), upper, 0.0)))
+            upper[k] = bound(k, side, half_q)
+    # A model whose ψ is unbounded is reported at the finite end of its 50 % interval
+    # (0 when it has none): see bradley_terry's ``ci`` for why.
+    half_point = 0.5 * float(chi2.ppf(min(0.5, confidence), 1))
+    for k, side in exact:
+        if not core[k]:
+            psi[k] = bound(k, side, half_point)
     return Profile(psi=psi, lower=lower, upper=upper, core=core)

@@ -425,11 +425,14 @@ def bradley_terry(battles: Battles, *, scale: float = 400.0, base: float = 10.0,
           the anchor instead.
         * A side that the data do not bound (a model that won every comparison that
           links it to the core has no upper bound) is ``+inf`` / ``-inf``.
-        * The rating of a model of the core is the exact maximum-likelihood estimate;
-          a model whose estimate is infinite is reported at the finite bound of its
-          interval (what the data guarantee at the chosen confidence: "at least" for a
-          model unbounded above), or at ``init`` when neither side is bounded, so that
-          every rating lies inside its own interval.
+        * The rating of a model of the core is the exact maximum-likelihood estimate.
+          A model whose estimate is infinite is reported at the finite end of its 50 %
+          profile interval (where the fit is χ²₁(0.5)/2 ≈ 0.23 log-likelihood units
+          from the best): a median-like value, finite, treating a lone win and a lone
+          loss alike, and inside every interval of confidence >= 50 % because the
+          intervals are nested (with ``confidence`` below 50 %, at that confidence);
+          at ``init`` when neither side is bounded. So every rating lies inside its own
+          interval.
 
         See :mod:`ranking._profile` for the computation and references.
     rounds : int
@@ -526,7 +529,7 @@ def _bradley_terry(battles: Battles, *, scale: float, base: float, init: float,
                 groups.append("{" + shown + (", ..." if len(members) > 4 else "") + "}")
             listed = " | ".join(groups[:4]) + (" | ..." if len(groups) > 4 else "")
             handled = ("their intervals are open on that side (inf) and each is rated at "
-                       "its finite bound" if ci == "profile" else
+                       "the finite end of its 50 % interval" if ci == "profile" else
                        f"ratings are reported under a tiny ridge ({FALLBACK_RIDGE:g} per "
                        "battle); use l2 for a proper penalty, or ci='profile'")
             warnings.warn(
@@ -543,7 +546,7 @@ def _bradley_terry(battles: Battles, *, scale: float, base: float, init: float,
     seed: Any = rng if isinstance(rng, int) and not isinstance(rng, bool) else None
     if ci == "profile":
         prof = profile_intervals(fit_pairs, anchor=a_idx, confidence=confidence,
-                                 pair_weight=weight)
+                                 names=battles.models, pair_weight=weight)
         offset = np.where(same, init if anchor is None else anchor[1], init)
         rating = to_points * prof.psi + offset
         lower, upper = to_points * prof.lower + offset, to_points * prof.upper + offset
