@@ -77,7 +77,7 @@ def arena(rng: np.random.Generator, newcomers: int) -> tuple[np.ndarray, np.ndar
     p = 1.0 / (1.0 + np.exp(-(theta[a] - theta[b])))
     outcome = np.where(rng.random(len(a)) < p, A_WINS, B_WINS)
     names = tuple(f"m{k}" for k in range(m))
-    return theta, group, Battles(names, a, b, outcome)
+    return theta, group, Battles(names, a.astype(np.int32), b.astype(np.int32), outcome)
 
 
 def truth_points(theta: np.ndarray, battles: Battles, profile: bool) -> np.ndarray:
@@ -111,6 +111,7 @@ def coverage(n_arenas: int, newcomers: int, seed: int) -> tuple[list[str], dict[
             result = bradley_terry(battles, rng=seed + r, **kwargs)  # type: ignore[arg-type]
             seconds[label] += time.perf_counter() - t0
             truth = truth_points(theta, battles, kwargs["ci"] == "profile")
+            assert result.lower is not None and result.upper is not None
             inside = (result.lower <= truth) & (truth <= result.upper)
             width = result.upper - result.lower
             for g in keys:
@@ -159,9 +160,10 @@ def timing(seed: int) -> list[str]:
             c0, t0 = time.process_time(), time.perf_counter()
             results[label] = bradley_terry(battles, **kwargs)  # type: ignore[arg-type]
             best = min(best, (time.perf_counter() - t0, time.process_time() - c0))
-        ref = results[label.replace("profile", "sandwich")]
-        gap = max(np.abs(results[label].lower - ref.lower).max(),
-                  np.abs(results[label].upper - ref.upper).max())
+        ref, got = results[label.replace("profile", "sandwich")], results[label]
+        assert got.lower is not None and got.upper is not None
+        assert ref.lower is not None and ref.upper is not None
+        gap = max(np.abs(got.lower - ref.lower).max(), np.abs(got.upper - ref.upper).max())
         rows.append(f"| {label} | {best[0] * 1e3:.0f} ms | {best[1] * 1e3:.0f} ms | "
                     f"{gap:.3f} |")
     return rows

@@ -299,7 +299,7 @@ def reference_sets(pairs: _Pairs, *, anchor: int | None,
             reference[anchor] = True
             ref_strong[comp] = strong[anchor]
             continue
-        best = min(members, key=lambda k: (-size[strong[k]], -inner[strong[k]], names[k]))
+        best = min(members.tolist(), key=lambda k: (-size[strong[k]], -inner[strong[k]], names[k]))
         ref_strong[comp] = strong[best]
         reference[members[strong[members] == strong[best]]] = True
     return reference, strong == ref_strong[weak]
@@ -406,7 +406,7 @@ def profile_intervals(pairs: _Pairs, *, anchor: int | None, confidence: float,
     idx = np.flatnonzero(core & ~alone)
     exact: list[tuple[int, int]] = []
     if len(idx):
-        contrasts = np.array([contrast(k) for k in idx])
+        contrasts = np.array([contrast(k) for k in idx.tolist()])
         if pair_weight is not None:
             kappa[idx] = _sandwich_ratio(core_pairs, pair_weight[inside & core[pairs.i]],
                                          theta_hat, contrasts)
@@ -422,7 +422,7 @@ def profile_intervals(pairs: _Pairs, *, anchor: int | None, confidence: float,
                                 (np.concatenate([pairs.i, pairs.j])[fwd],
                                  np.concatenate([pairs.j, pairs.i])[fwd])), shape=(m, m))
     scored_by = scored.T.tocsr()
-    for k in np.flatnonzero(~core):
+    for k in np.flatnonzero(~core).tolist():
         r = int(np.flatnonzero(reference & (weak == weak[k]))[0])
         below_k, above_k = _reach(scored, k), _reach(scored_by, k)
         if below_k[r]:  # k is above the reference group: only a lower bound

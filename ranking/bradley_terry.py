@@ -555,7 +555,7 @@ def _bradley_terry(battles: Battles, *, scale: float, base: float, init: float,
         rating = to_points * theta + init
         shift = 0.0
         if anchor is not None:
-            shift = anchor[1] - rating[a_idx]
+            shift = anchor[1] - float(rating[a_idx])
             rating = rating + shift
     if ci == "sandwich":
         cov = _sandwich_cov(fit_pairs, theta, ridge, hessian_reg, n_total,
@@ -571,7 +571,7 @@ def _bradley_terry(battles: Battles, *, scale: float, base: float, init: float,
         samples = to_points * _bootstrap_thetas(pairs, ridge=ridge, rounds=rounds,
                                                 rng=generator, theta0=theta) + init
         if a_idx is not None:
-            samples = np.where(same[None, :], samples - samples[:, [a_idx]] + anchor[1],
+            samples = np.where(same[None, :], samples - samples[:, [a_idx]] + rating[a_idx],
                                samples + shift)
         tail = (1.0 - confidence) / 2.0
         q_lo, q_hi = np.quantile(samples, [tail, 1.0 - tail], axis=0)
