@@ -147,7 +147,7 @@ def timing(seed: int) -> list[str]:
                       np.concatenate([j, j]),
                       np.concatenate([np.full(len(i), A_WINS), np.full(len(i), B_WINS)]),
                       weight=np.concatenate([wins, n - wins]).astype(float))
-    rows = ["| intervals | wall (best of 3) | CPU | max |bound − sandwich bound| (points) |",
+    rows = ["| intervals | wall (best of 3) | CPU | largest distance of a bound from the sandwich bound (points) |",
             "|---|---:|---:|---:|"]
     results = {}
     for label, kwargs in (("sandwich", {"ci": "sandwich"}), ("profile", {"ci": "profile"}),
