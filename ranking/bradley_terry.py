@@ -44,6 +44,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 from scipy.stats import norm
 
+from ranking._profile import profile_intervals
 from ranking._validation import (
     as_rng,
     check_anchor,
@@ -65,7 +66,8 @@ except ImportError:  # pragma: no cover - threadpoolctl is a dependency
 
 _controller: Any = None
 
-CI_METHODS: tuple[str, ...] = ("none", "sandwich", "bootstrap")
+CI_METHODS: tuple[str, ...] = ("none", "sandwich", "bootstrap", "profile")
+REWEIGHTS: tuple[str, ...] = ("none", "pair_frequency")
 #: Ridge (per battle, natural-log units) used when maximum likelihood has no finite optimum.
 FALLBACK_RIDGE = 1e-6
 _MAX_ITER = 200
@@ -99,6 +101,18 @@ def _pairs(battles: Battles) -> _Pairs:
     i, j = np.nonzero(np.triu(games > 0, k=1))
     return _Pairs(battles.n_models, i.astype(np.int64), j.astype(np.int64),
                   wins[i, j], wins[j, i], ties[i, j], _components_from_counts(games))
+
+
+def _pair_frequency_weight(pairs: _Pairs) -> NDArray[np.float64]:
+    """Weight of each battle of each pair: N / (P · n_p), inversely proportional to how
+    often the pair was played, normalised so the weights of all N battles sum to N
+    (every one of the P pairs that met then carries the same total weight N / P)."""
+    return float(pairs.n.sum()) / (len(pairs.i) * pairs.n)
+
+
+def _reweighted(pairs: _Pairs, weight: NDArray[np.float64]) -> _Pairs:
+    return _Pairs(pairs.n_models, pairs.i, pairs.j, pairs.wins_ij * weight,
+                  pairs.wins_ji * weight, pairs.ties * weight, pairs.component)
 
 
 def _strong_components(n_models: int, i: NDArray[np.int64], j: NDArray[np.int64],
@@ -220,18 +234,22 @@ def _fit_point(pairs: _Pairs, ridge: float) -> NDArray[np.float64]:
 
 
 def _sandwich_cov(pairs: _Pairs, theta: NDArray[np.float64], ridge: float,
-                  hessian_reg: float, n_battles: float) -> NDArray[np.float64]:
+                  hessian_reg: float, n_battles: float,
+                  weight: NDArray[np.float64] | float = 1.0) -> NDArray[np.float64]:
     """Robust covariance H⁻¹ G H⁻¹ of θ, as lmarena's arena-rank computes it.
 
     H is the Hessian of the negative log-likelihood (plus the ridge) with
     ``hessian_reg · n_battles`` added to its diagonal; G sums the squared per-battle
-    scores, (y - p)² for every battle of every pair.
+    scores, (y - p)² for every battle of every pair. With battle weights (``pairs``
+    then holds weighted counts and ``weight`` the weight of each pair's battles) a
+    battle's score is w (y - p) and G sums w² (y - p)².
     """
     m = pairs.n_models
     i, j = pairs.i, pairs.j
     p = expit(theta[i] - theta[j])
     h = pairs.n * p * (1.0 - p)
-    g = pairs.wins_ij * (1.0 - p) ** 2 + pairs.wins_ji * p**2 + pairs.ties * (0.5 - p) ** 2
+    g = weight * (pairs.wins_ij * (1.0 - p) ** 2 + pairs.wins_ji * p**2
+                  + pairs.ties * (0.5 - p) ** 2)
 
     def laplacian(values: NDArray[np.float64]) -> NDArray[np.float64]:
         out = np.zeros((m, m))
@@ -374,9 +392,10 @@ def _splits(pairs: _Pairs) -> bool:
 def bradley_terry(battles: Battles, *, scale: float = 400.0, base: float = 10.0,
                   init: float = 1000.0, l2: float | None = None,
                   anchor: tuple[str, float] | None = None,
-                  ci: Literal["none", "sandwich", "bootstrap"] = "none", rounds: int = 100,
-                  confidence: float = 0.95, rng: int | np.random.Generator | None = None,
-                  hessian_reg: float = 1e-5) -> RatingResult:
+                  ci: Literal["none", "sandwich", "bootstrap", "profile"] = "none",
+                  rounds: int = 100, confidence: float = 0.95,
+                  rng: int | np.random.Generator | None = None, hessian_reg: float = 1e-5,
+                  reweight: Literal["none", "pair_frequency"] = "none") -> RatingResult:
     """Bradley-Terry ratings by maximum likelihood, optionally with confidence intervals.
 
     Parameters
@@ -391,10 +410,31 @@ def bradley_terry(battles: Battles, *, scale: float = 400.0, base: float = 10.0,
     anchor : (str, float) or None
         Shift every rating so this model has this value; intervals become intervals of
         the difference to the anchor (the anchor's own interval is a point).
-    ci : {"none", "sandwich", "bootstrap"}
-        Sandwich (robust) intervals as arena-rank computes them, or percentile intervals
+    ci : {"none", "sandwich", "bootstrap", "profile"}
+        Sandwich (robust) intervals as arena-rank computes them; percentile intervals
         from ``rounds`` resamples of the battles (widened, if needed, to contain the
-        point estimate).
+        point estimate); or profile-likelihood intervals (``l2=None`` only), which hold
+        at every number of battles, separated data included:
+
+        * The interval covers the model's rating relative to the mean rating of its
+          component's *core* (``init`` + that difference): the core is the largest group
+          of models that won and lost (or tied) against each other, directly or through
+          others, i.e. the whole component whenever maximum likelihood has a finite
+          solution, so that ratings and intervals of well-connected data are the usual
+          centred ones. With ``anchor``, the anchor's component uses the difference to
+          the anchor instead.
+        * A side that the data do not bound (a model that won every comparison that
+          links it to the core has no upper bound) is ``+inf`` / ``-inf``.
+        * The rating of a model of the core is the exact maximum-likelihood estimate.
+          A model whose estimate is infinite is reported at the finite end of its 50 %
+          profile interval (where the fit is χ²₁(0.5)/2 ≈ 0.23 log-likelihood units
+          from the best): a median-like value, finite, treating a lone win and a lone
+          loss alike, and inside every interval of confidence >= 50 % because the
+          intervals are nested (with ``confidence`` below 50 %, at that confidence);
+          at ``init`` when neither side is bounded. So every rating lies inside its own
+          interval.
+
+        See :mod:`ranking._profile` for the computation and references.
     rounds : int
         Bootstrap resamples.
     confidence : float
@@ -404,6 +444,15 @@ def bradley_terry(battles: Battles, *, scale: float = 400.0, base: float = 10.0,
     hessian_reg : float
         Ridge added to the sandwich Hessian's diagonal, times the number of battles
         (arena-rank's ``hessian_reg``); it only removes the unidentified shift.
+    reweight : {"none", "pair_frequency"}
+        ``"pair_frequency"`` weights every battle of a pair p inversely to the number of
+        battles n_p of that pair, w_p = N / (P · n_p) (N battles, P pairs that met), so
+        the weights sum to N and every pair carries the same total weight N / P, as
+        LMArena has done since July 2025 to keep frequently sampled pairs from dominating.
+        The ratings maximise the weighted likelihood; sandwich intervals use the weighted
+        scores, profile intervals the weighted likelihood with a per-model scaled
+        threshold (see :func:`ranking._profile.profile_intervals`). The bootstrap is not
+        available with reweighting.
 
     Returns
     -------
@@ -415,6 +464,13 @@ def bradley_terry(battles: Battles, *, scale: float = 400.0, base: float = 10.0,
     RankingWarning
         When the comparison graph has several components (unpenalised), or when maximum
         likelihood leaves some ratings unbounded.
+
+    References
+    ----------
+    .. [4] Y. Pawitan, *In All Likelihood*, Oxford University Press (2001), ch. 9
+       (profile likelihood).
+    .. [5] LMArena, "Arena-Rank" methodology notes (2025): battles reweighted by inverse
+       pair frequency.
     """
     scale = check_positive("scale", scale)
     base = check_base(base)
@@ -422,11 +478,18 @@ def bradley_terry(battles: Battles, *, scale: float = 400.0, base: float = 10.0,
     if l2 is not None:
         l2 = check_positive("l2", l2)
     ci = check_choice("ci", ci, CI_METHODS)  # type: ignore[assignment]
+    reweight = check_choice("reweight", reweight, REWEIGHTS)  # type: ignore[assignment]
     rounds = check_positive_int("rounds", rounds)
     confidence = check_probability("confidence", confidence)
     hessian_reg = check_finite("hessian_reg", hessian_reg)
     if hessian_reg < 0:
         raise InputError(f"hessian_reg must be >= 0; got {hessian_reg!r}")
+    if ci == "profile" and l2 is not None:
+        raise InputError("ci='profile' is the interval of the unpenalised likelihood; "
+                         "it does not apply with l2")
+    if reweight != "none" and ci == "bootstrap":
+        raise InputError("reweight='pair_frequency' supports ci none, sandwich or profile, "
+                         "not bootstrap")
     anchor = check_anchor(anchor, battles.models)
     if battles.n_models == 0 or battles.n_battles == 0:
         raise InputError("Bradley-Terry needs at least one battle")
@@ -434,14 +497,16 @@ def bradley_terry(battles: Battles, *, scale: float = 400.0, base: float = 10.0,
     with _single_threaded_blas():
         return _bradley_terry(battles, scale=scale, base=base, init=init, l2=l2,
                               anchor=anchor, ci=ci, rounds=rounds, confidence=confidence,
-                              rng=rng, hessian_reg=hessian_reg)
+                              rng=rng, hessian_reg=hessian_reg, reweight=reweight)
 
 
 def _bradley_terry(battles: Battles, *, scale: float, base: float, init: float,
                    l2: float | None, anchor: tuple[str, float] | None, ci: str, rounds: int,
                    confidence: float, rng: int | np.random.Generator | None,
-                   hessian_reg: float) -> RatingResult:
+                   hessian_reg: float, reweight: str) -> RatingResult:
     pairs = _pairs(battles)
+    weight = _pair_frequency_weight(pairs) if reweight == "pair_frequency" else None
+    fit_pairs = pairs if weight is None else _reweighted(pairs, weight)
     log_base = math.log(base)
     to_points = scale / log_base
     n_total = float(pairs.n.sum())
@@ -463,31 +528,41 @@ def _bradley_terry(battles: Battles, *, scale: float, base: float, init: float,
                 shown = ", ".join(repr(m) for m in members[:4])
                 groups.append("{" + shown + (", ..." if len(members) > 4 else "") + "}")
             listed = " | ".join(groups[:4]) + (" | ..." if len(groups) > 4 else "")
+            handled = ("their intervals are open on that side (inf) and each is rated at "
+                       "the finite end of its 50 % interval" if ci == "profile" else
+                       f"ratings are reported under a tiny ridge ({FALLBACK_RIDGE:g} per "
+                       "battle); use l2 for a proper penalty, or ci='profile'")
             warnings.warn(
                 f"maximum likelihood has no finite solution: the groups {listed} won (or "
                 "lost) every comparison against each other, so the gaps between them are "
-                f"unbounded; ratings are reported under a tiny ridge ({FALLBACK_RIDGE:g} "
-                "per battle); use l2 for a proper penalty", RankingWarning, stacklevel=3)
-            ridge = FALLBACK_RIDGE * n_total
+                f"unbounded; {handled}", RankingWarning, stacklevel=3)
+            if ci != "profile":
+                ridge = FALLBACK_RIDGE * n_total
 
-    theta = _fit_point(pairs, ridge)
-    rating = to_points * theta + init
-    shift = 0.0
-    if anchor is not None:
-        a_idx = battles.models.index(anchor[0])
-        shift = anchor[1] - rating[a_idx]
-        rating = rating + shift
-    same = (np.ones(battles.n_models, dtype=bool) if l2 is not None or anchor is None
-            else pairs.component == pairs.component[battles.models.index(anchor[0])])
-
+    a_idx = None if anchor is None else battles.models.index(anchor[0])
+    same = (np.ones(battles.n_models, dtype=bool) if l2 is not None or a_idx is None
+            else pairs.component == pairs.component[a_idx])
     lower = upper = None
     seed: Any = rng if isinstance(rng, int) and not isinstance(rng, bool) else None
-    if ci == "sandwich":
-        cov = _sandwich_cov(pairs, theta, ridge, hessian_reg, n_total) * to_points**2
-        var = np.diag(cov).copy()
+    if ci == "profile":
+        prof = profile_intervals(fit_pairs, anchor=a_idx, confidence=confidence,
+                                 names=battles.models, pair_weight=weight)
+        offset = np.where(same, init if anchor is None else anchor[1], init)
+        rating = to_points * prof.psi + offset
+        lower, upper = to_points * prof.lower + offset, to_points * prof.upper + offset
+    else:
+        theta = _fit_point(fit_pairs, ridge)
+        rating = to_points * theta + init
+        shift = 0.0
         if anchor is not None:
-            k = battles.models.index(anchor[0])
-            contrast = np.diag(cov) + cov[k, k] - 2.0 * cov[:, k]
+            shift = anchor[1] - float(rating[a_idx])
+            rating = rating + shift
+    if ci == "sandwich":
+        cov = _sandwich_cov(fit_pairs, theta, ridge, hessian_reg, n_total,
+                            1.0 if weight is None else weight) * to_points**2
+        var = np.diag(cov).copy()
+        if a_idx is not None:
+            contrast = np.diag(cov) + cov[a_idx, a_idx] - 2.0 * cov[:, a_idx]
             var = np.where(same, contrast, var)
         half = norm.ppf(0.5 + confidence / 2.0) * np.sqrt(np.maximum(var, 0.0))
         lower, upper = rating - half, rating + half
@@ -495,9 +570,8 @@ def _bradley_terry(battles: Battles, *, scale: float, base: float, init: float,
         generator = as_rng(rng)
         samples = to_points * _bootstrap_thetas(pairs, ridge=ridge, rounds=rounds,
                                                 rng=generator, theta0=theta) + init
-        if anchor is not None:
-            k = battles.models.index(anchor[0])
-            samples = np.where(same[None, :], samples - samples[:, [k]] + anchor[1],
+        if a_idx is not None:
+            samples = np.where(same[None, :], samples - samples[:, [a_idx]] + rating[a_idx],
                                samples + shift)
         tail = (1.0 - confidence) / 2.0
         q_lo, q_hi = np.quantile(samples, [tail, 1.0 - tail], axis=0)
@@ -510,6 +584,7 @@ def _bradley_terry(battles: Battles, *, scale: float, base: float, init: float,
         "rounds": rounds if ci == "bootstrap" else None,
         "seed": seed if ci == "bootstrap" else None,
         "hessian_reg": hessian_reg if ci == "sandwich" else None,
+        "reweight": reweight,
     }
     return RatingResult(
         method="bt", params=params, models=list(battles.models), rating=rating,

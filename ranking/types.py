@@ -33,7 +33,8 @@ class RatingResult:
     rating : ndarray of float
         Point estimates.
     lower, upper : ndarray of float or None
-        Interval bounds, ``None`` when no interval was computed.
+        Interval bounds, ``None`` when no interval was computed; ``-inf`` / ``inf`` for a
+        side the data do not bound (``null`` in the rows).
     battles : ndarray of int
         Number of battles each model took part in.
     component : ndarray of int
@@ -79,8 +80,8 @@ class RatingResult:
             row: dict[str, Any] = {
                 "model": self.models[i],
                 "rating": float(self.rating[i]),
-                "lower": None if self.lower is None else float(self.lower[i]),
-                "upper": None if self.upper is None else float(self.upper[i]),
+                "lower": _bound(self.lower, i),
+                "upper": _bound(self.upper, i),
                 "rank": int(rank[i]),
                 "battles": int(self.battles[i]),
                 "component": int(self.component[i]),
@@ -99,3 +100,10 @@ class RatingResult:
             "n_battles": int(self.n_battles),
             "ratings": self.to_rows(),
         }
+
+
+def _bound(values: NDArray[np.float64] | None, i: int) -> float | None:
+    """An interval bound for the JSON rows: ``None`` when absent or unbounded."""
+    if values is None or not np.isfinite(values[i]):
+        return None
+    return float(values[i])

@@ -45,7 +45,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--k", type=float, default=4.0, help="Elo K (default 4)")
     parser.add_argument("--l2", type=float, default=None, metavar="C",
                         help="bt: FastChat's L2-penalised objective with this C")
-    parser.add_argument("--ci", choices=("none", "sandwich", "bootstrap"), default="none")
+    parser.add_argument("--ci", choices=("none", "sandwich", "bootstrap", "profile"),
+                        default="none",
+                        help="bt intervals; profile: likelihood-ratio intervals that hold "
+                             "at every battle count (an unbounded side is null)")
+    parser.add_argument("--reweight", choices=("none", "pair_frequency"), default="none",
+                        help="bt: weight battles inversely to their pair's frequency")
     parser.add_argument("--rounds", type=int, default=100, help="bootstrap rounds")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     parser.add_argument("--confidence", type=float, default=0.95)
@@ -78,7 +83,8 @@ def _rate(args: argparse.Namespace, battles: Any,
 
         return bradley_terry(battles, scale=args.scale, base=args.base, init=args.init,
                              l2=args.l2, anchor=anchor, ci=args.ci, rounds=args.rounds,
-                             confidence=args.confidence, rng=args.seed)
+                             confidence=args.confidence, rng=args.seed,
+                             reweight=args.reweight)
     if args.method == "winrate":
         if anchor is not None:
             raise InputError("--anchor does not apply to --method winrate (a win rate)")
