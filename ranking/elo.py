@@ -140,16 +140,15 @@ def elo(battles: Battles, *, k: float = 4.0, scale: float = 400.0, base: float =
         ratings[ia] = ra + update
         ratings[ib] = rb - update
     rating = np.array(ratings, dtype=np.float64)
-    anchor_idx = None if anchor is None else battles.models.index(anchor[0])
     if anchor is not None:
-        rating += anchor[1] - rating[anchor_idx]
+        rating += anchor[1] - rating[battles.models.index(anchor[0])]
     lower = upper = None
     if generator is not None:
         samples = _bootstrap_ratings(battles.a, battles.b, _SCORE_A[battles.outcome],
                                      battles.n_models, rounds=rounds, k=k, alpha=alpha,
                                      init=init, rng=generator)
         if anchor is not None:
-            samples += anchor[1] - samples[:, [anchor_idx]]
+            samples += anchor[1] - samples[:, [battles.models.index(anchor[0])]]
         tail = (1.0 - confidence) / 2.0
         q_lo, q_hi = np.quantile(samples, [tail, 1.0 - tail], axis=0)
         lower, upper = np.minimum(q_lo, rating), np.maximum(q_hi, rating)
