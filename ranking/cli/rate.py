@@ -45,10 +45,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--k", type=float, default=4.0, help="Elo K (default 4)")
     parser.add_argument("--l2", type=float, default=None, metavar="C",
                         help="bt: FastChat's L2-penalised objective with this C")
-    parser.add_argument("--ci", choices=("none", "sandwich", "bootstrap"), default="none")
+    parser.add_argument("--ci", choices=("none", "sandwich", "bootstrap"), default="none",
+                        help="bt: none, sandwich or bootstrap; elo: none or bootstrap")
     parser.add_argument("--rounds", type=int, default=100, help="bootstrap rounds")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    parser.add_argument("--confidence", type=float, default=0.95)
+    parser.add_argument("--confidence", type=float, default=0.95,
+                        help="interval coverage (bt, elo, openskill, winrate)")
     parser.add_argument("--model", choices=OPENSKILL_MODELS, default="plackett-luce",
                         help="openskill model")
     add_output_option(parser)
@@ -72,7 +74,8 @@ def _rate(args: argparse.Namespace, battles: Any,
         from ranking.elo import elo
 
         return elo(battles, k=args.k, scale=args.scale, base=args.base, init=args.init,
-                   anchor=anchor)
+                   anchor=anchor, ci=args.ci, rounds=args.rounds,
+                   confidence=args.confidence, rng=args.seed)
     if args.method == "bt":
         from ranking.bradley_terry import bradley_terry
 
@@ -84,10 +87,11 @@ def _rate(args: argparse.Namespace, battles: Any,
             raise InputError("--anchor does not apply to --method winrate (a win rate)")
         from ranking.winrate import average_win_rate
 
-        return average_win_rate(battles)
+        return average_win_rate(battles, confidence=args.confidence)
     from ranking.openskill import openskill_rate  # type: ignore[import-not-found]
 
-    result: RatingResult = openskill_rate(battles, model=args.model)
+    result: RatingResult = openskill_rate(battles, model=args.model,
+                                          confidence=args.confidence)
     return result if anchor is None else _shift(result, *anchor)
 
 
