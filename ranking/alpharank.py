@@ -649,7 +649,9 @@ def alpharank_from_battles(battles: Any, *, alpha: float = 100.0, population_siz
         Bootstrap rounds. Each round redraws the battles with replacement, which is a
         multinomial draw over the (pair, outcome) count cells, and recomputes the masses.
     confidence : float, default 0.95
-        Coverage of the percentile interval. The interval is widened to contain the
+        Coverage of the percentile interval (percentiles at the Weibull plotting position
+        ``q·(rounds + 1)``, which does not narrow the interval when rounds are few). The
+        interval is widened to contain the
         point estimate when every bootstrap mass falls on one side of it.
     rng : int, numpy Generator or None
         Source of randomness for the bootstrap.
@@ -694,8 +696,8 @@ def alpharank_from_battles(battles: Any, *, alpha: float = 100.0, population_siz
             masses[b] = alpharank_game(r, alpha=alpha, population_size=population_size,
                                   local_selection=local_selection).mass
         q = (1.0 - conf) / 2.0
-        lower = np.minimum(np.quantile(masses, q, axis=0), base.mass)
-        upper = np.maximum(np.quantile(masses, 1.0 - q, axis=0), base.mass)
+        lower = np.minimum(np.quantile(masses, q, axis=0, method="weibull"), base.mass)
+        upper = np.maximum(np.quantile(masses, 1.0 - q, axis=0, method="weibull"), base.mass)
     return AlphaRankResult(alpha=base.alpha, population_size=base.population_size,
                            strategies=base.strategies, profiles=base.profiles, mass=base.mass,
                            lower=lower, upper=upper, params=params, unplayed=missing)

@@ -101,7 +101,9 @@ def elo(battles: Battles, *, k: float = 4.0, scale: float = 400.0, base: float =
     rounds : int
         Bootstrap resamples.
     confidence : float
-        Interval coverage (0.95: the 2.5 % and 97.5 % percentiles).
+        Interval coverage (0.95: the 2.5 % and 97.5 % percentiles, taken at the Weibull
+        plotting position ``q·(rounds + 1)``, which does not narrow the interval when
+        rounds are few).
     rng : int, Generator or None
         Randomness of the bootstrap.
 

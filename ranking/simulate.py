@@ -626,7 +626,8 @@ def expected_score_rating(battles: Battles, *, format: str = "swiss", rounds: in
     accounts for both sources of error: the battles are resampled ``draws`` times (with
     replacement), the ratings refitted on each resample, and ``iterations // draws``
     tournaments (at least 1) simulated per refit; the interval is the percentile interval
-    of the per-refit E[S], widened when needed to contain the value. Each refit's
+    of the per-refit E[S] (Weibull plotting position ``q·(draws + 1)``), widened when
+    needed to contain the value. Each refit's
     Monte Carlo error is ``√draws`` times that of the value, so the interval over-covers
     the simulation error rather than under-covering it. Round robin and single elimination
     need no simulation for E[S] (it is exact given the ratings); their interval is the
