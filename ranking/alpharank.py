@@ -651,8 +651,8 @@ def alpharank_from_battles(battles: Any, *, alpha: float = 100.0, population_siz
     confidence : float, default 0.95
         Coverage of the percentile interval (percentiles at the Weibull plotting position
         ``q·(rounds + 1)``, which does not narrow the interval when rounds are few). The
-        interval is widened to contain the
-        point estimate when every bootstrap mass falls on one side of it.
+        interval is widened to contain the point estimate when every bootstrap mass falls
+        on one side of it.
     rng : int, numpy Generator or None
         Source of randomness for the bootstrap.
 
@@ -750,8 +750,7 @@ def alpharank_rating(battles: Any, *, alpha: float = 100.0, population_size: int
     return RatingResult(method="alpharank", params=params,
                         models=[str(m) for m in battles.models], rating=mass, lower=lower,
                         upper=upper, battles=battles.battles_per_model(),
-                        component=components(battles), n_battles=battles.n_battles,
-                        extra={})
+                        component=components(battles), n_battles=battles.n_battles)
 
 
 __all__ = [
