@@ -45,8 +45,10 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
-from ranking._validation import as_rng, check_probability
+from ranking._validation import as_rng, check_positive_int, check_probability
+from ranking.battles import components
 from ranking.errors import InputError
+from ranking.types import RatingResult
 
 #: The α values of :func:`alpharank_sweep` when none are given.
 DEFAULT_SWEEP_ALPHAS: tuple[float, ...] = (
@@ -647,8 +649,10 @@ def alpharank_from_battles(battles: Any, *, alpha: float = 100.0, population_siz
         Bootstrap rounds. Each round redraws the battles with replacement, which is a
         multinomial draw over the (pair, outcome) count cells, and recomputes the masses.
     confidence : float, default 0.95
-        Coverage of the percentile interval. The interval is widened to contain the
-        point estimate when every bootstrap mass falls on one side of it.
+        Coverage of the percentile interval (percentiles at the Weibull plotting position
+        ``q·(rounds + 1)``, which does not narrow the interval when rounds are few). The
+        interval is widened to contain the point estimate when every bootstrap mass falls
+        on one side of it.
     rng : int, numpy Generator or None
         Source of randomness for the bootstrap.
 
@@ -692,11 +696,61 @@ def alpharank_from_battles(battles: Any, *, alpha: float = 100.0, population_siz
             masses[b] = alpharank_game(r, alpha=alpha, population_size=population_size,
                                   local_selection=local_selection).mass
         q = (1.0 - conf) / 2.0
-        lower = np.minimum(np.quantile(masses, q, axis=0), base.mass)
-        upper = np.maximum(np.quantile(masses, 1.0 - q, axis=0), base.mass)
+        lower = np.minimum(np.quantile(masses, q, axis=0, method="weibull"), base.mass)
+        upper = np.maximum(np.quantile(masses, 1.0 - q, axis=0, method="weibull"), base.mass)
     return AlphaRankResult(alpha=base.alpha, population_size=base.population_size,
                            strategies=base.strategies, profiles=base.profiles, mass=base.mass,
                            lower=lower, upper=upper, params=params, unplayed=missing)
+
+
+def alpharank_rating(battles: Any, *, alpha: float = 100.0, population_size: int = 50,
+                     rounds: int = 100, confidence: float = 0.95,
+                     rng: int | np.random.Generator | None = None,
+                     local_selection: bool = True) -> RatingResult:
+    """Each model's α-Rank stationary mass as a rating, with its bootstrap interval.
+
+    The same computation as :func:`alpharank_from_battles` (one population of models,
+    payoff = empirical win rate, pairs that never met at ½), returned as a
+    :class:`~ranking.types.RatingResult` indexed like ``battles.models`` so that it can be
+    shown beside the other rating methods.
+
+    Parameters
+    ----------
+    battles : ranking.battles.Battles
+        The battles.
+    alpha, population_size, local_selection
+        As in :func:`alpharank_game`.
+    rounds : int, default 100
+        Bootstrap rounds (at least 1).
+    confidence : float, default 0.95
+        Coverage of the percentile interval (widened to contain the mass).
+    rng : int, numpy Generator or None
+        Source of randomness for the bootstrap.
+
+    Returns
+    -------
+    RatingResult
+        ``method="alpharank"``, ``rating`` = stationary mass in [0, 1] (sums to 1), with
+        ``lower``/``upper``. A lone model has mass 1 and the interval [1, 1].
+    """
+    rounds = check_positive_int("rounds", rounds)
+    result = alpharank_from_battles(battles, alpha=alpha, population_size=population_size,
+                                    rounds=rounds, confidence=confidence, rng=rng,
+                                    local_selection=local_selection)
+    where = result.profiles[:, 0]
+    mass = np.zeros(len(where))
+    mass[where] = result.mass
+    lower, upper = mass.copy(), mass.copy()
+    if result.lower is not None and result.upper is not None:
+        lower[where], upper[where] = result.lower, result.upper
+    seed = rng if isinstance(rng, int) and not isinstance(rng, bool) else None
+    params = {"alpha": _json_alpha(result.alpha), "population_size": result.population_size,
+              "local_selection": bool(local_selection), "ci": "bootstrap", "rounds": rounds,
+              "confidence": result.params["confidence"], "seed": seed}
+    return RatingResult(method="alpharank", params=params,
+                        models=[str(m) for m in battles.models], rating=mass, lower=lower,
+                        upper=upper, battles=battles.battles_per_model(),
+                        component=components(battles), n_battles=battles.n_battles)
 
 
 __all__ = [
@@ -704,6 +758,7 @@ __all__ = [
     "AlphaRankResult",
     "alpharank_from_battles",
     "alpharank_game",
+    "alpharank_rating",
     "alpharank_sweep",
     "log_fixation",
     "stationary_log_distribution",

@@ -47,13 +47,15 @@ def register(subparsers: Any) -> None:
                         help="bt: FastChat's L2-penalised objective with this C")
     parser.add_argument("--ci", choices=("none", "sandwich", "bootstrap", "profile"),
                         default="none",
-                        help="bt intervals; profile: likelihood-ratio intervals that hold "
-                             "at every battle count (an unbounded side is null)")
+                        help="bt: none, sandwich, bootstrap or profile (likelihood-ratio intervals that "
+                             "hold at every battle count; an unbounded side is null); "
+                             "elo: none or bootstrap")
     parser.add_argument("--reweight", choices=("none", "pair_frequency"), default="none",
                         help="bt: weight battles inversely to their pair's frequency")
     parser.add_argument("--rounds", type=int, default=100, help="bootstrap rounds")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    parser.add_argument("--confidence", type=float, default=0.95)
+    parser.add_argument("--confidence", type=float, default=0.95,
+                        help="interval coverage (bt, elo, openskill, winrate)")
     parser.add_argument("--model", choices=OPENSKILL_MODELS, default="plackett-luce",
                         help="openskill model")
     add_output_option(parser)
@@ -77,7 +79,8 @@ def _rate(args: argparse.Namespace, battles: Any,
         from ranking.elo import elo
 
         return elo(battles, k=args.k, scale=args.scale, base=args.base, init=args.init,
-                   anchor=anchor)
+                   anchor=anchor, ci=args.ci, rounds=args.rounds,
+                   confidence=args.confidence, rng=args.seed)
     if args.method == "bt":
         from ranking.bradley_terry import bradley_terry
 
@@ -90,10 +93,11 @@ def _rate(args: argparse.Namespace, battles: Any,
             raise InputError("--anchor does not apply to --method winrate (a win rate)")
         from ranking.winrate import average_win_rate
 
-        return average_win_rate(battles)
+        return average_win_rate(battles, confidence=args.confidence)
     from ranking.openskill import openskill_rate  # type: ignore[import-not-found]
 
-    result: RatingResult = openskill_rate(battles, model=args.model)
+    result: RatingResult = openskill_rate(battles, model=args.model,
+                                          confidence=args.confidence)
     return result if anchor is None else _shift(result, *anchor)
 
 

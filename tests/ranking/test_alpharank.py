@@ -19,6 +19,7 @@ from ranking.alpharank import (
     AlphaRankResult,
     alpharank_from_battles,
     alpharank_game,
+    alpharank_rating,
     alpharank_sweep,
     log_fixation,
     stationary_log_distribution,
@@ -413,3 +414,34 @@ def test_agrees_with_openspiel_when_installed() -> None:
         for alpha in (0.1, 1.0, 10.0):
             theirs = os_alpharank.compute([mm], m=50, alpha=alpha)[2]
             assert_allclose(alpharank_game(mm, alpha=alpha).mass, theirs, atol=1e-10)
+
+
+def test_rating_result_gives_each_model_its_mass_and_bootstrap_interval() -> None:
+    # m2 (listed last) is best: 5-1 over m0, 4-2 over m1; m0 and m1 3-3 with 2 ties
+    rows = [(2, 0, A_WINS)] * 5 + [(0, 2, A_WINS)] + [(1, 2, B_WINS)] * 4 + \
+        [(1, 2, A_WINS)] * 2 + [(0, 1, A_WINS)] * 3 + [(0, 1, B_WINS)] * 3 + [(1, 0, TIE)] * 2
+    battles = _battles(rows, 3)
+    table = np.full((3, 3), 0.5)
+    table[2, 0], table[0, 2] = 5 / 6, 1 / 6
+    table[2, 1], table[1, 2] = 4 / 6, 2 / 6
+    expected = alpharank_game(table, alpha=100.0, population_size=50).mass
+    result = alpharank_rating(battles, rounds=200, rng=3)
+    assert result.method == "alpharank" and result.models == ["m0", "m1", "m2"]
+    assert_allclose(result.rating, expected, rtol=1e-12)
+    assert result.order()[0] == 2
+    assert np.all(result.lower <= result.rating) and np.all(result.rating <= result.upper)
+    assert np.all(result.lower >= 0) and np.all(result.upper <= 1)
+    assert (result.upper - result.lower).max() > 0.1  # 20 battles leave real doubt
+    again = alpharank_rating(battles, rounds=200, rng=3)
+    assert_allclose(again.lower, result.lower, rtol=0, atol=0)
+    assert_allclose(again.upper, result.upper, rtol=0, atol=0)
+    assert result.params["seed"] == 3 and result.params["rounds"] == 200
+    assert result.battles.tolist() == [14, 14, 12] and result.n_battles == 20
+    json.dumps(result.to_json())
+
+
+def test_rating_result_of_a_lone_model_and_bad_rounds() -> None:
+    lone = alpharank_rating(Battles(("solo",), [], [], []), rounds=5)
+    assert lone.rating.tolist() == [1.0] and lone.lower.tolist() == [1.0] == lone.upper.tolist()
+    with pytest.raises(InputError, match="rounds must be a positive integer"):
+        alpharank_rating(_battles([(0, 1, A_WINS)], 2), rounds=0)

@@ -131,3 +131,26 @@ def test_anonymous_only():
     text = "".join(json.dumps(r) + "\n" for r in recs)
     doc = json.loads(run("-", "--anonymous-only", "--output", "json", stdin=text).stdout)
     assert doc["n_battles"] == 2
+
+
+def test_elo_bootstrap_and_winrate_confidence_flags(food):
+    from ranking.battles import Battles
+    from ranking.elo import elo
+
+    proc = run(str(food), "--method", "elo", "--ci", "bootstrap", "--rounds", "50",
+               "--seed", "3", "--output", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    lib = elo(Battles.from_records(evalica_records("food")), ci="bootstrap", rounds=50, rng=3)
+    by_model = {r["model"]: r for r in doc["ratings"]}
+    for i, name in enumerate(lib.models):
+        assert by_model[name]["lower"] == pytest.approx(lib.lower[i], abs=1e-9)
+        assert by_model[name]["upper"] == pytest.approx(lib.upper[i], abs=1e-9)
+    assert doc["params"]["ci"] == "bootstrap" and doc["params"]["seed"] == 3
+    wide = json.loads(run(str(food), "--method", "winrate", "--confidence", "0.99",
+                          "--output", "json").stdout)["ratings"][0]
+    narrow = json.loads(run(str(food), "--method", "winrate", "--confidence", "0.5",
+                            "--output", "json").stdout)["ratings"][0]
+    assert wide["lower"] < narrow["lower"] <= narrow["rating"] <= narrow["upper"] < wide["upper"]
+    bad = run(str(food), "--method", "elo", "--ci", "sandwich")
+    assert bad.returncode == 2 and "ci must be one of none, bootstrap" in bad.stderr

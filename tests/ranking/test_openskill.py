@@ -229,3 +229,23 @@ def test_bad_parameters_raise_input_error() -> None:
     with pytest.raises(InputError, match="self-battle|itself"):
         openskill_rate(Battles(("a", "b"), np.array([0], np.int32), np.array([0], np.int32),
                                np.array([A_WINS], np.int8)))
+
+
+@pytest.mark.parametrize("confidence", [0.95, 0.8])
+def test_interval_bounds_are_the_packages_ordinal_at_plus_minus_z(confidence: float) -> None:
+    # openskill's own Rating.ordinal(z) = μ - zσ, after the package's own update loop
+    from openskill.models import PlackettLuce
+    from scipy.stats import norm
+
+    battles = random_battles(np.random.default_rng(8), 5, 60)
+    model = PlackettLuce()
+    ratings = [model.rating() for _ in battles.models]
+    for i, j, o in zip(battles.a.tolist(), battles.b.tolist(), battles.outcome.tolist()):
+        ranks = [0, 1] if o == A_WINS else [1, 0] if o == B_WINS else [0, 0]
+        [[ratings[i]], [ratings[j]]] = model.rate([[ratings[i]], [ratings[j]]], ranks=ranks)
+    z = norm.ppf(0.5 + confidence / 2)
+    res = openskill_rate(battles, confidence=confidence)
+    assert_allclose(res.rating, [r.mu for r in ratings], rtol=1e-12)
+    assert_allclose(res.lower, [r.ordinal(z=z) for r in ratings], rtol=1e-12)
+    assert_allclose(res.upper, [r.ordinal(z=-z) for r in ratings], rtol=1e-12)
+    assert (res.lower < res.rating).all() and (res.rating < res.upper).all()

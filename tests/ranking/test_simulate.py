@@ -14,6 +14,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from ranking.errors import InputError
 from ranking.simulate import (
+    expected_score_rating,
     failure_sensitivity,
     predict_tournament,
     scores_to_win,
@@ -366,3 +367,80 @@ def test_monte_carlo_matches_exact_enumeration(m: int, k: int, elim: list[int],
     within(res.expected_score, res.stderr, exact_es)
     se = np.sqrt(exact_surv * (1 - exact_surv) / n)
     within(res.p_survive, se, exact_surv)
+
+
+# ------------------------------------------------- expected_score_rating
+
+
+def _bt_battles(rng, true, per_model):
+    from ranking.battles import Battles
+
+    m = len(true)
+    n = m * per_model // 2
+    a = rng.integers(0, m, n)
+    b = (a + rng.integers(1, m, n)) % m
+    won = rng.random(n) < 1 / (1 + 10 ** ((true[b] - true[a]) / 400))
+    return Battles(tuple(f"m{i}" for i in range(m)), a, b, np.where(won, 0, 1))
+
+
+def test_expected_score_round_robin_value_is_the_sum_of_win_probabilities():
+    from ranking.bradley_terry import bradley_terry
+
+    battles = _bt_battles(np.random.default_rng(1), np.array([-100.0, 0.0, 50.0, 150.0]), 40)
+    result = expected_score_rating(battles, format="round_robin", draws=30, rng=2)
+    r = bradley_terry(battles, l2=1.0).rating
+    # a round robin's E[S] is exact: the sum of i's win probabilities against the others
+    hand = [sum(1 / (1 + 10 ** ((r[j] - r[i]) / 400)) for j in range(4) if j != i)
+            for i in range(4)]
+    assert_allclose(result.rating, hand, rtol=1e-12)
+    assert (result.lower <= result.rating).all() and (result.rating <= result.upper).all()
+    assert result.method == "expected_score" and result.params["draws"] == 30
+
+
+def test_expected_score_interval_covers_the_true_expected_score():
+    # truth: a round robin's E[S] under the true ratings, by hand; the interval must
+    # carry the rating uncertainty (Monte Carlo error alone would cover it almost never)
+    true = np.array([-150.0, -50.0, 50.0, 150.0])
+    truth = [sum(1 / (1 + 10 ** ((true[j] - true[i]) / 400)) for j in range(4) if j != i)
+             for i in range(4)]
+    rng = np.random.default_rng(7)
+    hits = np.zeros(4)
+    reps = 30
+    for rep in range(reps):
+        r = expected_score_rating(_bt_battles(rng, true, 60), format="round_robin", draws=25,
+                                  rng=rep)
+        hits += (r.lower <= truth) & (truth <= r.upper)
+    assert (hits / reps >= 0.85).all(), hits / reps
+
+
+def test_expected_score_swiss_interval_holds_rating_uncertainty_and_is_seeded():
+    battles = _bt_battles(np.random.default_rng(3), np.linspace(-200, 200, 8), 20)
+    result = expected_score_rating(battles, iterations=4000, draws=40, rng=5)
+    again = expected_score_rating(battles, iterations=4000, draws=40, rng=5)
+    assert_array_equal(result.rating, again.rating)
+    assert_array_equal(result.lower, again.lower)
+    assert_array_equal(result.upper, again.upper)
+    assert result.params["rounds"] == 3 and result.params["seed"] == 5
+    assert (result.lower <= result.rating).all() and (result.rating <= result.upper).all()
+    # 20 battles a model: the interval is far wider than the simulation error alone
+    assert ((result.upper - result.lower) > 10 * 1.96 * result.extra["stderr"]).all()
+    assert abs(result.rating.sum() - 4 * 3) < 1e-9  # 3 rounds of 4 games, one win each
+    assert ((result.extra["p_win"] >= 0) & (result.extra["p_win"] <= 1)).all()
+
+
+def test_expected_score_of_pair_counts_a_lone_model_and_bad_input():
+    from ranking.battles import Battles
+
+    counts = Battles(("x", "y", "z"), [0, 1, 0], [1, 2, 2], [0, 0, 1],
+                     weight=[12.0, 7.0, 3.0])
+    r = expected_score_rating(counts, format="single_elimination", draws=20, rng=0)
+    assert (r.lower <= r.rating).all() and (r.rating <= r.upper).all()
+    assert r.n_battles == 22
+    lone = expected_score_rating(Battles(("solo",), [], [], []), rng=0)
+    assert lone.rating.tolist() == [0.0] == lone.upper.tolist()
+    with pytest.raises(InputError, match="format must be one of"):
+        expected_score_rating(counts, format="ladder")
+    with pytest.raises(InputError, match="draws must be a positive integer"):
+        expected_score_rating(counts, draws=0)
+    with pytest.raises(InputError, match="rounds must be a positive integer"):
+        expected_score_rating(counts, rounds=0)
