@@ -11,10 +11,20 @@ from django.test import RequestFactory
 from arena import models as m
 from arena.api.voters import client_ip
 from arena.env import env_networks
+from arena.exceptions import ApplicationError
+from arena.services.arena_mode import arena_top_up
+from arena.services.matches import inline_dispatch, run_inline
+from arena.services.tournaments import tournament_create, tournament_run_inline, tournament_start
 from arena.services.votes import ip_hash_make
 from tests.arena.test_api_common import API, assert_error, servable_match
 from tests.arena.test_api_votes import throttle_cache  # noqa: F401  (local memory and Redis)
-from tests.factories import CompetitorFactory
+from tests.factories import (
+    CompetitorFactory,
+    MatchFactory,
+    PromptFactory,
+    PromptSetFactory,
+    TournamentFactory,
+)
 
 pytest_plugins = ["tests.arena.test_api_common"]
 pytestmark = pytest.mark.django_db
@@ -123,3 +133,117 @@ def test_trusted_proxies_setting_refuses_what_is_not_an_address(monkeypatch):
     monkeypatch.setenv("LUDUS_TRUSTED_PROXIES", "10.0.0.0/8,proxy.local")
     with pytest.raises(ImproperlyConfigured, match="LUDUS_TRUSTED_PROXIES.*proxy.local"):
         env_networks("LUDUS_TRUSTED_PROXIES", [])
+
+
+# --------------------------------------------------------------------------- hidden prompts
+
+
+def _prompt_set(n: int, *, public: bool = False, name: str | None = None) -> m.PromptSet:
+    prompt_set = PromptSetFactory(public=public, **({"name": name} if name else {}))
+    for k in range(n):
+        PromptFactory(prompt_set=prompt_set, text=f"{prompt_set.name} question {k}")
+    return prompt_set
+
+
+def test_the_open_arena_serves_only_public_prompt_sets(anon):
+    CompetitorFactory.create_batch(8)
+    public = _prompt_set(2, public=True)
+    hidden = _prompt_set(2)
+    TournamentFactory(status=m.Tournament.Status.DRAFT).prompt_sets.add(hidden)
+    with inline_dispatch():
+        created = arena_top_up(pool_size=20, seed=0)
+    assert len(created) == 20
+    assert set(m.Match.objects.filter(pk__in=created).values_list("prompt__prompt_set", flat=True)) == {public.pk}
+
+
+def test_battles_next_never_serves_an_unjudged_prompt_of_a_hidden_set(anon):
+    hidden = servable_match()
+    m.PromptSet.objects.filter(pk=hidden.prompt.prompt_set_id).update(public=False)  # e.g. a tournament's set
+    shown = servable_match()
+    served = {anon.get(f"{API}/battles/next/").json().get("prompt") for _ in range(3)}
+    assert served == {shown.prompt.text, None}
+    assert hidden.prompt.text not in served
+
+
+@pytest.mark.parametrize("status", ["cancelled", "failed", "forfeit", "pending", "judging"])
+def test_a_tournament_match_shows_its_prompt_only_once_judged(anon, status):
+    tournament = TournamentFactory(status=m.Tournament.Status.CANCELLED)
+    hidden = MatchFactory(tournament=tournament, status=status)
+    judged = MatchFactory(tournament=tournament, status=m.Match.Status.DONE, outcome="model_a")
+    for match in (hidden, judged):
+        for side in "ab":
+            m.Generation.objects.create(match=match, side=side, competitor=match.competitor_a, text="an answer")
+    rows = {r["id"]: r for r in anon.get(f"{API}/tournaments/{tournament.pk}/matches/?details=true").json()["results"]}
+    assert rows[hidden.pk]["prompt"] is None and "generations" not in rows[hidden.pk]
+    assert rows[judged.pk]["prompt"] == judged.prompt.text and len(rows[judged.pk]["generations"]) == 2
+
+
+def _field(n: int) -> list[m.Competitor]:
+    return [CompetitorFactory(sim_strength=1300 - 40 * i, sim_seed=i) for i in range(n)]
+
+
+def test_a_tournament_never_draws_a_published_prompt_again():
+    other = _prompt_set(3)
+    earlier = tournament_create(name="earlier", format="round_robin", competitors=_field(3), prompt_sets=[other],
+                                seed=1)
+    tournament_run_inline(tournament=earlier)
+    published = set(m.Match.objects.filter(tournament=earlier, status="done").values_list("prompt", flat=True))
+    assert published
+    m.Prompt.objects.filter(pk__in=published).update(prompt_set=_prompt_set(8))  # now in the next one's set too
+    prompt_set = m.Prompt.objects.get(pk=next(iter(published))).prompt_set
+    t = tournament_create(name="swiss", format="swiss", competitors=_field(8), config={"rounds": 3},
+                          prompt_sets=[prompt_set], seed=4)
+    tournament_run_inline(tournament=t)
+    t.refresh_from_db()
+    assert t.status == m.Tournament.Status.COMPLETED and "note" not in t.results
+    rounds_of = {}
+    for prompt_id, number in m.Match.objects.filter(tournament=t).values_list("prompt", "round__number"):
+        rounds_of.setdefault(prompt_id, set()).add(number)
+    assert all(len(r) == 1 for r in rounds_of.values()), rounds_of  # no prompt in two rounds
+    assert not set(rounds_of) & published
+    assert m.Match.objects.filter(tournament=t).count() == 12
+
+
+def test_too_few_unpublished_prompts_are_refused_at_creation(admin_client):
+    comps = _field(4)
+    prompt_set = _prompt_set(3)
+    body = {"name": "cup", "format": "round_robin", "competitors": [c.name for c in comps],
+            "prompt_sets": [prompt_set.name], "config": {}, "judge_pipeline": {}, "seed": 7}
+    m.Prompt.objects.filter(pk=prompt_set.prompts.first().pk).update(prompt_set=_prompt_set(0, public=True))
+    error = assert_error(admin_client.post(f"{API}/tournaments/", body, format="json"), 400, field="prompt_sets")
+    assert "2 unpublished prompt(s) for 3 round(s)" in error["fields"]["prompt_sets"][0]
+    assert not m.Tournament.objects.exists()
+    body["config"] = {"reuse_published_prompts": "yes"}
+    assert_error(admin_client.post(f"{API}/tournaments/", body, format="json"), 400,
+                 field="config.reuse_published_prompts")
+    body["config"] = {"reuse_published_prompts": True}
+    assert admin_client.post(f"{API}/tournaments/", body, format="json").status_code == 201
+
+
+def test_prompts_published_since_creation_are_refused_at_start(admin_client):
+    prompt_set = _prompt_set(3)
+    t = tournament_create(name="later", format="round_robin", competitors=_field(4), prompt_sets=[prompt_set], seed=2)
+    MatchFactory(prompt=prompt_set.prompts.first(), status=m.Match.Status.DONE, outcome="tie")  # judged elsewhere
+    assert_error(admin_client.post(f"{API}/tournaments/{t.pk}/start/"), 400, field="prompt_sets")
+    t.refresh_from_db()
+    assert t.status == m.Tournament.Status.DRAFT and not m.Match.objects.filter(tournament=t).exists()
+
+
+def test_a_tournament_that_runs_out_mid_way_stops_with_a_note_instead_of_reusing():
+    prompt_set = _prompt_set(3)
+    t = tournament_create(name="dry", format="round_robin", competitors=_field(4), prompt_sets=[prompt_set], seed=3)
+    with inline_dispatch() as queue:
+        tournament_start(tournament=t)
+        m.PromptSet.objects.filter(pk=prompt_set.pk).update(public=True)  # an admin publishes the set mid-way
+        run_inline(queue)
+    t.refresh_from_db()
+    assert t.status == m.Tournament.Status.COMPLETED
+    assert "no unpublished prompt left" in t.results["note"]
+    assert set(m.Match.objects.filter(tournament=t).values_list("round__number", flat=True)) == {1}
+
+
+def test_service_refusal_names_the_field():
+    with pytest.raises(ApplicationError) as info:
+        tournament_create(name="x", format="swiss", competitors=_field(4), config={"rounds": 3},
+                          prompt_sets=[_prompt_set(2)])
+    assert "prompt_sets" in info.value.field_errors

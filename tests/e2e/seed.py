@@ -165,7 +165,7 @@ def seed_vote_battles(rng: np.random.Generator, comps: list[m.Competitor], *, n:
                                     text=LONG_ANSWER if k == 0 else f"{a.sim_style} answer to: {prompt.text}")
         m.Generation.objects.create(match=match, side="b", competitor=b,
                                     text=f"A {b.sim_style} answer.\n\n```\nprint('hello')\n```")
-    pset, _ = m.PromptSet.objects.get_or_create(name="xss-probe", defaults={"category": XSS_CATEGORY})
+    pset, _ = m.PromptSet.objects.get_or_create(name="xss-probe", defaults={"category": XSS_CATEGORY, "public": True})
     prompt = m.Prompt.objects.create(prompt_set=pset, text="Show me an HTML snippet with <script> in it.")
     a, b = comps[0], comps[1]
     match = m.Match.objects.create(competitor_a=a, competitor_b=b, prompt=prompt, status=m.Match.Status.AWAITING_VOTES)
