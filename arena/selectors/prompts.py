@@ -19,7 +19,7 @@ JUDGED = Match.Status.DONE
 
 def match_prompt_shown() -> Q:
     """The matches whose prompt may be shown (a filter on ``Match``)."""
-    return Q(status=JUDGED) | Q(prompt__prompt_set__public=True)
+    return Q(status=JUDGED) | Q(prompt__in=Prompt.objects.filter(prompt_set__public=True).values("pk"))
 
 
 def matches_with_prompt_shown(matches: QuerySet[Match]) -> QuerySet[Match]:
