@@ -247,3 +247,10 @@ def test_service_refusal_names_the_field():
         tournament_create(name="x", format="swiss", competitors=_field(4), config={"rounds": 3},
                           prompt_sets=[_prompt_set(2)])
     assert "prompt_sets" in info.value.field_errors
+
+
+def test_the_vote_page_offers_only_the_categories_of_public_sets(client):
+    PromptSetFactory(public=True, category="coding")
+    PromptSetFactory(category="secret-benchmark")
+    body = client.get("/vote").content.decode()
+    assert "coding" in body and "secret-benchmark" not in body
