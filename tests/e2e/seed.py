@@ -191,7 +191,8 @@ def seed_tournaments_with_service() -> list[m.Tournament]:
     sets = list(m.PromptSet.objects.filter(name__startswith="demo-"))
     out = []
     for name, fmt, n, config in TOURNAMENTS:
-        t = tournament_create(name=name, format=fmt, competitors=comps[:n], config=config, prompt_sets=sets, seed=11)
+        t = tournament_create(name=name, format=fmt, competitors=comps[:n], prompt_sets=sets, seed=11,
+                              config={**config, "reuse_published_prompts": True})  # the demo sets are public
         out.append(tournament_run_inline(tournament=t))
     return out
 
