@@ -48,7 +48,8 @@ class PromptInline(admin.TabularInline):
 
 @admin.register(m.PromptSet)
 class PromptSetAdmin(admin.ModelAdmin):
-    list_display = ["name", "category", "created_at"]
+    list_display = ["name", "category", "public", "created_at"]
+    list_filter = ["public"]
     search_fields = ["name", "description"]
     inlines = [PromptInline]
 

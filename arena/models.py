@@ -163,11 +163,18 @@ class Competitor(models.Model):
 
 
 class PromptSet(models.Model):
-    """A server-side benchmark or prompt collection; prompts are never exposed before judging."""
+    """A server-side benchmark or prompt collection; prompts are never exposed before judging.
+
+    Only a ``public`` set is served in the open arena, where voters read its prompts before
+    any judgment (see :mod:`arena.selectors.prompts`).
+    """
 
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
     category = models.CharField(max_length=50, blank=True, default="general")
+    public = models.BooleanField(
+        default=False, help_text="Served in the open arena: its prompts are shown to voters before judging"
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from arena.env import env_bool, env_int, env_list, env_str
+from arena.env import env_bool, env_int, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("LUDUS_VAR_DIR", str(BASE_DIR / "var")))
@@ -214,6 +214,8 @@ SPECTACULAR_SETTINGS = {
 
 # Ludus-specific settings.
 LUDUS_ALLOW_INTERNAL_ENDPOINTS = env_bool("LUDUS_ALLOW_INTERNAL_ENDPOINTS", False)
+# Reverse proxies whose X-Forwarded-For is believed (none by default: REMOTE_ADDR is the client).
+LUDUS_TRUSTED_PROXIES = env_networks("LUDUS_TRUSTED_PROXIES", [])
 LUDUS_LEADERBOARD_DEBOUNCE_SECONDS = env_int("LUDUS_LEADERBOARD_DEBOUNCE_SECONDS", 2, minimum=0)
 # How long a web process trusts the latest leaderboard ETag it read from the cache (0: ask every time).
 LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS = env_int("LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS", 1, minimum=0)

@@ -315,7 +315,7 @@ def main() -> None:
     csv_text, names = _pairs_csv(100, N_BATTLES)
     m.Competitor.objects.bulk_create([m.Competitor(name=n, status="active") for n in names])
     # Voting data: prompts and matches with both answers, waiting for votes.
-    ps = m.PromptSet.objects.create(name="bench", category="general")
+    ps = m.PromptSet.objects.create(name="bench", category="general", public=True)  # an open-arena set
     prompts = m.Prompt.objects.bulk_create([m.Prompt(prompt_set=ps, text=f"Question {i}?") for i in range(50)])
     comps = list(m.Competitor.objects.order_by("id")[:20])
     n_matches = 400

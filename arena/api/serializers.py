@@ -257,7 +257,7 @@ class MatchSideSerializer(serializers.Serializer):
 
 class TournamentMatchSerializer(serializers.Serializer):
     """A tournament match as :func:`arena.selectors.tournaments.tournament_matches` gives it;
-    the prompt, answers and judgments appear only once the match is finished."""
+    the prompt, answers and judgments appear only once the match is judged (or its prompt set is public)."""
 
     id = serializers.IntegerField()
     round = serializers.IntegerField(allow_null=True)

@@ -6,6 +6,8 @@ fixed-window counter (``INCR`` + ``EXPIRE NX`` in one round trip) instead of DRF
 window (a read and a write of the whole request history), which matters on hot endpoints;
 with other cache backends DRF's implementation is used. All of a view's Redis throttles are
 one Lua script call (``INCR`` each window key, ``EXPIRE`` it when new), one round trip.
+A client is identified by :func:`arena.api.voters.client_ip` (``X-Forwarded-For`` counts only
+from ``settings.LUDUS_TRUSTED_PROXIES``), not by DRF's ``get_ident``, which believes any client.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from django.core.cache.backends.redis import RedisCache
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from arena.api.voters import anon_id_get
+from arena.api.voters import anon_id_get, client_ip
 
 
 class _DynamicRate(SimpleRateThrottle):
@@ -28,6 +30,9 @@ class _DynamicRate(SimpleRateThrottle):
     def __init__(self) -> None:  # read the rate per request, not at import
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
+
+    def get_ident(self, request: Any) -> str:
+        return client_ip(request)
 
     def allow_request(self, request: Any, view: Any) -> bool:
         backend = caches["default"]

@@ -7,8 +7,11 @@ database only ever sees an HMAC of the identity (:func:`arena.services.votes.vot
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from typing import Any
+
+from django.conf import settings
 
 from arena.services.votes import ip_hash_make, voter_hash_make
 
@@ -50,7 +53,36 @@ def set_voter_cookie(response: Any, anon_id: str, *, secure: bool) -> None:
 
 
 def client_ip(request: Any) -> str:
-    return request.META.get("REMOTE_ADDR", "") or ""
+    """The client's address, for throttles and vote records (the one place that decides it).
+
+    ``REMOTE_ADDR``, unless that is one of ``settings.LUDUS_TRUSTED_PROXIES``: then
+    ``X-Forwarded-For`` is read from the right (each proxy appends the address it saw) and
+    the first address that is not a trusted proxy is the client. Anything a client sends
+    itself, to the left of that, is ignored; so is the header of an untrusted peer.
+    """
+    meta = request.META
+    client = meta.get("REMOTE_ADDR", "") or ""
+    proxies = settings.LUDUS_TRUSTED_PROXIES
+    if not proxies or not _within(client, proxies):
+        return client
+    for hop in reversed(meta.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+        hop = hop.strip()
+        try:
+            ipaddress.ip_address(hop)
+        except ValueError:
+            break  # a malformed entry: the last proxy-vouched address is the best we know
+        client = hop
+        if not _within(hop, proxies):
+            break
+    return client
+
+
+def _within(address: str, networks: Any) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
 
 
 def request_ip_hash(request: Any) -> str:

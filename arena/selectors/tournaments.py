@@ -1,7 +1,8 @@
 """Reads of tournaments: standings, bracket, predicted outcomes and matches.
 
-Prompts, answers and judge outputs of a match are shown only once it is finished, so a
-running benchmark never leaks its prompts.
+Prompts, answers and judge outputs of a match are shown only by the rule of
+:mod:`arena.selectors.prompts` (once judged, or from a public set), so a running or cancelled
+benchmark never leaks its prompts.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from django.db.models import Prefetch
 
 from arena.models import Bye, Generation, Judgment, Match, Round, Tournament
 from arena.selectors import content_key
+from arena.selectors.prompts import matches_with_prompt_shown
 from arena.services.tournaments import (
     _entries,
     _expected_scores,
@@ -100,8 +102,8 @@ def tournament_simulation(*, tournament: Tournament) -> dict[str, Any]:
 
 def tournament_matches(*, tournament: Tournament, round_number: int | None = None,
                        include_details: bool = False) -> list[dict[str, Any]]:
-    """The matches of a tournament (or one round); prompt, answers and judgments only once finished."""
-    qs = (Match.objects.filter(tournament=tournament)
+    """The matches of a tournament (or one round); prompt, answers and judgments only once judged."""
+    qs = (matches_with_prompt_shown(Match.objects.filter(tournament=tournament))
           .select_related("competitor_a", "competitor_b", "round", "prompt")
           .order_by("round__number", "board", "id"))
     if round_number is not None:
@@ -113,15 +115,15 @@ def tournament_matches(*, tournament: Tournament, round_number: int | None = Non
     seeds = {e.competitor_id: e.seed for e in _entries(tournament)}
     out = []
     for m in qs:
-        finished = m.status in Match.FINISHED
+        shown = m.prompt_shown and m.status in Match.FINISHED
         row: dict[str, Any] = {
             "id": m.pk, "round": m.round.number if m.round else None, "board": m.board,
             "a": _side(m, "a", seeds), "b": _side(m, "b", seeds), "status": m.status, "outcome": m.outcome,
             "attempts": m.attempts, "forfeit_by": m.forfeit_by_id,
             "finished_at": m.finished_at.isoformat() if m.finished_at else None,
-            "prompt": m.prompt.text if finished and m.prompt else None,
+            "prompt": m.prompt.text if shown and m.prompt else None,
         }
-        if include_details and finished:
+        if include_details and shown:
             row["generations"] = [{"side": g.side, "text": g.text, "latency_ms": g.latency_ms,
                                    "prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens,
                                    "cost": str(g.cost)} for g in m.generations.all()]

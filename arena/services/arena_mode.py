@@ -4,7 +4,8 @@ A periodic task (:func:`arena_top_up`) counts the servable arena battles (matche
 tournaments that are being generated or await votes and still want votes) and creates new
 ones up to the pool size. Pairs come from ``ranking.matchmaking``'s ``active`` policy on the
 current Bradley-Terry leaderboard: new and under-sampled models first, then the pairs whose
-intervals overlap most. The same policy picks the battles of ``arena``-format tournaments.
+intervals overlap most. Prompts come only from public prompt sets (voters read them before any
+judgment; a tournament's sets stay hidden). The same policy picks the battles of ``arena``-format tournaments.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 
 from arena.env import env_int
-from arena.models import Battle, Competitor, Entry, Match, Prompt, Tournament
+from arena.models import Battle, Competitor, Entry, Match, Tournament
+from arena.selectors.prompts import prompts_for_open_arena
 from arena.services.matches import dispatch
 from workers.endpoints import sim_seed
 
@@ -101,7 +103,7 @@ def arena_top_up(*, pool_size: int | None = None, seed: int | None = None) -> li
         have = arena_servable_matches().count()
         need = target - have
         ids = list(Competitor.objects.filter(status=Competitor.Status.ACTIVE).order_by("id").values_list("id", flat=True))
-        prompts = list(Prompt.objects.order_by("id").values_list("id", flat=True))
+        prompts = list(prompts_for_open_arena().order_by("id").values_list("id", flat=True))
         if need <= 0 or len(ids) < 2 or not prompts:
             return []
         index = {cid: i for i, cid in enumerate(ids)}

@@ -5,7 +5,9 @@ addresses. Plain ``http``, loopback, private, link-local (cloud metadata at
 169.254.169.254 included), multicast, reserved and unspecified addresses are refused unless
 an admin allows them for the competitor (``allow_internal``) or for the whole deployment
 (``settings.LUDUS_ALLOW_INTERNAL_ENDPOINTS``). Every address the host resolves to is checked,
-so a name with one public and one private record is refused too.
+so a name with one public and one private record is refused too. A competitor's allowance
+covers only the URL it was given for: when the owner changes the URL, the allowance lapses
+and the new URL is checked as a new submission's would be (an admin re-allows it).
 """
 
 from __future__ import annotations
@@ -130,7 +132,10 @@ def _apply(competitor: Competitor, *, data: dict[str, Any], is_admin: bool) -> N
         raw = data["api_key"] or ""
         competitor.api_key_encrypted = api_key_encrypt(raw, secret_key=settings.SECRET_KEY) if raw else ""
     if "endpoint_url" in data:
-        competitor.endpoint_url = data["endpoint_url"] or ""
+        url = (data["endpoint_url"] or "").strip()
+        if not is_admin and url.rstrip("/") != competitor.endpoint_url.rstrip("/"):
+            competitor.allow_internal = False  # the admin's allowance covered the URL the admin saw, no other
+        competitor.endpoint_url = url
     if competitor.kind == Competitor.Kind.OPENAI:
         if not competitor.endpoint_url:
             raise _invalid("endpoint_url", "An openai-kind model needs an endpoint URL.")

@@ -95,7 +95,7 @@ def demo_load(*, n_battles: int = 3000, seed: int = 20261123) -> dict[str, int]:
             competitors.append(comp)
         for set_name, (category, texts) in DEMO_PROMPTS.items():
             prompt_set, was_created = PromptSet.objects.get_or_create(
-                name=set_name, defaults={"category": category, "description": f"Demo {category} prompts"}
+                name=set_name, defaults={"category": category, "description": f"Demo {category} prompts", "public": True}
             )
             if was_created:
                 Prompt.objects.bulk_create(Prompt(prompt_set=prompt_set, text=t) for t in texts)
@@ -151,8 +151,9 @@ def demo_tournaments(*, seed: int = 20261123) -> dict[str, str]:
     names = [name for name, *_ in DEMO_COMPETITORS]
     prompt_sets = list(DEMO_PROMPTS)
     specs = [
-        (DEMO_SWISS, "swiss", {"system": "dutch", "rounds": 5}),
-        (DEMO_KNOCKOUT, "single_elimination", {"third_place": True}),
+        # the demo prompts are public (the open arena serves them), so the admin's reuse is explicit
+        (DEMO_SWISS, "swiss", {"system": "dutch", "rounds": 5, "reuse_published_prompts": True}),
+        (DEMO_KNOCKOUT, "single_elimination", {"third_place": True, "reuse_published_prompts": True}),
     ]
     out: dict[str, str] = {}
     for offset, (name, fmt, config) in enumerate(specs):

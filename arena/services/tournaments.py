@@ -15,7 +15,12 @@ Formats and their ``config``:
 - ``arena``: ``battles`` judged battles among the entrants, ``batch`` per round, pairs chosen
   by the matchmaking ``policy`` (``active`` or ``random``, ``ranking.matchmaking``).
 
-Every format also takes ``forfeit_after`` (failures of a step before the side forfeits).
+Every format also takes ``forfeit_after`` (failures of a step before the side forfeits) and
+``reuse_published_prompts`` (default false). A tournament's prompts stay hidden until their
+matches are judged (:mod:`arena.selectors.prompts`); without ``reuse_published_prompts`` a round
+draws only prompts that are unpublished and unused by the tournament's earlier rounds, the
+pool shared evenly among the rounds still to come, and a tournament whose prompt sets cannot
+give every round at least one such prompt is refused at creation and at start.
 Entrants are seeded in the order given. A round is paired only when the previous one is
 complete (:func:`tournament_round_check`, run after every finished match and by the sweep);
 the last one stores standings, tie-breaks, ratings and ``E[S]`` in ``Tournament.results``.
@@ -48,6 +53,7 @@ from arena.models import (
     Source,
     Tournament,
 )
+from arena.selectors.prompts import prompts_published
 from arena.services.judging import judge_pipeline_validate
 from arena.services.matches import dispatch
 from ranking.errors import RankingError
@@ -75,7 +81,7 @@ def _int_in(config: dict[str, Any], key: str, lo: int, hi: int, default: int | N
 
 def _validate_config(fmt: str, config: dict[str, Any], n: int, prompt_sets: list[PromptSet],
                      errors: dict[str, list[str]]) -> dict[str, Any]:
-    allowed = {"forfeit_after"} | {
+    allowed = {"forfeit_after", "reuse_published_prompts"} | {
         F.ROUND_ROBIN: {"bye_points"},
         F.DOUBLE_ROUND_ROBIN: {"bye_points"},
         F.SWISS: {"system", "rounds"},
@@ -90,6 +96,10 @@ def _validate_config(fmt: str, config: dict[str, Any], n: int, prompt_sets: list
     if unknown:
         errors["config"] = [f"unknown key(s) for {fmt}: {', '.join(unknown)}; expected some of {', '.join(sorted(allowed))}"]
     out: dict[str, Any] = {"forfeit_after": _int_in(config, "forfeit_after", 1, 20, 3, errors)}
+    reuse = config.get("reuse_published_prompts", False)
+    if not isinstance(reuse, bool):
+        errors["config.reuse_published_prompts"] = [f"must be true or false; got {reuse!r}"]
+    out["reuse_published_prompts"] = reuse is True
     if fmt in (F.ROUND_ROBIN, F.DOUBLE_ROUND_ROBIN):
         bye = config.get("bye_points", 0.0)
         if isinstance(bye, bool) or bye not in (0, 0.5, 1):
@@ -236,6 +246,7 @@ def tournament_create(
             Entry(tournament=tournament, competitor=c, seed=i + 1, initial_rating=ratings.get(c.pk))
             for i, c in enumerate(entrants)
         )
+        _prompt_supply_check(tournament)
     return tournament
 
 
@@ -251,6 +262,7 @@ def tournament_start(*, tournament: Tournament) -> Tournament:
         if not started:
             raise Conflict(f"tournament {tournament.name!r} is {tournament.status}, not draft")
         tournament.refresh_from_db()
+        _prompt_supply_check(tournament)
         _create_round(tournament, 1)
     return tournament
 
@@ -463,23 +475,72 @@ def _pairings(tournament: Tournament, number: int) -> tuple[list[tuple[Entry, En
     raise ValueError(f"unknown format {fmt!r}")
 
 
-def _prompt_pool(tournament: Tournament, number: int) -> tuple[PromptSet | None, list[int]]:
+class PromptsExhausted(ApplicationError):
+    """A round has no prompt left that is unpublished and unused by the tournament's earlier rounds."""
+
+
+def _pool_prompts(tournament: Tournament, prompt_set: PromptSet | None) -> Any:
+    """The prompts the tournament may still draw from ``prompt_set`` (``None``: all its sets)."""
+    qs = prompt_set.prompts.all() if prompt_set else Prompt.objects.filter(prompt_set__in=tournament.prompt_sets.all())
+    if tournament.config.get("reuse_published_prompts"):
+        return qs
+    return qs.exclude(pk__in=prompts_published().values("pk")).exclude(matches__tournament=tournament)
+
+
+def _pool_rounds(tournament: Tournament) -> list[tuple[PromptSet | None, list[int]]]:
+    """Each prompt pool of the tournament (a set per round in Swiss dynamics) and the rounds drawing from it."""
     if tournament.format == F.SWISS_DYNAMICS:
-        prompt_set = PromptSet.objects.get(name=tournament.config["rounds"][number - 1])
-        return prompt_set, list(prompt_set.prompts.order_by("id").values_list("id", flat=True))
-    ids = list(Prompt.objects.filter(prompt_set__in=tournament.prompt_sets.all()).order_by("id").values_list("id", flat=True))
-    return None, ids
+        names = tournament.config["rounds"]
+        sets = {p.name: p for p in PromptSet.objects.filter(name__in=names)}
+        return [(sets[name], [k for k, n in enumerate(names, 1) if n == name]) for name in dict.fromkeys(names)]
+    return [(None, list(range(1, tournament_total_rounds(tournament) + 1)))]
+
+
+def _prompt_supply_check(tournament: Tournament) -> None:
+    """Refuse a tournament whose pools cannot give each remaining round an unpublished prompt."""
+    if tournament.config.get("reuse_published_prompts"):
+        return
+    started = tournament.rounds.count()
+    problems = []
+    for prompt_set, rounds in _pool_rounds(tournament):
+        needed = sum(1 for k in rounds if k > started)
+        available = _pool_prompts(tournament, prompt_set).count()
+        if available < needed:
+            label = f"prompt set {prompt_set.name!r}" if prompt_set else "the prompt sets"
+            problems.append(f"{label} has {available} unpublished prompt(s) for {needed} round(s); each round needs "
+                            "prompts of its own (published prompts are not reused unless "
+                            "config.reuse_published_prompts is true)")
+    if problems:
+        raise ApplicationError("Not enough unpublished prompts.", field_errors={"prompt_sets": problems})
+
+
+def _round_prompts(tournament: Tournament, number: int, n_pairs: int) -> tuple[PromptSet | None, list[int]]:
+    """The round's prompt set (Swiss dynamics) and a prompt for each of its ``n_pairs`` matches.
+
+    A round takes its share of the pool (split evenly among the rounds still to draw from it)
+    without replacement; when it has fewer prompts than matches, they are used in turn.
+    """
+    prompt_set, rounds = next((p, r) for p, r in _pool_rounds(tournament) if number in r)
+    pool = list(_pool_prompts(tournament, prompt_set).order_by("id").values_list("id", flat=True))
+    share = len(pool) if tournament.config.get("reuse_published_prompts") else len(pool) // sum(
+        1 for k in rounds if k >= number)
+    if not n_pairs:
+        return prompt_set, []
+    if share == 0:
+        where = f"prompt set {prompt_set.name!r}" if prompt_set else "the prompt sets"
+        raise PromptsExhausted(f"no unpublished prompt left in {where}")
+    rng = np.random.default_rng(sim_seed(tournament.seed, "prompts", number))
+    drawn = rng.choice(pool, size=min(n_pairs, share), replace=False)
+    return prompt_set, [int(drawn[k % len(drawn)]) for k in range(n_pairs)]
 
 
 def _create_round(tournament: Tournament, number: int) -> Round:
     pairs, byes = _pairings(tournament, number)
-    prompt_set, pool = _prompt_pool(tournament, number)
-    rng = np.random.default_rng(sim_seed(tournament.seed, "prompts", number))
+    prompt_set, picks = _round_prompts(tournament, number, len(pairs))
     rnd = Round.objects.create(tournament=tournament, number=number, prompt_set=prompt_set, status=Round.Status.RUNNING)
-    picks = rng.choice(pool, size=len(pairs), replace=len(pairs) > len(pool)) if pairs else []
     matches = Match.objects.bulk_create(
         Match(tournament=tournament, round=rnd, competitor_a=a.competitor, competitor_b=b.competitor,
-              prompt_id=int(picks[k]), board=k + 1)
+              prompt_id=picks[k], board=k + 1)
         for k, (a, b) in enumerate(pairs)
     )
     Bye.objects.bulk_create(Bye(round=rnd, competitor=e.competitor, points=p, kind=Bye.Kind.PAIRING) for e, p in byes)
@@ -542,7 +603,7 @@ def tournament_round_check(*, tournament_id: int) -> str:
                 with transaction.atomic():
                     _create_round(tournament, rnd.number + 1)
                 return "paired"
-            except RankingError as exc:  # e.g. no Swiss pairing satisfies the absolute criteria
+            except (RankingError, PromptsExhausted) as exc:  # e.g. no Swiss pairing satisfies the absolute criteria
                 note = f"stopped after round {rnd.number}: round {rnd.number + 1} could not be paired ({exc})"
                 log.warning("tournament stopped early", extra={"tournament": tournament.pk, "reason": note})
         tournament.results = tournament_compute_results(tournament)

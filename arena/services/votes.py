@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from arena.exceptions import ApplicationError, Conflict
 from arena.models import Battle, BattleServe, Generation, Match, Outcome, Source, Vote
+from arena.selectors.prompts import match_prompt_shown
 from arena.services import leaderboard
 from workers.endpoints import SIM_MARKER
 
@@ -85,6 +86,7 @@ def _servable(*, voter_hash: str, category: str | None) -> Any:
     gens = Generation.objects.filter(match=OuterRef("pk"))
     qs = (
         Match.objects.filter(status__in=[Match.Status.AWAITING_VOTES, Match.Status.DONE], prompt__isnull=False)
+        .filter(match_prompt_shown())
         .filter(Exists(gens.filter(side="a")), Exists(gens.filter(side="b")))
         .exclude(Exists(BattleServe.objects.filter(match=OuterRef("pk"), voter_hash=voter_hash)))
     )

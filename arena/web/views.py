@@ -191,5 +191,5 @@ def vote(request: HttpRequest) -> HttpResponse:
     from django.middleware.csrf import get_token
 
     get_token(request)  # make sure the CSRF cookie is set for the API calls
-    categories = sorted(set(m.PromptSet.objects.values_list("category", flat=True)) - {""})
+    categories = sorted(set(m.PromptSet.objects.filter(public=True).values_list("category", flat=True)) - {""})
     return render(request, "arena/vote.html", {"nav": "vote", "categories": categories})

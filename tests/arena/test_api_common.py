@@ -32,7 +32,7 @@ def servable_match(*, category: str = "", a=None, b=None, status=m.Match.Status.
     match = MatchFactory(
         competitor_a=a or CompetitorFactory(),
         competitor_b=b or CompetitorFactory(),
-        prompt=PromptFactory(category=category),
+        prompt=PromptFactory(category=category, prompt_set__public=True),  # an open-arena prompt
         status=status,
     )
     m.Generation.objects.create(match=match, side="a", competitor=match.competitor_a, text=f"answer of {match.competitor_a.name}")

@@ -6,7 +6,7 @@ import pytest
 
 from arena import models as m
 from tests.arena.test_api_common import API, assert_error, counts
-from tests.factories import CompetitorFactory, PromptFactory, TournamentFactory
+from tests.factories import CompetitorFactory, PromptFactory, PromptSetFactory, TournamentFactory
 
 pytest_plugins = ["tests.arena.test_api_common"]
 pytestmark = pytest.mark.django_db
@@ -15,8 +15,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def field(db):
     comps = [CompetitorFactory(name=f"c{i}") for i in range(4)]
-    prompt = PromptFactory()
-    return comps, prompt.prompt_set
+    prompt_set = PromptSetFactory()
+    for _ in range(3):  # an unpublished prompt for each round
+        PromptFactory(prompt_set=prompt_set)
+    return comps, prompt_set
 
 
 def _create(client, field, **over):

@@ -28,7 +28,8 @@ def staff_client() -> Client:
 def setup():
     comps = [CompetitorFactory(name=f"c{i}") for i in range(4)]
     ps = PromptSetFactory(name="general-set")
-    PromptFactory(prompt_set=ps)
+    for _ in range(3):  # an unpublished prompt for each round
+        PromptFactory(prompt_set=ps)
     return comps, ps
 
 

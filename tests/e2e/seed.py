@@ -165,7 +165,7 @@ def seed_vote_battles(rng: np.random.Generator, comps: list[m.Competitor], *, n:
                                     text=LONG_ANSWER if k == 0 else f"{a.sim_style} answer to: {prompt.text}")
         m.Generation.objects.create(match=match, side="b", competitor=b,
                                     text=f"A {b.sim_style} answer.\n\n```\nprint('hello')\n```")
-    pset, _ = m.PromptSet.objects.get_or_create(name="xss-probe", defaults={"category": XSS_CATEGORY})
+    pset, _ = m.PromptSet.objects.get_or_create(name="xss-probe", defaults={"category": XSS_CATEGORY, "public": True})
     prompt = m.Prompt.objects.create(prompt_set=pset, text="Show me an HTML snippet with <script> in it.")
     a, b = comps[0], comps[1]
     match = m.Match.objects.create(competitor_a=a, competitor_b=b, prompt=prompt, status=m.Match.Status.AWAITING_VOTES)
@@ -191,7 +191,8 @@ def seed_tournaments_with_service() -> list[m.Tournament]:
     sets = list(m.PromptSet.objects.filter(name__startswith="demo-"))
     out = []
     for name, fmt, n, config in TOURNAMENTS:
-        t = tournament_create(name=name, format=fmt, competitors=comps[:n], config=config, prompt_sets=sets, seed=11)
+        t = tournament_create(name=name, format=fmt, competitors=comps[:n], prompt_sets=sets, seed=11,
+                              config={**config, "reuse_published_prompts": True})  # the demo sets are public
         out.append(tournament_run_inline(tournament=t))
     return out
 

@@ -155,6 +155,8 @@ def test_sweep_resends_stuck_steps(prompt_set):
 
 
 def test_arena_top_up_fills_the_pool_with_servable_battles(prompt_set):
+    prompt_set.public = True  # the open arena serves public sets only
+    prompt_set.save()
     comps = [CompetitorFactory() for _ in range(5)]
     with inline_dispatch() as queue:
         created = arena_top_up(pool_size=6, seed=1)

@@ -30,7 +30,7 @@ def field():
 @pytest.fixture
 def prompts():
     ps = PromptSetFactory(name="general-set")
-    for i in range(6):
+    for i in range(12):
         PromptFactory(prompt_set=ps, text=f"Question {i}: explain topic {i}.")
     return ps
 

@@ -112,7 +112,7 @@ class TournamentViewSet(
     @extend_schema(
         parameters=[TournamentMatchQuerySerializer],
         responses=TournamentMatchSerializer(many=True),
-        summary="The tournament's matches by round (prompts and answers only once finished)",
+        summary="The tournament's matches by round (prompts and answers only once judged)",
     )
     @action(detail=True, methods=["get"], permission_classes=[ReadOnly], filter_backends=[])
     def matches(self, request: Request, pk: str | None = None) -> Response:
