@@ -15,7 +15,6 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import render
 
-from arena.api.errors import error_body
 from ranking._validation import text_problem
 
 #: Longest query-string value (a name, a category, a search) any page or endpoint accepts.
@@ -71,6 +70,8 @@ def json_problem(data: Any) -> tuple[str, str] | None:
 
 def bad_query_response(request: HttpRequest, problems: dict[str, list[str]]) -> HttpResponse:
     """400: the API's JSON error shape under ``/api/``, the 400 page elsewhere."""
+    from arena.api.errors import error_body  # not at import: DRF's settings import our parser, which imports us
+
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("invalid", "Invalid query string.", problems), status=400)
     return render(request, "400.html", {"problems": problems}, status=400)
