@@ -70,7 +70,8 @@ def json_problem(data: Any) -> tuple[str, str] | None:
 
 def bad_query_response(request: HttpRequest, problems: dict[str, list[str]]) -> HttpResponse:
     """400: the API's JSON error shape under ``/api/``, the 400 page elsewhere."""
-    from arena.api.errors import error_body  # not at import: DRF's settings import our parser, which imports us
+    # Imported here, not at the top: DRF's settings import our parser, which imports this module.
+    from arena.api.errors import error_body
 
     if request.path.startswith("/api/"):
         return JsonResponse(error_body("invalid", "Invalid query string.", problems), status=400)
