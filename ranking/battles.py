@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import itertools
 import json
 import math
 import operator
@@ -675,11 +676,15 @@ class _Coder:
                          dtype=np.float64)
             t_bad = np.fromiter((v is not None and type(v) not in (int, float) for v in ts),
                                 dtype=bool, count=m) | (t < 0) | (t > MAX_TSTAMP) | np.isinf(t)
-        flags = [r.get("anony") for r in records]
-        anony_bad = (np.zeros(m, dtype=bool) if set(map(type, flags)) <= _ANONY_TYPES else
-                     np.fromiter((type(v) not in _ANONY_TYPES for v in flags), dtype=bool, count=m))
-        anony = np.fromiter((v is not False for v in flags), dtype=bool, count=m)
-        category, category_bad = self._code_categories([r.get("category") for r in records])
+        flags = _field(records, "anony")
+        kinds = set(map(type, flags))
+        if kinds <= {bool}:  # the common case: every record says
+            anony, anony_bad = np.array(flags, dtype=bool), np.zeros(m, dtype=bool)
+        else:
+            anony = np.fromiter((v is not False for v in flags), dtype=bool, count=m)
+            anony_bad = (np.zeros(m, dtype=bool) if kinds <= _ANONY_TYPES else
+                         np.fromiter((type(v) not in _ANONY_TYPES for v in flags), dtype=bool, count=m))
+        category, category_bad = self._code_categories(_field(records, "category"))
         bad = (a < 0) | (b < 0) | (o < 0) | (a == b) | t_bad | anony_bad | category_bad
         if self.anonymous_only:
             keep = np.fromiter((isinstance(r, Mapping) and r.get("anony") is True
@@ -729,9 +734,11 @@ class _Coder:
         except TypeError:  # an unhashable value (a list or an object)
             values = [v if v is None or type(v) is str else _BAD for v in values]
             uniques = set(values)
+        if uniques == {None}:
+            return np.full(len(values), None, dtype=object), np.zeros(len(values), dtype=bool)
         lut = {u: self._category(u) for u in uniques}
         coded = np.empty(len(values), dtype=object)
-        coded[:] = [lut[v] for v in values]
+        coded[:] = list(map(lut.__getitem__, values))
         if not any(v is _BAD for v in lut.values()):
             return coded, np.zeros(len(values), dtype=bool)
         bad = np.fromiter((v is _BAD for v in coded), dtype=bool, count=len(values))
@@ -859,6 +866,14 @@ class _BadRecord(dict):  # type: ignore[type-arg]
     def __init__(self, value: Any) -> None:
         super().__init__()
         self.value = value
+
+
+def _field(records: list[Any], key: str) -> list[Any]:
+    """``record.get(key)`` of every record (a C-level loop when they are plain dicts)."""
+    try:
+        return list(map(dict.get, records, itertools.repeat(key)))
+    except TypeError:  # a Mapping that is not a dict
+        return [r.get(key) for r in records]
 
 
 def _winner_code(value: Any) -> int:
