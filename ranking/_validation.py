@@ -7,12 +7,32 @@ parameter and says what was expected, so every public function validates in one 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ranking.errors import InputError
+
+#: Characters no name, label or query value may hold: C0 controls other than tab, line feed
+#: and carriage return, DEL, and lone surrogates. PostgreSQL cannot store NUL in text, and a
+#: lone surrogate cannot be encoded as UTF-8.
+FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def text_problem(value: str, *, max_length: int | None = None) -> str | None:
+    """What is wrong with a text value (``None`` when nothing is).
+
+    The one text rule of Ludus: battle-file names and categories, query strings and API
+    bodies all go through it, so no layer can store what another refuses.
+    """
+    bad = FORBIDDEN_CHARACTERS.search(value)
+    if bad is not None:
+        return f"must not contain control characters; got U+{ord(bad.group()):04X} at position {bad.start()}"
+    if max_length is not None and len(value) > max_length:
+        return f"must have at most {max_length} characters; got {len(value)}"
+    return None
 
 
 def check_finite(name: str, value: Any) -> float:

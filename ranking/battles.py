@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import gc
 import io
+import itertools
 import json
 import math
 import operator
@@ -33,6 +34,7 @@ from numpy.typing import NDArray
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from ranking._validation import text_problem
 from ranking.errors import BattleFileError, InputError
 from ranking.types import A_WINS, B_WINS, OUTCOMES, TIE, TIE_BOTHBAD
 
@@ -56,6 +58,13 @@ _GET_WINNER = operator.itemgetter("winner")
 _GET_TSTAMP = operator.itemgetter("tstamp")
 _BLOCK_BYTES = 1 << 20
 _MAX_REPORTED_ERRORS = 1000
+#: Largest count of a pair-counts row: counts are held as float64 weights, exact up to 2**53.
+MAX_COUNT = 2**53
+#: Largest ``tstamp``: the last second of year 9999 (UTC); the smallest is 0 (1970-01-01).
+MAX_TSTAMP = 253402300799.0
+_TSTAMP_RANGE = f"from 0 to {MAX_TSTAMP:.0f} (1970-01-01 to 9999-12-31 UTC)"
+_ANONY_TYPES = {bool, type(None)}
+_BAD = object()  # a category value that is not acceptable
 
 
 @dataclass(frozen=True)
@@ -230,16 +239,25 @@ class ReadResult:
         Malformed rows dropped because ``skip_invalid`` was given.
     errors : list of (int, str)
         ``(line, message)`` of every malformed row (the first 1,000 are kept).
+    anony : ndarray of bool or None
+        Each battle's own ``anony`` (true when the record has none); ``None`` for pair counts.
+    category : ndarray of object or None
+        Each battle's own ``category`` (``None`` when the record has none or it is blank);
+        ``None`` for pair counts.
     """
 
     battles: Battles
     n_rows: int
     skipped: int
     errors: list[tuple[int, str]] = field(default_factory=list)
+    anony: NDArray[np.bool_] | None = None
+    category: NDArray[np.object_] | None = None
 
 
 def read_battles(source: str | Path | IO[str] | IO[bytes], *, fmt: Format = "auto",
-                 skip_invalid: bool = False, anonymous_only: bool = False) -> ReadResult:
+                 skip_invalid: bool = False, anonymous_only: bool = False,
+                 max_name_length: int | None = None,
+                 max_category_length: int | None = None) -> ReadResult:
     """Read a battle file in any of DESIGN.md's three formats.
 
     Parameters
@@ -253,6 +271,11 @@ def read_battles(source: str | Path | IO[str] | IO[bytes], *, fmt: Format = "aut
         Drop malformed rows (and report how many) instead of failing.
     anonymous_only : bool
         Keep only records whose ``anony`` is true (not possible for pair counts).
+    max_name_length, max_category_length : int or None
+        Longest model name and ``category`` accepted (no limit by default). Names and
+        categories never hold control characters, counts are integers from 0 to
+        :data:`MAX_COUNT` and a ``tstamp`` lies from 0 to :data:`MAX_TSTAMP`; a row that
+        breaks a rule is malformed.
 
     Returns
     -------
@@ -280,7 +303,8 @@ def read_battles(source: str | Path | IO[str] | IO[bytes], *, fmt: Format = "aut
         else:
             fmt = "auto-csv"  # type: ignore[assignment]
     chained = _chain(first, blocks)
-    coder = _Coder(label="line", anonymous_only=anonymous_only)
+    coder = _Coder(label="line", anonymous_only=anonymous_only, max_name_length=max_name_length,
+                   max_category_length=max_category_length)
     if fmt == "jsonl":
         _read_jsonl(chained, coder)
     elif fmt == "json":
@@ -518,7 +542,7 @@ def _csv_rows(reader: Any, width: int) -> Iterator[tuple[int, list[str]]]:
 def _read_battle_rows(reader: Any, header: list[str], coder: _Coder) -> None:
     col = {name: header.index(name) for name in header if name}
     ia, ib, iw = col["model_a"], col["model_b"], col["winner"]
-    it, ian = col.get("tstamp"), col.get("anony")
+    it, ian, ic = col.get("tstamp"), col.get("anony"), col.get("category")
     width = len(header)
     records: list[Any] = []
     lines: list[int] = []
@@ -533,8 +557,12 @@ def _read_battle_rows(reader: Any, header: list[str], coder: _Coder) -> None:
                 record["tstamp"] = float(row[it])
             except ValueError:
                 record["tstamp"] = row[it]
-        if ian is not None:
-            record["anony"] = row[ian].strip().lower() in ("true", "1", "yes")
+        if ian is not None and row[ian].strip():
+            flag = row[ian].strip().lower()
+            record["anony"] = True if flag in ("true", "1", "yes") else False if flag in (
+                "false", "0", "no") else row[ian]
+        if ic is not None:
+            record["category"] = row[ic]
         records.append(record)
         if len(records) >= 200_000:
             coder.add_records(records, lines=np.asarray(lines, dtype=np.int64))
@@ -562,8 +590,8 @@ def _read_pair_rows(reader: Any, header: list[str], coder: _Coder) -> None:
                 value = int(raw)
             except ValueError:
                 value = -1
-            if value < 0:
-                problem = f"{name} must be a non-negative integer; got {raw!r}"
+            if not 0 <= value <= MAX_COUNT:
+                problem = f"{name} must be an integer from 0 to {MAX_COUNT}; got {_show(raw)}"
                 break
             counts.append(value)
         rows.append((line, row[col["model_a"]], row[col["model_b"]], counts, problem))
@@ -581,9 +609,12 @@ class _Invalid(dict):  # type: ignore[type-arg]
 class _Coder:
     """Accumulates coded battles from decoded records, block by block."""
 
-    def __init__(self, *, label: str, anonymous_only: bool = False) -> None:
+    def __init__(self, *, label: str, anonymous_only: bool = False,
+                 max_name_length: int | None = None, max_category_length: int | None = None) -> None:
         self.label = label
         self.anonymous_only = anonymous_only
+        self.max_name_length = max_name_length
+        self.max_category_length = max_category_length
         self.names: dict[str, int] = {}
         self.a: list[NDArray[np.int64]] = []
         self.b: list[NDArray[np.int64]] = []
@@ -592,6 +623,8 @@ class _Coder:
         self.w: list[NDArray[np.float64]] = []
         self.keep: list[NDArray[np.bool_]] = []
         self.bad: list[NDArray[np.bool_]] = []
+        self.anony: list[NDArray[np.bool_]] = []
+        self.category: list[NDArray[np.object_]] = []
         self.errors: list[tuple[int, str]] = []
         self.n_errors = 0
         self.n_rows = 0
@@ -637,13 +670,22 @@ class _Coder:
             ts = [r.get("tstamp") if isinstance(r, Mapping) else None for r in records]
         if set(map(type, ts)) <= {int, float}:
             t = np.array(ts, dtype=np.float64)
-            t_bad = ~np.isfinite(t)
+            t_bad = ~((t >= 0) & (t <= MAX_TSTAMP))
         else:
             t = np.array([v if type(v) in (int, float) else math.nan for v in ts],
                          dtype=np.float64)
             t_bad = np.fromiter((v is not None and type(v) not in (int, float) for v in ts),
-                                dtype=bool, count=m) | np.isinf(t)
-        bad = (a < 0) | (b < 0) | (o < 0) | (a == b) | t_bad
+                                dtype=bool, count=m) | (t < 0) | (t > MAX_TSTAMP) | np.isinf(t)
+        flags = _field(records, "anony")
+        kinds = set(map(type, flags))
+        if kinds <= {bool}:  # the common case: every record says
+            anony, anony_bad = np.array(flags, dtype=bool), np.zeros(m, dtype=bool)
+        else:
+            anony = np.fromiter((v is not False for v in flags), dtype=bool, count=m)
+            anony_bad = (np.zeros(m, dtype=bool) if kinds <= _ANONY_TYPES else
+                         np.fromiter((type(v) not in _ANONY_TYPES for v in flags), dtype=bool, count=m))
+        category, category_bad = self._code_categories(_field(records, "category"))
+        bad = (a < 0) | (b < 0) | (o < 0) | (a == b) | t_bad | anony_bad | category_bad
         if self.anonymous_only:
             keep = np.fromiter((isinstance(r, Mapping) and r.get("anony") is True
                                 for r in records), dtype=bool, count=m)
@@ -651,7 +693,7 @@ class _Coder:
             keep = np.ones(m, dtype=bool)
         if bad.any():
             for k in np.flatnonzero(bad):
-                self._error(int(lines[k]), _record_problem(records[k]))
+                self._error(int(lines[k]), self._record_problem(records[k]))
         self.a.append(a)
         self.b.append(b)
         self.o.append(o)
@@ -659,6 +701,8 @@ class _Coder:
         self.w.append(np.ones(m))
         self.keep.append(keep)
         self.bad.append(bad)
+        self.anony.append(anony)
+        self.category.append(category)
 
     def _code_triples(self, records: list[Any]
                       ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]] | None:
@@ -678,12 +722,66 @@ class _Coder:
         return a, b, o
 
     def _code_name(self, value: Any) -> int:
-        if type(value) is str and value.strip():
-            code = self.names.get(value)
-            if code is None:
-                code = self.names[value] = len(self.names)
-            return code
-        return -1
+        code = self.names.get(value) if type(value) is str else None
+        if code is None and _name_problem("", value, self.max_name_length) is None:
+            code = self.names[value] = len(self.names)
+        return -1 if code is None else code
+
+    def _code_categories(self, values: list[Any]) -> tuple[NDArray[np.object_], NDArray[np.bool_]]:
+        """Each record's category (``None`` when absent or blank) and which ones are bad."""
+        try:
+            uniques = set(values)
+        except TypeError:  # an unhashable value (a list or an object)
+            values = [v if v is None or type(v) is str else _BAD for v in values]
+            uniques = set(values)
+        if uniques == {None}:
+            return np.full(len(values), None, dtype=object), np.zeros(len(values), dtype=bool)
+        lut = {u: self._category(u) for u in uniques}
+        coded = np.empty(len(values), dtype=object)
+        coded[:] = list(map(lut.__getitem__, values))
+        if not any(v is _BAD for v in lut.values()):
+            return coded, np.zeros(len(values), dtype=bool)
+        bad = np.fromiter((v is _BAD for v in coded), dtype=bool, count=len(values))
+        coded[bad] = None
+        return coded, bad
+
+    def _category(self, value: Any) -> Any:
+        if value is None:
+            return None
+        if type(value) is not str or text_problem(value, max_length=self.max_category_length):
+            return _BAD
+        return value.strip() or None
+
+    def _record_problem(self, record: Any) -> str:
+        if isinstance(record, _Invalid):
+            return record.reason
+        if isinstance(record, _BadRecord):
+            return f"expected a JSON object with model_a, model_b, winner; got {_show(record.value)}"
+        ma, mb = record.get("model_a"), record.get("model_b")
+        winner, tstamp = record.get("winner"), record.get("tstamp")
+        problem = (_name_problem("model_a", ma, self.max_name_length)
+                   or _name_problem("model_b", mb, self.max_name_length))
+        if problem:
+            return problem
+        if ma == mb:
+            return f"model_a and model_b are both {ma!r}; a self-battle is malformed"
+        if winner is None:
+            return "winner is missing"
+        if _winner_code(winner) < 0:
+            return f"winner must be one of {', '.join(OUTCOMES)}; got {_show(winner)}"
+        if tstamp is not None and not (type(tstamp) in (int, float) and 0 <= tstamp <= MAX_TSTAMP):
+            return f"tstamp must be a number of seconds {_TSTAMP_RANGE}; got {_show(tstamp)}"
+        anony = record.get("anony")
+        if type(anony) not in _ANONY_TYPES:
+            return f"anony must be true or false; got {_show(anony)}"
+        category = record.get("category")
+        if category is not None:
+            if type(category) is not str:
+                return f"category must be a string; got {_show(category)}"
+            problem = text_problem(category, max_length=self.max_category_length)
+            if problem:
+                return f"category {problem}"
+        return "malformed record"  # pragma: no cover
 
     # -- pair counts
     def add_pair_rows(self, rows: list[tuple[int, str | None, str | None,
@@ -697,7 +795,8 @@ class _Coder:
         weights: list[Sequence[float]] = []
         for line, model_a, model_b, counts, problem in rows:
             if problem is None:
-                problem = _name_problem("model_a", model_a) or _name_problem("model_b", model_b)
+                problem = (_name_problem("model_a", model_a, self.max_name_length)
+                           or _name_problem("model_b", model_b, self.max_name_length))
             if problem is None and model_a == model_b:
                 problem = f"model_a and model_b are both {model_a!r}; a self-battle is malformed"
             if problem is not None:
@@ -714,6 +813,8 @@ class _Coder:
         self.t.append(np.full(3 * k, math.nan))
         self.keep.append(np.ones(3 * k, dtype=bool))
         self.bad.append(np.zeros(3 * k, dtype=bool))
+        self.anony.append(np.ones(3 * k, dtype=bool))
+        self.category.append(np.full(3 * k, None, dtype=object))
 
     def _error(self, line: int, message: str) -> None:
         self.n_errors += 1
@@ -733,14 +834,17 @@ class _Coder:
         if self.a:
             a, b, o = cat(self.a), cat(self.b), cat(self.o)
             t, w = cat(self.t), cat(self.w)
+            anony, category = cat(self.anony), cat(self.category)
             keep = cat(self.keep) & ~cat(self.bad)
         else:
             a = b = o = np.zeros(0, dtype=np.int64)
             t = w = np.zeros(0)
+            anony, category = np.zeros(0, dtype=bool), np.zeros(0, dtype=object)
             keep = np.zeros(0, dtype=bool)
         if self.weighted:
             keep &= w > 0
         a, b, o, t, w = a[keep], b[keep], o[keep], t[keep], w[keep]
+        anony, category = anony[keep], category[keep]
         names = list(self.names)
         order = sorted(range(len(names)), key=names.__getitem__)
         remap = np.empty(len(names), dtype=np.int32)
@@ -751,7 +855,9 @@ class _Coder:
                           remap[b] if len(b) else b.astype(np.int32), o.astype(np.int8),
                           tstamp, w if self.weighted else None)
         return ReadResult(battles=battles, n_rows=self.n_rows,
-                          skipped=self.n_errors, errors=list(self.errors))
+                          skipped=self.n_errors, errors=list(self.errors),
+                          anony=None if self.weighted else anony,
+                          category=None if self.weighted else category)
 
 
 class _BadRecord(dict):  # type: ignore[type-arg]
@@ -762,43 +868,29 @@ class _BadRecord(dict):  # type: ignore[type-arg]
         self.value = value
 
 
+def _field(records: list[Any], key: str) -> list[Any]:
+    """``record.get(key)`` of every record (a C-level loop when they are plain dicts)."""
+    try:
+        return list(map(dict.get, records, itertools.repeat(key)))
+    except TypeError:  # a Mapping that is not a dict
+        return [r.get(key) for r in records]
+
+
 def _winner_code(value: Any) -> int:
     if type(value) is str:
         return _WINNER_CODES.get(value, -1)
     return -1
 
 
-def _name_problem(field_name: str, value: Any) -> str | None:
+def _name_problem(field_name: str, value: Any, max_length: int | None) -> str | None:
     if value is None:
         return f"{field_name} is missing"
     if type(value) is not str:
         return f"{field_name} must be a string; got {_show(value)}"
     if not value.strip():
         return f"{field_name} must not be empty"
-    return None
-
-
-def _record_problem(record: Any) -> str:
-    if isinstance(record, _Invalid):
-        return record.reason
-    if isinstance(record, _BadRecord):
-        return f"expected a JSON object with model_a, model_b, winner; got {_show(record.value)}"
-    if not isinstance(record, Mapping):
-        return f"expected a JSON object with model_a, model_b, winner; got {_show(record)}"
-    ma, mb = record.get("model_a"), record.get("model_b")
-    winner, tstamp = record.get("winner"), record.get("tstamp")
-    problem = _name_problem("model_a", ma) or _name_problem("model_b", mb)
-    if problem:
-        return problem
-    if ma == mb:
-        return f"model_a and model_b are both {ma!r}; a self-battle is malformed"
-    if winner is None:
-        return "winner is missing"
-    if _winner_code(winner) < 0:
-        return f"winner must be one of {', '.join(OUTCOMES)}; got {_show(winner)}"
-    if tstamp is not None:
-        return f"tstamp must be a finite number of seconds; got {_show(tstamp)}"
-    return "malformed record"  # pragma: no cover
+    problem = text_problem(value, max_length=max_length)
+    return f"{field_name} {problem}" if problem else None
 
 
 def _show(value: Any) -> str:

@@ -11,8 +11,11 @@ nothing behind:
 
 Unknown model names are refused unless ``create_models`` is set; then they are created as
 active ``simulated``-kind competitors without an owner (an admin can edit them later).
-The reader's container carries no per-record category, so a whole file is imported under
-one ``category`` (default ``general``).
+A record keeps its own ``anony`` and ``category``; the ``category`` given to the import is
+only the default for records without one (and the category of pair counts). The reader
+refuses, with line numbers, what the database could not hold: names longer than a
+competitor's name or with control characters, counts above ``MAX_COUNT``, a ``tstamp``
+outside 1970 to 9999.
 
 Export streams ``Battle`` rows as JSON Lines or CSV records (DESIGN.md's record shape), or
 everything (imported pair counts included) aggregated per pair as a pair-counts CSV; or
@@ -39,6 +42,7 @@ from django.utils import timezone
 from arena.exceptions import ApplicationError
 from arena.models import Battle, Competitor, ImportBatch, LeaderboardSnapshot, PairCount, Source
 from arena.services import leaderboard
+from ranking._validation import text_problem
 from ranking.battles import read_battles
 from ranking.errors import BattleFileError, InputError
 from ranking.types import A_WINS, B_WINS, OUTCOMES
@@ -48,6 +52,9 @@ EXPORT_FORMATS = ("jsonl", "csv", "pairs")
 MAX_REPORTED_ERRORS = 20
 BULK_SIZE = 5000
 CATEGORY_MAX_LENGTH = 50
+NAME_MAX_LENGTH = Competitor._meta.get_field("name").max_length
+#: Largest value a PostgreSQL ``bigint`` (``PairCount`` counts) holds.
+BIGINT_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -120,7 +127,7 @@ def battles_import(
     anonymous_only : bool
         Keep only records whose ``anony`` is true.
     category : str
-        Category of every imported battle.
+        Category of pair counts and of records without their own.
     created_by : User or None
         Who imported (audit).
 
@@ -135,12 +142,14 @@ def battles_import(
             "Invalid input.", field_errors={"fmt": [f"Must be one of {', '.join(IMPORT_FORMATS)}; got {fmt!r}."]}
         )
     category = (category or "general").strip()
-    if not category or len(category) > CATEGORY_MAX_LENGTH:
-        raise ApplicationError(
-            "Invalid input.", field_errors={"category": [f"Must be 1 to {CATEGORY_MAX_LENGTH} characters."]}
-        )
+    problem = text_problem(category, max_length=CATEGORY_MAX_LENGTH) if category else "must not be blank"
+    if problem:
+        raise ApplicationError("Invalid input.", field_errors={"category": [f"Category {problem}."]})
     try:
-        result = read_battles(source, fmt=fmt, skip_invalid=skip_invalid, anonymous_only=anonymous_only)  # type: ignore[arg-type]
+        result = read_battles(
+            source, fmt=fmt, skip_invalid=skip_invalid, anonymous_only=anonymous_only,  # type: ignore[arg-type]
+            max_name_length=NAME_MAX_LENGTH, max_category_length=CATEGORY_MAX_LENGTH,
+        )
     except BattleFileError as exc:
         raise ApplicationError(
             f"The file is malformed: {exc}. Nothing was imported (use skip_invalid to drop bad rows).",
@@ -196,7 +205,7 @@ def battles_import(
         if pairs:
             n_stored = _store_pair_counts(battles, ids=ids, batch=batch, category=category)
         else:
-            n_stored = _store_records(battles, ids=ids, batch=batch, category=category)
+            n_stored = _store_records(result, ids=ids, batch=batch, category=category)
         transaction.on_commit(_schedule_rebuild)
     return ImportReport(
         batch_id=batch.pk,
@@ -211,31 +220,32 @@ def battles_import(
 
 
 def _store_pair_counts(battles: Any, *, ids: np.ndarray, batch: ImportBatch, category: str) -> int:
-    n = battles.n_models
-    key = battles.a.astype(np.int64) * n + battles.b
-    w = battles.weight
-    o = battles.outcome
-    wins_a = np.bincount(key, weights=np.where(o == A_WINS, w, 0.0), minlength=n * n)
-    wins_b = np.bincount(key, weights=np.where(o == B_WINS, w, 0.0), minlength=n * n)
-    ties = np.bincount(key, weights=np.where((o != A_WINS) & (o != B_WINS), w, 0.0), minlength=n * n)
-    present = np.flatnonzero(np.bincount(key, minlength=n * n))
+    # Summed as Python integers: each count is exact (at most 2**53), and so is their sum.
+    totals: dict[tuple[int, int], list[int]] = {}
+    slot = {A_WINS: 0, B_WINS: 1}
+    for a, b, o, w in zip(battles.a.tolist(), battles.b.tolist(), battles.outcome.tolist(), battles.weight.tolist(),
+                          strict=True):
+        totals.setdefault((a, b), [0, 0, 0])[slot.get(o, 2)] += int(w)
+    too_big = next((pair for pair, row in totals.items() if max(row) > BIGINT_MAX), None)
+    if too_big is not None:
+        a, b = (battles.models[i] for i in too_big)
+        raise ApplicationError(
+            f"The counts of {a} against {b} add up to more than {BIGINT_MAX}. Nothing was imported.",
+            code="invalid_file", extra={"errors": []},
+        )
     rows = [
         PairCount(
-            batch=batch,
-            model_a_id=int(ids[k // n]),
-            model_b_id=int(ids[k % n]),
-            wins_a=int(round(wins_a[k])),
-            wins_b=int(round(wins_b[k])),
-            ties=int(round(ties[k])),
-            category=category,
+            batch=batch, model_a_id=int(ids[a]), model_b_id=int(ids[b]),
+            wins_a=wins_a, wins_b=wins_b, ties=ties, category=category,
         )
-        for k in present
+        for (a, b), (wins_a, wins_b, ties) in totals.items()
     ]
     PairCount.objects.bulk_create(rows, batch_size=BULK_SIZE)
     return len(rows)
 
 
-def _store_records(battles: Any, *, ids: np.ndarray, batch: ImportBatch, category: str) -> int:
+def _store_records(result: Any, *, ids: np.ndarray, batch: ImportBatch, category: str) -> int:
+    battles = result.battles
     now = timezone.now()
     a_ids = ids[battles.a].tolist()
     b_ids = ids[battles.b].tolist()
@@ -243,6 +253,8 @@ def _store_records(battles: Any, *, ids: np.ndarray, batch: ImportBatch, categor
     stamps = (
         [datetime.fromtimestamp(t, tz=UTC) for t in battles.tstamp.tolist()] if battles.tstamp is not None else None
     )
+    anony = result.anony.tolist()
+    categories = [c or category for c in result.category.tolist()]
     total = len(battles)
     for start in range(0, total, BULK_SIZE):
         stop = min(start + BULK_SIZE, total)
@@ -253,8 +265,8 @@ def _store_records(battles: Any, *, ids: np.ndarray, batch: ImportBatch, categor
                     model_b_id=b_ids[i],
                     outcome=outcomes[i],
                     source=Source.IMPORT,
-                    category=category,
-                    anony=True,
+                    category=categories[i],
+                    anony=anony[i],
                     tstamp=stamps[i] if stamps is not None else now,
                     batch=batch,
                 )

@@ -68,11 +68,9 @@ MAX_ENTRANTS = 256
 # --------------------------------------------------------------------------- validation
 
 
-def _int_in(config: dict[str, Any], key: str, lo: int, hi: int, default: int | None,
+def _int_in(config: dict[str, Any], key: str, lo: int, hi: int, default: int,
             errors: dict[str, list[str]]) -> int | None:
     value = config.get(key, default)
-    if value is None:
-        return None
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         errors[f"config.{key}"] = [f"must be an integer from {lo} to {hi}; got {value!r}"]
         return None
@@ -254,7 +252,18 @@ def tournament_create(
 
 
 def tournament_start(*, tournament: Tournament) -> Tournament:
-    """Start a draft tournament: pair round 1 and send its matches to the workers."""
+    """Start a draft tournament: pair round 1 and send its matches to the workers.
+
+    The entrants (admins may have removed some) and the config are checked again as at creation.
+    """
+    errors: dict[str, list[str]] = {}
+    n = tournament.entries.count()
+    if n < 2:
+        errors["competitors"] = [f"a tournament needs at least 2 entrants; it has {n}"]
+    else:
+        _validate_config(tournament.format, tournament.config, n, list(tournament.prompt_sets.all()), errors)
+    if errors:
+        raise ApplicationError("The tournament cannot start.", field_errors=errors)
     with transaction.atomic():
         started = Tournament.objects.filter(pk=tournament.pk, status=Tournament.Status.DRAFT).update(
             status=Tournament.Status.RUNNING, started_at=timezone.now()

@@ -91,7 +91,7 @@ def test_pair_counts_errors_name_line_and_field(tmp_path):
     path.write_text("model_a,model_b,wins_a,wins_b,ties\nx,y,1,2,3\nx,y,1,-2,0\nz,z,1,0,0\n")
     with pytest.raises(BattleFileError) as err:
         read_battles(path)
-    assert str(err.value).startswith("line 3: wins_b must be a non-negative integer; got '-2'")
+    assert str(err.value).startswith("line 3: wins_b must be an integer from 0 to 9007199254740992; got '-2'")
     assert [line for line, _ in err.value.errors] == [3, 4]
     assert "self-battle" in err.value.errors[1][1]
     result = read_battles(path, skip_invalid=True)
@@ -125,7 +125,7 @@ def test_bad_rows_are_reported_with_line_numbers(tmp_path):
     assert "expected a JSON object" in reasons[6]
     assert reasons[7] == "model_b is missing"
     assert reasons[8] == "model_b must be a string; got 3"
-    assert reasons[9].startswith("tstamp must be a finite number")
+    assert reasons[9].startswith("tstamp must be a number of seconds from 0")
 
 
 def test_skip_invalid_counts_and_keeps_the_rest(tmp_path):
@@ -174,9 +174,10 @@ def test_equal_tstamps_keep_file_order():
 
 def test_anonymous_only(tmp_path):
     recs = [dict(r, anony=flag) for r, flag in zip(RECORDS, [True, False, True, "yes"])]
-    result = read_battles(write_jsonl(tmp_path / "a.jsonl", recs), anonymous_only=True)
+    result = read_battles(write_jsonl(tmp_path / "a.jsonl", recs), anonymous_only=True, skip_invalid=True)
     assert len(result.battles) == 2
-    assert result.n_rows == 4 and result.skipped == 0
+    assert result.n_rows == 4 and result.skipped == 1  # "yes" is neither true nor false: malformed
+    assert result.errors == [(4, "anony must be true or false; got 'yes'")]
     pairs = tmp_path / "p.csv"
     pairs.write_text("model_a,model_b,wins_a,wins_b,ties\nx,y,1,1,1\n")
     with pytest.raises(InputError, match="anony"):
