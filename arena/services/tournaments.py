@@ -16,7 +16,13 @@ Formats and their ``config``:
   by the matchmaking ``policy`` (``active`` or ``random``, ``ranking.matchmaking``).
 
 Every format also takes ``forfeit_after`` (failures of a step before the side forfeits).
-Entrants are seeded in the order given. A round is paired only when the previous one is
+Entrants are seeded in the order given.
+
+Withdrawn models: an entrant whose model is withdrawn before the start leaves the field at
+the start (its entry is kept, marked ``withdrawn``, and the others are re-seeded in order);
+one withdrawn after the start keeps its results and forfeits every game it is paired in
+from then on (its opponent wins; the schedule of the other entrants does not change),
+except in an ``arena`` tournament, whose battles are drawn among the models still in. A round is paired only when the previous one is
 complete (:func:`tournament_round_check`, run after every finished match and by the sweep);
 the last one stores standings, tie-breaks, ratings and ``E[S]`` in ``Tournament.results``.
 """
@@ -33,6 +39,7 @@ from typing import Any
 import numpy as np
 from django.db import transaction
 from django.db.models import Count, Q
+from django.db.models import F as models_F
 from django.utils import timezone
 
 from arena.exceptions import ApplicationError, Conflict
@@ -251,6 +258,7 @@ def tournament_start(*, tournament: Tournament) -> Tournament:
         if not started:
             raise Conflict(f"tournament {tournament.name!r} is {tournament.status}, not draft")
         tournament.refresh_from_db()
+        _drop_withdrawn(tournament)
         _create_round(tournament, 1)
     return tournament
 
@@ -313,7 +321,7 @@ def tournament_progress(*, tournament: Tournament) -> dict[str, Any]:
 
 def tournament_total_rounds(tournament: Tournament) -> int:
     cfg = tournament.config
-    n = tournament.entries.count()
+    n = tournament.entries.filter(withdrawn=False).count()
     if tournament.format in (F.ROUND_ROBIN, F.DOUBLE_ROUND_ROBIN):
         per = n - 1 if n % 2 == 0 else n
         return per * (2 if tournament.format == F.DOUBLE_ROUND_ROBIN else 1)
@@ -324,7 +332,13 @@ def tournament_total_rounds(tournament: Tournament) -> int:
     if tournament.format == F.SINGLE_ELIMINATION:
         return max(1, math.ceil(math.log2(n)))
     if tournament.format == F.ARENA:
-        return math.ceil(int(cfg["battles"]) / int(cfg["batch"]))
+        # a round holds each pair of the models still in at most once: rounds so far plus
+        # enough rounds of min(batch, pairs) for the battles still to play
+        played = tournament.rounds.count()
+        playing = sum(1 for e in _entries(tournament) if not _is_withdrawn(e))
+        per_round = min(int(cfg["batch"]), playing * (playing - 1) // 2)
+        remaining = int(cfg["battles"]) - Match.objects.filter(tournament=tournament).count()
+        return played + (math.ceil(remaining / per_round) if per_round and remaining > 0 else 0)
     raise ValueError(f"unknown format {tournament.format!r}")
 
 
@@ -332,7 +346,28 @@ def tournament_total_rounds(tournament: Tournament) -> int:
 
 
 def _entries(tournament: Tournament) -> list[Entry]:
-    return list(tournament.entries.select_related("competitor").order_by("seed"))
+    """The field in seed order (entrants withdrawn before the start are not in it)."""
+    return list(tournament.entries.filter(withdrawn=False).select_related("competitor").order_by("seed"))
+
+
+def _is_withdrawn(entry: Entry) -> bool:
+    return entry.withdrawn or entry.competitor.status == Competitor.Status.WITHDRAWN
+
+
+def _drop_withdrawn(tournament: Tournament) -> None:
+    """At the start: take entrants whose model is withdrawn out of the field and re-seed the rest."""
+    entries = list(tournament.entries.select_related("competitor").order_by("seed"))
+    kept = [e for e in entries if not _is_withdrawn(e)]
+    if len(kept) < 2:
+        raise Conflict(f"tournament {tournament.name!r} needs at least 2 entrants whose models are not withdrawn; "
+                       f"it has {len(kept)}")
+    if len(kept) == len(entries):
+        return
+    order = kept + [e for e in entries if _is_withdrawn(e)]
+    offset = max(e.seed for e in entries)
+    Entry.objects.filter(tournament=tournament).update(seed=models_F("seed") + offset)  # free the seeds
+    for seed, entry in enumerate(order, start=1):
+        Entry.objects.filter(pk=entry.pk).update(seed=seed, withdrawn=entry not in kept)
 
 
 def _swiss_code(match: Match) -> str:
@@ -459,7 +494,8 @@ def _pairings(tournament: Tournament, number: int) -> tuple[list[tuple[Entry, En
 
         done = Match.objects.filter(tournament=tournament).count()
         k = min(int(cfg["batch"]), int(cfg["battles"]) - done)
-        return arena_pairs_for_tournament(tournament, entries=entries, k=k, round_number=number), []
+        playing = [e for e in entries if not _is_withdrawn(e)]
+        return arena_pairs_for_tournament(tournament, entries=playing, k=k, round_number=number), []
     raise ValueError(f"unknown format {fmt!r}")
 
 
@@ -477,14 +513,19 @@ def _create_round(tournament: Tournament, number: int) -> Round:
     rng = np.random.default_rng(sim_seed(tournament.seed, "prompts", number))
     rnd = Round.objects.create(tournament=tournament, number=number, prompt_set=prompt_set, status=Round.Status.RUNNING)
     picks = rng.choice(pool, size=len(pairs), replace=len(pairs) > len(pool)) if pairs else []
-    matches = Match.objects.bulk_create(
-        Match(tournament=tournament, round=rnd, competitor_a=a.competitor, competitor_b=b.competitor,
-              prompt_id=int(picks[k]), board=k + 1)
-        for k, (a, b) in enumerate(pairs)
-    )
+    now = timezone.now()
+    matches = []
+    for k, (a, b) in enumerate(pairs):
+        match = Match(tournament=tournament, round=rnd, competitor_a=a.competitor, competitor_b=b.competitor,
+                      prompt_id=int(picks[k]), board=k + 1)
+        quitter = a if _is_withdrawn(a) else b if _is_withdrawn(b) else None
+        if quitter is not None:  # a withdrawn model forfeits without being called
+            match.status, match.forfeit_by, match.finished_at = Match.Status.FORFEIT, quitter.competitor, now
+            match.outcome = "model_b" if quitter is a else "model_a"
+        matches.append(match)
+    Match.objects.bulk_create(matches)
     Bye.objects.bulk_create(Bye(round=rnd, competitor=e.competitor, points=p, kind=Bye.Kind.PAIRING) for e, p in byes)
-    ids = [m.pk for m in matches] if all(m.pk for m in matches) else list(
-        rnd.matches.values_list("id", flat=True))
+    ids = list(rnd.matches.exclude(status__in=Match.FINISHED).values_list("id", flat=True))
     for match_id in ids:
         dispatch("match", match_id)
     if not ids:
