@@ -126,3 +126,86 @@ def test_an_arena_model_withdrawn_mid_tournament_is_no_longer_drawn(field, promp
     assert t.status == Tournament.Status.COMPLETED
     assert Match.objects.filter(tournament=t).count() == 10
     assert not _involving(t, comps[0]).filter(round__number__gt=1).exists()
+
+
+# --------------------------------------------------------------------------- E[S]: one prediction, right totals
+
+API = "/api/v1"
+
+# format, entrants, config, points the whole event distributes (counted by hand from the rules)
+FORMATS = [
+    # 4 players meet once: 6 games
+    ("round_robin", 4, {}, 6.0),
+    # twice: 12 games
+    ("double_round_robin", 4, {}, 12.0),
+    # 6 players, 3 rounds of 3 boards: 9 games
+    ("swiss", 6, {"system": "dutch", "rounds": 3}, 9.0),
+    # 5 players, 3 rounds of 2 boards and a one-point bye: 3 * (2 + 1)
+    ("swiss", 5, {"system": "random", "rounds": 3}, 9.0),
+    # 6 play 3 games, 2 leave; 4 play 2, 1 leaves; 3 play 1 game and a zero-point bye
+    ("swiss_dynamics", 6, {"eliminate": [2, 1]}, 6.0),
+    # 6 entrants: 2 first-round games (2 byes), 2 semi-finals, the final and the third-place match
+    ("single_elimination", 6, {"third_place": True}, 6.0),
+    # 9 battles
+    ("arena", 4, {"battles": 9, "batch": 6}, 9.0),
+]
+
+
+def _hand_count(t: Tournament) -> dict[str, float]:
+    """Each entrant's score from its matches and byes (a knockout's byes score nothing)."""
+    from arena.models import Bye
+
+    points = {e.competitor.name: 0.0 for e in Entry.objects.filter(tournament=t, withdrawn=False)}
+    for mt in Match.objects.filter(tournament=t).select_related("competitor_a", "competitor_b"):
+        a, b = mt.competitor_a.name, mt.competitor_b.name
+        if mt.outcome == "model_a":
+            points[a] += 1
+        elif mt.outcome == "model_b":
+            points[b] += 1
+        elif mt.outcome:
+            points[a] += 0.5
+            points[b] += 0.5
+    if t.format != Tournament.Format.SINGLE_ELIMINATION:
+        for bye in Bye.objects.filter(round__tournament=t).select_related("competitor"):
+            points[bye.competitor.name] += bye.points
+    return points
+
+
+def _api_and_page(client, t: Tournament) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+    api = client.get(f"{API}/tournaments/{t.pk}/simulation/").json()["expected_score"]
+    page = client.get(f"/tournaments/{t.pk}/").context["simulation"]["rows"]
+    return ({r["name"]: (r["expected_score"], r["p_win"]) for r in api},
+            {r["name"]: (r["expected_score"], r["p_first"]) for r in page})
+
+
+@pytest.mark.parametrize("fmt,n,config,total", FORMATS, ids=[f"{f[0]}-{f[2].get('system', '')}" for f in FORMATS])
+def test_page_and_api_show_one_prediction_that_adds_up(client, field, prompts, fmt, n, config, total):
+    if fmt == "swiss_dynamics":
+        sets = [PromptSetFactory(name=f"bench-{k}") for k in range(3)]
+        for ps in sets:
+            PromptFactory(prompt_set=ps)
+        config = {**config, "rounds": [ps.name for ps in sets]}
+    else:
+        sets = [prompts]
+    t = tournament_create(name=f"es-{fmt}", format=fmt, competitors=field(n), config=config, prompt_sets=sets,
+                          seed=11)
+    with inline_dispatch() as queue:
+        tournament_start(tournament=t)
+        while not Match.objects.filter(tournament=t, round__number=2, status__in=Match.FINISHED).exists():
+            assert run_inline(queue, max_steps=1) == 1
+        t.refresh_from_db()
+        assert t.status == Tournament.Status.RUNNING
+        api, page = _api_and_page(client, t)
+        assert api == page and len(api) == n
+        assert sum(es for es, _ in api.values()) == pytest.approx(total, abs=1e-9)
+        assert sum(p for _, p in api.values()) == pytest.approx(1.0, abs=1e-9)
+        so_far = _hand_count(t)
+        assert all(api[name][0] >= so_far[name] - 1e-9 for name in so_far)
+        run_inline(queue)
+    t.refresh_from_db()
+    assert t.status == Tournament.Status.COMPLETED
+    api, page = _api_and_page(client, t)
+    assert api == page
+    final = _hand_count(t)
+    assert sum(final.values()) == pytest.approx(total)
+    assert {name: es for name, (es, _) in api.items()} == pytest.approx(final, abs=1e-9)
