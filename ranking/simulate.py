@@ -745,9 +745,9 @@ def simulate_rest(win: ArrayLike, *, points: ArrayLike, steps: Sequence[Step],
         elif isinstance(step, RandomRound):
             ids = np.flatnonzero(live[0])
             if len(ids) >= 2 and step.k:
-                first = gen.integers(0, len(ids), (n, step.k))
-                second = (first + gen.integers(1, len(ids), (n, step.k))) % len(ids)
-                _play(pts, p, ids[first], ids[second], gen)
+                one = gen.integers(0, len(ids), (n, step.k))
+                other = (one + gen.integers(1, len(ids), (n, step.k))) % len(ids)
+                _play(pts, p, ids[one], ids[other], gen)
         elif isinstance(step, Cut):
             if step.t:
                 out = _by_points(pts, live, gen, 1.0)[:, :step.t]
@@ -757,13 +757,14 @@ def simulate_rest(win: ArrayLike, *, points: ArrayLike, steps: Sequence[Step],
             matches, third = list(step.matches), step.third_place
             winners = np.empty((n, len(matches)), dtype=np.int64)
             losers = np.full((n, len(matches)), -1, dtype=np.int64)
-            for g, ((a, b), done) in enumerate(zip(matches, step.decided)):
-                if b is None or done is not None:
-                    winners[:, g] = a if b is None else done
-                    losers[:, g] = -1 if b is None else (b if done == a else a)
+            for g, ((first, second), done) in enumerate(zip(matches, step.decided)):
+                if second is None:  # a bye
+                    winners[:, g] = first
+                elif done is not None:
+                    winners[:, g], losers[:, g] = done, second if done == first else first
                 else:
-                    a_won = _play(pts, p, np.full((n, 1), a), np.full((n, 1), b), gen)[:, 0]
-                    winners[:, g], losers[:, g] = np.where(a_won, a, b), np.where(a_won, b, a)
+                    won = _play(pts, p, np.full((n, 1), first), np.full((n, 1), second), gen)[:, 0]
+                    winners[:, g], losers[:, g] = np.where(won, first, second), np.where(won, second, first)
             for r in range(step.rounds):
                 if r:
                     semis = winners, losers

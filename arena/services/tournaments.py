@@ -673,9 +673,9 @@ def _rest_of(tournament: Tournament, entries: list[Entry]) -> tuple[list[Any], l
         schedule = round_robin(len(entries), double=fmt == F.DOUBLE_ROUND_ROBIN)
         bye_points = float(cfg.get("bye_points", 0.0))
         steps.append(FixedRound(pairs=_unfinished_pairs(rnd, index)))
-        steps += [FixedRound(pairs=tuple((int(a), int(b)) for a, b in schedule.rounds[k]),
-                             byes=() if schedule.byes[k] is None else ((int(schedule.byes[k]), bye_points),))
-                  for k in range(current, len(schedule.rounds))]
+        steps += [FixedRound(pairs=tuple((int(a), int(b)) for a, b in games),
+                             byes=() if bye is None else ((int(bye), bye_points),))
+                  for games, bye in list(zip(schedule.rounds, schedule.byes))[current:]]
     elif fmt == F.SWISS:
         steps.append(FixedRound(pairs=_unfinished_pairs(rnd, index)))
         steps += [ScoreRound(bye_points=1.0)] * (int(cfg["rounds"]) - current)
