@@ -16,15 +16,17 @@ Formats and their ``config``:
   by the matchmaking ``policy`` (``active`` or ``random``, ``ranking.matchmaking``).
 
 Every format also takes ``forfeit_after`` (failures of a step before the side forfeits).
-Entrants are seeded in the order given.
-
-Withdrawn models: an entrant whose model is withdrawn before the start leaves the field at
-the start (its entry is kept, marked ``withdrawn``, and the others are re-seeded in order);
-one withdrawn after the start keeps its results and forfeits every game it is paired in
-from then on (its opponent wins; the schedule of the other entrants does not change),
-except in an ``arena`` tournament, whose battles are drawn among the models still in. A round is paired only when the previous one is
+Entrants are seeded in the order given. A round is paired only when the previous one is
 complete (:func:`tournament_round_check`, run after every finished match and by the sweep);
 the last one stores standings, tie-breaks, ratings and ``E[S]`` in ``Tournament.results``.
+
+Withdrawn models: an entrant whose model is withdrawn before the start leaves the field at
+the start (its entry is kept, marked ``withdrawn``, and the others are re-seeded in order;
+fewer than 2 left is a conflict). One withdrawn after the start keeps its results and
+forfeits every game it is paired in from then on without being called (its opponent wins;
+the schedule of the others does not change), except in an ``arena`` tournament, whose
+battles are then drawn among the models still in. A match already under way when the
+model is withdrawn is played out.
 """
 
 from __future__ import annotations
