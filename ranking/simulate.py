@@ -9,6 +9,11 @@ probability. After round ``k`` the ``T_k`` models with the lowest records are el
 The expected win score ``E[S]`` of a model is its mean number of wins over many simulated
 tournaments; every simulation runs in parallel as rows of numpy arrays.
 
+:func:`simulate_rest` predicts the end of a tournament already under way, of any format:
+from the points so far it plays the remaining rounds (fixed pairs, pairing by score,
+random pairs, eliminations, the rest of a knockout bracket), so its ``E[S]`` sums to the
+points the whole event distributes.
+
 Conventions fixed here (the paper leaves them open):
 
 - equal benchmark scores give each side a win probability of ½;
@@ -35,13 +40,20 @@ from ranking.bracket import bracket_probabilities, bracket_samples, win_matrix
 from ranking.errors import InputError
 
 __all__ = [
+    "Cut",
     "FailureSensitivity",
+    "FixedRound",
+    "KnockoutRounds",
+    "RandomRound",
+    "RestPrediction",
+    "ScoreRound",
     "SwissDynamicsResult",
     "TournamentPrediction",
     "failure_sensitivity",
     "predict_tournament",
     "scores_to_win",
     "simulate_format",
+    "simulate_rest",
     "swiss_dynamics",
     "swiss_dynamics_samples",
 ]
