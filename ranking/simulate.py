@@ -9,6 +9,11 @@ probability. After round ``k`` the ``T_k`` models with the lowest records are el
 The expected win score ``E[S]`` of a model is its mean number of wins over many simulated
 tournaments; every simulation runs in parallel as rows of numpy arrays.
 
+:func:`simulate_rest` predicts the end of a tournament already under way, of any format:
+from the points so far it plays the remaining rounds (fixed pairs, pairing by score,
+random pairs, eliminations, the rest of a knockout bracket), so its ``E[S]`` sums to the
+points the whole event distributes.
+
 Conventions fixed here (the paper leaves them open):
 
 - equal benchmark scores give each side a win probability of ½;
@@ -44,7 +49,13 @@ from ranking.errors import InputError
 from ranking.types import RatingResult
 
 __all__ = [
+    "Cut",
     "FailureSensitivity",
+    "FixedRound",
+    "KnockoutRounds",
+    "RandomRound",
+    "RestPrediction",
+    "ScoreRound",
     "SwissDynamicsResult",
     "TournamentPrediction",
     "expected_score_rating",
@@ -52,6 +63,7 @@ __all__ = [
     "predict_tournament",
     "scores_to_win",
     "simulate_format",
+    "simulate_rest",
     "swiss_dynamics",
     "swiss_dynamics_samples",
 ]
@@ -708,3 +720,202 @@ def expected_score_rating(battles: Battles, *, format: str = "swiss", rounds: in
                         battles=battles.battles_per_model(), component=components(battles),
                         n_battles=battles.n_battles,
                         extra={"p_win": point.p_win, "stderr": point.stderr})
+
+
+# ------------------------------------------------------- the rest of a running tournament
+
+
+@dataclass(frozen=True)
+class FixedRound:
+    """A round whose pairs are known: ``pairs`` of model indices and ``byes`` (model, points)."""
+
+    pairs: tuple[tuple[int, int], ...]
+    byes: tuple[tuple[int, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class ScoreRound:
+    """A round paired by score: the models still in, by points (random order among equal
+    points), meet their neighbour; the odd one out gets ``bye_points``."""
+
+    bye_points: float = 0.0
+
+
+@dataclass(frozen=True)
+class RandomRound:
+    """``k`` battles, each between a pair drawn uniformly among the models still in."""
+
+    k: int
+
+
+@dataclass(frozen=True)
+class Cut:
+    """After a round: the ``t`` models still in with the fewest points leave (random among equal)."""
+
+    t: int
+
+
+@dataclass(frozen=True)
+class KnockoutRounds:
+    """The rest of a single-elimination bracket, from its current round.
+
+    ``matches`` are the current round's matches in bracket order (``None``: a bye);
+    ``decided`` holds the winner of each match already played (``None``: still to play).
+    Winners of neighbouring matches meet in the next round, for ``rounds`` rounds in all;
+    with ``third_place`` the last round also holds the match of the semi-final losers.
+    """
+
+    matches: tuple[tuple[int, int | None], ...]
+    decided: tuple[int | None, ...]
+    rounds: int
+    third_place: bool = False
+
+
+Step = FixedRound | ScoreRound | RandomRound | Cut | KnockoutRounds
+
+
+@dataclass(frozen=True)
+class RestPrediction:
+    """Final scores of a tournament from its scores so far and the games still to play.
+
+    Attributes
+    ----------
+    expected_score : ndarray, shape (M,)
+        ``E[S]``: expected final points (points so far plus expected points to come), so
+        it sums to the points the whole event distributes.
+    stderr : ndarray, shape (M,)
+        Monte Carlo standard error of ``expected_score``.
+    p_win : ndarray, shape (M,)
+        Probability of finishing first (shared equally on equal points; the champion of
+        a knockout).
+    p_alive : ndarray, shape (M, C)
+        Probability of still being in after each :class:`Cut` or knockout round, in order.
+    iterations : int
+    """
+
+    expected_score: NDArray[np.float64]
+    stderr: NDArray[np.float64]
+    p_win: NDArray[np.float64]
+    p_alive: NDArray[np.float64]
+    iterations: int
+
+
+def _play(pts: NDArray[np.float64], p: NDArray[np.float64], a: NDArray[np.int64], b: NDArray[np.int64],
+          gen: np.random.Generator) -> NDArray[np.bool_]:
+    """Play games ``a[s, g]`` against ``b[s, g]`` in every run ``s``; add the points; ``a`` won?"""
+    a_wins = gen.random(a.shape) < p[a, b]
+    rows = np.broadcast_to(np.arange(pts.shape[0])[:, None], a.shape)
+    np.add.at(pts, (rows, a), a_wins)
+    np.add.at(pts, (rows, b), ~a_wins)
+    return a_wins
+
+
+def _by_points(pts: NDArray[np.float64], alive: NDArray[np.bool_], gen: np.random.Generator,
+               sign: float) -> NDArray[np.int64]:
+    """Each run's models still in, ordered by ``sign * points`` (random among equal), the others last."""
+    key = np.where(alive, sign * pts, np.inf)
+    return np.lexsort((gen.random(pts.shape), key), axis=1)
+
+
+def simulate_rest(win: ArrayLike, *, points: ArrayLike, steps: Sequence[Step],
+                  alive: ArrayLike | None = None, iterations: int = 20_000,
+                  rng: Rng = None) -> RestPrediction:
+    """Simulate the rest of a tournament: ``E[S]``, first-place and survival probabilities.
+
+    Parameters
+    ----------
+    win : array_like, shape (M, M)
+        Pairwise win probabilities (no draws are simulated).
+    points : array_like, shape (M,)
+        Points so far.
+    steps : sequence of FixedRound, ScoreRound, RandomRound, Cut or KnockoutRounds
+        What remains, in order.
+    alive : array_like of bool, shape (M,), optional
+        Models still in (default all).
+    iterations : int, default 20_000
+        Simulated continuations.
+    rng : int, Generator or None
+        Source of randomness.
+
+    Returns
+    -------
+    RestPrediction
+        With no step left, ``expected_score`` is ``points`` exactly.
+    """
+    p = win_matrix(win)
+    m = p.shape[0]
+    start = np.asarray(points, dtype=np.float64)
+    if start.shape != (m,) or not np.all(np.isfinite(start)):
+        raise InputError(f"points must be {m} finite numbers, one per model")
+    alive0 = np.ones(m, dtype=bool) if alive is None else np.asarray(alive, dtype=bool)
+    if alive0.shape != (m,):
+        raise InputError(f"alive must have {m} entries, one per model")
+    n = _check_iterations(iterations) if steps else 1
+    gen = _as_rng(rng)
+    pts = np.broadcast_to(start, (n, m)).copy()
+    live = np.broadcast_to(alive0, (n, m)).copy()
+    rows = np.arange(n)[:, None]
+    snapshots: list[NDArray[np.float64]] = []
+    champion: NDArray[np.int64] | None = None
+    for step in steps:
+        if isinstance(step, FixedRound):
+            if step.pairs:
+                pairs = np.array(step.pairs, dtype=np.int64)
+                _play(pts, p, np.broadcast_to(pairs[:, 0], (n, len(pairs))),
+                      np.broadcast_to(pairs[:, 1], (n, len(pairs))), gen)
+            for who, bye in step.byes:
+                pts[:, who] += bye
+        elif isinstance(step, ScoreRound):
+            k = int(live[0].sum())
+            order = _by_points(pts, live, gen, -1.0)[:, :k]
+            if k >= 2:
+                _play(pts, p, order[:, 0:k - 1:2], order[:, 1:k:2], gen)
+            if k % 2:
+                pts[rows[:, 0], order[:, k - 1]] += step.bye_points
+        elif isinstance(step, RandomRound):
+            ids = np.flatnonzero(live[0])
+            if len(ids) >= 2 and step.k:
+                one = gen.integers(0, len(ids), (n, step.k))
+                other = (one + gen.integers(1, len(ids), (n, step.k))) % len(ids)
+                _play(pts, p, ids[one], ids[other], gen)
+        elif isinstance(step, Cut):
+            if step.t:
+                out = _by_points(pts, live, gen, 1.0)[:, :step.t]
+                live[rows, out] = False
+            snapshots.append(live.mean(axis=0))
+        elif isinstance(step, KnockoutRounds):
+            matches, third = list(step.matches), step.third_place
+            winners = np.empty((n, len(matches)), dtype=np.int64)
+            losers = np.full((n, len(matches)), -1, dtype=np.int64)
+            for g, ((first, second), done) in enumerate(zip(matches, step.decided)):
+                if second is None:  # a bye
+                    winners[:, g] = first
+                elif done is not None:
+                    winners[:, g], losers[:, g] = done, second if done == first else first
+                else:
+                    won = _play(pts, p, np.full((n, 1), first), np.full((n, 1), second), gen)[:, 0]
+                    winners[:, g], losers[:, g] = np.where(won, first, second), np.where(won, second, first)
+            for r in range(step.rounds):
+                if r:
+                    semis = winners, losers
+                    a, b = winners[:, 0::2], winners[:, 1::2]
+                    a_won = _play(pts, p, a, b, gen)
+                    winners, losers = np.where(a_won, a, b), np.where(a_won, b, a)
+                    if third and r == step.rounds - 1 and semis[1].shape[1] == 2:
+                        _play(pts, p, semis[1][:, :1], semis[1][:, 1:], gen)
+                live[:] = False
+                final_with_third = third and r == step.rounds - 1 and winners.shape[1] == 2
+                live[rows, winners[:, :1] if final_with_third else winners] = True
+                snapshots.append(live.mean(axis=0))
+            champion = winners[:, 0]
+        else:
+            raise InputError(f"unknown step {step!r}")
+    mean = pts.mean(axis=0)
+    sd = pts.std(axis=0, ddof=1) if n > 1 else np.zeros(m)
+    if champion is not None:
+        p_win = np.bincount(champion, minlength=m) / n
+    else:
+        p_win = _first_share(pts).mean(axis=0)
+    p_alive = np.stack(snapshots, axis=1) if snapshots else np.zeros((m, 0))
+    return RestPrediction(expected_score=mean, stderr=sd / np.sqrt(n), p_win=p_win, p_alive=p_alive,
+                          iterations=n if steps else 0)

@@ -45,6 +45,7 @@ __all__ = [
     "EndpointError",
     "InflightLimiter",
     "LocalLimiter",
+    "OWNER_PARAMS",
     "PermanentEndpointError",
     "RedisLimiter",
     "SimAnswer",
@@ -55,6 +56,7 @@ __all__ = [
     "api_key_encrypt",
     "backoff_delay",
     "chat_completion",
+    "param_error",
     "parse_retry_after",
     "simulated_answer",
     "validate_endpoint_url",
@@ -222,6 +224,35 @@ def api_key_decrypt(token: str, *, secret_key: str) -> str:
         ) from None
 
 
+#: Chat-completion parameters sent in the request body when set (OpenAI accepts each):
+#: name -> (type, lowest, highest), bounds inclusive.
+SAMPLING_PARAMS: dict[str, tuple[type, float, float]] = {
+    "temperature": (float, 0.0, 2.0),
+    "top_p": (float, 0.0, 1.0),
+    "max_tokens": (int, 1, 32768),
+    "presence_penalty": (float, -2.0, 2.0),
+    "frequency_penalty": (float, -2.0, 2.0),
+    "seed": (int, 0, 2**31 - 1),
+}
+#: The parameters a model owner may set at submission: the sampling ones and the timeout.
+#: Submission validation and :class:`EndpointConfig` both check values with :func:`param_error`.
+OWNER_PARAMS: dict[str, tuple[type, float, float]] = {**SAMPLING_PARAMS, "timeout": (float, 1.0, 600.0)}
+
+
+def param_error(name: str, value: Any) -> str | None:
+    """What is wrong with ``value`` for the owner parameter ``name`` (``None`` when it is valid)."""
+    if name not in OWNER_PARAMS:
+        return f"unknown parameter {name!r}; expected some of {', '.join(OWNER_PARAMS)}"
+    kind, low, high = OWNER_PARAMS[name]
+    if isinstance(value, bool) or not isinstance(value, int | float) or (
+            kind is int and not float(value).is_integer()):
+        return f"{name} must be {'an integer' if kind is int else 'a number'}; got {value!r}"
+    if not low <= value <= high:
+        low_s, high_s = (int(b) if float(b).is_integer() else b for b in (low, high))
+        return f"{name} must be between {low_s} and {high_s}; got {value!r}"
+    return None
+
+
 @dataclass(frozen=True)
 class EndpointConfig:
     """Everything needed to call one OpenAI-compatible model.
@@ -236,6 +267,10 @@ class EndpointConfig:
     api_key: str | None = None
     temperature: float = 0.7
     max_tokens: int = 1024
+    top_p: float | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    seed: int | None = None
     timeout: float = 60.0
     max_retries: int = 3
     max_concurrency: int = 8
@@ -247,9 +282,12 @@ class EndpointConfig:
     extra_body: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        for name in SAMPLING_PARAMS:
+            value = getattr(self, name)
+            problem = None if value is None else param_error(name, value)
+            if problem:
+                raise ValueError(f"endpoint {problem}")
         checks = [
-            ("temperature", 0.0 <= self.temperature <= 2.0, "between 0 and 2"),
-            ("max_tokens", isinstance(self.max_tokens, int) and self.max_tokens >= 1, "a positive integer"),
             ("timeout", self.timeout > 0, "positive (seconds)"),
             ("max_retries", isinstance(self.max_retries, int) and self.max_retries >= 0, "a non-negative integer"),
             ("max_concurrency", isinstance(self.max_concurrency, int) and self.max_concurrency >= 1, "a positive integer"),
@@ -267,15 +305,20 @@ class EndpointConfig:
         cls, *, key: str, base_url: str, model: str, api_key: str | None, params: dict[str, Any], max_concurrency: int
     ) -> EndpointConfig:
         """Build from a competitor's ``params`` JSON (unknown keys are refused)."""
-        allowed = {
-            "temperature", "max_tokens", "timeout", "max_retries", "backoff_base", "backoff_cap",
-            "acquire_timeout", "price_prompt_per_1k", "price_completion_per_1k", "extra_body",
+        allowed = set(OWNER_PARAMS) | {
+            "max_retries", "backoff_base", "backoff_cap", "acquire_timeout", "price_prompt_per_1k",
+            "price_completion_per_1k", "extra_body",
         }
         unknown = sorted(set(params) - allowed - {"sim_latency_ms"})
         if unknown:
             raise ValueError(f"unknown endpoint parameter(s): {', '.join(unknown)}; expected some of {', '.join(sorted(allowed))}")
         kwargs: dict[str, Any] = {k: v for k, v in params.items() if k in allowed}
-        for name in ("temperature", "timeout", "backoff_base", "backoff_cap", "acquire_timeout",
+        for name in set(OWNER_PARAMS) & set(kwargs):
+            problem = param_error(name, kwargs[name])
+            if problem:
+                raise ValueError(f"endpoint {problem}")
+            kwargs[name] = OWNER_PARAMS[name][0](kwargs[name])
+        for name in ("backoff_base", "backoff_cap", "acquire_timeout",
                      "price_prompt_per_1k", "price_completion_per_1k"):
             if name in kwargs:
                 try:
@@ -557,6 +600,8 @@ def chat_completion(
         "messages": list(messages),
         "temperature": config.temperature if temperature is None else temperature,
         "max_tokens": config.max_tokens,
+        **{name: getattr(config, name) for name in ("top_p", "presence_penalty", "frequency_penalty", "seed")
+           if getattr(config, name) is not None},
         **config.extra_body,
     }
     last_error = "no attempt made"

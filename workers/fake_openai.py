@@ -84,6 +84,8 @@ class FakeOpenAI:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._samples: list[int] = []
+        #: the JSON body of every chat-completion request, in arrival order
+        self.bodies: list[dict[str, Any]] = []
 
     @property
     def base_url(self) -> str:
@@ -200,6 +202,7 @@ class FakeOpenAI:
             self._send(handler, 404, {"error": {"message": f"unknown model {model}"}})
             return
         with self._lock:
+            self.bodies.append(body)
             self.stats.requests += 1
             self.stats.in_flight += 1
             self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)

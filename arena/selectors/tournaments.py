@@ -17,11 +17,10 @@ from arena.selectors import content_key
 from arena.selectors.prompts import matches_with_prompt_shown
 from arena.services.tournaments import (
     _entries,
-    _expected_scores,
     bracket_advancer,
     tournament_compute_standings,
+    tournament_predict,
     tournament_progress,
-    tournament_ratings,
 )
 
 
@@ -78,26 +77,35 @@ def tournament_bracket(*, tournament: Tournament) -> dict[str, Any]:
     }
 
 
-def tournament_simulation(*, tournament: Tournament) -> dict[str, Any]:
-    """Predicted ``E[S]`` and win probabilities (stored when finished, from results so far otherwise).
+def tournament_prediction(*, tournament: Tournament) -> dict[str, Any]:
+    """Predicted ``E[S]``, first-place and survival probabilities: what the API and the page show.
 
-    A running tournament's prediction (tens of thousands of simulated tournaments) is cached
-    under its exact inputs, so polling clients do not rerun it.
+    Stored with the results once the tournament is finished; otherwise computed by
+    :func:`arena.services.tournaments.tournament_predict` from the results so far and
+    cached under the tournament's state (its matches, eliminations and entrants), so
+    polling clients do not rerun the simulation.
     """
-    if tournament.status == Tournament.Status.COMPLETED and tournament.results.get("expected_score"):
+    final = tournament.status == Tournament.Status.COMPLETED
+    if final and tournament.results.get("expected_score"):
         return {"final": True, "ratings": tournament.results.get("ratings", []),
-                "expected_score": tournament.results["expected_score"]}
-    names = [e.competitor.name for e in _entries(tournament)]
-    if len(names) < 2:
-        return {"final": False, "ratings": [], "expected_score": []}
-    ratings = tournament_ratings(tournament)
-    key = content_key("api:sim", tournament.pk, tournament.format, tournament.config, tournament.seed, names,
-                      [ratings[n] for n in names])
-    rows = cache.get(key)
-    if rows is None:
-        rows = sorted(_expected_scores(tournament, names, ratings), key=lambda r: -r["expected_score"])
-        cache.set(key, rows, timeout=3600)
-    return {"final": False, "ratings": [{"name": n, "rating": ratings[n]} for n in names], "expected_score": rows}
+                "expected_score": tournament.results["expected_score"], "iterations": 0}
+    if final or tournament.status == Tournament.Status.CANCELLED:
+        state: Any = tournament.finished_at.isoformat() if tournament.finished_at else None  # no longer changes
+    else:
+        state = [list(tournament.entries.values_list("competitor_id", "competitor__status", "eliminated_in_round",
+                                                     "withdrawn").order_by("seed")),
+                 list(Match.objects.filter(tournament=tournament).order_by("id").values_list(
+                     "id", "status", "outcome", "round__status"))]
+    key = content_key("tournament:prediction", tournament.pk, tournament.status, tournament.format,
+                      tournament.config, tournament.seed, state)
+    prediction = cache.get(key)
+    if prediction is None:
+        if len(_entries(tournament)) < 2:
+            prediction = {"ratings": [], "expected_score": [], "iterations": 0}
+        else:
+            prediction = tournament_predict(tournament=tournament)
+        cache.set(key, prediction, timeout=3600)
+    return {"final": final, **prediction}
 
 
 def tournament_matches(*, tournament: Tournament, round_number: int | None = None,

@@ -1,8 +1,8 @@
 """Reads behind the tournament pages: list with progress, bracket tree, Swiss rounds, cross-table.
 
 Built straight from Entry, Round, Match, Bye and ``Tournament.results`` with a fixed number of
-queries per page; the probabilities come from ``ranking`` (exact bracket probabilities, or a
-cached Monte Carlo run when the tournament has not stored its own simulation).
+queries per page; the bracket's reach probabilities come from ``ranking``, and the Monte Carlo
+table is the one prediction the API serves too (:func:`tournament_prediction`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from django.db.models import Count, Q
 from arena import models as m
 from arena.selectors import content_key
 from arena.selectors.leaderboard import leaderboard_get
+from arena.selectors.tournaments import tournament_prediction
 from arena.services.tournaments import bracket_advancer
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,7 @@ def tournament_page_data(*, tournament: m.Tournament) -> dict[str, Any]:
     if fmt in (m.Tournament.Format.ROUND_ROBIN, m.Tournament.Format.DOUBLE_ROUND_ROBIN):
         data["crosstable"] = _crosstable(entries, matches, byes)
     data["final_standings"] = _final_standings(tournament.results)
-    data["simulation"] = _simulation(tournament, entries)
+    data["simulation"] = _simulation(tournament)
     data["sensitivity"] = _sensitivity(tournament.results)
     if data["sensitivity"] is None and fmt == m.Tournament.Format.SWISS_DYNAMICS and len(entries) >= 4:
         data["sensitivity"] = _sensitivity_computed(tournament, entries)
@@ -262,46 +263,26 @@ def _crosstable(entries: list[m.Entry], matches: list[m.Match], byes: list[m.Bye
 # --------------------------------------------------------------------------- Monte Carlo
 
 
-def _simulation(tournament: m.Tournament, entries: list[m.Entry]) -> dict[str, Any] | None:
-    """E[S], its standard error and survival by round: stored results first, else a cached run."""
-    stored = _find(tournament.results, "simulation", "monte_carlo", "expected_score")
-    survival_formats = (m.Tournament.Format.SINGLE_ELIMINATION, m.Tournament.Format.SWISS_DYNAMICS)
-    if tournament.format in survival_formats and not _has_survival(stored):
-        stored = None  # computed below, with survival by round
-    rows = None
-    if isinstance(stored, dict):
-        rows = stored.get("models") or stored.get("rows")
-    elif isinstance(stored, list):
-        rows = stored
-    if rows and isinstance(rows, list) and isinstance(rows[0], dict):
-        norm = []
-        for r in rows:
-            norm.append({"name": r.get("name") or r.get("model"), "expected_score": r.get("expected_score"),
-                         "stderr": r.get("stderr"), "p_survive": r.get("p_survive") or r.get("p_reach") or [],
-                         "p_first": r.get("p_first", r.get("p_win"))})
-        iters = stored.get("iterations") if isinstance(stored, dict) else None
-        return _finish_sim(norm, source="stored with the tournament", iterations=iters)
-    if len(entries) < 2:
-        return None
-    ratings = _entry_ratings(entries)
-    key = content_key("web:sim", tournament.id, tournament.format, tournament.config, tournament.seed,
-                      [e.competitor_id for e in entries], ratings)
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
+def _simulation(tournament: m.Tournament) -> dict[str, Any] | None:
+    """The Monte Carlo table: :func:`arena.selectors.tournaments.tournament_prediction`, shaped."""
     try:
-        result = _simulate(tournament, entries, ratings)
-    except Exception:
-        log.exception("tournament simulation failed", extra={"tournament": tournament.id})
+        prediction = tournament_prediction(tournament=tournament)
+    except Exception:  # the rest of the page still renders without the table
+        log.exception("tournament prediction failed", extra={"tournament": tournament.id})
         return None
-    cache.set(key, result, timeout=3600)
-    return result
-
-
-def _has_survival(stored: Any) -> bool:
-    rows = stored.get("models") if isinstance(stored, dict) else stored
-    return bool(isinstance(rows, list) and rows and isinstance(rows[0], dict)
-                and (rows[0].get("p_survive") or rows[0].get("p_reach")))
+    if not prediction["expected_score"]:
+        return None
+    rows = [{"name": r["name"], "expected_score": r["expected_score"], "stderr": r["stderr"],
+             "p_survive": list(r.get("p_survive") or []), "p_first": r["p_win"]}
+            for r in prediction["expected_score"]]
+    if all(all(p > 1 - 1e-12 for p in r["p_survive"]) for r in rows):
+        for r in rows:  # nobody is ever eliminated: survival columns carry no information
+            r["p_survive"] = []
+    width = max((len(r["p_survive"]) for r in rows), default=0)
+    source = ("final scores" if prediction["final"]
+              else "points so far plus the expected points of the games to come")
+    return {"rows": rows, "survival_rounds": list(range(1, width + 1)), "source": source,
+            "iterations": prediction["iterations"] or None}
 
 
 def _n_rounds(config: dict[str, Any], default: int) -> int:
@@ -311,54 +292,6 @@ def _n_rounds(config: dict[str, Any], default: int) -> int:
     if isinstance(rounds, int) and not isinstance(rounds, bool) and rounds > 0:
         return rounds
     return default
-
-
-def _finish_sim(rows: list[dict[str, Any]], *, source: str, iterations: int | None) -> dict[str, Any]:
-    rows.sort(key=lambda r: -(r["expected_score"] or 0.0))
-    if all(all(p is not None and p > 1 - 1e-12 for p in r["p_survive"]) for r in rows):
-        for r in rows:  # nobody is ever eliminated: survival columns carry no information
-            r["p_survive"] = []
-    width = max((len(r["p_survive"]) for r in rows), default=0)
-    return {"rows": rows, "survival_rounds": list(range(1, width + 1)), "source": source, "iterations": iterations}
-
-
-def _simulate(tournament: m.Tournament, entries: list[m.Entry], ratings: list[float]) -> dict[str, Any]:
-    import numpy as np
-
-    names = [e.competitor.name for e in entries]
-    fmt = tournament.format
-    if fmt == m.Tournament.Format.SINGLE_ELIMINATION:
-        from ranking.bracket import bracket_probabilities
-
-        bp = bracket_probabilities(ratings)
-        ew = bp.expected_wins
-        rows = [{"name": names[i], "expected_score": float(ew[i]), "stderr": 0.0,
-                 "p_survive": [float(x) for x in bp.p_reach[i, 1:-1]], "p_first": float(bp.p_champion[i])}
-                for i in range(len(names))]
-        return _finish_sim(rows, source="exact, from the entrants' ratings", iterations=None)
-    if fmt == m.Tournament.Format.SWISS_DYNAMICS:
-        from ranking.bracket import win_matrix
-        from ranking.simulate import swiss_dynamics
-
-        cfg = tournament.config or {}
-        k = _n_rounds(cfg, max(1, int(np.ceil(np.log2(len(names))))))
-        elim = cfg.get("eliminate")
-        res = swiss_dynamics(np.broadcast_to(win_matrix(ratings), (k, len(names), len(names))), names=names,
-                             eliminate=elim if isinstance(elim, list) else None,
-                             iterations=SIMULATION_ITERATIONS, rng=tournament.seed)
-        rows = [{"name": res.models[i], "expected_score": float(res.expected_score[i]), "stderr": float(res.stderr[i]),
-                 "p_survive": [float(x) for x in res.p_survive[i]], "p_first": float(res.p_first[i])}
-                for i in range(len(res.models))]
-        return _finish_sim(rows, source="Monte Carlo from the entrants' ratings", iterations=SIMULATION_ITERATIONS)
-    from ranking.simulate import predict_tournament
-
-    sim_format = {"double_round_robin": "round_robin", "swiss_dynamics": "swiss", "arena": "swiss"}.get(fmt, fmt)
-    n_rounds = _n_rounds(tournament.config, tournament.rounds.count()) or None
-    pred = predict_tournament(ratings, format=sim_format, names=names, iterations=SIMULATION_ITERATIONS,
-                              rounds=n_rounds if sim_format == "swiss" else None, rng=tournament.seed)
-    rows = [{"name": pred.models[i], "expected_score": float(pred.expected_score[i]), "stderr": float(pred.stderr[i]),
-             "p_survive": [], "p_first": float(pred.p_win[i])} for i in range(len(pred.models))]
-    return _finish_sim(rows, source="predicted from the entrants' ratings", iterations=SIMULATION_ITERATIONS)
 
 
 def _sensitivity(results: Any) -> dict[str, Any] | None:

@@ -141,7 +141,8 @@ def arena_pairs_for_tournament(tournament: Tournament, *, entries: list[Entry], 
         chosen = uniform_pairs(m, k, rng=rng)
     else:
         index = {e.competitor_id: i for i, e in enumerate(entries)}
-        rows = list(Battle.objects.filter(match__tournament=tournament).values_list("model_a_id", "model_b_id", "outcome"))
+        rows = [r for r in Battle.objects.filter(match__tournament=tournament).values_list(
+            "model_a_id", "model_b_id", "outcome") if r[0] in index and r[1] in index]  # models still in
         code = {o: i for i, o in enumerate(OUTCOMES)}
         a = np.array([index[r[0]] for r in rows], dtype=np.int32)
         b = np.array([index[r[1]] for r in rows], dtype=np.int32)

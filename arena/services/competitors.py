@@ -20,22 +20,14 @@ from django.db import IntegrityError, transaction
 from arena.exceptions import ApplicationError, Conflict
 from arena.models import Competitor
 from workers.endpoints import (
+    OWNER_PARAMS,
     PermanentEndpointError,
     api_key_decrypt,
     api_key_encrypt,
+    param_error,
     validate_endpoint_url,
 )
 
-#: Endpoint parameters an owner may set, with their inclusive bounds and type.
-PARAM_BOUNDS: dict[str, tuple[type, float, float]] = {
-    "temperature": (float, 0.0, 2.0),
-    "top_p": (float, 0.0, 1.0),
-    "max_tokens": (int, 1, 32768),
-    "timeout": (float, 1.0, 600.0),
-    "presence_penalty": (float, -2.0, 2.0),
-    "frequency_penalty": (float, -2.0, 2.0),
-    "seed": (int, 0, 2**31 - 1),
-}
 MAX_CONCURRENCY = 64
 SIM_STRENGTH_BOUNDS = (0.0, 3000.0)
 DEFAULT_SIM_STRENGTH = 1000.0
@@ -73,28 +65,18 @@ def endpoint_url_validate(*, url: str, allow_internal: bool = False) -> str:
 
 
 def params_validate(*, params: Any) -> dict[str, Any]:
-    """Check endpoint parameters against :data:`PARAM_BOUNDS`; returns a clean copy."""
+    """Check endpoint parameters against the client's :data:`workers.endpoints.OWNER_PARAMS`.
+
+    Returns a clean copy; every parameter accepted here is sent to the endpoint as given.
+    """
     if params is None:
         return {}
     if not isinstance(params, dict):
         raise _invalid("params", "Expected an object such as {\"temperature\": 0.7, \"max_tokens\": 1024}.")
-    clean: dict[str, Any] = {}
-    errors: list[str] = []
-    for key, value in params.items():
-        if key not in PARAM_BOUNDS:
-            errors.append(f"Unknown parameter {key!r}; expected some of {', '.join(PARAM_BOUNDS)}.")
-            continue
-        kind, low, high = PARAM_BOUNDS[key]
-        if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and not float(value).is_integer()):
-            errors.append(f"{key} must be {'an integer' if kind is int else 'a number'}; got {value!r}.")
-            continue
-        if not low <= value <= high:
-            errors.append(f"{key} must be between {low} and {high}; got {value!r}.")
-            continue
-        clean[key] = kind(value)
+    errors = [f"{problem}." for key, value in params.items() if (problem := param_error(key, value))]
     if errors:
         raise ApplicationError("Invalid input.", field_errors={"params": errors})
-    return clean
+    return {key: OWNER_PARAMS[key][0](value) for key, value in params.items()}
 
 
 def competitor_api_key_get(*, competitor: Competitor) -> str:

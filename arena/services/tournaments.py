@@ -24,6 +24,14 @@ give every round at least one such prompt is refused at creation and at start.
 Entrants are seeded in the order given. A round is paired only when the previous one is
 complete (:func:`tournament_round_check`, run after every finished match and by the sweep);
 the last one stores standings, tie-breaks, ratings and ``E[S]`` in ``Tournament.results``.
+
+Withdrawn models: an entrant whose model is withdrawn before the start leaves the field at
+the start (its entry is kept, marked ``withdrawn``, and the others are re-seeded in order;
+fewer than 2 left is a conflict). One withdrawn after the start keeps its results and
+forfeits every game it is paired in from then on without being called (its opponent wins;
+the schedule of the others does not change), except in an ``arena`` tournament, whose
+battles are then drawn among the models still in. A match already under way when the
+model is withdrawn is played out.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from typing import Any
 import numpy as np
 from django.db import transaction
 from django.db.models import Count, Q
+from django.db.models import F as models_F
 from django.utils import timezone
 
 from arena.exceptions import ApplicationError, Conflict
@@ -271,6 +280,7 @@ def tournament_start(*, tournament: Tournament) -> Tournament:
         if not started:
             raise Conflict(f"tournament {tournament.name!r} is {tournament.status}, not draft")
         tournament.refresh_from_db()
+        _drop_withdrawn(tournament)
         _prompt_supply_check(tournament)
         _create_round(tournament, 1)
     return tournament
@@ -334,7 +344,7 @@ def tournament_progress(*, tournament: Tournament) -> dict[str, Any]:
 
 def tournament_total_rounds(tournament: Tournament) -> int:
     cfg = tournament.config
-    n = tournament.entries.count()
+    n = tournament.entries.filter(withdrawn=False).count()
     if tournament.format in (F.ROUND_ROBIN, F.DOUBLE_ROUND_ROBIN):
         per = n - 1 if n % 2 == 0 else n
         return per * (2 if tournament.format == F.DOUBLE_ROUND_ROBIN else 1)
@@ -345,7 +355,13 @@ def tournament_total_rounds(tournament: Tournament) -> int:
     if tournament.format == F.SINGLE_ELIMINATION:
         return max(1, math.ceil(math.log2(n)))
     if tournament.format == F.ARENA:
-        return math.ceil(int(cfg["battles"]) / int(cfg["batch"]))
+        # a round holds each pair of the models still in at most once: rounds so far plus
+        # enough rounds of min(batch, pairs) for the battles still to play
+        played = tournament.rounds.count()
+        playing = sum(1 for e in _entries(tournament) if not _is_withdrawn(e))
+        per_round = min(int(cfg["batch"]), playing * (playing - 1) // 2)
+        remaining = int(cfg["battles"]) - Match.objects.filter(tournament=tournament).count()
+        return played + (math.ceil(remaining / per_round) if per_round and remaining > 0 else 0)
     raise ValueError(f"unknown format {tournament.format!r}")
 
 
@@ -353,7 +369,28 @@ def tournament_total_rounds(tournament: Tournament) -> int:
 
 
 def _entries(tournament: Tournament) -> list[Entry]:
-    return list(tournament.entries.select_related("competitor").order_by("seed"))
+    """The field in seed order (entrants withdrawn before the start are not in it)."""
+    return list(tournament.entries.filter(withdrawn=False).select_related("competitor").order_by("seed"))
+
+
+def _is_withdrawn(entry: Entry) -> bool:
+    return entry.withdrawn or entry.competitor.status == Competitor.Status.WITHDRAWN
+
+
+def _drop_withdrawn(tournament: Tournament) -> None:
+    """At the start: take entrants whose model is withdrawn out of the field and re-seed the rest."""
+    entries = list(tournament.entries.select_related("competitor").order_by("seed"))
+    kept = [e for e in entries if not _is_withdrawn(e)]
+    if len(kept) < 2:
+        raise Conflict(f"tournament {tournament.name!r} needs at least 2 entrants whose models are not withdrawn; "
+                       f"it has {len(kept)}")
+    if len(kept) == len(entries):
+        return
+    order = kept + [e for e in entries if _is_withdrawn(e)]
+    offset = max(e.seed for e in entries)
+    Entry.objects.filter(tournament=tournament).update(seed=models_F("seed") + offset)  # free the seeds
+    for seed, entry in enumerate(order, start=1):
+        Entry.objects.filter(pk=entry.pk).update(seed=seed, withdrawn=entry not in kept)
 
 
 def _swiss_code(match: Match) -> str:
@@ -480,7 +517,8 @@ def _pairings(tournament: Tournament, number: int) -> tuple[list[tuple[Entry, En
 
         done = Match.objects.filter(tournament=tournament).count()
         k = min(int(cfg["batch"]), int(cfg["battles"]) - done)
-        return arena_pairs_for_tournament(tournament, entries=entries, k=k, round_number=number), []
+        playing = [e for e in entries if not _is_withdrawn(e)]
+        return arena_pairs_for_tournament(tournament, entries=playing, k=k, round_number=number), []
     raise ValueError(f"unknown format {fmt!r}")
 
 
@@ -547,14 +585,19 @@ def _create_round(tournament: Tournament, number: int) -> Round:
     pairs, byes = _pairings(tournament, number)
     prompt_set, picks = _round_prompts(tournament, number, len(pairs))
     rnd = Round.objects.create(tournament=tournament, number=number, prompt_set=prompt_set, status=Round.Status.RUNNING)
-    matches = Match.objects.bulk_create(
-        Match(tournament=tournament, round=rnd, competitor_a=a.competitor, competitor_b=b.competitor,
-              prompt_id=picks[k], board=k + 1)
-        for k, (a, b) in enumerate(pairs)
-    )
+    now = timezone.now()
+    matches = []
+    for k, (a, b) in enumerate(pairs):
+        match = Match(tournament=tournament, round=rnd, competitor_a=a.competitor, competitor_b=b.competitor,
+                      prompt_id=picks[k], board=k + 1)
+        quitter = a if _is_withdrawn(a) else b if _is_withdrawn(b) else None
+        if quitter is not None:  # a withdrawn model forfeits without being called
+            match.status, match.forfeit_by, match.finished_at = Match.Status.FORFEIT, quitter.competitor, now
+            match.outcome = "model_b" if quitter is a else "model_a"
+        matches.append(match)
+    Match.objects.bulk_create(matches)
     Bye.objects.bulk_create(Bye(round=rnd, competitor=e.competitor, points=p, kind=Bye.Kind.PAIRING) for e, p in byes)
-    ids = [m.pk for m in matches] if all(m.pk for m in matches) else list(
-        rnd.matches.values_list("id", flat=True))
+    ids = list(rnd.matches.exclude(status__in=Match.FINISHED).values_list("id", flat=True))
     for match_id in ids:
         dispatch("match", match_id)
     if not ids:
@@ -615,10 +658,10 @@ def tournament_round_check(*, tournament_id: int) -> str:
             except (RankingError, PromptsExhausted) as exc:  # e.g. no Swiss pairing satisfies the absolute criteria
                 note = f"stopped after round {rnd.number}: round {rnd.number + 1} could not be paired ({exc})"
                 log.warning("tournament stopped early", extra={"tournament": tournament.pk, "reason": note})
+        tournament.status = Tournament.Status.COMPLETED  # before the results: nothing remains to be played
         tournament.results = tournament_compute_results(tournament)
         if note:
             tournament.results["note"] = note
-        tournament.status = Tournament.Status.COMPLETED
         tournament.finished_at = timezone.now()
         tournament.save(update_fields=["results", "status", "finished_at"])
         return "finished"
@@ -658,31 +701,118 @@ def tournament_ratings(tournament: Tournament) -> dict[str, float]:
     return {m: float(r) - mean + 1000.0 for m, r in zip(result.models, result.rating)}
 
 
-def _expected_scores(tournament: Tournament, names: list[str], ratings: dict[str, float]) -> list[dict[str, Any]]:
-    from ranking.bracket import bracket_probabilities
-    from ranking.simulate import predict_tournament, swiss_dynamics
+PREDICTION_ITERATIONS = 10_000
 
-    r = np.array([ratings[n] for n in names])
-    fmt = tournament.format
+
+def _unfinished_pairs(rnd: Round | None, index: dict[int, int]) -> tuple[tuple[int, int], ...]:
+    if rnd is None or rnd.status == Round.Status.COMPLETE:
+        return ()
+    return tuple((index[m.competitor_a_id], index[m.competitor_b_id])
+                 for m in rnd.matches.exclude(status__in=Match.FINISHED).order_by("board", "id"))
+
+
+def _rest_of(tournament: Tournament, entries: list[Entry]) -> tuple[list[Any], list[list[float] | None]]:
+    """What remains to be played (``ranking.simulate`` steps) and, per round, who is known to
+    have survived it (``None`` for rounds still to come), for formats that eliminate."""
+    from ranking.simulate import Cut, FixedRound, KnockoutRounds, RandomRound, ScoreRound
+
+    index = {e.competitor_id: i for i, e in enumerate(entries)}
+    fmt, cfg = tournament.format, tournament.config
+    running = tournament.status in (Tournament.Status.DRAFT, Tournament.Status.RUNNING, Tournament.Status.PAUSED)
+    rnd = tournament.rounds.order_by("-number").first()
+    current = rnd.number if rnd else 0
+    complete = rnd is None or rnd.status == Round.Status.COMPLETE
+    steps: list[Any] = []
     if fmt == F.SINGLE_ELIMINATION:
-        bp = bracket_probabilities(r)
-        return [{"name": n, "expected_score": float(bp.expected_wins[i]), "stderr": 0.0,
-                 "p_win": float(bp.p_champion[i])} for i, n in enumerate(names)]
-    if fmt == F.SWISS_DYNAMICS:
-        from ranking.bracket import win_matrix
+        state = bracket_state_for(tournament)
+        known = [[float(i in w[:1] if state.third_place and k == state.rounds - 1 else i in w)
+                  for i in range(len(entries))] for k, w in enumerate(state.winners)]
+        if running and not state.finished:
+            played = {}
+            if rnd is not None and not complete:
+                seeds = {e.competitor_id: e.seed for e in entries}
+                played = {frozenset((index[m.competitor_a_id], index[m.competitor_b_id])): index[_winner_side(m, seeds)]
+                          for m in rnd.matches.filter(status__in=Match.FINISHED)}
+            matches = state.matches[len(state.winners)]
+            steps.append(KnockoutRounds(matches=matches, decided=tuple(played.get(frozenset(p)) for p in matches),
+                                        rounds=state.rounds - len(state.winners), third_place=state.third_place))
+        return steps, [*known, *([None] * (steps[0].rounds if steps else 0))]
+    if not running:
+        pass
+    elif fmt in (F.ROUND_ROBIN, F.DOUBLE_ROUND_ROBIN):
+        from ranking.roundrobin import round_robin
 
-        p = win_matrix(r)
-        k = len(tournament.config["rounds"])
-        res = swiss_dynamics(np.broadcast_to(p, (k, len(names), len(names))), names=names,
-                             eliminate=tournament.config["eliminate"], iterations=20_000, rng=tournament.seed)
-        return [{"name": n, "expected_score": float(res.expected_score[i]), "stderr": float(res.stderr[i]),
-                 "p_win": float(res.p_first[i])} for i, n in enumerate(res.models)]
-    format_ = {F.ROUND_ROBIN: "round_robin", F.DOUBLE_ROUND_ROBIN: "round_robin"}.get(fmt, "swiss")
-    rounds = int(tournament.config.get("rounds", 0)) or None if fmt == F.SWISS else None
-    pred = predict_tournament(r, format=format_, names=names, rounds=rounds, iterations=20_000, rng=tournament.seed)
-    scale = 2.0 if fmt == F.DOUBLE_ROUND_ROBIN else 1.0
-    return [{"name": n, "expected_score": scale * float(pred.expected_score[i]), "stderr": scale * float(pred.stderr[i]),
-             "p_win": float(pred.p_win[i])} for i, n in enumerate(pred.models)]
+        schedule = round_robin(len(entries), double=fmt == F.DOUBLE_ROUND_ROBIN)
+        bye_points = float(cfg.get("bye_points", 0.0))
+        steps.append(FixedRound(pairs=_unfinished_pairs(rnd, index)))
+        steps += [FixedRound(pairs=tuple((int(a), int(b)) for a, b in games),
+                             byes=() if bye is None else ((int(bye), bye_points),))
+                  for games, bye in list(zip(schedule.rounds, schedule.byes))[current:]]
+    elif fmt == F.SWISS:
+        steps.append(FixedRound(pairs=_unfinished_pairs(rnd, index)))
+        steps += [ScoreRound(bye_points=1.0)] * (int(cfg["rounds"]) - current)
+    elif fmt == F.SWISS_DYNAMICS:
+        cuts = list(cfg["eliminate"])
+        if not complete:
+            steps += [FixedRound(pairs=_unfinished_pairs(rnd, index)), Cut(t=cuts[current - 1])]
+        for k in range(current, len(cfg["rounds"])):
+            steps += [ScoreRound(bye_points=0.0), Cut(t=cuts[k])]
+    elif fmt == F.ARENA:
+        remaining = int(cfg["battles"]) - Match.objects.filter(tournament=tournament).count()
+        steps += [FixedRound(pairs=_unfinished_pairs(rnd, index)), RandomRound(k=max(0, remaining))]
+    steps = [s for s in steps if s not in (FixedRound(pairs=()), RandomRound(k=0))]
+    if fmt != F.SWISS_DYNAMICS:
+        return steps, []
+    done = tournament.rounds.filter(status=Round.Status.COMPLETE).count()
+    known = [[float(e.eliminated_in_round is None or e.eliminated_in_round > k) for e in entries]
+             for k in range(1, done + 1)]
+    return steps, [*known, *([None] * sum(isinstance(s, Cut) for s in steps))]
+
+
+def tournament_predict(*, tournament: Tournament) -> dict[str, Any]:
+    """``E[S]``: each entrant's points so far plus its expected points from what remains.
+
+    The rest of the tournament is simulated (``ranking.simulate.simulate_rest``) with the
+    win probabilities of the Bradley-Terry ratings fitted to the tournament's own battles
+    (:func:`tournament_ratings`). The games still to come are the format's: the fixed
+    schedule of a round robin, the rest of a bracket, Swiss rounds paired by score (the
+    model's approximation of the Dutch system: neighbours in score order, rematches
+    allowed) with a one-point bye, Swiss-dynamics rounds with their eliminations, the
+    arena's remaining battles between uniformly drawn pairs of the models still in. A
+    model withdrawn after the start loses every game still to come (it forfeits them).
+    So ``E[S]`` sums to the points the whole event distributes, and once the tournament
+    is over it equals each entrant's actual score.
+
+    Returns
+    -------
+    dict
+        ``ratings`` (name, rating), ``expected_score`` rows (name, expected_score, stderr,
+        p_win, p_survive by round for formats that eliminate), best first, ``iterations``.
+    """
+    from ranking.bracket import win_matrix
+    from ranking.simulate import simulate_rest
+
+    entries = _entries(tournament)
+    names = [e.competitor.name for e in entries]
+    ratings = tournament_ratings(tournament)
+    points = {r["competitor_id"]: r["points"] for r in tournament_compute_standings(tournament)["standings"]}
+    steps, survival = _rest_of(tournament, entries)
+    p = win_matrix(np.array([ratings[n] for n in names]))
+    for i, e in enumerate(entries):
+        if _is_withdrawn(e):
+            p[i, :], p[:, i] = 0.0, 1.0
+            p[i, i] = 0.5
+    alive = [e.eliminated_in_round is None and not (tournament.format == F.ARENA and _is_withdrawn(e))
+             for e in entries]
+    rest = simulate_rest(p, points=[points[e.competitor_id] for e in entries], steps=steps, alive=alive,
+                         iterations=PREDICTION_ITERATIONS, rng=sim_seed(tournament.seed, "predict") % 2**63)
+    future = iter(rest.p_alive.T.tolist())
+    by_round = [known if known is not None else next(future) for known in survival]
+    rows = [{"name": n, "expected_score": float(rest.expected_score[i]), "stderr": float(rest.stderr[i]),
+             "p_win": float(rest.p_win[i]), "p_survive": [float(col[i]) for col in by_round]}
+            for i, n in enumerate(names)]
+    return {"ratings": [{"name": n, "rating": ratings[n]} for n in sorted(names, key=lambda n: -ratings[n])],
+            "expected_score": sorted(rows, key=lambda r: -r["expected_score"]), "iterations": rest.iterations}
 
 
 def tournament_compute_standings(tournament: Tournament) -> dict[str, Any]:
@@ -755,10 +885,9 @@ def tournament_compute_standings(tournament: Tournament) -> dict[str, Any]:
 def tournament_compute_results(tournament: Tournament) -> dict[str, Any]:
     """Everything stored in ``Tournament.results`` when a tournament finishes."""
     out = tournament_compute_standings(tournament)
-    names, _, battles = _tournament_battles(tournament)
-    ratings = tournament_ratings(tournament)
-    out["ratings"] = [{"name": n, "rating": ratings[n]} for n in sorted(names, key=lambda n: -ratings[n])]
-    out["expected_score"] = sorted(_expected_scores(tournament, names, ratings), key=lambda r: -r["expected_score"])
+    _, _, battles = _tournament_battles(tournament)
+    prediction = tournament_predict(tournament=tournament)
+    out["ratings"], out["expected_score"] = prediction["ratings"], prediction["expected_score"]
     out["n_battles"] = len(battles)
     out["matches"] = dict(Match.objects.filter(tournament=tournament).values_list("status").annotate(n=Count("id")))
     if tournament.format == F.SINGLE_ELIMINATION:

@@ -278,8 +278,10 @@ def test_good_endpoint_urls():
 
 @pytest.mark.parametrize("params,needle", [
     ({"temperature": 3}, "temperature must be between 0 and 2"),
-    ({"max_tokens": 0}, "max_tokens must be a positive integer"),
-    ({"timeout": -1}, "timeout must be positive"),
+    ({"max_tokens": 0}, "max_tokens must be between 1 and 32768"),
+    ({"timeout": -1}, "timeout must be between 1 and 600"),
+    ({"top_p": 1.5}, "top_p must be between 0 and 1"),
+    ({"seed": 0.5}, "seed must be an integer"),
     ({"temperature": "hot"}, "temperature must be a number"),
     ({"top_k": 5}, "unknown endpoint parameter"),
 ])

@@ -103,7 +103,7 @@ def test_unreachable_competitor_forfeits_after_the_configured_failures(prompt_se
     settings.LUDUS_ALLOW_INTERNAL_ENDPOINTS = True
     dead = Competitor.objects.create(name="dead", kind=Competitor.Kind.OPENAI, status=Competitor.Status.ACTIVE,
                                      endpoint_url="http://127.0.0.1:9/v1", endpoint_model="dead",
-                                     params={"timeout": 0.5, "max_retries": 0})
+                                     params={"timeout": 1.0, "max_retries": 0})
     alive = CompetitorFactory()
     t = _tournament(prompt_set, [dead, alive], config={"forfeit_after": 2})
     tournament_run_inline(tournament=t)

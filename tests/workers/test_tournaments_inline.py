@@ -198,7 +198,7 @@ def test_selectors_hide_prompts_until_a_match_is_finished(field, prompts, django
     from arena.selectors.tournaments import (
         tournament_bracket,
         tournament_matches,
-        tournament_simulation,
+        tournament_prediction,
         tournament_standings,
     )
     from arena.services.matches import inline_dispatch, run_inline
@@ -211,7 +211,7 @@ def test_selectors_hide_prompts_until_a_match_is_finished(field, prompts, django
         assert len(rows) == 4 and all(r["prompt"] is None and "generations" not in r for r in rows)
         live = tournament_standings(tournament=t)
         assert live["final"] is False and len(live["standings"]) == 8
-        assert tournament_simulation(tournament=t)["final"] is False
+        assert tournament_prediction(tournament=t)["final"] is False
         run_inline(queue)
     t.refresh_from_db()
     with django_assert_max_num_queries(8):
@@ -235,7 +235,7 @@ def test_selectors_hide_prompts_until_a_match_is_finished(field, prompts, django
     final = bracket["rounds"][2]["matches"][0]
     champion = final[final["winner"]]["name"]
     assert bracket["champion"] == champion == tournament_standings(tournament=t)["standings"][0]["name"]
-    sim = tournament_simulation(tournament=t)
+    sim = tournament_prediction(tournament=t)
     assert sim["final"] and sum(r["p_win"] for r in sim["expected_score"]) == pytest.approx(1.0)
 
 
@@ -306,17 +306,17 @@ def test_a_running_tournaments_prediction_is_cached_under_its_inputs(field, prom
     with inline_dispatch():
         tournament_start(tournament=t)
     runs = []
-    real = selectors._expected_scores
-    monkeypatch.setattr(selectors, "_expected_scores", lambda *a, **k: runs.append(1) or real(*a, **k))
-    first = selectors.tournament_simulation(tournament=t)
-    again = selectors.tournament_simulation(tournament=t)
+    real = selectors.tournament_predict
+    monkeypatch.setattr(selectors, "tournament_predict", lambda *a, **k: runs.append(1) or real(*a, **k))
+    first = selectors.tournament_prediction(tournament=t)
+    again = selectors.tournament_prediction(tournament=t)
     assert runs == [1] and again == first and not first["final"]
     # a result changes the ratings: a new prediction
     m = Match.objects.filter(tournament=t).first()
     Battle.objects.create(model_a_id=m.competitor_a_id, model_b_id=m.competitor_b_id, outcome="model_a",
                           source=Source.JUDGE, match=m)
     Match.objects.filter(pk=m.pk).update(status=Match.Status.DONE, outcome="model_a")
-    selectors.tournament_simulation(tournament=t)
+    selectors.tournament_prediction(tournament=t)
     assert runs == [1, 1]
 
 

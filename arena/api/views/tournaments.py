@@ -136,7 +136,7 @@ class TournamentViewSet(
     def bracket(self, request: Request, pk: str | None = None) -> Response:
         return Response(tournament_selectors.tournament_bracket(tournament=self.get_object()))
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Monte Carlo simulation results (E[S], P(first))")
+    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Predicted final scores E[S] (points so far plus expected points to come), P(first), survival")
     @action(detail=True, methods=["get"], permission_classes=[ReadOnly])
     def simulation(self, request: Request, pk: str | None = None) -> Response:
-        return Response(tournament_selectors.tournament_simulation(tournament=self.get_object()))
+        return Response(tournament_selectors.tournament_prediction(tournament=self.get_object()))
