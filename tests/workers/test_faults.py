@@ -74,3 +74,46 @@ def test_intermittently_malformed_answers_never_end_a_match_early(celery_worker_
         assert server.stats.faults["malformed"] >= 4, server.stats.faults
     finally:
         server.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server of this test's own (free port, append-only file), stopped at the end."""
+    from tests.conftest import skip_or_fail
+    from tests.processes import RedisServer, ServiceUnavailable
+
+    try:
+        server = RedisServer(tmp_path).start()
+    except ServiceUnavailable as exc:
+        skip_or_fail(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def celery_redis_url(redis_server) -> str:
+    return redis_server.url
+
+
+def test_worker_survives_a_redis_restart_with_steps_in_flight(celery_worker_process, redis_server):
+    """Redis restarts while match steps run: the worker reconnects and every match counts once."""
+    comps = [Competitor.objects.create(name=f"slow-{i}", kind=Competitor.Kind.SIMULATED,
+                                       status=Competitor.Status.ACTIVE, sim_strength=1300 - 40 * i, sim_seed=i,
+                                       params={"sim_latency_ms": 1500})
+             for i in range(6)]
+    t = tournament_create(name="redis-restart", format="round_robin", competitors=comps,
+                          prompt_sets=[_prompts()], seed=22)
+    tournament_start(tournament=t)
+    deadline = time.monotonic() + 20
+    while not Match.objects.filter(tournament=t, status=Match.Status.GENERATING).exists():
+        assert time.monotonic() < deadline, celery_worker_process.log[-4000:]
+        time.sleep(0.05)
+    redis_server.stop()
+    time.sleep(2.0)  # the worker's consumer and in-flight steps meet a dead broker
+    redis_server.start()
+    _wait_finished(t, celery_worker_process, timeout=60)
+    assert celery_worker_process.proc is not None and celery_worker_process.proc.poll() is None, (
+        f"the worker exited:\n{celery_worker_process.log[-6000:]}")
+    _assert_each_match_judged_once(t, expect_matches=15)
