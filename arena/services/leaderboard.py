@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Count, Max, Q
 
 from arena.models import Battle, Competitor, LeaderboardSnapshot, PairCount, Source
@@ -372,6 +372,8 @@ def leaderboard_rebuild_all(*, force: bool = False) -> dict[str, int]:
         try:
             for snap in leaderboard_rebuild(source=source, category=category, force=force):
                 counts[snap.method] = counts.get(snap.method, 0) + 1
+        except (OperationalError, InterfaceError):  # the database is gone: the task retries the whole rebuild
+            raise
         except Exception:  # one bad scope must not stop the others; it is logged loudly
             log.exception("leaderboard rebuild failed", extra={"source": source, "category": category})
     cache.set("leaderboard:v1:rebuilt_at", time.time(), timeout=None)
