@@ -114,6 +114,7 @@ def test_worker_survives_a_redis_restart_with_steps_in_flight(celery_worker_proc
     time.sleep(2.0)  # the worker's consumer and in-flight steps meet a dead broker
     redis_server.start()
     _wait_finished(t, celery_worker_process, timeout=60)
+    assert "Connection to broker lost" in celery_worker_process.log  # the restart was felt
     assert celery_worker_process.proc is not None and celery_worker_process.proc.poll() is None, (
         f"the worker exited:\n{celery_worker_process.log[-6000:]}")
     _assert_each_match_judged_once(t, expect_matches=15)
