@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "arena.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "arena.urls"
@@ -80,9 +81,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'ludus.sqlite3'}"),
         conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0),
-        # No per-request "SELECT 1": a connection that died is closed after the request that
-        # hit the error (CONN_MAX_AGE reuse checks errors_occurred) and reopened by the next.
-        conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", False),
+        # A persistent connection is checked before the first query of each request, so after
+        # a database restart no request fails on a connection that died meanwhile.
+        conn_health_checks=env_bool("DB_CONN_HEALTH_CHECKS", True),
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -96,7 +97,12 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 elif DB_POOL_SIZE := env_int("DB_POOL_SIZE", 0, minimum=0):
     # A psycopg pool per process, shared by its threads: fewer PostgreSQL backends than
     # threads means less contention inside PostgreSQL on a small machine (see bench/RESULTS.md).
-    DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 30}}
+    from psycopg_pool import ConnectionPool
+
+    # the pool checks a connection before handing it out (the pool's CONN_HEALTH_CHECKS)
+    DATABASES["default"]["OPTIONS"] = {"pool": {
+        "min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 30, "check": ConnectionPool.check_connection,
+    }}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -134,8 +140,20 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540, minimu
 # longest task so a slow task is not run twice, and short enough that a killed worker's
 # tasks come back reasonably soon (the stuck-step sweep covers the rest).
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900, minimum=10)
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900, minimum=10),
+    # a half-open connection (Redis restarted, a NAT dropped it) is found by a PING, not a hang
+    "health_check_interval": 10,
+    "socket_keepalive": True,
+    "socket_connect_timeout": 5,
+    "retry_on_timeout": True,
 }
+# Redis restarts: the worker reconnects for as long as it takes (a supervisor restart is the
+# fallback, not the plan); workers.broker keeps kombu's channels usable across the reconnect.
+if CELERY_BROKER_URL.startswith("redis://"):
+    CELERY_BROKER_TRANSPORT = "workers.broker:Transport"
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_TASK_DEFAULT_QUEUE = "ludus"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 

@@ -177,11 +177,17 @@ def celery_worker_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def celery_worker_process(transactional_db, celery_worker_env, tmp_path):
+def celery_redis_url() -> str:
+    """The Redis (broker, cache) of ``celery_worker_process`` (override in a test module)."""
+    return _test_redis_url()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, celery_worker_env, celery_redis_url, tmp_path):
     """A started real Celery worker (threads pool, embedded beat) on the test database.
 
-    The worker and this process use a dedicated Redis database (``LUDUS_TEST_REDIS_URL``,
-    default DB 5 of ``REDIS_URL``), flushed first, so helpers' workers never consume each
+    The worker and this process use a dedicated Redis database (``celery_redis_url``:
+    ``LUDUS_TEST_REDIS_URL``, default DB 5 of ``REDIS_URL``), flushed first, so helpers' workers never consume each
     other's tasks; tasks sent from the test process (``transaction.on_commit``) reach it.
     Short recovery settings make crash tests fast: visibility timeout 10 s, stuck-step sweep
     every 2 s for steps idle 8 s. Yields a :class:`CeleryWorkerProcess` (``kill()`` is a
@@ -191,7 +197,7 @@ def celery_worker_process(transactional_db, celery_worker_env, tmp_path):
 
     from workers.celery import app
 
-    url = _test_redis_url()
+    url = celery_redis_url
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=1)
         client.ping()

@@ -5,8 +5,25 @@ from __future__ import annotations
 import os
 
 from celery import Celery
+from django.db import InterfaceError, OperationalError
+from kombu.exceptions import OperationalError as BrokerError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
+
+#: Errors a task retries with back-off: the database, the broker or the cache is down or restarting.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError, InterfaceError, ConnectionError, BrokerError, RedisConnectionError, RedisTimeoutError,
+)
+#: Options of a task that retries transient errors with back-off (jittered, at most a minute apart).
+RETRY_OPTIONS: dict[str, object] = {
+    "autoretry_for": TRANSIENT_ERRORS,
+    "retry_backoff": True,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 10,
+}
 
 app = Celery("ludus")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -68,7 +68,8 @@ class EndpointError(Exception):
 
 
 class TransientEndpointError(EndpointError):
-    """Worth retrying later: timeouts, connection errors, 429, 5xx, throttling.
+    """Worth retrying later: timeouts, connection errors, 429, 5xx, throttling, and a 200
+    whose body is not a chat completion (an intermittently faulty server).
 
     ``retry_after`` (seconds) is set when the server asked for a longer wait than the
     client's back-off cap: the caller should come back no sooner.
@@ -80,7 +81,7 @@ class TransientEndpointError(EndpointError):
 
 
 class PermanentEndpointError(EndpointError):
-    """Retrying will not help: 4xx (other than 408/429), malformed responses, bad config."""
+    """Retrying will not help: 4xx (other than 408/429), bad config."""
 
 
 # --------------------------------------------------------------------------- configuration
@@ -586,9 +587,10 @@ def chat_completion(
     Raises
     ------
     TransientEndpointError
-        After ``config.max_retries`` retries of timeouts, connection errors, 429 and 5xx.
+        After ``config.max_retries`` retries of timeouts, connection errors, 429, 5xx and 200
+        answers that are not a chat completion (malformed bodies are often intermittent).
     PermanentEndpointError
-        On other 4xx statuses or a response that is not a chat completion.
+        On other 4xx statuses.
     """
     http = client or _http_client()
     url = f"{config.base_url}/chat/completions"
@@ -625,8 +627,13 @@ def chat_completion(
             elif status >= 400:
                 raise PermanentEndpointError(f"HTTP {status} from {config.base_url}: {response.text[:200]}")
             else:
-                outcome = "ok"
-                return _parse_completion(response, config, latency_ms, attempt + 1)
+                try:
+                    completion = _parse_completion(response, config, latency_ms, attempt + 1)
+                except ValueError as exc:
+                    last_error = str(exc)
+                else:
+                    outcome = "ok"
+                    return completion
         except httpx.TimeoutException:
             outcome = "congestion"
             last_error = f"timeout after {config.timeout:g} s calling {config.base_url}"
@@ -644,18 +651,22 @@ def chat_completion(
 
 
 def _parse_completion(response: httpx.Response, config: EndpointConfig, latency_ms: int, attempts: int) -> Completion:
+    """The completion in a 200 answer; ``ValueError`` (saying what is wrong) when it is malformed."""
     try:
         data = response.json()
         text = data["choices"][0]["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError):
-        raise PermanentEndpointError(
+        raise ValueError(
             f"{config.base_url} did not return a chat completion (choices[0].message.content missing)"
         ) from None
     if not isinstance(text, str):
-        raise PermanentEndpointError(f"{config.base_url} returned non-text content")
-    usage = data.get("usage") or {}
-    prompt_tokens = int(usage.get("prompt_tokens") or 0)
-    completion_tokens = int(usage.get("completion_tokens") or _estimate_tokens(text))
+        raise ValueError(f"{config.base_url} returned non-text content")
+    try:
+        usage = data.get("usage") or {}
+        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+        completion_tokens = int(usage.get("completion_tokens") or _estimate_tokens(text))
+    except (AttributeError, ValueError, TypeError):
+        raise ValueError(f"{config.base_url} returned malformed token usage") from None
     cost = (Decimal(str(config.price_prompt_per_1k)) * prompt_tokens
             + Decimal(str(config.price_completion_per_1k)) * completion_tokens) / 1000
     return Completion(text=text, latency_ms=latency_ms, prompt_tokens=prompt_tokens,

@@ -3,8 +3,8 @@
 ``POST /v1/chat/completions`` answers as a simulated competitor (the ``model`` names an
 entry of ``models``: strength, style, seed) or, when the system message is a Ludus judge
 rubric, as the simulated judge. It can add latency and inject faults: 429 with
-``Retry-After``, 500, timeouts (it sleeps past the client's timeout) and malformed judge
-output. Faults are drawn per request with a seeded generator, but one request (same body)
+``Retry-After``, 500, timeouts (it sleeps past the client's timeout), malformed answers
+(HTTP 200 whose body is not JSON) and malformed judge output. Faults are drawn per request with a seeded generator, but one request (same body)
 fails at most ``max_faults_per_request`` times, so a client that retries enough always gets
 through and the end result is deterministic.
 
@@ -38,6 +38,7 @@ class FaultPlan:
     p_429: float = 0.0
     p_500: float = 0.0
     p_timeout: float = 0.0
+    p_malformed: float = 0.0
     p_garbage_verdict: float = 0.0
     retry_after: float = 0.2
     timeout_sleep: float = 3.0
@@ -54,7 +55,8 @@ class FaultPlan:
 class ServerStats:
     requests: int = 0
     ok: int = 0
-    faults: dict[str, int] = field(default_factory=lambda: {"429": 0, "500": 0, "timeout": 0, "garbage": 0})
+    faults: dict[str, int] = field(default_factory=lambda: {"429": 0, "500": 0, "timeout": 0, "malformed": 0,
+                                                                 "garbage": 0})
     in_flight: int = 0
     max_in_flight: int = 0
     generations_in_flight: int = 0
@@ -157,6 +159,7 @@ class FakeOpenAI:
                 return kind
             u = self._rng.random()
             for name, p in (("429", plan.p_429), ("500", plan.p_500), ("timeout", plan.p_timeout),
+                            ("malformed", plan.p_malformed),
                             ("garbage", plan.p_garbage_verdict if is_judge else 0.0)):
                 if u < p:
                     kind = name
@@ -169,10 +172,13 @@ class FakeOpenAI:
 
     def _send(self, handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any],
               headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
+        self._send_raw(handler, status, json.dumps(body).encode(), "application/json", headers)
+
+    def _send_raw(self, handler: BaseHTTPRequestHandler, status: int, data: bytes, content_type: str,
+                  headers: dict[str, str] | None = None) -> None:
         try:
             handler.send_response(status)
-            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Type", content_type)
             handler.send_header("Content-Length", str(len(data)))
             for k, v in (headers or {}).items():
                 handler.send_header(k, v)
@@ -227,6 +233,9 @@ class FakeOpenAI:
                 return
             if fault == "500":
                 self._send(handler, 500, {"error": {"message": "internal error"}})
+                return
+            if fault == "malformed":
+                self._send_raw(handler, 200, b"<html><body>upstream hiccup</body></html>", "text/html")
                 return
             if fault == "timeout":
                 # the client gives up at its timeout: from then on the request is not in flight for it

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Max, Q, QuerySet
 
 from arena.models import Battle, Competitor, LeaderboardSnapshot, PairCount, Source
@@ -602,6 +602,8 @@ def leaderboard_rebuild_all(*, force: bool = False) -> dict[str, int]:
         try:
             for snap in leaderboard_rebuild(source=source, category=category, force=force, watermarks=watermarks):
                 counts[snap.method] = counts.get(snap.method, 0) + 1
+        except (OperationalError, InterfaceError):  # the database is gone: the task retries the whole rebuild
+            raise
         except Exception:  # one bad scope must not stop the others; it is logged loudly
             log.exception("leaderboard rebuild failed", extra={"source": source, "category": category})
     cache.set("leaderboard:v1:rebuilt_at", time.time(), timeout=None)

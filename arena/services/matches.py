@@ -272,8 +272,9 @@ def match_run(*, match_id: int) -> float | None:
                         return None
                     return step_retry_delay(match_id, result)
         target = Match.Status.JUDGING if match.tournament_id is not None else Match.Status.AWAITING_VOTES
+        # the judges get their own forfeit_after attempts: answers that needed retries do not use them up
         moved = Match.objects.filter(id=match_id, status=Match.Status.GENERATING).update(
-            status=target, updated_at=timezone.now()
+            status=target, attempts=0, updated_at=timezone.now()
         )
         match.status = target if moved else _status(match_id)
     if match.status == Match.Status.JUDGING:
@@ -300,6 +301,9 @@ def forfeit_limit(match: Match) -> int:
 
 def match_record_failure(*, match_id: int, error: str, side: str | None, permanent: bool = False) -> bool:
     """Count a failed step; forfeit (a side failed) or fail (the judges failed) at the limit.
+
+    ``attempts`` counts the failed steps of the current stage (answers, then judging), so a
+    transient fault never ends a match before ``forfeit_after`` failures of that stage.
 
     Returns whether the match is now finished.
     """

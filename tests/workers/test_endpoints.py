@@ -222,17 +222,37 @@ def test_timeouts_retry_then_give_up_as_transient():
     assert limiter.in_flight(config.key) == 0  # every lease given back
 
 
-@pytest.mark.parametrize("response,match", [
-    (httpx.Response(401, text="bad key"), "HTTP 401"),
-    (httpx.Response(200, text="not json"), "did not return a chat completion"),
-    (httpx.Response(200, json={"choices": []}), "did not return a chat completion"),
-])
-def test_permanent_errors_are_not_retried(response, match):
-    client, seen = _client([response, _ok()])
-    with pytest.raises(PermanentEndpointError, match=match):
+def test_permanent_errors_are_not_retried():
+    client, seen = _client([httpx.Response(401, text="bad key"), _ok()])
+    with pytest.raises(PermanentEndpointError, match="HTTP 401"):
         chat_completion(_config(), [{"role": "user", "content": "q"}], limiter=LocalLimiter(), client=client,
                         sleep=lambda s: None)
     assert len(seen) == 1
+
+
+MALFORMED_200 = [
+    {"text": "not json"},
+    {"text": '{"choices": [{"message": {"content": "cut off'},
+    {"json": {"choices": []}},
+    {"json": {"choices": [{"message": {"content": 7}}]}},
+    {"json": {"choices": [{"message": {"content": "x"}}], "usage": "lots"}},
+]
+
+
+@pytest.mark.parametrize("body", MALFORMED_200)
+def test_a_malformed_200_is_retried_like_a_5xx(body):
+    client, seen = _client([httpx.Response(200, **body), _ok("fine")])
+    out = chat_completion(_config(), [{"role": "user", "content": "q"}], limiter=LocalLimiter(), client=client,
+                          sleep=lambda s: None)
+    assert out.text == "fine" and out.attempts == 2 and len(seen) == 2
+
+
+def test_malformed_200s_give_up_as_transient_so_the_match_can_retry():
+    client, seen = _client([httpx.Response(200, text="not json") for _ in range(4)])
+    with pytest.raises(TransientEndpointError, match="did not return a chat completion"):
+        chat_completion(_config(), [{"role": "user", "content": "q"}], limiter=LocalLimiter(), client=client,
+                        sleep=lambda s: None)
+    assert len(seen) == 4
 
 
 # --------------------------------------------------------------------------- validation

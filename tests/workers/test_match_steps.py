@@ -99,6 +99,40 @@ def test_a_judge_step_redelivered_midway_reuses_stored_slots(prompt_set):
     assert Battle.objects.filter(match=match, source=Source.JUDGE).count() == 1
 
 
+def test_answer_retries_do_not_use_up_the_judges_attempts(prompt_set):
+    """Two transient answer failures, then one judge failure, with forfeit_after=3: judged, not failed."""
+    from arena.services import judging
+    from arena.services import matches as match_services
+    from workers.endpoints import TransientEndpointError
+
+    t = _tournament(prompt_set, [CompetitorFactory(), CompetitorFactory()], config={"forfeit_after": 3})
+    match, _ = _first_match(t)
+    real_generate, real_judge = match_services.competitor_generate, judging._judge_call
+    failures = {"answer": 2, "judge": 1}
+
+    def generate(competitor, prompt):
+        if competitor.pk == match.competitor_a_id and failures["answer"]:
+            failures["answer"] -= 1
+            raise TransientEndpointError("HTTP 200 that is not JSON")
+        return real_generate(competitor, prompt)
+
+    def judge(*args):
+        if failures["judge"]:
+            failures["judge"] -= 1
+            raise TransientEndpointError("HTTP 502")
+        return real_judge(*args)
+
+    with (mock.patch.object(match_services, "competitor_generate", generate),
+          mock.patch.object(judging, "_judge_call", judge), inline_dispatch()):
+        for _ in range(6):
+            if match_run(match_id=match.id) is None:
+                break
+    match.refresh_from_db()
+    assert failures == {"answer": 0, "judge": 0}
+    assert match.status == Match.Status.DONE, (match.status, match.attempts, match.error)
+    assert Battle.objects.filter(match=match, source=Source.JUDGE).count() == 1
+
+
 def test_unreachable_competitor_forfeits_after_the_configured_failures(prompt_set, settings):
     settings.LUDUS_ALLOW_INTERNAL_ENDPOINTS = True
     dead = Competitor.objects.create(name="dead", kind=Competitor.Kind.OPENAI, status=Competitor.Status.ACTIVE,

@@ -8,19 +8,16 @@ from celery import shared_task
 
 from arena.selectors.web import leaderboard_heatmaps_warm
 from arena.services.leaderboard import leaderboard_rebuild_all
+from workers.celery import RETRY_OPTIONS
 
 log = logging.getLogger(__name__)
 
 
-@shared_task(
-    name="workers.tasks.leaderboard.rebuild_leaderboards_task",
-    acks_late=True,
-    autoretry_for=(ConnectionError,),
-    retry_backoff=True,
-    max_retries=5,
-)
+@shared_task(name="workers.tasks.leaderboard.rebuild_leaderboards_task", acks_late=True, **RETRY_OPTIONS)
 def rebuild_leaderboards_task(force: bool = False) -> dict[str, int]:
     """Recompute every leaderboard whose data changed; idempotent (same data, no new version).
+
+    The database going away stops the rebuild at once and the task retries it as a whole.
 
     Then the pages' heat maps of the new snapshots are computed into the cache, so that no
     page view pays for them (a failure there is logged and does not fail the rebuild).

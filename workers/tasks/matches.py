@@ -10,19 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
 from arena.services import matches as match_services
+from workers.celery import RETRY_OPTIONS
 
-_STEP_OPTIONS: dict[str, Any] = {
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    "autoretry_for": (OperationalError, InterfaceError, ConnectionError),
-    "retry_backoff": True,
-    "retry_backoff_max": 60,
-    "retry_jitter": True,
-    "max_retries": 10,
-}
+_STEP_OPTIONS: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True, **RETRY_OPTIONS}
 
 
 def _run(task: Any, step: str, *args: Any) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("arena", "0002_vote_path_indexes"),
+        ("arena", "0003_snapshot_inputs"),
     ]
 
     operations = [

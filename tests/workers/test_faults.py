@@ -1,0 +1,120 @@
+"""Faults met by a real Celery worker: intermittently malformed model answers, a Redis restart.
+
+Each test runs a real worker subprocess (``celery_worker_process``) on the test database;
+run them against PostgreSQL (the worker is another process).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pytest
+
+from arena.models import Battle, Competitor, Generation, Match, Source, Tournament
+from arena.services.tournaments import tournament_create, tournament_progress, tournament_start
+from tests.factories import PromptFactory, PromptSetFactory
+from workers.fake_openai import FakeOpenAI, FaultPlan
+
+pytestmark = pytest.mark.slow
+
+
+def _prompts():
+    ps = PromptSetFactory(name="faults")
+    for i in range(4):
+        PromptFactory(prompt_set=ps, text=f"Fault question {i}: what happens to topic {i}?")
+    return ps
+
+
+def _wait_finished(tournament: Tournament, worker, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        tournament.refresh_from_db()
+        if tournament.status == Tournament.Status.COMPLETED:
+            return
+        time.sleep(0.25)
+    progress = tournament_progress(tournament=tournament)
+    pytest.fail(f"tournament not finished in {timeout} s: {progress}\n--- worker log (tail) ---\n{worker.log[-6000:]}")
+
+
+def _assert_each_match_judged_once(tournament: Tournament, *, expect_matches: int) -> None:
+    matches = Match.objects.filter(tournament=tournament)
+    statuses = Counter(matches.values_list("status", flat=True))
+    errors = list(matches.exclude(error="").values_list("status", "attempts", "error"))
+    assert statuses == {Match.Status.DONE: expect_matches}, (statuses, errors)
+    per_match = Counter(Battle.objects.filter(match__tournament=tournament, source=Source.JUDGE)
+                        .values_list("match_id", flat=True))
+    assert len(per_match) == expect_matches and set(per_match.values()) == {1}
+    assert Generation.objects.filter(match__tournament=tournament).count() == 2 * expect_matches
+
+
+def test_intermittently_malformed_answers_never_end_a_match_early(celery_worker_process):
+    """HTTP 200 answers that are not JSON are transient: retried, never a forfeit before the limit.
+
+    Each request body is answered malformed at most twice and the client retries once, so a
+    side fails at most one step: far below ``forfeit_after`` (3), and every match must be played.
+    """
+    models = {f"flaky-{i}": (1300.0 - 50 * i, "concise", i) for i in range(4)}
+    plan = FaultPlan(p_malformed=0.5, max_faults_per_request=2, seed=5, forced=("malformed",) * 4)
+    server = FakeOpenAI(models=models, latency=0.02, faults=plan).start()
+    try:
+        params = {"timeout": 5.0, "max_retries": 1, "backoff_base": 0.01, "backoff_cap": 0.05}
+        comps = [
+            Competitor.objects.create(
+                name=name, kind=Competitor.Kind.OPENAI, status=Competitor.Status.ACTIVE,
+                endpoint_url=server.base_url, endpoint_model=name, allow_internal=True, params=params,
+            )
+            for name in models
+        ]
+        t = tournament_create(name="malformed", format="round_robin", competitors=comps,
+                              config={"forfeit_after": 3}, prompt_sets=[_prompts()], seed=21)
+        tournament_start(tournament=t)
+        _wait_finished(t, celery_worker_process, timeout=60)
+        _assert_each_match_judged_once(t, expect_matches=6)
+        assert server.stats.faults["malformed"] >= 4, server.stats.faults
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A redis-server of this test's own (free port, append-only file), stopped at the end."""
+    from tests.conftest import skip_or_fail
+    from tests.processes import RedisServer, ServiceUnavailable
+
+    try:
+        server = RedisServer(tmp_path).start()
+    except ServiceUnavailable as exc:
+        skip_or_fail(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def celery_redis_url(redis_server) -> str:
+    return redis_server.url
+
+
+def test_worker_survives_a_redis_restart_with_steps_in_flight(celery_worker_process, redis_server):
+    """Redis restarts while match steps run: the worker reconnects and every match counts once."""
+    comps = [Competitor.objects.create(name=f"slow-{i}", kind=Competitor.Kind.SIMULATED,
+                                       status=Competitor.Status.ACTIVE, sim_strength=1300 - 40 * i, sim_seed=i,
+                                       params={"sim_latency_ms": 1500})
+             for i in range(6)]
+    t = tournament_create(name="redis-restart", format="round_robin", competitors=comps,
+                          prompt_sets=[_prompts()], seed=22)
+    tournament_start(tournament=t)
+    deadline = time.monotonic() + 20
+    while not Match.objects.filter(tournament=t, status=Match.Status.GENERATING).exists():
+        assert time.monotonic() < deadline, celery_worker_process.log[-4000:]
+        time.sleep(0.05)
+    redis_server.stop()
+    time.sleep(2.0)  # the worker's consumer and in-flight steps meet a dead broker
+    redis_server.start()
+    _wait_finished(t, celery_worker_process, timeout=60)
+    assert "Connection to broker lost" in celery_worker_process.log  # the restart was felt
+    assert celery_worker_process.proc is not None and celery_worker_process.proc.poll() is None, (
+        f"the worker exited:\n{celery_worker_process.log[-6000:]}")
+    _assert_each_match_judged_once(t, expect_matches=15)
