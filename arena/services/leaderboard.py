@@ -261,50 +261,47 @@ def _battle_data(
 
 def _method_registry() -> dict[str, MethodSpec]:
     """Methods computed for every scope (see :class:`MethodSpec`)."""
+    from ranking.alpharank import alpharank_rating
     from ranking.bradley_terry import bradley_terry
     from ranking.elo import elo
+    from ranking.openskill import openskill_rate
+    from ranking.simulate import expected_score_rating
+    from ranking.winrate import average_win_rate
 
-    methods: dict[str, MethodSpec] = {
+    return {
         "bt": MethodSpec(
-            {"scale": 400.0, "base": 10.0, "init": 1000.0, "ci": "sandwich", "confidence": 0.95}, bradley_terry,
-            interval="95% sandwich (robust) confidence interval of the maximum-likelihood estimate",
+            {"scale": 400.0, "base": 10.0, "init": 1000.0, "ci": "profile", "confidence": 0.95}, bradley_terry,
+            interval="95% profile-likelihood (likelihood-ratio) interval of the rating relative to the mean of "
+            "the main group; a side with no finite bound is shown as unbounded",
         ),
-        "elo": MethodSpec({"k": 4.0, "scale": 400.0, "base": 10.0, "init": 1000.0}, elo, ordered=True),
-    }
-    try:
-        from ranking.openskill import openskill_rate
-
-        methods["openskill"] = MethodSpec(
-            {"model": "plackett-luce"}, openskill_rate, ordered=True,
+        "elo": MethodSpec(
+            {"k": 4.0, "scale": 400.0, "base": 10.0, "init": 1000.0, "ci": "bootstrap", "rounds": 100,
+             "confidence": 0.95, "rng": 0},
+            elo, ordered=True,
+            interval="95% percentile bootstrap over resampled battles replayed in draw order (as FastChat), "
+            "widened to contain the chronological Elo; it describes the Elo number, not true strength",
+        ),
+        "openskill": MethodSpec(
+            {"model": "plackett-luce", "confidence": 0.95}, openskill_rate, ordered=True,
             interval="μ ± 1.96σ of the OpenSkill posterior (a Bayesian credible band, not a calibrated "
             "confidence interval)",
-        )
-    except ImportError:  # pragma: no cover - present once ranking/openskill.py lands
-        pass
-    try:
-        from ranking.winrate import average_win_rate
-
-        methods["winrate"] = MethodSpec({}, average_win_rate)
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from ranking.alpharank import alpharank_from_battles  # noqa: F401
-
-        methods["alpharank"] = MethodSpec({"alpha": 100.0, "population_size": 50}, _alpharank_result)
-    except ImportError:  # pragma: no cover
-        pass
-    try:
-        from ranking.simulate import predict_tournament  # noqa: F401
-
-        methods["expected_score"] = MethodSpec(
-            {"format": "swiss", "rounds": "ceil(log2 M)", "iterations": 20000, "seed": 0, "ratings": "bt"},
-            _expected_score_result,
-            interval="± 1.96 Monte Carlo standard errors of the simulation only (the uncertainty of the "
-            "ratings it starts from is not included)",
-        )
-    except ImportError:  # pragma: no cover
-        pass
-    return methods
+        ),
+        "winrate": MethodSpec(
+            {"confidence": 0.95}, average_win_rate,
+            interval="95% Wilson score interval of the average win rate over opponents (ties count ½)",
+        ),
+        "alpharank": MethodSpec(
+            {"alpha": 100.0, "population_size": 50, "rounds": 100, "confidence": 0.95, "rng": 0},
+            alpharank_rating,
+            interval="95% percentile bootstrap of the stationary mass over resampled battles",
+        ),
+        "expected_score": MethodSpec(
+            {"format": "swiss", "iterations": 20000, "draws": 50, "confidence": 0.95, "l2": 1.0, "rng": 0},
+            expected_score_rating,
+            interval="95% bootstrap interval: ratings refitted on resampled battles and tournaments simulated "
+            "for each refit (rating uncertainty and Monte Carlo error)",
+        ),
+    }
 
 
 def _components(battles: Battles) -> np.ndarray:
@@ -333,43 +330,6 @@ def _battle_counts(battles: Battles) -> np.ndarray:
     counts = np.bincount(battles.a, weights=w, minlength=battles.n_models)
     counts += np.bincount(battles.b, weights=w, minlength=battles.n_models)
     return np.rint(counts).astype(np.int64)
-
-
-def _alpharank_result(battles: Battles, *, alpha: float, population_size: int) -> RatingResult:
-    """α-Rank stationary mass of each model (payoff = empirical win rate) as a rating."""
-    from ranking.alpharank import alpharank_from_battles
-
-    result = alpharank_from_battles(battles, alpha=alpha, population_size=population_size)
-    mass = np.zeros(battles.n_models)
-    for profile, m in zip(result.profiles, result.mass):
-        mass[int(profile[0])] = float(m)
-    return RatingResult(
-        method="alpharank", params={"alpha": alpha, "population_size": population_size},
-        models=list(battles.models), rating=mass, lower=None, upper=None,
-        battles=_battle_counts(battles), component=_components(battles), n_battles=len(battles),
-    )
-
-
-def _expected_score_result(battles: Battles, **params: Any) -> RatingResult:
-    """E[S]: expected wins in a Competitive Swiss tournament of ``ceil(log2 M)`` rounds,
-    predicted from the Bradley-Terry ratings (``ranking.simulate.predict_tournament``)."""
-    from ranking.bradley_terry import bradley_terry
-    from ranking.simulate import predict_tournament
-
-    bt = bradley_terry(battles, l2=1.0)
-    if battles.n_models < 2:
-        es = np.zeros(battles.n_models)
-        se = np.zeros(battles.n_models)
-        p_win = np.ones(battles.n_models)
-    else:
-        pred = predict_tournament(bt.rating, format="swiss", names=list(bt.models),
-                                  iterations=int(params["iterations"]), rng=int(params["seed"]))
-        es, se, p_win = pred.expected_score, pred.stderr, pred.p_win
-    return RatingResult(
-        method="expected_score", params=params, models=list(bt.models), rating=np.asarray(es, dtype=np.float64),
-        lower=np.asarray(es - 1.96 * se), upper=np.asarray(es + 1.96 * se), battles=_battle_counts(battles),
-        component=_components(battles), n_battles=len(battles), extra={"p_win": np.asarray(p_win)},
-    )
 
 
 def _win_rates(battles: Battles) -> np.ndarray:

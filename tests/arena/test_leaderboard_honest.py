@@ -115,10 +115,13 @@ def test_newcomer_and_island_never_ranked_above_established(board, anon, client)
     est_rows = [bt[n] for n in ESTABLISHED]
     for r in est_rows:
         assert r["rank"] == 1 + sum(o["lower"] > r["upper"] for o in est_rows)
-    elo = {r["model"]: r for r in _latest("elo").ratings}
-    est_elo = [elo[n] for n in ESTABLISHED]
-    for r in est_elo:  # no interval: the ordinal rank among the established
-        assert r["lower"] is None and r["rank"] == 1 + sum(o["rating"] > r["rating"] for o in est_elo)
+    # every board has an interval now (Elo: bootstrap); Rank(UB) among the established uses it
+    for method in ("elo", "openskill", "winrate", "alpharank", "expected_score"):
+        rows_m = {r["model"]: r for r in _latest(method).ratings}
+        est_m = [rows_m[n] for n in ESTABLISHED]
+        for r in est_m:
+            assert r["lower"] is not None and r["upper"] is not None, (method, r)
+            assert r["rank"] == 1 + sum(o["lower"] > r["upper"] for o in est_m), (method, r)
 
     # page == API for these flags, and the page lists the unranked apart
     api = anon.get(f"{API}/leaderboard/?method=bt").json()
@@ -171,14 +174,14 @@ def test_old_snapshot_reproduced_from_its_export(board, tmp_path, admin_client):
     lines = path.read_text().splitlines()
     assert len(lines) == old_bt.n_battles
     assert "secret-model" not in path.read_text()
-    _assert_reproduced(old_bt, _cli_rate(path, "--method", "bt", "--ci", "sandwich"))
+    _assert_reproduced(old_bt, _cli_rate(path, "--method", "bt", "--ci", "profile"))
     # the API returns the same bytes
     r = admin_client.get(f"{API}/battles/export/?snapshot={old_elo.id}")
     assert r.status_code == 200
     api_path = tmp_path / "old-api.jsonl"
     api_path.write_bytes(b"".join(r.streaming_content))
     assert api_path.read_text() == path.read_text()
-    _assert_reproduced(old_elo, _cli_rate(api_path, "--method", "elo", "--k", "4"))
+    _assert_reproduced(old_elo, _cli_rate(api_path, "--method", "elo", "--k", "4", "--ci", "bootstrap", "--rounds", "100", "--seed", "0"))
     for snap, args in ((old_os, ("--method", "openskill", "--model", "plackett-luce")), (old_wr, ("--method", "winrate"))):
         assert snap.inputs["battles_upto"] == old_bt.inputs["battles_upto"]
         _assert_reproduced(snap, _cli_rate(path, *args))
@@ -228,7 +231,7 @@ def test_every_board_moves_after_a_pair_counts_import(board, tmp_path, client):
         call_command("export_battles", "--snapshot", str(bt.id), stdout=out)
     path = tmp_path / "bt.csv"
     call_command("export_battles", "--snapshot", str(bt.id), "--format", "pairs", "-o", str(path))
-    _assert_reproduced(bt, _cli_rate(path, "--method", "bt", "--ci", "sandwich"))
+    _assert_reproduced(bt, _cli_rate(path, "--method", "bt", "--ci", "profile"))
 
 
 def test_public_vote_export(board, anon):
