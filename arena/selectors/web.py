@@ -25,6 +25,7 @@ from arena.services import leaderboard as leaderboard_service
 ALL = "all"
 METHODS: tuple[tuple[str, str], ...] = (
     ("bt", "Bradley-Terry"),
+    ("bt_pair_frequency", "Bradley-Terry, pairs weighted equally"),
     ("elo", "Elo"),
     ("openskill", "OpenSkill"),
     ("alpharank", "α-Rank mass"),
@@ -33,6 +34,8 @@ METHODS: tuple[tuple[str, str], ...] = (
 METHOD_NOTES: dict[str, str] = {
     "bt": "Bradley-Terry maximum likelihood on the Elo scale: P(i beats j) = 1 / (1 + base^(-(r_i - r_j)/scale)); "
     "ties count half a win to each side.",
+    "bt_pair_frequency": "Bradley-Terry with each battle weighted inversely to how often its pair was played "
+    "(as LMArena since July 2025), so over-sampled pairs do not dominate the fit.",
     "elo": "Online Elo in battle order; a tie counts ½. Elo depends on the order of battles.",
     "openskill": "OpenSkill (Weng-Lin Bayesian rating), updated battle by battle in time order.",
     "alpharank": "α-Rank: the mass of each model in the stationary distribution of an evolutionary process "

@@ -274,6 +274,14 @@ def _method_registry() -> dict[str, MethodSpec]:
             interval="95% profile-likelihood (likelihood-ratio) interval of the rating relative to the mean of "
             "the main group; a side with no finite bound is shown as unbounded",
         ),
+        "bt_pair_frequency": MethodSpec(
+            {"scale": 400.0, "base": 10.0, "init": 1000.0, "ci": "profile", "confidence": 0.95,
+             "reweight": "pair_frequency"},
+            bradley_terry,
+            interval="95% profile-likelihood interval as on the Bradley-Terry board, on the likelihood with each "
+            "battle weighted by N / (P · n_pair) (every pair that met carries the same total weight), the "
+            "threshold scaled by the weights' design effect",
+        ),
         "elo": MethodSpec(
             {"k": 4.0, "scale": 400.0, "base": 10.0, "init": 1000.0, "ci": "bootstrap", "rounds": 100,
              "confidence": 0.95, "rng": 0},

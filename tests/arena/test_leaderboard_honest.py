@@ -85,7 +85,7 @@ def _latest(method: str, source: str = "combined", category: str = "all") -> m.L
 
 def test_newcomer_and_island_never_ranked_above_established(board, anon, client):
     snaps = lb.leaderboard_rebuild()
-    assert {s.method for s in snaps} >= {"bt", "elo", "openskill", "winrate", "alpharank", "expected_score"}
+    assert {s.method for s in snaps} >= {"bt", "bt_pair_frequency", "elo", "openskill", "winrate", "alpharank", "expected_score"}
     for snap in snaps:
         rows = {r["model"]: r for r in snap.ratings}
         assert "secret-model" not in rows
@@ -116,7 +116,7 @@ def test_newcomer_and_island_never_ranked_above_established(board, anon, client)
     for r in est_rows:
         assert r["rank"] == 1 + sum(o["lower"] > r["upper"] for o in est_rows)
     # every board has an interval now (Elo: bootstrap); Rank(UB) among the established uses it
-    for method in ("elo", "openskill", "winrate", "alpharank", "expected_score"):
+    for method in ("bt_pair_frequency", "elo", "openskill", "winrate", "alpharank", "expected_score"):
         rows_m = {r["model"]: r for r in _latest(method).ratings}
         est_m = [rows_m[n] for n in ESTABLISHED]
         for r in est_m:

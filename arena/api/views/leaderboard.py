@@ -25,7 +25,7 @@ from arena.models import LeaderboardSnapshot
 from arena.selectors.leaderboard import leaderboard_get, leaderboard_latest_etag
 from arena.services.leaderboard import SOURCES, snapshot_etag
 
-METHODS: tuple[str, ...] = ("bt", "elo", "openskill", "winrate", "alpharank", "expected_score")
+METHODS: tuple[str, ...] = ("bt", "bt_pair_frequency", "elo", "openskill", "winrate", "alpharank", "expected_score")
 LATEST_MAX_AGE = 5
 VERSIONED_MAX_AGE = 86400
 
