@@ -62,7 +62,10 @@ def test_clean_query_strings_still_work(anon):
 
 @pytest.fixture
 def entrants(db):
-    return [CompetitorFactory(name=f"c{i}") for i in range(4)], PromptFactory().prompt_set
+    prompt_set = PromptFactory().prompt_set
+    for _ in range(5):  # each round draws prompts of its own (none reused once published)
+        PromptFactory(prompt_set=prompt_set)
+    return [CompetitorFactory(name=f"c{i}") for i in range(4)], prompt_set
 
 
 def _tournament(client, entrants, **over):
