@@ -68,6 +68,7 @@ def test_rebuild_all_stops_at_the_first_connection_error(monkeypatch):
 
     monkeypatch.setattr(leaderboard, "leaderboard_scopes", lambda: [("all", ""), ("judge", ""), ("human", "")])
     monkeypatch.setattr(leaderboard, "leaderboard_rebuild", rebuild)
+    monkeypatch.setattr(leaderboard, "_watermarks", lambda: (0, 0))  # (no database in this unit test)
     with pytest.raises(OperationalError):
         leaderboard.leaderboard_rebuild_all()
     assert len(calls) == 1

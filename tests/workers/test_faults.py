@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 def _prompts():
     ps = PromptSetFactory(name="faults")
-    for i in range(4):
+    for i in range(10):  # every round draws prompts of its own
         PromptFactory(prompt_set=ps, text=f"Fault question {i}: what happens to topic {i}?")
     return ps
 
