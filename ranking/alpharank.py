@@ -45,6 +45,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
+from ranking._bootstrap import percentile_interval
 from ranking._validation import as_rng, check_positive_int, check_probability
 from ranking.battles import components
 from ranking.errors import InputError
@@ -695,9 +696,7 @@ def alpharank_from_battles(battles: Any, *, alpha: float = 100.0, population_siz
             r, _ = _win_rate_table(w, t)
             masses[b] = alpharank_game(r, alpha=alpha, population_size=population_size,
                                   local_selection=local_selection).mass
-        q = (1.0 - conf) / 2.0
-        lower = np.minimum(np.quantile(masses, q, axis=0, method="weibull"), base.mass)
-        upper = np.maximum(np.quantile(masses, 1.0 - q, axis=0, method="weibull"), base.mass)
+        lower, upper = percentile_interval(masses, base.mass, confidence=conf)
     return AlphaRankResult(alpha=base.alpha, population_size=base.population_size,
                            strategies=base.strategies, profiles=base.profiles, mass=base.mass,
                            lower=lower, upper=upper, params=params, unplayed=missing)

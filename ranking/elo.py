@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from ranking._bootstrap import percentile_interval
 from ranking._validation import (
     as_rng,
     check_anchor,
@@ -151,9 +152,7 @@ def elo(battles: Battles, *, k: float = 4.0, scale: float = 400.0, base: float =
                                      init=init, rng=generator)
         if anchor is not None:
             samples += anchor[1] - samples[:, [battles.models.index(anchor[0])]]
-        tail = (1.0 - confidence) / 2.0
-        q_lo, q_hi = np.quantile(samples, [tail, 1.0 - tail], axis=0, method="weibull")
-        lower, upper = np.minimum(q_lo, rating), np.maximum(q_hi, rating)
+        lower, upper = percentile_interval(samples, rating, confidence=confidence)
     seed = rng if isinstance(rng, int) and not isinstance(rng, bool) else None
     params: dict[str, Any] = {
         "k": k, "scale": scale, "base": base, "init": init,

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ranking._bootstrap import percentile_interval
 from ranking._validation import (
     check_base,
     check_positive,
@@ -712,11 +713,10 @@ def expected_score_rating(battles: Battles, *, format: str = "swiss", rounds: in
     per_draw = max(1, iterations // draws)
     samples = np.array([predict(_resample(battles, gen), per_draw).expected_score
                         for _ in range(draws)])
-    tail = (1.0 - confidence) / 2.0
-    q_lo, q_hi = np.quantile(samples, [tail, 1.0 - tail], axis=0, method="weibull")
     es = point.expected_score
+    lower, upper = percentile_interval(samples, es, confidence=confidence)
     return RatingResult(method="expected_score", params=params, models=names, rating=es,
-                        lower=np.minimum(q_lo, es), upper=np.maximum(q_hi, es),
+                        lower=lower, upper=upper,
                         battles=battles.battles_per_model(), component=components(battles),
                         n_battles=battles.n_battles,
                         extra={"p_win": point.p_win, "stderr": point.stderr})
