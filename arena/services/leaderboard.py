@@ -259,6 +259,11 @@ def _battle_data(
     return BattleData(battles=battles, competitor_ids=ids, n_records=len(rows), inputs=inputs)
 
 
+def leaderboard_methods() -> tuple[str, ...]:
+    """The names of the boards computed for every scope, in the order they are listed."""
+    return tuple(_method_registry())
+
+
 def _method_registry() -> dict[str, MethodSpec]:
     """Methods computed for every scope (see :class:`MethodSpec`)."""
     from ranking.alpharank import alpharank_rating

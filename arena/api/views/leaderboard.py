@@ -23,9 +23,9 @@ from arena.api.throttles import BatchedThrottlesMixin
 from arena.exceptions import ApplicationError
 from arena.models import LeaderboardSnapshot
 from arena.selectors.leaderboard import leaderboard_get, leaderboard_latest_etag
-from arena.services.leaderboard import SOURCES, snapshot_etag
+from arena.services.leaderboard import SOURCES, leaderboard_methods, snapshot_etag
 
-METHODS: tuple[str, ...] = ("bt", "bt_pair_frequency", "elo", "openskill", "winrate", "alpharank", "expected_score")
+METHODS: tuple[str, ...] = leaderboard_methods()
 LATEST_MAX_AGE = 5
 VERSIONED_MAX_AGE = 86400
 
