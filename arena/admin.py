@@ -74,7 +74,9 @@ def _tournament_action(verb: str, service_name: str) -> Any:
                 fn(tournament=tournament)
                 done.append(tournament.name)
             except ApplicationError as exc:
-                modeladmin.message_user(request, f"{tournament.name}: {exc.message}", level=messages.WARNING)
+                modeladmin.message_user(
+                    request, f"{tournament.name}: {exc.message}", level=messages.WARNING
+                )
         if done:
             modeladmin.message_user(request, f"{verb}: {', '.join(done)}", level=messages.SUCCESS)
 
@@ -90,8 +92,19 @@ class TournamentAdmin(admin.ModelAdmin):
     list_display = ["name", "format", "status", "created_at", "started_at", "finished_at"]
     list_filter = ["format", "status"]
     search_fields = ["name"]
-    readonly_fields = ["format", "status", "config", "judge_pipeline", "seed", "prompt_sets", "created_by",
-                       "created_at", "started_at", "finished_at", "results"]
+    readonly_fields = [
+        "format",
+        "status",
+        "config",
+        "judge_pipeline",
+        "seed",
+        "prompt_sets",
+        "created_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "results",
+    ]
     inlines = [EntryInline]
     actions = [
         _tournament_action("Started", "tournament_start"),
@@ -115,7 +128,17 @@ class RoundAdmin(admin.ModelAdmin):
 
 @admin.register(m.Match)
 class MatchAdmin(admin.ModelAdmin):
-    list_display = ["id", "tournament", "round", "competitor_a", "competitor_b", "status", "outcome", "attempts", "updated_at"]
+    list_display = [
+        "id",
+        "tournament",
+        "round",
+        "competitor_a",
+        "competitor_b",
+        "status",
+        "outcome",
+        "attempts",
+        "updated_at",
+    ]
     list_filter = ["status", "outcome", "tournament"]
     search_fields = ["competitor_a__name", "competitor_b__name", "tournament__name"]
     readonly_fields = ["created_at", "updated_at", "finished_at", "attempts", "outcome"]
@@ -124,13 +147,31 @@ class MatchAdmin(admin.ModelAdmin):
 
 @admin.register(m.Generation)
 class GenerationAdmin(ReadOnlyAdmin):
-    list_display = ["match", "side", "competitor", "latency_ms", "completion_tokens", "cost", "created_at"]
+    list_display = [
+        "match",
+        "side",
+        "competitor",
+        "latency_ms",
+        "completion_tokens",
+        "cost",
+        "created_at",
+    ]
     search_fields = ["competitor__name"]
 
 
 @admin.register(m.Judgment)
 class JudgmentAdmin(ReadOnlyAdmin):
-    list_display = ["match", "judge", "order", "sample", "stage", "verdict", "outcome", "confidence", "created_at"]
+    list_display = [
+        "match",
+        "judge",
+        "order",
+        "sample",
+        "stage",
+        "verdict",
+        "outcome",
+        "confidence",
+        "created_at",
+    ]
     list_filter = ["judge", "verdict", "stage"]
 
 
@@ -151,10 +192,28 @@ class BattleAdmin(ReadOnlyAdmin):
 
 @admin.register(m.ImportBatch)
 class ImportBatchAdmin(ReadOnlyAdmin):
-    list_display = ["id", "filename", "fmt", "n_rows", "n_battles", "skipped", "created_by", "created_at"]
+    list_display = [
+        "id",
+        "filename",
+        "fmt",
+        "n_rows",
+        "n_battles",
+        "skipped",
+        "created_by",
+        "created_at",
+    ]
 
 
 @admin.register(m.LeaderboardSnapshot)
 class LeaderboardSnapshotAdmin(ReadOnlyAdmin):
-    list_display = ["method", "source", "category", "version", "n_battles", "n_models", "data_version", "created_at"]
+    list_display = [
+        "method",
+        "source",
+        "category",
+        "version",
+        "n_battles",
+        "n_models",
+        "data_version",
+        "created_at",
+    ]
     list_filter = ["method", "source", "category"]

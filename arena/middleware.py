@@ -13,8 +13,8 @@ from arena.api.errors import DATABASE_RETRY_AFTER_SECONDS, database_unavailable_
 log = logging.getLogger(__name__)
 
 _PAGE = (
-    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Unavailable</title>"
-    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"></head><body>"
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Unavailable</title>'
+    '<meta name="viewport" content="width=device-width, initial-scale=1"></head><body>'
     "<h1>Ludus is briefly unavailable</h1><p>Our database is not answering. Please try again in a "
     "few seconds.</p></body></html>"
 )
@@ -38,8 +38,14 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        log.warning("database unavailable, answered 503: %s %s: %s", request.method, request.path,
-                    str(exception).strip().splitlines()[0] if str(exception).strip() else type(exception).__name__)
+        log.warning(
+            "database unavailable, answered 503: %s %s: %s",
+            request.method,
+            request.path,
+            str(exception).strip().splitlines()[0]
+            if str(exception).strip()
+            else type(exception).__name__,
+        )
         if request.path.startswith("/api/"):
             response: HttpResponse = database_unavailable_response()
         else:

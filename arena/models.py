@@ -71,7 +71,9 @@ class ApiKey(models.Model):
 
     PREFIX_LEN = 8
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
     name = models.CharField(max_length=100, blank=True)
     prefix = models.CharField(max_length=PREFIX_LEN, db_index=True, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
@@ -117,11 +119,19 @@ class Competitor(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="competitors"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="competitors",
     )
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SIMULATED)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
-    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PUBLIC)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    visibility = models.CharField(
+        max_length=16, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
     # Model card.
     provider = models.CharField(max_length=100, blank=True)
     version = models.CharField(max_length=100, blank=True)
@@ -131,16 +141,22 @@ class Competitor(models.Model):
     endpoint_url = models.URLField(max_length=500, blank=True)
     endpoint_model = models.CharField(max_length=200, blank=True)
     api_key_env = models.CharField(
-        max_length=100, blank=True, help_text="Name of the environment variable holding the endpoint's API key"
+        max_length=100,
+        blank=True,
+        help_text="Name of the environment variable holding the endpoint's API key",
     )
     api_key_encrypted = models.TextField(blank=True, editable=False)
     allow_internal = models.BooleanField(
         default=False, help_text="Admin only: allow an endpoint on an internal or loopback address"
     )
-    params = models.JSONField(default=dict, blank=True, help_text="temperature, max_tokens, timeout, ...")
+    params = models.JSONField(
+        default=dict, blank=True, help_text="temperature, max_tokens, timeout, ..."
+    )
     max_concurrency = models.PositiveIntegerField(default=8)
     # Simulated competitor: a hidden strength drives its answers.
-    sim_strength = models.FloatField(null=True, blank=True, help_text="Hidden Bradley-Terry strength (Elo points)")
+    sim_strength = models.FloatField(
+        null=True, blank=True, help_text="Hidden Bradley-Terry strength (Elo points)"
+    )
     sim_style = models.CharField(max_length=50, blank=True)
     sim_seed = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -150,9 +166,12 @@ class Competitor(models.Model):
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind="simulated") | ~Q(endpoint_url=""), name="competitor_endpoint_required"
+                condition=Q(kind="simulated") | ~Q(endpoint_url=""),
+                name="competitor_endpoint_required",
             ),
-            models.CheckConstraint(condition=Q(max_concurrency__gte=1), name="competitor_concurrency_positive"),
+            models.CheckConstraint(
+                condition=Q(max_concurrency__gte=1), name="competitor_concurrency_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -173,7 +192,8 @@ class PromptSet(models.Model):
     description = models.TextField(blank=True)
     category = models.CharField(max_length=50, blank=True, default="general")
     public = models.BooleanField(
-        default=False, help_text="Served in the open arena: its prompts are shown to voters before judging"
+        default=False,
+        help_text="Served in the open arena: its prompts are shown to voters before judging",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -222,7 +242,9 @@ class Tournament(models.Model):
 
     name = models.CharField(max_length=200, unique=True)
     format = models.CharField(max_length=32, choices=Format.choices)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
     config = models.JSONField(default=dict, blank=True)
     judge_pipeline = models.JSONField(default=dict, blank=True)
     seed = models.BigIntegerField(default=0)
@@ -233,7 +255,9 @@ class Tournament(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    results = models.JSONField(default=dict, blank=True, help_text="Final standings, tie-breaks and E[S]")
+    results = models.JSONField(
+        default=dict, blank=True, help_text="Final standings, tie-breaks and E[S]"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -255,7 +279,9 @@ class Entry(models.Model):
     class Meta:
         ordering = ["tournament", "seed"]
         constraints = [
-            models.UniqueConstraint(fields=["tournament", "competitor"], name="entry_unique_competitor"),
+            models.UniqueConstraint(
+                fields=["tournament", "competitor"], name="entry_unique_competitor"
+            ),
             models.UniqueConstraint(fields=["tournament", "seed"], name="entry_unique_seed"),
             models.CheckConstraint(condition=Q(seed__gte=1), name="entry_seed_positive"),
         ]
@@ -272,7 +298,9 @@ class Round(models.Model):
 
     tournament = models.ForeignKey(Tournament, on_delete=models.CASCADE, related_name="rounds")
     number = models.PositiveIntegerField()
-    prompt_set = models.ForeignKey(PromptSet, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    prompt_set = models.ForeignKey(
+        PromptSet, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     completed_at = models.DateTimeField(null=True, blank=True)
@@ -325,31 +353,50 @@ class Match(models.Model):
 
     FINISHED = (Status.DONE, Status.FORFEIT, Status.FAILED, Status.CANCELLED)
 
-    tournament = models.ForeignKey(Tournament, null=True, blank=True, on_delete=models.CASCADE, related_name="matches")
-    round = models.ForeignKey(Round, null=True, blank=True, on_delete=models.CASCADE, related_name="matches")
-    competitor_a = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="matches_as_a")
-    competitor_b = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="matches_as_b")
-    prompt = models.ForeignKey(Prompt, null=True, blank=True, on_delete=models.PROTECT, related_name="matches")
+    tournament = models.ForeignKey(
+        Tournament, null=True, blank=True, on_delete=models.CASCADE, related_name="matches"
+    )
+    round = models.ForeignKey(
+        Round, null=True, blank=True, on_delete=models.CASCADE, related_name="matches"
+    )
+    competitor_a = models.ForeignKey(
+        Competitor, on_delete=models.PROTECT, related_name="matches_as_a"
+    )
+    competitor_b = models.ForeignKey(
+        Competitor, on_delete=models.PROTECT, related_name="matches_as_b"
+    )
+    prompt = models.ForeignKey(
+        Prompt, null=True, blank=True, on_delete=models.PROTECT, related_name="matches"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
-    board = models.PositiveIntegerField(null=True, blank=True, help_text="Board or bracket slot within the round")
-    forfeit_by = models.ForeignKey(Competitor, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    board = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Board or bracket slot within the round"
+    )
+    forfeit_by = models.ForeignKey(
+        Competitor, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     n_votes = models.PositiveIntegerField(
-        default=0, editable=False, help_text="Human votes recorded on this match (kept by the vote write)"
+        default=0,
+        editable=False,
+        help_text="Human votes recorded on this match (kept by the vote write)",
     )
 
     class Meta:
         ordering = ["id"]
         verbose_name_plural = "matches"
         constraints = [
-            models.CheckConstraint(condition=~Q(competitor_a=F("competitor_b")), name="match_not_self"),
             models.CheckConstraint(
-                condition=Q(outcome__isnull=True) | Q(outcome__in=OUTCOME_VALUES), name="match_valid_outcome"
+                condition=~Q(competitor_a=F("competitor_b")), name="match_not_self"
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__isnull=True) | Q(outcome__in=OUTCOME_VALUES),
+                name="match_valid_outcome",
             ),
             models.UniqueConstraint(
                 Least("competitor_a", "competitor_b"),
@@ -369,9 +416,15 @@ class Match(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         # n_votes is kept by the vote's own "n_votes + 1" UPDATE: a full save of an instance read
         # earlier (the admin's, say) would write a stale count back, so it writes every other field.
-        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+        if (
+            not self._state.adding
+            and kwargs.get("update_fields") is None
+            and not kwargs.get("force_insert")
+        ):
             kwargs["update_fields"] = [
-                f.name for f in self._meta.concrete_fields if not f.primary_key and f.name != "n_votes"
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name != "n_votes"
             ]
         super().save(*args, **kwargs)
 
@@ -394,7 +447,9 @@ class Generation(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["match", "side"], name="generation_unique_side")]
+        constraints = [
+            models.UniqueConstraint(fields=["match", "side"], name="generation_unique_side")
+        ]
 
     def __str__(self) -> str:
         return f"match {self.match_id} side {self.side}"
@@ -413,9 +468,13 @@ class Judgment(AppendOnlyModel):
 
     match = models.ForeignKey(Match, on_delete=models.PROTECT, related_name="judgments")
     judge = models.CharField(max_length=200, help_text="Judge identity (model name or 'simulated')")
-    order = models.CharField(max_length=2, choices=[("ab", "A first"), ("ba", "B first")], default="ab")
+    order = models.CharField(
+        max_length=2, choices=[("ab", "A first"), ("ba", "B first")], default="ab"
+    )
     sample = models.PositiveSmallIntegerField(default=0)
-    stage = models.CharField(max_length=16, default="primary", help_text="primary or review (dual correction)")
+    stage = models.CharField(
+        max_length=16, default="primary", help_text="primary or review (dual correction)"
+    )
     verdict = models.CharField(max_length=4, choices=Verdict.choices, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, null=True, blank=True)
     confidence = models.FloatField(null=True, blank=True)
@@ -426,9 +485,12 @@ class Judgment(AppendOnlyModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["match", "judge", "order", "sample", "stage"], name="judgment_unique_step"),
+            models.UniqueConstraint(
+                fields=["match", "judge", "order", "sample", "stage"], name="judgment_unique_step"
+            ),
             models.CheckConstraint(
-                condition=Q(outcome__isnull=True) | Q(outcome__in=OUTCOME_VALUES), name="judgment_valid_outcome"
+                condition=Q(outcome__isnull=True) | Q(outcome__in=OUTCOME_VALUES),
+                name="judgment_valid_outcome",
             ),
             models.CheckConstraint(
                 condition=Q(confidence__isnull=True) | Q(confidence__gte=0, confidence__lte=1),
@@ -448,7 +510,9 @@ class BattleServe(models.Model):
 
     # Indexed by serve_unique_voter (match, voter_hash); looked up by id (the token), so the
     # random nonce that the token also carries needs no index of its own.
-    match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="serves", db_index=False)
+    match = models.ForeignKey(
+        Match, on_delete=models.CASCADE, related_name="serves", db_index=False
+    )
     voter_hash = models.CharField(max_length=64)
     swapped = models.BooleanField(default=False, help_text="The voter saw competitor_b on the left")
     nonce = models.CharField(max_length=32)
@@ -456,7 +520,9 @@ class BattleServe(models.Model):
     voted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["match", "voter_hash"], name="serve_unique_voter")]
+        constraints = [
+            models.UniqueConstraint(fields=["match", "voter_hash"], name="serve_unique_voter")
+        ]
 
     def __str__(self) -> str:
         return f"serve {self.pk} of match {self.match_id}"
@@ -465,8 +531,12 @@ class BattleServe(models.Model):
 class Vote(AppendOnlyModel):
     """One human verdict on a served battle; identities are revealed only after it is cast."""
 
-    match = models.ForeignKey(Match, on_delete=models.PROTECT, related_name="votes", db_index=False)  # vote_one_per_voter
-    serve = models.OneToOneField(BattleServe, null=True, on_delete=models.PROTECT, related_name="vote")
+    match = models.ForeignKey(
+        Match, on_delete=models.PROTECT, related_name="votes", db_index=False
+    )  # vote_one_per_voter
+    serve = models.OneToOneField(
+        BattleServe, null=True, on_delete=models.PROTECT, related_name="vote"
+    )
     voter_hash = models.CharField(max_length=64)
     ip_hash = models.CharField(max_length=64, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
@@ -475,7 +545,9 @@ class Vote(AppendOnlyModel):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["match", "voter_hash"], name="vote_one_per_voter"),
-            models.CheckConstraint(condition=Q(outcome__in=OUTCOME_VALUES), name="vote_valid_outcome"),
+            models.CheckConstraint(
+                condition=Q(outcome__in=OUTCOME_VALUES), name="vote_valid_outcome"
+            ),
         ]
         indexes = [models.Index(fields=["created_at"], name="vote_created")]
 
@@ -506,7 +578,9 @@ class Battle(AppendOnlyModel):
     Written once per human vote, per finished judged match, or per imported record.
     """
 
-    model_a = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="+", db_index=False)  # battle_pair_time
+    model_a = models.ForeignKey(
+        Competitor, on_delete=models.PROTECT, related_name="+", db_index=False
+    )  # battle_pair_time
     model_b = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="+")
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     source = models.CharField(max_length=8, choices=Source.choices)
@@ -514,17 +588,29 @@ class Battle(AppendOnlyModel):
     anony = models.BooleanField(default=True)
     judge = models.CharField(max_length=200, blank=True)
     tstamp = models.DateTimeField(default=timezone.now)
-    match = models.ForeignKey(Match, null=True, blank=True, on_delete=models.PROTECT, related_name="battles")
-    vote = models.OneToOneField(Vote, null=True, blank=True, on_delete=models.PROTECT, related_name="battle")
-    batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="battles")
+    match = models.ForeignKey(
+        Match, null=True, blank=True, on_delete=models.PROTECT, related_name="battles"
+    )
+    vote = models.OneToOneField(
+        Vote, null=True, blank=True, on_delete=models.PROTECT, related_name="battle"
+    )
+    batch = models.ForeignKey(
+        ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="battles"
+    )
 
     class Meta:
         constraints = [
             models.CheckConstraint(condition=~Q(model_a=F("model_b")), name="battle_not_self"),
-            models.CheckConstraint(condition=Q(outcome__in=OUTCOME_VALUES), name="battle_valid_outcome"),
-            models.CheckConstraint(condition=Q(source__in=[s for s, _ in Source.choices]), name="battle_valid_source"),
+            models.CheckConstraint(
+                condition=Q(outcome__in=OUTCOME_VALUES), name="battle_valid_outcome"
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=[s for s, _ in Source.choices]), name="battle_valid_source"
+            ),
             models.UniqueConstraint(
-                fields=["match", "source"], condition=Q(source="judge"), name="battle_one_judge_result_per_match"
+                fields=["match", "source"],
+                condition=Q(source="judge"),
+                name="battle_one_judge_result_per_match",
             ),
         ]
         indexes = [
@@ -551,9 +637,12 @@ class PairCount(AppendOnlyModel):
         constraints = [
             models.CheckConstraint(condition=~Q(model_a=F("model_b")), name="paircount_not_self"),
             models.CheckConstraint(
-                condition=Q(wins_a__gte=0, wins_b__gte=0, ties__gte=0), name="paircount_non_negative"
+                condition=Q(wins_a__gte=0, wins_b__gte=0, ties__gte=0),
+                name="paircount_non_negative",
             ),
-            models.UniqueConstraint(fields=["batch", "model_a", "model_b", "category"], name="paircount_unique"),
+            models.UniqueConstraint(
+                fields=["batch", "model_a", "model_b", "category"], name="paircount_unique"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -571,7 +660,9 @@ class IdempotencyRecord(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["scope", "key"], name="idempotency_unique_key")]
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="idempotency_unique_key")
+        ]
 
     def __str__(self) -> str:
         return f"{self.scope}:{self.key}"
@@ -593,7 +684,9 @@ class LeaderboardSnapshot(models.Model):
         default=dict,
         help_text="Exactly which battles were used: scope, id watermarks, excluded models and pair counts",
     )
-    board = models.JSONField(default=dict, help_text="How the board was shown: interval method, listing rule")
+    board = models.JSONField(
+        default=dict, help_text="How the board was shown: interval method, listing rule"
+    )
     ratings = models.JSONField(default=list)
     n_battles = models.PositiveBigIntegerField(default=0)
     n_models = models.PositiveIntegerField(default=0)
@@ -604,9 +697,15 @@ class LeaderboardSnapshot(models.Model):
         ordering = ["-created_at"]
         get_latest_by = "version"
         constraints = [
-            models.UniqueConstraint(fields=["method", "source", "category", "version"], name="snapshot_unique_version"),
+            models.UniqueConstraint(
+                fields=["method", "source", "category", "version"], name="snapshot_unique_version"
+            ),
         ]
-        indexes = [models.Index(fields=["method", "source", "category", "-version"], name="snapshot_latest")]
+        indexes = [
+            models.Index(
+                fields=["method", "source", "category", "-version"], name="snapshot_latest"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.method}/{self.source}/{self.category} v{self.version}"

@@ -100,9 +100,14 @@ elif DB_POOL_SIZE := env_int("DB_POOL_SIZE", 0, minimum=0):
     from psycopg_pool import ConnectionPool
 
     # the pool checks a connection before handing it out (the pool's CONN_HEALTH_CHECKS)
-    DATABASES["default"]["OPTIONS"] = {"pool": {
-        "min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 30, "check": ConnectionPool.check_connection,
-    }}
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {
+            "min_size": 1,
+            "max_size": DB_POOL_SIZE,
+            "timeout": 30,
+            "check": ConnectionPool.check_connection,
+        }
+    }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -34,4 +34,7 @@ def cpu_model(default: str = "?") -> str:
         out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
     except OSError:
         return default
-    return next((ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")), default)
+    return next(
+        (ln.split(":", 1)[1].strip() for ln in out.splitlines() if ln.startswith("Model name")),
+        default,
+    )

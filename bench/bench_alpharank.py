@@ -43,10 +43,12 @@ SECTION = "## α-Rank and OpenSkill (bench_alpharank.py)"
 
 def machine() -> str:
     name = cpu_model()
-    return (f"{os.cpu_count()} cores, CPU `{name}` (platform.processor: "
-            f"`{platform.processor() or '?'}`), Python {platform.python_version()}, "
-            f"numpy {np.__version__}, {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}, "
-            f"load average {os.getloadavg()[0]:.1f} (the 2 cores are shared with other jobs)")
+    return (
+        f"{os.cpu_count()} cores, CPU `{name}` (platform.processor: "
+        f"`{platform.processor() or '?'}`), Python {platform.python_version()}, "
+        f"numpy {np.__version__}, {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}, "
+        f"load average {os.getloadavg()[0]:.1f} (the 2 cores are shared with other jobs)"
+    )
 
 
 def win_table(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -60,13 +62,15 @@ def win_table(n: int, rng: np.random.Generator) -> np.ndarray:
 
 def load_openspiel() -> tuple[Any, str]:
     try:
-        sys.modules.setdefault("open_spiel.python.egt.alpharank_visualizer",
-                               types.ModuleType("alpharank_visualizer"))
+        sys.modules.setdefault(
+            "open_spiel.python.egt.alpharank_visualizer", types.ModuleType("alpharank_visualizer")
+        )
         from open_spiel.python.egt import alpharank as os_alpharank
     except Exception as exc:  # noqa: BLE001 - report any import failure in the table
         return None, f"{type(exc).__name__}: {exc}"
     try:
         from importlib.metadata import version
+
         ver = version("open_spiel")
     except Exception:  # noqa: BLE001
         ver = "?"
@@ -83,11 +87,17 @@ def timed(fn: Any, repeats: int) -> tuple[float, Any]:
     return float(np.median(times)), out
 
 
-def bench_alpharank(os_alpharank: Any, sizes: list[int], alphas: dict[int, list[float]],
-                    os_alphas: dict[int, list[float]]) -> list[str]:
-    rows = ["| strategies | α | Ludus (ms) | Ludus finite | top mass | OpenSpiel (ms) | "
-            "OpenSpiel result | max abs mass diff | speed-up |",
-            "|---:|---:|---:|:---:|---:|---:|:---|---:|---:|"]
+def bench_alpharank(
+    os_alpharank: Any,
+    sizes: list[int],
+    alphas: dict[int, list[float]],
+    os_alphas: dict[int, list[float]],
+) -> list[str]:
+    rows = [
+        "| strategies | α | Ludus (ms) | Ludus finite | top mass | OpenSpiel (ms) | "
+        "OpenSpiel result | max abs mass diff | speed-up |",
+        "|---:|---:|---:|:---:|---:|---:|:---|---:|---:|",
+    ]
     rng = np.random.default_rng(2024)
     for n in sizes:
         table = win_table(n, rng)
@@ -117,8 +127,10 @@ def bench_alpharank(os_alpharank: Any, sizes: list[int], alphas: dict[int, list[
                     os_ms = f"{t_os * 1e3:,.0f}"
                     msg = str(exc).splitlines()[0][:60]
                     os_note = f"error: {type(exc).__name__}: {msg}"
-            rows.append(f"| {n:,} | {alpha:g} | {t_ludus * 1e3:,.1f} | {'yes' if finite else 'NO'}"
-                        f" | {res.mass.max():.4f} | {os_ms} | {os_note} | {diff} | {speed} |")
+            rows.append(
+                f"| {n:,} | {alpha:g} | {t_ludus * 1e3:,.1f} | {'yes' if finite else 'NO'}"
+                f" | {res.mass.max():.4f} | {os_ms} | {os_note} | {diff} | {speed} |"
+            )
             print(rows[-1], flush=True)
     return rows
 
@@ -131,29 +143,39 @@ def bench_openskill(models: list[str], n_models: int, n_battles: int) -> list[st
     p = 1.0 / (1.0 + np.exp(-(theta[a] - theta[b])))
     u = rng.random(n_battles)
     outcome = np.where(u < 0.15, 2, np.where(u < 0.15 + 0.85 * p, 0, 1))
-    battles = Battles(tuple(f"m{i}" for i in range(n_models)), a.astype(np.int32),
-                      b.astype(np.int32), outcome.astype(np.int8),
-                      tstamp=np.arange(n_battles, dtype=np.float64))
-    rows = ["| model | battles | Ludus fast (s) | openskill loop (s) | speed-up | "
-            "max abs μ diff | max abs σ diff | Spearman(μ, truth) |",
-            "|:---|---:|---:|---:|---:|---:|---:|---:|"]
+    battles = Battles(
+        tuple(f"m{i}" for i in range(n_models)),
+        a.astype(np.int32),
+        b.astype(np.int32),
+        outcome.astype(np.int8),
+        tstamp=np.arange(n_battles, dtype=np.float64),
+    )
+    rows = [
+        "| model | battles | Ludus fast (s) | openskill loop (s) | speed-up | "
+        "max abs μ diff | max abs σ diff | Spearman(μ, truth) |",
+        "|:---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for model in models:
         t_fast, fast = timed(lambda m=model: openskill_rate(battles, model=m), 1)
         t_pkg, pkg = timed(lambda m=model: openskill_rate(battles, model=m, engine="package"), 1)
         d_mu = np.max(np.abs(fast.extra["mu"] - pkg.extra["mu"]))
         d_sigma = np.max(np.abs(fast.extra["sigma"] - pkg.extra["sigma"]))
-        rho = np.corrcoef(np.argsort(np.argsort(fast.rating)),
-                          np.argsort(np.argsort(theta)))[0, 1]
-        rows.append(f"| {model} | {n_battles:,} | {t_fast:.2f} | {t_pkg:.2f} | "
-                    f"{t_pkg / t_fast:.1f}× | {d_mu:.1e} | {d_sigma:.1e} | {rho:.3f} |")
+        rho = np.corrcoef(np.argsort(np.argsort(fast.rating)), np.argsort(np.argsort(theta)))[0, 1]
+        rows.append(
+            f"| {model} | {n_battles:,} | {t_fast:.2f} | {t_pkg:.2f} | "
+            f"{t_pkg / t_fast:.1f}× | {d_mu:.1e} | {d_sigma:.1e} | {rho:.3f} |"
+        )
         print(rows[-1], flush=True)
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="smoke run: small sizes, no OpenSpiel at 1,000 strategies")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: small sizes, no OpenSpiel at 1,000 strategies",
+    )
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     args = parser.parse_args()
     os_alpharank, os_version = load_openspiel()
@@ -172,36 +194,41 @@ def main() -> None:
     print(machine())
     ar_rows = bench_alpharank(os_alpharank, sizes, alphas, os_alphas)
     sk_rows = bench_openskill(os_models, 200, n_battles)
-    os_line = (f"OpenSpiel `open_spiel` {os_version} (pip wheel, `compute([M], m=50, alpha=α)`, "
-               "local selection)" if os_alpharank is not None
-               else f"OpenSpiel could not be imported ({os_version}); its columns are empty")
-    body = "\n".join([
-        f"Machine: {machine()}.",
-        "",
-        "### α-Rank",
-        "",
-        "Targets: 200 strategies < 50 ms, 1,000 < 1 s, ≥ 10× faster than OpenSpiel, finite at "
-        "every α. Win-rate tables from a Bradley-Terry truth (θ ~ N(0, 1), antisymmetric "
-        "noise SD 0.03), population size 50. Ludus time is the median of 5 runs (200) or 3 "
-        f"runs (1,000), build of the chain included; {os_line} is timed once per cell on the "
-        "same table. 'max abs mass diff' compares the two distributions where OpenSpiel's is "
-        "finite.",
-        "",
-        *ar_rows,
-        "",
-        "OpenSpiel evaluates ρ = (1 − e^{−u})/(1 − e^{−mu}) in linear space: for "
-        "u = α·(M[r,s] − M[s,r]) below about −709 it divides inf by inf, and its eigenvector "
-        "solver refuses a chain with several eigenvalues within 1e-10 of 1. Ludus evaluates "
-        "log ρ and reduces the row-scaled chain with GTH, so every α gives a distribution.",
-        "",
-        "### OpenSkill on 100,000 battles" if not args.quick else "### OpenSkill (quick run)",
-        "",
-        "200 models, Bradley-Terry truth, 15 % ties, time order by `tstamp`. Both columns go "
-        "through `ranking.openskill.openskill_rate`; 'openskill loop' is `engine=\"package\"` "
-        "(one `model.rate([[a], [b]], ranks=...)` call per battle).",
-        "",
-        *sk_rows,
-    ])
+    os_line = (
+        f"OpenSpiel `open_spiel` {os_version} (pip wheel, `compute([M], m=50, alpha=α)`, "
+        "local selection)"
+        if os_alpharank is not None
+        else f"OpenSpiel could not be imported ({os_version}); its columns are empty"
+    )
+    body = "\n".join(
+        [
+            f"Machine: {machine()}.",
+            "",
+            "### α-Rank",
+            "",
+            "Targets: 200 strategies < 50 ms, 1,000 < 1 s, ≥ 10× faster than OpenSpiel, finite at "
+            "every α. Win-rate tables from a Bradley-Terry truth (θ ~ N(0, 1), antisymmetric "
+            "noise SD 0.03), population size 50. Ludus time is the median of 5 runs (200) or 3 "
+            f"runs (1,000), build of the chain included; {os_line} is timed once per cell on the "
+            "same table. 'max abs mass diff' compares the two distributions where OpenSpiel's is "
+            "finite.",
+            "",
+            *ar_rows,
+            "",
+            "OpenSpiel evaluates ρ = (1 − e^{−u})/(1 − e^{−mu}) in linear space: for "
+            "u = α·(M[r,s] − M[s,r]) below about −709 it divides inf by inf, and its eigenvector "
+            "solver refuses a chain with several eigenvalues within 1e-10 of 1. Ludus evaluates "
+            "log ρ and reduces the row-scaled chain with GTH, so every α gives a distribution.",
+            "",
+            "### OpenSkill on 100,000 battles" if not args.quick else "### OpenSkill (quick run)",
+            "",
+            "200 models, Bradley-Terry truth, 15 % ties, time order by `tstamp`. Both columns go "
+            "through `ranking.openskill.openskill_rate`; 'openskill loop' is `engine=\"package\"` "
+            "(one `model.rate([[a], [b]], ranks=...)` call per battle).",
+            "",
+            *sk_rows,
+        ]
+    )
     print()
     print(body)
     if not args.no_write and not args.quick:

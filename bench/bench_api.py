@@ -125,7 +125,9 @@ class Conn:
         writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return cls(reader, writer)
 
-    async def request(self, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, dict, bytes]:
+    async def request(
+        self, method: str, path: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, dict, bytes]:
         lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
         lines += [f"{k}: {v}" for k, v in headers.items()]
         self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
@@ -243,7 +245,10 @@ def _db_pids() -> list[int]:
     from django.db import connection
 
     with connection.cursor() as cur:
-        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [DB_NAME])
+        cur.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [DB_NAME],
+        )
         return [r[0] for r in cur.fetchall()]
 
 
@@ -252,8 +257,11 @@ class CpuMeter:
 
     def __init__(self, master: int) -> None:
         self.master = master
-        self.start = {**_cpu_seconds(_server_pids(master)), **_cpu_seconds(_db_pids()),
-                      **_cpu_seconds(_redis_pids())}
+        self.start = {
+            **_cpu_seconds(_server_pids(master)),
+            **_cpu_seconds(_db_pids()),
+            **_cpu_seconds(_redis_pids()),
+        }
         self.client0 = time.process_time()
         self.machine0 = _machine_busy()
 
@@ -289,8 +297,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--vote-concurrency", type=int, default=32)
     parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--votes-only", action="store_true",
-                        help="skip the import and the leaderboard reads (a quick vote-path experiment; implies --no-write)")
+    parser.add_argument(
+        "--votes-only",
+        action="store_true",
+        help="skip the import and the leaderboard reads (a quick vote-path experiment; implies --no-write)",
+    )
     args = parser.parse_args()
     if args.votes_only:
         args.no_write = True
@@ -310,34 +321,72 @@ def main() -> None:
     from arena import models as m
     from arena.api.voters import COOKIE_NAME, COOKIE_SALT
 
-    admin = m.ApiKey.issue(user=__import__("django.contrib.auth", fromlist=["x"]).get_user_model().objects.create(
-        username="bench-admin", is_staff=True), name="bench")[1]
+    admin = m.ApiKey.issue(
+        user=__import__("django.contrib.auth", fromlist=["x"])
+        .get_user_model()
+        .objects.create(username="bench-admin", is_staff=True),
+        name="bench",
+    )[1]
     csv_text, names = _pairs_csv(100, N_BATTLES)
     m.Competitor.objects.bulk_create([m.Competitor(name=n, status="active") for n in names])
     # Voting data: prompts and matches with both answers, waiting for votes.
-    ps = m.PromptSet.objects.create(name="bench", category="general", public=True)  # an open-arena set
-    prompts = m.Prompt.objects.bulk_create([m.Prompt(prompt_set=ps, text=f"Question {i}?") for i in range(50)])
+    ps = m.PromptSet.objects.create(
+        name="bench", category="general", public=True
+    )  # an open-arena set
+    prompts = m.Prompt.objects.bulk_create(
+        [m.Prompt(prompt_set=ps, text=f"Question {i}?") for i in range(50)]
+    )
     comps = list(m.Competitor.objects.order_by("id")[:20])
     n_matches = 400
     matches = m.Match.objects.bulk_create(
         [
-            m.Match(competitor_a=comps[i % 20], competitor_b=comps[(i * 7 + 1 + i // 20) % 20]
-                    if comps[(i * 7 + 1 + i // 20) % 20] != comps[i % 20] else comps[(i % 20 + 1) % 20],
-                    prompt=prompts[i % 50], status=m.Match.Status.AWAITING_VOTES)
+            m.Match(
+                competitor_a=comps[i % 20],
+                competitor_b=comps[(i * 7 + 1 + i // 20) % 20]
+                if comps[(i * 7 + 1 + i // 20) % 20] != comps[i % 20]
+                else comps[(i % 20 + 1) % 20],
+                prompt=prompts[i % 50],
+                status=m.Match.Status.AWAITING_VOTES,
+            )
             for i in range(n_matches)
         ]
     )
     m.Generation.objects.bulk_create(
-        [m.Generation(match=x, side=s, competitor=x.competitor_a if s == "a" else x.competitor_b,
-                      text=f"Answer {s} to match {x.pk}. " * 20) for x in matches for s in "ab"]
+        [
+            m.Generation(
+                match=x,
+                side=s,
+                competitor=x.competitor_a if s == "a" else x.competitor_b,
+                text=f"Answer {s} to match {x.pk}. " * 20,
+            )
+            for x in matches
+            for s in "ab"
+        ]
     )
     from django import db
 
     db.connections.close_all()
 
-    command = [sys.executable, "-m", "gunicorn", "arena.wsgi:application", "-b", f"127.0.0.1:{PORT}",
-               "-k", "gthread", "--workers", str(args.workers), "--threads", str(args.threads),
-               "--keep-alive", "30", "--backlog", "2048", "--log-level", "warning"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "arena.wsgi:application",
+        "-b",
+        f"127.0.0.1:{PORT}",
+        "-k",
+        "gthread",
+        "--workers",
+        str(args.workers),
+        "--threads",
+        str(args.threads),
+        "--keep-alive",
+        "30",
+        "--backlog",
+        "2048",
+        "--log-level",
+        "warning",
+    ]
     workers = subprocess.Popen(command, cwd=ROOT, env=env)
     try:
         _wait_for_server(workers)
@@ -348,7 +397,11 @@ def main() -> None:
             body = csv_text.encode()
             auth = {"Authorization": f"Token {admin}", "Content-Type": "text/csv"}
             t0 = time.perf_counter()
-            status, _, data, = asyncio.run(_one("POST", "/api/v1/battles/import/", auth, body))
+            (
+                status,
+                _,
+                data,
+            ) = asyncio.run(_one("POST", "/api/v1/battles/import/", auth, body))
             results["import_s"] = time.perf_counter() - t0
             report = json.loads(data)
             assert status == 201, data
@@ -375,8 +428,17 @@ def main() -> None:
                 results["read_cpu"] = meter.stop()[0] / len(jobs)
                 assert set(st) == {200}, set(st)
                 reads.append((conc, len(lat) / wall, _pct(lat, 50), _pct(lat, 95), _pct(lat, 99)))
-            jobs = [("GET", "/api/v1/leaderboard/?method=bt", {"If-None-Match": snaps[0] and
-                     f'"bt.combined.all.v{snaps[0].version}.{snaps[0].data_version}"'}, b"")] * args.reads
+            jobs = [
+                (
+                    "GET",
+                    "/api/v1/leaderboard/?method=bt",
+                    {
+                        "If-None-Match": snaps[0]
+                        and f'"bt.combined.all.v{snaps[0].version}.{snaps[0].data_version}"'
+                    },
+                    b"",
+                )
+            ] * args.reads
             lat, st, wall, _ = asyncio.run(_run(jobs, 8))
             assert set(st) == {304}, set(st)
             reads.append(("8 (304)", len(lat) / wall, _pct(lat, 50), _pct(lat, 95), _pct(lat, 99)))
@@ -387,7 +449,11 @@ def main() -> None:
         per_voter = 4
         n_voters = (args.votes + per_voter - 1) // per_voter
         cookies = [f"{COOKIE_NAME}={signer.sign(uuid.uuid4().hex)}" for _ in range(n_voters)]
-        jobs = [("GET", "/api/v1/battles/next/", {"Cookie": c}, b"") for c in cookies for _ in range(per_voter)]
+        jobs = [
+            ("GET", "/api/v1/battles/next/", {"Cookie": c}, b"")
+            for c in cookies
+            for _ in range(per_voter)
+        ]
         jobs = jobs[: args.votes]
         meter = CpuMeter(workers.pid)
         lat, st, wall, bodies = asyncio.run(_run(jobs, args.vote_concurrency))
@@ -405,9 +471,21 @@ def main() -> None:
         for t in tokens:
             serve_id, _ = battle_token_read(token=t)
             cookie = by_hash[serves[serve_id]]
-            payload = json.dumps({"token": t, "outcome": ("A", "B", "tie", "bothbad")[serve_id % 4]}).encode()
-            vote_jobs.append(("POST", "/api/v1/votes/", {"Cookie": cookie, "Content-Type": "application/json",
-                                                        "Idempotency-Key": uuid.uuid4().hex}, payload))
+            payload = json.dumps(
+                {"token": t, "outcome": ("A", "B", "tie", "bothbad")[serve_id % 4]}
+            ).encode()
+            vote_jobs.append(
+                (
+                    "POST",
+                    "/api/v1/votes/",
+                    {
+                        "Cookie": cookie,
+                        "Content-Type": "application/json",
+                        "Idempotency-Key": uuid.uuid4().hex,
+                    },
+                    payload,
+                )
+            )
         db.connections.close_all()
 
         # 5. Votes.
@@ -416,8 +494,16 @@ def main() -> None:
         results["vote_cpu"] = meter.stop()
         results["vote_cpu_other"] = (meter.client, meter.redis, meter.machine, wall)
         accepted = st.count(201)
-        results["votes"] = (len(vote_jobs), accepted, {s: st.count(s) for s in set(st)}, accepted / wall,
-                            _pct(lat, 50), _pct(lat, 95), _pct(lat, 99), wall)
+        results["votes"] = (
+            len(vote_jobs),
+            accepted,
+            {s: st.count(s) for s in set(st)},
+            accepted / wall,
+            _pct(lat, 50),
+            _pct(lat, 95),
+            _pct(lat, 99),
+            wall,
+        )
         in_db = (m.Vote.objects.count(), m.Battle.objects.filter(source="human").count())
         results["votes_db"] = in_db
         # A retry with the same key is answered from the record, never a second vote.
@@ -433,7 +519,9 @@ def main() -> None:
     _report(args, results)
 
 
-async def _one(method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, dict, bytes]:
+async def _one(
+    method: str, path: str, headers: dict[str, str], body: bytes
+) -> tuple[int, dict, bytes]:
     conn = await Conn.open()
     try:
         return await conn.request(method, path, headers, body)
@@ -447,10 +535,12 @@ def _report(args: argparse.Namespace, r: dict) -> None:
     total, accepted, statuses, vps, p50, p95, p99, wall = r["votes"]
     if args.votes_only:
         server, db_cpu = r["vote_cpu"]
-        print(f"gunicorn {args.workers}x{args.threads}: battles/next {r['next'][0]:,.0f}/s; votes {vps:,.0f}/s "
-              f"({statuses}), p50 {p50:.1f} p99 {p99:.1f} ms; CPU per vote gunicorn "
-              f"{server / max(accepted, 1) * 1000:.2f} ms + PostgreSQL {db_cpu / max(accepted, 1) * 1000:.2f} ms; "
-              f"DB rows {r['votes_db']} for {accepted} accepted")
+        print(
+            f"gunicorn {args.workers}x{args.threads}: battles/next {r['next'][0]:,.0f}/s; votes {vps:,.0f}/s "
+            f"({statuses}), p50 {p50:.1f} p99 {p99:.1f} ms; CPU per vote gunicorn "
+            f"{server / max(accepted, 1) * 1000:.2f} ms + PostgreSQL {db_cpu / max(accepted, 1) * 1000:.2f} ms; "
+            f"DB rows {r['votes_db']} for {accepted} accepted"
+        )
         return
     lines = [
         SECTION,
@@ -475,7 +565,10 @@ def _report(args: argparse.Namespace, r: dict) -> None:
         "",
         "| connections | req/s | p50 (ms) | p95 (ms) | p99 (ms) |",
         "|---|---:|---:|---:|---:|",
-        *[f"| {c} | {rps:,.0f} | {a:.1f} | {b:.1f} | {c99:.1f} |" for c, rps, a, b, c99 in r["reads"]],
+        *[
+            f"| {c} | {rps:,.0f} | {a:.1f} | {b:.1f} | {c99:.1f} |"
+            for c, rps, a, b, c99 in r["reads"]
+        ],
         "",
         "Target p99 < 20 ms. The view makes no database query: the latest snapshot's ETag is remembered "
         "per process for 1 s (else one small Redis GET), its body is rendered once per process, and the "

@@ -88,8 +88,9 @@ def truth_points(theta: np.ndarray, battles: Battles, profile: bool) -> np.ndarr
     else:
         reference = np.ones(len(theta), dtype=bool)
     comp = pairs.component
-    mean = (np.bincount(comp[reference], theta[reference], comp.max() + 1)
-            / np.bincount(comp[reference], minlength=comp.max() + 1))
+    mean = np.bincount(comp[reference], theta[reference], comp.max() + 1) / np.bincount(
+        comp[reference], minlength=comp.max() + 1
+    )
     return POINTS * (theta - mean[comp]) + 1000.0
 
 
@@ -120,8 +121,11 @@ def coverage(n_arenas: int, newcomers: int, seed: int) -> tuple[list[str], dict[
                 finite = np.isfinite(width[sel])
                 widths[label][g].extend(width[sel][finite].tolist())
                 open_sided[label][g] += int((~finite).sum())
-    head = ("| method | " + " | ".join(f"{g} battle{'s' if g > 1 else ''}" for g in GROUPS)
-            + f" | established (~{ESTABLISHED_BATTLES}) |")
+    head = (
+        "| method | "
+        + " | ".join(f"{g} battle{'s' if g > 1 else ''}" for g in GROUPS)
+        + f" | established (~{ESTABLISHED_BATTLES}) |"
+    )
     rows = [head, "|---|" + "---:|" * (len(keys))]
     for label in labels:
         cells = []
@@ -129,8 +133,11 @@ def coverage(n_arenas: int, newcomers: int, seed: int) -> tuple[list[str], dict[
             w = widths[label][g]
             mean_w = f"{np.mean(w):.0f}" if w else "—"
             share = open_sided[label][g] / counts[g]
-            cells.append(f"**{hits[label][g] / counts[g]:.1%}** (w {mean_w}"
-                         + (f", {share:.0%} open" if share else "") + ")")
+            cells.append(
+                f"**{hits[label][g] / counts[g]:.1%}** (w {mean_w}"
+                + (f", {share:.0%} open" if share else "")
+                + ")"
+            )
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
     return rows, {lab: seconds[lab] / n_arenas for lab in labels}
 
@@ -143,18 +150,24 @@ def timing(seed: int) -> list[str]:
     i, j = np.triu_indices(m, k=1)
     n = rng.multinomial(n_battles, np.full(len(i), 1.0 / len(i)))
     wins = rng.binomial(n, 1.0 / (1.0 + np.exp(-(theta[i] - theta[j]))))
-    battles = Battles(tuple(f"m{k}" for k in range(m)), np.concatenate([i, i]),
-                      np.concatenate([j, j]),
-                      np.concatenate([np.full(len(i), A_WINS), np.full(len(i), B_WINS)]),
-                      weight=np.concatenate([wins, n - wins]).astype(float))
-    rows = ["| intervals | wall (best of 3) | CPU | largest distance of a bound from the sandwich bound (points) |",
-            "|---|---:|---:|---:|"]
+    battles = Battles(
+        tuple(f"m{k}" for k in range(m)),
+        np.concatenate([i, i]),
+        np.concatenate([j, j]),
+        np.concatenate([np.full(len(i), A_WINS), np.full(len(i), B_WINS)]),
+        weight=np.concatenate([wins, n - wins]).astype(float),
+    )
+    rows = [
+        "| intervals | wall (best of 3) | CPU | largest distance of a bound from the sandwich bound (points) |",
+        "|---|---:|---:|---:|",
+    ]
     results = {}
-    for label, kwargs in (("sandwich", {"ci": "sandwich"}), ("profile", {"ci": "profile"}),
-                          ("sandwich, pair_frequency",
-                           {"ci": "sandwich", "reweight": "pair_frequency"}),
-                          ("profile, pair_frequency",
-                           {"ci": "profile", "reweight": "pair_frequency"})):
+    for label, kwargs in (
+        ("sandwich", {"ci": "sandwich"}),
+        ("profile", {"ci": "profile"}),
+        ("sandwich, pair_frequency", {"ci": "sandwich", "reweight": "pair_frequency"}),
+        ("profile, pair_frequency", {"ci": "profile", "reweight": "pair_frequency"}),
+    ):
         best = (math.inf, math.inf)
         for _ in range(3):
             c0, t0 = time.process_time(), time.perf_counter()
@@ -164,8 +177,7 @@ def timing(seed: int) -> list[str]:
         assert got.lower is not None and got.upper is not None
         assert ref.lower is not None and ref.upper is not None
         gap = max(np.abs(got.lower - ref.lower).max(), np.abs(got.upper - ref.upper).max())
-        rows.append(f"| {label} | {best[0] * 1e3:.0f} ms | {best[1] * 1e3:.0f} ms | "
-                    f"{gap:.3f} |")
+        rows.append(f"| {label} | {best[0] * 1e3:.0f} ms | {best[1] * 1e3:.0f} ms | {gap:.3f} |")
     return rows
 
 
@@ -182,13 +194,17 @@ def main() -> None:
     cov_rows, per_arena = coverage(args.arenas, args.newcomers, args.seed)
     t_cov = time.perf_counter() - t0
     time_rows = timing(args.seed)
-    machine = (f"{os.cpu_count()} cores, CPU `{cpu_model()}`, Python "
-               f"{platform.python_version()}, numpy {np.__version__}, "
-               f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
+    machine = (
+        f"{os.cpu_count()} cores, CPU `{cpu_model()}`, Python "
+        f"{platform.python_version()}, numpy {np.__version__}, "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
+    )
     lines = [
-        SECTION, "",
+        SECTION,
+        "",
         f"Machine: {machine}; load average {load_start:.1f} at start, "
-        f"{os.getloadavg()[0]:.1f} at end (the machine is shared).", "",
+        f"{os.getloadavg()[0]:.1f} at end (the machine is shared).",
+        "",
         f"{args.arenas} simulated arenas (seed {args.seed}): {N_ESTABLISHED} established models "
         f"with ~{ESTABLISHED_BATTLES} battles each and {args.newcomers} newcomers per group with "
         f"exactly {', '.join(map(str, GROUPS))} battles against random established models; "
@@ -198,12 +214,18 @@ def main() -> None:
         "script's docstring), then the mean width in points of the intervals with two finite "
         "bounds and the share of intervals with an open (infinite) side. "
         f"{args.arenas * args.newcomers} newcomers per group, "
-        f"{args.arenas * N_ESTABLISHED} established model-arenas.", "",
-        *cov_rows, "",
-        "Mean time per arena: " + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in per_arena.items())
-        + f"; coverage part {t_cov:.0f} s.", "",
+        f"{args.arenas * N_ESTABLISHED} established model-arenas.",
+        "",
+        *cov_rows,
+        "",
+        "Mean time per arena: "
+        + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in per_arena.items())
+        + f"; coverage part {t_cov:.0f} s.",
+        "",
         "Speed on 200 models, 1,000,000 battles given as pair counts (19,900 pairs), same run:",
-        "", *time_rows, "",
+        "",
+        *time_rows,
+        "",
     ]
     text = "\n".join(lines)
     print(text)

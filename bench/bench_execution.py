@@ -44,9 +44,11 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/7"
 def _machine() -> str:
     model = cpu_model()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"Machine: {os.cpu_count()} cores, CPU `{model}` (platform.processor: `{platform.processor() or '?'}`), "
-            f"Python {platform.python_version()}, {dt.datetime.now():%Y-%m-%d %H:%M}, load average {load:.1f} "
-            "at the start (the cores are shared with other jobs).")
+    return (
+        f"Machine: {os.cpu_count()} cores, CPU `{model}` (platform.processor: `{platform.processor() or '?'}`), "
+        f"Python {platform.python_version()}, {dt.datetime.now():%Y-%m-%d %H:%M}, load average {load:.1f} "
+        "at the start (the cores are shared with other jobs)."
+    )
 
 
 def _recreate_database(url: str) -> None:
@@ -63,17 +65,41 @@ def _recreate_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def _start_worker(env: dict[str, str], concurrency: int, log_path: Path, index: int = 0) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-P", "threads", "-c", str(concurrency),
-           "-Q", "ludus", "-l", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat",
-           "-n", f"bench-{os.getpid()}-{index}@%h"]
+def _start_worker(
+    env: dict[str, str], concurrency: int, log_path: Path, index: int = 0
+) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "workers",
+        "worker",
+        "-P",
+        "threads",
+        "-c",
+        str(concurrency),
+        "-Q",
+        "ludus",
+        "-l",
+        "WARNING",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-n",
+        f"bench-{os.getpid()}-{index}@%h",
+    ]
     out = open(log_path, "wb")  # noqa: SIM115
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
     out.close()
     return proc
 
 
-def _wait_worker_ready(app: Any, procs: list[subprocess.Popen[bytes]], timeout: float = 60.0) -> None:
+def _wait_worker_ready(
+    app: Any, procs: list[subprocess.Popen[bytes]], timeout: float = 60.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if any(p.poll() is not None for p in procs):
@@ -87,8 +113,9 @@ def _wait_worker_ready(app: Any, procs: list[subprocess.Popen[bytes]], timeout: 
     raise RuntimeError("worker not ready")
 
 
-def bench_throughput(*, models: int, rounds: int, latency: float, concurrency: int, processes: int,
-                     timeout: float) -> dict[str, Any]:
+def bench_throughput(
+    *, models: int, rounds: int, latency: float, concurrency: int, processes: int, timeout: float
+) -> dict[str, Any]:
     import httpx
 
     from arena.models import Competitor, Generation, Match, Prompt, PromptSet, Round, Tournament
@@ -96,8 +123,23 @@ def bench_throughput(*, models: int, rounds: int, latency: float, concurrency: i
 
     port = 18765 + processes * 100 + concurrency % 100
     server_proc = subprocess.Popen(
-        [sys.executable, "-m", "workers.fake_openai", "--port", str(port), "--latency", str(latency),
-         "--models", str(models), "--prefix", "bench-"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "workers.fake_openai",
+            "--port",
+            str(port),
+            "--latency",
+            str(latency),
+            "--models",
+            str(models),
+            "--prefix",
+            "bench-",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     base_url = f"http://127.0.0.1:{port}/v1"
     for _ in range(200):
         try:
@@ -108,18 +150,46 @@ def bench_throughput(*, models: int, rounds: int, latency: float, concurrency: i
     names = [f"bench-{i:02d}" for i in range(models)]
     suffix = f"{processes}x{concurrency}-{int(time.time())}"
     ps = PromptSet.objects.create(name=f"bench-prompts-{suffix}", category="bench")
-    Prompt.objects.bulk_create(Prompt(prompt_set=ps, text=f"Benchmark question {i}: explain idea {i}.")
-                               for i in range(20))
+    Prompt.objects.bulk_create(
+        Prompt(prompt_set=ps, text=f"Benchmark question {i}: explain idea {i}.") for i in range(20)
+    )
     params = {"timeout": 10.0, "max_retries": 3}
-    comps = [Competitor.objects.create(
-        name=f"{n}-{suffix}", kind=Competitor.Kind.OPENAI, status=Competitor.Status.ACTIVE,
-        endpoint_url=base_url, endpoint_model=n, allow_internal=True, params=params, max_concurrency=4)
-        for n in names]
-    pipeline = {"pipeline": "single", "judges": [{
-        "name": "bench-judge", "kind": "openai", "base_url": base_url, "model": "judge",
-        "allow_internal": True, "max_concurrency": 128, "params": params}]}
-    t = tournament_create(name=f"bench-swiss-{suffix}", format="swiss", competitors=comps,
-                          config={"rounds": rounds}, prompt_sets=[ps], judge_pipeline=pipeline, seed=1)
+    comps = [
+        Competitor.objects.create(
+            name=f"{n}-{suffix}",
+            kind=Competitor.Kind.OPENAI,
+            status=Competitor.Status.ACTIVE,
+            endpoint_url=base_url,
+            endpoint_model=n,
+            allow_internal=True,
+            params=params,
+            max_concurrency=4,
+        )
+        for n in names
+    ]
+    pipeline = {
+        "pipeline": "single",
+        "judges": [
+            {
+                "name": "bench-judge",
+                "kind": "openai",
+                "base_url": base_url,
+                "model": "judge",
+                "allow_internal": True,
+                "max_concurrency": 128,
+                "params": params,
+            }
+        ],
+    }
+    t = tournament_create(
+        name=f"bench-swiss-{suffix}",
+        format="swiss",
+        competitors=comps,
+        config={"rounds": rounds},
+        prompt_sets=[ps],
+        judge_pipeline=pipeline,
+        seed=1,
+    )
     started = time.perf_counter()
     tournament_start(tournament=t)
     while time.perf_counter() - started < timeout:
@@ -142,22 +212,33 @@ def bench_throughput(*, models: int, rounds: int, latency: float, concurrency: i
             break
         round_secs.append((end - prev).total_seconds())
         prev = end
-    lat = np.array(list(Generation.objects.filter(match__tournament=t).values_list("latency_ms", flat=True)))
+    lat = np.array(
+        list(Generation.objects.filter(match__tournament=t).values_list("latency_ms", flat=True))
+    )
     return {
-        "models": models, "rounds": rounds, "concurrency": concurrency, "processes": processes,
+        "models": models,
+        "rounds": rounds,
+        "concurrency": concurrency,
+        "processes": processes,
         "latency_ms": latency * 1000,
-        "completed": t.status == Tournament.Status.COMPLETED, "matches": matches.count(), "done": done,
-        "seconds": elapsed, "matches_per_min": 60.0 * done / elapsed,
+        "completed": t.status == Tournament.Status.COMPLETED,
+        "matches": matches.count(),
+        "done": done,
+        "seconds": elapsed,
+        "matches_per_min": 60.0 * done / elapsed,
         "max_generations_in_flight": stats["max_generations_in_flight"],
         "mean_generations_in_flight_when_busy": stats["mean_generations_in_flight_when_busy"],
-        "server_requests": stats["requests"], "judge_requests": stats["judge_requests"],
+        "server_requests": stats["requests"],
+        "judge_requests": stats["judge_requests"],
         "round_seconds": round_secs,
         "generation_latency_p50": float(np.percentile(lat, 50)) if lat.size else float("nan"),
         "generation_latency_p95": float(np.percentile(lat, 95)) if lat.size else float("nan"),
     }
 
 
-def bench_matchmaking(*, seeds: int, targets: list[float], models: int = 16) -> list[dict[str, Any]]:
+def bench_matchmaking(
+    *, seeds: int, targets: list[float], models: int = 16
+) -> list[dict[str, Any]]:
     from ranking.matchmaking import matchmaking_simulate
 
     rows = []
@@ -169,18 +250,37 @@ def bench_matchmaking(*, seeds: int, targets: list[float], models: int = 16) -> 
         for seed in range(seeds):
             strength = np.sort(gen.normal(1000.0, 150.0, models))[::-1]
             for policy in res:
-                run = matchmaking_simulate(strength, policy=policy, budget=budget, batch=40, target=target,
-                                           metric="kendall", rng=seed)
-                res[policy].append(run.battles_to_target if run.battles_to_target is not None else budget)
+                run = matchmaking_simulate(
+                    strength,
+                    policy=policy,
+                    budget=budget,
+                    batch=40,
+                    target=target,
+                    metric="kendall",
+                    rng=seed,
+                )
+                res[policy].append(
+                    run.battles_to_target if run.battles_to_target is not None else budget
+                )
         for policy, vals in res.items():
-            rows.append({"target": target, "policy": policy, "mean": float(np.mean(vals)),
-                         "median": float(np.median(vals)), "p90": float(np.percentile(vals, 90)),
-                         "not_reached": sum(v >= budget for v in vals), "seeds": seeds,
-                         "seconds": time.perf_counter() - started})
+            rows.append(
+                {
+                    "target": target,
+                    "policy": policy,
+                    "mean": float(np.mean(vals)),
+                    "median": float(np.median(vals)),
+                    "p90": float(np.percentile(vals, 90)),
+                    "not_reached": sum(v >= budget for v in vals),
+                    "seeds": seeds,
+                    "seconds": time.perf_counter() - started,
+                }
+            )
     return rows
 
 
-def _render(machine: str, throughput: list[dict[str, Any]], matchmaking: list[dict[str, Any]]) -> str:
+def _render(
+    machine: str, throughput: list[dict[str, Any]], matchmaking: list[dict[str, Any]]
+) -> str:
     lines = [SECTION, "", machine, ""]
     lines += [
         "### Throughput: 64-model Swiss through a real worker",
@@ -222,27 +322,41 @@ def _render(machine: str, throughput: list[dict[str, Any]], matchmaking: list[di
         "|---:|:---|---:|---:|---:|---:|---:|",
     ]
     for r in matchmaking:
-        lines.append(f"| {r['target']:.2f} | {r['policy']} | {r['mean']:.0f} | {r['median']:.0f} | {r['p90']:.0f} | "
-                     f"{r['not_reached']} | {r['seeds']} |")
+        lines.append(
+            f"| {r['target']:.2f} | {r['policy']} | {r['mean']:.0f} | {r['median']:.0f} | {r['p90']:.0f} | "
+            f"{r['not_reached']} | {r['seeds']} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="smaller runs (16 models, fewer seeds)")
-    parser.add_argument("--configs", default="1x48,2x24",
-                        help="worker processes x threads per process, comma separated (default 1x48,2x24)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smaller runs (16 models, fewer seeds)"
+    )
+    parser.add_argument(
+        "--configs",
+        default="1x48,2x24",
+        help="worker processes x threads per process, comma separated (default 1x48,2x24)",
+    )
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
 
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)
-    os.environ.update({
-        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "CELERY_BROKER_URL": redis_url, "CACHE_URL": redis_url,
-        "LUDUS_EAGER": "0", "DJANGO_SETTINGS_MODULE": "arena.settings", "LUDUS_ALLOW_INTERNAL_ENDPOINTS": "1",
-        "LOG_LEVEL": "WARNING",
-    })
+    os.environ.update(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "CELERY_BROKER_URL": redis_url,
+            "CACHE_URL": redis_url,
+            "LUDUS_EAGER": "0",
+            "DJANGO_SETTINGS_MODULE": "arena.settings",
+            "LUDUS_ALLOW_INTERNAL_ENDPOINTS": "1",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
     machine = _machine()
     _recreate_database(database_url)
     import django
@@ -262,11 +376,20 @@ def main() -> None:
     for config in args.configs.split(","):
         processes, concurrency = (int(x) for x in config.lower().split("x"))
         env = dict(os.environ)
-        procs = [_start_worker(env, concurrency, log_dir / f"bench-worker-{config}-{i}.log", i) for i in range(processes)]
+        procs = [
+            _start_worker(env, concurrency, log_dir / f"bench-worker-{config}-{i}.log", i)
+            for i in range(processes)
+        ]
         try:
             _wait_worker_ready(app, procs)
-            result = bench_throughput(models=models, rounds=rounds, latency=args.latency, concurrency=concurrency,
-                                      processes=processes, timeout=600)
+            result = bench_throughput(
+                models=models,
+                rounds=rounds,
+                latency=args.latency,
+                concurrency=concurrency,
+                processes=processes,
+                timeout=600,
+            )
             throughput.append(result)
             print(result, flush=True)
         finally:

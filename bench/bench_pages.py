@@ -61,7 +61,9 @@ def _configure(tmp: Path) -> str:
 
 def _machine() -> str:
     model = cpu_model("")
-    return f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, {model}".rstrip(", ")
+    return f"{os.cpu_count()} cores, {platform.processor() or platform.machine()}, {model}".rstrip(
+        ", "
+    )
 
 
 def _weight(client, html: bytes) -> tuple[int, int, list[tuple[str, int]]]:
@@ -84,7 +86,9 @@ def _weight(client, html: bytes) -> tuple[int, int, list[tuple[str, int]]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=50, help="requests per page (after 3 warm-up requests)")
+    parser.add_argument(
+        "-n", type=int, default=50, help="requests per page (after 3 warm-up requests)"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update bench/RESULTS.md")
     args = parser.parse_args()
 
@@ -108,7 +112,10 @@ def main() -> None:
     client = Client()
     t = {x.name: x.id for x in m.Tournament.objects.all()}
     model_id = m.Competitor.objects.get(name="atlas-70b").id
-    def current_etag() -> dict[str, str]:  # taken after the cache is cleared, as a polling client would hold it
+
+    def current_etag() -> dict[
+        str, str
+    ]:  # taken after the cache is cleared, as a polling client would hold it
         return {"HTTP_IF_NONE_MATCH": client.get("/leaderboard.json")["ETag"]}
 
     pages = [
@@ -171,8 +178,10 @@ def main() -> None:
         "|---|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for label, url, status, queries, cold, p50, p95, mx in rows:
-        lines.append(f"| {label} (`{url}`) | {status} | {queries} | {cold:.1f} | {p50:.1f} | {p95:.1f} | {mx:.1f} | "
-                     f"{'yes' if p95 < 100 else 'NO'} |")
+        lines.append(
+            f"| {label} (`{url}`) | {status} | {queries} | {cold:.1f} | {p50:.1f} | {p95:.1f} | {mx:.1f} | "
+            f"{'yes' if p95 < 100 else 'NO'} |"
+        )
     lines += [
         "",
         f"Leaderboard page weight with its assets: {raw / 1000:.1f} kB raw, {gz / 1000:.1f} kB gzipped "

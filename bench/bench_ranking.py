@@ -77,10 +77,21 @@ def write_jsonl(path: Path, battles: Battles) -> None:
         step = 200_000
         for start in range(0, len(battles), step):
             stop = min(start + step, len(battles))
-            fh.write(b"".join(
-                orjson.dumps({"model_a": ma[k], "model_b": mb[k], "winner": win[k],
-                              "tstamp": float(ts[k]), "anony": True}) + b"\n"
-                for k in range(start, stop)))
+            fh.write(
+                b"".join(
+                    orjson.dumps(
+                        {
+                            "model_a": ma[k],
+                            "model_b": mb[k],
+                            "winner": win[k],
+                            "tstamp": float(ts[k]),
+                            "anony": True,
+                        }
+                    )
+                    + b"\n"
+                    for k in range(start, stop)
+                )
+            )
 
 
 def write_pairs(path: Path, battles: Battles) -> None:
@@ -90,8 +101,10 @@ def write_pairs(path: Path, battles: Battles) -> None:
     for i in range(n):
         for j in range(i + 1, n):
             if wins[i, j] + wins[j, i] + ties[i, j] > 0:
-                lines.append(f"{battles.models[i]},{battles.models[j]},{int(wins[i, j])},"
-                             f"{int(wins[j, i])},{int(ties[i, j])}")
+                lines.append(
+                    f"{battles.models[i]},{battles.models[j]},{int(wins[i, j])},"
+                    f"{int(wins[j, i])},{int(ties[i, j])}"
+                )
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -163,21 +176,30 @@ def run_arena_rank(battles: Battles, with_ci: bool) -> dict[str, Any]:
     from arena_rank.utils.data_utils import PairDataset
 
     names = np.array(battles.models, dtype=object)
-    df = pd.DataFrame({"model_a": names[battles.a], "model_b": names[battles.b],
-                       "winner": np.array(WINNERS, dtype=object)[battles.outcome]})
+    df = pd.DataFrame(
+        {
+            "model_a": names[battles.a],
+            "model_b": names[battles.b],
+            "winner": np.array(WINNERS, dtype=object)[battles.outcome],
+        }
+    )
     t_prep, ds = timed(lambda: PairDataset.from_pandas(df))
 
     def fit() -> Any:
         model = BradleyTerry(n_competitors=len(ds.competitors))
-        out = model.compute_ratings_and_cis(ds, significance_level=0.05,
-                                            ci_method="sandwich")
+        out = model.compute_ratings_and_cis(ds, significance_level=0.05, ci_method="sandwich")
         return {k: np.asarray(v) if k != "competitors" else v for k, v in out.items()}
 
     fit()  # JIT compilation
     t_fit, out = timed(fit, repeat=2)
     order = [list(out["competitors"]).index(m) for m in battles.models]
-    return {"prep": t_prep, "fit": t_fit, "rating": out["ratings"][order],
-            "lower": out["rating_lower"][order], "upper": out["rating_upper"][order]}
+    return {
+        "prep": t_prep,
+        "fit": t_fit,
+        "rating": out["ratings"][order],
+        "lower": out["rating_lower"][order],
+        "upper": out["rating_upper"][order],
+    }
 
 
 def run_evalica(battles: Battles, weighted: bool) -> dict[str, Any]:
@@ -185,15 +207,22 @@ def run_evalica(battles: Battles, weighted: bool) -> dict[str, Any]:
     import pandas as pd
 
     names = np.array(battles.models, dtype=object)
-    code = {0: evalica.Winner.X, 1: evalica.Winner.Y, 2: evalica.Winner.Draw,
-            3: evalica.Winner.Draw}
+    code = {
+        0: evalica.Winner.X,
+        1: evalica.Winner.Y,
+        2: evalica.Winner.Draw,
+        3: evalica.Winner.Draw,
+    }
     if weighted:
         wins, ties = battles.pair_counts()
         i, j = np.nonzero(np.triu(wins + wins.T + ties > 0, 1))
         xs = np.concatenate([i, i, i])
         ys = np.concatenate([j, j, j])
-        win = [evalica.Winner.X] * len(i) + [evalica.Winner.Y] * len(i) + \
-            [evalica.Winner.Draw] * len(i)
+        win = (
+            [evalica.Winner.X] * len(i)
+            + [evalica.Winner.Y] * len(i)
+            + [evalica.Winner.Draw] * len(i)
+        )
         weights = np.concatenate([wins[i, j], wins[j, i], ties[i, j]])
         xs_s, ys_s = pd.Series(names[xs]), pd.Series(names[ys])
     else:
@@ -203,14 +232,16 @@ def run_evalica(battles: Battles, weighted: bool) -> dict[str, Any]:
         weights = None
 
     def fit() -> Any:
-        return evalica.bradley_terry(xs_s, ys_s, win, weights=weights,
-                                     tolerance=1e-10, limit=1000)
+        return evalica.bradley_terry(xs_s, ys_s, win, weights=weights, tolerance=1e-10, limit=1000)
 
     t_fit, out = timed(fit)
     scores = out.scores.reindex(list(battles.models)).to_numpy()
     logs = np.log10(scores)
-    return {"fit": t_fit, "rating": 400.0 * (logs - logs.mean()) + 1000.0,
-            "iterations": getattr(out, "iterations", None)}
+    return {
+        "fit": t_fit,
+        "rating": 400.0 * (logs - logs.mean()) + 1000.0,
+        "iterations": getattr(out, "iterations", None),
+    }
 
 
 def run_evalica_elo(battles: Battles) -> dict[str, Any]:
@@ -219,8 +250,9 @@ def run_evalica_elo(battles: Battles) -> dict[str, Any]:
 
     names = np.array(battles.models, dtype=object)
     xs, ys = pd.Series(names[battles.a]), pd.Series(names[battles.b])
-    table = np.array([evalica.Winner.X, evalica.Winner.Y, evalica.Winner.Draw,
-                      evalica.Winner.Draw], dtype=object)
+    table = np.array(
+        [evalica.Winner.X, evalica.Winner.Y, evalica.Winner.Draw, evalica.Winner.Draw], dtype=object
+    )
     win = list(table[battles.outcome])
     t, out = timed(lambda: evalica.elo(xs, ys, win, k=4.0))
     return {"fit": t, "rating": out.scores.reindex(list(battles.models)).to_numpy()}
@@ -231,8 +263,7 @@ def run_choix(battles: Battles) -> dict[str, Any]:
 
     wins, ties = battles.pair_counts()
     comp = wins + 0.5 * ties
-    t, params = timed(lambda: choix.ilsr_pairwise_dense(comp, alpha=0.0, tol=1e-12,
-                                                        max_iter=1000))
+    t, params = timed(lambda: choix.ilsr_pairwise_dense(comp, alpha=0.0, tol=1e-12, max_iter=1000))
     return {"fit": t, "rating": centred_points(np.asarray(params))}
 
 
@@ -241,9 +272,11 @@ def run_choix(battles: Battles) -> dict[str, Any]:
 
 def machine() -> str:
     model = cpu_model()
-    return (f"{os.cpu_count()} cores, CPU `{model}` (platform.processor: "
-            f"`{platform.processor() or '?'}`), Python {platform.python_version()}, "
-            f"numpy {np.__version__}, {dt.datetime.now():%Y-%m-%d %H:%M}")
+    return (
+        f"{os.cpu_count()} cores, CPU `{model}` (platform.processor: "
+        f"`{platform.processor() or '?'}`), Python {platform.python_version()}, "
+        f"numpy {np.__version__}, {dt.datetime.now():%Y-%m-%d %H:%M}"
+    )
 
 
 def main() -> None:
@@ -263,29 +296,33 @@ def main() -> None:
     t0 = time.perf_counter()
     write_jsonl(jsonl, truth_battles)
     write_pairs(pairs_csv, truth_battles)
-    print(f"wrote {jsonl.stat().st_size / 2**20:.0f} MiB JSONL and "
-          f"{pairs_csv.stat().st_size / 2**20:.1f} MiB pair counts in "
-          f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    print(
+        f"wrote {jsonl.stat().st_size / 2**20:.0f} MiB JSONL and "
+        f"{pairs_csv.stat().st_size / 2**20:.1f} MiB pair counts in "
+        f"{time.perf_counter() - t0:.1f} s",
+        file=sys.stderr,
+    )
 
     steps: list[tuple[str, str, float | None, str]] = []
     t_read, read = timed(lambda: read_battles(jsonl))
     battles = read.battles
     t_agg, _ = timed(lambda: battles.pair_counts(), repeat=3)
     big = f"{args.battles / 1e6:g}M"
-    steps.append((f"read {big}-line JSONL", "Ludus `read_battles`", t_read,
-                  "< 3 s with aggregate"))
+    steps.append((f"read {big}-line JSONL", "Ludus `read_battles`", t_read, "< 3 s with aggregate"))
     steps.append(("aggregate to pair counts", "Ludus `Battles.pair_counts`", t_agg, ""))
     t_pairs, pairs_read = timed(lambda: read_battles(pairs_csv), repeat=3)
     agg = pairs_read.battles
-    steps.append((f"read pair-counts CSV ({pairs_read.n_rows:,} rows)", "Ludus `read_battles`",
-                  t_pairs, ""))
+    steps.append(
+        (f"read pair-counts CSV ({pairs_read.n_rows:,} rows)", "Ludus `read_battles`", t_pairs, "")
+    )
     t_fit, fit = timed(lambda: bradley_terry(agg), repeat=5)
     steps.append(("BT fit (aggregated)", "Ludus Newton", t_fit, ""))
     t_sw, sw = timed(lambda: bradley_terry(agg, ci="sandwich"), repeat=5)
     steps.append(("BT fit + sandwich CI (aggregated)", "Ludus", t_sw, "< 0.1 s"))
     t_sw_raw, _ = timed(lambda: bradley_terry(battles, ci="sandwich"), repeat=3)
-    steps.append((f"BT fit + sandwich CI from {big} battles (aggregation included)", "Ludus",
-                  t_sw_raw, ""))
+    steps.append(
+        (f"BT fit + sandwich CI from {big} battles (aggregation included)", "Ludus", t_sw_raw, "")
+    )
     t_boot, boot = timed(lambda: bradley_terry(agg, ci="bootstrap", rounds=100, rng=0))
     steps.append(("BT + 100-round bootstrap CI (aggregated)", "Ludus", t_boot, "< 2 s"))
     t_elo, ludus_elo = timed(lambda: elo(battles))
@@ -316,28 +353,39 @@ def main() -> None:
     rows = [f"| {s} | {who} | {fmt_t(t)} | {target} |" for s, who, t, target in steps]
     ar = refs["arena-rank BT + sandwich"]
     if isinstance(ar, dict):
-        rows.append(f"| BT fit + sandwich CI (dataset prepared) | arena-rank {version('arena-rank')}"
-                    f" | {fmt_t(ar['fit'])} | Ludus ≥ 10× faster: {ar['fit'] / t_sw:,.0f}× (CPU "
-                    f"{ar['fit'].cpu / t_sw.cpu:,.0f}×) |")
-        rows.append(f"| prepare dataset from a {big}-row DataFrame | arena-rank `PairDataset.from_pandas`"
-                    f" | {fmt_t(ar['prep'])} | (Ludus: read+aggregate above) |")
-        rows.append(f"| prepare + fit + sandwich | arena-rank | {fmt_s(ar['prep'] + ar['fit'])} | "
-                    f"{fmt_s(ar['prep'].cpu + ar['fit'].cpu)} "
-                    f"| Ludus aggregate + fit + sandwich: {fmt_s(t_sw_raw)}, "
-                    f"{(ar['prep'] + ar['fit']) / t_sw_raw:,.0f}× |")
+        rows.append(
+            f"| BT fit + sandwich CI (dataset prepared) | arena-rank {version('arena-rank')}"
+            f" | {fmt_t(ar['fit'])} | Ludus ≥ 10× faster: {ar['fit'] / t_sw:,.0f}× (CPU "
+            f"{ar['fit'].cpu / t_sw.cpu:,.0f}×) |"
+        )
+        rows.append(
+            f"| prepare dataset from a {big}-row DataFrame | arena-rank `PairDataset.from_pandas`"
+            f" | {fmt_t(ar['prep'])} | (Ludus: read+aggregate above) |"
+        )
+        rows.append(
+            f"| prepare + fit + sandwich | arena-rank | {fmt_s(ar['prep'] + ar['fit'])} | "
+            f"{fmt_s(ar['prep'].cpu + ar['fit'].cpu)} "
+            f"| Ludus aggregate + fit + sandwich: {fmt_s(t_sw_raw)}, "
+            f"{(ar['prep'] + ar['fit']) / t_sw_raw:,.0f}× |"
+        )
         acc.append((f"arena-rank {version('arena-rank')} BT", ar["rating"], ""))
         ci_gap = max(np.abs(ar["lower"] - sw.lower).max(), np.abs(ar["upper"] - sw.upper).max())
     else:
         rows.append(f"| BT fit + sandwich CI | arena-rank | — | {ar} |")
         ci_gap = None
-    for label in ("evalica BT (battle rows)", "evalica BT (pair counts as weights)",
-                  "choix ilsr_pairwise_dense (pair counts)"):
+    for label in (
+        "evalica BT (battle rows)",
+        "evalica BT (pair counts as weights)",
+        "choix ilsr_pairwise_dense (pair counts)",
+    ):
         ref = refs[label]
         lib = label.split()[0]
         if isinstance(ref, dict):
-            note = (f"Ludus BT fit is {ref['fit'] / t_fit:,.1f}× as fast"
-                    if "battle rows" not in label
-                    else f"Ludus aggregate + fit is {ref['fit'] / (t_agg + t_fit):,.1f}× as fast")
+            note = (
+                f"Ludus BT fit is {ref['fit'] / t_fit:,.1f}× as fast"
+                if "battle rows" not in label
+                else f"Ludus aggregate + fit is {ref['fit'] / (t_agg + t_fit):,.1f}× as fast"
+            )
             rows.append(f"| {label} | {lib} {version(lib)} | {fmt_t(ref['fit'])} | {note} |")
             acc.append((f"{label}", ref["rating"], ""))
         else:
@@ -345,8 +393,10 @@ def main() -> None:
     ev_elo = refs["evalica online Elo"]
     if isinstance(ev_elo, dict):
         gap = np.abs(ev_elo["rating"] - ludus_elo.rating).max()
-        rows.append(f"| online Elo, {big} battles | evalica {version('evalica')} | "
-                    f"{fmt_t(ev_elo['fit'])} | max abs diff vs Ludus {gap:.1e} points |")
+        rows.append(
+            f"| online Elo, {big} battles | evalica {version('evalica')} | "
+            f"{fmt_t(ev_elo['fit'])} | max abs diff vs Ludus {gap:.1e} points |"
+        )
     else:
         rows.append(f"| online Elo | evalica | — | — | {ev_elo} |")
 
@@ -356,45 +406,60 @@ def main() -> None:
             continue
         acc_rows.append(
             f"| {label} | {spearman(rating, truth):.5f} | "
-            f"{np.abs(rating - truth).max():.2f} | {np.abs(rating - fit.rating).max():.2e} |")
-    acc_rows.append(f"| Ludus online Elo (K=4) | {spearman(ludus_elo.rating, truth):.5f} | "
-                    f"{np.abs(ludus_elo.rating - ludus_elo.rating.mean() + 1000 - truth).max():.2f}"
-                    " | (different estimator) |")
+            f"{np.abs(rating - truth).max():.2f} | {np.abs(rating - fit.rating).max():.2e} |"
+        )
+    acc_rows.append(
+        f"| Ludus online Elo (K=4) | {spearman(ludus_elo.rating, truth):.5f} | "
+        f"{np.abs(ludus_elo.rating - ludus_elo.rating.mean() + 1000 - truth).max():.2f}"
+        " | (different estimator) |"
+    )
     boot_width = float(np.median(boot.upper - boot.lower))
     sw_width = float(np.median(sw.upper - sw.lower))
     covered = float(np.mean((sw.lower <= truth) & (truth <= sw.upper)))
 
     lines = [
-        SECTION, "",
+        SECTION,
+        "",
         f"Machine: {machine()}; load average at start {load_start}, at end "
         f"{os.getloadavg()[0]:.1f} (other jobs share the 2 cores: the CPU column is "
         "this process's CPU time, less sensitive to that than wall time). BLAS is limited to one thread inside Ludus's BT "
         "(threadpoolctl): on this 2-core machine OpenBLAS's thread hand-off made a 200×200 "
-        "solve take ~120 ms instead of 0.5 ms.", "",
+        "solve take ~120 ms instead of 0.5 ms.",
+        "",
         f"Data: {args.models} models, θ ~ N(0, 1) (natural units; ×{POINTS:.1f} points), "
         f"{args.battles:,} battles with ties (P(tie) = p(1 − p), half of them 'tie (bothbad)'),"
         f" written as JSON Lines ({jsonl.stat().st_size / 2**20:.0f} MiB, with `tstamp` and "
         f"`anony`) and as a pair-counts CSV ({pairs_read.n_rows:,} pairs). Times are the best "
         "of up to 5 runs (1 for reading JSONL, bootstrap and Elo); reference libraries run in "
-        "the same process on the same data, arena-rank after one warm-up call (JIT).", "",
+        "the same process on the same data, arena-rank after one warm-up call (JIT).",
+        "",
         "| step | implementation | wall | CPU | target / note |",
         "|---|---|---:|---:|---|",
-        *rows, "",
+        *rows,
+        "",
         f"Read + aggregate {big}-line JSONL: **{fmt_s(t_read + t_agg)}** wall, "
         f"{fmt_s(t_read.cpu + t_agg.cpu)} CPU (target < 3 s). "
         f"Memory: the {big}-battle container holds {container / 2**20:.0f} MiB "
         f"(int32 sides, int8 outcome, float64 tstamp); tracemalloc peak while reading and "
-        f"aggregating the JSONL: {peak / 2**20:.0f} MiB (target: well under 1 GiB).", "",
-        "Accuracy against the truth and distance from Ludus's exact optimum (points):", "",
+        f"aggregating the JSONL: {peak / 2**20:.0f} MiB (target: well under 1 GiB).",
+        "",
+        "Accuracy against the truth and distance from Ludus's exact optimum (points):",
+        "",
         "| ratings | Spearman vs truth | max abs error vs truth | max abs distance from Ludus |",
         "|---|---:|---:|---:|",
-        *acc_rows, "",
+        *acc_rows,
+        "",
         f"Sandwich 95 % intervals cover the true rating for {covered:.1%} of models; median "
         f"width {sw_width:.1f} points (sandwich) vs {boot_width:.1f} (bootstrap)."
-        + (f" arena-rank's sandwich bounds differ from Ludus's by at most {ci_gap:.2e} "
-           "points." if ci_gap is not None else ""), "",
+        + (
+            f" arena-rank's sandwich bounds differ from Ludus's by at most {ci_gap:.2e} points."
+            if ci_gap is not None
+            else ""
+        ),
+        "",
         "arena-rank's bootstrap is not timed: it forks a multiprocessing pool of JAX "
-        "workers per call, which this shared 2-core machine cannot run fairly.", "",
+        "workers per call, which this shared 2-core machine cannot run fairly.",
+        "",
     ]
     text = "\n".join(lines)
     print(text)

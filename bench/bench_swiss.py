@@ -36,7 +36,9 @@ def _outcome(gen: np.random.Generator) -> str:
 
 def _state(n: int, rounds_before: int, seed: int = 0):  # type: ignore[no-untyped-def]
     gen = np.random.default_rng(seed)
-    state = swiss_from_ratings(list(np.sort(gen.normal(1500, 200, n))[::-1]), total_rounds=rounds_before + 6)
+    state = swiss_from_ratings(
+        list(np.sort(gen.normal(1500, 200, n))[::-1]), total_rounds=rounds_before + 6
+    )
     for _ in range(rounds_before):
         p = pair_round(state, system="random", rng=gen)  # fast way to reach a realistic state
         state = record_round(state, p, [_outcome(gen) for _ in p.pairs])
@@ -138,7 +140,9 @@ def main() -> None:
             print(f"{n:5d}  caissify  {peer[0]:8.3f} s  {same}", flush=True)
     checks = [(f, *_crosscheck(40, f)) for f in (False, True)]
     for f, agree, total in checks:
-        print(f"cross-check {'with' if f else 'without'} forfeits: {agree}/{total} rounds identical")
+        print(
+            f"cross-check {'with' if f else 'without'} forfeits: {agree}/{total} rounds identical"
+        )
     lines = [
         SECTION,
         "",
@@ -161,7 +165,8 @@ def main() -> None:
         "",
     ]
     lines += [
-        f"- {'with 10 % forfeits' if f else 'without forfeits'}: {agree} / {total}" for f, agree, total in checks
+        f"- {'with 10 % forfeits' if f else 'without forfeits'}: {agree} / {total}"
+        for f, agree, total in checks
     ]
     lines += [
         "",

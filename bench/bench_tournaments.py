@@ -62,10 +62,12 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 def machine() -> str:
     model = cpu_model("unknown")
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    return (f"{model} ({platform.processor() or platform.machine()}), 2 cores shared with "
-            f"other jobs (load average at start {load}: wall times inflate under load, so "
-            f"CPU times are given too); Python {platform.python_version()}, "
-            f"numpy {np.__version__}")
+    return (
+        f"{model} ({platform.processor() or platform.machine()}), 2 cores shared with "
+        f"other jobs (load average at start {load}: wall times inflate under load, so "
+        f"CPU times are given too); Python {platform.python_version()}, "
+        f"numpy {np.__version__}"
+    )
 
 
 # ------------------------------------------------------------------------- 1. brackets
@@ -73,10 +75,12 @@ def machine() -> str:
 
 def bench_brackets(quick: bool) -> list[str]:
     sims = 20_000 if quick else 100_000
-    rows = ["| entrants | exact DP (ms, best of n) | Monte Carlo 10,000 brackets (ms) "
-            f"| MC {sims:,} brackets (ms) | cells within 4 SE (n p, n (1-p) >= 10) | max z "
-            "| rare cells: expected / observed hits |",
-            "|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = [
+        "| entrants | exact DP (ms, best of n) | Monte Carlo 10,000 brackets (ms) "
+        f"| MC {sims:,} brackets (ms) | cells within 4 SE (n p, n (1-p) >= 10) | max z "
+        "| rare cells: expected / observed hits |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     rng = np.random.default_rng(0)
     for n in (64, 256, 1024):
         ratings = np.sort(rng.normal(1500, 250, size=n))[::-1]
@@ -90,10 +94,12 @@ def bench_brackets(quick: bool) -> list[str]:
         ok = (pe * sims >= 10) & ((1 - pe) * sims >= 10)
         z = np.abs(mc.p_reach - pe)[ok] / se[ok]
         rare = (pe * sims < 10) & (pe > 0)
-        rows.append(f"| {n:,} | {1000 * t_exact:.1f} | {1000 * t_mc10:.0f} | "
-                    f"{1000 * t_mc:.0f} | {np.mean(z < 4):.2%} of {z.size:,} | "
-                    f"{z.max():.2f} | {pe[rare].sum() * sims:.0f} / "
-                    f"{mc.p_reach[rare].sum() * sims:.0f} |")
+        rows.append(
+            f"| {n:,} | {1000 * t_exact:.1f} | {1000 * t_mc10:.0f} | "
+            f"{1000 * t_mc:.0f} | {np.mean(z < 4):.2%} of {z.size:,} | "
+            f"{z.max():.2f} | {pe[rare].sum() * sims:.0f} / "
+            f"{mc.p_reach[rare].sum() * sims:.0f} |"
+        )
     return rows
 
 
@@ -119,21 +125,29 @@ def bench_swiss_dynamics(quick: bool) -> list[str]:
     for k in range(10):
         np.fill_diagonal(p[k], 0.5)
     iters = 20_000 if quick else 100_000
-    rows = ["| case | simulations | wall time (s, best of 3) | CPU time of that run (s) "
-            "| peak traced memory (MiB) | max stderr of E[S] |", "|---|---:|---:|---:|---:|---:|"]
-    cases = [("30 models x 10 rounds, benchmark scores, no elimination", win, None),
-             ("same, eliminate T = 0,0,2,2,2,2,2,0,0,0", win, [0, 0, 2, 2, 2, 2, 2, 0, 0, 0]),
-             ("30 x 10, pairwise win probabilities, no elimination", p, None)]
+    rows = [
+        "| case | simulations | wall time (s, best of 3) | CPU time of that run (s) "
+        "| peak traced memory (MiB) | max stderr of E[S] |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    cases = [
+        ("30 models x 10 rounds, benchmark scores, no elimination", win, None),
+        ("same, eliminate T = 0,0,2,2,2,2,2,0,0,0", win, [0, 0, 2, 2, 2, 2, 2, 0, 0, 0]),
+        ("30 x 10, pairwise win probabilities, no elimination", p, None),
+    ]
     for label, w, elim in cases:
-        t, res = timed(lambda w=w, e=elim: swiss_dynamics(w, eliminate=e, iterations=iters,
-                                                          rng=0), 3)
+        t, res = timed(
+            lambda w=w, e=elim: swiss_dynamics(w, eliminate=e, iterations=iters, rng=0), 3
+        )
         tracemalloc.start()
         swiss_dynamics(w, eliminate=elim, iterations=iters, rng=0)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         cpu = CPU["last"]
-        rows.append(f"| {label} | {iters:,} | {t:.2f} | {cpu:.2f} | {peak / 2**20:.0f} | "
-                    f"{res.stderr.max():.4f} |")
+        rows.append(
+            f"| {label} | {iters:,} | {t:.2f} | {cpu:.2f} | {peak / 2**20:.0f} | "
+            f"{res.stderr.max():.4f} |"
+        )
     return rows
 
 
@@ -207,8 +221,9 @@ def bench_budget(quick: bool) -> tuple[list[str], str]:
             wins_a = gen.binomial(k_rr, p[a, b], size=(inner, len(a)))
             pts = np.zeros((inner, m))
             for s in range(inner):
-                pts[s] = (np.bincount(a, weights=wins_a[s], minlength=m)
-                          + np.bincount(b, weights=k_rr - wins_a[s], minlength=m))
+                pts[s] = np.bincount(a, weights=wins_a[s], minlength=m) + np.bincount(
+                    b, weights=k_rr - wins_a[s], minlength=m
+                )
             name = f"round robin ({len(a)} pairs x {k_rr} calls)"
             results.setdefault((name, sd), []).extend(tau(truth, x) for x in pts)
             # Swiss dynamics: random pairing in score groups, majority of k calls a match
@@ -242,8 +257,11 @@ def bench_budget(quick: bool) -> tuple[list[str], str]:
                 name = f"random pairs ({budget} x 1 call, win rate)"
                 results.setdefault((name, sd), []).append(tau(truth, rate))
     names = list(dict.fromkeys(n for n, _ in results))
-    header = "| format (equal budget: 240 judge calls, 16 models) | " + " | ".join(
-        f"Kendall tau-b, rating SD {sd:.0f}" for sd in spreads) + " |"
+    header = (
+        "| format (equal budget: 240 judge calls, 16 models) | "
+        + " | ".join(f"Kendall tau-b, rating SD {sd:.0f}" for sd in spreads)
+        + " |"
+    )
     header += " judge calls used (mean) |"
     rows = [header, "|---|" + "---:|" * (len(spreads) + 1)]
     for n in names:
@@ -257,10 +275,12 @@ def bench_budget(quick: bool) -> tuple[list[str], str]:
         rows.append("\n(ranking.swiss not importable: no FIDE Dutch row.)")
     elif dutch_errors:
         rows.append(f"\n(FIDE Dutch failed {len(dutch_errors)} times, e.g. {dutch_errors[0]})")
-    note = (f"{reps} random truths per spread ({dutch_reps} single tournaments for the FIDE "
-            f"Dutch row, which pairs in Python round by round) (ratings ~ N(0, SD) on the Elo scale, "
-            f"P(i beats j) = 1/(1+10^(-(r_i-r_j)/400)) per judge call), {inner} tournaments "
-            f"each; ± is the standard error of the mean tau.")
+    note = (
+        f"{reps} random truths per spread ({dutch_reps} single tournaments for the FIDE "
+        f"Dutch row, which pairs in Python round by round) (ratings ~ N(0, SD) on the Elo scale, "
+        f"P(i beats j) = 1/(1+10^(-(r_i-r_j)/400)) per judge call), {inner} tournaments "
+        f"each; ± is the standard error of the mean tau."
+    )
     return rows, note
 
 
@@ -270,29 +290,39 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     args = parser.parse_args()
     t0 = time.perf_counter()
-    parts = [f"Machine: {machine()}. Date: {dt.date.today().isoformat()}."
-             + (" QUICK RUN (reduced sizes)." if args.quick else "")]
-    parts.append("### Exact bracket probabilities vs Monte Carlo\n\nTarget: 256 entrants "
-                 "under 50 ms. Exact = dynamic programming over the bracket (O(N^2)); "
-                 "the Monte Carlo baseline is vectorised across simulations.\n\n"
-                 + "\n".join(bench_brackets(args.quick))
-                 + "\n\nDouble elimination has no exact DP here (the losers' bracket couples "
-                 "the halves); its vectorised Monte Carlo:\n\n"
-                 + "\n".join(bench_double(args.quick)))
-    parts.append("### Competitive Swiss-system dynamics, E[S]\n\nTarget: 30 models x 10 "
-                 "rounds x 100,000 simulations under 2 s and 1 GiB.\n\n"
-                 + "\n".join(bench_swiss_dynamics(args.quick)))
+    parts = [
+        f"Machine: {machine()}. Date: {dt.date.today().isoformat()}."
+        + (" QUICK RUN (reduced sizes)." if args.quick else "")
+    ]
+    parts.append(
+        "### Exact bracket probabilities vs Monte Carlo\n\nTarget: 256 entrants "
+        "under 50 ms. Exact = dynamic programming over the bracket (O(N^2)); "
+        "the Monte Carlo baseline is vectorised across simulations.\n\n"
+        + "\n".join(bench_brackets(args.quick))
+        + "\n\nDouble elimination has no exact DP here (the losers' bracket couples "
+        "the halves); its vectorised Monte Carlo:\n\n" + "\n".join(bench_double(args.quick))
+    )
+    parts.append(
+        "### Competitive Swiss-system dynamics, E[S]\n\nTarget: 30 models x 10 "
+        "rounds x 100,000 simulations under 2 s and 1 GiB.\n\n"
+        + "\n".join(bench_swiss_dynamics(args.quick))
+    )
     rows, note = bench_budget(args.quick)
-    parts.append("### Ranking quality under an equal judge budget (ArenaRL-style)\n\n"
-                 + "\n".join(rows) + "\n\n" + note + " The Swiss dynamics rows use "
-                 "ranking.simulate (random pairing within score groups, rematches allowed, "
-                 "zero-point byes, which is why longer ones spend less than the budget) and "
-                 "rank by match wins; the FIDE Dutch row pairs with ranking.swiss (no "
-                 "rematches, colour rules) and ranks by points; a match is the majority of "
-                 "its judge calls (an even split is a coin flip). Single elimination is seeded "
-                 "in random order (the truth is unknown) and ranks by round reached; equal "
-                 "placements stay tied, which tau-b accounts for. Round robin ranks by judge "
-                 "calls won; random pairs by win rate.")
+    parts.append(
+        "### Ranking quality under an equal judge budget (ArenaRL-style)\n\n"
+        + "\n".join(rows)
+        + "\n\n"
+        + note
+        + " The Swiss dynamics rows use "
+        "ranking.simulate (random pairing within score groups, rematches allowed, "
+        "zero-point byes, which is why longer ones spend less than the budget) and "
+        "rank by match wins; the FIDE Dutch row pairs with ranking.swiss (no "
+        "rematches, colour rules) and ranks by points; a match is the majority of "
+        "its judge calls (an even split is a coin flip). Single elimination is seeded "
+        "in random order (the truth is unknown) and ranks by round reached; equal "
+        "placements stay tied, which tau-b accounts for. Round robin ranks by judge "
+        "calls won; random pairs by win rate."
+    )
     body = "\n\n".join(parts) + f"\n\n(total benchmark time {time.perf_counter() - t0:.0f} s)\n"
     print(body)
     if not args.no_write:

@@ -6,8 +6,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 
-def percentile_interval(samples: NDArray[np.float64], point: NDArray[np.float64], *,
-                        confidence: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def percentile_interval(
+    samples: NDArray[np.float64], point: NDArray[np.float64], *, confidence: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Percentile interval of ``samples`` (one row per resample), widened to contain ``point``.
 
     Percentiles are taken at the Weibull plotting position ``q·(R + 1)``: numpy's default

@@ -84,9 +84,9 @@ def _loglik(pairs: _Pairs, theta: NDArray[np.float64]) -> NDArray[np.float64]:
     return _loglik_grad(pairs, theta)[0]
 
 
-def _loglik_grad(pairs: _Pairs, theta: NDArray[np.float64],
-                 incidence: sparse.csr_matrix | None = None
-                 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def _loglik_grad(
+    pairs: _Pairs, theta: NDArray[np.float64], incidence: sparse.csr_matrix | None = None
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """ℓ(θ) and ∇ℓ(θ) for each row of ``theta`` (shape ``(R, m)``).
 
     Works on the pair-major ``(P, R)`` logits so that one exponential per pair and row
@@ -134,8 +134,9 @@ def _subset(pairs: _Pairs, keep: NDArray[np.bool_]) -> _Pairs:
     i, j = pairs.i[keep], pairs.j[keep]
     graph = sparse.csr_matrix((np.ones(len(i)), (i, j)), shape=(m, m))
     _, labels = connected_components(graph, directed=False)
-    return _Pairs(m, i, j, pairs.wins_ij[keep], pairs.wins_ji[keep], pairs.ties[keep],
-                  labels.astype(np.int64))
+    return _Pairs(
+        m, i, j, pairs.wins_ij[keep], pairs.wins_ji[keep], pairs.ties[keep], labels.astype(np.int64)
+    )
 
 
 def _restrict(pairs: _Pairs, models: NDArray[np.int64]) -> _Pairs:
@@ -145,9 +146,15 @@ def _restrict(pairs: _Pairs, models: NDArray[np.int64]) -> _Pairs:
     index = np.full(pairs.n_models, -1)
     index[models] = np.arange(len(models))
     keep = (index[pairs.i] >= 0) & (index[pairs.j] >= 0)
-    return _Pairs(len(models), index[pairs.i[keep]], index[pairs.j[keep]],
-                  pairs.wins_ij[keep], pairs.wins_ji[keep], pairs.ties[keep],
-                  np.zeros(len(models), dtype=np.int64))
+    return _Pairs(
+        len(models),
+        index[pairs.i[keep]],
+        index[pairs.j[keep]],
+        pairs.wins_ij[keep],
+        pairs.wins_ji[keep],
+        pairs.ties[keep],
+        np.zeros(len(models), dtype=np.int64),
+    )
 
 
 def _reach(graph: sparse.csr_matrix, start: int) -> NDArray[np.bool_]:
@@ -156,8 +163,9 @@ def _reach(graph: sparse.csr_matrix, start: int) -> NDArray[np.bool_]:
     return out
 
 
-def _constrained_max(sub: _Pairs, c: NDArray[np.float64], t: float,
-                     theta0: NDArray[np.float64]) -> tuple[float, float, NDArray[np.float64]]:
+def _constrained_max(
+    sub: _Pairs, c: NDArray[np.float64], t: float, theta0: NDArray[np.float64]
+) -> tuple[float, float, NDArray[np.float64]]:
     """max ℓ subject to cᵀθ = t on one connected block; returns (value, dℓ/dt, θ).
 
     Newton's method with backtracking in the coordinates of an orthonormal basis Z of
@@ -180,8 +188,9 @@ def _constrained_max(sub: _Pairs, c: NDArray[np.float64], t: float,
         decrement = float(grad @ delta)
         step = 1.0
         while step >= 1e-12:
-            new_value, new_grad = (x[0] for x in _loglik_grad(sub, (theta + step * delta)[None],
-                                                               inc))
+            new_value, new_grad = (
+                x[0] for x in _loglik_grad(sub, (theta + step * delta)[None], inc)
+            )
             if new_value >= value + 1e-4 * step * decrement:
                 break
             step *= 0.5
@@ -195,8 +204,9 @@ def _constrained_max(sub: _Pairs, c: NDArray[np.float64], t: float,
     return float(value), float(grad @ c / (c @ c)), theta
 
 
-def _exact_bound(sub: _Pairs, c: NDArray[np.float64], side: int, target: float,
-                 t_start: float, width: float) -> float:
+def _exact_bound(
+    sub: _Pairs, c: NDArray[np.float64], side: int, target: float, t_start: float, width: float
+) -> float:
     """The root of f(t) = target on ``side`` (+1 upper, -1 lower) of a concave profile f.
 
     Steps outward from ``t_start`` (doubling ``width``) until f < target, then runs
@@ -220,9 +230,13 @@ def _exact_bound(sub: _Pairs, c: NDArray[np.float64], side: int, target: float,
     raise ConvergenceError("Bradley-Terry profile: bound search did not converge")
 
 
-def _chord_bounds(core: _Pairs, theta_hat: NDArray[np.float64], contrasts: NDArray[np.float64],
-                  target: NDArray[np.float64],
-                  z: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+def _chord_bounds(
+    core: _Pairs,
+    theta_hat: NDArray[np.float64],
+    contrasts: NDArray[np.float64],
+    target: NDArray[np.float64],
+    z: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Venzon-Moolgavkar bounds for rows of ``contrasts``, Hessian fixed at the optimum.
 
     Row k's bounds solve ∇ℓ = λc_k, ℓ = ``target[k]``; they start from the Wald bounds
@@ -273,8 +287,9 @@ def _chord_bounds(core: _Pairs, theta_hat: NDArray[np.float64], contrasts: NDArr
     return psi, done.reshape(2, k)
 
 
-def reference_sets(pairs: _Pairs, *, anchor: int | None,
-                   names: Sequence[str]) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+def reference_sets(
+    pairs: _Pairs, *, anchor: int | None, names: Sequence[str]
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """The reference set R and the core of every component, as boolean masks.
 
     The core of a component is its largest strongly connected group (ties: the one with
@@ -285,8 +300,9 @@ def reference_sets(pairs: _Pairs, *, anchor: int | None,
     from ranking.bradley_terry import _strong_components
 
     m = pairs.n_models
-    strong = _strong_components(m, pairs.i, pairs.j, pairs.wins_ij, pairs.wins_ji,
-                                pairs.ties).astype(np.int64)
+    strong = _strong_components(
+        m, pairs.i, pairs.j, pairs.wins_ij, pairs.wins_ji, pairs.ties
+    ).astype(np.int64)
     weak = pairs.component
     size = np.bincount(strong)
     same = strong[pairs.i] == strong[pairs.j]
@@ -305,8 +321,12 @@ def reference_sets(pairs: _Pairs, *, anchor: int | None,
     return reference, strong == ref_strong[weak]
 
 
-def _sandwich_ratio(core: _Pairs, weight: NDArray[np.float64], theta: NDArray[np.float64],
-                    contrasts: NDArray[np.float64]) -> NDArray[np.float64]:
+def _sandwich_ratio(
+    core: _Pairs,
+    weight: NDArray[np.float64],
+    theta: NDArray[np.float64],
+    contrasts: NDArray[np.float64],
+) -> NDArray[np.float64]:
     """κ = cᵀH⁻¹GH⁻¹c / cᵀH⁻¹c for each row c of ``contrasts`` (weighted counts).
 
     H = Σ w n p(1-p) (the weighted information) and G = Σ w² n p(1-p), the variance of
@@ -331,8 +351,14 @@ def _sandwich_ratio(core: _Pairs, weight: NDArray[np.float64], theta: NDArray[np
     return np.asarray(np.einsum("km,mn,kn->k", b, meat, b) / np.einsum("km,km->k", contrasts, b))
 
 
-def profile_intervals(pairs: _Pairs, *, anchor: int | None, confidence: float,
-                      names: Sequence[str], pair_weight: NDArray[np.float64] | None = None) -> Profile:
+def profile_intervals(
+    pairs: _Pairs,
+    *,
+    anchor: int | None,
+    confidence: float,
+    names: Sequence[str],
+    pair_weight: NDArray[np.float64] | None = None,
+) -> Profile:
     """Profile-likelihood intervals of every model's ψ (see the module docstring).
 
     Parameters
@@ -366,8 +392,9 @@ def profile_intervals(pairs: _Pairs, *, anchor: int | None, confidence: float,
     m = pairs.n_models
     half_q = 0.5 * float(chi2.ppf(confidence, 1))
     z = float(np.sqrt(2.0 * half_q))
-    strong = _strong_components(m, pairs.i, pairs.j, pairs.wins_ij, pairs.wins_ji,
-                                pairs.ties).astype(np.int64)
+    strong = _strong_components(
+        m, pairs.i, pairs.j, pairs.wins_ij, pairs.wins_ji, pairs.ties
+    ).astype(np.int64)
     weak = pairs.component
     size = np.bincount(strong)
     reference, core = reference_sets(pairs, anchor=anchor, names=names)
@@ -377,21 +404,21 @@ def profile_intervals(pairs: _Pairs, *, anchor: int | None, confidence: float,
     inside = strong[pairs.i] == strong[pairs.j]
     by_strong = _subset(pairs, inside)
     theta_strong = _fit_point(by_strong, 0.0)
-    ell_strong = np.bincount(strong[by_strong.i], _pair_loglik(by_strong, theta_strong),
-                             len(size))
+    ell_strong = np.bincount(strong[by_strong.i], _pair_loglik(by_strong, theta_strong), len(size))
     core_pairs = _subset(pairs, inside & core[pairs.i])
     theta_hat = _fit_point(core_pairs, 0.0)
-    ref_mean = (np.bincount(weak[reference], theta_hat[reference], n_weak)
-                / np.bincount(weak[reference], minlength=n_weak))
+    ref_mean = np.bincount(weak[reference], theta_hat[reference], n_weak) / np.bincount(
+        weak[reference], minlength=n_weak
+    )
     psi = np.where(core, theta_hat - ref_mean[weak], 0.0)
     lower = np.full(m, -np.inf)
     upper = np.full(m, np.inf)
     kappa = np.ones(m)
     if pair_weight is not None:
         weighted_n = pairs.n * pair_weight
-        kappa = ((np.bincount(pairs.i, weighted_n, m) + np.bincount(pairs.j, weighted_n, m))
-                 / np.maximum(np.bincount(pairs.i, pairs.n, m)
-                              + np.bincount(pairs.j, pairs.n, m), 1e-300))
+        kappa = (
+            np.bincount(pairs.i, weighted_n, m) + np.bincount(pairs.j, weighted_n, m)
+        ) / np.maximum(np.bincount(pairs.i, pairs.n, m) + np.bincount(pairs.j, pairs.n, m), 1e-300)
 
     def contrast(k: int) -> NDArray[np.float64]:
         refs = np.flatnonzero(reference & (weak == weak[k]))
@@ -408,19 +435,25 @@ def profile_intervals(pairs: _Pairs, *, anchor: int | None, confidence: float,
     if len(idx):
         contrasts = np.array([contrast(k) for k in idx.tolist()])
         if pair_weight is not None:
-            kappa[idx] = _sandwich_ratio(core_pairs, pair_weight[inside & core[pairs.i]],
-                                         theta_hat, contrasts)
+            kappa[idx] = _sandwich_ratio(
+                core_pairs, pair_weight[inside & core[pairs.i]], theta_hat, contrasts
+            )
         target = float(_loglik(core_pairs, theta_hat[None])[0]) - half_q * kappa[idx]
-        bounds, done = _chord_bounds(core_pairs, theta_hat, contrasts, target,
-                                     z * np.sqrt(kappa[idx]))
+        bounds, done = _chord_bounds(
+            core_pairs, theta_hat, contrasts, target, z * np.sqrt(kappa[idx])
+        )
         lower[idx] = np.where(done[0], bounds[0], np.nan)
         upper[idx] = np.where(done[1], bounds[1], np.nan)
         exact += [(int(k), -1) for k in idx[~done[0]]] + [(int(k), 1) for k in idx[~done[1]]]
 
     fwd = np.concatenate([(pairs.wins_ij + pairs.ties) > 0, (pairs.wins_ji + pairs.ties) > 0])
-    scored = sparse.csr_matrix((np.ones(int(fwd.sum())),
-                                (np.concatenate([pairs.i, pairs.j])[fwd],
-                                 np.concatenate([pairs.j, pairs.i])[fwd])), shape=(m, m))
+    scored = sparse.csr_matrix(
+        (
+            np.ones(int(fwd.sum())),
+            (np.concatenate([pairs.i, pairs.j])[fwd], np.concatenate([pairs.j, pairs.i])[fwd]),
+        ),
+        shape=(m, m),
+    )
     scored_by = scored.T.tocsr()
     for k in np.flatnonzero(~core).tolist():
         r = int(np.flatnonzero(reference & (weak == weak[k]))[0])
@@ -429,6 +462,7 @@ def profile_intervals(pairs: _Pairs, *, anchor: int | None, confidence: float,
             exact.append((int(k), -1))
         elif above_k[r]:  # below it: only an upper bound
             exact.append((int(k), 1))
+
     def bound(k: int, side: int, half: float) -> float:
         """Model k's bound on ``side`` at log-likelihood drop κ_k · ``half``, exactly."""
         r = int(np.flatnonzero(reference & (weak == weak[k]))[0])
@@ -439,8 +473,14 @@ def profile_intervals(pairs: _Pairs, *, anchor: int | None, confidence: float,
         else:
             block = np.flatnonzero(_reach(scored_by, k) & _reach(scored, r))
         target = float(ell_strong[np.unique(strong[block])].sum()) - half * kappa[k]
-        return _exact_bound(_restrict(pairs, block), contrast(k)[block], side, target,
-                            psi[k] if core[k] else 0.0, max(1.0, z * np.sqrt(kappa[k])))
+        return _exact_bound(
+            _restrict(pairs, block),
+            contrast(k)[block],
+            side,
+            target,
+            psi[k] if core[k] else 0.0,
+            max(1.0, z * np.sqrt(kappa[k])),
+        )
 
     for k, side in exact:
         if side == -1:

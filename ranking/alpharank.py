@@ -53,7 +53,15 @@ from ranking.types import RatingResult
 
 #: The α values of :func:`alpharank_sweep` when none are given.
 DEFAULT_SWEEP_ALPHAS: tuple[float, ...] = (
-    0.01, 0.1, 1.0, 10.0, 100.0, 1_000.0, 10_000.0, 100_000.0, 1_000_000.0,
+    0.01,
+    0.1,
+    1.0,
+    10.0,
+    100.0,
+    1_000.0,
+    10_000.0,
+    100_000.0,
+    1_000_000.0,
 )
 
 #: Largest number of pure profiles (the chain is a dense profiles × profiles matrix).
@@ -327,8 +335,9 @@ def _log_rho_global(mm: NDArray[np.float64], alpha: float, m: int) -> NDArray[np
     return out
 
 
-def _single_log_rates(mm: NDArray[np.float64], alpha: float, m: int, local: bool,
-                      eps: float) -> NDArray[np.float64]:
+def _single_log_rates(
+    mm: NDArray[np.float64], alpha: float, m: int, local: bool, eps: float
+) -> NDArray[np.float64]:
     n = mm.shape[0]
     log_eta = -math.log(n - 1)
     gain = mm.T - mm  # [s, r]: payoff of r against s minus payoff of s against r
@@ -365,8 +374,9 @@ def _check_finite_u(u: NDArray[np.float64]) -> None:
         raise InputError("alpha times the payoff differences overflows; rescale the payoffs")
 
 
-def _multi_log_rates(tables: list[NDArray[np.float64]], alpha: float, m: int,
-                     eps: float) -> NDArray[np.float64]:
+def _multi_log_rates(
+    tables: list[NDArray[np.float64]], alpha: float, m: int, eps: float
+) -> NDArray[np.float64]:
     shape = tables[0].shape
     n_prof = int(np.prod(shape))
     log_eta = -math.log(sum(n - 1 for n in shape))
@@ -435,13 +445,13 @@ def _gth_linear(a: NDArray[np.float64]) -> tuple[NDArray[np.float64], bool]:
         w = np.zeros((b, b))
         for k in range(hi - 1, lo - 1, -1):
             t = k - lo
-            row_r = a[k, :lo] + a[k, k + 1:hi] @ v[t + 1:]
+            row_r = a[k, :lo] + a[k, k + 1 : hi] @ v[t + 1 :]
             row_b = a[k, lo:k]
             sk = row_r.sum() + row_b.sum()
             if not (sk > 1e-250) or not math.isfinite(sk):
                 return np.zeros(n), False
             s[k] = sk
-            col_r = a[:lo, k] + u[:, t + 1:] @ w[t + 1:, t]
+            col_r = a[:lo, k] + u[:, t + 1 :] @ w[t + 1 :, t]
             a[:lo, k] = col_r
             r_b = row_b / sk
             if t:
@@ -473,8 +483,10 @@ def _gth_log(log_a: NDArray[np.float64]) -> NDArray[np.float64]:
     for k in range(n - 1, 0, -1):
         sk = logsumexp(la[k, :k])
         if not np.isfinite(sk):
-            raise InputError("the α-Rank chain is reducible: its stationary distribution is "
-                             "not unique (alpha is infinite without noise?)")
+            raise InputError(
+                "the α-Rank chain is reducible: its stationary distribution is "
+                "not unique (alpha is infinite without noise?)"
+            )
         ls[k] = sk
         upd = la[:k, k][:, None] + (la[k, :k] - sk)[None, :]
         np.logaddexp(la[:k, :k], upd, out=la[:k, :k])
@@ -523,9 +535,15 @@ def stationary_log_distribution(log_rates: ArrayLike) -> NDArray[np.float64]:
 # ------------------------------------------------------------------------- public API
 
 
-def alpharank_game(payoffs: Any, *, alpha: float = 100.0, population_size: int = 50,
-              strategies: Sequence[Sequence[str]] | Sequence[str] | None = None,
-              local_selection: bool = True, inf_alpha_eps: float = 0.01) -> AlphaRankResult:
+def alpharank_game(
+    payoffs: Any,
+    *,
+    alpha: float = 100.0,
+    population_size: int = 50,
+    strategies: Sequence[Sequence[str]] | Sequence[str] | None = None,
+    local_selection: bool = True,
+    inf_alpha_eps: float = 0.01,
+) -> AlphaRankResult:
     """α-Rank of a one-population or multi-population game.
 
     Parameters
@@ -571,30 +589,41 @@ def alpharank_game(payoffs: Any, *, alpha: float = 100.0, population_size: int =
     names = _normalise_strategies(strategies, sizes)
     n_prof = int(np.prod(sizes))
     if n_prof > MAX_PROFILES:
-        raise InputError(f"the game has {n_prof} pure profiles; at most {MAX_PROFILES} are "
-                         "supported (the chain is a dense matrix)")
+        raise InputError(
+            f"the game has {n_prof} pure profiles; at most {MAX_PROFILES} are "
+            "supported (the chain is a dense matrix)"
+        )
     if n_prof == 1:
         log_pi = np.zeros(1)
     elif single:
         log_pi = stationary_log_distribution(
-            _single_log_rates(tables[0], a, m, bool(local_selection), eps))
+            _single_log_rates(tables[0], a, m, bool(local_selection), eps)
+        )
     else:
         log_pi = stationary_log_distribution(_multi_log_rates(tables, a, m, eps))
     mass = np.exp(log_pi)
     mass /= mass.sum()
     profiles = np.stack(np.unravel_index(np.arange(n_prof), sizes), axis=1).astype(np.int64)
-    params: dict[str, Any] = {"alpha": _json_alpha(a), "population_size": m,
-                              "local_selection": bool(local_selection) if single else None}
+    params: dict[str, Any] = {
+        "alpha": _json_alpha(a),
+        "population_size": m,
+        "local_selection": bool(local_selection) if single else None,
+    }
     if math.isinf(a):
         params["inf_alpha_eps"] = eps
-    return AlphaRankResult(alpha=a, population_size=m, strategies=names, profiles=profiles,
-                           mass=mass, params=params)
+    return AlphaRankResult(
+        alpha=a, population_size=m, strategies=names, profiles=profiles, mass=mass, params=params
+    )
 
 
-def alpharank_sweep(payoffs: Any, alphas: Sequence[float] | None = None, *,
-                    population_size: int = 50,
-                    strategies: Sequence[Sequence[str]] | Sequence[str] | None = None,
-                    local_selection: bool = True) -> list[AlphaRankResult]:
+def alpharank_sweep(
+    payoffs: Any,
+    alphas: Sequence[float] | None = None,
+    *,
+    population_size: int = 50,
+    strategies: Sequence[Sequence[str]] | Sequence[str] | None = None,
+    local_selection: bool = True,
+) -> list[AlphaRankResult]:
     """α-Rank at each α of ``alphas`` (default :data:`DEFAULT_SWEEP_ALPHAS`).
 
     Parameters
@@ -616,12 +645,21 @@ def alpharank_sweep(payoffs: Any, alphas: Sequence[float] | None = None, *,
     values = list(DEFAULT_SWEEP_ALPHAS if alphas is None else alphas)
     if not values:
         raise InputError("alphas must not be empty")
-    return [alpharank_game(payoffs, alpha=a, population_size=population_size, strategies=strategies,
-                      local_selection=local_selection) for a in values]
+    return [
+        alpharank_game(
+            payoffs,
+            alpha=a,
+            population_size=population_size,
+            strategies=strategies,
+            local_selection=local_selection,
+        )
+        for a in values
+    ]
 
 
-def _win_rate_table(wins: NDArray[np.float64], ties: NDArray[np.float64]
-                    ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+def _win_rate_table(
+    wins: NDArray[np.float64], ties: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     played = wins + wins.T + ties
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = (wins + 0.5 * ties) / played
@@ -631,10 +669,16 @@ def _win_rate_table(wins: NDArray[np.float64], ties: NDArray[np.float64]
     return rate, unplayed
 
 
-def alpharank_from_battles(battles: Any, *, alpha: float = 100.0, population_size: int = 50,
-                           rounds: int = 0, confidence: float = 0.95,
-                           rng: int | np.random.Generator | None = None,
-                           local_selection: bool = True) -> AlphaRankResult:
+def alpharank_from_battles(
+    battles: Any,
+    *,
+    alpha: float = 100.0,
+    population_size: int = 50,
+    rounds: int = 0,
+    confidence: float = 0.95,
+    rng: int | np.random.Generator | None = None,
+    local_selection: bool = True,
+) -> AlphaRankResult:
     """α-Rank of models from their battles, with bootstrap intervals on the masses.
 
     The payoff ``M[i][j]`` is ``i``'s empirical win rate against ``j`` (a tie counts ½
@@ -670,8 +714,13 @@ def alpharank_from_battles(battles: Any, *, alpha: float = 100.0, population_siz
         raise InputError("the battles name no models")
     wins, ties = battles.pair_counts()
     rate, unplayed = _win_rate_table(np.asarray(wins, float), np.asarray(ties, float))
-    base = alpharank_game(rate, alpha=alpha, population_size=population_size, strategies=[models],
-                     local_selection=local_selection)
+    base = alpharank_game(
+        rate,
+        alpha=alpha,
+        population_size=population_size,
+        strategies=[models],
+        local_selection=local_selection,
+    )
     iu, ju = np.triu_indices(len(models), k=1)
     missing = tuple((models[i], models[j]) for i, j in zip(iu, ju) if unplayed[i, j])
     params = dict(base.params, rounds=int(rounds), confidence=conf, n_battles=len(battles))
@@ -682,30 +731,48 @@ def alpharank_from_battles(battles: Any, *, alpha: float = 100.0, population_siz
         total = float(cells.sum())
         n_draw = len(battles) if battles.weight is None else max(1, round(total))
         n = len(models)
-        draws = gen.multinomial(n_draw, cells / total, size=int(rounds)) if total > 0 else \
-            np.zeros((int(rounds), cells.size))
+        draws = (
+            gen.multinomial(n_draw, cells / total, size=int(rounds))
+            if total > 0
+            else np.zeros((int(rounds), cells.size))
+        )
         p = iu.size
         masses = np.empty((int(rounds), n))
         for b in range(int(rounds)):
             w = np.zeros((n, n))
             t = np.zeros((n, n))
             w[iu, ju] = draws[b, :p]
-            w[ju, iu] = draws[b, p:2 * p]
-            t[iu, ju] = draws[b, 2 * p:]
-            t[ju, iu] = draws[b, 2 * p:]
+            w[ju, iu] = draws[b, p : 2 * p]
+            t[iu, ju] = draws[b, 2 * p :]
+            t[ju, iu] = draws[b, 2 * p :]
             r, _ = _win_rate_table(w, t)
-            masses[b] = alpharank_game(r, alpha=alpha, population_size=population_size,
-                                  local_selection=local_selection).mass
+            masses[b] = alpharank_game(
+                r, alpha=alpha, population_size=population_size, local_selection=local_selection
+            ).mass
         lower, upper = percentile_interval(masses, base.mass, confidence=conf)
-    return AlphaRankResult(alpha=base.alpha, population_size=base.population_size,
-                           strategies=base.strategies, profiles=base.profiles, mass=base.mass,
-                           lower=lower, upper=upper, params=params, unplayed=missing)
+    return AlphaRankResult(
+        alpha=base.alpha,
+        population_size=base.population_size,
+        strategies=base.strategies,
+        profiles=base.profiles,
+        mass=base.mass,
+        lower=lower,
+        upper=upper,
+        params=params,
+        unplayed=missing,
+    )
 
 
-def alpharank_rating(battles: Any, *, alpha: float = 100.0, population_size: int = 50,
-                     rounds: int = 100, confidence: float = 0.95,
-                     rng: int | np.random.Generator | None = None,
-                     local_selection: bool = True) -> RatingResult:
+def alpharank_rating(
+    battles: Any,
+    *,
+    alpha: float = 100.0,
+    population_size: int = 50,
+    rounds: int = 100,
+    confidence: float = 0.95,
+    rng: int | np.random.Generator | None = None,
+    local_selection: bool = True,
+) -> RatingResult:
     """Each model's α-Rank stationary mass as a rating, with its bootstrap interval.
 
     The same computation as :func:`alpharank_from_battles` (one population of models,
@@ -733,9 +800,15 @@ def alpharank_rating(battles: Any, *, alpha: float = 100.0, population_size: int
         ``lower``/``upper``. A lone model has mass 1 and the interval [1, 1].
     """
     rounds = check_positive_int("rounds", rounds)
-    result = alpharank_from_battles(battles, alpha=alpha, population_size=population_size,
-                                    rounds=rounds, confidence=confidence, rng=rng,
-                                    local_selection=local_selection)
+    result = alpharank_from_battles(
+        battles,
+        alpha=alpha,
+        population_size=population_size,
+        rounds=rounds,
+        confidence=confidence,
+        rng=rng,
+        local_selection=local_selection,
+    )
     where = result.profiles[:, 0]
     mass = np.zeros(len(where))
     mass[where] = result.mass
@@ -743,13 +816,26 @@ def alpharank_rating(battles: Any, *, alpha: float = 100.0, population_size: int
     if result.lower is not None and result.upper is not None:
         lower[where], upper[where] = result.lower, result.upper
     seed = rng if isinstance(rng, int) and not isinstance(rng, bool) else None
-    params = {"alpha": _json_alpha(result.alpha), "population_size": result.population_size,
-              "local_selection": bool(local_selection), "ci": "bootstrap", "rounds": rounds,
-              "confidence": result.params["confidence"], "seed": seed}
-    return RatingResult(method="alpharank", params=params,
-                        models=[str(m) for m in battles.models], rating=mass, lower=lower,
-                        upper=upper, battles=battles.battles_per_model(),
-                        component=components(battles), n_battles=battles.n_battles)
+    params = {
+        "alpha": _json_alpha(result.alpha),
+        "population_size": result.population_size,
+        "local_selection": bool(local_selection),
+        "ci": "bootstrap",
+        "rounds": rounds,
+        "confidence": result.params["confidence"],
+        "seed": seed,
+    }
+    return RatingResult(
+        method="alpharank",
+        params=params,
+        models=[str(m) for m in battles.models],
+        rating=mass,
+        lower=lower,
+        upper=upper,
+        battles=battles.battles_per_model(),
+        component=components(battles),
+        n_battles=battles.n_battles,
+    )
 
 
 __all__ = [

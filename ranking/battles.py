@@ -108,8 +108,9 @@ class Battles:
                 raise InputError("Battles: tstamp must hold one finite number per battle")
         if self.weight is not None:
             set_(self, "weight", np.asarray(self.weight, dtype=np.float64))
-            if self.weight.shape != (n,) or not (np.isfinite(self.weight).all()
-                                                and (self.weight >= 0).all()):
+            if self.weight.shape != (n,) or not (
+                np.isfinite(self.weight).all() and (self.weight >= 0).all()
+            ):
                 raise InputError("Battles: weight must hold one finite value >= 0 per battle")
         if len(set(self.models)) != len(self.models):
             raise InputError("Battles: model names must be unique")
@@ -121,8 +122,9 @@ class Battles:
                 raise InputError("Battles: outcome codes must be 0, 1, 2 or 3")
             if (self.a == self.b).any():
                 i = int(np.flatnonzero(self.a == self.b)[0])
-                raise InputError(f"Battles: battle {i} is a self-battle of "
-                                 f"{self.models[self.a[i]]!r}")
+                raise InputError(
+                    f"Battles: battle {i} is a self-battle of {self.models[self.a[i]]!r}"
+                )
 
     def __len__(self) -> int:
         return int(self.a.shape[0])
@@ -156,20 +158,24 @@ class Battles:
         winner = np.where(o == B_WINS, self.b, self.a)
         loser = np.where(o == B_WINS, self.a, self.b)
         decided = (o == A_WINS) | (o == B_WINS)
-        wins = np.bincount(winner[decided].astype(np.int64) * n + loser[decided],
-                           weights=w[decided], minlength=n * n).reshape(n, n)
+        wins = np.bincount(
+            winner[decided].astype(np.int64) * n + loser[decided],
+            weights=w[decided],
+            minlength=n * n,
+        ).reshape(n, n)
         tied = (o == TIE) | (o == TIE_BOTHBAD)
-        ties = np.bincount(self.a[tied].astype(np.int64) * n + self.b[tied],
-                           weights=w[tied], minlength=n * n).reshape(n, n)
-        return (np.asarray(wins, dtype=np.float64),
-                np.asarray(ties + ties.T, dtype=np.float64))
+        ties = np.bincount(
+            self.a[tied].astype(np.int64) * n + self.b[tied], weights=w[tied], minlength=n * n
+        ).reshape(n, n)
+        return (np.asarray(wins, dtype=np.float64), np.asarray(ties + ties.T, dtype=np.float64))
 
     def battles_per_model(self) -> NDArray[np.int64]:
         """Number of battles each model took part in (weights summed, then rounded)."""
         n = self.n_models
         w = None if self.weight is None else self.weight
         total = np.bincount(self.a, weights=w, minlength=n) + np.bincount(
-            self.b, weights=w, minlength=n)
+            self.b, weights=w, minlength=n
+        )
         return np.rint(total).astype(np.int64)
 
     def subset(self, mask: NDArray[np.bool_] | Sequence[bool]) -> Battles:
@@ -177,9 +183,14 @@ class Battles:
         keep = np.asarray(mask, dtype=bool)
         if keep.shape != (len(self),):
             raise InputError(f"subset: mask must have one entry per battle ({len(self)})")
-        return Battles(self.models, self.a[keep], self.b[keep], self.outcome[keep],
-                       None if self.tstamp is None else self.tstamp[keep],
-                       None if self.weight is None else self.weight[keep])
+        return Battles(
+            self.models,
+            self.a[keep],
+            self.b[keep],
+            self.outcome[keep],
+            None if self.tstamp is None else self.tstamp[keep],
+            None if self.weight is None else self.weight[keep],
+        )
 
     def with_models(self, models: Iterable[str]) -> Battles:
         """The same battles indexed into ``models``, which must contain every current name.
@@ -194,8 +205,7 @@ class Battles:
         remap = np.array([position[m] for m in self.models], dtype=np.int32)
         if not len(remap):
             remap = np.zeros(0, dtype=np.int32)
-        return Battles(names, remap[self.a], remap[self.b], self.outcome,
-                       self.tstamp, self.weight)
+        return Battles(names, remap[self.a], remap[self.b], self.outcome, self.tstamp, self.weight)
 
     def chronological(self) -> NDArray[np.int64]:
         """Processing order for online methods: by ``tstamp`` (stable) when present."""
@@ -204,8 +214,9 @@ class Battles:
         return np.argsort(self.tstamp, kind="stable").astype(np.int64)
 
     @classmethod
-    def from_records(cls, records: Iterable[Mapping[str, Any]], *,
-                     skip_invalid: bool = False) -> Battles:
+    def from_records(
+        cls, records: Iterable[Mapping[str, Any]], *, skip_invalid: bool = False
+    ) -> Battles:
         """Build battles from Chatbot-Arena-style records (DESIGN.md format 1).
 
         Parameters
@@ -254,10 +265,15 @@ class ReadResult:
     category: NDArray[np.object_] | None = None
 
 
-def read_battles(source: str | Path | IO[str] | IO[bytes], *, fmt: Format = "auto",
-                 skip_invalid: bool = False, anonymous_only: bool = False,
-                 max_name_length: int | None = None,
-                 max_category_length: int | None = None) -> ReadResult:
+def read_battles(
+    source: str | Path | IO[str] | IO[bytes],
+    *,
+    fmt: Format = "auto",
+    skip_invalid: bool = False,
+    anonymous_only: bool = False,
+    max_name_length: int | None = None,
+    max_category_length: int | None = None,
+) -> ReadResult:
     """Read a battle file in any of DESIGN.md's three formats.
 
     Parameters
@@ -303,15 +319,20 @@ def read_battles(source: str | Path | IO[str] | IO[bytes], *, fmt: Format = "aut
         else:
             fmt = "auto-csv"  # type: ignore[assignment]
     chained = _chain(first, blocks)
-    coder = _Coder(label="line", anonymous_only=anonymous_only, max_name_length=max_name_length,
-                   max_category_length=max_category_length)
+    coder = _Coder(
+        label="line",
+        anonymous_only=anonymous_only,
+        max_name_length=max_name_length,
+        max_category_length=max_category_length,
+    )
     if fmt == "jsonl":
         _read_jsonl(chained, coder)
     elif fmt == "json":
         _read_json_array(b"".join(chained), coder)
     else:
-        text = io.TextIOWrapper(io.BufferedReader(_BlockStream(chained)), encoding="utf-8",
-                                newline="")
+        text = io.TextIOWrapper(
+            io.BufferedReader(_BlockStream(chained)), encoding="utf-8", newline=""
+        )
         try:
             _read_csv(text, coder, fmt=fmt)
         except UnicodeDecodeError as exc:
@@ -382,8 +403,8 @@ def _split_blocks(handle: IO[Any], *, close: bool) -> Iterator[bytes]:
             if cut < 0:
                 carry = block
                 continue
-            carry = block[cut + 1:]
-            yield block[:cut + 1]
+            carry = block[cut + 1 :]
+            yield block[: cut + 1]
         if carry:
             yield carry
     finally:
@@ -475,11 +496,14 @@ def _read_json_array(data: bytes, coder: _Coder) -> None:
         records = _loads(data)
     except _JSONDecodeError as exc:
         line = _error_line(data, exc)
-        raise BattleFileError(f"line {line}: invalid JSON ({_json_reason(exc)})",
-                              [(line, "invalid JSON")]) from None
+        raise BattleFileError(
+            f"line {line}: invalid JSON ({_json_reason(exc)})", [(line, "invalid JSON")]
+        ) from None
     if not isinstance(records, list):
-        raise BattleFileError("line 1: expected a JSON array of battle records",
-                              [(1, "expected a JSON array of battle records")])
+        raise BattleFileError(
+            "line 1: expected a JSON array of battle records",
+            [(1, "expected a JSON array of battle records")],
+        )
     coder.label = "record"
     coder.add_records(records, first_line=1)
 
@@ -513,11 +537,15 @@ def _read_csv(text: IO[str], coder: _Coder, *, fmt: str) -> None:
         msg = f"a pair-counts CSV needs the columns {','.join(_PAIR_COLUMNS)}; got {','.join(header)!r}"
         raise BattleFileError(f"line 1: {msg}", [(1, msg)])
     if fmt == "csv" and not is_battles:
-        msg = f"a battle CSV needs the columns {','.join(_BATTLE_COLUMNS)}; got {','.join(header)!r}"
+        msg = (
+            f"a battle CSV needs the columns {','.join(_BATTLE_COLUMNS)}; got {','.join(header)!r}"
+        )
         raise BattleFileError(f"line 1: {msg}", [(1, msg)])
     if not (is_pairs or is_battles):
-        msg = (f"CSV header must have {','.join(_BATTLE_COLUMNS)} (battles) or "
-               f"{','.join(_PAIR_COLUMNS)} (pair counts); got {','.join(header)!r}")
+        msg = (
+            f"CSV header must have {','.join(_BATTLE_COLUMNS)} (battles) or "
+            f"{','.join(_PAIR_COLUMNS)} (pair counts); got {','.join(header)!r}"
+        )
         raise BattleFileError(f"line 1: {msg}", [(1, msg)])
     if fmt == "pairs" or (fmt == "auto-csv" and is_pairs and not is_battles):
         _read_pair_rows(reader, header, coder)
@@ -532,8 +560,9 @@ def _csv_rows(reader: Any, width: int) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as exc:
-            raise BattleFileError(f"line {reader.line_num}: bad CSV ({exc})",
-                                  [(reader.line_num, f"bad CSV ({exc})")]) from None
+            raise BattleFileError(
+                f"line {reader.line_num}: bad CSV ({exc})", [(reader.line_num, f"bad CSV ({exc})")]
+            ) from None
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         yield reader.line_num, row
@@ -559,8 +588,13 @@ def _read_battle_rows(reader: Any, header: list[str], coder: _Coder) -> None:
                 record["tstamp"] = row[it]
         if ian is not None and row[ian].strip():
             flag = row[ian].strip().lower()
-            record["anony"] = True if flag in ("true", "1", "yes") else False if flag in (
-                "false", "0", "no") else row[ian]
+            record["anony"] = (
+                True
+                if flag in ("true", "1", "yes")
+                else False
+                if flag in ("false", "0", "no")
+                else row[ian]
+            )
         if ic is not None:
             record["category"] = row[ic]
         records.append(record)
@@ -572,15 +606,17 @@ def _read_battle_rows(reader: Any, header: list[str], coder: _Coder) -> None:
 
 def _read_pair_rows(reader: Any, header: list[str], coder: _Coder) -> None:
     if coder.anonymous_only:
-        raise InputError("anonymous_only needs battle records with an 'anony' field; "
-                         "a pair-counts file has none")
+        raise InputError(
+            "anonymous_only needs battle records with an 'anony' field; a pair-counts file has none"
+        )
     col = {name: header.index(name) for name in header if name}
     width = len(header)
     rows: list[tuple[int, str | None, str | None, Sequence[float], str | None]] = []
     for line, row in _csv_rows(reader, width):
         if len(row) != width:
-            rows.append((line, None, None, (),
-                         f"expected {width} fields as in the header; got {len(row)}"))
+            rows.append(
+                (line, None, None, (), f"expected {width} fields as in the header; got {len(row)}")
+            )
             continue
         counts: list[float] = []
         problem = None
@@ -609,8 +645,14 @@ class _Invalid(dict):  # type: ignore[type-arg]
 class _Coder:
     """Accumulates coded battles from decoded records, block by block."""
 
-    def __init__(self, *, label: str, anonymous_only: bool = False,
-                 max_name_length: int | None = None, max_category_length: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        label: str,
+        anonymous_only: bool = False,
+        max_name_length: int | None = None,
+        max_category_length: int | None = None,
+    ) -> None:
         self.label = label
         self.anonymous_only = anonymous_only
         self.max_name_length = max_name_length
@@ -634,8 +676,9 @@ class _Coder:
     # -- names
     def _code_names(self, values: list[Any]) -> NDArray[np.int64]:
         try:  # every name already known (the common case after the first block)
-            return np.fromiter(map(self.names.__getitem__, values), dtype=np.int64,
-                               count=len(values))
+            return np.fromiter(
+                map(self.names.__getitem__, values), dtype=np.int64, count=len(values)
+            )
         except (KeyError, TypeError):
             pass
         try:
@@ -647,8 +690,9 @@ class _Coder:
         return np.fromiter(map(lut.__getitem__, values), dtype=np.int64, count=len(values))
 
     # -- records (JSON, JSONL, battle CSV)
-    def add_records(self, records: list[Any], *, first_line: int = 1,
-                    lines: NDArray[np.int64] | None = None) -> None:
+    def add_records(
+        self, records: list[Any], *, first_line: int = 1, lines: NDArray[np.int64] | None = None
+    ) -> None:
         m = len(records)
         if m == 0:
             return
@@ -660,8 +704,9 @@ class _Coder:
             records = [r if isinstance(r, Mapping) else _BadRecord(r) for r in records]
             a = self._code_names([r.get("model_a") for r in records])
             b = self._code_names([r.get("model_b") for r in records])
-            o = np.fromiter(map(_winner_code, [r.get("winner") for r in records]),
-                            dtype=np.int64, count=m)
+            o = np.fromiter(
+                map(_winner_code, [r.get("winner") for r in records]), dtype=np.int64, count=m
+            )
         else:
             a, b, o = coded
         try:
@@ -672,23 +717,34 @@ class _Coder:
             t = np.array(ts, dtype=np.float64)
             t_bad = ~((t >= 0) & (t <= MAX_TSTAMP))
         else:
-            t = np.array([v if type(v) in (int, float) else math.nan for v in ts],
-                         dtype=np.float64)
-            t_bad = np.fromiter((v is not None and type(v) not in (int, float) for v in ts),
-                                dtype=bool, count=m) | (t < 0) | (t > MAX_TSTAMP) | np.isinf(t)
+            t = np.array([v if type(v) in (int, float) else math.nan for v in ts], dtype=np.float64)
+            t_bad = (
+                np.fromiter(
+                    (v is not None and type(v) not in (int, float) for v in ts), dtype=bool, count=m
+                )
+                | (t < 0)
+                | (t > MAX_TSTAMP)
+                | np.isinf(t)
+            )
         flags = _field(records, "anony")
         kinds = set(map(type, flags))
         if kinds <= {bool}:  # the common case: every record says
             anony, anony_bad = np.array(flags, dtype=bool), np.zeros(m, dtype=bool)
         else:
             anony = np.fromiter((v is not False for v in flags), dtype=bool, count=m)
-            anony_bad = (np.zeros(m, dtype=bool) if kinds <= _ANONY_TYPES else
-                         np.fromiter((type(v) not in _ANONY_TYPES for v in flags), dtype=bool, count=m))
+            anony_bad = (
+                np.zeros(m, dtype=bool)
+                if kinds <= _ANONY_TYPES
+                else np.fromiter((type(v) not in _ANONY_TYPES for v in flags), dtype=bool, count=m)
+            )
         category, category_bad = self._code_categories(_field(records, "category"))
         bad = (a < 0) | (b < 0) | (o < 0) | (a == b) | t_bad | anony_bad | category_bad
         if self.anonymous_only:
-            keep = np.fromiter((isinstance(r, Mapping) and r.get("anony") is True
-                                for r in records), dtype=bool, count=m)
+            keep = np.fromiter(
+                (isinstance(r, Mapping) and r.get("anony") is True for r in records),
+                dtype=bool,
+                count=m,
+            )
         else:
             keep = np.ones(m, dtype=bool)
         if bad.any():
@@ -704,8 +760,9 @@ class _Coder:
         self.anony.append(anony)
         self.category.append(category)
 
-    def _code_triples(self, records: list[Any]
-                      ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]] | None:
+    def _code_triples(
+        self, records: list[Any]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]] | None:
         """Code model_a, model_b and winner with C-level look-ups; None if a record is odd."""
         try:
             ma = list(map(_GET_A, records))
@@ -756,11 +813,14 @@ class _Coder:
         if isinstance(record, _Invalid):
             return record.reason
         if isinstance(record, _BadRecord):
-            return f"expected a JSON object with model_a, model_b, winner; got {_show(record.value)}"
+            return (
+                f"expected a JSON object with model_a, model_b, winner; got {_show(record.value)}"
+            )
         ma, mb = record.get("model_a"), record.get("model_b")
         winner, tstamp = record.get("winner"), record.get("tstamp")
-        problem = (_name_problem("model_a", ma, self.max_name_length)
-                   or _name_problem("model_b", mb, self.max_name_length))
+        problem = _name_problem("model_a", ma, self.max_name_length) or _name_problem(
+            "model_b", mb, self.max_name_length
+        )
         if problem:
             return problem
         if ma == mb:
@@ -784,8 +844,9 @@ class _Coder:
         return "malformed record"  # pragma: no cover
 
     # -- pair counts
-    def add_pair_rows(self, rows: list[tuple[int, str | None, str | None,
-                                             Sequence[float], str | None]]) -> None:
+    def add_pair_rows(
+        self, rows: list[tuple[int, str | None, str | None, Sequence[float], str | None]]
+    ) -> None:
         """Pair-count rows ``(line, model_a, model_b, (wins_a, wins_b, ties), problem)``."""
         if not rows:
             return
@@ -795,8 +856,9 @@ class _Coder:
         weights: list[Sequence[float]] = []
         for line, model_a, model_b, counts, problem in rows:
             if problem is None:
-                problem = (_name_problem("model_a", model_a, self.max_name_length)
-                           or _name_problem("model_b", model_b, self.max_name_length))
+                problem = _name_problem("model_a", model_a, self.max_name_length) or _name_problem(
+                    "model_b", model_b, self.max_name_length
+                )
             if problem is None and model_a == model_b:
                 problem = f"model_a and model_b are both {model_a!r}; a self-battle is malformed"
             if problem is not None:
@@ -826,10 +888,12 @@ class _Coder:
         if self.n_errors and not skip_invalid:
             line, message = self.errors[0]
             more = self.n_errors - 1
-            tail = (f" (and {more} more malformed row{'s' if more > 1 else ''})" if more else "")
+            tail = f" (and {more} more malformed row{'s' if more > 1 else ''})" if more else ""
             raise BattleFileError(
                 f"{self.label} {line}: {message}{tail}; nothing was read "
-                "(use --skip-invalid to skip malformed rows)", list(self.errors))
+                "(use --skip-invalid to skip malformed rows)",
+                list(self.errors),
+            )
         cat = np.concatenate
         if self.a:
             a, b, o = cat(self.a), cat(self.b), cat(self.o)
@@ -851,13 +915,22 @@ class _Coder:
         remap[order] = np.arange(len(names), dtype=np.int32)
         models = tuple(names[i] for i in order)
         tstamp = t if len(t) and not self.weighted and np.isfinite(t).all() else None
-        battles = Battles(models, remap[a] if len(a) else a.astype(np.int32),
-                          remap[b] if len(b) else b.astype(np.int32), o.astype(np.int8),
-                          tstamp, w if self.weighted else None)
-        return ReadResult(battles=battles, n_rows=self.n_rows,
-                          skipped=self.n_errors, errors=list(self.errors),
-                          anony=None if self.weighted else anony,
-                          category=None if self.weighted else category)
+        battles = Battles(
+            models,
+            remap[a] if len(a) else a.astype(np.int32),
+            remap[b] if len(b) else b.astype(np.int32),
+            o.astype(np.int8),
+            tstamp,
+            w if self.weighted else None,
+        )
+        return ReadResult(
+            battles=battles,
+            n_rows=self.n_rows,
+            skipped=self.n_errors,
+            errors=list(self.errors),
+            anony=None if self.weighted else anony,
+            category=None if self.weighted else category,
+        )
 
 
 class _BadRecord(dict):  # type: ignore[type-arg]

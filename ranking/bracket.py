@@ -40,8 +40,9 @@ __all__ = [
 _MC_CHUNK_CELLS = 4_000_000
 
 
-def win_matrix(strength: ArrayLike, *, scale: float = 400.0, base: float = 10.0,
-               name: str = "p") -> NDArray[np.float64]:
+def win_matrix(
+    strength: ArrayLike, *, scale: float = 400.0, base: float = 10.0, name: str = "p"
+) -> NDArray[np.float64]:
     """Pairwise win probabilities from ratings (1-D) or a checked matrix (2-D).
 
     Parameters
@@ -84,8 +85,9 @@ def win_matrix(strength: ArrayLike, *, scale: float = 400.0, base: float = 10.0,
     gap = np.abs(arr + arr.T - 1.0) * off
     if np.any(gap > 1e-6):
         i, j = np.unravel_index(int(np.argmax(gap)), gap.shape)
-        raise InputError(f"{name}[{i}][{j}] + {name}[{j}][{i}] must equal 1; "
-                         f"got {arr[i, j]} + {arr[j, i]}")
+        raise InputError(
+            f"{name}[{i}][{j}] + {name}[{j}][{i}] must equal 1; got {arr[i, j]} + {arr[j, i]}"
+        )
     out = arr.copy()
     np.fill_diagonal(out, 0.5)
     return out
@@ -178,8 +180,9 @@ class BracketProbabilities:
         return total
 
 
-def bracket_probabilities(strength: ArrayLike, *, scale: float = 400.0, base: float = 10.0,
-                          third_place: bool = False) -> BracketProbabilities:
+def bracket_probabilities(
+    strength: ArrayLike, *, scale: float = 400.0, base: float = 10.0, third_place: bool = False
+) -> BracketProbabilities:
     """Exact probabilities of reaching each round and of winning, by dynamic programming.
 
     A block of ``2h`` slots is won by ``i`` from its left half with probability
@@ -233,8 +236,9 @@ def bracket_probabilities(strength: ArrayLike, *, scale: float = 400.0, base: fl
         lost_semi = semi_q - reach[rounds - 1]  # in the semi-final, not through it
         half = size // 2
         top, bottom = lost_semi[:half], lost_semi[half:]
-        third_slot = np.concatenate([top * (ps[:half, half:] @ bottom),
-                                     bottom * (ps[half:, :half] @ top)])
+        third_slot = np.concatenate(
+            [top * (ps[:half, half:] @ bottom), bottom * (ps[half:, :half] @ top)]
+        )
         p_third = np.empty(size)
         p_third[order] = third_slot
         p_third = p_third[:n]
@@ -245,21 +249,28 @@ def _as_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
-
-def _mc_setup(strength: ArrayLike, simulations: int, scale: float, base: float,
-              rng: int | np.random.Generator | None
-              ) -> tuple[np.random.Generator, NDArray[np.float64], NDArray[np.int64], int, int, int]:
+def _mc_setup(
+    strength: ArrayLike,
+    simulations: int,
+    scale: float,
+    base: float,
+    rng: int | np.random.Generator | None,
+) -> tuple[np.random.Generator, NDArray[np.float64], NDArray[np.int64], int, int, int]:
     """Validated inputs of a Monte Carlo bracket: ``(gen, ps, order, rounds, n, total)``."""
-    if isinstance(simulations, bool) or not isinstance(simulations, int | np.integer) \
-            or simulations < 1:
+    if (
+        isinstance(simulations, bool)
+        or not isinstance(simulations, int | np.integer)
+        or simulations < 1
+    ):
         raise InputError(f"simulations must be a positive integer; got {simulations!r}")
     p = win_matrix(strength, scale=scale, base=base)
     ps, order, rounds = _slot_matrix(p)
     return _as_rng(rng), ps, order, rounds, p.shape[0], int(simulations)
 
 
-def _mc_brackets(gen: np.random.Generator, ps: NDArray[np.float64], rounds: int, total: int
-                 ) -> Iterator[tuple[int, int, int, NDArray[np.int64]]]:
+def _mc_brackets(
+    gen: np.random.Generator, ps: NDArray[np.float64], rounds: int, total: int
+) -> Iterator[tuple[int, int, int, NDArray[np.int64]]]:
     """Play ``total`` single-elimination brackets in chunks of simulations.
 
     Yields ``(lo, hi, level, alive)`` after each round: ``alive[k]`` are the bracket slots
@@ -275,9 +286,15 @@ def _mc_brackets(gen: np.random.Generator, ps: NDArray[np.float64], rounds: int,
             alive = np.where(gen.random(a.shape) < ps[a, b], a, b)
             yield lo, hi, level, alive
 
-def bracket_samples(strength: ArrayLike, *, simulations: int, scale: float = 400.0,
-                    base: float = 10.0, rng: int | np.random.Generator | None = None
-                    ) -> NDArray[np.int8]:
+
+def bracket_samples(
+    strength: ArrayLike,
+    *,
+    simulations: int,
+    scale: float = 400.0,
+    base: float = 10.0,
+    rng: int | np.random.Generator | None = None,
+) -> NDArray[np.int8]:
     """Simulate brackets; return the number of rounds each entrant won per simulation.
 
     Parameters
@@ -307,9 +324,14 @@ def bracket_samples(strength: ArrayLike, *, simulations: int, scale: float = 400
     return result[:, :n]
 
 
-def bracket_monte_carlo(strength: ArrayLike, *, simulations: int = 100_000,
-                        scale: float = 400.0, base: float = 10.0,
-                        rng: int | np.random.Generator | None = None) -> BracketProbabilities:
+def bracket_monte_carlo(
+    strength: ArrayLike,
+    *,
+    simulations: int = 100_000,
+    scale: float = 400.0,
+    base: float = 10.0,
+    rng: int | np.random.Generator | None = None,
+) -> BracketProbabilities:
     """Monte Carlo estimates of :func:`bracket_probabilities` with standard errors.
 
     Parameters
@@ -338,8 +360,9 @@ def bracket_monte_carlo(strength: ArrayLike, *, simulations: int = 100_000,
     by_seed[order] = counts
     p_reach = by_seed[:n] / total
     stderr = np.sqrt(p_reach * (1 - p_reach) / total)
-    return BracketProbabilities(rounds=rounds, p_reach=p_reach, stderr=stderr,
-                                method="monte_carlo", simulations=total)
+    return BracketProbabilities(
+        rounds=rounds, p_reach=p_reach, stderr=stderr, method="monte_carlo", simulations=total
+    )
 
 
 # --------------------------------------------------------------------------- live state
@@ -398,32 +421,46 @@ class BracketState:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-able dict (for storing a live bracket, e.g. in a Django JSONField)."""
-        return {"names": list(self.names),
-                "ratings": None if self.ratings is None else list(self.ratings),
-                "rounds": self.rounds, "third_place": self.third_place,
-                "reseed": self.reseed,
-                "matches": [[[a, b] for a, b in rnd] for rnd in self.matches],
-                "winners": [list(w) for w in self.winners]}
+        return {
+            "names": list(self.names),
+            "ratings": None if self.ratings is None else list(self.ratings),
+            "rounds": self.rounds,
+            "third_place": self.third_place,
+            "reseed": self.reseed,
+            "matches": [[[a, b] for a, b in rnd] for rnd in self.matches],
+            "winners": [list(w) for w in self.winners],
+        }
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> BracketState:
         """Rebuild a state written by :meth:`to_json`."""
         try:
-            return cls(names=tuple(str(x) for x in doc["names"]),
-                       ratings=None if doc.get("ratings") is None
-                       else tuple(float(x) for x in doc["ratings"]),
-                       rounds=int(doc["rounds"]), third_place=bool(doc["third_place"]),
-                       reseed=bool(doc["reseed"]),
-                       matches=tuple(tuple((int(a), None if b is None else int(b))
-                                           for a, b in rnd) for rnd in doc["matches"]),
-                       winners=tuple(tuple(int(x) for x in w) for w in doc["winners"]))
+            return cls(
+                names=tuple(str(x) for x in doc["names"]),
+                ratings=None
+                if doc.get("ratings") is None
+                else tuple(float(x) for x in doc["ratings"]),
+                rounds=int(doc["rounds"]),
+                third_place=bool(doc["third_place"]),
+                reseed=bool(doc["reseed"]),
+                matches=tuple(
+                    tuple((int(a), None if b is None else int(b)) for a, b in rnd)
+                    for rnd in doc["matches"]
+                ),
+                winners=tuple(tuple(int(x) for x in w) for w in doc["winners"]),
+            )
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"not a bracket state: {exc!r}") from None
 
 
-def bracket_create(names: Sequence[str], *, ratings: Sequence[float] | None = None,
-                   third_place: bool = False, reseed: bool = False,
-                   seed_by_rating: bool = False) -> BracketState:
+def bracket_create(
+    names: Sequence[str],
+    *,
+    ratings: Sequence[float] | None = None,
+    third_place: bool = False,
+    reseed: bool = False,
+    seed_by_rating: bool = False,
+) -> BracketState:
     """Draw a seeded single-elimination bracket.
 
     Parameters
@@ -465,12 +502,19 @@ def bracket_create(names: Sequence[str], *, ratings: Sequence[float] | None = No
     order = seed_slots(1 << rounds)
     slots = [int(s) if s < n else None for s in order]
     first = tuple((int(a), b) for a, b in zip(slots[0::2], slots[1::2]))  # type: ignore[arg-type]
-    return BracketState(names=names_t, ratings=r_t, rounds=rounds, third_place=third_place,
-                        reseed=reseed, matches=(first,))
+    return BracketState(
+        names=names_t,
+        ratings=r_t,
+        rounds=rounds,
+        third_place=third_place,
+        reseed=reseed,
+        matches=(first,),
+    )
 
 
-def bracket_advance(state: BracketState, winners: Sequence[int | str], *,
-                    ratings: Sequence[float] | None = None) -> BracketState:
+def bracket_advance(
+    state: BracketState, winners: Sequence[int | str], *, ratings: Sequence[float] | None = None
+) -> BracketState:
     """Record the winners of the current round and draw the next one.
 
     Parameters
@@ -501,15 +545,19 @@ def bracket_advance(state: BracketState, winners: Sequence[int | str], *,
             resolved.append(int(w))
     pending = state.pending()
     if len(resolved) != len(pending):
-        raise InputError(f"expected {len(pending)} winners for round {state.current_round}; "
-                         f"got {len(resolved)}")
+        raise InputError(
+            f"expected {len(pending)} winners for round {state.current_round}; got {len(resolved)}"
+        )
     for (a, b), w in zip(pending, resolved):
         if w not in (a, b):
-            raise InputError(f"winner {state.names[w] if 0 <= w < len(state.names) else w!r}"
-                             f" did not play in match {state.names[a]} - {state.names[b]}")
+            raise InputError(
+                f"winner {state.names[w] if 0 <= w < len(state.names) else w!r}"
+                f" did not play in match {state.names[a]} - {state.names[b]}"
+            )
     it = iter(resolved)
-    round_winners = tuple(a if b is None else next(it)
-                          for a, b in state.matches[len(state.winners)])
+    round_winners = tuple(
+        a if b is None else next(it) for a, b in state.matches[len(state.winners)]
+    )
     r_t = state.ratings
     if ratings is not None:
         r = np.asarray(ratings, dtype=np.float64)
@@ -526,12 +574,13 @@ def bracket_advance(state: BracketState, winners: Sequence[int | str], *,
         alive = sorted(round_winners, key=lambda i: (-rt[i], i))
         pairs = [(alive[k], alive[-1 - k]) for k in range(len(alive) // 2)]
     else:
-        pairs = [(round_winners[k], round_winners[k + 1])
-                 for k in range(0, len(round_winners), 2)]
+        pairs = [(round_winners[k], round_winners[k + 1]) for k in range(0, len(round_winners), 2)]
     if new.current_round == state.rounds and state.third_place:
         # semi-finals never hold a bye: at least 4 entrants
-        losers = [int(b) if w == a else a  # type: ignore[arg-type]
-                  for (a, b), w in zip(last, round_winners)]
+        losers = [
+            int(b) if w == a else a  # type: ignore[arg-type]
+            for (a, b), w in zip(last, round_winners)
+        ]
         if state.reseed and r_t is not None:
             rt = r_t
             losers = sorted(losers, key=lambda i: (-rt[i], i))
@@ -539,8 +588,9 @@ def bracket_advance(state: BracketState, winners: Sequence[int | str], *,
     return replace(new, matches=new.matches + (tuple(pairs),))
 
 
-def bracket_ranking(state: BracketState, *, ratings: Sequence[float] | None = None
-                    ) -> list[tuple[str, int]]:
+def bracket_ranking(
+    state: BracketState, *, ratings: Sequence[float] | None = None
+) -> list[tuple[str, int]]:
     """The ranking a finished bracket produces: placement first, then rating.
 
     The champion is 1st and the finalist 2nd; with a third-place match its winner is 3rd
@@ -628,10 +678,14 @@ class DoubleEliminationResult:
     simulations: int
 
 
-def _de_chunk(ps: NDArray[np.float64], real: NDArray[np.bool_], rounds: int, s: int,
-              reset: bool, gen: np.random.Generator
-              ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
-                         NDArray[np.bool_]]:
+def _de_chunk(
+    ps: NDArray[np.float64],
+    real: NDArray[np.bool_],
+    rounds: int,
+    s: int,
+    reset: bool,
+    gen: np.random.Generator,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
     """One batch of double-elimination events over bracket slots.
 
     Returns per slot: the stage at which it was knocked out (higher is better; the
@@ -643,9 +697,9 @@ def _de_chunk(ps: NDArray[np.float64], real: NDArray[np.bool_], rounds: int, s: 
     stage = np.zeros((s, size), dtype=np.int64)
     wins = np.zeros((s, size), dtype=np.int64)
 
-    def play(a: NDArray[np.int64], b: NDArray[np.int64],
-             played: NDArray[np.bool_] | None = None
-             ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    def play(
+        a: NDArray[np.int64], b: NDArray[np.int64], played: NDArray[np.bool_] | None = None
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
         a_wins = gen.random(a.shape) < ps[a, b]
         winner, loser = np.where(a_wins, a, b), np.where(a_wins, b, a)
         counted = real[a] & real[b] if played is None else real[a] & real[b] & played
@@ -688,10 +742,15 @@ def _de_chunk(ps: NDArray[np.float64], real: NDArray[np.bool_], rounds: int, s: 
     return stage, wins, finalists, unbeaten
 
 
-def double_elimination(strength: ArrayLike, *, simulations: int = 100_000,
-                       grand_final_reset: bool = True, scale: float = 400.0,
-                       base: float = 10.0, rng: int | np.random.Generator | None = None
-                       ) -> DoubleEliminationResult:
+def double_elimination(
+    strength: ArrayLike,
+    *,
+    simulations: int = 100_000,
+    grand_final_reset: bool = True,
+    scale: float = 400.0,
+    base: float = 10.0,
+    rng: int | np.random.Generator | None = None,
+) -> DoubleEliminationResult:
     """Monte Carlo outcome probabilities of a seeded double-elimination bracket.
 
     The winners' bracket is the standard seeded bracket (byes to the top seeds). Its
@@ -721,18 +780,20 @@ def double_elimination(strength: ArrayLike, *, simulations: int = 100_000,
     gen, ps, order, rounds, n, total = _mc_setup(strength, simulations, scale, base, rng)
     size = 1 << rounds
     real = order < n
-    acc = {key: np.zeros(size) for key in ("champ", "final", "unbeaten", "wins", "wins2",
-                                           "place", "place2")}
+    acc = {
+        key: np.zeros(size)
+        for key in ("champ", "final", "unbeaten", "wins", "wins2", "place", "place2")
+    }
     chunk = max(1, _MC_CHUNK_CELLS // (4 * size))
     for lo in range(0, total, chunk):
         s = min(total, lo + chunk) - lo
-        stage, wins, finalists, unbeaten = _de_chunk(ps, real, rounds, s, grand_final_reset,
-                                                     gen)
+        stage, wins, finalists, unbeaten = _de_chunk(ps, real, rounds, s, grand_final_reset, gen)
         # place = 1 + number of real entrants knocked out later (phantoms at stage -1)
         stage = np.where(real[None, :], stage, -1) + 1
         levels = int(stage.max()) + 1
-        counts = np.bincount((np.arange(s)[:, None] * levels + stage).ravel(),
-                             minlength=s * levels).reshape(s, levels)
+        counts = np.bincount(
+            (np.arange(s)[:, None] * levels + stage).ravel(), minlength=s * levels
+        ).reshape(s, levels)
         later = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1] - counts
         place = 1 + np.take_along_axis(later, stage, axis=1)
         acc["champ"] += (stage == stage.max(axis=1, keepdims=True)).sum(axis=0)
@@ -757,11 +818,20 @@ def double_elimination(strength: ArrayLike, *, simulations: int = 100_000,
         var = np.maximum(m2 - m1**2, 0.0) * total / max(total - 1, 1)
         return np.sqrt(var / total)
 
-    stderr = {"p_champion": se_p(mean["champ"]), "p_grand_final": se_p(mean["final"]),
-              "p_unbeaten": se_p(mean["unbeaten"]),
-              "expected_wins": se_mean(mean["wins"], mean["wins2"]),
-              "expected_place": se_mean(mean["place"], mean["place2"])}
-    return DoubleEliminationResult(rounds=rounds, p_champion=mean["champ"],
-                                   p_grand_final=mean["final"], p_unbeaten=mean["unbeaten"],
-                                   expected_wins=mean["wins"], expected_place=mean["place"],
-                                   stderr=stderr, simulations=total)
+    stderr = {
+        "p_champion": se_p(mean["champ"]),
+        "p_grand_final": se_p(mean["final"]),
+        "p_unbeaten": se_p(mean["unbeaten"]),
+        "expected_wins": se_mean(mean["wins"], mean["wins2"]),
+        "expected_place": se_mean(mean["place"], mean["place2"]),
+    }
+    return DoubleEliminationResult(
+        rounds=rounds,
+        p_champion=mean["champ"],
+        p_grand_final=mean["final"],
+        p_unbeaten=mean["unbeaten"],
+        expected_wins=mean["wins"],
+        expected_place=mean["place"],
+        stderr=stderr,
+        simulations=total,
+    )

@@ -99,8 +99,15 @@ def _pairs(battles: Battles) -> _Pairs:
     wins, ties = battles.pair_counts()
     games = wins + wins.T + ties
     i, j = np.nonzero(np.triu(games > 0, k=1))
-    return _Pairs(battles.n_models, i.astype(np.int64), j.astype(np.int64),
-                  wins[i, j], wins[j, i], ties[i, j], _components_from_counts(games))
+    return _Pairs(
+        battles.n_models,
+        i.astype(np.int64),
+        j.astype(np.int64),
+        wins[i, j],
+        wins[j, i],
+        ties[i, j],
+        _components_from_counts(games),
+    )
 
 
 def _pair_frequency_weight(pairs: _Pairs) -> NDArray[np.float64]:
@@ -111,13 +118,25 @@ def _pair_frequency_weight(pairs: _Pairs) -> NDArray[np.float64]:
 
 
 def _reweighted(pairs: _Pairs, weight: NDArray[np.float64]) -> _Pairs:
-    return _Pairs(pairs.n_models, pairs.i, pairs.j, pairs.wins_ij * weight,
-                  pairs.wins_ji * weight, pairs.ties * weight, pairs.component)
+    return _Pairs(
+        pairs.n_models,
+        pairs.i,
+        pairs.j,
+        pairs.wins_ij * weight,
+        pairs.wins_ji * weight,
+        pairs.ties * weight,
+        pairs.component,
+    )
 
 
-def _strong_components(n_models: int, i: NDArray[np.int64], j: NDArray[np.int64],
-                       ij: NDArray[np.float64], ji: NDArray[np.float64],
-                       ties: NDArray[np.float64]) -> NDArray[np.int32]:
+def _strong_components(
+    n_models: int,
+    i: NDArray[np.int64],
+    j: NDArray[np.int64],
+    ij: NDArray[np.float64],
+    ji: NDArray[np.float64],
+    ties: NDArray[np.float64],
+) -> NDArray[np.int32]:
     """Strongly connected components of the 'scored at least half a point against' graph."""
     fwd = (ij > 0) | (ties > 0)
     bwd = (ji > 0) | (ties > 0)
@@ -130,8 +149,9 @@ def _strong_components(n_models: int, i: NDArray[np.int64], j: NDArray[np.int64]
 
 def _unbounded_models(pairs: _Pairs) -> NDArray[np.int64]:
     """Models whose maximum-likelihood rating is infinite (empty when the MLE exists)."""
-    strong = _strong_components(pairs.n_models, pairs.i, pairs.j, pairs.wins_ij,
-                                pairs.wins_ji, pairs.ties)
+    strong = _strong_components(
+        pairs.n_models, pairs.i, pairs.j, pairs.wins_ij, pairs.wins_ji, pairs.ties
+    )
     if len(np.unique(strong)) == len(np.unique(pairs.component)):
         return np.zeros(0, dtype=np.int64)
     # A strong component that is not a whole weak component has unbounded ratings.
@@ -161,9 +181,13 @@ def _single_threaded_blas() -> Iterator[None]:
         yield
 
 
-def _newton(pairs: _Pairs, score: NDArray[np.float64], n: NDArray[np.float64],
-            ridge: NDArray[np.float64],
-            theta0: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+def _newton(
+    pairs: _Pairs,
+    score: NDArray[np.float64],
+    n: NDArray[np.float64],
+    ridge: NDArray[np.float64],
+    theta0: NDArray[np.float64] | None = None,
+) -> NDArray[np.float64]:
     """Maximise Σ [s log σ(θi-θj) + (n-s) log σ(θj-θi)] - ½ ridge ‖θ‖², batched.
 
     ``score`` and ``n`` have shape ``(R, P)``; ``ridge`` shape ``(R,)``. Returns θ of shape
@@ -176,14 +200,20 @@ def _newton(pairs: _Pairs, score: NDArray[np.float64], n: NDArray[np.float64],
     i, j = pairs.i, pairs.j
     p_count = len(i)
     incidence = sparse.csr_matrix(
-        (np.concatenate([np.ones(p_count), -np.ones(p_count)]),
-         (np.concatenate([np.arange(p_count)] * 2), np.concatenate([i, j]))),
-        shape=(p_count, m))
+        (
+            np.concatenate([np.ones(p_count), -np.ones(p_count)]),
+            (np.concatenate([np.arange(p_count)] * 2), np.concatenate([i, j])),
+        ),
+        shape=(p_count, m),
+    )
     abs_incidence = abs(incidence)
     projector = _gauge_projector(pairs.component)
     diag = np.arange(m)
-    theta = np.zeros((rounds, m)) if theta0 is None else np.array(
-        np.broadcast_to(theta0, (rounds, m)), dtype=np.float64)
+    theta = (
+        np.zeros((rounds, m))
+        if theta0 is None
+        else np.array(np.broadcast_to(theta0, (rounds, m)), dtype=np.float64)
+    )
     theta -= theta @ projector
     ridge_col = ridge[:, None]
     hess = np.empty((rounds, m, m))
@@ -226,16 +256,22 @@ def _newton(pairs: _Pairs, score: NDArray[np.float64], n: NDArray[np.float64],
         if np.abs(step[:, None] * delta).max(initial=0.0) < _STEP_TOL:
             return theta
     raise ConvergenceError(
-        f"Bradley-Terry: Newton's method did not converge in {_MAX_ITER} iterations")
+        f"Bradley-Terry: Newton's method did not converge in {_MAX_ITER} iterations"
+    )
 
 
 def _fit_point(pairs: _Pairs, ridge: float) -> NDArray[np.float64]:
     return _newton(pairs, pairs.score[None, :], pairs.n[None, :], np.array([ridge]))[0]
 
 
-def _sandwich_cov(pairs: _Pairs, theta: NDArray[np.float64], ridge: float,
-                  hessian_reg: float, n_battles: float,
-                  weight: NDArray[np.float64] | float = 1.0) -> NDArray[np.float64]:
+def _sandwich_cov(
+    pairs: _Pairs,
+    theta: NDArray[np.float64],
+    ridge: float,
+    hessian_reg: float,
+    n_battles: float,
+    weight: NDArray[np.float64] | float = 1.0,
+) -> NDArray[np.float64]:
     """Robust covariance H⁻¹ G H⁻¹ of θ, as lmarena's arena-rank computes it.
 
     H is the Hessian of the negative log-likelihood (plus the ridge) with
@@ -248,8 +284,9 @@ def _sandwich_cov(pairs: _Pairs, theta: NDArray[np.float64], ridge: float,
     i, j = pairs.i, pairs.j
     p = expit(theta[i] - theta[j])
     h = pairs.n * p * (1.0 - p)
-    g = weight * (pairs.wins_ij * (1.0 - p) ** 2 + pairs.wins_ji * p**2
-                  + pairs.ties * (0.5 - p) ** 2)
+    g = weight * (
+        pairs.wins_ij * (1.0 - p) ** 2 + pairs.wins_ji * p**2 + pairs.ties * (0.5 - p) ** 2
+    )
 
     def laplacian(values: NDArray[np.float64]) -> NDArray[np.float64]:
         out = np.zeros((m, m))
@@ -263,8 +300,14 @@ def _sandwich_cov(pairs: _Pairs, theta: NDArray[np.float64], ridge: float,
     return hess_inv @ laplacian(g) @ hess_inv
 
 
-def _bootstrap_thetas(pairs: _Pairs, *, ridge: float, rounds: int, rng: np.random.Generator,
-                      theta0: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+def _bootstrap_thetas(
+    pairs: _Pairs,
+    *,
+    ridge: float,
+    rounds: int,
+    rng: np.random.Generator,
+    theta0: NDArray[np.float64] | None = None,
+) -> NDArray[np.float64]:
     """θ refitted on ``rounds`` resamples of the battles (a multinomial over count cells)."""
     counts = np.concatenate([pairs.wins_ij, pairs.wins_ji, pairs.ties])
     cell_pair = np.tile(np.arange(len(pairs.i)), 3)
@@ -287,8 +330,7 @@ def _bootstrap_thetas(pairs: _Pairs, *, ridge: float, rounds: int, rng: np.rando
         bwd = (pairs.wins_ji + pairs.ties) > 0
         same_graph = (((ij + ties) > 0) == fwd).all(1) & (((ji + ties) > 0) == bwd).all(1)
         for r in np.flatnonzero(~same_graph):
-            sub = _Pairs(pairs.n_models, pairs.i, pairs.j, ij[r], ji[r], ties[r],
-                         pairs.component)
+            sub = _Pairs(pairs.n_models, pairs.i, pairs.j, ij[r], ji[r], ties[r], pairs.component)
             if len(_unbounded_models(sub)) or _splits(sub):
                 ridges[r] = FALLBACK_RIDGE * total
     if theta0 is None:
@@ -303,14 +345,22 @@ def _bootstrap_thetas(pairs: _Pairs, *, ridge: float, rounds: int, rng: np.rando
 def _incidence(pairs: _Pairs) -> sparse.csr_matrix:
     p_count = len(pairs.i)
     return sparse.csr_matrix(
-        (np.concatenate([np.ones(p_count), -np.ones(p_count)]),
-         (np.concatenate([np.arange(p_count)] * 2), np.concatenate([pairs.i, pairs.j]))),
-        shape=(p_count, pairs.n_models))
+        (
+            np.concatenate([np.ones(p_count), -np.ones(p_count)]),
+            (np.concatenate([np.arange(p_count)] * 2), np.concatenate([pairs.i, pairs.j])),
+        ),
+        shape=(p_count, pairs.n_models),
+    )
 
 
-def _chord(pairs: _Pairs, score: NDArray[np.float64], n: NDArray[np.float64],
-           ridge: NDArray[np.float64], theta0: NDArray[np.float64],
-           max_iter: int = 40) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+def _chord(
+    pairs: _Pairs,
+    score: NDArray[np.float64],
+    n: NDArray[np.float64],
+    ridge: NDArray[np.float64],
+    theta0: NDArray[np.float64],
+    max_iter: int = 40,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Refit many resamples from ``theta0`` with the Hessian of the full data (chord method).
 
     A resample's Hessian differs from the full data's by a few percent, so reusing the
@@ -355,8 +405,9 @@ def _chord(pairs: _Pairs, score: NDArray[np.float64], n: NDArray[np.float64],
     return theta, done
 
 
-def _multinomial(rng: np.random.Generator, total: int, probs: NDArray[np.float64],
-                 size: int) -> NDArray[np.int64]:
+def _multinomial(
+    rng: np.random.Generator, total: int, probs: NDArray[np.float64], size: int
+) -> NDArray[np.int64]:
     """``size`` exact Multinomial(total, probs) draws, about twice as fast as numpy's.
 
     Independent Poisson(total · p_k) counts are, given their sum T, Multinomial(T, p).
@@ -383,19 +434,29 @@ def _multinomial(rng: np.random.Generator, total: int, probs: NDArray[np.float64
 def _splits(pairs: _Pairs) -> bool:
     """True when the resampled pairs no longer connect each original component."""
     met = pairs.n > 0
-    games = sparse.csr_matrix((np.ones(int(met.sum())), (pairs.i[met], pairs.j[met])),
-                              shape=(pairs.n_models, pairs.n_models))
+    games = sparse.csr_matrix(
+        (np.ones(int(met.sum())), (pairs.i[met], pairs.j[met])),
+        shape=(pairs.n_models, pairs.n_models),
+    )
     k, _ = connected_components(games, directed=False)
     return bool(k != pairs.component.max() + 1)
 
 
-def bradley_terry(battles: Battles, *, scale: float = 400.0, base: float = 10.0,
-                  init: float = 1000.0, l2: float | None = None,
-                  anchor: tuple[str, float] | None = None,
-                  ci: Literal["none", "sandwich", "bootstrap", "profile"] = "none",
-                  rounds: int = 100, confidence: float = 0.95,
-                  rng: int | np.random.Generator | None = None, hessian_reg: float = 1e-5,
-                  reweight: Literal["none", "pair_frequency"] = "none") -> RatingResult:
+def bradley_terry(
+    battles: Battles,
+    *,
+    scale: float = 400.0,
+    base: float = 10.0,
+    init: float = 1000.0,
+    l2: float | None = None,
+    anchor: tuple[str, float] | None = None,
+    ci: Literal["none", "sandwich", "bootstrap", "profile"] = "none",
+    rounds: int = 100,
+    confidence: float = 0.95,
+    rng: int | np.random.Generator | None = None,
+    hessian_reg: float = 1e-5,
+    reweight: Literal["none", "pair_frequency"] = "none",
+) -> RatingResult:
     """Bradley-Terry ratings by maximum likelihood, optionally with confidence intervals.
 
     Parameters
@@ -485,25 +546,49 @@ def bradley_terry(battles: Battles, *, scale: float = 400.0, base: float = 10.0,
     if hessian_reg < 0:
         raise InputError(f"hessian_reg must be >= 0; got {hessian_reg!r}")
     if ci == "profile" and l2 is not None:
-        raise InputError("ci='profile' is the interval of the unpenalised likelihood; "
-                         "it does not apply with l2")
+        raise InputError(
+            "ci='profile' is the interval of the unpenalised likelihood; it does not apply with l2"
+        )
     if reweight != "none" and ci == "bootstrap":
-        raise InputError("reweight='pair_frequency' supports ci none, sandwich or profile, "
-                         "not bootstrap")
+        raise InputError(
+            "reweight='pair_frequency' supports ci none, sandwich or profile, not bootstrap"
+        )
     anchor = check_anchor(anchor, battles.models)
     if battles.n_models == 0 or battles.n_battles == 0:
         raise InputError("Bradley-Terry needs at least one battle")
 
     with _single_threaded_blas():
-        return _bradley_terry(battles, scale=scale, base=base, init=init, l2=l2,
-                              anchor=anchor, ci=ci, rounds=rounds, confidence=confidence,
-                              rng=rng, hessian_reg=hessian_reg, reweight=reweight)
+        return _bradley_terry(
+            battles,
+            scale=scale,
+            base=base,
+            init=init,
+            l2=l2,
+            anchor=anchor,
+            ci=ci,
+            rounds=rounds,
+            confidence=confidence,
+            rng=rng,
+            hessian_reg=hessian_reg,
+            reweight=reweight,
+        )
 
 
-def _bradley_terry(battles: Battles, *, scale: float, base: float, init: float,
-                   l2: float | None, anchor: tuple[str, float] | None, ci: str, rounds: int,
-                   confidence: float, rng: int | np.random.Generator | None,
-                   hessian_reg: float, reweight: str) -> RatingResult:
+def _bradley_terry(
+    battles: Battles,
+    *,
+    scale: float,
+    base: float,
+    init: float,
+    l2: float | None,
+    anchor: tuple[str, float] | None,
+    ci: str,
+    rounds: int,
+    confidence: float,
+    rng: int | np.random.Generator | None,
+    hessian_reg: float,
+    reweight: str,
+) -> RatingResult:
     pairs = _pairs(battles)
     weight = _pair_frequency_weight(pairs) if reweight == "pair_frequency" else None
     fit_pairs = pairs if weight is None else _reweighted(pairs, weight)
@@ -517,36 +602,50 @@ def _bradley_terry(battles: Battles, *, scale: float, base: float, init: float,
             warnings.warn(
                 f"the comparison graph has {n_components} connected components; ratings "
                 "are comparable only within a component (see 'component'), each centred "
-                "on init", RankingWarning, stacklevel=3)
+                "on init",
+                RankingWarning,
+                stacklevel=3,
+            )
         unbounded = _unbounded_models(pairs)
         if len(unbounded):
-            strong = _strong_components(pairs.n_models, pairs.i, pairs.j, pairs.wins_ij,
-                                        pairs.wins_ji, pairs.ties)
+            strong = _strong_components(
+                pairs.n_models, pairs.i, pairs.j, pairs.wins_ij, pairs.wins_ji, pairs.ties
+            )
             groups = []
             for label in dict.fromkeys(strong[unbounded].tolist()):
                 members = [battles.models[k] for k in np.flatnonzero(strong == label)]
                 shown = ", ".join(repr(m) for m in members[:4])
                 groups.append("{" + shown + (", ..." if len(members) > 4 else "") + "}")
             listed = " | ".join(groups[:4]) + (" | ..." if len(groups) > 4 else "")
-            handled = ("their intervals are open on that side (inf) and each is rated at "
-                       "the finite end of its 50 % interval" if ci == "profile" else
-                       f"ratings are reported under a tiny ridge ({FALLBACK_RIDGE:g} per "
-                       "battle); use l2 for a proper penalty, or ci='profile'")
+            handled = (
+                "their intervals are open on that side (inf) and each is rated at "
+                "the finite end of its 50 % interval"
+                if ci == "profile"
+                else f"ratings are reported under a tiny ridge ({FALLBACK_RIDGE:g} per "
+                "battle); use l2 for a proper penalty, or ci='profile'"
+            )
             warnings.warn(
                 f"maximum likelihood has no finite solution: the groups {listed} won (or "
                 "lost) every comparison against each other, so the gaps between them are "
-                f"unbounded; {handled}", RankingWarning, stacklevel=3)
+                f"unbounded; {handled}",
+                RankingWarning,
+                stacklevel=3,
+            )
             if ci != "profile":
                 ridge = FALLBACK_RIDGE * n_total
 
     a_idx = None if anchor is None else battles.models.index(anchor[0])
-    same = (np.ones(battles.n_models, dtype=bool) if l2 is not None or a_idx is None
-            else pairs.component == pairs.component[a_idx])
+    same = (
+        np.ones(battles.n_models, dtype=bool)
+        if l2 is not None or a_idx is None
+        else pairs.component == pairs.component[a_idx]
+    )
     lower = upper = None
     seed: Any = rng if isinstance(rng, int) and not isinstance(rng, bool) else None
     if ci == "profile":
-        prof = profile_intervals(fit_pairs, anchor=a_idx, confidence=confidence,
-                                 names=battles.models, pair_weight=weight)
+        prof = profile_intervals(
+            fit_pairs, anchor=a_idx, confidence=confidence, names=battles.models, pair_weight=weight
+        )
         offset = np.where(same, init if anchor is None else anchor[1], init)
         rating = to_points * prof.psi + offset
         lower, upper = to_points * prof.lower + offset, to_points * prof.upper + offset
@@ -558,8 +657,12 @@ def _bradley_terry(battles: Battles, *, scale: float, base: float, init: float,
             shift = anchor[1] - float(rating[a_idx])
             rating = rating + shift
     if ci == "sandwich":
-        cov = _sandwich_cov(fit_pairs, theta, ridge, hessian_reg, n_total,
-                            1.0 if weight is None else weight) * to_points**2
+        cov = (
+            _sandwich_cov(
+                fit_pairs, theta, ridge, hessian_reg, n_total, 1.0 if weight is None else weight
+            )
+            * to_points**2
+        )
         var = np.diag(cov).copy()
         if a_idx is not None:
             contrast = np.diag(cov) + cov[a_idx, a_idx] - 2.0 * cov[:, a_idx]
@@ -568,28 +671,43 @@ def _bradley_terry(battles: Battles, *, scale: float, base: float, init: float,
         lower, upper = rating - half, rating + half
     elif ci == "bootstrap":
         generator = as_rng(rng)
-        samples = to_points * _bootstrap_thetas(pairs, ridge=ridge, rounds=rounds,
-                                                rng=generator, theta0=theta) + init
+        samples = (
+            to_points
+            * _bootstrap_thetas(pairs, ridge=ridge, rounds=rounds, rng=generator, theta0=theta)
+            + init
+        )
         if a_idx is not None:
-            samples = np.where(same[None, :], samples - samples[:, [a_idx]] + rating[a_idx],
-                               samples + shift)
+            samples = np.where(
+                same[None, :], samples - samples[:, [a_idx]] + rating[a_idx], samples + shift
+            )
         tail = (1.0 - confidence) / 2.0
         q_lo, q_hi = np.quantile(samples, [tail, 1.0 - tail], axis=0)
         lower, upper = np.minimum(q_lo, rating), np.maximum(q_hi, rating)
 
     params: dict[str, Any] = {
-        "scale": scale, "base": base, "init": init, "l2": l2,
+        "scale": scale,
+        "base": base,
+        "init": init,
+        "l2": l2,
         "anchor": None if anchor is None else {"model": anchor[0], "value": anchor[1]},
-        "ci": ci, "confidence": confidence if ci != "none" else None,
+        "ci": ci,
+        "confidence": confidence if ci != "none" else None,
         "rounds": rounds if ci == "bootstrap" else None,
         "seed": seed if ci == "bootstrap" else None,
         "hessian_reg": hessian_reg if ci == "sandwich" else None,
         "reweight": reweight,
     }
     return RatingResult(
-        method="bt", params=params, models=list(battles.models), rating=rating,
-        lower=lower, upper=upper, battles=battles.battles_per_model(),
-        component=pairs.component, n_battles=battles.n_battles)
+        method="bt",
+        params=params,
+        models=list(battles.models),
+        rating=rating,
+        lower=lower,
+        upper=upper,
+        battles=battles.battles_per_model(),
+        component=pairs.component,
+        n_battles=battles.n_battles,
+    )
 
 
 def predict_win_matrix(result: RatingResult) -> NDArray[np.float64]:

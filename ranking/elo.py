@@ -47,9 +47,18 @@ CI_METHODS: tuple[str, ...] = ("none", "bootstrap")
 _BLOCK = 4096
 
 
-def _bootstrap_ratings(a: NDArray[np.int32], b: NDArray[np.int32], score: NDArray[np.float64],
-                       n_models: int, *, rounds: int, k: float, alpha: float, init: float,
-                       rng: np.random.Generator) -> NDArray[np.float64]:
+def _bootstrap_ratings(
+    a: NDArray[np.int32],
+    b: NDArray[np.int32],
+    score: NDArray[np.float64],
+    n_models: int,
+    *,
+    rounds: int,
+    k: float,
+    alpha: float,
+    init: float,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
     """Online Elo on ``rounds`` resamples (uniform with replacement, in draw order).
 
     Returns the ratings, shape ``(rounds, n_models)``. Round ``r``'s ratings live at
@@ -73,11 +82,19 @@ def _bootstrap_ratings(a: NDArray[np.int32], b: NDArray[np.int32], score: NDArra
     return flat.reshape(rounds, n_models)
 
 
-def elo(battles: Battles, *, k: float = 4.0, scale: float = 400.0, base: float = 10.0,
-        init: float = 1000.0, anchor: tuple[str, float] | None = None,
-        ci: Literal["none", "bootstrap"] = "none", rounds: int = 100,
-        confidence: float = 0.95,
-        rng: int | np.random.Generator | None = None) -> RatingResult:
+def elo(
+    battles: Battles,
+    *,
+    k: float = 4.0,
+    scale: float = 400.0,
+    base: float = 10.0,
+    init: float = 1000.0,
+    anchor: tuple[str, float] | None = None,
+    ci: Literal["none", "bootstrap"] = "none",
+    rounds: int = 100,
+    confidence: float = 0.95,
+    rng: int | np.random.Generator | None = None,
+) -> RatingResult:
     """Online Elo ratings, optionally with bootstrap intervals.
 
     Parameters
@@ -127,8 +144,10 @@ def elo(battles: Battles, *, k: float = 4.0, scale: float = 400.0, base: float =
     confidence = check_probability("confidence", confidence)
     generator = as_rng(rng) if ci == "bootstrap" else None
     if battles.is_aggregated:
-        raise InputError("online Elo needs individual battles in order; got aggregated "
-                         "counts (a pair-counts file): use --method bt")
+        raise InputError(
+            "online Elo needs individual battles in order; got aggregated "
+            "counts (a pair-counts file): use --method bt"
+        )
     order = battles.chronological()
     a = battles.a[order].tolist()
     b = battles.b[order].tolist()
@@ -147,22 +166,41 @@ def elo(battles: Battles, *, k: float = 4.0, scale: float = 400.0, base: float =
         rating += anchor[1] - rating[battles.models.index(anchor[0])]
     lower = upper = None
     if generator is not None:
-        samples = _bootstrap_ratings(battles.a, battles.b, _SCORE_A[battles.outcome],
-                                     battles.n_models, rounds=rounds, k=k, alpha=alpha,
-                                     init=init, rng=generator)
+        samples = _bootstrap_ratings(
+            battles.a,
+            battles.b,
+            _SCORE_A[battles.outcome],
+            battles.n_models,
+            rounds=rounds,
+            k=k,
+            alpha=alpha,
+            init=init,
+            rng=generator,
+        )
         if anchor is not None:
             samples += anchor[1] - samples[:, [battles.models.index(anchor[0])]]
         lower, upper = percentile_interval(samples, rating, confidence=confidence)
     seed = rng if isinstance(rng, int) and not isinstance(rng, bool) else None
     params: dict[str, Any] = {
-        "k": k, "scale": scale, "base": base, "init": init,
+        "k": k,
+        "scale": scale,
+        "base": base,
+        "init": init,
         "anchor": None if anchor is None else {"model": anchor[0], "value": anchor[1]},
         "order": "tstamp" if battles.tstamp is not None else "file",
-        "ci": ci, "confidence": confidence if ci != "none" else None,
+        "ci": ci,
+        "confidence": confidence if ci != "none" else None,
         "rounds": rounds if ci == "bootstrap" else None,
         "seed": seed if ci == "bootstrap" else None,
     }
-    return RatingResult(method="elo", params=params, models=list(battles.models),
-                        rating=rating, lower=lower, upper=upper,
-                        battles=battles.battles_per_model(), component=components(battles),
-                        n_battles=battles.n_battles)
+    return RatingResult(
+        method="elo",
+        params=params,
+        models=list(battles.models),
+        rating=rating,
+        lower=lower,
+        upper=upper,
+        battles=battles.battles_per_model(),
+        component=components(battles),
+        n_battles=battles.n_battles,
+    )

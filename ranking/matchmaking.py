@@ -57,10 +57,19 @@ def _vector(name: str, value: ArrayLike | None, m: int) -> NDArray[np.float64] |
     return v
 
 
-def pair_scores(rating: ArrayLike, *, lower: ArrayLike | None = None, upper: ArrayLike | None = None,
-                n_battles: ArrayLike | None = None, pair_counts: ArrayLike | None = None,
-                explore: float = 0.3, prior_sigma: float = 200.0, min_battles: int = 5,
-                new_bonus: float = 10.0, confidence_z: float = 1.96) -> NDArray[np.float64]:
+def pair_scores(
+    rating: ArrayLike,
+    *,
+    lower: ArrayLike | None = None,
+    upper: ArrayLike | None = None,
+    n_battles: ArrayLike | None = None,
+    pair_counts: ArrayLike | None = None,
+    explore: float = 0.3,
+    prior_sigma: float = 200.0,
+    min_battles: int = 5,
+    new_bonus: float = 10.0,
+    confidence_z: float = 1.96,
+) -> NDArray[np.float64]:
     """Selection score of every pair (symmetric, zero diagonal).
 
     Parameters
@@ -93,7 +102,9 @@ def pair_scores(rating: ArrayLike, *, lower: ArrayLike | None = None, upper: Arr
         raise InputError("rating must be a list of at least 2 numbers")
     m = r.shape[0]
     if explore < 0 or prior_sigma <= 0 or new_bonus < 0 or confidence_z <= 0:
-        raise InputError("explore and new_bonus must be non-negative; prior_sigma and confidence_z positive")
+        raise InputError(
+            "explore and new_bonus must be non-negative; prior_sigma and confidence_z positive"
+        )
     mean = float(np.nanmean(r)) if np.isfinite(r).any() else 0.0
     r = np.where(np.isfinite(r), r, mean)
     n = _vector("n_battles", n_battles, m)
@@ -111,15 +122,18 @@ def pair_scores(rating: ArrayLike, *, lower: ArrayLike | None = None, upper: Arr
     diff2 = (r[:, None] - r[None, :]) ** 2
     var = sigma[:, None] ** 2 + sigma[None, :] ** 2
     exploit = np.exp(-diff2 / (2.0 * var))
-    bonus = explore * (1.0 / np.sqrt(1.0 + n)[:, None] + 1.0 / np.sqrt(1.0 + n)[None, :] + 1.0 / np.sqrt(1.0 + pc))
+    bonus = explore * (
+        1.0 / np.sqrt(1.0 + n)[:, None] + 1.0 / np.sqrt(1.0 + n)[None, :] + 1.0 / np.sqrt(1.0 + pc)
+    )
     new = n < min_battles
     score = exploit + bonus + new_bonus * (new[:, None] | new[None, :])
     np.fill_diagonal(score, 0.0)
     return score
 
 
-def select_pairs(scores: ArrayLike, k: int, *, rng: int | np.random.Generator | None = None,
-                 greedy: bool = False) -> list[tuple[int, int]]:
+def select_pairs(
+    scores: ArrayLike, k: int, *, rng: int | np.random.Generator | None = None, greedy: bool = False
+) -> list[tuple[int, int]]:
     """Draw ``k`` distinct pairs ``(i, j)``, ``i < j``, with probability proportional to score.
 
     Uses Gumbel top-k (sampling without replacement); ``greedy`` takes the top scores
@@ -144,7 +158,9 @@ def select_pairs(scores: ArrayLike, k: int, *, rng: int | np.random.Generator | 
     return [(int(iu[t]), int(ju[t])) for t in top]
 
 
-def uniform_pairs(m: int, k: int, *, rng: int | np.random.Generator | None = None) -> list[tuple[int, int]]:
+def uniform_pairs(
+    m: int, k: int, *, rng: int | np.random.Generator | None = None
+) -> list[tuple[int, int]]:
     """``k`` distinct pairs drawn uniformly among the ``m (m - 1) / 2`` pairs."""
     if isinstance(m, bool) or not isinstance(m, int | np.integer) or m < 2:
         raise InputError(f"m must be an integer of at least 2; got {m!r}")
@@ -180,12 +196,24 @@ def _rank_corr(x: NDArray[np.float64], y: NDArray[np.float64], metric: str) -> f
     return float(spearmanr(x, y).statistic)
 
 
-def matchmaking_simulate(strength: ArrayLike, *, policy: str = "active", budget: int = 2000, batch: int = 20,
-                         target: float = 0.9, metric: str = "kendall", tie_rate: float = 0.1,
-                         fit: Callable[[Battles], tuple[NDArray[np.float64], NDArray[np.float64] | None,
-                                                         NDArray[np.float64] | None]] | None = None,
-                         explore: float = 0.3, stop_at_target: bool = True,
-                         rng: int | np.random.Generator | None = None) -> MatchmakingRun:
+def matchmaking_simulate(
+    strength: ArrayLike,
+    *,
+    policy: str = "active",
+    budget: int = 2000,
+    batch: int = 20,
+    target: float = 0.9,
+    metric: str = "kendall",
+    tie_rate: float = 0.1,
+    fit: Callable[
+        [Battles],
+        tuple[NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.float64] | None],
+    ]
+    | None = None,
+    explore: float = 0.3,
+    stop_at_target: bool = True,
+    rng: int | np.random.Generator | None = None,
+) -> MatchmakingRun:
     """Simulate an arena over models with known strengths and measure ranking accuracy.
 
     Battles are drawn in batches of ``batch`` pairs by ``policy``; outcomes follow
@@ -209,7 +237,9 @@ def matchmaking_simulate(strength: ArrayLike, *, policy: str = "active", budget:
     if fit is None:
         from ranking.bradley_terry import bradley_terry
 
-        def fit(b: Battles) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.float64] | None]:
+        def fit(
+            b: Battles,
+        ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.float64] | None]:
             res = bradley_terry(b, l2=1.0, ci="sandwich")
             return res.rating, res.lower, res.upper
 
@@ -224,13 +254,25 @@ def matchmaking_simulate(strength: ArrayLike, *, policy: str = "active", budget:
     while len(a_list) < budget:
         k = min(batch, budget - len(a_list))
         if policy == "uniform":
-            pairs = [(int(x), int(y)) for x, y in (gen.choice(m, size=2, replace=False) for _ in range(k))]
+            pairs = [
+                (int(x), int(y))
+                for x, y in (gen.choice(m, size=2, replace=False) for _ in range(k))
+            ]
         else:
-            n = np.bincount(np.array(a_list + b_list, dtype=np.int64), minlength=m).astype(np.float64)
+            n = np.bincount(np.array(a_list + b_list, dtype=np.int64), minlength=m).astype(
+                np.float64
+            )
             pc = np.zeros((m, m))
             if a_list:
                 np.add.at(pc, (np.array(a_list), np.array(b_list)), 1.0)
-            sc = pair_scores(rating, lower=lower, upper=upper, n_battles=n, pair_counts=pc + pc.T, explore=explore)
+            sc = pair_scores(
+                rating,
+                lower=lower,
+                upper=upper,
+                n_battles=n,
+                pair_counts=pc + pc.T,
+                explore=explore,
+            )
             pairs = select_pairs(sc, k, rng=gen)
         for i, j in pairs:
             if gen.random() < 0.5:
@@ -243,8 +285,12 @@ def matchmaking_simulate(strength: ArrayLike, *, policy: str = "active", budget:
             a_list.append(i)
             b_list.append(j)
             o_list.append(o)
-        battles = Battles(models=models, a=np.array(a_list, dtype=np.int32), b=np.array(b_list, dtype=np.int32),
-                          outcome=np.array(o_list, dtype=np.int8))
+        battles = Battles(
+            models=models,
+            a=np.array(a_list, dtype=np.int32),
+            b=np.array(b_list, dtype=np.int32),
+            outcome=np.array(o_list, dtype=np.int8),
+        )
         played = np.bincount(battles.a, minlength=m) + np.bincount(battles.b, minlength=m)
         if np.all(played > 0):
             rating, lower, upper = fit(battles)
@@ -257,5 +303,9 @@ def matchmaking_simulate(strength: ArrayLike, *, policy: str = "active", budget:
             reached = len(a_list)
             if stop_at_target:
                 break
-    return MatchmakingRun(policy=policy, battles=np.array(counts, dtype=np.int64),
-                          accuracy=np.array(accs, dtype=np.float64), battles_to_target=reached)
+    return MatchmakingRun(
+        policy=policy,
+        battles=np.array(counts, dtype=np.int64),
+        accuracy=np.array(accs, dtype=np.float64),
+        battles_to_target=reached,
+    )

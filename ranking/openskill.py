@@ -65,10 +65,26 @@ ORDINAL_Z: float = 3.0
 _ENGINES = ("fast", "package")
 
 
-def _model_kwargs(model: str, *, mu: float, sigma: float, beta: float, kappa: float, tau: float,
-                  epsilon: float, window_size: int, limit_sigma: bool) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {"mu": mu, "sigma": sigma, "beta": beta, "kappa": kappa,
-                              "tau": tau, "limit_sigma": limit_sigma}
+def _model_kwargs(
+    model: str,
+    *,
+    mu: float,
+    sigma: float,
+    beta: float,
+    kappa: float,
+    tau: float,
+    epsilon: float,
+    window_size: int,
+    limit_sigma: bool,
+) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "mu": mu,
+        "sigma": sigma,
+        "beta": beta,
+        "kappa": kappa,
+        "tau": tau,
+        "limit_sigma": limit_sigma,
+    }
     if model.startswith("thurstone"):
         kwargs["epsilon"] = epsilon
     if model.endswith("-part"):
@@ -76,9 +92,16 @@ def _model_kwargs(model: str, *, mu: float, sigma: float, beta: float, kappa: fl
     return kwargs
 
 
-def _check_params(model: str, mu: float, sigma: float, beta: float, kappa: float, tau: float,
-                  epsilon: float, window_size: int) -> tuple[str, float, float, float, float,
-                                                             float, float, int]:
+def _check_params(
+    model: str,
+    mu: float,
+    sigma: float,
+    beta: float,
+    kappa: float,
+    tau: float,
+    epsilon: float,
+    window_size: int,
+) -> tuple[str, float, float, float, float, float, float, int]:
     model = check_choice("model", model, tuple(OPENSKILL_MODELS))
     mu = check_finite("mu", mu)
     sigma = check_positive("sigma", sigma)
@@ -90,23 +113,43 @@ def _check_params(model: str, mu: float, sigma: float, beta: float, kappa: float
     epsilon = check_finite("epsilon", epsilon)
     if epsilon < 0:
         raise InputError(f"epsilon must be non-negative; got {epsilon!r}")
-    if isinstance(window_size, bool) or not isinstance(window_size, int | np.integer) \
-            or window_size < 0:
+    if (
+        isinstance(window_size, bool)
+        or not isinstance(window_size, int | np.integer)
+        or window_size < 0
+    ):
         raise InputError(f"window_size must be a non-negative integer; got {window_size!r}")
     return model, mu, sigma, beta, kappa, tau, epsilon, int(window_size)
 
 
-def _fast_loop(model: str, mus: list[float], sigmas: list[float], a: list[int], b: list[int],
-               outcome: list[int], *, beta: float, kappa: float, tau: float, epsilon: float,
-               window_size: int, limit_sigma: bool) -> None:
+def _fast_loop(
+    model: str,
+    mus: list[float],
+    sigmas: list[float],
+    a: list[int],
+    b: list[int],
+    outcome: list[int],
+    *,
+    beta: float,
+    kappa: float,
+    tau: float,
+    epsilon: float,
+    window_size: int,
+    limit_sigma: bool,
+) -> None:
     """Two-player updates with the exact arithmetic of openskill 6.x, in place."""
     sqrt, exp = math.sqrt, math.exp
     tau2 = tau * tau
     beta2 = beta**2
     two_beta2 = 2 * beta**2
     compare = not (model.endswith("-part") and window_size < 1)
-    kind = {"plackett-luce": 0, "bradley-terry-full": 1, "bradley-terry-part": 1,
-            "thurstone-mosteller-full": 2, "thurstone-mosteller-part": 3}[model]
+    kind = {
+        "plackett-luce": 0,
+        "bradley-terry-full": 1,
+        "bradley-terry-part": 1,
+        "thurstone-mosteller-full": 2,
+        "thurstone-mosteller-part": 3,
+    }[model]
     for i, j, o in zip(a, b, outcome):
         # sorted order of openskill: the winner first; a draw keeps (a, b)
         if o == B_WINS:
@@ -201,8 +244,14 @@ def _fast_loop(model: str, mus: list[float], sigmas: list[float], a: list[int], 
         mus[y], sigmas[y] = nmy, nsy
 
 
-def _package_loop(model_obj: Any, mus: list[float], sigmas: list[float], a: list[int],
-                  b: list[int], outcome: list[int]) -> None:
+def _package_loop(
+    model_obj: Any,
+    mus: list[float],
+    sigmas: list[float],
+    a: list[int],
+    b: list[int],
+    outcome: list[int],
+) -> None:
     ratings = [model_obj.rating(mu=m, sigma=s) for m, s in zip(mus, sigmas)]
     for i, j, o in zip(a, b, outcome):
         ranks = [0, 1] if o == A_WINS else [1, 0] if o == B_WINS else [0, 0]
@@ -212,12 +261,22 @@ def _package_loop(model_obj: Any, mus: list[float], sigmas: list[float], a: list
         mus[k], sigmas[k] = r.mu, r.sigma
 
 
-def openskill_rate(battles: Any, *, model: str = "plackett-luce", mu: float = 25.0,
-                   sigma: float = 25.0 / 3.0, beta: float = 25.0 / 6.0, kappa: float = 0.0001,
-                   tau: float = 25.0 / 300.0, epsilon: float = 0.1, window_size: int = 4,
-                   limit_sigma: bool = False, confidence: float = 0.95,
-                   initial: Mapping[str, tuple[float, float]] | None = None,
-                   engine: str = "fast") -> RatingResult:
+def openskill_rate(
+    battles: Any,
+    *,
+    model: str = "plackett-luce",
+    mu: float = 25.0,
+    sigma: float = 25.0 / 3.0,
+    beta: float = 25.0 / 6.0,
+    kappa: float = 0.0001,
+    tau: float = 25.0 / 300.0,
+    epsilon: float = 0.1,
+    window_size: int = 4,
+    limit_sigma: bool = False,
+    confidence: float = 0.95,
+    initial: Mapping[str, tuple[float, float]] | None = None,
+    engine: str = "fast",
+) -> RatingResult:
     """OpenSkill ratings from pairwise battles (online, in time order; ties are draws).
 
     Parameters
@@ -262,7 +321,8 @@ def openskill_rate(battles: Any, *, model: str = "plackett-luce", mu: float = 25
     Weng and Lin, "A Bayesian Approximation Method for Online Ranking", JMLR 12 (2011).
     """
     model, mu, sigma, beta, kappa, tau, epsilon, window_size = _check_params(
-        model, mu, sigma, beta, kappa, tau, epsilon, window_size)
+        model, mu, sigma, beta, kappa, tau, epsilon, window_size
+    )
     conf = check_probability("confidence", confidence)
     engine = check_choice("engine", engine, _ENGINES)
     models = [str(x) for x in battles.models]
@@ -276,13 +336,18 @@ def openskill_rate(battles: Any, *, model: str = "plackett-luce", mu: float = 25
         raise InputError(f"battle {int(np.argmax(a == b))}: a model cannot battle itself")
     if not np.all(np.isin(outcome, (0, 1, 2, 3))):
         raise InputError("outcome codes must be 0 (model_a), 1 (model_b), 2 or 3 (ties)")
-    order = np.arange(a.size) if battles.tstamp is None else \
-        np.argsort(np.asarray(battles.tstamp), kind="stable")
+    order = (
+        np.arange(a.size)
+        if battles.tstamp is None
+        else np.argsort(np.asarray(battles.tstamp), kind="stable")
+    )
     if battles.weight is not None:
         wt = np.asarray(battles.weight, dtype=np.float64)
         if np.any(wt < 0) or np.any(wt != np.round(wt)):
-            raise InputError("openskill is an online method: battle weights must be whole "
-                             "numbers of repeated battles")
+            raise InputError(
+                "openskill is an online method: battle weights must be whole "
+                "numbers of repeated battles"
+            )
         order = np.repeat(order, wt[order].astype(np.int64))
     a, b, outcome = a[order], b[order], outcome[order]
     mus = [mu] * n
@@ -293,21 +358,41 @@ def openskill_rate(battles: Any, *, model: str = "plackett-luce", mu: float = 25
         m0, s0 = value
         mus[models.index(name)] = check_finite(f"initial[{name!r}] mu", m0)
         sigmas[models.index(name)] = check_positive(f"initial[{name!r}] sigma", s0)
-    kwargs = _model_kwargs(model, mu=mu, sigma=sigma, beta=beta, kappa=kappa, tau=tau,
-                           epsilon=epsilon, window_size=window_size, limit_sigma=limit_sigma)
+    kwargs = _model_kwargs(
+        model,
+        mu=mu,
+        sigma=sigma,
+        beta=beta,
+        kappa=kappa,
+        tau=tau,
+        epsilon=epsilon,
+        window_size=window_size,
+        limit_sigma=limit_sigma,
+    )
     if engine == "fast":
-        _fast_loop(model, mus, sigmas, a.tolist(), b.tolist(), outcome.tolist(), beta=beta,
-                   kappa=kappa, tau=tau, epsilon=epsilon, window_size=window_size,
-                   limit_sigma=limit_sigma)
+        _fast_loop(
+            model,
+            mus,
+            sigmas,
+            a.tolist(),
+            b.tolist(),
+            outcome.tolist(),
+            beta=beta,
+            kappa=kappa,
+            tau=tau,
+            epsilon=epsilon,
+            window_size=window_size,
+            limit_sigma=limit_sigma,
+        )
     else:
-        _package_loop(OPENSKILL_MODELS[model](**kwargs), mus, sigmas, a.tolist(), b.tolist(),
-                      outcome.tolist())
+        _package_loop(
+            OPENSKILL_MODELS[model](**kwargs), mus, sigmas, a.tolist(), b.tolist(), outcome.tolist()
+        )
     mu_arr = np.asarray(mus, dtype=np.float64)
     sigma_arr = np.asarray(sigmas, dtype=np.float64)
     z = NormalDist().inv_cdf(0.5 + conf / 2.0)
     counts = (np.bincount(a, minlength=n) + np.bincount(b, minlength=n)).astype(np.int64)
-    params: dict[str, Any] = dict(kwargs, model=model, confidence=conf, z=z,
-                                  ordinal_z=ORDINAL_Z)
+    params: dict[str, Any] = dict(kwargs, model=model, confidence=conf, z=z, ordinal_z=ORDINAL_Z)
     return RatingResult(
         method="openskill",
         params=params,
@@ -324,8 +409,9 @@ def openskill_rate(battles: Any, *, model: str = "plackett-luce", mu: float = 25
 
 def _ranking_groups(ranking: Sequence[str | Sequence[str]]) -> list[tuple[str, int]]:
     if isinstance(ranking, str) or not isinstance(ranking, Sequence):
-        raise InputError("ranking must be a list of names (best first); a nested list "
-                         "groups names that tied")
+        raise InputError(
+            "ranking must be a list of names (best first); a nested list groups names that tied"
+        )
     out: list[tuple[str, int]] = []
     seen: set[str] = set()
     for place, entry in enumerate(ranking):
@@ -344,13 +430,20 @@ def _ranking_groups(ranking: Sequence[str | Sequence[str]]) -> list[tuple[str, i
     return out
 
 
-def openskill_rank_update(state: Mapping[str, tuple[float, float]],
-                          ranking: Sequence[str | Sequence[str]], *,
-                          model: str = "plackett-luce", mu: float = 25.0,
-                          sigma: float = 25.0 / 3.0, beta: float = 25.0 / 6.0,
-                          kappa: float = 0.0001, tau: float = 25.0 / 300.0,
-                          epsilon: float = 0.1, window_size: int = 4,
-                          limit_sigma: bool = False) -> dict[str, tuple[float, float]]:
+def openskill_rank_update(
+    state: Mapping[str, tuple[float, float]],
+    ranking: Sequence[str | Sequence[str]],
+    *,
+    model: str = "plackett-luce",
+    mu: float = 25.0,
+    sigma: float = 25.0 / 3.0,
+    beta: float = 25.0 / 6.0,
+    kappa: float = 0.0001,
+    tau: float = 25.0 / 300.0,
+    epsilon: float = 0.1,
+    window_size: int = 4,
+    limit_sigma: bool = False,
+) -> dict[str, tuple[float, float]]:
     """Update OpenSkill beliefs with one K-wise free-for-all vote.
 
     Parameters
@@ -370,16 +463,32 @@ def openskill_rank_update(state: Mapping[str, tuple[float, float]],
         A new state: every entry of ``state`` plus the updated models of the vote.
     """
     model, mu, sigma, beta, kappa, tau, epsilon, window_size = _check_params(
-        model, mu, sigma, beta, kappa, tau, epsilon, window_size)
+        model, mu, sigma, beta, kappa, tau, epsilon, window_size
+    )
     entries = _ranking_groups(ranking)
-    kwargs = _model_kwargs(model, mu=mu, sigma=sigma, beta=beta, kappa=kappa, tau=tau,
-                           epsilon=epsilon, window_size=window_size, limit_sigma=limit_sigma)
+    kwargs = _model_kwargs(
+        model,
+        mu=mu,
+        sigma=sigma,
+        beta=beta,
+        kappa=kappa,
+        tau=tau,
+        epsilon=epsilon,
+        window_size=window_size,
+        limit_sigma=limit_sigma,
+    )
     engine = OPENSKILL_MODELS[model](**kwargs)
     teams = []
     for name, _ in entries:
         m0, s0 = state.get(name, (mu, sigma))
-        teams.append([engine.rating(mu=check_finite(f"state[{name!r}] mu", m0),
-                                    sigma=check_positive(f"state[{name!r}] sigma", s0))])
+        teams.append(
+            [
+                engine.rating(
+                    mu=check_finite(f"state[{name!r}] mu", m0),
+                    sigma=check_positive(f"state[{name!r}] sigma", s0),
+                )
+            ]
+        )
     result = engine.rate(teams, ranks=[float(place) for _, place in entries])
     new_state = {str(k): (float(v[0]), float(v[1])) for k, v in state.items()}
     for (name, _), [rating] in zip(entries, result):

@@ -101,13 +101,16 @@ class RoundRobinSchedule:
 
     def games(self) -> NDArray[np.int64]:
         """All games as an array of shape ``(n_games, 3)``: ``(round, first, second)``."""
-        parts = [np.column_stack([np.full(len(g), k, dtype=np.int64), g])
-                 for k, g in enumerate(self.rounds)]
+        parts = [
+            np.column_stack([np.full(len(g), k, dtype=np.int64), g])
+            for k, g in enumerate(self.rounds)
+        ]
         return np.concatenate(parts) if parts else np.empty((0, 3), dtype=np.int64)
 
 
-def round_robin(n_players: int, *, double: bool = False,
-                swap_last_rounds: bool = True) -> RoundRobinSchedule:
+def round_robin(
+    n_players: int, *, double: bool = False, swap_last_rounds: bool = True
+) -> RoundRobinSchedule:
     """Schedule a single or double round robin from the FIDE Berger tables.
 
     Parameters
@@ -147,8 +150,7 @@ def round_robin(n_players: int, *, double: bool = False,
         second = [g[:, ::-1].copy() for g in first]
         first = first + second
         byes = byes + byes
-    return RoundRobinSchedule(n_players=n, double=double, rounds=tuple(first),
-                              byes=tuple(byes))
+    return RoundRobinSchedule(n_players=n, double=double, rounds=tuple(first), byes=tuple(byes))
 
 
 @dataclass(frozen=True)
@@ -187,14 +189,23 @@ class RoundRobinStandings:
 
     def to_rows(self) -> list[dict[str, object]]:
         """One dict per entrant, best first."""
-        return [{"model": self.models[i], "rank": int(self.rank[i]),
-                 "points": float(self.points[i]), "wins": int(self.wins[i]),
-                 "ties": int(self.ties[i]), "losses": int(self.losses[i]),
-                 "games": int(self.games[i])} for i in self.order()]
+        return [
+            {
+                "model": self.models[i],
+                "rank": int(self.rank[i]),
+                "points": float(self.points[i]),
+                "wins": int(self.wins[i]),
+                "ties": int(self.ties[i]),
+                "losses": int(self.losses[i]),
+                "games": int(self.games[i]),
+            }
+            for i in self.order()
+        ]
 
 
-def round_robin_standings(battles: Battles, *, win: float = 1.0, tie: float = 0.5,
-                          loss: float = 0.0) -> RoundRobinStandings:
+def round_robin_standings(
+    battles: Battles, *, win: float = 1.0, tie: float = 0.5, loss: float = 0.0
+) -> RoundRobinStandings:
     """Points, wins, ties, losses and the cross-table from played games.
 
     Parameters
@@ -226,16 +237,26 @@ def round_robin_standings(battles: Battles, *, win: float = 1.0, tie: float = 0.
     tied = (o == TIE) | (o == TIE_BOTHBAD)
 
     def count(sel_a: NDArray[np.bool_], sel_b: NDArray[np.bool_]) -> NDArray[np.int64]:
-        total = (np.bincount(a[sel_a], weights=wt[sel_a], minlength=n)
-                 + np.bincount(b[sel_b], weights=wt[sel_b], minlength=n))
+        total = np.bincount(a[sel_a], weights=wt[sel_a], minlength=n) + np.bincount(
+            b[sel_b], weights=wt[sel_b], minlength=n
+        )
         return np.rint(total).astype(np.int64)
 
     wins = count(o == A_WINS, o == B_WINS)
     losses = count(o == B_WINS, o == A_WINS)
     ties = count(tied, tied)
-    points = (np.bincount(a, weights=wt * a_pts, minlength=n)
-              + np.bincount(b, weights=wt * b_pts, minlength=n)).astype(np.float64)
+    points = (
+        np.bincount(a, weights=wt * a_pts, minlength=n)
+        + np.bincount(b, weights=wt * b_pts, minlength=n)
+    ).astype(np.float64)
     rank = (1 + (points[None, :] > points[:, None]).sum(axis=1)).astype(np.int64)
-    return RoundRobinStandings(models=tuple(battles.models), points=points, wins=wins,
-                               ties=ties, losses=losses, games=wins + ties + losses,
-                               cross=cross, rank=rank)
+    return RoundRobinStandings(
+        models=tuple(battles.models),
+        points=points,
+        wins=wins,
+        ties=ties,
+        losses=losses,
+        games=wins + ties + losses,
+        cross=cross,
+        rank=rank,
+    )

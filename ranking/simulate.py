@@ -81,8 +81,11 @@ def _as_rng(rng: Rng) -> np.random.Generator:
 
 
 def _check_iterations(iterations: object) -> int:
-    if isinstance(iterations, bool) or not isinstance(iterations, int | np.integer) \
-            or int(iterations) < 1:
+    if (
+        isinstance(iterations, bool)
+        or not isinstance(iterations, int | np.integer)
+        or int(iterations) < 1
+    ):
         raise InputError(f"iterations must be a positive integer; got {iterations!r}")
     return int(iterations)
 
@@ -120,22 +123,23 @@ def _check_rounds(rounds: ArrayLike) -> NDArray[np.float64]:
     return np.stack([win_matrix(w[k], name=f"rounds[{k}].p") for k in range(w.shape[0])])
 
 
-def _check_eliminate(eliminate: Sequence[int] | None, n_rounds: int,
-                     n_models: int) -> NDArray[np.int64]:
+def _check_eliminate(
+    eliminate: Sequence[int] | None, n_rounds: int, n_models: int
+) -> NDArray[np.int64]:
     t = np.zeros(n_rounds, dtype=np.int64)
     if eliminate is None:
         return t
     vals = list(eliminate)
     if len(vals) > n_rounds:
-        raise InputError(f"eliminate has {len(vals)} entries but there are only "
-                         f"{n_rounds} rounds")
+        raise InputError(f"eliminate has {len(vals)} entries but there are only {n_rounds} rounds")
     for k, v in enumerate(vals):
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
             raise InputError(f"eliminate[{k}] must be a non-negative integer; got {v!r}")
         t[k] = int(v)
     if t.sum() > n_models - 1:
-        raise InputError(f"eliminate removes {int(t.sum())} of {n_models} models; "
-                         f"at most {n_models - 1} can go")
+        raise InputError(
+            f"eliminate removes {int(t.sum())} of {n_models} models; at most {n_models - 1} can go"
+        )
     return t
 
 
@@ -150,8 +154,9 @@ def _canonical(names: Sequence[str] | None, m: int) -> tuple[tuple[str, ...], ND
     return names_t, np.array(sorted(range(m), key=lambda i: names_t[i]), dtype=np.int64)
 
 
-def _swiss_chunk(w: NDArray[np.float64], t: NDArray[np.int64], s: int,
-                 gen: np.random.Generator) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def _swiss_chunk(
+    w: NDArray[np.float64], t: NDArray[np.int64], s: int, gen: np.random.Generator
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Simulate ``s`` tournaments: final wins ``(s, M)`` and survivor counts ``(K, M)``.
 
     Each row is kept as an arrangement of the models; one in-place sort of packed int64
@@ -177,8 +182,7 @@ def _swiss_chunk(w: NDArray[np.float64], t: NDArray[np.int64], s: int,
 
     def arrange(sort_code: NDArray[np.int64]) -> NDArray[np.int64]:
         nonlocal idx
-        key = (sort_code << cshift) | ((gen.random((s, m)) * rscale).astype(np.int64)
-                                       << idx_bits)
+        key = (sort_code << cshift) | ((gen.random((s, m)) * rscale).astype(np.int64) << idx_bits)
         key |= idx
         key.sort(axis=1)
         idx = key & imask
@@ -202,8 +206,9 @@ def _swiss_chunk(w: NDArray[np.float64], t: NDArray[np.int64], s: int,
             ecode = arrange(np.where(alive, k_rounds - code, code))
             alive = ecode <= k_rounds
             alive[:, :cut] = False
-            code = np.where(alive, k_rounds - ecode,
-                            np.where(ecode <= k_rounds, k_rounds + 1 + ecode, ecode))
+            code = np.where(
+                alive, k_rounds - ecode, np.where(ecode <= k_rounds, k_rounds + 1 + ecode, ecode)
+            )
             eliminated = True
         if eliminated:
             survive[k] = np.bincount(idx[alive], minlength=m)
@@ -215,8 +220,9 @@ def _swiss_chunk(w: NDArray[np.float64], t: NDArray[np.int64], s: int,
     return out, survive
 
 
-def _swiss_run(w: NDArray[np.float64], t: NDArray[np.int64], n: int, gen: np.random.Generator
-               ) -> tuple[NDArray[np.int16], NDArray[np.int64]]:
+def _swiss_run(
+    w: NDArray[np.float64], t: NDArray[np.int64], n: int, gen: np.random.Generator
+) -> tuple[NDArray[np.int16], NDArray[np.int64]]:
     chunk = max(1, _CHUNK_CELLS // w.shape[1])
     wins = np.empty((n, w.shape[1]), dtype=np.int16)
     survive = np.zeros((w.shape[0], w.shape[1]), dtype=np.int64)
@@ -228,8 +234,13 @@ def _swiss_run(w: NDArray[np.float64], t: NDArray[np.int64], n: int, gen: np.ran
     return wins, survive
 
 
-def swiss_dynamics_samples(rounds: ArrayLike, *, eliminate: Sequence[int] | None = None,
-                           iterations: int = 100_000, rng: Rng = None) -> NDArray[np.int16]:
+def swiss_dynamics_samples(
+    rounds: ArrayLike,
+    *,
+    eliminate: Sequence[int] | None = None,
+    iterations: int = 100_000,
+    rng: Rng = None,
+) -> NDArray[np.int16]:
     """Raw simulations of the Competitive Swiss-system dynamics (input order kept).
 
     Parameters
@@ -303,9 +314,14 @@ def _first_share(scores: NDArray[np.floating] | NDArray[np.integer]) -> NDArray[
     return top / top.sum(axis=1, keepdims=True)
 
 
-def swiss_dynamics(rounds: ArrayLike, *, names: Sequence[str] | None = None,
-                   eliminate: Sequence[int] | None = None, iterations: int = 100_000,
-                   rng: Rng = None) -> SwissDynamicsResult:
+def swiss_dynamics(
+    rounds: ArrayLike,
+    *,
+    names: Sequence[str] | None = None,
+    eliminate: Sequence[int] | None = None,
+    iterations: int = 100_000,
+    rng: Rng = None,
+) -> SwissDynamicsResult:
     """Expected win scores ``E[S]`` under Competitive Swiss-system dynamics.
 
     Parameters
@@ -349,10 +365,17 @@ def swiss_dynamics(rounds: ArrayLike, *, names: Sequence[str] | None = None,
     p_first_sd = share.std(axis=0, ddof=1) if n > 1 else np.zeros(m)
     p_survive = (survive_c[:, inv] / n).T
     pmf = np.stack([(wins == v).mean(axis=0) for v in range(k_rounds + 1)], axis=1)
-    return SwissDynamicsResult(models=models, iterations=n, eliminate=tuple(int(x) for x in t),
-                               expected_score=mean, stderr=sd / np.sqrt(n), p_survive=p_survive,
-                               p_first=p_first, p_first_stderr=p_first_sd / np.sqrt(n),
-                               score_pmf=pmf)
+    return SwissDynamicsResult(
+        models=models,
+        iterations=n,
+        eliminate=tuple(int(x) for x in t),
+        expected_score=mean,
+        stderr=sd / np.sqrt(n),
+        p_survive=p_survive,
+        p_first=p_first,
+        p_first_stderr=p_first_sd / np.sqrt(n),
+        score_pmf=pmf,
+    )
 
 
 @dataclass(frozen=True)
@@ -396,9 +419,14 @@ class FailureSensitivity:
     profile: tuple[str, ...]
 
 
-def failure_sensitivity(rounds: ArrayLike, *, names: Sequence[str] | None = None,
-                        levels: Sequence[int] | None = None, iterations: int = 100_000,
-                        rng: Rng = None) -> FailureSensitivity:
+def failure_sensitivity(
+    rounds: ArrayLike,
+    *,
+    names: Sequence[str] | None = None,
+    levels: Sequence[int] | None = None,
+    iterations: int = 100_000,
+    rng: Rng = None,
+) -> FailureSensitivity:
     """Failure-sensitivity sweep: E[S] under growing per-round elimination ``T``.
 
     Every level reuses the same random stream (common random numbers), so differences
@@ -433,14 +461,24 @@ def failure_sensitivity(rounds: ArrayLike, *, names: Sequence[str] | None = None
     if levels is None:
         levels = list(range(0, (m - 2) // (k_rounds - 1) + 1))
         if len(levels) < 2:
-            raise InputError(f"{m} models over {k_rounds} rounds leave no room to eliminate "
-                             f"one model per round; give levels explicitly")
+            raise InputError(
+                f"{m} models over {k_rounds} rounds leave no room to eliminate "
+                f"one model per round; give levels explicitly"
+            )
     levels_t = tuple(int(x) for x in levels)
     if len(levels_t) < 2 or min(levels_t) < 0:
         raise InputError("levels must hold at least 2 non-negative integers")
     base_seed = int(_as_rng(rng).integers(2**63))
-    results = [swiss_dynamics(w, names=names, iterations=iterations, rng=base_seed,
-                              eliminate=[lv] * (k_rounds - 1) + [0]) for lv in levels_t]
+    results = [
+        swiss_dynamics(
+            w,
+            names=names,
+            iterations=iterations,
+            rng=base_seed,
+            eliminate=[lv] * (k_rounds - 1) + [0],
+        )
+        for lv in levels_t
+    ]
     es = np.stack([r.expected_score for r in results])
     se = np.stack([r.stderr for r in results])
     rank = (1 + (es[:, None, :] > es[:, :, None]).sum(axis=2)).astype(np.int64)
@@ -449,19 +487,29 @@ def failure_sensitivity(rounds: ArrayLike, *, names: Sequence[str] | None = None
         retention = np.where(es[lo] > 0, es[hi] / es[lo], np.nan)
     share = es / es.sum(axis=1, keepdims=True)
     share_shift = share[hi] - share[lo]
-    profile = tuple("robust generalist" if d > 1e-9 else "aggressive specialist"
-                    if d < -1e-9 else "neutral" for d in share_shift)
-    return FailureSensitivity(models=results[0].models, levels=levels_t, expected_score=es,
-                              stderr=se, rank=rank, retention=retention,
-                              rank_shift=rank[lo] - rank[hi], share_shift=share_shift,
-                              profile=profile)
+    profile = tuple(
+        "robust generalist" if d > 1e-9 else "aggressive specialist" if d < -1e-9 else "neutral"
+        for d in share_shift
+    )
+    return FailureSensitivity(
+        models=results[0].models,
+        levels=levels_t,
+        expected_score=es,
+        stderr=se,
+        rank=rank,
+        retention=retention,
+        rank_shift=rank[lo] - rank[hi],
+        share_shift=share_shift,
+        profile=profile,
+    )
 
 
 # ------------------------------------------------------------ any format from ratings
 
 
-def _round_robin_points(p: NDArray[np.float64], n: int, gen: np.random.Generator
-                        ) -> NDArray[np.float64]:
+def _round_robin_points(
+    p: NDArray[np.float64], n: int, gen: np.random.Generator
+) -> NDArray[np.float64]:
     m = p.shape[0]
     a, b = np.triu_indices(m, 1)
     pab = p[a, b]
@@ -480,8 +528,14 @@ def _round_robin_points(p: NDArray[np.float64], n: int, gen: np.random.Generator
     return out
 
 
-def simulate_format(win: ArrayLike, *, format: str, rounds: int | None = None,
-                    iterations: int = 100_000, rng: Rng = None) -> NDArray[np.float64]:
+def simulate_format(
+    win: ArrayLike,
+    *,
+    format: str,
+    rounds: int | None = None,
+    iterations: int = 100_000,
+    rng: Rng = None,
+) -> NDArray[np.float64]:
     """Simulate whole tournaments of one format; return each model's score per run.
 
     Parameters
@@ -555,10 +609,17 @@ class TournamentPrediction:
     iterations: int
 
 
-def predict_tournament(ratings: ArrayLike, *, format: str, names: Sequence[str] | None = None,
-                       rounds: int | None = None, iterations: int = 100_000,
-                       scale: float = 400.0, base: float = 10.0,
-                       rng: Rng = None) -> TournamentPrediction:
+def predict_tournament(
+    ratings: ArrayLike,
+    *,
+    format: str,
+    names: Sequence[str] | None = None,
+    rounds: int | None = None,
+    iterations: int = 100_000,
+    scale: float = 400.0,
+    base: float = 10.0,
+    rng: Rng = None,
+) -> TournamentPrediction:
     """Expected score and win probability of each model in a tournament format.
 
     Ratings are Bradley-Terry ratings on the Elo scale: ``P(i beats j) =
@@ -624,14 +685,24 @@ def _resample(battles: Battles, gen: np.random.Generator) -> Battles:
         pick = gen.integers(0, len(battles), len(battles))
         return Battles(battles.models, battles.a[pick], battles.b[pick], battles.outcome[pick])
     counts = gen.multinomial(battles.n_battles, battles.weight / battles.weight.sum())
-    return Battles(battles.models, battles.a, battles.b, battles.outcome,
-                   weight=counts.astype(np.float64))
+    return Battles(
+        battles.models, battles.a, battles.b, battles.outcome, weight=counts.astype(np.float64)
+    )
 
 
-def expected_score_rating(battles: Battles, *, format: str = "swiss", rounds: int | None = None,
-                          iterations: int = 20_000, draws: int = 100,
-                          confidence: float = 0.95, l2: float = 1.0, scale: float = 400.0,
-                          base: float = 10.0, rng: Rng = None) -> RatingResult:
+def expected_score_rating(
+    battles: Battles,
+    *,
+    format: str = "swiss",
+    rounds: int | None = None,
+    iterations: int = 20_000,
+    draws: int = 100,
+    confidence: float = 0.95,
+    l2: float = 1.0,
+    scale: float = 400.0,
+    base: float = 10.0,
+    rng: Rng = None,
+) -> RatingResult:
     """Expected tournament score E[S] of each model from its battles, with an interval.
 
     The value is :func:`predict_tournament` on the Bradley-Terry ratings of the battles
@@ -692,34 +763,66 @@ def expected_score_rating(battles: Battles, *, format: str = "swiss", rounds: in
     if m >= 2 and format == "swiss" and rounds is None:
         rounds = int(np.ceil(np.log2(m)))
     seed = rng if isinstance(rng, int) and not isinstance(rng, bool) else None
-    params: dict[str, Any] = {"format": format, "rounds": rounds, "iterations": iterations,
-                              "draws": draws, "confidence": confidence, "ratings": "bt",
-                              "l2": l2, "scale": scale, "base": base, "seed": seed}
+    params: dict[str, Any] = {
+        "format": format,
+        "rounds": rounds,
+        "iterations": iterations,
+        "draws": draws,
+        "confidence": confidence,
+        "ratings": "bt",
+        "l2": l2,
+        "scale": scale,
+        "base": base,
+        "seed": seed,
+    }
     names = list(battles.models)
     if m < 2:
         zero = np.zeros(m)
-        return RatingResult(method="expected_score", params=params, models=names,
-                            rating=zero, lower=zero.copy(), upper=zero.copy(),
-                            battles=battles.battles_per_model(), component=components(battles),
-                            n_battles=battles.n_battles,
-                            extra={"p_win": np.ones(m), "stderr": zero.copy()})
+        return RatingResult(
+            method="expected_score",
+            params=params,
+            models=names,
+            rating=zero,
+            lower=zero.copy(),
+            upper=zero.copy(),
+            battles=battles.battles_per_model(),
+            component=components(battles),
+            n_battles=battles.n_battles,
+            extra={"p_win": np.ones(m), "stderr": zero.copy()},
+        )
 
     def predict(data: Battles, n: int) -> TournamentPrediction:
         ratings = bradley_terry(data, l2=l2, scale=scale, base=base).rating
-        return predict_tournament(ratings, format=format, names=names, rounds=rounds,
-                                  iterations=n, scale=scale, base=base, rng=gen)
+        return predict_tournament(
+            ratings,
+            format=format,
+            names=names,
+            rounds=rounds,
+            iterations=n,
+            scale=scale,
+            base=base,
+            rng=gen,
+        )
 
     point = predict(battles, iterations)
     per_draw = max(1, iterations // draws)
-    samples = np.array([predict(_resample(battles, gen), per_draw).expected_score
-                        for _ in range(draws)])
+    samples = np.array(
+        [predict(_resample(battles, gen), per_draw).expected_score for _ in range(draws)]
+    )
     es = point.expected_score
     lower, upper = percentile_interval(samples, es, confidence=confidence)
-    return RatingResult(method="expected_score", params=params, models=names, rating=es,
-                        lower=lower, upper=upper,
-                        battles=battles.battles_per_model(), component=components(battles),
-                        n_battles=battles.n_battles,
-                        extra={"p_win": point.p_win, "stderr": point.stderr})
+    return RatingResult(
+        method="expected_score",
+        params=params,
+        models=names,
+        rating=es,
+        lower=lower,
+        upper=upper,
+        battles=battles.battles_per_model(),
+        component=components(battles),
+        n_battles=battles.n_battles,
+        extra={"p_win": point.p_win, "stderr": point.stderr},
+    )
 
 
 # ------------------------------------------------------- the rest of a running tournament
@@ -800,8 +903,13 @@ class RestPrediction:
     iterations: int
 
 
-def _play(pts: NDArray[np.float64], p: NDArray[np.float64], a: NDArray[np.int64], b: NDArray[np.int64],
-          gen: np.random.Generator) -> NDArray[np.bool_]:
+def _play(
+    pts: NDArray[np.float64],
+    p: NDArray[np.float64],
+    a: NDArray[np.int64],
+    b: NDArray[np.int64],
+    gen: np.random.Generator,
+) -> NDArray[np.bool_]:
     """Play games ``a[s, g]`` against ``b[s, g]`` in every run ``s``; add the points; ``a`` won?"""
     a_wins = gen.random(a.shape) < p[a, b]
     rows = np.broadcast_to(np.arange(pts.shape[0])[:, None], a.shape)
@@ -810,16 +918,23 @@ def _play(pts: NDArray[np.float64], p: NDArray[np.float64], a: NDArray[np.int64]
     return a_wins
 
 
-def _by_points(pts: NDArray[np.float64], alive: NDArray[np.bool_], gen: np.random.Generator,
-               sign: float) -> NDArray[np.int64]:
+def _by_points(
+    pts: NDArray[np.float64], alive: NDArray[np.bool_], gen: np.random.Generator, sign: float
+) -> NDArray[np.int64]:
     """Each run's models still in, ordered by ``sign * points`` (random among equal), the others last."""
     key = np.where(alive, sign * pts, np.inf)
     return np.lexsort((gen.random(pts.shape), key), axis=1)
 
 
-def simulate_rest(win: ArrayLike, *, points: ArrayLike, steps: Sequence[Step],
-                  alive: ArrayLike | None = None, iterations: int = 20_000,
-                  rng: Rng = None) -> RestPrediction:
+def simulate_rest(
+    win: ArrayLike,
+    *,
+    points: ArrayLike,
+    steps: Sequence[Step],
+    alive: ArrayLike | None = None,
+    iterations: int = 20_000,
+    rng: Rng = None,
+) -> RestPrediction:
     """Simulate the rest of a tournament: ``E[S]``, first-place and survival probabilities.
 
     Parameters
@@ -861,15 +976,20 @@ def simulate_rest(win: ArrayLike, *, points: ArrayLike, steps: Sequence[Step],
         if isinstance(step, FixedRound):
             if step.pairs:
                 pairs = np.array(step.pairs, dtype=np.int64)
-                _play(pts, p, np.broadcast_to(pairs[:, 0], (n, len(pairs))),
-                      np.broadcast_to(pairs[:, 1], (n, len(pairs))), gen)
+                _play(
+                    pts,
+                    p,
+                    np.broadcast_to(pairs[:, 0], (n, len(pairs))),
+                    np.broadcast_to(pairs[:, 1], (n, len(pairs))),
+                    gen,
+                )
             for who, bye in step.byes:
                 pts[:, who] += bye
         elif isinstance(step, ScoreRound):
             k = int(live[0].sum())
             order = _by_points(pts, live, gen, -1.0)[:, :k]
             if k >= 2:
-                _play(pts, p, order[:, 0:k - 1:2], order[:, 1:k:2], gen)
+                _play(pts, p, order[:, 0 : k - 1 : 2], order[:, 1:k:2], gen)
             if k % 2:
                 pts[rows[:, 0], order[:, k - 1]] += step.bye_points
         elif isinstance(step, RandomRound):
@@ -880,7 +1000,7 @@ def simulate_rest(win: ArrayLike, *, points: ArrayLike, steps: Sequence[Step],
                 _play(pts, p, ids[one], ids[other], gen)
         elif isinstance(step, Cut):
             if step.t:
-                out = _by_points(pts, live, gen, 1.0)[:, :step.t]
+                out = _by_points(pts, live, gen, 1.0)[:, : step.t]
                 live[rows, out] = False
             snapshots.append(live.mean(axis=0))
         elif isinstance(step, KnockoutRounds):
@@ -894,7 +1014,10 @@ def simulate_rest(win: ArrayLike, *, points: ArrayLike, steps: Sequence[Step],
                     winners[:, g], losers[:, g] = done, second if done == first else first
                 else:
                     won = _play(pts, p, np.full((n, 1), first), np.full((n, 1), second), gen)[:, 0]
-                    winners[:, g], losers[:, g] = np.where(won, first, second), np.where(won, second, first)
+                    winners[:, g], losers[:, g] = (
+                        np.where(won, first, second),
+                        np.where(won, second, first),
+                    )
             for r in range(step.rounds):
                 if r:
                     semis = winners, losers
@@ -917,5 +1040,10 @@ def simulate_rest(win: ArrayLike, *, points: ArrayLike, steps: Sequence[Step],
     else:
         p_win = _first_share(pts).mean(axis=0)
     p_alive = np.stack(snapshots, axis=1) if snapshots else np.zeros((m, 0))
-    return RestPrediction(expected_score=mean, stderr=sd / np.sqrt(n), p_win=p_win, p_alive=p_alive,
-                          iterations=n if steps else 0)
+    return RestPrediction(
+        expected_score=mean,
+        stderr=sd / np.sqrt(n),
+        p_win=p_win,
+        p_alive=p_alive,
+        iterations=n if steps else 0,
+    )

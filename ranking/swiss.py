@@ -99,9 +99,19 @@ class Scoring:
     def points(self, code: str) -> int:
         """Points (tenths) of one TRF result code."""
         return {
-            "1": self.win, "W": self.win, "=": self.draw, "D": self.draw,
-            "0": self.loss, "L": self.loss, "+": self.forfeit_win, "-": self.forfeit_loss,
-            "U": self.pab, "F": self.fpb, "H": self.hpb, "Z": self.zpb, " ": self.absent,
+            "1": self.win,
+            "W": self.win,
+            "=": self.draw,
+            "D": self.draw,
+            "0": self.loss,
+            "L": self.loss,
+            "+": self.forfeit_win,
+            "-": self.forfeit_loss,
+            "U": self.pab,
+            "F": self.fpb,
+            "H": self.hpb,
+            "Z": self.zpb,
+            " ": self.absent,
         }[code]
 
 
@@ -374,9 +384,7 @@ def _summaries(state: SwissState) -> tuple[list[_P], int]:
             if res.played:
                 assert res.opponent is not None
                 if res.opponent not in by_number:
-                    raise InputError(
-                        f"player {p.number}: opponent {res.opponent} is not a player"
-                    )
+                    raise InputError(f"player {p.number}: opponent {res.opponent} is not a player")
                 s.forbidden.add(res.opponent)
                 s.played += 1
                 s.colors.append(res.color or "w")
@@ -570,7 +578,7 @@ def _pair_random(
                 v += 1
         floaters = set(carry)
         last = v >= n
-        order = list(carry) + rnd.sample(group[len(carry):], len(group) - len(carry))
+        order = list(carry) + rnd.sample(group[len(carry) :], len(group) - len(carry))
         greedy: dict[int, int] = {}
         for x in order:
             if x in greedy:
@@ -580,8 +588,10 @@ def _pair_random(
                     greedy[x], greedy[y] = y, x
                     break
         left = [x for x in group if x not in greedy]
-        if len(left) == len(group) % 2 and not (set(left) & floaters) and (
-            not last or not left or ps[left[0]].eligible
+        if (
+            len(left) == len(group) % 2
+            and not (set(left) & floaters)
+            and (not last or not left or ps[left[0]].eligible)
         ):
             for x, y in greedy.items():
                 mate[x] = y
@@ -695,7 +705,9 @@ class _DutchPairer:
         sub = np.tril(self.C[np.ix_(sc, sc)] * ~self.special[np.ix_(sc, sc)], -1)
         ii, jj = np.nonzero(sub)
         shifted = [0, 1 << self.K, 2 << self.K, 3 << self.K]
-        edges = [(a, b, shifted[c]) for a, b, c in zip(ii.tolist(), jj.tolist(), sub[ii, jj].tolist())]
+        edges = [
+            (a, b, shifted[c]) for a, b, c in zip(ii.tolist(), jj.tolist(), sub[ii, jj].tolist())
+        ]
         edges.extend(
             (pos[hv], pos[lv], w)
             for (hv, lv), w in self.wcache.items()
@@ -740,9 +752,7 @@ class _DutchPairer:
             self.bye_score = ps[bye_v].score
             top = ps[0].score
             if self.bye_score >= top:
-                self.c9 = all(
-                    ps[mate0[v]].score >= top for v in range(n) if ps[v].score >= top
-                )
+                self.c9 = all(ps[mate0[v]].score >= top for v in range(n) if ps[v].score >= top)
             counts = sorted({p.played for p in ps if p.score == self.bye_score}, reverse=True)
             self.played_rank = {c: r for r, c in enumerate(counts)}
         for i in range(n):
@@ -784,9 +794,7 @@ class _DutchPairer:
         self.sh_cur, self.sgw_cur = shifts_of(cnt_cur)
         self.wn = _bits(size // 2)
         self.sh_all, self.sgw_all = shifts_of(cnt_all)
-        self.c9w = (
-            _bits(size * (max(self.played_rank.values(), default=0) + 1)) if self.c9 else 0
-        )
+        self.c9w = _bits(size * (max(self.played_rank.values(), default=0) + 1)) if self.c9 else 0
         imb2 = sum(1 for p in cur if p.imbalance > 1)
         absolute = sum(1 for p in cur if p.absolute)
         prefd = sum(1 for p in cur if p.pref is not None)
@@ -809,8 +817,9 @@ class _DutchPairer:
             dsh, dw = shifts_of(dcount)
             ucount = {s: len(ups) for s in cnt_cur} if ups else {}
             ush, uw = shifts_of(ucount)
-            self.fw.append((_bits(len(downs)) if downs else 0, _bits(len(ups)) if ups else 0,
-                            dsh, dw, ush, uw))
+            self.fw.append(
+                (_bits(len(downs)) if downs else 0, _bits(len(ups)) if ups else 0, dsh, dw, ush, uw)
+            )
         total = self.wp + self.sgw_cur + self.wn + self.sgw_all + self.c9w + sum(self.cw)
         total += sum(f[0] + f[1] + f[3] + f[5] for f in self.fw)
         step = self.w + 1
@@ -846,7 +855,9 @@ class _DutchPairer:
             same and p.imbalance > 1 and o.imbalance > 1,
             same and p.absolute and o.absolute and not rep_ok,
             same,
-            same and (p.strong or p.absolute) and (o.strong or o.absolute)
+            same
+            and (p.strong or p.absolute)
+            and (o.strong or o.absolute)
             and not (p.absolute and o.absolute),
         )
         for width, bad in zip(self.cw, penalties):
@@ -1021,14 +1032,14 @@ class _DutchPairer:
                 pi = remainder[k]
                 pv = pbi[pi]
                 if head(pv):
-                    for oi in remainder[k + 1:]:
+                    for oi in remainder[k + 1 :]:
                         e = ewc(pi, oi, k, rem_pairs)
                         if e is not None:
                             setw(pi, oi, e - 1)
                     mate = self.solve(scope)
                 exch = not head(pv)
                 left -= int(exch)
-                for oi in remainder[k + 1:]:
+                for oi in remainder[k + 1 :]:
                     if exch:
                         bew[(pi, oi)] = None
                     setw(pi, oi, ewc(pi, oi, k, rem_pairs))
@@ -1039,7 +1050,7 @@ class _DutchPairer:
                 pv = pbi[pi]
                 already = head(pv)
                 if not already:
-                    for oi in remainder[k + 1:]:
+                    for oi in remainder[k + 1 :]:
                         e = ewc(pi, oi, k, rem_pairs)
                         if e is not None:
                             setw(pi, oi, e + 1)
@@ -1053,7 +1064,7 @@ class _DutchPairer:
                         bew[(pi, oi)] = None
                         setw(pi, oi, None)
                 if not already:
-                    for oi in remainder[k + 1:]:
+                    for oi in remainder[k + 1 :]:
                         setw(pi, oi, ewc(pi, oi, k, rem_pairs))
                 k += 1
             for a in range(len(remainder)):
@@ -1097,9 +1108,7 @@ class _DutchPairer:
             new_pbi = []
             sg_begin = 0
             self.c9 = (
-                bool(n & 1)
-                and nsg_begin < len(pbi)
-                and ps[pbi[nsg_begin]].score == self.bye_score
+                bool(n & 1) and nsg_begin < len(pbi) and ps[pbi[nsg_begin]].score == self.bye_score
             )
             for k2, pv in enumerate(pbi):
                 if k2 < nsg_begin and matched[pv]:

@@ -56,8 +56,11 @@ class StandingsRow:
     def to_json(self) -> dict[str, object]:
         """The DESIGN.md JSON row ``{"player", "points", "tiebreaks", "rank", "name"}``."""
         return {
-            "rank": self.rank, "player": self.player, "name": self.name,
-            "points": self.points, "tiebreaks": dict(self.tiebreaks),
+            "rank": self.rank,
+            "player": self.player,
+            "name": self.name,
+            "points": self.points,
+            "tiebreaks": dict(self.tiebreaks),
         }
 
 
@@ -72,11 +75,15 @@ def parse_tiebreaks(text: str | Sequence[str]) -> tuple[str, ...]:
     items = [t for t in items if t]
     for t in items:
         if t not in TIEBREAKS:
-            raise InputError(f"tiebreaks: unknown code {t!r}; expected some of {', '.join(TIEBREAKS)}")
+            raise InputError(
+                f"tiebreaks: unknown code {t!r}; expected some of {', '.join(TIEBREAKS)}"
+            )
     return tuple(items)
 
 
-def compute_tiebreaks(state: SwissState, *, tiebreaks: Sequence[str] = TIEBREAKS) -> dict[int, dict[str, float]]:
+def compute_tiebreaks(
+    state: SwissState, *, tiebreaks: Sequence[str] = TIEBREAKS
+) -> dict[int, dict[str, float]]:
     """Per-player values of the non-contextual tie-breaks (everything but ``DE``).
 
     Returns
@@ -126,17 +133,25 @@ def compute_tiebreaks(state: SwissState, *, tiebreaks: Sequence[str] = TIEBREAKS
             elif code == "SB":
                 row[code] = sb / 100
             elif code == "WIN":
-                row[code] = float(sum(1 for r in ent[k] if sc.points(r.code) >= sc.win and sc.win > sc.draw))
+                row[code] = float(
+                    sum(1 for r in ent[k] if sc.points(r.code) >= sc.win and sc.win > sc.draw)
+                )
             elif code == "WON":
                 row[code] = float(sum(1 for r in ent[k] if r.played and r.code in "1W"))
             elif code == "ARO":
-                rs = [rating[r.opponent] for r in ent[k] if r.played and r.opponent and rating[r.opponent] > 0]
+                rs = [
+                    rating[r.opponent]
+                    for r in ent[k]
+                    if r.played and r.opponent and rating[r.opponent] > 0
+                ]
                 row[code] = float(int(sum(rs) / len(rs) + 0.5)) if rs else 0.0
         out[k] = row
     return out
 
 
-def _direct_encounter(state: SwissState, group: list[int]) -> tuple[dict[int, float], dict[int, int]]:
+def _direct_encounter(
+    state: SwissState, group: list[int]
+) -> tuple[dict[int, float], dict[int, int]]:
     """DE points among ``group`` and a DE rank (smaller is better) per C.07 article 6."""
     n = state.played_rounds
     sc = state.scoring
@@ -193,15 +208,17 @@ def _direct_encounter(state: SwissState, group: list[int]) -> tuple[dict[int, fl
 
     inside_all = set(group)
     for k in group:
-        points[k] = sum(
-            sc.points(r.code) for r in ent[k] if r.played and r.opponent in inside_all
-        ) / 10
+        points[k] = (
+            sum(sc.points(r.code) for r in ent[k] if r.played and r.opponent in inside_all) / 10
+        )
     if len(group) > 1:
         resolve(group, 0)
     return points, rank
 
 
-def standings(state: SwissState, *, tiebreaks: Sequence[str] | str = ("BH", "BH-C1", "SB")) -> list[StandingsRow]:
+def standings(
+    state: SwissState, *, tiebreaks: Sequence[str] | str = ("BH", "BH-C1", "SB")
+) -> list[StandingsRow]:
     """Rank the players by points, then by the tie-breaks in the order given.
 
     Players equal on points and on every tie-break share a rank; within a shared rank
@@ -217,7 +234,10 @@ def standings(state: SwissState, *, tiebreaks: Sequence[str] | str = ("BH", "BH-
     n = state.played_rounds
     sc = state.scoring
     values = compute_tiebreaks(state, tiebreaks=[c for c in codes if c != "DE"])
-    pts = {p.number: sum(sc.points(r.code) for r in _entries(state, p.number, n)) for p in state.players}
+    pts = {
+        p.number: sum(sc.points(r.code) for r in _entries(state, p.number, n))
+        for p in state.players
+    }
     rows = {k: dict(values[k]) for k in pts}
     de_rank: dict[int, int] = dict.fromkeys(pts, 0)
     groups: list[list[int]] = [sorted(pts, key=lambda k: (-pts[k], k))]
@@ -252,8 +272,15 @@ def standings(state: SwissState, *, tiebreaks: Sequence[str] | str = ("BH", "BH-
     for g in groups:
         for k in g:
             p = state.player(k)
-            result.append(StandingsRow(rank=position, player=k, name=p.name, points=pts[k] / 10,
-                                       tiebreaks={c: rows[k][c] for c in codes}))
+            result.append(
+                StandingsRow(
+                    rank=position,
+                    player=k,
+                    name=p.name,
+                    points=pts[k] / 10,
+                    tiebreaks={c: rows[k][c] for c in codes},
+                )
+            )
         position += len(g)
     return result
 

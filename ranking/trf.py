@@ -23,11 +23,21 @@ from ranking.errors import InputError
 from ranking.swiss import RESULT_CODES, RoundResult, Scoring, SwissPlayer, SwissState
 
 _XXS_KEYS = {
-    "W": ("win",), "WW": ("win",), "BW": ("win",),
-    "D": ("draw",), "WD": ("draw",), "BD": ("draw",),
-    "L": ("loss",), "WL": ("loss",), "BL": ("loss",),
-    "FW": ("forfeit_win",), "FL": ("forfeit_loss",), "PAB": ("pab",),
-    "FPB": ("fpb",), "HPB": ("hpb",), "ZPB": ("zpb",),
+    "W": ("win",),
+    "WW": ("win",),
+    "BW": ("win",),
+    "D": ("draw",),
+    "WD": ("draw",),
+    "BD": ("draw",),
+    "L": ("loss",),
+    "WL": ("loss",),
+    "BL": ("loss",),
+    "FW": ("forfeit_win",),
+    "FL": ("forfeit_loss",),
+    "PAB": ("pab",),
+    "FPB": ("fpb",),
+    "HPB": ("hpb",),
+    "ZPB": ("zpb",),
 }
 
 
@@ -59,11 +69,15 @@ def _parse_player(line: str, ln: int) -> tuple[SwissPlayer, tuple[str, str, str,
         raise InputError(f"line {ln}: a 001 player line needs at least 84 columns, got {len(line)}")
     num_text = line[4:8].strip()
     if not num_text.isdigit() or int(num_text) == 0:
-        raise InputError(f"line {ln}: pairing number (columns 5-8) must be a positive integer; got {line[4:8]!r}")
+        raise InputError(
+            f"line {ln}: pairing number (columns 5-8) must be a positive integer; got {line[4:8]!r}"
+        )
     number = int(num_text)
     rating_text = line[48:52].strip()
     if rating_text and not rating_text.isdigit():
-        raise InputError(f"line {ln}: rating (columns 49-52) must be an integer; got {rating_text!r}")
+        raise InputError(
+            f"line {ln}: rating (columns 49-52) must be an integer; got {rating_text!r}"
+        )
     points = line[80:84].strip()
     if points:
         _tenths(points, f"line {ln}: points (columns 81-84)")
@@ -71,9 +85,9 @@ def _parse_player(line: str, ln: int) -> tuple[SwissPlayer, tuple[str, str, str,
     skipped = 0
     start = 91
     while start < len(line):
-        block = line[start:start + 8].ljust(8)
+        block = line[start : start + 8].ljust(8)
         col = start + 1
-        if line[start - 2:start].strip():
+        if line[start - 2 : start].strip():
             raise InputError(f"line {ln}: columns {col - 2}-{col - 1} must be blank")
         opp_text, color, code = block[0:4], block[5], block[7]
         if block[4] != " " or block[6] != " ":
@@ -84,18 +98,24 @@ def _parse_player(line: str, ln: int) -> tuple[SwissPlayer, tuple[str, str, str,
             )
         code = code.upper()
         if color not in "wb- ":
-            raise InputError(f"line {ln}: colour at column {col + 5} must be w, b, - or blank; got {color!r}")
+            raise InputError(
+                f"line {ln}: colour at column {col + 5} must be w, b, - or blank; got {color!r}"
+            )
         opponent: int | None = None
         if opp_text.strip() and opp_text != "0000":
             if not opp_text.strip().isdigit():
-                raise InputError(f"line {ln}: opponent at column {col} must be a pairing number; got {opp_text!r}")
+                raise InputError(
+                    f"line {ln}: opponent at column {col} must be a pairing number; got {opp_text!r}"
+                )
             opponent = int(opp_text)
             if opponent == number:
                 raise InputError(f"line {ln}: player {number} cannot play itself")
         if opponent is None and color in "wb":
             raise InputError(f"line {ln}: a colour without an opponent at column {col + 5}")
         if opponent is not None and code in "UFHZ ":
-            raise InputError(f"line {ln}: result {code!r} at column {col + 7} cannot have an opponent")
+            raise InputError(
+                f"line {ln}: result {code!r} at column {col + 7} cannot have an opponent"
+            )
         if opponent is not None and code in "10=WDL" and color not in "wb":
             raise InputError(f"line {ln}: a played game needs colour w or b at column {col + 5}")
         if opponent is None and code in "10WDL":
@@ -109,7 +129,12 @@ def _parse_player(line: str, ln: int) -> tuple[SwissPlayer, tuple[str, str, str,
             results.append(RoundResult(opponent, color if color in "wb" else None, code))
         start += 10
     details = (line[9:10], line[10:13], line[53:56], line[57:68], line[69:79])
-    player = SwissPlayer(number=number, rating=int(rating_text or 0), name=line[14:47].strip(), results=tuple(results))
+    player = SwissPlayer(
+        number=number,
+        rating=int(rating_text or 0),
+        name=line[14:47].strip(),
+        results=tuple(results),
+    )
     return player, details
 
 
@@ -163,7 +188,9 @@ def parse_trf(text: str) -> TrfFile:
                 pts = _tenths(value, f"line {ln}: XXS {key}")
                 for attr in _XXS_KEYS[key.upper()]:
                     if attr in scoring_kwargs and scoring_kwargs[attr] != pts:
-                        raise InputError(f"line {ln}: XXS gives {attr} two different values (colour-dependent points are not supported)")
+                        raise InputError(
+                            f"line {ln}: XXS gives {attr} two different values (colour-dependent points are not supported)"
+                        )
                     scoring_kwargs[attr] = pts
         elif tag == "XXZ":
             for word in line[3:].split():
@@ -178,7 +205,9 @@ def parse_trf(text: str) -> TrfFile:
     for p in players:
         for r, res in enumerate(p.results):
             if res.opponent is not None and res.opponent not in numbers:
-                raise InputError(f"player {p.number}, round {r + 1}: opponent {res.opponent} has no 001 line")
+                raise InputError(
+                    f"player {p.number}, round {r + 1}: opponent {res.opponent} has no 001 line"
+                )
     win = scoring_kwargs.get("win", 10)
     draw = scoring_kwargs.get("draw", 5)
     defaults = {"forfeit_win": win, "pab": win, "fpb": win, "hpb": draw}
@@ -187,8 +216,11 @@ def parse_trf(text: str) -> TrfFile:
     scoring = Scoring(**scoring_kwargs)
     players.sort(key=lambda p: p.number)
     state = SwissState(
-        players=tuple(players), total_rounds=total_rounds, scoring=scoring,
-        initial_color=initial, absent=frozenset(absent),
+        players=tuple(players),
+        total_rounds=total_rounds,
+        scoring=scoring,
+        initial_color=initial,
+        absent=frozenset(absent),
     )
     return TrfFile(state=state, extra=tuple(extra), details=details)
 
@@ -221,7 +253,9 @@ def write_trf(trf: TrfFile | SwissState) -> str:
     if not any(text.startswith("012") for text in lines):
         lines.insert(0, "012 Ludus Swiss tournament")
     for p in state.players:
-        sex, title, fed, fide, birth = trf.details.get(p.number, (" ", "   ", "   ", " " * 11, " " * 10))
+        sex, title, fed, fide, birth = trf.details.get(
+            p.number, (" ", "   ", "   ", " " * 11, " " * 10)
+        )
         points = sum(state.scoring.points(r.code) for r in p.results)
         head = (
             f"001 {p.number:4d} {sex:1.1}{title:>3.3} {p.name[:33]:<33} "
@@ -231,7 +265,11 @@ def write_trf(trf: TrfFile | SwissState) -> str:
         blocks = []
         for r in range(n_rounds):
             res = p.results[r] if r < len(p.results) else RoundResult(None, None, " ")
-            opp = f"{res.opponent:4d}" if res.opponent is not None else ("0000" if res.code != " " else "    ")
+            opp = (
+                f"{res.opponent:4d}"
+                if res.opponent is not None
+                else ("0000" if res.code != " " else "    ")
+            )
             color = res.color or ("-" if res.code != " " else " ")
             blocks.append(f"  {opp} {color} {res.code}")
         lines.append((head + "".join(blocks)).rstrip())
@@ -241,8 +279,17 @@ def write_trf(trf: TrfFile | SwissState) -> str:
         lines.append("XXC black1")
     sc = state.scoring
     if sc != Scoring():
-        keys = {"W": sc.win, "D": sc.draw, "L": sc.loss, "FW": sc.forfeit_win, "FL": sc.forfeit_loss,
-                "PAB": sc.pab, "FPB": sc.fpb, "HPB": sc.hpb, "ZPB": sc.zpb}
+        keys = {
+            "W": sc.win,
+            "D": sc.draw,
+            "L": sc.loss,
+            "FW": sc.forfeit_win,
+            "FL": sc.forfeit_loss,
+            "PAB": sc.pab,
+            "FPB": sc.fpb,
+            "HPB": sc.hpb,
+            "ZPB": sc.zpb,
+        }
         lines.append("XXS " + " ".join(f"{k}={v / 10:.1f}" for k, v in keys.items()))
     if state.absent:
         lines.append("XXZ " + " ".join(str(n) for n in sorted(state.absent)))

@@ -78,13 +78,18 @@ def average_win_rate(battles: Battles, *, confidence: float = 0.95) -> RatingRes
     c = np.where(played, z2 * inverse_n / np.maximum(opponents, 1) ** 2, np.inf)
     with np.errstate(invalid="ignore"):
         centre = np.where(played, (rating + c / 2.0) / (1.0 + c), 0.5)
-        half = np.where(played, np.sqrt(c * rating * (1.0 - rating) + c * c / 4.0) / (1.0 + c),
-                        0.5)
+        half = np.where(played, np.sqrt(c * rating * (1.0 - rating) + c * c / 4.0) / (1.0 + c), 0.5)
     lower = np.clip(np.minimum(centre - half, rating), 0.0, 1.0)
     upper = np.clip(np.maximum(centre + half, rating), 0.0, 1.0)
-    return RatingResult(method="winrate",
-                        params={"ties": 0.5, "ci": "wilson", "confidence": confidence},
-                        models=list(battles.models), rating=rating.astype(np.float64),
-                        lower=lower, upper=upper, battles=battles.battles_per_model(),
-                        component=components(battles), n_battles=battles.n_battles,
-                        extra={"opponents": opponents.astype(np.int64)})
+    return RatingResult(
+        method="winrate",
+        params={"ties": 0.5, "ci": "wilson", "confidence": confidence},
+        models=list(battles.models),
+        rating=rating.astype(np.float64),
+        lower=lower,
+        upper=upper,
+        battles=battles.battles_per_model(),
+        component=components(battles),
+        n_battles=battles.n_battles,
+        extra={"opponents": opponents.astype(np.int64)},
+    )

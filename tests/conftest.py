@@ -37,7 +37,9 @@ def redis_url() -> str:
 
 @pytest.fixture(scope="session")
 def test_output_dir() -> Path:
-    path = Path(os.environ.get("LUDUS_TEST_OUTPUT", Path(__file__).resolve().parent.parent / "test-output"))
+    path = Path(
+        os.environ.get("LUDUS_TEST_OUTPUT", Path(__file__).resolve().parent.parent / "test-output")
+    )
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -45,7 +47,9 @@ def test_output_dir() -> Path:
 @pytest.fixture(autouse=True)
 def _clear_cache(request: pytest.FixtureRequest):
     """Each database test starts with an empty cache (the cache holds leaderboard snapshots)."""
-    if "django_db_setup" not in request.fixturenames and not request.node.get_closest_marker("django_db"):
+    if "django_db_setup" not in request.fixturenames and not request.node.get_closest_marker(
+        "django_db"
+    ):
         yield
         return
     from django.core.cache import cache
@@ -72,7 +76,9 @@ class CeleryWorkerProcess:
     ``restart()``; ``log`` is the worker's combined output so far.
     """
 
-    def __init__(self, *, env: dict[str, str], log_dir: Path, concurrency: int = 16, beat: bool = True) -> None:
+    def __init__(
+        self, *, env: dict[str, str], log_dir: Path, concurrency: int = 16, beat: bool = True
+    ) -> None:
         self.env = env
         self.log_dir = log_dir
         self.concurrency = concurrency
@@ -86,31 +92,61 @@ class CeleryWorkerProcess:
 
     @property
     def log(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.log_dir.glob("celery-worker-*.log")))
+        return "\n".join(
+            p.read_text(errors="replace") for p in sorted(self.log_dir.glob("celery-worker-*.log"))
+        )
 
     def start(self, *, timeout: float = 40.0) -> CeleryWorkerProcess:
         import sys
         import time
 
         self.generation += 1
-        cmd = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-P", "threads",
-               "-c", str(self.concurrency), "-Q", "ludus", "-l", "INFO", "--without-gossip", "--without-mingle",
-               "--without-heartbeat", "-n", f"test{self.generation}-{os.getpid()}@%h"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers",
+            "worker",
+            "-P",
+            "threads",
+            "-c",
+            str(self.concurrency),
+            "-Q",
+            "ludus",
+            "-l",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"test{self.generation}-{os.getpid()}@%h",
+        ]
         if self.beat:
             cmd += ["-B", "-s", str(self.log_dir / "celerybeat-schedule")]
         out = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen(cmd, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                     cwd=Path(__file__).resolve().parent.parent, start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd,
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=Path(__file__).resolve().parent.parent,
+            start_new_session=True,
+        )
         out.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"celery worker exited with {self.proc.returncode}:\n{self.log_path.read_text()}")
+                raise RuntimeError(
+                    f"celery worker exited with {self.proc.returncode}:\n{self.log_path.read_text()}"
+                )
             if " ready." in self.log_path.read_text(errors="replace"):
                 return self
             time.sleep(0.1)
         self.kill()
-        raise RuntimeError(f"celery worker not ready within {timeout} s:\n{self.log_path.read_text()}")
+        raise RuntimeError(
+            f"celery worker not ready within {timeout} s:\n{self.log_path.read_text()}"
+        )
 
     def kill(self) -> None:
         """SIGKILL the worker and its children (a crash: unacknowledged tasks stay in Redis)."""
@@ -145,7 +181,11 @@ def _test_redis_url() -> str:
     explicit = os.environ.get("LUDUS_TEST_REDIS_URL")
     if explicit:
         return explicit
-    base = settings.REDIS_URL.rsplit("/", 1)[0] if settings.REDIS_URL.count("/") >= 3 else settings.REDIS_URL
+    base = (
+        settings.REDIS_URL.rsplit("/", 1)[0]
+        if settings.REDIS_URL.count("/") >= 3
+        else settings.REDIS_URL
+    )
     return f"{base}/5"
 
 
@@ -163,10 +203,17 @@ def _worker_database_url() -> str:
         port = f":{s['PORT']}" if s.get("PORT") else ""
         return f"postgres://{auth}@{host}{port}/{s['NAME']}"
     name = str(s.get("NAME") or "")
-    if connection.vendor == "sqlite" and name and ":memory:" not in name and "mode=memory" not in name:
+    if (
+        connection.vendor == "sqlite"
+        and name
+        and ":memory:" not in name
+        and "mode=memory" not in name
+    ):
         return f"sqlite:///{name}"
-    skip_or_fail("a real Celery worker needs a database another process can open: run with "
-                 "DATABASE_URL=postgres://... (the SQLite test database is in memory)")
+    skip_or_fail(
+        "a real Celery worker needs a database another process can open: run with "
+        "DATABASE_URL=postgres://... (the SQLite test database is in memory)"
+    )
     raise AssertionError("unreachable")
 
 
@@ -206,23 +253,25 @@ def celery_worker_process(transactional_db, celery_worker_env, celery_redis_url,
     database_url = _worker_database_url()
     client.flushdb()
     env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": database_url,
-        "REDIS_URL": url,
-        "CELERY_BROKER_URL": url,
-        "CACHE_URL": url,
-        "LUDUS_EAGER": "0",
-        "LUDUS_VAR_DIR": str(tmp_path),
-        "CELERY_VISIBILITY_TIMEOUT": "10",
-        "LUDUS_SWEEP_PERIOD": "2",
-        "LUDUS_STUCK_AFTER_SECONDS": "8",
-        "LUDUS_ARENA_POOL_SIZE": "0",
-        "LUDUS_ARENA_TOPUP_PERIOD": "3600",
-        "LUDUS_LEADERBOARD_PERIOD": "3600",
-        "LUDUS_ALLOW_INTERNAL_ENDPOINTS": "1",
-        "DB_CONN_MAX_AGE": "0",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": url,
+            "CELERY_BROKER_URL": url,
+            "CACHE_URL": url,
+            "LUDUS_EAGER": "0",
+            "LUDUS_VAR_DIR": str(tmp_path),
+            "CELERY_VISIBILITY_TIMEOUT": "10",
+            "LUDUS_SWEEP_PERIOD": "2",
+            "LUDUS_STUCK_AFTER_SECONDS": "8",
+            "LUDUS_ARENA_POOL_SIZE": "0",
+            "LUDUS_ARENA_TOPUP_PERIOD": "3600",
+            "LUDUS_LEADERBOARD_PERIOD": "3600",
+            "LUDUS_ALLOW_INTERNAL_ENDPOINTS": "1",
+            "DB_CONN_MAX_AGE": "0",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.update(celery_worker_env)
     saved = {k: app.conf[k] for k in ("broker_url", "task_always_eager")}
     app.conf.broker_url = url

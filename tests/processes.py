@@ -62,9 +62,24 @@ class RedisServer:
         assert self.binary is not None
         log = open(self.directory / "redis.log", "ab")  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory),
-             "--save", "", "--appendonly", "yes", "--appendfsync", "always"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--dir",
+                str(self.directory),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         _wait_port(self.port, up=True, timeout=timeout)
@@ -92,13 +107,17 @@ class PostgresCluster:
     def __init__(self) -> None:
         bindir = os.environ.get("LUDUS_PG_BINDIR") or _pg_bindir()
         if bindir is None:
-            raise ServiceUnavailable("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+            raise ServiceUnavailable(
+                "PostgreSQL server binaries (initdb, pg_ctl) are not installed"
+            )
         self.bindir = Path(bindir)
         self._as_user: list[str] = []
         if os.geteuid() == 0:
             runuser = shutil.which("runuser")
             if runuser is None:
-                raise ServiceUnavailable("running as root without runuser: cannot start PostgreSQL as postgres")
+                raise ServiceUnavailable(
+                    "running as root without runuser: cannot start PostgreSQL as postgres"
+                )
             self._as_user = [runuser, "-u", "postgres", "--"]
         # not under pytest's tmp_path: its parents are private to root, and postgres must reach it
         self.directory = Path(tempfile.mkdtemp(prefix="ludus-pg-"))
@@ -111,26 +130,59 @@ class PostgresCluster:
         return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
 
     def _run(self, *args: str, timeout: float = 60.0) -> None:
-        out = subprocess.run([*self._as_user, *args], capture_output=True, timeout=timeout, check=False)
+        out = subprocess.run(
+            [*self._as_user, *args], capture_output=True, timeout=timeout, check=False
+        )
         if out.returncode != 0:
-            raise RuntimeError(f"{' '.join(args)} failed: {out.stdout.decode()} {out.stderr.decode()}")
+            raise RuntimeError(
+                f"{' '.join(args)} failed: {out.stdout.decode()} {out.stderr.decode()}"
+            )
 
     def init(self) -> PostgresCluster:
-        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "-E", "UTF8", "--no-sync")
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         return self
 
     def start(self, *, timeout: float = 30.0) -> PostgresCluster:
         opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory} -c fsync=off"
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l",
-                  str(self.directory / "postgres.log"), "-w", "-t", str(int(timeout)), "start",
-                  timeout=timeout + 5)
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            opts,
+            "-l",
+            str(self.directory / "postgres.log"),
+            "-w",
+            "-t",
+            str(int(timeout)),
+            "start",
+            timeout=timeout + 5,
+        )
         return self
 
     def stop(self, *, mode: str = "immediate") -> None:
         """``immediate`` is a crash (no shutdown checkpoint, clients cut off)."""
         if (self.data / "postmaster.pid").exists():
-            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop", timeout=30)
+            self._run(
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-m",
+                mode,
+                "-w",
+                "stop",
+                timeout=30,
+            )
 
     def remove(self) -> None:
         """Stop the server if it runs and delete the cluster."""
@@ -141,8 +193,14 @@ class PostgresCluster:
 
 def _pg_bindir() -> str | None:
     root = Path("/usr/lib/postgresql")
-    candidates = sorted(root.glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name)
-                        if p.parent.parent.name.isdigit() else 0) if root.is_dir() else []
+    candidates = (
+        sorted(
+            root.glob("*/bin/initdb"),
+            key=lambda p: int(p.parent.parent.name) if p.parent.parent.name.isdigit() else 0,
+        )
+        if root.is_dir()
+        else []
+    )
     if candidates:
         return str(candidates[-1].parent)
     initdb = shutil.which("initdb")

@@ -31,5 +31,7 @@ class Transport(redis.Transport):
 
     @client.setter
     def client(self, value: Any) -> None:
-        if value is not None:  # kombu detaches a collected transport; its channels still need the details
+        if (
+            value is not None
+        ):  # kombu detaches a collected transport; its channels still need the details
             self._client = value

@@ -14,7 +14,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
 
 #: Errors a task retries with back-off: the database, the broker or the cache is down or restarting.
 TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    OperationalError, InterfaceError, ConnectionError, BrokerError, RedisConnectionError, RedisTimeoutError,
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    BrokerError,
+    RedisConnectionError,
+    RedisTimeoutError,
 )
 #: Options of a task that retries transient errors with back-off (jittered, at most a minute apart).
 RETRY_OPTIONS: dict[str, object] = {

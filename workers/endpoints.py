@@ -237,7 +237,10 @@ SAMPLING_PARAMS: dict[str, tuple[type, float, float]] = {
 }
 #: The parameters a model owner may set at submission: the sampling ones and the timeout.
 #: Submission validation and :class:`EndpointConfig` both check values with :func:`param_error`.
-OWNER_PARAMS: dict[str, tuple[type, float, float]] = {**SAMPLING_PARAMS, "timeout": (float, 1.0, 600.0)}
+OWNER_PARAMS: dict[str, tuple[type, float, float]] = {
+    **SAMPLING_PARAMS,
+    "timeout": (float, 1.0, 600.0),
+}
 
 
 def param_error(name: str, value: Any) -> str | None:
@@ -245,8 +248,11 @@ def param_error(name: str, value: Any) -> str | None:
     if name not in OWNER_PARAMS:
         return f"unknown parameter {name!r}; expected some of {', '.join(OWNER_PARAMS)}"
     kind, low, high = OWNER_PARAMS[name]
-    if isinstance(value, bool) or not isinstance(value, int | float) or (
-            kind is int and not float(value).is_integer()):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (kind is int and not float(value).is_integer())
+    ):
         return f"{name} must be {'an integer' if kind is int else 'a number'}; got {value!r}"
     if not low <= value <= high:
         low_s, high_s = (int(b) if float(b).is_integer() else b for b in (low, high))
@@ -290,8 +296,16 @@ class EndpointConfig:
                 raise ValueError(f"endpoint {problem}")
         checks = [
             ("timeout", self.timeout > 0, "positive (seconds)"),
-            ("max_retries", isinstance(self.max_retries, int) and self.max_retries >= 0, "a non-negative integer"),
-            ("max_concurrency", isinstance(self.max_concurrency, int) and self.max_concurrency >= 1, "a positive integer"),
+            (
+                "max_retries",
+                isinstance(self.max_retries, int) and self.max_retries >= 0,
+                "a non-negative integer",
+            ),
+            (
+                "max_concurrency",
+                isinstance(self.max_concurrency, int) and self.max_concurrency >= 1,
+                "a positive integer",
+            ),
             ("price_prompt_per_1k", self.price_prompt_per_1k >= 0, "non-negative"),
             ("price_completion_per_1k", self.price_completion_per_1k >= 0, "non-negative"),
         ]
@@ -303,31 +317,58 @@ class EndpointConfig:
 
     @classmethod
     def from_params(
-        cls, *, key: str, base_url: str, model: str, api_key: str | None, params: dict[str, Any], max_concurrency: int
+        cls,
+        *,
+        key: str,
+        base_url: str,
+        model: str,
+        api_key: str | None,
+        params: dict[str, Any],
+        max_concurrency: int,
     ) -> EndpointConfig:
         """Build from a competitor's ``params`` JSON (unknown keys are refused)."""
         allowed = set(OWNER_PARAMS) | {
-            "max_retries", "backoff_base", "backoff_cap", "acquire_timeout", "price_prompt_per_1k",
-            "price_completion_per_1k", "extra_body",
+            "max_retries",
+            "backoff_base",
+            "backoff_cap",
+            "acquire_timeout",
+            "price_prompt_per_1k",
+            "price_completion_per_1k",
+            "extra_body",
         }
         unknown = sorted(set(params) - allowed - {"sim_latency_ms"})
         if unknown:
-            raise ValueError(f"unknown endpoint parameter(s): {', '.join(unknown)}; expected some of {', '.join(sorted(allowed))}")
+            raise ValueError(
+                f"unknown endpoint parameter(s): {', '.join(unknown)}; expected some of {', '.join(sorted(allowed))}"
+            )
         kwargs: dict[str, Any] = {k: v for k, v in params.items() if k in allowed}
         for name in set(OWNER_PARAMS) & set(kwargs):
             problem = param_error(name, kwargs[name])
             if problem:
                 raise ValueError(f"endpoint {problem}")
             kwargs[name] = OWNER_PARAMS[name][0](kwargs[name])
-        for name in ("backoff_base", "backoff_cap", "acquire_timeout",
-                     "price_prompt_per_1k", "price_completion_per_1k"):
+        for name in (
+            "backoff_base",
+            "backoff_cap",
+            "acquire_timeout",
+            "price_prompt_per_1k",
+            "price_completion_per_1k",
+        ):
             if name in kwargs:
                 try:
                     kwargs[name] = float(kwargs[name])
                 except (TypeError, ValueError):
-                    raise ValueError(f"endpoint {name} must be a number; got {kwargs[name]!r}") from None
-        return cls(key=key, base_url=base_url.rstrip("/"), model=model, api_key=api_key,
-                   max_concurrency=max_concurrency, **kwargs)
+                    raise ValueError(
+                        f"endpoint {name} must be a number; got {kwargs[name]!r}"
+                    ) from None
+        return cls(
+            key=key,
+            base_url=base_url.rstrip("/"),
+            model=model,
+            api_key=api_key,
+            max_concurrency=max_concurrency,
+            **kwargs,
+        )
 
 
 @dataclass(frozen=True)
@@ -346,7 +387,11 @@ class Completion:
 
 
 def backoff_delay(
-    attempt: int, *, base: float = 0.5, cap: float = 20.0, retry_after: float | None = None,
+    attempt: int,
+    *,
+    base: float = 0.5,
+    cap: float = 20.0,
+    retry_after: float | None = None,
     rng: random.Random | None = None,
 ) -> float:
     """Seconds to wait before retry number ``attempt + 1`` (attempt 0 is the first retry).
@@ -384,8 +429,14 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 def aimd_next(
-    limit: float, outcome: str, *, cap: int, now: float, last_decrease: float,
-    beta: float = 0.5, cooldown: float = 1.0,
+    limit: float,
+    outcome: str,
+    *,
+    cap: int,
+    now: float,
+    last_decrease: float,
+    beta: float = 0.5,
+    cooldown: float = 1.0,
 ) -> tuple[float, float]:
     """One AIMD step: ``(new_limit, new_last_decrease)``.
 
@@ -412,8 +463,15 @@ class InflightLimiter(Protocol):
     def limit(self, key: str, *, cap: int) -> float: ...
 
 
-def acquire(limiter: InflightLimiter, key: str, *, cap: int, ttl: float, timeout: float,
-            sleep: Callable[[float], None] = time.sleep) -> str:
+def acquire(
+    limiter: InflightLimiter,
+    key: str,
+    *,
+    cap: int,
+    ttl: float,
+    timeout: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
     """Wait for a lease (polling with jitter); TransientEndpointError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     delay = 0.01
@@ -422,7 +480,9 @@ def acquire(limiter: InflightLimiter, key: str, *, cap: int, ttl: float, timeout
         if token is not None:
             return token
         if time.monotonic() >= deadline:
-            raise TransientEndpointError(f"endpoint {key}: no free slot within {timeout:.0f} s (throttled)")
+            raise TransientEndpointError(
+                f"endpoint {key}: no free slot within {timeout:.0f} s (throttled)"
+            )
         sleep(random.uniform(delay / 2, delay))
         delay = min(0.25, delay * 2)
 
@@ -430,7 +490,9 @@ def acquire(limiter: InflightLimiter, key: str, *, cap: int, ttl: float, timeout
 class LocalLimiter:
     """In-process limiter (one process, any number of threads)."""
 
-    def __init__(self, *, initial: float | None = None, beta: float = 0.5, cooldown: float = 1.0) -> None:
+    def __init__(
+        self, *, initial: float | None = None, beta: float = 0.5, cooldown: float = 1.0
+    ) -> None:
         self._lock = threading.Lock()
         self._leases: dict[str, dict[str, float]] = {}
         self._state: dict[str, tuple[float, float]] = {}
@@ -457,8 +519,15 @@ class LocalLimiter:
         with self._lock:
             self._leases.get(key, {}).pop(token, None)
             limit, last = self._state.get(key, (self.initial or float(cap), 0.0))
-            self._state[key] = aimd_next(min(limit, float(cap)), outcome, cap=cap, now=time.time(),
-                                         last_decrease=last, beta=self.beta, cooldown=self.cooldown)
+            self._state[key] = aimd_next(
+                min(limit, float(cap)),
+                outcome,
+                cap=cap,
+                now=time.time(),
+                last_decrease=last,
+                beta=self.beta,
+                cooldown=self.cooldown,
+            )
 
     def in_flight(self, key: str) -> int:
         with self._lock:
@@ -509,8 +578,15 @@ return tostring(limit)
 class RedisLimiter:
     """Limiter shared by every worker thread and process through Redis (atomic Lua scripts)."""
 
-    def __init__(self, client: Any, *, prefix: str = "ludus:endpoint", initial: float | None = None,
-                 beta: float = 0.5, cooldown: float = 1.0) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        prefix: str = "ludus:endpoint",
+        initial: float | None = None,
+        beta: float = 0.5,
+        cooldown: float = 1.0,
+    ) -> None:
         self.client = client
         self.prefix = prefix
         self.initial, self.beta, self.cooldown = initial, beta, cooldown
@@ -526,12 +602,16 @@ class RedisLimiter:
 
     def try_acquire(self, key: str, *, cap: int, ttl: float) -> str | None:
         token = uuid.uuid4().hex
-        ok = self._acquire(keys=self._keys(key), args=[time.time(), cap, token, ttl, self.initial or cap])
+        ok = self._acquire(
+            keys=self._keys(key), args=[time.time(), cap, token, ttl, self.initial or cap]
+        )
         return token if int(ok) == 1 else None
 
     def release(self, key: str, token: str, *, cap: int, outcome: str) -> None:
-        self._release(keys=self._keys(key), args=[token, outcome, time.time(), cap, self.initial or cap,
-                                                  self.beta, self.cooldown])
+        self._release(
+            keys=self._keys(key),
+            args=[token, outcome, time.time(), cap, self.initial or cap, self.beta, self.cooldown],
+        )
 
     def in_flight(self, key: str) -> int:
         leases = self._keys(key)[0]
@@ -602,14 +682,23 @@ def chat_completion(
         "messages": list(messages),
         "temperature": config.temperature if temperature is None else temperature,
         "max_tokens": config.max_tokens,
-        **{name: getattr(config, name) for name in ("top_p", "presence_penalty", "frequency_penalty", "seed")
-           if getattr(config, name) is not None},
+        **{
+            name: getattr(config, name)
+            for name in ("top_p", "presence_penalty", "frequency_penalty", "seed")
+            if getattr(config, name) is not None
+        },
         **config.extra_body,
     }
     last_error = "no attempt made"
     for attempt in range(config.max_retries + 1):
-        token = acquire(limiter, config.key, cap=config.max_concurrency, ttl=config.timeout + 30,
-                        timeout=config.acquire_timeout, sleep=sleep)
+        token = acquire(
+            limiter,
+            config.key,
+            cap=config.max_concurrency,
+            ttl=config.timeout + 30,
+            timeout=config.acquire_timeout,
+            sleep=sleep,
+        )
         outcome = "error"
         retry_after: float | None = None
         started = time.perf_counter()
@@ -625,7 +714,9 @@ def chat_completion(
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 last_error = f"HTTP {status} from {config.base_url}"
             elif status >= 400:
-                raise PermanentEndpointError(f"HTTP {status} from {config.base_url}: {response.text[:200]}")
+                raise PermanentEndpointError(
+                    f"HTTP {status} from {config.base_url}: {response.text[:200]}"
+                )
             else:
                 try:
                     completion = _parse_completion(response, config, latency_ms, attempt + 1)
@@ -643,14 +734,25 @@ def chat_completion(
             limiter.release(config.key, token, cap=config.max_concurrency, outcome=outcome)
         if retry_after is not None and retry_after > config.backoff_cap:
             # the server wants a long pause: free this worker thread and let the caller reschedule
-            raise TransientEndpointError(f"{last_error}; Retry-After {retry_after:g} s", retry_after=retry_after)
+            raise TransientEndpointError(
+                f"{last_error}; Retry-After {retry_after:g} s", retry_after=retry_after
+            )
         if attempt < config.max_retries:
-            sleep(backoff_delay(attempt, base=config.backoff_base, cap=config.backoff_cap,
-                                retry_after=retry_after, rng=rng))
+            sleep(
+                backoff_delay(
+                    attempt,
+                    base=config.backoff_base,
+                    cap=config.backoff_cap,
+                    retry_after=retry_after,
+                    rng=rng,
+                )
+            )
     raise TransientEndpointError(f"{last_error} (after {config.max_retries + 1} attempts)")
 
 
-def _parse_completion(response: httpx.Response, config: EndpointConfig, latency_ms: int, attempts: int) -> Completion:
+def _parse_completion(
+    response: httpx.Response, config: EndpointConfig, latency_ms: int, attempts: int
+) -> Completion:
     """The completion in a 200 answer; ``ValueError`` (saying what is wrong) when it is malformed."""
     try:
         data = response.json()
@@ -667,11 +769,18 @@ def _parse_completion(response: httpx.Response, config: EndpointConfig, latency_
         completion_tokens = int(usage.get("completion_tokens") or _estimate_tokens(text))
     except (AttributeError, ValueError, TypeError):
         raise ValueError(f"{config.base_url} returned malformed token usage") from None
-    cost = (Decimal(str(config.price_prompt_per_1k)) * prompt_tokens
-            + Decimal(str(config.price_completion_per_1k)) * completion_tokens) / 1000
-    return Completion(text=text, latency_ms=latency_ms, prompt_tokens=prompt_tokens,
-                      completion_tokens=completion_tokens, cost=cost.quantize(Decimal("0.000001")),
-                      attempts=attempts)
+    cost = (
+        Decimal(str(config.price_prompt_per_1k)) * prompt_tokens
+        + Decimal(str(config.price_completion_per_1k)) * completion_tokens
+    ) / 1000
+    return Completion(
+        text=text,
+        latency_ms=latency_ms,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost=cost.quantize(Decimal("0.000001")),
+        attempts=attempts,
+    )
 
 
 # --------------------------------------------------------------------------- simulated competitor
@@ -718,8 +827,9 @@ def sim_seed(*parts: object) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def simulated_answer(*, name: str, strength: float, style: str, seed: int, prompt: str,
-                     noise: float = 25.0) -> SimAnswer:
+def simulated_answer(
+    *, name: str, strength: float, style: str, seed: int, prompt: str, noise: float = 25.0
+) -> SimAnswer:
     """A deterministic answer whose quality is ``strength`` plus per-prompt noise.
 
     Parameters
@@ -743,8 +853,12 @@ def simulated_answer(*, name: str, strength: float, style: str, seed: int, promp
     opener = _STYLE_OPENERS.get(style, "Here is my answer.")
     body = " ".join(f"{k + 1}. {_POINTS[int(i)].capitalize()}." for k, i in enumerate(chosen))
     text = f"{opener} On \u201c{topic}\u201d: {body}\n[sim quality={quality:.1f}]"
-    return SimAnswer(text=text, quality=quality, prompt_tokens=_estimate_tokens(prompt),
-                     completion_tokens=_estimate_tokens(text))
+    return SimAnswer(
+        text=text,
+        quality=quality,
+        prompt_tokens=_estimate_tokens(prompt),
+        completion_tokens=_estimate_tokens(text),
+    )
 
 
 def sim_quality(text: str) -> float | None:

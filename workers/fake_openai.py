@@ -55,8 +55,9 @@ class FaultPlan:
 class ServerStats:
     requests: int = 0
     ok: int = 0
-    faults: dict[str, int] = field(default_factory=lambda: {"429": 0, "500": 0, "timeout": 0, "malformed": 0,
-                                                                 "garbage": 0})
+    faults: dict[str, int] = field(
+        default_factory=lambda: {"429": 0, "500": 0, "timeout": 0, "malformed": 0, "garbage": 0}
+    )
     in_flight: int = 0
     max_in_flight: int = 0
     generations_in_flight: int = 0
@@ -70,9 +71,15 @@ class ServerStats:
 class FakeOpenAI:
     """The server; see the module docstring."""
 
-    def __init__(self, *, models: dict[str, tuple[float, str, int]], latency: float = 0.0,
-                 faults: FaultPlan | None = None, judge: JudgeSpec | None = None,
-                 api_key: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        models: dict[str, tuple[float, str, int]],
+        latency: float = 0.0,
+        faults: FaultPlan | None = None,
+        judge: JudgeSpec | None = None,
+        api_key: str | None = None,
+    ) -> None:
         self.models = dict(models)
         self.latency = latency
         self.faults = faults or FaultPlan()
@@ -116,7 +123,9 @@ class FakeOpenAI:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._server.request_queue_size = 1024
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-openai", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="fake-openai", daemon=True
+        )
         self._thread.start()
         threading.Thread(target=self._sample, name="fake-openai-sampler", daemon=True).start()
         return self
@@ -126,8 +135,11 @@ class FakeOpenAI:
         with self._lock:
             busy = [n for n in self._samples if n > 0]
             return {
-                "requests": self.stats.requests, "ok": self.stats.ok, "faults": dict(self.stats.faults),
-                "judge_requests": self.stats.judge_requests, "max_in_flight": self.stats.max_in_flight,
+                "requests": self.stats.requests,
+                "ok": self.stats.ok,
+                "faults": dict(self.stats.faults),
+                "judge_requests": self.stats.judge_requests,
+                "max_in_flight": self.stats.max_in_flight,
                 "max_generations_in_flight": self.stats.max_generations_in_flight,
                 "mean_generations_in_flight_when_busy": sum(busy) / len(busy) if busy else 0.0,
             }
@@ -158,9 +170,13 @@ class FakeOpenAI:
                 self.stats.faults[kind] += 1
                 return kind
             u = self._rng.random()
-            for name, p in (("429", plan.p_429), ("500", plan.p_500), ("timeout", plan.p_timeout),
-                            ("malformed", plan.p_malformed),
-                            ("garbage", plan.p_garbage_verdict if is_judge else 0.0)):
+            for name, p in (
+                ("429", plan.p_429),
+                ("500", plan.p_500),
+                ("timeout", plan.p_timeout),
+                ("malformed", plan.p_malformed),
+                ("garbage", plan.p_garbage_verdict if is_judge else 0.0),
+            ):
                 if u < p:
                     kind = name
                     break
@@ -170,12 +186,23 @@ class FakeOpenAI:
                 self.stats.faults[kind] += 1
             return kind
 
-    def _send(self, handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any],
-              headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        body: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self._send_raw(handler, status, json.dumps(body).encode(), "application/json", headers)
 
-    def _send_raw(self, handler: BaseHTTPRequestHandler, status: int, data: bytes, content_type: str,
-                  headers: dict[str, str] | None = None) -> None:
+    def _send_raw(
+        self,
+        handler: BaseHTTPRequestHandler,
+        status: int,
+        data: bytes,
+        content_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         try:
             handler.send_response(status)
             handler.send_header("Content-Type", content_type)
@@ -203,7 +230,9 @@ class FakeOpenAI:
         except (ValueError, KeyError):
             self._send(handler, 400, {"error": {"message": "expected model and messages"}})
             return
-        is_judge = any(m.get("role") == "system" and "judge" in m.get("content", "") for m in messages)
+        is_judge = any(
+            m.get("role") == "system" and "judge" in m.get("content", "") for m in messages
+        )
         if not is_judge and model not in self.models:
             self._send(handler, 404, {"error": {"message": f"unknown model {model}"}})
             return
@@ -216,11 +245,14 @@ class FakeOpenAI:
                 self.stats.judge_requests += 1
             else:
                 self.stats.generations_in_flight += 1
-                self.stats.max_generations_in_flight = max(self.stats.max_generations_in_flight,
-                                                           self.stats.generations_in_flight)
+                self.stats.max_generations_in_flight = max(
+                    self.stats.max_generations_in_flight, self.stats.generations_in_flight
+                )
             n = self.stats.in_flight_by_model.get(model, 0) + 1
             self.stats.in_flight_by_model[model] = n
-            self.stats.max_in_flight_by_model[model] = max(self.stats.max_in_flight_by_model.get(model, 0), n)
+            self.stats.max_in_flight_by_model[model] = max(
+                self.stats.max_in_flight_by_model.get(model, 0), n
+            )
         abandoned = False
         try:
             signature = hashlib.sha256(raw).hexdigest()
@@ -228,14 +260,20 @@ class FakeOpenAI:
             if self.latency:
                 time.sleep(self.latency)
             if fault == "429":
-                self._send(handler, 429, {"error": {"message": "rate limited"}},
-                           {"Retry-After": f"{self.faults.retry_after:g}"})
+                self._send(
+                    handler,
+                    429,
+                    {"error": {"message": "rate limited"}},
+                    {"Retry-After": f"{self.faults.retry_after:g}"},
+                )
                 return
             if fault == "500":
                 self._send(handler, 500, {"error": {"message": "internal error"}})
                 return
             if fault == "malformed":
-                self._send_raw(handler, 200, b"<html><body>upstream hiccup</body></html>", "text/html")
+                self._send_raw(
+                    handler, 200, b"<html><body>upstream hiccup</body></html>", "text/html"
+                )
                 return
             if fault == "timeout":
                 # the client gives up at its timeout: from then on the request is not in flight for it
@@ -248,21 +286,44 @@ class FakeOpenAI:
                 self._send(handler, 504, {"error": {"message": "too slow"}})
                 return
             if is_judge:
-                text = simulated_judge_reply(messages, judge=self.judge, slot_key=signature[:16],
-                                             require_confidence="Confidence:" in messages[0]["content"])
+                text = simulated_judge_reply(
+                    messages,
+                    judge=self.judge,
+                    slot_key=signature[:16],
+                    require_confidence="Confidence:" in messages[0]["content"],
+                )
                 if fault == "garbage":
                     text = "I think both are fine, really. Verdict: A is better maybe."
             else:
                 strength, style, seed = self.models[model]
-                prompt = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
-                text = simulated_answer(name=model, strength=strength, style=style, seed=seed, prompt=prompt).text
+                prompt = next(
+                    (m["content"] for m in reversed(messages) if m.get("role") == "user"), ""
+                )
+                text = simulated_answer(
+                    name=model, strength=strength, style=style, seed=seed, prompt=prompt
+                ).text
             prompt_tokens = sum(len(m.get("content", "").split()) for m in messages)
-            self._send(handler, 200, {
-                "id": "chatcmpl-" + signature[:12], "object": "chat.completion", "model": model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(text.split()),
-                          "total_tokens": prompt_tokens + len(text.split())},
-            })
+            self._send(
+                handler,
+                200,
+                {
+                    "id": "chatcmpl-" + signature[:12],
+                    "object": "chat.completion",
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": prompt_tokens,
+                        "completion_tokens": len(text.split()),
+                        "total_tokens": prompt_tokens + len(text.split()),
+                    },
+                },
+            )
             with self._lock:
                 self.stats.ok += 1
         finally:
@@ -278,13 +339,17 @@ def main() -> None:
     """``python -m workers.fake_openai --port 8765 --latency 0.2 --models 64``: serve in the foreground."""
     import argparse
 
-    parser = argparse.ArgumentParser(description="A local OpenAI-compatible server of simulated models and judge.")
+    parser = argparse.ArgumentParser(
+        description="A local OpenAI-compatible server of simulated models and judge."
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--models", type=int, default=16, help="serve models sim-00 .. sim-NN")
     parser.add_argument("--prefix", default="sim-")
     args = parser.parse_args()
-    models = {f"{args.prefix}{i:02d}": (1400.0 - 12.0 * i, "concise", i) for i in range(args.models)}
+    models = {
+        f"{args.prefix}{i:02d}": (1400.0 - 12.0 * i, "concise", i) for i in range(args.models)
+    }
     server = FakeOpenAI(models=models, latency=args.latency).start(port=args.port)
     print(f"serving {len(models)} models at {server.base_url}", flush=True)
     try:

@@ -100,7 +100,9 @@ def neutralise(text: str) -> str:
     ``<<<``/``>>>`` runs become guillemets and ``[[``/``]]`` get a space inside, so neither the
     judge nor the verdict parser can mistake contestant text for structure.
     """
-    text = _FENCE_RE.sub(lambda m: ("\u2039" if m.group(0)[0] == "<" else "\u203a") * len(m.group(0)), text)
+    text = _FENCE_RE.sub(
+        lambda m: ("\u2039" if m.group(0)[0] == "<" else "\u203a") * len(m.group(0)), text
+    )
     while "[[" in text or "]]" in text:
         text = text.replace("[[", "[ [").replace("]]", "] ]")
     return text
@@ -110,29 +112,46 @@ def _fence(label: str, text: str) -> str:
     return f"<<<{label}>>>\n{neutralise(text)}\n<<<END {label}>>>"
 
 
-def render_judge_messages(*, prompt: str, first: str, second: str, require_confidence: bool = False,
-                          rubric: str | None = None) -> list[dict[str, str]]:
+def render_judge_messages(
+    *,
+    prompt: str,
+    first: str,
+    second: str,
+    require_confidence: bool = False,
+    rubric: str | None = None,
+) -> list[dict[str, str]]:
     """The chat messages asking a judge to compare ``first`` (Answer 1) with ``second``."""
     system = (rubric or RUBRIC) + (CONFIDENCE_RULE if require_confidence else "")
-    user = "\n\n".join([_fence("PROMPT", prompt), _fence("ANSWER 1", first), _fence("ANSWER 2", second)])
+    user = "\n\n".join(
+        [_fence("PROMPT", prompt), _fence("ANSWER 1", first), _fence("ANSWER 2", second)]
+    )
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-def render_review_messages(*, prompt: str, first: str, second: str, first_output: str,
-                           require_confidence: bool = False) -> list[dict[str, str]]:
+def render_review_messages(
+    *, prompt: str, first: str, second: str, first_output: str, require_confidence: bool = False
+) -> list[dict[str, str]]:
     """Messages asking a reviewer to confirm or correct the first judge's output."""
     system = REVIEW_RUBRIC + (CONFIDENCE_RULE if require_confidence else "")
-    user = "\n\n".join([
-        _fence("PROMPT", prompt), _fence("ANSWER 1", first), _fence("ANSWER 2", second),
-        _fence("FIRST JUDGE", first_output),
-    ])
+    user = "\n\n".join(
+        [
+            _fence("PROMPT", prompt),
+            _fence("ANSWER 1", first),
+            _fence("ANSWER 2", second),
+            _fence("FIRST JUDGE", first_output),
+        ]
+    )
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def fenced(messages: Sequence[dict[str, str]], label: str) -> str | None:
     """The text inside fence ``label`` of the user message (used by the simulated judge)."""
     for message in messages:
-        m = re.search(rf"<<<{re.escape(label)}>>>\n(.*?)\n<<<END {re.escape(label)}>>>", message["content"], re.S)
+        m = re.search(
+            rf"<<<{re.escape(label)}>>>\n(.*?)\n<<<END {re.escape(label)}>>>",
+            message["content"],
+            re.S,
+        )
         if m:
             return m.group(1)
     return None
@@ -170,9 +189,13 @@ def parse_verdict(raw: str, *, require_confidence: bool = False) -> ParsedVerdic
         raise VerdictParseError("empty judge output; expected a verdict such as [[A>B]]")
     markers = _VERDICT_RE.findall(raw)
     if not markers:
-        raise VerdictParseError("no [[...]] verdict found; expected one of [[A>>B]], [[A>B]], [[A=B]], [[B>A]], [[B>>A]]")
+        raise VerdictParseError(
+            "no [[...]] verdict found; expected one of [[A>>B]], [[A>B]], [[A=B]], [[B>A]], [[B>>A]]"
+        )
     if len(markers) > 1:
-        raise VerdictParseError(f"{len(markers)} verdict markers found ({', '.join(markers)}); expected exactly one")
+        raise VerdictParseError(
+            f"{len(markers)} verdict markers found ({', '.join(markers)}); expected exactly one"
+        )
     verdict = re.sub(r"\s+", "", markers[0]).upper()
     if verdict not in _SCORE:
         raise VerdictParseError(f"verdict [[{markers[0]}]] is not one of A>>B, A>B, A=B, B>A, B>>A")
@@ -267,7 +290,10 @@ class PipelineSpec:
         return self.pipeline == "confidence"
 
 
-DEFAULT_PIPELINE: dict[str, Any] = {"pipeline": "single", "judges": [{"name": "sim-judge", "kind": "simulated"}]}
+DEFAULT_PIPELINE: dict[str, Any] = {
+    "pipeline": "single",
+    "judges": [{"name": "sim-judge", "kind": "simulated"}],
+}
 
 
 def _judge_from(raw: Any, where: str, errors: dict[str, list[str]]) -> JudgeSpec | None:
@@ -284,15 +310,28 @@ def _judge_from(raw: Any, where: str, errors: dict[str, list[str]]) -> JudgeSpec
         return None
     kind = raw.get("kind", "simulated")
     if kind not in ("simulated", "openai"):
-        errors.setdefault(f"{where}.kind", []).append(f"must be 'simulated' or 'openai'; got {kind!r}")
+        errors.setdefault(f"{where}.kind", []).append(
+            f"must be 'simulated' or 'openai'; got {kind!r}"
+        )
         return None
     values = {k: v for k, v in raw.items() if k in known}
-    for key, lo, hi in (("weight", 0.0, 1e6), ("position_bias", -1000.0, 1000.0), ("noise", 0.0, 2000.0),
-                        ("tie_rate", 0.0, 1.0)):
+    for key, lo, hi in (
+        ("weight", 0.0, 1e6),
+        ("position_bias", -1000.0, 1000.0),
+        ("noise", 0.0, 2000.0),
+        ("tie_rate", 0.0, 1.0),
+    ):
         if key in values:
             v = values[key]
-            if isinstance(v, bool) or not isinstance(v, int | float) or not (lo <= v <= hi) or not math.isfinite(v):
-                errors.setdefault(f"{where}.{key}", []).append(f"must be a number between {lo:g} and {hi:g}; got {v!r}")
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, int | float)
+                or not (lo <= v <= hi)
+                or not math.isfinite(v)
+            ):
+                errors.setdefault(f"{where}.{key}", []).append(
+                    f"must be a number between {lo:g} and {hi:g}; got {v!r}"
+                )
                 return None
             values[key] = float(v)
     if "weight" in values and values["weight"] <= 0:
@@ -334,14 +373,29 @@ def pipeline_from_config(config: dict[str, Any] | None) -> PipelineSpec:
     pipeline = raw.get("pipeline", "single")
     if pipeline not in PIPELINES:
         errors["pipeline"] = [f"must be one of {', '.join(PIPELINES)}; got {pipeline!r}"]
-    unknown = sorted(set(raw) - {"pipeline", "judges", "samples", "swap", "reviewer", "tie_threshold", "max_parse_retries"})
+    unknown = sorted(
+        set(raw)
+        - {
+            "pipeline",
+            "judges",
+            "samples",
+            "swap",
+            "reviewer",
+            "tie_threshold",
+            "max_parse_retries",
+        }
+    )
     if unknown:
         errors["judge_pipeline"] = [f"unknown key(s) {', '.join(unknown)}"]
     judges_raw = raw.get("judges") or DEFAULT_PIPELINE["judges"]
     if not isinstance(judges_raw, list):
         errors["judges"] = ["must be a list of judges"]
         judges_raw = []
-    judges = [j for i, r in enumerate(judges_raw) if (j := _judge_from(r, f"judges[{i}]", errors)) is not None]
+    judges = [
+        j
+        for i, r in enumerate(judges_raw)
+        if (j := _judge_from(r, f"judges[{i}]", errors)) is not None
+    ]
     if len({j.name for j in judges}) != len(judges):
         errors.setdefault("judges", []).append("judge names must be unique")
     samples = raw.get("samples", 1)
@@ -356,7 +410,11 @@ def pipeline_from_config(config: dict[str, Any] | None) -> PipelineSpec:
         errors["max_parse_retries"] = [f"must be an integer from 0 to 5; got {retries!r}"]
         retries = 2
     tie_threshold = raw.get("tie_threshold", 0.1)
-    if isinstance(tie_threshold, bool) or not isinstance(tie_threshold, int | float) or not 0 <= tie_threshold < 1:
+    if (
+        isinstance(tie_threshold, bool)
+        or not isinstance(tie_threshold, int | float)
+        or not 0 <= tie_threshold < 1
+    ):
         errors["tie_threshold"] = ["must be a number in [0, 1)"]
         tie_threshold = 0.1
     reviewer = None
@@ -366,7 +424,9 @@ def pipeline_from_config(config: dict[str, Any] | None) -> PipelineSpec:
         else:
             reviewer = _judge_from(raw["reviewer"], "reviewer", errors)
         if len(judges) != 1:
-            errors.setdefault("judges", []).append("the dual pipeline takes exactly one primary judge")
+            errors.setdefault("judges", []).append(
+                "the dual pipeline takes exactly one primary judge"
+            )
     elif "reviewer" in raw:
         errors["reviewer"] = ["only the dual pipeline has a reviewer"]
     if pipeline == "single" and len(judges) != 1:
@@ -374,9 +434,18 @@ def pipeline_from_config(config: dict[str, Any] | None) -> PipelineSpec:
     if pipeline == "majority" and len(judges) * int(samples) < 2:
         errors.setdefault("judges", []).append("majority needs several judges or samples > 1")
     if errors:
-        raise ValueError("invalid judge pipeline", {f"judge_pipeline.{k}": v for k, v in errors.items()})
-    return PipelineSpec(pipeline=pipeline, judges=tuple(judges), samples=int(samples), swap=bool(swap),
-                        reviewer=reviewer, tie_threshold=float(tie_threshold), max_parse_retries=int(retries))
+        raise ValueError(
+            "invalid judge pipeline", {f"judge_pipeline.{k}": v for k, v in errors.items()}
+        )
+    return PipelineSpec(
+        pipeline=pipeline,
+        judges=tuple(judges),
+        samples=int(samples),
+        swap=bool(swap),
+        reviewer=reviewer,
+        tie_threshold=float(tie_threshold),
+        max_parse_retries=int(retries),
+    )
 
 
 @dataclass(frozen=True)
@@ -455,7 +524,9 @@ def aggregate(spec: PipelineSpec, votes: Iterable[JudgeVote]) -> Aggregate:
     margin_den = 0.0
     for d in complete.values():
         for o, v in d.items():
-            w = v.weight * (v.confidence if spec.require_confidence and v.confidence is not None else 1.0)
+            w = v.weight * (
+                v.confidence if spec.require_confidence and v.confidence is not None else 1.0
+            )
             margin_num += w * verdict_score(v.verdict, o) / 2.0
             margin_den += w
     margin = margin_num / margin_den if margin_den > 0 else 0.0
@@ -465,7 +536,9 @@ def aggregate(spec: PipelineSpec, votes: Iterable[JudgeVote]) -> Aggregate:
             return Aggregate("tie", margin, n)
         return Aggregate(_outcome_of(margin), margin, n)
     outcomes = [
-        swap_combine(d["ab"].verdict, d["ba"].verdict) if spec.swap else verdict_outcome(d["ab"].verdict, "ab")
+        swap_combine(d["ab"].verdict, d["ba"].verdict)
+        if spec.swap
+        else verdict_outcome(d["ab"].verdict, "ab")
         for d in complete.values()
     ]
     counts = Counter(outcomes).most_common()
@@ -477,8 +550,13 @@ def aggregate(spec: PipelineSpec, votes: Iterable[JudgeVote]) -> Aggregate:
 # --------------------------------------------------------------------------- simulated judge
 
 
-def simulated_judge_reply(messages: Sequence[dict[str, str]], *, judge: JudgeSpec, slot_key: str,
-                          require_confidence: bool = False) -> str:
+def simulated_judge_reply(
+    messages: Sequence[dict[str, str]],
+    *,
+    judge: JudgeSpec,
+    slot_key: str,
+    require_confidence: bool = False,
+) -> str:
     """What a simulated judge answers, deterministic for the same messages and ``slot_key``.
 
     The answers' hidden qualities ``q1, q2`` (Elo points, read from their markers) give

@@ -38,8 +38,10 @@ DATABASE_RETRY_AFTER_SECONDS = 5
 
 def database_unavailable_response() -> JsonResponse:
     """503 in the API's error shape, with ``Retry-After``: the database is down or restarting."""
-    body = error_body("database_unavailable",
-                      "The database is unavailable; nothing was changed. Try again shortly.")
+    body = error_body(
+        "database_unavailable",
+        "The database is unavailable; nothing was changed. Try again shortly.",
+    )
     response = JsonResponse(body, status=503)
     response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
     return response
@@ -64,7 +66,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         message, fields = _flatten(exc.detail)
         code = "invalid"
     else:
-        message, fields = _flatten(exc.detail if isinstance(exc, exceptions.APIException) else str(exc))
+        message, fields = _flatten(
+            exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        )
         code = getattr(exc, "default_code", "error")
         if response.status_code == status.HTTP_429_TOO_MANY_REQUESTS:
             code = "throttled"

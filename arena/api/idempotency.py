@@ -60,7 +60,9 @@ class _Raced(Exception):
     """A first request with the same key committed while this one ran: undo this one."""
 
 
-def _lock_and_find(*, scope: str, key: str) -> tuple[bool, tuple[int, str, int | None, Any, datetime] | None]:
+def _lock_and_find(
+    *, scope: str, key: str
+) -> tuple[bool, tuple[int, str, int | None, Any, datetime] | None]:
     """``(locked, record)`` in one round trip: the key's advisory lock and its stored record."""
     if connection.vendor == "postgresql":
         from arena.services.votes import pg_execute_prepared
@@ -74,7 +76,13 @@ def _lock_and_find(*, scope: str, key: str) -> tuple[bool, tuple[int, str, int |
         )
         if pk is None:
             return bool(locked), None
-        return bool(locked), (pk, request_hash, status_code, json.loads(response) if response else None, created_at)
+        return bool(locked), (
+            pk,
+            request_hash,
+            status_code,
+            json.loads(response) if response else None,
+            created_at,
+        )
     row = (
         IdempotencyRecord.objects.filter(scope=scope, key=key)
         .values_list("pk", "request_hash", "status_code", "response", "created_at")
@@ -94,7 +102,9 @@ def _insert(*, scope: str, key: str, body_hash: str, response: Response) -> bool
         "created_at": timezone.now(),
     }
     columns = ", ".join(connection.ops.quote_name(_META.get_field(name).column) for name in values)
-    params = [_META.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]
+    params = [
+        _META.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()
+    ]
     sql = (
         f"INSERT INTO {connection.ops.quote_name(_TABLE)} ({columns}) VALUES ({', '.join(['%s'] * len(params))}) "  # noqa: S608
         "ON CONFLICT (scope, key) DO NOTHING RETURNING id"
@@ -111,7 +121,10 @@ def _insert(*, scope: str, key: str, body_hash: str, response: Response) -> bool
 def _answer(record: tuple[int, str, int | None, Any, datetime] | None, body_hash: str) -> Response:
     if record is None:
         return Response(
-            error_body("in_flight", "A request with this Idempotency-Key is still being processed; retry shortly."),
+            error_body(
+                "in_flight",
+                "A request with this Idempotency-Key is still being processed; retry shortly.",
+            ),
             status=409,
         )
     _, request_hash, status_code, data, _ = record
@@ -143,24 +156,34 @@ def idempotent(request: Any, *, scope: str, handler: Callable[[], Response]) -> 
     key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH:
         return Response(
-            error_body("invalid", f"The Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} characters."), status=400
+            error_body(
+                "invalid", f"The Idempotency-Key header must be 1 to {MAX_KEY_LENGTH} characters."
+            ),
+            status=400,
         )
     body_hash = _request_hash(request.data)
     for _ in range(2):
         try:
             with transaction.atomic():
                 locked, record = _lock_and_find(scope=scope, key=key)
-                if record is not None and record[2] is None and record[4] < timezone.now() - timedelta(
-                    seconds=STALE_SECONDS
-                ) and locked:
-                    IdempotencyRecord.objects.filter(pk=record[0]).delete()  # a dead claim: take it over
+                if (
+                    record is not None
+                    and record[2] is None
+                    and record[4] < timezone.now() - timedelta(seconds=STALE_SECONDS)
+                    and locked
+                ):
+                    IdempotencyRecord.objects.filter(
+                        pk=record[0]
+                    ).delete()  # a dead claim: take it over
                     record = None
                 elif record is not None or not locked:
                     raise _Existing(record)
                 try:
                     response = handler()
                 except (ApplicationError, APIException) as exc:
-                    if connection.needs_rollback:  # the handler's write failed: nothing of it may commit
+                    if (
+                        connection.needs_rollback
+                    ):  # the handler's write failed: nothing of it may commit
                         raise
                     response = exception_handler(exc, {"request": request})
                     if response is None:  # pragma: no cover
@@ -185,5 +208,7 @@ def idempotent(request: Any, *, scope: str, handler: Callable[[], Response]) -> 
                     _insert(scope=scope, key=key, body_hash=body_hash, response=response)
             return response
     raise ApplicationError(  # pragma: no cover - needs two lost races in a row
-        "A request with this Idempotency-Key is still being processed; retry shortly.", code="in_flight", status=409
+        "A request with this Idempotency-Key is still being processed; retry shortly.",
+        code="in_flight",
+        status=409,
     )

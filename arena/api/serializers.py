@@ -40,7 +40,9 @@ class UserSerializer(serializers.ModelSerializer):
 class UserCreateSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
-    password = serializers.CharField(required=False, allow_blank=True, write_only=True, max_length=128)
+    password = serializers.CharField(
+        required=False, allow_blank=True, write_only=True, max_length=128
+    )
     is_staff = serializers.BooleanField(required=False, default=False)
 
 
@@ -58,7 +60,9 @@ class ApiKeyCreateSerializer(serializers.Serializer):
 
 
 class ApiKeyIssuedSerializer(ApiKeySerializer):
-    key = serializers.CharField(read_only=True, help_text="The raw key; shown only in this response.")
+    key = serializers.CharField(
+        read_only=True, help_text="The raw key; shown only in this response."
+    )
 
     class Meta(ApiKeySerializer.Meta):
         fields = [*ApiKeySerializer.Meta.fields, "key"]
@@ -86,19 +90,32 @@ class CompetitorInputSerializer(serializers.Serializer):
     endpoint_url = serializers.CharField(max_length=500, required=False, allow_blank=True)
     endpoint_model = serializers.CharField(max_length=200, required=False, allow_blank=True)
     api_key = serializers.CharField(
-        max_length=500, required=False, allow_blank=True, write_only=True,
+        max_length=500,
+        required=False,
+        allow_blank=True,
+        write_only=True,
         help_text="The endpoint's API key; stored encrypted, never returned.",
     )
     params = serializers.DictField(
-        required=False, help_text="temperature (0-2), top_p (0-1), max_tokens (1-32768), timeout (1-600 s), ..."
+        required=False,
+        help_text="temperature (0-2), top_p (0-1), max_tokens (1-32768), timeout (1-600 s), ...",
     )
     max_concurrency = serializers.IntegerField(required=False, min_value=1, max_value=64)
     allow_internal = serializers.BooleanField(required=False, help_text="Admin only.")
-    api_key_env = serializers.RegexField(r"^[A-Z][A-Z0-9_]*$", max_length=100, required=False, allow_blank=True,
-                                         help_text="Admin only.")
+    api_key_env = serializers.RegexField(
+        r"^[A-Z][A-Z0-9_]*$",
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        help_text="Admin only.",
+    )
     sim_strength = serializers.FloatField(required=False, allow_null=True, help_text="Admin only.")
-    sim_style = serializers.CharField(max_length=50, required=False, allow_blank=True, help_text="Admin only.")
-    sim_seed = serializers.IntegerField(required=False, min_value=0, max_value=2**62, help_text="Admin only.")
+    sim_style = serializers.CharField(
+        max_length=50, required=False, allow_blank=True, help_text="Admin only."
+    )
+    sim_seed = serializers.IntegerField(
+        required=False, min_value=0, max_value=2**62, help_text="Admin only."
+    )
 
 
 class CompetitorUpdateSerializer(CompetitorInputSerializer):
@@ -134,8 +151,20 @@ class CompetitorSerializer(serializers.ModelSerializer):
     class Meta:
         model = Competitor
         fields = [
-            "id", "name", "kind", "status", "visibility", "owner", "provider", "version", "licence",
-            "description", "created_at", "updated_at", "private", "admin",
+            "id",
+            "name",
+            "kind",
+            "status",
+            "visibility",
+            "owner",
+            "provider",
+            "version",
+            "licence",
+            "description",
+            "created_at",
+            "updated_at",
+            "private",
+            "admin",
         ]
         read_only_fields = fields
 
@@ -216,8 +245,19 @@ class TournamentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Tournament
         fields = [
-            "id", "name", "format", "status", "config", "judge_pipeline", "seed", "prompt_sets", "competitors",
-            "created_by", "created_at", "started_at", "finished_at",
+            "id",
+            "name",
+            "format",
+            "status",
+            "config",
+            "judge_pipeline",
+            "seed",
+            "prompt_sets",
+            "competitors",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
         ]
         read_only_fields = fields
 
@@ -240,11 +280,15 @@ class TournamentCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     format = serializers.ChoiceField(choices=Tournament.Format.choices)
     competitors = serializers.ListField(
-        child=serializers.CharField(max_length=100), min_length=2, max_length=512,
+        child=serializers.CharField(max_length=100),
+        min_length=2,
+        max_length=512,
         help_text="Competitor names, in seed order.",
     )
     config = serializers.DictField(required=False, default=dict)
-    prompt_sets = serializers.ListField(child=serializers.CharField(max_length=100), required=False, default=list)
+    prompt_sets = serializers.ListField(
+        child=serializers.CharField(max_length=100), required=False, default=list
+    )
     judge_pipeline = serializers.DictField(required=False, default=dict)
     seed = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**62)
 
@@ -276,8 +320,11 @@ class TournamentMatchSerializer(serializers.Serializer):
 
 class TournamentMatchQuerySerializer(serializers.Serializer):
     round = serializers.IntegerField(required=False, min_value=1, max_value=10000)
-    details = serializers.BooleanField(required=False, default=False,
-                                       help_text="Include answers and judgments of finished matches.")
+    details = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Include answers and judgments of finished matches.",
+    )
 
 
 # --------------------------------------------------------------------------- battles and votes
@@ -288,7 +335,9 @@ class BattleQuerySerializer(serializers.Serializer):
 
 
 class ServedBattleSerializer(serializers.Serializer):
-    token = serializers.CharField(help_text="Signed single-use battle token; send it back with the vote.")
+    token = serializers.CharField(
+        help_text="Signed single-use battle token; send it back with the vote."
+    )
     expires_in = serializers.IntegerField(help_text="Seconds the token stays valid.")
     prompt = serializers.CharField()
     category = serializers.CharField()
@@ -299,7 +348,8 @@ class ServedBattleSerializer(serializers.Serializer):
 class VoteInputSerializer(serializers.Serializer):
     token = serializers.CharField(max_length=1000)
     outcome = serializers.ChoiceField(
-        choices=[(c, c) for c in VOTE_CHOICES], help_text="As the voter saw the sides: A, B, tie or bothbad."
+        choices=[(c, c) for c in VOTE_CHOICES],
+        help_text="As the voter saw the sides: A, B, tie or bothbad.",
     )
 
 
@@ -307,7 +357,9 @@ class VoteResultSerializer(serializers.Serializer):
     vote_id = serializers.IntegerField()
     battle_id = serializers.IntegerField()
     outcome = serializers.ChoiceField(choices=[(c, c) for c in VOTE_CHOICES])
-    recorded_outcome = serializers.ChoiceField(choices=Outcome.choices, help_text="In the match's own sides.")
+    recorded_outcome = serializers.ChoiceField(
+        choices=Outcome.choices, help_text="In the match's own sides."
+    )
     model_a = serializers.CharField(help_text="The model shown as A.")
     model_b = serializers.CharField(help_text="The model shown as B.")
     category = serializers.CharField()
@@ -331,13 +383,16 @@ class RatingRowSerializer(serializers.Serializer):
     lower = serializers.FloatField(allow_null=True, required=False)
     upper = serializers.FloatField(allow_null=True, required=False)
     rank = serializers.IntegerField(
-        required=False, allow_null=True,
+        required=False,
+        allow_null=True,
         help_text="Rank(UB) among the established models of the main component; null for the others",
     )
     battles = serializers.IntegerField(required=False, allow_null=True)
     win_rate = serializers.FloatField(required=False, allow_null=True)
     opponents = serializers.IntegerField(required=False, help_text="Distinct opponents met")
-    provisional = serializers.BooleanField(required=False, help_text="Below the listing rule (board.listing)")
+    provisional = serializers.BooleanField(
+        required=False, help_text="Below the listing rule (board.listing)"
+    )
     component = serializers.IntegerField(
         required=False, help_text="Comparison-graph component; 0 is the main (largest) group"
     )
@@ -346,7 +401,9 @@ class RatingRowSerializer(serializers.Serializer):
 
 
 class LeaderboardSerializer(serializers.Serializer):
-    id = serializers.IntegerField(required=False, help_text="The snapshot id (battles/export/?snapshot=<id>)")
+    id = serializers.IntegerField(
+        required=False, help_text="The snapshot id (battles/export/?snapshot=<id>)"
+    )
     method = serializers.CharField()
     source = serializers.CharField()
     category = serializers.CharField()
@@ -362,7 +419,9 @@ class LeaderboardSerializer(serializers.Serializer):
         help_text="Exactly which battles were used: source, category, battles_upto, pair_counts_upto, "
         "excluded_pair_counts (the private competitors left out are not listed)",
     )
-    board = serializers.DictField(required=False, help_text="interval (how bounds are computed) and listing rule")
+    board = serializers.DictField(
+        required=False, help_text="interval (how bounds are computed) and listing rule"
+    )
     ratings = RatingRowSerializer(many=True)
 
 
@@ -384,7 +443,9 @@ class LeaderboardIndexSerializer(serializers.Serializer):
 
 
 class ImportQuerySerializer(serializers.Serializer):
-    fmt = serializers.ChoiceField(choices=[(f, f) for f in IMPORT_FORMATS], required=False, default="auto")
+    fmt = serializers.ChoiceField(
+        choices=[(f, f) for f in IMPORT_FORMATS], required=False, default="auto"
+    )
     skip_invalid = serializers.BooleanField(required=False, default=False)
     create_models = serializers.BooleanField(required=False, default=False)
     anonymous_only = serializers.BooleanField(required=False, default=False)
@@ -392,7 +453,9 @@ class ImportQuerySerializer(serializers.Serializer):
 
 
 class ImportUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="A battle file: JSON, JSON Lines, battle CSV or pair-counts CSV.")
+    file = serializers.FileField(
+        help_text="A battle file: JSON, JSON Lines, battle CSV or pair-counts CSV."
+    )
 
 
 class ImportErrorSerializer(serializers.Serializer):
@@ -402,7 +465,9 @@ class ImportErrorSerializer(serializers.Serializer):
 
 class ImportReportSerializer(serializers.Serializer):
     batch_id = serializers.IntegerField()
-    kind = serializers.CharField(help_text="pairs (stored as pair counts) or records (stored as battles).")
+    kind = serializers.CharField(
+        help_text="pairs (stored as pair counts) or records (stored as battles)."
+    )
     n_rows = serializers.IntegerField()
     n_battles = serializers.IntegerField()
     n_stored = serializers.IntegerField()
@@ -412,15 +477,22 @@ class ImportReportSerializer(serializers.Serializer):
 
 
 class ExportQuerySerializer(serializers.Serializer):
-    format = serializers.ChoiceField(choices=[(f, f) for f in EXPORT_FORMATS], required=False, default="jsonl")
-    source = serializers.ChoiceField(choices=[("human", "human"), ("judge", "judge"), ("import", "import")],
-                                     required=False)
+    format = serializers.ChoiceField(
+        choices=[(f, f) for f in EXPORT_FORMATS], required=False, default="jsonl"
+    )
+    source = serializers.ChoiceField(
+        choices=[("human", "human"), ("judge", "judge"), ("import", "import")], required=False
+    )
     category = serializers.CharField(required=False, max_length=50)
     snapshot = serializers.IntegerField(
-        required=False, min_value=1, max_value=2**63 - 1,
+        required=False,
+        min_value=1,
+        max_value=2**63 - 1,
         help_text="A leaderboard snapshot id: exactly the battles it was computed from (not with source/category)",
     )
 
 
 class PublicExportQuerySerializer(serializers.Serializer):
-    format = serializers.ChoiceField(choices=[("jsonl", "jsonl"), ("csv", "csv")], required=False, default="jsonl")
+    format = serializers.ChoiceField(
+        choices=[("jsonl", "jsonl"), ("csv", "csv")], required=False, default="jsonl"
+    )

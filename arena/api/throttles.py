@@ -85,8 +85,14 @@ def _count_windows(backend: RedisCache, throttles: list[_DynamicRate]) -> list[_
         backend._ludus_count_script = script  # type: ignore[attr-defined]
     now = time.time()
     windows = [throttle.window(backend, now) for throttle in throttles]
-    counts = script(keys=[key for key, _ in windows], args=[ttl for _, ttl in windows], client=client)
-    return [throttle for throttle, count in zip(throttles, counts, strict=True) if not throttle.settle(count)]
+    counts = script(
+        keys=[key for key, _ in windows], args=[ttl for _, ttl in windows], client=client
+    )
+    return [
+        throttle
+        for throttle, count in zip(throttles, counts, strict=True)
+        if not throttle.settle(count)
+    ]
 
 
 def check_throttles_together(throttles: list[Any], request: Any, view: Any) -> list[float | None]:
@@ -99,7 +105,11 @@ def check_throttles_together(throttles: list[Any], request: Any, view: Any) -> l
     waits: list[float | None] = []
     batched: list[_DynamicRate] = []
     for throttle in throttles:
-        if isinstance(throttle, _DynamicRate) and isinstance(backend, RedisCache) and throttle.rate is not None:
+        if (
+            isinstance(throttle, _DynamicRate)
+            and isinstance(backend, RedisCache)
+            and throttle.rate is not None
+        ):
             throttle.key = throttle.get_cache_key(request, view)
             if throttle.key is not None:
                 batched.append(throttle)

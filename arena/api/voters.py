@@ -27,7 +27,9 @@ def anon_id_get(request: Any) -> str | None:
         return django_request._ludus_anon_id
     except AttributeError:
         pass
-    value = django_request.get_signed_cookie(COOKIE_NAME, default=None, salt=COOKIE_SALT, max_age=COOKIE_MAX_AGE)
+    value = django_request.get_signed_cookie(
+        COOKIE_NAME, default=None, salt=COOKIE_SALT, max_age=COOKIE_MAX_AGE
+    )
     django_request._ludus_anon_id = value or None
     return value or None
 
@@ -48,7 +50,13 @@ def voter_identity(request: Any, *, create: bool) -> tuple[str | None, str | Non
 
 def set_voter_cookie(response: Any, anon_id: str, *, secure: bool) -> None:
     response.set_signed_cookie(
-        COOKIE_NAME, anon_id, salt=COOKIE_SALT, max_age=COOKIE_MAX_AGE, httponly=True, samesite="Lax", secure=secure
+        COOKIE_NAME,
+        anon_id,
+        salt=COOKIE_SALT,
+        max_age=COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=secure,
     )
 
 

@@ -22,7 +22,9 @@ def competitor_list(*, user: Any) -> QuerySet[Competitor]:
     return qs.filter(visible)
 
 
-def competitor_stats(*, competitor: Competitor, method: str = "bt", source: str = "combined") -> dict[str, Any]:
+def competitor_stats(
+    *, competitor: Competitor, method: str = "bt", source: str = "combined"
+) -> dict[str, Any]:
     """Battles, wins, losses, ties and win rate over every battle (imported pair counts
     included), and the model's rating in each published snapshot of ``method``/``source``.
 
@@ -36,14 +38,26 @@ def competitor_stats(*, competitor: Competitor, method: str = "bt", source: str 
     cid = competitor.pk
     agg = Battle.objects.filter(Q(model_a_id=cid) | Q(model_b_id=cid)).aggregate(
         battles=Count("id"),
-        wins=Count("id", filter=Q(model_a_id=cid, outcome=Outcome.MODEL_A) | Q(model_b_id=cid, outcome=Outcome.MODEL_B)),
-        losses=Count("id", filter=Q(model_a_id=cid, outcome=Outcome.MODEL_B) | Q(model_b_id=cid, outcome=Outcome.MODEL_A)),
+        wins=Count(
+            "id",
+            filter=Q(model_a_id=cid, outcome=Outcome.MODEL_A)
+            | Q(model_b_id=cid, outcome=Outcome.MODEL_B),
+        ),
+        losses=Count(
+            "id",
+            filter=Q(model_a_id=cid, outcome=Outcome.MODEL_B)
+            | Q(model_b_id=cid, outcome=Outcome.MODEL_A),
+        ),
         human=Count("id", filter=Q(source="human")),
         judge=Count("id", filter=Q(source="judge")),
         imported=Count("id", filter=Q(source="import")),
     )
-    as_a = PairCount.objects.filter(model_a_id=cid).aggregate(w=Sum("wins_a"), losses=Sum("wins_b"), t=Sum("ties"))
-    as_b = PairCount.objects.filter(model_b_id=cid).aggregate(w=Sum("wins_b"), losses=Sum("wins_a"), t=Sum("ties"))
+    as_a = PairCount.objects.filter(model_a_id=cid).aggregate(
+        w=Sum("wins_a"), losses=Sum("wins_b"), t=Sum("ties")
+    )
+    as_b = PairCount.objects.filter(model_b_id=cid).aggregate(
+        w=Sum("wins_b"), losses=Sum("wins_a"), t=Sum("ties")
+    )
     pc_wins = (as_a["w"] or 0) + (as_b["w"] or 0)
     pc_losses = (as_a["losses"] or 0) + (as_b["losses"] or 0)
     pc_ties = (as_a["t"] or 0) + (as_b["t"] or 0)
@@ -59,7 +73,9 @@ def competitor_stats(*, competitor: Competitor, method: str = "bt", source: str 
     history = []
     for version, created_at, ratings in reversed(list(snapshots)):
         for row in ratings:
-            if row.get("competitor_id") == cid or (row.get("competitor_id") is None and row.get("model") == competitor.name):
+            if row.get("competitor_id") == cid or (
+                row.get("competitor_id") is None and row.get("model") == competitor.name
+            ):
                 history.append(
                     {
                         "version": version,

@@ -53,7 +53,11 @@ def leaderboard_latest_etag(*, method: str, source: str, category: str) -> str |
 
 
 def leaderboard_get(
-    *, method: str = "bt", source: str = "combined", category: str = ALL_CATEGORIES, version: int | None = None
+    *,
+    method: str = "bt",
+    source: str = "combined",
+    category: str = ALL_CATEGORIES,
+    version: int | None = None,
 ) -> dict[str, Any] | None:
     """The latest (or a given version of a) snapshot as a dict, or ``None`` if none exists."""
     if version is None:
@@ -61,7 +65,11 @@ def leaderboard_get(
         if cached is not None:
             return cached
     qs = LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
-    snapshot = qs.filter(version=version).first() if version is not None else qs.order_by("-version").first()
+    snapshot = (
+        qs.filter(version=version).first()
+        if version is not None
+        else qs.order_by("-version").first()
+    )
     if snapshot is None:
         return None
     if version is None:

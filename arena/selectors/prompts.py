@@ -19,12 +19,16 @@ JUDGED = Match.Status.DONE
 
 def match_prompt_shown() -> Q:
     """The matches whose prompt may be shown (a filter on ``Match``)."""
-    return Q(status=JUDGED) | Q(prompt__in=Prompt.objects.filter(prompt_set__public=True).values("pk"))
+    return Q(status=JUDGED) | Q(
+        prompt__in=Prompt.objects.filter(prompt_set__public=True).values("pk")
+    )
 
 
 def matches_with_prompt_shown(matches: QuerySet[Match]) -> QuerySet[Match]:
     """``matches`` annotated with ``prompt_shown`` (bool) by :func:`match_prompt_shown`."""
-    return matches.annotate(prompt_shown=ExpressionWrapper(match_prompt_shown(), output_field=BooleanField()))
+    return matches.annotate(
+        prompt_shown=ExpressionWrapper(match_prompt_shown(), output_field=BooleanField())
+    )
 
 
 def prompts_published() -> QuerySet[Prompt]:

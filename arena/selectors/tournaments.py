@@ -27,8 +27,11 @@ from arena.services.tournaments import (
 def tournament_standings(*, tournament: Tournament) -> dict[str, Any]:
     """Final standings once finished (stored), live standings while running."""
     if tournament.status == Tournament.Status.COMPLETED and tournament.results.get("standings"):
-        return {"final": True, "standings": tournament.results["standings"],
-                "tiebreaks": tournament.results.get("tiebreaks", [])}
+        return {
+            "final": True,
+            "standings": tournament.results["standings"],
+            "tiebreaks": tournament.results.get("tiebreaks", []),
+        }
     live = tournament_compute_standings(tournament)
     return {"final": False, **live}
 
@@ -42,10 +45,17 @@ def tournament_bracket(*, tournament: Tournament) -> dict[str, Any]:
     """Round-by-round pairings with results (the bracket of a knockout; pairings otherwise)."""
     seeds = {e.competitor_id: e.seed for e in _entries(tournament)}
     rounds = (
-        Round.objects.filter(tournament=tournament).order_by("number")
-        .prefetch_related(Prefetch("matches", queryset=Match.objects.select_related("competitor_a", "competitor_b")
-                                   .order_by("board", "id")),
-                          Prefetch("byes", queryset=Bye.objects.select_related("competitor")))
+        Round.objects.filter(tournament=tournament)
+        .order_by("number")
+        .prefetch_related(
+            Prefetch(
+                "matches",
+                queryset=Match.objects.select_related("competitor_a", "competitor_b").order_by(
+                    "board", "id"
+                ),
+            ),
+            Prefetch("byes", queryset=Bye.objects.select_related("competitor")),
+        )
     )
     out_rounds = []
     knockout = tournament.format == Tournament.Format.SINGLE_ELIMINATION
@@ -59,16 +69,34 @@ def tournament_bracket(*, tournament: Tournament) -> dict[str, Any]:
                 if advancer is not None:
                     advanced_on_seed = winner is None
                     winner = "a" if advancer == m.competitor_a_id else "b"
-            matches.append({
-                "id": m.pk, "board": m.board, "a": _side(m, "a", seeds), "b": _side(m, "b", seeds),
-                "status": m.status, "outcome": m.outcome, "winner": winner, "advanced_on_seed": advanced_on_seed,
-                "forfeit_by": m.forfeit_by_id,
-            })
-        out_rounds.append({
-            "number": rnd.number, "status": rnd.status, "matches": matches,
-            "byes": [{"competitor_id": b.competitor_id, "name": b.competitor.name, "points": b.points}
-                     for b in rnd.byes.all()],
-        })
+            matches.append(
+                {
+                    "id": m.pk,
+                    "board": m.board,
+                    "a": _side(m, "a", seeds),
+                    "b": _side(m, "b", seeds),
+                    "status": m.status,
+                    "outcome": m.outcome,
+                    "winner": winner,
+                    "advanced_on_seed": advanced_on_seed,
+                    "forfeit_by": m.forfeit_by_id,
+                }
+            )
+        out_rounds.append(
+            {
+                "number": rnd.number,
+                "status": rnd.status,
+                "matches": matches,
+                "byes": [
+                    {
+                        "competitor_id": b.competitor_id,
+                        "name": b.competitor.name,
+                        "points": b.points,
+                    }
+                    for b in rnd.byes.all()
+                ],
+            }
+        )
     return {
         "format": tournament.format,
         "rounds_total": tournament_progress(tournament=tournament)["rounds_total"],
@@ -87,17 +115,38 @@ def tournament_prediction(*, tournament: Tournament) -> dict[str, Any]:
     """
     final = tournament.status == Tournament.Status.COMPLETED
     if final and tournament.results.get("expected_score"):
-        return {"final": True, "ratings": tournament.results.get("ratings", []),
-                "expected_score": tournament.results["expected_score"], "iterations": 0}
+        return {
+            "final": True,
+            "ratings": tournament.results.get("ratings", []),
+            "expected_score": tournament.results["expected_score"],
+            "iterations": 0,
+        }
     if final or tournament.status == Tournament.Status.CANCELLED:
-        state: Any = tournament.finished_at.isoformat() if tournament.finished_at else None  # no longer changes
+        state: Any = (
+            tournament.finished_at.isoformat() if tournament.finished_at else None
+        )  # no longer changes
     else:
-        state = [list(tournament.entries.values_list("competitor_id", "competitor__status", "eliminated_in_round",
-                                                     "withdrawn").order_by("seed")),
-                 list(Match.objects.filter(tournament=tournament).order_by("id").values_list(
-                     "id", "status", "outcome", "round__status"))]
-    key = content_key("tournament:prediction", tournament.pk, tournament.status, tournament.format,
-                      tournament.config, tournament.seed, state)
+        state = [
+            list(
+                tournament.entries.values_list(
+                    "competitor_id", "competitor__status", "eliminated_in_round", "withdrawn"
+                ).order_by("seed")
+            ),
+            list(
+                Match.objects.filter(tournament=tournament)
+                .order_by("id")
+                .values_list("id", "status", "outcome", "round__status")
+            ),
+        ]
+    key = content_key(
+        "tournament:prediction",
+        tournament.pk,
+        tournament.status,
+        tournament.format,
+        tournament.config,
+        tournament.seed,
+        state,
+    )
     prediction = cache.get(key)
     if prediction is None:
         if len(_entries(tournament)) < 2:
@@ -108,36 +157,67 @@ def tournament_prediction(*, tournament: Tournament) -> dict[str, Any]:
     return {"final": final, **prediction}
 
 
-def tournament_matches(*, tournament: Tournament, round_number: int | None = None,
-                       include_details: bool = False) -> list[dict[str, Any]]:
+def tournament_matches(
+    *, tournament: Tournament, round_number: int | None = None, include_details: bool = False
+) -> list[dict[str, Any]]:
     """The matches of a tournament (or one round); prompt, answers and judgments only once judged."""
-    qs = (matches_with_prompt_shown(Match.objects.filter(tournament=tournament))
-          .select_related("competitor_a", "competitor_b", "round", "prompt")
-          .order_by("round__number", "board", "id"))
+    qs = (
+        matches_with_prompt_shown(Match.objects.filter(tournament=tournament))
+        .select_related("competitor_a", "competitor_b", "round", "prompt")
+        .order_by("round__number", "board", "id")
+    )
     if round_number is not None:
         qs = qs.filter(round__number=round_number)
     if include_details:
-        qs = qs.prefetch_related(Prefetch("generations", queryset=Generation.objects.order_by("side")),
-                                 Prefetch("judgments", queryset=Judgment.objects.order_by("judge", "sample", "order",
-                                                                                          "stage")))
+        qs = qs.prefetch_related(
+            Prefetch("generations", queryset=Generation.objects.order_by("side")),
+            Prefetch(
+                "judgments", queryset=Judgment.objects.order_by("judge", "sample", "order", "stage")
+            ),
+        )
     seeds = {e.competitor_id: e.seed for e in _entries(tournament)}
     out = []
     for m in qs:
         shown = m.prompt_shown and m.status in Match.FINISHED
         row: dict[str, Any] = {
-            "id": m.pk, "round": m.round.number if m.round else None, "board": m.board,
-            "a": _side(m, "a", seeds), "b": _side(m, "b", seeds), "status": m.status, "outcome": m.outcome,
-            "attempts": m.attempts, "forfeit_by": m.forfeit_by_id,
+            "id": m.pk,
+            "round": m.round.number if m.round else None,
+            "board": m.board,
+            "a": _side(m, "a", seeds),
+            "b": _side(m, "b", seeds),
+            "status": m.status,
+            "outcome": m.outcome,
+            "attempts": m.attempts,
+            "forfeit_by": m.forfeit_by_id,
             "finished_at": m.finished_at.isoformat() if m.finished_at else None,
             "prompt": m.prompt.text if shown and m.prompt else None,
         }
         if include_details and shown:
-            row["generations"] = [{"side": g.side, "text": g.text, "latency_ms": g.latency_ms,
-                                   "prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens,
-                                   "cost": str(g.cost)} for g in m.generations.all()]
-            row["judgments"] = [{"judge": j.judge, "order": j.order, "sample": j.sample, "stage": j.stage,
-                                 "verdict": j.verdict, "outcome": j.outcome, "confidence": j.confidence,
-                                 "rationale": j.rationale, "raw_output": j.raw_output, "parse_error": j.parse_error}
-                                for j in m.judgments.all()]
+            row["generations"] = [
+                {
+                    "side": g.side,
+                    "text": g.text,
+                    "latency_ms": g.latency_ms,
+                    "prompt_tokens": g.prompt_tokens,
+                    "completion_tokens": g.completion_tokens,
+                    "cost": str(g.cost),
+                }
+                for g in m.generations.all()
+            ]
+            row["judgments"] = [
+                {
+                    "judge": j.judge,
+                    "order": j.order,
+                    "sample": j.sample,
+                    "stage": j.stage,
+                    "verdict": j.verdict,
+                    "outcome": j.outcome,
+                    "confidence": j.confidence,
+                    "rationale": j.rationale,
+                    "raw_output": j.raw_output,
+                    "parse_error": j.parse_error,
+                }
+                for j in m.judgments.all()
+            ]
         out.append(row)
     return out

@@ -66,7 +66,9 @@ HISTORY_MAX_SNAPSHOTS = 40
 
 def leaderboard_scopes_available() -> dict[str, Any]:
     """Which methods, sources and categories have at least one published snapshot (one query)."""
-    rows = list(m.LeaderboardSnapshot.objects.values_list("method", "source", "category").distinct())
+    rows = list(
+        m.LeaderboardSnapshot.objects.values_list("method", "source", "category").distinct()
+    )
     methods = {r[0] for r in rows}
     sources = {r[1] for r in rows}
     categories = sorted({r[2] for r in rows if r[2] != ALL})
@@ -75,8 +77,13 @@ def leaderboard_scopes_available() -> dict[str, Any]:
         by_scope[f"{source}:{category}"].append(method)
     return {
         "methods": [{"value": v, "label": label, "available": v in methods} for v, label in METHODS]
-        + [{"value": v, "label": v, "available": True} for v in sorted(methods - set(METHOD_LABELS))],
-        "sources": [{"value": v, "label": label, "available": v in sources} for v, label in SOURCES],
+        + [
+            {"value": v, "label": v, "available": True}
+            for v in sorted(methods - set(METHOD_LABELS))
+        ],
+        "sources": [
+            {"value": v, "label": label, "available": v in sources} for v, label in SOURCES
+        ],
         "categories": [ALL, *categories],
         "by_scope": {k: sorted(v) for k, v in by_scope.items()},
     }
@@ -90,7 +97,9 @@ def _parse_time(value: Any) -> datetime | None:
     return None
 
 
-def leaderboard_rebuild_pending(*, source: str, category: str, snapshot: dict[str, Any] | None) -> bool:
+def leaderboard_rebuild_pending(
+    *, source: str, category: str, snapshot: dict[str, Any] | None
+) -> bool:
     """Whether a rebuild is pending for this scope.
 
     True while the debounced rebuild is scheduled (the service's cache flag), and also while
@@ -110,18 +119,24 @@ def leaderboard_rebuild_pending(*, source: str, category: str, snapshot: dict[st
     if category != ALL:
         q &= Q(category=category)
     latest = m.Battle.objects.filter(q).order_by("-id").values_list("tstamp", flat=True).first()
-    if latest is None or snapshot is None:  # no snapshot at all: "not computed yet", not "recomputing"
+    if (
+        latest is None or snapshot is None
+    ):  # no snapshot at all: "not computed yet", not "recomputing"
         return False
     created = _parse_time(snapshot.get("created_at"))
     return created is not None and latest > created
 
 
 def _owners(competitor_ids: list[int]) -> dict[int, str]:
-    rows = m.Competitor.objects.filter(id__in=competitor_ids).values_list("id", "owner__username", "provider")
+    rows = m.Competitor.objects.filter(id__in=competitor_ids).values_list(
+        "id", "owner__username", "provider"
+    )
     return {cid: (owner or provider or "") for cid, owner, provider in rows}
 
 
-def leaderboard_etag(*, method: str, source: str, category: str) -> tuple[str, dict[str, Any] | None, bool]:
+def leaderboard_etag(
+    *, method: str, source: str, category: str
+) -> tuple[str, dict[str, Any] | None, bool]:
     """A cheap fingerprint of what the leaderboard JSON would contain, plus its inputs."""
     snapshot = leaderboard_get(method=method, source=source, category=category)
     pending = leaderboard_rebuild_pending(source=source, category=category, snapshot=snapshot)
@@ -130,7 +145,12 @@ def leaderboard_etag(*, method: str, source: str, category: str) -> tuple[str, d
 
 
 def leaderboard_view_data(
-    *, method: str, source: str, category: str, snapshot: dict[str, Any] | None = None, pending: bool | None = None
+    *,
+    method: str,
+    source: str,
+    category: str,
+    snapshot: dict[str, Any] | None = None,
+    pending: bool | None = None,
 ) -> dict[str, Any]:
     """The leaderboard of one scope ready for a page or the live JSON: rows with owners and bar geometry."""
     if snapshot is None:
@@ -184,15 +204,21 @@ def leaderboard_view_data(
                 "lower": lower,
                 "upper": upper,
                 "rating_text": f"{r['rating']:.{decimals}f}",
-                "interval_text": interval_text(lower, upper, decimals) if board_interval else "no interval",
+                "interval_text": interval_text(lower, upper, decimals)
+                if board_interval
+                else "no interval",
                 "battles": r.get("battles", 0),
                 "win_rate": r.get("win_rate"),
-                "win_rate_text": "–" if r.get("win_rate") is None else f"{100 * r['win_rate']:.1f}%",
+                "win_rate_text": "–"
+                if r.get("win_rate") is None
+                else f"{100 * r['win_rate']:.1f}%",
                 "provisional": r.get("provisional", False),
                 "component": r.get("component", 0),
                 "withdrawn": r.get("withdrawn", False),
                 "section": section,
-                "section_title": SECTION_TITLES.get(section, section) if section != previous_section else "",
+                "section_title": SECTION_TITLES.get(section, section)
+                if section != previous_section
+                else "",
                 "badges": _badges(r),
                 "owner": owners.get(r.get("competitor_id"), ""),
                 "x": pct(r["rating"]),
@@ -205,7 +231,16 @@ def leaderboard_view_data(
     data["rows"] = rows
     data["snapshot"] = {
         k: snapshot.get(k)
-        for k in ("id", "version", "data_version", "params", "n_battles", "n_models", "compute_ms", "created_at")
+        for k in (
+            "id",
+            "version",
+            "data_version",
+            "params",
+            "n_battles",
+            "n_models",
+            "compute_ms",
+            "created_at",
+        )
     }
     data["notes"] = board_notes(snapshot)
     created = _parse_time(snapshot.get("created_at"))
@@ -256,7 +291,9 @@ def board_notes(snapshot: dict[str, Any]) -> dict[str, str]:
     interval = board.get("interval") or ""
     excluded = (inputs.get("excluded_pair_counts") or {}).get("battles", 0)
     return {
-        "interval": f"Interval: {interval}." if interval else (
+        "interval": f"Interval: {interval}."
+        if interval
+        else (
             "Interval: none. This method gives no interval yet, so its rows show none and its ranks are "
             "the order of the established models."
         ),
@@ -266,16 +303,24 @@ def board_notes(snapshot: dict[str, Any]) -> dict[str, str]:
             "provisional and listed apart, never above an established model. Only the main comparison group "
             "(the largest set of models connected by battles) is ranked; models that never met it, directly "
             "or through others, are listed apart as groups 2, 3, …"
-        ) if rule else "",
+        )
+        if rule
+        else "",
         "excluded": (
             f"This board excludes {excluded} imported pair-count battles: the method updates battle by battle "
             "and pair counts carry no order."
-        ) if excluded else "",
+        )
+        if excluded
+        else "",
     }
 
 
 def pairwise_win_rates(
-    *, source: str = "combined", category: str = ALL, models: list[tuple[int, str]], data_version: str = ""
+    *,
+    source: str = "combined",
+    category: str = ALL,
+    models: list[tuple[int, str]],
+    data_version: str = "",
 ) -> dict[str, Any]:
     """Win rate of each model against each other (ties ½) for the given models, in that order.
 
@@ -308,14 +353,18 @@ def pairwise_win_rates(
             score[(b, a)] += 0.5 * n
 
     for a, b, outcome, n in (
-        m.Battle.objects.filter(q).values_list("model_a_id", "model_b_id", "outcome").annotate(n=Count("id"))
+        m.Battle.objects.filter(q)
+        .values_list("model_a_id", "model_b_id", "outcome")
+        .annotate(n=Count("id"))
     ):
         add(a, b, outcome, float(n))
     if source in ("combined", "import"):
         pc = m.PairCount.objects.filter(model_a_id__in=ids, model_b_id__in=ids)
         if category != ALL:
             pc = pc.filter(category=category)
-        for a, b, wa, wb, t in pc.values_list("model_a_id", "model_b_id", "wins_a", "wins_b", "ties"):
+        for a, b, wa, wb, t in pc.values_list(
+            "model_a_id", "model_b_id", "wins_a", "wins_b", "ties"
+        ):
             add(a, b, m.Outcome.MODEL_A, float(wa))
             add(a, b, m.Outcome.MODEL_B, float(wb))
             add(a, b, m.Outcome.TIE, float(t))
@@ -337,10 +386,14 @@ def leaderboard_heatmap(
     *, source: str, category: str, rows: list[dict[str, Any]], data_version: str
 ) -> dict[str, Any] | None:
     """The home page's heat map: pairwise win rates of the scope's top models (``None``: fewer than 2)."""
-    top = [(r["competitor_id"], r["model"]) for r in rows[:HEATMAP_MAX_MODELS] if r["competitor_id"]]
+    top = [
+        (r["competitor_id"], r["model"]) for r in rows[:HEATMAP_MAX_MODELS] if r["competitor_id"]
+    ]
     if len(top) < 2:
         return None
-    return pairwise_win_rates(source=source, category=category, models=top, data_version=data_version)
+    return pairwise_win_rates(
+        source=source, category=category, models=top, data_version=data_version
+    )
 
 
 def leaderboard_heatmaps_warm(*, method: str = "bt") -> int:
@@ -353,7 +406,10 @@ def leaderboard_heatmaps_warm(*, method: str = "bt") -> int:
     for source, category in leaderboard_service.leaderboard_scopes():
         data = leaderboard_view_data(method=method, source=source, category=category, pending=False)
         if data["snapshot"] is not None and leaderboard_heatmap(
-            source=source, category=category, rows=data["rows"], data_version=data["snapshot"]["data_version"]
+            source=source,
+            category=category,
+            rows=data["rows"],
+            data_version=data["snapshot"]["data_version"],
         ):
             warmed += 1
     return warmed
@@ -408,8 +464,14 @@ def competitor_list() -> list[dict[str, Any]]:
         .order_by("name")
     )
     return [
-        {"id": c.id, "name": c.name, "provider": c.provider, "status": c.get_status_display(),
-         "owner": c.owner.username if c.owner else "", "kind": c.get_kind_display()}
+        {
+            "id": c.id,
+            "name": c.name,
+            "provider": c.provider,
+            "status": c.get_status_display(),
+            "owner": c.owner.username if c.owner else "",
+            "kind": c.get_kind_display(),
+        }
         for c in qs
     ]
 
@@ -435,8 +497,15 @@ def competitor_head_to_head(*, competitor_id: int) -> list[dict[str, Any]]:
     out = []
     for other, r in rec.items():
         total = r["wins"] + r["losses"] + r["ties"]
-        out.append({"id": other, "name": names.get(other, f"#{other}"), **r, "total": total,
-                    "score": (r["wins"] + 0.5 * r["ties"]) / total if total else None})
+        out.append(
+            {
+                "id": other,
+                "name": names.get(other, f"#{other}"),
+                **r,
+                "total": total,
+                "score": (r["wins"] + 0.5 * r["ties"]) / total if total else None,
+            }
+        )
     out.sort(key=lambda r: (-r["total"], r["name"]))
     return out
 
@@ -458,6 +527,15 @@ def competitor_recent_battles(*, competitor_id: int, limit: int = 20) -> list[di
             result = "loss" if me_a else "win"
         else:
             result = "both bad" if b.outcome == m.Outcome.BOTH_BAD else "tie"
-        out.append({"id": b.id, "opponent": opponent.name, "opponent_id": opponent.id, "result": result,
-                    "source": b.get_source_display(), "category": b.category, "tstamp": b.tstamp})
+        out.append(
+            {
+                "id": b.id,
+                "opponent": opponent.name,
+                "opponent_id": opponent.id,
+                "result": result,
+                "source": b.get_source_display(),
+                "category": b.category,
+                "tstamp": b.tstamp,
+            }
+        )
     return out

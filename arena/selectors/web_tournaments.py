@@ -35,12 +35,25 @@ def tournament_list_rows() -> list[dict[str, Any]]:
     ).order_by("-created_at")
     rows = []
     for t in qs:
-        progress = t.n_done / t.n_matches if t.n_matches else (1.0 if t.status == m.Tournament.Status.COMPLETED else 0.0)
+        progress = (
+            t.n_done / t.n_matches
+            if t.n_matches
+            else (1.0 if t.status == m.Tournament.Status.COMPLETED else 0.0)
+        )
         rows.append(
-            {"id": t.id, "name": t.name, "format": t.get_format_display(), "status": t.status,
-             "status_label": t.get_status_display(), "entries": t.n_entries, "matches": t.n_matches,
-             "done": t.n_done, "progress": round(100 * progress), "created_at": t.created_at,
-             "finished_at": t.finished_at}
+            {
+                "id": t.id,
+                "name": t.name,
+                "format": t.get_format_display(),
+                "status": t.status,
+                "status_label": t.get_status_display(),
+                "entries": t.n_entries,
+                "matches": t.n_matches,
+                "done": t.n_done,
+                "progress": round(100 * progress),
+                "created_at": t.created_at,
+                "finished_at": t.finished_at,
+            }
         )
     return rows
 
@@ -92,9 +105,13 @@ def tournament_page_data(*, tournament: m.Tournament) -> dict[str, Any]:
     entries = list(tournament.entries.select_related("competitor").order_by("seed"))
     rounds = list(tournament.rounds.order_by("number"))
     matches = list(
-        tournament.matches.select_related("competitor_a", "competitor_b", "round").order_by("round__number", "board", "id")
+        tournament.matches.select_related("competitor_a", "competitor_b", "round").order_by(
+            "round__number", "board", "id"
+        )
     )
-    byes = list(m.Bye.objects.filter(round__tournament=tournament).select_related("competitor", "round"))
+    byes = list(
+        m.Bye.objects.filter(round__tournament=tournament).select_related("competitor", "round")
+    )
     names = {e.competitor_id: e.competitor.name for e in entries}
     for mt in matches:
         names.setdefault(mt.competitor_a_id, mt.competitor_a.name)
@@ -102,9 +119,17 @@ def tournament_page_data(*, tournament: m.Tournament) -> dict[str, Any]:
     n_done = sum(1 for mt in matches if mt.status in FINISHED)
     data: dict[str, Any] = {
         "tournament": tournament,
-        "entries": [{"seed": e.seed, "name": e.competitor.name, "id": e.competitor_id,
-                     "rating": e.initial_rating, "eliminated_in_round": e.eliminated_in_round,
-                     "withdrawn": e.withdrawn} for e in entries],
+        "entries": [
+            {
+                "seed": e.seed,
+                "name": e.competitor.name,
+                "id": e.competitor_id,
+                "rating": e.initial_rating,
+                "eliminated_in_round": e.eliminated_in_round,
+                "withdrawn": e.withdrawn,
+            }
+            for e in entries
+        ],
         "n_matches": len(matches),
         "n_done": n_done,
         "progress": round(100 * n_done / len(matches)) if matches else 0,
@@ -113,15 +138,24 @@ def tournament_page_data(*, tournament: m.Tournament) -> dict[str, Any]:
     fmt = tournament.format
     if fmt == m.Tournament.Format.SINGLE_ELIMINATION:
         data["bracket"] = _bracket(entries, rounds, matches)
-    if fmt in (m.Tournament.Format.SWISS, m.Tournament.Format.SWISS_DYNAMICS, m.Tournament.Format.ARENA):
-        data["swiss_rounds"] = _swiss_rounds(rounds, matches, byes, names,
-                                             {e.competitor_id: e.eliminated_in_round for e in entries})
+    if fmt in (
+        m.Tournament.Format.SWISS,
+        m.Tournament.Format.SWISS_DYNAMICS,
+        m.Tournament.Format.ARENA,
+    ):
+        data["swiss_rounds"] = _swiss_rounds(
+            rounds, matches, byes, names, {e.competitor_id: e.eliminated_in_round for e in entries}
+        )
     if fmt in (m.Tournament.Format.ROUND_ROBIN, m.Tournament.Format.DOUBLE_ROUND_ROBIN):
         data["crosstable"] = _crosstable(entries, matches, byes)
     data["final_standings"] = _final_standings(tournament.results)
     data["simulation"] = _simulation(tournament)
     data["sensitivity"] = _sensitivity(tournament.results)
-    if data["sensitivity"] is None and fmt == m.Tournament.Format.SWISS_DYNAMICS and len(entries) >= 4:
+    if (
+        data["sensitivity"] is None
+        and fmt == m.Tournament.Format.SWISS_DYNAMICS
+        and len(entries) >= 4
+    ):
         data["sensitivity"] = _sensitivity_computed(tournament, entries)
     return data
 
@@ -129,7 +163,9 @@ def tournament_page_data(*, tournament: m.Tournament) -> dict[str, Any]:
 # --------------------------------------------------------------------------- bracket
 
 
-def _bracket(entries: list[m.Entry], rounds: list[m.Round], matches: list[m.Match]) -> dict[str, Any]:
+def _bracket(
+    entries: list[m.Entry], rounds: list[m.Round], matches: list[m.Match]
+) -> dict[str, Any]:
     n = len(entries)
     probs: list[list[float]] | None = None
     n_rounds = max(1, (max(n, 2) - 1).bit_length())
@@ -155,34 +191,81 @@ def _bracket(entries: list[m.Entry], rounds: list[m.Round], matches: list[m.Matc
         for mt in by_round.get(k, []):
             winner = bracket_advancer(mt, seed_of)
             slots = []
-            for cid, name in ((mt.competitor_a_id, mt.competitor_a.name), (mt.competitor_b_id, mt.competitor_b.name)):
+            for cid, name in (
+                (mt.competitor_a_id, mt.competitor_a.name),
+                (mt.competitor_b_id, mt.competitor_b.name),
+            ):
                 p = p_by_comp.get(cid)
-                slots.append({
-                    "name": name, "id": cid, "seed": seed_of.get(cid),
-                    "winner": winner == cid,
-                    "p_next": (p[k] if p and k < len(p) else None),
-                })
-            on_seed = winner is not None and mt.outcome not in (m.Outcome.MODEL_A, m.Outcome.MODEL_B)
-            cells.append({"slots": slots, "status": mt.get_status_display() + (" (advanced on seed)" if on_seed else ""),
-                          "done": winner is not None})
+                slots.append(
+                    {
+                        "name": name,
+                        "id": cid,
+                        "seed": seed_of.get(cid),
+                        "winner": winner == cid,
+                        "p_next": (p[k] if p and k < len(p) else None),
+                    }
+                )
+            on_seed = winner is not None and mt.outcome not in (
+                m.Outcome.MODEL_A,
+                m.Outcome.MODEL_B,
+            )
+            cells.append(
+                {
+                    "slots": slots,
+                    "status": mt.get_status_display() + (" (advanced on seed)" if on_seed else ""),
+                    "done": winner is not None,
+                }
+            )
         while len(cells) < expected:
-            cells.append({"slots": [{"name": "to be decided", "id": None, "seed": None, "winner": False,
-                                     "p_next": None}] * 2, "status": "Not yet played", "done": False})
+            cells.append(
+                {
+                    "slots": [
+                        {
+                            "name": "to be decided",
+                            "id": None,
+                            "seed": None,
+                            "winner": False,
+                            "p_next": None,
+                        }
+                    ]
+                    * 2,
+                    "status": "Not yet played",
+                    "done": False,
+                }
+            )
         label = "Final" if k == n_rounds else ("Semi-finals" if k == n_rounds - 1 else f"Round {k}")
         columns.append({"number": k, "label": label, "matches": cells})
     table = []
     if probs:
         for i, e in enumerate(entries):
-            table.append({"seed": e.seed, "name": e.competitor.name, "id": e.competitor_id, "p_reach": probs[i][1:]})
-    return {"rounds": columns, "n_rounds": n_rounds, "probabilities": table,
-            "round_labels": [c["label"] for c in columns[:-1]] + ["Final", "Champion"] if columns else []}
+            table.append(
+                {
+                    "seed": e.seed,
+                    "name": e.competitor.name,
+                    "id": e.competitor_id,
+                    "p_reach": probs[i][1:],
+                }
+            )
+    return {
+        "rounds": columns,
+        "n_rounds": n_rounds,
+        "probabilities": table,
+        "round_labels": [c["label"] for c in columns[:-1]] + ["Final", "Champion"]
+        if columns
+        else [],
+    }
 
 
 # --------------------------------------------------------------------------- Swiss
 
 
-def _swiss_rounds(rounds: list[m.Round], matches: list[m.Match], byes: list[m.Bye],
-                  names: dict[int, str], eliminated: dict[int, int | None]) -> list[dict[str, Any]]:
+def _swiss_rounds(
+    rounds: list[m.Round],
+    matches: list[m.Match],
+    byes: list[m.Bye],
+    names: dict[int, str],
+    eliminated: dict[int, int | None],
+) -> list[dict[str, Any]]:
     """Pairings of each round and the standings after it (points, Buchholz, Sonneborn-Berger, wins)."""
     by_round: dict[int, list[m.Match]] = defaultdict(list)
     for mt in matches:
@@ -201,9 +284,17 @@ def _swiss_rounds(rounds: list[m.Round], matches: list[m.Match], byes: list[m.By
         pairings = []
         for board, mt in enumerate(by_round.get(number, []), start=1):
             pts = _points(mt)
-            pairings.append({"board": mt.board or board, "a": mt.competitor_a.name, "a_id": mt.competitor_a_id,
-                             "b": mt.competitor_b.name, "b_id": mt.competitor_b_id, "result": _result_text(pts),
-                             "status": mt.get_status_display()})
+            pairings.append(
+                {
+                    "board": mt.board or board,
+                    "a": mt.competitor_a.name,
+                    "a_id": mt.competitor_a_id,
+                    "b": mt.competitor_b.name,
+                    "b_id": mt.competitor_b_id,
+                    "result": _result_text(pts),
+                    "status": mt.get_status_display(),
+                }
+            )
             if pts is not None:
                 points[mt.competitor_a_id] += pts[0]
                 points[mt.competitor_b_id] += pts[1]
@@ -214,27 +305,47 @@ def _swiss_rounds(rounds: list[m.Round], matches: list[m.Match], byes: list[m.By
         round_byes = []
         for b in byes_by_round.get(number, []):
             points[b.competitor_id] += b.points
-            round_byes.append({"name": b.competitor.name, "kind": b.get_kind_display(), "points": b.points})
+            round_byes.append(
+                {"name": b.competitor.name, "kind": b.get_kind_display(), "points": b.points}
+            )
         standings = []
         for cid, pts_total in points.items():
             bh = sum(points[o] for o, _ in games[cid])
             sb = sum(points[o] * p for o, p in games[cid])
-            standings.append({"id": cid, "name": names.get(cid, f"#{cid}"), "points": pts_total, "bh": bh, "sb": sb,
-                              "wins": wins[cid], "played": len(games[cid]),
-                              "out": (eliminated.get(cid) or 10**9) <= number})
+            standings.append(
+                {
+                    "id": cid,
+                    "name": names.get(cid, f"#{cid}"),
+                    "points": pts_total,
+                    "bh": bh,
+                    "sb": sb,
+                    "wins": wins[cid],
+                    "played": len(games[cid]),
+                    "out": (eliminated.get(cid) or 10**9) <= number,
+                }
+            )
         standings.sort(key=lambda r: (-r["points"], -r["bh"], -r["sb"], -r["wins"], r["name"]))
         for i, r in enumerate(standings, start=1):
             r["rank"] = i
         status = next((r.get_status_display() for r in rounds if r.number == number), "")
-        out.append({"number": number, "status": status, "pairings": pairings, "byes": round_byes,
-                    "standings": standings})
+        out.append(
+            {
+                "number": number,
+                "status": status,
+                "pairings": pairings,
+                "byes": round_byes,
+                "standings": standings,
+            }
+        )
     return out
 
 
 # --------------------------------------------------------------------------- round robin
 
 
-def _crosstable(entries: list[m.Entry], matches: list[m.Match], byes: list[m.Bye]) -> dict[str, Any]:
+def _crosstable(
+    entries: list[m.Entry], matches: list[m.Match], byes: list[m.Bye]
+) -> dict[str, Any]:
     ids = [e.competitor_id for e in entries]
     cells: dict[tuple[int, int], list[str]] = defaultdict(list)
     total: dict[int, float] = defaultdict(float)
@@ -251,9 +362,20 @@ def _crosstable(entries: list[m.Entry], matches: list[m.Match], byes: list[m.Bye
         total[b.competitor_id] += b.points
     rows = []
     for e in entries:
-        rows.append({"seed": e.seed, "name": e.competitor.name, "id": e.competitor_id, "total": total[e.competitor_id],
-                     "cells": [None if o == e.competitor_id else " ".join(cells.get((e.competitor_id, o), [])) or "·"
-                               for o in ids]})
+        rows.append(
+            {
+                "seed": e.seed,
+                "name": e.competitor.name,
+                "id": e.competitor_id,
+                "total": total[e.competitor_id],
+                "cells": [
+                    None
+                    if o == e.competitor_id
+                    else " ".join(cells.get((e.competitor_id, o), [])) or "·"
+                    for o in ids
+                ],
+            }
+        )
     order = sorted(rows, key=lambda r: (-r["total"], r["seed"]))
     for i, r in enumerate(order, start=1):
         r["place"] = i
@@ -272,17 +394,31 @@ def _simulation(tournament: m.Tournament) -> dict[str, Any] | None:
         return None
     if not prediction["expected_score"]:
         return None
-    rows = [{"name": r["name"], "expected_score": r["expected_score"], "stderr": r["stderr"],
-             "p_survive": list(r.get("p_survive") or []), "p_first": r["p_win"]}
-            for r in prediction["expected_score"]]
+    rows = [
+        {
+            "name": r["name"],
+            "expected_score": r["expected_score"],
+            "stderr": r["stderr"],
+            "p_survive": list(r.get("p_survive") or []),
+            "p_first": r["p_win"],
+        }
+        for r in prediction["expected_score"]
+    ]
     if all(all(p > 1 - 1e-12 for p in r["p_survive"]) for r in rows):
         for r in rows:  # nobody is ever eliminated: survival columns carry no information
             r["p_survive"] = []
     width = max((len(r["p_survive"]) for r in rows), default=0)
-    source = ("final scores" if prediction["final"]
-              else "points so far plus the expected points of the games to come")
-    return {"rows": rows, "survival_rounds": list(range(1, width + 1)), "source": source,
-            "iterations": prediction["iterations"] or None}
+    source = (
+        "final scores"
+        if prediction["final"]
+        else "points so far plus the expected points of the games to come"
+    )
+    return {
+        "rows": rows,
+        "survival_rounds": list(range(1, width + 1)),
+        "source": source,
+        "iterations": prediction["iterations"] or None,
+    }
 
 
 def _n_rounds(config: dict[str, Any], default: int) -> int:
@@ -304,8 +440,13 @@ def _sensitivity(results: Any) -> dict[str, Any] | None:
     es = fs.get("expected_score") or []
     if not models or not levels or len(es) != len(levels):
         return None
-    return {"models": models, "levels": levels, "expected_score": es, "profile": fs.get("profile") or [],
-            "retention": fs.get("retention") or []}
+    return {
+        "models": models,
+        "levels": levels,
+        "expected_score": es,
+        "profile": fs.get("profile") or [],
+        "retention": fs.get("retention") or [],
+    }
 
 
 def _final_standings(results: Any) -> dict[str, Any] | None:
@@ -318,13 +459,25 @@ def _final_standings(results: Any) -> dict[str, Any] | None:
         if not isinstance(r, dict):
             return None
         tb = r.get("tiebreaks") or {}
-        rows.append({"rank": r.get("rank"), "name": r.get("name"), "points": r.get("points"),
-                     "played": r.get("played"), "wins": r.get("wins"), "losses": r.get("losses"), "ties": r.get("ties"),
-                     "place": r.get("place"), "tiebreaks": [tb.get(k) for k in names]})
+        rows.append(
+            {
+                "rank": r.get("rank"),
+                "name": r.get("name"),
+                "points": r.get("points"),
+                "played": r.get("played"),
+                "wins": r.get("wins"),
+                "losses": r.get("losses"),
+                "ties": r.get("ties"),
+                "place": r.get("place"),
+                "tiebreaks": [tb.get(k) for k in names],
+            }
+        )
     return {"tiebreaks": names, "rows": rows} if rows else None
 
 
-def _sensitivity_computed(tournament: m.Tournament, entries: list[m.Entry]) -> dict[str, Any] | None:
+def _sensitivity_computed(
+    tournament: m.Tournament, entries: list[m.Entry]
+) -> dict[str, Any] | None:
     """Failure-sensitivity sweep from the entrants' ratings when the run did not store one (cached)."""
     ratings = _entry_ratings(entries)
     names = [e.competitor.name for e in entries]
@@ -340,12 +493,22 @@ def _sensitivity_computed(tournament: m.Tournament, entries: list[m.Entry]) -> d
         from ranking.simulate import failure_sensitivity
 
         n = len(names)
-        fs = failure_sensitivity(np.broadcast_to(win_matrix(ratings), (k, n, n)), names=names,
-                                 iterations=SIMULATION_ITERATIONS, rng=tournament.seed)
+        fs = failure_sensitivity(
+            np.broadcast_to(win_matrix(ratings), (k, n, n)),
+            names=names,
+            iterations=SIMULATION_ITERATIONS,
+            rng=tournament.seed,
+        )
     except Exception:
         log.exception("failure sensitivity failed", extra={"tournament": tournament.id})
         return None
-    result = {"models": list(fs.models), "levels": list(fs.levels), "expected_score": fs.expected_score.tolist(),
-              "profile": list(fs.profile), "retention": fs.retention.tolist(), "computed": True}
+    result = {
+        "models": list(fs.models),
+        "levels": list(fs.levels),
+        "expected_score": fs.expected_score.tolist(),
+        "profile": list(fs.profile),
+        "retention": fs.retention.tolist(),
+        "computed": True,
+    }
     cache.set(key, result, timeout=3600)
     return result

@@ -49,7 +49,12 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
 
 @transaction.atomic
 def user_create(
-    *, username: str, email: str = "", password: str | None = None, is_staff: bool = False, key_name: str = "first key"
+    *,
+    username: str,
+    email: str = "",
+    password: str | None = None,
+    is_staff: bool = False,
+    key_name: str = "first key",
 ) -> tuple[Any, ApiKey, str]:
     """Create an account with a first API key (staff only, enforced by the caller).
 
@@ -63,17 +68,22 @@ def user_create(
     User = get_user_model()
     username = username.strip()
     if not username:
-        raise ApplicationError("Invalid input.", field_errors={"username": ["This field may not be blank."]})
+        raise ApplicationError(
+            "Invalid input.", field_errors={"username": ["This field may not be blank."]}
+        )
     if User.objects.filter(username__iexact=username).exists():
         raise ApplicationError(
-            "Invalid input.", field_errors={"username": [f"The username {username!r} is already taken."]}
+            "Invalid input.",
+            field_errors={"username": [f"The username {username!r} is already taken."]},
         )
     user = User(username=username, email=email, is_staff=is_staff)
     if password:
         try:
             validate_password(password, user)
         except ValidationError as exc:
-            raise ApplicationError("Invalid input.", field_errors={"password": list(exc.messages)}) from None
+            raise ApplicationError(
+                "Invalid input.", field_errors={"password": list(exc.messages)}
+            ) from None
         user.set_password(password)
     else:
         user.set_unusable_password()

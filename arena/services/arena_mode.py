@@ -32,8 +32,8 @@ OPEN_STATUSES = (Match.Status.PENDING, Match.Status.GENERATING, Match.Status.AWA
 
 def arena_servable_matches() -> Any:
     """Arena matches still in the pool: unfinished and with fewer than the wanted votes."""
-    return (
-        Match.objects.filter(tournament__isnull=True, status__in=OPEN_STATUSES, n_votes__lt=VOTES_PER_BATTLE)
+    return Match.objects.filter(
+        tournament__isnull=True, status__in=OPEN_STATUSES, n_votes__lt=VOTES_PER_BATTLE
     )
 
 
@@ -47,7 +47,9 @@ def _pair_counts(ids: list[int], index: dict[int, int], battles: Any) -> np.ndar
     return pc
 
 
-def _leaderboard_inputs(ids: list[int]) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
+def _leaderboard_inputs(
+    ids: list[int],
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
     from arena.selectors.leaderboard import leaderboard_get
 
     index = {cid: i for i, cid in enumerate(ids)}
@@ -68,9 +70,14 @@ def _leaderboard_inputs(ids: list[int]) -> tuple[np.ndarray, np.ndarray | None, 
     return rating, lower, upper, n
 
 
-def arena_choose_pairs(competitor_ids: list[int], k: int, *, policy: str = "active",
-                       rng: int | np.random.Generator | None = None, pending: np.ndarray | None = None,
-                       ) -> list[tuple[int, int]]:
+def arena_choose_pairs(
+    competitor_ids: list[int],
+    k: int,
+    *,
+    policy: str = "active",
+    rng: int | np.random.Generator | None = None,
+    pending: np.ndarray | None = None,
+) -> list[tuple[int, int]]:
     """``k`` pairs of competitor ids by the matchmaking policy on the current leaderboard."""
     from ranking.matchmaking import pair_scores, select_pairs, uniform_pairs
 
@@ -102,31 +109,43 @@ def arena_top_up(*, pool_size: int | None = None, seed: int | None = None) -> li
     with transaction.atomic():
         have = arena_servable_matches().count()
         need = target - have
-        ids = list(Competitor.objects.filter(status=Competitor.Status.ACTIVE).order_by("id").values_list("id", flat=True))
+        ids = list(
+            Competitor.objects.filter(status=Competitor.Status.ACTIVE)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
         prompts = list(prompts_for_open_arena().order_by("id").values_list("id", flat=True))
         if need <= 0 or len(ids) < 2 or not prompts:
             return []
         index = {cid: i for i, cid in enumerate(ids)}
         pending = np.zeros((len(ids), len(ids)))
-        open_pairs = Match.objects.filter(tournament__isnull=True, status__in=OPEN_STATUSES).values_list(
-            "competitor_a_id", "competitor_b_id")
+        open_pairs = Match.objects.filter(
+            tournament__isnull=True, status__in=OPEN_STATUSES
+        ).values_list("competitor_a_id", "competitor_b_id")
         for a, b in open_pairs:
             if a in index and b in index:
                 pending[index[a], index[b]] += 1
                 pending[index[b], index[a]] += 1
-        rng = np.random.default_rng(seed if seed is not None else sim_seed("arena", have, Match.objects.count()))
+        rng = np.random.default_rng(
+            seed if seed is not None else sim_seed("arena", have, Match.objects.count())
+        )
         pairs = arena_choose_pairs(ids, need, rng=rng, pending=pending)
         picks = rng.choice(prompts, size=len(pairs))
-        created = [Match.objects.create(competitor_a_id=a, competitor_b_id=b, prompt_id=int(p))
-                   for (a, b), p in zip(pairs, picks)]
+        created = [
+            Match.objects.create(competitor_a_id=a, competitor_b_id=b, prompt_id=int(p))
+            for (a, b), p in zip(pairs, picks)
+        ]
         for match in created:
             dispatch("match", match.pk)
-    log.info("arena pool topped up", extra={"battles_created": len(created), "pool": have + len(created)})
+    log.info(
+        "arena pool topped up", extra={"battles_created": len(created), "pool": have + len(created)}
+    )
     return [m.pk for m in created]
 
 
-def arena_pairs_for_tournament(tournament: Tournament, *, entries: list[Entry], k: int,
-                               round_number: int) -> list[tuple[Entry, Entry]]:
+def arena_pairs_for_tournament(
+    tournament: Tournament, *, entries: list[Entry], k: int, round_number: int
+) -> list[tuple[Entry, Entry]]:
     """Pairs for one round of an ``arena``-format tournament (its own battles drive the policy)."""
     from ranking.battles import Battles
     from ranking.matchmaking import pair_scores, select_pairs, uniform_pairs
@@ -141,8 +160,13 @@ def arena_pairs_for_tournament(tournament: Tournament, *, entries: list[Entry], 
         chosen = uniform_pairs(m, k, rng=rng)
     else:
         index = {e.competitor_id: i for i, e in enumerate(entries)}
-        rows = [r for r in Battle.objects.filter(match__tournament=tournament).values_list(
-            "model_a_id", "model_b_id", "outcome") if r[0] in index and r[1] in index]  # models still in
+        rows = [
+            r
+            for r in Battle.objects.filter(match__tournament=tournament).values_list(
+                "model_a_id", "model_b_id", "outcome"
+            )
+            if r[0] in index and r[1] in index
+        ]  # models still in
         code = {o: i for i, o in enumerate(OUTCOMES)}
         a = np.array([index[r[0]] for r in rows], dtype=np.int32)
         b = np.array([index[r[1]] for r in rows], dtype=np.int32)
@@ -155,13 +179,26 @@ def arena_pairs_for_tournament(tournament: Tournament, *, entries: list[Entry], 
         if rows and np.all(n > 0):
             from ranking.bradley_terry import bradley_terry
 
-            res = bradley_terry(Battles(models=tuple(e.competitor.name for e in entries), a=a, b=b,
-                                        outcome=np.array([code[r[2]] for r in rows], dtype=np.int8)),
-                                l2=1.0, ci="sandwich")
+            res = bradley_terry(
+                Battles(
+                    models=tuple(e.competitor.name for e in entries),
+                    a=a,
+                    b=b,
+                    outcome=np.array([code[r[2]] for r in rows], dtype=np.int8),
+                ),
+                l2=1.0,
+                ci="sandwich",
+            )
             rating, lower, upper = res.rating, res.lower, res.upper
-        chosen = select_pairs(pair_scores(rating, lower=lower, upper=upper, n_battles=n, pair_counts=pc + pc.T),
-                              k, rng=rng)
-    return [(entries[i], entries[j]) if rng.random() < 0.5 else (entries[j], entries[i]) for i, j in chosen]
+        chosen = select_pairs(
+            pair_scores(rating, lower=lower, upper=upper, n_battles=n, pair_counts=pc + pc.T),
+            k,
+            rng=rng,
+        )
+    return [
+        (entries[i], entries[j]) if rng.random() < 0.5 else (entries[j], entries[i])
+        for i, j in chosen
+    ]
 
 
 def arena_pool_status() -> dict[str, int]:
@@ -170,6 +207,8 @@ def arena_pool_status() -> dict[str, int]:
     return {
         "servable": qs.count(),
         "awaiting_votes": qs.filter(status=Match.Status.AWAITING_VOTES).count(),
-        "generating": qs.filter(Q(status=Match.Status.GENERATING) | Q(status=Match.Status.PENDING)).count(),
+        "generating": qs.filter(
+            Q(status=Match.Status.GENERATING) | Q(status=Match.Status.PENDING)
+        ).count(),
         "pool_size": POOL_SIZE,
     }

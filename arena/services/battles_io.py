@@ -139,16 +139,25 @@ def battles_import(
     """
     if fmt not in IMPORT_FORMATS:
         raise ApplicationError(
-            "Invalid input.", field_errors={"fmt": [f"Must be one of {', '.join(IMPORT_FORMATS)}; got {fmt!r}."]}
+            "Invalid input.",
+            field_errors={"fmt": [f"Must be one of {', '.join(IMPORT_FORMATS)}; got {fmt!r}."]},
         )
     category = (category or "general").strip()
-    problem = text_problem(category, max_length=CATEGORY_MAX_LENGTH) if category else "must not be blank"
+    problem = (
+        text_problem(category, max_length=CATEGORY_MAX_LENGTH) if category else "must not be blank"
+    )
     if problem:
-        raise ApplicationError("Invalid input.", field_errors={"category": [f"Category {problem}."]})
+        raise ApplicationError(
+            "Invalid input.", field_errors={"category": [f"Category {problem}."]}
+        )
     try:
         result = read_battles(
-            source, fmt=fmt, skip_invalid=skip_invalid, anonymous_only=anonymous_only,  # type: ignore[arg-type]
-            max_name_length=NAME_MAX_LENGTH, max_category_length=CATEGORY_MAX_LENGTH,
+            source,
+            fmt=fmt,
+            skip_invalid=skip_invalid,
+            anonymous_only=anonymous_only,  # type: ignore[arg-type]
+            max_name_length=NAME_MAX_LENGTH,
+            max_category_length=CATEGORY_MAX_LENGTH,
         )
     except BattleFileError as exc:
         raise ApplicationError(
@@ -158,7 +167,9 @@ def battles_import(
         ) from None
     except (InputError, UnicodeDecodeError, ValueError) as exc:
         raise ApplicationError(
-            f"The file could not be read: {exc}. Nothing was imported.", code="invalid_file", extra={"errors": []}
+            f"The file could not be read: {exc}. Nothing was imported.",
+            code="invalid_file",
+            extra={"errors": []},
         ) from None
     battles = result.battles
     if len(battles) == 0:
@@ -171,7 +182,9 @@ def battles_import(
     existing = dict(Competitor.objects.filter(name__in=names).values_list("name", "id"))
     unknown = [n for n in names if n not in existing]
     if unknown and not create_models:
-        shown = ", ".join(unknown[:10]) + (f" and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+        shown = ", ".join(unknown[:10]) + (
+            f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
+        )
         raise ApplicationError(
             f"{len(unknown)} model name(s) are not registered competitors: {shown}. "
             "Register them first or import with create_models=true.",
@@ -197,7 +210,9 @@ def battles_import(
         batch = ImportBatch.objects.create(
             filename=filename[:255],
             fmt="pairs" if pairs else "records",
-            created_by=created_by if created_by is not None and getattr(created_by, "pk", None) else None,
+            created_by=created_by
+            if created_by is not None and getattr(created_by, "pk", None)
+            else None,
             n_rows=result.n_rows,
             n_battles=battles.n_battles,
             skipped=result.skipped,
@@ -223,20 +238,31 @@ def _store_pair_counts(battles: Any, *, ids: np.ndarray, batch: ImportBatch, cat
     # Summed as Python integers: each count is exact (at most 2**53), and so is their sum.
     totals: dict[tuple[int, int], list[int]] = {}
     slot = {A_WINS: 0, B_WINS: 1}
-    for a, b, o, w in zip(battles.a.tolist(), battles.b.tolist(), battles.outcome.tolist(), battles.weight.tolist(),
-                          strict=True):
+    for a, b, o, w in zip(
+        battles.a.tolist(),
+        battles.b.tolist(),
+        battles.outcome.tolist(),
+        battles.weight.tolist(),
+        strict=True,
+    ):
         totals.setdefault((a, b), [0, 0, 0])[slot.get(o, 2)] += int(w)
     too_big = next((pair for pair, row in totals.items() if max(row) > BIGINT_MAX), None)
     if too_big is not None:
         a, b = (battles.models[i] for i in too_big)
         raise ApplicationError(
             f"The counts of {a} against {b} add up to more than {BIGINT_MAX}. Nothing was imported.",
-            code="invalid_file", extra={"errors": []},
+            code="invalid_file",
+            extra={"errors": []},
         )
     rows = [
         PairCount(
-            batch=batch, model_a_id=int(ids[a]), model_b_id=int(ids[b]),
-            wins_a=wins_a, wins_b=wins_b, ties=ties, category=category,
+            batch=batch,
+            model_a_id=int(ids[a]),
+            model_b_id=int(ids[b]),
+            wins_a=wins_a,
+            wins_b=wins_b,
+            ties=ties,
+            category=category,
         )
         for (a, b), (wins_a, wins_b, ties) in totals.items()
     ]
@@ -251,7 +277,9 @@ def _store_records(result: Any, *, ids: np.ndarray, batch: ImportBatch, category
     b_ids = ids[battles.b].tolist()
     outcomes = [OUTCOMES[o] for o in battles.outcome.tolist()]
     stamps = (
-        [datetime.fromtimestamp(t, tz=UTC) for t in battles.tstamp.tolist()] if battles.tstamp is not None else None
+        [datetime.fromtimestamp(t, tz=UTC) for t in battles.tstamp.tolist()]
+        if battles.tstamp is not None
+        else None
     )
     anony = result.anony.tolist()
     categories = [c or category for c in result.category.tolist()]
@@ -282,10 +310,23 @@ _RECORD_FIELDS = ("model_a", "model_b", "winner", "tstamp", "anony", "judge", "c
 _PUBLIC_FIELDS = ("model_a", "model_b", "winner", "tstamp", "anony", "category")
 
 
-def _battle_rows(qs: QuerySet[Battle], *, fields: tuple[str, ...] = _RECORD_FIELDS) -> Iterator[dict[str, Any]]:
+def _battle_rows(
+    qs: QuerySet[Battle], *, fields: tuple[str, ...] = _RECORD_FIELDS
+) -> Iterator[dict[str, Any]]:
     names = dict(Competitor.objects.values_list("id", "name"))
-    columns = ("model_a_id", "model_b_id", "outcome", "tstamp", "anony", "judge", "category", "source")
-    for a, b, outcome, tstamp, anony, judge, cat, src in qs.order_by("id").values_list(*columns).iterator(chunk_size=2000):
+    columns = (
+        "model_a_id",
+        "model_b_id",
+        "outcome",
+        "tstamp",
+        "anony",
+        "judge",
+        "category",
+        "source",
+    )
+    for a, b, outcome, tstamp, anony, judge, cat, src in (
+        qs.order_by("id").values_list(*columns).iterator(chunk_size=2000)
+    ):
         row = {
             "model_a": names.get(a, str(a)),
             "model_b": names.get(b, str(b)),
@@ -299,10 +340,14 @@ def _battle_rows(qs: QuerySet[Battle], *, fields: tuple[str, ...] = _RECORD_FIEL
         yield {f: row[f] for f in fields}
 
 
-def _pair_rows(qs: QuerySet[Battle], pair_counts: QuerySet[PairCount]) -> Iterator[tuple[str, str, int, int, int]]:
+def _pair_rows(
+    qs: QuerySet[Battle], pair_counts: QuerySet[PairCount]
+) -> Iterator[tuple[str, str, int, int, int]]:
     names = dict(Competitor.objects.values_list("id", "name"))
     totals: dict[tuple[int, int], list[int]] = {}
-    for a, b, outcome, n in qs.values_list("model_a_id", "model_b_id", "outcome").annotate(n=Count("id")).order_by():
+    for a, b, outcome, n in (
+        qs.values_list("model_a_id", "model_b_id", "outcome").annotate(n=Count("id")).order_by()
+    ):
         slot = 0 if outcome == "model_a" else 1 if outcome == "model_b" else 2
         totals.setdefault((a, b), [0, 0, 0])[slot] += n
     for a, b, wa, wb, t in (
@@ -314,7 +359,9 @@ def _pair_rows(qs: QuerySet[Battle], pair_counts: QuerySet[PairCount]) -> Iterat
         row[0] += wa
         row[1] += wb
         row[2] += t
-    for (a, b), (wa, wb, t) in sorted(totals.items(), key=lambda kv: (names.get(kv[0][0], ""), names.get(kv[0][1], ""))):
+    for (a, b), (wa, wb, t) in sorted(
+        totals.items(), key=lambda kv: (names.get(kv[0][0], ""), names.get(kv[0][1], ""))
+    ):
         yield names.get(a, str(a)), names.get(b, str(b)), wa, wb, t
 
 
@@ -351,7 +398,11 @@ def _snapshot_selection(snapshot: int, fmt: str) -> tuple[QuerySet[Battle], Quer
 
 
 def battles_export(
-    *, fmt: str = "jsonl", source: str | None = None, category: str | None = None, snapshot: int | None = None
+    *,
+    fmt: str = "jsonl",
+    source: str | None = None,
+    category: str | None = None,
+    snapshot: int | None = None,
 ) -> Iterator[str]:
     """Stream battles as text chunks.
 
@@ -379,7 +430,9 @@ def battles_export(
         raise _invalid("source", f"Must be one of {', '.join(valid_sources)}; got {source!r}.")
     if snapshot is not None:
         if source or category:
-            raise _invalid("snapshot", "A snapshot names its own source and category; do not combine them.")
+            raise _invalid(
+                "snapshot", "A snapshot names its own source and category; do not combine them."
+            )
         battles, pair_counts = _snapshot_selection(snapshot, fmt)
     else:
         battles = Battle.objects.all()
@@ -389,7 +442,9 @@ def battles_export(
             battles = battles.filter(category=category)
         pair_counts = PairCount.objects.none()
         if source in (None, "", Source.IMPORT):
-            pair_counts = PairCount.objects.filter(category=category) if category else PairCount.objects.all()
+            pair_counts = (
+                PairCount.objects.filter(category=category) if category else PairCount.objects.all()
+            )
     return _export_chunks(fmt=fmt, battles=battles, pair_counts=pair_counts, fields=_RECORD_FIELDS)
 
 
@@ -404,13 +459,21 @@ def battles_export_public(*, fmt: str = "jsonl") -> Iterator[str]:
         raise _invalid("format", f"Must be one of jsonl, csv; got {fmt!r}.")
     private = leaderboard.private_competitor_ids()
     battles = (
-        Battle.objects.filter(source=Source.HUMAN).exclude(model_a_id__in=private).exclude(model_b_id__in=private)
+        Battle.objects.filter(source=Source.HUMAN)
+        .exclude(model_a_id__in=private)
+        .exclude(model_b_id__in=private)
     )
-    return _export_chunks(fmt=fmt, battles=battles, pair_counts=PairCount.objects.none(), fields=_PUBLIC_FIELDS)
+    return _export_chunks(
+        fmt=fmt, battles=battles, pair_counts=PairCount.objects.none(), fields=_PUBLIC_FIELDS
+    )
 
 
 def _export_chunks(
-    *, fmt: str, battles: QuerySet[Battle], pair_counts: QuerySet[PairCount], fields: tuple[str, ...]
+    *,
+    fmt: str,
+    battles: QuerySet[Battle],
+    pair_counts: QuerySet[PairCount],
+    fields: tuple[str, ...],
 ) -> Iterator[str]:
     if fmt == "pairs":
         yield "model_a,model_b,wins_a,wins_b,ties\n"
@@ -424,7 +487,9 @@ def _export_chunks(
         if fmt == "jsonl":
             chunk.append(json.dumps(row, ensure_ascii=False) + "\n")
         else:
-            chunk.append(_csv_line([str(row[f]).lower() if f == "anony" else row[f] for f in fields]))
+            chunk.append(
+                _csv_line([str(row[f]).lower() if f == "anony" else row[f] for f in fields])
+            )
         if len(chunk) >= 1000:
             yield "".join(chunk)
             chunk = []

@@ -72,8 +72,12 @@ def params_validate(*, params: Any) -> dict[str, Any]:
     if params is None:
         return {}
     if not isinstance(params, dict):
-        raise _invalid("params", "Expected an object such as {\"temperature\": 0.7, \"max_tokens\": 1024}.")
-    errors = [f"{problem}." for key, value in params.items() if (problem := param_error(key, value))]
+        raise _invalid(
+            "params", 'Expected an object such as {"temperature": 0.7, "max_tokens": 1024}.'
+        )
+    errors = [
+        f"{problem}." for key, value in params.items() if (problem := param_error(key, value))
+    ]
     if errors:
         raise ApplicationError("Invalid input.", field_errors={"params": errors})
     return {key: OWNER_PARAMS[key][0](value) for key, value in params.items()}
@@ -95,7 +99,9 @@ def _apply(competitor: Competitor, *, data: dict[str, Any], is_admin: bool) -> N
     denied = [f for f in _ADMIN_FIELDS if f in data and not is_admin]
     if denied:
         raise ApplicationError(
-            "Invalid input.", field_errors={f: ["Only admins may set this field."] for f in denied}, status=403,
+            "Invalid input.",
+            field_errors={f: ["Only admins may set this field."] for f in denied},
+            status=403,
             code="permission_denied",
         )
     for field in _PUBLIC_FIELDS + _ADMIN_FIELDS + ("endpoint_model",):
@@ -108,21 +114,29 @@ def _apply(competitor: Competitor, *, data: dict[str, Any], is_admin: bool) -> N
     if "max_concurrency" in data:
         value = data["max_concurrency"]
         if not 1 <= value <= MAX_CONCURRENCY:
-            raise _invalid("max_concurrency", f"Must be between 1 and {MAX_CONCURRENCY}; got {value}.")
+            raise _invalid(
+                "max_concurrency", f"Must be between 1 and {MAX_CONCURRENCY}; got {value}."
+            )
         competitor.max_concurrency = value
     if "api_key" in data:
         raw = data["api_key"] or ""
-        competitor.api_key_encrypted = api_key_encrypt(raw, secret_key=settings.SECRET_KEY) if raw else ""
+        competitor.api_key_encrypted = (
+            api_key_encrypt(raw, secret_key=settings.SECRET_KEY) if raw else ""
+        )
     if "endpoint_url" in data:
         url = (data["endpoint_url"] or "").strip()
         if not is_admin and url.rstrip("/") != competitor.endpoint_url.rstrip("/"):
-            competitor.allow_internal = False  # the admin's allowance covered the URL the admin saw, no other
+            competitor.allow_internal = (
+                False  # the admin's allowance covered the URL the admin saw, no other
+            )
         competitor.endpoint_url = url
     if competitor.kind == Competitor.Kind.OPENAI:
         if not competitor.endpoint_url:
             raise _invalid("endpoint_url", "An openai-kind model needs an endpoint URL.")
         if not competitor.endpoint_model:
-            raise _invalid("endpoint_model", "An openai-kind model needs the model name the endpoint expects.")
+            raise _invalid(
+                "endpoint_model", "An openai-kind model needs the model name the endpoint expects."
+            )
         competitor.endpoint_url = endpoint_url_validate(
             url=competitor.endpoint_url, allow_internal=competitor.allow_internal
         )
@@ -133,7 +147,9 @@ def _apply(competitor: Competitor, *, data: dict[str, Any], is_admin: bool) -> N
             competitor.sim_strength = DEFAULT_SIM_STRENGTH
         low, high = SIM_STRENGTH_BOUNDS
         if not low <= competitor.sim_strength <= high:
-            raise _invalid("sim_strength", f"Must be between {low} and {high}; got {competitor.sim_strength}.")
+            raise _invalid(
+                "sim_strength", f"Must be between {low} and {high}; got {competitor.sim_strength}."
+            )
 
 
 def _save(competitor: Competitor) -> Competitor:
@@ -171,12 +187,16 @@ def competitor_submit(*, owner: Any, data: dict[str, Any], is_admin: bool = Fals
     name = (data.get("name") or "").strip()
     if not name:
         raise _invalid("name", "This field may not be blank.")
-    competitor = Competitor(owner=owner, kind=data.get("kind", Competitor.Kind.OPENAI), status=Competitor.Status.PENDING)
+    competitor = Competitor(
+        owner=owner, kind=data.get("kind", Competitor.Kind.OPENAI), status=Competitor.Status.PENDING
+    )
     _apply(competitor, data={**data, "name": name}, is_admin=is_admin)
     return _save(competitor)
 
 
-def competitor_update(*, competitor: Competitor, data: dict[str, Any], is_admin: bool = False) -> Competitor:
+def competitor_update(
+    *, competitor: Competitor, data: dict[str, Any], is_admin: bool = False
+) -> Competitor:
     """Change a model's card, endpoint or parameters (the kind cannot change)."""
     if competitor.status == Competitor.Status.WITHDRAWN and not is_admin:
         raise Conflict(f"{competitor.name!r} is withdrawn and can no longer be edited.")

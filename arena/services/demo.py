@@ -95,7 +95,12 @@ def demo_load(*, n_battles: int = 3000, seed: int = 20261123) -> dict[str, int]:
             competitors.append(comp)
         for set_name, (category, texts) in DEMO_PROMPTS.items():
             prompt_set, was_created = PromptSet.objects.get_or_create(
-                name=set_name, defaults={"category": category, "description": f"Demo {category} prompts", "public": True}
+                name=set_name,
+                defaults={
+                    "category": category,
+                    "description": f"Demo {category} prompts",
+                    "public": True,
+                },
             )
             if was_created:
                 Prompt.objects.bulk_create(Prompt(prompt_set=prompt_set, text=t) for t in texts)
@@ -111,8 +116,11 @@ def demo_load(*, n_battles: int = 3000, seed: int = 20261123) -> dict[str, int]:
         u = rng.random(n_battles)
         tie = u < 0.12
         a_wins = ~tie & (rng.random(n_battles) < p_a)
-        outcomes = np.where(tie, np.where(rng.random(n_battles) < 0.3, Outcome.BOTH_BAD, Outcome.TIE),
-                            np.where(a_wins, Outcome.MODEL_A, Outcome.MODEL_B))
+        outcomes = np.where(
+            tie,
+            np.where(rng.random(n_battles) < 0.3, Outcome.BOTH_BAD, Outcome.TIE),
+            np.where(a_wins, Outcome.MODEL_A, Outcome.MODEL_B),
+        )
         categories = rng.choice(["coding", "writing", "math"], size=n_battles)
         sources = np.where(rng.random(n_battles) < 0.7, Source.HUMAN, Source.JUDGE)
         start = timezone.now() - timedelta(days=30)
@@ -139,7 +147,15 @@ DEMO_SWISS = "Demo Swiss (16 models)"
 DEMO_KNOCKOUT = "Demo knockout (16 models)"
 DEMO_JUDGES = {
     "pipeline": "single",
-    "judges": [{"name": "sim-judge", "kind": "simulated", "position_bias": 40.0, "noise": 60.0, "tie_rate": 0.15}],
+    "judges": [
+        {
+            "name": "sim-judge",
+            "kind": "simulated",
+            "position_bias": 40.0,
+            "noise": 60.0,
+            "tie_rate": 0.15,
+        }
+    ],
 }
 
 
@@ -153,14 +169,25 @@ def demo_tournaments(*, seed: int = 20261123) -> dict[str, str]:
     specs = [
         # the demo prompts are public (the open arena serves them), so the admin's reuse is explicit
         (DEMO_SWISS, "swiss", {"system": "dutch", "rounds": 5, "reuse_published_prompts": True}),
-        (DEMO_KNOCKOUT, "single_elimination", {"third_place": True, "reuse_published_prompts": True}),
+        (
+            DEMO_KNOCKOUT,
+            "single_elimination",
+            {"third_place": True, "reuse_published_prompts": True},
+        ),
     ]
     out: dict[str, str] = {}
     for offset, (name, fmt, config) in enumerate(specs):
         tournament = Tournament.objects.filter(name=name).first()
         if tournament is None:
-            tournament = tournament_create(name=name, format=fmt, competitors=names, config=config,
-                                           prompt_sets=prompt_sets, judge_pipeline=DEMO_JUDGES, seed=seed + offset)
+            tournament = tournament_create(
+                name=name,
+                format=fmt,
+                competitors=names,
+                config=config,
+                prompt_sets=prompt_sets,
+                judge_pipeline=DEMO_JUDGES,
+                seed=seed + offset,
+            )
         if tournament.status in (Tournament.Status.DRAFT, Tournament.Status.RUNNING):
             tournament = tournament_run_inline(tournament=tournament)
         out[name] = tournament.status

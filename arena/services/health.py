@@ -16,7 +16,11 @@ def _timed(check: Any) -> dict[str, Any]:
         status = "ok"
     except Exception as exc:  # a health check reports every failure, whatever its type
         detail, status = f"{type(exc).__name__}: {exc}", "down"
-    return {"status": status, "detail": detail, "ms": round((time.perf_counter() - started) * 1000, 1)}
+    return {
+        "status": status,
+        "detail": detail,
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+    }
 
 
 def _database() -> str:
@@ -55,8 +59,10 @@ def health_report() -> tuple[dict[str, Any], bool]:
         checks["workers"] = {"status": "skipped", "detail": "eager mode: tasks run in-process"}
     else:
         checks["redis"] = _timed(_redis)
-        checks["workers"] = _timed(_workers) if checks["redis"]["status"] == "ok" else {
-            "status": "down", "detail": "Redis is down", "ms": 0
-        }
+        checks["workers"] = (
+            _timed(_workers)
+            if checks["redis"]["status"] == "ok"
+            else {"status": "down", "detail": "Redis is down", "ms": 0}
+        )
     healthy = all(c["status"] in ("ok", "skipped") for c in checks.values())
     return {"status": "ok" if healthy else "degraded", "checks": checks}, healthy

@@ -51,7 +51,8 @@ def prune_expired(*, now: datetime | None = None, batch_size: int = 5000) -> dic
     now = now or timezone.now()
     records = IdempotencyRecord.objects.filter(created_at__lt=now - idempotency_retention())
     serves = BattleServe.objects.filter(
-        voted_at__isnull=True, served_at__lt=now - timedelta(seconds=battle_token_max_age()) - SERVE_MARGIN
+        voted_at__isnull=True,
+        served_at__lt=now - timedelta(seconds=battle_token_max_age()) - SERVE_MARGIN,
     ).exclude(vote__isnull=False)
     return {
         "idempotency_records": _delete_in_batches(records, batch_size=batch_size),

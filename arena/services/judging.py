@@ -61,19 +61,27 @@ def judge_pipeline_validate(config: dict[str, Any] | None) -> PipelineSpec:
         raise ApplicationError("Invalid judge pipeline.", field_errors=fields) from None
 
 
-def _judge_call(spec: PipelineSpec, judge: JudgeSpec, messages: list[dict[str, str]], slot_key: str,
-                sample: int) -> str:
+def _judge_call(
+    spec: PipelineSpec, judge: JudgeSpec, messages: list[dict[str, str]], slot_key: str, sample: int
+) -> str:
     if judge.kind == "simulated":
-        return simulated_judge_reply(messages, judge=judge, slot_key=slot_key,
-                                     require_confidence=spec.require_confidence)
+        return simulated_judge_reply(
+            messages, judge=judge, slot_key=slot_key, require_confidence=spec.require_confidence
+        )
     api_key = os.environ.get(judge.api_key_env) if judge.api_key_env else None
     if judge.api_key_env and api_key is None:
         raise PermanentEndpointError(f"environment variable {judge.api_key_env} is not set")
     params = dict(judge.params)
     params.setdefault("temperature", 0.0 if spec.samples == 1 else 0.7)
     try:
-        config = EndpointConfig.from_params(key=f"judge:{judge.name}", base_url=judge.base_url, model=judge.model,
-                                            api_key=api_key, params=params, max_concurrency=judge.max_concurrency)
+        config = EndpointConfig.from_params(
+            key=f"judge:{judge.name}",
+            base_url=judge.base_url,
+            model=judge.model,
+            api_key=api_key,
+            params=params,
+            max_concurrency=judge.max_concurrency,
+        )
     except ValueError as exc:
         raise PermanentEndpointError(str(exc)) from None
     return chat_completion(config, messages, limiter=endpoint_limiter()).text
@@ -88,12 +96,25 @@ def _judges_by_name(spec: PipelineSpec) -> dict[str, JudgeSpec]:
 
 def _vote_of(row: Judgment, judges: dict[str, JudgeSpec]) -> JudgeVote:
     weight = judges[row.judge].weight if row.judge in judges else 1.0
-    return JudgeVote(judge=row.judge, order=row.order, sample=row.sample, stage=row.stage.split("/")[0],
-                     verdict=row.verdict, confidence=row.confidence, weight=weight)
+    return JudgeVote(
+        judge=row.judge,
+        order=row.order,
+        sample=row.sample,
+        stage=row.stage.split("/")[0],
+        verdict=row.verdict,
+        confidence=row.confidence,
+        weight=weight,
+    )
 
 
-def _run_slots(match: Match, spec: PipelineSpec, slots: list[Slot], texts: dict[str, str], prompt: str,
-               first_outputs: dict[tuple[str, int], str] | None = None) -> dict[Slot, Judgment | None]:
+def _run_slots(
+    match: Match,
+    spec: PipelineSpec,
+    slots: list[Slot],
+    texts: dict[str, str],
+    prompt: str,
+    first_outputs: dict[tuple[str, int], str] | None = None,
+) -> dict[Slot, Judgment | None]:
     """Make sure every slot has a parsed verdict (or has used up its retries).
 
     Returns the valid Judgment per slot (``None`` for a slot that never parsed).
@@ -106,8 +127,10 @@ def _run_slots(match: Match, spec: PipelineSpec, slots: list[Slot], texts: dict[
         }
         todo: list[tuple[Slot, str, list[dict[str, str]]]] = []
         for slot in slots:
-            attempts = [existing.get((slot.judge, slot.order, slot.sample, attempt_stage(slot.stage, k)))
-                        for k in range(spec.max_parse_retries + 1)]
+            attempts = [
+                existing.get((slot.judge, slot.order, slot.sample, attempt_stage(slot.stage, k)))
+                for k in range(spec.max_parse_retries + 1)
+            ]
             valid = next((a for a in attempts if a is not None and a.verdict), None)
             if valid is not None:
                 result[slot] = valid
@@ -116,14 +139,25 @@ def _run_slots(match: Match, spec: PipelineSpec, slots: list[Slot], texts: dict[
             if used > spec.max_parse_retries:
                 result[slot] = None
                 continue
-            first, second = (texts["a"], texts["b"]) if slot.order == "ab" else (texts["b"], texts["a"])
+            first, second = (
+                (texts["a"], texts["b"]) if slot.order == "ab" else (texts["b"], texts["a"])
+            )
             if slot.stage == "review":
                 primary = (first_outputs or {}).get((slot.order, slot.sample), "")
-                messages = render_review_messages(prompt=prompt, first=first, second=second, first_output=primary,
-                                                  require_confidence=spec.require_confidence)
+                messages = render_review_messages(
+                    prompt=prompt,
+                    first=first,
+                    second=second,
+                    first_output=primary,
+                    require_confidence=spec.require_confidence,
+                )
             else:
-                messages = render_judge_messages(prompt=prompt, first=first, second=second,
-                                                 require_confidence=spec.require_confidence)
+                messages = render_judge_messages(
+                    prompt=prompt,
+                    first=first,
+                    second=second,
+                    require_confidence=spec.require_confidence,
+                )
             todo.append((slot, attempt_stage(slot.stage, used), messages))
         if not todo:
             return result
@@ -156,14 +190,24 @@ def _store(match: Match, slot: Slot, stage: str, raw: str, spec: PipelineSpec) -
     fields: dict[str, Any] = {"raw_output": raw}
     try:
         parsed = parse_verdict(raw, require_confidence=spec.require_confidence)
-        fields.update(verdict=parsed.verdict, outcome=verdict_outcome(parsed.verdict, slot.order),
-                      confidence=parsed.confidence, rationale=parsed.rationale)
+        fields.update(
+            verdict=parsed.verdict,
+            outcome=verdict_outcome(parsed.verdict, slot.order),
+            confidence=parsed.confidence,
+            rationale=parsed.rationale,
+        )
     except VerdictParseError as exc:
         fields.update(parse_error=str(exc))
     try:
         with transaction.atomic():
-            Judgment.objects.create(match=match, judge=slot.judge, order=slot.order, sample=slot.sample,
-                                    stage=stage, **fields)
+            Judgment.objects.create(
+                match=match,
+                judge=slot.judge,
+                order=slot.order,
+                sample=slot.sample,
+                stage=stage,
+                **fields,
+            )
     except IntegrityError:  # stored by another copy of this step
         pass
 
@@ -189,11 +233,18 @@ def match_judge(*, match_id: int) -> str | None:
     Match.objects.filter(id=match_id, status=Match.Status.JUDGING).update(updated_at=timezone.now())
     primary = _run_slots(match, spec, primary_slots(spec), texts, prompt)
     votes = [_vote_of(j, _judges_by_name(spec)) for j in primary.values() if j is not None]
-    label = spec.judges[0].name if spec.pipeline in ("single", "dual") else f"{spec.pipeline}:" + ",".join(
-        j.name for j in spec.judges)
+    label = (
+        spec.judges[0].name
+        if spec.pipeline in ("single", "dual")
+        else f"{spec.pipeline}:" + ",".join(j.name for j in spec.judges)
+    )
     if spec.pipeline == "dual" and spec.reviewer is not None:
         outputs = {(s.order, s.sample): j.raw_output for s, j in primary.items() if j is not None}
-        review_slots = [Slot(spec.reviewer.name, s.order, s.sample, "review") for s, j in primary.items() if j is not None]
+        review_slots = [
+            Slot(spec.reviewer.name, s.order, s.sample, "review")
+            for s, j in primary.items()
+            if j is not None
+        ]
         reviewed = _run_slots(match, spec, review_slots, texts, prompt, first_outputs=outputs)
         votes += [_vote_of(j, _judges_by_name(spec)) for j in reviewed.values() if j is not None]
         label = f"{spec.judges[0].name}+review:{spec.reviewer.name}"
@@ -207,10 +258,14 @@ def match_judge_step(*, match_id: int) -> float | None:
     try:
         match_judge(match_id=match_id)
     except AggregationError as exc:
-        match_record_failure(match_id=match_id, error=f"judging failed: {exc}", side=None, permanent=True)
+        match_record_failure(
+            match_id=match_id, error=f"judging failed: {exc}", side=None, permanent=True
+        )
     except EndpointError as exc:
         permanent = isinstance(exc, PermanentEndpointError)
-        finished = match_record_failure(match_id=match_id, error=f"judge: {exc}", side=None, permanent=permanent)
+        finished = match_record_failure(
+            match_id=match_id, error=f"judge: {exc}", side=None, permanent=permanent
+        )
         if not finished:
             return step_retry_delay(match_id, exc)
     return None
@@ -230,7 +285,9 @@ def judge_agreement(*, judge: str | None = None, category: str | None = None) ->
     if category:
         judged = judged.filter(category=category)
     judged_by_match = dict(judged.values_list("match_id", "outcome"))
-    votes = Vote.objects.filter(match_id__in=list(judged_by_match)).values_list("match_id", "outcome")
+    votes = Vote.objects.filter(match_id__in=list(judged_by_match)).values_list(
+        "match_id", "outcome"
+    )
 
     def norm(o: str) -> str:
         return "tie" if o.startswith("tie") else o
@@ -243,7 +300,10 @@ def judge_agreement(*, judge: str | None = None, category: str | None = None) ->
     p_o = agree / n if n else None
     kappa = None
     if n:
-        p_e = sum((sum(j == c for j, _ in pairs) / n) * (sum(h == c for _, h in pairs) / n) for c in labels)
+        p_e = sum(
+            (sum(j == c for j, _ in pairs) / n) * (sum(h == c for _, h in pairs) / n)
+            for c in labels
+        )
         kappa = None if p_e >= 1 else (p_o - p_e) / (1 - p_e)  # type: ignore[operator]
     return {
         "judge": judge,
@@ -251,9 +311,13 @@ def judge_agreement(*, judge: str | None = None, category: str | None = None) ->
         "matches": len({m for m, _ in votes}),
         "votes": n,
         "agreement": p_o,
-        "agreement_without_ties": (sum(j == h for j, h in decided) / len(decided)) if decided else None,
+        "agreement_without_ties": (sum(j == h for j, h in decided) / len(decided))
+        if decided
+        else None,
         "cohen_kappa": kappa,
-        "confusion": {j: {h: sum(1 for a, b in pairs if a == j and b == h) for h in labels} for j in labels},
+        "confusion": {
+            j: {h: sum(1 for a, b in pairs if a == j and b == h) for h in labels} for j in labels
+        },
     }
 
 

@@ -139,26 +139,36 @@ def _watermarks() -> tuple[int, int]:
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute(f"SET LOCAL lock_timeout = {WATERMARK_LOCK_TIMEOUT_MS}")
-                    cursor.execute(f"LOCK TABLE {Battle._meta.db_table}, {PairCount._meta.db_table} IN SHARE MODE")
+                    cursor.execute(
+                        f"LOCK TABLE {Battle._meta.db_table}, {PairCount._meta.db_table} IN SHARE MODE"
+                    )
             battle_max = Battle.objects.aggregate(m=Max("id"))["m"] or 0
             pair_max = PairCount.objects.aggregate(m=Max("id"))["m"] or 0
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) == "55P03":  # lock_not_available
-            raise WatermarksBusy("battles are being written in a long transaction (an import)") from exc
+            raise WatermarksBusy(
+                "battles are being written in a long transaction (an import)"
+            ) from exc
         raise
     return battle_max, pair_max
 
 
 def private_competitor_ids() -> list[int]:
     """Competitors that never appear on public boards or exports."""
-    return sorted(Competitor.objects.filter(visibility=Competitor.Visibility.PRIVATE).values_list("id", flat=True))
+    return sorted(
+        Competitor.objects.filter(visibility=Competitor.Visibility.PRIVATE).values_list(
+            "id", flat=True
+        )
+    )
 
 
 def scope_battles(inputs: dict[str, Any]) -> QuerySet[Battle]:
     """The Battle rows a snapshot's ``inputs`` name (the one selection the build and the export share)."""
     private = inputs["excluded_competitors"]
     return (
-        Battle.objects.filter(_scope_filter(inputs["source"], inputs["category"]), id__lte=inputs["battles_upto"])
+        Battle.objects.filter(
+            _scope_filter(inputs["source"], inputs["category"]), id__lte=inputs["battles_upto"]
+        )
         .exclude(model_a_id__in=private)
         .exclude(model_b_id__in=private)
     )
@@ -175,8 +185,15 @@ def scope_pair_counts(inputs: dict[str, Any]) -> QuerySet[PairCount]:
     return qs.exclude(model_a_id__in=private).exclude(model_b_id__in=private)
 
 
-def _build(rows: list[tuple[Any, ...]], count_rows: list[tuple[int, int, int, int, int]]) -> tuple[Battles, list[int]]:
-    present = {r[0] for r in rows} | {r[1] for r in rows} | {r[0] for r in count_rows} | {r[1] for r in count_rows}
+def _build(
+    rows: list[tuple[Any, ...]], count_rows: list[tuple[int, int, int, int, int]]
+) -> tuple[Battles, list[int]]:
+    present = (
+        {r[0] for r in rows}
+        | {r[1] for r in rows}
+        | {r[0] for r in count_rows}
+        | {r[1] for r in count_rows}
+    )
     names = dict(Competitor.objects.filter(id__in=present).values_list("id", "name"))
     # models in name order, as the battle-file reader codes them: the CLI on an export then
     # runs the same arithmetic and gives the same numbers to the last digits
@@ -208,7 +225,10 @@ def _build(rows: list[tuple[Any, ...]], count_rows: list[tuple[int, int, int, in
 
 
 def battle_data_load(
-    *, source: str = "combined", category: str = ALL_CATEGORIES, ordered: bool = False,
+    *,
+    source: str = "combined",
+    category: str = ALL_CATEGORIES,
+    ordered: bool = False,
     watermarks: tuple[int, int] | None = None,
 ) -> BattleData:
     """Load the battles of a public scope as a :class:`ranking.battles.Battles` (pair counts weighted).
@@ -221,7 +241,9 @@ def battle_data_load(
     ``None`` when pair counts are not used), ``excluded_competitors`` (private ids) and
     ``excluded_pair_counts`` (``{"rows", "battles"}`` left out by an ordered load).
     """
-    selection, rows, pair_rows = _scope_rows(source=source, category=category, watermarks=watermarks)
+    selection, rows, pair_rows = _scope_rows(
+        source=source, category=category, watermarks=watermarks
+    )
     return _battle_data(selection, rows, pair_rows, ordered=ordered)
 
 
@@ -230,19 +252,31 @@ def _scope_rows(
 ) -> tuple[dict[str, Any], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     battle_max, pair_max = watermarks if watermarks is not None else _watermarks()
     selection: dict[str, Any] = {
-        "source": source, "category": category, "battles_upto": battle_max,
+        "source": source,
+        "category": category,
+        "battles_upto": battle_max,
         "pair_counts_upto": pair_max if uses_pair_counts(source) else None,
         "excluded_competitors": private_competitor_ids(),
     }
     rows = list(
-        scope_battles(selection).order_by("tstamp", "id").values_list("model_a_id", "model_b_id", "outcome", "tstamp", "id")
+        scope_battles(selection)
+        .order_by("tstamp", "id")
+        .values_list("model_a_id", "model_b_id", "outcome", "tstamp", "id")
     )
-    pair_rows = list(scope_pair_counts(selection).values_list("model_a_id", "model_b_id", "wins_a", "wins_b", "ties", "id"))
+    pair_rows = list(
+        scope_pair_counts(selection).values_list(
+            "model_a_id", "model_b_id", "wins_a", "wins_b", "ties", "id"
+        )
+    )
     return selection, rows, pair_rows
 
 
 def _battle_data(
-    selection: dict[str, Any], rows: list[tuple[Any, ...]], pair_rows: list[tuple[Any, ...]], *, ordered: bool
+    selection: dict[str, Any],
+    rows: list[tuple[Any, ...]],
+    pair_rows: list[tuple[Any, ...]],
+    *,
+    ordered: bool,
 ) -> BattleData:
     excluded = {"rows": 0, "battles": 0}
     if ordered and pair_rows:
@@ -275,32 +309,51 @@ def _method_registry() -> dict[str, MethodSpec]:
 
     return {
         "bt": MethodSpec(
-            {"scale": 400.0, "base": 10.0, "init": 1000.0, "ci": "profile", "confidence": 0.95}, bradley_terry,
+            {"scale": 400.0, "base": 10.0, "init": 1000.0, "ci": "profile", "confidence": 0.95},
+            bradley_terry,
             interval="95% profile-likelihood (likelihood-ratio) interval of the rating relative to the mean of "
             "the main group; a side with no finite bound is shown as unbounded",
         ),
         "bt_pair_frequency": MethodSpec(
-            {"scale": 400.0, "base": 10.0, "init": 1000.0, "ci": "profile", "confidence": 0.95,
-             "reweight": "pair_frequency"},
+            {
+                "scale": 400.0,
+                "base": 10.0,
+                "init": 1000.0,
+                "ci": "profile",
+                "confidence": 0.95,
+                "reweight": "pair_frequency",
+            },
             bradley_terry,
             interval="95% profile-likelihood interval as on the Bradley-Terry board, on the likelihood with each "
             "battle weighted by N / (P · n_pair) (every pair that met carries the same total weight), the "
             "threshold scaled by the weights' design effect",
         ),
         "elo": MethodSpec(
-            {"k": 4.0, "scale": 400.0, "base": 10.0, "init": 1000.0, "ci": "bootstrap", "rounds": 100,
-             "confidence": 0.95, "rng": 0},
-            elo, ordered=True,
+            {
+                "k": 4.0,
+                "scale": 400.0,
+                "base": 10.0,
+                "init": 1000.0,
+                "ci": "bootstrap",
+                "rounds": 100,
+                "confidence": 0.95,
+                "rng": 0,
+            },
+            elo,
+            ordered=True,
             interval="95% percentile bootstrap over resampled battles replayed in draw order (as FastChat), "
             "widened to contain the chronological Elo; it describes the Elo number, not true strength",
         ),
         "openskill": MethodSpec(
-            {"model": "plackett-luce", "confidence": 0.95}, openskill_rate, ordered=True,
+            {"model": "plackett-luce", "confidence": 0.95},
+            openskill_rate,
+            ordered=True,
             interval="μ ± 1.96σ of the OpenSkill posterior (a Bayesian credible band, not a calibrated "
             "confidence interval)",
         ),
         "winrate": MethodSpec(
-            {"confidence": 0.95}, average_win_rate,
+            {"confidence": 0.95},
+            average_win_rate,
             interval="95% Wilson score interval of the average win rate over opponents (ties count ½)",
         ),
         "alpharank": MethodSpec(
@@ -309,7 +362,14 @@ def _method_registry() -> dict[str, MethodSpec]:
             interval="95% percentile bootstrap of the stationary mass over resampled battles",
         ),
         "expected_score": MethodSpec(
-            {"format": "swiss", "iterations": 20000, "draws": 50, "confidence": 0.95, "l2": 1.0, "rng": 0},
+            {
+                "format": "swiss",
+                "iterations": 20000,
+                "draws": 50,
+                "confidence": 0.95,
+                "l2": 1.0,
+                "rng": 0,
+            },
             expected_score_rating,
             interval="95% bootstrap interval: ratings refitted on resampled battles and tournaments simulated "
             "for each refit (rating uncertainty and Monte Carlo error)",
@@ -355,7 +415,10 @@ def _win_rates(battles: Battles) -> np.ndarray:
 
 def listing_rule() -> dict[str, int]:
     """The listing rule of the boards (settings ``LUDUS_LISTING_MIN_BATTLES``/``_MIN_OPPONENTS``)."""
-    return {"min_battles": settings.LUDUS_LISTING_MIN_BATTLES, "min_opponents": settings.LUDUS_LISTING_MIN_OPPONENTS}
+    return {
+        "min_battles": settings.LUDUS_LISTING_MIN_BATTLES,
+        "min_opponents": settings.LUDUS_LISTING_MIN_OPPONENTS,
+    }
 
 
 def _opponents(battles: Battles) -> np.ndarray:
@@ -372,7 +435,9 @@ def _opponents(battles: Battles) -> np.ndarray:
 SECTIONS: tuple[str, ...] = ("ranked", "provisional", "separate")
 
 
-def _rows(result: RatingResult, data: BattleData, *, rule: dict[str, int], withdrawn: set[int]) -> list[dict[str, Any]]:
+def _rows(
+    result: RatingResult, data: BattleData, *, rule: dict[str, int], withdrawn: set[int]
+) -> list[dict[str, Any]]:
     """The snapshot rows: ``result``'s, with the listing and comparison flags and Rank(UB).
 
     Only established models of the main component (0: the largest connected group) are ranked:
@@ -396,9 +461,13 @@ def _rows(result: RatingResult, data: BattleData, *, rule: dict[str, int], withd
         row["battles"] = int(counts[i])
         row["opponents"] = int(opponents[i])
         row["component"] = int(component[i])
-        row["provisional"] = bool(counts[i] < rule["min_battles"] or opponents[i] < rule["min_opponents"])
+        row["provisional"] = bool(
+            counts[i] < rule["min_battles"] or opponents[i] < rule["min_opponents"]
+        )
         row["withdrawn"] = cid in withdrawn
-        row["section"] = "separate" if component[i] != 0 else "provisional" if row["provisional"] else "ranked"
+        row["section"] = (
+            "separate" if component[i] != 0 else "provisional" if row["provisional"] else "ranked"
+        )
     ranked = [r for r in rows if r["section"] == "ranked"]
     has_interval = result.lower is not None or result.upper is not None
     lows = np.array([-np.inf if r["lower"] is None else r["lower"] for r in ranked])
@@ -452,7 +521,9 @@ def snapshot_publish(
 ) -> LeaderboardSnapshot:
     """Store a new snapshot version unless the latest one has the same data and parameters."""
     latest = (
-        LeaderboardSnapshot.objects.filter(method=method, source=source, category=category).order_by("-version").first()
+        LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
+        .order_by("-version")
+        .first()
     )
     if latest and not force and latest.data_version == data_version and latest.params == params:
         snapshot_cache(latest)
@@ -494,8 +565,12 @@ def _data_version(inputs: dict[str, Any], board: dict[str, Any], withdrawn: set[
 
 
 def leaderboard_rebuild(
-    *, source: str = "combined", category: str = ALL_CATEGORIES, methods: Iterable[str] | None = None,
-    force: bool = False, watermarks: tuple[int, int] | None = None,
+    *,
+    source: str = "combined",
+    category: str = ALL_CATEGORIES,
+    methods: Iterable[str] | None = None,
+    force: bool = False,
+    watermarks: tuple[int, int] | None = None,
 ) -> list[LeaderboardSnapshot]:
     """Recompute the snapshots of one scope for the given methods (all registered by default).
 
@@ -505,8 +580,12 @@ def leaderboard_rebuild(
     """
     registry = _method_registry()
     wanted = list(registry) if methods is None else [m for m in methods if m in registry]
-    selection, rows, pair_rows = _scope_rows(source=source, category=category, watermarks=watermarks)
-    withdrawn = set(Competitor.objects.filter(status=Competitor.Status.WITHDRAWN).values_list("id", flat=True))
+    selection, rows, pair_rows = _scope_rows(
+        source=source, category=category, watermarks=watermarks
+    )
+    withdrawn = set(
+        Competitor.objects.filter(status=Competitor.Status.WITHDRAWN).values_list("id", flat=True)
+    )
     rule = listing_rule()
     loaded: dict[bool, BattleData] = {}
     snapshots = []
@@ -521,9 +600,15 @@ def leaderboard_rebuild(
         data_version = _data_version(data.inputs, board, withdrawn)
         latest = (
             LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
-            .order_by("-version").first()
+            .order_by("-version")
+            .first()
         )
-        if latest is not None and not force and latest.data_version == data_version and latest.params == spec.params:
+        if (
+            latest is not None
+            and not force
+            and latest.data_version == data_version
+            and latest.params == spec.params
+        ):
             # unchanged data and parameters: nothing to compute (the rebuild is idempotent and cheap)
             snapshot_cache(latest)
             snapshots.append(latest)
@@ -573,12 +658,19 @@ def leaderboard_rebuild_all(*, force: bool = False) -> dict[str, int]:
         return {}
     for source, category in leaderboard_scopes():
         try:
-            for snap in leaderboard_rebuild(source=source, category=category, force=force, watermarks=watermarks):
+            for snap in leaderboard_rebuild(
+                source=source, category=category, force=force, watermarks=watermarks
+            ):
                 counts[snap.method] = counts.get(snap.method, 0) + 1
-        except (OperationalError, InterfaceError):  # the database is gone: the task retries the whole rebuild
+        except (
+            OperationalError,
+            InterfaceError,
+        ):  # the database is gone: the task retries the whole rebuild
             raise
         except Exception:  # one bad scope must not stop the others; it is logged loudly
-            log.exception("leaderboard rebuild failed", extra={"source": source, "category": category})
+            log.exception(
+                "leaderboard rebuild failed", extra={"source": source, "category": category}
+            )
     cache.set("leaderboard:v1:rebuilt_at", time.time(), timeout=None)
     return counts
 
@@ -601,7 +693,9 @@ def leaderboard_schedule_forget() -> None:
     _scheduled_until[0] = 0.0
 
 
-_deferred: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar("ludus_rebuild_deferred", default=None)
+_deferred: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar(
+    "ludus_rebuild_deferred", default=None
+)
 
 
 @contextlib.contextmanager
@@ -660,7 +754,9 @@ def leaderboard_schedule_rebuild() -> bool:
         try:
             rebuild_leaderboards_task.apply_async(countdown=delay)
         except Exception:
-            log.exception("could not enqueue the leaderboard rebuild; the periodic rebuild will catch up")
+            log.exception(
+                "could not enqueue the leaderboard rebuild; the periodic rebuild will catch up"
+            )
             cache.delete(REBUILD_PENDING_KEY)
             _scheduled_until[0] = 0.0
             return

@@ -14,6 +14,7 @@ Steps are sent to Celery after the transaction commits (``transaction.on_commit`
 :func:`inline_dispatch` they are queued in-process instead and :func:`run_inline` drives
 them to completion, which is how the demo runs tournaments synchronously.
 """
+
 from __future__ import annotations
 
 import collections
@@ -102,7 +103,9 @@ def run_step(step: str, *args: Any) -> float | None:
     return None
 
 
-def run_inline(queue: collections.deque[tuple[str, tuple[Any, ...]]], *, max_steps: int = 1_000_000) -> int:
+def run_inline(
+    queue: collections.deque[tuple[str, tuple[Any, ...]]], *, max_steps: int = 1_000_000
+) -> int:
     """Drive queued steps (and the steps they queue) until none is left; returns steps run."""
     done = 0
     while queue and done < max_steps:
@@ -148,15 +151,21 @@ def competitor_endpoint(competitor: Competitor) -> EndpointConfig:
 
         api_key = os.environ.get(competitor.api_key_env)
         if api_key is None:
-            raise PermanentEndpointError(f"environment variable {competitor.api_key_env} is not set")
+            raise PermanentEndpointError(
+                f"environment variable {competitor.api_key_env} is not set"
+            )
     try:
         base_url = validate_endpoint_url(
             competitor.endpoint_url,
             allow_internal=competitor.allow_internal or settings.LUDUS_ALLOW_INTERNAL_ENDPOINTS,
         )
         return EndpointConfig.from_params(
-            key=f"competitor:{competitor.pk}", base_url=base_url, model=competitor.endpoint_model or competitor.name,
-            api_key=api_key, params=dict(competitor.params or {}), max_concurrency=competitor.max_concurrency,
+            key=f"competitor:{competitor.pk}",
+            base_url=base_url,
+            model=competitor.endpoint_model or competitor.name,
+            api_key=api_key,
+            params=dict(competitor.params or {}),
+            max_concurrency=competitor.max_concurrency,
         )
     except ValueError as exc:
         raise PermanentEndpointError(str(exc)) from None
@@ -167,17 +176,26 @@ def competitor_generate(competitor: Competitor, prompt: str) -> Completion:
     if competitor.kind == Competitor.Kind.SIMULATED:
         started = time.perf_counter()
         answer = simulated_answer(
-            name=competitor.name, strength=float(competitor.sim_strength or 1000.0),
-            style=competitor.sim_style, seed=competitor.sim_seed, prompt=prompt,
+            name=competitor.name,
+            strength=float(competitor.sim_strength or 1000.0),
+            style=competitor.sim_style,
+            seed=competitor.sim_seed,
+            prompt=prompt,
         )
         latency = float((competitor.params or {}).get("sim_latency_ms", 0)) / 1000.0
         if latency > 0:
             time.sleep(latency)
-        return Completion(text=answer.text, latency_ms=int((time.perf_counter() - started) * 1000),
-                          prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens,
-                          cost=Decimal("0"))
+        return Completion(
+            text=answer.text,
+            latency_ms=int((time.perf_counter() - started) * 1000),
+            prompt_tokens=answer.prompt_tokens,
+            completion_tokens=answer.completion_tokens,
+            cost=Decimal("0"),
+        )
     config = competitor_endpoint(competitor)
-    return chat_completion(config, [{"role": "user", "content": prompt}], limiter=endpoint_limiter())
+    return chat_completion(
+        config, [{"role": "user", "content": prompt}], limiter=endpoint_limiter()
+    )
 
 
 # --------------------------------------------------------------------------- state machine
@@ -226,9 +244,14 @@ def _store_generation(match: Match, side: str, completion: Completion) -> None:
     try:
         with transaction.atomic():
             Generation.objects.create(
-                match_id=match.pk, side=side, competitor=competitor, text=completion.text,
-                latency_ms=completion.latency_ms, prompt_tokens=completion.prompt_tokens,
-                completion_tokens=completion.completion_tokens, cost=completion.cost,
+                match_id=match.pk,
+                side=side,
+                competitor=competitor,
+                text=completion.text,
+                latency_ms=completion.latency_ms,
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                cost=completion.cost,
             )
     except IntegrityError:  # stored by another copy of this step
         pass
@@ -243,21 +266,34 @@ def match_run(*, match_id: int) -> float | None:
     """
     from arena.services.judging import match_judge_step
 
-    match = (Match.objects.select_related("tournament", "competitor_a", "competitor_b", "prompt")
-             .filter(id=match_id).first())
-    if match is None or match.status in Match.FINISHED or match.status == Match.Status.AWAITING_VOTES:
+    match = (
+        Match.objects.select_related("tournament", "competitor_a", "competitor_b", "prompt")
+        .filter(id=match_id)
+        .first()
+    )
+    if (
+        match is None
+        or match.status in Match.FINISHED
+        or match.status == Match.Status.AWAITING_VOTES
+    ):
         return None
     if match.tournament is not None and match.tournament.status != Tournament.Status.RUNNING:
         return None
     fresh = False
     if match.status == Match.Status.PENDING:
-        fresh = bool(Match.objects.filter(id=match_id, status=Match.Status.PENDING).update(
-            status=Match.Status.GENERATING, updated_at=timezone.now()
-        ))
+        fresh = bool(
+            Match.objects.filter(id=match_id, status=Match.Status.PENDING).update(
+                status=Match.Status.GENERATING, updated_at=timezone.now()
+            )
+        )
         match.status = Match.Status.GENERATING if fresh else _status(match_id)
     if match.status == Match.Status.GENERATING:
         # a match this step just claimed has no answers yet: skip the query (answers start sooner)
-        have = set() if fresh else set(Generation.objects.filter(match_id=match_id).values_list("side", flat=True))
+        have = (
+            set()
+            if fresh
+            else set(Generation.objects.filter(match_id=match_id).values_list("side", flat=True))
+        )
         missing = [s for s in ("a", "b") if s not in have]
         if missing:
             results = _generate_sides(match, missing)
@@ -266,12 +302,18 @@ def match_run(*, match_id: int) -> float | None:
                     _store_generation(match, side, result)
             for side, result in results.items():
                 if isinstance(result, EndpointError):
-                    finished = match_record_failure(match_id=match_id, error=str(result), side=side,
-                                                    permanent=isinstance(result, PermanentEndpointError))
+                    finished = match_record_failure(
+                        match_id=match_id,
+                        error=str(result),
+                        side=side,
+                        permanent=isinstance(result, PermanentEndpointError),
+                    )
                     if finished:
                         return None
                     return step_retry_delay(match_id, result)
-        target = Match.Status.JUDGING if match.tournament_id is not None else Match.Status.AWAITING_VOTES
+        target = (
+            Match.Status.JUDGING if match.tournament_id is not None else Match.Status.AWAITING_VOTES
+        )
         # the judges get their own forfeit_after attempts: answers that needed retries do not use them up
         moved = Match.objects.filter(id=match_id, status=Match.Status.GENERATING).update(
             status=target, attempts=0, updated_at=timezone.now()
@@ -293,13 +335,20 @@ def step_retry_delay(match_id: int, error: EndpointError) -> float:
 
 def forfeit_limit(match: Match) -> int:
     if match.tournament_id is not None:
-        value = (Tournament.objects.filter(id=match.tournament_id).values_list("config", flat=True).first() or {})
+        value = (
+            Tournament.objects.filter(id=match.tournament_id)
+            .values_list("config", flat=True)
+            .first()
+            or {}
+        )
         if isinstance(value, dict) and isinstance(value.get("forfeit_after"), int):
             return max(1, value["forfeit_after"])
     return FORFEIT_AFTER
 
 
-def match_record_failure(*, match_id: int, error: str, side: str | None, permanent: bool = False) -> bool:
+def match_record_failure(
+    *, match_id: int, error: str, side: str | None, permanent: bool = False
+) -> bool:
     """Count a failed step; forfeit (a side failed) or fail (the judges failed) at the limit.
 
     ``attempts`` counts the failed steps of the current stage (answers, then judging), so a
@@ -316,19 +365,32 @@ def match_record_failure(*, match_id: int, error: str, side: str | None, permane
         match.updated_at = timezone.now()
         match.save(update_fields=["attempts", "error", "updated_at"])
         if not permanent and match.attempts < forfeit_limit(match):
-            log.warning("match step failed, will retry", extra={"match": match_id, "side": side, "error": error})
+            log.warning(
+                "match step failed, will retry",
+                extra={"match": match_id, "side": side, "error": error},
+            )
             return False
         if side is not None:
             loser = match.competitor_a_id if side == "a" else match.competitor_b_id
-            done = Match.objects.filter(id=match_id, status__in=[Match.Status.PENDING, Match.Status.GENERATING]).update(
-                status=Match.Status.FORFEIT, outcome="model_b" if side == "a" else "model_a",
-                forfeit_by_id=loser, finished_at=timezone.now(), updated_at=timezone.now(),
+            done = Match.objects.filter(
+                id=match_id, status__in=[Match.Status.PENDING, Match.Status.GENERATING]
+            ).update(
+                status=Match.Status.FORFEIT,
+                outcome="model_b" if side == "a" else "model_a",
+                forfeit_by_id=loser,
+                finished_at=timezone.now(),
+                updated_at=timezone.now(),
             )
         else:
             done = Match.objects.filter(id=match_id, status=Match.Status.JUDGING).update(
-                status=Match.Status.FAILED, finished_at=timezone.now(), updated_at=timezone.now(),
+                status=Match.Status.FAILED,
+                finished_at=timezone.now(),
+                updated_at=timezone.now(),
             )
-        log.warning("match finished without a judged result", extra={"match": match_id, "side": side, "error": error})
+        log.warning(
+            "match finished without a judged result",
+            extra={"match": match_id, "side": side, "error": error},
+        )
     if done:
         _round_check_if_last(match)
     return True
@@ -342,7 +404,11 @@ def _round_check_if_last(match: Match) -> None:
     """
     if match.tournament_id is None:
         return
-    if not Match.objects.filter(round_id=match.round_id).exclude(status__in=Match.FINISHED).exists():
+    if (
+        not Match.objects.filter(round_id=match.round_id)
+        .exclude(status__in=Match.FINISHED)
+        .exists()
+    ):
         dispatch("round_check", match.tournament_id)
 
 
@@ -352,18 +418,25 @@ def match_finish_judged(*, match_id: int, outcome: str, judge_label: str) -> boo
 
     with transaction.atomic():
         done = Match.objects.filter(id=match_id, status=Match.Status.JUDGING).update(
-            status=Match.Status.DONE, outcome=outcome, finished_at=timezone.now(), updated_at=timezone.now()
+            status=Match.Status.DONE,
+            outcome=outcome,
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
         )
         if not done:
             return False
         match = Match.objects.select_related("prompt__prompt_set").get(id=match_id)
         category = match.prompt.effective_category if match.prompt else "general"
         Battle.objects.create(
-            model_a_id=match.competitor_a_id, model_b_id=match.competitor_b_id, outcome=outcome,
-            source=Source.JUDGE, category=category[:50], anony=True, judge=judge_label[:200], match=match,
+            model_a_id=match.competitor_a_id,
+            model_b_id=match.competitor_b_id,
+            outcome=outcome,
+            source=Source.JUDGE,
+            category=category[:50],
+            anony=True,
+            judge=judge_label[:200],
+            match=match,
         )
         leaderboard_schedule_rebuild()
     _round_check_if_last(match)
     return True
-
-

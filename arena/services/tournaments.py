@@ -77,8 +77,9 @@ MAX_ENTRANTS = 256
 # --------------------------------------------------------------------------- validation
 
 
-def _int_in(config: dict[str, Any], key: str, lo: int, hi: int, default: int,
-            errors: dict[str, list[str]]) -> int | None:
+def _int_in(
+    config: dict[str, Any], key: str, lo: int, hi: int, default: int, errors: dict[str, list[str]]
+) -> int | None:
     value = config.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         errors[f"config.{key}"] = [f"must be an integer from {lo} to {hi}; got {value!r}"]
@@ -86,8 +87,13 @@ def _int_in(config: dict[str, Any], key: str, lo: int, hi: int, default: int,
     return value
 
 
-def _validate_config(fmt: str, config: dict[str, Any], n: int, prompt_sets: list[PromptSet],
-                     errors: dict[str, list[str]]) -> dict[str, Any]:
+def _validate_config(
+    fmt: str,
+    config: dict[str, Any],
+    n: int,
+    prompt_sets: list[PromptSet],
+    errors: dict[str, list[str]],
+) -> dict[str, Any]:
     allowed = {"forfeit_after", "reuse_published_prompts"} | {
         F.ROUND_ROBIN: {"bye_points"},
         F.DOUBLE_ROUND_ROBIN: {"bye_points"},
@@ -101,7 +107,9 @@ def _validate_config(fmt: str, config: dict[str, Any], n: int, prompt_sets: list
         return {}
     unknown = sorted(set(config) - allowed)
     if unknown:
-        errors["config"] = [f"unknown key(s) for {fmt}: {', '.join(unknown)}; expected some of {', '.join(sorted(allowed))}"]
+        errors["config"] = [
+            f"unknown key(s) for {fmt}: {', '.join(unknown)}; expected some of {', '.join(sorted(allowed))}"
+        ]
     out: dict[str, Any] = {"forfeit_after": _int_in(config, "forfeit_after", 1, 20, 3, errors)}
     reuse = config.get("reuse_published_prompts", False)
     if not isinstance(reuse, bool):
@@ -117,24 +125,41 @@ def _validate_config(fmt: str, config: dict[str, Any], n: int, prompt_sets: list
         if system not in ("dutch", "random"):
             errors["config.system"] = [f"must be 'dutch' or 'random'; got {system!r}"]
         out["system"] = system
-        out["rounds"] = _int_in(config, "rounds", 1, max(1, n - 1), max(1, math.ceil(math.log2(max(n, 2)))), errors)
+        out["rounds"] = _int_in(
+            config, "rounds", 1, max(1, n - 1), max(1, math.ceil(math.log2(max(n, 2)))), errors
+        )
     elif fmt == F.SWISS_DYNAMICS:
         rounds = config.get("rounds")
         names = {p.name for p in prompt_sets}
-        if not isinstance(rounds, list) or not rounds or not all(isinstance(r, str) for r in rounds):
-            errors["config.rounds"] = ["must be a non-empty list of prompt set names, one per round"]
+        if (
+            not isinstance(rounds, list)
+            or not rounds
+            or not all(isinstance(r, str) for r in rounds)
+        ):
+            errors["config.rounds"] = [
+                "must be a non-empty list of prompt set names, one per round"
+            ]
             rounds = []
         else:
             missing = [r for r in rounds if r not in names]
             if missing:
-                errors["config.rounds"] = [f"prompt set(s) {', '.join(missing)} are not among the tournament's prompt sets"]
+                errors["config.rounds"] = [
+                    f"prompt set(s) {', '.join(missing)} are not among the tournament's prompt sets"
+                ]
         eliminate = config.get("eliminate", [0] * len(rounds))
-        if not isinstance(eliminate, list) or len(eliminate) > len(rounds) or not all(
-                isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in eliminate):
-            errors["config.eliminate"] = ["must be a list of non-negative integers, at most one per round"]
+        if (
+            not isinstance(eliminate, list)
+            or len(eliminate) > len(rounds)
+            or not all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in eliminate)
+        ):
+            errors["config.eliminate"] = [
+                "must be a list of non-negative integers, at most one per round"
+            ]
             eliminate = []
         elif sum(eliminate) > n - 2:
-            errors["config.eliminate"] = [f"eliminates {sum(eliminate)} of {n} entrants; at least 2 must remain"]
+            errors["config.eliminate"] = [
+                f"eliminates {sum(eliminate)} of {n} entrants; at least 2 must remain"
+            ]
         out["rounds"] = rounds
         out["eliminate"] = list(eliminate) + [0] * (len(rounds) - len(eliminate))
     elif fmt == F.SINGLE_ELIMINATION:
@@ -154,11 +179,20 @@ def _validate_config(fmt: str, config: dict[str, Any], n: int, prompt_sets: list
     return out
 
 
-def _resolve_competitors(competitors: Iterable[Competitor | int | str], errors: dict[str, list[str]]) -> list[Competitor]:
+def _resolve_competitors(
+    competitors: Iterable[Competitor | int | str], errors: dict[str, list[str]]
+) -> list[Competitor]:
     items = list(competitors)
     ids = [c.pk if isinstance(c, Competitor) else c for c in items]
-    found = {c.pk: c for c in Competitor.objects.filter(pk__in=[i for i in ids if isinstance(i, int)])}
-    found.update({c.name: c for c in Competitor.objects.filter(name__in=[i for i in ids if isinstance(i, str)])})
+    found = {
+        c.pk: c for c in Competitor.objects.filter(pk__in=[i for i in ids if isinstance(i, int)])
+    }
+    found.update(
+        {
+            c.name: c
+            for c in Competitor.objects.filter(name__in=[i for i in ids if isinstance(i, str)])
+        }
+    )
     out: list[Competitor] = []
     bad = [str(i) for i in ids if i not in found]
     if bad:
@@ -173,15 +207,24 @@ def _resolve_competitors(competitors: Iterable[Competitor | int | str], errors: 
     if len(out) < 2:
         errors.setdefault("competitors", []).append("at least 2 competitors are required")
     if len(out) > MAX_ENTRANTS:
-        errors.setdefault("competitors", []).append(f"at most {MAX_ENTRANTS} competitors are allowed")
+        errors.setdefault("competitors", []).append(
+            f"at most {MAX_ENTRANTS} competitors are allowed"
+        )
     return out
 
 
-def _resolve_prompt_sets(prompt_sets: Iterable[PromptSet | int | str], errors: dict[str, list[str]]) -> list[PromptSet]:
+def _resolve_prompt_sets(
+    prompt_sets: Iterable[PromptSet | int | str], errors: dict[str, list[str]]
+) -> list[PromptSet]:
     out: list[PromptSet] = []
     for item in prompt_sets:
-        ps = item if isinstance(item, PromptSet) else PromptSet.objects.filter(
-            **({"pk": item} if isinstance(item, int) else {"name": item})).first()
+        ps = (
+            item
+            if isinstance(item, PromptSet)
+            else PromptSet.objects.filter(
+                **({"pk": item} if isinstance(item, int) else {"name": item})
+            ).first()
+        )
         if ps is None:
             errors.setdefault("prompt_sets", []).append(f"unknown prompt set {item!r}")
             continue
@@ -190,7 +233,9 @@ def _resolve_prompt_sets(prompt_sets: Iterable[PromptSet | int | str], errors: d
         errors["prompt_sets"] = ["at least one prompt set is required"]
     empty = [p.name for p in out if not p.prompts.exists()]
     if empty:
-        errors.setdefault("prompt_sets", []).append(f"prompt set(s) without prompts: {', '.join(empty)}")
+        errors.setdefault("prompt_sets", []).append(
+            f"prompt set(s) without prompts: {', '.join(empty)}"
+        )
     return out
 
 
@@ -201,7 +246,11 @@ def _current_ratings() -> dict[int, float]:
         board = leaderboard_get(method="bt")
     except Exception:  # a cold cache or no snapshot: seeding falls back to the given order
         board = None
-    return {r["competitor_id"]: float(r["rating"]) for r in (board or {}).get("ratings", []) if "competitor_id" in r}
+    return {
+        r["competitor_id"]: float(r["rating"])
+        for r in (board or {}).get("ratings", [])
+        if "competitor_id" in r
+    }
 
 
 def tournament_create(
@@ -233,8 +282,14 @@ def tournament_create(
         errors["format"] = [f"must be one of {', '.join(F.values)}; got {format!r}"]
     entrants = _resolve_competitors(competitors, errors)
     sets = _resolve_prompt_sets(prompt_sets, errors)
-    normalised = _validate_config(format, config or {}, len(entrants), sets, errors) if format in F.values else {}
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**62):
+    normalised = (
+        _validate_config(format, config or {}, len(entrants), sets, errors)
+        if format in F.values
+        else {}
+    )
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**62
+    ):
         errors["seed"] = ["must be a non-negative integer"]
     try:
         judge_pipeline_validate(judge_pipeline)
@@ -245,8 +300,12 @@ def tournament_create(
     ratings = _current_ratings()
     with transaction.atomic():
         tournament = Tournament.objects.create(
-            name=name.strip(), format=format, config=normalised, judge_pipeline=judge_pipeline or {},
-            seed=secrets.randbits(31) if seed is None else seed, created_by=created_by,
+            name=name.strip(),
+            format=format,
+            config=normalised,
+            judge_pipeline=judge_pipeline or {},
+            seed=secrets.randbits(31) if seed is None else seed,
+            created_by=created_by,
         )
         tournament.prompt_sets.set(sets)
         Entry.objects.bulk_create(
@@ -270,13 +329,15 @@ def tournament_start(*, tournament: Tournament) -> Tournament:
     if n < 2:
         errors["competitors"] = [f"a tournament needs at least 2 entrants; it has {n}"]
     else:
-        _validate_config(tournament.format, tournament.config, n, list(tournament.prompt_sets.all()), errors)
+        _validate_config(
+            tournament.format, tournament.config, n, list(tournament.prompt_sets.all()), errors
+        )
     if errors:
         raise ApplicationError("The tournament cannot start.", field_errors=errors)
     with transaction.atomic():
-        started = Tournament.objects.filter(pk=tournament.pk, status=Tournament.Status.DRAFT).update(
-            status=Tournament.Status.RUNNING, started_at=timezone.now()
-        )
+        started = Tournament.objects.filter(
+            pk=tournament.pk, status=Tournament.Status.DRAFT
+        ).update(status=Tournament.Status.RUNNING, started_at=timezone.now())
         if not started:
             raise Conflict(f"tournament {tournament.name!r} is {tournament.status}, not draft")
         tournament.refresh_from_db()
@@ -289,7 +350,8 @@ def tournament_start(*, tournament: Tournament) -> Tournament:
 def tournament_pause(*, tournament: Tournament) -> Tournament:
     """Stop pairing and stop starting new steps (answers in flight are kept)."""
     if not Tournament.objects.filter(pk=tournament.pk, status=Tournament.Status.RUNNING).update(
-            status=Tournament.Status.PAUSED):
+        status=Tournament.Status.PAUSED
+    ):
         raise Conflict(f"tournament {tournament.name!r} is not running")
     tournament.refresh_from_db()
     return tournament
@@ -299,11 +361,15 @@ def tournament_resume(*, tournament: Tournament) -> Tournament:
     """Resume a paused tournament: re-send every unfinished match of the current round."""
     with transaction.atomic():
         if not Tournament.objects.filter(pk=tournament.pk, status=Tournament.Status.PAUSED).update(
-                status=Tournament.Status.RUNNING):
+            status=Tournament.Status.RUNNING
+        ):
             raise Conflict(f"tournament {tournament.name!r} is not paused")
         tournament.refresh_from_db()
-        for match_id in Match.objects.filter(tournament=tournament).exclude(status__in=Match.FINISHED).values_list(
-                "id", flat=True):
+        for match_id in (
+            Match.objects.filter(tournament=tournament)
+            .exclude(status__in=Match.FINISHED)
+            .values_list("id", flat=True)
+        ):
             dispatch("match", match_id)
         dispatch("round_check", tournament.pk)
     return tournament
@@ -314,7 +380,11 @@ def tournament_cancel(*, tournament: Tournament) -> Tournament:
     with transaction.atomic():
         if not Tournament.objects.filter(
             pk=tournament.pk,
-            status__in=[Tournament.Status.DRAFT, Tournament.Status.RUNNING, Tournament.Status.PAUSED],
+            status__in=[
+                Tournament.Status.DRAFT,
+                Tournament.Status.RUNNING,
+                Tournament.Status.PAUSED,
+            ],
         ).update(status=Tournament.Status.CANCELLED, finished_at=timezone.now()):
             raise Conflict(f"tournament {tournament.name!r} is already {tournament.status}")
         Match.objects.filter(tournament=tournament).exclude(status__in=Match.FINISHED).update(
@@ -326,7 +396,9 @@ def tournament_cancel(*, tournament: Tournament) -> Tournament:
 
 def tournament_progress(*, tournament: Tournament) -> dict[str, Any]:
     """Status, round and match counts (for dashboards and tests)."""
-    counts = dict(Match.objects.filter(tournament=tournament).values_list("status").annotate(n=Count("id")))
+    counts = dict(
+        Match.objects.filter(tournament=tournament).values_list("status").annotate(n=Count("id"))
+    )
     total = sum(counts.values())
     finished = sum(counts.get(s, 0) for s in Match.FINISHED)
     current = tournament.rounds.order_by("-number").values_list("number", flat=True).first() or 0
@@ -370,7 +442,9 @@ def tournament_total_rounds(tournament: Tournament) -> int:
 
 def _entries(tournament: Tournament) -> list[Entry]:
     """The field in seed order (entrants withdrawn before the start are not in it)."""
-    return list(tournament.entries.filter(withdrawn=False).select_related("competitor").order_by("seed"))
+    return list(
+        tournament.entries.filter(withdrawn=False).select_related("competitor").order_by("seed")
+    )
 
 
 def _is_withdrawn(entry: Entry) -> bool:
@@ -382,13 +456,17 @@ def _drop_withdrawn(tournament: Tournament) -> None:
     entries = list(tournament.entries.select_related("competitor").order_by("seed"))
     kept = [e for e in entries if not _is_withdrawn(e)]
     if len(kept) < 2:
-        raise Conflict(f"tournament {tournament.name!r} needs at least 2 entrants whose models are not withdrawn; "
-                       f"it has {len(kept)}")
+        raise Conflict(
+            f"tournament {tournament.name!r} needs at least 2 entrants whose models are not withdrawn; "
+            f"it has {len(kept)}"
+        )
     if len(kept) == len(entries):
         return
     order = kept + [e for e in entries if _is_withdrawn(e)]
     offset = max(e.seed for e in entries)
-    Entry.objects.filter(tournament=tournament).update(seed=models_F("seed") + offset)  # free the seeds
+    Entry.objects.filter(tournament=tournament).update(
+        seed=models_F("seed") + offset
+    )  # free the seeds
     for seed, entry in enumerate(order, start=1):
         Entry.objects.filter(pk=entry.pk).update(seed=seed, withdrawn=entry not in kept)
 
@@ -407,13 +485,20 @@ def swiss_state_for(tournament: Tournament, *, upto: int | None = None) -> Any:
 
     entries = _entries(tournament)
     seed_of = {e.competitor_id: e.seed for e in entries}
-    bye_points = float(tournament.config.get("bye_points", 1.0)) if tournament.format != F.SWISS else 1.0
+    bye_points = (
+        float(tournament.config.get("bye_points", 1.0)) if tournament.format != F.SWISS else 1.0
+    )
     scoring = Scoring(pab=int(round(bye_points * 10)))
     total = tournament_total_rounds(tournament)
     state = SwissState(
-        players=tuple(SwissPlayer(number=e.seed, rating=int(round(e.initial_rating or 0)), name=e.competitor.name)
-                      for e in entries),
-        total_rounds=total, scoring=scoring,
+        players=tuple(
+            SwissPlayer(
+                number=e.seed, rating=int(round(e.initial_rating or 0)), name=e.competitor.name
+            )
+            for e in entries
+        ),
+        total_rounds=total,
+        scoring=scoring,
     )
     rounds = tournament.rounds.filter(status=Round.Status.COMPLETE).order_by("number")
     if upto is not None:
@@ -421,15 +506,20 @@ def swiss_state_for(tournament: Tournament, *, upto: int | None = None) -> Any:
     for rnd in rounds.prefetch_related("matches", "byes"):
         matches = sorted(rnd.matches.all(), key=lambda m: (m.board or 0, m.pk))
         byes = [seed_of[b.competitor_id] for b in rnd.byes.all() if b.kind == Bye.Kind.PAIRING]
-        pairing = Pairing(pairs=tuple((seed_of[m.competitor_a_id], seed_of[m.competitor_b_id]) for m in matches),
-                          bye=byes[0] if byes else None)
+        pairing = Pairing(
+            pairs=tuple((seed_of[m.competitor_a_id], seed_of[m.competitor_b_id]) for m in matches),
+            bye=byes[0] if byes else None,
+        )
         state = record_round(state, pairing, [_swiss_code(m) for m in matches])
     return state
 
 
 def _winner_side(match: Match, seeds: dict[int, int]) -> int:
     """Competitor id advancing from a bracket match (a tie or failure advances the higher seed)."""
-    if match.status in (Match.Status.DONE, Match.Status.FORFEIT) and match.outcome in ("model_a", "model_b"):
+    if match.status in (Match.Status.DONE, Match.Status.FORFEIT) and match.outcome in (
+        "model_a",
+        "model_b",
+    ):
         return match.competitor_a_id if match.outcome == "model_a" else match.competitor_b_id
     a, b = match.competitor_a_id, match.competitor_b_id
     return a if seeds[a] < seeds[b] else b
@@ -464,7 +554,9 @@ def bracket_state_for(tournament: Tournament) -> Any:
 
 def _record_wins(tournament: Tournament) -> dict[int, float]:
     wins: dict[int, float] = {e.competitor_id: 0.0 for e in tournament.entries.all()}
-    for m in Match.objects.filter(tournament=tournament, status__in=[Match.Status.DONE, Match.Status.FORFEIT]):
+    for m in Match.objects.filter(
+        tournament=tournament, status__in=[Match.Status.DONE, Match.Status.FORFEIT]
+    ):
         if m.outcome == "model_a":
             wins[m.competitor_a_id] += 1
         elif m.outcome == "model_b":
@@ -475,7 +567,9 @@ def _record_wins(tournament: Tournament) -> dict[int, float]:
     return wins
 
 
-def _pairings(tournament: Tournament, number: int) -> tuple[list[tuple[Entry, Entry]], list[tuple[Entry, float]]]:
+def _pairings(
+    tournament: Tournament, number: int
+) -> tuple[list[tuple[Entry, Entry]], list[tuple[Entry, float]]]:
     """Pairs (first side, second side) and byes (entry, points) of round ``number``."""
     entries = _entries(tournament)
     by_seed = {e.seed: e for e in entries}
@@ -486,16 +580,23 @@ def _pairings(tournament: Tournament, number: int) -> tuple[list[tuple[Entry, En
         schedule = round_robin(len(entries), double=fmt == F.DOUBLE_ROUND_ROBIN)
         games = schedule.rounds[number - 1]
         bye = schedule.byes[number - 1]
-        return ([(entries[int(a)], entries[int(b)]) for a, b in games],
-                [] if bye is None else [(entries[int(bye)], float(cfg.get("bye_points", 0.0)))])
+        return (
+            [(entries[int(a)], entries[int(b)]) for a, b in games],
+            [] if bye is None else [(entries[int(bye)], float(cfg.get("bye_points", 0.0)))],
+        )
     if fmt == F.SWISS:
         from ranking.swiss import pair_round
 
         state = swiss_state_for(tournament)
-        pairing = pair_round(state, system=cfg.get("system", "dutch"),
-                             rng=sim_seed(tournament.seed, "swiss", number) % 2**63)
-        return ([(by_seed[a], by_seed[b]) for a, b in pairing.pairs],
-                [] if pairing.bye is None else [(by_seed[pairing.bye], 1.0)])
+        pairing = pair_round(
+            state,
+            system=cfg.get("system", "dutch"),
+            rng=sim_seed(tournament.seed, "swiss", number) % 2**63,
+        )
+        return (
+            [(by_seed[a], by_seed[b]) for a, b in pairing.pairs],
+            [] if pairing.bye is None else [(by_seed[pairing.bye], 1.0)],
+        )
     if fmt == F.SWISS_DYNAMICS:
         rng = np.random.default_rng(sim_seed(tournament.seed, "dynamics", number))
         wins = _record_wins(tournament)
@@ -528,10 +629,16 @@ class PromptsExhausted(ApplicationError):
 
 def _pool_prompts(tournament: Tournament, prompt_set: PromptSet | None) -> Any:
     """The prompts the tournament may still draw from ``prompt_set`` (``None``: all its sets)."""
-    qs = prompt_set.prompts.all() if prompt_set else Prompt.objects.filter(prompt_set__in=tournament.prompt_sets.all())
+    qs = (
+        prompt_set.prompts.all()
+        if prompt_set
+        else Prompt.objects.filter(prompt_set__in=tournament.prompt_sets.all())
+    )
     if tournament.config.get("reuse_published_prompts"):
         return qs
-    return qs.exclude(pk__in=prompts_published().values("pk")).exclude(matches__tournament=tournament)
+    return qs.exclude(pk__in=prompts_published().values("pk")).exclude(
+        matches__tournament=tournament
+    )
 
 
 def _pool_rounds(tournament: Tournament) -> list[tuple[PromptSet | None, list[int]]]:
@@ -539,7 +646,10 @@ def _pool_rounds(tournament: Tournament) -> list[tuple[PromptSet | None, list[in
     if tournament.format == F.SWISS_DYNAMICS:
         names = tournament.config["rounds"]
         sets = {p.name: p for p in PromptSet.objects.filter(name__in=names)}
-        return [(sets[name], [k for k, n in enumerate(names, 1) if n == name]) for name in dict.fromkeys(names)]
+        return [
+            (sets[name], [k for k, n in enumerate(names, 1) if n == name])
+            for name in dict.fromkeys(names)
+        ]
     return [(None, list(range(1, tournament_total_rounds(tournament) + 1)))]
 
 
@@ -554,14 +664,20 @@ def _prompt_supply_check(tournament: Tournament) -> None:
         available = _pool_prompts(tournament, prompt_set).count()
         if available < needed:
             label = f"prompt set {prompt_set.name!r}" if prompt_set else "the prompt sets"
-            problems.append(f"{label} has {available} unpublished prompt(s) for {needed} round(s); each round needs "
-                            "prompts of its own (published prompts are not reused unless "
-                            "config.reuse_published_prompts is true)")
+            problems.append(
+                f"{label} has {available} unpublished prompt(s) for {needed} round(s); each round needs "
+                "prompts of its own (published prompts are not reused unless "
+                "config.reuse_published_prompts is true)"
+            )
     if problems:
-        raise ApplicationError("Not enough unpublished prompts.", field_errors={"prompt_sets": problems})
+        raise ApplicationError(
+            "Not enough unpublished prompts.", field_errors={"prompt_sets": problems}
+        )
 
 
-def _round_prompts(tournament: Tournament, number: int, n_pairs: int) -> tuple[PromptSet | None, list[int]]:
+def _round_prompts(
+    tournament: Tournament, number: int, n_pairs: int
+) -> tuple[PromptSet | None, list[int]]:
     """The round's prompt set (Swiss dynamics) and a prompt for each of its ``n_pairs`` matches.
 
     A round takes its share of the pool (split evenly among the rounds still to draw from it)
@@ -569,8 +685,11 @@ def _round_prompts(tournament: Tournament, number: int, n_pairs: int) -> tuple[P
     """
     prompt_set, rounds = next((p, r) for p, r in _pool_rounds(tournament) if number in r)
     pool = list(_pool_prompts(tournament, prompt_set).order_by("id").values_list("id", flat=True))
-    share = len(pool) if tournament.config.get("reuse_published_prompts") else len(pool) // sum(
-        1 for k in rounds if k >= number)
+    share = (
+        len(pool)
+        if tournament.config.get("reuse_published_prompts")
+        else len(pool) // sum(1 for k in rounds if k >= number)
+    )
     if not n_pairs:
         return prompt_set, []
     if share == 0:
@@ -584,19 +703,33 @@ def _round_prompts(tournament: Tournament, number: int, n_pairs: int) -> tuple[P
 def _create_round(tournament: Tournament, number: int) -> Round:
     pairs, byes = _pairings(tournament, number)
     prompt_set, picks = _round_prompts(tournament, number, len(pairs))
-    rnd = Round.objects.create(tournament=tournament, number=number, prompt_set=prompt_set, status=Round.Status.RUNNING)
+    rnd = Round.objects.create(
+        tournament=tournament, number=number, prompt_set=prompt_set, status=Round.Status.RUNNING
+    )
     now = timezone.now()
     matches = []
     for k, (a, b) in enumerate(pairs):
-        match = Match(tournament=tournament, round=rnd, competitor_a=a.competitor, competitor_b=b.competitor,
-                      prompt_id=picks[k], board=k + 1)
+        match = Match(
+            tournament=tournament,
+            round=rnd,
+            competitor_a=a.competitor,
+            competitor_b=b.competitor,
+            prompt_id=picks[k],
+            board=k + 1,
+        )
         quitter = a if _is_withdrawn(a) else b if _is_withdrawn(b) else None
         if quitter is not None:  # a withdrawn model forfeits without being called
-            match.status, match.forfeit_by, match.finished_at = Match.Status.FORFEIT, quitter.competitor, now
+            match.status, match.forfeit_by, match.finished_at = (
+                Match.Status.FORFEIT,
+                quitter.competitor,
+                now,
+            )
             match.outcome = "model_b" if quitter is a else "model_a"
         matches.append(match)
     Match.objects.bulk_create(matches)
-    Bye.objects.bulk_create(Bye(round=rnd, competitor=e.competitor, points=p, kind=Bye.Kind.PAIRING) for e, p in byes)
+    Bye.objects.bulk_create(
+        Bye(round=rnd, competitor=e.competitor, points=p, kind=Bye.Kind.PAIRING) for e, p in byes
+    )
     ids = list(rnd.matches.exclude(status__in=Match.FINISHED).values_list("id", flat=True))
     for match_id in ids:
         dispatch("match", match_id)
@@ -607,25 +740,35 @@ def _create_round(tournament: Tournament, number: int) -> Round:
 
 def _eliminate(tournament: Tournament, number: int) -> None:
     if tournament.format == F.SWISS_DYNAMICS:
-        t_k = tournament.config["eliminate"][number - 1] if number <= len(tournament.config["eliminate"]) else 0
+        t_k = (
+            tournament.config["eliminate"][number - 1]
+            if number <= len(tournament.config["eliminate"])
+            else 0
+        )
         if t_k <= 0:
             return
         wins = _record_wins(tournament)
         alive = [e for e in _entries(tournament) if e.eliminated_in_round is None]
-        keys = np.random.default_rng(sim_seed(tournament.seed, "eliminate", number)).random(len(alive))
+        keys = np.random.default_rng(sim_seed(tournament.seed, "eliminate", number)).random(
+            len(alive)
+        )
         order = sorted(range(len(alive)), key=lambda i: (wins[alive[i].competitor_id], keys[i]))
         out = [alive[i].pk for i in order[:t_k]]
         Entry.objects.filter(pk__in=out).update(eliminated_in_round=number)
     elif tournament.format == F.SINGLE_ELIMINATION:
         seeds = {e.competitor_id: e.seed for e in _entries(tournament)}
         rnd = tournament.rounds.get(number=number)
-        third = bool(tournament.config.get("third_place")) and number == tournament_total_rounds(tournament)
+        third = bool(tournament.config.get("third_place")) and number == tournament_total_rounds(
+            tournament
+        )
         for k, m in enumerate(sorted(rnd.matches.all(), key=lambda m: (m.board or 0, m.pk))):
             if third and k > 0:
                 continue
             winner = _winner_side(m, seeds)
             loser = m.competitor_b_id if winner == m.competitor_a_id else m.competitor_a_id
-            Entry.objects.filter(tournament=tournament, competitor_id=loser).update(eliminated_in_round=number)
+            Entry.objects.filter(tournament=tournament, competitor_id=loser).update(
+                eliminated_in_round=number
+            )
 
 
 def tournament_round_check(*, tournament_id: int) -> str:
@@ -655,10 +798,17 @@ def tournament_round_check(*, tournament_id: int) -> str:
                 with transaction.atomic():
                     _create_round(tournament, rnd.number + 1)
                 return "paired"
-            except (RankingError, PromptsExhausted) as exc:  # e.g. no Swiss pairing satisfies the absolute criteria
+            except (
+                RankingError,
+                PromptsExhausted,
+            ) as exc:  # e.g. no Swiss pairing satisfies the absolute criteria
                 note = f"stopped after round {rnd.number}: round {rnd.number + 1} could not be paired ({exc})"
-                log.warning("tournament stopped early", extra={"tournament": tournament.pk, "reason": note})
-        tournament.status = Tournament.Status.COMPLETED  # before the results: nothing remains to be played
+                log.warning(
+                    "tournament stopped early", extra={"tournament": tournament.pk, "reason": note}
+                )
+        tournament.status = (
+            Tournament.Status.COMPLETED
+        )  # before the results: nothing remains to be played
         tournament.results = tournament_compute_results(tournament)
         if note:
             tournament.results["note"] = note
@@ -677,8 +827,11 @@ def _tournament_battles(tournament: Tournament) -> tuple[list[str], list[int], A
     entries = _entries(tournament)
     names = [e.competitor.name for e in entries]
     index = {e.competitor_id: i for i, e in enumerate(entries)}
-    rows = list(Battle.objects.filter(match__tournament=tournament, source=Source.JUDGE)
-                .values_list("model_a_id", "model_b_id", "outcome"))
+    rows = list(
+        Battle.objects.filter(match__tournament=tournament, source=Source.JUDGE).values_list(
+            "model_a_id", "model_b_id", "outcome"
+        )
+    )
     code = {o: i for i, o in enumerate(OUTCOMES)}
     battles = Battles(
         models=tuple(names),
@@ -707,35 +860,58 @@ PREDICTION_ITERATIONS = 10_000
 def _unfinished_pairs(rnd: Round | None, index: dict[int, int]) -> tuple[tuple[int, int], ...]:
     if rnd is None or rnd.status == Round.Status.COMPLETE:
         return ()
-    return tuple((index[m.competitor_a_id], index[m.competitor_b_id])
-                 for m in rnd.matches.exclude(status__in=Match.FINISHED).order_by("board", "id"))
+    return tuple(
+        (index[m.competitor_a_id], index[m.competitor_b_id])
+        for m in rnd.matches.exclude(status__in=Match.FINISHED).order_by("board", "id")
+    )
 
 
-def _rest_of(tournament: Tournament, entries: list[Entry]) -> tuple[list[Any], list[list[float] | None]]:
+def _rest_of(
+    tournament: Tournament, entries: list[Entry]
+) -> tuple[list[Any], list[list[float] | None]]:
     """What remains to be played (``ranking.simulate`` steps) and, per round, who is known to
     have survived it (``None`` for rounds still to come), for formats that eliminate."""
     from ranking.simulate import Cut, FixedRound, KnockoutRounds, RandomRound, ScoreRound
 
     index = {e.competitor_id: i for i, e in enumerate(entries)}
     fmt, cfg = tournament.format, tournament.config
-    running = tournament.status in (Tournament.Status.DRAFT, Tournament.Status.RUNNING, Tournament.Status.PAUSED)
+    running = tournament.status in (
+        Tournament.Status.DRAFT,
+        Tournament.Status.RUNNING,
+        Tournament.Status.PAUSED,
+    )
     rnd = tournament.rounds.order_by("-number").first()
     current = rnd.number if rnd else 0
     complete = rnd is None or rnd.status == Round.Status.COMPLETE
     steps: list[Any] = []
     if fmt == F.SINGLE_ELIMINATION:
         state = bracket_state_for(tournament)
-        known = [[float(i in w[:1] if state.third_place and k == state.rounds - 1 else i in w)
-                  for i in range(len(entries))] for k, w in enumerate(state.winners)]
+        known = [
+            [
+                float(i in w[:1] if state.third_place and k == state.rounds - 1 else i in w)
+                for i in range(len(entries))
+            ]
+            for k, w in enumerate(state.winners)
+        ]
         if running and not state.finished:
             played = {}
             if rnd is not None and not complete:
                 seeds = {e.competitor_id: e.seed for e in entries}
-                played = {frozenset((index[m.competitor_a_id], index[m.competitor_b_id])): index[_winner_side(m, seeds)]
-                          for m in rnd.matches.filter(status__in=Match.FINISHED)}
+                played = {
+                    frozenset((index[m.competitor_a_id], index[m.competitor_b_id])): index[
+                        _winner_side(m, seeds)
+                    ]
+                    for m in rnd.matches.filter(status__in=Match.FINISHED)
+                }
             matches = state.matches[len(state.winners)]
-            steps.append(KnockoutRounds(matches=matches, decided=tuple(played.get(frozenset(p)) for p in matches),
-                                        rounds=state.rounds - len(state.winners), third_place=state.third_place))
+            steps.append(
+                KnockoutRounds(
+                    matches=matches,
+                    decided=tuple(played.get(frozenset(p)) for p in matches),
+                    rounds=state.rounds - len(state.winners),
+                    third_place=state.third_place,
+                )
+            )
         return steps, [*known, *([None] * (steps[0].rounds if steps else 0))]
     if not running:
         pass
@@ -745,9 +921,13 @@ def _rest_of(tournament: Tournament, entries: list[Entry]) -> tuple[list[Any], l
         schedule = round_robin(len(entries), double=fmt == F.DOUBLE_ROUND_ROBIN)
         bye_points = float(cfg.get("bye_points", 0.0))
         steps.append(FixedRound(pairs=_unfinished_pairs(rnd, index)))
-        steps += [FixedRound(pairs=tuple((int(a), int(b)) for a, b in games),
-                             byes=() if bye is None else ((int(bye), bye_points),))
-                  for games, bye in list(zip(schedule.rounds, schedule.byes))[current:]]
+        steps += [
+            FixedRound(
+                pairs=tuple((int(a), int(b)) for a, b in games),
+                byes=() if bye is None else ((int(bye), bye_points),),
+            )
+            for games, bye in list(zip(schedule.rounds, schedule.byes))[current:]
+        ]
     elif fmt == F.SWISS:
         steps.append(FixedRound(pairs=_unfinished_pairs(rnd, index)))
         steps += [ScoreRound(bye_points=1.0)] * (int(cfg["rounds"]) - current)
@@ -764,8 +944,10 @@ def _rest_of(tournament: Tournament, entries: list[Entry]) -> tuple[list[Any], l
     if fmt != F.SWISS_DYNAMICS:
         return steps, []
     done = tournament.rounds.filter(status=Round.Status.COMPLETE).count()
-    known = [[float(e.eliminated_in_round is None or e.eliminated_in_round > k) for e in entries]
-             for k in range(1, done + 1)]
+    known = [
+        [float(e.eliminated_in_round is None or e.eliminated_in_round > k) for e in entries]
+        for k in range(1, done + 1)
+    ]
     return steps, [*known, *([None] * sum(isinstance(s, Cut) for s in steps))]
 
 
@@ -795,32 +977,68 @@ def tournament_predict(*, tournament: Tournament) -> dict[str, Any]:
     entries = _entries(tournament)
     names = [e.competitor.name for e in entries]
     ratings = tournament_ratings(tournament)
-    points = {r["competitor_id"]: r["points"] for r in tournament_compute_standings(tournament)["standings"]}
+    points = {
+        r["competitor_id"]: r["points"]
+        for r in tournament_compute_standings(tournament)["standings"]
+    }
     steps, survival = _rest_of(tournament, entries)
     p = win_matrix(np.array([ratings[n] for n in names]))
     for i, e in enumerate(entries):
         if _is_withdrawn(e):
             p[i, :], p[:, i] = 0.0, 1.0
             p[i, i] = 0.5
-    alive = [e.eliminated_in_round is None and not (tournament.format == F.ARENA and _is_withdrawn(e))
-             for e in entries]
-    rest = simulate_rest(p, points=[points[e.competitor_id] for e in entries], steps=steps, alive=alive,
-                         iterations=PREDICTION_ITERATIONS, rng=sim_seed(tournament.seed, "predict") % 2**63)
+    alive = [
+        e.eliminated_in_round is None and not (tournament.format == F.ARENA and _is_withdrawn(e))
+        for e in entries
+    ]
+    rest = simulate_rest(
+        p,
+        points=[points[e.competitor_id] for e in entries],
+        steps=steps,
+        alive=alive,
+        iterations=PREDICTION_ITERATIONS,
+        rng=sim_seed(tournament.seed, "predict") % 2**63,
+    )
     future = iter(rest.p_alive.T.tolist())
     by_round = [known if known is not None else next(future) for known in survival]
-    rows = [{"name": n, "expected_score": float(rest.expected_score[i]), "stderr": float(rest.stderr[i]),
-             "p_win": float(rest.p_win[i]), "p_survive": [float(col[i]) for col in by_round]}
-            for i, n in enumerate(names)]
-    return {"ratings": [{"name": n, "rating": ratings[n]} for n in sorted(names, key=lambda n: -ratings[n])],
-            "expected_score": sorted(rows, key=lambda r: -r["expected_score"]), "iterations": rest.iterations}
+    rows = [
+        {
+            "name": n,
+            "expected_score": float(rest.expected_score[i]),
+            "stderr": float(rest.stderr[i]),
+            "p_win": float(rest.p_win[i]),
+            "p_survive": [float(col[i]) for col in by_round],
+        }
+        for i, n in enumerate(names)
+    ]
+    return {
+        "ratings": [
+            {"name": n, "rating": ratings[n]} for n in sorted(names, key=lambda n: -ratings[n])
+        ],
+        "expected_score": sorted(rows, key=lambda r: -r["expected_score"]),
+        "iterations": rest.iterations,
+    }
 
 
 def tournament_compute_standings(tournament: Tournament) -> dict[str, Any]:
     """Standings (points, games, tie-breaks or bracket placement) from the results so far."""
     entries = _entries(tournament)
-    stats = {e.competitor_id: {"competitor_id": e.competitor_id, "name": e.competitor.name, "seed": e.seed,
-                               "points": 0.0, "played": 0, "wins": 0, "losses": 0, "ties": 0, "forfeits": 0,
-                               "byes": 0, "eliminated_in_round": e.eliminated_in_round} for e in entries}
+    stats = {
+        e.competitor_id: {
+            "competitor_id": e.competitor_id,
+            "name": e.competitor.name,
+            "seed": e.seed,
+            "points": 0.0,
+            "played": 0,
+            "wins": 0,
+            "losses": 0,
+            "ties": 0,
+            "forfeits": 0,
+            "byes": 0,
+            "eliminated_in_round": e.eliminated_in_round,
+        }
+        for e in entries
+    }
     for m in Match.objects.filter(tournament=tournament, status__in=Match.FINISHED):
         a, b = stats[m.competitor_a_id], stats[m.competitor_b_id]
         if m.status == Match.Status.DONE:
@@ -850,7 +1068,11 @@ def tournament_compute_standings(tournament: Tournament) -> dict[str, Any]:
     if tournament.format in (F.SWISS, F.ROUND_ROBIN, F.DOUBLE_ROUND_ROBIN):
         from ranking.tiebreaks import standings
 
-        tiebreaks = ("BH-C1", "BH", "SB", "DE", "WIN") if tournament.format == F.SWISS else ("SB", "DE", "WIN")
+        tiebreaks = (
+            ("BH-C1", "BH", "SB", "DE", "WIN")
+            if tournament.format == F.SWISS
+            else ("SB", "DE", "WIN")
+        )
         state = swiss_state_for(tournament)
         by_seed = {r["seed"]: r for r in rows}
         ordered = []
@@ -873,10 +1095,22 @@ def tournament_compute_standings(tournament: Tournament) -> dict[str, Any]:
                 by_name[name]["rank"] = rank
                 rows.append(by_name[name])
         else:
-            rows.sort(key=lambda r: (r["eliminated_in_round"] is not None, -(r["eliminated_in_round"] or 0), r["seed"]))
+            rows.sort(
+                key=lambda r: (
+                    r["eliminated_in_round"] is not None,
+                    -(r["eliminated_in_round"] or 0),
+                    r["seed"],
+                )
+            )
     else:
-        rows.sort(key=lambda r: (r["eliminated_in_round"] is not None, -(r["eliminated_in_round"] or 0),
-                                 -r["points"], r["seed"]))
+        rows.sort(
+            key=lambda r: (
+                r["eliminated_in_round"] is not None,
+                -(r["eliminated_in_round"] or 0),
+                -r["points"],
+                r["seed"],
+            )
+        )
     for rank, row in enumerate(rows, start=1):
         row.setdefault("rank", rank)
     return {"standings": rows, "tiebreaks": list(tiebreaks)}
@@ -889,10 +1123,14 @@ def tournament_compute_results(tournament: Tournament) -> dict[str, Any]:
     prediction = tournament_predict(tournament=tournament)
     out["ratings"], out["expected_score"] = prediction["ratings"], prediction["expected_score"]
     out["n_battles"] = len(battles)
-    out["matches"] = dict(Match.objects.filter(tournament=tournament).values_list("status").annotate(n=Count("id")))
+    out["matches"] = dict(
+        Match.objects.filter(tournament=tournament).values_list("status").annotate(n=Count("id"))
+    )
     if tournament.format == F.SINGLE_ELIMINATION:
         state = bracket_state_for(tournament)
-        out["champion"] = state.names[state.champion] if state.finished and state.champion is not None else None
+        out["champion"] = (
+            state.names[state.champion] if state.finished and state.champion is not None else None
+        )
     out["computed_at"] = timezone.now().isoformat()
     return out
 
@@ -909,7 +1147,8 @@ def tournament_sweep(*, older_than_seconds: float) -> dict[str, int]:
     """
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     stuck = Match.objects.filter(
-        status__in=[Match.Status.PENDING, Match.Status.GENERATING, Match.Status.JUDGING], updated_at__lt=cutoff,
+        status__in=[Match.Status.PENDING, Match.Status.GENERATING, Match.Status.JUDGING],
+        updated_at__lt=cutoff,
     ).filter(Q(tournament__isnull=True) | Q(tournament__status=Tournament.Status.RUNNING))
     ids = list(stuck.values_list("id", flat=True)[:1000])
     with transaction.atomic():
@@ -917,7 +1156,9 @@ def tournament_sweep(*, older_than_seconds: float) -> dict[str, int]:
             Match.objects.filter(id__in=ids).update(updated_at=timezone.now())
         for match_id in ids:
             dispatch("match", match_id)
-        running = list(Tournament.objects.filter(status=Tournament.Status.RUNNING).values_list("id", flat=True))
+        running = list(
+            Tournament.objects.filter(status=Tournament.Status.RUNNING).values_list("id", flat=True)
+        )
         for tournament_id in running:
             dispatch("round_check", tournament_id)
     return {"matches": len(ids), "tournaments": len(running)}

@@ -55,7 +55,11 @@ def voter_hash_make(*, user_id: int | None = None, anon_id: str | None = None) -
 
 
 def ip_hash_make(*, ip: str) -> str:
-    return hmac.new(settings.SECRET_KEY.encode(), f"ip:{ip}".encode(), hashlib.sha256).hexdigest() if ip else ""
+    return (
+        hmac.new(settings.SECRET_KEY.encode(), f"ip:{ip}".encode(), hashlib.sha256).hexdigest()
+        if ip
+        else ""
+    )
 
 
 @dataclass(frozen=True)
@@ -85,14 +89,17 @@ class RecordedVote:
 def _servable(*, voter_hash: str, category: str | None) -> Any:
     gens = Generation.objects.filter(match=OuterRef("pk"))
     qs = (
-        Match.objects.filter(status__in=[Match.Status.AWAITING_VOTES, Match.Status.DONE], prompt__isnull=False)
+        Match.objects.filter(
+            status__in=[Match.Status.AWAITING_VOTES, Match.Status.DONE], prompt__isnull=False
+        )
         .filter(match_prompt_shown())
         .filter(Exists(gens.filter(side="a")), Exists(gens.filter(side="b")))
         .exclude(Exists(BattleServe.objects.filter(match=OuterRef("pk"), voter_hash=voter_hash)))
     )
     if category:
         qs = qs.filter(
-            Q(prompt__category=category) | Q(prompt__category="", prompt__prompt_set__category=category)
+            Q(prompt__category=category)
+            | Q(prompt__category="", prompt__prompt_set__category=category)
         )
     return qs
 
@@ -113,7 +120,11 @@ def _compiled_query(name: str) -> Any:
             .values_list("pk", "n_votes")[:_CANDIDATES]
         )
     return Generation.objects.filter(match_id=_MATCH).values_list(
-        "side", "text", "match__prompt__text", "match__prompt__category", "match__prompt__prompt_set__category"
+        "side",
+        "text",
+        "match__prompt__text",
+        "match__prompt__category",
+        "match__prompt__prompt_set__category",
     )
 
 
@@ -137,11 +148,18 @@ def _serve_insert(*, match_id: int, voter_hash: str, swapped: bool, nonce: str) 
     """Insert a BattleServe; its id, or ``None`` if this voter already has one for the match."""
     connection = transaction.get_connection()
     meta = BattleServe._meta
-    values = {"match": match_id, "voter_hash": voter_hash, "swapped": swapped, "nonce": nonce,
-              "served_at": timezone.now()}
+    values = {
+        "match": match_id,
+        "voter_hash": voter_hash,
+        "swapped": swapped,
+        "nonce": nonce,
+        "served_at": timezone.now(),
+    }
     fields = [meta.get_field(name) for name in values]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    params = [f.get_db_prep_save(v, connection) for f, v in zip(fields, values.values(), strict=True)]
+    params = [
+        f.get_db_prep_save(v, connection) for f, v in zip(fields, values.values(), strict=True)
+    ]
     with connection.cursor() as cur:
         cur.execute(
             f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608
@@ -174,25 +192,32 @@ def battle_next(
     generator = np.random.default_rng(rng)
     for _ in range(3):
         candidates = _run_compiled(
-            "candidates" if category else "candidates_all", {_VOTER: voter_hash, _CATEGORY: category or ""}
+            "candidates" if category else "candidates_all",
+            {_VOTER: voter_hash, _CATEGORY: category or ""},
         )
         if not candidates:
             where = f" in category {category!r}" if category else ""
             raise ApplicationError(
-                f"No battle is waiting for your vote{where} right now; try again later.", code="no_battle", status=404
+                f"No battle is waiting for your vote{where} right now; try again later.",
+                code="no_battle",
+                status=404,
             )
         fewest = candidates[0][1]
         candidates = [pk for pk, n in candidates if n == fewest]
         match_id = int(candidates[int(generator.integers(len(candidates)))])
         swapped = bool(generator.random() < 0.5)
         nonce = secrets.token_hex(16)
-        serve_id = _serve_insert(match_id=match_id, voter_hash=voter_hash, swapped=swapped, nonce=nonce)
+        serve_id = _serve_insert(
+            match_id=match_id, voter_hash=voter_hash, swapped=swapped, nonce=nonce
+        )
         if serve_id is not None:
             break
         # the same voter asked twice at once and got this match the other time; pick again
     else:  # pragma: no cover - needs three lost races in a row
         raise Conflict("Could not reserve a battle; please retry.")
-    serve = BattleServe(pk=serve_id, match_id=match_id, voter_hash=voter_hash, swapped=swapped, nonce=nonce)
+    serve = BattleServe(
+        pk=serve_id, match_id=match_id, voter_hash=voter_hash, swapped=swapped, nonce=nonce
+    )
     serve._state.adding = False
     rows = _run_compiled("texts", {_MATCH: match_id})
     texts = {side: text for side, text, *_ in rows}
@@ -234,17 +259,26 @@ def battle_token_read(*, token: str) -> tuple[int, str]:
         payload = signing.loads(token, salt=TOKEN_SALT, max_age=battle_token_max_age())
     except signing.SignatureExpired:
         raise ApplicationError(
-            "This battle token has expired; fetch a new battle.", field_errors={"token": ["Expired."]},
+            "This battle token has expired; fetch a new battle.",
+            field_errors={"token": ["Expired."]},
             code="token_expired",
         ) from None
     except signing.BadSignature:
         raise ApplicationError(
-            "This battle token is not valid.", field_errors={"token": ["Invalid or forged token."]},
+            "This battle token is not valid.",
+            field_errors={"token": ["Invalid or forged token."]},
             code="invalid_token",
         ) from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("s"), int) or not isinstance(payload.get("n"), str):
-        raise ApplicationError("This battle token is not valid.", field_errors={"token": ["Malformed token."]},
-                               code="invalid_token")
+    if (
+        not isinstance(payload, dict)
+        or not isinstance(payload.get("s"), int)
+        or not isinstance(payload.get("n"), str)
+    ):
+        raise ApplicationError(
+            "This battle token is not valid.",
+            field_errors={"token": ["Malformed token."]},
+            code="invalid_token",
+        )
     return payload["s"], payload["n"]
 
 
@@ -302,8 +336,12 @@ def _tables() -> dict[str, str]:
     from arena.models import Competitor, Prompt, PromptSet
 
     return {
-        "serve": BattleServe._meta.db_table, "match": Match._meta.db_table, "competitor": Competitor._meta.db_table,
-        "prompt": Prompt._meta.db_table, "prompt_set": PromptSet._meta.db_table, "vote": Vote._meta.db_table,
+        "serve": BattleServe._meta.db_table,
+        "match": Match._meta.db_table,
+        "competitor": Competitor._meta.db_table,
+        "prompt": Prompt._meta.db_table,
+        "prompt_set": PromptSet._meta.db_table,
+        "vote": Vote._meta.db_table,
         "battle": Battle._meta.db_table,
     }
 
@@ -318,32 +356,75 @@ def _serve_for_vote(*, serve_id: int, nonce: str) -> tuple[Any, ...] | None:
         BattleServe.objects.select_for_update(of=("self",))
         .filter(pk=serve_id, nonce=nonce)
         .values_list(
-            "voter_hash", "voted_at", "swapped", "match_id",
-            "match__competitor_a_id", "match__competitor_b_id",
-            "match__competitor_a__name", "match__competitor_b__name",
-            "match__prompt__category", "match__prompt__prompt_set__category",
+            "voter_hash",
+            "voted_at",
+            "swapped",
+            "match_id",
+            "match__competitor_a_id",
+            "match__competitor_b_id",
+            "match__competitor_a__name",
+            "match__competitor_b__name",
+            "match__prompt__category",
+            "match__prompt__prompt_set__category",
         )
         .first()
     )
 
 
 def _write_vote(
-    *, serve_id: int, match_id: int, a_id: int, b_id: int, voter_hash: str, ip_hash: str, outcome: str, category: str
+    *,
+    serve_id: int,
+    match_id: int,
+    a_id: int,
+    b_id: int,
+    voter_hash: str,
+    ip_hash: str,
+    outcome: str,
+    category: str,
 ) -> tuple[Vote, Battle]:
     """Write the Vote, its human Battle and the serve's ``voted_at`` (inside the caller's transaction)."""
     now = timezone.now()
-    vote = Vote(match_id=match_id, serve_id=serve_id, voter_hash=voter_hash, ip_hash=ip_hash, outcome=outcome,
-                created_at=now)
-    battle = Battle(model_a_id=a_id, model_b_id=b_id, outcome=outcome, source=Source.HUMAN, category=category,
-                    anony=True, tstamp=now, match_id=match_id)
+    vote = Vote(
+        match_id=match_id,
+        serve_id=serve_id,
+        voter_hash=voter_hash,
+        ip_hash=ip_hash,
+        outcome=outcome,
+        created_at=now,
+    )
+    battle = Battle(
+        model_a_id=a_id,
+        model_b_id=b_id,
+        outcome=outcome,
+        source=Source.HUMAN,
+        category=category,
+        anony=True,
+        tstamp=now,
+        match_id=match_id,
+    )
     connection = transaction.get_connection()
     if connection.vendor == "postgresql":
         ((vote.pk, battle.pk),) = pg_execute_prepared(
             connection,
             _WRITE_SQL.format(**_tables()),
-            [match_id, serve_id, voter_hash, ip_hash, str(outcome), now,
-             a_id, b_id, str(outcome), Source.HUMAN.value, category, now, match_id,
-             now, serve_id, match_id],
+            [
+                match_id,
+                serve_id,
+                voter_hash,
+                ip_hash,
+                str(outcome),
+                now,
+                a_id,
+                b_id,
+                str(outcome),
+                Source.HUMAN.value,
+                category,
+                now,
+                match_id,
+                now,
+                serve_id,
+                match_id,
+            ],
         )
         vote._state.adding = battle._state.adding = False
         vote._state.db = battle._state.db = connection.alias
@@ -378,7 +459,10 @@ def vote_record(*, token: str, choice: str, voter_hash: str, ip_hash: str = "") 
     """
     if choice not in VOTE_CHOICES:
         raise ApplicationError(
-            "Invalid input.", field_errors={"outcome": [f"Must be one of {', '.join(VOTE_CHOICES)}; got {choice!r}."]}
+            "Invalid input.",
+            field_errors={
+                "outcome": [f"Must be one of {', '.join(VOTE_CHOICES)}; got {choice!r}."]
+            },
         )
     serve_id, nonce = battle_token_read(token=token)
     problem: ApplicationError | None = None
@@ -390,27 +474,42 @@ def vote_record(*, token: str, choice: str, voter_hash: str, ip_hash: str = "") 
             row = _serve_for_vote(serve_id=serve_id, nonce=nonce)
             if row is None:
                 problem = ApplicationError(
-                    "This battle token is not valid.", field_errors={"token": ["Unknown battle."]}, code="invalid_token"
+                    "This battle token is not valid.",
+                    field_errors={"token": ["Unknown battle."]},
+                    code="invalid_token",
                 )
             elif not hmac.compare_digest(row[0], voter_hash):
                 problem = ApplicationError(
                     "This battle was not served to you; fetch your own battle from battles/next/.",
-                    code="not_served", status=403,
+                    code="not_served",
+                    status=403,
                 )
             elif row[1] is not None:
                 problem = ApplicationError(
-                    "You have already voted on this battle; the token is used.", code="already_voted", status=409
+                    "You have already voted on this battle; the token is used.",
+                    code="already_voted",
+                    status=409,
                 )
             else:
                 _, _, swapped, match_id, a_id, b_id, a_name, b_name, prompt_cat, set_cat = row
                 outcome = _outcome_for(choice, swapped=swapped)
                 vote, battle = _write_vote(
-                    serve_id=serve_id, match_id=match_id, a_id=a_id, b_id=b_id, voter_hash=voter_hash,
-                    ip_hash=ip_hash, outcome=outcome, category=prompt_cat or set_cat or "general",
+                    serve_id=serve_id,
+                    match_id=match_id,
+                    a_id=a_id,
+                    b_id=b_id,
+                    voter_hash=voter_hash,
+                    ip_hash=ip_hash,
+                    outcome=outcome,
+                    category=prompt_cat or set_cat or "general",
                 )
                 transaction.on_commit(_schedule_rebuild)
-    except IntegrityError:  # the one-vote-per-voter constraint, if a race ever got past the row lock
-        raise ApplicationError("You have already voted on this battle.", code="already_voted", status=409) from None
+    except (
+        IntegrityError
+    ):  # the one-vote-per-voter constraint, if a race ever got past the row lock
+        raise ApplicationError(
+            "You have already voted on this battle.", code="already_voted", status=409
+        ) from None
     if problem is not None:
         raise problem
     left, right = (b_name, a_name) if swapped else (a_name, b_name)

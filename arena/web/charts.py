@@ -50,11 +50,15 @@ def interval_chart(rows: Sequence[dict[str, Any]], *, title: str, limit: int = 2
     def x(v: float) -> float:
         return left + plot_w * (v - lo) / (hi - lo)
 
-    parts = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
-             f"<title>{escape(title)}</title>"]
+    parts = [
+        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
+        f"<title>{escape(title)}</title>"
+    ]
     for t in _ticks(lo, hi):
-        parts.append(f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{height - 22}" stroke="#e3e7ec"/>'
-                     f'<text x="{x(t):.1f}" y="{height - 8}" text-anchor="middle">{_fmt(t)}</text>')
+        parts.append(
+            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{height - 22}" stroke="#e3e7ec"/>'
+            f'<text x="{x(t):.1f}" y="{height - 8}" text-anchor="middle">{_fmt(t)}</text>'
+        )
     for i, (r, lw, hg) in enumerate(zip(rows, lows, highs)):
         y = top + row_h * i + row_h / 2
         parts.append(
@@ -63,7 +67,7 @@ def interval_chart(rows: Sequence[dict[str, Any]], *, title: str, limit: int = 2
             f'<line x1="{x(lw):.1f}" x2="{x(lw):.1f}" y1="{y - 4:.1f}" y2="{y + 4:.1f}" stroke="#0b57d0" stroke-width="2"/>'
             f'<line x1="{x(hg):.1f}" x2="{x(hg):.1f}" y1="{y - 4:.1f}" y2="{y + 4:.1f}" stroke="#0b57d0" stroke-width="2"/>'
             f'<circle cx="{x(r["rating"]):.1f}" cy="{y:.1f}" r="3.5" fill="#1b1f24">'
-            f'<title>{escape(r["model"])}: {r["rating"]:.1f} [{lw:.1f}, {hg:.1f}]</title></circle>'
+            f"<title>{escape(r['model'])}: {r['rating']:.1f} [{lw:.1f}, {hg:.1f}]</title></circle>"
         )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text is escaped above
@@ -101,38 +105,54 @@ def line_chart(
     def sy(v: float) -> float:
         return top + ph * (1 - (v - y0) / (y1 - y0))
 
-    parts = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
-             f"<title>{escape(title)}</title>"]
+    parts = [
+        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}">'
+        f"<title>{escape(title)}</title>"
+    ]
     for t in _ticks(y0, y1, 4):
-        parts.append(f'<line x1="{left}" x2="{left + pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#e3e7ec"/>'
-                     f'<text x="{left - 4}" y="{sy(t) + 4:.1f}" text-anchor="end">{_fmt(t)}</text>')
+        parts.append(
+            f'<line x1="{left}" x2="{left + pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#e3e7ec"/>'
+            f'<text x="{left - 4}" y="{sy(t) + 4:.1f}" text-anchor="end">{_fmt(t)}</text>'
+        )
     x_ticks = _ticks(x0, x1, 6)
     if all(float(v).is_integer() for v in xs):
         x_ticks = [t for t in x_ticks if float(t).is_integer()] or sorted(set(xs))
     for t in x_ticks:
-        parts.append(f'<text x="{sx(t):.1f}" y="{top + ph + 14}" text-anchor="middle">{_fmt(t)}</text>')
+        parts.append(
+            f'<text x="{sx(t):.1f}" y="{top + ph + 14}" text-anchor="middle">{_fmt(t)}</text>'
+        )
     if x_label:
-        parts.append(f'<text x="{left + pw / 2:.1f}" y="{height - 4}" text-anchor="middle">{escape(x_label)}</text>')
+        parts.append(
+            f'<text x="{left + pw / 2:.1f}" y="{height - 4}" text-anchor="middle">{escape(x_label)}</text>'
+        )
     if y_label:
-        parts.append(f'<text x="10" y="{top + ph / 2:.1f}" transform="rotate(-90 10 {top + ph / 2:.1f})" '
-                     f'text-anchor="middle">{escape(y_label)}</text>')
+        parts.append(
+            f'<text x="10" y="{top + ph / 2:.1f}" transform="rotate(-90 10 {top + ph / 2:.1f})" '
+            f'text-anchor="middle">{escape(y_label)}</text>'
+        )
     for i, band in enumerate(bands or []):
         if len(band) < 2:
             continue
         upper = " ".join(f"{sx(bx):.1f},{sy(hi):.1f}" for bx, _, hi in band)
         lower = " ".join(f"{sx(bx):.1f},{sy(lo):.1f}" for bx, lo, _ in reversed(band))
-        parts.append(f'<polygon points="{upper} {lower}" fill="{PALETTE[i % len(PALETTE)]}" fill-opacity="0.15"/>')
+        parts.append(
+            f'<polygon points="{upper} {lower}" fill="{PALETTE[i % len(PALETTE)]}" fill-opacity="0.15"/>'
+        )
     for i, (name, s) in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
         coords = " ".join(f"{sx(a):.1f},{sy(b):.1f}" for a, b in s)
         parts.append(f'<polyline points="{coords}" fill="none" stroke="{color}" stroke-width="2"/>')
         for a, b in s:
-            parts.append(f'<circle cx="{sx(a):.1f}" cy="{sy(b):.1f}" r="2.5" fill="{color}">'
-                         f"<title>{escape(name)}: {_fmt(a)} → {b:.2f}</title></circle>")
+            parts.append(
+                f'<circle cx="{sx(a):.1f}" cy="{sy(b):.1f}" r="2.5" fill="{color}">'
+                f"<title>{escape(name)}: {_fmt(a)} → {b:.2f}</title></circle>"
+            )
         if len(series) > 1:
             ly = top + 12 + 14 * i
-            parts.append(f'<rect x="{left + pw + 10}" y="{ly - 8}" width="10" height="10" fill="{color}"/>'
-                         f'<text x="{left + pw + 24}" y="{ly + 1}">{escape(name)}</text>')
+            parts.append(
+                f'<rect x="{left + pw + 10}" y="{ly - 8}" width="10" height="10" fill="{color}"/>'
+                f'<text x="{left + pw + 24}" y="{ly + 1}">{escape(name)}</text>'
+            )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # noqa: S308 - every text is escaped above
 
@@ -144,20 +164,25 @@ def heatmap_table(heatmap: dict[str, Any], *, caption: str) -> SafeString:
     several times faster than the template language; every name is escaped.
     """
     names = [escape(n) for n in heatmap["models"]]
-    parts = ['<table class="heatmap">', f'<caption class="sr-only">{escape(caption)}</caption>',
-             '<thead><tr><th scope="col"><span class="sr-only">model</span></th>']
+    parts = [
+        '<table class="heatmap">',
+        f'<caption class="sr-only">{escape(caption)}</caption>',
+        '<thead><tr><th scope="col"><span class="sr-only">model</span></th>',
+    ]
     parts += [f'<th scope="col" class="col">{n}</th>' for n in names]
     parts.append("</tr></thead><tbody>")
     for i, row in enumerate(heatmap["grid"]):
         parts.append(f'<tr><th scope="row" class="row">{escape(row["name"])}</th>')
         for j, cell in enumerate(row["cells"]):
             if cell["rate"] is not None:
-                text = f'{round(100 * cell["rate"])}'
+                text = f"{round(100 * cell['rate'])}"
             elif i == j:
                 text = '<span class="sr-only">same model</span>'
             else:
                 text = '<span class="muted">·</span>'
-            parts.append(f'<td style="background:{escape(cell["color"])}" title="{cell["n"]} battles">{text}</td>')
+            parts.append(
+                f'<td style="background:{escape(cell["color"])}" title="{cell["n"]} battles">{text}</td>'
+            )
         parts.append("</tr>")
     parts.append("</tbody></table>")
     return mark_safe("".join(parts))  # noqa: S308 - every text is escaped above

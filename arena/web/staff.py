@@ -39,21 +39,38 @@ class TournamentConfigForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Entrants are seeded by their current Bradley-Terry rating, best first (unrated ones last).",
     )
-    prompt_sets = forms.ModelMultipleChoiceField(queryset=m.PromptSet.objects.order_by("name"),
-                                                 widget=forms.CheckboxSelectMultiple)
-    config = forms.JSONField(required=False, initial=dict,
-                             help_text="Format options as JSON; leave {} for the defaults.")
-    judge_pipeline = forms.JSONField(required=False, initial=dict,
-                                     help_text="Judges as JSON; {} uses the default simulated judge.")
-    seed = forms.IntegerField(required=False, min_value=0, help_text="For reproducible pairings; empty picks one.")
-    start_now = forms.BooleanField(required=False, initial=False, label="Start the tournament right away")
+    prompt_sets = forms.ModelMultipleChoiceField(
+        queryset=m.PromptSet.objects.order_by("name"), widget=forms.CheckboxSelectMultiple
+    )
+    config = forms.JSONField(
+        required=False, initial=dict, help_text="Format options as JSON; leave {} for the defaults."
+    )
+    judge_pipeline = forms.JSONField(
+        required=False,
+        initial=dict,
+        help_text="Judges as JSON; {} uses the default simulated judge.",
+    )
+    seed = forms.IntegerField(
+        required=False, min_value=0, help_text="For reproducible pairings; empty picks one."
+    )
+    start_now = forms.BooleanField(
+        required=False, initial=False, label="Start the tournament right away"
+    )
 
 
 def _field_for(key: str) -> str | None:
     head = key.split(".", 1)[0].split("[", 1)[0]
     if head in TournamentConfigForm.base_fields:
         return head
-    if head in {"pipeline", "judges", "samples", "swap", "reviewer", "tie_threshold", "max_parse_retries"}:
+    if head in {
+        "pipeline",
+        "judges",
+        "samples",
+        "swap",
+        "reviewer",
+        "tie_threshold",
+        "max_parse_retries",
+    }:
         return "judge_pipeline"
     return None
 
@@ -80,20 +97,34 @@ def tournament_new(request: HttpRequest) -> HttpResponse:
         data: dict[str, Any] = form.cleaned_data
         board = leaderboard_get(method="bt") or {}
         rating = {r.get("competitor_id"): r["rating"] for r in board.get("ratings", [])}
-        competitors = sorted(data["competitors"], key=lambda c: (-rating.get(c.id, float("-inf")), c.name))
+        competitors = sorted(
+            data["competitors"], key=lambda c: (-rating.get(c.id, float("-inf")), c.name)
+        )
         try:
             tournament = svc.tournament_create(
-                name=data["name"], format=data["format"], competitors=competitors,
-                config=data["config"] or {}, prompt_sets=list(data["prompt_sets"]),
-                judge_pipeline=data["judge_pipeline"] or None, seed=data["seed"], created_by=request.user,
+                name=data["name"],
+                format=data["format"],
+                competitors=competitors,
+                config=data["config"] or {},
+                prompt_sets=list(data["prompt_sets"]),
+                judge_pipeline=data["judge_pipeline"] or None,
+                seed=data["seed"],
+                created_by=request.user,
             )
             if data["start_now"]:
                 svc.tournament_start(tournament=tournament)
         except ApplicationError as exc:
             _apply_errors(form, exc)
         else:
-            messages.success(request, f"Tournament {tournament.name!r} created"
-                             + (" and started." if data["start_now"] else " as a draft."))
+            messages.success(
+                request,
+                f"Tournament {tournament.name!r} created"
+                + (" and started." if data["start_now"] else " as a draft."),
+            )
             return redirect("tournament-detail", pk=tournament.pk)
-    return render(request, "arena/staff_tournament_new.html",
-                  {"form": form, "config_help": CONFIG_HELP, "nav": "tournaments"}, status=400 if form.errors else 200)
+    return render(
+        request,
+        "arena/staff_tournament_new.html",
+        {"form": form, "config_help": CONFIG_HELP, "nav": "tournaments"},
+        status=400 if form.errors else 200,
+    )

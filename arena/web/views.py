@@ -56,9 +56,32 @@ def _live_payload(data: dict[str, Any], etag: str) -> dict[str, Any]:
         "pending": data["pending"],
         "snapshot": data["snapshot"],
         "rows": [
-            {k: r[k] for k in ("rank", "model", "competitor_id", "rating", "lower", "upper", "battles", "win_rate",
-                               "owner", "x", "x_lo", "x_w", "rating_text", "interval_text", "win_rate_text",
-                               "provisional", "component", "withdrawn", "section", "section_title", "badges")}
+            {
+                k: r[k]
+                for k in (
+                    "rank",
+                    "model",
+                    "competitor_id",
+                    "rating",
+                    "lower",
+                    "upper",
+                    "battles",
+                    "win_rate",
+                    "owner",
+                    "x",
+                    "x_lo",
+                    "x_w",
+                    "rating_text",
+                    "interval_text",
+                    "win_rate_text",
+                    "provisional",
+                    "component",
+                    "withdrawn",
+                    "section",
+                    "section_title",
+                    "badges",
+                )
+            }
             for r in data["rows"]
         ],
     }
@@ -70,8 +93,9 @@ def home(request: HttpRequest) -> HttpResponse:
     """The live leaderboard with its charts."""
     method, source, category = _scope(request)
     etag, snapshot, pending = sel.leaderboard_etag(method=method, source=source, category=category)
-    data = sel.leaderboard_view_data(method=method, source=source, category=category, snapshot=snapshot,
-                                     pending=pending)
+    data = sel.leaderboard_view_data(
+        method=method, source=source, category=category, snapshot=snapshot, pending=pending
+    )
     scopes = sel.leaderboard_scopes_available()
     rows = data["rows"]
     context: dict[str, Any] = {
@@ -79,32 +103,54 @@ def home(request: HttpRequest) -> HttpResponse:
         "lb": data,
         "scopes": scopes,
         "available_methods": [x for x in scopes["methods"] if x["available"]],
-        "missing_methods": [x for x in scopes["methods"] if not x["available"] and x["value"] in sel.METHOD_LABELS],
+        "missing_methods": [
+            x for x in scopes["methods"] if not x["available"] and x["value"] in sel.METHOD_LABELS
+        ],
         "live": _live_payload(data, etag),
         "poll_ms": POLL_INTERVAL_MS,
         "json_url": reverse("leaderboard-json"),
     }
     if rows:
-        context["interval_svg"] = charts.interval_chart(rows, title=f"{data['method_label']} ratings with intervals")
+        context["interval_svg"] = charts.interval_chart(
+            rows, title=f"{data['method_label']} ratings with intervals"
+        )
         max_battles = max(r["battles"] for r in rows) or 1
         context["battle_bars"] = [
-            {"model": r["model"], "value": r["battles"], "pct": round(100 * r["battles"] / max_battles, 1)}
+            {
+                "model": r["model"],
+                "value": r["battles"],
+                "pct": round(100 * r["battles"] / max_battles, 1),
+            }
             for r in sorted(rows, key=lambda r: -r["battles"])
         ]
         heatmap = sel.leaderboard_heatmap(
-            source=source, category=category, rows=rows, data_version=data["snapshot"]["data_version"]
+            source=source,
+            category=category,
+            rows=rows,
+            data_version=data["snapshot"]["data_version"],
         )
         if heatmap is not None:
             context["heatmap"] = heatmap
             context["heatmap_html"] = charts.heatmap_table(
-                context["heatmap"], caption="Pairwise win rate of the row model against the column model"
+                context["heatmap"],
+                caption="Pairwise win rate of the row model against the column model",
             )
-    alpha = snapshot if method == "alpharank" else leaderboard_get(method="alpharank", source=source, category=category)
+    alpha = (
+        snapshot
+        if method == "alpharank"
+        else leaderboard_get(method="alpharank", source=source, category=category)
+    )
     if alpha and alpha.get("ratings"):
-        masses = sorted(((r["model"], float(r.get("mass", r["rating"]))) for r in alpha["ratings"]), key=lambda x: -x[1])
+        masses = sorted(
+            ((r["model"], float(r.get("mass", r["rating"]))) for r in alpha["ratings"]),
+            key=lambda x: -x[1],
+        )
         top = max((v for _, v in masses), default=0.0) or 1.0
         shown = [(name, v) for name, v in masses if v >= 0.001]
-        context["alpha_bars"] = [{"model": name, "value": f"{v:.3f}", "pct": round(100 * v / top, 1)} for name, v in shown]
+        context["alpha_bars"] = [
+            {"model": name, "value": f"{v:.3f}", "pct": round(100 * v / top, 1)}
+            for name, v in shown
+        ]
         context["alpha_rest"] = len(masses) - len(shown)
     return render(request, "arena/home.html", context)
 
@@ -118,8 +164,9 @@ def leaderboard_json(request: HttpRequest) -> HttpResponse:
     if request.headers.get("If-None-Match") == quoted:
         response: HttpResponse = HttpResponseNotModified()
     else:
-        data = sel.leaderboard_view_data(method=method, source=source, category=category, snapshot=snapshot,
-                                         pending=pending)
+        data = sel.leaderboard_view_data(
+            method=method, source=source, category=category, snapshot=snapshot, pending=pending
+        )
         response = JsonResponse(_live_payload(data, etag))
     response["ETag"] = quoted
     response["Cache-Control"] = "no-cache"
@@ -129,7 +176,9 @@ def leaderboard_json(request: HttpRequest) -> HttpResponse:
 @csp
 @require_GET
 def models_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "arena/models.html", {"nav": "models", "competitors": sel.competitor_list()})
+    return render(
+        request, "arena/models.html", {"nav": "models", "competitors": sel.competitor_list()}
+    )
 
 
 @csp
@@ -140,31 +189,50 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if competitor.visibility != m.Competitor.Visibility.PUBLIC and not request.user.is_staff:
         raise Http404("no such model")
     history = sel.rating_history(competitor_id=competitor.id)
-    history_svg = charts.line_chart(
-        [("rating", [(h["version"], h["rating"]) for h in history])],
-        bands=[[(h["version"], h["lower"], h["upper"]) for h in history
-                if h["lower"] is not None and h["upper"] is not None]],
-        title=f"Bradley-Terry rating of {competitor.name} by snapshot version",
-        x_label="snapshot version",
-        y_label="rating",
-    ) if history else ""
+    history_svg = (
+        charts.line_chart(
+            [("rating", [(h["version"], h["rating"]) for h in history])],
+            bands=[
+                [
+                    (h["version"], h["lower"], h["upper"])
+                    for h in history
+                    if h["lower"] is not None and h["upper"] is not None
+                ]
+            ],
+            title=f"Bradley-Terry rating of {competitor.name} by snapshot version",
+            x_label="snapshot version",
+            y_label="rating",
+        )
+        if history
+        else ""
+    )
     board = leaderboard_get(method="bt") or {}
-    current = next((r for r in board.get("ratings", []) if r.get("competitor_id") == competitor.id), None)
-    return render(request, "arena/model_detail.html", {
-        "nav": "models",
-        "competitor": competitor,
-        "current": current,
-        "history": history,
-        "history_svg": history_svg,
-        "head_to_head": sel.competitor_head_to_head(competitor_id=competitor.id),
-        "recent": sel.competitor_recent_battles(competitor_id=competitor.id),
-    })
+    current = next(
+        (r for r in board.get("ratings", []) if r.get("competitor_id") == competitor.id), None
+    )
+    return render(
+        request,
+        "arena/model_detail.html",
+        {
+            "nav": "models",
+            "competitor": competitor,
+            "current": current,
+            "history": history,
+            "history_svg": history_svg,
+            "head_to_head": sel.competitor_head_to_head(competitor_id=competitor.id),
+            "recent": sel.competitor_recent_battles(competitor_id=competitor.id),
+        },
+    )
 
 
 @csp
 @require_GET
 def tournaments_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "arena/tournaments.html", {"nav": "tournaments", "tournaments": tournament_list_rows()})
+    return render(
+        request,
+        "arena/tournaments.html",
+        {"nav": "tournaments", "tournaments": tournament_list_rows()},
+    )
 
 
 @csp
@@ -175,11 +243,16 @@ def tournament_detail(request: HttpRequest, pk: int) -> HttpResponse:
     data = tournament_page_data(tournament=tournament)
     sens = data.get("sensitivity")
     if sens:
-        series = [(name, [(lv, row[i]) for lv, row in zip(sens["levels"], sens["expected_score"])])
-                  for i, name in enumerate(sens["models"])]
+        series = [
+            (name, [(lv, row[i]) for lv, row in zip(sens["levels"], sens["expected_score"])])
+            for i, name in enumerate(sens["models"])
+        ]
         data["sensitivity_svg"] = charts.line_chart(
-            series, title="Failure sensitivity: E[S] as more models are eliminated each round",
-            x_label="models eliminated per round (T)", y_label="E[S]")
+            series,
+            title="Failure sensitivity: E[S] as more models are eliminated each round",
+            x_label="models eliminated per round (T)",
+            y_label="E[S]",
+        )
     data["nav"] = "tournaments"
     return render(request, "arena/tournament_detail.html", data)
 
@@ -191,5 +264,7 @@ def vote(request: HttpRequest) -> HttpResponse:
     from django.middleware.csrf import get_token
 
     get_token(request)  # make sure the CSRF cookie is set for the API calls
-    categories = sorted(set(m.PromptSet.objects.filter(public=True).values_list("category", flat=True)) - {""})
+    categories = sorted(
+        set(m.PromptSet.objects.filter(public=True).values_list("category", flat=True)) - {""}
+    )
     return render(request, "arena/vote.html", {"nav": "vote", "categories": categories})

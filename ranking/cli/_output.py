@@ -55,5 +55,9 @@ def emit(out: Output, fmt: str, stream: TextIO) -> None:
     table = [columns] + [[_cell(row.get(c)) for c in columns] for row in out.rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(columns))]
     for r in table:
-        stream.write("  ".join(cell.rjust(w) if j else cell.ljust(w)
-                               for j, (cell, w) in enumerate(zip(r, widths))).rstrip() + "\n")
+        stream.write(
+            "  ".join(
+                cell.rjust(w) if j else cell.ljust(w) for j, (cell, w) in enumerate(zip(r, widths))
+            ).rstrip()
+            + "\n"
+        )

@@ -34,28 +34,51 @@ def register(subparsers: Any) -> None:
     from ranking.cli import add_output_option
 
     parser = subparsers.add_parser(
-        "alpharank", help="α-Rank of a game or of models from their battles",
+        "alpharank",
+        help="α-Rank of a game or of models from their battles",
         description="α-Rank (Omidshafiei et al. 2019), computed in log space so that it "
-                    "stays finite for any alpha.")
+        "stays finite for any alpha.",
+    )
     parser.add_argument("input", help="payoff JSON, a square matrix JSON, or a battle file")
-    parser.add_argument("--alpha", default="100",
-                        help="selection intensity (a number >= 0, 'inf', or 'sweep' for a "
-                             "range of values; default 100)")
-    parser.add_argument("--alphas", default=None,
-                        help="comma-separated alpha values for --alpha sweep (default "
-                             + ",".join(f"{a:g}" for a in DEFAULT_SWEEP_ALPHAS) + ")")
+    parser.add_argument(
+        "--alpha",
+        default="100",
+        help="selection intensity (a number >= 0, 'inf', or 'sweep' for a "
+        "range of values; default 100)",
+    )
+    parser.add_argument(
+        "--alphas",
+        default=None,
+        help="comma-separated alpha values for --alpha sweep (default "
+        + ",".join(f"{a:g}" for a in DEFAULT_SWEEP_ALPHAS)
+        + ")",
+    )
     parser.add_argument("--population-size", type=int, default=50, help="default 50")
-    parser.add_argument("--selection", choices=("local", "global"), default="local",
-                        help="one population: fitness against the resident only (local, "
-                             "OpenSpiel's default) or against the whole population")
-    parser.add_argument("--rounds", type=int, default=0,
-                        help="battle input: bootstrap rounds for mass intervals (default 0)")
+    parser.add_argument(
+        "--selection",
+        choices=("local", "global"),
+        default="local",
+        help="one population: fitness against the resident only (local, "
+        "OpenSpiel's default) or against the whole population",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=0,
+        help="battle input: bootstrap rounds for mass intervals (default 0)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--confidence", type=float, default=0.95)
-    parser.add_argument("--anonymous-only", action="store_true",
-                        help="battle input: keep records whose anony is true")
-    parser.add_argument("--skip-invalid", action="store_true",
-                        help="battle input: skip malformed rows instead of failing")
+    parser.add_argument(
+        "--anonymous-only",
+        action="store_true",
+        help="battle input: keep records whose anony is true",
+    )
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="battle input: skip malformed rows instead of failing",
+    )
     add_output_option(parser)
     parser.set_defaults(handler=run)
 
@@ -90,16 +113,18 @@ def _load(path: str, args: argparse.Namespace) -> tuple[str, Any, Any]:
     if isinstance(doc, dict) and "payoffs" in doc:
         return "payoffs", doc["payoffs"], doc.get("strategies")
     if isinstance(doc, dict) and not {"model_a", "model_b", "winner"} & set(doc):
-        raise InputError(f"{path}: a JSON object must hold 'payoffs' (and optionally "
-                         "'strategies')")
+        raise InputError(f"{path}: a JSON object must hold 'payoffs' (and optionally 'strategies')")
     if isinstance(doc, list) and doc and all(isinstance(row, list) for row in doc):
         return "payoffs", doc, None
     if isinstance(doc, list) and not doc:
-        raise InputError(f"{path}: the JSON array is empty; expected a square matrix or "
-                         "battle records")
+        raise InputError(
+            f"{path}: the JSON array is empty; expected a square matrix or battle records"
+        )
     if isinstance(doc, list) and not all(isinstance(row, dict) for row in doc):
-        raise InputError(f"{path}: a JSON array must be a square matrix (a list of rows) or "
-                         "a list of battle records")
+        raise InputError(
+            f"{path}: a JSON array must be a square matrix (a list of rows) or "
+            "a list of battle records"
+        )
     return "battles", _read_battles(path, args), None
 
 
@@ -108,8 +133,7 @@ def _read_battles(path: str, args: argparse.Namespace) -> Any:
         from ranking.battles import read_battles
     except ImportError:  # pragma: no cover - the reader ships with ranking.battles
         raise InputError("battle files need ranking.battles.read_battles") from None
-    result = read_battles(path, skip_invalid=args.skip_invalid,
-                          anonymous_only=args.anonymous_only)
+    result = read_battles(path, skip_invalid=args.skip_invalid, anonymous_only=args.anonymous_only)
     skipped = getattr(result, "skipped", 0)
     if skipped:
         print(f"warning: skipped {skipped} invalid row(s)", file=sys.stderr)
@@ -135,24 +159,43 @@ def run(args: argparse.Namespace) -> Output:
         raise InputError("--alphas goes with --alpha sweep")
     kind, data, strategies = _load(args.input, args)
     if kind == "payoffs" and args.rounds:
-        raise InputError("--rounds (bootstrap) needs a battle file; payoff tables have no "
-                         "sampling uncertainty")
+        raise InputError(
+            "--rounds (bootstrap) needs a battle file; payoff tables have no sampling uncertainty"
+        )
     local = args.selection == "local"
     results: list[AlphaRankResult] = []
     for a in alphas:
         if kind == "battles":
-            results.append(alpharank_from_battles(
-                data, alpha=a, population_size=args.population_size, rounds=args.rounds,
-                confidence=args.confidence, rng=args.seed, local_selection=local))
+            results.append(
+                alpharank_from_battles(
+                    data,
+                    alpha=a,
+                    population_size=args.population_size,
+                    rounds=args.rounds,
+                    confidence=args.confidence,
+                    rng=args.seed,
+                    local_selection=local,
+                )
+            )
         else:
-            results.append(alpharank_game(data, alpha=a, population_size=args.population_size,
-                                     strategies=strategies, local_selection=local))
+            results.append(
+                alpharank_game(
+                    data,
+                    alpha=a,
+                    population_size=args.population_size,
+                    strategies=strategies,
+                    local_selection=local,
+                )
+            )
     if results[0].unplayed:
         pairs = results[0].unplayed
         shown = ", ".join(f"{x} vs {y}" for x, y in pairs[:5])
         more = f" and {len(pairs) - 5} more" if len(pairs) > 5 else ""
-        print(f"warning: {len(pairs)} pair(s) never played ({shown}{more}); their win rate "
-              "was set to 0.5", file=sys.stderr)
+        print(
+            f"warning: {len(pairs)} pair(s) never played ({shown}{more}); their win rate "
+            "was set to 0.5",
+            file=sys.stderr,
+        )
     if not sweep:
         result = results[0]
         columns = ["rank", "profile", "mass"]

@@ -59,8 +59,9 @@ def parse_bracket_input(doc: Any) -> tuple[list[str], np.ndarray, bool]:
         names.append(e["name"])
         if not has_p:
             if "rating" not in e:
-                raise InputError(f'entrants[{k}] ({e["name"]}) needs a "rating" '
-                                 f'(or give a "p" matrix)')
+                raise InputError(
+                    f'entrants[{k}] ({e["name"]}) needs a "rating" (or give a "p" matrix)'
+                )
             ratings.append(_number(e["rating"], f"entrants[{k}].rating"))
     dup = sorted({x for x in names if names.count(x) > 1})
     if dup:
@@ -86,8 +87,11 @@ def _document(names: list[str], res: BracketProbabilities, seed: int | None) -> 
         out["seed"] = seed
     entrants = []
     for i, name in enumerate(names):
-        row: dict[str, Any] = {"name": name, "seed": i + 1,
-                               "p_reach": [float(x) for x in res.p_reach[i]]}
+        row: dict[str, Any] = {
+            "name": name,
+            "seed": i + 1,
+            "p_reach": [float(x) for x in res.p_reach[i]],
+        }
         if res.stderr is not None:
             row["stderr"] = [float(x) for x in res.stderr[i]]
         if res.p_third is not None:
@@ -102,17 +106,28 @@ _DE_FIELDS = ("p_champion", "p_grand_final", "p_unbeaten", "expected_wins", "exp
 
 def _double(names: list[str], strength: np.ndarray, args: argparse.Namespace) -> Output:
     sims = 100_000 if args.simulations is None else args.simulations
-    res = double_elimination(strength, simulations=sims, scale=args.scale, base=args.base,
-                             grand_final_reset=not args.no_reset, rng=args.seed)
+    res = double_elimination(
+        strength,
+        simulations=sims,
+        scale=args.scale,
+        base=args.base,
+        grand_final_reset=not args.no_reset,
+        rng=args.seed,
+    )
     entrants = []
     for i, name in enumerate(names):
         row: dict[str, Any] = {"name": name, "seed": i + 1}
         row.update({f: float(getattr(res, f)[i]) for f in _DE_FIELDS})
         row["stderr"] = {f: float(res.stderr[f][i]) for f in _DE_FIELDS}
         entrants.append(row)
-    doc = {"format": "double_elimination", "rounds": res.rounds,
-           "grand_final_reset": not args.no_reset, "simulations": res.simulations,
-           "seed": args.seed, "entrants": entrants}
+    doc = {
+        "format": "double_elimination",
+        "rounds": res.rounds,
+        "grand_final_reset": not args.no_reset,
+        "simulations": res.simulations,
+        "seed": args.seed,
+        "entrants": entrants,
+    }
     rows = [{k: v for k, v in e.items() if k != "stderr"} for e in entrants]
     return Output(document=doc, rows=rows, columns=["name", "seed", *_DE_FIELDS])
 
@@ -124,11 +139,13 @@ def handle(args: argparse.Namespace) -> Output:
     if args.double:
         return _double(names, strength, args)
     if args.simulations is not None:
-        res = bracket_monte_carlo(strength, simulations=args.simulations, scale=args.scale,
-                                  base=args.base, rng=args.seed)
+        res = bracket_monte_carlo(
+            strength, simulations=args.simulations, scale=args.scale, base=args.base, rng=args.seed
+        )
     else:
-        res = bracket_probabilities(strength, scale=args.scale, base=args.base,
-                                    third_place=args.third_place)
+        res = bracket_probabilities(
+            strength, scale=args.scale, base=args.base, third_place=args.third_place
+        )
     doc = _document(names, res, args.seed)
     cols = [f"round_{k + 1}" for k in range(res.rounds)] + ["champion"]
     rows = []
@@ -149,21 +166,37 @@ def register(subparsers: Any) -> None:
     from ranking.cli import add_output_option
 
     parser = subparsers.add_parser(
-        "bracket", help="seeded single-elimination probabilities",
+        "bracket",
+        help="seeded single-elimination probabilities",
         description="Probability of reaching each round and of winning a seeded "
-                    "single-elimination bracket (exact, or Monte Carlo with --simulations).")
-    parser.add_argument("input", help='JSON {"entrants": [{"name", "rating"}, ...]} in seed '
-                                      'order, optionally with a "p" matrix; - for stdin')
-    parser.add_argument("--simulations", type=int, default=None,
-                        help="estimate by Monte Carlo with N simulated brackets")
+        "single-elimination bracket (exact, or Monte Carlo with --simulations).",
+    )
+    parser.add_argument(
+        "input",
+        help='JSON {"entrants": [{"name", "rating"}, ...]} in seed '
+        'order, optionally with a "p" matrix; - for stdin',
+    )
+    parser.add_argument(
+        "--simulations",
+        type=int,
+        default=None,
+        help="estimate by Monte Carlo with N simulated brackets",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (Monte Carlo)")
     parser.add_argument("--scale", type=float, default=400.0)
     parser.add_argument("--base", type=float, default=10.0)
-    parser.add_argument("--third-place", action="store_true",
-                        help="also report P(win the third-place match) (exact mode)")
-    parser.add_argument("--double", action="store_true",
-                        help="double elimination (Monte Carlo; 100,000 events by default)")
-    parser.add_argument("--no-reset", action="store_true",
-                        help="double elimination without the bracket-reset final")
+    parser.add_argument(
+        "--third-place",
+        action="store_true",
+        help="also report P(win the third-place match) (exact mode)",
+    )
+    parser.add_argument(
+        "--double",
+        action="store_true",
+        help="double elimination (Monte Carlo; 100,000 events by default)",
+    )
+    parser.add_argument(
+        "--no-reset", action="store_true", help="double elimination without the bracket-reset final"
+    )
     add_output_option(parser)
     parser.set_defaults(handler=handle)

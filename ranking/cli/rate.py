@@ -17,8 +17,11 @@ from ranking.types import RatingResult
 
 METHODS: tuple[str, ...] = ("elo", "bt", "openskill", "winrate")
 OPENSKILL_MODELS: tuple[str, ...] = (
-    "plackett-luce", "bradley-terry-full", "bradley-terry-part",
-    "thurstone-mosteller-full", "thurstone-mosteller-part",
+    "plackett-luce",
+    "bradley-terry-full",
+    "bradley-terry-part",
+    "thurstone-mosteller-full",
+    "thurstone-mosteller-part",
 )
 COLUMNS: list[str] = ["model", "rating", "lower", "upper", "rank", "battles", "component"]
 
@@ -26,38 +29,65 @@ COLUMNS: list[str] = ["model", "rating", "lower", "upper", "rank", "battles", "c
 def register(subparsers: Any) -> None:
     """Add the ``rate`` subcommand."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
-        "rate", help="rate models from a battle file",
+        "rate",
+        help="rate models from a battle file",
         description="Rate models from a battle file (JSON Lines, JSON array, battle CSV "
-                    "or pair-counts CSV; '-' reads standard input).")
+        "or pair-counts CSV; '-' reads standard input).",
+    )
     parser.add_argument("input", metavar="INPUT", help="battle file, or - for stdin")
     parser.add_argument("--method", choices=METHODS, default="bt")
-    parser.add_argument("--format", dest="fmt", choices=FORMATS, default="auto",
-                        help="input format (default: detected from the content)")
-    parser.add_argument("--anonymous-only", action="store_true",
-                        help="keep only records whose 'anony' is true")
-    parser.add_argument("--skip-invalid", action="store_true",
-                        help="skip malformed rows (and report how many) instead of failing")
+    parser.add_argument(
+        "--format",
+        dest="fmt",
+        choices=FORMATS,
+        default="auto",
+        help="input format (default: detected from the content)",
+    )
+    parser.add_argument(
+        "--anonymous-only", action="store_true", help="keep only records whose 'anony' is true"
+    )
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help="skip malformed rows (and report how many) instead of failing",
+    )
     parser.add_argument("--scale", type=float, default=400.0)
     parser.add_argument("--base", type=float, default=10.0)
     parser.add_argument("--init", type=float, default=1000.0)
-    parser.add_argument("--anchor", metavar="MODEL=VALUE",
-                        help="shift ratings so MODEL has VALUE")
+    parser.add_argument("--anchor", metavar="MODEL=VALUE", help="shift ratings so MODEL has VALUE")
     parser.add_argument("--k", type=float, default=4.0, help="Elo K (default 4)")
-    parser.add_argument("--l2", type=float, default=None, metavar="C",
-                        help="bt: FastChat's L2-penalised objective with this C")
-    parser.add_argument("--ci", choices=("none", "sandwich", "bootstrap", "profile"),
-                        default="none",
-                        help="bt: none, sandwich, bootstrap or profile (likelihood-ratio intervals that "
-                             "hold at every battle count; an unbounded side is null); "
-                             "elo: none or bootstrap")
-    parser.add_argument("--reweight", choices=("none", "pair_frequency"), default="none",
-                        help="bt: weight battles inversely to their pair's frequency")
+    parser.add_argument(
+        "--l2",
+        type=float,
+        default=None,
+        metavar="C",
+        help="bt: FastChat's L2-penalised objective with this C",
+    )
+    parser.add_argument(
+        "--ci",
+        choices=("none", "sandwich", "bootstrap", "profile"),
+        default="none",
+        help="bt: none, sandwich, bootstrap or profile (likelihood-ratio intervals that "
+        "hold at every battle count; an unbounded side is null); "
+        "elo: none or bootstrap",
+    )
+    parser.add_argument(
+        "--reweight",
+        choices=("none", "pair_frequency"),
+        default="none",
+        help="bt: weight battles inversely to their pair's frequency",
+    )
     parser.add_argument("--rounds", type=int, default=100, help="bootstrap rounds")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    parser.add_argument("--confidence", type=float, default=0.95,
-                        help="interval coverage (bt, elo, openskill, winrate)")
-    parser.add_argument("--model", choices=OPENSKILL_MODELS, default="plackett-luce",
-                        help="openskill model")
+    parser.add_argument(
+        "--confidence",
+        type=float,
+        default=0.95,
+        help="interval coverage (bt, elo, openskill, winrate)",
+    )
+    parser.add_argument(
+        "--model", choices=OPENSKILL_MODELS, default="plackett-luce", help="openskill model"
+    )
     add_output_option(parser)
     parser.set_defaults(handler=handle)
 
@@ -68,26 +98,47 @@ def _shift(result: RatingResult, model: str, value: float) -> RatingResult:
         raise InputError(f"anchor model {model!r} does not appear in the battles")
     delta = value - float(result.rating[result.models.index(model)])
     params = dict(result.params, anchor={"model": model, "value": value})
-    return replace(result, params=params, rating=result.rating + delta,
-                   lower=None if result.lower is None else result.lower + delta,
-                   upper=None if result.upper is None else result.upper + delta)
+    return replace(
+        result,
+        params=params,
+        rating=result.rating + delta,
+        lower=None if result.lower is None else result.lower + delta,
+        upper=None if result.upper is None else result.upper + delta,
+    )
 
 
-def _rate(args: argparse.Namespace, battles: Any,
-          anchor: tuple[str, float] | None) -> RatingResult:
+def _rate(args: argparse.Namespace, battles: Any, anchor: tuple[str, float] | None) -> RatingResult:
     if args.method == "elo":
         from ranking.elo import elo
 
-        return elo(battles, k=args.k, scale=args.scale, base=args.base, init=args.init,
-                   anchor=anchor, ci=args.ci, rounds=args.rounds,
-                   confidence=args.confidence, rng=args.seed)
+        return elo(
+            battles,
+            k=args.k,
+            scale=args.scale,
+            base=args.base,
+            init=args.init,
+            anchor=anchor,
+            ci=args.ci,
+            rounds=args.rounds,
+            confidence=args.confidence,
+            rng=args.seed,
+        )
     if args.method == "bt":
         from ranking.bradley_terry import bradley_terry
 
-        return bradley_terry(battles, scale=args.scale, base=args.base, init=args.init,
-                             l2=args.l2, anchor=anchor, ci=args.ci, rounds=args.rounds,
-                             confidence=args.confidence, rng=args.seed,
-                             reweight=args.reweight)
+        return bradley_terry(
+            battles,
+            scale=args.scale,
+            base=args.base,
+            init=args.init,
+            l2=args.l2,
+            anchor=anchor,
+            ci=args.ci,
+            rounds=args.rounds,
+            confidence=args.confidence,
+            rng=args.seed,
+            reweight=args.reweight,
+        )
     if args.method == "winrate":
         if anchor is not None:
             raise InputError("--anchor does not apply to --method winrate (a win rate)")
@@ -96,8 +147,7 @@ def _rate(args: argparse.Namespace, battles: Any,
         return average_win_rate(battles, confidence=args.confidence)
     from ranking.openskill import openskill_rate  # type: ignore[import-not-found]
 
-    result: RatingResult = openskill_rate(battles, model=args.model,
-                                          confidence=args.confidence)
+    result: RatingResult = openskill_rate(battles, model=args.model, confidence=args.confidence)
     return result if anchor is None else _shift(result, *anchor)
 
 
@@ -107,12 +157,16 @@ def handle(args: argparse.Namespace) -> Output:
     source: Any = sys.stdin if args.input == "-" else args.input
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RankingWarning)
-        read = read_battles(source, fmt=args.fmt, skip_invalid=args.skip_invalid,
-                            anonymous_only=args.anonymous_only)
+        read = read_battles(
+            source, fmt=args.fmt, skip_invalid=args.skip_invalid, anonymous_only=args.anonymous_only
+        )
         if read.skipped:
-            print(f"warning: skipped {read.skipped} malformed row"
-                  f"{'s' if read.skipped > 1 else ''} of {read.n_rows} "
-                  f"(first: line {read.errors[0][0]}: {read.errors[0][1]})", file=sys.stderr)
+            print(
+                f"warning: skipped {read.skipped} malformed row"
+                f"{'s' if read.skipped > 1 else ''} of {read.n_rows} "
+                f"(first: line {read.errors[0][0]}: {read.errors[0][1]})",
+                file=sys.stderr,
+            )
         if len(read.battles) == 0:
             raise InputError(f"{args.input}: no battles to rate")
         result = _rate(args, read.battles, anchor)

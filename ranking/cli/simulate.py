@@ -24,8 +24,11 @@ def parse_simulate_input(doc: Any) -> tuple[list[str], list[str], np.ndarray]:
     if not isinstance(doc, dict):
         raise InputError('input must be a JSON object with "models" and "rounds"')
     models = doc.get("models")
-    if not isinstance(models, list) or len(models) < 2 \
-            or not all(isinstance(m, str) and m for m in models):
+    if (
+        not isinstance(models, list)
+        or len(models) < 2
+        or not all(isinstance(m, str) and m for m in models)
+    ):
         raise InputError('"models" must be a list of at least 2 model names')
     dup = sorted({x for x in models if models.count(x) > 1})
     if dup:
@@ -74,8 +77,9 @@ def _int_list(text: str, option: str) -> list[int]:
     try:
         values = [int(x) for x in text.split(",") if x.strip() != ""]
     except ValueError:
-        raise InputError(f"{option} must be comma-separated integers like 0,0,2; "
-                         f"got {text!r}") from None
+        raise InputError(
+            f"{option} must be comma-separated integers like 0,0,2; got {text!r}"
+        ) from None
     if any(v < 0 for v in values):
         raise InputError(f"{option} values must be non-negative; got {text!r}")
     return values
@@ -90,52 +94,100 @@ def handle(args: argparse.Namespace) -> Output:
         if eliminate:
             raise InputError("--sweep and --eliminate cannot be combined")
         levels = _int_list(args.sweep, "--sweep") if args.sweep != "auto" else None
-        fs = failure_sensitivity(win, names=models, levels=levels,
-                                 iterations=args.iterations, rng=args.seed)
-        doc_models = [{"name": fs.models[i],
-                       "expected_score": [float(x) for x in fs.expected_score[:, i]],
-                       "stderr": [float(x) for x in fs.stderr[:, i]],
-                       "rank": [int(x) for x in fs.rank[:, i]],
-                       "retention": float(fs.retention[i]),
-                       "rank_shift": int(fs.rank_shift[i]),
-                       "share_shift": float(fs.share_shift[i]),
-                       "profile": fs.profile[i]}
-                      for i in np.argsort(fs.rank[0], kind="stable")]
-        doc = {"iterations": args.iterations, "seed": args.seed, "levels": list(fs.levels),
-               "models": doc_models}
-        rows = [{"name": d["name"], **{f"T={lv}": d["expected_score"][j]
-                                      for j, lv in enumerate(fs.levels)},
-                 "retention": d["retention"], "rank_shift": d["rank_shift"],
-                 "profile": d["profile"]} for d in doc_models]
+        fs = failure_sensitivity(
+            win, names=models, levels=levels, iterations=args.iterations, rng=args.seed
+        )
+        doc_models = [
+            {
+                "name": fs.models[i],
+                "expected_score": [float(x) for x in fs.expected_score[:, i]],
+                "stderr": [float(x) for x in fs.stderr[:, i]],
+                "rank": [int(x) for x in fs.rank[:, i]],
+                "retention": float(fs.retention[i]),
+                "rank_shift": int(fs.rank_shift[i]),
+                "share_shift": float(fs.share_shift[i]),
+                "profile": fs.profile[i],
+            }
+            for i in np.argsort(fs.rank[0], kind="stable")
+        ]
+        doc = {
+            "iterations": args.iterations,
+            "seed": args.seed,
+            "levels": list(fs.levels),
+            "models": doc_models,
+        }
+        rows = [
+            {
+                "name": d["name"],
+                **{f"T={lv}": d["expected_score"][j] for j, lv in enumerate(fs.levels)},
+                "retention": d["retention"],
+                "rank_shift": d["rank_shift"],
+                "profile": d["profile"],
+            }
+            for d in doc_models
+        ]
         return Output(document=doc, rows=rows)
-    res = swiss_dynamics(win, names=models, eliminate=eliminate, iterations=args.iterations,
-                         rng=args.seed)
-    out_models = [{"name": res.models[i], "expected_score": float(res.expected_score[i]),
-                   "stderr": float(res.stderr[i]),
-                   "p_survive": [float(x) for x in res.p_survive[i]],
-                   "p_first": float(res.p_first[i])} for i in res.order()]
-    doc = {"iterations": res.iterations, "seed": args.seed, "rounds": round_names,
-           "eliminate": list(res.eliminate), "models": out_models}
-    rows = [{"name": d["name"], "expected_score": d["expected_score"], "stderr": d["stderr"],
-             "p_first": d["p_first"], "p_survive": d["p_survive"]} for d in out_models]
-    return Output(document=doc, rows=rows,
-                  columns=["name", "expected_score", "stderr", "p_first", "p_survive"])
+    res = swiss_dynamics(
+        win, names=models, eliminate=eliminate, iterations=args.iterations, rng=args.seed
+    )
+    out_models = [
+        {
+            "name": res.models[i],
+            "expected_score": float(res.expected_score[i]),
+            "stderr": float(res.stderr[i]),
+            "p_survive": [float(x) for x in res.p_survive[i]],
+            "p_first": float(res.p_first[i]),
+        }
+        for i in res.order()
+    ]
+    doc = {
+        "iterations": res.iterations,
+        "seed": args.seed,
+        "rounds": round_names,
+        "eliminate": list(res.eliminate),
+        "models": out_models,
+    }
+    rows = [
+        {
+            "name": d["name"],
+            "expected_score": d["expected_score"],
+            "stderr": d["stderr"],
+            "p_first": d["p_first"],
+            "p_survive": d["p_survive"],
+        }
+        for d in out_models
+    ]
+    return Output(
+        document=doc,
+        rows=rows,
+        columns=["name", "expected_score", "stderr", "p_first", "p_survive"],
+    )
 
 
 def register(subparsers: Any) -> None:
     from ranking.cli import add_output_option
 
     parser = subparsers.add_parser(
-        "simulate", help="Competitive Swiss-system dynamics: expected win scores",
+        "simulate",
+        help="Competitive Swiss-system dynamics: expected win scores",
         description="Monte Carlo expected win score E[S] of each model in a Swiss "
-                    "tournament whose rounds are benchmarks (LLM Swiss Round).")
-    parser.add_argument("input", help='JSON {"models": [...], "rounds": [{"name", "scores": '
-                                      '{model: score}} | {"name", "p": [[...]]}, ...]}')
+        "tournament whose rounds are benchmarks (LLM Swiss Round).",
+    )
+    parser.add_argument(
+        "input",
+        help='JSON {"models": [...], "rounds": [{"name", "scores": '
+        '{model: score}} | {"name", "p": [[...]]}, ...]}',
+    )
     parser.add_argument("--iterations", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--eliminate", default=None,
-                        help="T_k per round, comma-separated (e.g. 0,0,2)")
-    parser.add_argument("--sweep", default=None, metavar="LEVELS",
-                        help="failure-sensitivity sweep over uniform T (e.g. 0,1,2 or auto)")
+    parser.add_argument(
+        "--eliminate", default=None, help="T_k per round, comma-separated (e.g. 0,0,2)"
+    )
+    parser.add_argument(
+        "--sweep",
+        default=None,
+        metavar="LEVELS",
+        help="failure-sensitivity sweep over uniform T (e.g. 0,1,2 or auto)",
+    )
     add_output_option(parser)
     parser.set_defaults(handler=handle)

@@ -31,31 +31,48 @@ def _standings(args: argparse.Namespace) -> Output:
     table = standings(trf.state, tiebreaks=codes)
     rows = []
     for row in table:
-        flat: dict[str, object] = {"rank": row.rank, "player": row.player, "name": row.name,
-                                   "points": row.points}
+        flat: dict[str, object] = {
+            "rank": row.rank,
+            "player": row.player,
+            "name": row.name,
+            "points": row.points,
+        }
         flat.update(row.tiebreaks)
         rows.append(flat)
-    document = {"tiebreaks": list(codes), "rounds": trf.state.played_rounds,
-                "standings": [row.to_json() for row in table]}
-    return Output(document=document, rows=rows,
-                  columns=["rank", "player", "name", "points", *codes])
+    document = {
+        "tiebreaks": list(codes),
+        "rounds": trf.state.played_rounds,
+        "standings": [row.to_json() for row in table],
+    }
+    return Output(
+        document=document, rows=rows, columns=["rank", "player", "name", "points", *codes]
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add the ``swiss`` subcommand and its ``pair`` / ``standings`` actions."""
     from ranking.cli import add_output_option
 
-    parser = subparsers.add_parser("swiss", help="Swiss pairing (FIDE Dutch or random) and standings")
+    parser = subparsers.add_parser(
+        "swiss", help="Swiss pairing (FIDE Dutch or random) and standings"
+    )
     actions = parser.add_subparsers(dest="swiss_command", required=True, parser_class=type(parser))
-    pair = actions.add_parser("pair", help="pair the next round of a TRF-16 file (bbpPairings output)")
+    pair = actions.add_parser(
+        "pair", help="pair the next round of a TRF-16 file (bbpPairings output)"
+    )
     pair.add_argument("trf", help="TRF-16 file")
     pair.add_argument("--system", choices=("dutch", "random"), default="dutch")
-    pair.add_argument("--seed", type=int, default=None, help="seed for --system random (dutch is deterministic)")
+    pair.add_argument(
+        "--seed", type=int, default=None, help="seed for --system random (dutch is deterministic)"
+    )
     add_output_option(pair)
     pair.set_defaults(handler=_pair)
     stand = actions.add_parser("standings", help="standings with FIDE tie-breaks")
     stand.add_argument("trf", help="TRF-16 file")
-    stand.add_argument("--tiebreaks", default="BH,BH-C1,SB",
-                       help="comma-separated FIDE codes: BH, BH-C1, SB, DE, WIN, WON, ARO")
+    stand.add_argument(
+        "--tiebreaks",
+        default="BH,BH-C1,SB",
+        help="comma-separated FIDE codes: BH, BH-C1, SB, DE, WIN, WON, ARO",
+    )
     add_output_option(stand)
     stand.set_defaults(handler=_standings)

@@ -44,17 +44,33 @@ def test_bad_keys(anon):
 
 def test_staff_creates_users(admin_client, owner_client):
     before = counts()
-    assert_error(owner_client.post(f"{API}/accounts/users/", {"username": "eve"}, format="json"), 403)
+    assert_error(
+        owner_client.post(f"{API}/accounts/users/", {"username": "eve"}, format="json"), 403
+    )
     assert counts() == before
-    r = admin_client.post(f"{API}/accounts/users/", {"username": "carol", "email": "c@example.org"}, format="json")
+    r = admin_client.post(
+        f"{API}/accounts/users/", {"username": "carol", "email": "c@example.org"}, format="json"
+    )
     assert r.status_code == 201, r.content
     raw = r.json()["api_key"]["key"]
     c = client_for(None)
     c.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
     assert c.get(f"{API}/accounts/me/").json()["username"] == "carol"
     before = counts()
-    assert_error(admin_client.post(f"{API}/accounts/users/", {"username": "CAROL"}, format="json"), 400, "invalid", "username")
-    assert_error(admin_client.post(f"{API}/accounts/users/", {"username": "dan", "password": "123"}, format="json"), 400, "invalid", "password")
+    assert_error(
+        admin_client.post(f"{API}/accounts/users/", {"username": "CAROL"}, format="json"),
+        400,
+        "invalid",
+        "username",
+    )
+    assert_error(
+        admin_client.post(
+            f"{API}/accounts/users/", {"username": "dan", "password": "123"}, format="json"
+        ),
+        400,
+        "invalid",
+        "password",
+    )
     assert counts() == before
     assert admin_client.get(f"{API}/accounts/users/").json()["count"] >= 3
 

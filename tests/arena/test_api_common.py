@@ -22,21 +22,43 @@ def client_for(user=None) -> APIClient:
 def counts() -> dict[str, int]:
     """Row counts of every table an API write may touch (to assert 'database unchanged')."""
     tables = [
-        m.Competitor, m.Tournament, m.Entry, m.Match, m.BattleServe, m.Vote, m.Battle, m.PairCount,
-        m.ImportBatch, m.IdempotencyRecord, m.ApiKey, m.LeaderboardSnapshot,
+        m.Competitor,
+        m.Tournament,
+        m.Entry,
+        m.Match,
+        m.BattleServe,
+        m.Vote,
+        m.Battle,
+        m.PairCount,
+        m.ImportBatch,
+        m.IdempotencyRecord,
+        m.ApiKey,
+        m.LeaderboardSnapshot,
     ]
     return {t.__name__: t.objects.count() for t in tables}
 
 
-def servable_match(*, category: str = "", a=None, b=None, status=m.Match.Status.AWAITING_VOTES) -> m.Match:
+def servable_match(
+    *, category: str = "", a=None, b=None, status=m.Match.Status.AWAITING_VOTES
+) -> m.Match:
     match = MatchFactory(
         competitor_a=a or CompetitorFactory(),
         competitor_b=b or CompetitorFactory(),
         prompt=PromptFactory(category=category, prompt_set__public=True),  # an open-arena prompt
         status=status,
     )
-    m.Generation.objects.create(match=match, side="a", competitor=match.competitor_a, text=f"answer of {match.competitor_a.name}")
-    m.Generation.objects.create(match=match, side="b", competitor=match.competitor_b, text=f"answer of {match.competitor_b.name}")
+    m.Generation.objects.create(
+        match=match,
+        side="a",
+        competitor=match.competitor_a,
+        text=f"answer of {match.competitor_a.name}",
+    )
+    m.Generation.objects.create(
+        match=match,
+        side="b",
+        competitor=match.competitor_b,
+        text=f"answer of {match.competitor_b.name}",
+    )
     return match
 
 
@@ -86,7 +108,12 @@ def public_ip(monkeypatch):
 @pytest.fixture
 def private_cache(settings):
     """A cache of this test's own: other test runs sharing the Redis DB may clear it meanwhile."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "lb-test"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "lb-test",
+        }
+    }
     from django.core.cache import cache
 
     cache.clear()
@@ -95,7 +122,10 @@ def private_cache(settings):
 
 
 def assert_error(response, status: int, code: str | None = None, field: str | None = None) -> dict:
-    assert response.status_code == status, (response.status_code, getattr(response, "data", response.content))
+    assert response.status_code == status, (
+        response.status_code,
+        getattr(response, "data", response.content),
+    )
     body = response.json()
     assert set(body) == {"error"}, body
     assert {"code", "message", "fields"} <= set(body["error"]), body

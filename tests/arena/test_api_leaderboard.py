@@ -14,12 +14,29 @@ pytest_plugins = ["tests.arena.test_api_common"]
 pytestmark = pytest.mark.django_db
 
 
-def _publish(version_ratings=1000.0, method="bt", source="combined", category="all", data_version="d1"):
+def _publish(
+    version_ratings=1000.0, method="bt", source="combined", category="all", data_version="d1"
+):
     return snapshot_publish(
-        method=method, source=source, category=category, data_version=data_version, params={"scale": 400},
-        ratings=[{"model": "x", "competitor_id": None, "rating": version_ratings, "lower": None, "upper": None,
-                  "rank": 1, "battles": 3, "win_rate": 0.5}],
-        n_battles=3, compute_ms=1,
+        method=method,
+        source=source,
+        category=category,
+        data_version=data_version,
+        params={"scale": 400},
+        ratings=[
+            {
+                "model": "x",
+                "competitor_id": None,
+                "rating": version_ratings,
+                "lower": None,
+                "upper": None,
+                "rank": 1,
+                "battles": 3,
+                "win_rate": 0.5,
+            }
+        ],
+        n_battles=3,
+        compute_ms=1,
     )
 
 
@@ -36,7 +53,9 @@ def test_latest_from_cache_without_queries(anon, django_assert_num_queries, priv
 
 def test_cold_cache_reads_one_row_and_refills(anon, django_assert_num_queries, private_cache):
     _publish()
-    cache.delete_many([cache_key("bt", "combined", "all"), cache_key("bt", "combined", "all") + ":etag"])
+    cache.delete_many(
+        [cache_key("bt", "combined", "all"), cache_key("bt", "combined", "all") + ":etag"]
+    )
     leaderboard_views.rendered_forget()
     with django_assert_num_queries(1):
         assert anon.get(f"{API}/leaderboard/").status_code == 200
@@ -65,7 +84,9 @@ def test_versions_and_scopes(anon, private_cache):
     r = anon.get(f"{API}/leaderboard/?method=elo&source=human&category=coding")
     assert r.json()["ratings"][0]["rating"] == 900.0
     idx = anon.get(f"{API}/leaderboard/available/").json()
-    assert {"method": "elo", "source": "human", "category": "coding", "latest_version": 1} in idx["available"]
+    assert {"method": "elo", "source": "human", "category": "coding", "latest_version": 1} in idx[
+        "available"
+    ]
     assert "coding" in idx["categories"] and "expected_score" in idx["methods"]
 
 

@@ -58,20 +58,23 @@ def test_admin_sees_hidden_strength_others_do_not(admin_client, owner_client, an
         assert "1234.5" not in client.get(f"{API}/models/").content.decode()
 
 
-@pytest.mark.parametrize("url,fragment", [
-    ("http://api.example.com/v1", "http"),
-    ("https://127.0.0.1/v1", "loopback"),
-    ("https://localhost:8000/v1", "loopback"),
-    ("https://10.0.0.5/v1", "private"),
-    ("https://192.168.1.1/v1", "private"),
-    ("https://169.254.169.254/latest", "link-local"),
-    ("https://[::1]/v1", "loopback"),
-    ("https://[::ffff:127.0.0.1]/v1", "loopback"),
-    ("https://0.0.0.0/v1", "unspecified"),
-    ("ftp://example.com/", "https"),
-    ("https://user:pw@example.com/", "Credentials"),
-    ("https:///v1", "host"),
-])
+@pytest.mark.parametrize(
+    "url,fragment",
+    [
+        ("http://api.example.com/v1", "http"),
+        ("https://127.0.0.1/v1", "loopback"),
+        ("https://localhost:8000/v1", "loopback"),
+        ("https://10.0.0.5/v1", "private"),
+        ("https://192.168.1.1/v1", "private"),
+        ("https://169.254.169.254/latest", "link-local"),
+        ("https://[::1]/v1", "loopback"),
+        ("https://[::ffff:127.0.0.1]/v1", "loopback"),
+        ("https://0.0.0.0/v1", "unspecified"),
+        ("ftp://example.com/", "https"),
+        ("https://user:pw@example.com/", "Credentials"),
+        ("https:///v1", "host"),
+    ],
+)
 def test_internal_or_bad_endpoints_are_refused(url, fragment, owner_client):
     before = counts()
     r = owner_client.post(f"{API}/models/", {**GOOD, "endpoint_url": url}, format="json")
@@ -100,30 +103,45 @@ def test_address_classification_matches_ipaddress_reference():
 
 def test_admin_may_allow_internal_endpoint(admin_client, owner_client, settings):
     before = counts()
-    r = owner_client.post(f"{API}/models/", {**GOOD, "endpoint_url": "http://127.0.0.1:9000/v1", "allow_internal": True}, format="json")
+    r = owner_client.post(
+        f"{API}/models/",
+        {**GOOD, "endpoint_url": "http://127.0.0.1:9000/v1", "allow_internal": True},
+        format="json",
+    )
     assert_error(r, 403, "permission_denied", "allow_internal")
     assert counts() == before
-    r = admin_client.post(f"{API}/models/", {**GOOD, "endpoint_url": "http://127.0.0.1:9000/v1", "allow_internal": True}, format="json")
+    r = admin_client.post(
+        f"{API}/models/",
+        {**GOOD, "endpoint_url": "http://127.0.0.1:9000/v1", "allow_internal": True},
+        format="json",
+    )
     assert r.status_code == 201, r.content
     settings.LUDUS_ALLOW_INTERNAL_ENDPOINTS = True
-    r = owner_client.post(f"{API}/models/", {**GOOD, "name": "local", "endpoint_url": "http://localhost:9000/v1"}, format="json")
+    r = owner_client.post(
+        f"{API}/models/",
+        {**GOOD, "name": "local", "endpoint_url": "http://localhost:9000/v1"},
+        format="json",
+    )
     assert r.status_code == 201, r.content
 
 
-@pytest.mark.parametrize("payload,field", [
-    ({"name": ""}, "name"),
-    ({"name": ["x"]}, "name"),
-    ({"params": {"temperature": True}}, "params"),
-    ({"params": {"temperature": 3}}, "params"),
-    ({"params": {"max_tokens": 0}}, "params"),
-    ({"params": {"max_tokens": "many"}}, "params"),
-    ({"params": {"bogus": 1}}, "params"),
-    ({"params": "hot"}, "params"),
-    ({"max_concurrency": 0}, "max_concurrency"),
-    ({"kind": "robot"}, "kind"),
-    ({"endpoint_model": ""}, "endpoint_model"),
-    ({"sim_strength": 1500}, "sim_strength"),
-])
+@pytest.mark.parametrize(
+    "payload,field",
+    [
+        ({"name": ""}, "name"),
+        ({"name": ["x"]}, "name"),
+        ({"params": {"temperature": True}}, "params"),
+        ({"params": {"temperature": 3}}, "params"),
+        ({"params": {"max_tokens": 0}}, "params"),
+        ({"params": {"max_tokens": "many"}}, "params"),
+        ({"params": {"bogus": 1}}, "params"),
+        ({"params": "hot"}, "params"),
+        ({"max_concurrency": 0}, "max_concurrency"),
+        ({"kind": "robot"}, "kind"),
+        ({"endpoint_model": ""}, "endpoint_model"),
+        ({"sim_strength": 1500}, "sim_strength"),
+    ],
+)
 def test_bad_submissions(payload, field, owner_client, public_ip):
     before = counts()
     r = owner_client.post(f"{API}/models/", {**GOOD, **payload}, format="json")
@@ -172,7 +190,11 @@ def test_status_transitions(owner, owner_client, other_client, admin_client):
     assert admin_client.post(f"{API}/models/{c.pk}/activate/").json()["status"] == "active"
     assert_error(other_client.post(f"{API}/models/{c.pk}/withdraw/"), 403)
     assert owner_client.post(f"{API}/models/{c.pk}/withdraw/").json()["status"] == "withdrawn"
-    assert_error(owner_client.patch(f"{API}/models/{c.pk}/", {"description": "x"}, format="json"), 409, "conflict")
+    assert_error(
+        owner_client.patch(f"{API}/models/{c.pk}/", {"description": "x"}, format="json"),
+        409,
+        "conflict",
+    )
 
 
 def test_private_models_are_hidden(owner, owner_client, other_client, admin_client):
@@ -183,14 +205,18 @@ def test_private_models_are_hidden(owner, owner_client, other_client, admin_clie
     assert c.name not in other_client.get(f"{API}/models/").content.decode()
 
 
-def test_list_filters_ordering_search_and_queries(owner, owner_client, anon, django_assert_max_num_queries):
+def test_list_filters_ordering_search_and_queries(
+    owner, owner_client, anon, django_assert_max_num_queries
+):
     for i in range(5):
         CompetitorFactory(name=f"zeta-{i}", provider="Z")
     CompetitorFactory(name="alpha", owner=owner, status="pending", provider="A")
     with django_assert_max_num_queries(2):  # count + page (owner joined)
         r = anon.get(f"{API}/models/")
     assert r.json()["count"] == 6
-    assert [x["name"] for x in anon.get(f"{API}/models/?ordering=-name").json()["results"]][0] == "zeta-4"
+    assert [x["name"] for x in anon.get(f"{API}/models/?ordering=-name").json()["results"]][
+        0
+    ] == "zeta-4"
     assert anon.get(f"{API}/models/?status=pending").json()["count"] == 1
     assert anon.get(f"{API}/models/?provider=Z&page_size=2").json()["count"] == 5
     assert len(anon.get(f"{API}/models/?provider=Z&page_size=2").json()["results"]) == 2
@@ -208,8 +234,21 @@ def test_stats(anon):
     batch = m.ImportBatch.objects.create(fmt="pairs")
     m.PairCount.objects.create(batch=batch, model_a=c, model_b=a, wins_a=1, wins_b=3, ties=1)
     m.LeaderboardSnapshot.objects.create(
-        method="bt", source="combined", category="all", version=1, data_version="x",
-        ratings=[{"model": a.name, "competitor_id": a.pk, "rating": 1010.0, "lower": 990.0, "upper": 1030.0, "rank": 1}],
+        method="bt",
+        source="combined",
+        category="all",
+        version=1,
+        data_version="x",
+        ratings=[
+            {
+                "model": a.name,
+                "competitor_id": a.pk,
+                "rating": 1010.0,
+                "lower": 990.0,
+                "upper": 1030.0,
+                "rank": 1,
+            }
+        ],
     )
     s = anon.get(f"{API}/models/{a.pk}/stats/").json()
     # a: W vs b, L vs b, tie vs c; pairs: 3 wins, 1 loss, 1 tie  -> 4 W, 2 L, 2 T of 8

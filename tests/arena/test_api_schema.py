@@ -12,8 +12,16 @@ def test_schema_lists_the_versioned_routes():
     r = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert r.status_code == 200
     paths = r.json()["paths"]
-    for route in ("models/", "tournaments/", "battles/next/", "votes/", "leaderboard/", "battles/import/",
-                  "battles/export/", "accounts/keys/"):
+    for route in (
+        "models/",
+        "tournaments/",
+        "battles/next/",
+        "votes/",
+        "leaderboard/",
+        "battles/import/",
+        "battles/export/",
+        "accounts/keys/",
+    ):
         assert f"/api/v1/{route}" in paths, route
     token = r.json()["components"]["securitySchemes"]["tokenAuth"]
     assert (token["type"], token["in"], token["name"]) == ("apiKey", "header", "Authorization")

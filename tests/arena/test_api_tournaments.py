@@ -23,8 +23,15 @@ def field(db):
 
 def _create(client, field, **over):
     comps, ps = field
-    body = {"name": "Spring cup", "format": "round_robin", "competitors": [c.name for c in comps],
-            "prompt_sets": [ps.name], "config": {}, "judge_pipeline": {}, "seed": 7}
+    body = {
+        "name": "Spring cup",
+        "format": "round_robin",
+        "competitors": [c.name for c in comps],
+        "prompt_sets": [ps.name],
+        "config": {},
+        "judge_pipeline": {},
+        "seed": 7,
+    }
     body.update(over)
     return client.post(f"{API}/tournaments/", body, format="json")
 
@@ -33,7 +40,9 @@ def test_admin_creates_and_controls(admin_client, anon, field):
     r = _create(admin_client, field)
     assert r.status_code == 201, r.content
     t = r.json()
-    assert t["status"] == "draft" and t["competitors"] == ["c0", "c1", "c2", "c3"] and t["seed"] == 7
+    assert (
+        t["status"] == "draft" and t["competitors"] == ["c0", "c1", "c2", "c3"] and t["seed"] == 7
+    )
     tid = t["id"]
     assert admin_client.post(f"{API}/tournaments/{tid}/start/").json()["status"] == "running"
     assert m.Match.objects.filter(tournament_id=tid).exists()
@@ -59,16 +68,19 @@ def test_everyone_reads_nobody_else_writes(owner_client, anon, field):
     assert counts() == before
 
 
-@pytest.mark.parametrize("over,fields", [
-    ({"competitors": ["c0", "nobody"]}, "competitors"),
-    ({"competitors": ["c0", "c0"]}, "competitors"),
-    ({"competitors": ["c0"]}, "competitors"),
-    ({"format": "chess960"}, "format"),
-    ({"config": {"rounds": 3}}, "config"),
-    ({"seed": "abc"}, "seed"),
-    ({"prompt_sets": ["missing-set"]}, "prompt_sets"),
-    ({"judge_pipeline": {"pipeline": "wizard"}}, None),
-])
+@pytest.mark.parametrize(
+    "over,fields",
+    [
+        ({"competitors": ["c0", "nobody"]}, "competitors"),
+        ({"competitors": ["c0", "c0"]}, "competitors"),
+        ({"competitors": ["c0"]}, "competitors"),
+        ({"format": "chess960"}, "format"),
+        ({"config": {"rounds": 3}}, "config"),
+        ({"seed": "abc"}, "seed"),
+        ({"prompt_sets": ["missing-set"]}, "prompt_sets"),
+        ({"judge_pipeline": {"pipeline": "wizard"}}, None),
+    ],
+)
 def test_bad_tournaments(admin_client, field, over, fields):
     before = counts()
     r = _create(admin_client, field, **over)
@@ -107,8 +119,13 @@ def test_matches_standings_bracket_simulation(admin_client, anon, field):
     matches = anon.get(f"{API}/tournaments/{tid}/matches/").json()
     assert matches["count"] == m.Match.objects.filter(tournament_id=tid).count() >= 2
     first = matches["results"][0]
-    assert {"a", "b", "status", "round"} <= set(first) and first["prompt"] is None  # hidden until finished
-    assert anon.get(f"{API}/tournaments/{tid}/matches/?round=1&details=true").json()["count"] == matches["count"]
+    assert {"a", "b", "status", "round"} <= set(first) and first[
+        "prompt"
+    ] is None  # hidden until finished
+    assert (
+        anon.get(f"{API}/tournaments/{tid}/matches/?round=1&details=true").json()["count"]
+        == matches["count"]
+    )
     assert_error(anon.get(f"{API}/tournaments/{tid}/matches/?round=zero"), 400, "invalid", "round")
     for view in ("standings", "bracket", "simulation"):
         r = anon.get(f"{API}/tournaments/{tid}/{view}/")

@@ -22,7 +22,9 @@ def _next(client, **params):
 
 def _vote(client, token, outcome="A", key=None):
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
-    return client.post(f"{API}/votes/", {"token": token, "outcome": outcome}, format="json", **headers)
+    return client.post(
+        f"{API}/votes/", {"token": token, "outcome": outcome}, format="json", **headers
+    )
 
 
 def test_anonymous_flow_hides_then_reveals_identities(anon):
@@ -31,7 +33,9 @@ def test_anonymous_flow_hides_then_reveals_identities(anon):
     assert r.status_code == 200, r.content
     body = r.json()
     assert set(body) == {"token", "expires_in", "prompt", "category", "answer_a", "answer_b"}
-    assert match.competitor_a.name not in str({k: v for k, v in body.items() if k != "answer_a" and k != "answer_b"})
+    assert match.competitor_a.name not in str(
+        {k: v for k, v in body.items() if k != "answer_a" and k != "answer_b"}
+    )
     assert body["category"] == "coding"
     assert "ludus_voter" in r.cookies and r.cookies["ludus_voter"]["httponly"]
     serve = m.BattleServe.objects.get()
@@ -48,15 +52,25 @@ def test_anonymous_flow_hides_then_reveals_identities(anon):
     after = counts()
     assert after["Vote"] == before["Vote"] + 1 and after["Battle"] == before["Battle"] + 1
     battle = m.Battle.objects.get()
-    assert battle.source == "human" and battle.category == "coding" and battle.vote_id == out["vote_id"]
+    assert (
+        battle.source == "human"
+        and battle.category == "coding"
+        and battle.vote_id == out["vote_id"]
+    )
     assert (battle.model_a_id, battle.model_b_id) == (match.competitor_a_id, match.competitor_b_id)
     serve.refresh_from_db()
     assert serve.voted_at is not None
 
 
-@pytest.mark.parametrize("choice,unswapped,swapped", [
-    ("A", "model_a", "model_b"), ("B", "model_b", "model_a"), ("tie", "tie", "tie"), ("bothbad", "tie (bothbad)", "tie (bothbad)"),
-])
+@pytest.mark.parametrize(
+    "choice,unswapped,swapped",
+    [
+        ("A", "model_a", "model_b"),
+        ("B", "model_b", "model_a"),
+        ("tie", "tie", "tie"),
+        ("bothbad", "tie (bothbad)", "tie (bothbad)"),
+    ],
+)
 def test_outcomes_are_de_swapped(choice, unswapped, swapped, anon):
     servable_match()
     token = _next(anon).json()["token"]
@@ -149,7 +163,12 @@ def test_bad_input(anon):
     assert_error(_vote(anon, token, "C"), 400, "invalid", "outcome")
     assert_error(anon.post(f"{API}/votes/", {"token": 5}, format="json"), 400, "invalid", "outcome")
     assert_error(anon.post(f"{API}/votes/", "not json", content_type="application/json"), 400)
-    assert_error(anon.post(f"{API}/votes/", {"token": ["x"], "outcome": "A"}, format="json"), 400, "invalid", "token")
+    assert_error(
+        anon.post(f"{API}/votes/", {"token": ["x"], "outcome": "A"}, format="json"),
+        400,
+        "invalid",
+        "token",
+    )
     assert counts() == before
 
 
@@ -179,7 +198,9 @@ def test_idempotency_key_in_flight_gives_409(anon):
     assert r.status_code in (401, 403)
     serve = m.BattleServe.objects.get()
     m.IdempotencyRecord.objects.create(
-        scope=serve.voter_hash[:64], key="k1", request_hash=_request_hash({"token": token, "outcome": "A"})
+        scope=serve.voter_hash[:64],
+        key="k1",
+        request_hash=_request_hash({"token": token, "outcome": "A"}),
     )
     before = counts()
     assert_error(_vote(anon, token, "A", key="k1"), 409, "in_flight")
@@ -204,12 +225,17 @@ def test_authenticated_voter_and_session_csrf(owner, owner_client):
     # A session-authenticated browser must send the CSRF token.
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(owner)
-    r = browser.post(f"{API}/votes/", {"token": token, "outcome": "A"}, content_type="application/json")
+    r = browser.post(
+        f"{API}/votes/", {"token": token, "outcome": "A"}, content_type="application/json"
+    )
     assert_error(r, 403)
     browser.get("/admin/login/")  # sets the csrftoken cookie
     csrf = browser.cookies["csrftoken"].value
     r = browser.post(
-        f"{API}/votes/", {"token": token, "outcome": "A"}, content_type="application/json", HTTP_X_CSRFTOKEN=csrf
+        f"{API}/votes/",
+        {"token": token, "outcome": "A"},
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=csrf,
     )
     assert r.status_code == 201, r.content
 
@@ -220,7 +246,9 @@ def test_anonymous_browser_needs_no_csrf_token():
     servable_match()
     browser = Client(enforce_csrf_checks=True)
     token = browser.get(f"{API}/battles/next/").json()["token"]
-    r = browser.post(f"{API}/votes/", {"token": token, "outcome": "tie"}, content_type="application/json")
+    r = browser.post(
+        f"{API}/votes/", {"token": token, "outcome": "tie"}, content_type="application/json"
+    )
     assert r.status_code == 201, r.content
 
 
@@ -241,8 +269,13 @@ def throttle_cache(request, settings):
         yield
         return
     url = request.getfixturevalue("redis_url").rsplit("/", 1)[0] + "/14"
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
-                                   "KEY_PREFIX": f"throttle-test-{uuid.uuid4().hex}"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": f"throttle-test-{uuid.uuid4().hex}",
+        }
+    }
     yield
     cache.clear()
 
@@ -265,7 +298,9 @@ def test_vote_schedules_leaderboard_rebuild(anon, monkeypatch, django_capture_on
     from arena.services import leaderboard
 
     calls = []
-    monkeypatch.setattr(leaderboard, "leaderboard_schedule_rebuild", lambda *a, **k: calls.append(1), raising=False)
+    monkeypatch.setattr(
+        leaderboard, "leaderboard_schedule_rebuild", lambda *a, **k: calls.append(1), raising=False
+    )
     servable_match()
     token = _next(anon).json()["token"]
     with django_capture_on_commit_callbacks(execute=True):
@@ -278,7 +313,10 @@ def test_simulated_quality_marker_is_never_shown_to_voters(anon):
     m.Generation.objects.filter(match=match).delete()
     for side, comp in (("a", match.competitor_a), ("b", match.competitor_b)):
         m.Generation.objects.create(
-            match=match, side=side, competitor=comp, text=f"Answer: 1. A point.\n[sim quality={1000 + len(side)}.5]"
+            match=match,
+            side=side,
+            competitor=comp,
+            text=f"Answer: 1. A point.\n[sim quality={1000 + len(side)}.5]",
         )
     body = _next(anon).json()
     for key in ("answer_a", "answer_b"):

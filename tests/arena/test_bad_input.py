@@ -26,25 +26,35 @@ pytestmark = pytest.mark.django_db
 # --------------------------------------------------------------------------- query strings
 
 
-@pytest.mark.parametrize(("path", "field"), [
-    ("models/?owner=%00", "owner"),
-    ("models/?provider=%00", "provider"),
-    ("models/?search=a%00b", "search"),
-    ("battles/next/?category=%00", "category"),
-    ("leaderboard/?category=%00", "category"),
-    ("leaderboard/?method=bt%01", "method"),
-    ("tournaments/?ordering=%00", "ordering"),
-    (f"models/?owner={'x' * 1001}", "owner"),
-])
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("models/?owner=%00", "owner"),
+        ("models/?provider=%00", "provider"),
+        ("models/?search=a%00b", "search"),
+        ("battles/next/?category=%00", "category"),
+        ("leaderboard/?category=%00", "category"),
+        ("leaderboard/?method=bt%01", "method"),
+        ("tournaments/?ordering=%00", "ordering"),
+        (f"models/?owner={'x' * 1001}", "owner"),
+    ],
+)
 def test_api_query_strings(anon, path, field):
     CompetitorFactory()
     assert_error(anon.get(f"{API}/{path}"), 400, "invalid", field)
 
 
-@pytest.mark.parametrize("path", [
-    "/?method=%00", "/?category=%00", "/?source=%00", "/leaderboard.json?category=%00", "/models/?x=%00",
-    "/tournaments/?q=" + "y" * 1001,
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/?method=%00",
+        "/?category=%00",
+        "/?source=%00",
+        "/leaderboard.json?category=%00",
+        "/models/?x=%00",
+        "/tournaments/?q=" + "y" * 1001,
+    ],
+)
 def test_page_query_strings(path):
     r = Client().get(path)
     assert r.status_code == 400
@@ -70,19 +80,31 @@ def entrants(db):
 
 def _tournament(client, entrants, **over):
     comps, ps = entrants
-    body = {"name": "Cup", "format": "round_robin", "competitors": [c.name for c in comps],
-            "prompt_sets": [ps.name], "config": {}, "judge_pipeline": {}}
+    body = {
+        "name": "Cup",
+        "format": "round_robin",
+        "competitors": [c.name for c in comps],
+        "prompt_sets": [ps.name],
+        "config": {},
+        "judge_pipeline": {},
+    }
     body.update(over)
     return client.post(f"{API}/tournaments/", body, format="json")
 
 
-@pytest.mark.parametrize(("over", "field"), [
-    ({"judge_pipeline": {"judges": [{"name": "judge\u0000", "kind": "simulated"}]}}, "judge_pipeline.judges[0].name"),
-    ({"format": "swiss", "config": {"rounds": None}}, "config.rounds"),
-    ({"format": "arena", "config": {"battles": None}}, "config.battles"),
-    ({"format": "arena", "config": {"batch": None}}, "config.batch"),
-    ({"config": {"forfeit_after": None}}, "config.forfeit_after"),
-])
+@pytest.mark.parametrize(
+    ("over", "field"),
+    [
+        (
+            {"judge_pipeline": {"judges": [{"name": "judge\u0000", "kind": "simulated"}]}},
+            "judge_pipeline.judges[0].name",
+        ),
+        ({"format": "swiss", "config": {"rounds": None}}, "config.rounds"),
+        ({"format": "arena", "config": {"battles": None}}, "config.battles"),
+        ({"format": "arena", "config": {"batch": None}}, "config.batch"),
+        ({"config": {"forfeit_after": None}}, "config.forfeit_after"),
+    ],
+)
 def test_tournament_bodies(admin_client, entrants, over, field):
     before = counts()
     assert_error(_tournament(admin_client, entrants, **over), 400, "invalid", field)
@@ -91,8 +113,14 @@ def test_tournament_bodies(admin_client, entrants, over, field):
 
 def test_lone_surrogate_in_a_body(admin_client, entrants):
     comps, _ = entrants
-    body = json.dumps({"name": "Cup", "format": "round_robin", "competitors": [c.name for c in comps],
-                       "judge_pipeline": {"judges": [{"name": "\ud800"}]}})  # ensure_ascii escapes it
+    body = json.dumps(
+        {
+            "name": "Cup",
+            "format": "round_robin",
+            "competitors": [c.name for c in comps],
+            "judge_pipeline": {"judges": [{"name": "\ud800"}]},
+        }
+    )  # ensure_ascii escapes it
     before = counts()
     r = admin_client.post(f"{API}/tournaments/", body, content_type="application/json")
     assert_error(r, 400, "invalid", "judge_pipeline.judges[0].name")
@@ -100,8 +128,11 @@ def test_lone_surrogate_in_a_body(admin_client, entrants):
 
 
 def test_nul_in_a_model_param_body(owner_client):
-    r = owner_client.post(f"{API}/models/", {"name": "m1", "kind": "openai", "params": {"stop": ["\u0000"]}},
-                          format="json")
+    r = owner_client.post(
+        f"{API}/models/",
+        {"name": "m1", "kind": "openai", "params": {"stop": ["\u0000"]}},
+        format="json",
+    )
     assert_error(r, 400, "invalid", "params.stop[0]")
     assert not m.Competitor.objects.exists()
 
@@ -109,7 +140,9 @@ def test_nul_in_a_model_param_body(owner_client):
 def test_starting_with_one_entrant_left(admin_client, entrants):
     tid = _tournament(admin_client, entrants).json()["id"]
     m.Entry.objects.filter(tournament_id=tid).exclude(seed=1).delete()  # removed in the admin
-    assert_error(admin_client.post(f"{API}/tournaments/{tid}/start/"), 400, "invalid", "competitors")
+    assert_error(
+        admin_client.post(f"{API}/tournaments/{tid}/start/"), 400, "invalid", "competitors"
+    )
     t = m.Tournament.objects.get(pk=tid)
     assert t.status == m.Tournament.Status.DRAFT and t.started_at is None
     assert not m.Match.objects.filter(tournament_id=tid).exists()
@@ -119,7 +152,9 @@ def test_starting_with_one_entrant_left(admin_client, entrants):
 def test_starting_with_too_few_entrants_for_the_rounds(admin_client, entrants):
     tid = _tournament(admin_client, entrants, format="swiss", config={"rounds": 3}).json()["id"]
     m.Entry.objects.filter(tournament_id=tid, seed__gt=2).delete()
-    assert_error(admin_client.post(f"{API}/tournaments/{tid}/start/"), 400, "invalid", "config.rounds")
+    assert_error(
+        admin_client.post(f"{API}/tournaments/{tid}/start/"), 400, "invalid", "config.rounds"
+    )
     assert m.Tournament.objects.get(pk=tid).status == m.Tournament.Status.DRAFT
 
 
@@ -135,8 +170,11 @@ def test_start_still_conflicts_when_not_draft(admin_client):
 
 def _upload(client, content: str, **params):
     query = "&".join(f"{k}={v}" for k, v in params.items())
-    return client.post(f"{API}/battles/import/?{query}", {"file": SimpleUploadedFile("f", content.encode())},
-                       format="multipart")
+    return client.post(
+        f"{API}/battles/import/?{query}",
+        {"file": SimpleUploadedFile("f", content.encode())},
+        format="multipart",
+    )
 
 
 def _jsonl(*records) -> str:
@@ -145,7 +183,11 @@ def _jsonl(*records) -> str:
 
 GOOD = {"model_a": "alpha", "model_b": "beta", "winner": "model_a", "tstamp": 1700000000}
 BAD_FILES = [
-    ("model_a,model_b,wins_a,wins_b,ties\nalpha,beta,1,2,3\nalpha,beta,100000000000000000000,1,0\n", 3, "wins_a"),
+    (
+        "model_a,model_b,wins_a,wins_b,ties\nalpha,beta,1,2,3\nalpha,beta,100000000000000000000,1,0\n",
+        3,
+        "wins_a",
+    ),
     (_jsonl(GOOD, dict(GOOD, tstamp=1e300)), 2, "tstamp"),
     (_jsonl(GOOD, dict(GOOD, tstamp=-1e12)), 2, "tstamp"),
     (_jsonl(GOOD, dict(GOOD, model_b="x" * 101)), 2, "model_b"),  # longer than a competitor name
@@ -196,8 +238,12 @@ CLI_BAD_FILES = [case for case in BAD_FILES if "x" * 101 not in case[0] and "c" 
 def test_cli_refuses(tmp_path, content, line, field):
     path = tmp_path / "battles.txt"
     path.write_text(content)
-    proc = subprocess.run([sys.executable, "-m", "ranking", "rate", str(path), "--method", "bt"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ranking", "rate", str(path), "--method", "bt"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode != 0
     assert f"line {line}: {field}" in proc.stderr and "Traceback" not in proc.stderr
 

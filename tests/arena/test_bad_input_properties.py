@@ -27,8 +27,13 @@ from tests.ranking.test_battles_properties import (
 pytest_plugins = ["tests.arena.test_api_common"]
 pytestmark = pytest.mark.django_db
 
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 @pytest.fixture
@@ -38,10 +43,16 @@ def staff_client(db, private_cache) -> Client:
     return client
 
 
-@given(data=battle_files() | nasty_battle_files(), create_models=st.booleans(), skip_invalid=st.booleans(),
-       fmt=st.sampled_from(["auto", "auto", "jsonl", "json", "csv", "pairs"]))
+@given(
+    data=battle_files() | nasty_battle_files(),
+    create_models=st.booleans(),
+    skip_invalid=st.booleans(),
+    fmt=st.sampled_from(["auto", "auto", "jsonl", "json", "csv", "pairs"]),
+)
 @SETTINGS
-def test_import_never_fails_and_a_refusal_stores_nothing(staff_client, data, create_models, skip_invalid, fmt):
+def test_import_never_fails_and_a_refusal_stores_nothing(
+    staff_client, data, create_models, skip_invalid, fmt
+):
     if not m.Competitor.objects.filter(name="alpha").exists():
         for name in ("alpha", "beta"):
             CompetitorFactory(name=name)
@@ -80,9 +91,15 @@ PATHS = {
     f"{API}/accounts/users/": ["page", "search"],
 }
 VALUES = st.one_of(
-    st.sampled_from(["bt", "elo", "combined", "human", "all", "me", "1", "true", "name", "-name", "acme", "qa"]),
-    st.text(max_size=8).map(lambda t: t + "\x00"), st.text(max_size=8).map(lambda t: "\ud800" + t),
-    junk_text, st.text(max_size=30), st.just("z" * 1001), st.integers(-(2**70), 2**70).map(str),
+    st.sampled_from(
+        ["bt", "elo", "combined", "human", "all", "me", "1", "true", "name", "-name", "acme", "qa"]
+    ),
+    st.text(max_size=8).map(lambda t: t + "\x00"),
+    st.text(max_size=8).map(lambda t: "\ud800" + t),
+    junk_text,
+    st.text(max_size=30),
+    st.just("z" * 1001),
+    st.integers(-(2**70), 2**70).map(str),
 )
 
 
@@ -95,7 +112,8 @@ def query_strings(params: list[str]) -> st.SearchStrategy[str]:
     return st.lists(
         pair.map(lambda kv: f"{_encoded(kv[0])}={_encoded(kv[1])}")
         | st.sampled_from(["%", "%zz", "%ff%fe", "a=%00", "=", "&&", "a=b=c", ";x=1"]),
-        min_size=1, max_size=4,
+        min_size=1,
+        max_size=4,
     ).map("&".join)
 
 

@@ -29,7 +29,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _db_down(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args, **kwargs):
-        raise OperationalError("connection to server at \"127.0.0.1\", port 5432 failed: Connection refused")
+        raise OperationalError(
+            'connection to server at "127.0.0.1", port 5432 failed: Connection refused'
+        )
 
     monkeypatch.setattr(CursorWrapper, "execute", fail)
 
@@ -66,18 +68,25 @@ def test_rebuild_all_stops_at_the_first_connection_error(monkeypatch):
         calls.append(kwargs)
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(leaderboard, "leaderboard_scopes", lambda: [("all", ""), ("judge", ""), ("human", "")])
+    monkeypatch.setattr(
+        leaderboard, "leaderboard_scopes", lambda: [("all", ""), ("judge", ""), ("human", "")]
+    )
     monkeypatch.setattr(leaderboard, "leaderboard_rebuild", rebuild)
-    monkeypatch.setattr(leaderboard, "_watermarks", lambda: (0, 0))  # (no database in this unit test)
+    monkeypatch.setattr(
+        leaderboard, "_watermarks", lambda: (0, 0)
+    )  # (no database in this unit test)
     with pytest.raises(OperationalError):
         leaderboard.leaderboard_rebuild_all()
     assert len(calls) == 1
 
 
-@pytest.mark.parametrize("task_path,service", [
-    ("workers.tasks.leaderboard.rebuild_leaderboards_task", "leaderboard_rebuild_all"),
-    ("workers.tasks.arena.arena_top_up_task", "arena_top_up"),
-])
+@pytest.mark.parametrize(
+    "task_path,service",
+    [
+        ("workers.tasks.leaderboard.rebuild_leaderboards_task", "leaderboard_rebuild_all"),
+        ("workers.tasks.arena.arena_top_up_task", "arena_top_up"),
+    ],
+)
 def test_periodic_tasks_retry_when_the_database_is_down(monkeypatch, task_path, service):
     import importlib
 
@@ -91,7 +100,9 @@ def test_periodic_tasks_retry_when_the_database_is_down(monkeypatch, task_path, 
         raise OperationalError("the database system is starting up")
 
     monkeypatch.setattr(module, service, down)
-    with pytest.raises(Retry) as retry:  # eager: the retry is raised instead of sent back to the queue
+    with pytest.raises(
+        Retry
+    ) as retry:  # eager: the retry is raised instead of sent back to the queue
         task.apply()
     assert len(calls) == 1 and isinstance(retry.value.exc, OperationalError)
     assert task.retry_backoff and task.max_retries >= 5
@@ -129,23 +140,53 @@ def test_postgres_restart_and_outage_through_gunicorn(throwaway_postgres, tmp_pa
 
     pg = throwaway_postgres
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_SETTINGS"))}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "arena.settings", "DATABASE_URL": pg.url(), "DB_CONN_MAX_AGE": "600",
-        "LUDUS_EAGER": "1", "LUDUS_VAR_DIR": str(tmp_path), "LUDUS_TESTING": "1", "LOG_FORMAT": "text",
-        "PYTHONUNBUFFERED": "1",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "arena.settings",
+            "DATABASE_URL": pg.url(),
+            "DB_CONN_MAX_AGE": "600",
+            "LUDUS_EAGER": "1",
+            "LUDUS_VAR_DIR": str(tmp_path),
+            "LUDUS_TESTING": "1",
+            "LOG_FORMAT": "text",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     env.pop("DB_CONN_HEALTH_CHECKS", None)
     env.pop("DB_POOL_SIZE", None)
-    migrate = subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env,
-                             capture_output=True, text=True, timeout=120, check=False)
+    migrate = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert migrate.returncode == 0, migrate.stderr
     port = free_port()
     log_path = tmp_path / "gunicorn.log"
     with open(log_path, "wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "arena.wsgi", "-w", "1", "--threads", "1",
-             "-b", f"127.0.0.1:{port}", "--timeout", "60"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "arena.wsgi",
+                "-w",
+                "1",
+                "--threads",
+                "1",
+                "-b",
+                f"127.0.0.1:{port}",
+                "--timeout",
+                "60",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -173,7 +214,10 @@ def test_postgres_restart_and_outage_through_gunicorn(throwaway_postgres, tmp_pa
             assert int(headers["Retry-After"]) > 0
             assert json.loads(body)["error"]["code"] == "database_unavailable"
         status, headers, body = _get(f"{base}/models/")
-        assert status == 503 and headers["Content-Type"].startswith("text/html"), (status, body[:300])
+        assert status == 503 and headers["Content-Type"].startswith("text/html"), (
+            status,
+            body[:300],
+        )
 
         pg.start()
         status, _, _ = _get(f"{base}/api/v1/models/")

@@ -53,9 +53,15 @@ def _postgresql_only(settings, monkeypatch):
         )
     # Throttle counters and the rebuild debounce in a cache of this test's own (thread-shared
     # local memory), and no leaderboard rebuild sent to a real broker by the committed votes.
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-                                   "LOCATION": f"idem-races-{uuid.uuid4().hex}"}}
-    monkeypatch.setattr("workers.tasks.leaderboard.rebuild_leaderboards_task.apply_async", lambda *a, **k: None)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": f"idem-races-{uuid.uuid4().hex}",
+        }
+    }
+    monkeypatch.setattr(
+        "workers.tasks.leaderboard.rebuild_leaderboards_task.apply_async", lambda *a, **k: None
+    )
 
 
 # --------------------------------------------------------------------------- helpers
@@ -67,9 +73,16 @@ def _pg_connect() -> Any:
     from psycopg.conninfo import make_conninfo
 
     s = connection.settings_dict
-    params = {"dbname": s["NAME"], "user": s.get("USER"), "password": s.get("PASSWORD"), "host": s.get("HOST"),
-              "port": str(s["PORT"]) if s.get("PORT") else None}
-    conn = psycopg.connect(make_conninfo(**{k: v for k, v in params.items() if v}), connect_timeout=10)
+    params = {
+        "dbname": s["NAME"],
+        "user": s.get("USER"),
+        "password": s.get("PASSWORD"),
+        "host": s.get("HOST"),
+        "port": str(s["PORT"]) if s.get("PORT") else None,
+    }
+    conn = psycopg.connect(
+        make_conninfo(**{k: v for k, v in params.items() if v}), connect_timeout=10
+    )
     with conn.cursor() as cur:  # never hang the suite on a lock: fail instead
         cur.execute("SET lock_timeout = '5s'")
     conn.commit()
@@ -79,8 +92,10 @@ def _pg_connect() -> Any:
 def _try_lock(conn: Any, *, scope: str, key: str) -> bool:
     """Take the advisory lock a request with (scope, key) holds while it runs, in ``conn``'s transaction."""
     with conn.cursor() as cur:
-        cur.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s::text || E'\\n' || %s::text, 7321))",
-                    [scope, key])
+        cur.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended(%s::text || E'\\n' || %s::text, 7321))",
+            [scope, key],
+        )
         return bool(cur.fetchone()[0])
 
 
@@ -92,7 +107,9 @@ def _battle() -> tuple[Client, str, str, m.BattleServe]:
     assert r.status_code == 200, r.content
     scope = _scope(client)
     serve = m.BattleServe.objects.get(voter_hash=voter_hash_make(anon_id=_anon_id(client)))
-    assert serve.voter_hash[:64] == scope  # the identity this test computes is the one the server stored
+    assert (
+        serve.voter_hash[:64] == scope
+    )  # the identity this test computes is the one the server stored
     assert serve.voted_at is None
     return client, r.json()["token"], scope, serve
 
@@ -118,8 +135,12 @@ def _twin(client: Client) -> Client:
 
 def _vote(client: Client, token: str, outcome: str = "A", *, key: str | None = None) -> Any:
     headers = {"Idempotency-Key": key} if key is not None else {}
-    return client.post(f"{API}/votes/", {"token": token, "outcome": outcome}, content_type="application/json",
-                       headers=headers)
+    return client.post(
+        f"{API}/votes/",
+        {"token": token, "outcome": outcome},
+        content_type="application/json",
+        headers=headers,
+    )
 
 
 def _in_threads(*calls: Callable[[], Any], timeout: float = DEADLINE) -> list[Any]:
@@ -148,7 +169,9 @@ def _in_threads(*calls: Callable[[], Any], timeout: float = DEADLINE) -> list[An
     for t in threads:
         t.join(max(0.0, end - time.monotonic()))
     hung = [i for i, t in enumerate(threads) if t.is_alive()]
-    assert not hung, f"request(s) {hung} still running after {timeout} s: blocked instead of answering at once"
+    assert not hung, (
+        f"request(s) {hung} still running after {timeout} s: blocked instead of answering at once"
+    )
     for exc in errors:
         if exc is not None:
             raise exc
@@ -188,7 +211,9 @@ def test_held_lock_answers_in_flight_at_once_and_writes_nothing():
         assert REPLAYED not in r
         assert _written(serve) == (0, 0, False)
         assert not m.IdempotencyRecord.objects.filter(scope=scope, key=key).exists()
-        assert elapsed < DEADLINE / 2, f"the in-flight answer took {elapsed:.1f} s: it waited for the lock"
+        assert elapsed < DEADLINE / 2, (
+            f"the in-flight answer took {elapsed:.1f} s: it waited for the lock"
+        )
     finally:
         blocker.rollback()  # "the first request" ends without a write: the lock is released
         blocker.close()
@@ -224,8 +249,13 @@ def test_first_request_committing_after_lookup_wins_and_is_replayed(monkeypatch)
     key = str(uuid.uuid4())
     body = {"token": token, "outcome": "A"}
     stored = {
-        "vote_id": 987654, "battle_id": 876543, "outcome": "A", "recorded_outcome": "model_a",
-        "model_a": "first-request-model-a", "model_b": "first-request-model-b", "category": "general",
+        "vote_id": 987654,
+        "battle_id": 876543,
+        "outcome": "A",
+        "recorded_outcome": "model_a",
+        "model_a": "first-request-model-a",
+        "model_b": "first-request-model-b",
+        "category": "general",
         "created_at": "2024-01-02T03:04:05+00:00",
     }
     table = m.IdempotencyRecord._meta.db_table
@@ -293,18 +323,30 @@ def test_concurrent_double_submit_records_one_vote():
         statuses = [r.status_code for r in responses]
         assert 500 not in statuses, [r.content for r in responses]
         fresh = [r for r in responses if r.status_code == 201 and REPLAYED not in r]
-        assert len(fresh) == 1, (i, statuses, [dict(r.items()) for r in responses], [r.content for r in responses])
+        assert len(fresh) == 1, (
+            i,
+            statuses,
+            [dict(r.items()) for r in responses],
+            [r.content for r in responses],
+        )
         (winner,) = fresh
         (other,) = [r for r in responses if r is not winner]
         if other.status_code == 201:
-            assert other.get(REPLAYED) == "true" and other.json() == winner.json(), (i, other.content)
+            assert other.get(REPLAYED) == "true" and other.json() == winner.json(), (
+                i,
+                other.content,
+            )
         else:
             assert_error(other, 409, "in_flight")
         assert _written(serve) == (1, 1, True), (i, statuses)
         assert m.Vote.objects.get(serve=serve).pk == winner.json()["vote_id"]
         # The stored response is the winner's: a later retry replays it.
         retry = _vote(client, token, "A", key=key)
-        assert retry.status_code == 201 and retry.get(REPLAYED) == "true" and retry.json() == winner.json()
+        assert (
+            retry.status_code == 201
+            and retry.get(REPLAYED) == "true"
+            and retry.json() == winner.json()
+        )
         assert m.IdempotencyRecord.objects.filter(scope=scope, key=key).count() == 1
 
 
@@ -315,7 +357,10 @@ def test_concurrent_submits_with_different_keys_record_one_vote():
         clients = (client, _twin(client))
         outcomes = ("A", "B")
         responses = _in_threads(
-            *[lambda c=c, o=o, k=k: _vote(c, token, o, key=k) for c, o, k in zip(clients, outcomes, keys, strict=True)]
+            *[
+                lambda c=c, o=o, k=k: _vote(c, token, o, key=k)
+                for c, o, k in zip(clients, outcomes, keys, strict=True)
+            ]
         )
         statuses = sorted(r.status_code for r in responses)
         assert statuses == [201, 409], (i, statuses, [r.content for r in responses])
@@ -331,7 +376,9 @@ def test_concurrent_submits_with_different_keys_record_one_vote():
         # Each key keeps its own first answer.
         for j in (won, lost):
             retry = _vote(client, token, outcomes[j], key=keys[j])
-            assert retry.status_code == responses[j].status_code and retry.get(REPLAYED) == "true", (i, j, retry.content)
+            assert (
+                retry.status_code == responses[j].status_code and retry.get(REPLAYED) == "true"
+            ), (i, j, retry.content)
             assert retry.json() == responses[j].json()
         assert m.IdempotencyRecord.objects.filter(scope=scope).count() == 2
         assert _written(serve) == (1, 1, True)

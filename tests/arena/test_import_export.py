@@ -17,12 +17,25 @@ from tests.factories import BattleFactory, CompetitorFactory
 pytest_plugins = ["tests.arena.test_api_common"]
 pytestmark = pytest.mark.django_db
 
-PAIRS = "model_a,model_b,wins_a,wins_b,ties\nalpha,beta,10,5,2\nbeta,gamma,3,4,0\nalpha,beta,1,1,1\n"
-RECORDS = "\n".join(json.dumps(r) for r in [
-    {"model_a": "alpha", "model_b": "beta", "winner": "model_a", "tstamp": 1700000000},
-    {"model_a": "beta", "model_b": "gamma", "winner": "tie (bothbad)", "tstamp": 1700000001},
-    {"model_a": "gamma", "model_b": "alpha", "winner": "model_b", "tstamp": 1700000002},
-]) + "\n"
+PAIRS = (
+    "model_a,model_b,wins_a,wins_b,ties\nalpha,beta,10,5,2\nbeta,gamma,3,4,0\nalpha,beta,1,1,1\n"
+)
+RECORDS = (
+    "\n".join(
+        json.dumps(r)
+        for r in [
+            {"model_a": "alpha", "model_b": "beta", "winner": "model_a", "tstamp": 1700000000},
+            {
+                "model_a": "beta",
+                "model_b": "gamma",
+                "winner": "tie (bothbad)",
+                "tstamp": 1700000001,
+            },
+            {"model_a": "gamma", "model_b": "alpha", "winner": "model_b", "tstamp": 1700000002},
+        ]
+    )
+    + "\n"
+)
 
 
 @pytest.fixture
@@ -32,8 +45,11 @@ def models3(db):
 
 def _upload(client, content: str, name="battles.csv", **params):
     query = "&".join(f"{k}={v}" for k, v in params.items())
-    return client.post(f"{API}/battles/import/?{query}", {"file": SimpleUploadedFile(name, content.encode())},
-                       format="multipart")
+    return client.post(
+        f"{API}/battles/import/?{query}",
+        {"file": SimpleUploadedFile(name, content.encode())},
+        format="multipart",
+    )
 
 
 def test_pair_counts_become_pair_rows(admin_client, models3):
@@ -48,18 +64,32 @@ def test_pair_counts_become_pair_rows(admin_client, models3):
 
 
 def test_records_as_raw_body(admin_client, models3):
-    r = admin_client.post(f"{API}/battles/import/?category=coding", RECORDS, content_type="application/x-ndjson")
+    r = admin_client.post(
+        f"{API}/battles/import/?category=coding", RECORDS, content_type="application/x-ndjson"
+    )
     assert r.status_code == 201, r.content
     assert r.json()["n_stored"] == 3
-    rows = list(m.Battle.objects.order_by("tstamp").values_list("model_a__name", "outcome", "source", "category"))
-    assert rows == [("alpha", "model_a", "import", "coding"), ("beta", "tie (bothbad)", "import", "coding"),
-                    ("gamma", "model_b", "import", "coding")]
+    rows = list(
+        m.Battle.objects.order_by("tstamp").values_list(
+            "model_a__name", "outcome", "source", "category"
+        )
+    )
+    assert rows == [
+        ("alpha", "model_a", "import", "coding"),
+        ("beta", "tie (bothbad)", "import", "coding"),
+        ("gamma", "model_b", "import", "coding"),
+    ]
     assert m.Battle.objects.order_by("tstamp").first().tstamp.timestamp() == 1700000000
 
 
 def test_json_array_and_csv(admin_client, models3):
     arr = json.dumps([{"model_a": "alpha", "model_b": "beta", "winner": "tie"}])
-    assert admin_client.post(f"{API}/battles/import/", arr, content_type="application/json").status_code == 201
+    assert (
+        admin_client.post(
+            f"{API}/battles/import/", arr, content_type="application/json"
+        ).status_code
+        == 201
+    )
     csv_text = "model_a,model_b,winner\nalpha,gamma,model_b\n"
     assert _upload(admin_client, csv_text).status_code == 201
     assert m.Battle.objects.count() == 2
@@ -75,7 +105,9 @@ def test_malformed_file_imports_nothing(admin_client, models3):
     assert r.status_code == 201 and r.json()["skipped"] == 2 and len(r.json()["errors"]) == 2
 
 
-@pytest.mark.parametrize("content", ["", "not,a,battle,file\n1,2,3,4\n", "{broken json\n", "\xff\xfe garbage"])
+@pytest.mark.parametrize(
+    "content", ["", "not,a,battle,file\n1,2,3,4\n", "{broken json\n", "\xff\xfe garbage"]
+)
 def test_garbage_is_refused(admin_client, models3, content):
     before = counts()
     r = _upload(admin_client, content)
@@ -98,7 +130,10 @@ def test_oversize_refused(admin_client, models3, settings):
     settings.LUDUS_IMPORT_MAX_BYTES = 50
     before = counts()
     assert_error(_upload(admin_client, PAIRS * 3), 413, "too_large")
-    assert_error(admin_client.post(f"{API}/battles/import/", RECORDS, content_type="application/x-ndjson"), 413)
+    assert_error(
+        admin_client.post(f"{API}/battles/import/", RECORDS, content_type="application/x-ndjson"),
+        413,
+    )
     assert counts() == before
 
 
@@ -123,7 +158,10 @@ def test_export_formats_round_trip(admin_client, models3, owner_client):
     r = admin_client.get(f"{API}/battles/export/?format=jsonl")
     assert r.status_code == 200 and r["Content-Type"].startswith("application/x-ndjson")
     lines = [json.loads(x) for x in b"".join(r.streaming_content).decode().splitlines()]
-    assert [(x["model_a"], x["model_b"], x["winner"]) for x in lines] == [("alpha", "beta", "model_a"), ("beta", "gamma", "tie")]
+    assert [(x["model_a"], x["model_b"], x["winner"]) for x in lines] == [
+        ("alpha", "beta", "model_a"),
+        ("beta", "gamma", "tie"),
+    ]
     r = admin_client.get(f"{API}/battles/export/?format=csv&category=coding")
     text = b"".join(r.streaming_content).decode()
     assert text.splitlines()[0].startswith("model_a,model_b,winner") and len(text.splitlines()) == 2

@@ -37,12 +37,23 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ESTABLISHED = [f"est-{k}" for k in range(6)]
 
 
-def _battles(pairs: list[tuple[m.Competitor, m.Competitor, str]], *, start: int = 0, source: str = "human",
-             category: str = "general") -> None:
+def _battles(
+    pairs: list[tuple[m.Competitor, m.Competitor, str]],
+    *,
+    start: int = 0,
+    source: str = "human",
+    category: str = "general",
+) -> None:
     m.Battle.objects.bulk_create(
         [
-            m.Battle(model_a=a, model_b=b, outcome=o, source=source, category=category,
-                     tstamp=T0 + timedelta(seconds=start + k, microseconds=137 * k))
+            m.Battle(
+                model_a=a,
+                model_b=b,
+                outcome=o,
+                source=source,
+                category=category,
+                tstamp=T0 + timedelta(seconds=start + k, microseconds=137 * k),
+            )
             for k, (a, b, o) in enumerate(pairs)
         ]
     )
@@ -52,7 +63,7 @@ def _round_robin(rng: np.random.Generator, comps: list[m.Competitor], per_pair: 
     strength = {c.id: 60.0 * k for k, c in enumerate(comps)}
     out = []
     for i, a in enumerate(comps):
-        for b in comps[i + 1:]:
+        for b in comps[i + 1 :]:
             p = 1.0 / (1.0 + 10 ** (-(strength[a.id] - strength[b.id]) / 400.0))
             for _ in range(per_pair):
                 u = rng.random()
@@ -80,25 +91,46 @@ def board(db, private_cache):
 
 
 def _latest(method: str, source: str = "combined", category: str = "all") -> m.LeaderboardSnapshot:
-    return m.LeaderboardSnapshot.objects.filter(method=method, source=source, category=category).latest("version")
+    return m.LeaderboardSnapshot.objects.filter(
+        method=method, source=source, category=category
+    ).latest("version")
 
 
 def test_newcomer_and_island_never_ranked_above_established(board, anon, client):
     snaps = lb.leaderboard_rebuild()
-    assert {s.method for s in snaps} >= {"bt", "bt_pair_frequency", "elo", "openskill", "winrate", "alpharank", "expected_score"}
+    assert {s.method for s in snaps} >= {
+        "bt",
+        "bt_pair_frequency",
+        "elo",
+        "openskill",
+        "winrate",
+        "alpharank",
+        "expected_score",
+    }
     for snap in snaps:
         rows = {r["model"]: r for r in snap.ratings}
         assert "secret-model" not in rows
         new, ia, ib = rows["newcomer-one-win"], rows["island-a"], rows["island-b"]
-        assert (new["provisional"], new["rank"], new["component"], new["section"]) == (True, None, 0, "provisional")
+        assert (new["provisional"], new["rank"], new["component"], new["section"]) == (
+            True,
+            None,
+            0,
+            "provisional",
+        )
         for r in (ia, ib):
             assert r["component"] == 1 and r["rank"] is None and r["section"] == "separate"
         for name in ESTABLISHED:  # est-5 also met the newcomer
             r = rows[name]
             expected = (126, 6) if name == "est-5" else (125, 5)
-            assert (r["provisional"], r["component"], r["battles"], r["opponents"]) == (False, 0, *expected)
+            assert (r["provisional"], r["component"], r["battles"], r["opponents"]) == (
+                False,
+                0,
+                *expected,
+            )
             assert r["rank"] >= 1
-        assert rows[ESTABLISHED[1]]["withdrawn"] is True and rows[ESTABLISHED[0]]["withdrawn"] is False
+        assert (
+            rows[ESTABLISHED[1]]["withdrawn"] is True and rows[ESTABLISHED[0]]["withdrawn"] is False
+        )
         # the ranked section comes first, every unranked model after every ranked one
         sections = [r["section"] for r in snap.ratings]
         assert sections == sorted(sections, key=lb.SECTIONS.index)
@@ -116,7 +148,14 @@ def test_newcomer_and_island_never_ranked_above_established(board, anon, client)
     for r in est_rows:
         assert r["rank"] == 1 + sum(o["lower"] > r["upper"] for o in est_rows)
     # every board has an interval now (Elo: bootstrap); Rank(UB) among the established uses it
-    for method in ("bt_pair_frequency", "elo", "openskill", "winrate", "alpharank", "expected_score"):
+    for method in (
+        "bt_pair_frequency",
+        "elo",
+        "openskill",
+        "winrate",
+        "alpharank",
+        "expected_score",
+    ):
         rows_m = {r["model"]: r for r in _latest(method).ratings}
         est_m = [rows_m[n] for n in ESTABLISHED]
         for r in est_m:
@@ -125,28 +164,45 @@ def test_newcomer_and_island_never_ranked_above_established(board, anon, client)
 
     # page == API for these flags, and the page lists the unranked apart
     api = anon.get(f"{API}/leaderboard/?method=bt").json()
-    assert "excluded_competitors" not in api["inputs"] and str(board["private"].id) not in json.dumps(api["inputs"])
+    assert "excluded_competitors" not in api["inputs"] and str(
+        board["private"].id
+    ) not in json.dumps(api["inputs"])
     page = client.get("/?method=bt")
     assert page.status_code == 200
     keys = ("model", "rank", "provisional", "component", "withdrawn", "section")
-    assert [{k: r[k] for k in keys} for r in api["ratings"]] == [{k: r[k] for k in keys} for r in page.context["lb"]["rows"]]
+    assert [{k: r[k] for k in keys} for r in api["ratings"]] == [
+        {k: r[k] for k in keys} for r in page.context["lb"]["rows"]
+    ]
     html = page.content.decode()
     assert "secret-model" not in html
     assert "Provisional" in html and "Not comparable with the main group" in html
-    assert '<span class="badge">withdrawn</span>' in html and '<span class="badge">group 2</span>' in html
+    assert (
+        '<span class="badge">withdrawn</span>' in html
+        and '<span class="badge">group 2</span>' in html
+    )
 
 
 def test_listing_rule_comes_from_settings(board, settings):
     settings.LUDUS_LISTING_MIN_BATTLES = 1
     settings.LUDUS_LISTING_MIN_OPPONENTS = 1
     rows = {r["model"]: r for r in lb.leaderboard_rebuild(methods=["bt"])[0].ratings}
-    assert rows["newcomer-one-win"]["provisional"] is False and rows["newcomer-one-win"]["rank"] is not None
-    assert rows["island-a"]["rank"] is None  # another component is never ranked against the main group
+    assert (
+        rows["newcomer-one-win"]["provisional"] is False
+        and rows["newcomer-one-win"]["rank"] is not None
+    )
+    assert (
+        rows["island-a"]["rank"] is None
+    )  # another component is never ranked against the main group
 
 
 def _cli_rate(path: Path, *args: str) -> dict:
-    out = subprocess.run([sys.executable, "-m", "ranking", "rate", str(path), *args, "--output", "json"],
-                         cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "ranking", "rate", str(path), *args, "--output", "json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return {r["model"]: r for r in json.loads(out.stdout)["ratings"]}
 
 
@@ -158,11 +214,19 @@ def _assert_reproduced(snapshot: m.LeaderboardSnapshot, cli: dict) -> None:
             if r[key] is None:
                 assert cli[name][key] is None
             else:
-                assert abs(r[key] - cli[name][key]) <= 1e-9, (snapshot.method, name, key, r[key], cli[name][key])
+                assert abs(r[key] - cli[name][key]) <= 1e-9, (
+                    snapshot.method,
+                    name,
+                    key,
+                    r[key],
+                    cli[name][key],
+                )
 
 
 def test_old_snapshot_reproduced_from_its_export(board, tmp_path, admin_client):
-    old_bt, old_elo, old_os, old_wr = lb.leaderboard_rebuild(methods=["bt", "elo", "openskill", "winrate"])
+    old_bt, old_elo, old_os, old_wr = lb.leaderboard_rebuild(
+        methods=["bt", "elo", "openskill", "winrate"]
+    )
     est = board["est"]
     # many new battles, some with timestamps older than the old snapshot's battles
     _battles(_round_robin(np.random.default_rng(5), est, 40), start=-10_000)
@@ -181,12 +245,32 @@ def test_old_snapshot_reproduced_from_its_export(board, tmp_path, admin_client):
     api_path = tmp_path / "old-api.jsonl"
     api_path.write_bytes(b"".join(r.streaming_content))
     assert api_path.read_text() == path.read_text()
-    _assert_reproduced(old_elo, _cli_rate(api_path, "--method", "elo", "--k", "4", "--ci", "bootstrap", "--rounds", "100", "--seed", "0"))
-    for snap, args in ((old_os, ("--method", "openskill", "--model", "plackett-luce")), (old_wr, ("--method", "winrate"))):
+    _assert_reproduced(
+        old_elo,
+        _cli_rate(
+            api_path,
+            "--method",
+            "elo",
+            "--k",
+            "4",
+            "--ci",
+            "bootstrap",
+            "--rounds",
+            "100",
+            "--seed",
+            "0",
+        ),
+    )
+    for snap, args in (
+        (old_os, ("--method", "openskill", "--model", "plackett-luce")),
+        (old_wr, ("--method", "winrate")),
+    ):
         assert snap.inputs["battles_upto"] == old_bt.inputs["battles_upto"]
         _assert_reproduced(snap, _cli_rate(path, *args))
     # and the new snapshot differs from the old one (the new battles did arrive)
-    assert {r["model"]: r["rating"] for r in new_bt.ratings} != {r["model"]: r["rating"] for r in old_bt.ratings}
+    assert {r["model"]: r["rating"] for r in new_bt.ratings} != {
+        r["model"]: r["rating"] for r in old_bt.ratings
+    }
 
 
 def test_snapshot_export_errors(board, admin_client):
@@ -270,7 +354,9 @@ def test_watermark_waits_for_a_battle_committing_late(private_cache):
     writer = threading.Thread(target=slow_writer)
     writer.start()
     assert inserted.wait(5)
-    m.Battle.objects.create(model_a=b, model_b=a, outcome="model_a", source="human")  # larger id, committed
+    m.Battle.objects.create(
+        model_a=b, model_b=a, outcome="model_a", source="human"
+    )  # larger id, committed
     release.set()
     data = lb.battle_data_load()
     writer.join()
@@ -289,16 +375,52 @@ def test_shown_values_stay_apart_and_inside_their_shown_intervals(db, private_ca
 
     comps = [CompetitorFactory(name=f"m{k:02d}") for k in range(18)]
     masses = [0.05 + 0.0004 * k for k in range(18)]
-    snapshot_publish(method="alpharank", source="combined", category="all", data_version="a", params={},
-                     ratings=[{"model": c.name, "competitor_id": c.id, "rating": v, "lower": None, "upper": None,
-                               "rank": 1, "battles": 200, "section": "ranked"} for c, v in zip(comps, masses)],
-                     n_battles=1800, compute_ms=1, board={"interval": "", "listing": {"min_battles": 100,
-                                                                                       "min_opponents": 5}})
-    snapshot_publish(method="expected_score", source="combined", category="all", data_version="e", params={},
-                     ratings=[{"model": c.name, "competitor_id": c.id, "rating": 3.4 - 0.01 * k,
-                               "lower": 3.37 - 0.01 * k, "upper": 3.43 - 0.01 * k, "rank": 1, "battles": 200,
-                               "section": "ranked"} for k, c in enumerate(comps[:3])],
-                     n_battles=600, compute_ms=1, board={"interval": "± 1.96 Monte Carlo standard errors"})
+    snapshot_publish(
+        method="alpharank",
+        source="combined",
+        category="all",
+        data_version="a",
+        params={},
+        ratings=[
+            {
+                "model": c.name,
+                "competitor_id": c.id,
+                "rating": v,
+                "lower": None,
+                "upper": None,
+                "rank": 1,
+                "battles": 200,
+                "section": "ranked",
+            }
+            for c, v in zip(comps, masses)
+        ],
+        n_battles=1800,
+        compute_ms=1,
+        board={"interval": "", "listing": {"min_battles": 100, "min_opponents": 5}},
+    )
+    snapshot_publish(
+        method="expected_score",
+        source="combined",
+        category="all",
+        data_version="e",
+        params={},
+        ratings=[
+            {
+                "model": c.name,
+                "competitor_id": c.id,
+                "rating": 3.4 - 0.01 * k,
+                "lower": 3.37 - 0.01 * k,
+                "upper": 3.43 - 0.01 * k,
+                "rank": 1,
+                "battles": 200,
+                "section": "ranked",
+            }
+            for k, c in enumerate(comps[:3])
+        ],
+        n_battles=600,
+        compute_ms=1,
+        board={"interval": "± 1.96 Monte Carlo standard errors"},
+    )
     rows = client.get("/?method=alpharank").context["lb"]["rows"]
     assert len({r["rating_text"] for r in rows}) == 18
     assert all(r["interval_text"] == "no interval" for r in rows)
@@ -354,17 +476,32 @@ def test_rank_ub_counts_an_unbounded_side_as_unbounded():
 
     names = ("a", "b", "c", "d")
     pairs = [(i, j) for i in range(4) for j in range(4) if i < j] * 2
-    battles = Battles(models=names, a=np.array([p[0] for p in pairs], dtype=np.int32),
-                      b=np.array([p[1] for p in pairs], dtype=np.int32),
-                      outcome=np.zeros(len(pairs), dtype=np.int8))
-    data = lb.BattleData(battles=battles, competitor_ids=[11, 12, 13, 14], n_records=len(pairs), inputs={})
-    result = RatingResult(
-        method="bt", params={}, models=list(names), rating=np.array([1300.0, 1200.0, 1000.0, 900.0]),
-        lower=np.array([1250.0, 1150.0, -np.inf, 850.0]), upper=np.array([1350.0, 1250.0, np.inf, 950.0]),
-        battles=np.full(4, 6), component=np.zeros(4, dtype=np.int64), n_battles=len(pairs),
+    battles = Battles(
+        models=names,
+        a=np.array([p[0] for p in pairs], dtype=np.int32),
+        b=np.array([p[1] for p in pairs], dtype=np.int32),
+        outcome=np.zeros(len(pairs), dtype=np.int8),
     )
-    rows = {r["model"]: r for r in lb._rows(result, data, rule={"min_battles": 1, "min_opponents": 1},
-                                            withdrawn=set())}
+    data = lb.BattleData(
+        battles=battles, competitor_ids=[11, 12, 13, 14], n_records=len(pairs), inputs={}
+    )
+    result = RatingResult(
+        method="bt",
+        params={},
+        models=list(names),
+        rating=np.array([1300.0, 1200.0, 1000.0, 900.0]),
+        lower=np.array([1250.0, 1150.0, -np.inf, 850.0]),
+        upper=np.array([1350.0, 1250.0, np.inf, 950.0]),
+        battles=np.full(4, 6),
+        component=np.zeros(4, dtype=np.int64),
+        n_battles=len(pairs),
+    )
+    rows = {
+        r["model"]: r
+        for r in lb._rows(
+            result, data, rule={"min_battles": 1, "min_opponents": 1}, withdrawn=set()
+        )
+    }
     # a: nobody's lower > 1350 -> 1; b: a's 1250 > 1250? no -> 1; c: upper +inf -> 1;
     # d: a (1250) and b (1150) are above 950, c's lower is unbounded -> 3
     assert {n: rows[n]["rank"] for n in names} == {"a": 1, "b": 1, "c": 1, "d": 3}

@@ -24,7 +24,9 @@ def test_0002_counts_the_votes_already_recorded_per_match():
         Vote = apps.get_model("arena", "Vote")
         a = Competitor.objects.create(name="mig-a")
         b = Competitor.objects.create(name="mig-b")
-        m1, m2, m3 = (Match.objects.create(competitor_a=a, competitor_b=b, status="done") for _ in range(3))
+        m1, m2, m3 = (
+            Match.objects.create(competitor_a=a, competitor_b=b, status="done") for _ in range(3)
+        )
         for i in range(3):
             Vote.objects.create(match=m1, voter_hash=f"v{i}", outcome="model_a")
         Vote.objects.create(match=m2, voter_hash="v0", outcome="tie")
@@ -38,4 +40,6 @@ def test_0002_counts_the_votes_already_recorded_per_match():
 def test_models_and_migrations_agree():
     from django.core.management import call_command
 
-    call_command("makemigrations", "--check", "--dry-run", verbosity=0)  # exits non-zero when a migration is missing
+    call_command(
+        "makemigrations", "--check", "--dry-run", verbosity=0
+    )  # exits non-zero when a migration is missing

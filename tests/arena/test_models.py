@@ -32,8 +32,16 @@ def test_invalid_outcome_is_refused_by_the_database():
     match = MatchFactory()
     _refused(lambda: m.Match.objects.filter(pk=match.pk).update(outcome="A"))
     a, b = CompetitorFactory(), CompetitorFactory()
-    _refused(lambda: m.Battle.objects.bulk_create([m.Battle(model_a=a, model_b=b, outcome="winner", source="human")]))
-    _refused(lambda: m.Battle.objects.bulk_create([m.Battle(model_a=a, model_b=a, outcome="tie", source="human")]))
+    _refused(
+        lambda: m.Battle.objects.bulk_create(
+            [m.Battle(model_a=a, model_b=b, outcome="winner", source="human")]
+        )
+    )
+    _refused(
+        lambda: m.Battle.objects.bulk_create(
+            [m.Battle(model_a=a, model_b=a, outcome="tie", source="human")]
+        )
+    )
     assert m.Battle.objects.count() == 0
 
 
@@ -43,7 +51,11 @@ def test_a_pair_meets_once_per_round_whatever_the_sides():
     a, b = CompetitorFactory(), CompetitorFactory()
     prompt = PromptFactory()
     m.Match.objects.create(tournament=t, round=rnd, competitor_a=a, competitor_b=b, prompt=prompt)
-    _refused(lambda: m.Match.objects.create(tournament=t, round=rnd, competitor_a=b, competitor_b=a, prompt=prompt))
+    _refused(
+        lambda: m.Match.objects.create(
+            tournament=t, round=rnd, competitor_a=b, competitor_b=a, prompt=prompt
+        )
+    )
     rnd2 = m.Round.objects.create(tournament=t, number=2)
     m.Match.objects.create(tournament=t, round=rnd2, competitor_a=b, competitor_b=a, prompt=prompt)
 
@@ -80,7 +92,11 @@ def test_one_vote_per_voter_and_battle():
 def test_a_judge_step_is_recorded_once():
     match = MatchFactory()
     m.Judgment.objects.create(match=match, judge="j", order="ab", verdict="A>B", outcome="model_a")
-    _refused(lambda: m.Judgment.objects.create(match=match, judge="j", order="ab", verdict="B>A", outcome="model_b"))
+    _refused(
+        lambda: m.Judgment.objects.create(
+            match=match, judge="j", order="ab", verdict="B>A", outcome="model_b"
+        )
+    )
     m.Judgment.objects.create(match=match, judge="j", order="ba", verdict="B>A", outcome="model_a")
 
 

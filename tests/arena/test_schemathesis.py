@@ -52,9 +52,23 @@ def admin_headers(db, settings, private_cache, keep_test_connection):
     from arena.services.leaderboard import snapshot_publish
 
     snapshot_publish(
-        method="bt", source="combined", category="all", data_version="d", params={},
-        ratings=[{"model": "st-0", "competitor_id": None, "rating": 1000.0, "lower": None, "upper": None, "rank": 1}],
-        n_battles=1, compute_ms=0,
+        method="bt",
+        source="combined",
+        category="all",
+        data_version="d",
+        params={},
+        ratings=[
+            {
+                "model": "st-0",
+                "competitor_id": None,
+                "rating": 1000.0,
+                "lower": None,
+                "upper": None,
+                "rank": 1,
+            }
+        ],
+        n_battles=1,
+        compute_ms=0,
     )
     _, raw = m.ApiKey.issue(user=admin)
     return {"Authorization": f"Token {raw}"}
@@ -110,4 +124,6 @@ def flatmap_query(ctx, query):
 @hostile_schema.parametrize()
 @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck))
 def test_hostile_query_strings_are_refused(case, admin_headers):
-    case.call_and_validate(headers=admin_headers, checks=[not_a_server_error, content_type_conformance])
+    case.call_and_validate(
+        headers=admin_headers, checks=[not_a_server_error, content_type_conformance]
+    )

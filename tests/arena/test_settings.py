@@ -11,10 +11,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}}
+    base = {
+        k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY", "ALLOWED_HOSTS"}
+    }
     base.update(env)
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=base, capture_output=True, text=True, timeout=120
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -67,7 +74,12 @@ def test_database_pool_is_opt_in_and_replaces_persistent_connections():
     url = "postgres://postgres@127.0.0.1:5432/ludus"
     pooled = _manage("shell", "-c", code, DATABASE_URL=url, DB_POOL_SIZE="3", DB_CONN_MAX_AGE="60")
     assert pooled.returncode == 0, pooled.stderr
-    assert pooled.stdout.strip().splitlines()[-1].startswith(
-        "{'min_size': 1, 'max_size': 3, 'timeout': 30, 'check': <function ConnectionPool.check_connection")
+    assert (
+        pooled.stdout.strip()
+        .splitlines()[-1]
+        .startswith(
+            "{'min_size': 1, 'max_size': 3, 'timeout': 30, 'check': <function ConnectionPool.check_connection"
+        )
+    )
     plain = _manage("shell", "-c", code, DATABASE_URL=url, DB_CONN_MAX_AGE="60")
     assert plain.stdout.strip().splitlines()[-1] == "None 60", plain.stdout + plain.stderr

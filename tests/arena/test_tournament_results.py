@@ -20,7 +20,11 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def field():
     def make(n: int, *, spread: float = 60.0) -> list[Competitor]:
-        return [CompetitorFactory(name=f"p{i}", sim_strength=1300 - spread * i, sim_seed=i) for i in range(n)]
+        return [
+            CompetitorFactory(name=f"p{i}", sim_strength=1300 - spread * i, sim_seed=i)
+            for i in range(n)
+        ]
+
     return make
 
 
@@ -33,40 +37,50 @@ def prompts():
 
 
 def _involving(t: Tournament, c: Competitor):
-    return Match.objects.filter(tournament=t).filter(competitor_a=c) | Match.objects.filter(tournament=t, competitor_b=c)
+    return Match.objects.filter(tournament=t).filter(competitor_a=c) | Match.objects.filter(
+        tournament=t, competitor_b=c
+    )
 
 
 # --------------------------------------------------------------------------- withdrawn entrants
 
 
-@pytest.mark.parametrize("fmt,config,games", [
-    # 3 entrants left: a single round robin of 3 plays 3 games, a double one 6
-    ("round_robin", {}, 3),
-    ("double_round_robin", {}, 6),
-    # a Swiss of 3 over 2 rounds: one game a round
-    ("swiss", {"rounds": 2}, 2),
-    # a bracket of 3: one semi-final (the top seed has a bye) and the final
-    ("single_elimination", {}, 2),
-    ("arena", {"battles": 5, "batch": 2}, 5),
-])
+@pytest.mark.parametrize(
+    "fmt,config,games",
+    [
+        # 3 entrants left: a single round robin of 3 plays 3 games, a double one 6
+        ("round_robin", {}, 3),
+        ("double_round_robin", {}, 6),
+        # a Swiss of 3 over 2 rounds: one game a round
+        ("swiss", {"rounds": 2}, 2),
+        # a bracket of 3: one semi-final (the top seed has a bye) and the final
+        ("single_elimination", {}, 2),
+        ("arena", {"battles": 5, "batch": 2}, 5),
+    ],
+)
 def test_a_model_withdrawn_before_the_start_never_plays(field, prompts, fmt, config, games):
     comps = field(4)
-    t = tournament_create(name=f"w-{fmt}", format=fmt, competitors=comps, config=config, prompt_sets=[prompts],
-                          seed=3)
+    t = tournament_create(
+        name=f"w-{fmt}", format=fmt, competitors=comps, config=config, prompt_sets=[prompts], seed=3
+    )
     competitor_withdraw(competitor=comps[1])
     tournament_run_inline(tournament=t)
     t.refresh_from_db()
     assert t.status == Tournament.Status.COMPLETED
     assert not _involving(t, comps[1]).exists()
     assert Match.objects.filter(tournament=t).count() == games
-    assert [e.competitor_id for e in Entry.objects.filter(tournament=t, withdrawn=False).order_by("seed")] == [
-        comps[0].pk, comps[2].pk, comps[3].pk]
+    assert [
+        e.competitor_id
+        for e in Entry.objects.filter(tournament=t, withdrawn=False).order_by("seed")
+    ] == [comps[0].pk, comps[2].pk, comps[3].pk]
     assert Entry.objects.get(tournament=t, competitor=comps[1]).withdrawn
 
 
 def test_starting_with_fewer_than_two_entrants_left_is_a_conflict(field, prompts):
     comps = field(3)
-    t = tournament_create(name="too-few", format="round_robin", competitors=comps, prompt_sets=[prompts], seed=1)
+    t = tournament_create(
+        name="too-few", format="round_robin", competitors=comps, prompt_sets=[prompts], seed=1
+    )
     competitor_withdraw(competitor=comps[0])
     competitor_withdraw(competitor=comps[2])
     with pytest.raises(Conflict, match="at least 2"):
@@ -77,10 +91,16 @@ def test_starting_with_fewer_than_two_entrants_left_is_a_conflict(field, prompts
 
 def test_a_model_withdrawn_mid_tournament_forfeits_its_remaining_games(field, prompts):
     comps = field(4)
-    t = tournament_create(name="mid", format="round_robin", competitors=comps, prompt_sets=[prompts], seed=2)
+    t = tournament_create(
+        name="mid", format="round_robin", competitors=comps, prompt_sets=[prompts], seed=2
+    )
     with inline_dispatch() as queue:
         tournament_start(tournament=t)
-        while Match.objects.filter(tournament=t, round__number=1).exclude(status__in=Match.FINISHED).exists():
+        while (
+            Match.objects.filter(tournament=t, round__number=1)
+            .exclude(status__in=Match.FINISHED)
+            .exists()
+        ):
             run_inline(queue, max_steps=1)
         competitor_withdraw(competitor=comps[0])
         run_inline(queue)
@@ -100,8 +120,14 @@ def test_a_model_withdrawn_mid_tournament_forfeits_its_remaining_games(field, pr
 
 @pytest.mark.parametrize("n,battles,batch", [(3, 9, 6), (4, 9, 6), (4, 13, 5), (2, 3, 3)])
 def test_an_arena_tournament_plays_all_its_battles(field, prompts, n, battles, batch):
-    t = tournament_create(name="arena", format="arena", competitors=field(n),
-                          config={"battles": battles, "batch": batch}, prompt_sets=[prompts], seed=4)
+    t = tournament_create(
+        name="arena",
+        format="arena",
+        competitors=field(n),
+        config={"battles": battles, "batch": batch},
+        prompt_sets=[prompts],
+        seed=4,
+    )
     tournament_run_inline(tournament=t)
     t.refresh_from_db()
     assert t.status == Tournament.Status.COMPLETED
@@ -114,11 +140,21 @@ def test_an_arena_tournament_plays_all_its_battles(field, prompts, n, battles, b
 
 def test_an_arena_model_withdrawn_mid_tournament_is_no_longer_drawn(field, prompts):
     comps = field(4)
-    t = tournament_create(name="arena-mid", format="arena", competitors=comps, config={"battles": 10, "batch": 3},
-                          prompt_sets=[prompts], seed=6)
+    t = tournament_create(
+        name="arena-mid",
+        format="arena",
+        competitors=comps,
+        config={"battles": 10, "batch": 3},
+        prompt_sets=[prompts],
+        seed=6,
+    )
     with inline_dispatch() as queue:
         tournament_start(tournament=t)
-        while Match.objects.filter(tournament=t, round__number=1).exclude(status__in=Match.FINISHED).exists():
+        while (
+            Match.objects.filter(tournament=t, round__number=1)
+            .exclude(status__in=Match.FINISHED)
+            .exists()
+        ):
             run_inline(queue, max_steps=1)
         competitor_withdraw(competitor=comps[0])
         run_inline(queue)
@@ -171,15 +207,23 @@ def _hand_count(t: Tournament) -> dict[str, float]:
     return points
 
 
-def _api_and_page(client, t: Tournament) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+def _api_and_page(
+    client, t: Tournament
+) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
     api = client.get(f"{API}/tournaments/{t.pk}/simulation/").json()["expected_score"]
     page = client.get(f"/tournaments/{t.pk}/").context["simulation"]["rows"]
-    return ({r["name"]: (r["expected_score"], r["p_win"]) for r in api},
-            {r["name"]: (r["expected_score"], r["p_first"]) for r in page})
+    return (
+        {r["name"]: (r["expected_score"], r["p_win"]) for r in api},
+        {r["name"]: (r["expected_score"], r["p_first"]) for r in page},
+    )
 
 
-@pytest.mark.parametrize("fmt,n,config,total", FORMATS, ids=[f"{f[0]}-{f[2].get('system', '')}" for f in FORMATS])
-def test_page_and_api_show_one_prediction_that_adds_up(client, field, prompts, fmt, n, config, total):
+@pytest.mark.parametrize(
+    "fmt,n,config,total", FORMATS, ids=[f"{f[0]}-{f[2].get('system', '')}" for f in FORMATS]
+)
+def test_page_and_api_show_one_prediction_that_adds_up(
+    client, field, prompts, fmt, n, config, total
+):
     if fmt == "swiss_dynamics":
         sets = [PromptSetFactory(name=f"bench-{k}") for k in range(3)]
         for ps in sets:
@@ -187,11 +231,14 @@ def test_page_and_api_show_one_prediction_that_adds_up(client, field, prompts, f
         config = {**config, "rounds": [ps.name for ps in sets]}
     else:
         sets = [prompts]
-    t = tournament_create(name=f"es-{fmt}", format=fmt, competitors=field(n), config=config, prompt_sets=sets,
-                          seed=11)
+    t = tournament_create(
+        name=f"es-{fmt}", format=fmt, competitors=field(n), config=config, prompt_sets=sets, seed=11
+    )
     with inline_dispatch() as queue:
         tournament_start(tournament=t)
-        while not Match.objects.filter(tournament=t, round__number=2, status__in=Match.FINISHED).exists():
+        while not Match.objects.filter(
+            tournament=t, round__number=2, status__in=Match.FINISHED
+        ).exists():
             assert run_inline(queue, max_steps=1) == 1
         t.refresh_from_db()
         assert t.status == Tournament.Status.RUNNING

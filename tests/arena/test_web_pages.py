@@ -21,7 +21,12 @@ EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 @pytest.fixture(autouse=True)
 def _locmem_cache(settings):
     """Pages read snapshots through the cache; a per-test local cache keeps tests independent of Redis."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "web-tests"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "web-tests",
+        }
+    }
     from django.core.cache import cache
 
     cache.clear()
@@ -32,24 +37,53 @@ def client() -> Client:
     return Client(HTTP_HOST="localhost")
 
 
-def _publish(comps, *, method="bt", source="combined", category="all", version_tag="v1", with_ci=True):
+def _publish(
+    comps, *, method="bt", source="combined", category="all", version_tag="v1", with_ci=True
+):
     rows = []
     for i, c in enumerate(comps):
         rating = 1100.0 - 50.0 * i
-        rows.append({"model": c.name, "competitor_id": c.id, "rating": rating,
-                     "lower": rating - 20 if with_ci else None, "upper": rating + 20 if with_ci else None,
-                     "rank": i + 1, "battles": 10 + i, "component": 0, "win_rate": 0.6 - 0.1 * i})
-    return snapshot_publish(method=method, source=source, category=category, data_version=version_tag,
-                            params={"scale": 400.0}, ratings=rows, n_battles=30, compute_ms=3)
+        rows.append(
+            {
+                "model": c.name,
+                "competitor_id": c.id,
+                "rating": rating,
+                "lower": rating - 20 if with_ci else None,
+                "upper": rating + 20 if with_ci else None,
+                "rank": i + 1,
+                "battles": 10 + i,
+                "component": 0,
+                "win_rate": 0.6 - 0.1 * i,
+            }
+        )
+    return snapshot_publish(
+        method=method,
+        source=source,
+        category=category,
+        data_version=version_tag,
+        params={"scale": 400.0},
+        ratings=rows,
+        n_battles=30,
+        compute_ms=3,
+    )
 
 
 @pytest.fixture
 def board():
     owner = UserFactory(username="ada")
-    comps = [CompetitorFactory(name="alpha", owner=owner, provider="Acme"), CompetitorFactory(name="beta"),
-             CompetitorFactory(name=EVIL)]
+    comps = [
+        CompetitorFactory(name="alpha", owner=owner, provider="Acme"),
+        CompetitorFactory(name="beta"),
+        CompetitorFactory(name=EVIL),
+    ]
     old = timezone.now() - timezone.timedelta(hours=1)
-    for a, b, outcome in [(0, 1, "model_a"), (0, 1, "model_a"), (1, 0, "model_a"), (0, 1, "tie"), (2, 0, "model_b")]:
+    for a, b, outcome in [
+        (0, 1, "model_a"),
+        (0, 1, "model_a"),
+        (1, 0, "model_a"),
+        (0, 1, "tie"),
+        (2, 0, "model_b"),
+    ]:
         BattleFactory(model_a=comps[a], model_b=comps[b], outcome=outcome, tstamp=old)
     _publish(comps)
     return comps
@@ -66,7 +100,7 @@ def test_home_lists_models_with_intervals_and_escapes_names(client, board):
     assert EVIL not in html
     assert "&lt;script&gt;" in html
     assert "<script>alert" not in html
-    assert "Snapshot <strong id=\"lb-version\">v1</strong>" in html
+    assert 'Snapshot <strong id="lb-version">v1</strong>' in html
 
 
 def test_home_query_count(client, board, django_assert_num_queries):
@@ -77,7 +111,9 @@ def test_home_query_count(client, board, django_assert_num_queries):
         assert client.get("/").status_code == 200
 
 
-def test_rebuild_task_computes_the_heat_map_before_any_page_view(client, board, django_assert_max_num_queries):
+def test_rebuild_task_computes_the_heat_map_before_any_page_view(
+    client, board, django_assert_max_num_queries
+):
     from workers.tasks.leaderboard import rebuild_leaderboards_task
 
     rebuild_leaderboards_task()  # a real rebuild of every scope (new versions), then the warm-up
@@ -197,7 +233,11 @@ def test_static_assets_have_no_inner_html():
     static = Path(__file__).resolve().parents[2] / "static" / "ludus"
     for js in static.glob("*.js"):
         source = js.read_text()
-        assert "innerHTML" not in source and "insertAdjacentHTML" not in source and "eval(" not in source, js.name
+        assert (
+            "innerHTML" not in source
+            and "insertAdjacentHTML" not in source
+            and "eval(" not in source
+        ), js.name
 
 
 # --------------------------------------------------------------------------- tournaments
@@ -218,7 +258,9 @@ def test_bracket_page_with_exact_probabilities(client, comps8, django_assert_max
     from tests.e2e.seed import seed_single_elimination
 
     t = seed_single_elimination(np.random.default_rng(1), comps8)
-    client.get(f"/tournaments/{t.id}/")  # the seeded results hold no E[S]: the first view computes and caches it
+    client.get(
+        f"/tournaments/{t.id}/"
+    )  # the seeded results hold no E[S]: the first view computes and caches it
     with django_assert_max_num_queries(7):
         r = client.get(f"/tournaments/{t.id}/")
     assert r.status_code == 200
@@ -226,7 +268,12 @@ def test_bracket_page_with_exact_probabilities(client, comps8, django_assert_max
     assert [c["label"] for c in bracket["rounds"]] == ["Round 1", "Semi-finals", "Final"]
     assert [len(c["matches"]) for c in bracket["rounds"]] == [4, 2, 1]
     # Round 1 pairs seeds 1-8, 4-5, 2-7, 3-6 (standard seeding).
-    assert [[s["seed"] for s in mt["slots"]] for mt in bracket["rounds"][0]["matches"]] == [[1, 8], [4, 5], [2, 7], [3, 6]]
+    assert [[s["seed"] for s in mt["slots"]] for mt in bracket["rounds"][0]["matches"]] == [
+        [1, 8],
+        [4, 5],
+        [2, 7],
+        [3, 6],
+    ]
     # Seed 1 (1180) against seed 8 (930): P(win) = 1 / (1 + 10^(-250/400)).
     p = 1 / (1 + 10 ** (-250 / 400))
     assert bracket["rounds"][0]["matches"][0]["slots"][0]["p_next"] == pytest.approx(p)
@@ -240,7 +287,9 @@ def test_bracket_page_with_exact_probabilities(client, comps8, django_assert_max
 def test_swiss_page_standings_and_tiebreaks(client, comps8):
     from tests.e2e.seed import seed_swiss
 
-    t = seed_swiss(np.random.default_rng(2), comps8, name="S", fmt=m.Tournament.Format.SWISS, rounds=3)
+    t = seed_swiss(
+        np.random.default_rng(2), comps8, name="S", fmt=m.Tournament.Format.SWISS, rounds=3
+    )
     r = client.get(f"/tournaments/{t.id}/")
     assert r.status_code == 200
     rounds = r.context["swiss_rounds"]
@@ -267,7 +316,9 @@ def test_round_robin_crosstable(client, comps8):
     r = client.get(f"/tournaments/{t.id}/")
     ct = r.context["crosstable"]
     assert len(ct["rows"]) == 5
-    assert sum(row["total"] for row in ct["rows"]) == pytest.approx(10)  # C(5, 2) games, one point each
+    assert sum(row["total"] for row in ct["rows"]) == pytest.approx(
+        10
+    )  # C(5, 2) games, one point each
     assert all(row["cells"][i] is None for i, row in enumerate(ct["rows"]))
 
 
@@ -312,8 +363,11 @@ def test_pages_of_tournaments_run_by_the_service(client):
         for _ in range(4):
             PromptFactory(prompt_set=ps)
         sets.append(ps)
-    knockout = tournament_run_inline(tournament=tournament_create(
-        name="ko", format="single_elimination", competitors=comps, prompt_sets=sets, seed=1))
+    knockout = tournament_run_inline(
+        tournament=tournament_create(
+            name="ko", format="single_elimination", competitors=comps, prompt_sets=sets, seed=1
+        )
+    )
     r = client.get(f"/tournaments/{knockout.id}/")
     assert r.status_code == 200
     cols = r.context["bracket"]["rounds"]
@@ -324,9 +378,16 @@ def test_pages_of_tournaments_run_by_the_service(client):
     assert champion == knockout.results["champion"]
     assert [row["name"] for row in r.context["final_standings"]["rows"]][0] == champion
 
-    dynamics = tournament_run_inline(tournament=tournament_create(
-        name="dyn", format="swiss_dynamics", competitors=comps, prompt_sets=sets, seed=2,
-        config={"rounds": ["set0", "set1", "set0"], "eliminate": [2, 2]}))
+    dynamics = tournament_run_inline(
+        tournament=tournament_create(
+            name="dyn",
+            format="swiss_dynamics",
+            competitors=comps,
+            prompt_sets=sets,
+            seed=2,
+            config={"rounds": ["set0", "set1", "set0"], "eliminate": [2, 2]},
+        )
+    )
     r = client.get(f"/tournaments/{dynamics.id}/")
     assert r.status_code == 200
     assert r.context["sensitivity"]["levels"][0] == 0
@@ -339,4 +400,7 @@ def test_pages_of_tournaments_run_by_the_service(client):
 def test_pages_send_a_script_policy(client, board):
     for url in ("/", "/vote", "/models/", "/tournaments/", f"/models/{board[0].id}/"):
         policy = client.get(url)["Content-Security-Policy"]
-        assert "script-src 'self'" in policy and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+        assert (
+            "script-src 'self'" in policy
+            and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+        )

@@ -13,7 +13,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _locmem_cache(settings):
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "staff"}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "staff"}
+    }
 
 
 @pytest.fixture
@@ -34,8 +36,15 @@ def setup():
 
 
 def _post(client, comps, ps, **over):
-    data = {"name": "Cup", "format": "swiss", "competitors": [c.id for c in comps], "prompt_sets": [ps.id],
-            "config": "{}", "judge_pipeline": "{}", "seed": ""}
+    data = {
+        "name": "Cup",
+        "format": "swiss",
+        "competitors": [c.id for c in comps],
+        "prompt_sets": [ps.id],
+        "config": "{}",
+        "judge_pipeline": "{}",
+        "seed": "",
+    }
     data.update(over)
     return client.post("/staff/tournaments/new", data)
 
@@ -50,7 +59,9 @@ def test_bad_config_is_explained_next_to_the_field(staff_client, setup):
     r = _post(staff_client, comps, ps, config='{"rounds": 99, "colour": "red"}')
     assert r.status_code == 400
     errors = r.context["form"].errors
-    assert any(msg.startswith("rounds: must be an integer from 1 to 3") for msg in errors["config"]), errors
+    assert any(
+        msg.startswith("rounds: must be an integer from 1 to 3") for msg in errors["config"]
+    ), errors
     assert any("unknown key(s) for swiss: colour" in msg for msg in errors["config"]), errors
     assert "please correct the fields marked below" in r.content.decode()
     assert not m.Tournament.objects.exists()
@@ -83,13 +94,19 @@ def test_admin_add_goes_to_the_validated_form_and_actions_call_the_service(staff
     assert r.status_code == 302 and r["Location"] == "/staff/tournaments/new"
     _post(staff_client, comps, ps)
     t = m.Tournament.objects.get(name="Cup")
-    r = staff_client.post("/admin/arena/tournament/", {"action": "tournament_start_action", "_selected_action": [t.id]},
-                          follow=True)
+    r = staff_client.post(
+        "/admin/arena/tournament/",
+        {"action": "tournament_start_action", "_selected_action": [t.id]},
+        follow=True,
+    )
     t.refresh_from_db()
     assert t.status == m.Tournament.Status.RUNNING
     assert "Started: Cup" in r.content.decode()
-    r = staff_client.post("/admin/arena/tournament/", {"action": "tournament_resume_action", "_selected_action": [t.id]},
-                          follow=True)
+    r = staff_client.post(
+        "/admin/arena/tournament/",
+        {"action": "tournament_resume_action", "_selected_action": [t.id]},
+        follow=True,
+    )
     assert "Cup: " in r.content.decode()  # a refusal is reported, not a server error
     assert staff_client.get(f"/admin/arena/tournament/{t.id}/change/").status_code == 200
 

@@ -26,8 +26,15 @@ from tests.conftest import CeleryWorkerProcess, skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("LUDUS_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 E2E_REDIS_DB = os.environ.get("LUDUS_E2E_REDIS_DB", "11")
 
 
@@ -55,48 +62,57 @@ def e2e_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     client.flushdb()
     tmp = tmp_path_factory.mktemp("ludus-e2e")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_SETTINGS"))}
-    env.update({
-        "DJANGO_SETTINGS_MODULE": "arena.settings",
-        "DATABASE_URL": f"sqlite:///{tmp / 'e2e.sqlite3'}",
-        "LUDUS_VAR_DIR": str(tmp),
-        "REDIS_URL": url,
-        "CELERY_BROKER_URL": url,
-        "CACHE_URL": url,
-        "CACHE_KEY_PREFIX": f"ludus-e2e-{os.getpid()}",
-        "LUDUS_EAGER": "0",
-        "LUDUS_TESTING": "1",  # static files served from static/ by WhiteNoise's finders
-        "DEBUG": "0",  # the real 404/500 pages
-        "SECRET_KEY": "e2e-" + "x" * 50,
-        "SECURE_SSL_REDIRECT": "0",
-        "SECURE_HSTS_SECONDS": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "LUDUS_LEADERBOARD_DEBOUNCE_SECONDS": "1",
-        "LUDUS_LEADERBOARD_PERIOD": "3600",
-        "LUDUS_ARENA_TOPUP_PERIOD": "3600",
-        "LUDUS_ARENA_POOL_SIZE": "0",
-        "THROTTLE_VOTES": "1000/min",
-        "PYTHONPATH": str(ROOT),
-        "PYTHONUNBUFFERED": "1",
-        "LOG_FORMAT": "text",
-    })
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "arena.settings",
+            "DATABASE_URL": f"sqlite:///{tmp / 'e2e.sqlite3'}",
+            "LUDUS_VAR_DIR": str(tmp),
+            "REDIS_URL": url,
+            "CELERY_BROKER_URL": url,
+            "CACHE_URL": url,
+            "CACHE_KEY_PREFIX": f"ludus-e2e-{os.getpid()}",
+            "LUDUS_EAGER": "0",
+            "LUDUS_TESTING": "1",  # static files served from static/ by WhiteNoise's finders
+            "DEBUG": "0",  # the real 404/500 pages
+            "SECRET_KEY": "e2e-" + "x" * 50,
+            "SECURE_SSL_REDIRECT": "0",
+            "SECURE_HSTS_SECONDS": "0",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "LUDUS_LEADERBOARD_DEBOUNCE_SECONDS": "1",
+            "LUDUS_LEADERBOARD_PERIOD": "3600",
+            "LUDUS_ARENA_TOPUP_PERIOD": "3600",
+            "LUDUS_ARENA_POOL_SIZE": "0",
+            "THROTTLE_VOTES": "1000/min",
+            "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",
+            "LOG_FORMAT": "text",
+        }
+    )
     return env
 
 
 @pytest.fixture(scope="session")
 def e2e_database(e2e_env: dict[str, str]) -> dict[str, str]:
     py = sys.executable
-    for cmd in ([py, "manage.py", "migrate", "-v", "0"],
-                [py, "manage.py", "shell", "-c", "from tests.e2e.seed import seed_all; print(seed_all())"]):
-        done = subprocess.run(cmd, cwd=ROOT, env=e2e_env, capture_output=True, text=True, timeout=300)
+    for cmd in (
+        [py, "manage.py", "migrate", "-v", "0"],
+        [py, "manage.py", "shell", "-c", "from tests.e2e.seed import seed_all; print(seed_all())"],
+    ):
+        done = subprocess.run(
+            cmd, cwd=ROOT, env=e2e_env, capture_output=True, text=True, timeout=300
+        )
         if done.returncode != 0:
             pytest.fail(f"{' '.join(cmd[1:3])} failed:\n{done.stdout}\n{done.stderr}")
     return e2e_env
 
 
 @pytest.fixture(scope="session")
-def ludus_worker(e2e_database: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[CeleryWorkerProcess]:
-    worker = CeleryWorkerProcess(env=e2e_database, log_dir=tmp_path_factory.mktemp("e2e-worker"), concurrency=2,
-                                 beat=False)
+def ludus_worker(
+    e2e_database: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[CeleryWorkerProcess]:
+    worker = CeleryWorkerProcess(
+        env=e2e_database, log_dir=tmp_path_factory.mktemp("e2e-worker"), concurrency=2, beat=False
+    )
     worker.start()
     try:
         yield worker
@@ -105,16 +121,37 @@ def ludus_worker(e2e_database: dict[str, str], tmp_path_factory: pytest.TempPath
 
 
 @pytest.fixture(scope="session")
-def live_url(e2e_database: dict[str, str], ludus_worker: CeleryWorkerProcess,
-             tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def live_url(
+    e2e_database: dict[str, str],
+    ludus_worker: CeleryWorkerProcess,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
     """The base URL of a gunicorn serving Ludus (with a worker running behind it)."""
     port = _free_port()
     log_path = tmp_path_factory.mktemp("e2e-server") / "gunicorn.log"
     out = open(log_path, "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "arena.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--threads", "4",
-         "--timeout", "60", "--access-logfile", "-"],
-        cwd=ROOT, env=e2e_database, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "arena.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "2",
+            "--threads",
+            "4",
+            "--timeout",
+            "60",
+            "--access-logfile",
+            "-",
+        ],
+        cwd=ROOT,
+        env=e2e_database,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -36,10 +36,20 @@ _OVERFLOW_JS = """(width) => {
 
 def _pages(page) -> list[str]:
     """The site's pages: the fixed ones, every tournament and every model linked from the lists."""
-    paths = ["/", "/?source=human", "/vote", "/models/", "/tournaments/", "/no-such-page", "/admin/login/"]
+    paths = [
+        "/",
+        "/?source=human",
+        "/vote",
+        "/models/",
+        "/tournaments/",
+        "/no-such-page",
+        "/admin/login/",
+    ]
     for listing, prefix in (("/tournaments/", "/tournaments/"), ("/models/", "/models/")):
         page.goto(listing)
-        hrefs = page.eval_on_selector_all(f'main a[href^="{prefix}"]', "els => els.map(e => e.getAttribute('href'))")
+        hrefs = page.eval_on_selector_all(
+            f'main a[href^="{prefix}"]', "els => els.map(e => e.getAttribute('href'))"
+        )
         paths += sorted({h for h in hrefs if h != prefix})
     return paths
 
@@ -49,7 +59,10 @@ def test_no_page_scrolls_sideways_at_390_px(browser, live_url):
     page = context.new_page()
     try:
         paths = _pages(page)
-        assert sum(p.startswith("/tournaments/") for p in paths) >= 5 and sum(p.startswith("/models/") for p in paths) >= 5
+        assert (
+            sum(p.startswith("/tournaments/") for p in paths) >= 5
+            and sum(p.startswith("/models/") for p in paths) >= 5
+        )
         wide = {}
         for path in paths:
             page.goto(path)

@@ -41,7 +41,9 @@ def test_leaderboard_shows_demo_models_with_intervals(page, shots):
     assert page.locator("#lb-body tr:visible").count() == 1
     page.fill("#lb-search", "")
     page.click('th[data-key="battles"] button')
-    counts = [int(t.replace(",", "")) for t in page.locator("#lb-body td.battles").all_inner_texts()]
+    counts = [
+        int(t.replace(",", "")) for t in page.locator("#lb-body td.battles").all_inner_texts()
+    ]
     assert counts == sorted(counts, reverse=True)
 
     # Switching the source reloads with the human-only board.
@@ -64,7 +66,9 @@ def test_vote_reveals_models_and_leaderboard_updates_without_reload(page, live_u
     board.evaluate("window.__not_reloaded = true")
     total_before = int(board.locator("#lb-n-battles").inner_text())
 
-    voter = board.context.browser.new_context(base_url=live_url, viewport={"width": 1280, "height": 900})
+    voter = board.context.browser.new_context(
+        base_url=live_url, viewport={"width": 1280, "height": 900}
+    )
     vote = voter.new_page()
     errors: list[str] = []
     vote.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -86,15 +90,20 @@ def test_vote_reveals_models_and_leaderboard_updates_without_reload(page, live_u
     assert board.request.get("/leaderboard.json").json()["pending"] is True
     before_a = _battles_of(board, model_a)
     board.wait_for_function(
-        "n => Number(document.getElementById('lb-n-battles').textContent) > n", arg=total_before, timeout=30_000
+        "n => Number(document.getElementById('lb-n-battles').textContent) > n",
+        arg=total_before,
+        timeout=30_000,
     )
     elapsed = time.monotonic() - started
     assert board.evaluate("window.__not_reloaded === true"), "the leaderboard page reloaded"
-    board.wait_for_function("() => document.getElementById('lb-recomputing').hidden", timeout=10_000)
     board.wait_for_function(
-        "([model, before]) => { const c = document.querySelector(`#lb-body tr[data-model=\"${model}\"] td.battles`);"
+        "() => document.getElementById('lb-recomputing').hidden", timeout=10_000
+    )
+    board.wait_for_function(
+        '([model, before]) => { const c = document.querySelector(`#lb-body tr[data-model="${model}"] td.battles`);'
         " return c && Number(c.textContent.replace(/,/g, '')) > before; }",
-        arg=[model_a, before_a], timeout=10_000,
+        arg=[model_a, before_a],
+        timeout=10_000,
     )
     ratings = [float(t.split()[0]) for t in board.locator("#lb-body td.rating").all_inner_texts()]
     ranks = [int(t) for t in board.locator("#lb-body tr td:first-child").all_inner_texts()]
@@ -119,7 +128,9 @@ def test_contestant_html_is_shown_as_text_and_never_runs(page, shots):
     page.goto("/vote")
     page.locator('button[data-choice="A"]:enabled').wait_for()
     page.select_option("#vote-category", "security")
-    page.wait_for_function("() => document.getElementById('vote-status').textContent.includes('security')")
+    page.wait_for_function(
+        "() => document.getElementById('vote-status').textContent.includes('security')"
+    )
     body = page.locator("#answer-a-body")
     text = body.inner_text()
     assert "<script>window.__ludus_xss = 'script';</script>" in text
@@ -138,7 +149,8 @@ def test_contestant_html_is_shown_as_text_and_never_runs(page, shots):
     # That was the only battle in the category: this voter is never served it again.
     page.keyboard.press("Enter")
     page.wait_for_function(
-        "() => document.getElementById('vote-status').textContent.includes('No battle is waiting')")
+        "() => document.getElementById('vote-status').textContent.includes('No battle is waiting')"
+    )
     assert page.locator("#answer-a-body").is_hidden()
 
 
@@ -156,10 +168,16 @@ def test_tournament_pages_render_finished_tournaments(page, shots):
 
     _tournament_link(page, "Demo knockout")
     bracket = page.locator(".bracket")
-    assert [h.strip() for h in bracket.locator("h3").all_inner_texts()] == ["Round 1", "Semi-finals", "Final"]
+    assert [h.strip() for h in bracket.locator("h3").all_inner_texts()] == [
+        "Round 1",
+        "Semi-finals",
+        "Final",
+    ]
     assert bracket.locator(".match").count() == 7
     assert bracket.locator(".slot.winner").count() == 7
-    assert bracket.locator(".round").nth(0).locator(".p").count() == 8  # probability of advancing per entrant
+    assert (
+        bracket.locator(".round").nth(0).locator(".p").count() == 8
+    )  # probability of advancing per entrant
     assert page.locator("#mc-table tbody tr").count() == 8
     page.screenshot(path=shots / "tournament-bracket.png", full_page=True)
 
@@ -189,7 +207,10 @@ def test_model_page_and_not_found(page, shots):
     page.wait_for_load_state()
     assert page.get_by_role("heading", name="atlas-70b", level=1).is_visible()
     assert page.get_by_role("heading", name="Head-to-head record").is_visible()
-    assert page.locator("h2:has-text('Head-to-head record') + .table-wrap tbody tr").count() == len(DEMO_NAMES) - 1
+    assert (
+        page.locator("h2:has-text('Head-to-head record') + .table-wrap tbody tr").count()
+        == len(DEMO_NAMES) - 1
+    )
     page.screenshot(path=shots / "model.png", full_page=True)
 
     response = page.goto("/no-such-page")
@@ -213,7 +234,9 @@ def test_leaderboard_lists_provisional_models_apart_and_keeps_them_apart_when_so
     page.locator("#lb-body tr[data-model]").first.wait_for()
 
     def sections() -> list[str]:
-        return page.locator("#lb-body tr[data-model]").evaluate_all("rs => rs.map(r => r.dataset.section)")
+        return page.locator("#lb-body tr[data-model]").evaluate_all(
+            "rs => rs.map(r => r.dataset.section)"
+        )
 
     before = sections()
     assert "provisional" in before
@@ -221,7 +244,9 @@ def test_leaderboard_lists_provisional_models_apart_and_keeps_them_apart_when_so
     assert page.locator("#lb-body tr.section-head").count() == len(set(before))
     ranks = page.locator('#lb-body tr[data-section="provisional"] td:first-child').all_inner_texts()
     assert ranks and set(ranks) == {"–"}
-    assert "Listing rule" in page.locator("#lb-note-listing").text_content()  # inside the closed note
+    assert (
+        "Listing rule" in page.locator("#lb-note-listing").text_content()
+    )  # inside the closed note
     page.click('th[data-key="battles"] button')  # client-side sort: sections stay apart
     after = sections()
     assert after == sorted(after, key=["ranked", "provisional", "separate"].index)

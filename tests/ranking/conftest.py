@@ -22,15 +22,24 @@ EVALICA_WINNER = {"left": "model_a", "right": "model_b", "tie": "tie"}
 def evalica_records(name: str) -> list[dict[str, Any]]:
     """The comparisons of an evalica golden data set as battle records, in file order."""
     with open(DATA / "evalica_golden" / f"{name}.csv", newline="") as fh:
-        return [{"model_a": row["left"], "model_b": row["right"],
-                 "winner": EVALICA_WINNER[row["winner"]]} for row in csv.DictReader(fh)]
+        return [
+            {
+                "model_a": row["left"],
+                "model_b": row["right"],
+                "winner": EVALICA_WINNER[row["winner"]],
+            }
+            for row in csv.DictReader(fh)
+        ]
 
 
 def evalica_golden(name: str, algorithm: str) -> dict[str, float]:
     """evalica's expected scores for one algorithm on one data set."""
     with open(DATA / "evalica_golden" / f"{name}-golden.csv", newline="") as fh:
-        return {row["item"]: float(row["score"]) for row in csv.DictReader(fh)
-                if row["algorithm"] == algorithm}
+        return {
+            row["item"]: float(row["score"])
+            for row in csv.DictReader(fh)
+            if row["algorithm"] == algorithm
+        }
 
 
 @pytest.fixture(scope="session")

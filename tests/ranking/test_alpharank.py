@@ -56,13 +56,17 @@ def _tables(game: str) -> list[np.ndarray]:
 
 # vector name -> (game, keyword arguments); the names spell out OpenSpiel's settings
 CASES = {
-    "han2013_m20_alpha0.1_nonlocal": ("han2013", dict(population_size=20, alpha=0.1,
-                                                      local_selection=False)),
+    "han2013_m20_alpha0.1_nonlocal": (
+        "han2013",
+        dict(population_size=20, alpha=0.1, local_selection=False),
+    ),
     "han2013_m50_alpha100_local": ("han2013", dict(population_size=50, alpha=100.0)),
     "rps_m50_alpha100_local": ("rps", dict(population_size=50, alpha=100.0)),
     "rps_m20_alpha0.1_local": ("rps", dict(population_size=20, alpha=0.1)),
-    "rps_m20_alpha0.1_nonlocal_constsum": ("rps", dict(population_size=20, alpha=0.1,
-                                                       local_selection=False)),
+    "rps_m20_alpha0.1_nonlocal_constsum": (
+        "rps",
+        dict(population_size=20, alpha=0.1, local_selection=False),
+    ),
     "brps_m50_alpha100_local": ("brps", dict(population_size=50, alpha=100.0)),
     "brps_m50_alpha0.1_local": ("brps", dict(population_size=50, alpha=0.1)),
     "brps_m50_alpha0.01_local": ("brps", dict(population_size=50, alpha=0.01)),
@@ -117,8 +121,7 @@ def test_large_alpha_is_finite_and_settles(alpha: float) -> None:
     pd = alpharank_game([np.array(GAMES["pd"]), np.array(GAMES["pd_column"])], alpha=alpha)
     assert_allclose(pd.mass, [0, 0, 0, 1], atol=1e-300)
     # two symmetric strict equilibria of the battle of the sexes share the mass
-    bos = alpharank_game([np.array(GAMES["bos_row"]), np.array(GAMES["bos_column"])],
-                         alpha=alpha)
+    bos = alpharank_game([np.array(GAMES["bos_row"]), np.array(GAMES["bos_column"])], alpha=alpha)
     assert_allclose(bos.mass, [0.5, 0, 0, 0.5], atol=1e-12)
 
 
@@ -198,11 +201,15 @@ def test_stiff_chain_falls_back_to_log_space_exactly() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(shape=st.sampled_from([(3,), (6,), (2, 2), (2, 3), (3, 3), (2, 2, 2)]), data=st.data(),
-       alpha=alphas, m=st.integers(2, 60))
-def test_fast_reduction_equals_log_space_reduction(shape: tuple[int, ...],
-                                                   data: st.DataObject, alpha: float,
-                                                   m: int) -> None:
+@given(
+    shape=st.sampled_from([(3,), (6,), (2, 2), (2, 3), (3, 3), (2, 2, 2)]),
+    data=st.data(),
+    alpha=alphas,
+    m=st.integers(2, 60),
+)
+def test_fast_reduction_equals_log_space_reduction(
+    shape: tuple[int, ...], data: st.DataObject, alpha: float, m: int
+) -> None:
     """The linear-space GTH on the row-scaled chain equals GTH done entirely in logs."""
     from scipy.special import logsumexp
 
@@ -229,8 +236,11 @@ def test_alpha_zero_is_neutral_drift() -> None:
 
 
 def test_result_fields_and_json_shape() -> None:
-    result = alpharank_game([np.array(GAMES["pd"]), np.array(GAMES["pd_column"])], alpha=0.1,
-                            strategies=[["C", "D"], ["c", "d"]])
+    result = alpharank_game(
+        [np.array(GAMES["pd"]), np.array(GAMES["pd_column"])],
+        alpha=0.1,
+        strategies=[["C", "D"], ["c", "d"]],
+    )
     assert isinstance(result, AlphaRankResult)
     assert result.profiles.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
     assert result.names == [("C", "c"), ("C", "d"), ("D", "c"), ("D", "d")]
@@ -252,16 +262,19 @@ def test_sweep_returns_one_result_per_alpha() -> None:
     assert len(alpharank_sweep(np.array(GAMES["rps"]))) == 9
 
 
-@pytest.mark.parametrize(("payoffs", "message"), [
-    ([[0, 1, 2], [1, 0, 2]], "square matrix"),
-    ([[0, 1], [2]], "rectangular"),
-    ([[0, float("nan")], [1, 0]], "finite"),
-    ([[0, float("inf")], [1, 0]], "finite"),
-    ([[[1, 2], [3, 4]], [[1, 2, 3], [4, 5, 6]]], "shape"),
-    ([np.zeros((2, 2, 2)), np.zeros((2, 2, 2))], "2 dimensions"),
-    ([[["a", "b"], ["c", "d"]]], "numbers"),
-    ([], "empty"),
-])
+@pytest.mark.parametrize(
+    ("payoffs", "message"),
+    [
+        ([[0, 1, 2], [1, 0, 2]], "square matrix"),
+        ([[0, 1], [2]], "rectangular"),
+        ([[0, float("nan")], [1, 0]], "finite"),
+        ([[0, float("inf")], [1, 0]], "finite"),
+        ([[[1, 2], [3, 4]], [[1, 2, 3], [4, 5, 6]]], "shape"),
+        ([np.zeros((2, 2, 2)), np.zeros((2, 2, 2))], "2 dimensions"),
+        ([[["a", "b"], ["c", "d"]]], "numbers"),
+        ([], "empty"),
+    ],
+)
 def test_bad_payoffs_raise_input_error(payoffs: object, message: str) -> None:
     with pytest.raises(InputError, match=message):
         alpharank_game(payoffs)
@@ -284,12 +297,16 @@ def test_bad_parameters_raise_input_error() -> None:
 # ----------------------------------------------------------------------- properties
 
 
-
 @settings(max_examples=40, deadline=None)
-@given(mm=st.integers(2, 7).flatmap(lambda n: arrays(np.float64, (n, n), elements=finite)),
-       alpha=alphas, m=st.integers(2, 80), local=st.booleans())
-def test_masses_are_a_distribution_at_any_alpha(mm: np.ndarray, alpha: float, m: int,
-                                                local: bool) -> None:
+@given(
+    mm=st.integers(2, 7).flatmap(lambda n: arrays(np.float64, (n, n), elements=finite)),
+    alpha=alphas,
+    m=st.integers(2, 80),
+    local=st.booleans(),
+)
+def test_masses_are_a_distribution_at_any_alpha(
+    mm: np.ndarray, alpha: float, m: int, local: bool
+) -> None:
     result = alpharank_game(mm, alpha=alpha, population_size=m, local_selection=local)
     assert np.all(np.isfinite(result.mass))
     assert np.all(result.mass >= 0) and np.all(result.mass <= 1)
@@ -298,8 +315,9 @@ def test_masses_are_a_distribution_at_any_alpha(mm: np.ndarray, alpha: float, m:
 
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(3, 9), data=st.data(), alpha=alphas, m=st.integers(2, 60))
-def test_cyclic_zero_sum_games_give_uniform_mass(n: int, data: st.DataObject, alpha: float,
-                                                 m: int) -> None:
+def test_cyclic_zero_sum_games_give_uniform_mass(
+    n: int, data: st.DataObject, alpha: float, m: int
+) -> None:
     """Circulant skew-symmetric games (RPS and its n-strategy relatives)."""
     half = data.draw(arrays(np.float64, (n,), elements=finite))
     c = np.zeros(n)
@@ -312,10 +330,14 @@ def test_cyclic_zero_sum_games_give_uniform_mass(n: int, data: st.DataObject, al
 
 
 @settings(max_examples=40, deadline=None)
-@given(mm=st.integers(2, 7).flatmap(lambda n: arrays(np.float64, (n, n), elements=finite)),
-       alpha=alphas, data=st.data())
-def test_relabelling_strategies_permutes_the_masses(mm: np.ndarray, alpha: float,
-                                                    data: st.DataObject) -> None:
+@given(
+    mm=st.integers(2, 7).flatmap(lambda n: arrays(np.float64, (n, n), elements=finite)),
+    alpha=alphas,
+    data=st.data(),
+)
+def test_relabelling_strategies_permutes_the_masses(
+    mm: np.ndarray, alpha: float, data: st.DataObject
+) -> None:
     n = mm.shape[0]
     perm = np.array(data.draw(st.permutations(range(n))))
     base = alpharank_game(mm, alpha=alpha).mass
@@ -324,15 +346,17 @@ def test_relabelling_strategies_permutes_the_masses(mm: np.ndarray, alpha: float
 
 
 @settings(max_examples=40, deadline=None)
-@given(mm=st.integers(2, 7).flatmap(
-    lambda n: arrays(np.float64, (n, n), elements=st.floats(0, 1))),
-    margin=st.floats(0.01, 0.5), m=st.integers(2, 60))
+@given(
+    mm=st.integers(2, 7).flatmap(lambda n: arrays(np.float64, (n, n), elements=st.floats(0, 1))),
+    margin=st.floats(0.01, 0.5),
+    m=st.integers(2, 60),
+)
 def test_a_strategy_that_beats_everyone_takes_all_mass_as_alpha_grows(
-        mm: np.ndarray, margin: float, m: int) -> None:
+    mm: np.ndarray, margin: float, m: int
+) -> None:
     mm = mm.copy()
     mm[0, 1:] = mm[1:, 0] + margin
-    masses = [alpharank_game(mm, alpha=a, population_size=m).mass[0]
-              for a in (1e3, 1e5, 1e8)]
+    masses = [alpharank_game(mm, alpha=a, population_size=m).mass[0] for a in (1e3, 1e5, 1e8)]
     assert masses[1] == pytest.approx(1.0, abs=1e-6)
     assert masses[2] == pytest.approx(1.0, abs=1e-12)
 
@@ -340,7 +364,8 @@ def test_a_strategy_that_beats_everyone_takes_all_mass_as_alpha_grows(
 @settings(max_examples=25, deadline=None)
 @given(shape=st.sampled_from([(2, 2), (2, 3), (3, 3), (2, 2, 2)]), data=st.data())
 def test_strictly_dominant_strategies_take_all_mass_in_several_populations(
-        shape: tuple[int, ...], data: st.DataObject) -> None:
+    shape: tuple[int, ...], data: st.DataObject
+) -> None:
     tables = []
     for k in range(len(shape)):
         t = data.draw(arrays(np.float64, shape, elements=st.floats(0, 1)))
@@ -357,13 +382,19 @@ def test_strictly_dominant_strategies_take_all_mass_in_several_populations(
 
 def _battles(rows: list[tuple[int, int, int]], n: int) -> Battles:
     a, b, o = (np.array(x) for x in zip(*rows))
-    return Battles(tuple(f"m{i}" for i in range(n)), a.astype(np.int32), b.astype(np.int32),
-                   o.astype(np.int8))
+    return Battles(
+        tuple(f"m{i}" for i in range(n)), a.astype(np.int32), b.astype(np.int32), o.astype(np.int8)
+    )
 
 
 def test_from_battles_uses_empirical_win_rates_and_flags_unplayed_pairs() -> None:
-    rows = [(0, 1, A_WINS)] * 3 + [(1, 0, A_WINS)] + [(0, 1, TIE)] * 2 + \
-        [(1, 2, B_WINS)] * 2 + [(2, 1, TIE)]
+    rows = (
+        [(0, 1, A_WINS)] * 3
+        + [(1, 0, A_WINS)]
+        + [(0, 1, TIE)] * 2
+        + [(1, 2, B_WINS)] * 2
+        + [(2, 1, TIE)]
+    )
     result = alpharank_from_battles(_battles(rows, 4), alpha=5.0, population_size=30)
     # m0 vs m1: 3 wins, 1 loss, 2 ties -> 4/6; m1 vs m2: 0 wins, 2 losses, 1 tie -> 1/6
     table = np.full((4, 4), 0.5)
@@ -384,8 +415,7 @@ def test_bootstrap_intervals_are_seeded_and_contain_the_estimate() -> None:
     p = 1 / (1 + np.exp(-(strength[a] - strength[b])))
     u = rng.random(3000)
     o = np.where(u < 0.1, TIE, np.where(u < 0.1 + 0.9 * p, A_WINS, B_WINS))
-    battles = Battles(tuple("abcde"), a.astype(np.int32), b.astype(np.int32),
-                      o.astype(np.int8))
+    battles = Battles(tuple("abcde"), a.astype(np.int32), b.astype(np.int32), o.astype(np.int8))
     r1 = alpharank_from_battles(battles, alpha=10.0, rounds=30, rng=5)
     r2 = alpharank_from_battles(battles, alpha=10.0, rounds=30, rng=5)
     assert r1.lower is not None and r1.upper is not None
@@ -404,8 +434,9 @@ def test_agrees_with_openspiel_when_installed() -> None:
     import types
 
     pytest.importorskip("open_spiel")
-    sys.modules.setdefault("open_spiel.python.egt.alpharank_visualizer",
-                           types.ModuleType("alpharank_visualizer"))
+    sys.modules.setdefault(
+        "open_spiel.python.egt.alpharank_visualizer", types.ModuleType("alpharank_visualizer")
+    )
     from open_spiel.python.egt import alpharank as os_alpharank
 
     rng = np.random.default_rng(5)
@@ -418,8 +449,15 @@ def test_agrees_with_openspiel_when_installed() -> None:
 
 def test_rating_result_gives_each_model_its_mass_and_bootstrap_interval() -> None:
     # m2 (listed last) is best: 5-1 over m0, 4-2 over m1; m0 and m1 3-3 with 2 ties
-    rows = [(2, 0, A_WINS)] * 5 + [(0, 2, A_WINS)] + [(1, 2, B_WINS)] * 4 + \
-        [(1, 2, A_WINS)] * 2 + [(0, 1, A_WINS)] * 3 + [(0, 1, B_WINS)] * 3 + [(1, 0, TIE)] * 2
+    rows = (
+        [(2, 0, A_WINS)] * 5
+        + [(0, 2, A_WINS)]
+        + [(1, 2, B_WINS)] * 4
+        + [(1, 2, A_WINS)] * 2
+        + [(0, 1, A_WINS)] * 3
+        + [(0, 1, B_WINS)] * 3
+        + [(1, 0, TIE)] * 2
+    )
     battles = _battles(rows, 3)
     table = np.full((3, 3), 0.5)
     table[2, 0], table[0, 2] = 5 / 6, 1 / 6

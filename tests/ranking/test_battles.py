@@ -57,7 +57,8 @@ def test_jsonl_round_trip(tmp_path):
 def test_json_array_and_csv_match_jsonl(tmp_path):
     (tmp_path / "b.json").write_text(json.dumps(RECORDS, indent=2))
     csv_text = "winner,model_a,model_b,tstamp,judge\n" + "".join(
-        f"{r['winner']},{r['model_a']},{r['model_b']},{r['tstamp']},x\n" for r in RECORDS)
+        f"{r['winner']},{r['model_a']},{r['model_b']},{r['tstamp']},x\n" for r in RECORDS
+    )
     (tmp_path / "b.csv").write_text(csv_text)
     ref = read_battles(write_jsonl(tmp_path / "b.jsonl", RECORDS)).battles
     for name in ("b.json", "b.csv"):
@@ -71,8 +72,10 @@ def test_json_array_and_csv_match_jsonl(tmp_path):
 
 def test_pair_counts_csv_is_weighted_and_small(tmp_path):
     path = tmp_path / "pairs.csv"
-    path.write_text("model_a,model_b,wins_a,wins_b,ties\n"
-                    "gpt,claude,700,300,100\nclaude,llama,5,0,0\ngpt,llama,0,0,0\n")
+    path.write_text(
+        "model_a,model_b,wins_a,wins_b,ties\n"
+        "gpt,claude,700,300,100\nclaude,llama,5,0,0\ngpt,llama,0,0,0\n"
+    )
     result = read_battles(path)
     b = result.battles
     assert result.n_rows == 3
@@ -91,7 +94,9 @@ def test_pair_counts_errors_name_line_and_field(tmp_path):
     path.write_text("model_a,model_b,wins_a,wins_b,ties\nx,y,1,2,3\nx,y,1,-2,0\nz,z,1,0,0\n")
     with pytest.raises(BattleFileError) as err:
         read_battles(path)
-    assert str(err.value).startswith("line 3: wins_b must be an integer from 0 to 9007199254740992; got '-2'")
+    assert str(err.value).startswith(
+        "line 3: wins_b must be an integer from 0 to 9007199254740992; got '-2'"
+    )
     assert [line for line, _ in err.value.errors] == [3, 4]
     assert "self-battle" in err.value.errors[1][1]
     result = read_battles(path, skip_invalid=True)
@@ -110,12 +115,14 @@ def test_bad_rows_are_reported_with_line_numbers(tmp_path):
         '{"model_a": "x", "winner": "tie"}\n'
         '{"model_a": "x", "model_b": 3, "winner": "tie"}\n'
         '{"model_a": "x", "model_b": "y", "winner": "tie", "tstamp": "noon"}\n'
-        '{"model_a": "y", "model_b": "x", "winner": "model_b"}\n')
+        '{"model_a": "y", "model_b": "x", "winner": "model_b"}\n'
+    )
     with pytest.raises(BattleFileError) as err:
         read_battles(path)
     message = str(err.value)
     assert message.startswith(
-        "line 3: winner must be one of model_a, model_b, tie, tie (bothbad); got 'A'")
+        "line 3: winner must be one of model_a, model_b, tie, tie (bothbad); got 'A'"
+    )
     assert "\n" not in message and "--skip-invalid" in message
     lines = [line for line, _ in err.value.errors]
     assert lines == [3, 4, 5, 6, 7, 8, 9]
@@ -130,8 +137,9 @@ def test_bad_rows_are_reported_with_line_numbers(tmp_path):
 
 def test_skip_invalid_counts_and_keeps_the_rest(tmp_path):
     path = tmp_path / "bad.csv"
-    path.write_text("model_a,model_b,winner\nx,y,model_a\nx,y,draw\ny,y,tie\nx,z\n"
-                    ",y,tie\nz,x,tie\n")
+    path.write_text(
+        "model_a,model_b,winner\nx,y,model_a\nx,y,draw\ny,y,tie\nx,z\n,y,tie\nz,x,tie\n"
+    )
     with pytest.raises(BattleFileError, match=r"^line 3: winner must be one of"):
         read_battles(path)
     result = read_battles(path, skip_invalid=True)
@@ -174,7 +182,9 @@ def test_equal_tstamps_keep_file_order():
 
 def test_anonymous_only(tmp_path):
     recs = [dict(r, anony=flag) for r, flag in zip(RECORDS, [True, False, True, "yes"])]
-    result = read_battles(write_jsonl(tmp_path / "a.jsonl", recs), anonymous_only=True, skip_invalid=True)
+    result = read_battles(
+        write_jsonl(tmp_path / "a.jsonl", recs), anonymous_only=True, skip_invalid=True
+    )
     assert len(result.battles) == 2
     assert result.n_rows == 4 and result.skipped == 1  # "yes" is neither true nor false: malformed
     assert result.errors == [(4, "anony must be true or false; got 'yes'")]
@@ -225,11 +235,13 @@ def test_line_numbers_across_blocks(tmp_path, monkeypatch):
 
 
 def test_components_numbered_by_size():
-    b = Battles.from_records([
-        {"model_a": "e", "model_b": "f", "winner": "tie"},
-        {"model_a": "a", "model_b": "b", "winner": "model_a"},
-        {"model_a": "b", "model_b": "c", "winner": "model_b"},
-    ]).with_models(["a", "b", "c", "d", "e", "f"])
+    b = Battles.from_records(
+        [
+            {"model_a": "e", "model_b": "f", "winner": "tie"},
+            {"model_a": "a", "model_b": "b", "winner": "model_a"},
+            {"model_a": "b", "model_b": "c", "winner": "model_b"},
+        ]
+    ).with_models(["a", "b", "c", "d", "e", "f"])
     assert_array_equal(components(b), [0, 0, 0, 2, 1, 1])
 
 
@@ -245,10 +257,18 @@ def test_subset_and_with_models():
 
 
 names = st.sampled_from(["m0", "m1", "m2", "m3", "m4"])
-record = st.builds(lambda a, d, w, t: {"model_a": a, "model_b": f"m{(int(a[1]) + d) % 5}",
-                                        "winner": w, "tstamp": t},
-                   names, st.integers(1, 4), st.sampled_from(OUTCOMES),
-                   st.integers(0, 10**6))
+record = st.builds(
+    lambda a, d, w, t: {
+        "model_a": a,
+        "model_b": f"m{(int(a[1]) + d) % 5}",
+        "winner": w,
+        "tstamp": t,
+    },
+    names,
+    st.integers(1, 4),
+    st.sampled_from(OUTCOMES),
+    st.integers(0, 10**6),
+)
 
 
 @settings(max_examples=40, deadline=None)
@@ -257,13 +277,18 @@ def test_all_formats_agree(tmp_path_factory, recs):
     tmp = tmp_path_factory.mktemp("fmt")
     ref = Battles.from_records(recs)
     jsonl = read_battles(write_jsonl(tmp / "b.jsonl", recs)).battles
-    (tmp / "b.csv").write_text("model_a,model_b,winner,tstamp\n" + "".join(
-        f"{r['model_a']},{r['model_b']},{r['winner']},{r['tstamp']}\n" for r in recs))
+    (tmp / "b.csv").write_text(
+        "model_a,model_b,winner,tstamp\n"
+        + "".join(f"{r['model_a']},{r['model_b']},{r['winner']},{r['tstamp']}\n" for r in recs)
+    )
     csv_b = read_battles(tmp / "b.csv").battles
     wins, ties = ref.pair_counts()
     n = ref.n_models
-    rows = [f"{ref.models[i]},{ref.models[j]},{int(wins[i, j])},{int(wins[j, i])},"
-            f"{int(ties[i, j])}" for i in range(n) for j in range(i + 1, n)]
+    rows = [
+        f"{ref.models[i]},{ref.models[j]},{int(wins[i, j])},{int(wins[j, i])},{int(ties[i, j])}"
+        for i in range(n)
+        for j in range(i + 1, n)
+    ]
     (tmp / "p.csv").write_text("model_a,model_b,wins_a,wins_b,ties\n" + "\n".join(rows) + "\n")
     pairs = read_battles(tmp / "p.csv").battles
     for other in (jsonl, csv_b, pairs):

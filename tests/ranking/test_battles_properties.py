@@ -20,7 +20,10 @@ from ranking.types import OUTCOMES
 NAME_MAX, CATEGORY_MAX = 100, 50
 
 junk_text = st.text(st.characters(codec="utf-8"), max_size=12) | st.sampled_from(
-    ["", " ", "\x00", "a\x00b", "\x1f", "\u2028", "é", "名前", "x" * 101, "c" * 51])
+    ["", " ", "\x00", "a\x00b", "\x1f", "\u2028", "é", "名前", "x" * 101, "c" * 51]
+)
+
+
 def mostly(good: st.SearchStrategy, bad: st.SearchStrategy) -> st.SearchStrategy:
     """``good`` four times in five, else ``bad``."""
     return st.integers(0, 4).flatmap(lambda k: good if k else bad)
@@ -28,20 +31,33 @@ def mostly(good: st.SearchStrategy, bad: st.SearchStrategy) -> st.SearchStrategy
 
 good_names = st.sampled_from(["alpha", "beta", "gamma", "名前 δ"])
 names = mostly(good_names, junk_text | st.integers() | st.none() | st.just([1]))
-numbers = (st.integers(-10**25, 10**25) | st.floats(allow_nan=True, allow_infinity=True)
-           | st.sampled_from([0, 1, 2**53, 2**53 + 1, 10**20, 1e300, -1e12, MAX_TSTAMP, MAX_TSTAMP + 1]))
+numbers = (
+    st.integers(-(10**25), 10**25)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.sampled_from([0, 1, 2**53, 2**53 + 1, 10**20, 1e300, -1e12, MAX_TSTAMP, MAX_TSTAMP + 1])
+)
 tstamps = mostly(st.integers(0, 2 * 10**9), numbers | junk_text | st.none())
 records = st.fixed_dictionaries(
-    {"model_a": names, "model_b": names,
-     "winner": mostly(st.sampled_from(OUTCOMES), st.sampled_from(["A", ""]) | st.none() | st.integers())},
+    {
+        "model_a": names,
+        "model_b": names,
+        "winner": mostly(
+            st.sampled_from(OUTCOMES), st.sampled_from(["A", ""]) | st.none() | st.integers()
+        ),
+    },
     optional={
         "tstamp": tstamps,
         "anony": mostly(st.booleans(), st.none() | junk_text | st.integers(0, 1)),
-        "category": mostly(st.sampled_from(["coding", "writing"]), junk_text | st.none() | st.integers() | st.just(["x"])),
+        "category": mostly(
+            st.sampled_from(["coding", "writing"]),
+            junk_text | st.none() | st.integers() | st.just(["x"]),
+        ),
         "judge": junk_text,
     },
 )
-json_value = mostly(records, st.integers() | junk_text | st.lists(st.integers(), max_size=2) | st.none())
+json_value = mostly(
+    records, st.integers() | junk_text | st.lists(st.integers(), max_size=2) | st.none()
+)
 
 
 def _csv(header: list[str], rows: list[list[object]]) -> str:
@@ -52,10 +68,16 @@ def _csv(header: list[str], rows: list[list[object]]) -> str:
     return buffer.getvalue()
 
 
-good_cells = st.sampled_from(["alpha", "beta", "gamma", *OUTCOMES, "true", "false", "1700000000", "coding", ""])
+good_cells = st.sampled_from(
+    ["alpha", "beta", "gamma", *OUTCOMES, "true", "false", "1700000000", "coding", ""]
+)
 cell = mostly(good_cells, junk_text | numbers.map(str))
-count = mostly(st.integers(0, 1000).map(str), st.integers(-3, 10**25).map(str)
-               | st.sampled_from([str(MAX_COUNT), str(MAX_COUNT + 1), "1e3"]) | junk_text)
+count = mostly(
+    st.integers(0, 1000).map(str),
+    st.integers(-3, 10**25).map(str)
+    | st.sampled_from([str(MAX_COUNT), str(MAX_COUNT + 1), "1e3"])
+    | junk_text,
+)
 
 
 @st.composite
@@ -68,15 +90,24 @@ def battle_files(draw: st.DrawFn) -> bytes:
     elif kind == "json":
         text = json.dumps(draw(st.lists(json_value, max_size=8)))
     elif kind == "csv":
-        header = draw(st.sampled_from([
-            ["model_a", "model_b", "winner"], ["model_a", "model_b", "winner", "tstamp", "anony", "category"],
-            ["winner", "category", "model_b", "model_a"],
-        ]))
-        rows = draw(st.lists(st.lists(cell, min_size=len(header) - 1, max_size=len(header) + 1), max_size=8))
+        header = draw(
+            st.sampled_from(
+                [
+                    ["model_a", "model_b", "winner"],
+                    ["model_a", "model_b", "winner", "tstamp", "anony", "category"],
+                    ["winner", "category", "model_b", "model_a"],
+                ]
+            )
+        )
+        rows = draw(
+            st.lists(st.lists(cell, min_size=len(header) - 1, max_size=len(header) + 1), max_size=8)
+        )
         text = _csv(header, rows)
     elif kind == "pairs":
         pair = st.tuples(names.map(str), names.map(str), count, count, count).map(list)  # type: ignore[arg-type]
-        text = _csv(["model_a", "model_b", "wins_a", "wins_b", "ties"], draw(st.lists(pair, max_size=8)))
+        text = _csv(
+            ["model_a", "model_b", "wins_a", "wins_b", "ties"], draw(st.lists(pair, max_size=8))
+        )
     else:
         return draw(st.binary(max_size=200))
     return text.encode("utf-8", "surrogatepass")
@@ -97,19 +128,34 @@ NASTY_COUNTS = [10**20, 2**53 + 1, -1, "1.5", "\x00"]
 def nasty_battle_files(draw: st.DrawFn) -> bytes:
     """A valid file (every record with a tstamp) with one nasty value put in, or none."""
     n = draw(st.integers(1, 5))
-    pairs = draw(st.lists(st.permutations(["alpha", "beta", "gamma", "名前 δ"]).map(lambda p: p[:2]),
-                          min_size=n, max_size=n))
+    pairs = draw(
+        st.lists(
+            st.permutations(["alpha", "beta", "gamma", "名前 δ"]).map(lambda p: p[:2]),
+            min_size=n,
+            max_size=n,
+        )
+    )
     kind = draw(st.sampled_from(["jsonl", "json", "csv", "pairs"]))
     row = draw(st.integers(0, n - 1))
     if kind == "pairs":
-        table = [[a, b, *draw(st.lists(st.integers(0, 10**6), min_size=3, max_size=3))] for a, b in pairs]
+        table = [
+            [a, b, *draw(st.lists(st.integers(0, 10**6), min_size=3, max_size=3))] for a, b in pairs
+        ]
         column = draw(st.integers(0, 4))
         nasty = NASTY["model_a"] if column < 2 else NASTY_COUNTS
         table[row][column] = draw(st.sampled_from(nasty) | st.just(table[row][column]))
         return _csv(["model_a", "model_b", "wins_a", "wins_b", "ties"], table).encode()
-    recs = [{"model_a": a, "model_b": b, "winner": draw(st.sampled_from(OUTCOMES)),
-             "tstamp": draw(st.integers(0, 2 * 10**9)), "anony": draw(st.booleans()),
-             "category": draw(st.sampled_from(["coding", "writing", ""]))} for a, b in pairs]
+    recs = [
+        {
+            "model_a": a,
+            "model_b": b,
+            "winner": draw(st.sampled_from(OUTCOMES)),
+            "tstamp": draw(st.integers(0, 2 * 10**9)),
+            "anony": draw(st.booleans()),
+            "category": draw(st.sampled_from(["coding", "writing", ""])),
+        }
+        for a, b in pairs
+    ]
     key = draw(st.sampled_from(sorted(NASTY)))
     recs[row][key] = draw(st.sampled_from(NASTY[key]) | st.just(recs[row][key]))
     if kind == "jsonl":
@@ -121,7 +167,9 @@ def nasty_battle_files(draw: st.DrawFn) -> bytes:
 
 
 def _read(data: bytes, **kwargs: object):
-    return read_battles(io.BytesIO(data), max_name_length=NAME_MAX, max_category_length=CATEGORY_MAX, **kwargs)
+    return read_battles(
+        io.BytesIO(data), max_name_length=NAME_MAX, max_category_length=CATEGORY_MAX, **kwargs
+    )
 
 
 @given(battle_files() | nasty_battle_files())
@@ -145,7 +193,9 @@ def test_reader_refuses_or_keeps_its_rules(data: bytes) -> None:
         assert result.anony is not None and result.category is not None
         assert len(result.anony) == len(result.category) == len(battles)
         for c in result.category:
-            assert c is None or (c.strip() == c and c and text_problem(c, max_length=CATEGORY_MAX) is None)
+            assert c is None or (
+                c.strip() == c and c and text_problem(c, max_length=CATEGORY_MAX) is None
+            )
     # Without skip_invalid: the same battles, or a refusal that names the first bad line.
     try:
         strict = _read(data)

@@ -81,7 +81,7 @@ def test_seed_slots_matches_reference_and_standard_properties() -> None:
         if size >= 2:
             assert (0 in order[:half]) != (1 in order[:half])  # 1 and 2 only in the final
         if size >= 4:  # top four seeds in different quarters
-            quarters = [set(order[q * size // 4:(q + 1) * size // 4]) for q in range(4)]
+            quarters = [set(order[q * size // 4 : (q + 1) * size // 4]) for q in range(4)]
             assert all(len(qs & {0, 1, 2, 3}) == 1 for qs in quarters)
 
 
@@ -131,8 +131,9 @@ def test_probabilities_sum_to_one_per_round(n: int, seed: int) -> None:
 def test_matrix_input_equals_rating_input() -> None:
     ratings = [1700, 1500, 1510, 1300, 1250, 1100]
     p = [[elo(a, b) for b in ratings] for a in ratings]
-    assert_allclose(bracket_probabilities(p).p_reach,
-                    bracket_probabilities(ratings).p_reach, atol=1e-12)
+    assert_allclose(
+        bracket_probabilities(p).p_reach, bracket_probabilities(ratings).p_reach, atol=1e-12
+    )
 
 
 def test_scale_and_base_parameters() -> None:
@@ -196,12 +197,15 @@ def test_monte_carlo_same_seed_same_output() -> None:
     assert np.all((samples >= 3).sum(axis=1) == 2)
 
 
-@pytest.mark.parametrize("bad, msg", [
-    ([[0.5, 0.7], [0.7, 0.5]], "must equal 1"),
-    ([[0.5, 1.2], [-0.2, 0.5]], "probability"),
-    ([[0.5, 0.5, 0.5]], "square"),
-    ([1.0, float("nan")], "finite"),
-])
+@pytest.mark.parametrize(
+    "bad, msg",
+    [
+        ([[0.5, 0.7], [0.7, 0.5]], "must equal 1"),
+        ([[0.5, 1.2], [-0.2, 0.5]], "probability"),
+        ([[0.5, 0.5, 0.5]], "square"),
+        ([1.0, float("nan")], "finite"),
+    ],
+)
 def test_bad_win_matrix(bad: object, msg: str) -> None:
     with pytest.raises(InputError, match=msg):
         bracket_probabilities(bad)  # type: ignore[arg-type]
@@ -235,8 +239,7 @@ def test_live_bracket_with_byes_third_place_and_ranking() -> None:
     assert state.pending() == [(4, 1), (0, 2)]
     state = bracket_advance(state, ["B", "A"])
     assert state.finished and state.champion == 1
-    assert bracket_ranking(state) == [("B", 1), ("E", 2), ("A", 3), ("C", 4),
-                                      ("D", 5), ("F", 5)]
+    assert bracket_ranking(state) == [("B", 1), ("E", 2), ("A", 3), ("C", 4), ("D", 5), ("F", 5)]
     with pytest.raises(InputError, match="finished"):
         bracket_advance(state, ["B"])
 
@@ -247,8 +250,16 @@ def test_ranking_orders_equal_placements_by_rating() -> None:
     state = bracket_advance(state, ["H", "G"])
     state = bracket_advance(state, ["G"])
     ranking = bracket_ranking(state, ratings=[8, 7, 6, 5, 4, 3, 2, 1])
-    assert ranking == [("G", 1), ("H", 2), ("E", 3), ("F", 3),
-                       ("A", 5), ("B", 5), ("C", 5), ("D", 5)]
+    assert ranking == [
+        ("G", 1),
+        ("H", 2),
+        ("E", 3),
+        ("F", 3),
+        ("A", 5),
+        ("B", 5),
+        ("C", 5),
+        ("D", 5),
+    ]
 
 
 def test_reseeding_pairs_best_remaining_with_worst() -> None:
@@ -306,8 +317,7 @@ def brute_force_double_4(r: list[float], reset: bool) -> dict[str, np.ndarray]:
                         for g1w, g1l, p6 in outcomes(wf, lbw):
                             finals = [(g1w, g1l, 1.0, [g1w])]
                             if reset and g1w == lbw:
-                                finals = [(w, lo, p7, [g1w, w]) for w, lo, p7 in
-                                          outcomes(g1w, g1l)]
+                                finals = [(w, lo, p7, [g1w, w]) for w, lo, p7 in outcomes(g1w, g1l)]
                             for c, ru, p7, gf_wins in finals:
                                 prob = p1 * p2 * p3 * p4 * p5 * p6 * p7
                                 champ[c] += prob
@@ -318,8 +328,12 @@ def brute_force_double_4(r: list[float], reset: bool) -> dict[str, np.ndarray]:
                                 place[ru] += prob * 2
                                 place[lbl] += prob * 3
                                 place[ll] += prob * 4
-    return {"p_champion": champ, "p_grand_final": final, "expected_wins": wins,
-            "expected_place": place}
+    return {
+        "p_champion": champ,
+        "p_grand_final": final,
+        "expected_wins": wins,
+        "expected_place": place,
+    }
 
 
 @pytest.mark.parametrize("reset", [True, False])

@@ -147,8 +147,11 @@ def test_bootstrap_matches_fastchat_shape(vectors, evalica_battles):
             assert_allclose(ours[bounded], theirs[bounded], rtol=0, atol=250)
             compared += int(bounded.sum())
         assert compared >= 4
-        mid_fc = [fc["fc_bootstrap_bt_seed0_100rounds_q025"][n]
-                  + fc["fc_bootstrap_bt_seed0_100rounds_q975"][n] for n in names]
+        mid_fc = [
+            fc["fc_bootstrap_bt_seed0_100rounds_q025"][n]
+            + fc["fc_bootstrap_bt_seed0_100rounds_q975"][n]
+            for n in names
+        ]
         mid_ours = result.lower[idx] + result.upper[idx]
         assert spearmanr(mid_fc, mid_ours).statistic >= 0.8
 
@@ -180,11 +183,13 @@ def test_same_seed_same_output_and_seed_matters(evalica_battles):
 
 
 def test_disconnected_graph_is_reported_not_misranked():
-    recs = [{"model_a": "a", "model_b": "b", "winner": "model_a"},
-            {"model_a": "b", "model_b": "a", "winner": "tie"},
-            {"model_a": "c", "model_b": "d", "winner": "model_a"},
-            {"model_a": "d", "model_b": "c", "winner": "tie"},
-            {"model_a": "c", "model_b": "e", "winner": "tie"}]
+    recs = [
+        {"model_a": "a", "model_b": "b", "winner": "model_a"},
+        {"model_a": "b", "model_b": "a", "winner": "tie"},
+        {"model_a": "c", "model_b": "d", "winner": "model_a"},
+        {"model_a": "d", "model_b": "c", "winner": "tie"},
+        {"model_a": "c", "model_b": "e", "winner": "tie"},
+    ]
     battles = Battles.from_records(recs)
     with pytest.warns(RankingWarning, match="3 connected components|2 connected components"):
         result = bradley_terry(battles, ci="sandwich")
@@ -198,9 +203,11 @@ def test_disconnected_graph_is_reported_not_misranked():
 
 
 def test_unbounded_mle_warns_and_stays_finite():
-    recs = [{"model_a": "a", "model_b": "b", "winner": "model_a"},
-            {"model_a": "b", "model_b": "c", "winner": "model_a"},
-            {"model_a": "c", "model_b": "b", "winner": "model_a"}]
+    recs = [
+        {"model_a": "a", "model_b": "b", "winner": "model_a"},
+        {"model_a": "b", "model_b": "c", "winner": "model_a"},
+        {"model_a": "c", "model_b": "b", "winner": "model_a"},
+    ]
     with pytest.warns(RankingWarning, match=r"groups \{'a'\} \| \{'b', 'c'\} won"):
         result = bradley_terry(Battles.from_records(recs), ci="sandwich")
     assert np.isfinite(result.rating).all() and np.isfinite(result.lower).all()
@@ -248,9 +255,12 @@ def test_bad_parameters():
 # ----------------------------------------------------------------------------- properties
 
 battle_rows = st.lists(
-    st.tuples(st.integers(0, 4), st.integers(1, 4),
-              st.sampled_from([A_WINS, B_WINS, TIE, TIE_BOTHBAD])),
-    min_size=1, max_size=50)
+    st.tuples(
+        st.integers(0, 4), st.integers(1, 4), st.sampled_from([A_WINS, B_WINS, TIE, TIE_BOTHBAD])
+    ),
+    min_size=1,
+    max_size=50,
+)
 
 
 def _battles(rows, names=("m0", "m1", "m2", "m3", "m4")):
@@ -258,8 +268,12 @@ def _battles(rows, names=("m0", "m1", "m2", "m3", "m4")):
     b = (a + np.array([r[1] for r in rows])) % 5
     # A tie between every consecutive pair keeps the MLE finite and the graph connected.
     ring_a, ring_b = np.arange(5), (np.arange(5) + 1) % 5
-    return Battles(names, np.concatenate([a, ring_a]), np.concatenate([b, ring_b]),
-                   np.concatenate([[r[2] for r in rows], np.full(5, TIE)]))
+    return Battles(
+        names,
+        np.concatenate([a, ring_a]),
+        np.concatenate([b, ring_b]),
+        np.concatenate([[r[2] for r in rows], np.full(5, TIE)]),
+    )
 
 
 def _fit(battles, **kw):
@@ -292,8 +306,7 @@ def test_swapping_sides_changes_nothing_and_mirroring_flips(rows):
 
 
 @settings(max_examples=30, deadline=None)
-@given(battle_rows, st.sampled_from(["sandwich", "bootstrap"]),
-       st.sampled_from([None, 0.5]))
+@given(battle_rows, st.sampled_from(["sandwich", "bootstrap"]), st.sampled_from([None, 0.5]))
 def test_intervals_contain_the_point_estimate(rows, ci, l2):
     result = _fit(_battles(rows), ci=ci, rounds=20, rng=0, l2=l2)
     assert (result.lower <= result.rating + 1e-9).all()

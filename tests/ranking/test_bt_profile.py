@@ -49,8 +49,9 @@ def _loglik(battles: Battles, theta: np.ndarray) -> float:
     return float((y * log_expit(d) + (1 - y) * log_expit(-d)).sum())
 
 
-def _reference_profile(battles: Battles, k: int, ref: list[int], fixed: dict[int, float],
-                       t: float) -> float:
+def _reference_profile(
+    battles: Battles, k: int, ref: list[int], fixed: dict[int, float], t: float
+) -> float:
     """max ℓ subject to θ_k - mean(θ_ref) = t (and the ``fixed`` coordinates), by BFGS.
 
     θ_k is eliminated: θ_k (1 - [k∈ref]/|ref|) = t + Σ_{j∈ref, j≠k} θ_j / |ref|. One free
@@ -72,8 +73,9 @@ def _reference_profile(battles: Battles, k: int, ref: list[int], fixed: dict[int
 
     best = -np.inf
     for start in (np.zeros(len(free)), np.full(len(free), t)):
-        opt = minimize(lambda x: -_loglik(battles, theta_of(x)), start, method="BFGS",
-                       options={"gtol": 1e-11})
+        opt = minimize(
+            lambda x: -_loglik(battles, theta_of(x)), start, method="BFGS", options={"gtol": 1e-11}
+        )
         best = max(best, -opt.fun)
     return best
 
@@ -87,17 +89,26 @@ def _reference_bound(battles, k, ref, fixed, sup, t_hat, side, half=HALF_Q):
 
 
 # A strongly connected core {b, c, d} and 'a', which won its only battle (against b).
-SEPARATED = [("b", "c", "model_a"), ("c", "b", "model_a"), ("c", "d", "tie"),
-             ("d", "b", "model_a"), ("c", "d", "model_a"), ("a", "b", "model_a")]
+SEPARATED = [
+    ("b", "c", "model_a"),
+    ("c", "b", "model_a"),
+    ("c", "d", "tie"),
+    ("d", "b", "model_a"),
+    ("c", "d", "model_a"),
+    ("a", "b", "model_a"),
+]
 
 
 def test_core_bounds_equal_a_direct_scipy_profile():
     battles = _battles(SEPARATED)
     a, b, c, d = (battles.models.index(x) for x in "abcd")
     # Sup of ℓ: 'a' pushed 60 units above the core's optimum (its battle then costs 1e-26).
-    opt = minimize(lambda x: -_loglik(battles, np.array([x[0] + 60, x[0], x[1], 0.0])
-                                      [[a, b, c, d]]), [0.0, 0.0], method="BFGS",
-                   options={"gtol": 1e-12})
+    opt = minimize(
+        lambda x: -_loglik(battles, np.array([x[0] + 60, x[0], x[1], 0.0])[[a, b, c, d]]),
+        [0.0, 0.0],
+        method="BFGS",
+        options={"gtol": 1e-12},
+    )
     sup = -opt.fun
     result = _fit(battles, ci="profile", **NATURAL)
     for k in (b, c, d):
@@ -110,9 +121,12 @@ def test_core_bounds_equal_a_direct_scipy_profile():
 def test_one_win_only_has_no_upper_bound_and_a_scipy_lower_bound():
     battles = _battles(SEPARATED)
     a, b, c, d = (battles.models.index(x) for x in "abcd")
-    opt = minimize(lambda x: -_loglik(battles, np.array([x[0] + 60, x[0], x[1], 0.0])
-                                      [[a, b, c, d]]), [0.0, 0.0], method="BFGS",
-                   options={"gtol": 1e-12})
+    opt = minimize(
+        lambda x: -_loglik(battles, np.array([x[0] + 60, x[0], x[1], 0.0])[[a, b, c, d]]),
+        [0.0, 0.0],
+        method="BFGS",
+        options={"gtol": 1e-12},
+    )
     sup = -opt.fun
     with pytest.warns(RankingWarning, match="open on that side"):
         result = bradley_terry(battles, ci="profile", **NATURAL)
@@ -150,8 +164,7 @@ def test_well_connected_profile_agrees_with_scipy_and_keeps_the_mle():
     sup = _loglik(battles, plain.rating)
     for k in range(4):
         for side, got in ((-1, profile.lower[k]), (1, profile.upper[k])):
-            ref = _reference_bound(battles, k, [0, 1, 2, 3], {}, sup,
-                                   float(plain.rating[k]), side)
+            ref = _reference_bound(battles, k, [0, 1, 2, 3], {}, sup, float(plain.rating[k]), side)
             assert got == pytest.approx(ref, abs=1e-6)
     # Against an anchor: the interval of θ_k - θ_anchor.
     anchored = _fit(battles, ci="profile", anchor=("w", 5.0), **NATURAL)
@@ -185,12 +198,20 @@ def test_two_models_reweighting_changes_nothing():
 def test_pair_frequency_weights_by_hand():
     # Pairs (a,b): 6 battles, (b,c): 2, (a,c): 1, so N = 9, P = 3 and the weights are
     # w = 9 / (3 n): 1/2, 3/2 and 3; each pair then carries a total weight of 3.
-    rows = ([("a", "b", "model_a")] * 4 + [("a", "b", "model_b")] * 2
-            + [("b", "c", "model_a"), ("b", "c", "tie"), ("c", "a", "model_a")])
+    rows = (
+        [("a", "b", "model_a")] * 4
+        + [("a", "b", "model_b")] * 2
+        + [("b", "c", "model_a"), ("b", "c", "tie"), ("c", "a", "model_a")]
+    )
     battles = _battles(rows)
     weighted = _fit(battles, reweight="pair_frequency")
-    by_hand = Battles(battles.models, battles.a, battles.b, battles.outcome,
-                      weight=np.array([0.5] * 6 + [1.5, 1.5, 3.0]))
+    by_hand = Battles(
+        battles.models,
+        battles.a,
+        battles.b,
+        battles.outcome,
+        weight=np.array([0.5] * 6 + [1.5, 1.5, 3.0]),
+    )
     assert_allclose(weighted.rating, _fit(by_hand).rating, atol=1e-9)
     assert not np.allclose(weighted.rating, _fit(battles).rating, atol=1.0)
     assert weighted.n_battles == 9 and weighted.params["reweight"] == "pair_frequency"
@@ -208,16 +229,30 @@ def test_bad_combinations_are_input_errors():
 
 def test_cli_profile_and_reweight(tmp_path, capsys):
     path = tmp_path / "b.jsonl"
-    path.write_text("\n".join(json.dumps({"model_a": a, "model_b": b, "winner": w})
-                              for a, b, w in SEPARATED))
+    path.write_text(
+        "\n".join(json.dumps({"model_a": a, "model_b": b, "winner": w}) for a, b, w in SEPARATED)
+    )
     assert cli_main(["rate", str(path), "--ci", "profile", "--output", "json"]) == 0
     out = capsys.readouterr()
     doc = json.loads(out.out)
     row = next(r for r in doc["ratings"] if r["model"] == "a")
     assert row["upper"] is None and row["lower"] < row["rating"]
     assert "open on that side" in out.err
-    assert cli_main(["rate", str(path), "--ci", "sandwich", "--reweight", "pair_frequency",
-                     "--output", "json"]) == 0
+    assert (
+        cli_main(
+            [
+                "rate",
+                str(path),
+                "--ci",
+                "sandwich",
+                "--reweight",
+                "pair_frequency",
+                "--output",
+                "json",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["params"]["reweight"] == "pair_frequency"
     assert cli_main(["rate", str(path), "--ci", "profile", "--l2", "1"]) != 0
     assert "l2" in capsys.readouterr().err
@@ -227,7 +262,9 @@ def test_cli_profile_and_reweight(tmp_path, capsys):
 
 rows_strategy = st.lists(
     st.tuples(st.integers(0, 4), st.integers(1, 4), st.sampled_from([A_WINS, B_WINS, TIE])),
-    min_size=1, max_size=25)
+    min_size=1,
+    max_size=25,
+)
 
 
 def _raw(rows, names=("m0", "m1", "m2", "m3", "m4")):
@@ -250,8 +287,12 @@ def test_relabelling_models_permutes_the_intervals(rows, perm):
     battles = _raw(rows)
     perm = np.array(perm)
     inverse = np.argsort(perm)
-    relabelled = Battles(tuple(battles.models[p] for p in perm), inverse[battles.a],
-                         inverse[battles.b], battles.outcome)
+    relabelled = Battles(
+        tuple(battles.models[p] for p in perm),
+        inverse[battles.a],
+        inverse[battles.b],
+        battles.outcome,
+    )
     one = _fit(battles, ci="profile")
     two = _fit(relabelled, ci="profile")
     for name in battles.models:

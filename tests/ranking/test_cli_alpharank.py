@@ -23,8 +23,13 @@ GAMES = json.loads((DATA / "alpharank_games.json").read_text())
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ranking", "alpharank", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "ranking", "alpharank", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 class Proc:
@@ -38,6 +43,7 @@ def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
         code = main(["alpharank", *args])
         out, err = capsys.readouterr()
         return Proc(code, out, err)
+
     return call
 
 
@@ -71,16 +77,19 @@ def test_payoffs_document_matches_openspiel(cli, tmp_path: Path) -> None:
 
 
 def test_two_populations_with_names(cli, tmp_path: Path) -> None:
-    doc_in = {"payoffs": [GAMES["pd"], GAMES["pd_column"]],
-              "strategies": [["C", "D"], ["C", "D"]]}
+    doc_in = {"payoffs": [GAMES["pd"], GAMES["pd_column"]], "strategies": [["C", "D"], ["C", "D"]]}
     proc = cli(write(tmp_path, "pd.json", doc_in), "--alpha", "0.1", "--output", "json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     first = doc["profiles"][0]
     assert first["profile"] == [1, 1] and first["names"] == ["D", "D"]
     by_profile = {tuple(p["profile"]): p["mass"] for p in doc["profiles"]}
-    assert_allclose([by_profile[p] for p in [(0, 0), (0, 1), (1, 0), (1, 1)]],
-                    REF["pd_2pop_m50_alpha0.1"], rtol=1e-9, atol=1e-15)
+    assert_allclose(
+        [by_profile[p] for p in [(0, 0), (0, 1), (1, 0), (1, 1)]],
+        REF["pd_2pop_m50_alpha0.1"],
+        rtol=1e-9,
+        atol=1e-15,
+    )
 
 
 @pytest.mark.parametrize("alpha", ["1000", "1e6", "1e8"])
@@ -114,10 +123,12 @@ def test_table_and_csv(cli, tmp_path: Path) -> None:
 
 
 def test_battle_file(cli, tmp_path: Path) -> None:
-    records = ([{"model_a": "a", "model_b": "b", "winner": "model_a"}] * 6
-               + [{"model_a": "b", "model_b": "a", "winner": "model_a"}] * 2
-               + [{"model_a": "b", "model_b": "c", "winner": "tie"}] * 3
-               + [{"model_a": "c", "model_b": "b", "winner": "model_b"}])
+    records = (
+        [{"model_a": "a", "model_b": "b", "winner": "model_a"}] * 6
+        + [{"model_a": "b", "model_b": "a", "winner": "model_a"}] * 2
+        + [{"model_a": "b", "model_b": "c", "winner": "tie"}] * 3
+        + [{"model_a": "c", "model_b": "b", "winner": "model_b"}]
+    )
     path = write(tmp_path, "battles.jsonl", "\n".join(json.dumps(r) for r in records) + "\n")
     proc = run(path, "--alpha", "10", "--rounds", "25", "--seed", "3", "--output", "json")
     assert proc.returncode == 0, proc.stderr
@@ -132,13 +143,17 @@ def test_battle_file(cli, tmp_path: Path) -> None:
     # a JSON array of records is a battle file too
     array = cli(write(tmp_path, "battles.json", records), "--alpha", "10", "--output", "json")
     assert array.returncode == 0, array.stderr
-    assert [p["names"] for p in json.loads(array.stdout)["profiles"]] == \
-        [p["names"] for p in doc["profiles"]]
+    assert [p["names"] for p in json.loads(array.stdout)["profiles"]] == [
+        p["names"] for p in doc["profiles"]
+    ]
 
 
 def test_pair_counts_file(cli, tmp_path: Path) -> None:
-    path = write(tmp_path, "pairs.csv", "model_a,model_b,wins_a,wins_b,ties\n"
-                 "a,b,30,10,0\nb,c,25,5,10\na,c,20,20,0\n")
+    path = write(
+        tmp_path,
+        "pairs.csv",
+        "model_a,model_b,wins_a,wins_b,ties\na,b,30,10,0\nb,c,25,5,10\na,c,20,20,0\n",
+    )
     proc = cli(path, "--alpha", "3", "--rounds", "20", "--output", "json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
@@ -154,22 +169,26 @@ def test_pair_counts_file(cli, tmp_path: Path) -> None:
         assert p["lower"] <= p["mass"] <= p["upper"]
 
 
-@pytest.mark.parametrize(("content", "args", "message"), [
-    ([[0, 1, 2], [1, 0, 2]], (), "square matrix"),
-    ([[0, 1], [2]], (), "rectangular"),
-    ("[[0, NaN], [1, 0]]", (), "finite"),
-    ({"payoffs": [[[1, 2], [3, 4]], [[1, 2, 3], [4, 5, 6]]]}, (), "shape"),
-    ({"payoffs": [[[[1, 2], [3, 4]]], [[[1, 2], [3, 4]]]]}, (), "2 dimensions"),
-    ({"payoffs": [[0, 1], [1, 0]], "strategies": [["x"]]}, (), "strategies"),
-    ({"matrix": [[0]]}, (), "payoffs"),
-    ([[0, 1], [1, 0]], ("--alpha", "-3"), "non-negative"),
-    ([[0, 1], [1, 0]], ("--alpha", "fast"), "--alpha"),
-    ([[0, 1], [1, 0]], ("--population-size", "1"), "population_size"),
-    ([[0, 1], [1, 0]], ("--rounds", "10"), "battle file"),
-    ([[0, 1], [1, 0]], ("--alpha", "1", "--alphas", "1,2"), "--alphas"),
-])
-def test_errors_exit_2_with_one_line(cli, tmp_path: Path, content: object, args: tuple[str, ...],
-                                     message: str) -> None:
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        ([[0, 1, 2], [1, 0, 2]], (), "square matrix"),
+        ([[0, 1], [2]], (), "rectangular"),
+        ("[[0, NaN], [1, 0]]", (), "finite"),
+        ({"payoffs": [[[1, 2], [3, 4]], [[1, 2, 3], [4, 5, 6]]]}, (), "shape"),
+        ({"payoffs": [[[[1, 2], [3, 4]]], [[[1, 2], [3, 4]]]]}, (), "2 dimensions"),
+        ({"payoffs": [[0, 1], [1, 0]], "strategies": [["x"]]}, (), "strategies"),
+        ({"matrix": [[0]]}, (), "payoffs"),
+        ([[0, 1], [1, 0]], ("--alpha", "-3"), "non-negative"),
+        ([[0, 1], [1, 0]], ("--alpha", "fast"), "--alpha"),
+        ([[0, 1], [1, 0]], ("--population-size", "1"), "population_size"),
+        ([[0, 1], [1, 0]], ("--rounds", "10"), "battle file"),
+        ([[0, 1], [1, 0]], ("--alpha", "1", "--alphas", "1,2"), "--alphas"),
+    ],
+)
+def test_errors_exit_2_with_one_line(
+    cli, tmp_path: Path, content: object, args: tuple[str, ...], message: str
+) -> None:
     proc = cli(write(tmp_path, "bad.json", content), *args)
     assert proc.returncode == 2
     assert proc.stdout == ""

@@ -17,8 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ranking", "rate", *args], cwd=ROOT,
-                          input=stdin, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "ranking", "rate", *args],
+        cwd=ROOT,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +43,7 @@ def test_json_shape_bt_with_sandwich(food, vectors):
     assert doc["params"]["ci"] == "sandwich" and doc["params"]["scale"] == 400.0
     rows = doc["ratings"]
     assert [r["rating"] for r in rows] == sorted((r["rating"] for r in rows), reverse=True)
-    assert set(rows[0]) == {"model", "rating", "lower", "upper", "rank", "battles",
-                            "component"}
+    assert set(rows[0]) == {"model", "rating", "lower", "upper", "rank", "battles", "component"}
     ref = vectors["arena_rank"]["food_sandwich"]
     by_model = {r["model"]: r for r in rows}
     for name, lo in zip(ref["competitors"], ref["rating_lower"]):
@@ -63,13 +68,35 @@ def test_table_and_csv(food):
     lines = table.stdout.splitlines()
     assert lines[0].split()[:3] == ["model", "rating", "lower"]
     assert lines[1].split()[0] == "Tacos" and len(lines) == 6
-    out = run(str(food), "--method", "bt", "--ci", "bootstrap", "--rounds", "20",
-              "--seed", "3", "--output", "csv")
+    out = run(
+        str(food),
+        "--method",
+        "bt",
+        "--ci",
+        "bootstrap",
+        "--rounds",
+        "20",
+        "--seed",
+        "3",
+        "--output",
+        "csv",
+    )
     rows = list(csv.DictReader(io.StringIO(out.stdout)))
     assert len(rows) == 5 and rows[0]["model"] == "Tacos"
     assert float(rows[0]["lower"]) <= float(rows[0]["rating"]) <= float(rows[0]["upper"])
-    again = run(str(food), "--method", "bt", "--ci", "bootstrap", "--rounds", "20",
-                "--seed", "3", "--output", "csv")
+    again = run(
+        str(food),
+        "--method",
+        "bt",
+        "--ci",
+        "bootstrap",
+        "--rounds",
+        "20",
+        "--seed",
+        "3",
+        "--output",
+        "csv",
+    )
     assert again.stdout == out.stdout
 
 
@@ -84,17 +111,24 @@ def test_stdin_anchor_and_pair_counts(tmp_path):
     pairs.write_text("model_a,model_b,wins_a,wins_b,ties\nx,y,1,1,1\ny,z,0,0,1\nz,x,0,1,0\n")
     from_pairs = json.loads(run(str(pairs), "--anchor", "x=1200", "--output", "json").stdout)
     assert [r["rating"] for r in from_pairs["ratings"]] == pytest.approx(
-        [r["rating"] for r in doc["ratings"]], abs=1e-9)
+        [r["rating"] for r in doc["ratings"]], abs=1e-9
+    )
     elo = run(str(pairs), "--method", "elo")
     assert elo.returncode == 2 and "individual battles" in elo.stderr
 
 
 def test_bad_file_exits_2_with_one_line(tmp_path):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"model_a": "x", "model_b": "y", "winner": "model_a"}\n'
-                   '{"model_a": "x", "model_b": "y", "winner": "maybe"}\n')
-    for args in ([str(bad)], [str(tmp_path / "missing.jsonl")], ["-", "--anchor", "nope"],
-                 [str(bad), "--confidence", "2"]):
+    bad.write_text(
+        '{"model_a": "x", "model_b": "y", "winner": "model_a"}\n'
+        '{"model_a": "x", "model_b": "y", "winner": "maybe"}\n'
+    )
+    for args in (
+        [str(bad)],
+        [str(tmp_path / "missing.jsonl")],
+        ["-", "--anchor", "nope"],
+        [str(bad), "--confidence", "2"],
+    ):
         proc = run(*args, stdin="")
         assert proc.returncode == 2, args
         assert proc.stdout == ""
@@ -106,9 +140,11 @@ def test_bad_file_exits_2_with_one_line(tmp_path):
 
 def test_skip_invalid_reports_count(tmp_path):
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"model_a": "x", "model_b": "y", "winner": "model_a"}\n'
-                   '{"model_a": "y", "model_b": "y", "winner": "tie"}\n'
-                   '{"model_a": "y", "model_b": "x", "winner": "tie"}\n')
+    bad.write_text(
+        '{"model_a": "x", "model_b": "y", "winner": "model_a"}\n'
+        '{"model_a": "y", "model_b": "y", "winner": "tie"}\n'
+        '{"model_a": "y", "model_b": "x", "winner": "tie"}\n'
+    )
     proc = run(str(bad), "--skip-invalid", "--output", "json")
     assert proc.returncode == 0
     assert "skipped 1 malformed row of 3" in proc.stderr
@@ -125,9 +161,11 @@ def test_disconnected_warning_on_stderr():
 
 
 def test_anonymous_only():
-    recs = [{"model_a": "a", "model_b": "b", "winner": "model_a", "anony": True},
-            {"model_a": "b", "model_b": "a", "winner": "model_a", "anony": False},
-            {"model_a": "b", "model_b": "a", "winner": "tie", "anony": True}]
+    recs = [
+        {"model_a": "a", "model_b": "b", "winner": "model_a", "anony": True},
+        {"model_a": "b", "model_b": "a", "winner": "model_a", "anony": False},
+        {"model_a": "b", "model_b": "a", "winner": "tie", "anony": True},
+    ]
     text = "".join(json.dumps(r) + "\n" for r in recs)
     doc = json.loads(run("-", "--anonymous-only", "--output", "json", stdin=text).stdout)
     assert doc["n_battles"] == 2
@@ -137,8 +175,19 @@ def test_elo_bootstrap_and_winrate_confidence_flags(food):
     from ranking.battles import Battles
     from ranking.elo import elo
 
-    proc = run(str(food), "--method", "elo", "--ci", "bootstrap", "--rounds", "50",
-               "--seed", "3", "--output", "json")
+    proc = run(
+        str(food),
+        "--method",
+        "elo",
+        "--ci",
+        "bootstrap",
+        "--rounds",
+        "50",
+        "--seed",
+        "3",
+        "--output",
+        "json",
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     lib = elo(Battles.from_records(evalica_records("food")), ci="bootstrap", rounds=50, rng=3)
@@ -147,10 +196,12 @@ def test_elo_bootstrap_and_winrate_confidence_flags(food):
         assert by_model[name]["lower"] == pytest.approx(lib.lower[i], abs=1e-9)
         assert by_model[name]["upper"] == pytest.approx(lib.upper[i], abs=1e-9)
     assert doc["params"]["ci"] == "bootstrap" and doc["params"]["seed"] == 3
-    wide = json.loads(run(str(food), "--method", "winrate", "--confidence", "0.99",
-                          "--output", "json").stdout)["ratings"][0]
-    narrow = json.loads(run(str(food), "--method", "winrate", "--confidence", "0.5",
-                            "--output", "json").stdout)["ratings"][0]
+    wide = json.loads(
+        run(str(food), "--method", "winrate", "--confidence", "0.99", "--output", "json").stdout
+    )["ratings"][0]
+    narrow = json.loads(
+        run(str(food), "--method", "winrate", "--confidence", "0.5", "--output", "json").stdout
+    )["ratings"][0]
     assert wide["lower"] < narrow["lower"] <= narrow["rating"] <= narrow["upper"] < wide["upper"]
     bad = run(str(food), "--method", "elo", "--ci", "sandwich")
     assert bad.returncode == 2 and "ci must be one of none, bootstrap" in bad.stderr

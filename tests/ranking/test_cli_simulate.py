@@ -10,13 +10,18 @@ import pytest
 
 from ranking.cli import main
 
-TINY = {"models": ["A", "B", "C", "D"],
-        "rounds": [{"name": "math", "scores": {"A": 90, "B": 80, "C": 70, "D": 60}},
-                   {"name": "code", "scores": {"A": 10, "B": 20, "C": 30, "D": 40}}]}
+TINY = {
+    "models": ["A", "B", "C", "D"],
+    "rounds": [
+        {"name": "math", "scores": {"A": 90, "B": 80, "C": 70, "D": 60}},
+        {"name": "code", "scores": {"A": 10, "B": 20, "C": 30, "D": 40}},
+    ],
+}
 
 
-def run(tmp_path: Path, doc: object, *args: str, capsys: pytest.CaptureFixture[str]
-        ) -> tuple[int, str, str]:
+def run(
+    tmp_path: Path, doc: object, *args: str, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
     path = tmp_path / "in.json"
     path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
     code = main(["simulate", str(path), *args])
@@ -24,11 +29,23 @@ def run(tmp_path: Path, doc: object, *args: str, capsys: pytest.CaptureFixture[s
     return code, out, err
 
 
-def test_json_output_matches_hand_derivation(tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_json_output_matches_hand_derivation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # see tests/ranking/test_simulate.py: E[S] = A 1, B 4/3, C 2/3, D 0 with T_1 = 1
-    code, out, _ = run(tmp_path, TINY, "--iterations", "20000", "--seed", "4",
-                       "--eliminate", "1", "--output", "json", capsys=capsys)
+    code, out, _ = run(
+        tmp_path,
+        TINY,
+        "--iterations",
+        "20000",
+        "--seed",
+        "4",
+        "--eliminate",
+        "1",
+        "--output",
+        "json",
+        capsys=capsys,
+    )
     assert code == 0
     doc = json.loads(out)
     assert doc["iterations"] == 20000 and doc["seed"] == 4
@@ -43,29 +60,37 @@ def test_json_output_matches_hand_derivation(tmp_path: Path,
     assert sum(m["p_first"] for m in doc["models"]) == pytest.approx(1.0)
 
 
-def test_probability_rounds_and_table(tmp_path: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_probability_rounds_and_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     p = [[0.5, 0.9, 0.9], [0.1, 0.5, 0.6], [0.1, 0.4, 0.5]]
-    doc = {"models": ["x", "y", "z"], "rounds": [{"name": "r1", "p": p},
-                                                 {"name": "r2", "scores": {"x": 1, "y": 2,
-                                                                           "z": 3}}]}
+    doc = {
+        "models": ["x", "y", "z"],
+        "rounds": [{"name": "r1", "p": p}, {"name": "r2", "scores": {"x": 1, "y": 2, "z": 3}}],
+    }
     code, out, _ = run(tmp_path, doc, "--iterations", "1000", capsys=capsys)
     assert code == 0
-    assert out.splitlines()[0].split() == ["name", "expected_score", "stderr", "p_first",
-                                           "p_survive"]
+    assert out.splitlines()[0].split() == [
+        "name",
+        "expected_score",
+        "stderr",
+        "p_first",
+        "p_survive",
+    ]
 
 
 def test_same_seed_same_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    a = run(tmp_path, TINY, "--iterations", "500", "--seed", "1", "--output", "json",
-            capsys=capsys)[1]
-    b = run(tmp_path, TINY, "--iterations", "500", "--seed", "1", "--output", "json",
-            capsys=capsys)[1]
+    a = run(
+        tmp_path, TINY, "--iterations", "500", "--seed", "1", "--output", "json", capsys=capsys
+    )[1]
+    b = run(
+        tmp_path, TINY, "--iterations", "500", "--seed", "1", "--output", "json", capsys=capsys
+    )[1]
     assert a == b
 
 
 def test_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(tmp_path, TINY, "--iterations", "5000", "--sweep", "0,1",
-                       "--output", "json", capsys=capsys)
+    code, out, _ = run(
+        tmp_path, TINY, "--iterations", "5000", "--sweep", "0,1", "--output", "json", capsys=capsys
+    )
     assert code == 0
     doc = json.loads(out)
     assert doc["levels"] == [0, 1]
@@ -76,27 +101,43 @@ def test_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert np.isclose(d["A"]["retention"], 1.0)
 
 
-@pytest.mark.parametrize("doc, args, msg", [
-    ("[1, 2", (), "not valid JSON"),
-    ({"models": ["A"], "rounds": []}, (), '"models" must be a list of at least 2'),
-    ({"models": ["A", "A"], "rounds": [{"scores": {"A": 1}}]}, (), "repeated: A"),
-    ({"models": ["A", "B"], "rounds": []}, (), '"rounds" must be a non-empty list'),
-    ({"models": ["A", "B"], "rounds": [{"name": "r", "scores": {"A": 1}}]}, (),
-     "rounds[0] (r): no score for B"),
-    ({"models": ["A", "B"], "rounds": [{"name": "r", "scores": {"A": 1, "B": 2, "Q": 3}}]},
-     (), "unknown model(s) in scores: Q"),
-    ({"models": ["A", "B"], "rounds": [{"name": "r", "scores": {"A": 1, "B": None}}]}, (),
-     "must be a finite number"),
-    ({"models": ["A", "B"], "rounds": [{"name": "r"}]}, (), 'exactly one of "scores" or "p"'),
-    ({"models": ["A", "B"], "rounds": [{"name": "r", "p": [[0.5, 0.2], [0.2, 0.5]]}]}, (),
-     "must equal 1"),
-    (TINY, ("--eliminate", "0,0,1"), "eliminate has 3 entries but there are only 2"),
-    (TINY, ("--eliminate", "2,2"), "at most 3 can go"),
-    (TINY, ("--eliminate", "a"), "--eliminate must be comma-separated integers"),
-    (TINY, ("--iterations", "0"), "--iterations must be a positive integer"),
-])
-def test_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], doc: object,
-                args: tuple[str, ...], msg: str) -> None:
+@pytest.mark.parametrize(
+    "doc, args, msg",
+    [
+        ("[1, 2", (), "not valid JSON"),
+        ({"models": ["A"], "rounds": []}, (), '"models" must be a list of at least 2'),
+        ({"models": ["A", "A"], "rounds": [{"scores": {"A": 1}}]}, (), "repeated: A"),
+        ({"models": ["A", "B"], "rounds": []}, (), '"rounds" must be a non-empty list'),
+        (
+            {"models": ["A", "B"], "rounds": [{"name": "r", "scores": {"A": 1}}]},
+            (),
+            "rounds[0] (r): no score for B",
+        ),
+        (
+            {"models": ["A", "B"], "rounds": [{"name": "r", "scores": {"A": 1, "B": 2, "Q": 3}}]},
+            (),
+            "unknown model(s) in scores: Q",
+        ),
+        (
+            {"models": ["A", "B"], "rounds": [{"name": "r", "scores": {"A": 1, "B": None}}]},
+            (),
+            "must be a finite number",
+        ),
+        ({"models": ["A", "B"], "rounds": [{"name": "r"}]}, (), 'exactly one of "scores" or "p"'),
+        (
+            {"models": ["A", "B"], "rounds": [{"name": "r", "p": [[0.5, 0.2], [0.2, 0.5]]}]},
+            (),
+            "must equal 1",
+        ),
+        (TINY, ("--eliminate", "0,0,1"), "eliminate has 3 entries but there are only 2"),
+        (TINY, ("--eliminate", "2,2"), "at most 3 can go"),
+        (TINY, ("--eliminate", "a"), "--eliminate must be comma-separated integers"),
+        (TINY, ("--iterations", "0"), "--iterations must be a positive integer"),
+    ],
+)
+def test_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], doc: object, args: tuple[str, ...], msg: str
+) -> None:
     code, out, err = run(tmp_path, doc, *args, capsys=capsys)
     assert code == 2 and out == ""
     assert err.startswith("error: ") and msg in err, err

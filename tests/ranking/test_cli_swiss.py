@@ -31,7 +31,20 @@ def test_pair_json_and_random(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_standings_json(capsys: pytest.CaptureFixture[str]) -> None:
     path = str(DATA / "dutch_2025_C5.trf")
-    assert main(["swiss", "standings", path, "--tiebreaks", "BH,BH-C1,SB,DE,WIN,ARO", "--output", "json"]) == 0
+    assert (
+        main(
+            [
+                "swiss",
+                "standings",
+                path,
+                "--tiebreaks",
+                "BH,BH-C1,SB,DE,WIN,ARO",
+                "--output",
+                "json",
+            ]
+        )
+        == 0
+    )
     doc = json.loads(capsys.readouterr().out)
     rows = doc["standings"]
     assert [r["player"] for r in rows][:2] == [1, 3]

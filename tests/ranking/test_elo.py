@@ -47,8 +47,12 @@ def test_processes_battles_in_tstamp_order():
     recs = evalica_records("food")
     stamped = [dict(r, tstamp=float(k)) for k, r in enumerate(recs)]
     shuffled = [stamped[k] for k in np.random.default_rng(3).permutation(len(stamped))]
-    assert_allclose(elo(Battles.from_records(shuffled)).rating,
-                    elo(Battles.from_records(recs)).rating, rtol=0, atol=ATOL)
+    assert_allclose(
+        elo(Battles.from_records(shuffled)).rating,
+        elo(Battles.from_records(recs)).rating,
+        rtol=0,
+        atol=ATOL,
+    )
 
 
 def test_anchor_shifts_everything():
@@ -72,8 +76,11 @@ def test_rejects_pair_counts_and_bad_parameters():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 3), st.integers(0, 3)),
-                min_size=1, max_size=60))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.integers(1, 3), st.integers(0, 3)), min_size=1, max_size=60
+    )
+)
 def test_total_rating_is_conserved(rows):
     a = np.array([r[0] for r in rows])
     b = (a + np.array([r[1] for r in rows])) % 4
@@ -116,8 +123,11 @@ def test_bootstrap_distribution_equals_fastchat_get_bootstrap_result(evalica_bat
     reference = []
     for _ in range(1500):  # DataFrame.sample(frac=1.0, replace=True), then compute_elo
         idx = rng.integers(0, n, n)
-        reference.append(_fastchat_online(battles.a[idx], battles.b[idx],
-                                          battles.outcome[idx], battles.n_models, k=4.0))
+        reference.append(
+            _fastchat_online(
+                battles.a[idx], battles.b[idx], battles.outcome[idx], battles.n_models, k=4.0
+            )
+        )
     ref = np.array(reference)
     tail = [0.025, 0.975]
     ours = elo(battles, ci="bootstrap", rounds=1500, rng=5)

@@ -18,11 +18,15 @@ def test_pair_scores_by_hand():
     lower = [960.8, 960.8, 1160.8]  # sigma = 39.2 / 1.96 = 20
     upper = [1039.2, 1039.2, 1239.2]
     n = [100, 100, 100]
-    s = pair_scores(rating, lower=lower, upper=upper, n_battles=n, pair_counts=np.zeros((3, 3)), explore=0.0)
+    s = pair_scores(
+        rating, lower=lower, upper=upper, n_battles=n, pair_counts=np.zeros((3, 3)), explore=0.0
+    )
     assert_allclose(np.diag(s), 0.0)
     assert_allclose(s[0, 1], 1.0, rtol=1e-12)  # equal ratings: intervals overlap fully
     assert_allclose(s[0, 2], np.exp(-(200.0**2) / (2 * (400 + 400))), rtol=1e-9)  # exp(-25)
-    with_explore = pair_scores(rating, lower=lower, upper=upper, n_battles=n, pair_counts=np.zeros((3, 3)))
+    with_explore = pair_scores(
+        rating, lower=lower, upper=upper, n_battles=n, pair_counts=np.zeros((3, 3))
+    )
     assert_allclose(with_explore[0, 1] - s[0, 1], 0.3 * (2 / np.sqrt(101) + 1.0), rtol=1e-12)
 
 
@@ -80,14 +84,17 @@ def test_uniform_pairs_cover_everything():
     assert sorted(uniform_pairs(4, 6, rng=3)) == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
 
 
-@pytest.mark.parametrize("call", [
-    lambda: pair_scores([1.0]),
-    lambda: pair_scores([1.0, 2.0], n_battles=[1, 2, 3]),
-    lambda: select_pairs(np.ones((2, 3)), 1),
-    lambda: select_pairs(-np.ones((2, 2)), 1),
-    lambda: uniform_pairs(1, 1),
-    lambda: matchmaking_simulate([1, 2, 3], policy="clever"),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: pair_scores([1.0]),
+        lambda: pair_scores([1.0, 2.0], n_battles=[1, 2, 3]),
+        lambda: select_pairs(np.ones((2, 3)), 1),
+        lambda: select_pairs(-np.ones((2, 2)), 1),
+        lambda: uniform_pairs(1, 1),
+        lambda: matchmaking_simulate([1, 2, 3], policy="clever"),
+    ],
+)
 def test_bad_inputs(call):
     with pytest.raises(InputError):
         call()
@@ -98,7 +105,11 @@ def test_simulation_reaches_the_target_and_is_reproducible():
     run = matchmaking_simulate(strength, policy="active", budget=1500, batch=25, target=0.85, rng=4)
     assert run.battles_to_target is not None and run.battles_to_target <= 1500
     assert run.accuracy[-1] >= 0.85
-    again = matchmaking_simulate(strength, policy="active", budget=1500, batch=25, target=0.85, rng=4)
+    again = matchmaking_simulate(
+        strength, policy="active", budget=1500, batch=25, target=0.85, rng=4
+    )
     assert again.battles_to_target == run.battles_to_target
-    uniform = matchmaking_simulate(strength, policy="uniform", budget=100, batch=25, target=0.99, rng=4)
+    uniform = matchmaking_simulate(
+        strength, policy="uniform", budget=100, batch=25, target=0.99, rng=4
+    )
     assert uniform.battles_to_target is None and len(uniform.battles) == 4

@@ -22,9 +22,14 @@ assert not loaded, loaded
 
 
 def test_ranking_imports_no_django():
-    proc = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin",
-                                                       "PYTHONPATH": str(ROOT)})
+    proc = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stderr
     count = int(proc.stdout.split()[0])
     assert count >= 10  # every module of the package was imported

@@ -36,18 +36,23 @@ ENGINES = ("fast", "package")
 
 
 def one_battle(outcome: int) -> Battles:
-    return Battles(("A", "B"), np.array([0], np.int32), np.array([1], np.int32),
-                   np.array([outcome], np.int8))
+    return Battles(
+        ("A", "B"), np.array([0], np.int32), np.array([1], np.int32), np.array([outcome], np.int8)
+    )
 
 
-def random_battles(rng: np.random.Generator, n: int, size: int, *, tstamp: bool = False
-                   ) -> Battles:
+def random_battles(rng: np.random.Generator, n: int, size: int, *, tstamp: bool = False) -> Battles:
     a = rng.integers(0, n, size)
     b = (a + rng.integers(1, n, size)) % n
     o = rng.choice(4, size, p=[0.4, 0.35, 0.15, 0.1])
     ts = rng.permutation(size).astype(np.float64) if tstamp else None
-    return Battles(tuple(f"m{i}" for i in range(n)), a.astype(np.int32), b.astype(np.int32),
-                   o.astype(np.int8), tstamp=ts)
+    return Battles(
+        tuple(f"m{i}" for i in range(n)),
+        a.astype(np.int32),
+        b.astype(np.int32),
+        o.astype(np.int8),
+        tstamp=ts,
+    )
 
 
 def mu_sigma(result, i: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -63,8 +68,7 @@ def test_one_vs_one_reference_updates(cls: str, engine: str) -> None:
     exp = ref["1v1_default_A_wins"]
     assert_allclose(mu_sigma(won, 0), exp["winner"], rtol=1e-12)
     assert_allclose(mu_sigma(won, 1), exp["loser"], rtol=1e-12)
-    assert_allclose(won.extra["ordinal"], [exp["winner_ordinal"], exp["loser_ordinal"]],
-                    rtol=1e-12)
+    assert_allclose(won.extra["ordinal"], [exp["winner_ordinal"], exp["loser_ordinal"]], rtol=1e-12)
     # the "scores 2:1" game is the same ordering
     assert_allclose(mu_sigma(won, 0), ref["1v1_default_scores_2_1"]["A"], rtol=1e-12)
     for code in (TIE, TIE_BOTHBAD):
@@ -100,29 +104,50 @@ def test_installed_openskill_reproduces_its_own_suite(model: str) -> None:
     got = engine.rate(teams, ranks=[1, 2, 1])
     for t, team in enumerate(got):
         expected = suite["ties"][f"team_{t + 1}"]
-        assert_allclose([[p.mu, p.sigma] for p in team],
-                        [[e["mu"], e["sigma"]] for e in expected], rtol=1e-12)
+        assert_allclose(
+            [[p.mu, p.sigma] for p in team], [[e["mu"], e["sigma"]] for e in expected], rtol=1e-12
+        )
     teams = [[r()], [r(), r()], [r()], [r(), r()]]
     got = engine.rate(teams, ranks=[2, 1, 4, 3])
     for t, team in enumerate(got):
         expected = suite["ranks"][f"team_{t + 1}"]
-        assert_allclose([[p.mu, p.sigma] for p in team],
-                        [[e["mu"], e["sigma"]] for e in expected], rtol=1e-12)
+        assert_allclose(
+            [[p.mu, p.sigma] for p in team], [[e["mu"], e["sigma"]] for e in expected], rtol=1e-12
+        )
 
 
 @settings(max_examples=30, deadline=None)
-@given(model=st.sampled_from(sorted(OPENSKILL_MODELS)), seed=st.integers(0, 2**32 - 1),
-       n=st.integers(2, 8), size=st.integers(1, 300), limit_sigma=st.booleans(),
-       prior=st.sampled_from(sorted(SUITE_FILES)), tau=st.sampled_from([0.0, 25 / 300, 1.0]),
-       window_size=st.sampled_from([0, 1, 4]))
-def test_fast_engine_equals_the_package(model: str, seed: int, n: int, size: int,
-                                        limit_sigma: bool, prior: str, tau: float,
-                                        window_size: int) -> None:
+@given(
+    model=st.sampled_from(sorted(OPENSKILL_MODELS)),
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(2, 8),
+    size=st.integers(1, 300),
+    limit_sigma=st.booleans(),
+    prior=st.sampled_from(sorted(SUITE_FILES)),
+    tau=st.sampled_from([0.0, 25 / 300, 1.0]),
+    window_size=st.sampled_from([0, 1, 4]),
+)
+def test_fast_engine_equals_the_package(
+    model: str,
+    seed: int,
+    n: int,
+    size: int,
+    limit_sigma: bool,
+    prior: str,
+    tau: float,
+    window_size: int,
+) -> None:
     """Battle by battle, with the random priors of openskill's own test data."""
     p = json.loads((DATA / "openskill_tests" / SUITE_FILES[prior]).read_text())["model"]
     battles = random_battles(np.random.default_rng(seed), n, size)
-    kw = dict(model=model, mu=p["mu"], sigma=p["sigma"], limit_sigma=limit_sigma, tau=tau,
-              window_size=window_size)
+    kw = dict(
+        model=model,
+        mu=p["mu"],
+        sigma=p["sigma"],
+        limit_sigma=limit_sigma,
+        tau=tau,
+        window_size=window_size,
+    )
     fast = openskill_rate(battles, **kw)
     slow = openskill_rate(battles, engine="package", **kw)
     assert_allclose(fast.extra["mu"], slow.extra["mu"], rtol=1e-13, atol=1e-12)
@@ -130,8 +155,12 @@ def test_fast_engine_equals_the_package(model: str, seed: int, n: int, size: int
 
 
 def test_result_shape_and_interval() -> None:
-    battles = Battles(("a", "b", "c", "idle"), np.array([0, 1, 0], np.int32),
-                      np.array([1, 2, 2], np.int32), np.array([A_WINS, TIE, B_WINS], np.int8))
+    battles = Battles(
+        ("a", "b", "c", "idle"),
+        np.array([0, 1, 0], np.int32),
+        np.array([1, 2, 2], np.int32),
+        np.array([A_WINS, TIE, B_WINS], np.int8),
+    )
     res = openskill_rate(battles)
     assert res.method == "openskill"
     assert res.models == ["a", "b", "c", "idle"]
@@ -155,36 +184,59 @@ def test_battles_are_processed_in_time_order() -> None:
     rng = np.random.default_rng(2)
     battles = random_battles(rng, 6, 200, tstamp=True)
     order = np.argsort(battles.tstamp, kind="stable")
-    sorted_battles = Battles(battles.models, battles.a[order], battles.b[order],
-                             battles.outcome[order])
-    assert_allclose(openskill_rate(battles).rating, openskill_rate(sorted_battles).rating,
-                    rtol=1e-15)
+    sorted_battles = Battles(
+        battles.models, battles.a[order], battles.b[order], battles.outcome[order]
+    )
+    assert_allclose(
+        openskill_rate(battles).rating, openskill_rate(sorted_battles).rating, rtol=1e-15
+    )
     # and order matters for an online method
-    assert not np.allclose(openskill_rate(battles).rating,
-                           openskill_rate(Battles(battles.models, battles.a, battles.b,
-                                                  battles.outcome)).rating)
+    assert not np.allclose(
+        openskill_rate(battles).rating,
+        openskill_rate(Battles(battles.models, battles.a, battles.b, battles.outcome)).rating,
+    )
 
 
 def test_integer_weights_repeat_battles() -> None:
-    weighted = Battles(("a", "b"), np.array([0, 1], np.int32), np.array([1, 0], np.int32),
-                       np.array([A_WINS, TIE], np.int8), weight=np.array([3.0, 2.0]))
-    repeated = Battles(("a", "b"), np.array([0, 0, 0, 1, 1], np.int32),
-                       np.array([1, 1, 1, 0, 0], np.int32),
-                       np.array([A_WINS] * 3 + [TIE] * 2, np.int8))
+    weighted = Battles(
+        ("a", "b"),
+        np.array([0, 1], np.int32),
+        np.array([1, 0], np.int32),
+        np.array([A_WINS, TIE], np.int8),
+        weight=np.array([3.0, 2.0]),
+    )
+    repeated = Battles(
+        ("a", "b"),
+        np.array([0, 0, 0, 1, 1], np.int32),
+        np.array([1, 1, 1, 0, 0], np.int32),
+        np.array([A_WINS] * 3 + [TIE] * 2, np.int8),
+    )
     assert_allclose(openskill_rate(weighted).rating, openskill_rate(repeated).rating)
     with pytest.raises(InputError, match="whole numbers"):
-        openskill_rate(Battles(("a", "b"), np.array([0], np.int32), np.array([1], np.int32),
-                               np.array([A_WINS], np.int8), weight=np.array([0.5])))
+        openskill_rate(
+            Battles(
+                ("a", "b"),
+                np.array([0], np.int32),
+                np.array([1], np.int32),
+                np.array([A_WINS], np.int8),
+                weight=np.array([0.5]),
+            )
+        )
 
 
 def test_swapping_sides_of_a_decided_battle_changes_nothing() -> None:
-    left = Battles(("a", "b"), np.array([0], np.int32), np.array([1], np.int32),
-                   np.array([A_WINS], np.int8))
-    right = Battles(("a", "b"), np.array([1], np.int32), np.array([0], np.int32),
-                    np.array([B_WINS], np.int8))
+    left = Battles(
+        ("a", "b"), np.array([0], np.int32), np.array([1], np.int32), np.array([A_WINS], np.int8)
+    )
+    right = Battles(
+        ("a", "b"), np.array([1], np.int32), np.array([0], np.int32), np.array([B_WINS], np.int8)
+    )
     for model in OPENSKILL_MODELS:
-        assert_allclose(openskill_rate(left, model=model).rating,
-                        openskill_rate(right, model=model).rating, rtol=1e-15)
+        assert_allclose(
+            openskill_rate(left, model=model).rating,
+            openskill_rate(right, model=model).rating,
+            rtol=1e-15,
+        )
 
 
 def test_rank_update_with_ties_equals_the_package_and_keeps_state() -> None:
@@ -194,21 +246,28 @@ def test_rank_update_with_ties_equals_the_package_and_keeps_state() -> None:
     assert state == before
     assert new["other"] == (1.0, 1.0)
     engine = OPENSKILL_MODELS["bradley-terry-full"]()
-    teams = [[engine.rating()], [engine.rating(mu=27.0, sigma=6.0)],
-             [engine.rating(mu=24.0, sigma=7.5)], [engine.rating()]]
+    teams = [
+        [engine.rating()],
+        [engine.rating(mu=27.0, sigma=6.0)],
+        [engine.rating(mu=24.0, sigma=7.5)],
+        [engine.rating()],
+    ]
     expected = engine.rate(teams, ranks=[0, 1, 1, 2])
     for name, [p] in zip("cabd", expected):
         assert new[name] == pytest.approx((p.mu, p.sigma), rel=1e-15)
     assert new["c"][0] > 25.0 > new["d"][0]
 
 
-@pytest.mark.parametrize(("ranking", "message"), [
-    (["a"], "at least two"),
-    (["a", "a"], "twice"),
-    (["a", []], "non-empty"),
-    (["a", 3], "model name|non-empty"),
-    ("ab", "list of names"),
-])
+@pytest.mark.parametrize(
+    ("ranking", "message"),
+    [
+        (["a"], "at least two"),
+        (["a", "a"], "twice"),
+        (["a", []], "non-empty"),
+        (["a", 3], "model name|non-empty"),
+        ("ab", "list of names"),
+    ],
+)
 def test_rank_update_rejects_bad_rankings(ranking: object, message: str) -> None:
     with pytest.raises(InputError, match=message):
         openskill_rank_update({}, ranking)  # type: ignore[arg-type]
@@ -227,8 +286,14 @@ def test_bad_parameters_raise_input_error() -> None:
     with pytest.raises(InputError, match="initial"):
         openskill_rate(battles, initial={"Z": (1.0, 1.0)})
     with pytest.raises(InputError, match="self-battle|itself"):
-        openskill_rate(Battles(("a", "b"), np.array([0], np.int32), np.array([0], np.int32),
-                               np.array([A_WINS], np.int8)))
+        openskill_rate(
+            Battles(
+                ("a", "b"),
+                np.array([0], np.int32),
+                np.array([0], np.int32),
+                np.array([A_WINS], np.int8),
+            )
+        )
 
 
 @pytest.mark.parametrize("confidence", [0.95, 0.8])

@@ -75,8 +75,11 @@ def _three_in_a_row(n: int, swap: bool) -> list[int]:
     for k, games in enumerate(sched.rounds):
         sides[games[:, 0], k] = 1
         sides[games[:, 1], k] = -1
-    return [i for i, row in enumerate(sides)
-            if np.any(np.abs(np.convolve(row, np.ones(3, dtype=int), mode="valid")) == 3)]
+    return [
+        i
+        for i, row in enumerate(sides)
+        if np.any(np.abs(np.convolve(row, np.ones(3, dtype=int), mode="valid")) == 3)
+    ]
 
 
 @pytest.mark.parametrize("n", [6, 8, 10, 12, 14, 16, 20])
@@ -109,8 +112,12 @@ def test_bad_field_size(bad: object) -> None:
 
 def test_standings_hand_example() -> None:
     # A beats B, A draws C, C beats B (B first side), B beats A in the return game.
-    battles = Battles(models=("A", "B", "C"), a=[0, 0, 1, 1], b=[1, 2, 2, 0],
-                      outcome=[A_WINS, TIE, B_WINS, A_WINS])
+    battles = Battles(
+        models=("A", "B", "C"),
+        a=[0, 0, 1, 1],
+        b=[1, 2, 2, 0],
+        outcome=[A_WINS, TIE, B_WINS, A_WINS],
+    )
     st_ = round_robin_standings(battles)
     assert_allclose(st_.points, [1.5, 1.0, 1.5])
     assert_array_equal(st_.wins, [1, 1, 1])
@@ -124,8 +131,9 @@ def test_standings_hand_example() -> None:
 
 
 def test_standings_football_points_and_weights() -> None:
-    battles = Battles(models=("x", "y"), a=[0, 0], b=[1, 1], outcome=[A_WINS, TIE_BOTHBAD],
-                      weight=[2.0, 1.0])
+    battles = Battles(
+        models=("x", "y"), a=[0, 0], b=[1, 1], outcome=[A_WINS, TIE_BOTHBAD], weight=[2.0, 1.0]
+    )
     st_ = round_robin_standings(battles, win=3, tie=1, loss=0)
     assert_allclose(st_.points, [7.0, 1.0])
     assert_array_equal(st_.wins, [2, 0])
@@ -140,8 +148,9 @@ def test_standings_of_full_round_robin_conserve_points(n: int, seed: int) -> Non
     rng = np.random.default_rng(seed)
     games = round_robin(n).games()
     outcome = rng.choice([A_WINS, B_WINS, TIE], size=len(games))
-    battles = Battles(models=tuple(f"m{i}" for i in range(n)), a=games[:, 1], b=games[:, 2],
-                      outcome=outcome)
+    battles = Battles(
+        models=tuple(f"m{i}" for i in range(n)), a=games[:, 1], b=games[:, 2], outcome=outcome
+    )
     st_ = round_robin_standings(battles)
     assert st_.points.sum() == pytest.approx(n * (n - 1) / 2)
     assert_array_equal(st_.games, np.full(n, n - 1))

@@ -27,8 +27,12 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 REF = json.loads((DATA / "bracket_vectors.json").read_text())["vectors"]
 
 # Four models, two benchmarks; the order on "code" is the reverse of the order on "math".
-TINY = scores_to_win([[90, 80, 70, 60],   # math: A > B > C > D
-                      [10, 20, 30, 40]])  # code: D > C > B > A
+TINY = scores_to_win(
+    [
+        [90, 80, 70, 60],  # math: A > B > C > D
+        [10, 20, 30, 40],
+    ]
+)  # code: D > C > B > A
 TINY_NAMES = ["A", "B", "C", "D"]
 
 
@@ -82,10 +86,9 @@ def test_odd_field_gives_a_zero_point_bye() -> None:
 
 def test_one_round_with_probabilities() -> None:
     # with 4 models every opponent is equally likely in round 1: E[S_i] = mean_j p[i, j]
-    p = np.array([[0.5, 0.6, 0.7, 0.9],
-                  [0.4, 0.5, 0.55, 0.8],
-                  [0.3, 0.45, 0.5, 0.65],
-                  [0.1, 0.2, 0.35, 0.5]])
+    p = np.array(
+        [[0.5, 0.6, 0.7, 0.9], [0.4, 0.5, 0.55, 0.8], [0.3, 0.45, 0.5, 0.65], [0.1, 0.2, 0.35, 0.5]]
+    )
     res = swiss_dynamics(p[None], iterations=40_000, rng=3)
     within(res.expected_score, res.stderr, (p.sum(axis=1) - 0.5) / 3)
 
@@ -164,10 +167,14 @@ def test_permuting_models_permutes_output(case: tuple[np.ndarray, list[int], int
     m = scores.shape[1]
     names = [f"model-{i}" for i in range(m)]
     perm = np.random.default_rng(seed + 1).permutation(m)
-    a = swiss_dynamics(scores_to_win(scores), names=names, eliminate=elim,
-                       iterations=300, rng=seed)
-    b = swiss_dynamics(scores_to_win(scores[:, perm]), names=[names[i] for i in perm],
-                       eliminate=elim, iterations=300, rng=seed)
+    a = swiss_dynamics(scores_to_win(scores), names=names, eliminate=elim, iterations=300, rng=seed)
+    b = swiss_dynamics(
+        scores_to_win(scores[:, perm]),
+        names=[names[i] for i in perm],
+        eliminate=elim,
+        iterations=300,
+        rng=seed,
+    )
     assert b.models == tuple(names[i] for i in perm)
     assert_allclose(b.expected_score, a.expected_score[perm], atol=1e-12)
     assert_allclose(b.p_survive, a.p_survive[perm], atol=1e-12)
@@ -249,8 +256,9 @@ def test_single_elimination_prediction_is_exact_and_seeded_by_rating() -> None:
 
 
 def test_single_elimination_simulation_agrees_with_exact() -> None:
-    scores = simulate_format(_elo_matrix(RATINGS_8), format="single_elimination",
-                             iterations=30_000, rng=2)
+    scores = simulate_format(
+        _elo_matrix(RATINGS_8), format="single_elimination", iterations=30_000, rng=2
+    )
     se = scores.std(axis=0, ddof=1) / np.sqrt(len(scores))
     within(scores.mean(axis=0), se, np.array(REF["8_player"]["expected_match_wins"]))
 
@@ -266,14 +274,17 @@ def test_swiss_prediction() -> None:
     assert pred.p_win.sum() == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize("kwargs, msg", [
-    ({"eliminate": [0, 0, 1]}, "only 2 rounds"),
-    ({"eliminate": [4]}, "at most 3"),
-    ({"eliminate": [-1]}, "non-negative"),
-    ({"iterations": 0}, "iterations"),
-    ({"names": ["A", "B"]}, "names has 2"),
-    ({"names": ["A", "A", "B", "C"]}, "unique"),
-])
+@pytest.mark.parametrize(
+    "kwargs, msg",
+    [
+        ({"eliminate": [0, 0, 1]}, "only 2 rounds"),
+        ({"eliminate": [4]}, "at most 3"),
+        ({"eliminate": [-1]}, "non-negative"),
+        ({"iterations": 0}, "iterations"),
+        ({"names": ["A", "B"]}, "names has 2"),
+        ({"names": ["A", "A", "B", "C"]}, "unique"),
+    ],
+)
 def test_bad_arguments(kwargs: dict, msg: str) -> None:
     with pytest.raises(InputError, match=msg):
         swiss_dynamics(TINY, **kwargs)
@@ -296,12 +307,15 @@ def _matchings(group: list[int]) -> list[tuple[list[tuple[int, int]], int | None
     if not group:
         return [([], None)]
     if len(group) % 2:
-        return [(pairs, bye) for k, bye in enumerate(group)
-                for pairs, _ in _matchings(group[:k] + group[k + 1:])]
+        return [
+            (pairs, bye)
+            for k, bye in enumerate(group)
+            for pairs, _ in _matchings(group[:k] + group[k + 1 :])
+        ]
     first, rest = group[0], group[1:]
     out = []
     for k, other in enumerate(rest):
-        for pairs, _ in _matchings(rest[:k] + rest[k + 1:]):
+        for pairs, _ in _matchings(rest[:k] + rest[k + 1 :]):
             out.append(([(first, other), *pairs], None))
     return out
 
@@ -352,10 +366,10 @@ def _exact_swiss(win: np.ndarray, eliminate: list[int]) -> tuple[np.ndarray, np.
     return es, surv
 
 
-@pytest.mark.parametrize("m, k, elim, seed", [(4, 2, [], 0), (5, 3, [1, 1], 1),
-                                              (6, 3, [2, 1], 2), (5, 2, [0, 2], 3)])
-def test_monte_carlo_matches_exact_enumeration(m: int, k: int, elim: list[int],
-                                               seed: int) -> None:
+@pytest.mark.parametrize(
+    "m, k, elim, seed", [(4, 2, [], 0), (5, 3, [1, 1], 1), (6, 3, [2, 1], 2), (5, 2, [0, 2], 3)]
+)
+def test_monte_carlo_matches_exact_enumeration(m: int, k: int, elim: list[int], seed: int) -> None:
     rng = np.random.default_rng(seed)
     win = rng.uniform(0.1, 0.9, size=(k, m, m))
     win = np.triu(win, 1) + np.transpose(np.triu(1 - win, 1), (0, 2, 1))
@@ -390,8 +404,9 @@ def test_expected_score_round_robin_value_is_the_sum_of_win_probabilities():
     result = expected_score_rating(battles, format="round_robin", draws=30, rng=2)
     r = bradley_terry(battles, l2=1.0).rating
     # a round robin's E[S] is exact: the sum of i's win probabilities against the others
-    hand = [sum(1 / (1 + 10 ** ((r[j] - r[i]) / 400)) for j in range(4) if j != i)
-            for i in range(4)]
+    hand = [
+        sum(1 / (1 + 10 ** ((r[j] - r[i]) / 400)) for j in range(4) if j != i) for i in range(4)
+    ]
     assert_allclose(result.rating, hand, rtol=1e-12)
     assert (result.lower <= result.rating).all() and (result.rating <= result.upper).all()
     assert result.method == "expected_score" and result.params["draws"] == 30
@@ -401,14 +416,17 @@ def test_expected_score_interval_covers_the_true_expected_score():
     # truth: a round robin's E[S] under the true ratings, by hand; the interval must
     # carry the rating uncertainty (Monte Carlo error alone would cover it almost never)
     true = np.array([-150.0, -50.0, 50.0, 150.0])
-    truth = [sum(1 / (1 + 10 ** ((true[j] - true[i]) / 400)) for j in range(4) if j != i)
-             for i in range(4)]
+    truth = [
+        sum(1 / (1 + 10 ** ((true[j] - true[i]) / 400)) for j in range(4) if j != i)
+        for i in range(4)
+    ]
     rng = np.random.default_rng(7)
     hits = np.zeros(4)
     reps = 30
     for rep in range(reps):
-        r = expected_score_rating(_bt_battles(rng, true, 60), format="round_robin", draws=25,
-                                  rng=rep)
+        r = expected_score_rating(
+            _bt_battles(rng, true, 60), format="round_robin", draws=25, rng=rep
+        )
         hits += (r.lower <= truth) & (truth <= r.upper)
     assert (hits / reps >= 0.85).all(), hits / reps
 
@@ -431,8 +449,7 @@ def test_expected_score_swiss_interval_holds_rating_uncertainty_and_is_seeded():
 def test_expected_score_of_pair_counts_a_lone_model_and_bad_input():
     from ranking.battles import Battles
 
-    counts = Battles(("x", "y", "z"), [0, 1, 0], [1, 2, 2], [0, 0, 1],
-                     weight=[12.0, 7.0, 3.0])
+    counts = Battles(("x", "y", "z"), [0, 1, 0], [1, 2, 2], [0, 0, 1], weight=[12.0, 7.0, 3.0])
     r = expected_score_rating(counts, format="single_elimination", draws=20, rng=0)
     assert (r.lower <= r.rating).all() and (r.rating <= r.upper).all()
     assert r.n_battles == 22

@@ -72,9 +72,13 @@ def _check_round(state, pairing: Pairing) -> None:  # type: ignore[no-untyped-de
         assert all(r.code not in "U+F" or r.played for r in byer.results[:n_rounds]), "second bye"
         # the bye goes to a lowest-score eligible player
         eligible = [
-            p.number for p in state.players
+            p.number
+            for p in state.players
             if p.number in present
-            and all(r.played or state.scoring.points(r.code) < state.scoring.win for r in p.results[:n_rounds])
+            and all(
+                r.played or state.scoring.points(r.code) < state.scoring.win
+                for r in p.results[:n_rounds]
+            )
         ]
         lower = [k for k in eligible if state.points(k) < state.points(pairing.bye) - 1e-9]
         for k in lower:  # a lower-score eligible player may get the bye only if the rest pairs
@@ -96,7 +100,10 @@ def _rest_pairs(state, players: set[int]) -> bool:  # type: ignore[no-untyped-de
 
     n_rounds = state.played_rounds
     met = {k: {r.opponent for r in state.player(k).results[:n_rounds] if r.played} for k in players}
-    need = {k: _absolute([r.color for r in state.player(k).results[:n_rounds] if r.played]) for k in players}
+    need = {
+        k: _absolute([r.color for r in state.player(k).results[:n_rounds] if r.played])
+        for k in players
+    }
     g = nx.Graph()
     g.add_nodes_from(players)
     for a in players:
@@ -126,7 +133,9 @@ def test_invariants_on_every_round(n: int, rounds: int, seed: int, system: str) 
     state = swiss_from_ratings(list(gen.normal(1500, 200, n)))
     rounds = min(rounds, n - 1 if n % 2 == 0 else n)  # keep a no-rematch pairing possible
     for _ in range(rounds):
-        absent = {int(x) for x in gen.choice(np.arange(1, n + 1), size=gen.integers(0, 2), replace=False)}
+        absent = {
+            int(x) for x in gen.choice(np.arange(1, n + 1), size=gen.integers(0, 2), replace=False)
+        }
         from dataclasses import replace
 
         state = replace(state, absent=frozenset(absent))

@@ -55,9 +55,18 @@ def test_round_trip_of_played_event_with_extensions() -> None:
     [
         ("001    x", "line 2: a 001 player line needs at least 84 columns"),
         ("001 abcd" + " " * 90, "line 2: pairing number"),
-        ("001    1      Test0001 Player0001               27x0                             2.0    1", "line 2: rating"),
-        ("001    1      Test0001 Player0001               2720                             2.0    1     4 w Q", "line 2: result code"),
-        ("001    1      Test0001 Player0001               2720                             2.0    1     4 x 1", "line 2: colour"),
+        (
+            "001    1      Test0001 Player0001               27x0                             2.0    1",
+            "line 2: rating",
+        ),
+        (
+            "001    1      Test0001 Player0001               2720                             2.0    1     4 w Q",
+            "line 2: result code",
+        ),
+        (
+            "001    1      Test0001 Player0001               2720                             2.0    1     4 x 1",
+            "line 2: colour",
+        ),
         ("XXR zero", "line 2: XXR"),
         ("XXS W=one", "line 2: XXS"),
         ("XXC green1", "line 2: XXC"),

@@ -26,8 +26,12 @@ def test_average_win_rate_equals_evalica(name, evalica_battles):
 
 
 def test_win_matrix_by_hand():
-    b = Battles(("a", "b", "c"), [0, 1, 0, 2, 0], [1, 0, 1, 0, 2],
-                [A_WINS, A_WINS, TIE, TIE_BOTHBAD, B_WINS])
+    b = Battles(
+        ("a", "b", "c"),
+        [0, 1, 0, 2, 0],
+        [1, 0, 1, 0, 2],
+        [A_WINS, A_WINS, TIE, TIE_BOTHBAD, B_WINS],
+    )
     wins, counts = win_matrix(b)
     assert_array_equal(wins, [[0, 1.5, 0.5], [1.5, 0, 0], [1.5, 0, 0]])
     assert_array_equal(counts, [[0, 3, 2], [3, 0, 0], [2, 0, 0]])
@@ -40,12 +44,16 @@ def test_win_matrix_by_hand():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 3), st.integers(0, 3)),
-                min_size=1, max_size=40))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.integers(1, 3), st.integers(0, 3)), min_size=1, max_size=40
+    )
+)
 def test_wins_and_losses_add_up(rows):
     a = np.array([r[0] for r in rows])
-    b = Battles(("a", "b", "c", "d"), a, (a + np.array([r[1] for r in rows])) % 4,
-                [r[2] for r in rows])
+    b = Battles(
+        ("a", "b", "c", "d"), a, (a + np.array([r[1] for r in rows])) % 4, [r[2] for r in rows]
+    )
     wins, counts = win_matrix(b)
     assert_allclose(wins + wins.T, counts)
     assert counts.sum() == 2 * len(rows)
@@ -70,23 +78,31 @@ def _battles_vs(opponent_results):
     return Battles(names, a, b, o)
 
 
-@pytest.mark.parametrize(("won", "lost"), [(1, 0), (0, 1), (3, 0), (2, 1), (7, 3), (150, 150),
-                                           (290, 10)])
+@pytest.mark.parametrize(
+    ("won", "lost"), [(1, 0), (0, 1), (3, 0), (2, 1), (7, 3), (150, 150), (290, 10)]
+)
 @pytest.mark.parametrize("confidence", [0.95, 0.8])
 def test_one_opponent_is_scipy_wilson(won, lost, confidence):
-    result = average_win_rate(_battles_vs([[A_WINS] * won + [B_WINS] * lost]),
-                              confidence=confidence)
-    ref = binomtest(won, won + lost).proportion_ci(confidence_level=confidence,
-                                                   method="wilson")
+    result = average_win_rate(
+        _battles_vs([[A_WINS] * won + [B_WINS] * lost]), confidence=confidence
+    )
+    ref = binomtest(won, won + lost).proportion_ci(confidence_level=confidence, method="wilson")
     assert_allclose([result.lower[0], result.upper[0]], [ref.low, ref.high], rtol=0, atol=1e-12)
     assert result.rating[0] == pytest.approx(won / (won + lost))
 
 
 def test_equal_battles_per_opponent_is_the_pooled_wilson_interval():
     # 4 opponents, 5 battles each, 11 wins in all: the average equals the pooled rate
-    result = average_win_rate(_battles_vs([[A_WINS] * 5, [A_WINS] * 3 + [B_WINS] * 2,
-                                           [A_WINS] * 2 + [B_WINS] * 3,
-                                           [A_WINS] + [B_WINS] * 4]))
+    result = average_win_rate(
+        _battles_vs(
+            [
+                [A_WINS] * 5,
+                [A_WINS] * 3 + [B_WINS] * 2,
+                [A_WINS] * 2 + [B_WINS] * 3,
+                [A_WINS] + [B_WINS] * 4,
+            ]
+        )
+    )
     ref = binomtest(11, 20).proportion_ci(method="wilson")
     assert_allclose([result.lower[0], result.upper[0]], [ref.low, ref.high], rtol=0, atol=1e-12)
 
@@ -94,8 +110,7 @@ def test_equal_battles_per_opponent_is_the_pooled_wilson_interval():
 def test_ties_count_half_and_bounds_solve_the_score_equation():
     # against o0: win, tie, loss (n=3, rate 1/2); against o1: one tie (n=1, rate 1/2);
     # against o2: 4 wins of 4; average (1/2 + 1/2 + 1) / 3 = 2/3
-    result = average_win_rate(_battles_vs([[A_WINS, TIE, B_WINS], [TIE_BOTHBAD],
-                                           [A_WINS] * 4]))
+    result = average_win_rate(_battles_vs([[A_WINS, TIE, B_WINS], [TIE_BOTHBAD], [A_WINS] * 4]))
     p = 2.0 / 3.0
     assert result.rating[0] == pytest.approx(p)
     z = norm.ppf(0.975)
@@ -123,8 +138,12 @@ def test_interval_covers_the_true_average_win_rate():
         for _ in range(reps):
             opp = rng.integers(0, 5, n)
             won = rng.random(n) < p_true[opp]
-            b = Battles(("m",) + tuple(f"o{j}" for j in range(5)), np.zeros(n), opp + 1,
-                        np.where(won, A_WINS, B_WINS))
+            b = Battles(
+                ("m",) + tuple(f"o{j}" for j in range(5)),
+                np.zeros(n),
+                opp + 1,
+                np.where(won, A_WINS, B_WINS),
+            )
             r = average_win_rate(b)
             truth = p_true[np.unique(opp)].mean()
             hits += r.lower[0] <= truth <= r.upper[0]
@@ -137,14 +156,17 @@ def test_bad_confidence_is_refused():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 3), st.integers(0, 3)),
-                min_size=1, max_size=40))
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.integers(1, 3), st.integers(0, 3)), min_size=1, max_size=40
+    )
+)
 def test_rating_lies_inside_its_interval(rows):
     a = np.array([r[0] for r in rows])
-    b = Battles(("a", "b", "c", "d"), a, (a + np.array([r[1] for r in rows])) % 4,
-                [r[2] for r in rows])
+    b = Battles(
+        ("a", "b", "c", "d"), a, (a + np.array([r[1] for r in rows])) % 4, [r[2] for r in rows]
+    )
     r = average_win_rate(b)
-    assert ((r.lower >= 0) & (r.lower <= r.rating) & (r.rating <= r.upper)
-            & (r.upper <= 1)).all()
+    assert ((r.lower >= 0) & (r.lower <= r.rating) & (r.rating <= r.upper) & (r.upper <= 1)).all()
     played = r.battles > 0
     assert (r.lower[played] < r.upper[played]).all()

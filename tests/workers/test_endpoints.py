@@ -65,7 +65,10 @@ def test_aimd_steps():
     assert aimd_next(8.0, "congestion", cap=8, now=10.0, last_decrease=0.0) == (4.0, 10.0)
     assert aimd_next(4.0, "congestion", cap=8, now=10.5, last_decrease=10.0) == (4.0, 10.0)
     assert aimd_next(4.0, "congestion", cap=8, now=11.0, last_decrease=10.0) == (2.0, 11.0)
-    assert aimd_next(1.5, "congestion", cap=8, now=20.0, last_decrease=0.0) == (1.0, 20.0)  # floor 1
+    assert aimd_next(1.5, "congestion", cap=8, now=20.0, last_decrease=0.0) == (
+        1.0,
+        20.0,
+    )  # floor 1
     # additive increase: 1/limit per success, i.e. +1 per window of `limit` successes
     limit = 2.0
     for _ in range(2):
@@ -154,8 +157,16 @@ def test_redis_limiter_matches_the_local_one(redis_url):
 
 
 def _config(**kw):
-    base = {"key": f"t-{uuid.uuid4().hex}", "base_url": "http://model.test/v1", "model": "m", "api_key": "sk-1",
-            "max_retries": 3, "backoff_base": 0.01, "backoff_cap": 0.05, "timeout": 1.0}
+    base = {
+        "key": f"t-{uuid.uuid4().hex}",
+        "base_url": "http://model.test/v1",
+        "model": "m",
+        "api_key": "sk-1",
+        "max_retries": 3,
+        "backoff_base": 0.01,
+        "backoff_cap": 0.05,
+        "timeout": 1.0,
+    }
     base.update(kw)
     return EndpointConfig(**base)
 
@@ -182,8 +193,12 @@ def _client(responses):
 
 def test_success_records_tokens_cost_and_sends_the_request():
     client, seen = _client([_ok("hi there", {"prompt_tokens": 1000, "completion_tokens": 500})])
-    config = _config(price_prompt_per_1k=0.5, price_completion_per_1k=1.5, temperature=0.2, max_tokens=64)
-    out = chat_completion(config, [{"role": "user", "content": "q"}], limiter=LocalLimiter(), client=client)
+    config = _config(
+        price_prompt_per_1k=0.5, price_completion_per_1k=1.5, temperature=0.2, max_tokens=64
+    )
+    out = chat_completion(
+        config, [{"role": "user", "content": "q"}], limiter=LocalLimiter(), client=client
+    )
     assert out.text == "hi there" and out.attempts == 1
     assert (out.prompt_tokens, out.completion_tokens) == (1000, 500)
     assert out.cost == Decimal("0.5") + Decimal("0.75")
@@ -191,23 +206,37 @@ def test_success_records_tokens_cost_and_sends_the_request():
     assert str(req.url) == "http://model.test/v1/chat/completions"
     assert req.headers["Authorization"] == "Bearer sk-1"
     body = json.loads(req.content)
-    assert body == {"model": "m", "messages": [{"role": "user", "content": "q"}], "temperature": 0.2, "max_tokens": 64}
+    assert body == {
+        "model": "m",
+        "messages": [{"role": "user", "content": "q"}],
+        "temperature": 0.2,
+        "max_tokens": 64,
+    }
 
 
 def test_429_retry_after_and_5xx_are_retried():
     sleeps = []
-    client, seen = _client([
-        httpx.Response(429, headers={"Retry-After": "2"}),
-        httpx.Response(503),
-        _ok(),
-    ])
+    client, seen = _client(
+        [
+            httpx.Response(429, headers={"Retry-After": "2"}),
+            httpx.Response(503),
+            _ok(),
+        ]
+    )
     limiter = LocalLimiter(cooldown=0.0)
     config = _config(backoff_cap=5.0)
-    out = chat_completion(config, [{"role": "user", "content": "q"}], limiter=limiter, client=client,
-                          sleep=sleeps.append)
+    out = chat_completion(
+        config,
+        [{"role": "user", "content": "q"}],
+        limiter=limiter,
+        client=client,
+        sleep=sleeps.append,
+    )
     assert out.attempts == 3 and len(seen) == 3
     assert sleeps[0] >= 2.0  # Retry-After honoured
-    assert limiter.limit(config.key, cap=config.max_concurrency) < config.max_concurrency  # 429 lowered it
+    assert (
+        limiter.limit(config.key, cap=config.max_concurrency) < config.max_concurrency
+    )  # 429 lowered it
 
 
 def test_timeouts_retry_then_give_up_as_transient():
@@ -215,8 +244,13 @@ def test_timeouts_retry_then_give_up_as_transient():
     limiter = LocalLimiter(cooldown=0.0)
     config = _config(max_concurrency=8)
     with pytest.raises(TransientEndpointError, match="timeout"):
-        chat_completion(config, [{"role": "user", "content": "q"}], limiter=limiter, client=client,
-                        sleep=lambda s: None)
+        chat_completion(
+            config,
+            [{"role": "user", "content": "q"}],
+            limiter=limiter,
+            client=client,
+            sleep=lambda s: None,
+        )
     assert len(seen) == 4
     assert limiter.limit(config.key, cap=8) == 1.0  # 8 -> 4 -> 2 -> 1 -> 1
     assert limiter.in_flight(config.key) == 0  # every lease given back
@@ -225,8 +259,13 @@ def test_timeouts_retry_then_give_up_as_transient():
 def test_permanent_errors_are_not_retried():
     client, seen = _client([httpx.Response(401, text="bad key"), _ok()])
     with pytest.raises(PermanentEndpointError, match="HTTP 401"):
-        chat_completion(_config(), [{"role": "user", "content": "q"}], limiter=LocalLimiter(), client=client,
-                        sleep=lambda s: None)
+        chat_completion(
+            _config(),
+            [{"role": "user", "content": "q"}],
+            limiter=LocalLimiter(),
+            client=client,
+            sleep=lambda s: None,
+        )
     assert len(seen) == 1
 
 
@@ -242,16 +281,26 @@ MALFORMED_200 = [
 @pytest.mark.parametrize("body", MALFORMED_200)
 def test_a_malformed_200_is_retried_like_a_5xx(body):
     client, seen = _client([httpx.Response(200, **body), _ok("fine")])
-    out = chat_completion(_config(), [{"role": "user", "content": "q"}], limiter=LocalLimiter(), client=client,
-                          sleep=lambda s: None)
+    out = chat_completion(
+        _config(),
+        [{"role": "user", "content": "q"}],
+        limiter=LocalLimiter(),
+        client=client,
+        sleep=lambda s: None,
+    )
     assert out.text == "fine" and out.attempts == 2 and len(seen) == 2
 
 
 def test_malformed_200s_give_up_as_transient_so_the_match_can_retry():
     client, seen = _client([httpx.Response(200, text="not json") for _ in range(4)])
     with pytest.raises(TransientEndpointError, match="did not return a chat completion"):
-        chat_completion(_config(), [{"role": "user", "content": "q"}], limiter=LocalLimiter(), client=client,
-                        sleep=lambda s: None)
+        chat_completion(
+            _config(),
+            [{"role": "user", "content": "q"}],
+            limiter=LocalLimiter(),
+            client=client,
+            sleep=lambda s: None,
+        )
     assert len(seen) == 4
 
 
@@ -262,21 +311,28 @@ def fake_dns(mapping):
     return lambda host: mapping[host]
 
 
-@pytest.mark.parametrize("url,allow,needle", [
-    ("ftp://api.example.com", False, "Expected an https:// URL"),
-    ("https://", False, "no host"),
-    ("https://user:pw@api.example.com/v1", False, "Credentials"),
-    ("https://api.example.com/v1?x=1", False, "query string"),
-    ("https://api.example.com:99999/v1", False, "Not a valid URL"),
-    ("https://api.example.com:0/v1", False, "Port 0"),
-    ("http://127.0.0.1:8000/v1", False, r"a loopback address \(127.0.0.1\)"),
-    ("http://10.1.2.3/v1", False, r"a private address \(10.1.2.3\)"),
-    ("http://169.254.169.254/latest", False, "link-local"),
-    ("http://[::1]:8000/v1", False, r"a loopback address \(::1\)"),
-    ("http://localhost:8000/v1", False, "internal name"),
-    ("https://metadata.google.internal/v1", False, "internal name"),
-    ("https://intranet.example.com/v1", False, r"resolves to a private address \(192.168.1.5\)"),
-])
+@pytest.mark.parametrize(
+    "url,allow,needle",
+    [
+        ("ftp://api.example.com", False, "Expected an https:// URL"),
+        ("https://", False, "no host"),
+        ("https://user:pw@api.example.com/v1", False, "Credentials"),
+        ("https://api.example.com/v1?x=1", False, "query string"),
+        ("https://api.example.com:99999/v1", False, "Not a valid URL"),
+        ("https://api.example.com:0/v1", False, "Port 0"),
+        ("http://127.0.0.1:8000/v1", False, r"a loopback address \(127.0.0.1\)"),
+        ("http://10.1.2.3/v1", False, r"a private address \(10.1.2.3\)"),
+        ("http://169.254.169.254/latest", False, "link-local"),
+        ("http://[::1]:8000/v1", False, r"a loopback address \(::1\)"),
+        ("http://localhost:8000/v1", False, "internal name"),
+        ("https://metadata.google.internal/v1", False, "internal name"),
+        (
+            "https://intranet.example.com/v1",
+            False,
+            r"resolves to a private address \(192.168.1.5\)",
+        ),
+    ],
+)
 def test_bad_endpoint_urls(url, allow, needle):
     dns = fake_dns({"api.example.com": ["93.184.216.34"], "intranet.example.com": ["192.168.1.5"]})
     with pytest.raises(ValueError, match=needle):
@@ -287,28 +343,46 @@ def test_https_only_when_asked():
     dns = fake_dns({"api.example.com": ["93.184.216.34"]})
     with pytest.raises(ValueError, match="Plain http is not allowed"):
         validate_endpoint_url("http://api.example.com/v1", require_https=True, resolve=dns)
-    assert validate_endpoint_url("http://api.example.com/v1", resolve=dns) == "http://api.example.com/v1"
+    assert (
+        validate_endpoint_url("http://api.example.com/v1", resolve=dns)
+        == "http://api.example.com/v1"
+    )
 
 
 def test_good_endpoint_urls():
     dns = fake_dns({"api.example.com": ["93.184.216.34", "2606:2800:220:1::1"]})
-    assert validate_endpoint_url("https://api.example.com/v1/", resolve=dns) == "https://api.example.com/v1"
-    assert validate_endpoint_url("http://127.0.0.1:9000/v1", allow_internal=True) == "http://127.0.0.1:9000/v1"
+    assert (
+        validate_endpoint_url("https://api.example.com/v1/", resolve=dns)
+        == "https://api.example.com/v1"
+    )
+    assert (
+        validate_endpoint_url("http://127.0.0.1:9000/v1", allow_internal=True)
+        == "http://127.0.0.1:9000/v1"
+    )
 
 
-@pytest.mark.parametrize("params,needle", [
-    ({"temperature": 3}, "temperature must be between 0 and 2"),
-    ({"max_tokens": 0}, "max_tokens must be between 1 and 32768"),
-    ({"timeout": -1}, "timeout must be between 1 and 600"),
-    ({"top_p": 1.5}, "top_p must be between 0 and 1"),
-    ({"seed": 0.5}, "seed must be an integer"),
-    ({"temperature": "hot"}, "temperature must be a number"),
-    ({"top_k": 5}, "unknown endpoint parameter"),
-])
+@pytest.mark.parametrize(
+    "params,needle",
+    [
+        ({"temperature": 3}, "temperature must be between 0 and 2"),
+        ({"max_tokens": 0}, "max_tokens must be between 1 and 32768"),
+        ({"timeout": -1}, "timeout must be between 1 and 600"),
+        ({"top_p": 1.5}, "top_p must be between 0 and 1"),
+        ({"seed": 0.5}, "seed must be an integer"),
+        ({"temperature": "hot"}, "temperature must be a number"),
+        ({"top_k": 5}, "unknown endpoint parameter"),
+    ],
+)
 def test_endpoint_params_validation(params, needle):
     with pytest.raises(ValueError, match=needle):
-        EndpointConfig.from_params(key="k", base_url="http://x/v1", model="m", api_key=None, params=params,
-                                   max_concurrency=4)
+        EndpointConfig.from_params(
+            key="k",
+            base_url="http://x/v1",
+            model="m",
+            api_key=None,
+            params=params,
+            max_concurrency=4,
+        )
 
 
 def test_api_key_encryption_round_trip():
@@ -330,7 +404,9 @@ def test_simulated_answers_are_deterministic_and_driven_by_strength():
     strong, weak = simulated_answer(strength=1300, **kw), simulated_answer(strength=900, **kw)
     assert strong.quality - weak.quality == pytest.approx(400, abs=0.2)  # same seed, same noise
     assert len(strong.text) > len(weak.text)
-    other = simulated_answer(strength=1100, name="x", style="thorough", seed=5, prompt="What is enthalpy?")
+    other = simulated_answer(
+        strength=1100, name="x", style="thorough", seed=5, prompt="What is enthalpy?"
+    )
     assert other.quality != a.quality  # per-prompt noise
 
 
@@ -338,7 +414,12 @@ def test_a_long_retry_after_frees_the_thread_and_is_passed_on():
     sleeps = []
     client, seen = _client([httpx.Response(429, headers={"Retry-After": "120"}), _ok()])
     with pytest.raises(TransientEndpointError) as exc:
-        chat_completion(_config(backoff_cap=5.0), [{"role": "user", "content": "q"}], limiter=LocalLimiter(),
-                        client=client, sleep=sleeps.append)
+        chat_completion(
+            _config(backoff_cap=5.0),
+            [{"role": "user", "content": "q"}],
+            limiter=LocalLimiter(),
+            client=client,
+            sleep=sleeps.append,
+        )
     assert exc.value.retry_after == 120.0
     assert sleeps == [] and len(seen) == 1

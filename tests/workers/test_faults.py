@@ -34,7 +34,9 @@ def _wait_finished(tournament: Tournament, worker, *, timeout: float) -> None:
             return
         time.sleep(0.25)
     progress = tournament_progress(tournament=tournament)
-    pytest.fail(f"tournament not finished in {timeout} s: {progress}\n--- worker log (tail) ---\n{worker.log[-6000:]}")
+    pytest.fail(
+        f"tournament not finished in {timeout} s: {progress}\n--- worker log (tail) ---\n{worker.log[-6000:]}"
+    )
 
 
 def _assert_each_match_judged_once(tournament: Tournament, *, expect_matches: int) -> None:
@@ -42,8 +44,11 @@ def _assert_each_match_judged_once(tournament: Tournament, *, expect_matches: in
     statuses = Counter(matches.values_list("status", flat=True))
     errors = list(matches.exclude(error="").values_list("status", "attempts", "error"))
     assert statuses == {Match.Status.DONE: expect_matches}, (statuses, errors)
-    per_match = Counter(Battle.objects.filter(match__tournament=tournament, source=Source.JUDGE)
-                        .values_list("match_id", flat=True))
+    per_match = Counter(
+        Battle.objects.filter(match__tournament=tournament, source=Source.JUDGE).values_list(
+            "match_id", flat=True
+        )
+    )
     assert len(per_match) == expect_matches and set(per_match.values()) == {1}
     assert Generation.objects.filter(match__tournament=tournament).count() == 2 * expect_matches
 
@@ -61,13 +66,24 @@ def test_intermittently_malformed_answers_never_end_a_match_early(celery_worker_
         params = {"timeout": 5.0, "max_retries": 1, "backoff_base": 0.01, "backoff_cap": 0.05}
         comps = [
             Competitor.objects.create(
-                name=name, kind=Competitor.Kind.OPENAI, status=Competitor.Status.ACTIVE,
-                endpoint_url=server.base_url, endpoint_model=name, allow_internal=True, params=params,
+                name=name,
+                kind=Competitor.Kind.OPENAI,
+                status=Competitor.Status.ACTIVE,
+                endpoint_url=server.base_url,
+                endpoint_model=name,
+                allow_internal=True,
+                params=params,
             )
             for name in models
         ]
-        t = tournament_create(name="malformed", format="round_robin", competitors=comps,
-                              config={"forfeit_after": 3}, prompt_sets=[_prompts()], seed=21)
+        t = tournament_create(
+            name="malformed",
+            format="round_robin",
+            competitors=comps,
+            config={"forfeit_after": 3},
+            prompt_sets=[_prompts()],
+            seed=21,
+        )
         tournament_start(tournament=t)
         _wait_finished(t, celery_worker_process, timeout=60)
         _assert_each_match_judged_once(t, expect_matches=6)
@@ -99,12 +115,24 @@ def celery_redis_url(redis_server) -> str:
 
 def test_worker_survives_a_redis_restart_with_steps_in_flight(celery_worker_process, redis_server):
     """Redis restarts while match steps run: the worker reconnects and every match counts once."""
-    comps = [Competitor.objects.create(name=f"slow-{i}", kind=Competitor.Kind.SIMULATED,
-                                       status=Competitor.Status.ACTIVE, sim_strength=1300 - 40 * i, sim_seed=i,
-                                       params={"sim_latency_ms": 1500})
-             for i in range(6)]
-    t = tournament_create(name="redis-restart", format="round_robin", competitors=comps,
-                          prompt_sets=[_prompts()], seed=22)
+    comps = [
+        Competitor.objects.create(
+            name=f"slow-{i}",
+            kind=Competitor.Kind.SIMULATED,
+            status=Competitor.Status.ACTIVE,
+            sim_strength=1300 - 40 * i,
+            sim_seed=i,
+            params={"sim_latency_ms": 1500},
+        )
+        for i in range(6)
+    ]
+    t = tournament_create(
+        name="redis-restart",
+        format="round_robin",
+        competitors=comps,
+        prompt_sets=[_prompts()],
+        seed=22,
+    )
     tournament_start(tournament=t)
     deadline = time.monotonic() + 20
     while not Match.objects.filter(tournament=t, status=Match.Status.GENERATING).exists():
@@ -116,5 +144,6 @@ def test_worker_survives_a_redis_restart_with_steps_in_flight(celery_worker_proc
     _wait_finished(t, celery_worker_process, timeout=60)
     assert "Connection to broker lost" in celery_worker_process.log  # the restart was felt
     assert celery_worker_process.proc is not None and celery_worker_process.proc.poll() is None, (
-        f"the worker exited:\n{celery_worker_process.log[-6000:]}")
+        f"the worker exited:\n{celery_worker_process.log[-6000:]}"
+    )
     _assert_each_match_judged_once(t, expect_matches=15)

@@ -36,8 +36,14 @@ def prompt_set():
 
 
 def _tournament(prompt_set, competitors, **kw):
-    return tournament_create(name=kw.pop("name", "t"), format="round_robin", competitors=competitors,
-                             prompt_sets=[prompt_set], seed=1, **kw)
+    return tournament_create(
+        name=kw.pop("name", "t"),
+        format="round_robin",
+        competitors=competitors,
+        prompt_sets=[prompt_set],
+        seed=1,
+        **kw,
+    )
 
 
 def _first_match(t):
@@ -53,7 +59,9 @@ def test_steps_are_idempotent(prompt_set):
     match, _ = _first_match(t)
     # a crashed step had stored side A's answer already
     Match.objects.filter(id=match.id).update(status=Match.Status.GENERATING)
-    Generation.objects.create(match=match, side="a", competitor=match.competitor_a, text="stored earlier")
+    Generation.objects.create(
+        match=match, side="a", competitor=match.competitor_a, text="stored earlier"
+    )
     with inline_dispatch():
         assert match_run(match_id=match.id) is None
         assert match_run(match_id=match.id) is None  # re-delivered: nothing to do
@@ -105,7 +113,9 @@ def test_answer_retries_do_not_use_up_the_judges_attempts(prompt_set):
     from arena.services import matches as match_services
     from workers.endpoints import TransientEndpointError
 
-    t = _tournament(prompt_set, [CompetitorFactory(), CompetitorFactory()], config={"forfeit_after": 3})
+    t = _tournament(
+        prompt_set, [CompetitorFactory(), CompetitorFactory()], config={"forfeit_after": 3}
+    )
     match, _ = _first_match(t)
     real_generate, real_judge = match_services.competitor_generate, judging._judge_call
     failures = {"answer": 2, "judge": 1}
@@ -122,8 +132,11 @@ def test_answer_retries_do_not_use_up_the_judges_attempts(prompt_set):
             raise TransientEndpointError("HTTP 502")
         return real_judge(*args)
 
-    with (mock.patch.object(match_services, "competitor_generate", generate),
-          mock.patch.object(judging, "_judge_call", judge), inline_dispatch()):
+    with (
+        mock.patch.object(match_services, "competitor_generate", generate),
+        mock.patch.object(judging, "_judge_call", judge),
+        inline_dispatch(),
+    ):
         for _ in range(6):
             if match_run(match_id=match.id) is None:
                 break
@@ -135,9 +148,14 @@ def test_answer_retries_do_not_use_up_the_judges_attempts(prompt_set):
 
 def test_unreachable_competitor_forfeits_after_the_configured_failures(prompt_set, settings):
     settings.LUDUS_ALLOW_INTERNAL_ENDPOINTS = True
-    dead = Competitor.objects.create(name="dead", kind=Competitor.Kind.OPENAI, status=Competitor.Status.ACTIVE,
-                                     endpoint_url="http://127.0.0.1:9/v1", endpoint_model="dead",
-                                     params={"timeout": 1.0, "max_retries": 0})
+    dead = Competitor.objects.create(
+        name="dead",
+        kind=Competitor.Kind.OPENAI,
+        status=Competitor.Status.ACTIVE,
+        endpoint_url="http://127.0.0.1:9/v1",
+        endpoint_model="dead",
+        params={"timeout": 1.0, "max_retries": 0},
+    )
     alive = CompetitorFactory()
     t = _tournament(prompt_set, [dead, alive], config={"forfeit_after": 2})
     tournament_run_inline(tournament=t)
@@ -155,11 +173,26 @@ def test_unreachable_competitor_forfeits_after_the_configured_failures(prompt_se
 
 def test_unparseable_judge_output_is_stored_retried_then_failed(prompt_set, settings):
     settings.LUDUS_ALLOW_INTERNAL_ENDPOINTS = True
-    server = FakeOpenAI(models={}, faults=FaultPlan(p_garbage_verdict=1.0, max_faults_per_request=100)).start()
+    server = FakeOpenAI(
+        models={}, faults=FaultPlan(p_garbage_verdict=1.0, max_faults_per_request=100)
+    ).start()
     try:
-        pipeline = {"pipeline": "single", "max_parse_retries": 2, "judges": [
-            {"name": "garbage", "kind": "openai", "base_url": server.base_url, "model": "j", "allow_internal": True}]}
-        t = _tournament(prompt_set, [CompetitorFactory(), CompetitorFactory()], judge_pipeline=pipeline)
+        pipeline = {
+            "pipeline": "single",
+            "max_parse_retries": 2,
+            "judges": [
+                {
+                    "name": "garbage",
+                    "kind": "openai",
+                    "base_url": server.base_url,
+                    "model": "j",
+                    "allow_internal": True,
+                }
+            ],
+        }
+        t = _tournament(
+            prompt_set, [CompetitorFactory(), CompetitorFactory()], judge_pipeline=pipeline
+        )
         tournament_run_inline(tournament=t)
     finally:
         server.stop()
@@ -175,8 +208,9 @@ def test_unparseable_judge_output_is_stored_retried_then_failed(prompt_set, sett
 def test_sweep_resends_stuck_steps(prompt_set):
     t = _tournament(prompt_set, [CompetitorFactory(), CompetitorFactory()])
     match, _ = _first_match(t)
-    Match.objects.filter(id=match.id).update(status=Match.Status.GENERATING,
-                                             updated_at=timezone.now() - timedelta(minutes=10))
+    Match.objects.filter(id=match.id).update(
+        status=Match.Status.GENERATING, updated_at=timezone.now() - timedelta(minutes=10)
+    )
     with inline_dispatch() as queue:
         counts = tournament_sweep(older_than_seconds=60)
         assert counts["matches"] == 1
@@ -199,7 +233,9 @@ def test_arena_top_up_fills_the_pool_with_servable_battles(prompt_set):
     matches = Match.objects.filter(id__in=created)
     assert all(m.status == Match.Status.AWAITING_VOTES for m in matches)
     assert all(m.generations.count() == 2 for m in matches)
-    assert len({frozenset((m.competitor_a_id, m.competitor_b_id)) for m in matches}) == 6  # distinct pairs
+    assert (
+        len({frozenset((m.competitor_a_id, m.competitor_b_id)) for m in matches}) == 6
+    )  # distinct pairs
     assert {c.id for c in comps} >= {m.competitor_a_id for m in matches}
     with inline_dispatch():
         assert arena_top_up(pool_size=6) == []  # full
@@ -208,11 +244,16 @@ def test_arena_top_up_fills_the_pool_with_servable_battles(prompt_set):
 
 def test_judge_agreement_against_hand_counted_votes(prompt_set):
     a, b = CompetitorFactory(), CompetitorFactory()
-    matches = [Match.objects.create(competitor_a=a, competitor_b=b, status=Match.Status.DONE) for _ in range(3)]
+    matches = [
+        Match.objects.create(competitor_a=a, competitor_b=b, status=Match.Status.DONE)
+        for _ in range(3)
+    ]
     judged = ["model_a", "model_b", "tie"]
     human = [["model_a", "model_a"], ["model_a"], ["tie (bothbad)"]]
     for m, j, hs in zip(matches, judged, human):
-        Battle.objects.create(model_a=a, model_b=b, outcome=j, source=Source.JUDGE, match=m, judge="sim")
+        Battle.objects.create(
+            model_a=a, model_b=b, outcome=j, source=Source.JUDGE, match=m, judge="sim"
+        )
         for k, h in enumerate(hs):
             Vote.objects.create(match=m, voter_hash=f"v{k}", outcome=h)
     report = judge_agreement()
@@ -228,8 +269,10 @@ def test_judge_agreement_against_hand_counted_votes(prompt_set):
 def test_leaderboard_rebuild_is_debounced(django_capture_on_commit_callbacks, settings):
     settings.LUDUS_LEADERBOARD_DEBOUNCE_SECONDS = 3
     cache = LocMemCache("debounce-test", {})
-    with mock.patch.object(leaderboard_services, "cache", cache), \
-            mock.patch("workers.tasks.leaderboard.rebuild_leaderboards_task.apply_async") as send:
+    with (
+        mock.patch.object(leaderboard_services, "cache", cache),
+        mock.patch("workers.tasks.leaderboard.rebuild_leaderboards_task.apply_async") as send,
+    ):
         with django_capture_on_commit_callbacks(execute=True):
             for _ in range(25):
                 leaderboard_services.leaderboard_schedule_rebuild()
@@ -243,44 +286,60 @@ def test_leaderboard_rebuild_is_debounced(django_capture_on_commit_callbacks, se
         assert send.call_count == 1
         # The window has passed (the cache entry expires after 3 s): the next commit schedules again.
         later = time.time() + 3.5
-        with mock.patch("time.time", return_value=later), django_capture_on_commit_callbacks(execute=True):
+        with (
+            mock.patch("time.time", return_value=later),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
             assert cache.get(leaderboard_services.REBUILD_PENDING_KEY) is None
             leaderboard_services.leaderboard_schedule_rebuild()
         assert send.call_count == 2
 
 
-def test_rebuild_debounce_asks_the_cache_once_per_window_and_process(django_capture_on_commit_callbacks, settings):
+def test_rebuild_debounce_asks_the_cache_once_per_window_and_process(
+    django_capture_on_commit_callbacks, settings
+):
     settings.LUDUS_LEADERBOARD_DEBOUNCE_SECONDS = 10
     cache = LocMemCache("debounce-test-3", {})
     calls = []
     real_add = cache.add
-    with mock.patch.object(cache, "add", side_effect=lambda *a, **k: calls.append(a) or real_add(*a, **k)), \
-            mock.patch.object(leaderboard_services, "cache", cache), \
-            mock.patch("workers.tasks.leaderboard.rebuild_leaderboards_task.apply_async") as send:
+    with (
+        mock.patch.object(
+            cache, "add", side_effect=lambda *a, **k: calls.append(a) or real_add(*a, **k)
+        ),
+        mock.patch.object(leaderboard_services, "cache", cache),
+        mock.patch("workers.tasks.leaderboard.rebuild_leaderboards_task.apply_async") as send,
+    ):
         with django_capture_on_commit_callbacks(execute=True):
             for _ in range(50):
                 leaderboard_services.leaderboard_schedule_rebuild()
         assert send.call_count == 1
         assert len(calls) == 1
         # A commit in the last second of the window might land after the rebuild started: it asks again.
-        with mock.patch("time.time", return_value=time.time() + 9.5), \
-                django_capture_on_commit_callbacks(execute=True):
+        with (
+            mock.patch("time.time", return_value=time.time() + 9.5),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
             leaderboard_services.leaderboard_schedule_rebuild()
         assert len(calls) == 2
 
 
 def test_a_judged_tournament_schedules_one_rebuild_and_snapshots_include_new_methods(
-        prompt_set, django_capture_on_commit_callbacks):
+    prompt_set, django_capture_on_commit_callbacks
+):
     comps = [CompetitorFactory(sim_strength=1200 - 50 * i) for i in range(4)]
     cache = LocMemCache("debounce-test-2", {})
-    with mock.patch.object(leaderboard_services, "cache", cache), \
-            mock.patch("workers.tasks.leaderboard.rebuild_leaderboards_task.apply_async") as send:
+    with (
+        mock.patch.object(leaderboard_services, "cache", cache),
+        mock.patch("workers.tasks.leaderboard.rebuild_leaderboards_task.apply_async") as send,
+    ):
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             t = _tournament(prompt_set, comps)
             tournament_run_inline(tournament=t)
         assert len(callbacks) == 1  # an in-process run defers its six requests into one ...
         assert send.call_count == 1  # ... and one rebuild
-    snaps = leaderboard_services.leaderboard_rebuild(source="judge", methods=["alpharank", "expected_score", "bt"])
+    snaps = leaderboard_services.leaderboard_rebuild(
+        source="judge", methods=["alpharank", "expected_score", "bt"]
+    )
     methods = {s.method for s in snaps}
     assert {"alpharank", "expected_score", "bt"} <= methods
     alpha = next(s for s in snaps if s.method == "alpharank")

@@ -35,17 +35,24 @@ def _wait_finished(tournament: Tournament, worker, *, timeout: float) -> None:
             return
         time.sleep(0.25)
     progress = tournament_progress(tournament=tournament)
-    pytest.fail(f"tournament not finished in {timeout} s: {progress}\n--- worker log (tail) ---\n{worker.log[-6000:]}")
+    pytest.fail(
+        f"tournament not finished in {timeout} s: {progress}\n--- worker log (tail) ---\n{worker.log[-6000:]}"
+    )
 
 
-def _assert_counted_once(tournament: Tournament, *, expect_matches: int, judged_orders: int = 2) -> None:
+def _assert_counted_once(
+    tournament: Tournament, *, expect_matches: int, judged_orders: int = 2
+) -> None:
     matches = Match.objects.filter(tournament=tournament)
     assert matches.count() == expect_matches
     statuses = Counter(matches.values_list("status", flat=True))
     assert statuses == {Match.Status.DONE: expect_matches}, statuses
     # one judged battle per match, and only one
-    per_match = Counter(Battle.objects.filter(match__tournament=tournament, source=Source.JUDGE)
-                        .values_list("match_id", flat=True))
+    per_match = Counter(
+        Battle.objects.filter(match__tournament=tournament, source=Source.JUDGE).values_list(
+            "match_id", flat=True
+        )
+    )
     assert len(per_match) == expect_matches and set(per_match.values()) == {1}
     assert Generation.objects.filter(match__tournament=tournament).count() == 2 * expect_matches
     valid = Judgment.objects.filter(match__tournament=tournament).exclude(verdict="")
@@ -58,8 +65,14 @@ def _assert_counted_once(tournament: Tournament, *, expect_matches: int, judged_
 
 def test_swiss_16_runs_on_a_real_worker(celery_worker_process):
     comps = [CompetitorFactory(sim_strength=1400 - 25 * i, sim_seed=i) for i in range(16)]
-    t = tournament_create(name="it-swiss", format="swiss", competitors=comps, config={"rounds": 4},
-                          prompt_sets=[_prompts()], seed=11)
+    t = tournament_create(
+        name="it-swiss",
+        format="swiss",
+        competitors=comps,
+        config={"rounds": 4},
+        prompt_sets=[_prompts()],
+        seed=11,
+    )
     tournament_start(tournament=t)
     _wait_finished(t, celery_worker_process, timeout=90)
     _assert_counted_once(t, expect_matches=32)
@@ -70,8 +83,14 @@ def test_swiss_16_runs_on_a_real_worker(celery_worker_process):
 
 def test_single_elimination_16_runs_on_a_real_worker(celery_worker_process):
     comps = [CompetitorFactory(sim_strength=1400 - 25 * i, sim_seed=i) for i in range(16)]
-    t = tournament_create(name="it-ko", format="single_elimination", competitors=comps,
-                          config={"third_place": True}, prompt_sets=[_prompts()], seed=12)
+    t = tournament_create(
+        name="it-ko",
+        format="single_elimination",
+        competitors=comps,
+        config={"third_place": True},
+        prompt_sets=[_prompts()],
+        seed=12,
+    )
     tournament_start(tournament=t)
     _wait_finished(t, celery_worker_process, timeout=90)
     _assert_counted_once(t, expect_matches=16)
@@ -82,38 +101,79 @@ def test_single_elimination_16_runs_on_a_real_worker(celery_worker_process):
 def test_faulty_openai_endpoints_still_count_every_match_once(celery_worker_process):
     """Latency, 429 (Retry-After), 500, timeouts and unparseable judge output, all recovered."""
     models = {f"remote-{i}": (1300.0 - 40 * i, "concise", i) for i in range(8)}
-    plan = FaultPlan(p_429=0.15, p_500=0.1, p_timeout=0.05, p_garbage_verdict=0.1, retry_after=0.2,
-                     timeout_sleep=2.5, client_timeout=0.9, max_faults_per_request=2, seed=3,
-                     forced=("429", "500", "timeout", "garbage"))
+    plan = FaultPlan(
+        p_429=0.15,
+        p_500=0.1,
+        p_timeout=0.05,
+        p_garbage_verdict=0.1,
+        retry_after=0.2,
+        timeout_sleep=2.5,
+        client_timeout=0.9,
+        max_faults_per_request=2,
+        seed=3,
+        forced=("429", "500", "timeout", "garbage"),
+    )
     server = FakeOpenAI(models=models, latency=0.05, faults=plan).start()
     try:
         params = {"timeout": 1.0, "max_retries": 3, "backoff_base": 0.05, "backoff_cap": 0.5}
         comps = [
             Competitor.objects.create(
-                name=name, kind=Competitor.Kind.OPENAI, status=Competitor.Status.ACTIVE,
-                endpoint_url=server.base_url, endpoint_model=name, allow_internal=True, params=params,
+                name=name,
+                kind=Competitor.Kind.OPENAI,
+                status=Competitor.Status.ACTIVE,
+                endpoint_url=server.base_url,
+                endpoint_model=name,
+                allow_internal=True,
+                params=params,
                 max_concurrency=2,
             )
             for name in models
         ]
-        pipeline = {"pipeline": "single", "max_parse_retries": 3, "judges": [{
-            "name": "remote-judge", "kind": "openai", "base_url": server.base_url, "model": "judge-1",
-            "allow_internal": True, "max_concurrency": 4, "params": params,
-        }]}
-        t = tournament_create(name="it-faults", format="swiss", competitors=comps,
-                              config={"rounds": 3, "forfeit_after": 5}, prompt_sets=[_prompts()],
-                              judge_pipeline=pipeline, seed=13)
+        pipeline = {
+            "pipeline": "single",
+            "max_parse_retries": 3,
+            "judges": [
+                {
+                    "name": "remote-judge",
+                    "kind": "openai",
+                    "base_url": server.base_url,
+                    "model": "judge-1",
+                    "allow_internal": True,
+                    "max_concurrency": 4,
+                    "params": params,
+                }
+            ],
+        }
+        t = tournament_create(
+            name="it-faults",
+            format="swiss",
+            competitors=comps,
+            config={"rounds": 3, "forfeit_after": 5},
+            prompt_sets=[_prompts()],
+            judge_pipeline=pipeline,
+            seed=13,
+        )
         tournament_start(tournament=t)
         _wait_finished(t, celery_worker_process, timeout=120)
         _assert_counted_once(t, expect_matches=12)
         faults = server.stats.faults
-        assert faults["429"] > 0 and faults["500"] > 0 and faults["timeout"] > 0 and faults["garbage"] > 0, faults
+        assert (
+            faults["429"] > 0
+            and faults["500"] > 0
+            and faults["timeout"] > 0
+            and faults["garbage"] > 0
+        ), faults
         # unparseable outputs were stored as parse errors, then retried (a step re-sent while a slow
         # copy still runs may get one too and lose the insert race, hence at most)
         parse_errors = Judgment.objects.filter(match__tournament=t).exclude(parse_error="").count()
         assert 1 <= parse_errors <= faults["garbage"]
         # the per-endpoint concurrency cap held across every worker thread
-        assert max(v for k, v in server.stats.max_in_flight_by_model.items() if k.startswith("remote-")) <= 2
+        assert (
+            max(
+                v for k, v in server.stats.max_in_flight_by_model.items() if k.startswith("remote-")
+            )
+            <= 2
+        )
         assert server.stats.max_in_flight_by_model.get("judge-1", 0) <= 4
         gens = Generation.objects.filter(match__tournament=t)
         assert all(g.latency_ms >= 50 and g.completion_tokens > 0 for g in gens)
@@ -122,10 +182,18 @@ def test_faulty_openai_endpoints_still_count_every_match_once(celery_worker_proc
 
 
 def test_sigkill_mid_round_then_restart_finishes_with_one_result_per_match(celery_worker_process):
-    comps = [CompetitorFactory(sim_strength=1400 - 25 * i, sim_seed=i, params={"sim_latency_ms": 400})
-             for i in range(16)]
-    t = tournament_create(name="it-kill", format="swiss", competitors=comps, config={"rounds": 3},
-                          prompt_sets=[_prompts()], seed=14)
+    comps = [
+        CompetitorFactory(sim_strength=1400 - 25 * i, sim_seed=i, params={"sim_latency_ms": 400})
+        for i in range(16)
+    ]
+    t = tournament_create(
+        name="it-kill",
+        format="swiss",
+        competitors=comps,
+        config={"rounds": 3},
+        prompt_sets=[_prompts()],
+        seed=14,
+    )
     tournament_start(tournament=t)
     # wait until round 2 is under way: some of its matches done, others not
     deadline = time.monotonic() + 60
@@ -137,7 +205,9 @@ def test_sigkill_mid_round_then_restart_finishes_with_one_result_per_match(celer
         time.sleep(0.05)
     else:
         pytest.fail(f"round 2 never got under way: {tournament_progress(tournament=t)}")
-    in_progress = Match.objects.filter(tournament=t, status__in=[Match.Status.GENERATING, Match.Status.JUDGING])
+    in_progress = Match.objects.filter(
+        tournament=t, status__in=[Match.Status.GENERATING, Match.Status.JUDGING]
+    )
     busy_before = in_progress.count()
     celery_worker_process.kill()  # SIGKILL: the steps it was running are never acknowledged
     assert busy_before > 0

@@ -13,7 +13,9 @@ from workers.celery import RETRY_OPTIONS
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="workers.tasks.leaderboard.rebuild_leaderboards_task", acks_late=True, **RETRY_OPTIONS)
+@shared_task(
+    name="workers.tasks.leaderboard.rebuild_leaderboards_task", acks_late=True, **RETRY_OPTIONS
+)
 def rebuild_leaderboards_task(force: bool = False) -> dict[str, int]:
     """Recompute every leaderboard whose data changed; idempotent (same data, no new version).
 

@@ -43,13 +43,17 @@ class MeView(APIView):
     list=extend_schema(summary="My API keys (active and revoked; never the raw key)"),
     retrieve=extend_schema(summary="One of my API keys"),
     create=extend_schema(
-        request=ApiKeyCreateSerializer, responses={201: ApiKeyIssuedSerializer},
+        request=ApiKeyCreateSerializer,
+        responses={201: ApiKeyIssuedSerializer},
         summary="Issue a new API key (the raw key is in this response only)",
     ),
     destroy=extend_schema(summary="Revoke an API key (the record is kept for the audit trail)"),
 )
 class ApiKeyViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
     serializer_class = ApiKeySerializer
@@ -76,11 +80,17 @@ class ApiKeyViewSet(
     list=extend_schema(summary="All accounts (admin)"),
     retrieve=extend_schema(summary="One account (admin)"),
     create=extend_schema(
-        request=UserCreateSerializer, responses={201: UserWithKeySerializer},
+        request=UserCreateSerializer,
+        responses={201: UserWithKeySerializer},
         summary="Create an account with a first API key (admin)",
     ),
 )
-class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+class UserViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
     serializer_class = UserSerializer
     permission_classes = [IsStaff]
     queryset = get_user_model().objects.order_by("id")
@@ -90,5 +100,6 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
         serializer.is_valid(raise_exception=True)
         user, key, raw = user_create(**serializer.validated_data)
         return Response(
-            {"user": UserSerializer(user).data, "api_key": _issued(key, raw)}, status=status.HTTP_201_CREATED
+            {"user": UserSerializer(user).data, "api_key": _issued(key, raw)},
+            status=status.HTTP_201_CREATED,
         )

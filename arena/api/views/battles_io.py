@@ -60,7 +60,8 @@ def _too_large(size: int) -> ApplicationError:
     return ApplicationError(
         f"The file is {size} bytes; the limit is {import_max_bytes()} bytes (LUDUS_IMPORT_MAX_BYTES). "
         "Nothing was imported.",
-        code="too_large", status=413,
+        code="too_large",
+        status=413,
     )
 
 
@@ -78,7 +79,9 @@ class BattleImportView(APIView):
         },
         responses={
             201: ImportReportSerializer,
-            400: OpenApiResponse(ErrorSerializer, description="Malformed file (line numbers in error.errors)"),
+            400: OpenApiResponse(
+                ErrorSerializer, description="Malformed file (line numbers in error.errors)"
+            ),
             413: ErrorSerializer,
         },
         summary="Import a battle file (records or pair counts), all or nothing unless skip_invalid",
@@ -92,7 +95,8 @@ class BattleImportView(APIView):
             upload = request.FILES.get("file")
             if upload is None:
                 raise ApplicationError(
-                    "Invalid input.", field_errors={"file": ["Send the battle file in the 'file' form field."]}
+                    "Invalid input.",
+                    field_errors={"file": ["Send the battle file in the 'file' form field."]},
                 )
             if upload.size is not None and upload.size > limit:
                 raise _too_large(upload.size)
@@ -107,11 +111,14 @@ class BattleImportView(APIView):
                 raise _too_large(length)
             if length <= 0:
                 raise ApplicationError(
-                    "The request has no file: send it as the body or in a multipart 'file' field.", code="empty_file"
+                    "The request has no file: send it as the body or in a multipart 'file' field.",
+                    code="empty_file",
                 )
             source = request._request  # a Django request is a readable stream of its body
             filename = ""
-        report = battles_import(source=source, filename=filename, created_by=request.user, **options.validated_data)
+        report = battles_import(
+            source=source, filename=filename, created_by=request.user, **options.validated_data
+        )
         return Response(ImportReportSerializer(report).data, status=status.HTTP_201_CREATED)
 
 
@@ -120,7 +127,10 @@ class BattleExportView(APIView):
 
     @extend_schema(
         parameters=[ExportQuerySerializer],
-        responses={(200, "application/x-ndjson"): OpenApiTypes.STR, (200, "text/csv"): OpenApiTypes.STR},
+        responses={
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
         summary="Stream the battles (or exactly those behind ?snapshot=<id>) as JSON Lines, CSV or pair counts",
     )
     def get(self, request: Request) -> StreamingHttpResponse:
@@ -128,7 +138,9 @@ class BattleExportView(APIView):
         query.is_valid(raise_exception=True)
         fmt = query.validated_data["format"]
         chunks = battles_export(
-            fmt=fmt, source=query.validated_data.get("source"), category=query.validated_data.get("category"),
+            fmt=fmt,
+            source=query.validated_data.get("source"),
+            category=query.validated_data.get("category"),
             snapshot=query.validated_data.get("snapshot"),
         )
         return _stream(chunks, fmt, "battles")
@@ -139,7 +151,10 @@ class PublicVoteExportView(APIView):
 
     @extend_schema(
         parameters=[PublicExportQuerySerializer],
-        responses={(200, "application/x-ndjson"): OpenApiTypes.STR, (200, "text/csv"): OpenApiTypes.STR},
+        responses={
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            (200, "text/csv"): OpenApiTypes.STR,
+        },
         summary="The rated human votes behind the public boards (no voter identity), for anyone",
     )
     def get(self, request: Request) -> StreamingHttpResponse:

@@ -30,8 +30,15 @@ from arena.services.competitors import (
 )
 
 _FILTERS = [
-    OpenApiParameter("status", str, enum=[s for s, _ in Competitor.Status.choices], description="Filter by status."),
-    OpenApiParameter("kind", str, enum=[k for k, _ in Competitor.Kind.choices], description="Filter by kind."),
+    OpenApiParameter(
+        "status",
+        str,
+        enum=[s for s, _ in Competitor.Status.choices],
+        description="Filter by status.",
+    ),
+    OpenApiParameter(
+        "kind", str, enum=[k for k, _ in Competitor.Kind.choices], description="Filter by kind."
+    ),
     OpenApiParameter("owner", str, description="Owner's username, or `me`."),
     OpenApiParameter("provider", str, description="Exact provider name."),
 ]
@@ -41,15 +48,21 @@ _FILTERS = [
     list=extend_schema(parameters=_FILTERS, summary="Models visible to you"),
     retrieve=extend_schema(summary="A model card"),
     create=extend_schema(
-        request=CompetitorInputSerializer, responses={201: CompetitorSerializer},
+        request=CompetitorInputSerializer,
+        responses={201: CompetitorSerializer},
         summary="Submit a model (starts pending until an admin activates it)",
     ),
     partial_update=extend_schema(
-        request=CompetitorUpdateSerializer, responses=CompetitorSerializer, summary="Edit your model"
+        request=CompetitorUpdateSerializer,
+        responses=CompetitorSerializer,
+        summary="Edit your model",
     ),
 )
 class CompetitorViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
     serializer_class = CompetitorSerializer
@@ -64,17 +77,25 @@ class CompetitorViewSet(
         qs = competitor_list(user=self.request.user)
         params = self.request.query_params
         if self.action == "list":
-            for field, choices in (("status", Competitor.Status.values), ("kind", Competitor.Kind.values)):
+            for field, choices in (
+                ("status", Competitor.Status.values),
+                ("kind", Competitor.Kind.values),
+            ):
                 value = params.get(field)
                 if value:
                     if value not in choices:
                         raise ApplicationError(
-                            "Invalid input.", field_errors={field: [f"Must be one of {', '.join(choices)}."]}
+                            "Invalid input.",
+                            field_errors={field: [f"Must be one of {', '.join(choices)}."]},
                         )
                     qs = qs.filter(**{field: value})
             owner = params.get("owner")
             if owner == "me":
-                qs = qs.filter(owner_id=self.request.user.pk) if self.request.user.is_authenticated else qs.none()
+                qs = (
+                    qs.filter(owner_id=self.request.user.pk)
+                    if self.request.user.is_authenticated
+                    else qs.none()
+                )
             elif owner:
                 qs = qs.filter(owner__username=owner)
             if params.get("provider"):
@@ -87,20 +108,26 @@ class CompetitorViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = CompetitorInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        competitor = competitor_submit(owner=request.user, data=serializer.validated_data, is_admin=self._is_admin())
+        competitor = competitor_submit(
+            owner=request.user, data=serializer.validated_data, is_admin=self._is_admin()
+        )
         return Response(self.get_serializer(competitor).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         competitor = self.get_object()
         serializer = CompetitorUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        competitor = competitor_update(competitor=competitor, data=serializer.validated_data, is_admin=self._is_admin())
+        competitor = competitor_update(
+            competitor=competitor, data=serializer.validated_data, is_admin=self._is_admin()
+        )
         return Response(self.get_serializer(competitor).data)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:  # PUT is not offered
         return self.partial_update(request, *args, **kwargs)
 
-    @extend_schema(request=None, responses=CompetitorSerializer, summary="Withdraw your model (owner or admin)")
+    @extend_schema(
+        request=None, responses=CompetitorSerializer, summary="Withdraw your model (owner or admin)"
+    )
     @action(detail=True, methods=["post"], permission_classes=[IsOwnerOrStaff])
     def withdraw(self, request: Request, pk: str | None = None) -> Response:
         competitor = competitor_withdraw(competitor=self.get_object())
@@ -118,4 +145,6 @@ class CompetitorViewSet(
     )
     @action(detail=True, methods=["get"], permission_classes=[ReadOnly])
     def stats(self, request: Request, pk: str | None = None) -> Response:
-        return Response(CompetitorStatsSerializer(competitor_stats(competitor=self.get_object())).data)
+        return Response(
+            CompetitorStatsSerializer(competitor_stats(competitor=self.get_object())).data
+        )

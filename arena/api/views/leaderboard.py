@@ -66,11 +66,17 @@ def _query(request: Request) -> dict:
         q = dict(query.validated_data)
         if q["method"] not in METHODS:
             raise ApplicationError(
-                "Invalid input.", field_errors={"method": [f"Must be one of {', '.join(METHODS)}; got {q['method']!r}."]}
+                "Invalid input.",
+                field_errors={
+                    "method": [f"Must be one of {', '.join(METHODS)}; got {q['method']!r}."]
+                },
             )
         if q["source"] not in SOURCES:
             raise ApplicationError(
-                "Invalid input.", field_errors={"source": [f"Must be one of {', '.join(SOURCES)}; got {q['source']!r}."]}
+                "Invalid input.",
+                field_errors={
+                    "source": [f"Must be one of {', '.join(SOURCES)}; got {q['source']!r}."]
+                },
             )
         if len(_QUERIES) >= _QUERIES_MAX:
             _QUERIES.clear()
@@ -87,7 +93,9 @@ def _respond(body: bytes | None, etag: str, *, inm: str | None, versioned: bool)
         response = HttpResponse(body, content_type="application/json")
     response["ETag"] = etag
     response["Cache-Control"] = (
-        f"public, max-age={VERSIONED_MAX_AGE}, immutable" if versioned else f"public, max-age={LATEST_MAX_AGE}"
+        f"public, max-age={VERSIONED_MAX_AGE}, immutable"
+        if versioned
+        else f"public, max-age={LATEST_MAX_AGE}"
     )
     return response
 
@@ -108,7 +116,9 @@ class LeaderboardView(BatchedThrottlesMixin, APIView):
         responses={
             200: LeaderboardSerializer,
             304: OpenApiResponse(description="Not modified (If-None-Match matched the ETag)"),
-            404: OpenApiResponse(ErrorSerializer, description="No snapshot published for this scope yet"),
+            404: OpenApiResponse(
+                ErrorSerializer, description="No snapshot published for this scope yet"
+            ),
         },
         summary="A published leaderboard snapshot (latest, or ?version=N)",
     )
@@ -119,17 +129,22 @@ class LeaderboardView(BatchedThrottlesMixin, APIView):
         if version is None:
             # The hot path: the latest version's ETag is a small cache entry; a client that has
             # it gets 304, and a body this process rendered before is reused as it is.
-            etag = leaderboard_latest_etag(method=q["method"], source=q["source"], category=q["category"])
+            etag = leaderboard_latest_etag(
+                method=q["method"], source=q["source"], category=q["category"]
+            )
             if etag is not None and ((inm and _matches(inm, etag)) or etag in _RENDERED):
                 return _respond(_RENDERED.get(etag), etag, inm=inm, versioned=False)
-        data = leaderboard_get(method=q["method"], source=q["source"], category=q["category"], version=version)
+        data = leaderboard_get(
+            method=q["method"], source=q["source"], category=q["category"], version=version
+        )
         if data is None:
             what = f"version {version} of " if version else ""
             raise ApplicationError(
                 f"No {what}leaderboard is published for method={q['method']}, source={q['source']}, "
                 f"category={q['category']} yet; leaderboards appear once battles have been rated "
                 "(see leaderboard/available/).",
-                code="not_found", status=404,
+                code="not_found",
+                status=404,
             )
         etag = snapshot_etag(data)
         return _respond(_render(etag, data), etag, inm=inm, versioned=version is not None)
@@ -139,7 +154,10 @@ class LeaderboardIndexView(APIView):
     permission_classes = [AllowAny]
     pagination_class = None
 
-    @extend_schema(responses=LeaderboardIndexSerializer, summary="Which methods, sources and categories have snapshots")
+    @extend_schema(
+        responses=LeaderboardIndexSerializer,
+        summary="Which methods, sources and categories have snapshots",
+    )
     def get(self, request: Request) -> Response:
         rows = list(
             LeaderboardSnapshot.objects.values("method", "source", "category")

@@ -41,12 +41,16 @@ _FORMAT_FILTER = OpenApiParameter(
     list=extend_schema(parameters=[_STATUS_FILTER, _FORMAT_FILTER], summary="Tournaments"),
     retrieve=extend_schema(summary="A tournament with its final results (when finished)"),
     create=extend_schema(
-        request=TournamentCreateSerializer, responses={201: TournamentDetailSerializer},
+        request=TournamentCreateSerializer,
+        responses={201: TournamentDetailSerializer},
         summary="Create a draft tournament (admin)",
     ),
 )
 class TournamentViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
 ):
     permission_classes = [ReadOnly | IsStaff]
     filter_backends = [filters.OrderingFilter, filters.SearchFilter]
@@ -59,15 +63,22 @@ class TournamentViewSet(
 
     def get_queryset(self) -> QuerySet[Tournament]:
         qs = Tournament.objects.select_related("created_by").prefetch_related(
-            "prompt_sets", Prefetch("entries", queryset=Entry.objects.select_related("competitor").order_by("seed"))
+            "prompt_sets",
+            Prefetch(
+                "entries", queryset=Entry.objects.select_related("competitor").order_by("seed")
+            ),
         )
         if self.action == "list":
-            for field, choices in (("status", Tournament.Status.values), ("format", Tournament.Format.values)):
+            for field, choices in (
+                ("status", Tournament.Status.values),
+                ("format", Tournament.Format.values),
+            ):
                 value = self.request.query_params.get(field)
                 if value:
                     if value not in choices:
                         raise ApplicationError(
-                            "Invalid input.", field_errors={field: [f"Must be one of {', '.join(choices)}."]}
+                            "Invalid input.",
+                            field_errors={field: [f"Must be one of {', '.join(choices)}."]},
                         )
                     qs = qs.filter(**{field: value})
         return qs
@@ -75,7 +86,9 @@ class TournamentViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         payload = TournamentCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        tournament = tournament_services.tournament_create(created_by=request.user, **payload.validated_data)
+        tournament = tournament_services.tournament_create(
+            created_by=request.user, **payload.validated_data
+        )
         tournament = self.get_queryset().get(pk=tournament.pk)
         return Response(TournamentDetailSerializer(tournament).data, status=status.HTTP_201_CREATED)
 
@@ -84,27 +97,43 @@ class TournamentViewSet(
         getattr(tournament_services, f"tournament_{operation}")(tournament=tournament)
         return Response(TournamentDetailSerializer(self.get_queryset().get(pk=tournament.pk)).data)
 
-    @extend_schema(request=None, responses=TournamentDetailSerializer, summary="Start a draft tournament (admin)")
+    @extend_schema(
+        request=None,
+        responses=TournamentDetailSerializer,
+        summary="Start a draft tournament (admin)",
+    )
     @action(detail=True, methods=["post"], permission_classes=[IsStaff])
     def start(self, request: Request, pk: str | None = None) -> Response:
         return self._control("start")
 
-    @extend_schema(request=None, responses=TournamentDetailSerializer, summary="Pause a running tournament (admin)")
+    @extend_schema(
+        request=None,
+        responses=TournamentDetailSerializer,
+        summary="Pause a running tournament (admin)",
+    )
     @action(detail=True, methods=["post"], permission_classes=[IsStaff])
     def pause(self, request: Request, pk: str | None = None) -> Response:
         return self._control("pause")
 
-    @extend_schema(request=None, responses=TournamentDetailSerializer, summary="Resume a paused tournament (admin)")
+    @extend_schema(
+        request=None,
+        responses=TournamentDetailSerializer,
+        summary="Resume a paused tournament (admin)",
+    )
     @action(detail=True, methods=["post"], permission_classes=[IsStaff])
     def resume(self, request: Request, pk: str | None = None) -> Response:
         return self._control("resume")
 
-    @extend_schema(request=None, responses=TournamentDetailSerializer, summary="Cancel a tournament (admin)")
+    @extend_schema(
+        request=None, responses=TournamentDetailSerializer, summary="Cancel a tournament (admin)"
+    )
     @action(detail=True, methods=["post"], permission_classes=[IsStaff])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         return self._control("cancel")
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Progress: round, matches done, in flight, failed")
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT, summary="Progress: round, matches done, in flight, failed"
+    )
     @action(detail=True, methods=["get"], permission_classes=[ReadOnly])
     def progress(self, request: Request, pk: str | None = None) -> Response:
         return Response(tournament_services.tournament_progress(tournament=self.get_object()))
@@ -131,12 +160,18 @@ class TournamentViewSet(
     def standings(self, request: Request, pk: str | None = None) -> Response:
         return Response(tournament_selectors.tournament_standings(tournament=self.get_object()))
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Bracket (single elimination) with reach probabilities")
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        summary="Bracket (single elimination) with reach probabilities",
+    )
     @action(detail=True, methods=["get"], permission_classes=[ReadOnly])
     def bracket(self, request: Request, pk: str | None = None) -> Response:
         return Response(tournament_selectors.tournament_bracket(tournament=self.get_object()))
 
-    @extend_schema(responses=OpenApiTypes.OBJECT, summary="Predicted final scores E[S] (points so far plus expected points to come), P(first), survival")
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        summary="Predicted final scores E[S] (points so far plus expected points to come), P(first), survival",
+    )
     @action(detail=True, methods=["get"], permission_classes=[ReadOnly])
     def simulation(self, request: Request, pk: str | None = None) -> Response:
         return Response(tournament_selectors.tournament_prediction(tournament=self.get_object()))

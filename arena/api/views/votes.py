@@ -53,11 +53,15 @@ def _vote_input(data: object) -> tuple[str, str]:
     Python work around it) with the same field-level messages.
     """
     if not isinstance(data, dict):
-        raise ApplicationError(f"Invalid data. Expected a dictionary, but got {type(data).__name__}.")
+        raise ApplicationError(
+            f"Invalid data. Expected a dictionary, but got {type(data).__name__}."
+        )
     fields: dict[str, list[str]] = {}
     token = data.get("token")
     if token is None:
-        fields["token"] = ["This field is required." if "token" not in data else "This field may not be null."]
+        fields["token"] = [
+            "This field is required." if "token" not in data else "This field may not be null."
+        ]
     elif isinstance(token, bool) or not isinstance(token, str | int | float):
         fields["token"] = ["Not a valid string."]
     else:
@@ -65,10 +69,14 @@ def _vote_input(data: object) -> tuple[str, str]:
         if not token:
             fields["token"] = ["This field may not be blank."]
         elif len(token) > _TOKEN_MAX_LENGTH:
-            fields["token"] = [f"Ensure this field has no more than {_TOKEN_MAX_LENGTH} characters."]
+            fields["token"] = [
+                f"Ensure this field has no more than {_TOKEN_MAX_LENGTH} characters."
+            ]
     outcome = data.get("outcome")
     if outcome is None:
-        fields["outcome"] = ["This field is required." if "outcome" not in data else "This field may not be null."]
+        fields["outcome"] = [
+            "This field is required." if "outcome" not in data else "This field may not be null."
+        ]
     elif not isinstance(outcome, str) or outcome not in VOTE_CHOICES:
         fields["outcome"] = [f'"{outcome}" is not a valid choice.']
     if fields:
@@ -83,14 +91,18 @@ class BattleNextView(BatchedThrottlesMixin, APIView):
 
     @extend_schema(
         parameters=[BattleQuerySerializer],
-        responses={200: ServedBattleSerializer, 404: OpenApiResponse(ErrorSerializer, description="No battle left")},
+        responses={
+            200: ServedBattleSerializer,
+            404: OpenApiResponse(ErrorSerializer, description="No battle left"),
+        },
         summary="An anonymous battle for this voter (sets the ludus_voter cookie for anonymous clients)",
     )
     def get(self, request: Request) -> Response:
         category = (request.query_params.get("category") or "").strip()
         if len(category) > 50:
             raise ApplicationError(
-                "Invalid input.", field_errors={"category": ["Ensure this field has no more than 50 characters."]}
+                "Invalid input.",
+                field_errors={"category": ["Ensure this field has no more than 50 characters."]},
             )
         voter_hash, new_cookie = voter_identity(request, create=True)
         assert voter_hash is not None
@@ -120,13 +132,18 @@ class VoteView(BatchedThrottlesMixin, APIView):
         request=VoteInputSerializer,
         parameters=[
             OpenApiParameter(
-                "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER,
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
                 description="A retry with the same key returns the first response and never counts twice.",
             )
         ],
         responses={
             201: VoteResultSerializer,
-            400: ErrorSerializer, 403: ErrorSerializer, 409: ErrorSerializer, 422: ErrorSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            409: ErrorSerializer,
+            422: ErrorSerializer,
         },
         summary="Vote on a served battle; the response reveals both models",
     )
@@ -135,7 +152,8 @@ class VoteView(BatchedThrottlesMixin, APIView):
         if voter_hash is None:
             raise ApplicationError(
                 "No voter identity: fetch a battle from battles/next/ first (it sets the ludus_voter cookie).",
-                code="not_served", status=403,
+                code="not_served",
+                status=403,
             )
 
         def handler() -> Response:

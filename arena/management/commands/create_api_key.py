@@ -15,8 +15,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
-        parser.add_argument("--create", action="store_true", help="Create the user if missing (API-key only login).")
-        parser.add_argument("--staff", action="store_true", help="With --create: make the new user an admin.")
+        parser.add_argument(
+            "--create", action="store_true", help="Create the user if missing (API-key only login)."
+        )
+        parser.add_argument(
+            "--staff", action="store_true", help="With --create: make the new user an admin."
+        )
         parser.add_argument("--name", default="cli", help="A label for the key.")
 
     def handle(self, *args: Any, **options: Any) -> None:

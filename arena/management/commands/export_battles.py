@@ -19,7 +19,8 @@ class Command(BaseCommand):
         parser.add_argument("--source", choices=["human", "judge", "import"])
         parser.add_argument("--category")
         parser.add_argument(
-            "--snapshot", type=int,
+            "--snapshot",
+            type=int,
             help="A leaderboard snapshot id: exactly the battles it was computed from (not with --source/--category).",
         )
         parser.add_argument("-o", "--output", help="Write to this file instead of stdout.")
@@ -27,7 +28,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             chunks = battles_export(
-                fmt=options["fmt"], source=options["source"], category=options["category"],
+                fmt=options["fmt"],
+                source=options["source"],
+                category=options["category"],
                 snapshot=options["snapshot"],
             )
         except ApplicationError as exc:

@@ -12,14 +12,24 @@ from arena.services.battles_io import IMPORT_FORMATS, battles_import
 
 
 class Command(BaseCommand):
-    help = "Import a battle file (JSON, JSON Lines, battle CSV or pair-counts CSV; '-' reads stdin)."
+    help = (
+        "Import a battle file (JSON, JSON Lines, battle CSV or pair-counts CSV; '-' reads stdin)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file")
         parser.add_argument("--format", dest="fmt", default="auto", choices=IMPORT_FORMATS)
-        parser.add_argument("--skip-invalid", action="store_true", help="Drop malformed rows instead of failing.")
-        parser.add_argument("--create-models", action="store_true", help="Create unknown model names as competitors.")
-        parser.add_argument("--anonymous-only", action="store_true", help="Keep only records with anony true.")
+        parser.add_argument(
+            "--skip-invalid", action="store_true", help="Drop malformed rows instead of failing."
+        )
+        parser.add_argument(
+            "--create-models",
+            action="store_true",
+            help="Create unknown model names as competitors.",
+        )
+        parser.add_argument(
+            "--anonymous-only", action="store_true", help="Keep only records with anony true."
+        )
         parser.add_argument("--category", default="general")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -48,6 +58,8 @@ class Command(BaseCommand):
             f"({report.n_stored} rows stored, batch {report.batch_id}); skipped {report.skipped}"
         )
         if report.created_models:
-            self.stdout.write(f"created {len(report.created_models)} models: {', '.join(report.created_models[:20])}")
+            self.stdout.write(
+                f"created {len(report.created_models)} models: {', '.join(report.created_models[:20])}"
+            )
         for error in report.errors:
             self.stderr.write(f"  skipped line {error['line']}: {error['message']}")

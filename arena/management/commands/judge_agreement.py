@@ -13,7 +13,9 @@ class Command(BaseCommand):
     help = "Agreement of LLM-judge results with human votes on shared battles (raw, without ties, Cohen's kappa)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--judge", default=None, help="only battles decided by this judge label")
+        parser.add_argument(
+            "--judge", default=None, help="only battles decided by this judge label"
+        )
         parser.add_argument("--category", default=None)
 
     def handle(self, *args, judge, category, **options):

@@ -12,11 +12,15 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--battles", type=int, default=3000)
         parser.add_argument("--no-rebuild", action="store_true")
-        parser.add_argument("--no-tournaments", action="store_true", help="skip the demo tournaments and arena pool")
+        parser.add_argument(
+            "--no-tournaments", action="store_true", help="skip the demo tournaments and arena pool"
+        )
 
     def handle(self, *args, **options):
         counts = demo_load(n_battles=options["battles"])
-        self.stdout.write(f"demo: {counts['competitors']} competitors and {counts['battles']} battles added")
+        self.stdout.write(
+            f"demo: {counts['competitors']} competitors and {counts['battles']} battles added"
+        )
         if not options["no_tournaments"]:
             for name, status in demo_tournaments().items():
                 self.stdout.write(f"tournament {name!r}: {status}")

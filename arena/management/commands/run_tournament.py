@@ -22,14 +22,34 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("name")
         parser.add_argument("--format", required=True, choices=Tournament.Format.values)
-        parser.add_argument("--competitors", required=True, help="comma-separated competitor names, in seed order")
+        parser.add_argument(
+            "--competitors", required=True, help="comma-separated competitor names, in seed order"
+        )
         parser.add_argument("--prompt-sets", required=True, help="comma-separated prompt set names")
         parser.add_argument("--config", default="{}", help="format configuration (JSON)")
-        parser.add_argument("--judge-pipeline", default="{}", help="judge pipeline (JSON); default one simulated judge")
+        parser.add_argument(
+            "--judge-pipeline",
+            default="{}",
+            help="judge pipeline (JSON); default one simulated judge",
+        )
         parser.add_argument("--seed", type=int, default=None)
-        parser.add_argument("--inline", action="store_true", help="play it to the end in this process")
+        parser.add_argument(
+            "--inline", action="store_true", help="play it to the end in this process"
+        )
 
-    def handle(self, *args, name, format, competitors, prompt_sets, config, judge_pipeline, seed, inline, **options):
+    def handle(
+        self,
+        *args,
+        name,
+        format,
+        competitors,
+        prompt_sets,
+        config,
+        judge_pipeline,
+        seed,
+        inline,
+        **options,
+    ):
         try:
             config_obj = json.loads(config)
             pipeline_obj = json.loads(judge_pipeline)
@@ -37,9 +57,13 @@ class Command(BaseCommand):
             raise CommandError(f"--config and --judge-pipeline must be JSON: {exc}") from None
         try:
             tournament = tournament_create(
-                name=name, format=format, competitors=[c.strip() for c in competitors.split(",") if c.strip()],
-                config=config_obj, prompt_sets=[p.strip() for p in prompt_sets.split(",") if p.strip()],
-                judge_pipeline=pipeline_obj or None, seed=seed,
+                name=name,
+                format=format,
+                competitors=[c.strip() for c in competitors.split(",") if c.strip()],
+                config=config_obj,
+                prompt_sets=[p.strip() for p in prompt_sets.split(",") if p.strip()],
+                judge_pipeline=pipeline_obj or None,
+                seed=seed,
             )
         except ApplicationError as exc:
             details = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.field_errors.items())

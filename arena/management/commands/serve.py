@@ -26,7 +26,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--concurrency", type=int, default=8)
-        parser.add_argument("--demo", action="store_true", help="migrate and load the demo data first")
+        parser.add_argument(
+            "--demo", action="store_true", help="migrate and load the demo data first"
+        )
 
     def handle(self, *args, host: str, port: int, concurrency: int, demo: bool, **options):
         env = dict(os.environ)
@@ -53,8 +55,25 @@ class Command(BaseCommand):
         if not eager:
             celery = [python, "-m", "celery", "-A", "workers"]
             commands += [
-                ("worker", [*celery, "worker", "-l", "INFO", "-P", "threads", "-c", str(concurrency), "-Q", "ludus"]),
-                ("beat", [*celery, "beat", "-l", "INFO", "-s", settings.CELERY_BEAT_SCHEDULE_FILENAME]),
+                (
+                    "worker",
+                    [
+                        *celery,
+                        "worker",
+                        "-l",
+                        "INFO",
+                        "-P",
+                        "threads",
+                        "-c",
+                        str(concurrency),
+                        "-Q",
+                        "ludus",
+                    ],
+                ),
+                (
+                    "beat",
+                    [*celery, "beat", "-l", "INFO", "-s", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+                ),
             ]
         procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         for name, cmd in commands:
@@ -78,11 +97,15 @@ class Command(BaseCommand):
                 urllib.request.urlopen(url + "healthz", timeout=5)  # noqa: S310 - our own local server
                 break
             except OSError as exc:
-                if getattr(exc, "code", None):  # an HTTP error (503 while the worker starts) means it is up
+                if getattr(
+                    exc, "code", None
+                ):  # an HTTP error (503 while the worker starts) means it is up
                     break
                 time.sleep(0.2)
         started = ", ".join(name for name, _ in procs)
-        self.stdout.write(self.style.SUCCESS(f"\nLudus is running ({started}): {url}\nPress Ctrl-C to stop.\n"))
+        self.stdout.write(
+            self.style.SUCCESS(f"\nLudus is running ({started}): {url}\nPress Ctrl-C to stop.\n")
+        )
         self.stdout.flush()
         try:
             while all(p.poll() is None for _, p in procs):
