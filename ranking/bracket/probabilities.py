@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ranking._logistic import win_probability
 from ranking._validation import as_rng
 from ranking.errors import InputError
 
@@ -45,8 +46,7 @@ def win_matrix(
     if arr.ndim == 1:
         if not np.all(np.isfinite(arr)):
             raise InputError("ratings must be finite numbers")
-        diff = (arr[:, None] - arr[None, :]) / scale
-        return 0.5 * (1.0 + np.tanh(0.5 * np.log(base) * diff))
+        return win_probability(arr[:, None] - arr[None, :], scale=scale, base=base)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
         raise InputError(f"{name} must be a square matrix; got shape {arr.shape}")
     n = arr.shape[0]
