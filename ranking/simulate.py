@@ -849,7 +849,10 @@ class RandomRound:
 
 @dataclass(frozen=True)
 class Cut:
-    """After a round: the ``t`` models still in with the fewest points leave (random among equal)."""
+    """After a round: the ``t`` models still in with the fewest points leave.
+
+    Ties among equal points are broken at random.
+    """
 
     t: int
 
@@ -917,7 +920,10 @@ def _play(
 def _by_points(
     pts: NDArray[np.float64], alive: NDArray[np.bool_], gen: np.random.Generator, sign: float
 ) -> NDArray[np.int64]:
-    """Each run's models still in, ordered by ``sign * points`` (random among equal), the others last."""
+    """Each run's models still in, ordered by ``sign * points``, the others last.
+
+    Ties among equal points are broken at random.
+    """
     key = np.where(alive, sign * pts, np.inf)
     return np.lexsort((gen.random(pts.shape), key), axis=1)
 

@@ -24,8 +24,8 @@ def pair_random(
     Each group (floaters from above first, then the residents in random order) is paired
     greedily, each player with the first compatible one left; when that leaves more than
     the odd one out (or a floater) unpaired, a maximum matching with random tie-breaking
-    weights pairs as many as possible, floaters first. If the last group cannot be completed with an eligible bye, the
-    whole field is paired at once (:func:`pair_random_global`).
+    weights pairs as many as possible, floaters first. If the last group cannot be completed
+    with an eligible bye, the whole field is paired at once (:func:`pair_random_global`).
     """
     n = len(ps)
     rnd = _random.Random(int(gen.integers(2**63)))
