@@ -44,6 +44,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 from scipy.stats import norm
 
+from ranking._logistic import win_probability
 from ranking._profile import profile_intervals
 from ranking._validation import (
     as_rng,
@@ -718,5 +719,4 @@ def predict_win_matrix(result: RatingResult) -> NDArray[np.float64]:
     """
     scale = float(result.params.get("scale", 400.0))
     base = float(result.params.get("base", 10.0))
-    diff = (result.rating[:, None] - result.rating[None, :]) * math.log(base) / scale
-    return np.asarray(expit(diff), dtype=np.float64)
+    return win_probability(result.rating[:, None] - result.rating[None, :], scale=scale, base=base)

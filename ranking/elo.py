@@ -18,13 +18,13 @@ References
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from ranking._bootstrap import percentile_interval
+from ranking._logistic import win_probability
 from ranking._validation import (
     as_rng,
     check_anchor,
@@ -55,7 +55,8 @@ def _bootstrap_ratings(
     *,
     rounds: int,
     k: float,
-    alpha: float,
+    scale: float,
+    base: float,
     init: float,
     rng: np.random.Generator,
 ) -> NDArray[np.float64]:
@@ -76,7 +77,7 @@ def _bootstrap_ratings(
         for t in range(hi - lo):
             ia, ib = fa[t], fb[t]
             ra, rb = flat[ia], flat[ib]
-            update = k * (sa[t] - 1.0 / (1.0 + np.exp(alpha * (rb - ra))))
+            update = k * (sa[t] - win_probability(ra - rb, scale=scale, base=base))
             flat[ia] = ra + update
             flat[ib] = rb - update
     return flat.reshape(rounds, n_models)
@@ -152,13 +153,11 @@ def elo(
     a = battles.a[order].tolist()
     b = battles.b[order].tolist()
     score = _SCORE_A[battles.outcome[order]].tolist()
-    alpha = math.log(base) / scale
     ratings = [init] * battles.n_models
-    exp = math.exp
     for ia, ib, sa in zip(a, b, score):
         ra = ratings[ia]
         rb = ratings[ib]
-        update = k * (sa - 1.0 / (1.0 + exp(alpha * (rb - ra))))
+        update = k * (sa - win_probability(ra - rb, scale=scale, base=base))
         ratings[ia] = ra + update
         ratings[ib] = rb - update
     rating = np.array(ratings, dtype=np.float64)
@@ -173,7 +172,8 @@ def elo(
             battles.n_models,
             rounds=rounds,
             k=k,
-            alpha=alpha,
+            scale=scale,
+            base=base,
             init=init,
             rng=generator,
         )

@@ -39,6 +39,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ranking._bootstrap import percentile_interval
 from ranking._validation import (
+    as_rng,
     check_base,
     check_positive,
     check_positive_int,
@@ -70,14 +71,9 @@ __all__ = [
 ]
 
 _CHUNK_CELLS = 1_000_000
-_RAND_BITS = 40
 FORMATS = ("round_robin", "single_elimination", "swiss")
 
 Rng = int | np.random.Generator | None
-
-
-def _as_rng(rng: Rng) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
 def _check_iterations(iterations: object) -> int:
@@ -263,7 +259,7 @@ def swiss_dynamics_samples(
     """
     w = _check_rounds(rounds)
     t = _check_eliminate(eliminate, w.shape[0], w.shape[1])
-    return _swiss_run(w, t, _check_iterations(iterations), _as_rng(rng))[0]
+    return _swiss_run(w, t, _check_iterations(iterations), as_rng(rng))[0]
 
 
 @dataclass(frozen=True)
@@ -355,7 +351,7 @@ def swiss_dynamics(
     models, perm = _canonical(names, m)
     t = _check_eliminate(eliminate, k_rounds, m)
     n = _check_iterations(iterations)
-    wins_c, survive_c = _swiss_run(w[:, perm][:, :, perm], t, n, _as_rng(rng))
+    wins_c, survive_c = _swiss_run(w[:, perm][:, :, perm], t, n, as_rng(rng))
     inv = np.argsort(perm)
     wins = wins_c[:, inv].astype(np.float64)
     mean = wins.mean(axis=0)
@@ -468,7 +464,7 @@ def failure_sensitivity(
     levels_t = tuple(int(x) for x in levels)
     if len(levels_t) < 2 or min(levels_t) < 0:
         raise InputError("levels must hold at least 2 non-negative integers")
-    base_seed = int(_as_rng(rng).integers(2**63))
+    base_seed = int(as_rng(rng).integers(2**63))
     results = [
         swiss_dynamics(
             w,
@@ -560,7 +556,7 @@ def simulate_format(
     p = win_matrix(win)
     m = p.shape[0]
     n = _check_iterations(iterations)
-    gen = _as_rng(rng)
+    gen = as_rng(rng)
     if format == "round_robin":
         return _round_robin_points(p, n, gen)
     if format == "single_elimination":
@@ -758,7 +754,7 @@ def expected_score_rating(
     l2 = check_positive("l2", l2)
     scale = check_positive("scale", scale)
     base = check_base(base)
-    gen = _as_rng(rng)
+    gen = as_rng(rng)
     m = battles.n_models
     if m >= 2 and format == "swiss" and rounds is None:
         rounds = int(np.ceil(np.log2(m)))
@@ -853,7 +849,10 @@ class RandomRound:
 
 @dataclass(frozen=True)
 class Cut:
-    """After a round: the ``t`` models still in with the fewest points leave (random among equal)."""
+    """After a round: the ``t`` models still in with the fewest points leave.
+
+    Ties among equal points are broken at random.
+    """
 
     t: int
 
@@ -921,7 +920,10 @@ def _play(
 def _by_points(
     pts: NDArray[np.float64], alive: NDArray[np.bool_], gen: np.random.Generator, sign: float
 ) -> NDArray[np.int64]:
-    """Each run's models still in, ordered by ``sign * points`` (random among equal), the others last."""
+    """Each run's models still in, ordered by ``sign * points``, the others last.
+
+    Ties among equal points are broken at random.
+    """
     key = np.where(alive, sign * pts, np.inf)
     return np.lexsort((gen.random(pts.shape), key), axis=1)
 
@@ -966,7 +968,7 @@ def simulate_rest(
     if alive0.shape != (m,):
         raise InputError(f"alive must have {m} entries, one per model")
     n = _check_iterations(iterations) if steps else 1
-    gen = _as_rng(rng)
+    gen = as_rng(rng)
     pts = np.broadcast_to(start, (n, m)).copy()
     live = np.broadcast_to(alive0, (n, m)).copy()
     rows = np.arange(n)[:, None]

@@ -39,7 +39,7 @@ def test_bbppairings_issue_7_sixty_players_round_15(
     # bbpPairings test/tests/issue_7.input (60 players, 14 rounds played, forfeits) and
     # issue_7.output.expected as updated for the 2025 rules. With the limit at 0 every
     # bracket goes through the restricted-graph path.
-    import ranking.swiss as swiss
+    import ranking.swiss.dutch as swiss
 
     monkeypatch.setattr(swiss, "FULL_GRAPH_LIMIT", full_graph_limit)
     state = read_trf(DATA / "bbp_issue_7.trf").state

@@ -1,41 +1,18 @@
-"""Seeded single-elimination brackets: exact and Monte Carlo probabilities, live state.
-
-Entrants are given in seed order (seed 1 first). The bracket has ``2**R`` slots, ``R`` the
-smallest number of rounds that holds the field; standard seeding places seed 1 against the
-lowest seed, and seeds 1 and 2 can meet only in the final. When the field is not a power of
-two the missing entrants are byes, and they fall to the top seeds (seed ``s`` is drawn
-against "seed" ``2**R + 1 - s``, which does not exist for the top ``2**R - N`` seeds).
-
-Win probabilities come either from ratings, ``P(i beats j) = 1 / (1 + base**(-(r_i - r_j)
-/ scale))`` (the Elo/Bradley-Terry curve, scale 400 and base 10 by default), or from a
-matrix ``p[i, j]`` of pairwise win probabilities with ``p[i, j] + p[j, i] = 1``.
+"""Probabilities of seeded elimination brackets: exact single elimination, Monte Carlo
+single and double elimination, and the seeding and win-matrix helpers they share.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ranking._logistic import win_probability
+from ranking._validation import as_rng
 from ranking.errors import InputError
-
-__all__ = [
-    "BracketProbabilities",
-    "BracketState",
-    "DoubleEliminationResult",
-    "bracket_advance",
-    "bracket_create",
-    "bracket_monte_carlo",
-    "bracket_probabilities",
-    "bracket_ranking",
-    "bracket_samples",
-    "double_elimination",
-    "seed_slots",
-    "win_matrix",
-]
 
 _MC_CHUNK_CELLS = 4_000_000
 
@@ -69,8 +46,7 @@ def win_matrix(
     if arr.ndim == 1:
         if not np.all(np.isfinite(arr)):
             raise InputError("ratings must be finite numbers")
-        diff = (arr[:, None] - arr[None, :]) / scale
-        return 0.5 * (1.0 + np.tanh(0.5 * np.log(base) * diff))
+        return win_probability(arr[:, None] - arr[None, :], scale=scale, base=base)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
         raise InputError(f"{name} must be a square matrix; got shape {arr.shape}")
     n = arr.shape[0]
@@ -118,7 +94,7 @@ def seed_slots(n_slots: int) -> NDArray[np.int64]:
     return order
 
 
-def _rounds_for(n: int) -> int:
+def rounds_for(n: int) -> int:
     if n < 2:
         raise InputError(f"a bracket needs at least 2 entrants; got {n}")
     return int(np.ceil(np.log2(n)))
@@ -127,7 +103,7 @@ def _rounds_for(n: int) -> int:
 def _slot_matrix(p: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64], int]:
     """Win matrix over bracket slots (byes as phantom entrants that always lose)."""
     n = p.shape[0]
-    rounds = _rounds_for(n)
+    rounds = rounds_for(n)
     size = 1 << rounds
     ext = np.zeros((size, size))
     ext[:n, :n] = p
@@ -245,10 +221,6 @@ def bracket_probabilities(
     return BracketProbabilities(rounds=rounds, p_reach=p_reach[:n], p_third=p_third)
 
 
-def _as_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-
-
 def _mc_setup(
     strength: ArrayLike,
     simulations: int,
@@ -265,7 +237,7 @@ def _mc_setup(
         raise InputError(f"simulations must be a positive integer; got {simulations!r}")
     p = win_matrix(strength, scale=scale, base=base)
     ps, order, rounds = _slot_matrix(p)
-    return _as_rng(rng), ps, order, rounds, p.shape[0], int(simulations)
+    return as_rng(rng), ps, order, rounds, p.shape[0], int(simulations)
 
 
 def _mc_brackets(
@@ -363,286 +335,6 @@ def bracket_monte_carlo(
     return BracketProbabilities(
         rounds=rounds, p_reach=p_reach, stderr=stderr, method="monte_carlo", simulations=total
     )
-
-
-# --------------------------------------------------------------------------- live state
-
-
-@dataclass(frozen=True)
-class BracketState:
-    """A single-elimination bracket in progress; advance it with :func:`bracket_advance`.
-
-    Attributes
-    ----------
-    names : tuple of str
-        Entrants in seed order.
-    ratings : tuple of float or None
-        Ratings used for re-seeding and to order equal placements.
-    rounds : int
-        Number of rounds.
-    third_place : bool
-        Whether the semi-final losers play for third place (alongside the final).
-    reseed : bool
-        Whether each round is re-paired from the survivors' current ratings (best
-        remaining against worst remaining) instead of following the fixed bracket.
-    matches : tuple of tuple of (int, int or None)
-        The matches of each round drawn so far (entrant indices; ``None`` is a bye). The
-        last round holds the third-place match after the final when one is played.
-    winners : tuple of tuple of int
-        Winners of each completed round, one per match (byes included).
-    """
-
-    names: tuple[str, ...]
-    ratings: tuple[float, ...] | None
-    rounds: int
-    third_place: bool
-    reseed: bool
-    matches: tuple[tuple[tuple[int, int | None], ...], ...]
-    winners: tuple[tuple[int, ...], ...] = field(default=())
-
-    @property
-    def finished(self) -> bool:
-        return len(self.winners) == self.rounds
-
-    @property
-    def current_round(self) -> int:
-        """1-based number of the round to play next (``rounds + 1`` once finished)."""
-        return len(self.winners) + 1
-
-    def pending(self) -> list[tuple[int, int]]:
-        """The matches of the current round that must be played (byes left out)."""
-        if self.finished:
-            return []
-        return [(a, b) for a, b in self.matches[len(self.winners)] if b is not None]
-
-    @property
-    def champion(self) -> int | None:
-        return self.winners[-1][0] if self.finished else None
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-able dict (for storing a live bracket, e.g. in a Django JSONField)."""
-        return {
-            "names": list(self.names),
-            "ratings": None if self.ratings is None else list(self.ratings),
-            "rounds": self.rounds,
-            "third_place": self.third_place,
-            "reseed": self.reseed,
-            "matches": [[[a, b] for a, b in rnd] for rnd in self.matches],
-            "winners": [list(w) for w in self.winners],
-        }
-
-    @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> BracketState:
-        """Rebuild a state written by :meth:`to_json`."""
-        try:
-            return cls(
-                names=tuple(str(x) for x in doc["names"]),
-                ratings=None
-                if doc.get("ratings") is None
-                else tuple(float(x) for x in doc["ratings"]),
-                rounds=int(doc["rounds"]),
-                third_place=bool(doc["third_place"]),
-                reseed=bool(doc["reseed"]),
-                matches=tuple(
-                    tuple((int(a), None if b is None else int(b)) for a, b in rnd)
-                    for rnd in doc["matches"]
-                ),
-                winners=tuple(tuple(int(x) for x in w) for w in doc["winners"]),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(f"not a bracket state: {exc!r}") from None
-
-
-def bracket_create(
-    names: Sequence[str],
-    *,
-    ratings: Sequence[float] | None = None,
-    third_place: bool = False,
-    reseed: bool = False,
-    seed_by_rating: bool = False,
-) -> BracketState:
-    """Draw a seeded single-elimination bracket.
-
-    Parameters
-    ----------
-    names : sequence of str
-        Entrants in seed order (unless ``seed_by_rating``).
-    ratings : sequence of float, optional
-        Current ratings, one per entrant.
-    third_place : bool, default False
-        Play a third-place match between the semi-final losers.
-    reseed : bool, default False
-        Re-pair every round from current ratings (see :func:`bracket_advance`).
-    seed_by_rating : bool, default False
-        Seed by ``ratings`` (highest first) instead of the order of ``names``.
-
-    Returns
-    -------
-    BracketState
-    """
-    names_t = tuple(str(x) for x in names)
-    if len(set(names_t)) != len(names_t):
-        raise InputError("entrant names must be unique")
-    rounds = _rounds_for(len(names_t))
-    if third_place and len(names_t) < 4:
-        raise InputError("a third-place match needs at least 4 entrants")
-    r_t = None
-    if ratings is not None:
-        r = np.asarray(ratings, dtype=np.float64)
-        if r.shape != (len(names_t),) or not np.all(np.isfinite(r)):
-            raise InputError(f"ratings must be {len(names_t)} finite numbers, one per entrant")
-        if seed_by_rating:
-            idx = np.argsort(-r, kind="stable")
-            names_t = tuple(names_t[i] for i in idx)
-            r = r[idx]
-        r_t = tuple(float(x) for x in r)
-    elif seed_by_rating or reseed:
-        raise InputError("ratings are required to seed or re-seed by rating")
-    n = len(names_t)
-    order = seed_slots(1 << rounds)
-    slots = [int(s) if s < n else None for s in order]
-    first = tuple((int(a), b) for a, b in zip(slots[0::2], slots[1::2]))  # type: ignore[arg-type]
-    return BracketState(
-        names=names_t,
-        ratings=r_t,
-        rounds=rounds,
-        third_place=third_place,
-        reseed=reseed,
-        matches=(first,),
-    )
-
-
-def bracket_advance(
-    state: BracketState, winners: Sequence[int | str], *, ratings: Sequence[float] | None = None
-) -> BracketState:
-    """Record the winners of the current round and draw the next one.
-
-    Parameters
-    ----------
-    state : BracketState
-        The bracket so far (not modified).
-    winners : sequence of int or str
-        One winner (entrant index or name) per match of ``state.pending()``, in that order.
-        In the last round with a third-place match: the champion, then the third place.
-    ratings : sequence of float, optional
-        Updated ratings (one per entrant, seed order); they replace the stored ones and,
-        with ``state.reseed``, decide the next round's pairs.
-
-    Returns
-    -------
-    BracketState
-    """
-    if state.finished:
-        raise InputError("the bracket is finished")
-    index = {name: i for i, name in enumerate(state.names)}
-    resolved: list[int] = []
-    for w in winners:
-        if isinstance(w, str):
-            if w not in index:
-                raise InputError(f"winner {w!r} is not an entrant")
-            resolved.append(index[w])
-        else:
-            resolved.append(int(w))
-    pending = state.pending()
-    if len(resolved) != len(pending):
-        raise InputError(
-            f"expected {len(pending)} winners for round {state.current_round}; got {len(resolved)}"
-        )
-    for (a, b), w in zip(pending, resolved):
-        if w not in (a, b):
-            raise InputError(
-                f"winner {state.names[w] if 0 <= w < len(state.names) else w!r}"
-                f" did not play in match {state.names[a]} - {state.names[b]}"
-            )
-    it = iter(resolved)
-    round_winners = tuple(
-        a if b is None else next(it) for a, b in state.matches[len(state.winners)]
-    )
-    r_t = state.ratings
-    if ratings is not None:
-        r = np.asarray(ratings, dtype=np.float64)
-        if r.shape != (len(state.names),) or not np.all(np.isfinite(r)):
-            raise InputError(f"ratings must be {len(state.names)} finite numbers")
-        r_t = tuple(float(x) for x in r)
-    new = replace(state, ratings=r_t, winners=state.winners + (round_winners,))
-    if new.finished:
-        return new
-    last = state.matches[len(state.winners)]
-    pairs: list[tuple[int, int | None]]
-    if state.reseed and r_t is not None:
-        rt = r_t
-        alive = sorted(round_winners, key=lambda i: (-rt[i], i))
-        pairs = [(alive[k], alive[-1 - k]) for k in range(len(alive) // 2)]
-    else:
-        pairs = [(round_winners[k], round_winners[k + 1]) for k in range(0, len(round_winners), 2)]
-    if new.current_round == state.rounds and state.third_place:
-        # semi-finals never hold a bye: at least 4 entrants
-        losers = [
-            int(b) if w == a else a  # type: ignore[arg-type]
-            for (a, b), w in zip(last, round_winners)
-        ]
-        if state.reseed and r_t is not None:
-            rt = r_t
-            losers = sorted(losers, key=lambda i: (-rt[i], i))
-        pairs.append((losers[0], losers[1]))
-    return replace(new, matches=new.matches + (tuple(pairs),))
-
-
-def bracket_ranking(
-    state: BracketState, *, ratings: Sequence[float] | None = None
-) -> list[tuple[str, int]]:
-    """The ranking a finished bracket produces: placement first, then rating.
-
-    The champion is 1st and the finalist 2nd; with a third-place match its winner is 3rd
-    and its loser 4th, otherwise both semi-final losers share 3rd; entrants knocked out in
-    round ``k`` of ``R`` share place ``2**(R - k) + 1``. Entrants with the same placement
-    are ordered by rating (highest first), then seed, as ArenaRL orders its tournament
-    results.
-
-    Parameters
-    ----------
-    state : BracketState
-        A finished bracket.
-    ratings : sequence of float, optional
-        Ratings for the within-placement order (default: the ratings stored in ``state``).
-
-    Returns
-    -------
-    list of (str, int)
-        ``(name, place)``, best first.
-
-    References
-    ----------
-    .. [1] ArenaRL: tournament-based relative ranking for open-ended agents (seeded
-       single elimination; rank by round reached, then by score).
-    """
-    if not state.finished:
-        raise InputError("the bracket is not finished")
-    n = len(state.names)
-    r = ratings if ratings is not None else state.ratings
-    rr = np.zeros(n) if r is None else np.asarray(r, dtype=np.float64)
-    if rr.shape != (n,):
-        raise InputError(f"ratings must have {n} entries")
-    R = state.rounds
-    place = np.zeros(n, dtype=np.int64)
-    for k, (matches, won) in enumerate(zip(state.matches, state.winners), start=1):
-        final_matches = matches[:1] if (k == R and state.third_place) else matches
-        for (a, b), w in zip(final_matches, won):
-            if b is None:
-                continue
-            loser = b if w == a else a
-            place[loser] = (1 << (R - k)) + 1
-        if k == R:
-            place[won[0]] = 1
-            if state.third_place:
-                (a, b), w = matches[1], won[1]
-                place[w] = 3
-                place[b if w == a else a] = 4
-    order = sorted(range(n), key=lambda i: (place[i], -rr[i], i))
-    return [(state.names[i], int(place[i])) for i in order]
-
-
-# ------------------------------------------------------------------ double elimination
 
 
 @dataclass(frozen=True)
