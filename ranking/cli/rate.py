@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from ranking._validation import parse_anchor
-from ranking.battles import FORMATS, read_battles
+from ranking.battle_files import FORMATS, read_battles
 from ranking.cli import add_output_option
 from ranking.cli._output import Output
 from ranking.errors import InputError, RankingWarning
