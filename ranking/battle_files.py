@@ -335,7 +335,10 @@ def _read_csv(text: IO[str], coder: _Coder, *, fmt: str) -> None:
     is_pairs = all(c in header for c in _PAIR_COLUMNS)
     is_battles = all(c in header for c in _BATTLE_COLUMNS)
     if fmt == "pairs" and not is_pairs:
-        msg = f"a pair-counts CSV needs the columns {','.join(_PAIR_COLUMNS)}; got {','.join(header)!r}"
+        msg = (
+            f"a pair-counts CSV needs the columns {','.join(_PAIR_COLUMNS)}; "
+            f"got {','.join(header)!r}"
+        )
         raise BattleFileError(f"line 1: {msg}", [(1, msg)])
     if fmt == "csv" and not is_battles:
         msg = (
