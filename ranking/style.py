@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.special import expit, log_expit
+from scipy.special import expit
 from scipy.stats import norm
 
 from ranking._bootstrap import percentile_interval
@@ -82,6 +82,7 @@ STYLE_ELEMENTS: tuple[str, ...] = (
 #: FastChat's ``reg`` for its style-controlled board.
 FASTCHAT_RIDGE = 0.5
 CI_METHODS: tuple[str, ...] = ("none", "sandwich", "bootstrap")
+BREADS: tuple[str, ...] = ("penalised", "likelihood")
 _MAX_ITER = 100
 _GRAD_TOL = 1e-10
 
@@ -147,19 +148,27 @@ def style_counts(conv_metadata: Sequence[Mapping[str, Any] | None]) -> NDArray[n
     for i, meta in enumerate(conv_metadata):
         if meta is None:
             missing = sum(1 for m in conv_metadata if m is None)
+            more = f" (and {missing - 1} more of {n})" if missing > 1 else ""
             raise InputError(
-                f"style control needs conv_metadata on every battle; battle {i + 1} "
-                f"(and {missing - 1} more of {n}) has none"
-                if missing > 1
-                else f"style control needs conv_metadata on every battle; battle {i + 1} has none"
+                f"style control needs conv_metadata on every battle; battle {i + 1}{more} has none"
             )
-        problem = conv_metadata_problem(meta)
-        if problem:
+        try:
+            out[i] = [_total(meta[key]) for key in STYLE_ELEMENTS]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            out[i] = np.nan
+        if not np.isfinite(out[i]).all() or (out[i] < 0).any():
+            problem = conv_metadata_problem(meta) or "conv_metadata holds a count that is not valid"
             raise InputError(f"battle {i + 1}: {problem}")
-        for k, key in enumerate(STYLE_ELEMENTS):
-            value = meta[key]
-            out[i, k] = value if isinstance(value, int) else sum(value.values())
     return out
+
+
+def _total(value: Any) -> float:
+    """A count, or the sum of its kinds (FastChat's ``extract_style_feature``)."""
+    if type(value) is int:
+        return value
+    if type(value) is dict and all(type(v) is int for v in value.values()):
+        return sum(value.values())
+    return math.nan
 
 
 def style_features(
@@ -232,7 +241,7 @@ class _Problem:
 
     def loss(self, theta: NDArray[np.float64]) -> float:
         z = self.logits(theta)
-        nll = -(self.y * log_expit(z) + (1.0 - self.y) * log_expit(-z))
+        nll = np.logaddexp(0.0, z) - self.y * z  # cross-entropy with the label y
         return float(self.w @ nll + 0.5 * (self.penalty() @ theta**2))
 
     def gradient_hessian(
@@ -324,11 +333,13 @@ def _fit(problem: _Problem, start: NDArray[np.float64] | None = None) -> NDArray
     return theta
 
 
-def _sandwich(problem: _Problem, theta: NDArray[np.float64]) -> NDArray[np.float64]:
+def _sandwich(problem: _Problem, theta: NDArray[np.float64], *, bread: str) -> NDArray[np.float64]:
     """Standard errors of ``theta`` from ``H⁻¹ G H⁻¹`` (G: centred score covariance)."""
     m, k = problem.n_models, problem.x.shape[1]
     n = len(problem.y)
     _, hess = problem.gradient_hessian(theta)
+    if bread == "likelihood":
+        hess[np.diag_indices_from(hess)] -= problem.penalty()
     p = expit(problem.logits(theta))
     s = problem.w * (p - problem.y)  # each battle's score is s · x_i, x_i = (α(e_a - e_b), f)
     s2 = s**2
@@ -365,6 +376,7 @@ def bradley_terry_style(
     ratings_ridge: bool = True,
     anchor: tuple[str, float] | None = None,
     ci: str = "sandwich",
+    bread: str = "penalised",
     rounds: int = 100,
     confidence: float = 0.95,
     rng: int | np.random.Generator | None = 0,
@@ -388,6 +400,10 @@ def bradley_terry_style(
         Shift the ratings (and their intervals) so this model has this value.
     ci : {"sandwich", "bootstrap", "none"}
         Intervals for ratings and coefficients.
+    bread : {"penalised", "likelihood"}
+        The Hessian of the sandwich: of the penalised objective (the M-estimator actually
+        fitted; default), or of the log-likelihood alone, as arena-rank computes it, which
+        gives wider intervals when the ridge is strong.
     rounds : int
         Bootstrap resamples.
     confidence : float
@@ -405,6 +421,7 @@ def bradley_terry_style(
         Weighted battles, a battle without ``conv_metadata``, or a bad parameter.
     """
     check_choice("ci", ci, CI_METHODS)
+    check_choice("bread", bread, BREADS)
     check_base(base)
     check_positive("scale", scale)
     check_finite("init", init)
@@ -450,7 +467,7 @@ def bradley_terry_style(
     z = float(norm.ppf(0.5 + confidence / 2.0))
     lo = hi = None
     if ci == "sandwich":
-        se = _sandwich(problem, theta)
+        se = _sandwich(problem, theta, bread=bread)
         lo, hi = theta - z * se, theta + z * se
     elif ci == "bootstrap":
         gen = as_rng(rng)
@@ -475,6 +492,8 @@ def bradley_terry_style(
         "style_control": True,
         "features": list(STYLE_FEATURES),
     }
+    if ci == "sandwich":
+        params["bread"] = bread
     if ci == "bootstrap":
         params.update(rounds=rounds, seed=rng if isinstance(rng, int) else None)
     if anchor is not None:
