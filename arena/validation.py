@@ -2,7 +2,7 @@
 
 Every query string (pages and API: :class:`QueryStringMiddleware`), every JSON body of the
 API (:class:`arena.api.parsers.JSONParser`) and every imported battle row (the battle reader,
-:func:`ranking.battles.read_battles`) goes through :func:`ranking._validation.text_problem`:
+:func:`ranking.battle_files.read_battles`) goes through :func:`ranking._validation.text_problem`:
 no control characters (PostgreSQL cannot store NUL; a lone surrogate cannot be encoded) and
 no over-long values. Bad input gets a 400 naming the field, never a server error.
 """

@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from _results import cpu_model, results_section_write  # noqa: E402 - bench/ is sys.path[0] when a script runs
 
-from ranking.battles import Battles, read_battles  # noqa: E402
+from ranking.battle_files import read_battles  # noqa: E402
+from ranking.battles import Battles  # noqa: E402
 from ranking.bradley_terry import bradley_terry  # noqa: E402
 from ranking.elo import elo  # noqa: E402
 

@@ -11,7 +11,8 @@ from ranking.alpharank import (
     alpharank_game,
     alpharank_sweep,
 )
-from ranking.battles import Battles, ReadResult, components, read_battles
+from ranking.battle_files import ReadResult, read_battles, write_battles
+from ranking.battles import Battles, components
 from ranking.bracket import (
     BracketProbabilities,
     BracketState,
@@ -81,6 +82,7 @@ __all__ = [
     "elo",
     "predict_win_matrix",
     "read_battles",
+    "write_battles",
     "win_rate_matrix",
     "AlphaRankResult",
     "alpharank_from_battles",

@@ -1,6 +1,6 @@
 """Battle import and export: the three battle file formats of DESIGN.md.
 
-Import reads with :func:`ranking.battles.read_battles` (the one reader shared by the CLI, the
+Import reads with :func:`ranking.battle_files.read_battles` (the one reader shared by the CLI, the
 management command and the API) and writes in one transaction, so a failed import leaves
 nothing behind:
 
@@ -43,7 +43,7 @@ from arena.exceptions import ApplicationError
 from arena.models import Battle, Competitor, ImportBatch, LeaderboardSnapshot, PairCount, Source
 from arena.services import leaderboard
 from ranking._validation import text_problem
-from ranking.battles import read_battles
+from ranking.battle_files import read_battles
 from ranking.errors import BattleFileError, InputError
 from ranking.types import A_WINS, B_WINS, OUTCOMES
 

@@ -130,9 +130,9 @@ def _load(path: str, args: argparse.Namespace) -> tuple[str, Any, Any]:
 
 def _read_battles(path: str, args: argparse.Namespace) -> Any:
     try:
-        from ranking.battles import read_battles
+        from ranking.battle_files import read_battles
     except ImportError:  # pragma: no cover - the reader ships with ranking.battles
-        raise InputError("battle files need ranking.battles.read_battles") from None
+        raise InputError("battle files need ranking.battle_files.read_battles") from None
     result = read_battles(path, skip_invalid=args.skip_invalid, anonymous_only=args.anonymous_only)
     skipped = getattr(result, "skipped", 0)
     if skipped:

@@ -1,4 +1,4 @@
-"""``python -m ranking rate INPUT --method elo|bt|openskill|winrate``."""
+"""``python -m ranking rate INPUT --method elo|bt|openskill|winrate [--style-control]``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from ranking._validation import parse_anchor
-from ranking.battles import FORMATS, read_battles
+from ranking.battle_files import FORMATS, ReadResult, read_battles
 from ranking.cli import add_output_option
 from ranking.cli._output import Output
 from ranking.errors import InputError, RankingWarning
@@ -76,6 +76,13 @@ def register(subparsers: Any) -> None:
         choices=("none", "pair_frequency"),
         default="none",
         help="bt: weight battles inversely to their pair's frequency",
+    )
+    parser.add_argument(
+        "--style-control",
+        action="store_true",
+        help="bt: fit the contextual Bradley-Terry model with LMArena's style features "
+        "(length, headers, lists, bold) from each record's conv_metadata; --l2 C sets "
+        "FastChat's ridge to 1/C (default 2, its reg 0.5); --ci none, sandwich or bootstrap",
     )
     parser.add_argument("--rounds", type=int, default=100, help="bootstrap rounds")
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed")
@@ -151,6 +158,44 @@ def _rate(args: argparse.Namespace, battles: Any, anchor: tuple[str, float] | No
     return result if anchor is None else _shift(result, *anchor)
 
 
+def _rate_style(
+    args: argparse.Namespace, read: ReadResult, anchor: tuple[str, float] | None
+) -> Any:
+    if args.method != "bt":
+        raise InputError(f"--style-control needs --method bt; got --method {args.method}")
+    if args.ci == "profile":
+        raise InputError("--style-control takes --ci none, sandwich or bootstrap; got profile")
+    if args.reweight != "none":
+        raise InputError("--style-control does not take --reweight")
+    meta = read.conv_metadata
+    n = len(read.battles)
+    missing = n if meta is None else int(sum(1 for m in meta if m is None))
+    if missing:
+        what = "no battle has one" if missing == n else f"{missing} of {n} battles have none"
+        raise InputError(
+            f"{args.input}: --style-control needs a conv_metadata object on every battle "
+            f"record; {what}"
+        )
+    if args.l2 is not None and not args.l2 > 0:
+        raise InputError(f"--l2 must be > 0 with --style-control; got {args.l2}")
+    from ranking.style import FASTCHAT_RIDGE, bradley_terry_style
+
+    assert meta is not None
+    return bradley_terry_style(
+        read.battles,
+        list(meta),
+        scale=args.scale,
+        base=args.base,
+        init=args.init,
+        ridge=FASTCHAT_RIDGE if args.l2 is None else 1.0 / args.l2,
+        anchor=anchor,
+        ci=args.ci,
+        rounds=args.rounds,
+        confidence=args.confidence,
+        rng=args.seed,
+    )
+
+
 def handle(args: argparse.Namespace) -> Output:
     """Read the battles, rate them and return the DESIGN.md document."""
     anchor = parse_anchor(args.anchor) if args.anchor is not None else None
@@ -169,7 +214,8 @@ def handle(args: argparse.Namespace) -> Output:
             )
         if len(read.battles) == 0:
             raise InputError(f"{args.input}: no battles to rate")
-        result = _rate(args, read.battles, anchor)
+        style = _rate_style(args, read, anchor) if args.style_control else None
+        result = _rate(args, read.battles, anchor) if style is None else style.ratings
     for item in caught:
         if issubclass(item.category, RankingWarning):
             print(f"warning: {item.message}", file=sys.stderr)
@@ -177,4 +223,5 @@ def handle(args: argparse.Namespace) -> Output:
             warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
     rows = result.to_rows()
     columns = COLUMNS + [c for c in (rows[0] if rows else {}) if c not in COLUMNS]
-    return Output(document=result.to_json(), rows=rows, columns=columns)
+    document = result.to_json() if style is None else style.to_json()
+    return Output(document=document, rows=rows, columns=columns)

@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from ranking import battles as battles_module
-from ranking.battles import Battles, components, read_battles
+from ranking import battle_files as battles_module
+from ranking.battle_files import read_battles
+from ranking.battles import Battles, components
 from ranking.errors import BattleFileError, InputError
 from ranking.types import A_WINS, B_WINS, OUTCOMES, TIE, TIE_BOTHBAD
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ranking._validation import text_problem
-from ranking.battles import MAX_COUNT, MAX_TSTAMP, read_battles
+from ranking.battle_files import MAX_COUNT, MAX_TSTAMP, read_battles
 from ranking.errors import BattleFileError, InputError
 from ranking.types import OUTCOMES
 
