@@ -15,22 +15,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.endpoints import (
-    EndpointConfig,
-    LocalLimiter,
-    PermanentEndpointError,
-    RedisLimiter,
-    TransientEndpointError,
-    aimd_next,
-    api_key_decrypt,
-    api_key_encrypt,
-    backoff_delay,
-    chat_completion,
-    parse_retry_after,
-    sim_quality,
-    simulated_answer,
-    validate_endpoint_url,
-)
+from clients.backoff import backoff_delay, parse_retry_after
+from clients.config import EndpointConfig
+from clients.errors import PermanentEndpointError, TransientEndpointError
+from clients.http import chat_completion
+from clients.keys import api_key_decrypt, api_key_encrypt
+from clients.limits import LocalLimiter, RedisLimiter, acquire, admitted, aimd_next
+from clients.simulated import sim_quality, simulated_answer
+from clients.urlguard import validate_endpoint_url
 
 # --------------------------------------------------------------------------- back-off
 
@@ -94,8 +86,6 @@ def test_local_limiter_caps_concurrency_across_threads():
 
     def work():
         nonlocal active, peak
-        from workers.endpoints import acquire
-
         token = acquire(limiter, "ep", cap=3, ttl=10, timeout=10)
         with lock:
             active += 1
