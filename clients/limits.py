@@ -182,13 +182,6 @@ class RedisLimiter:
         self.prefix = prefix
         self.initial, self.beta, self.cooldown = initial, beta, cooldown
 
-    @classmethod
-    def from_url(cls, url: str, **options: Any) -> RedisLimiter:
-        """A limiter with its own client for the Redis at ``url`` (``redis://host:port/db``)."""
-        import redis
-
-        return cls(redis.Redis.from_url(url), **options)
-
     def _keys(self, key: str) -> tuple[str, str]:
         return f"{self.prefix}:{key}:leases", f"{self.prefix}:{key}:aimd"
 
