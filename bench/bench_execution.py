@@ -126,7 +126,7 @@ def bench_throughput(
         [
             sys.executable,
             "-m",
-            "workers.fake_openai",
+            "tests.fake_openai",
             "--port",
             str(port),
             "--latency",
@@ -286,7 +286,7 @@ def _render(
         "### Throughput: 64-model Swiss through a real worker",
         "",
         "Competitors and the judge are OpenAI-compatible endpoints on the local test server "
-        "(`python -m workers.fake_openai`, its own process) answering after the stated latency; "
+        "(`python -m tests.fake_openai`, its own process) answering after the stated latency; "
         "`celery worker -P threads` processes on the PostgreSQL database; each match = 2 generations + 2 judge calls (position swap); "
         "per-endpoint cap 4 for competitors, 128 for the judge. Targets: at least 50 generations in flight, "
         "at least 100 judged matches per minute.",

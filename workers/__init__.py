@@ -1,4 +1,4 @@
-"""Celery workers: the app, tasks, model endpoint and judge clients."""
+"""Celery workers: the app (:mod:`workers.celery`), its broker transport and the tasks."""
 
 from workers.celery import app as celery_app
 

@@ -21,7 +21,7 @@ from arena.env import env_int
 from arena.models import Battle, Competitor, Entry, Match, Tournament
 from arena.selectors.prompts import prompts_for_open_arena
 from arena.services.matches import dispatch
-from workers.endpoints import sim_seed
+from clients import sim_seed
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 
 from arena.exceptions import ApplicationError, Conflict
 from arena.models import Competitor
-from workers.endpoints import (
+from clients import (
     OWNER_PARAMS,
     PermanentEndpointError,
     api_key_decrypt,
@@ -65,7 +65,7 @@ def endpoint_url_validate(*, url: str, allow_internal: bool = False) -> str:
 
 
 def params_validate(*, params: Any) -> dict[str, Any]:
-    """Check endpoint parameters against the client's :data:`workers.endpoints.OWNER_PARAMS`.
+    """Check endpoint parameters against the client's :data:`clients.config.OWNER_PARAMS`.
 
     Returns a clean copy; every parameter accepted here is sent to the endpoint as given.
     """

@@ -27,21 +27,19 @@ from arena.services.matches import (
     step_retry_delay,
     wait_with_heartbeat,
 )
-from workers.endpoints import (
+from clients import (
+    AggregationError,
     EndpointConfig,
     EndpointError,
-    PermanentEndpointError,
-    chat_completion,
-)
-from workers.judges import (
-    AggregationError,
     JudgeSpec,
     JudgeVote,
+    PermanentEndpointError,
     PipelineSpec,
     Slot,
     VerdictParseError,
     aggregate,
     attempt_stage,
+    chat_completion,
     parse_verdict,
     pipeline_from_config,
     primary_slots,

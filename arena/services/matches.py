@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from arena.env import env_int
 from arena.models import Battle, Competitor, Generation, Match, Source, Tournament
-from workers.endpoints import (
+from clients import (
     Completion,
     EndpointConfig,
     EndpointError,
@@ -141,7 +141,7 @@ def endpoint_limiter() -> InflightLimiter:
 
 def competitor_endpoint(competitor: Competitor) -> EndpointConfig:
     """The endpoint configuration of an OpenAI-compatible competitor (API key resolved)."""
-    from workers.endpoints import validate_endpoint_url
+    from clients import validate_endpoint_url
 
     api_key: str | None = None
     if competitor.api_key_encrypted:

@@ -65,8 +65,8 @@ from arena.models import (
 from arena.selectors.prompts import prompts_published
 from arena.services.judging import judge_pipeline_validate
 from arena.services.matches import dispatch
+from clients import sim_seed
 from ranking.errors import RankingError
-from workers.endpoints import sim_seed
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from arena.exceptions import ApplicationError, Conflict
 from arena.models import Battle, BattleServe, Generation, Match, Outcome, Source, Vote
 from arena.selectors.prompts import match_prompt_shown
 from arena.services import leaderboard
-from workers.endpoints import SIM_MARKER
+from clients import SIM_MARKER
 
 TOKEN_SALT = "ludus.battle-token"
 #: Choices a voter makes on the page, as they saw the sides.

@@ -100,9 +100,9 @@ def other_client(other) -> APIClient:
 @pytest.fixture
 def public_ip(monkeypatch):
     """Host names resolve to a public documentation-free address (no network in tests)."""
-    from workers import endpoints
+    from clients import urlguard
 
-    monkeypatch.setattr(endpoints, "_resolve", lambda host: ["93.184.215.14"])
+    monkeypatch.setattr(urlguard, "resolve_host", lambda host: ["93.184.215.14"])
 
 
 @pytest.fixture

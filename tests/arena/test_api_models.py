@@ -7,9 +7,9 @@ import pytest
 from arena import models as m
 from arena.exceptions import ApplicationError
 from arena.services.competitors import endpoint_url_validate
+from clients import address_problem as _address_problem
 from tests.arena.test_api_common import API, assert_error, counts
 from tests.factories import BattleFactory, CompetitorFactory
-from workers.endpoints import address_problem as _address_problem
 
 pytest_plugins = ["tests.arena.test_api_common"]
 pytestmark = pytest.mark.django_db
@@ -84,9 +84,9 @@ def test_internal_or_bad_endpoints_are_refused(url, fragment, owner_client):
 
 
 def test_every_resolved_address_is_checked(monkeypatch):
-    from workers import endpoints
+    from clients import urlguard
 
-    monkeypatch.setattr(endpoints, "_resolve", lambda host: ["93.184.215.14", "10.1.2.3"])
+    monkeypatch.setattr(urlguard, "resolve_host", lambda host: ["93.184.215.14", "10.1.2.3"])
     with pytest.raises(ApplicationError) as exc:
         endpoint_url_validate(url="https://mixed.example.com/v1")
     assert "private" in exc.value.field_errors["endpoint_url"][0]

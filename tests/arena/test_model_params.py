@@ -8,7 +8,7 @@ from arena import models as m
 from arena.services.competitors import competitor_activate
 from arena.services.matches import competitor_generate
 from tests.arena.test_api_common import API
-from workers.fake_openai import FakeOpenAI
+from tests.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.django_db
 pytest_plugins = ["tests.arena.test_api_common"]
@@ -91,6 +91,6 @@ def test_out_of_spec_params_are_refused_at_submission(params, fragment, owner_cl
 
 
 def test_every_owner_param_is_sent_or_configures_the_client():
-    from workers.endpoints import OWNER_PARAMS, SAMPLING_PARAMS
+    from clients import OWNER_PARAMS, SAMPLING_PARAMS
 
     assert set(OWNER_PARAMS) - set(SAMPLING_PARAMS) == {"timeout"}

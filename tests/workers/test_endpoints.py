@@ -15,22 +15,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.endpoints import (
-    EndpointConfig,
-    LocalLimiter,
-    PermanentEndpointError,
-    RedisLimiter,
-    TransientEndpointError,
-    aimd_next,
-    api_key_decrypt,
-    api_key_encrypt,
-    backoff_delay,
-    chat_completion,
-    parse_retry_after,
-    sim_quality,
-    simulated_answer,
-    validate_endpoint_url,
-)
+from clients.backoff import backoff_delay, parse_retry_after
+from clients.config import EndpointConfig
+from clients.errors import PermanentEndpointError, TransientEndpointError
+from clients.http import chat_completion
+from clients.keys import api_key_decrypt, api_key_encrypt
+from clients.limits import LocalLimiter, RedisLimiter, acquire, admitted, aimd_next
+from clients.simulated import sim_quality, simulated_answer
+from clients.urlguard import validate_endpoint_url
 
 # --------------------------------------------------------------------------- back-off
 
@@ -86,6 +78,38 @@ def test_aimd_limit_stays_within_1_and_cap(outcomes, cap):
         assert 1.0 <= limit <= cap
 
 
+@given(st.floats(1.0, 50.0), st.integers(1, 400))
+def test_additive_increase_follows_the_square_root_law(start, n):
+    # x' = x + 1/x gives x'^2 = x^2 + 2 + 1/x^2, so after n steps (x >= start throughout)
+    # start^2 + 2n <= x_n^2 <= start^2 + 2n + n/start^2: about +1 per window of `limit` calls
+    limit = start
+    for _ in range(n):
+        limit, _ = aimd_next(limit, "ok", cap=10**6, now=0.0, last_decrease=0.0)
+    assert start**2 + 2 * n - 1e-6 <= limit**2 <= start**2 + 2 * n + n / start**2 + 1e-6
+
+
+@given(st.floats(1.0, 512.0), st.integers(0, 12), st.sampled_from([0.5, 0.7, 0.9]))
+def test_multiplicative_decrease_is_geometric_and_floored_at_1(start, m, beta):
+    limit, last = start, -1e9
+    for k in range(m):  # one congestion signal per cooldown window
+        limit, last = aimd_next(
+            limit, "congestion", cap=512, now=2.0 * k, last_decrease=last, beta=beta, cooldown=2.0
+        )
+    assert limit == pytest.approx(max(1.0, start * beta**m), rel=1e-12)
+    # signals inside the cooldown after a decrease change nothing
+    if m:
+        assert aimd_next(
+            limit, "congestion", cap=512, now=last + 1.9, last_decrease=last, cooldown=2.0
+        ) == (limit, last)
+
+
+@pytest.mark.parametrize(
+    ("limit", "cap", "slots"), [(0.3, 8, 1), (1.0, 8, 1), (3.99, 8, 3), (9.5, 8, 8)]
+)
+def test_admitted_is_the_floor_of_the_limit_within_1_and_cap(limit, cap, slots):
+    assert admitted(limit, cap=cap) == slots
+
+
 def test_local_limiter_caps_concurrency_across_threads():
     limiter = LocalLimiter()
     active = 0
@@ -94,8 +118,6 @@ def test_local_limiter_caps_concurrency_across_threads():
 
     def work():
         nonlocal active, peak
-        from workers.endpoints import acquire
-
         token = acquire(limiter, "ep", cap=3, ttl=10, timeout=10)
         with lock:
             active += 1
@@ -151,6 +173,78 @@ def test_redis_limiter_matches_the_local_one(redis_url):
         assert shared.try_acquire("ep", cap=6, ttl=10) is not None
     finally:
         shared.reset("ep")
+
+
+@pytest.fixture
+def redis_limiter(redis_url):
+    import redis
+
+    from tests.conftest import _test_redis_url
+
+    limiter = RedisLimiter(
+        redis.Redis.from_url(_test_redis_url()), prefix=f"test:{uuid.uuid4().hex}", cooldown=0.0
+    )
+    yield limiter
+    limiter.reset("ep")
+
+
+def test_redis_and_local_limiters_apply_the_same_rule_exactly(redis_limiter):
+    rng = random.Random(7)
+    local = LocalLimiter(cooldown=0.0)
+    for _ in range(150):
+        outcome = rng.choice(["ok", "ok", "ok", "congestion", "error"])
+        for lim in (redis_limiter, local):
+            tok = lim.try_acquire("ep", cap=16, ttl=10)
+            assert tok is not None
+            lim.release("ep", tok, cap=16, outcome=outcome)
+        assert redis_limiter.limit("ep", cap=16) == local.limit("ep", cap=16)
+    assert redis_limiter.in_flight("ep") == 0
+
+
+def test_redis_limiter_caps_concurrency_across_threads(redis_limiter):
+    active = peak = 0
+    lock = threading.Lock()
+
+    def work():
+        nonlocal active, peak
+        for _ in range(3):
+            token = acquire(redis_limiter, "ep", cap=3, ttl=10, timeout=30)
+            with lock:
+                active += 1
+                peak = max(peak, active)
+            time.sleep(0.005)
+            with lock:
+                active -= 1
+            redis_limiter.release("ep", token, cap=3, outcome="error")
+
+    threads = [threading.Thread(target=work) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak == 3
+    assert redis_limiter.in_flight("ep") == 0
+
+
+def test_concurrent_redis_releases_lose_no_update(redis_limiter):
+    limiter = RedisLimiter(redis_limiter.client, prefix=redis_limiter.prefix, initial=61.0)
+    expected = 61.0
+    tokens = [limiter.try_acquire("ep", cap=1000, ttl=30) for _ in range(60)]
+    assert all(tokens)
+
+    def give_back(chunk):
+        for tok in chunk:
+            limiter.release("ep", tok, cap=1000, outcome="ok")
+
+    threads = [threading.Thread(target=give_back, args=(tokens[i::6],)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for _ in range(60):  # x -> x + 1/x sixty times, whatever the order of the releases
+        expected += 1.0 / expected
+    assert limiter.limit("ep", cap=1000) == pytest.approx(expected, rel=1e-12)
+    assert limiter.in_flight("ep") == 0
 
 
 # --------------------------------------------------------------------------- the client

@@ -6,24 +6,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from workers.endpoints import simulated_answer
-from workers.judges import (
+from clients.judges import (
     AggregationError,
-    JudgeSpec,
-    JudgeVote,
     VerdictParseError,
-    aggregate,
     fenced,
     neutralise,
     parse_verdict,
-    pipeline_from_config,
-    primary_slots,
     render_judge_messages,
-    simulated_judge_reply,
     swap_combine,
     verdict_outcome,
     verdict_score,
 )
+from clients.pipelines import (
+    JudgeSpec,
+    JudgeVote,
+    aggregate,
+    pipeline_from_config,
+    primary_slots,
+)
+from clients.simulated import simulated_answer, simulated_judge_reply
 
 VERDICTS = ["A>>B", "A>B", "A=B", "B>A", "B>>A"]
 MIRROR = {"A>>B": "B>>A", "A>B": "B>A", "A=B": "A=B", "B>A": "A>B", "B>>A": "A>>B"}

@@ -22,7 +22,7 @@ from arena.services.matches import (
 )
 from arena.services.tournaments import tournament_create, tournament_run_inline, tournament_sweep
 from tests.factories import CompetitorFactory, PromptFactory, PromptSetFactory
-from workers.fake_openai import FakeOpenAI, FaultPlan
+from tests.fake_openai import FakeOpenAI, FaultPlan
 
 pytestmark = pytest.mark.django_db
 
@@ -92,7 +92,7 @@ def test_a_judge_step_redelivered_midway_reuses_stored_slots(prompt_set):
             calls.append(key)
             n = len(calls)
         if n == 2:
-            from workers.endpoints import TransientEndpointError
+            from clients import TransientEndpointError
 
             raise TransientEndpointError("judge endpoint hiccup")
         return real(spec, judge, messages, key, sample)
@@ -111,7 +111,7 @@ def test_answer_retries_do_not_use_up_the_judges_attempts(prompt_set):
     """Two transient answer failures, then one judge failure, with forfeit_after=3: judged, not failed."""
     from arena.services import judging
     from arena.services import matches as match_services
-    from workers.endpoints import TransientEndpointError
+    from clients import TransientEndpointError
 
     t = _tournament(
         prompt_set, [CompetitorFactory(), CompetitorFactory()], config={"forfeit_after": 3}
@@ -353,7 +353,7 @@ def test_a_judged_tournament_schedules_one_rebuild_and_snapshots_include_new_met
 
 def test_step_retry_delay_backs_off_and_honours_retry_after(prompt_set):
     from arena.services.matches import step_retry_delay
-    from workers.endpoints import TransientEndpointError
+    from clients import TransientEndpointError
 
     t = _tournament(prompt_set, [CompetitorFactory(), CompetitorFactory()])
     match, _ = _first_match(t)

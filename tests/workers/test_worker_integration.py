@@ -15,7 +15,7 @@ import pytest
 from arena.models import Battle, Competitor, Generation, Judgment, Match, Source, Tournament
 from arena.services.tournaments import tournament_create, tournament_progress, tournament_start
 from tests.factories import CompetitorFactory, PromptFactory, PromptSetFactory
-from workers.fake_openai import FakeOpenAI, FaultPlan
+from tests.fake_openai import FakeOpenAI, FaultPlan
 
 pytestmark = pytest.mark.slow
 

@@ -27,8 +27,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from workers.endpoints import simulated_answer
-from workers.judges import JudgeSpec, simulated_judge_reply
+from clients import JudgeSpec, simulated_answer, simulated_judge_reply
 
 
 @dataclass
@@ -336,7 +335,7 @@ class FakeOpenAI:
 
 
 def main() -> None:
-    """``python -m workers.fake_openai --port 8765 --latency 0.2 --models 64``: serve in the foreground."""
+    """``python -m tests.fake_openai --port 8765 --latency 0.2 --models 64``: serve in the foreground."""
     import argparse
 
     parser = argparse.ArgumentParser(
