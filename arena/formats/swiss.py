@@ -97,7 +97,8 @@ class Swiss(TournamentFormat):
         return {"system": system, "rounds": rounds}
 
     def total_rounds(self, tournament: Tournament) -> int:
-        return int(tournament.config["rounds"])
+        rounds = tournament.config.get("rounds")  # absent only in hand-made (seeded) rows
+        return int(rounds) if rounds is not None else tournament.rounds.count()
 
     def state(self, tournament: Tournament) -> SwissState:
         return swiss_state_for(

@@ -178,16 +178,99 @@ def tournament_predict(*, tournament: Tournament) -> dict[str, Any]:
 # --------------------------------------------------------------------------- reads
 
 
-def tournament_standings(*, tournament: Tournament) -> dict[str, Any]:
-    """Final standings once finished (stored), live standings while running."""
+def _state(tournament: Tournament) -> Any:
+    """What the live standings and prediction depend on (entrants, matches, byes), for the
+    cache key; a finished or cancelled tournament no longer changes."""
+    if tournament.status in (Tournament.Status.COMPLETED, Tournament.Status.CANCELLED):
+        return tournament.finished_at.isoformat() if tournament.finished_at else None
+    return [
+        list(
+            tournament.entries.values_list(
+                "competitor_id", "competitor__status", "eliminated_in_round", "withdrawn"
+            ).order_by("seed")
+        ),
+        list(
+            Match.objects.filter(tournament=tournament)
+            .order_by("id")
+            .values_list("id", "status", "outcome", "round__status")
+        ),
+        list(Bye.objects.filter(round__tournament=tournament).order_by("id").values_list("id")),
+    ]
+
+
+def _cached(kind: str, tournament: Tournament, state: Any, compute: Any) -> Any:
+    key = content_key(
+        f"tournament:{kind}",
+        tournament.pk,
+        tournament.status,
+        tournament.format,
+        tournament.config,
+        tournament.seed,
+        state,
+    )
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, timeout=3600)
+    return value
+
+
+def _standings(tournament: Tournament, state: Any) -> dict[str, Any]:
     if tournament.status == Tournament.Status.COMPLETED and tournament.results.get("standings"):
         return {
             "final": True,
             "standings": tournament.results["standings"],
             "tiebreaks": tournament.results.get("tiebreaks", []),
         }
-    live = tournament_compute_standings(tournament=tournament)
+    live = _cached(
+        "standings", tournament, state, lambda: tournament_compute_standings(tournament=tournament)
+    )
     return {"final": False, **live}
+
+
+def _prediction(tournament: Tournament, state: Any) -> dict[str, Any]:
+    final = tournament.status == Tournament.Status.COMPLETED
+    if final and tournament.results.get("expected_score"):
+        return {
+            "final": True,
+            "ratings": tournament.results.get("ratings", []),
+            "expected_score": tournament.results["expected_score"],
+            "iterations": 0,
+        }
+
+    def compute() -> dict[str, Any]:
+        if len(field_entries(tournament)) < 2:
+            return {"ratings": [], "expected_score": [], "iterations": 0}
+        return tournament_predict(tournament=tournament)
+
+    return {"final": final, **_cached("prediction", tournament, state, compute)}
+
+
+def tournament_standings(*, tournament: Tournament) -> dict[str, Any]:
+    """Final standings once finished (stored), live standings while running (cached under
+    the tournament's state)."""
+    return _standings(tournament, _state(tournament))
+
+
+def tournament_prediction(*, tournament: Tournament) -> dict[str, Any]:
+    """Predicted ``E[S]``, first-place and survival probabilities: what the API and the page show.
+
+    Stored with the results once the tournament is finished; otherwise computed by
+    :func:`tournament_predict` from the results so far and cached under the tournament's
+    state (its matches, byes, eliminations and entrants), so polling clients do not rerun the
+    simulation.
+    """
+    return _prediction(tournament, _state(tournament))
+
+
+def tournament_outlook(*, tournament: Tournament) -> dict[str, Any]:
+    """:func:`tournament_standings` and :func:`tournament_prediction` together (one state read):
+    what the tournament page shows."""
+    state = _state(tournament)
+    return {
+        "standings": _standings(tournament, state),
+        "prediction": _prediction(tournament, state),
+    }
 
 
 def _side(match: Match, side: str, seeds: dict[int, int]) -> dict[str, Any]:
@@ -256,58 +339,6 @@ def tournament_bracket(*, tournament: Tournament) -> dict[str, Any]:
         "rounds": out_rounds,
         "champion": tournament.results.get("champion") if tournament.results else None,
     }
-
-
-def tournament_prediction(*, tournament: Tournament) -> dict[str, Any]:
-    """Predicted ``E[S]``, first-place and survival probabilities: what the API and the page show.
-
-    Stored with the results once the tournament is finished; otherwise computed by
-    :func:`tournament_predict` from the results so far and
-    cached under the tournament's state (its matches, eliminations and entrants), so
-    polling clients do not rerun the simulation.
-    """
-    final = tournament.status == Tournament.Status.COMPLETED
-    if final and tournament.results.get("expected_score"):
-        return {
-            "final": True,
-            "ratings": tournament.results.get("ratings", []),
-            "expected_score": tournament.results["expected_score"],
-            "iterations": 0,
-        }
-    if final or tournament.status == Tournament.Status.CANCELLED:
-        state: Any = (
-            tournament.finished_at.isoformat() if tournament.finished_at else None
-        )  # no longer changes
-    else:
-        state = [
-            list(
-                tournament.entries.values_list(
-                    "competitor_id", "competitor__status", "eliminated_in_round", "withdrawn"
-                ).order_by("seed")
-            ),
-            list(
-                Match.objects.filter(tournament=tournament)
-                .order_by("id")
-                .values_list("id", "status", "outcome", "round__status")
-            ),
-        ]
-    key = content_key(
-        "tournament:prediction",
-        tournament.pk,
-        tournament.status,
-        tournament.format,
-        tournament.config,
-        tournament.seed,
-        state,
-    )
-    prediction = cache.get(key)
-    if prediction is None:
-        if len(field_entries(tournament)) < 2:
-            prediction = {"ratings": [], "expected_score": [], "iterations": 0}
-        else:
-            prediction = tournament_predict(tournament=tournament)
-        cache.set(key, prediction, timeout=3600)
-    return {"final": final, **prediction}
 
 
 def tournament_matches(

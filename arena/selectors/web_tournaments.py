@@ -22,7 +22,7 @@ from arena.formats import format_get
 from arena.formats.single_elimination import bracket_advancer
 from arena.selectors import content_key
 from arena.selectors.leaderboard import leaderboard_get
-from arena.selectors.tournaments import tournament_prediction, tournament_standings
+from arena.selectors.tournaments import tournament_outlook
 
 log = logging.getLogger(__name__)
 
@@ -149,13 +149,18 @@ def tournament_page_data(*, tournament: m.Tournament) -> dict[str, Any]:
         data["rounds"] = _rounds(rounds, matches, byes)
     elif rules.page_view == "crosstable":
         data["crosstable"] = _crosstable(entries, matches)
-    data["standings"] = _standings(tournament)
+    try:
+        outlook: dict[str, Any] | None = tournament_outlook(tournament=tournament)
+    except Exception:  # the rest of the page still renders without the tables
+        log.exception("tournament outlook failed", extra={"tournament": tournament.id})
+        outlook = None
+    data["standings"] = _standings(outlook["standings"]) if outlook else None
     if data.get("crosstable") and data["standings"]:
         by_name = {r["name"]: r for r in data["standings"]["rows"]}
         for row in data["crosstable"]["rows"]:
             standing = by_name.get(row["name"], {})
             row["total"], row["place"] = standing.get("points"), standing.get("rank")
-    data["simulation"] = _simulation(tournament)
+    data["simulation"] = _simulation(outlook["prediction"]) if outlook else None
     data["sensitivity"] = _sensitivity(tournament.results)
     if data["sensitivity"] is None and rules.failure_sensitivity and len(entries) >= 4:
         data["sensitivity"] = _sensitivity_computed(tournament, entries)
@@ -328,13 +333,8 @@ def _crosstable(entries: list[m.Entry], matches: list[m.Match]) -> dict[str, Any
 # --------------------------------------------------------------------------- Monte Carlo
 
 
-def _simulation(tournament: m.Tournament) -> dict[str, Any] | None:
-    """The Monte Carlo table: :func:`arena.selectors.tournaments.tournament_prediction`, shaped."""
-    try:
-        prediction = tournament_prediction(tournament=tournament)
-    except Exception:  # the rest of the page still renders without the table
-        log.exception("tournament prediction failed", extra={"tournament": tournament.id})
-        return None
+def _simulation(prediction: dict[str, Any]) -> dict[str, Any] | None:
+    """The Monte Carlo table: the prediction the API serves (``tournament_prediction``), shaped."""
     if not prediction["expected_score"]:
         return None
     rows = [
@@ -392,13 +392,8 @@ def _sensitivity(results: Any) -> dict[str, Any] | None:
     }
 
 
-def _standings(tournament: m.Tournament) -> dict[str, Any] | None:
-    """The standings the API serves (:func:`tournament_standings`), shaped for a table."""
-    try:
-        standings = tournament_standings(tournament=tournament)
-    except Exception:  # the rest of the page still renders without the table
-        log.exception("tournament standings failed", extra={"tournament": tournament.id})
-        return None
+def _standings(standings: dict[str, Any]) -> dict[str, Any] | None:
+    """The standings the API serves (``tournament_standings``), shaped for a table."""
     names = [str(t) for t in standings["tiebreaks"]]
     rows = [
         {
