@@ -1,8 +1,11 @@
-"""Reads behind the tournament pages: list with progress, bracket tree, Swiss rounds, cross-table.
+"""Reads behind the tournament pages: list with progress, bracket tree, rounds, cross-table.
 
-Built straight from Entry, Round, Match, Bye and ``Tournament.results`` with a fixed number of
-queries per page; the bracket's reach probabilities come from ``ranking``, and the Monte Carlo
-table is the one prediction the API serves too (:func:`tournament_prediction`).
+The standings and the Monte Carlo table are the ones the API serves
+(:func:`~arena.selectors.tournaments.tournament_standings`,
+:func:`~arena.selectors.tournaments.tournament_prediction`), only shaped for the template here.
+Each format names the view of its games (:attr:`arena.formats.TournamentFormat.page_view`:
+a bracket, rounds of pairings or a cross-table) and has a template partial,
+``arena/formats/<format>.html``; the bracket's reach probabilities come from ``ranking``.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from django.core.cache import cache
 from django.db.models import Count, Q
 
 from arena import models as m
+from arena.formats import format_get
+from arena.formats.single_elimination import bracket_advancer
 from arena.selectors import content_key
 from arena.selectors.leaderboard import leaderboard_get
-from arena.selectors.tournaments import tournament_prediction
-from arena.services.tournaments import bracket_advancer
+from arena.selectors.tournaments import tournament_outlook
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +75,13 @@ def _points(match: m.Match) -> tuple[float, float] | None:
     return None
 
 
+_POINTS_TEXT = {1.0: "1", 0.5: "½", 0.0: "0"}
+
+
 def _result_text(pts: tuple[float, float] | None) -> str:
     if pts is None:
         return "–"
-    fmt = {1.0: "1", 0.5: "½", 0.0: "0"}
-    return f"{fmt[pts[0]]}–{fmt[pts[1]]}"
+    return f"{_POINTS_TEXT[pts[0]]}–{_POINTS_TEXT[pts[1]]}"
 
 
 def _find(results: Any, *keys: str) -> Any:
@@ -135,27 +141,28 @@ def tournament_page_data(*, tournament: m.Tournament) -> dict[str, Any]:
         "progress": round(100 * n_done / len(matches)) if matches else 0,
         "config": tournament.config,
     }
-    fmt = tournament.format
-    if fmt == m.Tournament.Format.SINGLE_ELIMINATION:
+    rules = format_get(tournament.format)
+    data["format_partial"] = f"arena/formats/{tournament.format}.html"
+    if rules.page_view == "bracket":
         data["bracket"] = _bracket(entries, rounds, matches)
-    if fmt in (
-        m.Tournament.Format.SWISS,
-        m.Tournament.Format.SWISS_DYNAMICS,
-        m.Tournament.Format.ARENA,
-    ):
-        data["swiss_rounds"] = _swiss_rounds(
-            rounds, matches, byes, names, {e.competitor_id: e.eliminated_in_round for e in entries}
-        )
-    if fmt in (m.Tournament.Format.ROUND_ROBIN, m.Tournament.Format.DOUBLE_ROUND_ROBIN):
-        data["crosstable"] = _crosstable(entries, matches, byes)
-    data["final_standings"] = _final_standings(tournament.results)
-    data["simulation"] = _simulation(tournament)
+    elif rules.page_view == "rounds":
+        data["rounds"] = _rounds(rounds, matches, byes)
+    elif rules.page_view == "crosstable":
+        data["crosstable"] = _crosstable(entries, matches)
+    try:
+        outlook: dict[str, Any] | None = tournament_outlook(tournament=tournament)
+    except Exception:  # the rest of the page still renders without the tables
+        log.exception("tournament outlook failed", extra={"tournament": tournament.id})
+        outlook = None
+    data["standings"] = _standings(outlook["standings"]) if outlook else None
+    if data.get("crosstable") and data["standings"]:
+        by_name = {r["name"]: r for r in data["standings"]["rows"]}
+        for row in data["crosstable"]["rows"]:
+            standing = by_name.get(row["name"], {})
+            row["total"], row["place"] = standing.get("points"), standing.get("rank")
+    data["simulation"] = _simulation(outlook["prediction"]) if outlook else None
     data["sensitivity"] = _sensitivity(tournament.results)
-    if (
-        data["sensitivity"] is None
-        and fmt == m.Tournament.Format.SWISS_DYNAMICS
-        and len(entries) >= 4
-    ):
+    if data["sensitivity"] is None and rules.failure_sensitivity and len(entries) >= 4:
         data["sensitivity"] = _sensitivity_computed(tournament, entries)
     return data
 
@@ -259,139 +266,75 @@ def _bracket(
 # --------------------------------------------------------------------------- Swiss
 
 
-def _swiss_rounds(
-    rounds: list[m.Round],
-    matches: list[m.Match],
-    byes: list[m.Bye],
-    names: dict[int, str],
-    eliminated: dict[int, int | None],
+def _rounds(
+    rounds: list[m.Round], matches: list[m.Match], byes: list[m.Bye]
 ) -> list[dict[str, Any]]:
-    """Pairings of each round and the standings after it (points, Buchholz, Sonneborn-Berger, wins)."""
+    """The pairings of each round with their results and byes."""
     by_round: dict[int, list[m.Match]] = defaultdict(list)
     for mt in matches:
         by_round[mt.round.number if mt.round else 0].append(mt)
     byes_by_round: dict[int, list[m.Bye]] = defaultdict(list)
     for b in byes:
         byes_by_round[b.round.number].append(b)
-    points: dict[int, float] = defaultdict(float)
-    wins: dict[int, int] = defaultdict(int)
-    games: dict[int, list[tuple[int, float]]] = defaultdict(list)  # (opponent, my points)
-    out = []
-    numbers = sorted({r.number for r in rounds} | set(by_round))
-    for cid in names:
-        points[cid] += 0.0
-    for number in numbers:
-        pairings = []
-        for board, mt in enumerate(by_round.get(number, []), start=1):
-            pts = _points(mt)
-            pairings.append(
+    status = {r.number: r.get_status_display() for r in rounds}
+    return [
+        {
+            "number": number,
+            "status": status.get(number, ""),
+            "pairings": [
                 {
                     "board": mt.board or board,
                     "a": mt.competitor_a.name,
-                    "a_id": mt.competitor_a_id,
                     "b": mt.competitor_b.name,
-                    "b_id": mt.competitor_b_id,
-                    "result": _result_text(pts),
+                    "result": _result_text(_points(mt)),
                     "status": mt.get_status_display(),
                 }
-            )
-            if pts is not None:
-                points[mt.competitor_a_id] += pts[0]
-                points[mt.competitor_b_id] += pts[1]
-                wins[mt.competitor_a_id] += pts[0] == 1.0
-                wins[mt.competitor_b_id] += pts[1] == 1.0
-                games[mt.competitor_a_id].append((mt.competitor_b_id, pts[0]))
-                games[mt.competitor_b_id].append((mt.competitor_a_id, pts[1]))
-        round_byes = []
-        for b in byes_by_round.get(number, []):
-            points[b.competitor_id] += b.points
-            round_byes.append(
+                for board, mt in enumerate(by_round.get(number, []), start=1)
+            ],
+            "byes": [
                 {"name": b.competitor.name, "kind": b.get_kind_display(), "points": b.points}
-            )
-        standings = []
-        for cid, pts_total in points.items():
-            bh = sum(points[o] for o, _ in games[cid])
-            sb = sum(points[o] * p for o, p in games[cid])
-            standings.append(
-                {
-                    "id": cid,
-                    "name": names.get(cid, f"#{cid}"),
-                    "points": pts_total,
-                    "bh": bh,
-                    "sb": sb,
-                    "wins": wins[cid],
-                    "played": len(games[cid]),
-                    "out": (eliminated.get(cid) or 10**9) <= number,
-                }
-            )
-        standings.sort(key=lambda r: (-r["points"], -r["bh"], -r["sb"], -r["wins"], r["name"]))
-        for i, r in enumerate(standings, start=1):
-            r["rank"] = i
-        status = next((r.get_status_display() for r in rounds if r.number == number), "")
-        out.append(
-            {
-                "number": number,
-                "status": status,
-                "pairings": pairings,
-                "byes": round_byes,
-                "standings": standings,
-            }
-        )
-    return out
+                for b in byes_by_round.get(number, [])
+            ],
+        }
+        for number in sorted(set(status) | set(by_round))
+    ]
 
 
 # --------------------------------------------------------------------------- round robin
 
 
-def _crosstable(
-    entries: list[m.Entry], matches: list[m.Match], byes: list[m.Bye]
-) -> dict[str, Any]:
+def _crosstable(entries: list[m.Entry], matches: list[m.Match]) -> dict[str, Any]:
+    """Each pair's results, row model against column model (places come from the standings)."""
     ids = [e.competitor_id for e in entries]
     cells: dict[tuple[int, int], list[str]] = defaultdict(list)
-    total: dict[int, float] = defaultdict(float)
     for mt in matches:
         pts = _points(mt)
         if pts is None:
             continue
-        fmt = {1.0: "1", 0.5: "½", 0.0: "0"}
-        cells[(mt.competitor_a_id, mt.competitor_b_id)].append(fmt[pts[0]])
-        cells[(mt.competitor_b_id, mt.competitor_a_id)].append(fmt[pts[1]])
-        total[mt.competitor_a_id] += pts[0]
-        total[mt.competitor_b_id] += pts[1]
-    for b in byes:
-        total[b.competitor_id] += b.points
-    rows = []
-    for e in entries:
-        rows.append(
-            {
-                "seed": e.seed,
-                "name": e.competitor.name,
-                "id": e.competitor_id,
-                "total": total[e.competitor_id],
-                "cells": [
-                    None
-                    if o == e.competitor_id
-                    else " ".join(cells.get((e.competitor_id, o), [])) or "·"
-                    for o in ids
-                ],
-            }
-        )
-    order = sorted(rows, key=lambda r: (-r["total"], r["seed"]))
-    for i, r in enumerate(order, start=1):
-        r["place"] = i
+        cells[(mt.competitor_a_id, mt.competitor_b_id)].append(_POINTS_TEXT[pts[0]])
+        cells[(mt.competitor_b_id, mt.competitor_a_id)].append(_POINTS_TEXT[pts[1]])
+    rows = [
+        {
+            "seed": e.seed,
+            "name": e.competitor.name,
+            "id": e.competitor_id,
+            "cells": [
+                None
+                if o == e.competitor_id
+                else " ".join(cells.get((e.competitor_id, o), [])) or "·"
+                for o in ids
+            ],
+        }
+        for e in entries
+    ]
     return {"rows": rows, "header": [e.seed for e in entries]}
 
 
 # --------------------------------------------------------------------------- Monte Carlo
 
 
-def _simulation(tournament: m.Tournament) -> dict[str, Any] | None:
-    """The Monte Carlo table: :func:`arena.selectors.tournaments.tournament_prediction`, shaped."""
-    try:
-        prediction = tournament_prediction(tournament=tournament)
-    except Exception:  # the rest of the page still renders without the table
-        log.exception("tournament prediction failed", extra={"tournament": tournament.id})
-        return None
+def _simulation(prediction: dict[str, Any]) -> dict[str, Any] | None:
+    """The Monte Carlo table: the prediction the API serves (``tournament_prediction``), shaped."""
     if not prediction["expected_score"]:
         return None
     rows = [
@@ -449,30 +392,25 @@ def _sensitivity(results: Any) -> dict[str, Any] | None:
     }
 
 
-def _final_standings(results: Any) -> dict[str, Any] | None:
-    """The standings the tournament service stored at the end, with its FIDE tie-breaks."""
-    if not isinstance(results, dict) or not isinstance(results.get("standings"), list):
-        return None
-    names = [str(t) for t in results.get("tiebreaks") or []]
-    rows = []
-    for r in results["standings"]:
-        if not isinstance(r, dict):
-            return None
-        tb = r.get("tiebreaks") or {}
-        rows.append(
-            {
-                "rank": r.get("rank"),
-                "name": r.get("name"),
-                "points": r.get("points"),
-                "played": r.get("played"),
-                "wins": r.get("wins"),
-                "losses": r.get("losses"),
-                "ties": r.get("ties"),
-                "place": r.get("place"),
-                "tiebreaks": [tb.get(k) for k in names],
-            }
-        )
-    return {"tiebreaks": names, "rows": rows} if rows else None
+def _standings(standings: dict[str, Any]) -> dict[str, Any] | None:
+    """The standings the API serves (``tournament_standings``), shaped for a table."""
+    names = [str(t) for t in standings["tiebreaks"]]
+    rows = [
+        {
+            "rank": r.get("rank"),
+            "name": r.get("name"),
+            "points": r.get("points"),
+            "played": r.get("played"),
+            "wins": r.get("wins"),
+            "losses": r.get("losses"),
+            "ties": r.get("ties"),
+            "place": r.get("place"),
+            "eliminated_in_round": r.get("eliminated_in_round"),
+            "tiebreaks": [(r.get("tiebreaks") or {}).get(k) for k in names],
+        }
+        for r in standings["standings"]
+    ]
+    return {"final": standings["final"], "tiebreaks": names, "rows": rows} if rows else None
 
 
 def _sensitivity_computed(

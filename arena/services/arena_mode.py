@@ -20,7 +20,7 @@ from django.db.models import Count, Q
 from arena.env import env_int
 from arena.models import Battle, Competitor, Entry, Match, Tournament
 from arena.selectors.prompts import prompts_for_open_arena
-from arena.services.matches import dispatch
+from arena.services.dispatch import dispatch
 from clients import sim_seed
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,6 @@ judged or counted twice. Endpoint failures bubble up to the step's retry policy.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,13 +19,12 @@ from django.utils import timezone
 
 from arena.exceptions import ApplicationError
 from arena.models import Battle, Generation, Judgment, Match, Source, Vote
-from arena.services.matches import (
-    endpoint_limiter,
+from arena.services.match_results import (
     match_finish_judged,
     match_record_failure,
     step_retry_delay,
-    wait_with_heartbeat,
 )
+from arena.services.model_calls import endpoint_limiter, wait_with_heartbeat
 from clients import (
     AggregationError,
     EndpointConfig,
@@ -319,14 +317,9 @@ def judge_agreement(*, judge: str | None = None, category: str | None = None) ->
     }
 
 
-def judgments_for_match(*, match: Match) -> Iterable[Judgment]:
-    return match.judgments.order_by("judge", "sample", "order", "stage")
-
-
 __all__ = [
     "judge_agreement",
     "judge_pipeline_validate",
-    "judgments_for_match",
     "match_judge",
     "match_judge_step",
 ]

@@ -1,19 +1,8 @@
 """Tournaments: create with a validated configuration, start, pair round after round, finish.
 
-Formats and their ``config``:
-
-- ``round_robin`` / ``double_round_robin``: FIDE Berger schedule (``ranking.roundrobin``);
-  ``bye_points`` (default 0) for the player sitting out with an odd field.
-- ``swiss``: ``system`` ``dutch`` (FIDE Dutch, ``ranking.swiss``) or ``random`` (random inside
-  score groups), ``rounds`` (default ``ceil(log2 N)``, at most ``N - 1``).
-- ``swiss_dynamics``: Competitive Swiss-system dynamics; ``rounds`` is the list of prompt set
-  names, one benchmark per round; ``eliminate`` the ``T_k`` lowest records removed after
-  round ``k``; players with the same record meet at random, the odd one out gets a
-  zero-point bye.
-- ``single_elimination``: seeded bracket (``ranking.bracket``), ``third_place`` (bool). A tie
-  or a failed match advances the higher seed.
-- ``arena``: ``battles`` judged battles among the entrants, ``batch`` per round, pairs chosen
-  by the matchmaking ``policy`` (``active`` or ``random``, ``ranking.matchmaking``).
+Each format's rules (its ``config``, rounds, pairing, eliminations, standings order and
+what remains to be played) live in its module of :mod:`arena.formats`; this module calls
+them through :class:`arena.formats.TournamentFormat` and keeps the lifecycle and persistence.
 
 Every format also takes ``forfeit_after`` (failures of a step before the side forfeits) and
 ``reuse_published_prompts`` (default false). A tournament's prompts stay hidden until their
@@ -37,7 +26,6 @@ model is withdrawn is played out.
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -50,6 +38,8 @@ from django.db.models import F as models_F
 from django.utils import timezone
 
 from arena.exceptions import ApplicationError, Conflict
+from arena.formats import RoundPairing, format_get, format_kinds
+from arena.formats.base import int_option, is_withdrawn
 from arena.models import (
     Battle,
     Bye,
@@ -62,29 +52,24 @@ from arena.models import (
     Source,
     Tournament,
 )
+from arena.selectors.leaderboard import leaderboard_get
 from arena.selectors.prompts import prompts_published
+from arena.selectors.tournaments import tournament_compute_standings, tournament_predict
+from arena.services import matches as _match_steps  # noqa: F401  (registers the match step)
+from arena.services.dispatch import dispatch, inline_dispatch, run_inline, step_handler
 from arena.services.judging import judge_pipeline_validate
-from arena.services.matches import dispatch
+from arena.services.leaderboard import leaderboard_rebuilds_deferred
 from clients import sim_seed
 from ranking.errors import RankingError
 
 log = logging.getLogger(__name__)
 
-F = Tournament.Format
 MAX_ENTRANTS = 256
+#: ``config`` keys every format takes.
+COMMON_OPTIONS = frozenset({"forfeit_after", "reuse_published_prompts"})
 
 
 # --------------------------------------------------------------------------- validation
-
-
-def _int_in(
-    config: dict[str, Any], key: str, lo: int, hi: int, default: int, errors: dict[str, list[str]]
-) -> int | None:
-    value = config.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        errors[f"config.{key}"] = [f"must be an integer from {lo} to {hi}; got {value!r}"]
-        return None
-    return value
 
 
 def _validate_config(
@@ -94,88 +79,24 @@ def _validate_config(
     prompt_sets: list[PromptSet],
     errors: dict[str, list[str]],
 ) -> dict[str, Any]:
-    allowed = {"forfeit_after", "reuse_published_prompts"} | {
-        F.ROUND_ROBIN: {"bye_points"},
-        F.DOUBLE_ROUND_ROBIN: {"bye_points"},
-        F.SWISS: {"system", "rounds"},
-        F.SWISS_DYNAMICS: {"rounds", "eliminate"},
-        F.SINGLE_ELIMINATION: {"third_place"},
-        F.ARENA: {"battles", "batch", "policy"},
-    }.get(fmt, set())
+    """The options every format takes, then the format's own (:meth:`TournamentFormat.validate`)."""
     if not isinstance(config, dict):
         errors["config"] = ["must be an object"]
         return {}
+    rules = format_get(fmt)
+    allowed = COMMON_OPTIONS | rules.options
     unknown = sorted(set(config) - allowed)
     if unknown:
         errors["config"] = [
-            f"unknown key(s) for {fmt}: {', '.join(unknown)}; expected some of {', '.join(sorted(allowed))}"
+            f"unknown key(s) for {fmt}: {', '.join(unknown)}; "
+            f"expected some of {', '.join(sorted(allowed))}"
         ]
-    out: dict[str, Any] = {"forfeit_after": _int_in(config, "forfeit_after", 1, 20, 3, errors)}
+    out: dict[str, Any] = {"forfeit_after": int_option(config, "forfeit_after", 1, 20, 3, errors)}
     reuse = config.get("reuse_published_prompts", False)
     if not isinstance(reuse, bool):
         errors["config.reuse_published_prompts"] = [f"must be true or false; got {reuse!r}"]
     out["reuse_published_prompts"] = reuse is True
-    if fmt in (F.ROUND_ROBIN, F.DOUBLE_ROUND_ROBIN):
-        bye = config.get("bye_points", 0.0)
-        if isinstance(bye, bool) or bye not in (0, 0.5, 1):
-            errors["config.bye_points"] = [f"must be 0, 0.5 or 1; got {bye!r}"]
-        out["bye_points"] = float(bye) if bye in (0, 0.5, 1) else 0.0
-    elif fmt == F.SWISS:
-        system = config.get("system", "dutch")
-        if system not in ("dutch", "random"):
-            errors["config.system"] = [f"must be 'dutch' or 'random'; got {system!r}"]
-        out["system"] = system
-        out["rounds"] = _int_in(
-            config, "rounds", 1, max(1, n - 1), max(1, math.ceil(math.log2(max(n, 2)))), errors
-        )
-    elif fmt == F.SWISS_DYNAMICS:
-        rounds = config.get("rounds")
-        names = {p.name for p in prompt_sets}
-        if (
-            not isinstance(rounds, list)
-            or not rounds
-            or not all(isinstance(r, str) for r in rounds)
-        ):
-            errors["config.rounds"] = [
-                "must be a non-empty list of prompt set names, one per round"
-            ]
-            rounds = []
-        else:
-            missing = [r for r in rounds if r not in names]
-            if missing:
-                errors["config.rounds"] = [
-                    f"prompt set(s) {', '.join(missing)} are not among the tournament's prompt sets"
-                ]
-        eliminate = config.get("eliminate", [0] * len(rounds))
-        if (
-            not isinstance(eliminate, list)
-            or len(eliminate) > len(rounds)
-            or not all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in eliminate)
-        ):
-            errors["config.eliminate"] = [
-                "must be a list of non-negative integers, at most one per round"
-            ]
-            eliminate = []
-        elif sum(eliminate) > n - 2:
-            errors["config.eliminate"] = [
-                f"eliminates {sum(eliminate)} of {n} entrants; at least 2 must remain"
-            ]
-        out["rounds"] = rounds
-        out["eliminate"] = list(eliminate) + [0] * (len(rounds) - len(eliminate))
-    elif fmt == F.SINGLE_ELIMINATION:
-        third = config.get("third_place", False)
-        if not isinstance(third, bool):
-            errors["config.third_place"] = ["must be true or false"]
-        elif third and n < 4:
-            errors["config.third_place"] = ["a third-place match needs at least 4 entrants"]
-        out["third_place"] = bool(third)
-    elif fmt == F.ARENA:
-        out["battles"] = _int_in(config, "battles", 1, 100_000, 10 * n, errors)
-        out["batch"] = _int_in(config, "batch", 1, 1000, max(1, n // 2), errors)
-        policy = config.get("policy", "active")
-        if policy not in ("active", "random"):
-            errors["config.policy"] = [f"must be 'active' or 'random'; got {policy!r}"]
-        out["policy"] = policy
+    out.update(rules.validate(config, n=n, prompt_sets=prompt_sets, errors=errors))
     return out
 
 
@@ -240,8 +161,6 @@ def _resolve_prompt_sets(
 
 
 def _current_ratings() -> dict[int, float]:
-    from arena.selectors.leaderboard import leaderboard_get
-
     try:
         board = leaderboard_get(method="bt")
     except Exception:  # a cold cache or no snapshot: seeding falls back to the given order
@@ -278,13 +197,13 @@ def tournament_create(
         errors["name"] = ["at most 200 characters"]
     elif Tournament.objects.filter(name=name).exists():
         errors["name"] = [f"a tournament named {name!r} already exists"]
-    if format not in F.values:
-        errors["format"] = [f"must be one of {', '.join(F.values)}; got {format!r}"]
+    if format not in format_kinds():
+        errors["format"] = [f"must be one of {', '.join(format_kinds())}; got {format!r}"]
     entrants = _resolve_competitors(competitors, errors)
     sets = _resolve_prompt_sets(prompt_sets, errors)
     normalised = (
         _validate_config(format, config or {}, len(entrants), sets, errors)
-        if format in F.values
+        if format in format_kinds()
         else {}
     )
     if seed is not None and (
@@ -415,46 +334,17 @@ def tournament_progress(*, tournament: Tournament) -> dict[str, Any]:
 
 
 def tournament_total_rounds(tournament: Tournament) -> int:
-    cfg = tournament.config
-    n = tournament.entries.filter(withdrawn=False).count()
-    if tournament.format in (F.ROUND_ROBIN, F.DOUBLE_ROUND_ROBIN):
-        per = n - 1 if n % 2 == 0 else n
-        return per * (2 if tournament.format == F.DOUBLE_ROUND_ROBIN else 1)
-    if tournament.format == F.SWISS:
-        return int(cfg["rounds"])
-    if tournament.format == F.SWISS_DYNAMICS:
-        return len(cfg["rounds"])
-    if tournament.format == F.SINGLE_ELIMINATION:
-        return max(1, math.ceil(math.log2(n)))
-    if tournament.format == F.ARENA:
-        # a round holds each pair of the models still in at most once: rounds so far plus
-        # enough rounds of min(batch, pairs) for the battles still to play
-        played = tournament.rounds.count()
-        playing = sum(1 for e in _entries(tournament) if not _is_withdrawn(e))
-        per_round = min(int(cfg["batch"]), playing * (playing - 1) // 2)
-        remaining = int(cfg["battles"]) - Match.objects.filter(tournament=tournament).count()
-        return played + (math.ceil(remaining / per_round) if per_round and remaining > 0 else 0)
-    raise ValueError(f"unknown format {tournament.format!r}")
+    """How many rounds the tournament plays (:meth:`TournamentFormat.total_rounds`)."""
+    return format_get(tournament.format).total_rounds(tournament)
 
 
 # --------------------------------------------------------------------------- pairing
 
 
-def _entries(tournament: Tournament) -> list[Entry]:
-    """The field in seed order (entrants withdrawn before the start are not in it)."""
-    return list(
-        tournament.entries.filter(withdrawn=False).select_related("competitor").order_by("seed")
-    )
-
-
-def _is_withdrawn(entry: Entry) -> bool:
-    return entry.withdrawn or entry.competitor.status == Competitor.Status.WITHDRAWN
-
-
 def _drop_withdrawn(tournament: Tournament) -> None:
     """At the start: take entrants whose model is withdrawn out of the field and re-seed the rest."""
     entries = list(tournament.entries.select_related("competitor").order_by("seed"))
-    kept = [e for e in entries if not _is_withdrawn(e)]
+    kept = [e for e in entries if not is_withdrawn(e)]
     if len(kept) < 2:
         raise Conflict(
             f"tournament {tournament.name!r} needs at least 2 entrants whose models are not withdrawn; "
@@ -462,7 +352,7 @@ def _drop_withdrawn(tournament: Tournament) -> None:
         )
     if len(kept) == len(entries):
         return
-    order = kept + [e for e in entries if _is_withdrawn(e)]
+    order = kept + [e for e in entries if is_withdrawn(e)]
     offset = max(e.seed for e in entries)
     Entry.objects.filter(tournament=tournament).update(
         seed=models_F("seed") + offset
@@ -471,156 +361,9 @@ def _drop_withdrawn(tournament: Tournament) -> None:
         Entry.objects.filter(pk=entry.pk).update(seed=seed, withdrawn=entry not in kept)
 
 
-def _swiss_code(match: Match) -> str:
-    if match.status == Match.Status.DONE:
-        return {"model_a": "1", "model_b": "0"}.get(match.outcome or "", "=")
-    if match.status == Match.Status.FORFEIT:
-        return "-" if match.forfeit_by_id == match.competitor_a_id else "+"
-    return "--"
-
-
-def swiss_state_for(tournament: Tournament, *, upto: int | None = None) -> Any:
-    """The ``ranking.swiss.SwissState`` of a tournament after its complete rounds."""
-    from ranking.swiss import Pairing, Scoring, SwissPlayer, SwissState, record_round
-
-    entries = _entries(tournament)
-    seed_of = {e.competitor_id: e.seed for e in entries}
-    bye_points = (
-        float(tournament.config.get("bye_points", 1.0)) if tournament.format != F.SWISS else 1.0
-    )
-    scoring = Scoring(pab=int(round(bye_points * 10)))
-    total = tournament_total_rounds(tournament)
-    state = SwissState(
-        players=tuple(
-            SwissPlayer(
-                number=e.seed, rating=int(round(e.initial_rating or 0)), name=e.competitor.name
-            )
-            for e in entries
-        ),
-        total_rounds=total,
-        scoring=scoring,
-    )
-    rounds = tournament.rounds.filter(status=Round.Status.COMPLETE).order_by("number")
-    if upto is not None:
-        rounds = rounds.filter(number__lte=upto)
-    for rnd in rounds.prefetch_related("matches", "byes"):
-        matches = sorted(rnd.matches.all(), key=lambda m: (m.board or 0, m.pk))
-        byes = [seed_of[b.competitor_id] for b in rnd.byes.all() if b.kind == Bye.Kind.PAIRING]
-        pairing = Pairing(
-            pairs=tuple((seed_of[m.competitor_a_id], seed_of[m.competitor_b_id]) for m in matches),
-            bye=byes[0] if byes else None,
-        )
-        state = record_round(state, pairing, [_swiss_code(m) for m in matches])
-    return state
-
-
-def _winner_side(match: Match, seeds: dict[int, int]) -> int:
-    """Competitor id advancing from a bracket match (a tie or failure advances the higher seed)."""
-    if match.status in (Match.Status.DONE, Match.Status.FORFEIT) and match.outcome in (
-        "model_a",
-        "model_b",
-    ):
-        return match.competitor_a_id if match.outcome == "model_a" else match.competitor_b_id
-    a, b = match.competitor_a_id, match.competitor_b_id
-    return a if seeds[a] < seeds[b] else b
-
-
-def bracket_advancer(match: Match, seeds: dict[int, int]) -> int | None:
-    """Competitor id that advanced from a bracket match, ``None`` while it is unfinished.
-
-    The rule the engine applies (:func:`_winner_side`): the winner, or on a tie or a failed
-    match the higher seed. Pages and the API show brackets with it, so they never disagree
-    with the tournament itself.
-    """
-    if match.status not in Match.FINISHED:
-        return None
-    return _winner_side(match, seeds)
-
-
-def bracket_state_for(tournament: Tournament) -> Any:
-    """The ``ranking.bracket.BracketState`` of a single-elimination tournament so far."""
-    from ranking.bracket import bracket_advance, bracket_create
-
-    entries = _entries(tournament)
-    names = [e.competitor.name for e in entries]
-    index = {e.competitor_id: i for i, e in enumerate(entries)}
-    seeds = {e.competitor_id: e.seed for e in entries}
-    state = bracket_create(names, third_place=bool(tournament.config.get("third_place")))
-    for rnd in tournament.rounds.filter(status=Round.Status.COMPLETE).order_by("number"):
-        matches = sorted(rnd.matches.all(), key=lambda m: (m.board or 0, m.pk))
-        state = bracket_advance(state, [index[_winner_side(m, seeds)] for m in matches])
-    return state
-
-
-def _record_wins(tournament: Tournament) -> dict[int, float]:
-    wins: dict[int, float] = {e.competitor_id: 0.0 for e in tournament.entries.all()}
-    for m in Match.objects.filter(
-        tournament=tournament, status__in=[Match.Status.DONE, Match.Status.FORFEIT]
-    ):
-        if m.outcome == "model_a":
-            wins[m.competitor_a_id] += 1
-        elif m.outcome == "model_b":
-            wins[m.competitor_b_id] += 1
-        else:
-            wins[m.competitor_a_id] += 0.5
-            wins[m.competitor_b_id] += 0.5
-    return wins
-
-
-def _pairings(
-    tournament: Tournament, number: int
-) -> tuple[list[tuple[Entry, Entry]], list[tuple[Entry, float]]]:
-    """Pairs (first side, second side) and byes (entry, points) of round ``number``."""
-    entries = _entries(tournament)
-    by_seed = {e.seed: e for e in entries}
-    fmt, cfg = tournament.format, tournament.config
-    if fmt in (F.ROUND_ROBIN, F.DOUBLE_ROUND_ROBIN):
-        from ranking.roundrobin import round_robin
-
-        schedule = round_robin(len(entries), double=fmt == F.DOUBLE_ROUND_ROBIN)
-        games = schedule.rounds[number - 1]
-        bye = schedule.byes[number - 1]
-        return (
-            [(entries[int(a)], entries[int(b)]) for a, b in games],
-            [] if bye is None else [(entries[int(bye)], float(cfg.get("bye_points", 0.0)))],
-        )
-    if fmt == F.SWISS:
-        from ranking.swiss import pair_round
-
-        state = swiss_state_for(tournament)
-        pairing = pair_round(
-            state,
-            system=cfg.get("system", "dutch"),
-            rng=sim_seed(tournament.seed, "swiss", number) % 2**63,
-        )
-        return (
-            [(by_seed[a], by_seed[b]) for a, b in pairing.pairs],
-            [] if pairing.bye is None else [(by_seed[pairing.bye], 1.0)],
-        )
-    if fmt == F.SWISS_DYNAMICS:
-        rng = np.random.default_rng(sim_seed(tournament.seed, "dynamics", number))
-        wins = _record_wins(tournament)
-        alive = [e for e in entries if e.eliminated_in_round is None]
-        keys = rng.random(len(alive))
-        order = sorted(range(len(alive)), key=lambda i: (-wins[alive[i].competitor_id], keys[i]))
-        ranked = [alive[i] for i in order]
-        pairs = [(ranked[k], ranked[k + 1]) for k in range(0, len(ranked) - 1, 2)]
-        return pairs, ([(ranked[-1], 0.0)] if len(ranked) % 2 else [])
-    if fmt == F.SINGLE_ELIMINATION:
-        state = bracket_state_for(tournament)
-        pairs = [(entries[a], entries[b]) for a, b in state.pending()]
-        byes = []
-        if number == 1:
-            byes = [(entries[a], 1.0) for a, b in state.matches[0] if b is None]
-        return pairs, byes
-    if fmt == F.ARENA:
-        from arena.services.arena_mode import arena_pairs_for_tournament
-
-        done = Match.objects.filter(tournament=tournament).count()
-        k = min(int(cfg["batch"]), int(cfg["battles"]) - done)
-        playing = [e for e in entries if not _is_withdrawn(e)]
-        return arena_pairs_for_tournament(tournament, entries=playing, k=k, round_number=number), []
-    raise ValueError(f"unknown format {fmt!r}")
+def _pairings(tournament: Tournament, number: int) -> RoundPairing:
+    """The pairing of round ``number`` (:meth:`TournamentFormat.pair`)."""
+    return format_get(tournament.format).pair(tournament, number)
 
 
 class PromptsExhausted(ApplicationError):
@@ -641,25 +384,13 @@ def _pool_prompts(tournament: Tournament, prompt_set: PromptSet | None) -> Any:
     )
 
 
-def _pool_rounds(tournament: Tournament) -> list[tuple[PromptSet | None, list[int]]]:
-    """Each prompt pool of the tournament (a set per round in Swiss dynamics) and the rounds drawing from it."""
-    if tournament.format == F.SWISS_DYNAMICS:
-        names = tournament.config["rounds"]
-        sets = {p.name: p for p in PromptSet.objects.filter(name__in=names)}
-        return [
-            (sets[name], [k for k, n in enumerate(names, 1) if n == name])
-            for name in dict.fromkeys(names)
-        ]
-    return [(None, list(range(1, tournament_total_rounds(tournament) + 1)))]
-
-
 def _prompt_supply_check(tournament: Tournament) -> None:
     """Refuse a tournament whose pools cannot give each remaining round an unpublished prompt."""
     if tournament.config.get("reuse_published_prompts"):
         return
     started = tournament.rounds.count()
     problems = []
-    for prompt_set, rounds in _pool_rounds(tournament):
+    for prompt_set, rounds in format_get(tournament.format).prompt_pools(tournament):
         needed = sum(1 for k in rounds if k > started)
         available = _pool_prompts(tournament, prompt_set).count()
         if available < needed:
@@ -683,7 +414,9 @@ def _round_prompts(
     A round takes its share of the pool (split evenly among the rounds still to draw from it)
     without replacement; when it has fewer prompts than matches, they are used in turn.
     """
-    prompt_set, rounds = next((p, r) for p, r in _pool_rounds(tournament) if number in r)
+    prompt_set, rounds = next(
+        (p, r) for p, r in format_get(tournament.format).prompt_pools(tournament) if number in r
+    )
     pool = list(_pool_prompts(tournament, prompt_set).order_by("id").values_list("id", flat=True))
     share = (
         len(pool)
@@ -701,7 +434,8 @@ def _round_prompts(
 
 
 def _create_round(tournament: Tournament, number: int) -> Round:
-    pairs, byes = _pairings(tournament, number)
+    pairing = _pairings(tournament, number)
+    pairs, byes = pairing.pairs, pairing.byes
     prompt_set, picks = _round_prompts(tournament, number, len(pairs))
     rnd = Round.objects.create(
         tournament=tournament, number=number, prompt_set=prompt_set, status=Round.Status.RUNNING
@@ -717,7 +451,7 @@ def _create_round(tournament: Tournament, number: int) -> Round:
             prompt_id=picks[k],
             board=k + 1,
         )
-        quitter = a if _is_withdrawn(a) else b if _is_withdrawn(b) else None
+        quitter = a if is_withdrawn(a) else b if is_withdrawn(b) else None
         if quitter is not None:  # a withdrawn model forfeits without being called
             match.status, match.forfeit_by, match.finished_at = (
                 Match.Status.FORFEIT,
@@ -736,39 +470,6 @@ def _create_round(tournament: Tournament, number: int) -> Round:
     if not ids:
         dispatch("round_check", tournament.pk)
     return rnd
-
-
-def _eliminate(tournament: Tournament, number: int) -> None:
-    if tournament.format == F.SWISS_DYNAMICS:
-        t_k = (
-            tournament.config["eliminate"][number - 1]
-            if number <= len(tournament.config["eliminate"])
-            else 0
-        )
-        if t_k <= 0:
-            return
-        wins = _record_wins(tournament)
-        alive = [e for e in _entries(tournament) if e.eliminated_in_round is None]
-        keys = np.random.default_rng(sim_seed(tournament.seed, "eliminate", number)).random(
-            len(alive)
-        )
-        order = sorted(range(len(alive)), key=lambda i: (wins[alive[i].competitor_id], keys[i]))
-        out = [alive[i].pk for i in order[:t_k]]
-        Entry.objects.filter(pk__in=out).update(eliminated_in_round=number)
-    elif tournament.format == F.SINGLE_ELIMINATION:
-        seeds = {e.competitor_id: e.seed for e in _entries(tournament)}
-        rnd = tournament.rounds.get(number=number)
-        third = bool(tournament.config.get("third_place")) and number == tournament_total_rounds(
-            tournament
-        )
-        for k, m in enumerate(sorted(rnd.matches.all(), key=lambda m: (m.board or 0, m.pk))):
-            if third and k > 0:
-                continue
-            winner = _winner_side(m, seeds)
-            loser = m.competitor_b_id if winner == m.competitor_a_id else m.competitor_a_id
-            Entry.objects.filter(tournament=tournament, competitor_id=loser).update(
-                eliminated_in_round=number
-            )
 
 
 def tournament_round_check(*, tournament_id: int) -> str:
@@ -791,7 +492,7 @@ def tournament_round_check(*, tournament_id: int) -> str:
             rnd.status = Round.Status.COMPLETE
             rnd.completed_at = timezone.now()
             rnd.save(update_fields=["status", "completed_at"])
-            _eliminate(tournament, rnd.number)
+            format_get(tournament.format).after_round(tournament, rnd.number)
         note = None
         if rnd.number < tournament_total_rounds(tournament):
             try:
@@ -820,317 +521,18 @@ def tournament_round_check(*, tournament_id: int) -> str:
 # --------------------------------------------------------------------------- results
 
 
-def _tournament_battles(tournament: Tournament) -> tuple[list[str], list[int], Any]:
-    from ranking.battles import Battles
-    from ranking.types import OUTCOMES
-
-    entries = _entries(tournament)
-    names = [e.competitor.name for e in entries]
-    index = {e.competitor_id: i for i, e in enumerate(entries)}
-    rows = list(
-        Battle.objects.filter(match__tournament=tournament, source=Source.JUDGE).values_list(
-            "model_a_id", "model_b_id", "outcome"
-        )
-    )
-    code = {o: i for i, o in enumerate(OUTCOMES)}
-    battles = Battles(
-        models=tuple(names),
-        a=np.array([index[r[0]] for r in rows], dtype=np.int32),
-        b=np.array([index[r[1]] for r in rows], dtype=np.int32),
-        outcome=np.array([code[r[2]] for r in rows], dtype=np.int8),
-    )
-    return names, [e.competitor_id for e in entries], battles
-
-
-def tournament_ratings(tournament: Tournament) -> dict[str, float]:
-    """Bradley-Terry ratings (Elo scale, mean 1000, light L2 so they exist for unbeaten players)."""
-    names, _, battles = _tournament_battles(tournament)
-    if len(battles) == 0:
-        return {n: 1000.0 for n in names}
-    from ranking.bradley_terry import bradley_terry
-
-    result = bradley_terry(battles, l2=1.0, ci="none")
-    mean = float(np.mean(result.rating))
-    return {m: float(r) - mean + 1000.0 for m, r in zip(result.models, result.rating)}
-
-
-PREDICTION_ITERATIONS = 10_000
-
-
-def _unfinished_pairs(rnd: Round | None, index: dict[int, int]) -> tuple[tuple[int, int], ...]:
-    if rnd is None or rnd.status == Round.Status.COMPLETE:
-        return ()
-    return tuple(
-        (index[m.competitor_a_id], index[m.competitor_b_id])
-        for m in rnd.matches.exclude(status__in=Match.FINISHED).order_by("board", "id")
-    )
-
-
-def _rest_of(
-    tournament: Tournament, entries: list[Entry]
-) -> tuple[list[Any], list[list[float] | None]]:
-    """What remains to be played (``ranking.simulate`` steps) and, per round, who is known to
-    have survived it (``None`` for rounds still to come), for formats that eliminate."""
-    from ranking.simulate import Cut, FixedRound, KnockoutRounds, RandomRound, ScoreRound
-
-    index = {e.competitor_id: i for i, e in enumerate(entries)}
-    fmt, cfg = tournament.format, tournament.config
-    running = tournament.status in (
-        Tournament.Status.DRAFT,
-        Tournament.Status.RUNNING,
-        Tournament.Status.PAUSED,
-    )
-    rnd = tournament.rounds.order_by("-number").first()
-    current = rnd.number if rnd else 0
-    complete = rnd is None or rnd.status == Round.Status.COMPLETE
-    steps: list[Any] = []
-    if fmt == F.SINGLE_ELIMINATION:
-        state = bracket_state_for(tournament)
-        known = [
-            [
-                float(i in w[:1] if state.third_place and k == state.rounds - 1 else i in w)
-                for i in range(len(entries))
-            ]
-            for k, w in enumerate(state.winners)
-        ]
-        if running and not state.finished:
-            played = {}
-            if rnd is not None and not complete:
-                seeds = {e.competitor_id: e.seed for e in entries}
-                played = {
-                    frozenset((index[m.competitor_a_id], index[m.competitor_b_id])): index[
-                        _winner_side(m, seeds)
-                    ]
-                    for m in rnd.matches.filter(status__in=Match.FINISHED)
-                }
-            matches = state.matches[len(state.winners)]
-            steps.append(
-                KnockoutRounds(
-                    matches=matches,
-                    decided=tuple(played.get(frozenset(p)) for p in matches),
-                    rounds=state.rounds - len(state.winners),
-                    third_place=state.third_place,
-                )
-            )
-        return steps, [*known, *([None] * (steps[0].rounds if steps else 0))]
-    if not running:
-        pass
-    elif fmt in (F.ROUND_ROBIN, F.DOUBLE_ROUND_ROBIN):
-        from ranking.roundrobin import round_robin
-
-        schedule = round_robin(len(entries), double=fmt == F.DOUBLE_ROUND_ROBIN)
-        bye_points = float(cfg.get("bye_points", 0.0))
-        steps.append(FixedRound(pairs=_unfinished_pairs(rnd, index)))
-        steps += [
-            FixedRound(
-                pairs=tuple((int(a), int(b)) for a, b in games),
-                byes=() if bye is None else ((int(bye), bye_points),),
-            )
-            for games, bye in list(zip(schedule.rounds, schedule.byes))[current:]
-        ]
-    elif fmt == F.SWISS:
-        steps.append(FixedRound(pairs=_unfinished_pairs(rnd, index)))
-        steps += [ScoreRound(bye_points=1.0)] * (int(cfg["rounds"]) - current)
-    elif fmt == F.SWISS_DYNAMICS:
-        cuts = list(cfg["eliminate"])
-        if not complete:
-            steps += [FixedRound(pairs=_unfinished_pairs(rnd, index)), Cut(t=cuts[current - 1])]
-        for k in range(current, len(cfg["rounds"])):
-            steps += [ScoreRound(bye_points=0.0), Cut(t=cuts[k])]
-    elif fmt == F.ARENA:
-        remaining = int(cfg["battles"]) - Match.objects.filter(tournament=tournament).count()
-        steps += [FixedRound(pairs=_unfinished_pairs(rnd, index)), RandomRound(k=max(0, remaining))]
-    steps = [s for s in steps if s not in (FixedRound(pairs=()), RandomRound(k=0))]
-    if fmt != F.SWISS_DYNAMICS:
-        return steps, []
-    done = tournament.rounds.filter(status=Round.Status.COMPLETE).count()
-    known = [
-        [float(e.eliminated_in_round is None or e.eliminated_in_round > k) for e in entries]
-        for k in range(1, done + 1)
-    ]
-    return steps, [*known, *([None] * sum(isinstance(s, Cut) for s in steps))]
-
-
-def tournament_predict(*, tournament: Tournament) -> dict[str, Any]:
-    """``E[S]``: each entrant's points so far plus its expected points from what remains.
-
-    The rest of the tournament is simulated (``ranking.simulate.simulate_rest``) with the
-    win probabilities of the Bradley-Terry ratings fitted to the tournament's own battles
-    (:func:`tournament_ratings`). The games still to come are the format's: the fixed
-    schedule of a round robin, the rest of a bracket, Swiss rounds paired by score (the
-    model's approximation of the Dutch system: neighbours in score order, rematches
-    allowed) with a one-point bye, Swiss-dynamics rounds with their eliminations, the
-    arena's remaining battles between uniformly drawn pairs of the models still in. A
-    model withdrawn after the start loses every game still to come (it forfeits them).
-    So ``E[S]`` sums to the points the whole event distributes, and once the tournament
-    is over it equals each entrant's actual score.
-
-    Returns
-    -------
-    dict
-        ``ratings`` (name, rating), ``expected_score`` rows (name, expected_score, stderr,
-        p_win, p_survive by round for formats that eliminate), best first, ``iterations``.
-    """
-    from ranking.bracket import win_matrix
-    from ranking.simulate import simulate_rest
-
-    entries = _entries(tournament)
-    names = [e.competitor.name for e in entries]
-    ratings = tournament_ratings(tournament)
-    points = {
-        r["competitor_id"]: r["points"]
-        for r in tournament_compute_standings(tournament)["standings"]
-    }
-    steps, survival = _rest_of(tournament, entries)
-    p = win_matrix(np.array([ratings[n] for n in names]))
-    for i, e in enumerate(entries):
-        if _is_withdrawn(e):
-            p[i, :], p[:, i] = 0.0, 1.0
-            p[i, i] = 0.5
-    alive = [
-        e.eliminated_in_round is None and not (tournament.format == F.ARENA and _is_withdrawn(e))
-        for e in entries
-    ]
-    rest = simulate_rest(
-        p,
-        points=[points[e.competitor_id] for e in entries],
-        steps=steps,
-        alive=alive,
-        iterations=PREDICTION_ITERATIONS,
-        rng=sim_seed(tournament.seed, "predict") % 2**63,
-    )
-    future = iter(rest.p_alive.T.tolist())
-    by_round = [known if known is not None else next(future) for known in survival]
-    rows = [
-        {
-            "name": n,
-            "expected_score": float(rest.expected_score[i]),
-            "stderr": float(rest.stderr[i]),
-            "p_win": float(rest.p_win[i]),
-            "p_survive": [float(col[i]) for col in by_round],
-        }
-        for i, n in enumerate(names)
-    ]
-    return {
-        "ratings": [
-            {"name": n, "rating": ratings[n]} for n in sorted(names, key=lambda n: -ratings[n])
-        ],
-        "expected_score": sorted(rows, key=lambda r: -r["expected_score"]),
-        "iterations": rest.iterations,
-    }
-
-
-def tournament_compute_standings(tournament: Tournament) -> dict[str, Any]:
-    """Standings (points, games, tie-breaks or bracket placement) from the results so far."""
-    entries = _entries(tournament)
-    stats = {
-        e.competitor_id: {
-            "competitor_id": e.competitor_id,
-            "name": e.competitor.name,
-            "seed": e.seed,
-            "points": 0.0,
-            "played": 0,
-            "wins": 0,
-            "losses": 0,
-            "ties": 0,
-            "forfeits": 0,
-            "byes": 0,
-            "eliminated_in_round": e.eliminated_in_round,
-        }
-        for e in entries
-    }
-    for m in Match.objects.filter(tournament=tournament, status__in=Match.FINISHED):
-        a, b = stats[m.competitor_a_id], stats[m.competitor_b_id]
-        if m.status == Match.Status.DONE:
-            a["played"] += 1
-            b["played"] += 1
-        if m.status == Match.Status.FORFEIT:
-            (a if m.forfeit_by_id == m.competitor_a_id else b)["forfeits"] += 1
-        if m.outcome == "model_a":
-            a["wins"] += 1
-            b["losses"] += 1
-            a["points"] += 1
-        elif m.outcome == "model_b":
-            b["wins"] += 1
-            a["losses"] += 1
-            b["points"] += 1
-        elif m.outcome:
-            a["ties"] += 1
-            b["ties"] += 1
-            a["points"] += 0.5
-            b["points"] += 0.5
-    for bye in Bye.objects.filter(round__tournament=tournament):
-        stats[bye.competitor_id]["byes"] += 1
-        if tournament.format != F.SINGLE_ELIMINATION:
-            stats[bye.competitor_id]["points"] += bye.points
-    tiebreaks: tuple[str, ...] = ()
-    rows = list(stats.values())
-    if tournament.format in (F.SWISS, F.ROUND_ROBIN, F.DOUBLE_ROUND_ROBIN):
-        from ranking.tiebreaks import standings
-
-        tiebreaks = (
-            ("BH-C1", "BH", "SB", "DE", "WIN")
-            if tournament.format == F.SWISS
-            else ("SB", "DE", "WIN")
-        )
-        state = swiss_state_for(tournament)
-        by_seed = {r["seed"]: r for r in rows}
-        ordered = []
-        for row in standings(state, tiebreaks=tiebreaks):
-            target = by_seed[row.player]
-            target["tiebreaks"] = {k: float(v) for k, v in row.tiebreaks.items()}
-            target["rank"] = row.rank
-            ordered.append(target)
-        rows = ordered + [r for r in rows if "rank" not in r]
-    elif tournament.format == F.SINGLE_ELIMINATION:
-        state = bracket_state_for(tournament)
-        by_name = {r["name"]: r for r in rows}
-        if state.finished:
-            from ranking.bracket import bracket_ranking
-
-            ranked = bracket_ranking(state)
-            rows = []
-            for rank, (name, place) in enumerate(ranked, start=1):
-                by_name[name]["place"] = place
-                by_name[name]["rank"] = rank
-                rows.append(by_name[name])
-        else:
-            rows.sort(
-                key=lambda r: (
-                    r["eliminated_in_round"] is not None,
-                    -(r["eliminated_in_round"] or 0),
-                    r["seed"],
-                )
-            )
-    else:
-        rows.sort(
-            key=lambda r: (
-                r["eliminated_in_round"] is not None,
-                -(r["eliminated_in_round"] or 0),
-                -r["points"],
-                r["seed"],
-            )
-        )
-    for rank, row in enumerate(rows, start=1):
-        row.setdefault("rank", rank)
-    return {"standings": rows, "tiebreaks": list(tiebreaks)}
-
-
 def tournament_compute_results(tournament: Tournament) -> dict[str, Any]:
     """Everything stored in ``Tournament.results`` when a tournament finishes."""
-    out = tournament_compute_standings(tournament)
-    _, _, battles = _tournament_battles(tournament)
+    out = tournament_compute_standings(tournament=tournament)
     prediction = tournament_predict(tournament=tournament)
     out["ratings"], out["expected_score"] = prediction["ratings"], prediction["expected_score"]
-    out["n_battles"] = len(battles)
+    out["n_battles"] = Battle.objects.filter(
+        match__tournament=tournament, source=Source.JUDGE
+    ).count()
     out["matches"] = dict(
         Match.objects.filter(tournament=tournament).values_list("status").annotate(n=Count("id"))
     )
-    if tournament.format == F.SINGLE_ELIMINATION:
-        state = bracket_state_for(tournament)
-        out["champion"] = (
-            state.names[state.champion] if state.finished and state.champion is not None else None
-        )
+    out.update(format_get(tournament.format).results_extra(tournament))
     out["computed_at"] = timezone.now().isoformat()
     return out
 
@@ -1166,9 +568,6 @@ def tournament_sweep(*, older_than_seconds: float) -> dict[str, int]:
 
 def tournament_run_inline(*, tournament: Tournament) -> Tournament:
     """Start (if draft) and run a tournament to the end in this process (demo, tests)."""
-    from arena.services.leaderboard import leaderboard_rebuilds_deferred
-    from arena.services.matches import inline_dispatch, run_inline
-
     with leaderboard_rebuilds_deferred(), inline_dispatch() as queue:
         if tournament.status == Tournament.Status.DRAFT:
             tournament_start(tournament=tournament)
@@ -1177,3 +576,8 @@ def tournament_run_inline(*, tournament: Tournament) -> Tournament:
         run_inline(queue)
     tournament.refresh_from_db()
     return tournament
+
+
+@step_handler("round_check")
+def _round_check_step(tournament_id: int) -> None:
+    tournament_round_check(tournament_id=tournament_id)

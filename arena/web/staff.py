@@ -17,18 +17,12 @@ from django.shortcuts import redirect, render
 
 from arena import models as m
 from arena.exceptions import ApplicationError
+from arena.formats import format_get
 from arena.selectors.leaderboard import leaderboard_get
 from arena.web.views import csp
 
-CONFIG_HELP = {
-    "round_robin": '{"bye_points": 0} — points for the bye with an odd number of entrants (0, 0.5 or 1)',
-    "double_round_robin": '{"bye_points": 0}',
-    "swiss": '{"rounds": 5, "system": "dutch"} — "dutch" (FIDE Dutch pairing) or "random"',
-    "swiss_dynamics": '{"rounds": ["set-a", "set-b", "set-c"], "eliminate": [2, 2]} — one prompt set per round; '
-    "how many lowest-record models leave after each round",
-    "single_elimination": '{"third_place": false}',
-    "arena": '{"battles": 200, "batch": 10, "policy": "active"}',
-}
+#: Each format's ``config`` example, in the form's order (:attr:`TournamentFormat.help`).
+CONFIG_HELP = {kind: format_get(kind).help for kind in m.Tournament.Format.values}
 
 
 class TournamentConfigForm(forms.Form):

@@ -292,21 +292,26 @@ def test_swiss_page_standings_and_tiebreaks(client, comps8):
     )
     r = client.get(f"/tournaments/{t.id}/")
     assert r.status_code == 200
-    rounds = r.context["swiss_rounds"]
+    rounds = r.context["rounds"]
     assert [rd["number"] for rd in rounds] == [1, 2, 3]
-    last = rounds[-1]["standings"]
+    assert all(len(rd["pairings"]) == 4 and len(rd["byes"]) == 1 for rd in rounds)
+    standings = r.context["standings"]
+    assert standings["tiebreaks"] == ["BH-C1", "BH", "SB", "DE", "WIN"]
+    rows = standings["rows"]
     # 9 players: 4 boards and one bye a round; points add up to 4 + 1 per round.
-    assert sum(s["points"] for s in last) == pytest.approx(3 * 5)
-    points = {s["id"]: s["points"] for s in last}
-    for s in last:  # Buchholz is the sum of the opponents' final points
-        opponents = []
-        for mt in m.Match.objects.filter(tournament=t):
-            if mt.competitor_a_id == s["id"]:
-                opponents.append(mt.competitor_b_id)
-            elif mt.competitor_b_id == s["id"]:
-                opponents.append(mt.competitor_a_id)
-        assert s["bh"] == pytest.approx(sum(points[o] for o in opponents))
-    assert [s["rank"] for s in last] == list(range(1, 10))
+    assert sum(row["points"] for row in rows) == pytest.approx(3 * 5)
+    points = {c.name: 0.0 for c in comps8}
+    for mt in m.Match.objects.filter(tournament=t):  # counted here from the stored results
+        a = {"model_a": 1.0, "model_b": 0.0}.get(mt.outcome, 0.5)
+        points[mt.competitor_a.name] += a
+        points[mt.competitor_b.name] += 1.0 - a
+    for bye in m.Bye.objects.filter(round__tournament=t):
+        points[bye.competitor.name] += bye.points
+    assert {row["name"]: row["points"] for row in rows} == points
+    keys = [(row["points"], *row["tiebreaks"]) for row in rows]
+    assert keys == sorted(keys, reverse=True)  # points, then the tie-breaks in precedence
+    ranks = [row["rank"] for row in rows]
+    assert ranks[0] == 1 and ranks == sorted(ranks)  # tied rows may share a rank
 
 
 def test_round_robin_crosstable(client, comps8):
@@ -376,7 +381,8 @@ def test_pages_of_tournaments_run_by_the_service(client):
     assert all(sum(s["winner"] for s in mt["slots"]) == 1 for c in cols for mt in c["matches"])
     champion = next(s["name"] for s in cols[-1]["matches"][0]["slots"] if s["winner"])
     assert champion == knockout.results["champion"]
-    assert [row["name"] for row in r.context["final_standings"]["rows"]][0] == champion
+    assert r.context["standings"]["final"]
+    assert [row["name"] for row in r.context["standings"]["rows"]][0] == champion
 
     dynamics = tournament_run_inline(
         tournament=tournament_create(
@@ -392,8 +398,8 @@ def test_pages_of_tournaments_run_by_the_service(client):
     assert r.status_code == 200
     assert r.context["sensitivity"]["levels"][0] == 0
     assert len(r.context["simulation"]["survival_rounds"]) == 3
-    out = [s for s in r.context["swiss_rounds"][-1]["standings"] if s["out"]]
-    assert len(out) == 4  # two eliminated after round 1 and two after round 2
+    out = [row["eliminated_in_round"] for row in r.context["standings"]["rows"]]
+    assert sorted(k for k in out if k) == [1, 1, 2, 2]  # two after round 1, two after round 2
     assert "Failure sensitivity" in r.content.decode()
 
 

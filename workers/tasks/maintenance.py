@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from arena.services.housekeeping import prune_expired
-from arena.services.matches import STUCK_AFTER_SECONDS
+from arena.services.model_calls import STUCK_AFTER_SECONDS
 from arena.services.tournaments import tournament_sweep
 from workers.celery import RETRY_OPTIONS
 
