@@ -36,7 +36,7 @@ from _results import cpu_model, results_section_write  # bench/ is sys.path[0] w
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## API (bench_api.py)"
-DB_NAME = "ludus_bench_api"
+DB_NAME = os.environ.get("BENCH_API_DB", "ludus_bench_api")
 
 
 def _free_port() -> int:
