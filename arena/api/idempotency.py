@@ -107,7 +107,8 @@ def _answer(record: tuple[int, str, int | None, Any, datetime] | None, body_hash
         return Response(
             error_body(
                 "idempotency_mismatch",
-                "This Idempotency-Key was already used with a different request body; use a new key.",
+                "This Idempotency-Key was already used with a different request body; "
+                "use a new key.",
             ),
             status=422,
         )

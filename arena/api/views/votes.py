@@ -54,7 +54,9 @@ class BattleNextView(APIView):
             200: ServedBattleSerializer,
             404: OpenApiResponse(ErrorSerializer, description="No battle left"),
         },
-        summary="An anonymous battle for this voter (sets the ludus_voter cookie for anonymous clients)",
+        summary=(
+            "An anonymous battle for this voter (sets the ludus_voter cookie for anonymous clients)"
+        ),
     )
     def get(self, request: Request) -> Response:
         query = BattleQuerySerializer(data=request.query_params)
@@ -91,7 +93,9 @@ class VoteView(APIView):
                 "Idempotency-Key",
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
-                description="A retry with the same key returns the first response and never counts twice.",
+                description=(
+                    "A retry with the same key returns the first response and never counts twice."
+                ),
             )
         ],
         responses={
@@ -107,7 +111,8 @@ class VoteView(APIView):
         voter_hash, _ = voter_identity(request, create=False)
         if voter_hash is None:
             raise ApplicationError(
-                "No voter identity: fetch a battle from battles/next/ first (it sets the ludus_voter cookie).",
+                "No voter identity: fetch a battle from battles/next/ first "
+                "(it sets the ludus_voter cookie).",
                 code="not_served",
                 status=403,
             )
