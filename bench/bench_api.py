@@ -12,7 +12,9 @@ client (fewer CPU cycles per request than httpx, which matters on 2 shared cores
 5. ``POST votes/`` with those tokens and an ``Idempotency-Key``: accepted votes per second and
    latency; afterwards the Vote and Battle rows in the database must equal the accepted count.
 
-Usage: ``.venv/bin/python bench/bench_api.py [--votes 6000] [--reads 6000] [--workers 4 --threads 4] [--no-write]``
+Usage: ``.venv/bin/python bench/bench_api.py [--votes 6000] [--reads 6000]
+[--workers 4 --threads 4] [--no-write] [--votes-only]``; ``BENCH_PG``, ``BENCH_REDIS`` and
+``BENCH_API_DB`` (default ``ludus_bench_api``) choose the servers and the database name.
 Targets: >= 500 votes/s accepted, none lost; leaderboard p99 < 20 ms; import < 30 s.
 """
 
@@ -36,7 +38,7 @@ from _results import cpu_model, results_section_write  # bench/ is sys.path[0] w
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## API (bench_api.py)"
-DB_NAME = "ludus_bench_api"
+DB_NAME = os.environ.get("BENCH_API_DB", "ludus_bench_api")
 
 
 def _free_port() -> int:
@@ -181,7 +183,7 @@ async def _run(jobs: list, concurrency: int) -> tuple[list[float], list[int], fl
 
 
 def _speed_ms() -> float:
-    """Milliseconds this machine takes for a fixed pure-Python loop (best of 3): its speed right now.
+    """Milliseconds a fixed pure-Python loop takes here (best of 3): the machine's speed right now.
 
     The 2 cores of this VM are shared with other tenants and their speed drifts by up to 2x over
     an hour; the same code gives proportionally different numbers. Reported with every run.
@@ -235,7 +237,7 @@ def _redis_pids() -> list[int]:
 
 
 def _machine_busy() -> float:
-    """CPU seconds all processes on the machine have used (user+nice+system+irq+softirq), from /proc/stat."""
+    """CPU seconds all processes have used (user+nice+system+irq+softirq), from /proc/stat."""
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     user, nice, system, _idle, _iowait, irq, softirq = (int(x) for x in fields[:7])
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
@@ -300,7 +302,10 @@ def main() -> None:
     parser.add_argument(
         "--votes-only",
         action="store_true",
-        help="skip the import and the leaderboard reads (a quick vote-path experiment; implies --no-write)",
+        help=(
+            "skip the import and the leaderboard reads "
+            "(a quick vote-path experiment; implies --no-write)"
+        ),
     )
     args = parser.parse_args()
     if args.votes_only:
@@ -462,7 +467,7 @@ def main() -> None:
         results["next"] = (len(lat) / wall, _pct(lat, 50), _pct(lat, 95), _pct(lat, 99))
         results["next_cpu"] = (server_s / len(jobs), db_s / len(jobs), meter.client / len(jobs))
         tokens = [json.loads(b)["token"] for b in bodies]
-        # _run hands jobs out in order but finishes out of order: pair tokens with their voter via the DB.
+        # _run finishes jobs out of order: pair tokens with their voters through the DB.
         serves = {s.pk: s.voter_hash for s in m.BattleServe.objects.all()}
         from arena.services.votes import battle_token_read, voter_hash_make
 
@@ -533,33 +538,43 @@ def _report(args: argparse.Namespace, r: dict) -> None:
     cpu = cpu_model("")
     load = os.getloadavg()[0]
     total, accepted, statuses, vps, p50, p95, p99, wall = r["votes"]
+    per_vote = 1000 / max(accepted, 1)
     if args.votes_only:
         server, db_cpu = r["vote_cpu"]
         print(
-            f"gunicorn {args.workers}x{args.threads}: battles/next {r['next'][0]:,.0f}/s; votes {vps:,.0f}/s "
+            f"gunicorn {args.workers}x{args.threads}: battles/next {r['next'][0]:,.0f}/s "
+            f"(CPU per request gunicorn {r['next_cpu'][0] * 1000:.2f} ms + PostgreSQL "
+            f"{r['next_cpu'][1] * 1000:.2f} ms); votes {vps:,.0f}/s "
             f"({statuses}), p50 {p50:.1f} p99 {p99:.1f} ms; CPU per vote gunicorn "
-            f"{server / max(accepted, 1) * 1000:.2f} ms + PostgreSQL {db_cpu / max(accepted, 1) * 1000:.2f} ms; "
+            f"{server * per_vote:.2f} ms + PostgreSQL {db_cpu * per_vote:.2f} ms; "
             f"DB rows {r['votes_db']} for {accepted} accepted"
         )
         return
+    vote_cpu = r["vote_cpu"][0] + r["vote_cpu"][1]
+    client_s, redis_s, machine_s, _ = r["vote_cpu_other"]
+    floor = r["reads"][-1][1]
+    lost = "none lost, none doubled" if r["votes_db"] == (accepted, accepted) else "MISMATCH"
     lines = [
         SECTION,
         "",
-        f"Machine: {os.cpu_count()} cores, CPU `{cpu}` (platform.processor: `{platform.processor() or '?'}`), "
-        f"Python {platform.python_version()}, {dt.datetime.now():%Y-%m-%d %H:%M}, load average {load:.1f} at the end "
+        f"Machine: {os.cpu_count()} cores, CPU `{cpu}` "
+        f"(platform.processor: `{platform.processor() or '?'}`), "
+        f"Python {platform.python_version()}, {dt.datetime.now():%Y-%m-%d %H:%M}, "
+        f"load average {load:.1f} at the end "
         "(the 2 cores are shared with other jobs, and the load generator runs on them too).",
         f"Machine speed: a fixed 2M-iteration Python loop took {r['speed'][0]:.0f} ms before and "
-        f"{r['speed'][1]:.0f} ms after the run (lower is faster: the VM's shared cores drift in speed, so "
-        "compare runs only together with this number).",
-        f"Server: gunicorn gthread, {args.workers} workers × {args.threads} threads, DEBUG=0, PostgreSQL "
-        "(fresh database), Redis cache; client: asyncio HTTP/1.1 keep-alive connections on 127.0.0.1.",
+        f"{r['speed'][1]:.0f} ms after the run (lower is faster: the VM's shared cores drift in "
+        "speed, so compare runs only together with this number).",
+        f"Server: gunicorn gthread, {args.workers} workers × {args.threads} threads, DEBUG=0, "
+        "PostgreSQL (fresh database), Redis cache; client: asyncio HTTP/1.1 keep-alive "
+        "connections on 127.0.0.1.",
         "",
         "### Import of 1,670,250 battles as pair counts (POST battles/import/)",
         "",
         f"{r['import_bytes']:,}-byte CSV, {r['import']['n_rows']:,} pair rows over 100 models → "
         f"{r['import']['n_stored']:,} PairCount rows, {r['import']['n_battles']:,} battles: "
-        f"**{r['import_s']:.2f} s** end to end (target < 30 s). Building the bt snapshot from them "
-        f"afterwards (not in a request): {r['rebuild_s']:.2f} s.",
+        f"**{r['import_s']:.2f} s** end to end (target < 30 s). Building the bt snapshot from "
+        f"them afterwards (not in a request): {r['rebuild_s']:.2f} s.",
         "",
         "### Cached leaderboard reads (GET leaderboard/?method=bt, anonymous)",
         "",
@@ -570,39 +585,41 @@ def _report(args: argparse.Namespace, r: dict) -> None:
             for c, rps, a, b, c99 in r["reads"]
         ],
         "",
-        "Target p99 < 20 ms. The view makes no database query: the latest snapshot's ETag is remembered "
-        "per process for 1 s (else one small Redis GET), its body is rendered once per process, and the "
-        f"throttles are one Redis script call. Server CPU per read: {r['read_cpu'] * 1000:.2f} ms "
-        "(gunicorn processes' utime+stime / requests, last row).",
+        "Target p99 < 20 ms. The view makes no database query: the latest snapshot's ETag is "
+        "remembered per process for 1 s (else one small Redis GET) and its body is rendered once "
+        "per process; the throttles are DRF's (a cache read and write each). Server CPU per read: "
+        f"{r['read_cpu'] * 1000:.2f} ms (gunicorn processes' utime+stime / requests, last row).",
         "",
         "### Votes (POST votes/ with token, anonymous cookie and Idempotency-Key)",
         "",
-        f"- battles/next/: {r['next'][0]:,.0f} req/s, p50 {r['next'][1]:.1f} ms, p95 {r['next'][2]:.1f} ms, "
-        f"p99 {r['next'][3]:.1f} ms ({args.vote_concurrency} connections).",
+        f"- battles/next/: {r['next'][0]:,.0f} req/s, p50 {r['next'][1]:.1f} ms, "
+        f"p95 {r['next'][2]:.1f} ms, p99 {r['next'][3]:.1f} ms "
+        f"({args.vote_concurrency} connections).",
         f"  Server CPU per request: gunicorn {r['next_cpu'][0] * 1000:.1f} ms + PostgreSQL "
-        f"{r['next_cpu'][1] * 1000:.1f} ms (the client used {r['next_cpu'][2] * 1000:.1f} ms per request).",
-        f"- votes/: {total:,} sent over {args.vote_concurrency} connections, statuses {statuses}; "
-        f"**{vps:,.0f} votes/s accepted**, p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms "
-        f"({wall:.1f} s).",
-        f"- In the database afterwards: {r['votes_db'][0]:,} Vote rows and {r['votes_db'][1]:,} human Battle rows "
-        f"for {accepted:,} accepted → {'none lost, none doubled' if r['votes_db'] == (accepted, accepted) else 'MISMATCH'}.",
-        f"- CPU per accepted vote: gunicorn {r['vote_cpu'][0] / max(accepted, 1) * 1000:.1f} ms + PostgreSQL "
-        f"backends {r['vote_cpu'][1] / max(accepted, 1) * 1000:.1f} ms (utime+stime from /proc over the run): "
-        f"with 2 dedicated cores and the load generator elsewhere that caps throughput near "
-        f"{2000 / max((r['vote_cpu'][0] + r['vote_cpu'][1]) / max(accepted, 1) * 1000, 1e-9):,.0f} votes/s "
+        f"{r['next_cpu'][1] * 1000:.1f} ms (the client used {r['next_cpu'][2] * 1000:.1f} ms "
+        "per request).",
+        f"- votes/: {total:,} sent over {args.vote_concurrency} connections, statuses "
+        f"{statuses}; **{vps:,.0f} votes/s accepted**, p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
+        f"p99 {p99:.1f} ms ({wall:.1f} s).",
+        f"- In the database afterwards: {r['votes_db'][0]:,} Vote rows and "
+        f"{r['votes_db'][1]:,} human Battle rows for {accepted:,} accepted → {lost}.",
+        f"- CPU per accepted vote: gunicorn {r['vote_cpu'][0] * per_vote:.1f} ms + PostgreSQL "
+        f"backends {r['vote_cpu'][1] * per_vote:.1f} ms (utime+stime from /proc over the run): "
+        "with 2 dedicated cores and the load generator elsewhere that caps throughput near "
+        f"{2000 / max(vote_cpu * per_vote, 1e-9):,.0f} votes/s "
         "(an estimate from CPU cost, not a measurement).",
-        f"- Where the 2 cores went during the vote run ({wall:.1f} s, {2 * wall:.1f} CPU-s available): gunicorn "
-        f"{r['vote_cpu'][0]:.1f} s, PostgreSQL {r['vote_cpu'][1]:.1f} s, benchmark client "
-        f"{r['vote_cpu_other'][0]:.1f} s ({r['vote_cpu_other'][0] / max(accepted, 1) * 1000:.1f} ms per vote), "
-        f"redis-server {r['vote_cpu_other'][1]:.1f} s, whole machine {r['vote_cpu_other'][2]:.1f} s (the rest is "
-        "other jobs and the kernel's share not charged to these processes).",
+        f"- Where the 2 cores went during the vote run ({wall:.1f} s, {2 * wall:.1f} CPU-s "
+        f"available): gunicorn {r['vote_cpu'][0]:.1f} s, PostgreSQL {r['vote_cpu'][1]:.1f} s, "
+        f"benchmark client {client_s:.1f} s ({client_s * per_vote:.1f} ms per vote), "
+        f"redis-server {redis_s:.1f} s, whole machine {machine_s:.1f} s (the rest is other "
+        "jobs and the kernel's share not charged to these processes).",
         f"- Replaying 200 of the votes with their Idempotency-Key: statuses {r['retries'][0]}, "
         f"Vote rows still {r['retries'][1]:,}.",
         "",
-        f"Target ≥ 500 votes/s accepted with none lost. Same-run baseline: a vote costs "
-        f"{r['reads'][-1][1] / max(vps, 1e-9):.1f}× a cached 304 read of leaderboard/ (the framework floor: "
-        f"{r['reads'][-1][1]:,.0f} req/s at 8 connections above), so at this machine speed 500 votes/s would "
-        f"need the floor above {500 * r['reads'][-1][1] / max(vps, 1e-9):,.0f} req/s.",
+        "Target ≥ 500 votes/s accepted with none lost. Same-run baseline: a vote costs "
+        f"{floor / max(vps, 1e-9):.1f}× a cached 304 read of leaderboard/ (the framework floor: "
+        f"{floor:,.0f} req/s at 8 connections above), so at this machine speed 500 votes/s "
+        f"would need the floor above {500 * floor / max(vps, 1e-9):,.0f} req/s.",
         "",
     ]
     text = "\n".join(lines)

@@ -166,12 +166,16 @@ def main() -> None:
         SECTION,
         "",
         f"{dt.date.today().isoformat()} · {_machine()} · Python {platform.python_version()} · "
-        f"{connection.vendor} · cache: {cache_kind} · {args.n} requests per page after 3 warm-up requests.",
+        f"{connection.vendor} · cache: {cache_kind} · {args.n} requests per page "
+        "after 3 warm-up requests.",
         f"Demo data: {m.Battle.objects.count()} battles, {m.Competitor.objects.count()} models, "
-        f"{seeded['snapshots']} leaderboard snapshots, {seeded['tournaments']} finished tournaments "
+        f"{seeded['snapshots']} leaderboard snapshots, "
+        f"{seeded['tournaments']} finished tournaments "
         f"(seeding and building every leaderboard took {seed_s:.1f} s).",
-        "Time is measured at the server through Django's test client (middleware, selectors, templates; no network).",
-        "`cold` is the first request after the cache was cleared (it reads the snapshot from the database and runs",
+        "Time is measured at the server through Django's test client "
+        "(middleware, selectors, templates; no network).",
+        "`cold` is the first request after the cache was cleared "
+        "(it reads the snapshot from the database and runs",
         "the tournament simulation, both then cached); `queries` is counted on a warm cache.",
         "",
         "| page | status | queries | cold ms | p50 ms | p95 ms | max ms | p95 < 100 ms |",
@@ -179,13 +183,14 @@ def main() -> None:
     ]
     for label, url, status, queries, cold, p50, p95, mx in rows:
         lines.append(
-            f"| {label} (`{url}`) | {status} | {queries} | {cold:.1f} | {p50:.1f} | {p95:.1f} | {mx:.1f} | "
-            f"{'yes' if p95 < 100 else 'NO'} |"
+            f"| {label} (`{url}`) | {status} | {queries} | {cold:.1f} | {p50:.1f} | {p95:.1f} "
+            f"| {mx:.1f} | {'yes' if p95 < 100 else 'NO'} |"
         )
     lines += [
         "",
-        f"Leaderboard page weight with its assets: {raw / 1000:.1f} kB raw, {gz / 1000:.1f} kB gzipped "
-        f"(target < 300 kB; {'met' if raw < 300_000 else 'NOT met'}); nothing is loaded from another origin.",
+        f"Leaderboard page weight with its assets: {raw / 1000:.1f} kB raw, "
+        f"{gz / 1000:.1f} kB gzipped (target < 300 kB; {'met' if raw < 300_000 else 'NOT met'}); "
+        "nothing is loaded from another origin.",
         "",
         "| resource | bytes |",
         "|---|---:|",

@@ -8,12 +8,12 @@ write; the same key with a different body gets 422; a retry while the first is s
 gets 409. Server errors are not stored, so a retry after one runs again.
 
 "Still running" is detected on PostgreSQL with a transaction-scoped advisory lock on the
-(scope, key) pair, taken with ``pg_try_advisory_xact_lock`` in the same statement that looks
-the record up: the first request holds it until it commits, a concurrent one fails to take it
-and answers 409 at once instead of waiting. (SQLite serialises write transactions, so there
-is nothing to detect.) Should the first request commit between the second one's lookup and
-its lock, the second one's final ``INSERT ... ON CONFLICT DO NOTHING`` inserts nothing: it
-rolls its own write back and answers with the first request's stored response.
+(scope, key) pair, taken with ``pg_try_advisory_xact_lock`` before the record is looked up:
+the first request holds it until it commits, a concurrent one fails to take it and answers
+409 at once instead of waiting. (SQLite serialises write transactions, so there is nothing
+to detect.) Should a record for the key appear anyway between the lookup and the final
+insert, the unique constraint refuses the insert: the request rolls its own write back and
+answers with the stored response.
 
 A record without a response (written by an older version that claimed keys before running
 the write) is "in flight" for ``STALE_SECONDS`` and taken over afterwards.
@@ -21,13 +21,14 @@ the write) is "in flight" for ``STALE_SECONDS`` and taken over afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
@@ -39,9 +40,6 @@ from arena.models import IdempotencyRecord
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 MAX_KEY_LENGTH = 200
 STALE_SECONDS = 60
-
-_META = IdempotencyRecord._meta
-_TABLE = _META.db_table
 
 
 def _request_hash(data: Any) -> str:
@@ -63,59 +61,36 @@ class _Raced(Exception):
 def _lock_and_find(
     *, scope: str, key: str
 ) -> tuple[bool, tuple[int, str, int | None, Any, datetime] | None]:
-    """``(locked, record)`` in one round trip: the key's advisory lock and its stored record."""
-    if connection.vendor == "postgresql":
-        from arena.services.votes import pg_execute_prepared
+    """``(locked, record)``: the key's advisory lock (PostgreSQL), then its stored record.
 
-        ((locked, pk, request_hash, status_code, response, created_at),) = pg_execute_prepared(
-            connection,
-            f"SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 7321)), r.id, r.request_hash, "  # noqa: S608
-            "r.status_code, r.response::text, r.created_at FROM (SELECT 1) AS one "
-            f"LEFT JOIN {_TABLE} r ON r.scope = %s AND r.key = %s",
-            [f"{scope}\n{key}", scope, key],
-        )
-        if pk is None:
-            return bool(locked), None
-        return bool(locked), (
-            pk,
-            request_hash,
-            status_code,
-            json.loads(response) if response else None,
-            created_at,
-        )
+    The lock is taken first, so a lookup made while holding it sees any record that the
+    previous holder committed.
+    """
+    locked = True
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 7321))",
+                [f"{scope}\n{key}"],
+            )
+            locked = bool(cur.fetchone()[0])
     row = (
         IdempotencyRecord.objects.filter(scope=scope, key=key)
         .values_list("pk", "request_hash", "status_code", "response", "created_at")
         .first()
     )
-    return True, row
+    return locked, row
 
 
-def _insert(*, scope: str, key: str, body_hash: str, response: Response) -> bool:
-    """Store the response for the key; ``False`` if a record for it already exists."""
-    values = {
-        "scope": scope,
-        "key": key,
-        "request_hash": body_hash,
-        "status_code": response.status_code,
-        "response": response.data,
-        "created_at": timezone.now(),
-    }
-    columns = ", ".join(connection.ops.quote_name(_META.get_field(name).column) for name in values)
-    params = [
-        _META.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()
-    ]
-    sql = (
-        f"INSERT INTO {connection.ops.quote_name(_TABLE)} ({columns}) VALUES ({', '.join(['%s'] * len(params))}) "  # noqa: S608
-        "ON CONFLICT (scope, key) DO NOTHING RETURNING id"
+def _store(*, scope: str, key: str, body_hash: str, response: Response) -> None:
+    """Store the response for the key; ``IntegrityError`` if a record for it already exists."""
+    IdempotencyRecord.objects.create(
+        scope=scope,
+        key=key,
+        request_hash=body_hash,
+        status_code=response.status_code,
+        response=response.data,
     )
-    if connection.vendor == "postgresql":  # on every vote: a prepared statement, as the vote's own
-        from arena.services.votes import pg_execute_prepared
-
-        return bool(pg_execute_prepared(connection, sql, params))
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchone() is not None
 
 
 def _answer(record: tuple[int, str, int | None, Any, datetime] | None, body_hash: str) -> Response:
@@ -132,7 +107,8 @@ def _answer(record: tuple[int, str, int | None, Any, datetime] | None, body_hash
         return Response(
             error_body(
                 "idempotency_mismatch",
-                "This Idempotency-Key was already used with a different request body; use a new key.",
+                "This Idempotency-Key was already used with a different request body; "
+                "use a new key.",
             ),
             status=422,
         )
@@ -188,10 +164,11 @@ def idempotent(request: Any, *, scope: str, handler: Callable[[], Response]) -> 
                     response = exception_handler(exc, {"request": request})
                     if response is None:  # pragma: no cover
                         raise
-                if response.status_code < 500 and not _insert(
-                    scope=scope, key=key, body_hash=body_hash, response=response
-                ):
-                    raise _Raced
+                if response.status_code < 500:
+                    try:
+                        _store(scope=scope, key=key, body_hash=body_hash, response=response)
+                    except IntegrityError:
+                        raise _Raced from None
             return response
         except _Existing as found:
             return _answer(found.record, body_hash)
@@ -204,8 +181,8 @@ def idempotent(request: Any, *, scope: str, handler: Callable[[], Response]) -> 
             if response is None:  # pragma: no cover
                 raise
             if response.status_code < 500:
-                with transaction.atomic():
-                    _insert(scope=scope, key=key, body_hash=body_hash, response=response)
+                with contextlib.suppress(IntegrityError), transaction.atomic():
+                    _store(scope=scope, key=key, body_hash=body_hash, response=response)
             return response
     raise ApplicationError(  # pragma: no cover - needs two lost races in a row
         "A request with this Idempotency-Key is still being processed; retry shortly.",

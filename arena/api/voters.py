@@ -22,15 +22,9 @@ COOKIE_MAX_AGE = 365 * 24 * 3600
 
 def anon_id_get(request: Any) -> str | None:
     """The anonymous voter id from the signed cookie, or ``None`` (missing or tampered)."""
-    django_request = getattr(request, "_request", request)
-    try:  # read (an HMAC check) once per request: the throttle and the view both ask
-        return django_request._ludus_anon_id
-    except AttributeError:
-        pass
-    value = django_request.get_signed_cookie(
+    value = request.get_signed_cookie(
         COOKIE_NAME, default=None, salt=COOKIE_SALT, max_age=COOKIE_MAX_AGE
     )
-    django_request._ludus_anon_id = value or None
     return value or None
 
 

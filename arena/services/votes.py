@@ -104,72 +104,6 @@ def _servable(*, voter_hash: str, category: str | None) -> Any:
     return qs
 
 
-# battles/next/ runs the same few ORM queries on every request; building and compiling them
-# cost more CPU than the database spends on them. Each is compiled once per process (per
-# database vendor) with placeholder values, and later runs substitute the real values into
-# the parameters: the SQL is exactly what the ORM generates.
-_VOTER, _CATEGORY, _MATCH = "\x01voter", "\x01category", -7_654_321
-_COMPILED: dict[tuple[str, str], tuple[str, tuple[Any, ...]]] = {}
-
-
-def _compiled_query(name: str) -> Any:
-    if name in ("candidates", "candidates_all"):
-        return (
-            _servable(voter_hash=_VOTER, category=_CATEGORY if name == "candidates" else None)
-            .order_by("n_votes", "?")
-            .values_list("pk", "n_votes")[:_CANDIDATES]
-        )
-    return Generation.objects.filter(match_id=_MATCH).values_list(
-        "side",
-        "text",
-        "match__prompt__text",
-        "match__prompt__category",
-        "match__prompt__prompt_set__category",
-    )
-
-
-def _run_compiled(name: str, values: dict[Any, Any]) -> list[tuple[Any, ...]]:
-    """Rows of the named query, with its placeholder parameters replaced by ``values``."""
-    connection = transaction.get_connection()
-    cached = _COMPILED.get((connection.vendor, name))
-    if cached is None:
-        cached = _compiled_query(name).query.get_compiler(connection=connection).as_sql()
-        _COMPILED[(connection.vendor, name)] = cached
-    sql, params = cached
-    params = [values.get(p, p) if isinstance(p, str | int) else p for p in params]
-    if connection.vendor == "postgresql":
-        return pg_execute_prepared(connection, sql, params)
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.fetchall()
-
-
-def _serve_insert(*, match_id: int, voter_hash: str, swapped: bool, nonce: str) -> int | None:
-    """Insert a BattleServe; its id, or ``None`` if this voter already has one for the match."""
-    connection = transaction.get_connection()
-    meta = BattleServe._meta
-    values = {
-        "match": match_id,
-        "voter_hash": voter_hash,
-        "swapped": swapped,
-        "nonce": nonce,
-        "served_at": timezone.now(),
-    }
-    fields = [meta.get_field(name) for name in values]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    params = [
-        f.get_db_prep_save(v, connection) for f, v in zip(fields, values.values(), strict=True)
-    ]
-    with connection.cursor() as cur:
-        cur.execute(
-            f"INSERT INTO {connection.ops.quote_name(meta.db_table)} ({columns}) "  # noqa: S608
-            f"VALUES ({', '.join(['%s'] * len(params))}) ON CONFLICT DO NOTHING RETURNING id",
-            params,
-        )
-        row = cur.fetchone()
-    return None if row is None else int(row[0])
-
-
 def battle_next(
     *, voter_hash: str, category: str | None = None, rng: int | np.random.Generator | None = None
 ) -> ServedBattle:
@@ -190,11 +124,13 @@ def battle_next(
         No servable battle is left for this voter (in this category).
     """
     generator = np.random.default_rng(rng)
+    candidates_qs = (
+        _servable(voter_hash=voter_hash, category=category)
+        .order_by("n_votes", "?")
+        .values_list("pk", "n_votes")[:_CANDIDATES]
+    )
     for _ in range(3):
-        candidates = _run_compiled(
-            "candidates" if category else "candidates_all",
-            {_VOTER: voter_hash, _CATEGORY: category or ""},
-        )
+        candidates = list(candidates_qs.all())
         if not candidates:
             where = f" in category {category!r}" if category else ""
             raise ApplicationError(
@@ -205,27 +141,35 @@ def battle_next(
         fewest = candidates[0][1]
         candidates = [pk for pk, n in candidates if n == fewest]
         match_id = int(candidates[int(generator.integers(len(candidates)))])
-        swapped = bool(generator.random() < 0.5)
-        nonce = secrets.token_hex(16)
-        serve_id = _serve_insert(
-            match_id=match_id, voter_hash=voter_hash, swapped=swapped, nonce=nonce
-        )
-        if serve_id is not None:
+        try:
+            with transaction.atomic():
+                serve = BattleServe.objects.create(
+                    match_id=match_id,
+                    voter_hash=voter_hash,
+                    swapped=bool(generator.random() < 0.5),
+                    nonce=secrets.token_hex(16),
+                )
             break
-        # the same voter asked twice at once and got this match the other time; pick again
+        except IntegrityError:
+            # the same voter asked twice at once and got this match the other time; pick again
+            continue
     else:  # pragma: no cover - needs three lost races in a row
         raise Conflict("Could not reserve a battle; please retry.")
-    serve = BattleServe(
-        pk=serve_id, match_id=match_id, voter_hash=voter_hash, swapped=swapped, nonce=nonce
+    rows = list(
+        Generation.objects.filter(match_id=match_id).values_list(
+            "side",
+            "text",
+            "match__prompt__text",
+            "match__prompt__category",
+            "match__prompt__prompt_set__category",
+        )
     )
-    serve._state.adding = False
-    rows = _run_compiled("texts", {_MATCH: match_id})
     texts = {side: text for side, text, *_ in rows}
     prompt_text, prompt_category, set_category = rows[0][2:]
-    # A simulated answer ends with its hidden quality for the simulated judge; a voter must not see it.
+    # A simulated answer ends with its hidden quality for the simulated judge; hide it.
     texts = {side: SIM_MARKER.sub("", text).rstrip() for side, text in texts.items()}
-    left, right = (texts["b"], texts["a"]) if swapped else (texts["a"], texts["b"])
-    token = signing.dumps({"s": serve_id, "n": nonce}, salt=TOKEN_SALT, compress=False)
+    left, right = (texts["b"], texts["a"]) if serve.swapped else (texts["a"], texts["b"])
+    token = signing.dumps({"s": serve.pk, "n": serve.nonce}, salt=TOKEN_SALT, compress=False)
     return ServedBattle(
         token=token,
         expires_in=battle_token_max_age(),
@@ -286,72 +230,8 @@ def _schedule_rebuild() -> None:
     leaderboard.leaderboard_schedule_rebuild()
 
 
-# The vote's hot path on PostgreSQL: two statements (the locked serve with everything the
-# vote needs, then Vote + Battle + the serve's voted_at in one data-modifying CTE) instead of
-# four ORM queries; other databases take the ORM path, which does the same.
-_SERVE_SQL = """
-SELECT s.voter_hash, s.voted_at, s.swapped, s.match_id, m.competitor_a_id, m.competitor_b_id, ca.name, cb.name,
-       p.category, ps.category
-FROM {serve} s
-JOIN {match} m ON m.id = s.match_id
-JOIN {competitor} ca ON ca.id = m.competitor_a_id
-JOIN {competitor} cb ON cb.id = m.competitor_b_id
-LEFT JOIN {prompt} p ON p.id = m.prompt_id
-LEFT JOIN {prompt_set} ps ON ps.id = p.prompt_set_id
-WHERE s.id = %s AND s.nonce = %s
-FOR UPDATE OF s
-"""
-_WRITE_SQL = """
-WITH v AS (
-    INSERT INTO {vote} (match_id, serve_id, voter_hash, ip_hash, outcome, created_at)
-    VALUES (%s, %s, %s, %s, %s, %s) RETURNING id
-), b AS (
-    INSERT INTO {battle} (model_a_id, model_b_id, outcome, source, category, anony, judge, tstamp, match_id, vote_id)
-    SELECT %s, %s, %s, %s, %s, TRUE, '', %s, %s, v.id FROM v RETURNING id
-), s AS (
-    UPDATE {serve} SET voted_at = %s WHERE id = %s RETURNING id
-), m AS (
-    UPDATE {match} SET n_votes = n_votes + 1 WHERE id = %s RETURNING id
-)
-SELECT v.id, b.id FROM v, b, s, m
-"""
-
-
-def pg_execute_prepared(connection: Any, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    """Run ``sql`` on PostgreSQL as a server-side prepared statement; its rows.
-
-    Django's psycopg cursors bind parameters on the client, so PostgreSQL parses and plans
-    every statement afresh; the hot statements of the vote flow are prepared once per
-    connection instead. Database errors come out as Django's (``IntegrityError`` ...).
-    """
-    import psycopg
-
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cur:
-        cur.execute(sql, params, prepare=True)
-        return cur.fetchall() if cur.description is not None else []
-
-
-def _tables() -> dict[str, str]:
-    from arena.models import Competitor, Prompt, PromptSet
-
-    return {
-        "serve": BattleServe._meta.db_table,
-        "match": Match._meta.db_table,
-        "competitor": Competitor._meta.db_table,
-        "prompt": Prompt._meta.db_table,
-        "prompt_set": PromptSet._meta.db_table,
-        "vote": Vote._meta.db_table,
-        "battle": Battle._meta.db_table,
-    }
-
-
 def _serve_for_vote(*, serve_id: int, nonce: str) -> tuple[Any, ...] | None:
     """The serve row (locked) with its match's competitors and categories, or ``None``."""
-    connection = transaction.get_connection()
-    if connection.vendor == "postgresql":
-        rows = pg_execute_prepared(connection, _SERVE_SQL.format(**_tables()), [serve_id, nonce])
-        return rows[0] if rows else None
     return (
         BattleServe.objects.select_for_update(of=("self",))
         .filter(pk=serve_id, nonce=nonce)
@@ -382,9 +262,12 @@ def _write_vote(
     outcome: str,
     category: str,
 ) -> tuple[Vote, Battle]:
-    """Write the Vote, its human Battle and the serve's ``voted_at`` (inside the caller's transaction)."""
+    """Write the Vote, its human Battle, the serve's ``voted_at`` and the match's vote count.
+
+    Runs inside the caller's transaction.
+    """
     now = timezone.now()
-    vote = Vote(
+    vote = Vote.objects.create(
         match_id=match_id,
         serve_id=serve_id,
         voter_hash=voter_hash,
@@ -392,7 +275,7 @@ def _write_vote(
         outcome=outcome,
         created_at=now,
     )
-    battle = Battle(
+    battle = Battle.objects.create(
         model_a_id=a_id,
         model_b_id=b_id,
         outcome=outcome,
@@ -401,38 +284,8 @@ def _write_vote(
         anony=True,
         tstamp=now,
         match_id=match_id,
+        vote=vote,
     )
-    connection = transaction.get_connection()
-    if connection.vendor == "postgresql":
-        ((vote.pk, battle.pk),) = pg_execute_prepared(
-            connection,
-            _WRITE_SQL.format(**_tables()),
-            [
-                match_id,
-                serve_id,
-                voter_hash,
-                ip_hash,
-                str(outcome),
-                now,
-                a_id,
-                b_id,
-                str(outcome),
-                Source.HUMAN.value,
-                category,
-                now,
-                match_id,
-                now,
-                serve_id,
-                match_id,
-            ],
-        )
-        vote._state.adding = battle._state.adding = False
-        vote._state.db = battle._state.db = connection.alias
-        battle.vote = vote
-        return vote, battle
-    vote.save(force_insert=True)
-    battle.vote = vote
-    battle.save(force_insert=True)
     BattleServe.objects.filter(pk=serve_id).update(voted_at=now)
     Match.objects.filter(pk=match_id).update(n_votes=F("n_votes") + 1)
     return vote, battle

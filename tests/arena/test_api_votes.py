@@ -261,7 +261,7 @@ def test_vote_without_cookie_is_refused(anon):
 
 @pytest.fixture(params=["locmem", "redis"])
 def throttle_cache(request, settings):
-    """DRF's sliding window (local memory) and the Redis fixed-window counter."""
+    """DRF's sliding-window throttle kept in local memory and in Redis."""
     from django.core.cache import cache
 
     if request.param == "locmem":

@@ -19,7 +19,6 @@ from arena.api.serializers import (
     LeaderboardQuerySerializer,
     LeaderboardSerializer,
 )
-from arena.api.throttles import BatchedThrottlesMixin
 from arena.exceptions import ApplicationError
 from arena.models import LeaderboardSnapshot
 from arena.selectors.leaderboard import leaderboard_get, leaderboard_latest_etag
@@ -107,7 +106,7 @@ def _matches(header: str, etag: str) -> bool:
     return any(c == etag or c == "W/" + etag for c in candidates)
 
 
-class LeaderboardView(BatchedThrottlesMixin, APIView):
+class LeaderboardView(APIView):
     permission_classes = [AllowAny]
     renderer_classes = [JSONRenderer]  # hot path: no content negotiation over the browsable API
 
