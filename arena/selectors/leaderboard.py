@@ -44,7 +44,7 @@ def leaderboard_latest_etag(*, method: str, source: str, category: str) -> str |
     etag = _cache_get(key)
     if not isinstance(etag, str):
         return None
-    ttl = float(getattr(settings, "LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS", 1.0))
+    ttl = float(settings.LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS)
     if ttl > 0:
         if len(_ETAGS) > 1024:
             _ETAGS.clear()

@@ -32,7 +32,6 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from arena.env import env_int
 from arena.models import Battle, Competitor, Generation, Match, Source, Tournament
 from workers.endpoints import (
     Completion,
@@ -50,11 +49,11 @@ from workers.endpoints import (
 
 log = logging.getLogger(__name__)
 
-FORFEIT_AFTER = env_int("LUDUS_FORFEIT_AFTER", 3, minimum=1)
+FORFEIT_AFTER = settings.LUDUS_FORFEIT_AFTER
 #: A step whose match is untouched this long is taken for dead and re-sent by the sweep.
-STUCK_AFTER_SECONDS = env_int("LUDUS_STUCK_AFTER_SECONDS", 300, minimum=1)
+STUCK_AFTER_SECONDS = settings.LUDUS_STUCK_AFTER_SECONDS
 HEARTBEAT_SECONDS = max(0.5, STUCK_AFTER_SECONDS / 4)
-STEP_RETRY_BASE = float(env_int("LUDUS_STEP_RETRY_BASE_MS", 1000, minimum=1)) / 1000.0
+STEP_RETRY_BASE = settings.LUDUS_STEP_RETRY_BASE_MS / 1000.0
 
 # --------------------------------------------------------------------------- dispatch
 
