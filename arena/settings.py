@@ -116,6 +116,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # sets LUDUS_EAGER=1: tasks run in-process and the cache is local memory.
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_EAGER = env_bool("LUDUS_EAGER", False)
+CACHES: dict[str, dict[str, object]]
 if CELERY_EAGER or TESTING and env_bool("LUDUS_TEST_LOCMEM_CACHE", False):
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
 from django.conf import settings
@@ -23,7 +24,7 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     RedisTimeoutError,
 )
 #: Options of a task that retries transient errors with back-off (jittered, at most a minute apart).
-RETRY_OPTIONS: dict[str, object] = {
+RETRY_OPTIONS: dict[str, Any] = {
     "autoretry_for": TRANSIENT_ERRORS,
     "retry_backoff": True,
     "retry_backoff_max": 60,

@@ -101,10 +101,10 @@ def _insert(*, scope: str, key: str, body_hash: str, response: Response) -> bool
         "response": response.data,
         "created_at": timezone.now(),
     }
-    columns = ", ".join(connection.ops.quote_name(_META.get_field(name).column) for name in values)
-    params = [
-        _META.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()
-    ]
+    fields = {f.name: f for f in _META.concrete_fields}
+    # a concrete field always has a column (the stubs allow None)
+    columns = ", ".join(connection.ops.quote_name(fields[name].column) for name in values)  # type: ignore[arg-type]
+    params = [fields[name].get_db_prep_save(value, connection) for name, value in values.items()]
     sql = (
         f"INSERT INTO {connection.ops.quote_name(_TABLE)} ({columns}) VALUES ({', '.join(['%s'] * len(params))}) "  # noqa: S608
         "ON CONFLICT (scope, key) DO NOTHING RETURNING id"
@@ -185,9 +185,10 @@ def idempotent(request: Any, *, scope: str, handler: Callable[[], Response]) -> 
                         connection.needs_rollback
                     ):  # the handler's write failed: nothing of it may commit
                         raise
-                    response = exception_handler(exc, {"request": request})
-                    if response is None:  # pragma: no cover
+                    refused = exception_handler(exc, {"request": request})
+                    if refused is None:  # pragma: no cover
                         raise
+                    response = refused
                 if response.status_code < 500 and not _insert(
                     scope=scope, key=key, body_hash=body_hash, response=response
                 ):
@@ -200,9 +201,10 @@ def idempotent(request: Any, *, scope: str, handler: Callable[[], Response]) -> 
         except (ApplicationError, APIException) as exc:
             # Refused after the transaction was spoiled (a constraint caught a race): store the
             # refusal on its own so a retry gets the same answer.
-            response = exception_handler(exc, {"request": request})
-            if response is None:  # pragma: no cover
+            refused = exception_handler(exc, {"request": request})
+            if refused is None:  # pragma: no cover
                 raise
+            response = refused
             if response.status_code < 500:
                 with transaction.atomic():
                     _insert(scope=scope, key=key, body_hash=body_hash, response=response)

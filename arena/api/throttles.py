@@ -25,7 +25,9 @@ from arena.api.voters import anon_id_get, client_ip
 
 class _DynamicRate(SimpleRateThrottle):
     def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        # drf-stubs say numbers; DRF holds "N/period" strings
+        rates: dict[str, str | None] = api_settings.DEFAULT_THROTTLE_RATES  # type: ignore[assignment]
+        return rates.get(self.scope or "")
 
     def __init__(self) -> None:  # read the rate per request, not at import
         self.rate = self.get_rate()
@@ -45,12 +47,14 @@ class _DynamicRate(SimpleRateThrottle):
 
     def window(self, backend: RedisCache, now: float) -> tuple[str, int]:
         """The cache key of the current window and its time to live (seconds)."""
+        assert self.duration is not None  # allow_request let no rate-less throttle here
         window = int(now // self.duration)
         self._wait = (window + 1) * self.duration - now
         return backend.make_and_validate_key(f"{self.key}:{window}"), int(self.duration) + 1
 
     def settle(self, count: int) -> bool:
         """Whether the request is allowed, given the window's count after the ``INCR``."""
+        assert self.num_requests is not None
         return count <= self.num_requests
 
     def wait(self) -> float | None:

@@ -62,7 +62,7 @@ def leaderboard_get(
     """The latest (or a given version of a) snapshot as a dict, or ``None`` if none exists."""
     if version is None:
         cached = _cache_get(cache_key(method, source, category))
-        if cached is not None:
+        if isinstance(cached, dict):
             return cached
     qs = LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
     snapshot = (

@@ -308,7 +308,7 @@ def _swiss_rounds(
             round_byes.append(
                 {"name": b.competitor.name, "kind": b.get_kind_display(), "points": b.points}
             )
-        standings = []
+        standings: list[dict[str, Any]] = []
         for cid, pts_total in points.items():
             bh = sum(points[o] for o, _ in games[cid])
             sb = sum(points[o] * p for o, p in games[cid])
@@ -360,7 +360,7 @@ def _crosstable(
         total[mt.competitor_b_id] += pts[1]
     for b in byes:
         total[b.competitor_id] += b.points
-    rows = []
+    rows: list[dict[str, Any]] = []
     for e in entries:
         rows.append(
             {

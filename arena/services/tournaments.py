@@ -101,7 +101,7 @@ def _validate_config(
         F.SWISS_DYNAMICS: {"rounds", "eliminate"},
         F.SINGLE_ELIMINATION: {"third_place"},
         F.ARENA: {"battles", "batch", "policy"},
-    }.get(fmt, set())
+    }.get(fmt, set())  # type: ignore[call-overload]  # keys are str choices, fmt a str
     if not isinstance(config, dict):
         errors["config"] = ["must be an object"]
         return {}
@@ -184,7 +184,7 @@ def _resolve_competitors(
 ) -> list[Competitor]:
     items = list(competitors)
     ids = [c.pk if isinstance(c, Competitor) else c for c in items]
-    found = {
+    found: dict[int | str, Competitor] = {
         c.pk: c for c in Competitor.objects.filter(pk__in=[i for i in ids if isinstance(i, int)])
     }
     found.update(
@@ -1023,7 +1023,7 @@ def tournament_predict(*, tournament: Tournament) -> dict[str, Any]:
 def tournament_compute_standings(tournament: Tournament) -> dict[str, Any]:
     """Standings (points, games, tie-breaks or bracket placement) from the results so far."""
     entries = _entries(tournament)
-    stats = {
+    stats: dict[int, dict[str, Any]] = {
         e.competitor_id: {
             "competitor_id": e.competitor_id,
             "name": e.competitor.name,
@@ -1111,8 +1111,8 @@ def tournament_compute_standings(tournament: Tournament) -> dict[str, Any]:
                 r["seed"],
             )
         )
-    for rank, row in enumerate(rows, start=1):
-        row.setdefault("rank", rank)
+    for rank, standing in enumerate(rows, start=1):
+        standing.setdefault("rank", rank)
     return {"standings": rows, "tiebreaks": list(tiebreaks)}
 
 

@@ -155,7 +155,8 @@ def _serve_insert(*, match_id: int, voter_hash: str, swapped: bool, nonce: str) 
         "nonce": nonce,
         "served_at": timezone.now(),
     }
-    fields = [meta.get_field(name) for name in values]
+    concrete = {f.name: f for f in meta.concrete_fields}
+    fields = [concrete[name] for name in values]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     params = [
         f.get_db_prep_save(v, connection) for f, v in zip(fields, values.values(), strict=True)
@@ -203,8 +204,8 @@ def battle_next(
                 status=404,
             )
         fewest = candidates[0][1]
-        candidates = [pk for pk, n in candidates if n == fewest]
-        match_id = int(candidates[int(generator.integers(len(candidates)))])
+        tied = [pk for pk, n in candidates if n == fewest]
+        match_id = int(tied[int(generator.integers(len(tied)))])
         swapped = bool(generator.random() < 0.5)
         nonce = secrets.token_hex(16)
         serve_id = _serve_insert(

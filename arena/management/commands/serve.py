@@ -79,7 +79,7 @@ class Command(BaseCommand):
         for name, cmd in commands:
             procs.append((name, subprocess.Popen(cmd, env=env, start_new_session=True)))
 
-        def stop(*_: object) -> None:
+        def stop(*_signal: object) -> None:
             for _, p in procs:
                 if p.poll() is None:
                     os.killpg(p.pid, signal.SIGTERM)
@@ -90,7 +90,11 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     os.killpg(p.pid, signal.SIGKILL)
 
-        signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
+        def stop_and_exit(*_signal: object) -> None:
+            stop()
+            sys.exit(0)
+
+        signal.signal(signal.SIGTERM, stop_and_exit)
         url = f"http://{host}:{port}/"
         for _ in range(100):
             try:
