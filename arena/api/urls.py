@@ -1,4 +1,4 @@
-"""API routes: ``/api/v1/...``, the OpenAPI schema at ``/api/schema/`` and Swagger UI at ``/api/docs/``."""
+"""API routes: ``/api/v1/...``, the OpenAPI schema ``/api/schema/``, Swagger UI ``/api/docs/``."""
 
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView

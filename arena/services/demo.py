@@ -196,7 +196,7 @@ def demo_tournaments(*, seed: int = 20261123) -> dict[str, str]:
 
 
 def demo_arena_pool(*, size: int = 12, seed: int = 20261123) -> int:
-    """Fill the open arena's pool with battles whose answers are generated; returns how many were added."""
+    """Fill the open arena's pool with battles whose answers are generated; returns how many."""
     from arena.services.arena_mode import arena_top_up
     from arena.services.matches import inline_dispatch, run_inline
 

@@ -41,8 +41,10 @@ class Command(BaseCommand):
                 self.stderr.write(
                     self.style.WARNING(
                         f"WARNING: Redis is not reachable at {settings.REDIS_URL} ({exc}).\n"
-                        "         Falling back to in-process tasks (LUDUS_EAGER=1): no background worker,\n"
-                        "         no periodic leaderboard rebuilds. Start Redis and set REDIS_URL for the full service."
+                        "         Falling back to in-process tasks (LUDUS_EAGER=1): "
+                        "no background worker,\n"
+                        "         no periodic leaderboard rebuilds. "
+                        "Start Redis and set REDIS_URL for the full service."
                     )
                 )
         if eager:
