@@ -117,7 +117,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_EAGER = env_bool("LUDUS_EAGER", False)
 CACHES: dict[str, dict[str, object]]
-if CELERY_EAGER or TESTING and env_bool("LUDUS_TEST_LOCMEM_CACHE", False):
+if CELERY_EAGER:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
     CACHES = {
