@@ -1,4 +1,6 @@
-# Ludus: `make run` starts everything on this machine, `make test` runs the whole suite.
+# Ludus: `make run` starts everything on this machine; `make test` runs the format check, the
+# linter (100-column lines), mypy on every package and the whole pytest suite (which includes
+# the OpenAPI schema diff against docs/openapi.yaml; `make schema` regenerates it).
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -6,7 +8,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test install lint fmt bench migrate demo clean
+.PHONY: run test install lint fmt schema bench migrate demo clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,11 +30,16 @@ run: install
 	$(PY) manage.py serve --demo --host $(HOST) --port $(PORT)
 
 lint: install
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
 fmt: install
 	$(VENV)/bin/ruff format .
+
+# The committed API schema; tests/arena/test_api_schema.py fails when it is out of date.
+schema: install
+	$(PY) manage.py spectacular --file docs/openapi.yaml --validate --fail-on-warn
 
 test: install lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)

@@ -682,7 +682,8 @@ class LeaderboardSnapshot(models.Model):
     params = models.JSONField(default=dict)
     inputs = models.JSONField(
         default=dict,
-        help_text="Exactly which battles were used: scope, id watermarks, excluded models and pair counts",
+        help_text="Exactly which battles were used: scope, id watermarks, excluded models and "
+        "pair counts",
     )
     board = models.JSONField(
         default=dict, help_text="How the board was shown: interval method, listing rule"

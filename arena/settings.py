@@ -14,7 +14,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from arena.env import env_bool, env_int, env_list, env_networks, env_str
+from arena.env import env_bool, env_float, env_int, env_list, env_networks, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("LUDUS_VAR_DIR", str(BASE_DIR / "var")))
@@ -116,7 +116,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # sets LUDUS_EAGER=1: tasks run in-process and the cache is local memory.
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_EAGER = env_bool("LUDUS_EAGER", False)
-if CELERY_EAGER or TESTING and env_bool("LUDUS_TEST_LOCMEM_CACHE", False):
+CACHES: dict[str, dict[str, object]]
+if CELERY_EAGER:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 else:
     CACHES = {
@@ -246,15 +247,32 @@ LUDUS_ALLOW_INTERNAL_ENDPOINTS = env_bool("LUDUS_ALLOW_INTERNAL_ENDPOINTS", Fals
 # Reverse proxies whose X-Forwarded-For is believed (none by default: REMOTE_ADDR is the client).
 LUDUS_TRUSTED_PROXIES = env_networks("LUDUS_TRUSTED_PROXIES", [])
 LUDUS_LEADERBOARD_DEBOUNCE_SECONDS = env_int("LUDUS_LEADERBOARD_DEBOUNCE_SECONDS", 2, minimum=0)
-# How long a web process trusts the latest leaderboard ETag it read from the cache (0: ask every time).
+# How long a web process trusts the latest leaderboard ETag it read from the cache
+# (0: ask every time).
 LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS = env_int("LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS", 1, minimum=0)
 # Idempotency-Key records older than this are pruned hourly (after which a key counts as new).
 LUDUS_IDEMPOTENCY_RETENTION_HOURS = env_int("LUDUS_IDEMPOTENCY_RETENTION_HOURS", 24, minimum=1)
-LUDUS_BOOTSTRAP_ROUNDS = env_int("LUDUS_BOOTSTRAP_ROUNDS", 100, minimum=0)
 # The listing rule: a model with fewer battles or fewer distinct opponents in a board's data is
 # provisional there (listed apart, never ranked above an established model).
 LUDUS_LISTING_MIN_BATTLES = env_int("LUDUS_LISTING_MIN_BATTLES", 100, minimum=0)
 LUDUS_LISTING_MIN_OPPONENTS = env_int("LUDUS_LISTING_MIN_OPPONENTS", 5, minimum=0)
+# Largest battle file accepted by the import endpoint, in bytes.
+LUDUS_IMPORT_MAX_BYTES = env_int("LUDUS_IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1)
+# Seconds a served battle's signed token stays valid for a vote.
+LUDUS_BATTLE_TOKEN_MAX_AGE = env_int("LUDUS_BATTLE_TOKEN_MAX_AGE", 3600, minimum=1)
+# The open arena keeps this many battles ready and wants this many votes on each.
+LUDUS_ARENA_POOL_SIZE = env_int("LUDUS_ARENA_POOL_SIZE", 20, minimum=0)
+LUDUS_ARENA_VOTES_PER_BATTLE = env_int("LUDUS_ARENA_VOTES_PER_BATTLE", 3, minimum=1)
+# Match steps: a competitor forfeits after this many failed attempts; a step whose match is
+# untouched this long is taken for dead and re-sent by the sweep; retries back off from this.
+LUDUS_FORFEIT_AFTER = env_int("LUDUS_FORFEIT_AFTER", 3, minimum=1)
+LUDUS_STUCK_AFTER_SECONDS = env_int("LUDUS_STUCK_AFTER_SECONDS", 300, minimum=1)
+LUDUS_STEP_RETRY_BASE_MS = env_int("LUDUS_STEP_RETRY_BASE_MS", 1000, minimum=1)
+# Periods (seconds) of the Celery beat jobs in workers/celery.py.
+LUDUS_LEADERBOARD_PERIOD = env_float("LUDUS_LEADERBOARD_PERIOD", 60.0, minimum=1.0)
+LUDUS_SWEEP_PERIOD = env_float("LUDUS_SWEEP_PERIOD", 60.0, minimum=1.0)
+LUDUS_PRUNE_PERIOD = env_float("LUDUS_PRUNE_PERIOD", 3600.0, minimum=1.0)
+LUDUS_ARENA_TOPUP_PERIOD = env_float("LUDUS_ARENA_TOPUP_PERIOD", 30.0, minimum=1.0)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json")

@@ -158,7 +158,8 @@ def timing(seed: int) -> list[str]:
         weight=np.concatenate([wins, n - wins]).astype(float),
     )
     rows = [
-        "| intervals | wall (best of 3) | CPU | largest distance of a bound from the sandwich bound (points) |",
+        "| intervals | wall (best of 3) | CPU "
+        "| largest distance of a bound from the sandwich bound (points) |",
         "|---|---:|---:|---:|",
     ]
     results = {}

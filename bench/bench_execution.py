@@ -1,17 +1,18 @@
 """Benchmark match execution through real Celery workers, and arena matchmaking.
 
-Run: ``.venv/bin/python bench/bench_execution.py [--quick] [--configs 1x48,2x24]`` (needs Redis and, by default,
-PostgreSQL; ``BENCH_DATABASE_URL`` picks another database, which is dropped and recreated).
+Run: ``.venv/bin/python bench/bench_execution.py [--quick] [--configs 1x48,2x24]`` (needs Redis
+and, by default, PostgreSQL; ``BENCH_DATABASE_URL`` picks another database, which is dropped and
+recreated).
 Prints markdown tables and replaces the ``## Execution (bench_execution.py)`` section of
 ``bench/RESULTS.md``.
 
 1. Throughput: a 64-model Swiss tournament (6 rounds, 192 matches) whose competitors and
    judge are OpenAI-compatible endpoints on a local test server answering after 200 ms.
    ``celery worker`` processes with a threads pool play it (one process of 48 threads, and
-   two of 24, one per core; persistent database connections, within PostgreSQL's 100); we report judged matches per
-   minute, the peak and time-averaged number of generations in flight (seen by the server)
-   and per-round wall times. Every match needs two generations and two judge calls
-   (position swap), so a round's critical path is about 400 ms of network time.
+   two of 24, one per core; persistent database connections, within PostgreSQL's 100); we
+   report judged matches per minute, the peak and time-averaged number of generations in
+   flight (seen by the server) and per-round wall times. Every match needs two generations
+   and two judge calls (position swap), so a round's critical path is about 400 ms of network time.
 2. Matchmaking: simulated arenas of 16 models with a Bradley-Terry truth; battles needed by
    the ``active`` policy (``ranking.matchmaking``) and by uniform random pairing to reach a
    target Kendall's tau between fitted Bradley-Terry ratings and the truth.
@@ -45,8 +46,10 @@ def _machine() -> str:
     model = cpu_model()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
-        f"Machine: {os.cpu_count()} cores, CPU `{model}` (platform.processor: `{platform.processor() or '?'}`), "
-        f"Python {platform.python_version()}, {dt.datetime.now():%Y-%m-%d %H:%M}, load average {load:.1f} "
+        f"Machine: {os.cpu_count()} cores, CPU `{model}` "
+        f"(platform.processor: `{platform.processor() or '?'}`), "
+        f"Python {platform.python_version()}, {dt.datetime.now():%Y-%m-%d %H:%M}, "
+        f"load average {load:.1f} "
         "at the start (the cores are shared with other jobs)."
     )
 
@@ -291,39 +294,46 @@ def _render(
         "per-endpoint cap 4 for competitors, 128 for the judge. Targets: at least 50 generations in flight, "
         "at least 100 judged matches per minute.",
         "",
-        "| worker processes x threads | latency (ms) | matches | wall (s) | judged matches / min | peak generations in flight | "
-        "mean in flight while generating | round wall times (s) | generation latency p50 / p95 (ms) |",
+        "| worker processes x threads | latency (ms) | matches | wall (s) | judged matches / min "
+        "| peak generations in flight | mean in flight while generating | round wall times (s) "
+        "| generation latency p50 / p95 (ms) |",
         "|---:|---:|---:|---:|---:|---:|---:|:---|---:|",
     ]
     for r in throughput:
         rounds = ", ".join(f"{s:.1f}" for s in r["round_seconds"])
         lines.append(
-            f"| {r['processes']} x {r['concurrency']} | {r['latency_ms']:.0f} | {r['done']}/{r['matches']}"
-            f"{'' if r['completed'] else ' (timed out)'} | {r['seconds']:.1f} | {r['matches_per_min']:.0f} | "
-            f"{r['max_generations_in_flight']} | {r['mean_generations_in_flight_when_busy']:.1f} | {rounds} | "
+            f"| {r['processes']} x {r['concurrency']} | {r['latency_ms']:.0f} "
+            f"| {r['done']}/{r['matches']}{'' if r['completed'] else ' (timed out)'} "
+            f"| {r['seconds']:.1f} | {r['matches_per_min']:.0f} "
+            f"| {r['max_generations_in_flight']} "
+            f"| {r['mean_generations_in_flight_when_busy']:.1f} | {rounds} | "
             f"{r['generation_latency_p50']:.0f} / {r['generation_latency_p95']:.0f} |"
         )
     lines += [
         "",
-        "The peak depends on how fast the worker processes start a round's 32 match steps: each step does a "
-        "few database queries before it requests both answers in parallel, so with less CPU to spare (other "
-        "jobs on the 2 cores) fewer of the 64 answers overlap within the 200 ms; two processes (one per core) "
-        "start them faster than one. Round wall times include pairing the next round (FIDE Dutch, 64 players).",
+        "The peak depends on how fast the worker processes start a round's 32 match steps: "
+        "each step does a few database queries before it requests both answers in parallel, "
+        "so with less CPU to spare (other jobs on the 2 cores) fewer of the 64 answers overlap "
+        "within the 200 ms; two processes (one per core) start them faster than one. "
+        "Round wall times include pairing the next round (FIDE Dutch, 64 players).",
         "",
         "### Matchmaking: battles to a target ranking accuracy",
         "",
         "16 simulated models, strengths ~ N(1000, 150) Elo, Bradley-Terry outcomes with ties "
-        "(`ranking.matchmaking.matchmaking_simulate`); battles in batches of 40, ratings refitted after each "
-        "batch (Bradley-Terry, L2 C = 1, sandwich intervals); accuracy = Kendall's tau against the truth. "
-        "`active` = interval-overlap exploitation + under-sampling exploration (K-Sort-Arena-like), "
-        "`uniform` = uniformly random pairs. Budget 10,000 battles (runs that never reach the target count as 10,000).",
+        "(`ranking.matchmaking.matchmaking_simulate`); battles in batches of 40, "
+        "ratings refitted after each batch (Bradley-Terry, L2 C = 1, sandwich intervals); "
+        "accuracy = Kendall's tau against the truth. "
+        "`active` = interval-overlap exploitation + under-sampling exploration "
+        "(K-Sort-Arena-like), `uniform` = uniformly random pairs. "
+        "Budget 10,000 battles (runs that never reach the target count as 10,000).",
         "",
         "| target tau | policy | mean battles | median | p90 | not reached | seeds |",
         "|---:|:---|---:|---:|---:|---:|---:|",
     ]
     for r in matchmaking:
         lines.append(
-            f"| {r['target']:.2f} | {r['policy']} | {r['mean']:.0f} | {r['median']:.0f} | {r['p90']:.0f} | "
+            f"| {r['target']:.2f} | {r['policy']} | {r['mean']:.0f} | {r['median']:.0f} "
+            f"| {r['p90']:.0f} | "
             f"{r['not_reached']} | {r['seeds']} |"
         )
     return "\n".join(lines) + "\n"

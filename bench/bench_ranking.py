@@ -423,7 +423,8 @@ def main() -> None:
         "",
         f"Machine: {machine()}; load average at start {load_start}, at end "
         f"{os.getloadavg()[0]:.1f} (other jobs share the 2 cores: the CPU column is "
-        "this process's CPU time, less sensitive to that than wall time). BLAS is limited to one thread inside Ludus's BT "
+        "this process's CPU time, less sensitive to that than wall time). "
+        "BLAS is limited to one thread inside Ludus's BT "
         "(threadpoolctl): on this 2-core machine OpenBLAS's thread hand-off made a 200×200 "
         "solve take ~120 ms instead of 0.5 ms.",
         "",

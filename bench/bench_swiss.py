@@ -146,8 +146,10 @@ def main() -> None:
     lines = [
         SECTION,
         "",
-        f"Date {dt.date.today()}, 2 cores, {_cpu()} ({platform.processor() or 'n/a'}), Python {platform.python_version()}.",
-        f"Time to pair round {args.rounds_before + 1} (best of 3, one run for 1,024), ratings ~ N(1500, 200),",
+        f"Date {dt.date.today()}, 2 cores, {_cpu()} ({platform.processor() or 'n/a'}), "
+        f"Python {platform.python_version()}.",
+        f"Time to pair round {args.rounds_before + 1} (best of 3, one run for 1,024), "
+        "ratings ~ N(1500, 200),",
         "earlier rounds random results. Target: Dutch, 256 players < 2 s per round.",
         "",
         "| players | system | seconds per round | vs Ludus dutch |",

@@ -40,6 +40,7 @@ from ranking.bracket import (  # noqa: E402
     double_elimination,
 )
 from ranking.simulate import scores_to_win, swiss_dynamics, swiss_dynamics_samples  # noqa: E402
+from ranking.swiss import play_swiss, swiss_from_ratings  # noqa: E402
 
 SECTION = "## Tournaments (bench_tournaments.py)"
 
@@ -169,12 +170,8 @@ DUTCH_ROUNDS = 5
 DUTCH = f"Swiss, FIDE Dutch (ranking.swiss), {DUTCH_ROUNDS} rounds (40 matches x 6 calls)"
 
 
-def dutch_player() -> Callable[[np.ndarray, int, np.random.Generator], np.ndarray] | None:
-    """A FIDE Dutch Swiss on match win matrix ``w`` via ranking.swiss, if it exists."""
-    try:
-        from ranking.swiss import play_swiss, swiss_from_ratings
-    except ImportError:
-        return None
+def dutch_player() -> Callable[[np.ndarray, int, np.random.Generator], np.ndarray]:
+    """A FIDE Dutch Swiss on match win matrix ``w`` via ranking.swiss."""
 
     def run(w: np.ndarray, rounds: int, gen: np.random.Generator) -> np.ndarray:
         m = w.shape[0]
@@ -234,7 +231,7 @@ def bench_budget(quick: bool) -> tuple[list[str], str]:
                 name = f"Swiss dynamics, {r} rounds ({r * m // 2} matches x {k} calls)"
                 results.setdefault((name, sd), []).extend(tau(truth, x) for x in sw)
                 used.setdefault(name, []).extend(sw.sum(axis=1) * k)
-            if dutch is not None and len(results.get((DUTCH, sd), [])) < dutch_reps:
+            if len(results.get((DUTCH, sd), [])) < dutch_reps:
                 k = budget // (DUTCH_ROUNDS * m // 2)
                 try:
                     pts = dutch(match_win(p, k), DUTCH_ROUNDS, gen)
@@ -271,9 +268,7 @@ def bench_budget(quick: bool) -> tuple[list[str], str]:
             cells.append(f"{v.mean():.3f} ± {v.std(ddof=1) / np.sqrt(len(v)):.3f}")
         calls = f"{np.mean(used[n]):.0f}" if n in used else str(budget)
         rows.append(f"| {n} | " + " | ".join(cells) + f" | {calls} |")
-    if dutch is None:
-        rows.append("\n(ranking.swiss not importable: no FIDE Dutch row.)")
-    elif dutch_errors:
+    if dutch_errors:
         rows.append(f"\n(FIDE Dutch failed {len(dutch_errors)} times, e.g. {dutch_errors[0]})")
     note = (
         f"{reps} random truths per spread ({dutch_reps} single tournaments for the FIDE "

@@ -137,9 +137,8 @@ class CeleryWorkerProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"celery worker exited with {self.proc.returncode}:\n{self.log_path.read_text()}"
-                )
+                log = self.log_path.read_text()
+                raise RuntimeError(f"celery worker exited with {self.proc.returncode}:\n{log}")
             if " ready." in self.log_path.read_text(errors="replace"):
                 return self
             time.sleep(0.1)
@@ -234,8 +233,9 @@ def celery_worker_process(transactional_db, celery_worker_env, celery_redis_url,
     """A started real Celery worker (threads pool, embedded beat) on the test database.
 
     The worker and this process use a dedicated Redis database (``celery_redis_url``:
-    ``LUDUS_TEST_REDIS_URL``, default DB 5 of ``REDIS_URL``), flushed first, so helpers' workers never consume each
-    other's tasks; tasks sent from the test process (``transaction.on_commit``) reach it.
+    ``LUDUS_TEST_REDIS_URL``, default DB 5 of ``REDIS_URL``), flushed first, so helpers' workers
+    never consume each other's tasks; tasks sent from the test process
+    (``transaction.on_commit``) reach it.
     Short recovery settings make crash tests fast: visibility timeout 10 s, stuck-step sweep
     every 2 s for steps idle 8 s. Yields a :class:`CeleryWorkerProcess` (``kill()`` is a
     SIGKILL; ``start()`` brings up a new worker).

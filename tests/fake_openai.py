@@ -99,6 +99,7 @@ class FakeOpenAI:
     def base_url(self) -> str:
         assert self._server is not None, "start() the server first"
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str)
         return f"http://{host}:{port}/v1"
 
     def start(self, *, port: int = 0) -> FakeOpenAI:

@@ -1,4 +1,5 @@
-"""Throwaway service processes for fault tests: a redis-server and a PostgreSQL cluster of their own.
+"""Throwaway service processes for fault tests: a redis-server and a PostgreSQL cluster of their
+own.
 
 Each runs on a free port in a temporary directory, apart from the services the suite uses,
 so a test may stop and restart it. Both wait with bounded timeouts and are stopped (then

@@ -23,7 +23,7 @@ from kombu.transport import redis
 
 
 class Transport(redis.Transport):
-    """``redis.Transport`` whose ``client`` (the connection details) outlives ``Connection.collect()``."""
+    """``redis.Transport`` whose ``client`` (connection details) outlives ``Connection.collect``."""
 
     @property
     def client(self) -> Any:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -22,7 +24,7 @@ TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
     RedisTimeoutError,
 )
 #: Options of a task that retries transient errors with back-off (jittered, at most a minute apart).
-RETRY_OPTIONS: dict[str, object] = {
+RETRY_OPTIONS: dict[str, Any] = {
     "autoretry_for": TRANSIENT_ERRORS,
     "retry_backoff": True,
     "retry_backoff_max": 60,
@@ -38,21 +40,21 @@ app.autodiscover_tasks(["workers"], related_name="tasks")
 app.conf.beat_schedule = {
     "leaderboard-rebuild": {
         "task": "workers.tasks.leaderboard.rebuild_leaderboards_task",
-        "schedule": float(os.environ.get("LUDUS_LEADERBOARD_PERIOD", "60")),
+        "schedule": settings.LUDUS_LEADERBOARD_PERIOD,
     },
     # Re-send match steps left stuck by a crashed worker (see arena.services.tournaments).
     "sweep-stuck-steps": {
         "task": "workers.tasks.maintenance.sweep_stuck_task",
-        "schedule": float(os.environ.get("LUDUS_SWEEP_PERIOD", "60")),
+        "schedule": settings.LUDUS_SWEEP_PERIOD,
     },
     # Delete expired Idempotency-Key records and never-voted battle serves.
     "prune-expired": {
         "task": "workers.tasks.maintenance.prune_expired_task",
-        "schedule": float(os.environ.get("LUDUS_PRUNE_PERIOD", "3600")),
+        "schedule": settings.LUDUS_PRUNE_PERIOD,
     },
     # Keep the open arena's pool of battles ready for voters.
     "arena-top-up": {
         "task": "workers.tasks.arena.arena_top_up_task",
-        "schedule": float(os.environ.get("LUDUS_ARENA_TOPUP_PERIOD", "30")),
+        "schedule": settings.LUDUS_ARENA_TOPUP_PERIOD,
     },
 }

@@ -19,11 +19,12 @@ class ReusingRedisCacheClient(RedisCacheClient):
     """``RedisCacheClient`` that builds one ``redis.Redis`` per connection pool, not per call."""
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
-        pool = self._get_connection_pool(write)
+        # Django's private API
+        pool = self._get_connection_pool(write)  # type: ignore[attr-defined]
         clients = self.__dict__.setdefault("_clients_by_pool", {})
         client = clients.get(id(pool))
         if client is None:
-            client = clients[id(pool)] = self._client(connection_pool=pool)
+            client = clients[id(pool)] = self._client(connection_pool=pool)  # type: ignore[attr-defined]
         return client
 
 

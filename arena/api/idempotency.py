@@ -161,8 +161,8 @@ def idempotent(request: Any, *, scope: str, handler: Callable[[], Response]) -> 
                         connection.needs_rollback
                     ):  # the handler's write failed: nothing of it may commit
                         raise
-                    response = exception_handler(exc, {"request": request})
-                    if response is None:  # pragma: no cover
+                    refused = exception_handler(exc, {"request": request})
+                    if refused is None:  # pragma: no cover
                         raise
                 if response.status_code < 500:
                     try:
@@ -177,9 +177,10 @@ def idempotent(request: Any, *, scope: str, handler: Callable[[], Response]) -> 
         except (ApplicationError, APIException) as exc:
             # Refused after the transaction was spoiled (a constraint caught a race): store the
             # refusal on its own so a retry gets the same answer.
-            response = exception_handler(exc, {"request": request})
-            if response is None:  # pragma: no cover
+            refused = exception_handler(exc, {"request": request})
+            if refused is None:  # pragma: no cover
                 raise
+            response = refused
             if response.status_code < 500:
                 with contextlib.suppress(IntegrityError), transaction.atomic():
                     _store(scope=scope, key=key, body_hash=body_hash, response=response)

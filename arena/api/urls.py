@@ -1,6 +1,6 @@
-"""API routes: ``/api/v1/...``, the OpenAPI schema at ``/api/schema/`` and Swagger UI at ``/api/docs/``."""
+"""API routes: ``/api/v1/...``, the OpenAPI schema ``/api/schema/``, Swagger UI ``/api/docs/``."""
 
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -17,7 +17,7 @@ router.register("tournaments", TournamentViewSet, basename="tournament")
 router.register("accounts/keys", ApiKeyViewSet, basename="api-key")
 router.register("accounts/users", UserViewSet, basename="user")
 
-v1 = [
+v1: list[URLPattern | URLResolver] = [
     path("accounts/me/", MeView.as_view(), name="me"),
     path("battles/next/", BattleNextView.as_view(), name="battle-next"),
     path("votes/", VoteView.as_view(), name="vote"),

@@ -8,7 +8,7 @@ from typing import Any
 
 
 def content_key(prefix: str, *parts: Any) -> str:
-    """A cache key naming exactly its inputs (stable across processes, unlike ``hash()`` of strings)."""
+    """A cache key naming exactly its inputs (stable across processes, unlike ``hash()``)."""
     digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[
         :32
     ]

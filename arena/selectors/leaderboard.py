@@ -44,7 +44,7 @@ def leaderboard_latest_etag(*, method: str, source: str, category: str) -> str |
     etag = _cache_get(key)
     if not isinstance(etag, str):
         return None
-    ttl = float(getattr(settings, "LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS", 1.0))
+    ttl = float(settings.LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS)
     if ttl > 0:
         if len(_ETAGS) > 1024:
             _ETAGS.clear()
@@ -62,7 +62,7 @@ def leaderboard_get(
     """The latest (or a given version of a) snapshot as a dict, or ``None`` if none exists."""
     if version is None:
         cached = _cache_get(cache_key(method, source, category))
-        if cached is not None:
+        if isinstance(cached, dict):
             return cached
     qs = LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
     snapshot = (

@@ -362,7 +362,8 @@ def tournament_matches(
     seeds = {e.competitor_id: e.seed for e in field_entries(tournament)}
     out = []
     for m in qs:
-        shown = m.prompt_shown and m.status in Match.FINISHED
+        # prompt_shown is annotated by matches_with_prompt_shown
+        shown = m.prompt_shown and m.status in Match.FINISHED  # type: ignore[attr-defined]
         row: dict[str, Any] = {
             "id": m.pk,
             "round": m.round.number if m.round else None,

@@ -494,7 +494,7 @@ def competitor_head_to_head(*, competitor_id: int) -> list[dict[str, Any]]:
         else:
             rec[other]["ties"] += n
     names = dict(m.Competitor.objects.filter(id__in=list(rec)).values_list("id", "name"))
-    out = []
+    out: list[dict[str, Any]] = []
     for other, r in rec.items():
         total = r["wins"] + r["losses"] + r["ties"]
         out.append(

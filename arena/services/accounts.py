@@ -33,7 +33,8 @@ def api_key_issue(*, user: Any, name: str = "") -> tuple[ApiKey, str]:
     active = ApiKey.objects.filter(user=user, revoked_at__isnull=True).count()
     if active >= MAX_ACTIVE_KEYS:
         raise ApplicationError(
-            f"You already have {active} active API keys (the limit is {MAX_ACTIVE_KEYS}); revoke one first.",
+            f"You already have {active} active API keys (the limit is {MAX_ACTIVE_KEYS}); "
+            "revoke one first.",
             code="too_many_keys",
         )
     return ApiKey.issue(user=user, name=name)

@@ -14,10 +14,10 @@ import logging
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 
-from arena.env import env_int
 from arena.models import Battle, Competitor, Entry, Match, Tournament
 from arena.selectors.prompts import prompts_for_open_arena
 from arena.services.dispatch import dispatch
@@ -25,8 +25,8 @@ from clients import sim_seed
 
 log = logging.getLogger(__name__)
 
-POOL_SIZE = env_int("LUDUS_ARENA_POOL_SIZE", 20, minimum=0)
-VOTES_PER_BATTLE = env_int("LUDUS_ARENA_VOTES_PER_BATTLE", 3, minimum=1)
+POOL_SIZE = settings.LUDUS_ARENA_POOL_SIZE
+VOTES_PER_BATTLE = settings.LUDUS_ARENA_VOTES_PER_BATTLE
 OPEN_STATUSES = (Match.Status.PENDING, Match.Status.GENERATING, Match.Status.AWAITING_VOTES)
 
 

@@ -153,9 +153,9 @@ def battles_import(
     try:
         result = read_battles(
             source,
-            fmt=fmt,
+            fmt=fmt,  # type: ignore[arg-type]  # checked against IMPORT_FORMATS above
             skip_invalid=skip_invalid,
-            anonymous_only=anonymous_only,  # type: ignore[arg-type]
+            anonymous_only=anonymous_only,
             max_name_length=NAME_MAX_LENGTH,
             max_category_length=CATEGORY_MAX_LENGTH,
         )

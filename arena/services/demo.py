@@ -10,6 +10,7 @@ nothing.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 from django.db import transaction
@@ -108,11 +109,11 @@ def demo_load(*, n_battles: int = 3000, seed: int = 20261123) -> dict[str, int]:
             return {"competitors": created, "battles": 0}
 
         rng = np.random.default_rng(seed)
-        strength = np.array([c.sim_strength for c in competitors])
+        strengths = np.array([c.sim_strength for c in competitors])
         n = len(competitors)
         a = rng.integers(0, n, size=n_battles)
         b = (a + rng.integers(1, n, size=n_battles)) % n
-        p_a = 1.0 / (1.0 + 10.0 ** (-(strength[a] - strength[b]) / 400.0))
+        p_a = 1.0 / (1.0 + 10.0 ** (-(strengths[a] - strengths[b]) / 400.0))
         u = rng.random(n_battles)
         tie = u < 0.12
         a_wins = ~tie & (rng.random(n_battles) < p_a)
@@ -166,7 +167,7 @@ def demo_tournaments(*, seed: int = 20261123) -> dict[str, str]:
 
     names = [name for name, *_ in DEMO_COMPETITORS]
     prompt_sets = list(DEMO_PROMPTS)
-    specs = [
+    specs: list[tuple[str, str, dict[str, Any]]] = [
         # the demo prompts are public (the open arena serves them), so the admin's reuse is explicit
         (DEMO_SWISS, "swiss", {"system": "dutch", "rounds": 5, "reuse_published_prompts": True}),
         (
@@ -195,7 +196,7 @@ def demo_tournaments(*, seed: int = 20261123) -> dict[str, str]:
 
 
 def demo_arena_pool(*, size: int = 12, seed: int = 20261123) -> int:
-    """Fill the open arena's pool with battles whose answers are generated; returns how many were added."""
+    """Fill the open arena's pool with battles whose answers are generated; returns how many."""
     from arena.services.arena_mode import arena_top_up
     from arena.services.matches import inline_dispatch, run_inline
 

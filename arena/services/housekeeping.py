@@ -30,7 +30,7 @@ SERVE_MARGIN = timedelta(hours=1)
 
 
 def idempotency_retention() -> timedelta:
-    return timedelta(hours=int(getattr(settings, "LUDUS_IDEMPOTENCY_RETENTION_HOURS", 24)))
+    return timedelta(hours=settings.LUDUS_IDEMPOTENCY_RETENTION_HOURS)
 
 
 def _delete_in_batches(queryset: object, *, batch_size: int) -> int:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from arena.env import env_int
 from arena.models import Battle, Match, Source, Tournament
 from arena.services.dispatch import dispatch
 from arena.services.leaderboard import leaderboard_schedule_rebuild
@@ -21,8 +21,8 @@ from clients import EndpointError, backoff_delay
 
 log = logging.getLogger(__name__)
 
-FORFEIT_AFTER = env_int("LUDUS_FORFEIT_AFTER", 3, minimum=1)
-STEP_RETRY_BASE = float(env_int("LUDUS_STEP_RETRY_BASE_MS", 1000, minimum=1)) / 1000.0
+FORFEIT_AFTER = settings.LUDUS_FORFEIT_AFTER
+STEP_RETRY_BASE = settings.LUDUS_STEP_RETRY_BASE_MS / 1000.0
 
 
 def step_retry_delay(match_id: int, error: EndpointError) -> float:

@@ -18,7 +18,6 @@ import redis
 from django.conf import settings
 from django.utils import timezone
 
-from arena.env import env_int
 from arena.models import Competitor, Match
 from clients import (
     Completion,
@@ -34,7 +33,7 @@ from clients import (
 )
 
 #: A step whose match is untouched this long is taken for dead and re-sent by the sweep.
-STUCK_AFTER_SECONDS = env_int("LUDUS_STUCK_AFTER_SECONDS", 300, minimum=1)
+STUCK_AFTER_SECONDS = settings.LUDUS_STUCK_AFTER_SECONDS
 HEARTBEAT_SECONDS = max(0.5, STUCK_AFTER_SECONDS / 4)
 
 _local_limiter = LocalLimiter()

@@ -23,7 +23,8 @@ def task_send(*, name: str, args: Sequence[Any] = (), countdown: float | None = 
     """Send the task called ``name`` now (eager mode: run it now, in this process)."""
     if app.conf.task_always_eager:
         app.loader.import_default_modules()
-        app.tasks[name].apply_async(args=list(args), countdown=countdown)
+        # countdown=None means now
+        app.tasks[name].apply_async(args=tuple(args), countdown=countdown)  # type: ignore[arg-type]
         return
     app.send_task(name, args=list(args), countdown=countdown)
 

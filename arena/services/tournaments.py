@@ -105,7 +105,7 @@ def _resolve_competitors(
 ) -> list[Competitor]:
     items = list(competitors)
     ids = [c.pk if isinstance(c, Competitor) else c for c in items]
-    found = {
+    found: dict[int | str, Competitor] = {
         c.pk: c for c in Competitor.objects.filter(pk__in=[i for i in ids if isinstance(i, int)])
     }
     found.update(

@@ -40,7 +40,7 @@ _CANDIDATES = 25
 
 def battle_token_max_age() -> int:
     """Seconds a battle token stays valid (``settings.LUDUS_BATTLE_TOKEN_MAX_AGE``, 1 h)."""
-    return int(getattr(settings, "LUDUS_BATTLE_TOKEN_MAX_AGE", 3600))
+    return settings.LUDUS_BATTLE_TOKEN_MAX_AGE
 
 
 def voter_hash_make(*, user_id: int | None = None, anon_id: str | None = None) -> str:

@@ -56,16 +56,20 @@ def interval_chart(rows: Sequence[dict[str, Any]], *, title: str, limit: int = 2
     ]
     for t in _ticks(lo, hi):
         parts.append(
-            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{height - 22}" stroke="#e3e7ec"/>'
+            f'<line x1="{x(t):.1f}" x2="{x(t):.1f}" y1="{top}" y2="{height - 22}" '
+            'stroke="#e3e7ec"/>'
             f'<text x="{x(t):.1f}" y="{height - 8}" text-anchor="middle">{_fmt(t)}</text>'
         )
     for i, (r, lw, hg) in enumerate(zip(rows, lows, highs)):
         y = top + row_h * i + row_h / 2
         parts.append(
             f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(r["model"])}</text>'
-            f'<line x1="{x(lw):.1f}" x2="{x(hg):.1f}" y1="{y:.1f}" y2="{y:.1f}" stroke="#0b57d0" stroke-width="2"/>'
-            f'<line x1="{x(lw):.1f}" x2="{x(lw):.1f}" y1="{y - 4:.1f}" y2="{y + 4:.1f}" stroke="#0b57d0" stroke-width="2"/>'
-            f'<line x1="{x(hg):.1f}" x2="{x(hg):.1f}" y1="{y - 4:.1f}" y2="{y + 4:.1f}" stroke="#0b57d0" stroke-width="2"/>'
+            f'<line x1="{x(lw):.1f}" x2="{x(hg):.1f}" y1="{y:.1f}" y2="{y:.1f}" '
+            'stroke="#0b57d0" stroke-width="2"/>'
+            f'<line x1="{x(lw):.1f}" x2="{x(lw):.1f}" y1="{y - 4:.1f}" y2="{y + 4:.1f}" '
+            'stroke="#0b57d0" stroke-width="2"/>'
+            f'<line x1="{x(hg):.1f}" x2="{x(hg):.1f}" y1="{y - 4:.1f}" y2="{y + 4:.1f}" '
+            'stroke="#0b57d0" stroke-width="2"/>'
             f'<circle cx="{x(r["rating"]):.1f}" cy="{y:.1f}" r="3.5" fill="#1b1f24">'
             f"<title>{escape(r['model'])}: {r['rating']:.1f} [{lw:.1f}, {hg:.1f}]</title></circle>"
         )
@@ -111,7 +115,8 @@ def line_chart(
     ]
     for t in _ticks(y0, y1, 4):
         parts.append(
-            f'<line x1="{left}" x2="{left + pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#e3e7ec"/>'
+            f'<line x1="{left}" x2="{left + pw}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" '
+            'stroke="#e3e7ec"/>'
             f'<text x="{left - 4}" y="{sy(t) + 4:.1f}" text-anchor="end">{_fmt(t)}</text>'
         )
     x_ticks = _ticks(x0, x1, 6)
@@ -123,7 +128,8 @@ def line_chart(
         )
     if x_label:
         parts.append(
-            f'<text x="{left + pw / 2:.1f}" y="{height - 4}" text-anchor="middle">{escape(x_label)}</text>'
+            f'<text x="{left + pw / 2:.1f}" y="{height - 4}" text-anchor="middle">'
+            f"{escape(x_label)}</text>"
         )
     if y_label:
         parts.append(
@@ -136,7 +142,8 @@ def line_chart(
         upper = " ".join(f"{sx(bx):.1f},{sy(hi):.1f}" for bx, _, hi in band)
         lower = " ".join(f"{sx(bx):.1f},{sy(lo):.1f}" for bx, lo, _ in reversed(band))
         parts.append(
-            f'<polygon points="{upper} {lower}" fill="{PALETTE[i % len(PALETTE)]}" fill-opacity="0.15"/>'
+            f'<polygon points="{upper} {lower}" fill="{PALETTE[i % len(PALETTE)]}" '
+            'fill-opacity="0.15"/>'
         )
     for i, (name, s) in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
@@ -181,7 +188,8 @@ def heatmap_table(heatmap: dict[str, Any], *, caption: str) -> SafeString:
             else:
                 text = '<span class="muted">·</span>'
             parts.append(
-                f'<td style="background:{escape(cell["color"])}" title="{cell["n"]} battles">{text}</td>'
+                f'<td style="background:{escape(cell["color"])}" '
+                f'title="{cell["n"]} battles">{text}</td>'
             )
         parts.append("</tr>")
     parts.append("</tbody></table>")

@@ -1,4 +1,4 @@
-"""HTML pages and the small JSON feed the live leaderboard polls. Views stay thin: selectors read."""
+"""HTML pages and the small JSON feed the live leaderboard polls. Views are thin: selectors read."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from arena.web import charts
 POLL_INTERVAL_MS = 2000
 #: Scripts only from our own static files: even a markup bug could not run injected script.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
 )
 
 

@@ -262,7 +262,11 @@ def test_import_keeps_each_records_anony_and_category(admin_client, known):
 
 
 def test_import_csv_keeps_anony_and_category(admin_client, known):
-    content = "model_a,model_b,winner,anony,category\nalpha,beta,model_a,false,coding\nalpha,beta,tie,true,\n"
+    content = (
+        "model_a,model_b,winner,anony,category\n"
+        "alpha,beta,model_a,false,coding\n"
+        "alpha,beta,tie,true,\n"
+    )
     assert _upload(admin_client, content).status_code == 201
     stored = list(m.Battle.objects.order_by("id").values_list("anony", "category"))
     assert stored == [(False, "coding"), (True, "general")]

@@ -57,7 +57,10 @@ def test_import_never_fails_and_a_refusal_stores_nothing(
         for name in ("alpha", "beta"):
             CompetitorFactory(name=name)
     before = counts()
-    query = f"fmt={fmt}&create_models={str(create_models).lower()}&skip_invalid={str(skip_invalid).lower()}"
+    query = (
+        f"fmt={fmt}&create_models={str(create_models).lower()}"
+        f"&skip_invalid={str(skip_invalid).lower()}"
+    )
     r = staff_client.post(f"{API}/battles/import/?{query}", {"file": SimpleUploadedFile("f", data)})
     assert r.status_code in (201, 400), (r.status_code, r.content[:500])
     after = counts()

@@ -135,7 +135,7 @@ def throwaway_postgres():
 
 
 def test_postgres_restart_and_outage_through_gunicorn(throwaway_postgres, tmp_path):
-    """Restart: the first request on the kept connection succeeds. Outage: JSON 503 + Retry-After."""
+    """Restart: the first request on the kept connection succeeds. Outage: 503 + Retry-After."""
     from tests.processes import free_port
 
     pg = throwaway_postgres

@@ -52,7 +52,8 @@ def test_expired_records_and_unvoted_serves_go_and_everything_else_stays(anon, s
     assert m.Vote.objects.count() == 1 == m.Battle.objects.filter(source="human").count()
     assert prune_expired() == {"idempotency_records": 0, "unvoted_serves": 0}  # idempotent
 
-    # After its record is gone, a late retry of the vote is a new request: refused, never counted twice.
+    # After its record is gone, a late retry of the vote is a new request: refused, never
+    # counted twice.
     assert_error(_vote(anon, tokens[0], "key-0"), 409, "already_voted")
     assert m.Vote.objects.count() == 1
 

@@ -20,7 +20,7 @@ EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
 @pytest.fixture(autouse=True)
 def _locmem_cache(settings):
-    """Pages read snapshots through the cache; a per-test local cache keeps tests independent of Redis."""
+    """Pages read snapshots through the cache; a per-test local cache keeps tests off Redis."""
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.locmem.LocMemCache",

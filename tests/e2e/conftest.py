@@ -191,7 +191,7 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser, live_url: str) -> Iterator[object]:
-    """A fresh browser context (no cookies: a new anonymous voter) that fails the test on a JS error."""
+    """A fresh browser context (no cookies: a new anonymous voter); a JS error fails the test."""
     context = browser.new_context(base_url=live_url, viewport={"width": 1280, "height": 900})
     pg = context.new_page()
     errors: list[str] = []

@@ -33,10 +33,12 @@ LONG_ANSWER = "\n\n".join(
     [
         "## Merging two sorted lists",
         "The idea: walk both lists with two indices and always take the smaller head.",
-        "```python\ndef merge(a, b):\n    i = j = 0\n    out = []\n    while i < len(a) and j < len(b):\n"
+        "```python\ndef merge(a, b):\n    i = j = 0\n    out = []\n"
+        "    while i < len(a) and j < len(b):\n"
         "        if a[i] <= b[j]:\n            out.append(a[i]); i += 1\n        else:\n"
         "            out.append(b[j]); j += 1\n    return out + a[i:] + b[j:]\n```",
-        "- runs in O(n + m)\n- stable: equal items keep their order\n- works on any comparable items",
+        "- runs in O(n + m)\n- stable: equal items keep their order\n"
+        "- works on any comparable items",
         *[
             f"Paragraph {k}: a long explanation that makes this answer scroll inside its box."
             for k in range(25)

@@ -17,7 +17,8 @@ _OVERFLOW_JS = """(width) => {
   const out = [];
   const clipped = (el) => {
     for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
-      if (getComputedStyle(a).overflowX !== 'visible' && a.getBoundingClientRect().right <= width + 0.5) return true;
+      if (getComputedStyle(a).overflowX !== 'visible'
+          && a.getBoundingClientRect().right <= width + 0.5) return true;
     }
     return false;
   };
@@ -25,7 +26,8 @@ _OVERFLOW_JS = """(width) => {
     const r = el.getBoundingClientRect();
     const parent = el.parentElement.getBoundingClientRect();
     if (r.right > width + 0.5 && parent.right <= width + 0.5 && !clipped(el)) {
-      const cls = typeof el.className === 'string' && el.className.trim() ? '.' + el.className.trim().replace(/\\s+/g, '.') : '';
+      const cls = typeof el.className === 'string' && el.className.trim()
+        ? '.' + el.className.trim().replace(/\\s+/g, '.') : '';
       out.push([Math.round(r.right), el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') + cls]);
     }
   }

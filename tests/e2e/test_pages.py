@@ -100,7 +100,8 @@ def test_vote_reveals_models_and_leaderboard_updates_without_reload(page, live_u
         "() => document.getElementById('lb-recomputing').hidden", timeout=10_000
     )
     board.wait_for_function(
-        '([model, before]) => { const c = document.querySelector(`#lb-body tr[data-model="${model}"] td.battles`);'
+        "([model, before]) => {"
+        ' const c = document.querySelector(`#lb-body tr[data-model="${model}"] td.battles`);'
         " return c && Number(c.textContent.replace(/,/g, '')) > before; }",
         arg=[model_a, before_a],
         timeout=10_000,

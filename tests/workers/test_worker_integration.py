@@ -36,7 +36,8 @@ def _wait_finished(tournament: Tournament, worker, *, timeout: float) -> None:
         time.sleep(0.25)
     progress = tournament_progress(tournament=tournament)
     pytest.fail(
-        f"tournament not finished in {timeout} s: {progress}\n--- worker log (tail) ---\n{worker.log[-6000:]}"
+        f"tournament not finished in {timeout} s: {progress}\n"
+        f"--- worker log (tail) ---\n{worker.log[-6000:]}"
     )
 
 

@@ -63,7 +63,10 @@ class ApiKeyViewSet(
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return ApiKey.objects.none()
-        return ApiKey.objects.filter(user=self.request.user).order_by("-created_at", "-id")
+        user = self.request.user  # a User: IsAuthenticated refused anonymous requests
+        return ApiKey.objects.filter(user=user).order_by(  # type: ignore[misc]
+            "-created_at", "-id"
+        )
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = ApiKeyCreateSerializer(data=request.data)

@@ -32,7 +32,7 @@ _CONTENT_TYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv", "pairs": "
 
 def import_max_bytes() -> int:
     """Largest accepted import (``settings.LUDUS_IMPORT_MAX_BYTES``, 512 MiB by default)."""
-    return int(getattr(settings, "LUDUS_IMPORT_MAX_BYTES", 512 * 1024 * 1024))
+    return settings.LUDUS_IMPORT_MAX_BYTES
 
 
 class RawFileParser(BaseParser):

@@ -139,7 +139,8 @@ class LeaderboardView(APIView):
         if data is None:
             what = f"version {version} of " if version else ""
             raise ApplicationError(
-                f"No {what}leaderboard is published for method={q['method']}, source={q['source']}, "
+                f"No {what}leaderboard is published for method={q['method']}, "
+                f"source={q['source']}, "
                 f"category={q['category']} yet; leaderboards appear once battles have been rated "
                 "(see leaderboard/available/).",
                 code="not_found",

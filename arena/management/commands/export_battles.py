@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -41,6 +41,6 @@ class Command(BaseCommand):
                 for chunk in chunks:
                     out.write(chunk)
         else:
-            stream = self.stdout._out if hasattr(self.stdout, "_out") else sys.stdout
+            stream: TextIO = getattr(self.stdout, "_out", sys.stdout)
             for chunk in chunks:
                 stream.write(chunk)

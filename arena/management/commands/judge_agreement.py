@@ -10,7 +10,10 @@ from arena.services.judging import judge_agreement
 
 
 class Command(BaseCommand):
-    help = "Agreement of LLM-judge results with human votes on shared battles (raw, without ties, Cohen's kappa)."
+    help = (
+        "Agreement of LLM-judge results with human votes on shared battles "
+        "(raw, without ties, Cohen's kappa)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(

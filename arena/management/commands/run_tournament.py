@@ -17,7 +17,7 @@ from arena.services.tournaments import (
 
 
 class Command(BaseCommand):
-    help = "Create a tournament and start it (sent to the Celery workers, or played here with --inline)."
+    help = "Create a tournament and start it (on the Celery workers, or played here with --inline)."
 
     def add_arguments(self, parser):
         parser.add_argument("name")

@@ -41,8 +41,10 @@ class Command(BaseCommand):
                 self.stderr.write(
                     self.style.WARNING(
                         f"WARNING: Redis is not reachable at {settings.REDIS_URL} ({exc}).\n"
-                        "         Falling back to in-process tasks (LUDUS_EAGER=1): no background worker,\n"
-                        "         no periodic leaderboard rebuilds. Start Redis and set REDIS_URL for the full service."
+                        "         Falling back to in-process tasks (LUDUS_EAGER=1): "
+                        "no background worker,\n"
+                        "         no periodic leaderboard rebuilds. "
+                        "Start Redis and set REDIS_URL for the full service."
                     )
                 )
         if eager:
@@ -79,7 +81,7 @@ class Command(BaseCommand):
         for name, cmd in commands:
             procs.append((name, subprocess.Popen(cmd, env=env, start_new_session=True)))
 
-        def stop(*_: object) -> None:
+        def stop(*_signal: object) -> None:
             for _, p in procs:
                 if p.poll() is None:
                     os.killpg(p.pid, signal.SIGTERM)
@@ -90,7 +92,11 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     os.killpg(p.pid, signal.SIGKILL)
 
-        signal.signal(signal.SIGTERM, lambda *a: (stop(), sys.exit(0)))
+        def stop_and_exit(*_signal: object) -> None:
+            stop()
+            sys.exit(0)
+
+        signal.signal(signal.SIGTERM, stop_and_exit)
         url = f"http://{host}:{port}/"
         for _ in range(100):
             try:
