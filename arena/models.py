@@ -649,6 +649,85 @@ class PairCount(AppendOnlyModel):
         return f"{self.model_a_id} vs {self.model_b_id}: {self.wins_a}-{self.wins_b}-{self.ties}"
 
 
+class PairAggregate(models.Model):
+    """The Battle outcomes of one pair in one (source, category), folded in by the rebuild.
+
+    ``model_lo`` is the pair's smaller competitor id. Advanced from
+    :class:`AggregateWatermark` (``arena.services.aggregates``), so every way a Battle row
+    is written is covered without hooks. Private competitors are left out when read.
+    """
+
+    source = models.CharField(max_length=8, choices=Source.choices)
+    category = models.CharField(max_length=50)
+    model_lo = models.ForeignKey(
+        Competitor, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    model_hi = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="+")
+    wins_lo = models.PositiveBigIntegerField(default=0)
+    wins_hi = models.PositiveBigIntegerField(default=0)
+    ties = models.PositiveBigIntegerField(default=0, help_text="Both kinds of tie")
+    last_battle_id = models.BigIntegerField(default=0, help_text="Largest Battle id folded in")
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(model_lo__lt=F("model_hi")), name="pairagg_ordered"),
+            models.UniqueConstraint(
+                fields=["model_lo", "model_hi", "source", "category"], name="pairagg_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["source", "category"], name="pairagg_scope")]
+
+    def __str__(self) -> str:
+        return f"{self.source}/{self.category} {self.model_lo_id}-{self.model_hi_id}"
+
+
+class AggregateWatermark(models.Model):
+    """How far :class:`PairAggregate` has been advanced (one row), and which PairCount rows
+    the rebuild has seen (to know which scopes an import touched)."""
+
+    name = models.CharField(max_length=32, unique=True)
+    battles_upto = models.BigIntegerField(default=0)
+    pair_counts_upto = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name}: battles <= {self.battles_upto}"
+
+
+class LeaderboardState(models.Model):
+    """Per board (method, source, category): the state an online method reached and when its
+    slow part (a bootstrap interval, a simulation) was last computed.
+
+    ``ratings`` maps competitor ids (as strings) to the method's state; ``battles_upto`` and
+    ``last_tstamp``/``last_id`` say which battles it has applied and the last one in the
+    method's order (tstamp, id).
+    """
+
+    method = models.CharField(max_length=32)
+    source = models.CharField(max_length=16)
+    category = models.CharField(max_length=50)
+    params = models.JSONField(default=dict)
+    excluded_competitors = models.JSONField(default=list)
+    battles_upto = models.BigIntegerField(default=0)
+    last_tstamp = models.DateTimeField(null=True, blank=True)
+    last_id = models.BigIntegerField(default=0)
+    ratings = models.JSONField(default=dict)
+    interval = models.JSONField(
+        default=dict,
+        help_text=("The slow part: bounds by competitor id, computed_at, battles_upto"),
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["method", "source", "category"], name="leaderboardstate_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method}/{self.source}/{self.category} <= {self.battles_upto}"
+
+
 class IdempotencyRecord(models.Model):
     """The stored response to a write carrying an ``Idempotency-Key`` (replayed on retry)."""
 

@@ -247,6 +247,9 @@ LUDUS_ALLOW_INTERNAL_ENDPOINTS = env_bool("LUDUS_ALLOW_INTERNAL_ENDPOINTS", Fals
 # Reverse proxies whose X-Forwarded-For is believed (none by default: REMOTE_ADDR is the client).
 LUDUS_TRUSTED_PROXIES = env_networks("LUDUS_TRUSTED_PROXIES", [])
 LUDUS_LEADERBOARD_DEBOUNCE_SECONDS = env_int("LUDUS_LEADERBOARD_DEBOUNCE_SECONDS", 2, minimum=0)
+# Slow leaderboard parts (E[S] simulations, alpha-Rank and Elo bootstraps) are recomputed by the
+# scheduled rebuild at most this often; a vote refreshes the other numbers at once.
+LUDUS_LEADERBOARD_SLOW_SECONDS = env_int("LUDUS_LEADERBOARD_SLOW_SECONDS", 300, minimum=0)
 # How long a web process trusts the latest leaderboard ETag it read from the cache
 # (0: ask every time).
 LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS = env_int("LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS", 1, minimum=0)

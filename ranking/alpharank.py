@@ -723,7 +723,7 @@ def alpharank_from_battles(
     )
     iu, ju = np.triu_indices(len(models), k=1)
     missing = tuple((models[i], models[j]) for i, j in zip(iu, ju) if unplayed[i, j])
-    params = dict(base.params, rounds=int(rounds), confidence=conf, n_battles=len(battles))
+    params = dict(base.params, rounds=int(rounds), confidence=conf, n_battles=battles.n_battles)
     lower = upper = None
     if rounds > 0 and len(models) > 1:
         gen = as_rng(rng)

@@ -18,6 +18,7 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -95,6 +96,7 @@ def elo(
     rounds: int = 100,
     confidence: float = 0.95,
     rng: int | np.random.Generator | None = None,
+    initial: Mapping[str, float] | None = None,
 ) -> RatingResult:
     """Online Elo ratings, optionally with bootstrap intervals.
 
@@ -125,6 +127,11 @@ def elo(
         rounds are few).
     rng : int, Generator or None
         Randomness of the bootstrap.
+    initial : mapping, optional
+        Starting ratings of some models (others start at ``init``), for example a stored
+        state continued with newer battles: Elo on battles ``B1`` then, with ``initial`` set
+        to that result, on ``B2`` gives exactly the Elo of ``B1 + B2``. Only with
+        ``ci="none"`` (a bootstrap resamples the whole history).
 
     Returns
     -------
@@ -154,6 +161,13 @@ def elo(
     b = battles.b[order].tolist()
     score = _SCORE_A[battles.outcome[order]].tolist()
     ratings = [init] * battles.n_models
+    if initial:
+        if ci != "none":
+            raise InputError("initial ratings continue a state; use them with ci='none'")
+        for name, value in initial.items():
+            if name not in battles.models:
+                raise InputError(f"initial names {name!r}, which is not among the battle models")
+            ratings[battles.models.index(name)] = check_finite(f"initial[{name!r}]", value)
     for ia, ib, sa in zip(a, b, score):
         ra = ratings[ia]
         rb = ratings[ib]

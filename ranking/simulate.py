@@ -48,7 +48,7 @@ from ranking._validation import (
 from ranking.battles import Battles, components
 from ranking.bracket import bracket_probabilities, bracket_samples, win_matrix
 from ranking.errors import InputError
-from ranking.types import RatingResult
+from ranking.types import A_WINS, TIE, RatingResult
 
 __all__ = [
     "Cut",
@@ -676,14 +676,23 @@ def predict_tournament(
 
 
 def _resample(battles: Battles, gen: np.random.Generator) -> Battles:
-    """The battles drawn with replacement (a multinomial over the entries when weighted)."""
-    if battles.weight is None:
-        pick = gen.integers(0, len(battles), len(battles))
-        return Battles(battles.models, battles.a[pick], battles.b[pick], battles.outcome[pick])
-    counts = gen.multinomial(battles.n_battles, battles.weight / battles.weight.sum())
-    return Battles(
-        battles.models, battles.a, battles.b, battles.outcome, weight=counts.astype(np.float64)
+    """The battles drawn with replacement: a multinomial over the (pair, outcome) count cells.
+
+    Drawing N battles uniformly with replacement is that multinomial; drawing it over the
+    cells makes the result depend only on the counts, so individual battles and their pair
+    counts (or the same battles in another order) give the same resample for the same seed.
+    """
+    wins, ties = battles.pair_counts()
+    iu, ju = np.triu_indices(battles.n_models, k=1)
+    cells = np.concatenate([wins[iu, ju], wins[ju, iu], ties[iu, ju]])
+    total = float(cells.sum())
+    counts = (
+        gen.multinomial(battles.n_battles, cells / total) if total > 0 else np.zeros(cells.size)
     )
+    a = np.concatenate([iu, ju, iu]).astype(np.int32)
+    b = np.concatenate([ju, iu, ju]).astype(np.int32)
+    outcome = np.repeat(np.array([A_WINS, A_WINS, TIE], dtype=np.int8), iu.size)
+    return Battles(battles.models, a, b, outcome, weight=counts.astype(np.float64))
 
 
 def expected_score_rating(

@@ -302,13 +302,6 @@ def test_workers_tasks_import_only_core_and_below(project):
     assert found == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "services still import workers.tasks: arena/services/matches.py (formats engineer) and "
-        "arena/services/leaderboard.py (scale engineer); remove this mark when both are gone"
-    ),
-)
 def test_core_imports_no_upper_layer(project):
     modules, graph = project
     found = _violations(
@@ -325,11 +318,9 @@ def test_core_imports_no_upper_layer(project):
 @pytest.mark.xfail(
     strict=True,
     reason=(
-        "3 cycles remain, each being removed by its owner: arena.services matches <-> judging "
-        "<-> tournaments <-> arena_mode <-> workers.tasks.matches (formats engineer); "
-        "arena.services.leaderboard <-> arena.selectors.leaderboard/web <-> "
-        "workers.tasks.leaderboard (scale engineer); ranking._profile <-> "
-        "ranking.bradley_terry (ranking engineer). Remove this mark when they are gone"
+        "cycles remain in ranking/, each being removed by its owner: ranking._profile <-> "
+        "ranking.bradley_terry (ranking engineer); ranking.battle_files <-> ranking.battles. "
+        "Remove this mark when they are gone"
     ),
 )
 def test_no_import_cycles(project):

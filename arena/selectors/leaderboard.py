@@ -10,7 +10,14 @@ from django.conf import settings
 from django.core.cache import cache
 
 from arena.models import LeaderboardSnapshot
-from arena.services.leaderboard import ALL_CATEGORIES, cache_key, snapshot_cache, snapshot_to_dict
+from arena.services.leaderboard import (
+    ALL_CATEGORIES,
+    ETAG_MEMO,
+    cache_key,
+    leaderboard_etags_forget,
+    snapshot_cache,
+    snapshot_to_dict,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,15 +30,11 @@ def _cache_get(key: str) -> object | None:
         return None
 
 
-#: ETags read from the cache, kept in this process for ``LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS``
-#: (key -> (etag, expiry)): a poll then costs no cache round trip. A snapshot published in
-#: another process shows up here within that time, well inside the ``max-age`` clients get.
-_ETAGS: dict[str, tuple[str, float]] = {}
-
-
-def leaderboard_etags_forget() -> None:
-    """Forget the ETags this process remembers (a publish here, and tests)."""
-    _ETAGS.clear()
+#: ETags read from the cache, kept in this process (see ``arena.services.leaderboard``, which
+#: forgets them on a publish); a snapshot published in another process shows up here within
+#: ``LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS``, well inside the ``max-age`` clients get.
+_ETAGS = ETAG_MEMO
+__all__ = ["leaderboard_etags_forget", "leaderboard_get", "leaderboard_latest_etag"]
 
 
 def leaderboard_latest_etag(*, method: str, source: str, category: str) -> str | None:

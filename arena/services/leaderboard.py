@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -29,9 +30,24 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Max, Q, QuerySet
+from django.utils import timezone
 
-from arena.models import Battle, Competitor, LeaderboardSnapshot, PairCount, Source
-from ranking.battles import Battles
+from arena.models import (
+    Battle,
+    Competitor,
+    LeaderboardSnapshot,
+    LeaderboardState,
+    PairCount,
+    Source,
+)
+from arena.services.aggregates import (
+    AggregateAdvance,
+    aggregate_rows,
+    aggregate_scopes,
+    aggregates_advance,
+)
+from arena.services.queue import task_send
+from ranking.battles import Battles, components
 from ranking.types import A_WINS, B_WINS, OUTCOMES, TIE, RatingResult
 
 log = logging.getLogger(__name__)
@@ -59,10 +75,18 @@ def snapshot_cache(snapshot: LeaderboardSnapshot) -> None:
     data = snapshot_to_dict(snapshot)
     key = cache_key(snapshot.method, snapshot.source, snapshot.category)
     cache.set_many({key: data, f"{key}:etag": snapshot_etag(data)}, timeout=None)
-    # (imported here: the selector module imports this one)
-    from arena.selectors.leaderboard import leaderboard_etags_forget
-
     leaderboard_etags_forget()
+
+
+#: ETags read from the cache, kept in this process for ``LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS``
+#: (key -> (etag, expiry)) by ``arena.selectors.leaderboard``: a poll then costs no cache round
+#: trip. A snapshot published in another process shows up there within that time.
+ETAG_MEMO: dict[str, tuple[str, float]] = {}
+
+
+def leaderboard_etags_forget() -> None:
+    """Forget the ETags this process remembers (a publish here, and tests)."""
+    ETAG_MEMO.clear()
 
 
 @dataclass(frozen=True)
@@ -94,13 +118,19 @@ class MethodSpec:
         when the method gives no interval (the rows then carry null bounds and the page says so).
     ordered : bool
         An online method that needs individual battles in order: imported pair counts (which
-        have no order) are left out of its data, and the board says how many.
+        have no order) are left out of its data, and the board says how many. Its state is
+        stored per scope (:class:`arena.models.LeaderboardState`) and continued with newer
+        battles; its interval, if a bootstrap, is the slow part.
+    slow : bool
+        Expensive whatever the data size (simulations, bootstraps): refreshed at most every
+        ``LUDUS_LEADERBOARD_SLOW_SECONDS`` by the scheduled rebuild.
     """
 
     params: dict[str, Any]
     fn: Callable[..., RatingResult]
     interval: str = ""
     ordered: bool = False
+    slow: bool = False
 
 
 def _scope_filter(source: str, category: str) -> Q:
@@ -341,6 +371,7 @@ def _method_registry() -> dict[str, MethodSpec]:
             },
             elo,
             ordered=True,
+            slow=True,
             interval="95% percentile bootstrap over resampled battles replayed in draw order (as FastChat), "
             "widened to contain the chronological Elo; it describes the Elo number, not true strength",
         ),
@@ -359,6 +390,7 @@ def _method_registry() -> dict[str, MethodSpec]:
         "alpharank": MethodSpec(
             {"alpha": 100.0, "population_size": 50, "rounds": 100, "confidence": 0.95, "rng": 0},
             alpharank_rating,
+            slow=True,
             interval="95% percentile bootstrap of the stationary mass over resampled battles",
         ),
         "expected_score": MethodSpec(
@@ -371,31 +403,11 @@ def _method_registry() -> dict[str, MethodSpec]:
                 "rng": 0,
             },
             expected_score_rating,
+            slow=True,
             interval="95% bootstrap interval: ratings refitted on resampled battles and tournaments simulated "
             "for each refit (rating uncertainty and Monte Carlo error)",
         ),
     }
-
-
-def _components(battles: Battles) -> np.ndarray:
-    n = battles.n_models
-    parent = list(range(n))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for i, j in zip(battles.a.tolist(), battles.b.tolist()):
-        parent[find(i)] = find(j)
-    roots = [find(i) for i in range(n)]
-    sizes: dict[int, int] = {}
-    for r in roots:
-        sizes[r] = sizes.get(r, 0) + 1
-    order = sorted(sizes, key=lambda r: (-sizes[r], r))
-    label = {r: k for k, r in enumerate(order)}
-    return np.array([label[r] for r in roots], dtype=np.int64)
 
 
 def _battle_counts(battles: Battles) -> np.ndarray:
@@ -449,7 +461,7 @@ def _rows(
     battles = data.battles
     by_name = {name: i for i, name in enumerate(battles.models)}
     win_rate = _win_rates(battles)
-    component = _components(battles)
+    component = components(battles)
     counts = _battle_counts(battles)
     opponents = _opponents(battles)
     rows = result.to_rows()
@@ -564,6 +576,178 @@ def _data_version(inputs: dict[str, Any], board: dict[str, Any], withdrawn: set[
     return hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
 
 
+def _aggregate_data(
+    selection: dict[str, Any],
+    pairs: list[tuple[int, int, int, int, int, int]],
+    pair_rows: list[tuple[Any, ...]],
+    *,
+    ordered: bool,
+) -> BattleData:
+    """A scope's data from its pair aggregates (and pair counts unless ``ordered``): O(pairs).
+
+    The same battles as :func:`battle_data_load` gives, as weighted (pair, outcome) entries;
+    every method computed from them depends on the pair counts only.
+    """
+    excluded = {"rows": 0, "battles": 0}
+    if ordered and pair_rows:
+        excluded = {"rows": len(pair_rows), "battles": sum(r[2] + r[3] + r[4] for r in pair_rows)}
+        pair_rows = []
+    battles, ids = _build([], [p[:5] for p in pairs] + [r[:5] for r in pair_rows])
+    used_pairs = selection["pair_counts_upto"] is not None and not ordered
+    inputs = {
+        **selection,
+        "battles_upto": max((p[5] for p in pairs), default=0),
+        "pair_counts_upto": max((r[5] for r in pair_rows), default=0) if used_pairs else None,
+        "excluded_pair_counts": excluded,
+    }
+    n_records = sum(p[2] + p[3] + p[4] for p in pairs)
+    return BattleData(battles=battles, competitor_ids=ids, n_records=n_records, inputs=inputs)
+
+
+def _age_seconds(stamp: str | None, now: datetime) -> float:
+    if not stamp:
+        return float("inf")
+    return (now - datetime.fromisoformat(stamp)).total_seconds()
+
+
+def _online_state(
+    *,
+    method: str,
+    spec: MethodSpec,
+    data: BattleData,
+    selection: dict[str, Any],
+    slow_due: bool,
+    now: datetime,
+) -> tuple[RatingResult, dict[str, Any]]:
+    """An online method's result for ``data``: its stored state continued with the newer
+    battles, or recomputed from all of them when a new battle sorts before the state's last
+    one (an import of history), the parameters or the private competitors changed, or the
+    slow part (Elo's bootstrap interval) is due. Returns the result and its freshness."""
+    scope = {"method": method, "source": selection["source"], "category": selection["category"]}
+    state = LeaderboardState.objects.filter(**scope).first()
+    upto = data.inputs["battles_upto"]
+    battles_qs = scope_battles({**selection, "battles_upto": upto}).order_by("tstamp", "id")
+    columns = ("model_a_id", "model_b_id", "outcome", "tstamp", "id")
+    resume = (
+        state is not None
+        and state.params == spec.params
+        and state.excluded_competitors == selection["excluded_competitors"]
+        and state.battles_upto <= upto
+        and not (slow_due and spec.slow)
+    )
+    rows: list[tuple[Any, ...]] = []
+    if resume:
+        assert state is not None
+        rows = list(battles_qs.filter(id__gt=state.battles_upto).values_list(*columns))
+        if rows and state.last_tstamp is not None and rows[0][3] < state.last_tstamp:
+            resume = False  # a battle older than the state's last one: replay the history
+    if not resume:
+        rows = list(battles_qs.values_list(*columns))
+    previous: dict[str, Any] = dict(state.ratings) if (resume and state is not None) else {}
+    names = dict(
+        Competitor.objects.filter(
+            id__in={int(c) for c in previous} | {r[0] for r in rows} | {r[1] for r in rows}
+        ).values_list("id", "name")
+    )
+    battles, ids = _build(rows, [])
+    battles = battles.with_models(sorted({names[int(c)] for c in previous} | set(battles.models)))
+    by_name = {name: cid for cid, name in names.items()}
+    initial = {names[int(c)]: v for c, v in previous.items()}
+    params = dict(spec.params)
+    interval = dict(state.interval) if state is not None else {}
+    if method == "elo":
+        if resume or not slow_due:
+            params["ci"] = "none"
+        result = spec.fn(battles, **params, **({"initial": initial} if initial else {}))
+        ratings: dict[str, Any] = {
+            str(by_name[n]): float(v) for n, v in zip(battles.models, result.rating)
+        }
+        if params["ci"] != "none":
+            assert result.lower is not None and result.upper is not None
+            interval = {
+                "computed_at": now.isoformat(),
+                "battles_upto": upto,
+                "bounds": {
+                    str(by_name[n]): [float(lo), float(hi)]
+                    for n, lo, hi in zip(battles.models, result.lower, result.upper)
+                },
+            }
+    else:
+        initial_os = {n: (v[0], v[1]) for n, v in initial.items()}
+        result = spec.fn(battles, **params, **({"initial": initial_os} if initial_os else {}))
+        ratings = {
+            str(by_name[n]): [float(m), float(s)]
+            for n, m, s in zip(battles.models, result.extra["mu"], result.extra["sigma"])
+        }
+        interval = {"computed_at": now.isoformat(), "battles_upto": upto}
+    last = rows[-1] if rows else None
+    LeaderboardState.objects.update_or_create(
+        **scope,
+        defaults={
+            "params": spec.params,
+            "excluded_competitors": selection["excluded_competitors"],
+            "battles_upto": upto,
+            "last_tstamp": last[3] if last else (state.last_tstamp if resume and state else None),
+            "last_id": last[4] if last else (state.last_id if resume and state else 0),
+            "ratings": ratings,
+            "interval": interval,
+            "updated_at": now,
+        },
+    )
+    return _online_result(
+        method=method, result=result, data=data, ratings=ratings, interval=interval
+    )
+
+
+def _online_result(
+    *,
+    method: str,
+    result: RatingResult,
+    data: BattleData,
+    ratings: dict[str, Any],
+    interval: dict[str, Any],
+) -> tuple[RatingResult, dict[str, Any]]:
+    """The board's result over ``data``'s models from a stored state (one construction for a
+    continued and a recomputed state, so the two agree to the last digit)."""
+    cids = [str(c) for c in data.competitor_ids]
+    if method == "elo":
+        init = float(result.params["init"])
+        rating = np.array([ratings.get(c, init) for c in cids], dtype=np.float64)
+        bounds = interval.get("bounds", {})
+        lower = np.array([bounds.get(c, [-np.inf])[0] for c in cids], dtype=np.float64)
+        upper = np.array([bounds.get(c, [0.0, np.inf])[1] for c in cids], dtype=np.float64)
+        # a rating that moved since the bootstrap is never shown outside its interval
+        lower, upper = np.minimum(lower, rating), np.maximum(upper, rating)
+        extra: dict[str, Any] = {}
+    else:
+        mu = np.array([ratings[c][0] for c in cids], dtype=np.float64)
+        sigma = np.array([ratings[c][1] for c in cids], dtype=np.float64)
+        z = float(result.params["z"])
+        rating, lower, upper = mu, mu - z * sigma, mu + z * sigma
+        extra = {
+            "mu": mu,
+            "sigma": sigma,
+            "ordinal": mu - float(result.params["ordinal_z"]) * sigma,
+        }
+    board_result = RatingResult(
+        method=result.method,
+        params=result.params,
+        models=list(data.battles.models),
+        rating=rating,
+        lower=lower,
+        upper=upper,
+        battles=data.battles.battles_per_model(),
+        component=components(data.battles),
+        n_battles=data.battles.n_battles,
+        extra=extra,
+    )
+    freshness = {
+        "interval_computed_at": interval.get("computed_at"),
+        "interval_battles_upto": interval.get("battles_upto"),
+    }
+    return board_result, freshness
+
+
 def leaderboard_rebuild(
     *,
     source: str = "combined",
@@ -571,50 +755,110 @@ def leaderboard_rebuild(
     methods: Iterable[str] | None = None,
     force: bool = False,
     watermarks: tuple[int, int] | None = None,
+    slow_seconds: float = 0.0,
 ) -> list[LeaderboardSnapshot]:
     """Recompute the snapshots of one scope for the given methods (all registered by default).
 
     Every method sees the same committed battles (one pair of watermarks, taken here unless
-    given); an online method (``MethodSpec.ordered``) leaves the imported pair counts out and
-    its snapshot says how many.
+    given), read as pair aggregates (O(pairs)); an online method (``MethodSpec.ordered``)
+    continues its stored state with the newer battles, leaves the imported pair counts out and
+    its snapshot says how many. A slow method (``MethodSpec.slow``) whose last computation is
+    younger than ``slow_seconds`` keeps its snapshot (Elo: its bootstrap interval, widened to
+    contain the current rating); every snapshot's ``board["freshness"]`` says when each part
+    was computed and from which battles.
     """
     registry = _method_registry()
     wanted = list(registry) if methods is None else [m for m in methods if m in registry]
-    selection, rows, pair_rows = _scope_rows(
-        source=source, category=category, watermarks=watermarks
+    battle_max, pair_max = watermarks if watermarks is not None else _watermarks()
+    aggregates_advance(battles_upto=battle_max, pair_counts_upto=pair_max)
+    selection: dict[str, Any] = {
+        "source": source,
+        "category": category,
+        "battles_upto": battle_max,
+        "pair_counts_upto": pair_max if uses_pair_counts(source) else None,
+        "excluded_competitors": private_competitor_ids(),
+    }
+    pairs = aggregate_rows(
+        source=source,
+        category=category,
+        excluded=selection["excluded_competitors"],
+        all_categories=ALL_CATEGORIES,
+    )
+    pair_rows = list(
+        scope_pair_counts(selection).values_list(
+            "model_a_id", "model_b_id", "wins_a", "wins_b", "ties", "id"
+        )
     )
     withdrawn = set(
         Competitor.objects.filter(status=Competitor.Status.WITHDRAWN).values_list("id", flat=True)
     )
     rule = listing_rule()
+    now = timezone.now()
     loaded: dict[bool, BattleData] = {}
     snapshots = []
     for method in wanted:
         spec = registry[method]
         if spec.ordered not in loaded:
-            loaded[spec.ordered] = _battle_data(selection, rows, pair_rows, ordered=spec.ordered)
+            loaded[spec.ordered] = _aggregate_data(
+                selection, pairs, pair_rows, ordered=spec.ordered
+            )
         data = loaded[spec.ordered]
         if len(data.battles) == 0:
             continue
         board = {"interval": spec.interval, "listing": rule}
-        data_version = _data_version(data.inputs, board, withdrawn)
         latest = (
             LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
             .order_by("-version")
             .first()
         )
+        inputs = data.inputs
+        slow_due = True
+        if spec.slow and not force and slow_seconds > 0:
+            if spec.ordered:
+                state = LeaderboardState.objects.filter(
+                    method=method, source=source, category=category
+                ).first()
+                stamp = state.interval.get("computed_at") if state is not None else None
+            else:
+                stamp = latest.created_at.isoformat() if latest is not None else None
+            slow_due = _age_seconds(stamp, now) >= slow_seconds
+            if spec.ordered and not slow_due and state is not None:
+                upto = state.interval.get("battles_upto")
+                if upto != inputs["battles_upto"]:
+                    inputs = {**inputs, "interval_battles_upto": upto}
+        data_version = _data_version(inputs, board, withdrawn)
         if (
             latest is not None
             and not force
             and latest.data_version == data_version
             and latest.params == spec.params
         ):
-            # unchanged data and parameters: nothing to compute (the rebuild is idempotent and cheap)
+            # unchanged data and parameters: nothing to compute (idempotent and cheap)
             snapshot_cache(latest)
             snapshots.append(latest)
             continue
+        if spec.slow and not spec.ordered and not slow_due and latest is not None:
+            # not due yet: the latest snapshot stays, saying when and from which battles it was
+            # computed; a later scheduled rebuild refreshes it
+            snapshots.append(latest)
+            continue
         started = time.perf_counter()
-        result = spec.fn(data.battles, **spec.params)
+        freshness: dict[str, Any] = {"rating_computed_at": now.isoformat()}
+        if spec.ordered:
+            result, parts = _online_state(
+                method=method,
+                spec=spec,
+                data=data,
+                selection=selection,
+                slow_due=slow_due,
+                now=now,
+            )
+            freshness.update(parts)
+        else:
+            result = spec.fn(data.battles, **spec.params)
+            freshness.update(
+                interval_computed_at=now.isoformat(), interval_battles_upto=inputs["battles_upto"]
+            )
         elapsed = int((time.perf_counter() - started) * 1000)
         snapshots.append(
             snapshot_publish(
@@ -623,8 +867,8 @@ def leaderboard_rebuild(
                 category=category,
                 data_version=data_version,
                 params=spec.params,
-                inputs=data.inputs,
-                board=board,
+                inputs=inputs,
+                board={**board, "freshness": freshness},
                 ratings=_rows(result, data, rule=rule, withdrawn=withdrawn),
                 n_battles=data.battles.n_battles,
                 compute_ms=elapsed,
@@ -634,21 +878,43 @@ def leaderboard_rebuild(
     return snapshots
 
 
+def _scopes_of(source: str, category: str) -> set[tuple[str, str]]:
+    return {
+        (source, category),
+        (source, ALL_CATEGORIES),
+        ("combined", category),
+        ("combined", ALL_CATEGORIES),
+    }
+
+
 def leaderboard_scopes() -> list[tuple[str, str]]:
     """Every (source, category) that has battles."""
-    pairs = set(Battle.objects.values_list("source", "category").distinct())
+    pairs = aggregate_scopes()
     pc_categories = set(PairCount.objects.values_list("category", flat=True).distinct())
     pairs |= {(Source.IMPORT.value, c) for c in pc_categories}
     scopes: set[tuple[str, str]] = set()
     for source, category in pairs:
-        for s in (source, "combined"):
-            scopes.add((s, ALL_CATEGORIES))
-            scopes.add((s, category))
+        scopes |= _scopes_of(source, category)
     return sorted(scopes)
 
 
-def leaderboard_rebuild_all(*, force: bool = False) -> dict[str, int]:
-    """Rebuild every scope; returns how many snapshots are current per method."""
+def touched_scopes(advance: AggregateAdvance) -> list[tuple[str, str]]:
+    """The scopes whose data an aggregate advance changed."""
+    scopes: set[tuple[str, str]] = set()
+    for source, category in advance.touched:
+        scopes |= _scopes_of(source, category)
+    for category in advance.pair_count_categories:
+        scopes |= _scopes_of(Source.IMPORT.value, category)
+    return sorted(scopes)
+
+
+def leaderboard_rebuild_all(*, force: bool = False, scopes: str = "all") -> dict[str, int]:
+    """Rebuild every scope (``scopes="all"``) or only those with new battles (``"touched"``,
+    after a vote); returns how many snapshots are current per method.
+
+    Slow methods are refreshed at most every ``LUDUS_LEADERBOARD_SLOW_SECONDS`` (see
+    :func:`leaderboard_rebuild`); the periodic rebuild (every scope) catches them up.
+    """
     counts: dict[str, int] = {}
     try:
         watermarks = _watermarks()  # every board of one rebuild sees the same committed battles
@@ -656,10 +922,16 @@ def leaderboard_rebuild_all(*, force: bool = False) -> dict[str, int]:
         # the import schedules a rebuild when it commits; until then the boards stay as they are
         log.warning("leaderboard rebuild skipped: a long battle write is in flight")
         return {}
-    for source, category in leaderboard_scopes():
+    advance = aggregates_advance(battles_upto=watermarks[0], pair_counts_upto=watermarks[1])
+    chosen = leaderboard_scopes() if scopes == "all" else touched_scopes(advance)
+    for source, category in chosen:
         try:
             for snap in leaderboard_rebuild(
-                source=source, category=category, force=force, watermarks=watermarks
+                source=source,
+                category=category,
+                force=force,
+                watermarks=watermarks,
+                slow_seconds=settings.LUDUS_LEADERBOARD_SLOW_SECONDS,
             ):
                 counts[snap.method] = counts.get(snap.method, 0) + 1
         except (
@@ -680,6 +952,7 @@ def leaderboard_debounce_seconds() -> int:
 
 
 REBUILD_PENDING_KEY = "leaderboard:v1:rebuild-pending"
+REBUILD_TASK = "workers.tasks.leaderboard.rebuild_leaderboards_task"
 #: Process-local: until this time (``time.time()``) a rebuild is known to be scheduled that
 #: starts later, so a commit before it needs no cache round trip to be included. A hot vote
 #: stream then asks the cache once per window and process instead of once per vote.
@@ -749,10 +1022,9 @@ def leaderboard_schedule_rebuild() -> bool:
             _scheduled_until[0] = since + delay - min(_WINDOW_MARGIN_SECONDS, delay / 4)
         if not first:
             return
-        from workers.tasks.leaderboard import rebuild_leaderboards_task
-
         try:
-            rebuild_leaderboards_task.apply_async(countdown=delay)
+            # touched scopes only: the periodic rebuild covers every scope and the slow methods
+            task_send(name=REBUILD_TASK, args=(False, "touched"), countdown=delay)
         except Exception:
             log.exception(
                 "could not enqueue the leaderboard rebuild; the periodic rebuild will catch up"
