@@ -422,10 +422,14 @@ class LeaderboardSerializer(serializers.Serializer):
     inputs = serializers.DictField(
         required=False,
         help_text="Exactly which battles were used: source, category, battles_upto, pair_counts_upto, "
-        "excluded_pair_counts (the private competitors left out are not listed)",
+        "excluded_pair_counts (the private competitors left out are not listed); "
+        "interval_battles_upto when the interval comes from fewer battles than the ratings",
     )
     board = serializers.DictField(
-        required=False, help_text="interval (how bounds are computed) and listing rule"
+        required=False,
+        help_text="interval (how bounds are computed), listing rule and freshness: "
+        "rating_computed_at, interval_computed_at, interval_battles_upto (slow parts are "
+        "refreshed every LUDUS_LEADERBOARD_SLOW_SECONDS)",
     )
     ratings = RatingRowSerializer(many=True)
 

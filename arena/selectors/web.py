@@ -306,6 +306,7 @@ def board_notes(snapshot: dict[str, Any]) -> dict[str, str]:
         )
         if rule
         else "",
+        "freshness": freshness_note(board.get("freshness") or {}),
         "excluded": (
             f"This board excludes {excluded} imported pair-count battles: the method updates battle by battle "
             "and pair counts carry no order."
@@ -313,6 +314,31 @@ def board_notes(snapshot: dict[str, Any]) -> dict[str, str]:
         if excluded
         else "",
     }
+
+
+def _utc_label(value: Any) -> str:
+    stamp = _parse_time(value)
+    return stamp.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if stamp else ""
+
+
+def freshness_note(freshness: dict[str, Any]) -> str:
+    """When the board's numbers were computed: the ratings, and the interval (a slow part,
+    refreshed on its own cadence, can be older and come from fewer battles)."""
+    rating = _utc_label(freshness.get("rating_computed_at"))
+    interval = _utc_label(freshness.get("interval_computed_at"))
+    if not rating:
+        return ""
+    text = f"Ratings computed {rating}"
+    if interval and interval != rating:
+        upto = freshness.get("interval_battles_upto")
+        text += f"; intervals computed {interval}" + (
+            f" from the battles up to #{upto}" if upto is not None else ""
+        )
+        text += " (slow parts are refreshed on their own schedule; the interval is widened to "
+        text += "contain the current rating)"
+    elif interval:
+        text += ", intervals with them"
+    return text + "."
 
 
 def pairwise_win_rates(
@@ -324,8 +350,8 @@ def pairwise_win_rates(
 ) -> dict[str, Any]:
     """Win rate of each model against each other (ties ½) for the given models, in that order.
 
-    One aggregate query over the scope's battles (plus pair counts for imported data),
-    cached per data version.
+    Read from the pair aggregates the leaderboard rebuild keeps (O(pairs), never O(battles))
+    plus pair counts for imported data, cached per data version.
     """
     ids = [cid for cid, _ in models]
     key = content_key("web:winrates", source, category, data_version, ids)
@@ -333,7 +359,7 @@ def pairwise_win_rates(
         cached = cache.get(key)
         if cached is not None:
             return cached
-    q = Q(model_a_id__in=ids, model_b_id__in=ids)
+    q = Q(model_lo_id__in=ids, model_hi_id__in=ids)
     if source != "combined":
         q &= Q(source=source)
     if category != ALL:
@@ -352,12 +378,12 @@ def pairwise_win_rates(
             score[(a, b)] += 0.5 * n
             score[(b, a)] += 0.5 * n
 
-    for a, b, outcome, n in (
-        m.Battle.objects.filter(q)
-        .values_list("model_a_id", "model_b_id", "outcome")
-        .annotate(n=Count("id"))
+    for lo, hi, w_lo, w_hi, ties in m.PairAggregate.objects.filter(q).values_list(
+        "model_lo_id", "model_hi_id", "wins_lo", "wins_hi", "ties"
     ):
-        add(a, b, outcome, float(n))
+        add(lo, hi, m.Outcome.MODEL_A, float(w_lo))
+        add(lo, hi, m.Outcome.MODEL_B, float(w_hi))
+        add(lo, hi, m.Outcome.TIE, float(ties))
     if source in ("combined", "import"):
         pc = m.PairCount.objects.filter(model_a_id__in=ids, model_b_id__in=ids)
         if category != ALL:

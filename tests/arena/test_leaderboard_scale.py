@@ -1,0 +1,234 @@
+"""A vote's cost independent of history (issue 16): pair aggregates, online state, cadence.
+
+The expected values come from the battle-level path (``battle_data_load``: every stored Battle
+row read one by one, as the leaderboard did before the aggregates) and from the ranking
+library run on all battles at once, never from the aggregates or states under test.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from arena import models as m
+from arena.services import leaderboard as lb
+from arena.services.battles_io import battles_import
+from ranking.elo import elo
+from ranking.openskill import openskill_rate
+from tests.arena.test_api_common import API
+from tests.factories import CompetitorFactory
+
+pytest_plugins = ["tests.arena.test_api_common"]
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+OUTCOMES = ["model_a", "model_b", "tie", "tie (bothbad)"]
+
+
+def _random_battles(rng, comps, n, *, sources=("human",), categories=("general",), start=0):
+    out = []
+    for k in range(n):
+        i, j = rng.choice(len(comps), 2, replace=False)
+        out.append(
+            m.Battle(
+                model_a=comps[i],
+                model_b=comps[j],
+                outcome=OUTCOMES[rng.choice(4, p=[0.42, 0.38, 0.12, 0.08])],
+                source=sources[rng.integers(len(sources))],
+                category=categories[rng.integers(len(categories))],
+                # whole seconds: equal timestamps happen, and then the id decides the order
+                tstamp=T0 + timedelta(seconds=int(start + rng.integers(0, 3 * n + 1))),
+            )
+        )
+    return out
+
+
+def _battle_level_rows(method: str, source: str, category: str) -> tuple[list, dict]:
+    """The board's rows computed from every Battle row (the path before the aggregates)."""
+    spec = lb._method_registry()[method]
+    full = lb.battle_data_load(source=source, category=category, ordered=spec.ordered)
+    assert full.battles.weight is None or full.battles.tstamp is None
+    withdrawn = set(
+        m.Competitor.objects.filter(status=m.Competitor.Status.WITHDRAWN).values_list(
+            "id", flat=True
+        )
+    )
+    result = spec.fn(full.battles, **spec.params)
+    return lb._rows(result, full, rule=lb.listing_rule(), withdrawn=withdrawn), full.inputs
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_aggregate_path_equals_the_battle_level_path(db, private_cache, seed):
+    rng = np.random.default_rng(seed)
+    comps = [CompetitorFactory(name=f"agg-{k}") for k in range(7)]
+    hidden = CompetitorFactory(name="agg-private", visibility=m.Competitor.Visibility.PRIVATE)
+    m.Competitor.objects.filter(id=comps[2].id).update(status=m.Competitor.Status.WITHDRAWN)
+    kinds = {"sources": ("human", "judge"), "categories": ("general", "code")}
+    fast = ["bt", "bt_pair_frequency", "winrate", "alpharank"]
+    # battles arrive in batches, the aggregates advancing by each rebuild in between
+    for batch in range(3):
+        m.Battle.objects.bulk_create(
+            _random_battles(rng, [*comps, hidden], 150, start=1000 * batch, **kinds)
+        )
+        if batch == 1:
+            csv = "model_a,model_b,wins_a,wins_b,ties\nagg-0,agg-1,7,3,2\nagg-4,agg-5,1,9,0\n"
+            battles_import(source=io.StringIO(csv), fmt="pairs", category="code")
+        for source, category in lb.leaderboard_scopes():
+            lb.leaderboard_rebuild(source=source, category=category, methods=fast)
+    assert m.PairAggregate.objects.exists()
+    scopes = lb.leaderboard_scopes()
+    assert ("import", "code") in scopes and ("judge", "general") in scopes
+    for source, category in scopes:
+        for method in fast:
+            (snap,) = lb.leaderboard_rebuild(source=source, category=category, methods=[method])
+            rows, inputs = _battle_level_rows(method, source, category)
+            assert snap.ratings == rows, (method, source, category)
+            assert snap.inputs == inputs and snap.n_battles == sum(r["battles"] for r in rows) / 2
+    (snap,) = lb.leaderboard_rebuild(methods=["expected_score"])
+    rows, _ = _battle_level_rows("expected_score", "combined", "all")
+    assert snap.ratings == rows
+
+
+def _inside(row: dict) -> bool:
+    lower = -np.inf if row["lower"] is None else row["lower"]
+    upper = np.inf if row["upper"] is None else row["upper"]
+    return bool(lower <= row["rating"] <= upper)
+
+
+def _state_resumed(monkeypatch) -> list[int]:
+    """Record how many battles each online computation read (all of them: a full replay)."""
+    sizes: list[int] = []
+    build = lb._build
+
+    def spy(rows, count_rows):
+        if not count_rows:
+            sizes.append(len(rows))
+        return build(rows, count_rows)
+
+    monkeypatch.setattr(lb, "_build", spy)
+    return sizes
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+def test_online_state_continued_equals_the_full_recompute(db, private_cache, monkeypatch, seed):
+    rng = np.random.default_rng(seed)
+    comps = [CompetitorFactory(name=f"on-{k}") for k in range(6)]
+    battles = sorted(_random_battles(rng, comps, 160), key=lambda b: b.tstamp)
+    # most battles arrive in time order in batches of random sizes; a random fifth is held back
+    # and imported later as history (older than the state's last battle: a full replay)
+    held = set(rng.choice(len(battles), len(battles) // 5, replace=False).tolist())
+    live = [b for k, b in enumerate(battles) if k not in held]
+    history = [b for k, b in enumerate(battles) if k in held]
+    cuts = sorted(rng.choice(np.arange(1, len(live)), 4, replace=False).tolist())
+    batches = [live[a:b] for a, b in zip([0, *cuts], [*cuts, len(live)])]
+    at = int(rng.integers(2, len(batches)))
+    batches.insert(at, history)
+    sizes = _state_resumed(monkeypatch)
+    stored = 0
+    for k, batch in enumerate(batches):
+        m.Battle.objects.bulk_create(batch)
+        stored += len(batch)
+        sizes.clear()
+        snaps = {
+            s.method: s
+            for s in lb.leaderboard_rebuild(methods=["elo", "openskill"], slow_seconds=3600)
+        }
+        older = min(b.tstamp for b in batch) < max(
+            (b.tstamp for kk in range(k) for b in batches[kk]), default=T0
+        )
+        # the first build and an import of history replay everything; otherwise only the batch
+        expected = stored if (k == 0 or older) else len(batch)
+        assert sizes == [expected, expected], (k, sizes, len(batch), stored)
+        full = lb.battle_data_load(ordered=True).battles
+        assert len(full) == stored
+        want_elo = elo(full, k=4.0, scale=400.0, base=10.0, init=1000.0)
+        got = {r["model"]: r for r in snaps["elo"].ratings}
+        assert {n: got[n]["rating"] for n in full.models} == dict(
+            zip(full.models, want_elo.rating.tolist())
+        )
+        # the interval is the slow part: a model new since the last bootstrap has none (null)
+        assert all(_inside(r) for r in got.values())
+        want_os = openskill_rate(full, model="plackett-luce", confidence=0.95)
+        got = {r["model"]: r for r in snaps["openskill"].ratings}
+        for i, name in enumerate(full.models):
+            assert got[name]["rating"] == want_os.rating[i]
+            assert (got[name]["lower"], got[name]["upper"]) == (
+                want_os.lower[i],
+                want_os.upper[i],
+            )
+            assert got[name]["sigma"] == want_os.extra["sigma"][i]
+    assert any(k > 0 for k in range(len(batches)))  # (several arrivals were exercised)
+
+
+def _versions(method: str) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for s in m.LeaderboardSnapshot.objects.filter(method=method).values(
+        "source", "category", "version"
+    ):
+        key = (s["source"], s["category"])
+        out[key] = max(out.get(key, 0), s["version"])
+    return out
+
+
+def test_a_vote_rebuilds_only_its_scopes_and_slow_parts_keep_their_cadence(
+    db, private_cache, settings, client, anon
+):
+    settings.LUDUS_LEADERBOARD_SLOW_SECONDS = 3600
+    rng = np.random.default_rng(7)
+    comps = [CompetitorFactory(name=f"cad-{k}") for k in range(5)]
+    m.Battle.objects.bulk_create(_random_battles(rng, comps, 200, categories=("general", "code")))
+    lb.leaderboard_rebuild_all()
+    bt, alpha, es, elo_v = (_versions(x) for x in ("bt", "alpharank", "expected_score", "elo"))
+    old_elo = m.LeaderboardSnapshot.objects.get(
+        method="elo", source="human", category="code", version=elo_v[("human", "code")]
+    )
+    m.Battle.objects.create(
+        model_a=comps[0],
+        model_b=comps[1],
+        outcome="model_b",
+        source="human",
+        category="code",
+        tstamp=T0 + timedelta(days=30),
+    )
+    lb.leaderboard_rebuild_all(scopes="touched")
+    touched = {("human", "code"), ("human", "all"), ("combined", "code"), ("combined", "all")}
+    after = _versions("bt")
+    assert {k for k in after if after[k] != bt[k]} == touched
+    assert _versions("alpharank") == alpha and _versions("expected_score") == es
+    assert {k for k, v in _versions("elo").items() if v != elo_v[k]} == touched
+
+    new_elo = m.LeaderboardSnapshot.objects.filter(
+        method="elo", source="human", category="code"
+    ).latest("version")
+    # the rating is the chronological Elo of every battle; the interval is the earlier one
+    full = lb.battle_data_load(source="human", category="code", ordered=True).battles
+    want = dict(zip(full.models, elo(full, k=4.0).rating.tolist()))
+    assert {r["model"]: r["rating"] for r in new_elo.ratings} == want
+    assert new_elo.inputs["interval_battles_upto"] == old_elo.inputs["battles_upto"]
+    fresh = new_elo.board["freshness"]
+    assert fresh["interval_computed_at"] == old_elo.board["freshness"]["interval_computed_at"]
+    assert fresh["rating_computed_at"] > fresh["interval_computed_at"]
+    before = {r["model"]: r for r in old_elo.ratings}
+    for r in new_elo.ratings:
+        assert _inside(r)
+        assert r["lower"] <= before[r["model"]]["lower"]
+    # the API and the page say how fresh each number is
+    body = anon.get(f"{API}/leaderboard/?method=elo&source=human&category=code").json()
+    assert body["board"]["freshness"] == fresh
+    html = client.get("/?method=elo&source=human&category=code").content.decode()
+    assert (
+        "intervals computed" in html and f"battles up to #{old_elo.inputs['battles_upto']}" in html
+    )
+
+    # nothing new: a touched-only rebuild does nothing; once due, the periodic one refreshes
+    assert lb.leaderboard_rebuild_all(scopes="touched") == {}
+    settings.LUDUS_LEADERBOARD_SLOW_SECONDS = 0
+    lb.leaderboard_rebuild_all()
+    assert {k for k, v in _versions("alpharank").items() if v != alpha[k]} == touched
+    latest = m.LeaderboardSnapshot.objects.filter(
+        method="elo", source="human", category="code"
+    ).latest("version")
+    assert "interval_battles_upto" not in latest.inputs
+    assert latest.board["freshness"]["interval_battles_upto"] == latest.inputs["battles_upto"]
