@@ -908,6 +908,12 @@ def touched_scopes(advance: AggregateAdvance) -> list[tuple[str, str]]:
     return sorted(scopes)
 
 
+def leaderboard_aggregates_refresh() -> AggregateAdvance:
+    """Fold the committed battles into the pair aggregates (what a rebuild does first)."""
+    battle_max, pair_max = _watermarks()
+    return aggregates_advance(battles_upto=battle_max, pair_counts_upto=pair_max)
+
+
 def leaderboard_rebuild_all(*, force: bool = False, scopes: str = "all") -> dict[str, int]:
     """Rebuild every scope (``scopes="all"``) or only those with new battles (``"touched"``,
     after a vote); returns how many snapshots are current per method.
