@@ -59,9 +59,7 @@ def _postgresql_only(settings, monkeypatch):
             "LOCATION": f"idem-races-{uuid.uuid4().hex}",
         }
     }
-    monkeypatch.setattr(
-        "workers.tasks.leaderboard.rebuild_leaderboards_task.apply_async", lambda *a, **k: None
-    )
+    monkeypatch.setattr("arena.services.leaderboard.task_send", lambda **kwargs: None)
 
 
 # --------------------------------------------------------------------------- helpers

@@ -271,7 +271,7 @@ def test_leaderboard_rebuild_is_debounced(django_capture_on_commit_callbacks, se
     cache = LocMemCache("debounce-test", {})
     with (
         mock.patch.object(leaderboard_services, "cache", cache),
-        mock.patch("workers.tasks.leaderboard.rebuild_leaderboards_task.apply_async") as send,
+        mock.patch.object(leaderboard_services, "task_send") as send,
     ):
         with django_capture_on_commit_callbacks(execute=True):
             for _ in range(25):
@@ -307,7 +307,7 @@ def test_rebuild_debounce_asks_the_cache_once_per_window_and_process(
             cache, "add", side_effect=lambda *a, **k: calls.append(a) or real_add(*a, **k)
         ),
         mock.patch.object(leaderboard_services, "cache", cache),
-        mock.patch("workers.tasks.leaderboard.rebuild_leaderboards_task.apply_async") as send,
+        mock.patch.object(leaderboard_services, "task_send") as send,
     ):
         with django_capture_on_commit_callbacks(execute=True):
             for _ in range(50):
@@ -330,7 +330,7 @@ def test_a_judged_tournament_schedules_one_rebuild_and_snapshots_include_new_met
     cache = LocMemCache("debounce-test-2", {})
     with (
         mock.patch.object(leaderboard_services, "cache", cache),
-        mock.patch("workers.tasks.leaderboard.rebuild_leaderboards_task.apply_async") as send,
+        mock.patch.object(leaderboard_services, "task_send") as send,
     ):
         with django_capture_on_commit_callbacks(execute=True) as callbacks:
             t = _tournament(prompt_set, comps)
