@@ -4,8 +4,8 @@ Builds a fresh PostgreSQL database (``ludus_bench_rebuild`` on the server of ``D
 default ``postgres://postgres@127.0.0.1:5432``), migrates it, stores N human battle records
 (100 models, 5 categories, Bradley-Terry truth, 10 % ties) and then, for each N:
 
-1. **after** (this checkout, run second): the first ``leaderboard_rebuild_all()`` (every scope, every
-   method: aggregates folded from scratch, Elo bootstrap, α-Rank, E[S]), then three times one
+1. **after** (this checkout, run second): the first ``leaderboard_rebuild_all()`` (every
+   scope, every method: aggregates folded from scratch, Elo bootstrap, α-Rank, E[S]), then three times one
    new battle + ``leaderboard_rebuild_all(scopes="touched")`` as the rebuild after a vote runs
    it (slow parts not due, ``LUDUS_LEADERBOARD_SLOW_SECONDS=300``), then one new battle with
    the slow parts due (``SLOW_SECONDS=0``: what the scheduled refresh costs);
@@ -238,7 +238,8 @@ def main() -> None:
         SECTION,
         "",
         f"Machine: {os.cpu_count()} cores, CPU `{cpu_model()}`, "
-        f"Python {platform.python_version()}, PostgreSQL on localhost, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, `uptime`: "
+        f"Python {platform.python_version()}, PostgreSQL on localhost, "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, `uptime`: "
         f"{uptime} (load {load:.1f}; the cores are shared with other engineers' test runs).",
         "",
         f"{N_MODELS} models, {len(CATEGORIES)} categories, human battle records in PostgreSQL "

@@ -689,10 +689,11 @@ def _resample(battles: Battles, gen: np.random.Generator) -> Battles:
     counts = (
         gen.multinomial(battles.n_battles, cells / total) if total > 0 else np.zeros(cells.size)
     )
-    a = np.concatenate([iu, ju, iu]).astype(np.int32)
-    b = np.concatenate([ju, iu, ju]).astype(np.int32)
-    outcome = np.repeat(np.array([A_WINS, A_WINS, TIE], dtype=np.int8), iu.size)
-    return Battles(battles.models, a, b, outcome, weight=counts.astype(np.float64))
+    drawn = counts > 0
+    a = np.concatenate([iu, ju, iu]).astype(np.int32)[drawn]
+    b = np.concatenate([ju, iu, ju]).astype(np.int32)[drawn]
+    outcome = np.repeat(np.array([A_WINS, A_WINS, TIE], dtype=np.int8), iu.size)[drawn]
+    return Battles(battles.models, a, b, outcome, weight=counts[drawn].astype(np.float64))
 
 
 def expected_score_rating(

@@ -7,6 +7,15 @@ battles and ``python -m ranking rate`` on them gives the same numbers. ``data_ve
 fingerprints the inputs and the board's presentation rule; rebuilding with unchanged data and
 parameters creates no new version, so the rebuild task is idempotent.
 
+A vote's cost does not grow with history: the rebuild first folds the new battles into the
+pair aggregates (``arena.services.aggregates``), so Bradley-Terry, win rate, α-Rank and expected
+score read O(pairs) rows; Elo and OpenSkill continue their stored state
+(:class:`arena.models.LeaderboardState`) with the newer battles and replay the history only
+when a battle older than the state's last one arrives; after a vote only the scopes with new
+battles are rebuilt, and the slow parts (E[S] simulations, α-Rank and Elo bootstraps) are
+refreshed at most every ``LUDUS_LEADERBOARD_SLOW_SECONDS``. Each snapshot's
+``board["freshness"]`` says when its ratings and its interval were computed.
+
 Public boards: battles of private competitors are left out; withdrawn competitors keep their
 history and are marked. Only established models (see :func:`listing_rule`) of the main
 comparison component are ranked.
@@ -63,11 +72,13 @@ def cache_key(method: str, source: str, category: str) -> str:
 
 def snapshot_etag(data: dict[str, Any]) -> str:
     """The HTTP entity tag of a published snapshot (as a dict): it names the exact version."""
-    return f'"{data["method"]}.{data["source"]}.{data["category"]}.v{data["version"]}.{data["data_version"]}"'
+    scope = f"{data['method']}.{data['source']}.{data['category']}"
+    return f'"{scope}.v{data["version"]}.{data["data_version"]}"'
 
 
 def snapshot_cache(snapshot: LeaderboardSnapshot) -> None:
-    """Publish ``snapshot`` as its scope's latest in the cache: the dict, and its ETag under ``…:etag``.
+    """Publish ``snapshot`` as its scope's latest in the cache: the dict, and its ETag
+    under ``…:etag``.
 
     Readers check the small ETag key first and only fetch the dict when they have not
     rendered that version yet (see ``arena.api.views.leaderboard``).
@@ -169,9 +180,8 @@ def _watermarks() -> tuple[int, int]:
             if connection.vendor == "postgresql":
                 with connection.cursor() as cursor:
                     cursor.execute(f"SET LOCAL lock_timeout = {WATERMARK_LOCK_TIMEOUT_MS}")
-                    cursor.execute(
-                        f"LOCK TABLE {Battle._meta.db_table}, {PairCount._meta.db_table} IN SHARE MODE"
-                    )
+                    tables = f"{Battle._meta.db_table}, {PairCount._meta.db_table}"
+                    cursor.execute(f"LOCK TABLE {tables} IN SHARE MODE")
             battle_max = Battle.objects.aggregate(m=Max("id"))["m"] or 0
             pair_max = PairCount.objects.aggregate(m=Max("id"))["m"] or 0
     except OperationalError as exc:
@@ -193,7 +203,8 @@ def private_competitor_ids() -> list[int]:
 
 
 def scope_battles(inputs: dict[str, Any]) -> QuerySet[Battle]:
-    """The Battle rows a snapshot's ``inputs`` name (the one selection the build and the export share)."""
+    """The Battle rows a snapshot's ``inputs`` name (the one selection the build and the
+    export share)."""
     private = inputs["excluded_competitors"]
     return (
         Battle.objects.filter(
@@ -261,7 +272,9 @@ def battle_data_load(
     ordered: bool = False,
     watermarks: tuple[int, int] | None = None,
 ) -> BattleData:
-    """Load the battles of a public scope as a :class:`ranking.battles.Battles` (pair counts weighted).
+    """Load the battles of a public scope as a :class:`ranking.battles.Battles` (pair counts
+    weighted), one entry per stored Battle row: the battle-level path (O(battles)), which the
+    rebuild no longer takes; the aggregate path is tested against it.
 
     Battles of private competitors are left out. ``ordered`` loads only individual battles
     (for online methods) and records the imported pair counts it leaves out.
@@ -341,8 +354,8 @@ def _method_registry() -> dict[str, MethodSpec]:
         "bt": MethodSpec(
             {"scale": 400.0, "base": 10.0, "init": 1000.0, "ci": "profile", "confidence": 0.95},
             bradley_terry,
-            interval="95% profile-likelihood (likelihood-ratio) interval of the rating relative to the mean of "
-            "the main group; a side with no finite bound is shown as unbounded",
+            interval="95% profile-likelihood (likelihood-ratio) interval of the rating relative "
+            "to the mean of the main group; a side with no finite bound is shown as unbounded",
         ),
         "bt_pair_frequency": MethodSpec(
             {
@@ -354,9 +367,9 @@ def _method_registry() -> dict[str, MethodSpec]:
                 "reweight": "pair_frequency",
             },
             bradley_terry,
-            interval="95% profile-likelihood interval as on the Bradley-Terry board, on the likelihood with each "
-            "battle weighted by N / (P · n_pair) (every pair that met carries the same total weight), the "
-            "threshold scaled by the weights' design effect",
+            interval="95% profile-likelihood interval as on the Bradley-Terry board, on the "
+            "likelihood with each battle weighted by N / (P · n_pair) (every pair that met "
+            "carries the same total weight), the threshold scaled by the weights' design effect",
         ),
         "elo": MethodSpec(
             {
@@ -372,20 +385,22 @@ def _method_registry() -> dict[str, MethodSpec]:
             elo,
             ordered=True,
             slow=True,
-            interval="95% percentile bootstrap over resampled battles replayed in draw order (as FastChat), "
-            "widened to contain the chronological Elo; it describes the Elo number, not true strength",
+            interval="95% percentile bootstrap over resampled battles replayed in draw order "
+            "(as FastChat), widened to contain the chronological Elo; it describes the Elo "
+            "number, not true strength",
         ),
         "openskill": MethodSpec(
             {"model": "plackett-luce", "confidence": 0.95},
             openskill_rate,
             ordered=True,
-            interval="μ ± 1.96σ of the OpenSkill posterior (a Bayesian credible band, not a calibrated "
-            "confidence interval)",
+            interval="μ ± 1.96σ of the OpenSkill posterior (a Bayesian credible band, not a "
+            "calibrated confidence interval)",
         ),
         "winrate": MethodSpec(
             {"confidence": 0.95},
             average_win_rate,
-            interval="95% Wilson score interval of the average win rate over opponents (ties count ½)",
+            interval="95% Wilson score interval of the average win rate over opponents "
+            "(ties count ½)",
         ),
         "alpharank": MethodSpec(
             {"alpha": 100.0, "population_size": 50, "rounds": 100, "confidence": 0.95, "rng": 0},
@@ -404,8 +419,8 @@ def _method_registry() -> dict[str, MethodSpec]:
             },
             expected_score_rating,
             slow=True,
-            interval="95% bootstrap interval: ratings refitted on resampled battles and tournaments simulated "
-            "for each refit (rating uncertainty and Monte Carlo error)",
+            interval="95% bootstrap interval: ratings refitted on resampled battles and "
+            "tournaments simulated for each refit (rating uncertainty and Monte Carlo error)",
         ),
     }
 
@@ -426,7 +441,7 @@ def _win_rates(battles: Battles) -> np.ndarray:
 
 
 def listing_rule() -> dict[str, int]:
-    """The listing rule of the boards (settings ``LUDUS_LISTING_MIN_BATTLES``/``_MIN_OPPONENTS``)."""
+    """The listing rule of the boards (``LUDUS_LISTING_MIN_BATTLES``/``_MIN_OPPONENTS``)."""
     return {
         "min_battles": settings.LUDUS_LISTING_MIN_BATTLES,
         "min_opponents": settings.LUDUS_LISTING_MIN_OPPONENTS,
@@ -968,7 +983,8 @@ _WINDOW_MARGIN_SECONDS = 1.0
 
 
 def leaderboard_schedule_forget() -> None:
-    """Forget what this process knows about the scheduled rebuild (tests, after clearing the cache)."""
+    """Forget what this process knows about the scheduled rebuild (tests, after clearing the
+    cache)."""
     _scheduled_until[0] = 0.0
 
 

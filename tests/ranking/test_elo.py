@@ -195,3 +195,30 @@ def test_bootstrap_rejects_bad_options():
         elo(b, ci="bootstrap", confidence=1.0)
     with pytest.raises(InputError, match="rng must be"):
         elo(b, ci="bootstrap", rng="x")
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), cut=st.integers(0, 60))
+def test_elo_continued_from_initial_equals_elo_of_all_battles(seed, cut):
+    """Elo of B1 + B2 equals Elo of B2 started from Elo of B1, exactly (an online state)."""
+    rng = np.random.default_rng(seed)
+    names = ("a", "b", "c", "d", "e")
+    n = 60
+    a = rng.integers(0, 5, n)
+    b = (a + rng.integers(1, 5, n)) % 5
+    outcome = rng.choice([A_WINS, B_WINS, TIE], n)
+    tstamp = np.sort(rng.integers(0, 30, n)).astype(float)  # equal stamps keep their order
+    whole = elo(Battles(names, a, b, outcome, tstamp))
+    first = Battles(names, a[:cut], b[:cut], outcome[:cut], tstamp[:cut])
+    state = dict(zip(names, elo(first).rating.tolist()))
+    rest = Battles(names, a[cut:], b[cut:], outcome[cut:], tstamp[cut:])
+    assert_array_equal(elo(rest, initial=state).rating, whole.rating)
+
+
+def test_elo_initial_is_validated():
+    battles = Battles(("a", "b"), [0], [1], [A_WINS])
+    with pytest.raises(InputError, match="ci='none'"):
+        elo(battles, initial={"a": 1010.0}, ci="bootstrap", rng=0)
+    with pytest.raises(InputError, match="'z'"):
+        elo(battles, initial={"z": 1010.0})
+    assert elo(battles, initial={"a": 1100.0}).rating[0] > 1100.0

@@ -461,3 +461,32 @@ def test_expected_score_of_pair_counts_a_lone_model_and_bad_input():
         expected_score_rating(counts, draws=0)
     with pytest.raises(InputError, match="rounds must be a positive integer"):
         expected_score_rating(counts, rounds=0)
+
+
+def test_expected_score_resample_depends_only_on_the_counts():
+    """The same battles as individual records, shuffled, or as weighted pair counts give the same
+    E[S] and interval for one seed (the bootstrap draws over the count cells)."""
+    from ranking.battles import Battles
+
+    rng = np.random.default_rng(11)
+    battles = _bt_battles(rng, np.linspace(-150, 150, 5), 30)
+    order = rng.permutation(len(battles))
+    shuffled = Battles(battles.models, battles.a[order], battles.b[order], battles.outcome[order])
+    wins, ties = battles.pair_counts()
+    i, j = np.nonzero(wins)
+    ti, tj = np.nonzero(np.triu(ties))
+    counts = Battles(
+        battles.models,
+        np.concatenate([i, ti]),
+        np.concatenate([j, tj]),
+        np.concatenate([np.zeros(len(i), int), np.full(len(ti), 2)]),
+        weight=np.concatenate([wins[i, j], ties[ti, tj]]),
+    )
+    results = [
+        expected_score_rating(x, iterations=2000, draws=20, rng=4)
+        for x in (battles, shuffled, counts)
+    ]
+    for r in results[1:]:
+        assert_array_equal(r.rating, results[0].rating)
+        assert_array_equal(r.lower, results[0].lower)
+        assert_array_equal(r.upper, results[0].upper)
