@@ -5,10 +5,11 @@ default ``postgres://postgres@127.0.0.1:5432``), migrates it, stores N human bat
 (100 models, 5 categories, Bradley-Terry truth, 10 % ties) and then, for each N:
 
 1. **after** (this checkout, run second): the first ``leaderboard_rebuild_all()`` (every
-   scope, every method: aggregates folded from scratch, Elo bootstrap, α-Rank, E[S]), then three times one
-   new battle + ``leaderboard_rebuild_all(scopes="touched")`` as the rebuild after a vote runs
-   it (slow parts not due, ``LUDUS_LEADERBOARD_SLOW_SECONDS=300``), then one new battle with
-   the slow parts due (``SLOW_SECONDS=0``: what the scheduled refresh costs);
+   scope, every method: aggregates folded from scratch, Elo bootstrap, α-Rank, E[S]), then
+   three times one new battle + ``leaderboard_rebuild_all(scopes="touched")`` as the rebuild
+   after a vote runs it (slow parts not due, ``LUDUS_LEADERBOARD_SLOW_SECONDS=300``), then
+   one new battle with the slow parts due (``SLOW_SECONDS=0``: what the scheduled refresh
+   costs);
 2. **before** (the same run, same database, run first; its snapshots are then deleted): the
    main branch's code (``--baseline``, default ``/work/main``) in a subprocess: its first
    ``leaderboard_rebuild_all()``, then twice one new battle + ``leaderboard_rebuild_all()``,
