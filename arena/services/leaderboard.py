@@ -28,6 +28,7 @@ import contextvars
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -933,8 +934,9 @@ def leaderboard_rebuild_all(*, force: bool = False, scopes: str = "all") -> dict
     """Rebuild every scope (``scopes="all"``) or only those with new battles (``"touched"``,
     after a vote); returns how many snapshots are current per method.
 
-    Slow methods are refreshed at most every ``LUDUS_LEADERBOARD_SLOW_SECONDS`` (see
-    :func:`leaderboard_rebuild`); the periodic rebuild (every scope) catches them up.
+    The slow parts are refreshed only by the every-scope (periodic) rebuild, when older than
+    ``LUDUS_LEADERBOARD_SLOW_SECONDS`` (see :func:`leaderboard_rebuild`), so a vote's rebuild
+    never waits for a simulation or a bootstrap.
     """
     counts: dict[str, int] = {}
     try:
@@ -945,6 +947,8 @@ def leaderboard_rebuild_all(*, force: bool = False, scopes: str = "all") -> dict
         return {}
     advance = aggregates_advance(battles_upto=watermarks[0], pair_counts_upto=watermarks[1])
     chosen = leaderboard_scopes() if scopes == "all" else touched_scopes(advance)
+    # the rebuild after a vote never pays for the slow parts (only a board's first computation)
+    slow_seconds = settings.LUDUS_LEADERBOARD_SLOW_SECONDS if scopes == "all" else math.inf
     for source, category in chosen:
         try:
             for snap in leaderboard_rebuild(
@@ -952,7 +956,7 @@ def leaderboard_rebuild_all(*, force: bool = False, scopes: str = "all") -> dict
                 category=category,
                 force=force,
                 watermarks=watermarks,
-                slow_seconds=settings.LUDUS_LEADERBOARD_SLOW_SECONDS,
+                slow_seconds=slow_seconds,
             ):
                 counts[snap.method] = counts.get(snap.method, 0) + 1
         except (

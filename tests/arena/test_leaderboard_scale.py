@@ -222,9 +222,20 @@ def test_a_vote_rebuilds_only_its_scopes_and_slow_parts_keep_their_cadence(
         "intervals computed" in html and f"battles up to #{old_elo.inputs['battles_upto']}" in html
     )
 
-    # nothing new: a touched-only rebuild does nothing; once due, the periodic one refreshes
+    # nothing new: a touched-only rebuild does nothing
     assert lb.leaderboard_rebuild_all(scopes="touched") == {}
+    # slow parts due: a vote's rebuild still leaves them to the periodic one, which refreshes
     settings.LUDUS_LEADERBOARD_SLOW_SECONDS = 0
+    m.Battle.objects.create(
+        model_a=comps[2], model_b=comps[3], outcome="tie", source="human", category="code"
+    )
+    lb.leaderboard_rebuild_all(scopes="touched")
+    assert _versions("alpharank") == alpha and _versions("expected_score") == es
+    assert "interval_battles_upto" in (
+        m.LeaderboardSnapshot.objects.filter(method="elo", source="human", category="code")
+        .latest("version")
+        .inputs
+    )
     lb.leaderboard_rebuild_all()
     assert {k for k, v in _versions("alpharank").items() if v != alpha[k]} == touched
     latest = m.LeaderboardSnapshot.objects.filter(
