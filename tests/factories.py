@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import factory
 from django.contrib.auth import get_user_model
 
@@ -43,6 +45,21 @@ class PromptFactory(factory.django.DjangoModelFactory):
 
     prompt_set = factory.SubFactory(PromptSetFactory)
     text = factory.Sequence(lambda n: f"Question {n}: explain something.")
+
+
+def prompt_set_with_prompts(n: int, *, text: str | None = None, **fields: Any) -> m.PromptSet:
+    """A prompt set (``fields`` go to :class:`PromptSetFactory`) holding ``n`` prompts.
+
+    ``text`` is each prompt's text, formatted with its index ``i`` and the set's ``name``
+    (``"Question {i}: explain topic {i}."``); without it, :class:`PromptFactory`'s own.
+    """
+    prompt_set = PromptSetFactory.create(**fields)
+    for i in range(n):
+        if text is None:
+            PromptFactory(prompt_set=prompt_set)
+        else:
+            PromptFactory(prompt_set=prompt_set, text=text.format(i=i, name=prompt_set.name))
+    return prompt_set
 
 
 class TournamentFactory(factory.django.DjangoModelFactory):

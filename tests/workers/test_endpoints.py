@@ -110,29 +110,37 @@ def test_admitted_is_the_floor_of_the_limit_within_1_and_cap(limit, cap, slots):
     assert admitted(limit, cap=cap) == slots
 
 
-def test_local_limiter_caps_concurrency_across_threads():
-    limiter = LocalLimiter()
-    active = 0
-    peak = 0
+def _peak_in_flight(
+    limiter, *, threads: int, each: int, hold: float, outcome: str, timeout: float
+) -> int:
+    """The most holders of endpoint ``ep`` (cap 3) at once, ``threads`` threads acquiring it
+    ``each`` times and holding it ``hold`` seconds."""
+    active = peak = 0
     lock = threading.Lock()
 
     def work():
         nonlocal active, peak
-        token = acquire(limiter, "ep", cap=3, ttl=10, timeout=10)
-        with lock:
-            active += 1
-            peak = max(peak, active)
-        time.sleep(0.01)
-        with lock:
-            active -= 1
-        limiter.release("ep", token, cap=3, outcome="ok")
+        for _ in range(each):
+            token = acquire(limiter, "ep", cap=3, ttl=10, timeout=timeout)
+            with lock:
+                active += 1
+                peak = max(peak, active)
+            time.sleep(hold)
+            with lock:
+                active -= 1
+            limiter.release("ep", token, cap=3, outcome=outcome)
 
-    threads = [threading.Thread(target=work) for _ in range(20)]
-    for t in threads:
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for t in workers:
         t.start()
-    for t in threads:
+    for t in workers:
         t.join()
-    assert peak == 3
+    return peak
+
+
+def test_local_limiter_caps_concurrency_across_threads():
+    limiter = LocalLimiter()
+    assert _peak_in_flight(limiter, threads=20, each=1, hold=0.01, outcome="ok", timeout=10) == 3
     assert limiter.in_flight("ep") == 0
 
 
@@ -202,26 +210,9 @@ def test_redis_and_local_limiters_apply_the_same_rule_exactly(redis_limiter):
 
 
 def test_redis_limiter_caps_concurrency_across_threads(redis_limiter):
-    active = peak = 0
-    lock = threading.Lock()
-
-    def work():
-        nonlocal active, peak
-        for _ in range(3):
-            token = acquire(redis_limiter, "ep", cap=3, ttl=10, timeout=30)
-            with lock:
-                active += 1
-                peak = max(peak, active)
-            time.sleep(0.005)
-            with lock:
-                active -= 1
-            redis_limiter.release("ep", token, cap=3, outcome="error")
-
-    threads = [threading.Thread(target=work) for _ in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    peak = _peak_in_flight(
+        redis_limiter, threads=12, each=3, hold=0.005, outcome="error", timeout=30
+    )
     assert peak == 3
     assert redis_limiter.in_flight("ep") == 0
 
