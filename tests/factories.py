@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import factory
@@ -60,6 +61,23 @@ def prompt_set_with_prompts(n: int, *, text: str | None = None, **fields: Any) -
         else:
             PromptFactory(prompt_set=prompt_set, text=text.format(i=i, name=prompt_set.name))
     return prompt_set
+
+
+def endpoint_competitors(base_url: str, models: Iterable[str], **fields: Any) -> list[m.Competitor]:
+    """An active OpenAI-compatible competitor for each model served at ``base_url`` (a local
+    test server, so the internal address is allowed), named after the model."""
+    return [
+        m.Competitor.objects.create(
+            name=name,
+            kind=m.Competitor.Kind.OPENAI,
+            status=m.Competitor.Status.ACTIVE,
+            endpoint_url=base_url,
+            endpoint_model=name,
+            allow_internal=True,
+            **fields,
+        )
+        for name in models
+    ]
 
 
 class TournamentFactory(factory.django.DjangoModelFactory):

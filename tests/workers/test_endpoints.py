@@ -276,6 +276,17 @@ def _client(responses):
     return httpx.Client(transport=httpx.MockTransport(handler)), seen
 
 
+def _complete(client, config=None, *, limiter=None, sleep=lambda s: None):
+    """One ``chat_completion`` of the prompt "q" through ``client``, without real sleeps."""
+    return chat_completion(
+        _config() if config is None else config,
+        [{"role": "user", "content": "q"}],
+        limiter=LocalLimiter() if limiter is None else limiter,
+        client=client,
+        sleep=sleep,
+    )
+
+
 def test_success_records_tokens_cost_and_sends_the_request():
     client, seen = _client([_ok("hi there", {"prompt_tokens": 1000, "completion_tokens": 500})])
     config = _config(
@@ -310,13 +321,7 @@ def test_429_retry_after_and_5xx_are_retried():
     )
     limiter = LocalLimiter(cooldown=0.0)
     config = _config(backoff_cap=5.0)
-    out = chat_completion(
-        config,
-        [{"role": "user", "content": "q"}],
-        limiter=limiter,
-        client=client,
-        sleep=sleeps.append,
-    )
+    out = _complete(client, config, limiter=limiter, sleep=sleeps.append)
     assert out.attempts == 3 and len(seen) == 3
     assert sleeps[0] >= 2.0  # Retry-After honoured
     assert (
@@ -329,13 +334,7 @@ def test_timeouts_retry_then_give_up_as_transient():
     limiter = LocalLimiter(cooldown=0.0)
     config = _config(max_concurrency=8)
     with pytest.raises(TransientEndpointError, match="timeout"):
-        chat_completion(
-            config,
-            [{"role": "user", "content": "q"}],
-            limiter=limiter,
-            client=client,
-            sleep=lambda s: None,
-        )
+        _complete(client, config, limiter=limiter)
     assert len(seen) == 4
     assert limiter.limit(config.key, cap=8) == 1.0  # 8 -> 4 -> 2 -> 1 -> 1
     assert limiter.in_flight(config.key) == 0  # every lease given back
@@ -344,13 +343,7 @@ def test_timeouts_retry_then_give_up_as_transient():
 def test_permanent_errors_are_not_retried():
     client, seen = _client([httpx.Response(401, text="bad key"), _ok()])
     with pytest.raises(PermanentEndpointError, match="HTTP 401"):
-        chat_completion(
-            _config(),
-            [{"role": "user", "content": "q"}],
-            limiter=LocalLimiter(),
-            client=client,
-            sleep=lambda s: None,
-        )
+        _complete(client)
     assert len(seen) == 1
 
 
@@ -366,26 +359,14 @@ MALFORMED_200 = [
 @pytest.mark.parametrize("body", MALFORMED_200)
 def test_a_malformed_200_is_retried_like_a_5xx(body):
     client, seen = _client([httpx.Response(200, **body), _ok("fine")])
-    out = chat_completion(
-        _config(),
-        [{"role": "user", "content": "q"}],
-        limiter=LocalLimiter(),
-        client=client,
-        sleep=lambda s: None,
-    )
+    out = _complete(client)
     assert out.text == "fine" and out.attempts == 2 and len(seen) == 2
 
 
 def test_malformed_200s_give_up_as_transient_so_the_match_can_retry():
     client, seen = _client([httpx.Response(200, text="not json") for _ in range(4)])
     with pytest.raises(TransientEndpointError, match="did not return a chat completion"):
-        chat_completion(
-            _config(),
-            [{"role": "user", "content": "q"}],
-            limiter=LocalLimiter(),
-            client=client,
-            sleep=lambda s: None,
-        )
+        _complete(client)
     assert len(seen) == 4
 
 
@@ -499,12 +480,6 @@ def test_a_long_retry_after_frees_the_thread_and_is_passed_on():
     sleeps = []
     client, seen = _client([httpx.Response(429, headers={"Retry-After": "120"}), _ok()])
     with pytest.raises(TransientEndpointError) as exc:
-        chat_completion(
-            _config(backoff_cap=5.0),
-            [{"role": "user", "content": "q"}],
-            limiter=LocalLimiter(),
-            client=client,
-            sleep=sleeps.append,
-        )
+        _complete(client, _config(backoff_cap=5.0), sleep=sleeps.append)
     assert exc.value.retry_after == 120.0
     assert sleeps == [] and len(seen) == 1

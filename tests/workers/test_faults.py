@@ -12,7 +12,7 @@ import pytest
 
 from arena.models import Competitor, Match
 from arena.services.tournaments import tournament_create, tournament_start
-from tests.factories import prompt_set_with_prompts
+from tests.factories import endpoint_competitors, prompt_set_with_prompts
 from tests.fake_openai import FakeOpenAI, FaultPlan
 from tests.workers.real_worker import assert_each_match_judged_once, wait_finished
 
@@ -36,18 +36,7 @@ def test_intermittently_malformed_answers_never_end_a_match_early(celery_worker_
     server = FakeOpenAI(models=models, latency=0.02, faults=plan).start()
     try:
         params = {"timeout": 5.0, "max_retries": 1, "backoff_base": 0.01, "backoff_cap": 0.05}
-        comps = [
-            Competitor.objects.create(
-                name=name,
-                kind=Competitor.Kind.OPENAI,
-                status=Competitor.Status.ACTIVE,
-                endpoint_url=server.base_url,
-                endpoint_model=name,
-                allow_internal=True,
-                params=params,
-            )
-            for name in models
-        ]
+        comps = endpoint_competitors(server.base_url, models, params=params)
         t = tournament_create(
             name="malformed",
             format="round_robin",

@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from arena.models import Battle, Competitor, Generation, Judgment, Match, Source, Tournament
+from arena.models import Battle, Generation, Judgment, Match, Source, Tournament
 from arena.services.tournaments import tournament_create, tournament_progress, tournament_start
-from tests.factories import CompetitorFactory, prompt_set_with_prompts
+from tests.factories import CompetitorFactory, endpoint_competitors, prompt_set_with_prompts
 from tests.fake_openai import FakeOpenAI, FaultPlan
 from tests.workers.real_worker import assert_each_match_judged_once, wait_finished
 
@@ -91,19 +91,7 @@ def test_faulty_openai_endpoints_still_count_every_match_once(celery_worker_proc
     server = FakeOpenAI(models=models, latency=0.05, faults=plan).start()
     try:
         params = {"timeout": 1.0, "max_retries": 3, "backoff_base": 0.05, "backoff_cap": 0.5}
-        comps = [
-            Competitor.objects.create(
-                name=name,
-                kind=Competitor.Kind.OPENAI,
-                status=Competitor.Status.ACTIVE,
-                endpoint_url=server.base_url,
-                endpoint_model=name,
-                allow_internal=True,
-                params=params,
-                max_concurrency=2,
-            )
-            for name in models
-        ]
+        comps = endpoint_competitors(server.base_url, models, params=params, max_concurrency=2)
         pipeline = {
             "pipeline": "single",
             "max_parse_retries": 3,
