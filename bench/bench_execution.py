@@ -71,27 +71,11 @@ def _recreate_database(url: str) -> None:
 def _start_worker(
     env: dict[str, str], concurrency: int, log_path: Path, index: int = 0
 ) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers",
-        "worker",
-        "-P",
-        "threads",
-        "-c",
-        str(concurrency),
-        "-Q",
-        "ludus",
-        "-l",
-        "WARNING",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "-n",
-        f"bench-{os.getpid()}-{index}@%h",
-    ]
+    from workers.celery import worker_command
+
+    cmd = worker_command(
+        concurrency=concurrency, loglevel="WARNING", name=f"bench-{os.getpid()}-{index}@%h"
+    )
     out = open(log_path, "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
