@@ -2,15 +2,14 @@
 
 :class:`Battles` holds the battles as numpy arrays (model indices, outcome codes, optional
 timestamps and weights); :func:`components` numbers the connected components of the
-graph of who met whom. The file formats are read and written by
-:mod:`ranking.battle_files`.
+graph of who met whom. The file formats are read and written, and in-memory records
+turned into battles, by :mod:`ranking.battle_files`, which builds on this module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -166,30 +165,6 @@ class Battles:
         if self.tstamp is None:
             return np.arange(len(self), dtype=np.int64)
         return np.argsort(self.tstamp, kind="stable").astype(np.int64)
-
-    @classmethod
-    def from_records(
-        cls, records: Iterable[Mapping[str, Any]], *, skip_invalid: bool = False
-    ) -> Battles:
-        """Build battles from Chatbot-Arena-style records (DESIGN.md format 1).
-
-        Parameters
-        ----------
-        records : iterable of mapping
-            Each with ``model_a``, ``model_b``, ``winner`` and optionally ``tstamp``.
-        skip_invalid : bool
-            Drop malformed records instead of raising.
-
-        Raises
-        ------
-        BattleFileError
-            A record is malformed; messages name the record (1-based) and the field.
-        """
-        from ranking.battle_files import _Coder  # the reader builds on this container
-
-        coder = _Coder(label="record")
-        coder.add_records(list(records), first_line=1)
-        return coder.finish(skip_invalid=skip_invalid).battles
 
 
 def components(battles: Battles) -> NDArray[np.int64]:

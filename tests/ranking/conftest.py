@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from ranking.battle_files import battles_from_records
 from ranking.battles import Battles
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -59,7 +60,7 @@ def evalica_battles() -> Callable[[str], Battles]:
 
     def load(name: str) -> Battles:
         if name not in cache:
-            cache[name] = Battles.from_records(evalica_records(name))
+            cache[name] = battles_from_records(evalica_records(name))
         return cache[name]
 
     return load

@@ -172,7 +172,7 @@ def test_anonymous_only():
 
 
 def test_elo_bootstrap_and_winrate_confidence_flags(food):
-    from ranking.battles import Battles
+    from ranking.battle_files import battles_from_records
     from ranking.elo import elo
 
     proc = run(
@@ -190,7 +190,7 @@ def test_elo_bootstrap_and_winrate_confidence_flags(food):
     )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    lib = elo(Battles.from_records(evalica_records("food")), ci="bootstrap", rounds=50, rng=3)
+    lib = elo(battles_from_records(evalica_records("food")), ci="bootstrap", rounds=50, rng=3)
     by_model = {r["model"]: r for r in doc["ratings"]}
     for i, name in enumerate(lib.models):
         assert by_model[name]["lower"] == pytest.approx(lib.lower[i], abs=1e-9)
