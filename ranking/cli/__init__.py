@@ -24,13 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ranking", description="Ludus ranking library.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"ranking.cli.{name}")
-        except ModuleNotFoundError as exc:  # a subcommand not built yet
-            if exc.name != f"ranking.cli.{name}":
-                raise
-            continue
-        module.register(subparsers)
+        importlib.import_module(f"ranking.cli.{name}").register(subparsers)
     return parser
 
 
