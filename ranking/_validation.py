@@ -29,7 +29,10 @@ def text_problem(value: str, *, max_length: int | None = None) -> str | None:
     """
     bad = FORBIDDEN_CHARACTERS.search(value)
     if bad is not None:
-        return f"must not contain control characters; got U+{ord(bad.group()):04X} at position {bad.start()}"
+        return (
+            f"must not contain control characters; got U+{ord(bad.group()):04X} "
+            f"at position {bad.start()}"
+        )
     if max_length is not None and len(value) > max_length:
         return f"must have at most {max_length} characters; got {len(value)}"
     return None
