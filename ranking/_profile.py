@@ -95,7 +95,6 @@ def _loglik_grad(
     Works on the pair-major ``(P, R)`` logits so that one exponential per pair and row
     serves both the log-likelihood and the win probabilities.
     """
-
     inc = incidence_matrix(pairs) if incidence is None else incidence
     value = np.empty(theta.shape[0])
     grad = np.empty_like(theta)
@@ -129,8 +128,7 @@ def _information(pairs: Pairs, theta: NDArray[np.float64]) -> NDArray[np.float64
 
 
 def _subset(pairs: Pairs, keep: NDArray[np.bool_]) -> Pairs:
-    """The pairs selected by ``keep``, components recomputed (unused models isolated)."""
-
+    """Return the pairs selected by ``keep``, components recomputed (unused models isolated)."""
     m = pairs.n_models
     i, j = pairs.i[keep], pairs.j[keep]
     graph = sparse.csr_matrix((np.ones(len(i)), (i, j)), shape=(m, m))
@@ -141,8 +139,7 @@ def _subset(pairs: Pairs, keep: NDArray[np.bool_]) -> Pairs:
 
 
 def _restrict(pairs: Pairs, models: NDArray[np.int64]) -> Pairs:
-    """The comparisons among ``models``, re-indexed 0..len(models)-1 (one component)."""
-
+    """Return the comparisons among ``models``, re-indexed 0..len(models)-1 (one component)."""
     index = np.full(pairs.n_models, -1)
     index[models] = np.arange(len(models))
     keep = (index[pairs.i] >= 0) & (index[pairs.j] >= 0)
@@ -166,14 +163,13 @@ def _reach(graph: sparse.csr_matrix, start: int) -> NDArray[np.bool_]:
 def _constrained_max(
     sub: Pairs, c: NDArray[np.float64], t: float, theta0: NDArray[np.float64]
 ) -> tuple[float, float, NDArray[np.float64]]:
-    """max ℓ subject to cᵀθ = t on one connected block; returns (value, dℓ/dt, θ).
+    """Maximise ℓ subject to cᵀθ = t on one connected block; return (value, dℓ/dt, θ).
 
     Newton's method with backtracking in the coordinates of an orthonormal basis Z of
     the directions that keep cᵀθ and the mean of θ (the unidentified shift) fixed, so
     every iterate is exactly feasible. It stops when a step no longer moves θ, or when
     backtracking finds no increase (the optimum to rounding).
     """
-
     m = sub.n_models
     basis = np.linalg.qr(np.column_stack([np.ones(m), c, np.eye(m)]))[0][:, 2:m]
     theta = theta0 - theta0.mean()
@@ -206,7 +202,7 @@ def _constrained_max(
 def _exact_bound(
     sub: Pairs, c: NDArray[np.float64], side: int, target: float, t_start: float, width: float
 ) -> float:
-    """The root of f(t) = target on ``side`` (+1 upper, -1 lower) of a concave profile f.
+    """Return the root of f(t) = target on ``side`` (+1 upper, -1 lower) of a concave profile f.
 
     Steps outward from ``t_start`` (doubling ``width``) until f < target, then runs
     Newton's method from outside the interval, where concavity makes it monotone.
@@ -242,7 +238,6 @@ def _chord_bounds(
     at ``z[k]`` standard errors. Returns ψ bounds of shape ``(2, K)`` (lower, upper) and
     which of them converged.
     """
-
     projector = gauge_projector(core.component)
     inc = incidence_matrix(core)
     info = _information(core, theta_hat)
@@ -288,14 +283,13 @@ def _chord_bounds(
 def reference_sets(
     pairs: Pairs, *, anchor: int | None, names: Sequence[str]
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """The reference set R and the core of every component, as boolean masks.
+    """Return the reference set R and the core of every component, as boolean masks.
 
     The core of a component is its largest strongly connected group (ties: the one with
     more battles inside, then the one holding the first model name in sorted order, so
     the choice does not depend on the order of the models); R is the anchor in the
     anchor's component and the core elsewhere, and the core is then R's group.
     """
-
     m = pairs.n_models
     strong = strong_components(
         m, pairs.i, pairs.j, pairs.wins_ij, pairs.wins_ji, pairs.ties
@@ -331,7 +325,6 @@ def _sandwich_ratio(
     design effect of the weights alone (w for equal weights), not an empirical variance
     that could vanish (all ties) or fluctuate.
     """
-
     m = core.n_models
     p = expit(theta[core.i] - theta[core.j])
     g = weight * core.n * p * (1.0 - p)
@@ -383,7 +376,6 @@ def profile_intervals(
        and S. Bate, "Inference for clustered data using the independence log-likelihood",
        Biometrika 94 (2007), 167-183.
     """
-
     m = pairs.n_models
     half_q = 0.5 * float(chi2.ppf(confidence, 1))
     z = float(np.sqrt(2.0 * half_q))

@@ -141,7 +141,7 @@ class AlphaRankResult:
         return rows
 
     def to_json(self) -> dict[str, Any]:
-        """The DESIGN.md JSON document of ``python -m ranking alpharank``."""
+        """Return the DESIGN.md JSON document of ``python -m ranking alpharank``."""
         doc: dict[str, Any] = {
             "alpha": _json_alpha(self.alpha),
             "population_size": int(self.population_size),

@@ -817,7 +817,7 @@ def _show(value: Any) -> str:
 
 
 def conv_metadata_problem(value: Any) -> str | None:
-    """What is wrong with a record's ``conv_metadata`` (``None`` when absent or valid).
+    """Return what is wrong with a record's ``conv_metadata`` (``None`` when absent or valid).
 
     It must be an object holding every key of :data:`CONV_METADATA_FIELDS`; each is a
     non-negative integer or, for the markdown counts, an object with exactly the listed

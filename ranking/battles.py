@@ -47,6 +47,7 @@ class Battles:
     weight: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
+        """Coerce the arrays to their dtypes and refuse inconsistent battles."""
         set_ = object.__setattr__
         set_(self, "models", tuple(self.models))
         set_(self, "a", np.asarray(self.a, dtype=np.int32))
@@ -80,10 +81,12 @@ class Battles:
                 )
 
     def __len__(self) -> int:
+        """Return the number of entries (battles, or weighted pair-count entries)."""
         return int(self.a.shape[0])
 
     @property
     def n_models(self) -> int:
+        """Number of models, played or not."""
         return len(self.models)
 
     @property
@@ -123,7 +126,7 @@ class Battles:
         return (np.asarray(wins, dtype=np.float64), np.asarray(ties + ties.T, dtype=np.float64))
 
     def battles_per_model(self) -> NDArray[np.int64]:
-        """Number of battles each model took part in (weights summed, then rounded)."""
+        """Count the battles each model took part in (weights summed, then rounded)."""
         n = self.n_models
         w = None if self.weight is None else self.weight
         total = np.bincount(self.a, weights=w, minlength=n) + np.bincount(
@@ -132,7 +135,7 @@ class Battles:
         return np.rint(total).astype(np.int64)
 
     def subset(self, mask: NDArray[np.bool_] | Sequence[bool]) -> Battles:
-        """The battles selected by a boolean ``mask``; the model list is kept."""
+        """Return the battles selected by a boolean ``mask``; the model list is kept."""
         keep = np.asarray(mask, dtype=bool)
         if keep.shape != (len(self),):
             raise InputError(f"subset: mask must have one entry per battle ({len(self)})")
@@ -146,7 +149,7 @@ class Battles:
         )
 
     def with_models(self, models: Iterable[str]) -> Battles:
-        """The same battles indexed into ``models``, which must contain every current name.
+        """Return the same battles indexed into ``models``, which must contain every current name.
 
         Models that are new never play; use this to add them to a result.
         """
@@ -161,14 +164,14 @@ class Battles:
         return Battles(names, remap[self.a], remap[self.b], self.outcome, self.tstamp, self.weight)
 
     def chronological(self) -> NDArray[np.int64]:
-        """Processing order for online methods: by ``tstamp`` (stable) when present."""
+        """Return the processing order for online methods: by ``tstamp`` (stable) when present."""
         if self.tstamp is None:
             return np.arange(len(self), dtype=np.int64)
         return np.argsort(self.tstamp, kind="stable").astype(np.int64)
 
 
 def components(battles: Battles) -> NDArray[np.int64]:
-    """Connected components of the comparison graph, numbered by size (0 = largest).
+    """Label the connected components of the comparison graph by size (0 = largest).
 
     Two models are connected when they met at least once (any outcome, positive weight).
     Components of equal size are numbered by their first model. A model that never

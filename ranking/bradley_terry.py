@@ -75,9 +75,12 @@ FALLBACK_RIDGE = 1e-6
 
 
 def _pair_frequency_weight(pairs: Pairs) -> NDArray[np.float64]:
-    """Weight of each battle of each pair: N / (P · n_p), inversely proportional to how
-    often the pair was played, normalised so the weights of all N battles sum to N
-    (every one of the P pairs that met then carries the same total weight N / P)."""
+    """Return the weight of each battle of each pair: N / (P · n_p).
+
+    Inversely proportional to how often the pair was played, normalised so the weights of
+    all N battles sum to N (every one of the P pairs that met then carries the same total
+    weight N / P).
+    """
     return float(pairs.n.sum()) / (len(pairs.i) * pairs.n)
 
 
@@ -250,7 +253,7 @@ def _multinomial(
 
 
 def _splits(pairs: Pairs) -> bool:
-    """True when the resampled pairs no longer connect each original component."""
+    """Tell whether the resampled pairs no longer connect each original component."""
     met = pairs.n > 0
     games = sparse.csr_matrix(
         (np.ones(int(met.sum())), (pairs.i[met], pairs.j[met])),

@@ -115,4 +115,3 @@ def run_cli(
         return CliRun(code, out, err)
 
     return call
-
