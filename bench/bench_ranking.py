@@ -354,6 +354,14 @@ def blas_main(args: argparse.Namespace) -> None:
         "|---|---:|---:|---:|---:|---:|",
         *rows,
         "",
+        "A median ratio above 1 means the library's default (BLAS threads left alone) is that "
+        "many times slower than under a one-thread limit. The library no longer sets the "
+        "limit itself (a process-wide change made from inside a call, which other threads of "
+        "a threaded worker would share): `python -m ranking` sets it in `ranking/__main__.py`, "
+        "as the owner of its process, and a service calling the library sets it for its own "
+        "processes (`threadpoolctl.threadpool_limits(1, 'blas')` at start, or "
+        "`OPENBLAS_NUM_THREADS=1`).",
+        "",
     ]
     text = "\n".join(lines)
     print(text)
