@@ -37,14 +37,17 @@ class Pairs:
 
     @property
     def n(self) -> NDArray[np.float64]:
+        """Battles of each pair."""
         return self.wins_ij + self.wins_ji + self.ties
 
     @property
     def score(self) -> NDArray[np.float64]:
+        """Points of ``i`` against ``j`` in each pair (a tie counts half)."""
         return self.wins_ij + 0.5 * self.ties
 
 
 def pairs_from_battles(battles: Battles) -> Pairs:
+    """Aggregate the battles to the counts of every pair that met."""
     wins, ties = battles.pair_counts()
     games = wins + wins.T + ties
     i, j = np.nonzero(np.triu(games > 0, k=1))
@@ -67,7 +70,7 @@ def strong_components(
     ji: NDArray[np.float64],
     ties: NDArray[np.float64],
 ) -> NDArray[np.int32]:
-    """Strongly connected components of the 'scored at least half a point against' graph."""
+    """Label the strong components of the 'scored at least half a point against' graph."""
     fwd = (ij > 0) | (ties > 0)
     bwd = (ji > 0) | (ties > 0)
     rows = np.concatenate([i[fwd], j[bwd]])
@@ -78,7 +81,7 @@ def strong_components(
 
 
 def unbounded_models(pairs: Pairs) -> NDArray[np.int64]:
-    """Models whose maximum-likelihood rating is infinite (empty when the MLE exists)."""
+    """Return the models whose maximum-likelihood rating is infinite (none when the MLE exists)."""
     strong = strong_components(
         pairs.n_models, pairs.i, pairs.j, pairs.wins_ij, pairs.wins_ji, pairs.ties
     )
@@ -91,12 +94,13 @@ def unbounded_models(pairs: Pairs) -> NDArray[np.int64]:
 
 
 def gauge_projector(component: NDArray[np.int64]) -> NDArray[np.float64]:
-    """Σ_c 1_c 1_cᵀ / |c|: the projection onto per-component means."""
+    """Return Σ_c 1_c 1_cᵀ / |c|, the projection onto per-component means."""
     onehot = (component[:, None] == np.arange(component.max() + 1)[None, :]).astype(float)
     return (onehot / onehot.sum(axis=0)) @ onehot.T
 
 
 def incidence_matrix(pairs: Pairs) -> sparse.csr_matrix:
+    """Return the pair-by-model matrix D with D θ = θ_i - θ_j for every pair."""
     p_count = len(pairs.i)
     return sparse.csr_matrix(
         (
@@ -180,4 +184,5 @@ def newton(
 
 
 def fit_point(pairs: Pairs, ridge: float) -> NDArray[np.float64]:
+    """Return the (ridge-penalised) maximum-likelihood θ of ``pairs``, components centred."""
     return newton(pairs, pairs.score[None, :], pairs.n[None, :], np.array([ridge]))[0]
