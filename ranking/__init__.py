@@ -11,7 +11,7 @@ from ranking.alpharank import (
     alpharank_game,
     alpharank_sweep,
 )
-from ranking.battle_files import ReadResult, read_battles, write_battles
+from ranking.battle_files import ReadResult, battles_from_records, read_battles, write_battles
 from ranking.battles import Battles, components
 from ranking.bracket import (
     BracketProbabilities,
@@ -77,6 +77,7 @@ __all__ = [
     "RankingWarning",
     "ReadResult",
     "average_win_rate",
+    "battles_from_records",
     "bradley_terry",
     "components",
     "elo",

@@ -70,7 +70,7 @@ def pair_scores(
     new_bonus: float = 10.0,
     confidence_z: float = 1.96,
 ) -> NDArray[np.float64]:
-    """Selection score of every pair (symmetric, zero diagonal).
+    """Compute the selection score of every pair (symmetric, zero diagonal).
 
     Parameters
     ----------
