@@ -188,8 +188,9 @@ def battles_to_separate(
     z_b = float(norm.ppf(power))
     n_exact = (z_a + z_b) ** 2 * v / (d * d)
     if ties == "exclude":
-        decisive: int | None = max(1, math.ceil(n_exact - 1e-9))
-        total = max(1, math.ceil(decisive / (1.0 - tie_rate) - 1e-9))
+        needed = max(1, math.ceil(n_exact - 1e-9))
+        decisive: int | None = needed
+        total = max(1, math.ceil(needed / (1.0 - tie_rate) - 1e-9))
     else:
         decisive = None
         total = max(1, math.ceil(n_exact - 1e-9))
