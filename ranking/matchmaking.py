@@ -341,7 +341,13 @@ class SamplingStatus:
     eligible : ndarray of bool, shape (M, M)
         Pairs votes may go to: not settled and with at least one model still sampled; a
         sampled model whose every pair is settled keeps all its pairs (else it would never
-        narrow).
+        narrow); and the *bridges* below.
+    bridge : ndarray of bool, shape (M, M)
+        Settled pairs kept to connect the groups the other eligible pairs fall into: the
+        least settled pair (smallest ``|r_i - r_j| / se``) joining two groups, Kruskal
+        style, among pairs with a model still sampled. The intervals are relative to the
+        mean of all models, so without votes across groups they stop narrowing (a stall
+        seen in simulation).
     need : ndarray, shape (M,)
         How many times too wide a sampled model's interval is (``width / target_width``,
         at most 10; 1 for every model with ``target_width=0``), 0 for a model at target.
@@ -352,6 +358,7 @@ class SamplingStatus:
     need: NDArray[np.float64]
     settled: NDArray[np.bool_]
     eligible: NDArray[np.bool_]
+    bridge: NDArray[np.bool_]
 
 
 def sampling_status(
@@ -421,14 +428,51 @@ def sampling_status(
     eligible = open_pair & (sampling[:, None] | sampling[None, :])
     orphan = sampling & ~(open_pair.any(axis=1))
     eligible |= (orphan[:, None] | orphan[None, :]) & off
+    bridge = _bridges(eligible, settled & (sampling[:, None] | sampling[None, :]), diff, se)
+    eligible |= bridge
     if target_width > 0:
         ratio = np.minimum(np.where(np.isfinite(width), width, np.inf) / target_width, 10.0)
     else:
         ratio = np.ones(m)
     need = np.where(sampling, ratio, 0.0)
     return SamplingStatus(
-        width=width, sampling=sampling, need=need, settled=settled, eligible=eligible
+        width=width,
+        sampling=sampling,
+        need=need,
+        settled=settled,
+        eligible=eligible,
+        bridge=bridge,
     )
+
+
+def _bridges(
+    eligible: NDArray[np.bool_],
+    candidate: NDArray[np.bool_],
+    diff: NDArray[np.float64],
+    se: NDArray[np.float64],
+) -> NDArray[np.bool_]:
+    """Candidate pairs that join the components of ``eligible``, least settled first."""
+    m = eligible.shape[0]
+    parent = list(range(m))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, j in zip(*np.nonzero(np.triu(eligible, 1))):
+        parent[find(int(i))] = find(int(j))
+    iu, ju = np.nonzero(np.triu(candidate, 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.abs(diff[iu, ju]) / np.where(diff[iu, ju] > 0, se[iu, ju], se[ju, iu])
+    bridge = np.zeros((m, m), dtype=bool)
+    for t in np.argsort(z, kind="stable"):
+        a, b = find(int(iu[t])), find(int(ju[t]))
+        if a != b:
+            parent[a] = b
+            bridge[iu[t], ju[t]] = bridge[ju[t], iu[t]] = True
+    return bridge
 
 
 def select_target_pairs(
@@ -442,7 +486,7 @@ def select_target_pairs(
 
     Eligible pairs (see :func:`sampling_status`) are drawn as :func:`select_pairs` does, with
     each score weighted by ``need_i + need_j`` (votes go first where intervals are furthest
-    above the target); when
+    above the target) and a bridge's score raised to at least the median open pair's; when
     fewer than ``k`` are available, the rest are the pairs with the largest summed interval
     width (unknown widths first), so the arena keeps serving battles and tightens the widest
     intervals even once every target is met.
@@ -453,6 +497,9 @@ def select_target_pairs(
         raise InputError(f"scores must be {m} x {m}, like the status")
     gen = as_rng(rng)
     weight = status.need[:, None] + status.need[None, :]
+    open_scores = s[status.eligible & ~status.bridge]
+    if open_scores.size:  # a bridge is drawn at least as often as a typical open pair
+        s = np.where(status.bridge, np.maximum(s, float(np.median(open_scores))), s)
     chosen = select_pairs(np.where(status.eligible, s * weight, 0.0), k, rng=gen)
     if len(chosen) >= k:
         return chosen

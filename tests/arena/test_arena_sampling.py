@@ -22,10 +22,12 @@ Z95 = 1.959963984540054
 # 78.4, 117.6, 156.8, 39.2, 58.8) models 1 and 2 are still sampled. By hand, a pair is
 # settled when |r_i - r_j| > 1.96 sqrt(se_i^2 + se_j^2): open pairs are (0,1) 60 < 70.7,
 # (0,4) 10 < 49.0, (1,4) 50 < 65.9 and (2,3) 20 < 80.8; (0,4) has both models at target.
-# The arena may therefore spend votes on (0,1), (1,4) and (2,3) only.
+# (0,1), (1,4), (2,3) leave two groups; of the settled pairs with a sampled model between
+# them, (1,2) is the least settled (z = 240 / sqrt(30^2 + 40^2) = 4.8; then (0,2) 6.7, (2,4)
+# 6.8), so it is kept as the bridge. The arena may spend votes on these four pairs only.
 RATINGS = [1000.0, 1060.0, 1300.0, 1320.0, 1010.0]
 SE = [20.0, 30.0, 40.0, 10.0, 15.0]
-ELIGIBLE = {(0, 1), (1, 4), (2, 3)}
+ELIGIBLE = {(0, 1), (1, 4), (2, 3), (1, 2)}
 
 
 @pytest.fixture
@@ -70,7 +72,7 @@ def _as_index(ids: list[int], pairs: list[tuple[int, int]]) -> set[tuple[int, in
 
 def test_arena_spends_votes_only_on_open_pairs_with_a_model_above_target(board):
     for seed in range(10):
-        pairs = arena_choose_pairs(board, 3, rng=seed)
+        pairs = arena_choose_pairs(board, 4, rng=seed)
         assert _as_index(board, pairs) == ELIGIBLE
 
 
@@ -79,9 +81,9 @@ def test_arena_falls_back_to_the_widest_models_instead_of_stalling(board, settin
     settings.LUDUS_ARENA_TARGET_WIDTH = 500.0
     pairs = arena_choose_pairs(board, 2, rng=0)
     assert _as_index(board, pairs) == {(1, 2), (0, 2)}  # se 40+30 and 40+20 are the largest
-    # with the target switched off (0), only settled pairs are left out
+    # with the target switched off (0), only settled pairs are left out (but the bridge)
     settings.LUDUS_ARENA_TARGET_WIDTH = 0.0
-    pairs = arena_choose_pairs(board, 4, rng=0)
+    pairs = arena_choose_pairs(board, 5, rng=0)
     assert _as_index(board, pairs) == ELIGIBLE | {(0, 4)}
 
 

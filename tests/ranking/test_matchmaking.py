@@ -152,8 +152,14 @@ def test_sampling_status_by_hand():
         for j in range(5):
             if i != j:
                 assert st.settled[i, j] == ((min(i, j), max(i, j)) not in open_pairs), (i, j)
+    # (0, 4): both models are at target. The open pairs leave two groups, {0, 1, 4} and
+    # {2, 3}; the settled pairs with a sampled model between them have z = |gap| / se of
+    # (1,2) 240/50 = 4.8, (0,2) 300/44.7 = 6.7, (2,4) 290/42.7 = 6.8, (1,3) 260/31.6 = 8.2:
+    # the bridge is (1, 2).
     eligible = {(i, j) for i in range(5) for j in range(i + 1, 5) if st.eligible[i, j]}
-    assert eligible == {(0, 1), (2, 3), (1, 4)}  # (0, 4): both models are at target
+    assert eligible == {(0, 1), (2, 3), (1, 4), (1, 2)}
+    bridges = {(i, j) for i in range(5) for j in range(i + 1, 5) if st.bridge[i, j]}
+    assert bridges == {(1, 2)}
     assert (st.eligible == st.eligible.T).all()
     assert_allclose(st.need, [0.0, 117.6 / 100 * Z95 / 1.96, 156.8 / 100 * Z95 / 1.96, 0, 0])
 
@@ -212,9 +218,9 @@ def test_select_target_pairs_only_draws_eligible_pairs_while_there_are_enough():
     st = sampling_status(rating, lower=lower, upper=upper, target_width=100.0)
     scores = pair_scores(rating, lower=lower, upper=upper, n_battles=[500] * 5)
     for seed in range(20):
-        pairs = select_target_pairs(scores, st, 3, rng=seed)
-        assert sorted(pairs) == [(0, 1), (1, 4), (2, 3)]
-    assert len(select_target_pairs(scores, st, 5, rng=1)) == 5  # 2 more from the fallback
+        pairs = select_target_pairs(scores, st, 4, rng=seed)
+        assert sorted(pairs) == [(0, 1), (1, 2), (1, 4), (2, 3)]
+    assert len(select_target_pairs(scores, st, 6, rng=1)) == 6  # 2 more from the fallback
 
 
 def test_status_input_errors():
@@ -230,6 +236,7 @@ def test_status_input_errors():
         need=np.ones(2),
         settled=np.zeros((2, 2), bool),
         eligible=np.ones((2, 2), bool),
+        bridge=np.zeros((2, 2), bool),
     )
     with pytest.raises(InputError, match="scores must be 2 x 2"):
         select_target_pairs(np.ones((3, 3)), st, 1)
@@ -254,3 +261,16 @@ def test_target_simulate_same_seed_same_run_and_errors():
     assert_allclose(one.max_width, two.max_width)
     with pytest.raises(InputError, match="policy"):
         target_simulate([0.0, 1.0, 2.0], target_width=1.0, policy="greedy")
+
+
+def test_target_sampling_does_not_stall_when_the_open_pairs_split_into_groups():
+    """Ten models 600 points apart end to end. With this seed the open pairs split into
+    three groups after ~2,000 battles; drawing only inside them froze every interval at
+    120-165 points (relative to the mean of all models, an interval needs votes across
+    groups) and 20,000 battles did not reach the target. The bridges between the groups
+    reach it."""
+    run = target_simulate(
+        np.linspace(-300.0, 300.0, 10), target_width=80.0, tie_rate=0.0, budget=6000, rng=11
+    )
+    assert run.battles_to_target is not None
+    assert run.max_width[-1] <= 80.0
