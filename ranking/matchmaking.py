@@ -18,8 +18,10 @@ ranking accuracy (Kendall's tau or Spearman's rho against the true strengths).
 
 *Sampling to a target* (:func:`sampling_status`, :func:`select_target_pairs`): votes stop
 going to pairs whose order is settled (the interval of their difference excludes 0) and to
-models whose interval is already narrower than a target width; when that leaves too few
-pairs, the widest-interval models are paired, so the arena never stalls.
+models whose interval is already narrower than a target width, except for the least settled
+pair joining two groups of open pairs (intervals are relative to the mean of all models, so
+they need votes across groups); when that leaves too few pairs, the widest-interval models
+are paired, so the arena never stalls.
 :func:`target_simulate` measures the votes needed until every interval is that narrow.
 
 References
