@@ -41,7 +41,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _results import cpu_model, results_section_write  # noqa: E402 - bench/ is sys.path[0] when a script runs
+from _results import cpu_model, results_report  # noqa: E402 - bench/ is sys.path[0] when a script runs
 
 from ranking.battles import Battles  # noqa: E402
 from ranking.errors import RankingWarning  # noqa: E402
@@ -178,10 +178,9 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     rows, elapsed = run(args.seeds, args.tie_rate)
-    text = render(rows, args.seeds, args.tie_rate, elapsed)
-    print(text)
-    if not args.no_write:
-        results_section_write(SECTION, text)
+    results_report(
+        SECTION, render(rows, args.seeds, args.tie_rate, elapsed), write=not args.no_write
+    )
 
 
 if __name__ == "__main__":
