@@ -24,7 +24,7 @@ from arena.models import Battle, Competitor, Entry, Match, Tournament
 from arena.selectors.prompts import prompts_for_open_arena
 from arena.services.dispatch import dispatch
 from clients import sim_seed
-from ranking.matchmaking import SamplingStatus
+from ranking.matchmaking import SamplingStatus, sampling_status
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +80,8 @@ def arena_sampling_status(*, competitor_ids: list[int], board: dict[str, Any]) -
     A model is still sampled while its interval is wider than ``LUDUS_ARENA_TARGET_WIDTH``
     (or has an open side, or the model is not on the board yet); a pair's order is settled
     when the interval of the difference excludes 0 at ``LUDUS_ARENA_SETTLED_CONFIDENCE``
-    (see ``ranking.matchmaking.sampling_status``).
+    (see ``ranking.matchmaking.sampling_status``, which also keeps the bridges between groups).
     """
-    from ranking.matchmaking import sampling_status
-
     rating, lower, upper, _ = _board_arrays(competitor_ids, board)
     return sampling_status(
         rating,
@@ -107,12 +105,10 @@ def arena_sampling(board: dict[str, Any]) -> dict[str, Any] | None:
         if r.get("competitor_id") is not None and not r.get("withdrawn")
     ]
     ids = [int(r["competitor_id"]) for r in rows]
-    sampled: list[int] = []
+    sampled = ids
     if len(ids) >= 2:
         status = arena_sampling_status(competitor_ids=ids, board=board)
         sampled = [cid for cid, on in zip(ids, status.sampling) if on]
-    else:
-        sampled = ids
     return {
         "target_width": settings.LUDUS_ARENA_TARGET_WIDTH,
         "settled_confidence": settings.LUDUS_ARENA_SETTLED_CONFIDENCE,
