@@ -38,6 +38,7 @@ from ranking.errors import (
     RankingWarning,
 )
 from ranking.openskill import openskill_rank_update, openskill_rate
+from ranking.power import PowerPlan, battles_power, battles_to_separate
 from ranking.roundrobin import (
     RoundRobinSchedule,
     RoundRobinStandings,
@@ -91,6 +92,9 @@ __all__ = [
     "alpharank_sweep",
     "openskill_rank_update",
     "openskill_rate",
+    "PowerPlan",
+    "battles_power",
+    "battles_to_separate",
     "A_WINS",
     "B_WINS",
     "OUTCOMES",

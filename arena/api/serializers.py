@@ -405,6 +405,12 @@ class RatingRowSerializer(serializers.Serializer):
     )
     withdrawn = serializers.BooleanField(required=False)
     section = serializers.ChoiceField(choices=["ranked", "provisional", "separate"], required=False)
+    sampling = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        help_text="Still being sampled by the open arena (interval wider than the target); "
+        "null on boards the arena does not sample from",
+    )
 
 
 class LeaderboardSerializer(serializers.Serializer):
@@ -431,6 +437,12 @@ class LeaderboardSerializer(serializers.Serializer):
         required=False, help_text="interval (how bounds are computed) and listing rule"
     )
     ratings = RatingRowSerializer(many=True)
+    sampling = serializers.DictField(
+        required=False,
+        allow_null=True,
+        help_text="Sampling to a target (the arena's board only, else null): target_width "
+        "(points), settled_confidence, and sampling (competitor ids still being sampled)",
+    )
 
 
 class LeaderboardScopeSerializer(serializers.Serializer):

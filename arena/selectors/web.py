@@ -228,6 +228,7 @@ def leaderboard_view_data(
                 "provisional": r.get("provisional", False),
                 "component": r.get("component", 0),
                 "withdrawn": r.get("withdrawn", False),
+                "sampling": r.get("sampling"),
                 "section": section,
                 "section_title": SECTION_TITLES.get(section, section)
                 if section != previous_section
@@ -292,6 +293,8 @@ def _badges(row: dict[str, Any]) -> list[str]:
         badges.append(f"group {row['component'] + 1}")
     if row.get("withdrawn"):
         badges.append("withdrawn")
+    if row.get("sampling"):
+        badges.append("sampling")
     return badges
 
 
@@ -331,7 +334,27 @@ def board_notes(snapshot: dict[str, Any]) -> dict[str, str]:
         )
         if excluded
         else "",
+        "sampling": sampling_note(snapshot.get("sampling")),
     }
+
+
+def sampling_note(sampling: dict[str, Any] | None) -> str:
+    """The methodology note's sentence on sampling to a target (empty on other boards)."""
+    if sampling is None:
+        return ""
+    width = float(sampling["target_width"])
+    confidence = 100 * float(sampling["settled_confidence"])
+    stop = (
+        f"models whose interval is at most {width:g} points wide and "
+        if width > 0
+        else "no model for its interval width (no target is set), and "
+    )
+    return (
+        f"Sampling to a target: the open arena stops asking for votes on {stop}on pairs whose "
+        f"order is settled (the {confidence:g}% interval of their difference, from the two "
+        "intervals shown, excludes 0); models marked sampling are still being sampled. When "
+        "nothing else is left, the widest intervals keep being sampled."
+    )
 
 
 def pairwise_win_rates(

@@ -17,7 +17,14 @@ from collections.abc import Sequence
 from ranking.cli._output import Output, emit
 from ranking.errors import RankingError
 
-SUBCOMMAND_MODULES: tuple[str, ...] = ("rate", "alpharank", "bracket", "swiss", "simulate")
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "rate",
+    "alpharank",
+    "bracket",
+    "swiss",
+    "simulate",
+    "plan",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
