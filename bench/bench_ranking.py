@@ -364,9 +364,7 @@ def blas_main(args: argparse.Namespace) -> None:
         "",
     ]
     text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        print(f"updated {results_section_write(BLAS_SECTION, text)}", file=sys.stderr)
+    results_report(BLAS_SECTION, text, write=not args.no_write)
 
 
 # ---------------------------------------------------------------------------- main

@@ -158,8 +158,9 @@ def battles_to_separate(
     scale: float = 400.0,
     base: float = 10.0,
 ) -> PowerPlan:
-    """Battles between two models ``delta`` points apart so that, with probability ``power``,
-    the ``confidence`` interval of their difference excludes 0.
+    """Battles that separate two models ``delta`` points apart.
+
+    With probability ``power``, the ``confidence`` interval of their difference then excludes 0.
 
     Parameters
     ----------

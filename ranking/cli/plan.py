@@ -15,6 +15,7 @@ METHOD = (
 
 
 def handle(args: argparse.Namespace) -> Output:
+    """Plan the battles for each ``--delta``: one row each."""
     rows: list[dict[str, Any]] = []
     for delta in args.delta:
         plan = battles_to_separate(
@@ -55,6 +56,7 @@ def handle(args: argparse.Namespace) -> Output:
 
 
 def register(subparsers: Any) -> None:
+    """Add the ``plan`` subcommand."""
     from ranking.cli import add_output_option
 
     parser = subparsers.add_parser(
