@@ -2,8 +2,9 @@
 
 A simulated competitor's hidden strength, plus deterministic per-prompt noise, sets the
 quality of an answer; the answer's length and a trailing ``[sim quality=...]`` marker reflect
-it. The simulated judge reads those markers and decides by a noisy Bradley-Terry draw, with a
-configurable bias towards the answer shown first, like an LLM judge would from the text alone.
+it, and its markdown (headers, lists, bold) follows the competitor's style. The simulated judge
+reads those markers and decides by a noisy Bradley-Terry draw, with a configurable bias towards
+the answer shown first, like an LLM judge would from the text alone.
 """
 
 from __future__ import annotations
@@ -94,14 +95,33 @@ def simulated_answer(
     chosen = rng.choice(len(_POINTS), size=n_points, replace=False)
     topic = " ".join(prompt.split()[:8]).rstrip("?.!:")
     opener = _STYLE_OPENERS.get(style, "Here is my answer.")
-    body = " ".join(f"{k + 1}. {_POINTS[int(i)].capitalize()}." for k, i in enumerate(chosen))
-    text = f"{opener} On \u201c{topic}\u201d: {body}\n[sim quality={quality:.1f}]"
+    points = [_POINTS[int(i)].capitalize() + "." for i in chosen]
+    text = f"{_layout(style, opener, topic, points)}\n[sim quality={quality:.1f}]"
     return SimAnswer(
         text=text,
         quality=quality,
         prompt_tokens=estimate_tokens(prompt),
         completion_tokens=estimate_tokens(text),
     )
+
+
+def _layout(style: str, opener: str, topic: str, points: list[str]) -> str:
+    """The answer's markdown, by style: what style control measures (headers, lists, bold).
+
+    ``thorough``: a header and a numbered list; ``verbose``: a bullet list with bold leads;
+    ``friendly``: a paragraph with the first point in bold; others: one plain paragraph.
+    """
+    if style == "thorough":
+        items = "\n".join(f"{k + 1}. {p}" for k, p in enumerate(points))
+        return f"## {topic}\n\n{opener}\n\n{items}"
+    if style == "verbose":
+        items = "\n".join(f"- **Point {k + 1}.** {p}" for k, p in enumerate(points))
+        return f"{opener} On \u201c{topic}\u201d:\n\n{items}"
+    if style == "friendly":
+        first, *rest = points
+        return f"{opener} On \u201c{topic}\u201d: **{first}** {' '.join(rest)}".rstrip()
+    body = " ".join(f"{k + 1}. {p}" for k, p in enumerate(points))
+    return f"{opener} On \u201c{topic}\u201d: {body}"
 
 
 def sim_quality(text: str) -> float | None:
