@@ -159,9 +159,11 @@ def demo_load(*, n_battles: int = 3000, seed: int = 20261123) -> dict[str, int]:
         a = rng.integers(0, n, size=n_battles)
         b = (a + rng.integers(1, n, size=n_battles)) % n
         categories = rng.choice(["coding", "writing", "math"], size=n_battles)
-        texts = {cat: ts for cat, ts in DEMO_PROMPTS.values()}
+        by_category = dict(DEMO_PROMPTS.values())
         pick = rng.integers(0, 5, size=n_battles)
-        prompts = [texts[str(c)][int(k) % len(texts[str(c)])] for c, k in zip(categories, pick)]
+        prompts = [
+            by_category[str(c)][int(k) % len(by_category[str(c)])] for c, k in zip(categories, pick)
+        ]
         metas = _demo_conv_metadata(competitors, a, b, prompts)
         x, _, _ = style_features(style_counts(metas))
         logit = np.log(10.0) * (strengths[a] - strengths[b]) / 400.0 + x @ DEMO_STYLE_EFFECT
