@@ -290,8 +290,10 @@ def _render(
         "",
         "Competitors and the judge are OpenAI-compatible endpoints on the local test server "
         "(`python -m tests.fake_openai`, its own process) answering after the stated latency; "
-        "`celery worker -P threads` processes on the PostgreSQL database; each match = 2 generations + 2 judge calls (position swap); "
-        "per-endpoint cap 4 for competitors, 128 for the judge. Targets: at least 50 generations in flight, "
+        "`celery worker -P threads` processes on the PostgreSQL database; each match = 2 "
+        "generations + 2 judge calls (position swap); "
+        "per-endpoint cap 4 for competitors, 128 for the judge. Targets: at least 50 generations "
+        "in flight, "
         "at least 100 judged matches per minute.",
         "",
         "| worker processes x threads | latency (ms) | matches | wall (s) | judged matches / min "

@@ -305,7 +305,8 @@ class MatchSideSerializer(serializers.Serializer):
 
 class TournamentMatchSerializer(serializers.Serializer):
     """A tournament match as :func:`arena.selectors.tournaments.tournament_matches` gives it;
-    the prompt, answers and judgments appear only once the match is judged (or its prompt set is public)."""
+    the prompt, answers and judgments appear only once the match is judged (or its prompt set is
+    public)."""
 
     id = serializers.IntegerField()
     round = serializers.IntegerField(allow_null=True)
@@ -397,7 +398,8 @@ class RatingRowSerializer(serializers.Serializer):
     rank = serializers.IntegerField(
         required=False,
         allow_null=True,
-        help_text="Rank(UB) among the established models of the main component; null for the others",
+        help_text="Rank(UB) among the established models of the main component; null for the "
+        "others",
     )
     battles = serializers.IntegerField(required=False, allow_null=True)
     win_rate = serializers.FloatField(required=False, allow_null=True)
@@ -428,7 +430,8 @@ class LeaderboardSerializer(serializers.Serializer):
     created_at = serializers.CharField()
     inputs = serializers.DictField(
         required=False,
-        help_text="Exactly which battles were used: source, category, battles_upto, pair_counts_upto, "
+        help_text="Exactly which battles were used: source, category, battles_upto, "
+        "pair_counts_upto, "
         "excluded_pair_counts (the private competitors left out are not listed)",
     )
     board = serializers.DictField(
@@ -504,7 +507,8 @@ class ExportQuerySerializer(serializers.Serializer):
         required=False,
         min_value=1,
         max_value=2**63 - 1,
-        help_text="A leaderboard snapshot id: exactly the battles it was computed from (not with source/category)",
+        help_text="A leaderboard snapshot id: exactly the battles it was computed from (not with "
+        "source/category)",
     )
 
 

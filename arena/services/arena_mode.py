@@ -5,7 +5,8 @@ tournaments that are being generated or await votes and still want votes) and cr
 ones up to the pool size. Pairs come from ``ranking.matchmaking``'s ``active`` policy on the
 current Bradley-Terry leaderboard: new and under-sampled models first, then the pairs whose
 intervals overlap most. Prompts come only from public prompt sets (voters read them before any
-judgment; a tournament's sets stay hidden). The same policy picks the battles of ``arena``-format tournaments.
+judgment; a tournament's sets stay hidden). The same policy picks the battles of
+``arena``-format tournaments.
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ class TournamentConfigForm(forms.Form):
     competitors = forms.ModelMultipleChoiceField(
         queryset=m.Competitor.objects.filter(status=m.Competitor.Status.ACTIVE).order_by("name"),
         widget=forms.CheckboxSelectMultiple,
-        help_text="Entrants are seeded by their current Bradley-Terry rating, best first (unrated ones last).",
+        help_text="Entrants are seeded by their current Bradley-Terry rating, best first (unrated "
+        "ones last).",
     )
     prompt_sets = forms.ModelMultipleChoiceField(
         queryset=m.PromptSet.objects.order_by("name"), widget=forms.CheckboxSelectMultiple

@@ -164,7 +164,7 @@ def test_an_arena_model_withdrawn_mid_tournament_is_no_longer_drawn(field, promp
     assert not _involving(t, comps[0]).filter(round__number__gt=1).exists()
 
 
-# --------------------------------------------------------------------------- E[S]: one prediction, right totals
+# ---------------------------------------------------------- E[S]: one prediction, right totals
 
 API = "/api/v1"
 

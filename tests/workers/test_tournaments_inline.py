@@ -458,9 +458,11 @@ def test_simulation_cache_keys_are_the_same_in_every_process():
     import sys
 
     code = (
-        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'arena.settings'; django.setup(); "
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'arena.settings'; "
+        "django.setup(); "
         "from arena.selectors import content_key; "
-        "print(content_key('web:sim', 7, 'swiss', {'rounds': 5}, ['alpha', 'beta'], [1000.0, 1100.0]))"
+        "print(content_key('web:sim', 7, 'swiss', {'rounds': 5}, ['alpha', 'beta'], [1000.0, "
+        "1100.0]))"
     )
     keys = {
         subprocess.run(

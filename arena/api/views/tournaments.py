@@ -170,7 +170,8 @@ class TournamentViewSet(
 
     @extend_schema(
         responses=OpenApiTypes.OBJECT,
-        summary="Predicted final scores E[S] (points so far plus expected points to come), P(first), survival",
+        summary="Predicted final scores E[S] (points so far plus expected points to come), "
+        "P(first), survival",
     )
     @action(detail=True, methods=["get"], permission_classes=[ReadOnly])
     def simulation(self, request: Request, pk: str | None = None) -> Response:
