@@ -54,7 +54,8 @@ def test_style_toggle_switches_between_the_plain_and_the_style_board(
         page.keyboard.press("Enter")
         page.wait_for_url(lambda url: "style_control" not in url)
         assert page.locator("#lb-style-off").get_attribute("aria-current") == "page"
-        assert _ratings(page) == plain
+        # (the same models; their numbers may have moved if a vote was rated in the meantime)
+        assert set(_ratings(page)) == set(plain)
     finally:
         context.close()
     assert not errors, errors
