@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _results import cpu_model, results_section_write  # noqa: E402 - bench/ is sys.path[0] when a script runs
+from _results import cpu_model, results_report  # noqa: E402 - bench/ is sys.path[0] when a script runs
 
 from ranking.battle_files import read_battles  # noqa: E402
 from ranking.battles import Battles  # noqa: E402
@@ -463,10 +463,7 @@ def main() -> None:
         "workers per call, which this shared 2-core machine cannot run fairly.",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        print(f"updated {results_section_write(SECTION, text)}", file=sys.stderr)
+    results_report(SECTION, "\n".join(lines), write=not args.no_write)
 
 
 if __name__ == "__main__":

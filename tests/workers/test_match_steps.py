@@ -21,7 +21,7 @@ from arena.services.matches import (
     run_inline,
 )
 from arena.services.tournaments import tournament_create, tournament_run_inline, tournament_sweep
-from tests.factories import CompetitorFactory, PromptFactory, PromptSetFactory
+from tests.factories import CompetitorFactory, prompt_set_with_prompts
 from tests.fake_openai import FakeOpenAI, FaultPlan
 
 pytestmark = pytest.mark.django_db
@@ -29,10 +29,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def prompt_set():
-    ps = PromptSetFactory(name="steps")
-    for i in range(4):
-        PromptFactory(prompt_set=ps, text=f"Step question {i}?")
-    return ps
+    return prompt_set_with_prompts(4, name="steps", text="Step question {i}?")
 
 
 def _tournament(prompt_set, competitors, **kw):
