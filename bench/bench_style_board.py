@@ -33,7 +33,7 @@ from scipy.special import expit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _results import cpu_model, results_section_write  # noqa: E402 - bench/ is sys.path[0]
+from _results import cpu_model, results_report  # noqa: E402 - bench/ is sys.path[0]
 
 from ranking.battles import Battles  # noqa: E402
 from ranking.bradley_terry import bradley_terry  # noqa: E402
@@ -176,10 +176,7 @@ def main() -> None:
             for label, b, rm, rmin, w in coverage
         ],
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if not args.no_write:
-        results_section_write(SECTION, text)
+    results_report(SECTION, "\n".join(lines) + "\n", write=not args.no_write)
 
 
 if __name__ == "__main__":
