@@ -15,3 +15,7 @@ class ArenaConfig(AppConfig):
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(limits=1, user_api="blas")
+
+        from arena.services.style_board import style_board_register
+
+        style_board_register()

@@ -380,6 +380,13 @@ class LeaderboardQuerySerializer(serializers.Serializer):
     source = serializers.CharField(required=False, default="combined", max_length=16)  # type: ignore[assignment]
     category = serializers.CharField(required=False, default="all", max_length=50)
     version = serializers.IntegerField(required=False, min_value=1, max_value=2**31 - 1)
+    style_control = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="The style-controlled Bradley-Terry board (method bt_style): ratings with the "
+        "effect of answer length, headers, lists and bold taken out; its coefficients are in "
+        "board.style. Only with method=bt (the default) or bt_style.",
+    )
 
 
 class RatingRowSerializer(serializers.Serializer):
@@ -434,7 +441,10 @@ class LeaderboardSerializer(serializers.Serializer):
         "excluded_pair_counts (the private competitors left out are not listed)",
     )
     board = serializers.DictField(
-        required=False, help_text="interval (how bounds are computed) and listing rule"
+        required=False,
+        help_text="interval (how bounds are computed) and listing rule; on the style-controlled "
+        "board also style: features, coefficients (log-odds per standard deviation of each "
+        "style difference), lower, upper, feature_mean, feature_std, tokenizer",
     )
     ratings = RatingRowSerializer(many=True)
     sampling = serializers.DictField(

@@ -26,6 +26,7 @@ ALL = "all"
 METHODS: tuple[tuple[str, str], ...] = (
     ("bt", "Bradley-Terry"),
     ("bt_pair_frequency", "Bradley-Terry, pairs weighted equally"),
+    ("bt_style", "Bradley-Terry, style-controlled"),
     ("elo", "Elo"),
     ("openskill", "OpenSkill"),
     ("alpharank", "α-Rank mass"),
@@ -39,6 +40,14 @@ METHOD_NOTES: dict[str, str] = {
     "bt_pair_frequency": (
         "Bradley-Terry with each battle weighted inversely to how often its pair was played "
         "(as LMArena since July 2025), so over-sampled pairs do not dominate the fit."
+    ),
+    "bt_style": (
+        "Style-controlled Bradley-Terry (LMArena's default board): the contextual "
+        "Bradley-Terry model P(i beats j) = σ(ln(base)·(r_i − r_j)/scale + Σ_k β_k·x_k), where x "
+        "holds four differences between the two answers (length in tokens, markdown headers, list "
+        "items, bold spans), each (a − b)/(a + b + 1) standardised over the battles, as FastChat "
+        "builds them. A rating is what a model wins beyond its answers' style; β says how much "
+        "each style difference sways the verdicts. Only battles that carry conv_metadata enter."
     ),
     "elo": "Online Elo in battle order; a tie counts ½. Elo depends on the order of battles.",
     "openskill": "OpenSkill (Weng-Lin Bayesian rating), updated battle by battle in time order.",
@@ -257,6 +266,7 @@ def leaderboard_view_data(
         )
     }
     data["notes"] = board_notes(snapshot)
+    data["style"] = style_note(snapshot)
     created = _parse_time(snapshot.get("created_at"))
     data["snapshot"]["created_label"] = (
         created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if created else ""
@@ -306,6 +316,8 @@ def board_notes(snapshot: dict[str, Any]) -> dict[str, str]:
     rule = board.get("listing") or {}
     interval = board.get("interval") or ""
     excluded = (inputs.get("excluded_pair_counts") or {}).get("battles", 0)
+    if board.get("style"):  # the style board says what it leaves out, and why (style_note)
+        excluded = 0
     return {
         "interval": f"Interval: {interval}."
         if interval
@@ -355,6 +367,44 @@ def sampling_note(sampling: dict[str, Any] | None) -> str:
         "intervals shown, excludes 0); models marked sampling are still being sampled. When "
         "nothing else is left, the widest intervals keep being sampled."
     )
+
+
+STYLE_FEATURE_LABELS: dict[str, str] = {
+    "length": "Answer length (tokens)",
+    "header": "Markdown headers",
+    "list": "List items",
+    "bold": "Bold spans",
+}
+
+
+def style_note(snapshot: dict[str, Any]) -> dict[str, Any] | None:
+    """The style coefficients of a style-controlled snapshot, ready for the methodology note."""
+    style = (snapshot.get("board") or {}).get("style")
+    if not style:
+        return None
+    inputs = snapshot.get("inputs") or {}
+    lower, upper = style.get("lower"), style.get("upper")
+    rows = []
+    for k, (name, beta) in enumerate(zip(style["features"], style["coefficients"])):
+        lo = lower[k] if lower else None
+        hi = upper[k] if upper else None
+        rows.append(
+            {
+                "feature": name,
+                "label": STYLE_FEATURE_LABELS.get(name, name),
+                "coefficient": beta,
+                "text": f"{beta:+.3f}",
+                "interval_text": interval_text(lo, hi, 3) if lower and upper else "no interval",
+                "odds_text": f"×{math.exp(beta):.2f}",
+            }
+        )
+    pairs = (inputs.get("excluded_pair_counts") or {}).get("battles", 0)
+    return {
+        "rows": rows,
+        "tokenizer": style.get("tokenizer", ""),
+        "without_metadata": inputs.get("excluded_without_metadata", 0),
+        "pair_counts": pairs,
+    }
 
 
 def pairwise_win_rates(

@@ -136,6 +136,7 @@ def match_finish_judged(*, match_id: int, outcome: str, judge_label: str) -> boo
             anony=True,
             judge=judge_label[:200],
             match=match,
+            conv_metadata=match.conv_metadata,
         )
         leaderboard_schedule_rebuild()
     _round_check_if_last(match)

@@ -140,7 +140,10 @@ def test_home_unknown_method_says_not_computed(client, board):
 
 def test_home_missing_methods_are_named(client, board):
     html = client.get("/").content.decode()
-    assert "Not computed yet: Bradley-Terry, pairs weighted equally, Elo, OpenSkill" in html
+    assert (
+        "Not computed yet: Bradley-Terry, pairs weighted equally, "
+        "Bradley-Terry, style-controlled, Elo, OpenSkill" in html
+    )
 
 
 def test_leaderboard_json_and_etag(client, board, django_assert_max_num_queries):
