@@ -386,6 +386,13 @@ class Match(models.Model):
         editable=False,
         help_text="Human votes recorded on this match (kept by the vote write)",
     )
+    conv_metadata = models.JSONField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="LMArena's conv_metadata of the two answers (style counts, cl100k_base tokens), "
+        "set when both answers are stored",
+    )
 
     class Meta:
         ordering = ["id"]
@@ -596,6 +603,12 @@ class Battle(AppendOnlyModel):
     )
     batch = models.ForeignKey(
         ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="battles"
+    )
+    conv_metadata = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="LMArena's conv_metadata (style counts of both answers): imported as given, "
+        "computed for answers Ludus generated",
     )
 
     class Meta:

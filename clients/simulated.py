@@ -2,8 +2,9 @@
 
 A simulated competitor's hidden strength, plus deterministic per-prompt noise, sets the
 quality of an answer; the answer's length and a trailing ``[sim quality=...]`` marker reflect
-it. The simulated judge reads those markers and decides by a noisy Bradley-Terry draw, with a
-configurable bias towards the answer shown first, like an LLM judge would from the text alone.
+it, and its markdown (headers, lists, bold) leans to the competitor's style. The simulated judge
+reads those markers and decides by a noisy Bradley-Terry draw, with a configurable bias towards
+the answer shown first, like an LLM judge would from the text alone.
 """
 
 from __future__ import annotations
@@ -94,14 +95,51 @@ def simulated_answer(
     chosen = rng.choice(len(_POINTS), size=n_points, replace=False)
     topic = " ".join(prompt.split()[:8]).rstrip("?.!:")
     opener = _STYLE_OPENERS.get(style, "Here is my answer.")
-    body = " ".join(f"{k + 1}. {_POINTS[int(i)].capitalize()}." for k, i in enumerate(chosen))
-    text = f"{opener} On \u201c{topic}\u201d: {body}\n[sim quality={quality:.1f}]"
+    points = [_POINTS[int(i)].capitalize() + "." for i in chosen]
+    layout = _pick_layout(style, float(rng.random()))
+    text = f"{_layout(layout, opener, topic, points)}\n[sim quality={quality:.1f}]"
     return SimAnswer(
         text=text,
         quality=quality,
         prompt_tokens=estimate_tokens(prompt),
         completion_tokens=estimate_tokens(text),
     )
+
+
+#: How often each style lays an answer out as ``outline`` (a header and a numbered list),
+#: ``bullets`` (a bullet list with bold leads), ``bold`` (a paragraph, first point in bold) or
+#: ``plain`` (one paragraph): a style leans to a layout but varies by prompt, so style differences
+#: are not fixed per model (style control could not tell them from the models otherwise).
+LAYOUT_MIX: dict[str, tuple[tuple[str, float], ...]] = {
+    "thorough": (("outline", 0.6), ("bullets", 0.2), ("plain", 0.2)),
+    "verbose": (("bullets", 0.6), ("outline", 0.2), ("bold", 0.2)),
+    "friendly": (("bold", 0.6), ("plain", 0.3), ("bullets", 0.1)),
+    "concise": (("plain", 0.8), ("bold", 0.2)),
+    "terse": (("plain", 0.9), ("outline", 0.1)),
+}
+
+
+def _pick_layout(style: str, u: float) -> str:
+    for layout, share in LAYOUT_MIX.get(style, (("plain", 1.0),)):
+        if u < share:
+            return layout
+        u -= share
+    return "plain"
+
+
+def _layout(layout: str, opener: str, topic: str, points: list[str]) -> str:
+    """The answer's markdown: what style control measures (headers, lists, bold)."""
+    if layout == "outline":
+        items = "\n".join(f"{k + 1}. {p}" for k, p in enumerate(points))
+        return f"## {topic}\n\n{opener}\n\n{items}"
+    if layout == "bullets":
+        items = "\n".join(f"- **Point {k + 1}.** {p}" for k, p in enumerate(points))
+        return f"{opener} On \u201c{topic}\u201d:\n\n{items}"
+    if layout == "bold":
+        first, *rest = points
+        return f"{opener} On \u201c{topic}\u201d: **{first}** {' '.join(rest)}".rstrip()
+    body = " ".join(f"{k + 1}. {p}" for k, p in enumerate(points))
+    return f"{opener} On \u201c{topic}\u201d: {body}"
 
 
 def sim_quality(text: str) -> float | None:

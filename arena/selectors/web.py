@@ -26,28 +26,48 @@ ALL = "all"
 METHODS: tuple[tuple[str, str], ...] = (
     ("bt", "Bradley-Terry"),
     ("bt_pair_frequency", "Bradley-Terry, pairs weighted equally"),
+    ("bt_style", "Bradley-Terry, style-controlled"),
     ("elo", "Elo"),
     ("openskill", "OpenSkill"),
     ("alpharank", "α-Rank mass"),
     ("expected_score", "E[S] (Swiss dynamics)"),
 )
 METHOD_NOTES: dict[str, str] = {
-    "bt": "Bradley-Terry maximum likelihood on the Elo scale: P(i beats j) = 1 / (1 + base^(-(r_i - r_j)/scale)); "
-    "ties count half a win to each side.",
-    "bt_pair_frequency": "Bradley-Terry with each battle weighted inversely to how often its pair was played "
-    "(as LMArena since July 2025), so over-sampled pairs do not dominate the fit.",
+    "bt": (
+        "Bradley-Terry maximum likelihood on the Elo scale: "
+        "P(i beats j) = 1 / (1 + base^(-(r_i - r_j)/scale)); ties count half a win to each side."
+    ),
+    "bt_pair_frequency": (
+        "Bradley-Terry with each battle weighted inversely to how often its pair was played "
+        "(as LMArena since July 2025), so over-sampled pairs do not dominate the fit."
+    ),
+    "bt_style": (
+        "Style-controlled Bradley-Terry (LMArena's default board): the contextual "
+        "Bradley-Terry model P(i beats j) = σ(ln(base)·(r_i − r_j)/scale + Σ_k β_k·x_k), where x "
+        "holds four differences between the two answers (length in tokens, markdown headers, list "
+        "items, bold spans), each (a − b)/(a + b + 1) standardised over the battles, as FastChat "
+        "builds them. A rating is what a model wins beyond its answers' style; β says how much "
+        "each style difference sways the verdicts. Only battles that carry conv_metadata enter."
+    ),
     "elo": "Online Elo in battle order; a tie counts ½. Elo depends on the order of battles.",
     "openskill": "OpenSkill (Weng-Lin Bayesian rating), updated battle by battle in time order.",
-    "alpharank": "α-Rank: the mass of each model in the stationary distribution of an evolutionary process "
-    "over the pairwise win-rate game (higher is better).",
-    "expected_score": "E[S]: expected number of wins under simulated Competitive Swiss-system dynamics.",
+    "alpharank": (
+        "α-Rank: the mass of each model in the stationary distribution of an evolutionary "
+        "process over the pairwise win-rate game (higher is better)."
+    ),
+    "expected_score": (
+        "E[S]: expected number of wins under simulated Competitive Swiss-system dynamics."
+    ),
     "winrate": "Average win rate against the other models (ties ½).",
 }
 #: Titles of the board's row sections (see ``arena.services.leaderboard.SECTIONS``).
 SECTION_TITLES: dict[str, str] = {
     "ranked": "Ranked: established models of the main comparison group",
     "provisional": "Provisional: below the listing rule, not ranked",
-    "separate": "Not comparable with the main group: never met it, directly or through other models; not ranked",
+    "separate": (
+        "Not comparable with the main group: never met it, directly or through other models; "
+        "not ranked"
+    ),
 }
 SOURCES: tuple[tuple[str, str], ...] = (
     ("combined", "Combined"),
@@ -140,7 +160,9 @@ def leaderboard_etag(
     """A cheap fingerprint of what the leaderboard JSON would contain, plus its inputs."""
     snapshot = leaderboard_get(method=method, source=source, category=category)
     pending = leaderboard_rebuild_pending(source=source, category=category, snapshot=snapshot)
-    key = f"{method}|{source}|{category}|{snapshot and snapshot['version']}|{snapshot and snapshot['data_version']}|{pending}"
+    version = snapshot and snapshot["version"]
+    data_version = snapshot and snapshot["data_version"]
+    key = f"{method}|{source}|{category}|{version}|{data_version}|{pending}"
     return hashlib.sha256(key.encode()).hexdigest()[:20], snapshot, pending
 
 
@@ -152,7 +174,7 @@ def leaderboard_view_data(
     snapshot: dict[str, Any] | None = None,
     pending: bool | None = None,
 ) -> dict[str, Any]:
-    """The leaderboard of one scope ready for a page or the live JSON: rows with owners and bar geometry."""
+    """One scope's leaderboard for a page or the live JSON: rows with owners and bar geometry."""
     if snapshot is None:
         snapshot = leaderboard_get(method=method, source=source, category=category)
     if pending is None:
@@ -215,6 +237,7 @@ def leaderboard_view_data(
                 "provisional": r.get("provisional", False),
                 "component": r.get("component", 0),
                 "withdrawn": r.get("withdrawn", False),
+                "sampling": r.get("sampling"),
                 "section": section,
                 "section_title": SECTION_TITLES.get(section, section)
                 if section != previous_section
@@ -243,6 +266,7 @@ def leaderboard_view_data(
         )
     }
     data["notes"] = board_notes(snapshot)
+    data["style"] = style_note(snapshot)
     created = _parse_time(snapshot.get("created_at"))
     data["snapshot"]["created_label"] = (
         created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if created else ""
@@ -279,6 +303,8 @@ def _badges(row: dict[str, Any]) -> list[str]:
         badges.append(f"group {row['component'] + 1}")
     if row.get("withdrawn"):
         badges.append("withdrawn")
+    if row.get("sampling"):
+        badges.append("sampling")
     return badges
 
 
@@ -290,29 +316,95 @@ def board_notes(snapshot: dict[str, Any]) -> dict[str, str]:
     rule = board.get("listing") or {}
     interval = board.get("interval") or ""
     excluded = (inputs.get("excluded_pair_counts") or {}).get("battles", 0)
+    if board.get("style"):  # the style board says what it leaves out, and why (style_note)
+        excluded = 0
     return {
         "interval": f"Interval: {interval}."
         if interval
         else (
-            "Interval: none. This method gives no interval yet, so its rows show none and its ranks are "
+            "Interval: none. This method gives no interval yet, so its rows show none and its "
+            "ranks are "
             "the order of the established models."
         ),
         "listing": (
-            f"Listing rule: a model is ranked once it has at least {rule['min_battles']} battles against at "
-            f"least {rule['min_opponents']} distinct opponents in this board's data; below that it is "
-            "provisional and listed apart, never above an established model. Only the main comparison group "
-            "(the largest set of models connected by battles) is ranked; models that never met it, directly "
+            f"Listing rule: a model is ranked once it has at least {rule['min_battles']} battles "
+            "against at "
+            f"least {rule['min_opponents']} distinct opponents in this board's data; below that "
+            "it is "
+            "provisional and listed apart, never above an established model. Only the main "
+            "comparison group "
+            "(the largest set of models connected by battles) is ranked; models that never met "
+            "it, directly "
             "or through others, are listed apart as groups 2, 3, …"
         )
         if rule
         else "",
         "freshness": freshness_note(board.get("freshness") or {}),
         "excluded": (
-            f"This board excludes {excluded} imported pair-count battles: the method updates battle by battle "
+            f"This board excludes {excluded} imported pair-count battles: the method updates "
+            "battle by battle "
             "and pair counts carry no order."
         )
         if excluded
         else "",
+        "sampling": sampling_note(snapshot.get("sampling")),
+    }
+
+
+def sampling_note(sampling: dict[str, Any] | None) -> str:
+    """The methodology note's sentence on sampling to a target (empty on other boards)."""
+    if sampling is None:
+        return ""
+    width = float(sampling["target_width"])
+    confidence = 100 * float(sampling["settled_confidence"])
+    stop = (
+        f"models whose interval is at most {width:g} points wide and "
+        if width > 0
+        else "no model for its interval width (no target is set), and "
+    )
+    return (
+        f"Sampling to a target: the open arena stops asking for votes on {stop}on pairs whose "
+        f"order is settled (the {confidence:g}% interval of their difference, from the two "
+        "intervals shown, excludes 0); models marked sampling are still being sampled. When "
+        "nothing else is left, the widest intervals keep being sampled."
+    )
+
+
+STYLE_FEATURE_LABELS: dict[str, str] = {
+    "length": "Answer length (tokens)",
+    "header": "Markdown headers",
+    "list": "List items",
+    "bold": "Bold spans",
+}
+
+
+def style_note(snapshot: dict[str, Any]) -> dict[str, Any] | None:
+    """The style coefficients of a style-controlled snapshot, ready for the methodology note."""
+    style = (snapshot.get("board") or {}).get("style")
+    if not style:
+        return None
+    inputs = snapshot.get("inputs") or {}
+    lower, upper = style.get("lower"), style.get("upper")
+    rows = []
+    for k, (name, beta) in enumerate(zip(style["features"], style["coefficients"])):
+        lo = lower[k] if lower else None
+        hi = upper[k] if upper else None
+        rows.append(
+            {
+                "feature": name,
+                "label": STYLE_FEATURE_LABELS.get(name, name),
+                "coefficient": beta,
+                "text": f"{beta:+.3f}",
+                "interval_text": interval_text(lo, hi, 3) if lower and upper else "no interval",
+                "odds_text": f"×{math.exp(beta):.2f}",
+            }
+        )
+    pairs = (inputs.get("excluded_pair_counts") or {}).get("battles", 0)
+    return {
+        "rows": rows,
+        "tokenizer": style.get("tokenizer", ""),
+        "without_metadata": inputs.get("excluded_without_metadata", 0),
+        "pair_counts": pairs,
     }
 
 
@@ -411,7 +503,7 @@ def pairwise_win_rates(
 def leaderboard_heatmap(
     *, source: str, category: str, rows: list[dict[str, Any]], data_version: str
 ) -> dict[str, Any] | None:
-    """The home page's heat map: pairwise win rates of the scope's top models (``None``: fewer than 2)."""
+    """The home page's heat map: pairwise win rates of the top models (``None``: fewer than 2)."""
     top = [
         (r["competitor_id"], r["model"]) for r in rows[:HEATMAP_MAX_MODELS] if r["competitor_id"]
     ]

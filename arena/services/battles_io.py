@@ -11,7 +11,8 @@ nothing behind:
 
 Unknown model names are refused unless ``create_models`` is set; then they are created as
 active ``simulated``-kind competitors without an owner (an admin can edit them later).
-A record keeps its own ``anony`` and ``category``; the ``category`` given to the import is
+A record keeps its own ``anony``, ``category`` and ``conv_metadata`` (LMArena's style counts,
+stored as read); the ``category`` given to the import is
 only the default for records without one (and the category of pair counts). The reader
 refuses, with line numbers, what the database could not hold: names longer than a
 competitor's name or with control characters, counts above ``MAX_COUNT``, a ``tstamp``
@@ -283,6 +284,7 @@ def _store_records(result: Any, *, ids: np.ndarray, batch: ImportBatch, category
     )
     anony = result.anony.tolist()
     categories = [c or category for c in result.category.tolist()]
+    conv_metadata = result.conv_metadata.tolist()
     total = len(battles)
     for start in range(0, total, BULK_SIZE):
         stop = min(start + BULK_SIZE, total)
@@ -297,6 +299,7 @@ def _store_records(result: Any, *, ids: np.ndarray, batch: ImportBatch, category
                     anony=anony[i],
                     tstamp=stamps[i] if stamps is not None else now,
                     batch=batch,
+                    conv_metadata=conv_metadata[i],
                 )
                 for i in range(start, stop)
             ]
@@ -306,8 +309,18 @@ def _store_records(result: Any, *, ids: np.ndarray, batch: ImportBatch, category
 
 # --------------------------------------------------------------------------- export
 
-_RECORD_FIELDS = ("model_a", "model_b", "winner", "tstamp", "anony", "judge", "category", "source")
-_PUBLIC_FIELDS = ("model_a", "model_b", "winner", "tstamp", "anony", "category")
+_RECORD_FIELDS = (
+    "model_a",
+    "model_b",
+    "winner",
+    "tstamp",
+    "anony",
+    "judge",
+    "category",
+    "source",
+    "conv_metadata",
+)
+_PUBLIC_FIELDS = ("model_a", "model_b", "winner", "tstamp", "anony", "category", "conv_metadata")
 
 
 def _battle_rows(
@@ -323,8 +336,9 @@ def _battle_rows(
         "judge",
         "category",
         "source",
+        "conv_metadata",
     )
-    for a, b, outcome, tstamp, anony, judge, cat, src in (
+    for a, b, outcome, tstamp, anony, judge, cat, src, meta in (
         qs.order_by("id").values_list(*columns).iterator(chunk_size=2000)
     ):
         row = {
@@ -336,6 +350,7 @@ def _battle_rows(
             "judge": judge,
             "category": cat,
             "source": src,
+            "conv_metadata": meta,
         }
         yield {f: row[f] for f in fields}
 
@@ -363,6 +378,15 @@ def _pair_rows(
         totals.items(), key=lambda kv: (names.get(kv[0][0], ""), names.get(kv[0][1], ""))
     ):
         yield names.get(a, str(a)), names.get(b, str(b)), wa, wb, t
+
+
+def _csv_value(name: str, value: Any) -> Any:
+    """A record field as a CSV cell: ``anony`` as true/false, ``conv_metadata`` as JSON text."""
+    if name == "anony":
+        return str(value).lower()
+    if name == "conv_metadata":
+        return "" if value is None else json.dumps(value, ensure_ascii=False)
+    return value
 
 
 def _csv_line(values: Any) -> str:
@@ -485,11 +509,11 @@ def _export_chunks(
     chunk: list[str] = []
     for row in _battle_rows(battles, fields=fields):
         if fmt == "jsonl":
+            if row.get("conv_metadata") is None:  # a battle without style counts has no key
+                row.pop("conv_metadata", None)
             chunk.append(json.dumps(row, ensure_ascii=False) + "\n")
         else:
-            chunk.append(
-                _csv_line([str(row[f]).lower() if f == "anony" else row[f] for f in fields])
-            )
+            chunk.append(_csv_line([_csv_value(f, row[f]) for f in fields]))
         if len(chunk) >= 1000:
             yield "".join(chunk)
             chunk = []

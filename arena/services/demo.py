@@ -17,6 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from arena.models import Battle, Competitor, Outcome, Prompt, PromptSet, Source
+from arena.services.conv_metadata import conv_metadata_for_answers
+from clients import simulated_answer
+from ranking.style import style_counts, style_features
 
 DEMO_COMPETITORS: tuple[tuple[str, float, str, str], ...] = (
     # name, hidden strength (Elo points), style, provider
@@ -72,8 +75,50 @@ DEMO_PROMPTS: dict[str, tuple[str, list[str]]] = {
 }
 
 
+#: The demo voters' taste for style: log-odds that answer A wins per standard deviation of each
+#: of FastChat's style differences (length, headers, lists, bold), on top of the hidden strengths.
+#: Like LMArena's voters they favour longer, more formatted answers, so the plain board credits
+#: the verbose and thorough models with their style and the style-controlled board takes it out.
+DEMO_STYLE_EFFECT: tuple[float, float, float, float] = (0.35, 0.05, 0.1, 0.15)
+
+
+def _demo_conv_metadata(
+    competitors: list[Competitor], a: np.ndarray, b: np.ndarray, prompts: list[str]
+) -> list[dict[str, Any]]:
+    """Each battle's ``conv_metadata``: the two competitors' simulated answers to its prompt."""
+    answers: dict[tuple[int, str], str] = {}
+
+    def answer(i: int, prompt: str) -> str:
+        if (i, prompt) not in answers:
+            c = competitors[i]
+            answers[(i, prompt)] = simulated_answer(
+                name=c.name,
+                strength=float(c.sim_strength or 1000.0),
+                style=c.sim_style,
+                seed=c.sim_seed,
+                prompt=prompt,
+            ).text
+        return answers[(i, prompt)]
+
+    metas: dict[tuple[int, int, str], dict[str, Any]] = {}
+    out = []
+    for i, j, prompt in zip(a.tolist(), b.tolist(), prompts):
+        key = (i, j, prompt)
+        if key not in metas:
+            metas[key] = conv_metadata_for_answers(
+                answer_a=answer(i, prompt), answer_b=answer(j, prompt)
+            )
+        out.append(metas[key])
+    return out
+
+
 def demo_load(*, n_battles: int = 3000, seed: int = 20261123) -> dict[str, int]:
-    """Create the demo competitors, prompt sets and battles; a second call adds nothing."""
+    """Create the demo competitors, prompt sets and battles; a second call adds nothing.
+
+    Each battle is on one of the demo prompts and carries the ``conv_metadata`` of the two
+    competitors' simulated answers to it; its outcome follows the hidden strengths plus
+    :data:`DEMO_STYLE_EFFECT` (so the demo's style-controlled board has a style to remove).
+    """
     created = 0
     with transaction.atomic():
         competitors = []
@@ -113,7 +158,16 @@ def demo_load(*, n_battles: int = 3000, seed: int = 20261123) -> dict[str, int]:
         n = len(competitors)
         a = rng.integers(0, n, size=n_battles)
         b = (a + rng.integers(1, n, size=n_battles)) % n
-        p_a = 1.0 / (1.0 + 10.0 ** (-(strengths[a] - strengths[b]) / 400.0))
+        categories = rng.choice(["coding", "writing", "math"], size=n_battles)
+        by_category = dict(DEMO_PROMPTS.values())
+        pick = rng.integers(0, 5, size=n_battles)
+        prompts = [
+            by_category[str(c)][int(k) % len(by_category[str(c)])] for c, k in zip(categories, pick)
+        ]
+        metas = _demo_conv_metadata(competitors, a, b, prompts)
+        x, _, _ = style_features(style_counts(metas))
+        logit = np.log(10.0) * (strengths[a] - strengths[b]) / 400.0 + x @ DEMO_STYLE_EFFECT
+        p_a = 1.0 / (1.0 + np.exp(-logit))
         u = rng.random(n_battles)
         tie = u < 0.12
         a_wins = ~tie & (rng.random(n_battles) < p_a)
@@ -122,7 +176,6 @@ def demo_load(*, n_battles: int = 3000, seed: int = 20261123) -> dict[str, int]:
             np.where(rng.random(n_battles) < 0.3, Outcome.BOTH_BAD, Outcome.TIE),
             np.where(a_wins, Outcome.MODEL_A, Outcome.MODEL_B),
         )
-        categories = rng.choice(["coding", "writing", "math"], size=n_battles)
         sources = np.where(rng.random(n_battles) < 0.7, Source.HUMAN, Source.JUDGE)
         start = timezone.now() - timedelta(days=30)
         offsets = np.sort(rng.uniform(0, 30 * 86400, size=n_battles))
@@ -136,6 +189,7 @@ def demo_load(*, n_battles: int = 3000, seed: int = 20261123) -> dict[str, int]:
                     category=str(categories[i]),
                     judge="demo-judge" if sources[i] == Source.JUDGE else "",
                     tstamp=start + timedelta(seconds=float(offsets[i])),
+                    conv_metadata=metas[i],
                 )
                 for i in range(n_battles)
             ),

@@ -207,13 +207,16 @@ def scope_battles(inputs: dict[str, Any]) -> QuerySet[Battle]:
     """The Battle rows a snapshot's ``inputs`` name (the one selection the build and the
     export share)."""
     private = inputs["excluded_competitors"]
-    return (
+    qs = (
         Battle.objects.filter(
             _scope_filter(inputs["source"], inputs["category"]), id__lte=inputs["battles_upto"]
         )
         .exclude(model_a_id__in=private)
         .exclude(model_b_id__in=private)
     )
+    if inputs.get("conv_metadata_only"):  # the style-controlled board (arena.services.style_board)
+        qs = qs.filter(conv_metadata__isnull=False)
+    return qs
 
 
 def scope_pair_counts(inputs: dict[str, Any]) -> QuerySet[PairCount]:
@@ -337,9 +340,22 @@ def _battle_data(
     return BattleData(battles=battles, competitor_ids=ids, n_records=len(rows), inputs=inputs)
 
 
+#: Boards built by a module of their own, by name: ``rebuild(*, source, category, selection,
+#: withdrawn, rule, force) -> LeaderboardSnapshot | None``, run after the registered methods of
+#: each scope. Registered at start-up by ``arena.apps`` (the style-controlled board).
+BOARD_EXTENSIONS: dict[str, Callable[..., LeaderboardSnapshot | None]] = {}
+
+
+def leaderboard_board_register(
+    name: str, rebuild: Callable[..., LeaderboardSnapshot | None]
+) -> None:
+    """Compute the board ``name`` with ``rebuild`` in every scope's rebuild."""
+    BOARD_EXTENSIONS[name] = rebuild
+
+
 def leaderboard_methods() -> tuple[str, ...]:
     """The names of the boards computed for every scope, in the order they are listed."""
-    return tuple(_method_registry())
+    return (*_method_registry(), *BOARD_EXTENSIONS)
 
 
 def _method_registry() -> dict[str, MethodSpec]:
@@ -891,6 +907,18 @@ def leaderboard_rebuild(
                 force=force,
             )
         )
+    for name, rebuild in BOARD_EXTENSIONS.items():
+        if methods is None or name in methods:
+            snapshot = rebuild(
+                source=source,
+                category=category,
+                selection=selection,
+                withdrawn=withdrawn,
+                rule=rule,
+                force=force,
+            )
+            if snapshot is not None:
+                snapshots.append(snapshot)
     return snapshots
 
 

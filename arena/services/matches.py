@@ -22,6 +22,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from arena.models import Generation, Match, Tournament
+from arena.services.conv_metadata import match_conv_metadata
 from arena.services.dispatch import inline_dispatch, run_inline, step_handler
 from arena.services.judging import match_judge_step
 from arena.services.match_results import (
@@ -134,9 +135,13 @@ def match_run(*, match_id: int) -> float | None:
         target = (
             Match.Status.JUDGING if match.tournament_id is not None else Match.Status.AWAITING_VOTES
         )
-        # the judges get their own forfeit_after attempts: answers that needed retries do not use them up
+        # the judges get their own forfeit_after attempts: answers that needed retries do not use
+        # them up
         moved = Match.objects.filter(id=match_id, status=Match.Status.GENERATING).update(
-            status=target, attempts=0, updated_at=timezone.now()
+            status=target,
+            attempts=0,
+            conv_metadata=match_conv_metadata(match_id=match_id),
+            updated_at=timezone.now(),
         )
         match.status = target if moved else _status(match_id)
     if match.status == Match.Status.JUDGING:

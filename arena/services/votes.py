@@ -246,6 +246,7 @@ def _serve_for_vote(*, serve_id: int, nonce: str) -> tuple[Any, ...] | None:
             "match__competitor_b__name",
             "match__prompt__category",
             "match__prompt__prompt_set__category",
+            "match__conv_metadata",
         )
         .first()
     )
@@ -261,6 +262,7 @@ def _write_vote(
     ip_hash: str,
     outcome: str,
     category: str,
+    conv_metadata: dict[str, Any] | None = None,
 ) -> tuple[Vote, Battle]:
     """Write the Vote, its human Battle, the serve's ``voted_at`` and the match's vote count.
 
@@ -285,6 +287,7 @@ def _write_vote(
         tstamp=now,
         match_id=match_id,
         vote=vote,
+        conv_metadata=conv_metadata,
     )
     BattleServe.objects.filter(pk=serve_id).update(voted_at=now)
     Match.objects.filter(pk=match_id).update(n_votes=F("n_votes") + 1)
@@ -344,7 +347,7 @@ def vote_record(*, token: str, choice: str, voter_hash: str, ip_hash: str = "") 
                     status=409,
                 )
             else:
-                _, _, swapped, match_id, a_id, b_id, a_name, b_name, prompt_cat, set_cat = row
+                _, _, swapped, match_id, a_id, b_id, a_name, b_name, prompt_cat, set_cat, meta = row
                 outcome = _outcome_for(choice, swapped=swapped)
                 vote, battle = _write_vote(
                     serve_id=serve_id,
@@ -355,6 +358,7 @@ def vote_record(*, token: str, choice: str, voter_hash: str, ip_hash: str = "") 
                     ip_hash=ip_hash,
                     outcome=outcome,
                     category=prompt_cat or set_cat or "general",
+                    conv_metadata=meta,
                 )
                 transaction.on_commit(_schedule_rebuild)
     except (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
+from urllib.parse import urlencode
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -15,6 +16,8 @@ from arena import models as m
 from arena.selectors import web as sel
 from arena.selectors.leaderboard import leaderboard_get
 from arena.selectors.web_tournaments import tournament_list_rows, tournament_page_data
+from arena.services.style_board import METHOD as STYLE_METHOD
+from arena.services.style_board import PLAIN_METHOD as STYLE_PLAIN
 from arena.web import charts
 
 POLL_INTERVAL_MS = 2000
@@ -45,7 +48,25 @@ def _scope(request: HttpRequest) -> tuple[str, str, str]:
     category = request.GET.get("category", sel.ALL)[:50] or sel.ALL
     if source not in sel.SOURCE_LABELS:
         source = "combined"
+    if method == STYLE_PLAIN and request.GET.get("style_control", "").lower() in (
+        "1",
+        "true",
+        "on",
+    ):
+        method = STYLE_METHOD
     return method, source, category
+
+
+def _style_toggle(method: str, source: str, category: str) -> dict[str, Any] | None:
+    """Links between the plain and the style-controlled Bradley-Terry boards (no script needed)."""
+    if method not in (STYLE_PLAIN, STYLE_METHOD):
+        return None
+    scope = urlencode({"source": source, "category": category})
+    return {
+        "on": method == STYLE_METHOD,
+        "plain_url": f"?method={STYLE_PLAIN}&{scope}",
+        "style_url": f"?method={STYLE_PLAIN}&style_control=true&{scope}",
+    }
 
 
 def _live_payload(data: dict[str, Any], etag: str) -> dict[str, Any]:
@@ -108,6 +129,7 @@ def home(request: HttpRequest) -> HttpResponse:
             x for x in scopes["methods"] if not x["available"] and x["value"] in sel.METHOD_LABELS
         ],
         "live": _live_payload(data, etag),
+        "style_toggle": _style_toggle(method, source, category),
         "poll_ms": POLL_INTERVAL_MS,
         "json_url": reverse("leaderboard-json"),
     }

@@ -140,7 +140,10 @@ def test_home_unknown_method_says_not_computed(client, board):
 
 def test_home_missing_methods_are_named(client, board):
     html = client.get("/").content.decode()
-    assert "Not computed yet: Bradley-Terry, pairs weighted equally, Elo, OpenSkill" in html
+    assert (
+        "Not computed yet: Bradley-Terry, pairs weighted equally, "
+        "Bradley-Terry, style-controlled, Elo, OpenSkill" in html
+    )
 
 
 def test_leaderboard_json_and_etag(client, board, django_assert_max_num_queries):
@@ -360,15 +363,10 @@ def test_tournament_page_escapes_names(client):
 def test_pages_of_tournaments_run_by_the_service(client):
     """Tournaments played to the end by the tournament service render with its stored results."""
     from arena.services.tournaments import tournament_create, tournament_run_inline
-    from tests.factories import PromptFactory, PromptSetFactory
+    from tests.factories import prompt_set_with_prompts
 
     comps = [CompetitorFactory(name=f"s{i}", sim_strength=1000 + 40 * i) for i in range(8)]
-    sets = []
-    for k in range(2):
-        ps = PromptSetFactory(name=f"set{k}")
-        for _ in range(4):
-            PromptFactory(prompt_set=ps)
-        sets.append(ps)
+    sets = [prompt_set_with_prompts(4, name=f"set{k}") for k in range(2)]
     knockout = tournament_run_inline(
         tournament=tournament_create(
             name="ko", format="single_elimination", competitors=comps, prompt_sets=sets, seed=1

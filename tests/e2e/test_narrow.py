@@ -41,6 +41,7 @@ def _pages(page) -> list[str]:
     paths = [
         "/",
         "/?source=human",
+        "/?method=bt&style_control=true",
         "/vote",
         "/models/",
         "/tournaments/",

@@ -23,6 +23,8 @@ from arena.exceptions import ApplicationError
 from arena.models import LeaderboardSnapshot
 from arena.selectors.leaderboard import leaderboard_get, leaderboard_latest_etag
 from arena.services.leaderboard import SOURCES, leaderboard_methods, snapshot_etag
+from arena.services.style_board import METHOD as STYLE_METHOD
+from arena.services.style_board import PLAIN_METHOD
 
 METHODS: tuple[str, ...] = leaderboard_methods()
 LATEST_MAX_AGE = 5
@@ -70,6 +72,18 @@ def _query(request: Request) -> dict:
                     "method": [f"Must be one of {', '.join(METHODS)}; got {q['method']!r}."]
                 },
             )
+        if q.pop("style_control", False):
+            if q["method"] not in (PLAIN_METHOD, STYLE_METHOD):
+                raise ApplicationError(
+                    "Invalid input.",
+                    field_errors={
+                        "style_control": [
+                            f"Style control is computed for method={PLAIN_METHOD} only; "
+                            f"got method={q['method']!r}."
+                        ]
+                    },
+                )
+            q["method"] = STYLE_METHOD
         if q["source"] not in SOURCES:
             raise ApplicationError(
                 "Invalid input.",
