@@ -421,7 +421,7 @@ def freshness_note(freshness: dict[str, Any]) -> str:
     if not rating:
         return ""
     text = f"Ratings computed {rating}"
-    if interval and interval != rating:
+    if interval and freshness.get("interval_computed_at") != freshness.get("rating_computed_at"):
         upto = freshness.get("interval_battles_upto")
         text += f"; intervals computed {interval}" + (
             f" from the battles up to #{upto}" if upto is not None else ""

@@ -908,7 +908,9 @@ def leaderboard_rebuild(
             )
         )
     for name, rebuild in BOARD_EXTENSIONS.items():
-        if methods is None or name in methods:
+        # the extension boards read individual battles (O(battles)): not in a vote's rebuild
+        # (``slow_seconds`` infinite), only in the periodic one and in direct calls
+        if (methods is None or name in methods) and not math.isinf(slow_seconds):
             snapshot = rebuild(
                 source=source,
                 category=category,
@@ -963,8 +965,9 @@ def leaderboard_rebuild_all(*, force: bool = False, scopes: str = "all") -> dict
     after a vote); returns how many snapshots are current per method.
 
     The slow parts are refreshed only by the every-scope (periodic) rebuild, when older than
-    ``LUDUS_LEADERBOARD_SLOW_SECONDS`` (see :func:`leaderboard_rebuild`), so a vote's rebuild
-    never waits for a simulation or a bootstrap.
+    ``LUDUS_LEADERBOARD_SLOW_SECONDS`` (see :func:`leaderboard_rebuild`), and the extension
+    boards (``BOARD_EXTENSIONS``, which read individual battles) only by it, so a vote's
+    rebuild never waits for a simulation, a bootstrap or a pass over every battle.
     """
     counts: dict[str, int] = {}
     try:
