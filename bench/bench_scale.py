@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from _results import cpu_model, results_section_write  # bench/ is sys.path[0] when a script runs
@@ -41,8 +42,8 @@ from _results import cpu_model, results_section_write  # bench/ is sys.path[0] w
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = "## Scale: import, rebuilds, vote to board, export (bench_scale.py)"
 DB_NAME = os.environ.get("BENCH_SCALE_DB", "ludus_bench_scale")
-N_MODELS = 200
-N_CATEGORIES = 20
+N_MODELS = 200  # --models
+N_CATEGORIES = 20  # --categories
 DATA_DIR = ROOT / "var" / "bench-scale"
 
 
@@ -89,7 +90,7 @@ def _battle_file(n: int, seed: int = 0) -> Path:
     import numpy as np
 
     DATA_DIR.mkdir(parents=True, exist_ok=True)
-    path = DATA_DIR / f"battles-{n}.jsonl"
+    path = DATA_DIR / f"battles-{n}-{N_MODELS}m-{N_CATEGORIES}c.jsonl"
     if path.exists():
         return path
     rng = np.random.default_rng(seed)
@@ -229,7 +230,10 @@ def run_size(n: int, *, base_url: str, env: dict[str, str], plain: bool) -> dict
     r["scopes"] = len(leaderboard.leaderboard_scopes())
     print(f"  N={n:,}: first rebuild {r['first_rebuild_s']:.1f} s", flush=True)
 
-    one = '{"model_a": "scale-model-000", "model_b": "scale-model-001", "winner": "tie"}\n'
+    one = (
+        '{"model_a": "scale-model-000", "model_b": "scale-model-001", "winner": "tie", '
+        '"category": "cat-00"}\n'
+    )
     battles_import(source=__import__("io").BytesIO(one.encode()))
     t0 = time.perf_counter()
     leaderboard.leaderboard_rebuild_all()
@@ -319,6 +323,8 @@ def main() -> None:
         default=1_000_000,
         help="time the plain (bulk_create) import as the baseline up to this size",
     )
+    parser.add_argument("--models", type=int, default=200)
+    parser.add_argument("--categories", type=int, default=20)
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args()
     try:
@@ -329,6 +335,9 @@ def main() -> None:
         parser.error("--sizes needs at least one positive size")
     if args.with_10m:
         sizes.append(10_000_000)
+    if args.models < 2 or args.categories < 1:
+        parser.error("--models must be at least 2 and --categories at least 1")
+    globals().update(N_MODELS=args.models, N_CATEGORIES=args.categories)
 
     base_url = _base_url()
     redis_url = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13")
@@ -338,6 +347,9 @@ def main() -> None:
     import django
 
     django.setup()
+    from ranking.errors import RankingWarning
+
+    warnings.filterwarnings("ignore", category=RankingWarning)  # sparse categories: expected
     load = os.getloadavg()
     started = dt.datetime.now(dt.UTC)
     rows = []
