@@ -197,7 +197,9 @@ def _main_board_battles() -> int:
     return int(snap or 0)
 
 
-def run_size(n: int, *, base_url: str, env: dict[str, str], plain: bool) -> dict[str, float]:
+def run_size(
+    n: int, *, base_url: str, env: dict[str, str], plain: bool, import_only: bool = False
+) -> dict[str, float]:
     import redis
     from django.core.cache import cache
     from django.db import connection
@@ -223,6 +225,8 @@ def run_size(n: int, *, base_url: str, env: dict[str, str], plain: bool) -> dict
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE arena_battle")
     print(f"  N={n:,}: import {r['import_s']:.1f} s", flush=True)
+    if import_only:
+        return _cli(r, path, env)
 
     t0 = time.perf_counter()
     leaderboard.leaderboard_rebuild_all()
@@ -278,14 +282,21 @@ def run_size(n: int, *, base_url: str, env: dict[str, str], plain: bool) -> dict
 
     manage = [sys.executable, "manage.py", "export_battles", "--format", "jsonl"]
     r["export_s"], r["export_peak_mib"] = _timed_child([*manage, "-o", "/dev/null"], env)
+    print(f"  N={n:,}: export {r['export_s']:.1f} s ({r['export_peak_mib']} MiB)", flush=True)
+    return _cli(r, path, env)
+
+
+def _cli(r: dict[str, float], path: Path, env: dict[str, str]) -> dict[str, float]:
     cli = [sys.executable, "-m", "ranking", "rate", str(path), "--method", "bt"]
     r["cli_s"], r["cli_peak_mib"] = _timed_child([*cli, "--output", "json"], env)
-    print(
-        f"  N={n:,}: export {r['export_s']:.1f} s ({r['export_peak_mib']} MiB), "
-        f"CLI bt {r['cli_s']:.1f} s ({r['cli_peak_mib']} MiB)",
-        flush=True,
-    )
+    print(f"  N={int(r['n']):,}: CLI bt {r['cli_s']:.1f} s ({r['cli_peak_mib']} MiB)", flush=True)
     return r
+
+
+def _cell(r: dict[str, float], key: str, peak: str = "") -> str:
+    if key not in r:
+        return "-"
+    return f"{r[key]:.1f} s" + (f" ({int(r[peak])} MiB)" if peak else "")
 
 
 def _table(rows: list[dict[str, float]]) -> str:
@@ -302,14 +313,20 @@ def _table(rows: list[dict[str, float]]) -> str:
             if "import_plain_s" in r
             else "-"
         )
-        lines.append(
-            f"| {int(r['n']):,} | {r['import_s']:.1f} s | {r['n'] / r['import_s']:,.0f} | {plain} "
-            f"| {r['first_rebuild_s']:.1f} s | {r['rebuild_one_s']:.1f} s "
-            f"| {r['vote_to_board_s']:.1f} s | {r['vote_to_all_boards_s']:.1f} s "
-            f"| {int(r['worker_peak_mib'])} MiB | {r['export_s']:.1f} s "
-            f"({int(r['export_peak_mib'])} MiB) | {r['cli_s']:.1f} s "
-            f"({int(r['cli_peak_mib'])} MiB) |"
-        )
+        cells = [
+            f"{int(r['n']):,}",
+            f"{r['import_s']:.1f} s",
+            f"{r['n'] / r['import_s']:,.0f}",
+            plain,
+            _cell(r, "first_rebuild_s"),
+            _cell(r, "rebuild_one_s"),
+            _cell(r, "vote_to_board_s"),
+            _cell(r, "vote_to_all_boards_s"),
+            f"{int(r['worker_peak_mib'])} MiB" if "worker_peak_mib" in r else "-",
+            _cell(r, "export_s", "export_peak_mib"),
+            _cell(r, "cli_s", "cli_peak_mib"),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -325,6 +342,9 @@ def main() -> None:
     )
     parser.add_argument("--models", type=int, default=200)
     parser.add_argument("--categories", type=int, default=20)
+    parser.add_argument(
+        "--import-only", action="store_true", help="only the imports and the CLI baseline"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args()
     try:
@@ -355,7 +375,15 @@ def main() -> None:
     rows = []
     for n in sizes:
         print(f"N = {n:,}", flush=True)
-        rows.append(run_size(n, base_url=base_url, env=env, plain=n <= args.plain_max))
+        rows.append(
+            run_size(
+                n,
+                base_url=base_url,
+                env=env,
+                plain=n <= args.plain_max,
+                import_only=args.import_only,
+            )
+        )
     load_after = os.getloadavg()
     table = _table(rows)
     print(table)
@@ -368,7 +396,7 @@ def main() -> None:
         f"{platform.python_implementation()} {platform.python_version()}); load average "
         f"{load[0]:.2f} before, {load_after[0]:.2f} after (other engineers' tests share the "
         f"machine). PostgreSQL on the same host. {N_MODELS} models, {N_CATEGORIES} categories, "
-        f"{int(rows[0]['scopes'])} board scopes after the import.\n\n"
+        f"{int(rows[0].get('scopes', 0))} board scopes after the import.\n\n"
         f"{table}\n\n"
         "Import: the JSON Lines file through `battles_import` (validation included), COPY on a "
         "fresh database; the plain column is the `bulk_create` writer on the same file in the "
