@@ -26,6 +26,7 @@ Usage: ``.venv/bin/python bench/bench_scale.py [--sizes 100000,1000000] [--with-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -123,25 +124,37 @@ def _battle_file(n: int, seed: int = 0) -> Path:
     return path
 
 
-def _timed_child(
-    cmd: list[str], env: dict[str, str], stdout: int | None = None
-) -> tuple[float, int]:
-    """Run ``cmd``; return (seconds, peak RSS in MiB) of that process tree as wait4 reports."""
+def _timed_child(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Run ``cmd``; return (seconds, peak RSS in MiB).
+
+    The peak is the child's own ``VmHWM`` (per address space, so it starts afresh at exec),
+    read every 20 ms until it exits; ``wait4``'s ``ru_maxrss`` would report at least this
+    process's size, inherited through fork.
+    """
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=stdout or subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+    peak = 0
+    while proc.poll() is None:
+        with contextlib.suppress(OSError, ValueError):  # it may exit between poll and read
+            peak = max(peak, _vm_hwm_mib(proc.pid))
+        time.sleep(0.02)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
-    return elapsed, usage.ru_maxrss // 1024
+    return elapsed, peak
 
 
-def _vm_hwm_mib(pid: int) -> int:
+def _vm_hwm_mib(pid: int | str, field: str = "VmHWM") -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) // 1024
     return -1
+
+
+def _peak_reset() -> int:
+    """Reset this process's peak RSS (``/proc/self/clear_refs``); return the current RSS."""
+    Path("/proc/self/clear_refs").write_text("5")
+    return _vm_hwm_mib("self", "VmRSS")
 
 
 def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -213,18 +226,22 @@ def run_size(
     r["file_mb"] = path.stat().st_size / 2**20
     if plain:
         _fresh_database(base_url)
+        rss = _peak_reset()
         t0 = time.perf_counter()
         battles_import(source=path, create_models=True, writer="plain")
         r["import_plain_s"] = time.perf_counter() - t0
+        r["import_plain_mib"] = _vm_hwm_mib("self") - rss
         print(f"  N={n:,}: plain import {r['import_plain_s']:.1f} s", flush=True)
     _fresh_database(base_url)
+    rss = _peak_reset()
     t0 = time.perf_counter()
     report = battles_import(source=path, create_models=True)
     r["import_s"] = time.perf_counter() - t0
+    r["import_mib"] = _vm_hwm_mib("self") - rss
     assert report.n_stored == n, report
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE arena_battle")
-    print(f"  N={n:,}: import {r['import_s']:.1f} s", flush=True)
+    print(f"  N={n:,}: import {r['import_s']:.1f} s (+{r['import_mib']} MiB peak)", flush=True)
     if import_only:
         return _cli(r, path, env)
 
@@ -301,7 +318,7 @@ def _cell(r: dict[str, float], key: str, peak: str = "") -> str:
 
 def _table(rows: list[dict[str, float]]) -> str:
     head = (
-        "| records | import (COPY) | records/s | import (plain) | first rebuild | "
+        "| records | import (COPY; peak RSS added) | records/s | import (plain) | first rebuild | "
         "rebuild after 1 battle | vote to main board | vote to every board | worker peak RSS | "
         "export jsonl (peak RSS) | CLI `rate --method bt` (peak RSS) |\n"
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -309,13 +326,14 @@ def _table(rows: list[dict[str, float]]) -> str:
     lines = [head]
     for r in rows:
         plain = (
-            f"{r['import_plain_s']:.1f} s ({r['n'] / r['import_plain_s']:,.0f}/s)"
+            f"{r['import_plain_s']:.1f} s ({r['n'] / r['import_plain_s']:,.0f}/s, "
+            f"+{int(r['import_plain_mib'])} MiB)"
             if "import_plain_s" in r
             else "-"
         )
         cells = [
             f"{int(r['n']):,}",
-            f"{r['import_s']:.1f} s",
+            f"{r['import_s']:.1f} s (+{int(r['import_mib'])} MiB)",
             f"{r['n'] / r['import_s']:,.0f}",
             plain,
             _cell(r, "first_rebuild_s"),
@@ -404,7 +422,7 @@ def main() -> None:
         "Vote to board: from `vote_record` returning (committed) until the combined/all/bt "
         "snapshot counts the vote, through a real Celery worker (threads, 2), debounce "
         "(2 s) included; every board: until the whole rebuild finished. Worker peak RSS: its "
-        "`VmHWM`. Export and CLI: separate processes, peak RSS from `wait4`. The CLI is the "
+        "`VmHWM`. Export and CLI: separate processes, peak RSS their `VmHWM`. The CLI is the "
         "pure computation on the same file (reading included): the same-run baseline for the "
         "rebuilds.\n"
     )

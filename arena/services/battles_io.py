@@ -1,13 +1,15 @@
 """Battle import and export: the three battle file formats of DESIGN.md.
 
-Import reads with :func:`ranking.battle_files.read_battles` (the one reader shared by the CLI, the
-management command and the API) and writes in one transaction, so a failed import leaves
-nothing behind:
+Import reads with :class:`ranking.battle_files.BattleStream` (the reader shared with the CLI's
+:func:`~ranking.battle_files.read_battles`), a block at a time, and writes each block as it is
+read inside one transaction, so memory is bounded by a block and a failed import (a malformed
+row or an unknown name anywhere in the file) leaves nothing behind:
 
 - a pair-counts file becomes one :class:`PairCount` row per ordered pair (duplicate rows
   for a pair are summed), however many battles it counts;
 - battle records (JSON, JSON Lines, CSV) become :class:`Battle` rows (``source=import``),
-  written with ``bulk_create``.
+  written by PostgreSQL ``COPY`` on PostgreSQL and ``bulk_create`` elsewhere
+  (:func:`record_writer_default` decides; both store the same rows).
 
 Unknown model names are refused unless ``create_models`` is set; then they are created as
 active ``simulated``-kind competitors without an owner (an admin can edit them later).
@@ -20,7 +22,8 @@ outside 1970 to 9999.
 Export streams ``Battle`` rows as JSON Lines or CSV records (DESIGN.md's record shape), or
 everything (imported pair counts included) aggregated per pair as a pair-counts CSV; or
 exactly the battles behind one leaderboard snapshot; or, for anyone, the rated human votes
-behind the public boards.
+behind the public boards. Records are read in chunks of 2,000 (a server-side cursor on
+PostgreSQL) and written out in chunks of 1,000 lines, so memory does not grow with the table.
 """
 
 from __future__ import annotations
