@@ -263,6 +263,15 @@ LUDUS_BATTLE_TOKEN_MAX_AGE = env_int("LUDUS_BATTLE_TOKEN_MAX_AGE", 3600, minimum
 # The open arena keeps this many battles ready and wants this many votes on each.
 LUDUS_ARENA_POOL_SIZE = env_int("LUDUS_ARENA_POOL_SIZE", 20, minimum=0)
 LUDUS_ARENA_VOTES_PER_BATTLE = env_int("LUDUS_ARENA_VOTES_PER_BATTLE", 3, minimum=1)
+# Sampling to a target: the arena stops spending votes on models whose interval on the
+# Bradley-Terry board is at most this wide (points, upper - lower; 0: never stop) and on pairs
+# whose order is settled at this confidence.
+LUDUS_ARENA_TARGET_WIDTH = env_float("LUDUS_ARENA_TARGET_WIDTH", 50.0, minimum=0.0)
+LUDUS_ARENA_SETTLED_CONFIDENCE = env_float("LUDUS_ARENA_SETTLED_CONFIDENCE", 0.95, minimum=0.5)
+if LUDUS_ARENA_SETTLED_CONFIDENCE >= 1.0:
+    raise ImproperlyConfigured(
+        f"LUDUS_ARENA_SETTLED_CONFIDENCE must be below 1; got {LUDUS_ARENA_SETTLED_CONFIDENCE:g}"
+    )
 # Match steps: a competitor forfeits after this many failed attempts; a step whose match is
 # untouched this long is taken for dead and re-sent by the sweep; retries back off from this.
 LUDUS_FORFEIT_AFTER = env_int("LUDUS_FORFEIT_AFTER", 3, minimum=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().with_name("RESULTS.md")
@@ -24,6 +25,13 @@ def results_section_write(section: str, text: str, *, path: Path = RESULTS) -> P
         current = current.rstrip("\n") + "\n\n" + block
     path.write_text(current)
     return path
+
+
+def results_report(section: str, text: str, *, write: bool, path: Path = RESULTS) -> None:
+    """Print the section ``text``; with ``write``, store it in RESULTS.md and say so on stderr."""
+    print(text)
+    if write:
+        print(f"updated {results_section_write(section, text, path=path)}", file=sys.stderr)
 
 
 def cpu_model(default: str = "?") -> str:

@@ -39,11 +39,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _results import cpu_model, results_section_write  # noqa: E402 - bench/ is sys.path[0] when a script runs
+from _results import cpu_model, results_report  # noqa: E402 - bench/ is sys.path[0] when a script runs
 
+from ranking._bt_core import pairs_from_battles  # noqa: E402
 from ranking._profile import reference_sets  # noqa: E402
 from ranking.battles import Battles  # noqa: E402
-from ranking.bradley_terry import _pairs, bradley_terry  # noqa: E402
+from ranking.bradley_terry import bradley_terry  # noqa: E402
 from ranking.types import A_WINS, B_WINS  # noqa: E402
 
 SECTION = "## Interval coverage (bench_coverage.py)"
@@ -82,7 +83,7 @@ def arena(rng: np.random.Generator, newcomers: int) -> tuple[np.ndarray, np.ndar
 
 def truth_points(theta: np.ndarray, battles: Battles, profile: bool) -> np.ndarray:
     """The true ratings in the gauge a method reports (points, centred on 1000)."""
-    pairs = _pairs(battles)
+    pairs = pairs_from_battles(battles)
     if profile:
         reference, _ = reference_sets(pairs, anchor=None, names=battles.models)
     else:
@@ -228,10 +229,7 @@ def main() -> None:
         *time_rows,
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        print(f"updated {results_section_write(SECTION, text)}", file=sys.stderr)
+    results_report(SECTION, "\n".join(lines), write=not args.no_write)
 
 
 if __name__ == "__main__":

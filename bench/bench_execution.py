@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _results import cpu_model, results_section_write  # bench/ is sys.path[0] when a script runs
+from _results import cpu_model, results_report  # bench/ is sys.path[0] when a script runs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -71,27 +71,11 @@ def _recreate_database(url: str) -> None:
 def _start_worker(
     env: dict[str, str], concurrency: int, log_path: Path, index: int = 0
 ) -> subprocess.Popen[bytes]:
-    cmd = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "workers",
-        "worker",
-        "-P",
-        "threads",
-        "-c",
-        str(concurrency),
-        "-Q",
-        "ludus",
-        "-l",
-        "WARNING",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "-n",
-        f"bench-{os.getpid()}-{index}@%h",
-    ]
+    from workers.celery import worker_command
+
+    cmd = worker_command(
+        concurrency=concurrency, loglevel="WARNING", name=f"bench-{os.getpid()}-{index}@%h"
+    )
     out = open(log_path, "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -290,8 +274,10 @@ def _render(
         "",
         "Competitors and the judge are OpenAI-compatible endpoints on the local test server "
         "(`python -m tests.fake_openai`, its own process) answering after the stated latency; "
-        "`celery worker -P threads` processes on the PostgreSQL database; each match = 2 generations + 2 judge calls (position swap); "
-        "per-endpoint cap 4 for competitors, 128 for the judge. Targets: at least 50 generations in flight, "
+        "`celery worker -P threads` processes on the PostgreSQL database; each match = 2 "
+        "generations + 2 judge calls (position swap); "
+        "per-endpoint cap 4 for competitors, 128 for the judge. Targets: at least 50 generations "
+        "in flight, "
         "at least 100 judged matches per minute.",
         "",
         "| worker processes x threads | latency (ms) | matches | wall (s) | judged matches / min "
@@ -412,9 +398,7 @@ def main() -> None:
                     os.killpg(proc.pid, signal.SIGKILL)
     matchmaking = bench_matchmaking(seeds=4 if args.quick else 12, targets=[0.8, 0.9, 0.95])
     text = _render(machine, throughput, matchmaking)
-    print(text)
-    if not args.no_write:
-        results_section_write(SECTION, text)
+    results_report(SECTION, text, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,11 @@ max rating error) and as each reference's distance from Ludus's exact optimum.
 
 Usage: ``python bench/bench_ranking.py [--battles N] [--models M] [--no-write]``. Prints
 the tables and replaces the ``## Ratings (bench_ranking.py)`` section of bench/RESULTS.md.
+
+``--blas`` runs only the BLAS thread comparison (issue 15): the library no longer limits
+BLAS threads itself, so every BT variant and an α-Rank reduction are timed as the library
+runs now and inside a caller's ``threadpoolctl.threadpool_limits(1, "blas")`` (what the
+library did before), alternating in one process; it replaces its own section of RESULTS.md.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from _results import cpu_model, results_section_write  # noqa: E402 - bench/ is sys.path[0] when a script runs
+from _results import cpu_model, results_report  # noqa: E402 - bench/ is sys.path[0] when a script runs
 
 from ranking.battle_files import read_battles  # noqa: E402
 from ranking.battles import Battles  # noqa: E402
@@ -41,6 +46,7 @@ from ranking.bradley_terry import bradley_terry  # noqa: E402
 from ranking.elo import elo  # noqa: E402
 
 SECTION = "## Ratings (bench_ranking.py)"
+BLAS_SECTION = "## BLAS threads: library default vs a caller's limit (bench_ranking.py --blas)"
 POINTS = 400.0 / math.log(10.0)
 WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
 
@@ -268,6 +274,99 @@ def run_choix(battles: Battles) -> dict[str, Any]:
     return {"fit": t, "rating": centred_points(np.asarray(params))}
 
 
+# ---------------------------------------------------------------------------- BLAS threads
+
+
+def blas_comparison(agg: Battles, theta: np.ndarray, repeat: int) -> list[str]:
+    """Table rows: each case timed ``repeat`` times without and with a one-thread BLAS limit.
+
+    The two variants alternate (which goes first alternates too), so both see the same load.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from ranking.alpharank import alpharank_game
+
+    p = 1.0 / (1.0 + np.exp(-(theta[:, None] - theta[None, :])))
+    cases: list[tuple[str, Callable[[], Any]]] = [
+        ("BT fit", lambda: bradley_terry(agg)),
+        ("BT + sandwich CI", lambda: bradley_terry(agg, ci="sandwich")),
+        ("BT + profile CI", lambda: bradley_terry(agg, ci="profile")),
+        ("BT + 100-round bootstrap CI", lambda: bradley_terry(agg, ci="bootstrap", rng=0)),
+        (f"α-Rank, {len(theta)}-model win-rate table, α=100", lambda: alpharank_game(p)),
+    ]
+    rows = []
+    for label, fn in cases:
+        fn()  # warm-up (imports, caches)
+        free: list[float] = []
+        limited: list[float] = []
+        for k in range(repeat):
+            for variant in (0, 1) if k % 2 == 0 else (1, 0):
+                if variant == 0:
+                    free.append(timed(fn)[0])
+                else:
+                    with threadpool_limits(limits=1, user_api="blas"):
+                        limited.append(timed(fn)[0])
+        med_free, med_lim = float(np.median(free)), float(np.median(limited))
+        rows.append(
+            f"| {label} | {fmt_s(med_free)} | {fmt_s(min(free))} | {fmt_s(med_lim)} | "
+            f"{fmt_s(min(limited))} | {med_free / med_lim:.2f} |"
+        )
+        print(rows[-1], file=sys.stderr)
+    return rows
+
+
+def blas_main(args: argparse.Namespace) -> None:
+    from threadpoolctl import threadpool_info
+
+    load_start = f"{os.getloadavg()[0]:.1f}"
+    theta, battles = synthesize(args.models, args.battles, args.seed)
+    wins, ties = battles.pair_counts()
+    i, j = np.nonzero(np.triu(wins + wins.T + ties > 0, 1))
+    agg = Battles(
+        battles.models,
+        np.concatenate([i, i, i]),
+        np.concatenate([j, j, j]),
+        np.repeat(np.array([0, 1, 2], dtype=np.int8), len(i)),
+        weight=np.concatenate([wins[i, j], wins[j, i], ties[i, j]]),
+    )
+    rows = blas_comparison(agg, theta, args.repeat)
+    blas = ", ".join(
+        f"{x['internal_api']} {x['version']} ({x['num_threads']} threads)"
+        for x in threadpool_info()
+        if x["user_api"] == "blas"
+    )
+    lines = [
+        BLAS_SECTION,
+        "",
+        f"Machine: {machine()}; BLAS: {blas}; load average at start {load_start}, at end "
+        f"{os.getloadavg()[0]:.1f} (`uptime`; other engineers' jobs share the 2 cores).",
+        "",
+        f"Data: {args.models} models, {args.battles:,} battles from the BT truth above, "
+        "aggregated to pair counts. Each case runs "
+        f"{args.repeat} times as the library runs now (no thread limit: BLAS uses its "
+        "default threads) and "
+        f"{args.repeat} times inside `threadpoolctl.threadpool_limits(1, 'blas')` (what "
+        "`bradley_terry` and the α-Rank reduction did inside the call before issue 15), "
+        "alternating in one process.",
+        "",
+        "| case | default: median | default: best | 1-thread limit: median "
+        "| 1-thread limit: best | median ratio |",
+        "|---|---:|---:|---:|---:|---:|",
+        *rows,
+        "",
+        "A median ratio above 1 means the library's default (BLAS threads left alone) is that "
+        "many times slower than under a one-thread limit. The library no longer sets the "
+        "limit itself (a process-wide change made from inside a call, which other threads of "
+        "a threaded worker would share): `python -m ranking` sets it in `ranking/__main__.py`, "
+        "as the owner of its process, and a service calling the library sets it for its own "
+        "processes (`threadpoolctl.threadpool_limits(1, 'blas')` at start, or "
+        "`OPENBLAS_NUM_THREADS=1`).",
+        "",
+    ]
+    text = "\n".join(lines)
+    results_report(BLAS_SECTION, text, write=not args.no_write)
+
+
 # ---------------------------------------------------------------------------- main
 
 
@@ -286,8 +385,13 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
+    parser.add_argument("--blas", action="store_true", help="only the BLAS thread comparison")
+    parser.add_argument("--repeat", type=int, default=7, help="runs per variant (--blas)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    if args.blas:
+        blas_main(args)
+        return
 
     load_start = f"{os.getloadavg()[0]:.1f}"
     theta, truth_battles = synthesize(args.models, args.battles, args.seed)
@@ -424,9 +528,8 @@ def main() -> None:
         f"Machine: {machine()}; load average at start {load_start}, at end "
         f"{os.getloadavg()[0]:.1f} (other jobs share the 2 cores: the CPU column is "
         "this process's CPU time, less sensitive to that than wall time). "
-        "BLAS is limited to one thread inside Ludus's BT "
-        "(threadpoolctl): on this 2-core machine OpenBLAS's thread hand-off made a 200×200 "
-        "solve take ~120 ms instead of 0.5 ms.",
+        "Ludus's BT leaves BLAS threads as the caller set them (see the BLAS threads "
+        "section, `--blas`).",
         "",
         f"Data: {args.models} models, θ ~ N(0, 1) (natural units; ×{POINTS:.1f} points), "
         f"{args.battles:,} battles with ties (P(tie) = p(1 − p), half of them 'tie (bothbad)'),"
@@ -463,10 +566,7 @@ def main() -> None:
         "workers per call, which this shared 2-core machine cannot run fairly.",
         "",
     ]
-    text = "\n".join(lines)
-    print(text)
-    if not args.no_write:
-        print(f"updated {results_section_write(SECTION, text)}", file=sys.stderr)
+    results_report(SECTION, "\n".join(lines), write=not args.no_write)
 
 
 if __name__ == "__main__":

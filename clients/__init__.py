@@ -43,6 +43,7 @@ from clients.limits import (
 )
 from clients.pipelines import (
     DEFAULT_PIPELINE,
+    PIPELINE_KEYS,
     PIPELINES,
     Aggregate,
     JudgeSpec,
@@ -67,6 +68,7 @@ from clients.urlguard import address_problem, validate_endpoint_url
 __all__ = [
     "DEFAULT_PIPELINE",
     "OWNER_PARAMS",
+    "PIPELINE_KEYS",
     "PIPELINES",
     "SAMPLING_PARAMS",
     "SIM_MARKER",

@@ -30,6 +30,7 @@ from clients.urlguard import validate_endpoint_url
 
 __all__ = [
     "DEFAULT_PIPELINE",
+    "PIPELINE_KEYS",
     "PIPELINES",
     "Aggregate",
     "JudgeSpec",
@@ -43,6 +44,10 @@ __all__ = [
 ]
 
 PIPELINES = ("single", "majority", "dual", "confidence")
+#: The keys a ``judge_pipeline`` may hold.
+PIPELINE_KEYS = frozenset(
+    {"pipeline", "judges", "samples", "swap", "reviewer", "tie_threshold", "max_parse_retries"}
+)
 
 
 @dataclass(frozen=True)
@@ -164,18 +169,7 @@ def pipeline_from_config(config: dict[str, Any] | None) -> PipelineSpec:
     pipeline = raw.get("pipeline", "single")
     if pipeline not in PIPELINES:
         errors["pipeline"] = [f"must be one of {', '.join(PIPELINES)}; got {pipeline!r}"]
-    unknown = sorted(
-        set(raw)
-        - {
-            "pipeline",
-            "judges",
-            "samples",
-            "swap",
-            "reviewer",
-            "tie_threshold",
-            "max_parse_retries",
-        }
-    )
+    unknown = sorted(set(raw) - PIPELINE_KEYS)
     if unknown:
         errors["judge_pipeline"] = [f"unknown key(s) {', '.join(unknown)}"]
     judges_raw = raw.get("judges") or DEFAULT_PIPELINE["judges"]

@@ -11,7 +11,7 @@ from ranking.alpharank import (
     alpharank_game,
     alpharank_sweep,
 )
-from ranking.battle_files import ReadResult, read_battles, write_battles
+from ranking.battle_files import ReadResult, battles_from_records, read_battles, write_battles
 from ranking.battles import Battles, components
 from ranking.bracket import (
     BracketProbabilities,
@@ -38,6 +38,7 @@ from ranking.errors import (
     RankingWarning,
 )
 from ranking.openskill import openskill_rank_update, openskill_rate
+from ranking.power import PowerPlan, battles_power, battles_to_separate
 from ranking.roundrobin import (
     RoundRobinSchedule,
     RoundRobinStandings,
@@ -77,6 +78,7 @@ __all__ = [
     "RankingWarning",
     "ReadResult",
     "average_win_rate",
+    "battles_from_records",
     "bradley_terry",
     "components",
     "elo",
@@ -90,6 +92,9 @@ __all__ = [
     "alpharank_sweep",
     "openskill_rank_update",
     "openskill_rate",
+    "PowerPlan",
+    "battles_power",
+    "battles_to_separate",
     "A_WINS",
     "B_WINS",
     "OUTCOMES",

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -51,10 +50,14 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components
 from scipy.special import expit
 from scipy.stats import chi2
 
+from ranking._bt_core import (
+    Pairs,
+    fit_point,
+    gauge_projector,
+    incidence_matrix,
+    strong_components,
+)
 from ranking.errors import ConvergenceError
-
-if TYPE_CHECKING:
-    from ranking.bradley_terry import _Pairs
 
 _CHORD_ITER = 60
 _TOL = 1e-10
@@ -79,22 +82,20 @@ class Profile:
     core: NDArray[np.bool_]
 
 
-def _loglik(pairs: _Pairs, theta: NDArray[np.float64]) -> NDArray[np.float64]:
+def _loglik(pairs: Pairs, theta: NDArray[np.float64]) -> NDArray[np.float64]:
     """ℓ(θ) for each row of ``theta`` (shape ``(R, m)``), summed over the pairs."""
     return _loglik_grad(pairs, theta)[0]
 
 
 def _loglik_grad(
-    pairs: _Pairs, theta: NDArray[np.float64], incidence: sparse.csr_matrix | None = None
+    pairs: Pairs, theta: NDArray[np.float64], incidence: sparse.csr_matrix | None = None
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """ℓ(θ) and ∇ℓ(θ) for each row of ``theta`` (shape ``(R, m)``).
 
     Works on the pair-major ``(P, R)`` logits so that one exponential per pair and row
     serves both the log-likelihood and the win probabilities.
     """
-    from ranking.bradley_terry import _incidence
-
-    inc = _incidence(pairs) if incidence is None else incidence
+    inc = incidence_matrix(pairs) if incidence is None else incidence
     value = np.empty(theta.shape[0])
     grad = np.empty_like(theta)
     step = max(1, _CHUNK // max(len(pairs.i), 1))  # rows per block: temporaries in cache
@@ -109,12 +110,12 @@ def _loglik_grad(
     return value, grad
 
 
-def _pair_loglik(pairs: _Pairs, theta: NDArray[np.float64]) -> NDArray[np.float64]:
+def _pair_loglik(pairs: Pairs, theta: NDArray[np.float64]) -> NDArray[np.float64]:
     d = theta[pairs.i] - theta[pairs.j]
     return np.asarray(pairs.score * d - pairs.n * np.logaddexp(0.0, d))
 
 
-def _information(pairs: _Pairs, theta: NDArray[np.float64]) -> NDArray[np.float64]:
+def _information(pairs: Pairs, theta: NDArray[np.float64]) -> NDArray[np.float64]:
     """-∇²ℓ at ``theta`` (a weighted graph Laplacian)."""
     m = pairs.n_models
     p = expit(theta[pairs.i] - theta[pairs.j])
@@ -126,27 +127,23 @@ def _information(pairs: _Pairs, theta: NDArray[np.float64]) -> NDArray[np.float6
     return out
 
 
-def _subset(pairs: _Pairs, keep: NDArray[np.bool_]) -> _Pairs:
-    """The pairs selected by ``keep``, components recomputed (unused models isolated)."""
-    from ranking.bradley_terry import _Pairs
-
+def _subset(pairs: Pairs, keep: NDArray[np.bool_]) -> Pairs:
+    """Return the pairs selected by ``keep``, components recomputed (unused models isolated)."""
     m = pairs.n_models
     i, j = pairs.i[keep], pairs.j[keep]
     graph = sparse.csr_matrix((np.ones(len(i)), (i, j)), shape=(m, m))
     _, labels = connected_components(graph, directed=False)
-    return _Pairs(
+    return Pairs(
         m, i, j, pairs.wins_ij[keep], pairs.wins_ji[keep], pairs.ties[keep], labels.astype(np.int64)
     )
 
 
-def _restrict(pairs: _Pairs, models: NDArray[np.int64]) -> _Pairs:
-    """The comparisons among ``models``, re-indexed 0..len(models)-1 (one component)."""
-    from ranking.bradley_terry import _Pairs
-
+def _restrict(pairs: Pairs, models: NDArray[np.int64]) -> Pairs:
+    """Return the comparisons among ``models``, re-indexed 0..len(models)-1 (one component)."""
     index = np.full(pairs.n_models, -1)
     index[models] = np.arange(len(models))
     keep = (index[pairs.i] >= 0) & (index[pairs.j] >= 0)
-    return _Pairs(
+    return Pairs(
         len(models),
         index[pairs.i[keep]],
         index[pairs.j[keep]],
@@ -164,22 +161,20 @@ def _reach(graph: sparse.csr_matrix, start: int) -> NDArray[np.bool_]:
 
 
 def _constrained_max(
-    sub: _Pairs, c: NDArray[np.float64], t: float, theta0: NDArray[np.float64]
+    sub: Pairs, c: NDArray[np.float64], t: float, theta0: NDArray[np.float64]
 ) -> tuple[float, float, NDArray[np.float64]]:
-    """max ℓ subject to cᵀθ = t on one connected block; returns (value, dℓ/dt, θ).
+    """Maximise ℓ subject to cᵀθ = t on one connected block; return (value, dℓ/dt, θ).
 
     Newton's method with backtracking in the coordinates of an orthonormal basis Z of
     the directions that keep cᵀθ and the mean of θ (the unidentified shift) fixed, so
     every iterate is exactly feasible. It stops when a step no longer moves θ, or when
     backtracking finds no increase (the optimum to rounding).
     """
-    from ranking.bradley_terry import _incidence
-
     m = sub.n_models
     basis = np.linalg.qr(np.column_stack([np.ones(m), c, np.eye(m)]))[0][:, 2:m]
     theta = theta0 - theta0.mean()
     theta = theta + (t - c @ theta) * c / (c @ c)
-    inc = _incidence(sub)
+    inc = incidence_matrix(sub)
     value, grad = (x[0] for x in _loglik_grad(sub, theta[None], inc))
     for _ in range(500):
         reduced = basis.T @ _information(sub, theta) @ basis
@@ -205,9 +200,9 @@ def _constrained_max(
 
 
 def _exact_bound(
-    sub: _Pairs, c: NDArray[np.float64], side: int, target: float, t_start: float, width: float
+    sub: Pairs, c: NDArray[np.float64], side: int, target: float, t_start: float, width: float
 ) -> float:
-    """The root of f(t) = target on ``side`` (+1 upper, -1 lower) of a concave profile f.
+    """Return the root of f(t) = target on ``side`` (+1 upper, -1 lower) of a concave profile f.
 
     Steps outward from ``t_start`` (doubling ``width``) until f < target, then runs
     Newton's method from outside the interval, where concavity makes it monotone.
@@ -231,7 +226,7 @@ def _exact_bound(
 
 
 def _chord_bounds(
-    core: _Pairs,
+    core: Pairs,
     theta_hat: NDArray[np.float64],
     contrasts: NDArray[np.float64],
     target: NDArray[np.float64],
@@ -243,10 +238,8 @@ def _chord_bounds(
     at ``z[k]`` standard errors. Returns ψ bounds of shape ``(2, K)`` (lower, upper) and
     which of them converged.
     """
-    from ranking.bradley_terry import _gauge_projector, _incidence
-
-    projector = _gauge_projector(core.component)
-    inc = _incidence(core)
+    projector = gauge_projector(core.component)
+    inc = incidence_matrix(core)
     info = _information(core, theta_hat)
     info += (info.diagonal().mean() + 1.0) * projector
     info_inv = np.linalg.inv(info)
@@ -288,19 +281,17 @@ def _chord_bounds(
 
 
 def reference_sets(
-    pairs: _Pairs, *, anchor: int | None, names: Sequence[str]
+    pairs: Pairs, *, anchor: int | None, names: Sequence[str]
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """The reference set R and the core of every component, as boolean masks.
+    """Return the reference set R and the core of every component, as boolean masks.
 
     The core of a component is its largest strongly connected group (ties: the one with
     more battles inside, then the one holding the first model name in sorted order, so
     the choice does not depend on the order of the models); R is the anchor in the
     anchor's component and the core elsewhere, and the core is then R's group.
     """
-    from ranking.bradley_terry import _strong_components
-
     m = pairs.n_models
-    strong = _strong_components(
+    strong = strong_components(
         m, pairs.i, pairs.j, pairs.wins_ij, pairs.wins_ji, pairs.ties
     ).astype(np.int64)
     weak = pairs.component
@@ -322,7 +313,7 @@ def reference_sets(
 
 
 def _sandwich_ratio(
-    core: _Pairs,
+    core: Pairs,
     weight: NDArray[np.float64],
     theta: NDArray[np.float64],
     contrasts: NDArray[np.float64],
@@ -334,8 +325,6 @@ def _sandwich_ratio(
     design effect of the weights alone (w for equal weights), not an empirical variance
     that could vanish (all ties) or fluctuate.
     """
-    from ranking.bradley_terry import _gauge_projector
-
     m = core.n_models
     p = expit(theta[core.i] - theta[core.j])
     g = weight * core.n * p * (1.0 - p)
@@ -343,7 +332,7 @@ def _sandwich_ratio(
     meat[core.i, core.j] = -g
     meat[core.j, core.i] = -g
     meat[np.arange(m), np.arange(m)] = np.bincount(core.i, g, m) + np.bincount(core.j, g, m)
-    projector = _gauge_projector(core.component)
+    projector = gauge_projector(core.component)
     info = _information(core, theta)
     info += (info.diagonal().mean() + 1.0) * projector
     b = contrasts @ np.linalg.inv(info)
@@ -352,7 +341,7 @@ def _sandwich_ratio(
 
 
 def profile_intervals(
-    pairs: _Pairs,
+    pairs: Pairs,
     *,
     anchor: int | None,
     confidence: float,
@@ -363,7 +352,7 @@ def profile_intervals(
 
     Parameters
     ----------
-    pairs : _Pairs
+    pairs : Pairs
         Aggregated pair counts.
     names : sequence of str
         Model names (they break ties between equally large candidate cores).
@@ -387,12 +376,10 @@ def profile_intervals(
        and S. Bate, "Inference for clustered data using the independence log-likelihood",
        Biometrika 94 (2007), 167-183.
     """
-    from ranking.bradley_terry import _fit_point, _strong_components
-
     m = pairs.n_models
     half_q = 0.5 * float(chi2.ppf(confidence, 1))
     z = float(np.sqrt(2.0 * half_q))
-    strong = _strong_components(
+    strong = strong_components(
         m, pairs.i, pairs.j, pairs.wins_ij, pairs.wins_ji, pairs.ties
     ).astype(np.int64)
     weak = pairs.component
@@ -403,10 +390,10 @@ def profile_intervals(
     # Each strong component's own maximum; the core's optimum in the ψ gauge.
     inside = strong[pairs.i] == strong[pairs.j]
     by_strong = _subset(pairs, inside)
-    theta_strong = _fit_point(by_strong, 0.0)
+    theta_strong = fit_point(by_strong, 0.0)
     ell_strong = np.bincount(strong[by_strong.i], _pair_loglik(by_strong, theta_strong), len(size))
     core_pairs = _subset(pairs, inside & core[pairs.i])
-    theta_hat = _fit_point(core_pairs, 0.0)
+    theta_hat = fit_point(core_pairs, 0.0)
     ref_mean = np.bincount(weak[reference], theta_hat[reference], n_weak) / np.bincount(
         weak[reference], minlength=n_weak
     )

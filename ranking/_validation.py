@@ -22,14 +22,17 @@ FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]
 
 
 def text_problem(value: str, *, max_length: int | None = None) -> str | None:
-    """What is wrong with a text value (``None`` when nothing is).
+    """Return what is wrong with a text value (``None`` when nothing is).
 
     The one text rule of Ludus: battle-file names and categories, query strings and API
     bodies all go through it, so no layer can store what another refuses.
     """
     bad = FORBIDDEN_CHARACTERS.search(value)
     if bad is not None:
-        return f"must not contain control characters; got U+{ord(bad.group()):04X} at position {bad.start()}"
+        return (
+            f"must not contain control characters; got U+{ord(bad.group()):04X} "
+            f"at position {bad.start()}"
+        )
     if max_length is not None and len(value) > max_length:
         return f"must have at most {max_length} characters; got {len(value)}"
     return None
@@ -55,7 +58,7 @@ def check_positive(name: str, value: Any) -> float:
 
 
 def check_base(value: Any) -> float:
-    """The logistic base: a finite number > 1."""
+    """Check the logistic base: a finite number > 1."""
     number = check_finite("base", value)
     if number <= 1:
         raise InputError(f"base must be greater than 1; got {value!r}")
@@ -63,7 +66,7 @@ def check_base(value: Any) -> float:
 
 
 def check_probability(name: str, value: Any) -> float:
-    """A probability strictly between 0 and 1 (a confidence level, for example)."""
+    """Check a probability strictly between 0 and 1 (a confidence level, for example)."""
     number = check_finite(name, value)
     if not 0.0 < number < 1.0:
         raise InputError(f"{name} must be strictly between 0 and 1; got {value!r}")
@@ -71,7 +74,7 @@ def check_probability(name: str, value: Any) -> float:
 
 
 def check_positive_int(name: str, value: Any) -> int:
-    """A positive integer (booleans are refused)."""
+    """Check a positive integer (booleans are refused)."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
         raise InputError(f"{name} must be a positive integer; got {value!r}")
     return int(value)

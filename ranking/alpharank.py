@@ -35,7 +35,6 @@ References
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -142,7 +141,7 @@ class AlphaRankResult:
         return rows
 
     def to_json(self) -> dict[str, Any]:
-        """The DESIGN.md JSON document of ``python -m ranking alpharank``."""
+        """Return the DESIGN.md JSON document of ``python -m ranking alpharank``."""
         doc: dict[str, Any] = {
             "alpha": _json_alpha(self.alpha),
             "population_size": int(self.population_size),
@@ -407,26 +406,6 @@ def _multi_log_rates(
 # ----------------------------------------------------------------- stationary distribution
 
 
-_BLAS_CONTROLLER: Any = None
-
-
-def _single_blas_thread() -> Any:
-    """Run the GTH loop's many small BLAS calls on one thread.
-
-    Multi-threaded OpenBLAS spins up its threads for every small product; on a busy
-    machine that made the 1,000-state reduction 6x slower than one thread.
-    """
-    global _BLAS_CONTROLLER
-    try:
-        if _BLAS_CONTROLLER is None:
-            from threadpoolctl import ThreadpoolController
-
-            _BLAS_CONTROLLER = ThreadpoolController()
-        return _BLAS_CONTROLLER.limit(limits=1, user_api="blas")
-    except Exception:  # noqa: BLE001 - threadpoolctl is an optimisation only
-        return contextlib.nullcontext()
-
-
 def _gth_linear(a: NDArray[np.float64]) -> tuple[NDArray[np.float64], bool]:
     """Blocked GTH on non-negative off-diagonal rates ``a`` (diagonal ignored).
 
@@ -523,8 +502,7 @@ def stationary_log_distribution(log_rates: ArrayLike) -> NDArray[np.float64]:
     perm = np.argsort(row_max, kind="stable")  # stickiest profiles are reduced last
     scaled = lq[np.ix_(perm, perm)]
     scaled -= row_max[perm][:, None]
-    with _single_blas_thread():
-        lpi_p, ok = _gth_linear(np.exp(scaled))
+    lpi_p, ok = _gth_linear(np.exp(scaled))
     if not ok:
         lpi_p = _gth_log(scaled)
     lpi = np.empty(n)

@@ -297,6 +297,32 @@ def _read_steps(
 # --------------------------------------------------------------------------- reading
 
 
+def battles_from_records(
+    records: Iterable[Mapping[str, Any]], *, skip_invalid: bool = False
+) -> Battles:
+    """Build battles from Chatbot-Arena-style records in memory (DESIGN.md format 1).
+
+    Parameters
+    ----------
+    records : iterable of mapping
+        Each with ``model_a``, ``model_b``, ``winner`` and optionally ``tstamp``.
+    skip_invalid : bool
+        Drop malformed records instead of raising.
+
+    Returns
+    -------
+    Battles
+
+    Raises
+    ------
+    BattleFileError
+        A record is malformed; messages name the record (1-based) and the field.
+    """
+    coder = _Coder(label="record")
+    coder.add_records(list(records), first_line=1)
+    return coder.finish(skip_invalid=skip_invalid).battles
+
+
 def _byte_blocks(source: str | Path | IO[str] | IO[bytes]) -> Iterator[bytes]:
     """Yield the content as byte blocks that end on a line boundary (except the last)."""
     if isinstance(source, str | Path):
@@ -947,7 +973,7 @@ def _show(value: Any) -> str:
 
 
 def conv_metadata_problem(value: Any) -> str | None:
-    """What is wrong with a record's ``conv_metadata`` (``None`` when absent or valid).
+    """Return what is wrong with a record's ``conv_metadata`` (``None`` when absent or valid).
 
     It must be an object holding every key of :data:`CONV_METADATA_FIELDS`; each is a
     non-negative integer or, for the markdown counts, an object with exactly the listed

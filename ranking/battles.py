@@ -2,15 +2,14 @@
 
 :class:`Battles` holds the battles as numpy arrays (model indices, outcome codes, optional
 timestamps and weights); :func:`components` numbers the connected components of the
-graph of who met whom. The file formats are read and written by
-:mod:`ranking.battle_files`.
+graph of who met whom. The file formats are read and written, and in-memory records
+turned into battles, by :mod:`ranking.battle_files`, which builds on this module.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -48,6 +47,7 @@ class Battles:
     weight: NDArray[np.float64] | None = None
 
     def __post_init__(self) -> None:
+        """Coerce the arrays to their dtypes and refuse inconsistent battles."""
         set_ = object.__setattr__
         set_(self, "models", tuple(self.models))
         set_(self, "a", np.asarray(self.a, dtype=np.int32))
@@ -81,10 +81,12 @@ class Battles:
                 )
 
     def __len__(self) -> int:
+        """Return the number of entries (battles, or weighted pair-count entries)."""
         return int(self.a.shape[0])
 
     @property
     def n_models(self) -> int:
+        """Number of models, played or not."""
         return len(self.models)
 
     @property
@@ -124,7 +126,7 @@ class Battles:
         return (np.asarray(wins, dtype=np.float64), np.asarray(ties + ties.T, dtype=np.float64))
 
     def battles_per_model(self) -> NDArray[np.int64]:
-        """Number of battles each model took part in (weights summed, then rounded)."""
+        """Count the battles each model took part in (weights summed, then rounded)."""
         n = self.n_models
         w = None if self.weight is None else self.weight
         total = np.bincount(self.a, weights=w, minlength=n) + np.bincount(
@@ -133,7 +135,7 @@ class Battles:
         return np.rint(total).astype(np.int64)
 
     def subset(self, mask: NDArray[np.bool_] | Sequence[bool]) -> Battles:
-        """The battles selected by a boolean ``mask``; the model list is kept."""
+        """Return the battles selected by a boolean ``mask``; the model list is kept."""
         keep = np.asarray(mask, dtype=bool)
         if keep.shape != (len(self),):
             raise InputError(f"subset: mask must have one entry per battle ({len(self)})")
@@ -147,7 +149,7 @@ class Battles:
         )
 
     def with_models(self, models: Iterable[str]) -> Battles:
-        """The same battles indexed into ``models``, which must contain every current name.
+        """Return the same battles indexed into ``models``, which must contain every current name.
 
         Models that are new never play; use this to add them to a result.
         """
@@ -162,38 +164,14 @@ class Battles:
         return Battles(names, remap[self.a], remap[self.b], self.outcome, self.tstamp, self.weight)
 
     def chronological(self) -> NDArray[np.int64]:
-        """Processing order for online methods: by ``tstamp`` (stable) when present."""
+        """Return the processing order for online methods: by ``tstamp`` (stable) when present."""
         if self.tstamp is None:
             return np.arange(len(self), dtype=np.int64)
         return np.argsort(self.tstamp, kind="stable").astype(np.int64)
 
-    @classmethod
-    def from_records(
-        cls, records: Iterable[Mapping[str, Any]], *, skip_invalid: bool = False
-    ) -> Battles:
-        """Build battles from Chatbot-Arena-style records (DESIGN.md format 1).
-
-        Parameters
-        ----------
-        records : iterable of mapping
-            Each with ``model_a``, ``model_b``, ``winner`` and optionally ``tstamp``.
-        skip_invalid : bool
-            Drop malformed records instead of raising.
-
-        Raises
-        ------
-        BattleFileError
-            A record is malformed; messages name the record (1-based) and the field.
-        """
-        from ranking.battle_files import _Coder  # the reader builds on this container
-
-        coder = _Coder(label="record")
-        coder.add_records(list(records), first_line=1)
-        return coder.finish(skip_invalid=skip_invalid).battles
-
 
 def components(battles: Battles) -> NDArray[np.int64]:
-    """Connected components of the comparison graph, numbered by size (0 = largest).
+    """Label the connected components of the comparison graph by size (0 = largest).
 
     Two models are connected when they met at least once (any outcome, positive weight).
     Components of equal size are numbered by their first model. A model that never

@@ -30,11 +30,8 @@ References
 
 from __future__ import annotations
 
-import contextlib
 import math
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -44,6 +41,17 @@ from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 from scipy.stats import norm
 
+from ranking._bt_core import (
+    STEP_TOL,
+    Pairs,
+    fit_point,
+    gauge_projector,
+    incidence_matrix,
+    newton,
+    pairs_from_battles,
+    strong_components,
+    unbounded_models,
+)
 from ranking._logistic import win_probability
 from ranking._profile import profile_intervals
 from ranking._validation import (
@@ -56,70 +64,28 @@ from ranking._validation import (
     check_positive_int,
     check_probability,
 )
-from ranking.battles import Battles, _components_from_counts
-from ranking.errors import ConvergenceError, InputError, RankingWarning
+from ranking.battles import Battles
+from ranking.errors import InputError, RankingWarning
 from ranking.types import RatingResult
-
-try:
-    from threadpoolctl import ThreadpoolController
-except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-    ThreadpoolController = None
-
-_controller: Any = None
 
 CI_METHODS: tuple[str, ...] = ("none", "sandwich", "bootstrap", "profile")
 REWEIGHTS: tuple[str, ...] = ("none", "pair_frequency")
 #: Ridge (per battle, natural-log units) used when maximum likelihood has no finite optimum.
 FALLBACK_RIDGE = 1e-6
-_MAX_ITER = 200
-_STEP_TOL = 1e-11
 
 
-@dataclass(frozen=True)
-class _Pairs:
-    """Aggregated counts of the model pairs that met (``i < j``)."""
+def _pair_frequency_weight(pairs: Pairs) -> NDArray[np.float64]:
+    """Return the weight of each battle of each pair: N / (P · n_p).
 
-    n_models: int
-    i: NDArray[np.int64]
-    j: NDArray[np.int64]
-    wins_ij: NDArray[np.float64]
-    wins_ji: NDArray[np.float64]
-    ties: NDArray[np.float64]
-    component: NDArray[np.int64]
-
-    @property
-    def n(self) -> NDArray[np.float64]:
-        return self.wins_ij + self.wins_ji + self.ties
-
-    @property
-    def score(self) -> NDArray[np.float64]:
-        return self.wins_ij + 0.5 * self.ties
-
-
-def _pairs(battles: Battles) -> _Pairs:
-    wins, ties = battles.pair_counts()
-    games = wins + wins.T + ties
-    i, j = np.nonzero(np.triu(games > 0, k=1))
-    return _Pairs(
-        battles.n_models,
-        i.astype(np.int64),
-        j.astype(np.int64),
-        wins[i, j],
-        wins[j, i],
-        ties[i, j],
-        _components_from_counts(games),
-    )
-
-
-def _pair_frequency_weight(pairs: _Pairs) -> NDArray[np.float64]:
-    """Weight of each battle of each pair: N / (P · n_p), inversely proportional to how
-    often the pair was played, normalised so the weights of all N battles sum to N
-    (every one of the P pairs that met then carries the same total weight N / P)."""
+    Inversely proportional to how often the pair was played, normalised so the weights of
+    all N battles sum to N (every one of the P pairs that met then carries the same total
+    weight N / P).
+    """
     return float(pairs.n.sum()) / (len(pairs.i) * pairs.n)
 
 
-def _reweighted(pairs: _Pairs, weight: NDArray[np.float64]) -> _Pairs:
-    return _Pairs(
+def _reweighted(pairs: Pairs, weight: NDArray[np.float64]) -> Pairs:
+    return Pairs(
         pairs.n_models,
         pairs.i,
         pairs.j,
@@ -130,143 +96,8 @@ def _reweighted(pairs: _Pairs, weight: NDArray[np.float64]) -> _Pairs:
     )
 
 
-def _strong_components(
-    n_models: int,
-    i: NDArray[np.int64],
-    j: NDArray[np.int64],
-    ij: NDArray[np.float64],
-    ji: NDArray[np.float64],
-    ties: NDArray[np.float64],
-) -> NDArray[np.int32]:
-    """Strongly connected components of the 'scored at least half a point against' graph."""
-    fwd = (ij > 0) | (ties > 0)
-    bwd = (ji > 0) | (ties > 0)
-    rows = np.concatenate([i[fwd], j[bwd]])
-    cols = np.concatenate([j[fwd], i[bwd]])
-    graph = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_models, n_models))
-    _, labels = connected_components(graph, directed=True, connection="strong")
-    return labels
-
-
-def _unbounded_models(pairs: _Pairs) -> NDArray[np.int64]:
-    """Models whose maximum-likelihood rating is infinite (empty when the MLE exists)."""
-    strong = _strong_components(
-        pairs.n_models, pairs.i, pairs.j, pairs.wins_ij, pairs.wins_ji, pairs.ties
-    )
-    if len(np.unique(strong)) == len(np.unique(pairs.component)):
-        return np.zeros(0, dtype=np.int64)
-    # A strong component that is not a whole weak component has unbounded ratings.
-    sizes_strong = np.bincount(strong)
-    sizes_weak = np.bincount(pairs.component)
-    return np.flatnonzero(sizes_strong[strong] < sizes_weak[pairs.component]).astype(np.int64)
-
-
-def _gauge_projector(component: NDArray[np.int64]) -> NDArray[np.float64]:
-    """Σ_c 1_c 1_cᵀ / |c|: the projection onto per-component means."""
-    onehot = (component[:, None] == np.arange(component.max() + 1)[None, :]).astype(float)
-    return (onehot / onehot.sum(axis=0)) @ onehot.T
-
-
-@contextlib.contextmanager
-def _single_threaded_blas() -> Iterator[None]:
-    """Run BLAS on one thread: the n×n systems here are small, and OpenBLAS's thread
-    hand-off costs far more than it saves (100 ms instead of 0.5 ms per 200×200 solve on
-    a busy 2-core machine)."""
-    global _controller
-    if ThreadpoolController is None:  # pragma: no cover
-        yield
-        return
-    if _controller is None:
-        _controller = ThreadpoolController()
-    with _controller.limit(limits=1, user_api="blas"):
-        yield
-
-
-def _newton(
-    pairs: _Pairs,
-    score: NDArray[np.float64],
-    n: NDArray[np.float64],
-    ridge: NDArray[np.float64],
-    theta0: NDArray[np.float64] | None = None,
-) -> NDArray[np.float64]:
-    """Maximise Σ [s log σ(θi-θj) + (n-s) log σ(θj-θi)] - ½ ridge ‖θ‖², batched.
-
-    ``score`` and ``n`` have shape ``(R, P)``; ``ridge`` shape ``(R,)``. Returns θ of shape
-    ``(R, n_models)`` in natural-log units, each component centred on 0. Steps that move
-    some logit by more than ½ are checked by backtracking; shorter Newton steps on this
-    logistic likelihood always decrease it, so they are taken as they are.
-    """
-    m = pairs.n_models
-    rounds = score.shape[0]
-    i, j = pairs.i, pairs.j
-    p_count = len(i)
-    incidence = sparse.csr_matrix(
-        (
-            np.concatenate([np.ones(p_count), -np.ones(p_count)]),
-            (np.concatenate([np.arange(p_count)] * 2), np.concatenate([i, j])),
-        ),
-        shape=(p_count, m),
-    )
-    abs_incidence = abs(incidence)
-    projector = _gauge_projector(pairs.component)
-    diag = np.arange(m)
-    theta = (
-        np.zeros((rounds, m))
-        if theta0 is None
-        else np.array(np.broadcast_to(theta0, (rounds, m)), dtype=np.float64)
-    )
-    theta -= theta @ projector
-    ridge_col = ridge[:, None]
-    hess = np.empty((rounds, m, m))
-
-    def objective(th: NDArray[np.float64], rows: NDArray[np.int64]) -> NDArray[np.float64]:
-        d = th[:, i] - th[:, j]
-        loglik = (score[rows] * d - n[rows] * np.logaddexp(0.0, d)).sum(1)
-        return 0.5 * ridge[rows] * (th * th).sum(1) - loglik
-
-    for _ in range(_MAX_ITER):
-        d = theta[:, i] - theta[:, j]
-        p = expit(d)
-        resid = score - n * p
-        grad = ridge_col * theta - (incidence.T @ resid.T).T
-        v = n * p * (1.0 - p)
-        hess.fill(0.0)
-        hess[:, i, j] = -v
-        hess[:, j, i] = -v
-        hess[:, diag, diag] = (abs_incidence.T @ v.T).T + ridge_col
-        level = hess[:, diag, diag].mean(axis=1) + 1.0
-        hess += level[:, None, None] * projector
-        delta = -np.linalg.solve(hess, grad[..., None])[..., 0]
-        delta -= delta @ projector
-        step = np.ones(rounds)
-        move = np.abs(delta[:, i] - delta[:, j]).max(axis=1, initial=0.0)
-        check = np.flatnonzero(move > 0.5)
-        if len(check):
-            decrement = -(grad[check] * delta[check]).sum(1)
-            value = objective(theta[check], check)
-            t = np.ones(len(check))
-            for _ in range(60):
-                new_value = objective(theta[check] + t[:, None] * delta[check], check)
-                ok = (new_value <= value - 1e-4 * t * decrement) | (t < 1e-12)
-                if ok.all():
-                    break
-                t = np.where(ok, t, 0.5 * t)
-            step[check] = t
-        theta = theta + step[:, None] * delta
-        theta -= theta @ projector
-        if np.abs(step[:, None] * delta).max(initial=0.0) < _STEP_TOL:
-            return theta
-    raise ConvergenceError(
-        f"Bradley-Terry: Newton's method did not converge in {_MAX_ITER} iterations"
-    )
-
-
-def _fit_point(pairs: _Pairs, ridge: float) -> NDArray[np.float64]:
-    return _newton(pairs, pairs.score[None, :], pairs.n[None, :], np.array([ridge]))[0]
-
-
 def _sandwich_cov(
-    pairs: _Pairs,
+    pairs: Pairs,
     theta: NDArray[np.float64],
     ridge: float,
     hessian_reg: float,
@@ -302,7 +133,7 @@ def _sandwich_cov(
 
 
 def _bootstrap_thetas(
-    pairs: _Pairs,
+    pairs: Pairs,
     *,
     ridge: float,
     rounds: int,
@@ -331,31 +162,20 @@ def _bootstrap_thetas(
         bwd = (pairs.wins_ji + pairs.ties) > 0
         same_graph = (((ij + ties) > 0) == fwd).all(1) & (((ji + ties) > 0) == bwd).all(1)
         for r in np.flatnonzero(~same_graph):
-            sub = _Pairs(pairs.n_models, pairs.i, pairs.j, ij[r], ji[r], ties[r], pairs.component)
-            if len(_unbounded_models(sub)) or _splits(sub):
+            sub = Pairs(pairs.n_models, pairs.i, pairs.j, ij[r], ji[r], ties[r], pairs.component)
+            if len(unbounded_models(sub)) or _splits(sub):
                 ridges[r] = FALLBACK_RIDGE * total
     if theta0 is None:
-        return _newton(pairs, score, n, ridges)
+        return newton(pairs, score, n, ridges)
     theta, done = _chord(pairs, score, n, ridges, theta0)
     if not done.all():
         rest = np.flatnonzero(~done)
-        theta[rest] = _newton(pairs, score[rest], n[rest], ridges[rest], theta0=theta0)
+        theta[rest] = newton(pairs, score[rest], n[rest], ridges[rest], theta0=theta0)
     return theta
 
 
-def _incidence(pairs: _Pairs) -> sparse.csr_matrix:
-    p_count = len(pairs.i)
-    return sparse.csr_matrix(
-        (
-            np.concatenate([np.ones(p_count), -np.ones(p_count)]),
-            (np.concatenate([np.arange(p_count)] * 2), np.concatenate([pairs.i, pairs.j])),
-        ),
-        shape=(p_count, pairs.n_models),
-    )
-
-
 def _chord(
-    pairs: _Pairs,
+    pairs: Pairs,
     score: NDArray[np.float64],
     n: NDArray[np.float64],
     ridge: NDArray[np.float64],
@@ -371,8 +191,8 @@ def _chord(
     """
     m = pairs.n_models
     i, j = pairs.i, pairs.j
-    incidence = _incidence(pairs)
-    projector = _gauge_projector(pairs.component)
+    incidence = incidence_matrix(pairs)
+    projector = gauge_projector(pairs.component)
     p0 = expit(theta0[i] - theta0[j])
     v0 = pairs.n * p0 * (1.0 - p0)
     hess = np.zeros((m, m))
@@ -402,7 +222,7 @@ def _chord(
         theta[ok] -= theta[ok] @ projector
         previous[live] = size
         failed[live[bad]] = True
-        done[ok[size[~bad] < _STEP_TOL * 100]] = True
+        done[ok[size[~bad] < STEP_TOL * 100]] = True
     return theta, done
 
 
@@ -432,8 +252,8 @@ def _multinomial(
     return draws
 
 
-def _splits(pairs: _Pairs) -> bool:
-    """True when the resampled pairs no longer connect each original component."""
+def _splits(pairs: Pairs) -> bool:
+    """Tell whether the resampled pairs no longer connect each original component."""
     met = pairs.n > 0
     games = sparse.csr_matrix(
         (np.ones(int(met.sum())), (pairs.i[met], pairs.j[met])),
@@ -558,21 +378,20 @@ def bradley_terry(
     if battles.n_models == 0 or battles.n_battles == 0:
         raise InputError("Bradley-Terry needs at least one battle")
 
-    with _single_threaded_blas():
-        return _bradley_terry(
-            battles,
-            scale=scale,
-            base=base,
-            init=init,
-            l2=l2,
-            anchor=anchor,
-            ci=ci,
-            rounds=rounds,
-            confidence=confidence,
-            rng=rng,
-            hessian_reg=hessian_reg,
-            reweight=reweight,
-        )
+    return _bradley_terry(
+        battles,
+        scale=scale,
+        base=base,
+        init=init,
+        l2=l2,
+        anchor=anchor,
+        ci=ci,
+        rounds=rounds,
+        confidence=confidence,
+        rng=rng,
+        hessian_reg=hessian_reg,
+        reweight=reweight,
+    )
 
 
 def _bradley_terry(
@@ -590,7 +409,7 @@ def _bradley_terry(
     hessian_reg: float,
     reweight: str,
 ) -> RatingResult:
-    pairs = _pairs(battles)
+    pairs = pairs_from_battles(battles)
     weight = _pair_frequency_weight(pairs) if reweight == "pair_frequency" else None
     fit_pairs = pairs if weight is None else _reweighted(pairs, weight)
     log_base = math.log(base)
@@ -607,9 +426,9 @@ def _bradley_terry(
                 RankingWarning,
                 stacklevel=3,
             )
-        unbounded = _unbounded_models(pairs)
+        unbounded = unbounded_models(pairs)
         if len(unbounded):
-            strong = _strong_components(
+            strong = strong_components(
                 pairs.n_models, pairs.i, pairs.j, pairs.wins_ij, pairs.wins_ji, pairs.ties
             )
             groups = []
@@ -651,7 +470,7 @@ def _bradley_terry(
         rating = to_points * prof.psi + offset
         lower, upper = to_points * prof.lower + offset, to_points * prof.upper + offset
     else:
-        theta = _fit_point(fit_pairs, ridge)
+        theta = fit_point(fit_pairs, ridge)
         rating = to_points * theta + init
         shift = 0.0
         if anchor is not None:

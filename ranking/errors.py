@@ -33,5 +33,8 @@ class PairingError(RankingError, RuntimeError):
 
 
 class RankingWarning(UserWarning):
-    """A result is computed but needs care: disconnected comparison graph, ratings that
-    maximum likelihood leaves unbounded, and the like."""
+    """A result is computed but needs care.
+
+    A disconnected comparison graph, ratings that maximum likelihood leaves unbounded,
+    and the like.
+    """

@@ -16,6 +16,14 @@ Pairs are then drawn without replacement with probability proportional to their 
 :func:`matchmaking_simulate` measures how many battles each policy needs to reach a target
 ranking accuracy (Kendall's tau or Spearman's rho against the true strengths).
 
+*Sampling to a target* (:func:`sampling_status`, :func:`select_target_pairs`): votes stop
+going to pairs whose order is settled (the interval of their difference excludes 0) and to
+models whose interval is already narrower than a target width, except for the least settled
+pair joining two groups of open pairs (intervals are relative to the mean of all models, so
+they need votes across groups); when that leaves too few pairs, the widest-interval models
+are paired, so the arena never stalls.
+:func:`target_simulate` measures the votes needed until every interval is that narrow.
+
 References
 ----------
 .. [1] Li, J. et al. (2024). K-Sort Arena: Efficient and Reliable Benchmarking for
@@ -39,9 +47,14 @@ from ranking.types import A_WINS, B_WINS, TIE
 
 __all__ = [
     "MatchmakingRun",
+    "SamplingStatus",
+    "TargetRun",
     "matchmaking_simulate",
     "pair_scores",
+    "sampling_status",
     "select_pairs",
+    "select_target_pairs",
+    "target_simulate",
     "uniform_pairs",
 ]
 
@@ -70,7 +83,7 @@ def pair_scores(
     new_bonus: float = 10.0,
     confidence_z: float = 1.96,
 ) -> NDArray[np.float64]:
-    """Selection score of every pair (symmetric, zero diagonal).
+    """Compute the selection score of every pair (symmetric, zero diagonal).
 
     Parameters
     ----------
@@ -308,4 +321,338 @@ def matchmaking_simulate(
         battles=np.array(counts, dtype=np.int64),
         accuracy=np.array(accs, dtype=np.float64),
         battles_to_target=reached,
+    )
+
+
+# --------------------------------------------------------------------------- sampling to a target
+
+
+@dataclass(frozen=True)
+class SamplingStatus:
+    """Which models and pairs still need votes, from the current intervals.
+
+    Attributes
+    ----------
+    width : ndarray, shape (M,)
+        Interval width ``upper - lower`` (``inf`` when a bound is missing or unbounded).
+    sampling : ndarray of bool, shape (M,)
+        The model's interval is wider than the target (or unknown): it is still sampled.
+    settled : ndarray of bool, shape (M, M)
+        The order of the pair is settled: the ``confidence`` interval of the difference
+        excludes 0 (symmetric, false on the diagonal).
+    eligible : ndarray of bool, shape (M, M)
+        Pairs votes may go to: not settled and with at least one model still sampled; a
+        sampled model whose every pair is settled keeps all its pairs (else it would never
+        narrow); and the *bridges* below.
+    bridge : ndarray of bool, shape (M, M)
+        Settled pairs kept to connect the groups the other eligible pairs fall into: the
+        least settled pair (smallest ``|r_i - r_j| / se``) joining two groups, Kruskal
+        style, among pairs with a model still sampled. The intervals are relative to the
+        mean of all models, so without votes across groups they stop narrowing (a stall
+        seen in simulation).
+    need : ndarray, shape (M,)
+        How many times too wide a sampled model's interval is (``width / target_width``,
+        at most 10; 1 for every model with ``target_width=0``), 0 for a model at target.
+    """
+
+    width: NDArray[np.float64]
+    sampling: NDArray[np.bool_]
+    need: NDArray[np.float64]
+    settled: NDArray[np.bool_]
+    eligible: NDArray[np.bool_]
+    bridge: NDArray[np.bool_]
+
+
+def sampling_status(
+    rating: ArrayLike,
+    *,
+    lower: ArrayLike,
+    upper: ArrayLike,
+    target_width: float,
+    confidence: float = 0.95,
+    interval_confidence: float = 0.95,
+) -> SamplingStatus:
+    """Which models and pairs the arena still spends votes on.
+
+    The difference of two models is judged from their own intervals, taken as normal with
+    standard errors ``(rating - lower) / z`` below and ``(upper - rating) / z`` above
+    (``z`` the quantile of ``interval_confidence``; profile intervals may be asymmetric):
+    with ``r_i >= r_j``, the pair is settled when
+
+        r_i - r_j > z_c · sqrt(s_i,below^2 + s_j,above^2),   z_c = Phi^-1(1 - (1 - confidence)/2).
+
+    This ignores the covariance of the two estimates (the board's ratings are relative to
+    the mean of the group, which makes them slightly negatively correlated, so the true
+    standard error of a difference is up to ``sqrt(M / (M - 1))`` times larger). How often
+    a settled order is wrong is measured in simulation (see ``bench/bench_sampling.py``).
+
+    Parameters
+    ----------
+    rating, lower, upper : array_like, shape (M,)
+        Ratings and interval bounds (NaN or infinite bounds: unknown, never settled).
+    target_width : float
+        A model whose interval is at most this wide (``upper - lower``) needs no more votes
+        for itself; ``0`` keeps every model sampled.
+    confidence : float, default 0.95
+        Level at which a pair's order counts as settled.
+    interval_confidence : float, default 0.95
+        Level of the given intervals.
+    """
+    from scipy.stats import norm
+
+    r = np.asarray(rating, dtype=np.float64)
+    if r.ndim != 1 or r.shape[0] < 2:
+        raise InputError("rating must be a list of at least 2 numbers")
+    m = r.shape[0]
+    lo, up = _vector("lower", lower, m), _vector("upper", upper, m)
+    assert lo is not None and up is not None
+    if not np.isfinite(target_width) or target_width < 0:
+        raise InputError(f"target_width must be a non-negative number; got {target_width!r}")
+    for name, value in (("confidence", confidence), ("interval_confidence", interval_confidence)):
+        if not 0.0 < value < 1.0:
+            raise InputError(f"{name} must be strictly between 0 and 1; got {value!r}")
+    known = np.isfinite(r) & np.isfinite(lo) & np.isfinite(up)
+    width = np.where(known, up - lo, np.inf)
+    sampling = ~(width <= target_width)
+    z_int = float(norm.ppf(0.5 + interval_confidence / 2.0))
+    z_c = float(norm.ppf(0.5 + confidence / 2.0))
+    rr = np.where(known, r, 0.0)
+    below = np.where(known, np.maximum(rr - np.where(known, lo, 0.0), 0.0) / z_int, np.inf)
+    above = np.where(known, np.maximum(np.where(known, up, 0.0) - rr, 0.0) / z_int, np.inf)
+    diff = rr[:, None] - rr[None, :]  # i above j when positive
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(below[:, None] ** 2 + above[None, :] ** 2)
+        ahead = (diff > 0) & (diff > z_c * se)
+    settled = (ahead | ahead.T) & known[:, None] & known[None, :]
+    np.fill_diagonal(settled, False)
+    off = ~np.eye(m, dtype=bool)
+    open_pair = ~settled & off
+    eligible = open_pair & (sampling[:, None] | sampling[None, :])
+    orphan = sampling & ~(open_pair.any(axis=1))
+    eligible |= (orphan[:, None] | orphan[None, :]) & off
+    bridge = _bridges(eligible, settled & (sampling[:, None] | sampling[None, :]), diff, se)
+    eligible |= bridge
+    if target_width > 0:
+        ratio = np.minimum(np.where(np.isfinite(width), width, np.inf) / target_width, 10.0)
+    else:
+        ratio = np.ones(m)
+    need = np.where(sampling, ratio, 0.0)
+    return SamplingStatus(
+        width=width,
+        sampling=sampling,
+        need=need,
+        settled=settled,
+        eligible=eligible,
+        bridge=bridge,
+    )
+
+
+def _bridges(
+    eligible: NDArray[np.bool_],
+    candidate: NDArray[np.bool_],
+    diff: NDArray[np.float64],
+    se: NDArray[np.float64],
+) -> NDArray[np.bool_]:
+    """Candidate pairs that join the components of ``eligible``, least settled first."""
+    m = eligible.shape[0]
+    parent = list(range(m))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i, j in zip(*np.nonzero(np.triu(eligible, 1))):
+        parent[find(int(i))] = find(int(j))
+    iu, ju = np.nonzero(np.triu(candidate, 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.abs(diff[iu, ju]) / np.where(diff[iu, ju] > 0, se[iu, ju], se[ju, iu])
+    bridge = np.zeros((m, m), dtype=bool)
+    for t in np.argsort(z, kind="stable"):
+        a, b = find(int(iu[t])), find(int(ju[t]))
+        if a != b:
+            parent[a] = b
+            bridge[iu[t], ju[t]] = bridge[ju[t], iu[t]] = True
+    return bridge
+
+
+def select_target_pairs(
+    scores: ArrayLike,
+    status: SamplingStatus,
+    k: int,
+    *,
+    rng: int | np.random.Generator | None = None,
+) -> list[tuple[int, int]]:
+    """``k`` pairs: drawn by ``scores`` among the eligible pairs, then the widest-interval ones.
+
+    Eligible pairs (see :func:`sampling_status`) are drawn as :func:`select_pairs` does, with
+    each score weighted by ``need_i + need_j`` (votes go first where intervals are furthest
+    above the target) and a bridge's score raised to at least the median open pair's; when
+    fewer than ``k`` are available, the rest are the pairs with the largest summed interval
+    width (unknown widths first), so the arena keeps serving battles and tightens the widest
+    intervals even once every target is met.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    m = status.width.shape[0]
+    if s.shape != (m, m):
+        raise InputError(f"scores must be {m} x {m}, like the status")
+    gen = as_rng(rng)
+    weight = status.need[:, None] + status.need[None, :]
+    open_scores = s[status.eligible & ~status.bridge]
+    if open_scores.size:  # a bridge is drawn at least as often as a typical open pair
+        s = np.where(status.bridge, np.maximum(s, float(np.median(open_scores))), s)
+    chosen = select_pairs(np.where(status.eligible, s * weight, 0.0), k, rng=gen)
+    if len(chosen) >= k:
+        return chosen
+    taken = set(chosen)
+    w = np.where(np.isfinite(status.width), status.width, 1e12)
+    iu, ju = np.triu_indices(m, k=1)
+    total = w[iu] + w[ju]
+    order = np.lexsort((gen.random(iu.shape[0]), -total))
+    for t in order:
+        if len(chosen) >= k:
+            break
+        pair = (int(iu[t]), int(ju[t]))
+        if pair not in taken:
+            chosen.append(pair)
+            taken.add(pair)
+    return chosen
+
+
+@dataclass(frozen=True)
+class TargetRun:
+    """One simulated arena run sampled until every interval is at most ``target_width``.
+
+    Attributes
+    ----------
+    policy : str
+        ``"target"`` or ``"uniform"``.
+    battles_to_target : int or None
+        Battles played when every model's interval first was at most the target width
+        (``None``: not within the budget).
+    battles : ndarray of int
+        Battle counts at each refit.
+    max_width : ndarray of float
+        Widest interval at each refit.
+    coverage : float
+        Share of models whose interval held the true (mean-centred) strength at the end.
+    settled_pairs, settled_wrong : int
+        Pairs the final status calls settled, and how many of them in the wrong order.
+    """
+
+    policy: str
+    battles_to_target: int | None
+    battles: NDArray[np.int64]
+    max_width: NDArray[np.float64]
+    coverage: float
+    settled_pairs: int
+    settled_wrong: int
+
+
+def target_simulate(
+    strength: ArrayLike,
+    *,
+    target_width: float,
+    policy: str = "target",
+    confidence: float = 0.95,
+    budget: int = 20000,
+    batch: int = 100,
+    pool: int = 10,
+    tie_rate: float = 0.1,
+    history: Battles | None = None,
+    rng: int | np.random.Generator | None = None,
+) -> TargetRun:
+    """Simulate the arena until every model's interval is at most ``target_width`` wide.
+
+    Outcomes follow Bradley-Terry on ``strength`` (Elo scale), ties at rate
+    ``tie_rate · 4p(1 - p)``. After each ``batch`` of battles the ratings are refitted as the
+    arena's board does (unpenalised Bradley-Terry, ties half, 95% profile-likelihood
+    intervals). ``policy="target"`` draws the next batch by :func:`pair_scores` masked by
+    :func:`sampling_status` (:func:`select_target_pairs`); ``"uniform"`` draws pairs
+    uniformly. Until every model has played, pairs are drawn uniformly under both.
+    """
+    from ranking.bradley_terry import bradley_terry
+
+    s = np.asarray(strength, dtype=np.float64)
+    if s.ndim != 1 or s.shape[0] < 3:
+        raise InputError("strength must list at least 3 models")
+    if policy not in ("target", "uniform"):
+        raise InputError(f"policy must be 'target' or 'uniform'; got {policy!r}")
+    if budget < 1 or batch < 1:
+        raise InputError("budget and batch must be positive")
+    gen = as_rng(rng)
+    m = s.shape[0]
+    models = tuple(f"m{i}" for i in range(m))
+    a = np.zeros(0, dtype=np.int32)
+    b = np.zeros(0, dtype=np.int32)
+    o = np.zeros(0, dtype=np.int8)
+    if history is not None:
+        if history.n_models != m or history.weight is not None:
+            raise InputError(f"history must be unweighted battles among the same {m} models")
+        a, b, o = history.a.astype(np.int32), history.b.astype(np.int32), history.outcome
+    start = a.shape[0]
+    counts: list[int] = []
+    widths: list[float] = []
+    reached: int | None = None
+    status: SamplingStatus | None = None
+    rating = lower = upper = None
+    while a.shape[0] - start < budget:
+        k = min(batch, budget - (a.shape[0] - start))
+        if policy == "uniform" or status is None or rating is None:
+            first = gen.integers(0, m, size=k)
+            second = (first + gen.integers(1, m, size=k)) % m
+        else:
+            n = (np.bincount(a, minlength=m) + np.bincount(b, minlength=m)).astype(np.float64)
+            pc = np.zeros((m, m))
+            np.add.at(pc, (a, b), 1.0)
+            sc = pair_scores(rating, lower=lower, upper=upper, n_battles=n, pair_counts=pc + pc.T)
+            pairs: list[tuple[int, int]] = []
+            while len(pairs) < k:  # one arena pool at a time: distinct pairs within a pool
+                pairs += select_target_pairs(sc, status, pool, rng=gen)
+            pairs = pairs[:k]
+            first = np.array([i for i, _ in pairs])
+            second = np.array([j for _, j in pairs])
+        swap = gen.random(k) < 0.5
+        first, second = np.where(swap, second, first), np.where(swap, first, second)
+        p = 1.0 / (1.0 + 10.0 ** (-(s[first] - s[second]) / 400.0))
+        tie = gen.random(k) < tie_rate * 4.0 * p * (1.0 - p)
+        win = gen.random(k) < p
+        out = np.where(tie, TIE, np.where(win, A_WINS, B_WINS)).astype(np.int8)
+        a = np.concatenate([a, first.astype(np.int32)])
+        b = np.concatenate([b, second.astype(np.int32)])
+        o = np.concatenate([o, out])
+        played = np.bincount(a, minlength=m) + np.bincount(b, minlength=m)
+        if not np.all(played > 0):
+            continue
+        res = bradley_terry(
+            Battles(models=models, a=a, b=b, outcome=o), ci="profile", confidence=0.95
+        )
+        rating, lower, upper = res.rating, res.lower, res.upper
+        assert lower is not None and upper is not None
+        status = sampling_status(
+            rating, lower=lower, upper=upper, target_width=target_width, confidence=confidence
+        )
+        counts.append(int(a.shape[0] - start))
+        widths.append(float(status.width.max()))
+        if not status.sampling.any():
+            reached = int(a.shape[0] - start)
+            break
+    coverage, n_settled, wrong = float("nan"), 0, 0
+    if rating is not None and lower is not None and upper is not None and status is not None:
+        truth = s - s.mean() + float(np.mean(rating))
+        coverage = float(np.mean((lower <= truth) & (truth <= upper)))
+        iu, ju = np.triu_indices(m, k=1)
+        sett = status.settled[iu, ju]
+        n_settled = int(sett.sum())
+        flipped = np.sign(rating[iu] - rating[ju]) != np.sign(s[iu] - s[ju])
+        wrong = int((sett & flipped).sum())
+    return TargetRun(
+        policy=policy,
+        battles_to_target=reached,
+        battles=np.array(counts, dtype=np.int64),
+        max_width=np.array(widths, dtype=np.float64),
+        coverage=coverage,
+        settled_pairs=n_settled,
+        settled_wrong=wrong,
     )

@@ -36,7 +36,7 @@ def _check_players(n: object, *, minimum: int = 2) -> int:
 
 
 def berger_table(n_players: int) -> list[list[tuple[int, int]]]:
-    """The FIDE Berger table for ``n_players`` (1-based numbers, first side first).
+    """Return the FIDE Berger table for ``n_players`` (1-based numbers, first side first).
 
     Parameters
     ----------
@@ -97,6 +97,7 @@ class RoundRobinSchedule:
 
     @property
     def n_rounds(self) -> int:
+        """Number of rounds of the schedule."""
         return len(self.rounds)
 
     def games(self) -> NDArray[np.int64]:

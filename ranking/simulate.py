@@ -318,7 +318,7 @@ def swiss_dynamics(
     iterations: int = 100_000,
     rng: Rng = None,
 ) -> SwissDynamicsResult:
-    """Expected win scores ``E[S]`` under Competitive Swiss-system dynamics.
+    """Estimate the expected win scores ``E[S]`` under Competitive Swiss-system dynamics.
 
     Parameters
     ----------
@@ -616,7 +616,7 @@ def predict_tournament(
     base: float = 10.0,
     rng: Rng = None,
 ) -> TournamentPrediction:
-    """Expected score and win probability of each model in a tournament format.
+    """Estimate the expected score and win probability of each model in a tournament format.
 
     Ratings are Bradley-Terry ratings on the Elo scale: ``P(i beats j) =
     1 / (1 + base**(-(r_i - r_j) / scale))``. A single-elimination bracket is seeded by
@@ -676,7 +676,7 @@ def predict_tournament(
 
 
 def _resample(battles: Battles, gen: np.random.Generator) -> Battles:
-    """The battles drawn with replacement (a multinomial over the entries when weighted)."""
+    """Draw the battles with replacement (a multinomial over the entries when weighted)."""
     if battles.weight is None:
         pick = gen.integers(0, len(battles), len(battles))
         return Battles(battles.models, battles.a[pick], battles.b[pick], battles.outcome[pick])
@@ -699,7 +699,7 @@ def expected_score_rating(
     base: float = 10.0,
     rng: Rng = None,
 ) -> RatingResult:
-    """Expected tournament score E[S] of each model from its battles, with an interval.
+    """Estimate the expected tournament score E[S] of each model from its battles, with an interval.
 
     The value is :func:`predict_tournament` on the Bradley-Terry ratings of the battles
     (FastChat's penalised fit with ``l2``), with ``iterations`` simulations. The interval
@@ -834,8 +834,11 @@ class FixedRound:
 
 @dataclass(frozen=True)
 class ScoreRound:
-    """A round paired by score: the models still in, by points (random order among equal
-    points), meet their neighbour; the odd one out gets ``bye_points``."""
+    """A round paired by score.
+
+    The models still in, by points (random order among equal points), meet their
+    neighbour; the odd one out gets ``bye_points``.
+    """
 
     bye_points: float = 0.0
 
@@ -909,7 +912,10 @@ def _play(
     b: NDArray[np.int64],
     gen: np.random.Generator,
 ) -> NDArray[np.bool_]:
-    """Play games ``a[s, g]`` against ``b[s, g]`` in every run ``s``; add the points; ``a`` won?"""
+    """Play games ``a[s, g]`` against ``b[s, g]`` in every run ``s`` and add the points.
+
+    Returns whether ``a`` won each game.
+    """
     a_wins = gen.random(a.shape) < p[a, b]
     rows = np.broadcast_to(np.arange(pts.shape[0])[:, None], a.shape)
     np.add.at(pts, (rows, a), a_wins)

@@ -1,11 +1,11 @@
-"""Style control: the contextual Bradley-Terry model with LMArena's four style features.
+r"""Style control: the contextual Bradley-Terry model with LMArena's four style features.
 
 A battle's outcome is modelled as
 
-.. math:: P(a \\text{ beats } b) = \\sigma(\\ln(\\text{base})\\,(r_a - r_b) + x^\\top\\beta)
+.. math:: P(a \text{ beats } b) = \sigma(\ln(\text{base})\,(r_a - r_b) + x^\top\beta)
 
 where :math:`x` holds four style differences between the two answers (length, markdown
-headers, lists, bold) and :math:`\\beta` their coefficients, so :math:`r` is what is left of
+headers, lists, bold) and :math:`\beta` their coefficients, so :math:`r` is what is left of
 a model's strength once style is accounted for. The features are built exactly as FastChat
 builds them for LMArena's style-controlled board [1]_: for each element the difference
 ``a - b`` divided by ``a + b + 1`` (every element is a ratio), then standardised over the
@@ -14,13 +14,13 @@ ordered/unordered, ``**``/``__``) is summed first, as FastChat does.
 
 The fit minimises FastChat's objective [1]_
 
-.. math:: \\sum_i w_i\\,\\ell_i(\\theta) + \\tfrac{\\lambda}{2}\\lVert\\theta\\rVert^2
+.. math:: \sum_i w_i\,\ell_i(\theta) + \tfrac{\lambda}{2}\lVert\theta\rVert^2
 
-with :math:`\\ell_i` the cross-entropy of battle ``i`` (a tie is the label ½), and
-:math:`\\theta = (r, \\beta)`; FastChat's ``reg`` is :math:`\\lambda = 0.5`. With
-``ratings_ridge=False`` only :math:`\\beta` is penalised and each connected component's
+with :math:`\ell_i` the cross-entropy of battle ``i`` (a tie is the label ½), and
+:math:`\theta = (r, \beta)`; FastChat's ``reg`` is :math:`\lambda = 0.5`. With
+``ratings_ridge=False`` only :math:`\beta` is penalised and each connected component's
 ratings are centred instead, which is arena-rank's ``ContextualBradleyTerry`` objective [2]_
-(its mean loss with ``reg`` :math:`\\rho` is this one with :math:`\\lambda = N\\rho`). The
+(its mean loss with ``reg`` :math:`\rho` is this one with :math:`\lambda = N\rho`). The
 optimum is found by Newton's method with a backtracking line search (the objective is convex;
 a handful of steps reach machine precision).
 
@@ -115,7 +115,7 @@ class StyleResult:
     feature_std: NDArray[np.float64]
 
     def style_json(self) -> dict[str, Any]:
-        """The ``"style"`` member of the CLI's JSON document."""
+        """Return the ``"style"`` member of the CLI's JSON document."""
         return {
             "features": list(self.features),
             "coefficients": [float(c) for c in self.coefficients],
@@ -126,14 +126,14 @@ class StyleResult:
         }
 
     def to_json(self) -> dict[str, Any]:
-        """The ratings document with the ``"style"`` member added."""
+        """Return the ratings document with the ``"style"`` member added."""
         document = self.ratings.to_json()
         document["style"] = self.style_json()
         return document
 
 
 def style_counts(conv_metadata: Sequence[Mapping[str, Any] | None]) -> NDArray[np.float64]:
-    """The eight raw counts of :data:`STYLE_ELEMENTS` for each battle, shape ``(n, 8)``.
+    """Return the eight raw counts of :data:`STYLE_ELEMENTS` for each battle, shape ``(n, 8)``.
 
     A count given as an object is summed over its kinds (FastChat's
     ``extract_style_feature``).
@@ -163,7 +163,7 @@ def style_counts(conv_metadata: Sequence[Mapping[str, Any] | None]) -> NDArray[n
 
 
 def _total(value: Any) -> float:
-    """A count, or the sum of its kinds (FastChat's ``extract_style_feature``)."""
+    """Return a count, or the sum of its kinds (FastChat's ``extract_style_feature``)."""
     if type(value) is int:
         return value
     if type(value) is dict and all(type(v) is int for v in value.values()):
@@ -271,7 +271,10 @@ class _Problem:
         return grad, h
 
     def gauge(self) -> NDArray[np.float64]:
-        """Added to the Hessian when ratings are free: fixes each component's mean."""
+        """Return the term added to the Hessian when ratings are free.
+
+        It fixes each component's mean rating, the direction the likelihood leaves free.
+        """
         m, k = self.n_models, self.x.shape[1]
         out = np.zeros((m + k, m + k))
         if not self.ratings_ridge:
@@ -334,7 +337,7 @@ def _fit(problem: _Problem, start: NDArray[np.float64] | None = None) -> NDArray
 
 
 def _sandwich(problem: _Problem, theta: NDArray[np.float64], *, bread: str) -> NDArray[np.float64]:
-    """Standard errors of ``theta`` from ``H⁻¹ G H⁻¹`` (G: centred score covariance)."""
+    """Compute the standard errors of ``theta`` from ``H⁻¹ G H⁻¹`` (G: centred score covariance)."""
     m, k = problem.n_models, problem.x.shape[1]
     n = len(problem.y)
     _, hess = problem.gradient_hessian(theta)
@@ -381,7 +384,7 @@ def bradley_terry_style(
     confidence: float = 0.95,
     rng: int | np.random.Generator | None = 0,
 ) -> StyleResult:
-    """Style-controlled Bradley-Terry ratings (FastChat's ``compute_style_control``).
+    r"""Style-controlled Bradley-Terry ratings (FastChat's ``compute_style_control``).
 
     Parameters
     ----------
@@ -392,7 +395,7 @@ def bradley_terry_style(
     scale, base, init : float
         ``rating = scale · r + init`` with ``P(a beats b) = σ(ln(base)(r_a − r_b) + xᵀβ)``.
     ridge : float
-        :math:`\\lambda`, the L2 penalty per summed loss (FastChat's ``reg``, 0.5).
+        :math:`\lambda`, the L2 penalty per summed loss (FastChat's ``reg``, 0.5).
     ratings_ridge : bool
         Penalise the ratings too (FastChat); ``False`` penalises only the coefficients and
         centres each component's ratings (arena-rank).

@@ -54,7 +54,7 @@ class StandingsRow:
     tiebreaks: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
-        """The DESIGN.md JSON row ``{"player", "points", "tiebreaks", "rank", "name"}``."""
+        """Return the DESIGN.md JSON row ``{"player", "points", "tiebreaks", "rank", "name"}``."""
         return {
             "rank": self.rank,
             "player": self.player,

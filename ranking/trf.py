@@ -94,7 +94,8 @@ def _parse_player(line: str, ln: int) -> tuple[SwissPlayer, tuple[str, str, str,
             raise InputError(f"line {ln}: round block at column {col} is misaligned")
         if code.upper() not in RESULT_CODES:
             raise InputError(
-                f"line {ln}: result code at column {col + 7} must be one of 1 0 = + - W D L H F U Z; got {code!r}"
+                f"line {ln}: result code at column {col + 7} must be one of "
+                f"1 0 = + - W D L H F U Z; got {code!r}"
             )
         code = code.upper()
         if color not in "wb- ":
@@ -105,7 +106,8 @@ def _parse_player(line: str, ln: int) -> tuple[SwissPlayer, tuple[str, str, str,
         if opp_text.strip() and opp_text != "0000":
             if not opp_text.strip().isdigit():
                 raise InputError(
-                    f"line {ln}: opponent at column {col} must be a pairing number; got {opp_text!r}"
+                    f"line {ln}: opponent at column {col} must be a pairing number; "
+                    f"got {opp_text!r}"
                 )
             opponent = int(opp_text)
             if opponent == number:
@@ -183,13 +185,15 @@ def parse_trf(text: str) -> TrfFile:
                 key, sep, value = word.partition("=")
                 if not sep or key.upper() not in _XXS_KEYS:
                     raise InputError(
-                        f"line {ln}: XXS entries look like KEY=points with KEY in {', '.join(_XXS_KEYS)}; got {word!r}"
+                        f"line {ln}: XXS entries look like KEY=points with KEY in "
+                        f"{', '.join(_XXS_KEYS)}; got {word!r}"
                     )
                 pts = _tenths(value, f"line {ln}: XXS {key}")
                 for attr in _XXS_KEYS[key.upper()]:
                     if attr in scoring_kwargs and scoring_kwargs[attr] != pts:
                         raise InputError(
-                            f"line {ln}: XXS gives {attr} two different values (colour-dependent points are not supported)"
+                            f"line {ln}: XXS gives {attr} two different values "
+                            "(colour-dependent points are not supported)"
                         )
                     scoring_kwargs[attr] = pts
         elif tag == "XXZ":

@@ -68,7 +68,7 @@ class RatingResult:
         return (1 + (self.lower[None, :] > self.upper[:, None]).sum(axis=1)).astype(np.int64)
 
     def order(self) -> NDArray[np.int64]:
-        """Indices of the models sorted by rating, best first (stable, ties by name)."""
+        """Return the indices of the models sorted by rating, best first (stable, ties by name)."""
         names = np.array(self.models, dtype=object)
         return np.lexsort((names, -self.rating)).astype(np.int64)
 
@@ -93,7 +93,7 @@ class RatingResult:
         return rows
 
     def to_json(self) -> dict[str, Any]:
-        """The DESIGN.md JSON document for ``python -m ranking rate``."""
+        """Return the DESIGN.md JSON document for ``python -m ranking rate``."""
         return {
             "method": self.method,
             "params": self.params,
@@ -103,7 +103,7 @@ class RatingResult:
 
 
 def _bound(values: NDArray[np.float64] | None, i: int) -> float | None:
-    """An interval bound for the JSON rows: ``None`` when absent or unbounded."""
+    """Return an interval bound for the JSON rows: ``None`` when absent or unbounded."""
     if values is None or not np.isfinite(values[i]):
         return None
     return float(values[i])

@@ -1,5 +1,7 @@
-"""Win-rate and battle-count matrices, and the average win rate against the field with a
-Wilson score interval."""
+"""Win-rate and battle-count matrices, and the average win rate against the field.
+
+The average win rate comes with a Wilson score interval.
+"""
 
 from __future__ import annotations
 

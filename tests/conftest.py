@@ -97,31 +97,14 @@ class CeleryWorkerProcess:
         )
 
     def start(self, *, timeout: float = 40.0) -> CeleryWorkerProcess:
-        import sys
         import time
 
+        from workers.celery import worker_command
+
         self.generation += 1
-        cmd = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers",
-            "worker",
-            "-P",
-            "threads",
-            "-c",
-            str(self.concurrency),
-            "-Q",
-            "ludus",
-            "-l",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            f"test{self.generation}-{os.getpid()}@%h",
-        ]
+        cmd = worker_command(
+            concurrency=self.concurrency, name=f"test{self.generation}-{os.getpid()}@%h"
+        )
         if self.beat:
             cmd += ["-B", "-s", str(self.log_dir / "celerybeat-schedule")]
         out = open(self.log_path, "wb")  # noqa: SIM115 - closed with the process

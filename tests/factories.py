@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import factory
 from django.contrib.auth import get_user_model
 
@@ -43,6 +46,38 @@ class PromptFactory(factory.django.DjangoModelFactory):
 
     prompt_set = factory.SubFactory(PromptSetFactory)
     text = factory.Sequence(lambda n: f"Question {n}: explain something.")
+
+
+def prompt_set_with_prompts(n: int, *, text: str | None = None, **fields: Any) -> m.PromptSet:
+    """A prompt set (``fields`` go to :class:`PromptSetFactory`) holding ``n`` prompts.
+
+    ``text`` is each prompt's text, formatted with its index ``i`` and the set's ``name``
+    (``"Question {i}: explain topic {i}."``); without it, :class:`PromptFactory`'s own.
+    """
+    prompt_set = PromptSetFactory.create(**fields)
+    for i in range(n):
+        if text is None:
+            PromptFactory(prompt_set=prompt_set)
+        else:
+            PromptFactory(prompt_set=prompt_set, text=text.format(i=i, name=prompt_set.name))
+    return prompt_set
+
+
+def endpoint_competitors(base_url: str, models: Iterable[str], **fields: Any) -> list[m.Competitor]:
+    """An active OpenAI-compatible competitor for each model served at ``base_url`` (a local
+    test server, so the internal address is allowed), named after the model."""
+    return [
+        m.Competitor.objects.create(
+            name=name,
+            kind=m.Competitor.Kind.OPENAI,
+            status=m.Competitor.Status.ACTIVE,
+            endpoint_url=base_url,
+            endpoint_model=name,
+            allow_internal=True,
+            **fields,
+        )
+        for name in models
+    ]
 
 
 class TournamentFactory(factory.django.DjangoModelFactory):

@@ -4,9 +4,9 @@
 entry of ``models``: strength, style, seed) or, when the system message is a Ludus judge
 rubric, as the simulated judge. It can add latency and inject faults: 429 with
 ``Retry-After``, 500, timeouts (it sleeps past the client's timeout), malformed answers
-(HTTP 200 whose body is not JSON) and malformed judge output. Faults are drawn per request with a seeded generator, but one request (same body)
-fails at most ``max_faults_per_request`` times, so a client that retries enough always gets
-through and the end result is deterministic.
+(HTTP 200 whose body is not JSON) and malformed judge output. Faults are drawn per request
+with a seeded generator, but one request (same body) fails at most ``max_faults_per_request``
+times, so a client that retries enough always gets through and the end result is deterministic.
 
 Usage::
 
@@ -276,7 +276,8 @@ class FakeOpenAI:
                 )
                 return
             if fault == "timeout":
-                # the client gives up at its timeout: from then on the request is not in flight for it
+                # the client gives up at its timeout: from then on the request is not in flight
+                # for it
                 waited = min(self.faults.client_timeout or 0.0, self.faults.timeout_sleep)
                 time.sleep(waited)
                 with self._lock:
@@ -336,7 +337,7 @@ class FakeOpenAI:
 
 
 def main() -> None:
-    """``python -m tests.fake_openai --port 8765 --latency 0.2 --models 64``: serve in the foreground."""
+    """Serve in the foreground: ``python -m tests.fake_openai --port 8765 --models 64``."""
     import argparse
 
     parser = argparse.ArgumentParser(

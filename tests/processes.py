@@ -1,5 +1,5 @@
 """Throwaway service processes for fault tests: a redis-server and a PostgreSQL cluster of their
-own.
+own, and a gunicorn serving Ludus.
 
 Each runs on a free port in a temporary directory, apart from the services the suite uses,
 so a test may stop and restart it. Both wait with bounded timeouts and are stopped (then
@@ -15,8 +15,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -42,6 +45,54 @@ def _wait_port(port: int, *, up: bool, timeout: float) -> None:
             return
         time.sleep(0.05)
     raise RuntimeError(f"port {port} still {'down' if up else 'up'} after {timeout} s")
+
+
+@contextlib.contextmanager
+def gunicorn_serving(
+    *,
+    env: dict[str, str],
+    log_path: Path,
+    ready_path: str,
+    workers: int = 1,
+    threads: int = 1,
+    args: tuple[str, ...] = (),
+    timeout: float = 30.0,
+) -> Iterator[str]:
+    """Ludus under ``gunicorn`` on a free port, its output in ``log_path``: the base URL.
+
+    Ready once ``GET ready_path`` succeeds (``RuntimeError`` with the log after ``timeout``
+    seconds or when gunicorn exits); stopped (then killed) on leaving the block.
+    """
+    port = free_port()
+    cmd = [sys.executable, "-m", "gunicorn", "arena.wsgi", "-b", f"127.0.0.1:{port}"]
+    cmd += ["-w", str(workers), "--threads", str(threads), "--timeout", "60", *args]
+    root = Path(__file__).resolve().parents[1]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(url + ready_path, timeout=2).close()  # noqa: S310 - local
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log_text = log_path.read_text(errors="replace")
+                    raise RuntimeError(f"gunicorn did not start:\n{log_text}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
 
 
 class RedisServer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from celery import Celery
@@ -35,6 +36,22 @@ RETRY_OPTIONS: dict[str, Any] = {
 app = Celery("ludus")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["workers"], related_name="tasks")
+
+
+def worker_command(
+    *, concurrency: int, loglevel: str = "INFO", name: str | None = None
+) -> list[str]:
+    """The command line of a ``celery worker`` for this app: a threads pool on the task queue.
+
+    With ``name``, the node is named and runs without gossip, mingle or heartbeat (a test or
+    benchmark worker that needs no word with other nodes).
+    """
+    cmd = [sys.executable, "-m", "celery", "-A", "workers", "worker", "-P", "threads"]
+    cmd += ["-c", str(concurrency), "-Q", app.conf.task_default_queue, "-l", loglevel]
+    if name is not None:
+        cmd += ["--without-gossip", "--without-mingle", "--without-heartbeat", "-n", name]
+    return cmd
+
 
 # Periodic work. Task names are resolved when beat sends them; see workers/tasks/.
 app.conf.beat_schedule = {

@@ -148,22 +148,20 @@ def idempotent(request: Any, *, scope: str, handler: Callable[[], Response]) -> 
                     and record[4] < timezone.now() - timedelta(seconds=STALE_SECONDS)
                     and locked
                 ):
-                    IdempotencyRecord.objects.filter(
-                        pk=record[0]
-                    ).delete()  # a dead claim: take it over
+                    # A dead claim: take it over.
+                    IdempotencyRecord.objects.filter(pk=record[0]).delete()
                     record = None
                 elif record is not None or not locked:
                     raise _Existing(record)
                 try:
                     response = handler()
                 except (ApplicationError, APIException) as exc:
-                    if (
-                        connection.needs_rollback
-                    ):  # the handler's write failed: nothing of it may commit
+                    if connection.needs_rollback:  # the write failed: nothing of it may commit
                         raise
                     refused = exception_handler(exc, {"request": request})
                     if refused is None:  # pragma: no cover
                         raise
+                    response = refused
                 if response.status_code < 500:
                     try:
                         _store(scope=scope, key=key, body_hash=body_hash, response=response)

@@ -305,7 +305,8 @@ class MatchSideSerializer(serializers.Serializer):
 
 class TournamentMatchSerializer(serializers.Serializer):
     """A tournament match as :func:`arena.selectors.tournaments.tournament_matches` gives it;
-    the prompt, answers and judgments appear only once the match is judged (or its prompt set is public)."""
+    the prompt, answers and judgments appear only once the match is judged (or its prompt set is
+    public)."""
 
     id = serializers.IntegerField()
     round = serializers.IntegerField(allow_null=True)
@@ -390,7 +391,8 @@ class RatingRowSerializer(serializers.Serializer):
     rank = serializers.IntegerField(
         required=False,
         allow_null=True,
-        help_text="Rank(UB) among the established models of the main component; null for the others",
+        help_text="Rank(UB) among the established models of the main component; null for the "
+        "others",
     )
     battles = serializers.IntegerField(required=False, allow_null=True)
     win_rate = serializers.FloatField(required=False, allow_null=True)
@@ -403,6 +405,12 @@ class RatingRowSerializer(serializers.Serializer):
     )
     withdrawn = serializers.BooleanField(required=False)
     section = serializers.ChoiceField(choices=["ranked", "provisional", "separate"], required=False)
+    sampling = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        help_text="Still being sampled by the open arena (interval wider than the target); "
+        "null on boards the arena does not sample from",
+    )
 
 
 class LeaderboardSerializer(serializers.Serializer):
@@ -421,13 +429,20 @@ class LeaderboardSerializer(serializers.Serializer):
     created_at = serializers.CharField()
     inputs = serializers.DictField(
         required=False,
-        help_text="Exactly which battles were used: source, category, battles_upto, pair_counts_upto, "
+        help_text="Exactly which battles were used: source, category, battles_upto, "
+        "pair_counts_upto, "
         "excluded_pair_counts (the private competitors left out are not listed)",
     )
     board = serializers.DictField(
         required=False, help_text="interval (how bounds are computed) and listing rule"
     )
     ratings = RatingRowSerializer(many=True)
+    sampling = serializers.DictField(
+        required=False,
+        allow_null=True,
+        help_text="Sampling to a target (the arena's board only, else null): target_width "
+        "(points), settled_confidence, and sampling (competitor ids still being sampled)",
+    )
 
 
 class LeaderboardScopeSerializer(serializers.Serializer):
@@ -494,7 +509,8 @@ class ExportQuerySerializer(serializers.Serializer):
         required=False,
         min_value=1,
         max_value=2**63 - 1,
-        help_text="A leaderboard snapshot id: exactly the battles it was computed from (not with source/category)",
+        help_text="A leaderboard snapshot id: exactly the battles it was computed from (not with "
+        "source/category)",
     )
 
 

@@ -156,7 +156,7 @@ class SingleElimination(TournamentFormat):
         matches = state.matches[len(state.winners)]
         step = KnockoutRounds(
             matches=matches,
-            decided=tuple(played.get(frozenset(p)) for p in matches),
+            decided=tuple(played.get(frozenset(i for i in p if i is not None)) for p in matches),
             rounds=state.rounds - len(state.winners),
             third_place=state.third_place,
         )

@@ -59,11 +59,15 @@ def leaderboard_get(
     category: str = ALL_CATEGORIES,
     version: int | None = None,
 ) -> dict[str, Any] | None:
-    """The latest (or a given version of a) snapshot as a dict, or ``None`` if none exists."""
+    """The latest (or a given version of a) snapshot as a dict, or ``None`` if none exists.
+
+    The arena's board also says which models are still being sampled (``sampling``, see
+    :func:`leaderboard_sampling_add`).
+    """
     if version is None:
         cached = _cache_get(cache_key(method, source, category))
         if isinstance(cached, dict):
-            return cached
+            return leaderboard_sampling_add(cached)
     qs = LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
     snapshot = (
         qs.filter(version=version).first()
@@ -77,4 +81,18 @@ def leaderboard_get(
             snapshot_cache(snapshot)
         except Exception:
             log.warning("cache unavailable, leaderboard not cached", exc_info=True)
-    return snapshot_to_dict(snapshot)
+    return leaderboard_sampling_add(snapshot_to_dict(snapshot))
+
+
+def leaderboard_sampling_add(data: dict[str, Any]) -> dict[str, Any]:
+    """Add sampling to a target to a snapshot dict: ``data["sampling"]`` (the rule and the ids
+    still sampled, ``None`` on boards the arena does not sample from) and each row's
+    ``sampling`` flag (``None`` there too)."""
+    from arena.services.arena_mode import arena_sampling
+
+    sampling = arena_sampling(data)
+    data["sampling"] = sampling
+    sampled = set(sampling["sampling"]) if sampling is not None else None
+    for row in data.get("ratings") or []:
+        row["sampling"] = None if sampled is None else row.get("competitor_id") in sampled
+    return data

@@ -36,7 +36,7 @@ def tournament_compute_standings(*, tournament: Tournament) -> dict[str, Any]:
     format's (:meth:`arena.formats.TournamentFormat.standings`).
     """
     entries = field_entries(tournament)
-    stats = {
+    stats: dict[int, dict[str, Any]] = {
         e.competitor_id: {
             "competitor_id": e.competitor_id,
             "name": e.competitor.name,
@@ -344,7 +344,7 @@ def tournament_bracket(*, tournament: Tournament) -> dict[str, Any]:
 def tournament_matches(
     *, tournament: Tournament, round_number: int | None = None, include_details: bool = False
 ) -> list[dict[str, Any]]:
-    """The matches of a tournament (or one round); prompt, answers and judgments only once judged."""
+    """A tournament's (or one round's) matches; prompt, answers and judgments only once judged."""
     qs = (
         matches_with_prompt_shown(Match.objects.filter(tournament=tournament))
         .select_related("competitor_a", "competitor_b", "round", "prompt")

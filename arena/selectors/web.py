@@ -32,22 +32,33 @@ METHODS: tuple[tuple[str, str], ...] = (
     ("expected_score", "E[S] (Swiss dynamics)"),
 )
 METHOD_NOTES: dict[str, str] = {
-    "bt": "Bradley-Terry maximum likelihood on the Elo scale: P(i beats j) = 1 / (1 + base^(-(r_i - r_j)/scale)); "
-    "ties count half a win to each side.",
-    "bt_pair_frequency": "Bradley-Terry with each battle weighted inversely to how often its pair was played "
-    "(as LMArena since July 2025), so over-sampled pairs do not dominate the fit.",
+    "bt": (
+        "Bradley-Terry maximum likelihood on the Elo scale: "
+        "P(i beats j) = 1 / (1 + base^(-(r_i - r_j)/scale)); ties count half a win to each side."
+    ),
+    "bt_pair_frequency": (
+        "Bradley-Terry with each battle weighted inversely to how often its pair was played "
+        "(as LMArena since July 2025), so over-sampled pairs do not dominate the fit."
+    ),
     "elo": "Online Elo in battle order; a tie counts ½. Elo depends on the order of battles.",
     "openskill": "OpenSkill (Weng-Lin Bayesian rating), updated battle by battle in time order.",
-    "alpharank": "α-Rank: the mass of each model in the stationary distribution of an evolutionary process "
-    "over the pairwise win-rate game (higher is better).",
-    "expected_score": "E[S]: expected number of wins under simulated Competitive Swiss-system dynamics.",
+    "alpharank": (
+        "α-Rank: the mass of each model in the stationary distribution of an evolutionary "
+        "process over the pairwise win-rate game (higher is better)."
+    ),
+    "expected_score": (
+        "E[S]: expected number of wins under simulated Competitive Swiss-system dynamics."
+    ),
     "winrate": "Average win rate against the other models (ties ½).",
 }
 #: Titles of the board's row sections (see ``arena.services.leaderboard.SECTIONS``).
 SECTION_TITLES: dict[str, str] = {
     "ranked": "Ranked: established models of the main comparison group",
     "provisional": "Provisional: below the listing rule, not ranked",
-    "separate": "Not comparable with the main group: never met it, directly or through other models; not ranked",
+    "separate": (
+        "Not comparable with the main group: never met it, directly or through other models; "
+        "not ranked"
+    ),
 }
 SOURCES: tuple[tuple[str, str], ...] = (
     ("combined", "Combined"),
@@ -140,7 +151,9 @@ def leaderboard_etag(
     """A cheap fingerprint of what the leaderboard JSON would contain, plus its inputs."""
     snapshot = leaderboard_get(method=method, source=source, category=category)
     pending = leaderboard_rebuild_pending(source=source, category=category, snapshot=snapshot)
-    key = f"{method}|{source}|{category}|{snapshot and snapshot['version']}|{snapshot and snapshot['data_version']}|{pending}"
+    version = snapshot and snapshot["version"]
+    data_version = snapshot and snapshot["data_version"]
+    key = f"{method}|{source}|{category}|{version}|{data_version}|{pending}"
     return hashlib.sha256(key.encode()).hexdigest()[:20], snapshot, pending
 
 
@@ -152,7 +165,7 @@ def leaderboard_view_data(
     snapshot: dict[str, Any] | None = None,
     pending: bool | None = None,
 ) -> dict[str, Any]:
-    """The leaderboard of one scope ready for a page or the live JSON: rows with owners and bar geometry."""
+    """One scope's leaderboard for a page or the live JSON: rows with owners and bar geometry."""
     if snapshot is None:
         snapshot = leaderboard_get(method=method, source=source, category=category)
     if pending is None:
@@ -215,6 +228,7 @@ def leaderboard_view_data(
                 "provisional": r.get("provisional", False),
                 "component": r.get("component", 0),
                 "withdrawn": r.get("withdrawn", False),
+                "sampling": r.get("sampling"),
                 "section": section,
                 "section_title": SECTION_TITLES.get(section, section)
                 if section != previous_section
@@ -279,6 +293,8 @@ def _badges(row: dict[str, Any]) -> list[str]:
         badges.append(f"group {row['component'] + 1}")
     if row.get("withdrawn"):
         badges.append("withdrawn")
+    if row.get("sampling"):
+        badges.append("sampling")
     return badges
 
 
@@ -294,25 +310,51 @@ def board_notes(snapshot: dict[str, Any]) -> dict[str, str]:
         "interval": f"Interval: {interval}."
         if interval
         else (
-            "Interval: none. This method gives no interval yet, so its rows show none and its ranks are "
+            "Interval: none. This method gives no interval yet, so its rows show none and its "
+            "ranks are "
             "the order of the established models."
         ),
         "listing": (
-            f"Listing rule: a model is ranked once it has at least {rule['min_battles']} battles against at "
-            f"least {rule['min_opponents']} distinct opponents in this board's data; below that it is "
-            "provisional and listed apart, never above an established model. Only the main comparison group "
-            "(the largest set of models connected by battles) is ranked; models that never met it, directly "
+            f"Listing rule: a model is ranked once it has at least {rule['min_battles']} battles "
+            "against at "
+            f"least {rule['min_opponents']} distinct opponents in this board's data; below that "
+            "it is "
+            "provisional and listed apart, never above an established model. Only the main "
+            "comparison group "
+            "(the largest set of models connected by battles) is ranked; models that never met "
+            "it, directly "
             "or through others, are listed apart as groups 2, 3, …"
         )
         if rule
         else "",
         "excluded": (
-            f"This board excludes {excluded} imported pair-count battles: the method updates battle by battle "
+            f"This board excludes {excluded} imported pair-count battles: the method updates "
+            "battle by battle "
             "and pair counts carry no order."
         )
         if excluded
         else "",
+        "sampling": sampling_note(snapshot.get("sampling")),
     }
+
+
+def sampling_note(sampling: dict[str, Any] | None) -> str:
+    """The methodology note's sentence on sampling to a target (empty on other boards)."""
+    if sampling is None:
+        return ""
+    width = float(sampling["target_width"])
+    confidence = 100 * float(sampling["settled_confidence"])
+    stop = (
+        f"models whose interval is at most {width:g} points wide and "
+        if width > 0
+        else "no model for its interval width (no target is set), and "
+    )
+    return (
+        f"Sampling to a target: the open arena stops asking for votes on {stop}on pairs whose "
+        f"order is settled (the {confidence:g}% interval of their difference, from the two "
+        "intervals shown, excludes 0); models marked sampling are still being sampled. When "
+        "nothing else is left, the widest intervals keep being sampled."
+    )
 
 
 def pairwise_win_rates(
@@ -385,7 +427,7 @@ def pairwise_win_rates(
 def leaderboard_heatmap(
     *, source: str, category: str, rows: list[dict[str, Any]], data_version: str
 ) -> dict[str, Any] | None:
-    """The home page's heat map: pairwise win rates of the scope's top models (``None``: fewer than 2)."""
+    """The home page's heat map: pairwise win rates of the top models (``None``: fewer than 2)."""
     top = [
         (r["competitor_id"], r["model"]) for r in rows[:HEATMAP_MAX_MODELS] if r["competitor_id"]
     ]

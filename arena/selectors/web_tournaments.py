@@ -416,7 +416,7 @@ def _standings(standings: dict[str, Any]) -> dict[str, Any] | None:
 def _sensitivity_computed(
     tournament: m.Tournament, entries: list[m.Entry]
 ) -> dict[str, Any] | None:
-    """Failure-sensitivity sweep from the entrants' ratings when the run did not store one (cached)."""
+    """Failure-sensitivity sweep from the entrants' ratings when the run stored none (cached)."""
     ratings = _entry_ratings(entries)
     names = [e.competitor.name for e in entries]
     k = _n_rounds(tournament.config, 3)

@@ -4,8 +4,10 @@ A periodic task (:func:`arena_top_up`) counts the servable arena battles (matche
 tournaments that are being generated or await votes and still want votes) and creates new
 ones up to the pool size. Pairs come from ``ranking.matchmaking``'s ``active`` policy on the
 current Bradley-Terry leaderboard: new and under-sampled models first, then the pairs whose
-intervals overlap most. Prompts come only from public prompt sets (voters read them before any
-judgment; a tournament's sets stay hidden). The same policy picks the battles of ``arena``-format tournaments.
+intervals overlap most; sampling to a target (:func:`arena_sampling_status`) leaves out pairs
+whose order is settled and models whose interval is already narrow enough. Prompts come only
+from public prompt sets (voters read them before any judgment; a tournament's sets stay
+hidden). The same policy picks the battles of ``arena``-format tournaments.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from arena.models import Battle, Competitor, Entry, Match, Tournament
 from arena.selectors.prompts import prompts_for_open_arena
 from arena.services.dispatch import dispatch
 from clients import sim_seed
+from ranking.matchmaking import SamplingStatus, sampling_status
 
 log = logging.getLogger(__name__)
 
@@ -47,18 +50,15 @@ def _pair_counts(ids: list[int], index: dict[int, int], battles: Any) -> np.ndar
     return pc
 
 
-def _leaderboard_inputs(
-    ids: list[int],
-) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray]:
-    from arena.selectors.leaderboard import leaderboard_get
-
+def _board_arrays(
+    ids: list[int], board: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     index = {cid: i for i, cid in enumerate(ids)}
     m = len(ids)
     rating = np.full(m, np.nan)
     lower = np.full(m, np.nan)
     upper = np.full(m, np.nan)
     n = np.zeros(m)
-    board = leaderboard_get(method="bt") or {}
     for row in board.get("ratings", []):
         i = index.get(row.get("competitor_id"))
         if i is None:
@@ -70,6 +70,52 @@ def _leaderboard_inputs(
     return rating, lower, upper, n
 
 
+#: The board the open arena samples from, and on which it marks the models still sampled.
+ARENA_BOARD = ("bt", "combined", "all")
+
+
+def arena_sampling_status(*, competitor_ids: list[int], board: dict[str, Any]) -> SamplingStatus:
+    """Sampling to a target on ``board`` (the arena's Bradley-Terry board, as a dict).
+
+    A model is still sampled while its interval is wider than ``LUDUS_ARENA_TARGET_WIDTH``
+    (or has an open side, or the model is not on the board yet); a pair's order is settled
+    when the interval of the difference excludes 0 at ``LUDUS_ARENA_SETTLED_CONFIDENCE``
+    (see ``ranking.matchmaking.sampling_status``, which also keeps the bridges between groups).
+    """
+    rating, lower, upper, _ = _board_arrays(competitor_ids, board)
+    return sampling_status(
+        rating,
+        lower=lower,
+        upper=upper,
+        target_width=settings.LUDUS_ARENA_TARGET_WIDTH,
+        confidence=settings.LUDUS_ARENA_SETTLED_CONFIDENCE,
+        interval_confidence=float((board.get("params") or {}).get("confidence", 0.95)),
+    )
+
+
+def arena_sampling(board: dict[str, Any]) -> dict[str, Any] | None:
+    """What the board says about sampling to a target (``None`` on boards the arena does not
+    sample from): the rule, and the competitor ids of the models still being sampled
+    (withdrawn models never are)."""
+    if (board.get("method"), board.get("source"), board.get("category")) != ARENA_BOARD:
+        return None
+    rows = [
+        r
+        for r in board.get("ratings") or []
+        if r.get("competitor_id") is not None and not r.get("withdrawn")
+    ]
+    ids = [int(r["competitor_id"]) for r in rows]
+    sampled = ids
+    if len(ids) >= 2:
+        status = arena_sampling_status(competitor_ids=ids, board=board)
+        sampled = [cid for cid, on in zip(ids, status.sampling) if on]
+    return {
+        "target_width": settings.LUDUS_ARENA_TARGET_WIDTH,
+        "settled_confidence": settings.LUDUS_ARENA_SETTLED_CONFIDENCE,
+        "sampling": sampled,
+    }
+
+
 def arena_choose_pairs(
     competitor_ids: list[int],
     k: int,
@@ -79,7 +125,8 @@ def arena_choose_pairs(
     pending: np.ndarray | None = None,
 ) -> list[tuple[int, int]]:
     """``k`` pairs of competitor ids by the matchmaking policy on the current leaderboard."""
-    from ranking.matchmaking import pair_scores, select_pairs, uniform_pairs
+    from arena.selectors.leaderboard import leaderboard_get
+    from ranking.matchmaking import pair_scores, select_target_pairs, uniform_pairs
 
     ids = list(competitor_ids)
     if len(ids) < 2 or k <= 0:
@@ -88,14 +135,16 @@ def arena_choose_pairs(
     if policy == "random":
         chosen = uniform_pairs(len(ids), k, rng=gen)
     else:
-        rating, lower, upper, n = _leaderboard_inputs(ids)
+        board = leaderboard_get(method="bt") or {}
+        rating, lower, upper, n = _board_arrays(ids, board)
         index = {cid: i for i, cid in enumerate(ids)}
         pc = _pair_counts(ids, index, Battle.objects.filter(model_a_id__in=ids, model_b_id__in=ids))
         if pending is not None:
             pc = pc + pending
             n = n + pending.sum(axis=1)
         scores = pair_scores(rating, lower=lower, upper=upper, n_battles=n, pair_counts=pc)
-        chosen = select_pairs(scores, k, rng=gen)
+        status = arena_sampling_status(competitor_ids=ids, board=board)
+        chosen = select_target_pairs(scores, status, k, rng=gen)
     out = []
     for i, j in chosen:
         a, b = (ids[i], ids[j]) if gen.random() < 0.5 else (ids[j], ids[i])

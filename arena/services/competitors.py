@@ -91,7 +91,8 @@ def competitor_api_key_get(*, competitor: Competitor) -> str:
         return api_key_decrypt(competitor.api_key_encrypted, secret_key=settings.SECRET_KEY)
     except PermanentEndpointError:
         raise ApplicationError(
-            f"The stored API key of {competitor.name!r} cannot be decrypted (SECRET_KEY changed?); set it again."
+            f"The stored API key of {competitor.name!r} cannot be decrypted (SECRET_KEY "
+            "changed?); set it again."
         ) from None
 
 

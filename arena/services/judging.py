@@ -209,7 +209,7 @@ def _store(match: Match, slot: Slot, stage: str, raw: str, spec: PipelineSpec) -
 
 
 def match_judge(*, match_id: int) -> str | None:
-    """Judge a match in ``judging`` state and finish it; returns the outcome (``None`` if not judged).
+    """Judge a match in ``judging`` state and finish it; the outcome (``None`` if not judged).
 
     Raises
     ------

@@ -103,7 +103,7 @@ def _round_check_if_last(match: Match) -> None:
     Of two matches finishing at the same time at least one sees the other finished (each
     counts after its own commit), so the round is always checked; the sweep is the backstop.
     """
-    if match.tournament_id is None:
+    if match.tournament_id is None or match.round_id is None:
         return
     if (
         not Match.objects.filter(round_id=match.round_id)

@@ -134,7 +134,8 @@ def match_run(*, match_id: int) -> float | None:
         target = (
             Match.Status.JUDGING if match.tournament_id is not None else Match.Status.AWAITING_VOTES
         )
-        # the judges get their own forfeit_after attempts: answers that needed retries do not use them up
+        # the judges get their own forfeit_after attempts: answers that needed retries do not use
+        # them up
         moved = Match.objects.filter(id=match_id, status=Match.Status.GENERATING).update(
             status=target, attempts=0, updated_at=timezone.now()
         )

@@ -342,12 +342,13 @@ def tournament_total_rounds(tournament: Tournament) -> int:
 
 
 def _drop_withdrawn(tournament: Tournament) -> None:
-    """At the start: take entrants whose model is withdrawn out of the field and re-seed the rest."""
+    """At the start: take entrants whose model is withdrawn out of the field; re-seed the rest."""
     entries = list(tournament.entries.select_related("competitor").order_by("seed"))
     kept = [e for e in entries if not is_withdrawn(e)]
     if len(kept) < 2:
         raise Conflict(
-            f"tournament {tournament.name!r} needs at least 2 entrants whose models are not withdrawn; "
+            f"tournament {tournament.name!r} needs at least 2 entrants whose models are not "
+            "withdrawn; "
             f"it has {len(kept)}"
         )
     if len(kept) == len(entries):
@@ -367,7 +368,7 @@ def _pairings(tournament: Tournament, number: int) -> RoundPairing:
 
 
 class PromptsExhausted(ApplicationError):
-    """A round has no prompt left that is unpublished and unused by the tournament's earlier rounds."""
+    """A round has no prompt left that is unpublished and unused by the earlier rounds."""
 
 
 def _pool_prompts(tournament: Tournament, prompt_set: PromptSet | None) -> Any:
@@ -396,7 +397,8 @@ def _prompt_supply_check(tournament: Tournament) -> None:
         if available < needed:
             label = f"prompt set {prompt_set.name!r}" if prompt_set else "the prompt sets"
             problems.append(
-                f"{label} has {available} unpublished prompt(s) for {needed} round(s); each round needs "
+                f"{label} has {available} unpublished prompt(s) for {needed} round(s); each round "
+                "needs "
                 "prompts of its own (published prompts are not reused unless "
                 "config.reuse_published_prompts is true)"
             )
@@ -503,7 +505,8 @@ def tournament_round_check(*, tournament_id: int) -> str:
                 RankingError,
                 PromptsExhausted,
             ) as exc:  # e.g. no Swiss pairing satisfies the absolute criteria
-                note = f"stopped after round {rnd.number}: round {rnd.number + 1} could not be paired ({exc})"
+                nxt = rnd.number + 1
+                note = f"stopped after round {rnd.number}: round {nxt} could not be paired ({exc})"
                 log.warning(
                     "tournament stopped early", extra={"tournament": tournament.pk, "reason": note}
                 )

@@ -20,6 +20,7 @@ from arena.exceptions import ApplicationError
 from arena.formats import format_get
 from arena.selectors.leaderboard import leaderboard_get
 from arena.web.views import csp
+from clients import PIPELINE_KEYS
 
 #: Each format's ``config`` example, in the form's order (:attr:`TournamentFormat.help`).
 CONFIG_HELP = {kind: format_get(kind).help for kind in m.Tournament.Format.values}
@@ -31,7 +32,8 @@ class TournamentConfigForm(forms.Form):
     competitors = forms.ModelMultipleChoiceField(
         queryset=m.Competitor.objects.filter(status=m.Competitor.Status.ACTIVE).order_by("name"),
         widget=forms.CheckboxSelectMultiple,
-        help_text="Entrants are seeded by their current Bradley-Terry rating, best first (unrated ones last).",
+        help_text="Entrants are seeded by their current Bradley-Terry rating, best first (unrated "
+        "ones last).",
     )
     prompt_sets = forms.ModelMultipleChoiceField(
         queryset=m.PromptSet.objects.order_by("name"), widget=forms.CheckboxSelectMultiple
@@ -56,15 +58,7 @@ def _field_for(key: str) -> str | None:
     head = key.split(".", 1)[0].split("[", 1)[0]
     if head in TournamentConfigForm.base_fields:
         return head
-    if head in {
-        "pipeline",
-        "judges",
-        "samples",
-        "swap",
-        "reviewer",
-        "tie_threshold",
-        "max_parse_retries",
-    }:
+    if head in PIPELINE_KEYS:
         return "judge_pipeline"
     return None
 

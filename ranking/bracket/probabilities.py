@@ -1,5 +1,7 @@
-"""Probabilities of seeded elimination brackets: exact single elimination, Monte Carlo
-single and double elimination, and the seeding and win-matrix helpers they share.
+"""Probabilities of seeded elimination brackets.
+
+Exact single elimination, Monte Carlo single and double elimination, and the seeding and
+win-matrix helpers they share.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def win_matrix(
 
 
 def seed_slots(n_slots: int) -> NDArray[np.int64]:
-    """Standard seeding: the seed (0-based) in each slot of a ``n_slots`` bracket.
+    """Seed by the standard rule: the seed (0-based) in each slot of a ``n_slots`` bracket.
 
     Slots ``2k`` and ``2k + 1`` meet in round 1; seed 0 meets the last seed, seeds 0 and 1
     sit in opposite halves, seeds 0-3 in different quarters, and so on.
@@ -95,6 +97,7 @@ def seed_slots(n_slots: int) -> NDArray[np.int64]:
 
 
 def rounds_for(n: int) -> int:
+    """Return the number of rounds of a bracket of ``n`` entrants (byes fill it to 2^R)."""
     if n < 2:
         raise InputError(f"a bracket needs at least 2 entrants; got {n}")
     return int(np.ceil(np.log2(n)))
@@ -144,6 +147,7 @@ class BracketProbabilities:
 
     @property
     def p_champion(self) -> NDArray[np.float64]:
+        """Probability that each entrant wins the bracket."""
         return self.p_reach[:, -1]
 
     @property
@@ -228,7 +232,7 @@ def _mc_setup(
     base: float,
     rng: int | np.random.Generator | None,
 ) -> tuple[np.random.Generator, NDArray[np.float64], NDArray[np.int64], int, int, int]:
-    """Validated inputs of a Monte Carlo bracket: ``(gen, ps, order, rounds, n, total)``."""
+    """Validate the inputs of a Monte Carlo bracket: ``(gen, ps, order, rounds, n, total)``."""
     if (
         isinstance(simulations, bool)
         or not isinstance(simulations, int | np.integer)

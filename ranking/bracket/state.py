@@ -46,6 +46,7 @@ class BracketState:
 
     @property
     def finished(self) -> bool:
+        """Whether every round has been played."""
         return len(self.winners) == self.rounds
 
     @property
@@ -54,17 +55,18 @@ class BracketState:
         return len(self.winners) + 1
 
     def pending(self) -> list[tuple[int, int]]:
-        """The matches of the current round that must be played (byes left out)."""
+        """Return the matches of the current round that must be played (byes left out)."""
         if self.finished:
             return []
         return [(a, b) for a, b in self.matches[len(self.winners)] if b is not None]
 
     @property
     def champion(self) -> int | None:
+        """The winner's entrant index once the bracket is finished, else ``None``."""
         return self.winners[-1][0] if self.finished else None
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-able dict (for storing a live bracket, e.g. in a Django JSONField)."""
+        """Return a JSON-able dict (for storing a live bracket, e.g. in a Django JSONField)."""
         return {
             "names": list(self.names),
             "ratings": None if self.ratings is None else list(self.ratings),
@@ -235,7 +237,7 @@ def bracket_advance(
 def bracket_ranking(
     state: BracketState, *, ratings: Sequence[float] | None = None
 ) -> list[tuple[str, int]]:
-    """The ranking a finished bracket produces: placement first, then rating.
+    """Return the ranking a finished bracket produces: placement first, then rating.
 
     The champion is 1st and the finalist 2nd; with a third-place match its winner is 3rd
     and its loser 4th, otherwise both semi-final losers share 3rd; entrants knocked out in

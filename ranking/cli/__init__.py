@@ -17,20 +17,22 @@ from collections.abc import Sequence
 from ranking.cli._output import Output, emit
 from ranking.errors import RankingError
 
-SUBCOMMAND_MODULES: tuple[str, ...] = ("rate", "alpharank", "bracket", "swiss", "simulate")
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "rate",
+    "alpharank",
+    "bracket",
+    "swiss",
+    "simulate",
+    "plan",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Build the parser with every subcommand of :data:`SUBCOMMAND_MODULES`."""
     parser = argparse.ArgumentParser(prog="python -m ranking", description="Ludus ranking library.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"ranking.cli.{name}")
-        except ModuleNotFoundError as exc:  # a subcommand not built yet
-            if exc.name != f"ranking.cli.{name}":
-                raise
-            continue
-        module.register(subparsers)
+        importlib.import_module(f"ranking.cli.{name}").register(subparsers)
     return parser
 
 
@@ -40,6 +42,10 @@ def add_output_option(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line on ``argv`` (``sys.argv[1:]`` by default); return the exit status.
+
+    Bad input prints a one-line ``error: ...`` to stderr and returns 2.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -152,7 +152,7 @@ def _rows(result: AlphaRankResult) -> list[dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> Output:
-    """Handler of ``python -m ranking alpharank``."""
+    """Run ``python -m ranking alpharank`` on the parsed arguments."""
     sweep = args.alpha.strip().lower() == "sweep"
     alphas = _parse_alphas(args.alphas) if sweep else [_parse_alpha(args.alpha)]
     if args.alphas is not None and not sweep:

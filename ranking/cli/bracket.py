@@ -133,6 +133,7 @@ def _double(names: list[str], strength: np.ndarray, args: argparse.Namespace) ->
 
 
 def handle(args: argparse.Namespace) -> Output:
+    """Run ``python -m ranking bracket`` on the parsed arguments."""
     names, strength, _ = parse_bracket_input(load_json(args.input))
     if args.simulations is not None and args.simulations < 1:
         raise InputError(f"--simulations must be a positive integer; got {args.simulations}")
@@ -163,6 +164,7 @@ def handle(args: argparse.Namespace) -> Output:
 
 
 def register(subparsers: Any) -> None:
+    """Add the ``bracket`` subcommand to ``subparsers``."""
     from ranking.cli import add_output_option
 
     parser = subparsers.add_parser(

@@ -86,6 +86,7 @@ def _int_list(text: str, option: str) -> list[int]:
 
 
 def handle(args: argparse.Namespace) -> Output:
+    """Run ``python -m ranking simulate`` on the parsed arguments."""
     models, round_names, win = parse_simulate_input(load_json(args.input))
     if args.iterations < 1:
         raise InputError(f"--iterations must be a positive integer; got {args.iterations}")
@@ -165,6 +166,7 @@ def handle(args: argparse.Namespace) -> Output:
 
 
 def register(subparsers: Any) -> None:
+    """Add the ``simulate`` subcommand to ``subparsers``."""
     from ranking.cli import add_output_option
 
     parser = subparsers.add_parser(

@@ -96,12 +96,17 @@ class DutchPairer:
         return p.eligible and p.score <= self.bye_score
 
     def comp(self, u: int, v: int) -> int:
+        """Return the compatibility class of ``u`` and ``v``: 0 if they cannot meet, else 1-3.
+
+        The class grows with the number of the two who cannot take the bye.
+        """
         if not self.compat[u][v]:
             return 0
         a, b = self.ps[u], self.ps[v]
         return 1 + (not self._cand(a)) + (not self._cand(b))
 
     def weight(self, u: int, v: int) -> int:
+        """Return the matching weight of the edge ``u``-``v`` (0 when it may not be used)."""
         key = (u, v) if u < v else (v, u)
         if key in self.dead:
             return 0
@@ -111,6 +116,7 @@ class DutchPairer:
         return (c << self.K) + self.low.get(key, 0)
 
     def solve(self, scope: list[int]) -> list[int]:
+        """Match the players of ``scope`` at maximum weight; return ``mate`` over all players."""
         sc = np.asarray(scope, dtype=np.int64)
         pos = {v: k for k, v in enumerate(scope)}
         sub = np.tril(self.C[np.ix_(sc, sc)] * ~self.special[np.ix_(sc, sc)], -1)
@@ -132,6 +138,7 @@ class DutchPairer:
 
     # -- main ---------------------------------------------------------------------
     def run(self) -> Pairing:
+        """Pair the whole round, bracket by bracket from the top score group down."""
         ps, n = self.ps, self.n
         levels = sorted({p.score for p in ps})
         lvl = {s: i for i, s in enumerate(levels)}

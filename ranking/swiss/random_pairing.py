@@ -94,6 +94,12 @@ def pair_random(
 def pair_random_global(
     ps: list[Summary], state: SwissState, n_rounds: int, rnd: _random.Random
 ) -> Pairing:
+    """Pair the whole field at once when group-by-group random pairing fails.
+
+    A maximum-weight matching over every compatible pair pairs first the players who
+    cannot take the bye, then high score groups, then close scores, with random
+    tie-breaking weights from ``rnd``.
+    """
     n = len(ps)
     levels = sorted({p.score for p in ps})
     lvl = {s: i for i, s in enumerate(levels)}

@@ -128,7 +128,7 @@ class SwissState:
         return last
 
     def player(self, number: int) -> SwissPlayer:
-        """The player with pairing number ``number``."""
+        """Return the player with pairing number ``number``."""
         for p in self.players:
             if p.number == number:
                 return p
@@ -151,7 +151,7 @@ class Pairing:
     bye: int | None = None
 
     def to_text(self) -> str:
-        """bbpPairings' output: the number of pairs, then ``A B`` lines, ``X 0`` for the bye."""
+        """Return bbpPairings' output: the number of pairs, ``A B`` lines, ``X 0`` for a bye."""
         lines = [str(len(self.pairs) + (self.bye is not None))]
         lines += [f"{a} {b}" for a, b in self.pairs]
         if self.bye is not None:

@@ -19,6 +19,19 @@ def client_for(user=None) -> APIClient:
     return client
 
 
+def tournament_body(competitors, prompt_set, /, **over) -> dict:
+    """A valid tournament-create body (a round robin, the default judge) updated with ``over``."""
+    return {
+        "name": "Cup",
+        "format": "round_robin",
+        "competitors": [c.name for c in competitors],
+        "prompt_sets": [prompt_set.name],
+        "config": {},
+        "judge_pipeline": {},
+        **over,
+    }
+
+
 def counts() -> dict[str, int]:
     """Row counts of every table an API write may touch (to assert 'database unchanged')."""
     tables = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from arena import models as m
-from tests.arena.test_api_common import API, assert_error, counts
-from tests.factories import CompetitorFactory, PromptFactory, PromptSetFactory, TournamentFactory
+from tests.arena.test_api_common import API, assert_error, counts, tournament_body
+from tests.factories import CompetitorFactory, TournamentFactory, prompt_set_with_prompts
 
 pytest_plugins = ["tests.arena.test_api_common"]
 pytestmark = pytest.mark.django_db
@@ -15,24 +15,11 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def field(db):
     comps = [CompetitorFactory(name=f"c{i}") for i in range(4)]
-    prompt_set = PromptSetFactory()
-    for _ in range(3):  # an unpublished prompt for each round
-        PromptFactory(prompt_set=prompt_set)
-    return comps, prompt_set
+    return comps, prompt_set_with_prompts(3)  # an unpublished prompt for each round
 
 
 def _create(client, field, **over):
-    comps, ps = field
-    body = {
-        "name": "Spring cup",
-        "format": "round_robin",
-        "competitors": [c.name for c in comps],
-        "prompt_sets": [ps.name],
-        "config": {},
-        "judge_pipeline": {},
-        "seed": 7,
-    }
-    body.update(over)
+    body = tournament_body(*field, **{"name": "Spring cup", "seed": 7, **over})
     return client.post(f"{API}/tournaments/", body, format="json")
 
 

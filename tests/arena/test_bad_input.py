@@ -16,8 +16,8 @@ from django.core.management.base import CommandError
 from django.test import Client
 
 from arena import models as m
-from tests.arena.test_api_common import API, assert_error, counts
-from tests.factories import CompetitorFactory, PromptFactory, TournamentFactory
+from tests.arena.test_api_common import API, assert_error, counts, tournament_body
+from tests.factories import CompetitorFactory, TournamentFactory, prompt_set_with_prompts
 
 pytest_plugins = ["tests.arena.test_api_common"]
 pytestmark = pytest.mark.django_db
@@ -72,24 +72,12 @@ def test_clean_query_strings_still_work(anon):
 
 @pytest.fixture
 def entrants(db):
-    prompt_set = PromptFactory().prompt_set
-    for _ in range(5):  # each round draws prompts of its own (none reused once published)
-        PromptFactory(prompt_set=prompt_set)
+    prompt_set = prompt_set_with_prompts(6)  # each round draws prompts of its own (none reused)
     return [CompetitorFactory(name=f"c{i}") for i in range(4)], prompt_set
 
 
 def _tournament(client, entrants, **over):
-    comps, ps = entrants
-    body = {
-        "name": "Cup",
-        "format": "round_robin",
-        "competitors": [c.name for c in comps],
-        "prompt_sets": [ps.name],
-        "config": {},
-        "judge_pipeline": {},
-    }
-    body.update(over)
-    return client.post(f"{API}/tournaments/", body, format="json")
+    return client.post(f"{API}/tournaments/", tournament_body(*entrants, **over), format="json")
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -136,7 +135,7 @@ def throwaway_postgres():
 
 def test_postgres_restart_and_outage_through_gunicorn(throwaway_postgres, tmp_path):
     """Restart: the first request on the kept connection succeeds. Outage: 503 + Retry-After."""
-    from tests.processes import free_port
+    from tests.processes import gunicorn_serving
 
     pg = throwaway_postgres
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "DJANGO_SETTINGS"))}
@@ -164,40 +163,9 @@ def test_postgres_restart_and_outage_through_gunicorn(throwaway_postgres, tmp_pa
         check=False,
     )
     assert migrate.returncode == 0, migrate.stderr
-    port = free_port()
     log_path = tmp_path / "gunicorn.log"
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "arena.wsgi",
-                "-w",
-                "1",
-                "--threads",
-                "1",
-                "-b",
-                f"127.0.0.1:{port}",
-                "--timeout",
-                "60",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                status, _, _ = _get(f"{base}/api/v1/models/")
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()
-                time.sleep(0.1)
+    with gunicorn_serving(env=env, log_path=log_path, ready_path="/api/v1/models/") as base:
+        status, _, _ = _get(f"{base}/api/v1/models/")
         assert status == 200, log_path.read_text()[-3000:]
 
         # a restart between two requests: the kept connection is dead, the health check replaces it
@@ -222,12 +190,6 @@ def test_postgres_restart_and_outage_through_gunicorn(throwaway_postgres, tmp_pa
         pg.start()
         status, _, _ = _get(f"{base}/api/v1/models/")
         assert status == 200
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
     text = log_path.read_text(errors="replace")
     assert "Traceback" not in text, text[-4000:]
     assert text.count("database unavailable, answered 503") == 4, text[-4000:]

@@ -48,7 +48,8 @@ REPLAYED = "Idempotent-Replayed"
 def _postgresql_only(settings, monkeypatch):
     if connection.vendor != "postgresql":
         skip_or_fail(
-            f"the Idempotency-Key race tests need PostgreSQL (advisory locks, concurrent transactions); the "
+            "the Idempotency-Key race tests need PostgreSQL (advisory locks, concurrent "
+            "transactions); the "
             f"test database is {connection.vendor}: run with DATABASE_URL=postgres://..."
         )
     # Throttle counters and the rebuild debounce in a cache of this test's own (thread-shared
@@ -90,10 +91,11 @@ def _pg_connect() -> Any:
 
 
 def _try_lock(conn: Any, *, scope: str, key: str) -> bool:
-    """Take the advisory lock a request with (scope, key) holds while it runs, in ``conn``'s transaction."""
+    """Take the advisory lock a request with (scope, key) holds while it runs, in ``conn``."""
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT pg_try_advisory_xact_lock(hashtextextended(%s::text || E'\\n' || %s::text, 7321))",
+            "SELECT pg_try_advisory_xact_lock(hashtextextended(%s::text || E'\\n' || %s::text, "
+            "7321))",
             [scope, key],
         )
         return bool(cur.fetchone()[0])
@@ -272,7 +274,8 @@ def test_first_request_committing_after_lookup_wins_and_is_replayed(monkeypatch)
             try:
                 with other.cursor() as cur:
                     cur.execute(
-                        f"INSERT INTO {table} (scope, key, request_hash, status_code, response, created_at) "  # noqa: S608
+                        f"INSERT INTO {table} (scope, key, request_hash, status_code, response, "
+                        "created_at) "  # noqa: S608
                         "VALUES (%s, %s, %s, %s, %s, now())",
                         [scope, key, idempotency._request_hash(body), 201, Jsonb(stored)],
                     )

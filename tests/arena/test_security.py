@@ -16,14 +16,14 @@ from arena.services.arena_mode import arena_top_up
 from arena.services.matches import inline_dispatch, run_inline
 from arena.services.tournaments import tournament_create, tournament_run_inline, tournament_start
 from arena.services.votes import ip_hash_make
-from tests.arena.test_api_common import API, assert_error, servable_match
+from tests.arena.test_api_common import API, assert_error, servable_match, tournament_body
 from tests.arena.test_api_votes import throttle_cache  # noqa: F401  (local memory and Redis)
 from tests.factories import (
     CompetitorFactory,
     MatchFactory,
-    PromptFactory,
     PromptSetFactory,
     TournamentFactory,
+    prompt_set_with_prompts,
 )
 
 pytest_plugins = ["tests.arena.test_api_common"]
@@ -193,10 +193,9 @@ def test_trusted_proxies_setting_refuses_what_is_not_an_address(monkeypatch):
 
 
 def _prompt_set(n: int, *, public: bool = False, name: str | None = None) -> m.PromptSet:
-    prompt_set = PromptSetFactory(public=public, **({"name": name} if name else {}))
-    for k in range(n):
-        PromptFactory(prompt_set=prompt_set, text=f"{prompt_set.name} question {k}")
-    return prompt_set
+    return prompt_set_with_prompts(
+        n, text="{name} question {i}", public=public, **({"name": name} if name else {})
+    )
 
 
 def test_the_open_arena_serves_only_public_prompt_sets(anon):
@@ -287,15 +286,7 @@ def test_a_tournament_never_draws_a_published_prompt_again():
 def test_too_few_unpublished_prompts_are_refused_at_creation(admin_client):
     comps = _field(4)
     prompt_set = _prompt_set(3)
-    body = {
-        "name": "cup",
-        "format": "round_robin",
-        "competitors": [c.name for c in comps],
-        "prompt_sets": [prompt_set.name],
-        "config": {},
-        "judge_pipeline": {},
-        "seed": 7,
-    }
+    body = tournament_body(comps, prompt_set, name="cup", seed=7)
     m.Prompt.objects.filter(pk=prompt_set.prompts.first().pk).update(
         prompt_set=_prompt_set(0, public=True)
     )

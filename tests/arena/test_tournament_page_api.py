@@ -6,7 +6,7 @@ import pytest
 
 from arena.services.dispatch import inline_dispatch, run_inline
 from arena.services.tournaments import tournament_create, tournament_start
-from tests.factories import CompetitorFactory, PromptFactory, PromptSetFactory
+from tests.factories import CompetitorFactory, prompt_set_with_prompts
 
 pytestmark = pytest.mark.django_db
 API = "/api/v1"
@@ -26,9 +26,7 @@ FORMATS = [
 @pytest.mark.parametrize(("fmt", "config"), FORMATS)
 def test_page_equals_api(client, fmt, config, finished):
     comps = [CompetitorFactory(name=f"m{i}", sim_strength=900 + 50 * i) for i in range(5)]
-    ps = PromptSetFactory(name="pa")
-    for _ in range(40):
-        PromptFactory(prompt_set=ps)
+    ps = prompt_set_with_prompts(40, name="pa")
     t = tournament_create(
         name="t", format=fmt, competitors=comps, prompt_sets=[ps], config=config, seed=3
     )

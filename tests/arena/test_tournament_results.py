@@ -12,7 +12,7 @@ from arena.models import Competitor, Entry, Match, Tournament
 from arena.services.competitors import competitor_withdraw
 from arena.services.matches import inline_dispatch, run_inline
 from arena.services.tournaments import tournament_create, tournament_run_inline, tournament_start
-from tests.factories import CompetitorFactory, PromptFactory, PromptSetFactory
+from tests.factories import CompetitorFactory, prompt_set_with_prompts
 
 pytestmark = pytest.mark.django_db
 
@@ -30,10 +30,7 @@ def field():
 
 @pytest.fixture
 def prompts():
-    ps = PromptSetFactory(name="general-set")
-    for i in range(8):
-        PromptFactory(prompt_set=ps, text=f"Question {i}: explain topic {i}.")
-    return ps
+    return prompt_set_with_prompts(8, name="general-set", text="Question {i}: explain topic {i}.")
 
 
 def _involving(t: Tournament, c: Competitor):
@@ -43,6 +40,20 @@ def _involving(t: Tournament, c: Competitor):
 
 
 # --------------------------------------------------------------------------- withdrawn entrants
+
+
+def _withdraw_after_round_one(t: Tournament, competitor: Competitor) -> None:
+    """Start ``t``, play its first round, withdraw ``competitor``, then play the rest."""
+    with inline_dispatch() as queue:
+        tournament_start(tournament=t)
+        while (
+            Match.objects.filter(tournament=t, round__number=1)
+            .exclude(status__in=Match.FINISHED)
+            .exists()
+        ):
+            run_inline(queue, max_steps=1)
+        competitor_withdraw(competitor=competitor)
+        run_inline(queue)
 
 
 @pytest.mark.parametrize(
@@ -94,16 +105,7 @@ def test_a_model_withdrawn_mid_tournament_forfeits_its_remaining_games(field, pr
     t = tournament_create(
         name="mid", format="round_robin", competitors=comps, prompt_sets=[prompts], seed=2
     )
-    with inline_dispatch() as queue:
-        tournament_start(tournament=t)
-        while (
-            Match.objects.filter(tournament=t, round__number=1)
-            .exclude(status__in=Match.FINISHED)
-            .exists()
-        ):
-            run_inline(queue, max_steps=1)
-        competitor_withdraw(competitor=comps[0])
-        run_inline(queue)
+    _withdraw_after_round_one(t, comps[0])
     t.refresh_from_db()
     assert t.status == Tournament.Status.COMPLETED
     # 4 entrants, 3 rounds of 2 games; p0 played round 1 and forfeits its 2 later games
@@ -148,23 +150,14 @@ def test_an_arena_model_withdrawn_mid_tournament_is_no_longer_drawn(field, promp
         prompt_sets=[prompts],
         seed=6,
     )
-    with inline_dispatch() as queue:
-        tournament_start(tournament=t)
-        while (
-            Match.objects.filter(tournament=t, round__number=1)
-            .exclude(status__in=Match.FINISHED)
-            .exists()
-        ):
-            run_inline(queue, max_steps=1)
-        competitor_withdraw(competitor=comps[0])
-        run_inline(queue)
+    _withdraw_after_round_one(t, comps[0])
     t.refresh_from_db()
     assert t.status == Tournament.Status.COMPLETED
     assert Match.objects.filter(tournament=t).count() == 10
     assert not _involving(t, comps[0]).filter(round__number__gt=1).exists()
 
 
-# --------------------------------------------------------------------------- E[S]: one prediction, right totals
+# ---------------------------------------------------------- E[S]: one prediction, right totals
 
 API = "/api/v1"
 
@@ -225,9 +218,7 @@ def test_page_and_api_show_one_prediction_that_adds_up(
     client, field, prompts, fmt, n, config, total
 ):
     if fmt == "swiss_dynamics":
-        sets = [PromptSetFactory(name=f"bench-{k}") for k in range(3)]
-        for ps in sets:
-            PromptFactory(prompt_set=ps)
+        sets = [prompt_set_with_prompts(1, name=f"bench-{k}") for k in range(3)]
         config = {**config, "rounds": [ps.name for ps in sets]}
     else:
         sets = [prompts]

@@ -359,15 +359,10 @@ def test_tournament_page_escapes_names(client):
 def test_pages_of_tournaments_run_by_the_service(client):
     """Tournaments played to the end by the tournament service render with its stored results."""
     from arena.services.tournaments import tournament_create, tournament_run_inline
-    from tests.factories import PromptFactory, PromptSetFactory
+    from tests.factories import prompt_set_with_prompts
 
     comps = [CompetitorFactory(name=f"s{i}", sim_strength=1000 + 40 * i) for i in range(8)]
-    sets = []
-    for k in range(2):
-        ps = PromptSetFactory(name=f"set{k}")
-        for _ in range(4):
-            PromptFactory(prompt_set=ps)
-        sets.append(ps)
+    sets = [prompt_set_with_prompts(4, name=f"set{k}") for k in range(2)]
     knockout = tournament_run_inline(
         tournament=tournament_create(
             name="ko", format="single_elimination", competitors=comps, prompt_sets=sets, seed=1

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from arena import models as m
-from tests.factories import CompetitorFactory, PromptFactory, PromptSetFactory, UserFactory
+from tests.factories import CompetitorFactory, UserFactory, prompt_set_with_prompts
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +29,7 @@ def staff_client() -> Client:
 @pytest.fixture
 def setup():
     comps = [CompetitorFactory(name=f"c{i}") for i in range(4)]
-    ps = PromptSetFactory(name="general-set")
-    for _ in range(3):  # an unpublished prompt for each round
-        PromptFactory(prompt_set=ps)
-    return comps, ps
+    return comps, prompt_set_with_prompts(3, name="general-set")  # one for each round
 
 
 def _post(client, comps, ps, **over):

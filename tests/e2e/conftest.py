@@ -8,21 +8,17 @@ on) and the leaderboards are built by the real rebuild service before the server
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import CeleryWorkerProcess, skip_or_fail
+from tests.processes import gunicorn_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("LUDUS_CHROMIUM", "/usr/bin/chromium")
@@ -36,12 +32,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 E2E_REDIS_DB = os.environ.get("LUDUS_E2E_REDIS_DB", "11")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _redis_base() -> str:
@@ -127,52 +117,16 @@ def live_url(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     """The base URL of a gunicorn serving Ludus (with a worker running behind it)."""
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("e2e-server") / "gunicorn.log"
-    out = open(log_path, "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "arena.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "2",
-            "--threads",
-            "4",
-            "--timeout",
-            "60",
-            "--access-logfile",
-            "-",
-        ],
-        cwd=ROOT,
+    with gunicorn_serving(
         env=e2e_database,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/tournaments/", timeout=2)  # noqa: S310 - our local server
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"gunicorn did not start:\n{log_path.read_text(errors='replace')}")
-                time.sleep(0.2)
+        log_path=log_path,
+        ready_path="/tournaments/",
+        workers=2,
+        threads=4,
+        args=("--access-logfile", "-"),
+    ) as url:
         yield url
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-        out.close()
 
 
 @pytest.fixture(scope="session")

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from ranking.battle_files import battles_from_records
 from ranking.battles import Battles
+from ranking.cli import main as cli_main
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -59,7 +64,7 @@ def evalica_battles() -> Callable[[str], Battles]:
 
     def load(name: str) -> Battles:
         if name not in cache:
-            cache[name] = Battles.from_records(evalica_records(name))
+            cache[name] = battles_from_records(evalica_records(name))
         return cache[name]
 
     return load
@@ -77,3 +82,36 @@ def wikipedia_battles() -> Battles:
 def by_name(result: Any, names: list[str]) -> np.ndarray:
     """Ratings of ``result`` in the order of ``names``."""
     return np.array([result.rating[result.models.index(n)] for n in names])
+
+
+@dataclass(frozen=True)
+class CliRun:
+    """What one command line run returned: exit status and the two streams."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., CliRun]:
+    """``python -m ranking ARGS`` in this process: ``run_cli(*args, stdin=None) -> CliRun``.
+
+    Calls the same ``ranking.cli.main`` the command runs, with ``stdin`` as standard input;
+    an argparse error (``SystemExit``) becomes its exit status, as in a real process.
+    tests/ranking/test_cli_rate.py keeps one real subprocess as the smoke test.
+    """
+
+    def call(*args: str, stdin: str | None = None) -> CliRun:
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin or ""))
+        capsys.readouterr()  # drop anything printed before this run
+        try:
+            code = cli_main(list(args))
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 2
+        out, err = capsys.readouterr()
+        return CliRun(code, out, err)
+
+    return call

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from ranking import battle_files as battles_module
-from ranking.battle_files import read_battles
+from ranking.battle_files import battles_from_records, read_battles
 from ranking.battles import Battles, components
 from ranking.errors import BattleFileError, InputError
 from ranking.types import A_WINS, B_WINS, OUTCOMES, TIE, TIE_BOTHBAD
@@ -154,31 +154,31 @@ def test_skip_invalid_counts_and_keeps_the_rest(tmp_path):
 
 def test_self_battle_is_rejected_everywhere():
     with pytest.raises(BattleFileError, match="record 1: model_a and model_b are both 'a'"):
-        Battles.from_records([{"model_a": "a", "model_b": "a", "winner": "tie"}])
+        battles_from_records([{"model_a": "a", "model_b": "a", "winner": "tie"}])
     with pytest.raises(InputError, match="self-battle"):
         Battles(("a", "b"), [0], [0], [TIE])
 
 
 def test_unknown_winner_lists_the_allowed_values():
     with pytest.raises(BattleFileError) as err:
-        Battles.from_records([{"model_a": "a", "model_b": "b", "winner": "model_c"}])
+        battles_from_records([{"model_a": "a", "model_b": "b", "winner": "model_c"}])
     assert all(o in str(err.value) for o in OUTCOMES)
     assert "got 'model_c'" in str(err.value)
 
 
 def test_tstamp_only_when_every_record_has_one():
-    with_all = Battles.from_records(RECORDS)
+    with_all = battles_from_records(RECORDS)
     assert_array_equal(with_all.chronological(), [1, 2, 0, 3])
     partial = [dict(r) for r in RECORDS]
     del partial[2]["tstamp"]
-    b = Battles.from_records(partial)
+    b = battles_from_records(partial)
     assert b.tstamp is None
     assert_array_equal(b.chronological(), [0, 1, 2, 3])
 
 
 def test_equal_tstamps_keep_file_order():
     recs = [dict(r, tstamp=5) for r in RECORDS]
-    assert_array_equal(Battles.from_records(recs).chronological(), [0, 1, 2, 3])
+    assert_array_equal(battles_from_records(recs).chronological(), [0, 1, 2, 3])
 
 
 def test_anonymous_only(tmp_path):
@@ -236,7 +236,7 @@ def test_line_numbers_across_blocks(tmp_path, monkeypatch):
 
 
 def test_components_numbered_by_size():
-    b = Battles.from_records(
+    b = battles_from_records(
         [
             {"model_a": "e", "model_b": "f", "winner": "tie"},
             {"model_a": "a", "model_b": "b", "winner": "model_a"},
@@ -247,7 +247,7 @@ def test_components_numbered_by_size():
 
 
 def test_subset_and_with_models():
-    b = Battles.from_records(RECORDS)
+    b = battles_from_records(RECORDS)
     sub = b.subset(b.outcome == TIE)
     assert len(sub) == 1 and sub.models == b.models
     wider = b.with_models(("zeta",) + b.models)
@@ -276,7 +276,7 @@ record = st.builds(
 @given(st.lists(record, min_size=1, max_size=40))
 def test_all_formats_agree(tmp_path_factory, recs):
     tmp = tmp_path_factory.mktemp("fmt")
-    ref = Battles.from_records(recs)
+    ref = battles_from_records(recs)
     jsonl = read_battles(write_jsonl(tmp / "b.jsonl", recs)).battles
     (tmp / "b.csv").write_text(
         "model_a,model_b,winner,tstamp\n"

@@ -22,6 +22,7 @@ from scipy.optimize import brentq, minimize
 from scipy.special import log_expit
 from scipy.stats import chi2
 
+from ranking.battle_files import battles_from_records
 from ranking.battles import Battles
 from ranking.bradley_terry import bradley_terry
 from ranking.cli import main as cli_main
@@ -33,7 +34,7 @@ HALF_Q = chi2.ppf(0.95, 1) / 2
 
 
 def _battles(rows: list[tuple[str, str, str]]) -> Battles:
-    return Battles.from_records([{"model_a": a, "model_b": b, "winner": w} for a, b, w in rows])
+    return battles_from_records([{"model_a": a, "model_b": b, "winner": w} for a, b, w in rows])
 
 
 def _fit(battles: Battles, **kw):

@@ -1,20 +1,19 @@
 """``python -m ranking alpharank``: DESIGN.md input, JSON output, errors.
 
-A few tests run the real command in a subprocess; the rest call the same entry point in
-process (``ranking.cli.main``), which keeps this file fast.
+Every test calls the command's entry point (``ranking.cli.main``) in process; the one
+subprocess smoke test of the command line is in test_cli_rate.py.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from numpy.testing import assert_allclose
 
-from ranking.cli import main
+from .conftest import CliRun
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -22,27 +21,12 @@ REF = json.loads((DATA / "alpharank_vectors.json").read_text())["vectors"]
 GAMES = json.loads((DATA / "alpharank_games.json").read_text())
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ranking", "alpharank", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-class Proc:
-    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
-        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
-
-
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
-    def call(*args: str) -> Proc:
-        code = main(["alpharank", *args])
-        out, err = capsys.readouterr()
-        return Proc(code, out, err)
+def cli(run_cli: Callable[..., CliRun]) -> Callable[..., CliRun]:
+    """``python -m ranking alpharank ARGS`` in process."""
+
+    def call(*args: str) -> CliRun:
+        return run_cli("alpharank", *args)
 
     return call
 
@@ -53,9 +37,9 @@ def write(tmp_path: Path, name: str, content: object) -> str:
     return str(path)
 
 
-def test_square_matrix_json(tmp_path: Path) -> None:
+def test_square_matrix_json(cli, tmp_path: Path) -> None:
     path = write(tmp_path, "rps.json", GAMES["rps"])
-    proc = run(path, "--alpha", "100", "--population-size", "50", "--output", "json")
+    proc = cli(path, "--alpha", "100", "--population-size", "50", "--output", "json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["alpha"] == 100.0 and doc["population_size"] == 50
@@ -101,7 +85,7 @@ def test_large_alpha_stays_finite(cli, tmp_path: Path, alpha: str) -> None:
 
 def test_sweep(cli, tmp_path: Path) -> None:
     path = write(tmp_path, "brps.json", GAMES["brps"])
-    proc = run(path, "--alpha", "sweep", "--alphas", "0.01,0.1,100", "--output", "json")
+    proc = cli(path, "--alpha", "sweep", "--alphas", "0.01,0.1,100", "--output", "json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["alpha"] == "sweep" and doc["alphas"] == [0.01, 0.1, 100.0]
@@ -130,7 +114,7 @@ def test_battle_file(cli, tmp_path: Path) -> None:
         + [{"model_a": "c", "model_b": "b", "winner": "model_b"}]
     )
     path = write(tmp_path, "battles.jsonl", "\n".join(json.dumps(r) for r in records) + "\n")
-    proc = run(path, "--alpha", "10", "--rounds", "25", "--seed", "3", "--output", "json")
+    proc = cli(path, "--alpha", "10", "--rounds", "25", "--seed", "3", "--output", "json")
     assert proc.returncode == 0, proc.stderr
     assert "never played" in proc.stderr and "a vs c" in proc.stderr
     doc = json.loads(proc.stdout)
@@ -198,7 +182,7 @@ def test_errors_exit_2_with_one_line(
 
 
 def test_missing_file_and_malformed_battles(cli, tmp_path: Path) -> None:
-    proc = run(str(tmp_path / "nope.json"))
+    proc = cli(str(tmp_path / "nope.json"))
     assert proc.returncode == 2 and proc.stderr.startswith("error: ")
     bad = write(tmp_path, "bad.jsonl", '{"model_a": "a", "model_b": "b", "winner": "A"}\n')
     proc = cli(bad)

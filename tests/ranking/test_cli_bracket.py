@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -154,20 +152,6 @@ def test_bad_simulations_and_missing_file(
     assert code == 2 and "--simulations" in err
     assert main(["bracket", str(tmp_path / "missing.json")]) == 2
     assert "missing.json" in capsys.readouterr().err
-
-
-def test_python_dash_m(tmp_path: Path) -> None:
-    path = tmp_path / "in.json"
-    path.write_text(json.dumps(entrants()))
-    proc = subprocess.run(
-        [sys.executable, "-m", "ranking", "bracket", str(path), "--output", "json"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["rounds"] == 3
 
 
 def test_double_elimination(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

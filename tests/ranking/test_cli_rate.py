@@ -1,4 +1,8 @@
-"""``python -m ranking rate`` through a real subprocess."""
+"""``python -m ranking rate``: called in process (``run_cli``), plus one real subprocess.
+
+The subprocess smoke test is the only one of the command line tests that starts
+``python -m ranking``; the others call the same ``ranking.cli.main`` in this process.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +11,39 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .conftest import evalica_records
+from .conftest import CliRun, evalica_records
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ranking", "rate", *args],
+@pytest.fixture
+def run(run_cli: Callable[..., CliRun]) -> Callable[..., CliRun]:
+    """``python -m ranking rate ARGS`` in process."""
+
+    def call(*args: str, stdin: str | None = None) -> CliRun:
+        return run_cli("rate", *args, stdin=stdin)
+
+    return call
+
+
+def test_python_dash_m_smoke(food):
+    """The one real subprocess: the module entry point, its exit status and its streams."""
+    ok = subprocess.run(
+        [sys.executable, "-m", "ranking", "rate", str(food), "--method", "bt", "--output", "json"],
         cwd=ROOT,
-        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
     )
+    assert ok.returncode == 0, ok.stderr
+    doc = json.loads(ok.stdout)
+    assert doc["method"] == "bt" and doc["ratings"][0]["model"] == "Tacos"
+    assert ok.stderr == ""
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +53,7 @@ def food(tmp_path_factory) -> Path:
     return path
 
 
-def test_json_shape_bt_with_sandwich(food, vectors):
+def test_json_shape_bt_with_sandwich(food, vectors, run):
     proc = run(str(food), "--method", "bt", "--ci", "sandwich", "--output", "json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
@@ -52,7 +71,7 @@ def test_json_shape_bt_with_sandwich(food, vectors):
     assert sum(r["battles"] for r in rows) == 60
 
 
-def test_elo_equals_fastchat_and_has_null_intervals(food, vectors):
+def test_elo_equals_fastchat_and_has_null_intervals(food, vectors, run):
     proc = run(str(food), "--method", "elo", "--output", "json")
     doc = json.loads(proc.stdout)
     ref = vectors["fastchat"]["food"]["fc_compute_elo"]
@@ -62,7 +81,7 @@ def test_elo_equals_fastchat_and_has_null_intervals(food, vectors):
     assert [r["rank"] for r in doc["ratings"]] == [1, 2, 3, 4, 5]
 
 
-def test_table_and_csv(food):
+def test_table_and_csv(food, run):
     table = run(str(food), "--method", "winrate")
     assert table.returncode == 0
     lines = table.stdout.splitlines()
@@ -100,7 +119,7 @@ def test_table_and_csv(food):
     assert again.stdout == out.stdout
 
 
-def test_stdin_anchor_and_pair_counts(tmp_path):
+def test_stdin_anchor_and_pair_counts(tmp_path, run):
     text = "model_a,model_b,winner\nx,y,model_a\ny,z,tie\nz,x,model_b\nx,y,model_b\ny,x,tie\n"
     proc = run("-", "--anchor", "x=1200", "--output", "json", stdin=text)
     assert proc.returncode == 0, proc.stderr
@@ -117,7 +136,7 @@ def test_stdin_anchor_and_pair_counts(tmp_path):
     assert elo.returncode == 2 and "individual battles" in elo.stderr
 
 
-def test_bad_file_exits_2_with_one_line(tmp_path):
+def test_bad_file_exits_2_with_one_line(tmp_path, run):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(
         '{"model_a": "x", "model_b": "y", "winner": "model_a"}\n'
@@ -138,7 +157,7 @@ def test_bad_file_exits_2_with_one_line(tmp_path):
     assert "line 2: winner must be one of" in run(str(bad)).stderr
 
 
-def test_skip_invalid_reports_count(tmp_path):
+def test_skip_invalid_reports_count(tmp_path, run):
     bad = tmp_path / "bad.jsonl"
     bad.write_text(
         '{"model_a": "x", "model_b": "y", "winner": "model_a"}\n'
@@ -151,7 +170,7 @@ def test_skip_invalid_reports_count(tmp_path):
     assert json.loads(proc.stdout)["n_battles"] == 2
 
 
-def test_disconnected_warning_on_stderr():
+def test_disconnected_warning_on_stderr(run):
     text = "model_a,model_b,winner\na,b,model_a\nb,a,tie\nc,d,tie\n"
     proc = run("-", "--output", "json", stdin=text)
     assert proc.returncode == 0
@@ -160,7 +179,7 @@ def test_disconnected_warning_on_stderr():
     assert comps == {"a": 0, "b": 0, "c": 1, "d": 1}
 
 
-def test_anonymous_only():
+def test_anonymous_only(run):
     recs = [
         {"model_a": "a", "model_b": "b", "winner": "model_a", "anony": True},
         {"model_a": "b", "model_b": "a", "winner": "model_a", "anony": False},
@@ -171,8 +190,8 @@ def test_anonymous_only():
     assert doc["n_battles"] == 2
 
 
-def test_elo_bootstrap_and_winrate_confidence_flags(food):
-    from ranking.battles import Battles
+def test_elo_bootstrap_and_winrate_confidence_flags(food, run):
+    from ranking.battle_files import battles_from_records
     from ranking.elo import elo
 
     proc = run(
@@ -190,7 +209,7 @@ def test_elo_bootstrap_and_winrate_confidence_flags(food):
     )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    lib = elo(Battles.from_records(evalica_records("food")), ci="bootstrap", rounds=50, rng=3)
+    lib = elo(battles_from_records(evalica_records("food")), ci="bootstrap", rounds=50, rng=3)
     by_model = {r["model"]: r for r in doc["ratings"]}
     for i, name in enumerate(lib.models):
         assert by_model[name]["lower"] == pytest.approx(lib.lower[i], abs=1e-9)

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
+from ranking.battle_files import battles_from_records
 from ranking.battles import Battles
 from ranking.elo import elo
 from ranking.errors import InputError
@@ -48,16 +49,16 @@ def test_processes_battles_in_tstamp_order():
     stamped = [dict(r, tstamp=float(k)) for k, r in enumerate(recs)]
     shuffled = [stamped[k] for k in np.random.default_rng(3).permutation(len(stamped))]
     assert_allclose(
-        elo(Battles.from_records(shuffled)).rating,
-        elo(Battles.from_records(recs)).rating,
+        elo(battles_from_records(shuffled)).rating,
+        elo(battles_from_records(recs)).rating,
         rtol=0,
         atol=ATOL,
     )
 
 
 def test_anchor_shifts_everything():
-    result = elo(Battles.from_records(evalica_records("food")), anchor=("Pizza", 1200.0))
-    plain = elo(Battles.from_records(evalica_records("food")))
+    result = elo(battles_from_records(evalica_records("food")), anchor=("Pizza", 1200.0))
+    plain = elo(battles_from_records(evalica_records("food")))
     assert result.rating[result.models.index("Pizza")] == pytest.approx(1200.0)
     assert_allclose(np.diff(result.rating), np.diff(plain.rating))
 

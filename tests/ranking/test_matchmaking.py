@@ -9,7 +9,16 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from ranking.errors import InputError
-from ranking.matchmaking import matchmaking_simulate, pair_scores, select_pairs, uniform_pairs
+from ranking.matchmaking import (
+    SamplingStatus,
+    matchmaking_simulate,
+    pair_scores,
+    sampling_status,
+    select_pairs,
+    select_target_pairs,
+    target_simulate,
+    uniform_pairs,
+)
 
 
 def test_pair_scores_by_hand():
@@ -113,3 +122,155 @@ def test_simulation_reaches_the_target_and_is_reproducible():
         strength, policy="uniform", budget=100, batch=25, target=0.99, rng=4
     )
     assert uniform.battles_to_target is None and len(uniform.battles) == 4
+
+
+# --------------------------------------------------------------------------- sampling to a target
+
+Z95 = 1.959963984540054
+
+
+def _sym(se: list[float], rating: list[float]) -> tuple[list[float], list[float]]:
+    return [r - Z95 * s for r, s in zip(rating, se)], [r + Z95 * s for r, s in zip(rating, se)]
+
+
+def test_sampling_status_by_hand():
+    """Five models with symmetric 95% intervals (standard errors se), target width 100.
+
+    Widths 2 * 1.96 * se = 78.4, 117.6, 156.8, 39.2, 58.8: models 1 and 2 are still sampled.
+    Settled when |r_i - r_j| > 1.96 * sqrt(se_i^2 + se_j^2):
+    (0,1) 60 < 70.7 open; (0,4) 10 < 49.0 open but both at target; (2,3) 20 < 80.8 open;
+    (1,4) 50 < 65.9 open; every other pair settled (gaps of 240 or more).
+    """
+    rating = [1000.0, 1060.0, 1300.0, 1320.0, 1010.0]
+    se = [20.0, 30.0, 40.0, 10.0, 15.0]
+    lower, upper = _sym(se, rating)
+    st = sampling_status(rating, lower=lower, upper=upper, target_width=100.0)
+    assert_allclose(st.width, [2 * Z95 * s for s in se], rtol=1e-12)
+    assert st.sampling.tolist() == [False, True, True, False, False]
+    open_pairs = {(0, 1), (0, 4), (2, 3), (1, 4)}
+    for i in range(5):
+        for j in range(5):
+            if i != j:
+                assert st.settled[i, j] == ((min(i, j), max(i, j)) not in open_pairs), (i, j)
+    # (0, 4): both models are at target. The open pairs leave two groups, {0, 1, 4} and
+    # {2, 3}; the settled pairs with a sampled model between them have z = |gap| / se of
+    # (1,2) 240/50 = 4.8, (0,2) 300/44.7 = 6.7, (2,4) 290/42.7 = 6.8, (1,3) 260/31.6 = 8.2:
+    # the bridge is (1, 2).
+    eligible = {(i, j) for i in range(5) for j in range(i + 1, 5) if st.eligible[i, j]}
+    assert eligible == {(0, 1), (2, 3), (1, 4), (1, 2)}
+    bridges = {(i, j) for i in range(5) for j in range(i + 1, 5) if st.bridge[i, j]}
+    assert bridges == {(1, 2)}
+    assert (st.eligible == st.eligible.T).all()
+    assert_allclose(st.need, [0.0, 117.6 / 100 * Z95 / 1.96, 156.8 / 100 * Z95 / 1.96, 0, 0])
+
+
+def test_settled_uses_the_facing_sides_of_asymmetric_intervals():
+    """i above j: i's lower side and j's upper side decide (profile intervals are skewed)."""
+    rating = [1100.0, 1000.0]
+    # i: 100 below, 10 above; j: 10 either side -> 1.96 * sqrt((100/1.96)^2 + (10/1.96)^2)
+    # = sqrt(100^2 + 10^2) = 100.5 > 100: not settled (its upper side alone would settle it)
+    st = sampling_status(rating, lower=[1000.0, 990.0], upper=[1110.0, 1010.0], target_width=0)
+    assert not st.settled[0, 1]
+    st = sampling_status(rating, lower=[1010.0, 990.0], upper=[1200.0, 1010.0], target_width=0)
+    assert st.settled[0, 1] and st.settled[1, 0]  # sqrt(90^2 + 10^2) = 90.6 < 100
+    # lower confidence settles sooner: z_0.80 = 1.2816; 1.2816 / 1.96 * 100.5 = 65.7 < 100
+    st = sampling_status(
+        rating, lower=[1000.0, 990.0], upper=[1110.0, 1010.0], target_width=0, confidence=0.8
+    )
+    assert st.settled[0, 1]
+
+
+def test_unknown_intervals_are_sampled_and_never_settled():
+    st = sampling_status(
+        [1000.0, 2000.0, np.nan],
+        lower=[990.0, -np.inf, np.nan],
+        upper=[1010.0, 2010.0, np.nan],
+        target_width=50.0,
+    )
+    assert st.sampling.tolist() == [False, True, True]
+    assert not st.settled.any()
+    assert st.need.tolist() == [0.0, 10.0, 10.0]
+
+
+def test_a_sampled_model_whose_pairs_are_all_settled_keeps_its_pairs():
+    """Model 2 is far above the others: every pair of it is settled, yet its interval is
+    wider than the target, so it keeps its pairs (else it would never narrow)."""
+    rating = [0.0, 20.0, 1000.0]
+    lower, upper = _sym([10.0, 10.0, 40.0], rating)
+    st = sampling_status(rating, lower=lower, upper=upper, target_width=50.0)
+    assert st.settled[0, 2] and st.settled[1, 2]
+    assert st.sampling.tolist() == [False, False, True]
+    assert st.eligible[0, 2] and st.eligible[1, 2] and not st.eligible[0, 1]
+
+
+def test_fallback_pairs_the_widest_models_when_nothing_is_eligible():
+    rating = [0.0, 300.0, 600.0, 900.0]
+    lower, upper = _sym([5.0, 9.0, 7.0, 8.0], rating)
+    st = sampling_status(rating, lower=lower, upper=upper, target_width=100.0)
+    assert not st.eligible.any()
+    pairs = select_target_pairs(np.ones((4, 4)) - np.eye(4), st, 2, rng=0)
+    assert pairs == [(1, 3), (1, 2)]  # widths 9+8 and 9+7 (times 2 * 1.96) are the largest
+
+
+def test_select_target_pairs_only_draws_eligible_pairs_while_there_are_enough():
+    rating = [1000.0, 1060.0, 1300.0, 1320.0, 1010.0]
+    lower, upper = _sym([20.0, 30.0, 40.0, 10.0, 15.0], rating)
+    st = sampling_status(rating, lower=lower, upper=upper, target_width=100.0)
+    scores = pair_scores(rating, lower=lower, upper=upper, n_battles=[500] * 5)
+    for seed in range(20):
+        pairs = select_target_pairs(scores, st, 4, rng=seed)
+        assert sorted(pairs) == [(0, 1), (1, 2), (1, 4), (2, 3)]
+    assert len(select_target_pairs(scores, st, 6, rng=1)) == 6  # 2 more from the fallback
+
+
+def test_status_input_errors():
+    with pytest.raises(InputError, match="target_width"):
+        sampling_status([0, 1], lower=[0, 0], upper=[1, 1], target_width=-1)
+    with pytest.raises(InputError, match="confidence"):
+        sampling_status([0, 1], lower=[0, 0], upper=[1, 1], target_width=1, confidence=1.0)
+    with pytest.raises(InputError, match="lower must have 2 entries"):
+        sampling_status([0, 1], lower=[0], upper=[1, 1], target_width=1)
+    st = SamplingStatus(
+        width=np.ones(2),
+        sampling=np.ones(2, bool),
+        need=np.ones(2),
+        settled=np.zeros((2, 2), bool),
+        eligible=np.ones((2, 2), bool),
+        bridge=np.zeros((2, 2), bool),
+    )
+    with pytest.raises(InputError, match="scores must be 2 x 2"):
+        select_target_pairs(np.ones((3, 3)), st, 1)
+
+
+def test_target_sampling_reaches_the_target_with_a_runaway_model():
+    """Twelve close models and one 650 points above them: its pairs settle at once while its
+    interval is still wide. Sampling to the target must still get every interval under the
+    target width (with this seed, a sampler that drops every settled pair, even those of a
+    model still too wide, needed 9,900 battles instead of about 2,200)."""
+    strength = list(np.linspace(0.0, 200.0, 12)) + [650.0]
+    run = target_simulate(strength, target_width=100.0, budget=5000, rng=1)
+    assert run.battles_to_target is not None
+    assert run.max_width[-1] <= 100.0
+    assert run.settled_wrong == 0
+
+
+def test_target_simulate_same_seed_same_run_and_errors():
+    one = target_simulate([0.0, 100.0, 200.0], target_width=200.0, budget=600, rng=5)
+    two = target_simulate([0.0, 100.0, 200.0], target_width=200.0, budget=600, rng=5)
+    assert one.battles_to_target == two.battles_to_target
+    assert_allclose(one.max_width, two.max_width)
+    with pytest.raises(InputError, match="policy"):
+        target_simulate([0.0, 1.0, 2.0], target_width=1.0, policy="greedy")
+
+
+def test_target_sampling_does_not_stall_when_the_open_pairs_split_into_groups():
+    """Ten models 600 points apart end to end. With this seed the open pairs split into
+    three groups after ~2,000 battles; drawing only inside them froze every interval at
+    120-165 points (relative to the mean of all models, an interval needs votes across
+    groups) and 20,000 battles did not reach the target. The bridges between the groups
+    reach it."""
+    run = target_simulate(
+        np.linspace(-300.0, 300.0, 10), target_width=80.0, tie_rate=0.0, budget=6000, rng=11
+    )
+    assert run.battles_to_target is not None
+    assert run.max_width[-1] <= 80.0

@@ -56,15 +56,18 @@ def test_round_trip_of_played_event_with_extensions() -> None:
         ("001    x", "line 2: a 001 player line needs at least 84 columns"),
         ("001 abcd" + " " * 90, "line 2: pairing number"),
         (
-            "001    1      Test0001 Player0001               27x0                             2.0    1",
+            "001    1      Test0001 Player0001"
+            "               27x0                             2.0    1",
             "line 2: rating",
         ),
         (
-            "001    1      Test0001 Player0001               2720                             2.0    1     4 w Q",
+            "001    1      Test0001 Player0001"
+            "               2720                             2.0    1     4 w Q",
             "line 2: result code",
         ),
         (
-            "001    1      Test0001 Player0001               2720                             2.0    1     4 x 1",
+            "001    1      Test0001 Player0001"
+            "               2720                             2.0    1     4 x 1",
             "line 2: colour",
         ),
         ("XXR zero", "line 2: XXR"),
@@ -78,7 +81,10 @@ def test_malformed_lines_name_their_line(line: str, message: str) -> None:
 
 
 def test_unknown_opponent_and_empty_file() -> None:
-    bad = "001    1      Test0001 Player0001               2720                             1.0    1     9 w 1\n"
+    bad = (
+        "001    1      Test0001 Player0001"
+        "               2720                             1.0    1     9 w 1\n"
+    )
     with pytest.raises(InputError, match="opponent 9"):
         parse_trf(bad)
     with pytest.raises(InputError, match="no 001"):

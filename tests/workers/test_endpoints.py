@@ -110,29 +110,37 @@ def test_admitted_is_the_floor_of_the_limit_within_1_and_cap(limit, cap, slots):
     assert admitted(limit, cap=cap) == slots
 
 
-def test_local_limiter_caps_concurrency_across_threads():
-    limiter = LocalLimiter()
-    active = 0
-    peak = 0
+def _peak_in_flight(
+    limiter, *, threads: int, each: int, hold: float, outcome: str, timeout: float
+) -> int:
+    """The most holders of endpoint ``ep`` (cap 3) at once, ``threads`` threads acquiring it
+    ``each`` times and holding it ``hold`` seconds."""
+    active = peak = 0
     lock = threading.Lock()
 
     def work():
         nonlocal active, peak
-        token = acquire(limiter, "ep", cap=3, ttl=10, timeout=10)
-        with lock:
-            active += 1
-            peak = max(peak, active)
-        time.sleep(0.01)
-        with lock:
-            active -= 1
-        limiter.release("ep", token, cap=3, outcome="ok")
+        for _ in range(each):
+            token = acquire(limiter, "ep", cap=3, ttl=10, timeout=timeout)
+            with lock:
+                active += 1
+                peak = max(peak, active)
+            time.sleep(hold)
+            with lock:
+                active -= 1
+            limiter.release("ep", token, cap=3, outcome=outcome)
 
-    threads = [threading.Thread(target=work) for _ in range(20)]
-    for t in threads:
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for t in workers:
         t.start()
-    for t in threads:
+    for t in workers:
         t.join()
-    assert peak == 3
+    return peak
+
+
+def test_local_limiter_caps_concurrency_across_threads():
+    limiter = LocalLimiter()
+    assert _peak_in_flight(limiter, threads=20, each=1, hold=0.01, outcome="ok", timeout=10) == 3
     assert limiter.in_flight("ep") == 0
 
 
@@ -202,26 +210,9 @@ def test_redis_and_local_limiters_apply_the_same_rule_exactly(redis_limiter):
 
 
 def test_redis_limiter_caps_concurrency_across_threads(redis_limiter):
-    active = peak = 0
-    lock = threading.Lock()
-
-    def work():
-        nonlocal active, peak
-        for _ in range(3):
-            token = acquire(redis_limiter, "ep", cap=3, ttl=10, timeout=30)
-            with lock:
-                active += 1
-                peak = max(peak, active)
-            time.sleep(0.005)
-            with lock:
-                active -= 1
-            redis_limiter.release("ep", token, cap=3, outcome="error")
-
-    threads = [threading.Thread(target=work) for _ in range(12)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    peak = _peak_in_flight(
+        redis_limiter, threads=12, each=3, hold=0.005, outcome="error", timeout=30
+    )
     assert peak == 3
     assert redis_limiter.in_flight("ep") == 0
 
@@ -285,6 +276,17 @@ def _client(responses):
     return httpx.Client(transport=httpx.MockTransport(handler)), seen
 
 
+def _complete(client, config=None, *, limiter=None, sleep=lambda s: None):
+    """One ``chat_completion`` of the prompt "q" through ``client``, without real sleeps."""
+    return chat_completion(
+        _config() if config is None else config,
+        [{"role": "user", "content": "q"}],
+        limiter=LocalLimiter() if limiter is None else limiter,
+        client=client,
+        sleep=sleep,
+    )
+
+
 def test_success_records_tokens_cost_and_sends_the_request():
     client, seen = _client([_ok("hi there", {"prompt_tokens": 1000, "completion_tokens": 500})])
     config = _config(
@@ -319,13 +321,7 @@ def test_429_retry_after_and_5xx_are_retried():
     )
     limiter = LocalLimiter(cooldown=0.0)
     config = _config(backoff_cap=5.0)
-    out = chat_completion(
-        config,
-        [{"role": "user", "content": "q"}],
-        limiter=limiter,
-        client=client,
-        sleep=sleeps.append,
-    )
+    out = _complete(client, config, limiter=limiter, sleep=sleeps.append)
     assert out.attempts == 3 and len(seen) == 3
     assert sleeps[0] >= 2.0  # Retry-After honoured
     assert (
@@ -338,13 +334,7 @@ def test_timeouts_retry_then_give_up_as_transient():
     limiter = LocalLimiter(cooldown=0.0)
     config = _config(max_concurrency=8)
     with pytest.raises(TransientEndpointError, match="timeout"):
-        chat_completion(
-            config,
-            [{"role": "user", "content": "q"}],
-            limiter=limiter,
-            client=client,
-            sleep=lambda s: None,
-        )
+        _complete(client, config, limiter=limiter)
     assert len(seen) == 4
     assert limiter.limit(config.key, cap=8) == 1.0  # 8 -> 4 -> 2 -> 1 -> 1
     assert limiter.in_flight(config.key) == 0  # every lease given back
@@ -353,13 +343,7 @@ def test_timeouts_retry_then_give_up_as_transient():
 def test_permanent_errors_are_not_retried():
     client, seen = _client([httpx.Response(401, text="bad key"), _ok()])
     with pytest.raises(PermanentEndpointError, match="HTTP 401"):
-        chat_completion(
-            _config(),
-            [{"role": "user", "content": "q"}],
-            limiter=LocalLimiter(),
-            client=client,
-            sleep=lambda s: None,
-        )
+        _complete(client)
     assert len(seen) == 1
 
 
@@ -375,26 +359,14 @@ MALFORMED_200 = [
 @pytest.mark.parametrize("body", MALFORMED_200)
 def test_a_malformed_200_is_retried_like_a_5xx(body):
     client, seen = _client([httpx.Response(200, **body), _ok("fine")])
-    out = chat_completion(
-        _config(),
-        [{"role": "user", "content": "q"}],
-        limiter=LocalLimiter(),
-        client=client,
-        sleep=lambda s: None,
-    )
+    out = _complete(client)
     assert out.text == "fine" and out.attempts == 2 and len(seen) == 2
 
 
 def test_malformed_200s_give_up_as_transient_so_the_match_can_retry():
     client, seen = _client([httpx.Response(200, text="not json") for _ in range(4)])
     with pytest.raises(TransientEndpointError, match="did not return a chat completion"):
-        chat_completion(
-            _config(),
-            [{"role": "user", "content": "q"}],
-            limiter=LocalLimiter(),
-            client=client,
-            sleep=lambda s: None,
-        )
+        _complete(client)
     assert len(seen) == 4
 
 
@@ -508,12 +480,6 @@ def test_a_long_retry_after_frees_the_thread_and_is_passed_on():
     sleeps = []
     client, seen = _client([httpx.Response(429, headers={"Retry-After": "120"}), _ok()])
     with pytest.raises(TransientEndpointError) as exc:
-        chat_completion(
-            _config(backoff_cap=5.0),
-            [{"role": "user", "content": "q"}],
-            limiter=LocalLimiter(),
-            client=client,
-            sleep=sleeps.append,
-        )
+        _complete(client, _config(backoff_cap=5.0), sleep=sleeps.append)
     assert exc.value.retry_after == 120.0
     assert sleeps == [] and len(seen) == 1

@@ -7,51 +7,22 @@ run them against PostgreSQL (the worker is another process).
 from __future__ import annotations
 
 import time
-from collections import Counter
 
 import pytest
 
-from arena.models import Battle, Competitor, Generation, Match, Source, Tournament
-from arena.services.tournaments import tournament_create, tournament_progress, tournament_start
-from tests.factories import PromptFactory, PromptSetFactory
+from arena.models import Competitor, Match
+from arena.services.tournaments import tournament_create, tournament_start
+from tests.factories import endpoint_competitors, prompt_set_with_prompts
 from tests.fake_openai import FakeOpenAI, FaultPlan
+from tests.workers.real_worker import assert_each_match_judged_once, wait_finished
 
 pytestmark = pytest.mark.slow
 
 
 def _prompts():
-    ps = PromptSetFactory(name="faults")
-    for i in range(10):  # every round draws prompts of its own
-        PromptFactory(prompt_set=ps, text=f"Fault question {i}: what happens to topic {i}?")
-    return ps
-
-
-def _wait_finished(tournament: Tournament, worker, *, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        tournament.refresh_from_db()
-        if tournament.status == Tournament.Status.COMPLETED:
-            return
-        time.sleep(0.25)
-    progress = tournament_progress(tournament=tournament)
-    pytest.fail(
-        f"tournament not finished in {timeout} s: {progress}\n"
-        f"--- worker log (tail) ---\n{worker.log[-6000:]}"
+    return prompt_set_with_prompts(  # every round draws prompts of its own
+        10, name="faults", text="Fault question {i}: what happens to topic {i}?"
     )
-
-
-def _assert_each_match_judged_once(tournament: Tournament, *, expect_matches: int) -> None:
-    matches = Match.objects.filter(tournament=tournament)
-    statuses = Counter(matches.values_list("status", flat=True))
-    errors = list(matches.exclude(error="").values_list("status", "attempts", "error"))
-    assert statuses == {Match.Status.DONE: expect_matches}, (statuses, errors)
-    per_match = Counter(
-        Battle.objects.filter(match__tournament=tournament, source=Source.JUDGE).values_list(
-            "match_id", flat=True
-        )
-    )
-    assert len(per_match) == expect_matches and set(per_match.values()) == {1}
-    assert Generation.objects.filter(match__tournament=tournament).count() == 2 * expect_matches
 
 
 def test_intermittently_malformed_answers_never_end_a_match_early(celery_worker_process):
@@ -65,18 +36,7 @@ def test_intermittently_malformed_answers_never_end_a_match_early(celery_worker_
     server = FakeOpenAI(models=models, latency=0.02, faults=plan).start()
     try:
         params = {"timeout": 5.0, "max_retries": 1, "backoff_base": 0.01, "backoff_cap": 0.05}
-        comps = [
-            Competitor.objects.create(
-                name=name,
-                kind=Competitor.Kind.OPENAI,
-                status=Competitor.Status.ACTIVE,
-                endpoint_url=server.base_url,
-                endpoint_model=name,
-                allow_internal=True,
-                params=params,
-            )
-            for name in models
-        ]
+        comps = endpoint_competitors(server.base_url, models, params=params)
         t = tournament_create(
             name="malformed",
             format="round_robin",
@@ -86,8 +46,8 @@ def test_intermittently_malformed_answers_never_end_a_match_early(celery_worker_
             seed=21,
         )
         tournament_start(tournament=t)
-        _wait_finished(t, celery_worker_process, timeout=60)
-        _assert_each_match_judged_once(t, expect_matches=6)
+        wait_finished(t, celery_worker_process, timeout=60)
+        assert_each_match_judged_once(t, expect_matches=6)
         assert server.stats.faults["malformed"] >= 4, server.stats.faults
     finally:
         server.stop()
@@ -142,9 +102,9 @@ def test_worker_survives_a_redis_restart_with_steps_in_flight(celery_worker_proc
     redis_server.stop()
     time.sleep(2.0)  # the worker's consumer and in-flight steps meet a dead broker
     redis_server.start()
-    _wait_finished(t, celery_worker_process, timeout=60)
+    wait_finished(t, celery_worker_process, timeout=60)
     assert "Connection to broker lost" in celery_worker_process.log  # the restart was felt
     assert celery_worker_process.proc is not None and celery_worker_process.proc.poll() is None, (
         f"the worker exited:\n{celery_worker_process.log[-6000:]}"
     )
-    _assert_each_match_judged_once(t, expect_matches=15)
+    assert_each_match_judged_once(t, expect_matches=15)

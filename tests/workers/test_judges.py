@@ -191,7 +191,8 @@ def test_confidence_weighting():
             "tie_threshold": 0.1,
         }
     )
-    # p: A>B both orders with confidence 0.9 -> +0.5 each; q: B>A both orders, confidence 0.6, weight 3 -> -0.5 each
+    # p: A>B both orders with confidence 0.9 -> +0.5 each; q: B>A both orders, confidence 0.6,
+    # weight 3 -> -0.5 each
     votes = _votes("p", [("ab", "A>B"), ("ba", "B>A")], confidence=0.9) + _votes(
         "q", [("ab", "B>A"), ("ba", "A>B")], confidence=0.6, weight=3.0
     )
@@ -199,7 +200,8 @@ def test_confidence_weighting():
     # margin = (2*0.9*0.5 - 2*1.8*0.5) / (2*0.9 + 2*1.8) = (0.9 - 1.8) / 5.4
     assert result.margin == pytest.approx(-0.9 / 5.4)
     assert result.outcome == "model_b"
-    # p: A>B with confidence 0.5 (+0.5 per order); q: A=B with confidence 0.5, weight 5 (0 per order)
+    # p: A>B with confidence 0.5 (+0.5 per order); q: A=B with confidence 0.5, weight 5 (0 per
+    # order)
     # margin = (2*0.5*0.5) / (2*0.5 + 2*2.5) = 0.5 / 6 = 0.083, inside the 0.1 tie threshold
     close = _votes("p", [("ab", "A>B"), ("ba", "B>A")], confidence=0.5) + _votes(
         "q", [("ab", "A=B"), ("ba", "A=B")], confidence=0.5, weight=5.0

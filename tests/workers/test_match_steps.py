@@ -1,4 +1,4 @@
-"""Match steps on the database: idempotency, failure policy, parse errors, sweep, arena, rebuilds."""
+"""Match steps on the database: idempotency, failure policy, parse errors, sweep, rebuilds."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from arena.services.matches import (
     run_inline,
 )
 from arena.services.tournaments import tournament_create, tournament_run_inline, tournament_sweep
-from tests.factories import CompetitorFactory, PromptFactory, PromptSetFactory
+from tests.factories import CompetitorFactory, prompt_set_with_prompts
 from tests.fake_openai import FakeOpenAI, FaultPlan
 
 pytestmark = pytest.mark.django_db
@@ -29,10 +29,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def prompt_set():
-    ps = PromptSetFactory(name="steps")
-    for i in range(4):
-        PromptFactory(prompt_set=ps, text=f"Step question {i}?")
-    return ps
+    return prompt_set_with_prompts(4, name="steps", text="Step question {i}?")
 
 
 def _tournament(prompt_set, competitors, **kw):
@@ -108,7 +105,7 @@ def test_a_judge_step_redelivered_midway_reuses_stored_slots(prompt_set):
 
 
 def test_answer_retries_do_not_use_up_the_judges_attempts(prompt_set):
-    """Two transient answer failures, then one judge failure, with forfeit_after=3: judged, not failed."""
+    """Two transient answer failures, then a judge failure, forfeit_after=3: judged, not failed."""
     from arena.services import judging
     from arena.services import matches as match_services
     from clients import TransientEndpointError
@@ -284,7 +281,8 @@ def test_leaderboard_rebuild_is_debounced(django_capture_on_commit_callbacks, se
         with django_capture_on_commit_callbacks(execute=True):
             leaderboard_services.leaderboard_schedule_rebuild()
         assert send.call_count == 1
-        # The window has passed (the cache entry expires after 3 s): the next commit schedules again.
+        # The window has passed (the cache entry expires after 3 s): the next commit schedules
+        # again.
         later = time.time() + 3.5
         with (
             mock.patch("time.time", return_value=later),
@@ -314,7 +312,8 @@ def test_rebuild_debounce_asks_the_cache_once_per_window_and_process(
                 leaderboard_services.leaderboard_schedule_rebuild()
         assert send.call_count == 1
         assert len(calls) == 1
-        # A commit in the last second of the window might land after the rebuild started: it asks again.
+        # A commit in the last second of the window might land after the rebuild started: it asks
+        # again.
         with (
             mock.patch("time.time", return_value=time.time() + 9.5),
             django_capture_on_commit_callbacks(execute=True),

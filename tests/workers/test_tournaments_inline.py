@@ -15,7 +15,7 @@ from arena.services.tournaments import (
     tournament_run_inline,
     tournament_start,
 )
-from tests.factories import CompetitorFactory, PromptFactory, PromptSetFactory
+from tests.factories import CompetitorFactory, prompt_set_with_prompts
 
 pytestmark = pytest.mark.django_db
 
@@ -30,10 +30,7 @@ def field():
 
 @pytest.fixture
 def prompts():
-    ps = PromptSetFactory(name="general-set")
-    for i in range(12):
-        PromptFactory(prompt_set=ps, text=f"Question {i}: explain topic {i}.")
-    return ps
+    return prompt_set_with_prompts(12, name="general-set", text="Question {i}: explain topic {i}.")
 
 
 def _check_complete(t: Tournament) -> None:
@@ -141,11 +138,9 @@ def test_round_robins(field, prompts, fmt, rounds, matches):
 
 
 def test_swiss_dynamics_with_eliminations(field):
-    sets = []
-    for k in range(3):
-        ps = PromptSetFactory(name=f"bench-{k}")
-        PromptFactory(prompt_set=ps, text=f"Benchmark {k} task.")
-        sets.append(ps)
+    sets = [
+        prompt_set_with_prompts(1, name=f"bench-{k}", text=f"Benchmark {k} task.") for k in range(3)
+    ]
     t = tournament_create(
         name="dyn",
         format="swiss_dynamics",
@@ -458,9 +453,11 @@ def test_simulation_cache_keys_are_the_same_in_every_process():
     import sys
 
     code = (
-        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'arena.settings'; django.setup(); "
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'arena.settings'; "
+        "django.setup(); "
         "from arena.selectors import content_key; "
-        "print(content_key('web:sim', 7, 'swiss', {'rounds': 5}, ['alpha', 'beta'], [1000.0, 1100.0]))"
+        "print(content_key('web:sim', 7, 'swiss', {'rounds': 5}, ['alpha', 'beta'], [1000.0, "
+        "1100.0]))"
     )
     keys = {
         subprocess.run(

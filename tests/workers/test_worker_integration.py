@@ -8,57 +8,31 @@ the test database and waits for the worker to play it out. Run them against Post
 from __future__ import annotations
 
 import time
-from collections import Counter
 
 import pytest
 
-from arena.models import Battle, Competitor, Generation, Judgment, Match, Source, Tournament
+from arena.models import Battle, Generation, Judgment, Match, Source, Tournament
 from arena.services.tournaments import tournament_create, tournament_progress, tournament_start
-from tests.factories import CompetitorFactory, PromptFactory, PromptSetFactory
+from tests.factories import CompetitorFactory, endpoint_competitors, prompt_set_with_prompts
 from tests.fake_openai import FakeOpenAI, FaultPlan
+from tests.workers.real_worker import assert_each_match_judged_once, wait_finished
 
 pytestmark = pytest.mark.slow
 
 
 def _prompts():
-    ps = PromptSetFactory(name="integration")
-    for i in range(8):
-        PromptFactory(prompt_set=ps, text=f"Integration question {i}: how does topic {i} work?")
-    return ps
-
-
-def _wait_finished(tournament: Tournament, worker, *, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        tournament.refresh_from_db()
-        if tournament.status == Tournament.Status.COMPLETED:
-            return
-        time.sleep(0.25)
-    progress = tournament_progress(tournament=tournament)
-    pytest.fail(
-        f"tournament not finished in {timeout} s: {progress}\n"
-        f"--- worker log (tail) ---\n{worker.log[-6000:]}"
+    return prompt_set_with_prompts(
+        8, name="integration", text="Integration question {i}: how does topic {i} work?"
     )
 
 
 def _assert_counted_once(
     tournament: Tournament, *, expect_matches: int, judged_orders: int = 2
 ) -> None:
-    matches = Match.objects.filter(tournament=tournament)
-    assert matches.count() == expect_matches
-    statuses = Counter(matches.values_list("status", flat=True))
-    assert statuses == {Match.Status.DONE: expect_matches}, statuses
-    # one judged battle per match, and only one
-    per_match = Counter(
-        Battle.objects.filter(match__tournament=tournament, source=Source.JUDGE).values_list(
-            "match_id", flat=True
-        )
-    )
-    assert len(per_match) == expect_matches and set(per_match.values()) == {1}
-    assert Generation.objects.filter(match__tournament=tournament).count() == 2 * expect_matches
+    assert_each_match_judged_once(tournament, expect_matches=expect_matches)
     valid = Judgment.objects.filter(match__tournament=tournament).exclude(verdict="")
     assert valid.count() == judged_orders * expect_matches
-    for m in matches:
+    for m in Match.objects.filter(tournament=tournament):
         assert m.outcome in ("model_a", "model_b", "tie")
         battle = Battle.objects.get(match=m, source=Source.JUDGE)
         assert battle.outcome == m.outcome
@@ -75,7 +49,7 @@ def test_swiss_16_runs_on_a_real_worker(celery_worker_process):
         seed=11,
     )
     tournament_start(tournament=t)
-    _wait_finished(t, celery_worker_process, timeout=90)
+    wait_finished(t, celery_worker_process, timeout=90)
     _assert_counted_once(t, expect_matches=32)
     rows = t.results["standings"]
     assert len(rows) == 16 and sum(r["points"] for r in rows) == pytest.approx(32.0)
@@ -93,7 +67,7 @@ def test_single_elimination_16_runs_on_a_real_worker(celery_worker_process):
         seed=12,
     )
     tournament_start(tournament=t)
-    _wait_finished(t, celery_worker_process, timeout=90)
+    wait_finished(t, celery_worker_process, timeout=90)
     _assert_counted_once(t, expect_matches=16)
     assert t.results["champion"] == t.results["standings"][0]["name"]
     assert [r["place"] for r in t.results["standings"][:4]] == [1, 2, 3, 4]
@@ -117,19 +91,7 @@ def test_faulty_openai_endpoints_still_count_every_match_once(celery_worker_proc
     server = FakeOpenAI(models=models, latency=0.05, faults=plan).start()
     try:
         params = {"timeout": 1.0, "max_retries": 3, "backoff_base": 0.05, "backoff_cap": 0.5}
-        comps = [
-            Competitor.objects.create(
-                name=name,
-                kind=Competitor.Kind.OPENAI,
-                status=Competitor.Status.ACTIVE,
-                endpoint_url=server.base_url,
-                endpoint_model=name,
-                allow_internal=True,
-                params=params,
-                max_concurrency=2,
-            )
-            for name in models
-        ]
+        comps = endpoint_competitors(server.base_url, models, params=params, max_concurrency=2)
         pipeline = {
             "pipeline": "single",
             "max_parse_retries": 3,
@@ -155,7 +117,7 @@ def test_faulty_openai_endpoints_still_count_every_match_once(celery_worker_proc
             seed=13,
         )
         tournament_start(tournament=t)
-        _wait_finished(t, celery_worker_process, timeout=120)
+        wait_finished(t, celery_worker_process, timeout=120)
         _assert_counted_once(t, expect_matches=12)
         faults = server.stats.faults
         assert (
@@ -215,6 +177,6 @@ def test_sigkill_mid_round_then_restart_finishes_with_one_result_per_match(celer
     time.sleep(1.0)
     assert in_progress.exists()  # nobody is working on them now
     celery_worker_process.start()
-    _wait_finished(t, celery_worker_process, timeout=120)
+    wait_finished(t, celery_worker_process, timeout=120)
     _assert_counted_once(t, expect_matches=24)
     assert t.rounds.count() == 3

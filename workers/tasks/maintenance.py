@@ -28,5 +28,5 @@ def sweep_stuck_task(older_than_seconds: float | None = None) -> dict[str, int]:
     **RETRY_OPTIONS,
 )
 def prune_expired_task() -> dict[str, int]:
-    """Delete expired Idempotency-Key records and never-voted serves (idempotent: reruns delete nothing)."""
+    """Delete expired Idempotency-Key records and never-voted serves (idempotent)."""
     return prune_expired()

@@ -12,6 +12,7 @@ from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from arena.api.choice_filters import choice_filter
 from arena.api.permissions import IsOwnerOrStaff, IsStaff, ReadOnly
 from arena.api.serializers import (
     CompetitorInputSerializer,
@@ -19,7 +20,6 @@ from arena.api.serializers import (
     CompetitorStatsSerializer,
     CompetitorUpdateSerializer,
 )
-from arena.exceptions import ApplicationError
 from arena.models import Competitor
 from arena.selectors.competitors import competitor_list, competitor_stats
 from arena.services.competitors import (
@@ -77,18 +77,9 @@ class CompetitorViewSet(
         qs = competitor_list(user=self.request.user)
         params = self.request.query_params
         if self.action == "list":
-            for field, choices in (
-                ("status", Competitor.Status.values),
-                ("kind", Competitor.Kind.values),
-            ):
-                value = params.get(field)
-                if value:
-                    if value not in choices:
-                        raise ApplicationError(
-                            "Invalid input.",
-                            field_errors={field: [f"Must be one of {', '.join(choices)}."]},
-                        )
-                    qs = qs.filter(**{field: value})
+            qs = choice_filter(
+                qs, params, {"status": Competitor.Status.values, "kind": Competitor.Kind.values}
+            )
             owner = params.get("owner")
             if owner == "me":
                 qs = (

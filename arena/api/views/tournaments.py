@@ -16,6 +16,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from arena.api.choice_filters import choice_filter
 from arena.api.permissions import IsStaff, ReadOnly
 from arena.api.serializers import (
     TournamentCreateSerializer,
@@ -24,7 +25,6 @@ from arena.api.serializers import (
     TournamentMatchSerializer,
     TournamentSerializer,
 )
-from arena.exceptions import ApplicationError
 from arena.models import Entry, Tournament
 from arena.selectors import tournaments as tournament_selectors
 from arena.services import tournaments as tournament_services
@@ -69,18 +69,11 @@ class TournamentViewSet(
             ),
         )
         if self.action == "list":
-            for field, choices in (
-                ("status", Tournament.Status.values),
-                ("format", Tournament.Format.values),
-            ):
-                value = self.request.query_params.get(field)
-                if value:
-                    if value not in choices:
-                        raise ApplicationError(
-                            "Invalid input.",
-                            field_errors={field: [f"Must be one of {', '.join(choices)}."]},
-                        )
-                    qs = qs.filter(**{field: value})
+            qs = choice_filter(
+                qs,
+                self.request.query_params,
+                {"status": Tournament.Status.values, "format": Tournament.Format.values},
+            )
         return qs
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -170,7 +163,8 @@ class TournamentViewSet(
 
     @extend_schema(
         responses=OpenApiTypes.OBJECT,
-        summary="Predicted final scores E[S] (points so far plus expected points to come), P(first), survival",
+        summary="Predicted final scores E[S] (points so far plus expected points to come), "
+        "P(first), survival",
     )
     @action(detail=True, methods=["get"], permission_classes=[ReadOnly])
     def simulation(self, request: Request, pk: str | None = None) -> Response:

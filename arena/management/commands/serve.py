@@ -55,27 +55,12 @@ class Command(BaseCommand):
                 subprocess.run([python, "manage.py", *step], env=env, check=True)
         commands = [("web", [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"])]
         if not eager:
-            celery = [python, "-m", "celery", "-A", "workers"]
+            from workers.celery import worker_command
+
+            beat = [python, "-m", "celery", "-A", "workers", "beat", "-l", "INFO"]
             commands += [
-                (
-                    "worker",
-                    [
-                        *celery,
-                        "worker",
-                        "-l",
-                        "INFO",
-                        "-P",
-                        "threads",
-                        "-c",
-                        str(concurrency),
-                        "-Q",
-                        "ludus",
-                    ],
-                ),
-                (
-                    "beat",
-                    [*celery, "beat", "-l", "INFO", "-s", settings.CELERY_BEAT_SCHEDULE_FILENAME],
-                ),
+                ("worker", worker_command(concurrency=concurrency)),
+                ("beat", [*beat, "-s", settings.CELERY_BEAT_SCHEDULE_FILENAME]),
             ]
         procs: list[tuple[str, subprocess.Popen[bytes]]] = []
         for name, cmd in commands:
