@@ -141,6 +141,7 @@ class BattleBlock:
     conv_metadata: NDArray[np.object_] | None
 
     def __len__(self) -> int:
+        """Return the number of battle entries in the block."""
         return len(self.a)
 
 
@@ -180,6 +181,7 @@ class BattleStream:
         self._steps = _read_steps(source, fmt, self._coder)
 
     def __iter__(self) -> Iterator[BattleBlock]:
+        """Read on, yielding each non-empty block of valid battles."""
         for _ in self._steps:
             block = self._coder.drain()
             if len(block):
@@ -858,7 +860,7 @@ class _Coder:
             )
 
     def drain(self) -> BattleBlock:
-        """The valid battles coded since the last call (codes index ``self.names``)."""
+        """Return the valid battles coded since the last call (codes index ``self.names``)."""
         cat = np.concatenate
         if self.a:
             a, b, o = cat(self.a), cat(self.b), cat(self.o)
