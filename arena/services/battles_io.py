@@ -182,8 +182,9 @@ def battles_import(
 
     Notes
     -----
-    A record without ``tstamp`` is stored with the time of the import; a record with one
-    keeps it.
+    Records keep their ``tstamp`` when every record of the file has one; otherwise every
+    record of the file is stored with the time of the import, so that online methods (which
+    read battles in ``(tstamp, id)`` order) take such a file in file order, as DESIGN.md says.
 
     Raises
     ------
@@ -304,6 +305,7 @@ def _import_stream(
     n_battles = n_stored = 0
     now = timezone.now()
     models: tuple[str, ...] = ()
+    some_without_tstamp = False
     for block in stream:
         models = block.models
         names.update(models)
@@ -317,6 +319,7 @@ def _import_stream(
                 block, ids=names.ids, batch_id=batch.pk, category=category, now=now
             )
             n_battles = n_stored
+            some_without_tstamp |= bool(np.isnan(block.tstamp).any())
         if progress is not None:
             progress(ImportProgress(stream.n_rows, n_stored, stream.n_errors, writer))
     if not skip_invalid:
@@ -345,6 +348,10 @@ def _import_stream(
         n_stored = _store_pair_counts(
             pair_totals, models=models, ids=names.ids, batch=batch, category=category
         )
+    if some_without_tstamp:
+        # Incomplete timestamps: the whole file takes the import time (file order). The rows
+        # are this transaction's own and nobody has seen them yet, hence the base manager.
+        Battle._base_manager.filter(batch_id=batch.pk).update(tstamp=now)
     batch.fmt = "pairs" if pairs else "records"
     batch.n_rows = stream.n_rows
     batch.n_battles = n_battles
