@@ -164,6 +164,7 @@ def idempotent(request: Any, *, scope: str, handler: Callable[[], Response]) -> 
                     refused = exception_handler(exc, {"request": request})
                     if refused is None:  # pragma: no cover
                         raise
+                    response = refused
                 if response.status_code < 500:
                     try:
                         _store(scope=scope, key=key, body_hash=body_hash, response=response)
