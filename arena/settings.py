@@ -110,6 +110,12 @@ elif DB_POOL_SIZE := env_int("DB_POOL_SIZE", 0, minimum=0):
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Django turns psycopg's prepared statements off (prepare_threshold None), which also
+    # refuses an explicit execute(prepare=True). Django's own cursors bind on the client and
+    # never prepare; only arena/services/votes_fast.py asks for it (LUDUS_VOTES_FAST_SQL), so
+    # this threshold, never reached by anything else, only lets those requests through.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: the Celery broker and the cache. Without Redis (a laptop with only Python), ``make run``
