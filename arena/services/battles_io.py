@@ -319,7 +319,7 @@ def _import_stream(
                 block, ids=names.ids, batch_id=batch.pk, category=category, now=now
             )
             n_battles = n_stored
-            some_without_tstamp |= bool(np.isnan(block.tstamp).any())
+            some_without_tstamp |= block.tstamp is not None and bool(np.isnan(block.tstamp).any())
         if progress is not None:
             progress(ImportProgress(stream.n_rows, n_stored, stream.n_errors, writer))
     if not skip_invalid:
