@@ -110,6 +110,12 @@ elif DB_POOL_SIZE := env_int("DB_POOL_SIZE", 0, minimum=0):
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Django turns psycopg's prepared statements off (prepare_threshold None), which also
+    # refuses an explicit execute(prepare=True). Django's own cursors bind on the client and
+    # never prepare; only arena/services/votes_fast.py asks for it (LUDUS_VOTES_FAST_SQL), so
+    # this threshold, never reached by anything else, only lets those requests through.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 2**31 - 1
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: the Celery broker and the cache. Without Redis (a laptop with only Python), ``make run``
@@ -263,6 +269,9 @@ LUDUS_LISTING_MIN_OPPONENTS = env_int("LUDUS_LISTING_MIN_OPPONENTS", 5, minimum=
 LUDUS_IMPORT_MAX_BYTES = env_int("LUDUS_IMPORT_MAX_BYTES", 512 * 1024 * 1024, minimum=1)
 # Seconds a served battle's signed token stays valid for a vote.
 LUDUS_BATTLE_TOKEN_MAX_AGE = env_int("LUDUS_BATTLE_TOKEN_MAX_AGE", 3600, minimum=1)
+# Votes read and written with two prepared statements (arena/services/votes_fast.py) instead
+# of the ORM; PostgreSQL only, ignored elsewhere.
+LUDUS_VOTES_FAST_SQL = env_bool("LUDUS_VOTES_FAST_SQL", False)
 # The open arena keeps this many battles ready and wants this many votes on each.
 LUDUS_ARENA_POOL_SIZE = env_int("LUDUS_ARENA_POOL_SIZE", 20, minimum=0)
 LUDUS_ARENA_VOTES_PER_BATTLE = env_int("LUDUS_ARENA_VOTES_PER_BATTLE", 3, minimum=1)

@@ -13,7 +13,9 @@ client (fewer CPU cycles per request than httpx, which matters on 2 shared cores
    latency; afterwards the Vote and Battle rows in the database must equal the accepted count.
 
 Usage: ``.venv/bin/python bench/bench_api.py [--votes 6000] [--reads 6000]
-[--workers 4 --threads 4] [--no-write] [--votes-only]``; ``BENCH_PG``, ``BENCH_REDIS`` and
+[--workers 4 --threads 4] [--no-write] [--votes-only] [--compare-fast ROUNDS]``
+(``--compare-fast``: the vote path only, ORM against ``LUDUS_VOTES_FAST_SQL=1`` in alternating
+server runs of the same session; printed, not written); ``BENCH_PG``, ``BENCH_REDIS`` and
 ``BENCH_API_DB`` (default ``ludus_bench_api``) choose the servers and the database name.
 Targets: >= 500 votes/s accepted, none lost; leaderboard p99 < 20 ms; import < 30 s.
 """
@@ -307,7 +309,19 @@ def main() -> None:
             "(a quick vote-path experiment; implies --no-write)"
         ),
     )
+    parser.add_argument(
+        "--compare-fast",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help=(
+            "vote path only: ROUNDS pairs of runs, each pair one server with "
+            "LUDUS_VOTES_FAST_SQL=0 and one with =1 (order alternating), fresh voters each run"
+        ),
+    )
     args = parser.parse_args()
+    if args.compare_fast:
+        args.votes_only = True
     if args.votes_only:
         args.no_write = True
 
@@ -317,14 +331,12 @@ def main() -> None:
     _fresh_database(base_url)
     _setup_django(env)
     import redis
-    from django.core import signing
     from django.core.management import call_command
 
     redis.Redis.from_url(redis_url).flushdb()
     call_command("migrate", verbosity=0)
 
     from arena import models as m
-    from arena.api.voters import COOKIE_NAME, COOKIE_SALT
 
     admin = m.ApiKey.issue(
         user=__import__("django.contrib.auth", fromlist=["x"])
@@ -371,32 +383,29 @@ def main() -> None:
     from django import db
 
     db.connections.close_all()
-
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "arena.wsgi:application",
-        "-b",
-        f"127.0.0.1:{PORT}",
-        "-k",
-        "gthread",
-        "--workers",
-        str(args.workers),
-        "--threads",
-        str(args.threads),
-        "--keep-alive",
-        "30",
-        "--backlog",
-        "2048",
-        "--log-level",
-        "warning",
-    ]
-    workers = subprocess.Popen(command, cwd=ROOT, env=env)
+    if args.compare_fast:
+        _compare_fast(args, env, redis_url)
+        return
+    workers = _start_server(args, env)
     try:
         _wait_for_server(workers)
         results: dict = {"speed": [_speed_ms()]}
 
+        ("-m",)
+        ("gunicorn",)
+        ("arena.wsgi:application",)
+        ("-b",)
+        (f"127.0.0.1:{PORT}",)
+        ("-k",)
+        ("gthread",)
+        ("--workers",)
+        (str(args.workers),)
+        ("--threads",)
+        (str(args.threads),)
+        ("--keep-alive",)
+        ("30",)
+        ("--backlog",)
+        ("2048",)
         if not args.votes_only:
             # 1. The 1,670,250-battle pair-counts import, through the API.
             body = csv_text.encode()
@@ -449,72 +458,7 @@ def main() -> None:
             reads.append(("8 (304)", len(lat) / wall, _pct(lat, 50), _pct(lat, 95), _pct(lat, 99)))
             results["reads"] = reads
 
-        # 4. battles/next/ for anonymous voters (each voter has its own signed cookie).
-        signer = signing.get_cookie_signer(salt=COOKIE_NAME + COOKIE_SALT)
-        per_voter = 4
-        n_voters = (args.votes + per_voter - 1) // per_voter
-        cookies = [f"{COOKIE_NAME}={signer.sign(uuid.uuid4().hex)}" for _ in range(n_voters)]
-        jobs = [
-            ("GET", "/api/v1/battles/next/", {"Cookie": c}, b"")
-            for c in cookies
-            for _ in range(per_voter)
-        ]
-        jobs = jobs[: args.votes]
-        meter = CpuMeter(workers.pid)
-        lat, st, wall, bodies = asyncio.run(_run(jobs, args.vote_concurrency))
-        server_s, db_s = meter.stop()
-        assert set(st) == {200}, {s: st.count(s) for s in set(st)}
-        results["next"] = (len(lat) / wall, _pct(lat, 50), _pct(lat, 95), _pct(lat, 99))
-        results["next_cpu"] = (server_s / len(jobs), db_s / len(jobs), meter.client / len(jobs))
-        tokens = [json.loads(b)["token"] for b in bodies]
-        # _run finishes jobs out of order: pair tokens with their voters through the DB.
-        serves = {s.pk: s.voter_hash for s in m.BattleServe.objects.all()}
-        from arena.services.votes import battle_token_read, voter_hash_make
-
-        by_hash = {voter_hash_make(anon_id=signer.unsign(c.split("=", 1)[1])): c for c in cookies}
-        vote_jobs = []
-        for t in tokens:
-            serve_id, _ = battle_token_read(token=t)
-            cookie = by_hash[serves[serve_id]]
-            payload = json.dumps(
-                {"token": t, "outcome": ("A", "B", "tie", "bothbad")[serve_id % 4]}
-            ).encode()
-            vote_jobs.append(
-                (
-                    "POST",
-                    "/api/v1/votes/",
-                    {
-                        "Cookie": cookie,
-                        "Content-Type": "application/json",
-                        "Idempotency-Key": uuid.uuid4().hex,
-                    },
-                    payload,
-                )
-            )
-        db.connections.close_all()
-
-        # 5. Votes.
-        meter = CpuMeter(workers.pid)
-        lat, st, wall, _ = asyncio.run(_run(vote_jobs, args.vote_concurrency))
-        results["vote_cpu"] = meter.stop()
-        results["vote_cpu_other"] = (meter.client, meter.redis, meter.machine, wall)
-        accepted = st.count(201)
-        results["votes"] = (
-            len(vote_jobs),
-            accepted,
-            {s: st.count(s) for s in set(st)},
-            accepted / wall,
-            _pct(lat, 50),
-            _pct(lat, 95),
-            _pct(lat, 99),
-            wall,
-        )
-        in_db = (m.Vote.objects.count(), m.Battle.objects.filter(source="human").count())
-        results["votes_db"] = in_db
-        # A retry with the same key is answered from the record, never a second vote.
-        retry = vote_jobs[:200]
-        _, st2, _, _ = asyncio.run(_run(retry, 8))
-        results["retries"] = ({s: st2.count(s) for s in set(st2)}, m.Vote.objects.count())
+        results.update(_vote_phase(args, workers.pid))
     finally:
         workers.send_signal(signal.SIGTERM)
         workers.wait(timeout=30)
@@ -522,6 +466,172 @@ def main() -> None:
 
     results["speed"].append(_speed_ms())
     _report(args, results)
+
+
+def _start_server(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Popen:
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "arena.wsgi:application",
+        "-b",
+        f"127.0.0.1:{PORT}",
+        "-k",
+        "gthread",
+        "--workers",
+        str(args.workers),
+        "--threads",
+        str(args.threads),
+        "--keep-alive",
+        "30",
+        "--backlog",
+        "2048",
+        "--log-level",
+        "warning",
+    ]
+    return subprocess.Popen(command, cwd=ROOT, env=env)
+
+
+def _vote_phase(args: argparse.Namespace, server_pid: int) -> dict:
+    """battles/next/ for fresh anonymous voters, then their votes, then 200 replays."""
+    from django import db
+    from django.core import signing
+
+    from arena import models as m
+    from arena.api.voters import COOKIE_NAME, COOKIE_SALT
+
+    results: dict = {}
+    first_serve = (m.BattleServe.objects.order_by("-pk").values_list("pk", flat=True).first()) or 0
+    human = m.Battle.objects.filter(source="human")
+    before = (m.Vote.objects.count(), human.count())
+    db.connections.close_all()
+    # 4. battles/next/ for anonymous voters (each voter has its own signed cookie).
+    signer = signing.get_cookie_signer(salt=COOKIE_NAME + COOKIE_SALT)
+    per_voter = 4
+    n_voters = (args.votes + per_voter - 1) // per_voter
+    cookies = [f"{COOKIE_NAME}={signer.sign(uuid.uuid4().hex)}" for _ in range(n_voters)]
+    jobs = [
+        ("GET", "/api/v1/battles/next/", {"Cookie": c}, b"")
+        for c in cookies
+        for _ in range(per_voter)
+    ]
+    jobs = jobs[: args.votes]
+    meter = CpuMeter(server_pid)
+    lat, st, wall, bodies = asyncio.run(_run(jobs, args.vote_concurrency))
+    server_s, db_s = meter.stop()
+    assert set(st) == {200}, {s: st.count(s) for s in set(st)}
+    results["next"] = (len(lat) / wall, _pct(lat, 50), _pct(lat, 95), _pct(lat, 99))
+    results["next_cpu"] = (server_s / len(jobs), db_s / len(jobs), meter.client / len(jobs))
+    tokens = [json.loads(b)["token"] for b in bodies]
+    # _run finishes jobs out of order: pair tokens with their voters through the DB.
+    serves = dict(m.BattleServe.objects.filter(pk__gt=first_serve).values_list("pk", "voter_hash"))
+    from arena.services.votes import battle_token_read, voter_hash_make
+
+    by_hash = {voter_hash_make(anon_id=signer.unsign(c.split("=", 1)[1])): c for c in cookies}
+    vote_jobs = []
+    for t in tokens:
+        serve_id, _ = battle_token_read(token=t)
+        cookie = by_hash[serves[serve_id]]
+        payload = json.dumps(
+            {"token": t, "outcome": ("A", "B", "tie", "bothbad")[serve_id % 4]}
+        ).encode()
+        vote_jobs.append(
+            (
+                "POST",
+                "/api/v1/votes/",
+                {
+                    "Cookie": cookie,
+                    "Content-Type": "application/json",
+                    "Idempotency-Key": uuid.uuid4().hex,
+                },
+                payload,
+            )
+        )
+    db.connections.close_all()
+
+    # 5. Votes.
+    meter = CpuMeter(server_pid)
+    lat, st, wall, _ = asyncio.run(_run(vote_jobs, args.vote_concurrency))
+    results["vote_cpu"] = meter.stop()
+    results["vote_cpu_other"] = (meter.client, meter.redis, meter.machine, wall)
+    accepted = st.count(201)
+    results["votes"] = (
+        len(vote_jobs),
+        accepted,
+        {s: st.count(s) for s in set(st)},
+        accepted / wall,
+        _pct(lat, 50),
+        _pct(lat, 95),
+        _pct(lat, 99),
+        wall,
+    )
+    results["votes_db"] = (m.Vote.objects.count() - before[0], human.count() - before[1])
+    # A retry with the same key is answered from the record, never a second vote.
+    retry = vote_jobs[:200]
+    _, st2, _, _ = asyncio.run(_run(retry, 8))
+    results["retries"] = ({s: st2.count(s) for s in set(st2)}, m.Vote.objects.count() - before[0])
+    return results
+
+
+def _compare_fast(args: argparse.Namespace, env: dict[str, str], redis_url: str) -> None:
+    """The ORM vote path against the prepared-statement twin, interleaved in one run."""
+    import redis
+
+    runs = []
+    speed = [_speed_ms()]
+    for i in range(args.compare_fast):
+        for fast in (False, True) if i % 2 == 0 else (True, False):
+            server = _start_server(args, {**env, "LUDUS_VOTES_FAST_SQL": "1" if fast else "0"})
+            try:
+                _wait_for_server(server)
+                r = _vote_phase(args, server.pid)
+            finally:
+                server.send_signal(signal.SIGTERM)
+                server.wait(timeout=30)
+                redis.Redis.from_url(redis_url).flushdb()
+            runs.append((i + 1, fast, r, os.getloadavg()[0]))
+            _, accepted, statuses, vps, _, _, p99, _ = r["votes"]
+            ms = 1000 / max(accepted, 1)
+            print(
+                f"round {i + 1} {'fast' if fast else 'orm '}: {vps:6.1f} votes/s {statuses}, "
+                f"CPU/vote gunicorn {r['vote_cpu'][0] * ms:.2f} ms + PG {r['vote_cpu'][1] * ms:.2f}"
+                f" ms, p99 {p99:.0f} ms, rows {r['votes_db']}, replays {r['retries']}",
+                flush=True,
+            )
+    speed.append(_speed_ms())
+    lines = [
+        f"`bench_api.py --compare-fast {args.compare_fast} --votes {args.votes}`, gunicorn "
+        f"{args.workers}×{args.threads}, {args.vote_concurrency} connections, "
+        f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, machine speed loop "
+        f"{speed[0]:.0f} → {speed[1]:.0f} ms.",
+        "",
+        "| round | path | votes/s | CPU/vote gunicorn (ms) | CPU/vote PostgreSQL (ms) "
+        "| p50 / p99 (ms) | Vote, Battle rows = accepted | load |",
+        "|---:|---|---:|---:|---:|---:|:---:|---:|",
+    ]
+    per_path: dict[bool, list[tuple[float, float, float]]] = {False: [], True: []}
+    for i, fast, r, load in runs:
+        _, accepted, _, vps, p50, _, p99, _ = r["votes"]
+        ms = 1000 / max(accepted, 1)
+        g, pg = r["vote_cpu"][0] * ms, r["vote_cpu"][1] * ms
+        per_path[fast].append((vps, g, pg))
+        ok = "yes" if r["votes_db"] == (accepted, accepted) else "NO"
+        lines.append(
+            f"| {i} | {'prepared SQL' if fast else 'ORM'} | {vps:.0f} | {g:.2f} | {pg:.2f} "
+            f"| {p50:.0f} / {p99:.0f} | {ok} | {load:.1f} |"
+        )
+    lines.append("")
+    for fast in (False, True):
+        vals = per_path[fast]
+        lines.append(
+            f"- {'prepared SQL' if fast else 'ORM'}: votes/s "
+            + ", ".join(f"{v:.0f}" for v, _, _ in vals)
+            + "; gunicorn ms/vote "
+            + ", ".join(f"{g:.2f}" for _, g, _ in vals)
+            + "; PostgreSQL ms/vote "
+            + ", ".join(f"{p:.2f}" for _, _, p in vals)
+        )
+    print("\n".join(lines))
 
 
 async def _one(

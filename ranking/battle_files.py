@@ -58,6 +58,7 @@ _GET_WINNER = operator.itemgetter("winner")
 _GET_TSTAMP = operator.itemgetter("tstamp")
 _BLOCK_BYTES = 1 << 20
 _MAX_REPORTED_ERRORS = 1000
+_CSV_BLOCK_ROWS = 50_000
 #: Largest count of a pair-counts row: counts are held as float64 weights, exact up to 2**53.
 MAX_COUNT = 2**53
 #: Largest ``tstamp``: the last second of year 9999 (UTC); the smallest is 0 (1970-01-01).
@@ -109,6 +110,108 @@ class ReadResult:
     conv_metadata: NDArray[np.object_] | None = None
 
 
+@dataclass(frozen=True)
+class BattleBlock:
+    """One block of valid battles from :class:`BattleStream`, in file order.
+
+    Attributes
+    ----------
+    models : tuple of str
+        Every model name seen so far, in order of first appearance; ``a`` and ``b`` index
+        it, and a later block's ``models`` extends an earlier one's.
+    a, b : ndarray of int64
+    outcome : ndarray of int8
+        Codes of :data:`ranking.types.OUTCOMES`.
+    tstamp : ndarray of float64 or None
+        Each record's ``tstamp`` (NaN when the record has none); ``None`` for pair counts.
+    weight : ndarray of float64 or None
+        Pair counts: the count behind each entry (three entries per row); ``None`` for records.
+    anony, category, conv_metadata : ndarray or None
+        As in :class:`ReadResult`, for this block's records; ``None`` for pair counts.
+    """
+
+    models: tuple[str, ...]
+    a: NDArray[np.int64]
+    b: NDArray[np.int64]
+    outcome: NDArray[np.int8]
+    tstamp: NDArray[np.float64] | None
+    weight: NDArray[np.float64] | None
+    anony: NDArray[np.bool_] | None
+    category: NDArray[np.object_] | None
+    conv_metadata: NDArray[np.object_] | None
+
+    def __len__(self) -> int:
+        """Return the number of battle entries in the block."""
+        return len(self.a)
+
+
+class BattleStream:
+    """A battle file read block by block, so memory is bounded by a block, not the file.
+
+    The same reader and the same rules as :func:`read_battles`: iterate to get
+    :class:`BattleBlock` objects holding the valid rows; malformed rows are counted in
+    :attr:`n_errors` and the first 1,000 kept in :attr:`errors` as ``(line, message)``.
+    After the last block, :meth:`check` raises the :class:`BattleFileError` that
+    :func:`read_battles` would raise. A JSON array is decoded whole (JSON Lines and CSV
+    stream); blocks hold about 1 MiB of JSON Lines or 50,000 CSV rows.
+
+    Parameters
+    ----------
+    source, fmt, anonymous_only, max_name_length, max_category_length
+        As for :func:`read_battles`.
+    """
+
+    def __init__(
+        self,
+        source: str | Path | IO[str] | IO[bytes],
+        *,
+        fmt: Format = "auto",
+        anonymous_only: bool = False,
+        max_name_length: int | None = None,
+        max_category_length: int | None = None,
+    ) -> None:
+        if fmt not in FORMATS:
+            raise InputError(f"fmt must be one of {', '.join(FORMATS)}; got {fmt!r}")
+        self._coder = _Coder(
+            label="line",
+            anonymous_only=anonymous_only,
+            max_name_length=max_name_length,
+            max_category_length=max_category_length,
+        )
+        self._steps = _read_steps(source, fmt, self._coder)
+
+    def __iter__(self) -> Iterator[BattleBlock]:
+        """Read on, yielding each non-empty block of valid battles."""
+        for _ in self._steps:
+            block = self._coder.drain()
+            if len(block):
+                yield block
+
+    @property
+    def n_rows(self) -> int:
+        """Data rows read so far."""
+        return self._coder.n_rows
+
+    @property
+    def n_errors(self) -> int:
+        """Malformed rows seen so far."""
+        return self._coder.n_errors
+
+    @property
+    def errors(self) -> list[tuple[int, str]]:
+        """``(line, message)`` of the first malformed rows."""
+        return list(self._coder.errors)
+
+    @property
+    def weighted(self) -> bool:
+        """Whether the file is a pair-counts CSV (known once a block has been read)."""
+        return self._coder.weighted
+
+    def check(self) -> None:
+        """Raise :class:`BattleFileError` if any row read so far was malformed."""
+        self._coder.check()
+
+
 def read_battles(
     source: str | Path | IO[str] | IO[bytes],
     *,
@@ -148,6 +251,21 @@ def read_battles(
     OSError
         When the file cannot be opened.
     """
+    coder = _Coder(
+        label="line",
+        anonymous_only=anonymous_only,
+        max_name_length=max_name_length,
+        max_category_length=max_category_length,
+    )
+    for _ in _read_steps(source, fmt, coder):
+        pass
+    return coder.finish(skip_invalid=skip_invalid)
+
+
+def _read_steps(
+    source: str | Path | IO[str] | IO[bytes], fmt: str, coder: _Coder
+) -> Iterator[None]:
+    """Read into ``coder``, yielding after each block of rows it was given."""
     if fmt not in FORMATS:
         raise InputError(f"fmt must be one of {', '.join(FORMATS)}; got {fmt!r}")
     blocks = _byte_blocks(source)
@@ -161,27 +279,21 @@ def read_battles(
         elif head.startswith(b"{") or not head:
             fmt = "jsonl"
         else:
-            fmt = "auto-csv"  # type: ignore[assignment]
+            fmt = "auto-csv"
     chained = _chain(first, blocks)
-    coder = _Coder(
-        label="line",
-        anonymous_only=anonymous_only,
-        max_name_length=max_name_length,
-        max_category_length=max_category_length,
-    )
     if fmt == "jsonl":
-        _read_jsonl(chained, coder)
+        yield from _read_jsonl(chained, coder)
     elif fmt == "json":
         _read_json_array(b"".join(chained), coder)
+        yield None
     else:
         text = io.TextIOWrapper(
             io.BufferedReader(_BlockStream(chained)), encoding="utf-8", newline=""
         )
         try:
-            _read_csv(text, coder, fmt=fmt)
+            yield from _read_csv(text, coder, fmt=fmt)
         except UnicodeDecodeError as exc:
             raise BattleFileError(f"the file is not UTF-8 text: {exc.reason}") from None
-    return coder.finish(skip_invalid=skip_invalid)
 
 
 # --------------------------------------------------------------------------- reading
@@ -278,7 +390,7 @@ class _BlockStream(io.RawIOBase):
         return size
 
 
-def _read_jsonl(blocks: Iterable[bytes], coder: _Coder) -> None:
+def _read_jsonl(blocks: Iterable[bytes], coder: _Coder) -> Iterator[None]:
     line = 1
     for block in blocks:
         n_lines = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
@@ -296,6 +408,7 @@ def _read_jsonl(blocks: Iterable[bytes], coder: _Coder) -> None:
         else:
             _read_jsonl_slowly(body, coder, first_line=line)
         line += n_lines
+        yield None
 
 
 def _read_jsonl_slowly(body: bytes, coder: _Coder, *, first_line: int) -> None:
@@ -347,7 +460,7 @@ _BATTLE_COLUMNS = ("model_a", "model_b", "winner")
 _PAIR_COLUMNS = ("model_a", "model_b", "wins_a", "wins_b", "ties")
 
 
-def _read_csv(text: IO[str], coder: _Coder, *, fmt: str) -> None:
+def _read_csv(text: IO[str], coder: _Coder, *, fmt: str) -> Iterator[None]:
     reader = csv.reader(text)
     try:
         header = next(reader)
@@ -378,9 +491,9 @@ def _read_csv(text: IO[str], coder: _Coder, *, fmt: str) -> None:
         )
         raise BattleFileError(f"line 1: {msg}", [(1, msg)])
     if fmt == "pairs" or (fmt == "auto-csv" and is_pairs and not is_battles):
-        _read_pair_rows(reader, header, coder)
+        yield from _read_pair_rows(reader, header, coder)
     else:
-        _read_battle_rows(reader, header, coder)
+        yield from _read_battle_rows(reader, header, coder)
 
 
 def _csv_rows(reader: Any, width: int) -> Iterator[tuple[int, list[str]]]:
@@ -398,7 +511,7 @@ def _csv_rows(reader: Any, width: int) -> Iterator[tuple[int, list[str]]]:
         yield reader.line_num, row
 
 
-def _read_battle_rows(reader: Any, header: list[str], coder: _Coder) -> None:
+def _read_battle_rows(reader: Any, header: list[str], coder: _Coder) -> Iterator[None]:
     col = {name: header.index(name) for name in header if name}
     ia, ib, iw = col["model_a"], col["model_b"], col["winner"]
     it, ian, ic = col.get("tstamp"), col.get("anony"), col.get("category")
@@ -434,13 +547,15 @@ def _read_battle_rows(reader: Any, header: list[str], coder: _Coder) -> None:
             except ValueError:
                 record["conv_metadata"] = row[im]
         records.append(record)
-        if len(records) >= 200_000:
+        if len(records) >= _CSV_BLOCK_ROWS:
             coder.add_records(records, lines=np.asarray(lines, dtype=np.int64))
             records, lines = [], []
+            yield None
     coder.add_records(records, lines=np.asarray(lines, dtype=np.int64))
+    yield None
 
 
-def _read_pair_rows(reader: Any, header: list[str], coder: _Coder) -> None:
+def _read_pair_rows(reader: Any, header: list[str], coder: _Coder) -> Iterator[None]:
     if coder.anonymous_only:
         raise InputError(
             "anonymous_only needs battle records with an 'anony' field; a pair-counts file has none"
@@ -467,7 +582,12 @@ def _read_pair_rows(reader: Any, header: list[str], coder: _Coder) -> None:
                 break
             counts.append(value)
         rows.append((line, row[col["model_a"]], row[col["model_b"]], counts, problem))
+        if len(rows) >= _CSV_BLOCK_ROWS:
+            coder.add_pair_rows(rows)
+            rows = []
+            yield None
     coder.add_pair_rows(rows)
+    yield None
 
 
 class _Invalid(dict):  # type: ignore[type-arg]
@@ -727,8 +847,9 @@ class _Coder:
             self.errors.append((line, message))
 
     # -- result
-    def finish(self, *, skip_invalid: bool) -> ReadResult:
-        if self.n_errors and not skip_invalid:
+    def check(self) -> None:
+        """Raise :class:`BattleFileError` naming the malformed rows seen so far, if any."""
+        if self.n_errors:
             line, message = self.errors[0]
             more = self.n_errors - 1
             tail = f" (and {more} more malformed row{'s' if more > 1 else ''})" if more else ""
@@ -737,6 +858,43 @@ class _Coder:
                 "(use --skip-invalid to skip malformed rows)",
                 list(self.errors),
             )
+
+    def drain(self) -> BattleBlock:
+        """Return the valid battles coded since the last call (codes index ``self.names``)."""
+        cat = np.concatenate
+        if self.a:
+            a, b, o = cat(self.a), cat(self.b), cat(self.o)
+            t, w = cat(self.t), cat(self.w)
+            anony, category, meta = cat(self.anony), cat(self.category), cat(self.meta)
+            keep = cat(self.keep) & ~cat(self.bad)
+        else:
+            a = b = o = np.zeros(0, dtype=np.int64)
+            t = w = np.zeros(0)
+            anony, category = np.zeros(0, dtype=bool), np.zeros(0, dtype=object)
+            meta = np.zeros(0, dtype=object)
+            keep = np.zeros(0, dtype=bool)
+        for parts in (self.a, self.b, self.o, self.t, self.w, self.keep, self.bad):
+            parts.clear()
+        self.anony.clear()
+        self.category.clear()
+        self.meta.clear()
+        if self.weighted:
+            keep &= w > 0
+        return BattleBlock(
+            models=tuple(self.names),
+            a=a[keep],
+            b=b[keep],
+            outcome=o[keep].astype(np.int8),
+            tstamp=None if self.weighted else t[keep],
+            weight=w[keep] if self.weighted else None,
+            anony=None if self.weighted else anony[keep],
+            category=None if self.weighted else category[keep],
+            conv_metadata=None if self.weighted else meta[keep],
+        )
+
+    def finish(self, *, skip_invalid: bool) -> ReadResult:
+        if not skip_invalid:
+            self.check()
         cat = np.concatenate
         if self.a:
             a, b, o = cat(self.a), cat(self.b), cat(self.o)

@@ -1,13 +1,15 @@
 """Battle import and export: the three battle file formats of DESIGN.md.
 
-Import reads with :func:`ranking.battle_files.read_battles` (the one reader shared by the CLI, the
-management command and the API) and writes in one transaction, so a failed import leaves
-nothing behind:
+Import reads with :class:`ranking.battle_files.BattleStream` (the reader shared with the CLI's
+:func:`~ranking.battle_files.read_battles`), a block at a time, and writes each block as it is
+read inside one transaction, so memory is bounded by a block and a failed import (a malformed
+row or an unknown name anywhere in the file) leaves nothing behind:
 
 - a pair-counts file becomes one :class:`PairCount` row per ordered pair (duplicate rows
   for a pair are summed), however many battles it counts;
 - battle records (JSON, JSON Lines, CSV) become :class:`Battle` rows (``source=import``),
-  written with ``bulk_create``.
+  written by PostgreSQL ``COPY`` on PostgreSQL and ``bulk_create`` elsewhere
+  (:func:`record_writer_default` decides; both store the same rows).
 
 Unknown model names are refused unless ``create_models`` is set; then they are created as
 active ``simulated``-kind competitors without an owner (an admin can edit them later).
@@ -21,7 +23,8 @@ outside 1970 to 9999.
 Export streams ``Battle`` rows as JSON Lines or CSV records (DESIGN.md's record shape), or
 everything (imported pair counts included) aggregated per pair as a pair-counts CSV; or
 exactly the battles behind one leaderboard snapshot; or, for anyone, the rated human votes
-behind the public boards.
+behind the public boards. Records are read in chunks of 2,000 (a server-side cursor on
+PostgreSQL) and written out in chunks of 1,000 lines, so memory does not grow with the table.
 """
 
 from __future__ import annotations
@@ -29,14 +32,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
@@ -44,7 +47,7 @@ from arena.exceptions import ApplicationError
 from arena.models import Battle, Competitor, ImportBatch, LeaderboardSnapshot, PairCount, Source
 from arena.services import leaderboard
 from ranking._validation import text_problem
-from ranking.battle_files import read_battles
+from ranking.battle_files import BattleBlock, BattleStream
 from ranking.errors import BattleFileError, InputError
 from ranking.types import A_WINS, B_WINS, OUTCOMES
 
@@ -100,6 +103,38 @@ def _schedule_rebuild() -> None:
     leaderboard.leaderboard_schedule_rebuild()
 
 
+@dataclass(frozen=True)
+class ImportProgress:
+    """How far a running import has got (passed to the ``progress`` callback per block).
+
+    Attributes
+    ----------
+    n_rows : int
+        Data rows read so far.
+    n_stored : int
+        Rows written so far (battle rows, or pair-count entries buffered for writing).
+    skipped : int
+        Malformed rows seen so far.
+    writer : {"copy", "plain"}
+        How battle records are written.
+    """
+
+    n_rows: int
+    n_stored: int
+    skipped: int
+    writer: str
+
+
+def record_writer_default() -> str:
+    """How battle records are written on this database: the one place that decides.
+
+    ``copy`` (PostgreSQL ``COPY ... FROM STDIN`` through psycopg) on PostgreSQL, ``plain``
+    (``bulk_create`` in blocks of :data:`BULK_SIZE`) elsewhere. Both store the same rows; a
+    test compares them on PostgreSQL and ``bench/bench_scale.py`` times both.
+    """
+    return "copy" if connection.vendor == "postgresql" else "plain"
+
+
 def battles_import(
     *,
     source: str | Path | IO[bytes] | IO[str],
@@ -110,8 +145,16 @@ def battles_import(
     anonymous_only: bool = False,
     category: str = "general",
     created_by: Any = None,
+    progress: Callable[[ImportProgress], None] | None = None,
+    writer: str | None = None,
 ) -> ImportReport:
     """Import a battle file, all or nothing (unless ``skip_invalid``).
+
+    The file is read a block at a time (about 1 MiB of JSON Lines or 50,000 CSV rows; a
+    JSON array is decoded whole) and each block of records is written as it is read, inside
+    one transaction: a malformed row or an unknown model name stops the writing, the rest of
+    the file is still read so every error is reported with its line, and the transaction is
+    rolled back, so nothing is stored. Memory is bounded by a block, not by the file.
 
     Parameters
     ----------
@@ -131,6 +174,17 @@ def battles_import(
         Category of pair counts and of records without their own.
     created_by : User or None
         Who imported (audit).
+    progress : callable or None
+        Called with an :class:`ImportProgress` after each block.
+    writer : {"copy", "plain"} or None
+        How battle records are written; ``None`` lets :func:`record_writer_default` decide
+        (``copy`` needs PostgreSQL). For tests and benchmarks that compare the two.
+
+    Notes
+    -----
+    Records keep their ``tstamp`` when every record of the file has one; otherwise every
+    record of the file is stored with the time of the import, so that online methods (which
+    read battles in ``(tstamp, id)`` order) take such a file in file order, as DESIGN.md says.
 
     Raises
     ------
@@ -151,18 +205,35 @@ def battles_import(
         raise ApplicationError(
             "Invalid input.", field_errors={"category": [f"Category {problem}."]}
         )
+    writer = writer or record_writer_default()
+    if writer not in RECORD_WRITERS or (writer == "copy" and connection.vendor != "postgresql"):
+        raise ApplicationError(
+            "Invalid input.",
+            field_errors={"writer": [f"Must be plain, or copy on PostgreSQL; got {writer!r}."]},
+        )
     try:
-        result = read_battles(
+        stream = BattleStream(
             source,
             fmt=fmt,  # type: ignore[arg-type]  # checked against IMPORT_FORMATS above
-            skip_invalid=skip_invalid,
             anonymous_only=anonymous_only,
             max_name_length=NAME_MAX_LENGTH,
             max_category_length=CATEGORY_MAX_LENGTH,
         )
+        with transaction.atomic():
+            return _import_stream(
+                stream,
+                filename=filename,
+                skip_invalid=skip_invalid,
+                create_models=create_models,
+                category=category,
+                created_by=created_by,
+                progress=progress,
+                writer=writer,
+            )
     except BattleFileError as exc:
         raise ApplicationError(
-            f"The file is malformed: {exc}. Nothing was imported (use skip_invalid to drop bad rows).",
+            f"The file is malformed: {exc}. "
+            "Nothing was imported (use skip_invalid to drop bad rows).",
             code="invalid_file",
             extra={"errors": _error_list(exc.errors)},
         ) from None
@@ -172,17 +243,90 @@ def battles_import(
             code="invalid_file",
             extra={"errors": []},
         ) from None
-    battles = result.battles
-    if len(battles) == 0:
-        raise ApplicationError(
-            f"The file holds no valid battles ({result.n_rows} rows read, {result.skipped} skipped).",
-            code="empty_file",
-            extra={"errors": _error_list(result.errors)},
+
+
+class _Names:
+    """Competitor ids of the stream's model codes, looked up (or created) once per name."""
+
+    def __init__(self, *, create: bool) -> None:
+        self.create = create
+        self.ids = np.zeros(0, dtype=np.int64)  # by code; -1 for an unknown name
+        self.unknown: list[str] = []
+        self.created: list[str] = []
+
+    def update(self, models: tuple[str, ...]) -> None:
+        new = list(models[len(self.ids) :])
+        if not new:
+            return
+        found = dict(Competitor.objects.filter(name__in=new).values_list("name", "id"))
+        missing = [n for n in new if n not in found]
+        if missing and self.create:
+            Competitor.objects.bulk_create(
+                [
+                    Competitor(
+                        name=n,
+                        kind=Competitor.Kind.SIMULATED,
+                        status=Competitor.Status.ACTIVE,
+                        description="Created by a battle import.",
+                    )
+                    for n in missing
+                ]
+            )
+            found.update(Competitor.objects.filter(name__in=missing).values_list("name", "id"))
+            self.created += missing
+        else:
+            self.unknown += missing
+        self.ids = np.concatenate(
+            [self.ids, np.array([found.get(n, -1) for n in new], dtype=np.int64)]
         )
-    names = list(battles.models)
-    existing = dict(Competitor.objects.filter(name__in=names).values_list("name", "id"))
-    unknown = [n for n in names if n not in existing]
-    if unknown and not create_models:
+
+
+def _import_stream(
+    stream: BattleStream,
+    *,
+    filename: str,
+    skip_invalid: bool,
+    create_models: bool,
+    category: str,
+    created_by: Any,
+    progress: Callable[[ImportProgress], None] | None,
+    writer: str,
+) -> ImportReport:
+    """Read and write inside the caller's transaction; raise (and so roll back) on a problem."""
+    batch = ImportBatch.objects.create(
+        filename=filename[:255],
+        fmt="records",
+        created_by=created_by
+        if created_by is not None and getattr(created_by, "pk", None)
+        else None,
+    )
+    names = _Names(create=create_models)
+    pair_totals: dict[tuple[int, int], list[int]] = {}
+    n_battles = n_stored = 0
+    now = timezone.now()
+    models: tuple[str, ...] = ()
+    some_without_tstamp = False
+    for block in stream:
+        models = block.models
+        names.update(models)
+        if (stream.n_errors and not skip_invalid) or names.unknown:
+            continue  # the import fails: read on only to report every problem
+        if block.weight is not None:
+            n_battles += _add_pair_counts(pair_totals, block)
+            n_stored = len(pair_totals)
+        else:
+            n_stored += RECORD_WRITERS[writer](
+                block, ids=names.ids, batch_id=batch.pk, category=category, now=now
+            )
+            n_battles = n_stored
+            some_without_tstamp |= block.tstamp is not None and bool(np.isnan(block.tstamp).any())
+        if progress is not None:
+            progress(ImportProgress(stream.n_rows, n_stored, stream.n_errors, writer))
+    if not skip_invalid:
+        stream.check()
+    errors = _error_list(stream.errors)
+    if names.unknown:
+        unknown = names.unknown
         shown = ", ".join(unknown[:10]) + (
             f" and {len(unknown) - 10} more" if len(unknown) > 10 else ""
         )
@@ -192,66 +336,72 @@ def battles_import(
             code="unknown_models",
             field_errors={"models": [f"Unknown model: {n}" for n in unknown[:MAX_REPORTED_ERRORS]]},
         )
-    pairs = battles.weight is not None
-    with transaction.atomic():
-        if unknown:
-            Competitor.objects.bulk_create(
-                [
-                    Competitor(
-                        name=n,
-                        kind=Competitor.Kind.SIMULATED,
-                        status=Competitor.Status.ACTIVE,
-                        description="Created by a battle import.",
-                    )
-                    for n in unknown
-                ]
-            )
-            existing.update(Competitor.objects.filter(name__in=unknown).values_list("name", "id"))
-        ids = np.array([existing[n] for n in names], dtype=np.int64)
-        batch = ImportBatch.objects.create(
-            filename=filename[:255],
-            fmt="pairs" if pairs else "records",
-            created_by=created_by
-            if created_by is not None and getattr(created_by, "pk", None)
-            else None,
-            n_rows=result.n_rows,
-            n_battles=battles.n_battles,
-            skipped=result.skipped,
+    if n_battles == 0:
+        raise ApplicationError(
+            f"The file holds no valid battles ({stream.n_rows} rows read, "
+            f"{stream.n_errors} skipped).",
+            code="empty_file",
+            extra={"errors": errors},
         )
-        if pairs:
-            n_stored = _store_pair_counts(battles, ids=ids, batch=batch, category=category)
-        else:
-            n_stored = _store_records(result, ids=ids, batch=batch, category=category)
-        transaction.on_commit(_schedule_rebuild)
+    pairs = stream.weighted
+    if pairs:
+        n_stored = _store_pair_counts(
+            pair_totals, models=models, ids=names.ids, batch=batch, category=category
+        )
+    if some_without_tstamp:
+        # Incomplete timestamps: the whole file takes the import time (file order). The rows
+        # are this transaction's own and nobody has seen them yet, hence the base manager.
+        Battle._base_manager.filter(batch_id=batch.pk).update(tstamp=now)
+    batch.fmt = "pairs" if pairs else "records"
+    batch.n_rows = stream.n_rows
+    batch.n_battles = n_battles
+    batch.skipped = stream.n_errors
+    batch.save(update_fields=["fmt", "n_rows", "n_battles", "skipped"])
+    transaction.on_commit(_schedule_rebuild)
     return ImportReport(
         batch_id=batch.pk,
         kind=batch.fmt,
-        n_rows=result.n_rows,
-        n_battles=battles.n_battles,
+        n_rows=stream.n_rows,
+        n_battles=n_battles,
         n_stored=n_stored,
-        skipped=result.skipped,
-        errors=_error_list(result.errors),
-        created_models=unknown,
+        skipped=stream.n_errors,
+        errors=errors,
+        created_models=sorted(names.created),
     )
 
 
-def _store_pair_counts(battles: Any, *, ids: np.ndarray, batch: ImportBatch, category: str) -> int:
+def _add_pair_counts(totals: dict[tuple[int, int], list[int]], block: BattleBlock) -> int:
+    """Sum a block of pair counts into ``totals`` (by model code); return the battles added."""
     # Summed as Python integers: each count is exact (at most 2**53), and so is their sum.
-    totals: dict[tuple[int, int], list[int]] = {}
+    assert block.weight is not None
     slot = {A_WINS: 0, B_WINS: 1}
+    added = 0
     for a, b, o, w in zip(
-        battles.a.tolist(),
-        battles.b.tolist(),
-        battles.outcome.tolist(),
-        battles.weight.tolist(),
+        block.a.tolist(),
+        block.b.tolist(),
+        block.outcome.tolist(),
+        block.weight.tolist(),
         strict=True,
     ):
         totals.setdefault((a, b), [0, 0, 0])[slot.get(o, 2)] += int(w)
+        added += int(w)
+    return added
+
+
+def _store_pair_counts(
+    totals: dict[tuple[int, int], list[int]],
+    *,
+    models: tuple[str, ...],
+    ids: np.ndarray,
+    batch: ImportBatch,
+    category: str,
+) -> int:
     too_big = next((pair for pair, row in totals.items() if max(row) > BIGINT_MAX), None)
     if too_big is not None:
-        a, b = (battles.models[i] for i in too_big)
+        a, b = (models[i] for i in too_big)
         raise ApplicationError(
-            f"The counts of {a} against {b} add up to more than {BIGINT_MAX}. Nothing was imported.",
+            f"The counts of {a} against {b} add up to more than {BIGINT_MAX}. "
+            "Nothing was imported.",
             code="invalid_file",
             extra={"errors": []},
         )
@@ -265,46 +415,109 @@ def _store_pair_counts(battles: Any, *, ids: np.ndarray, batch: ImportBatch, cat
             ties=ties,
             category=category,
         )
-        for (a, b), (wins_a, wins_b, ties) in totals.items()
+        for (a, b), (wins_a, wins_b, ties) in sorted(
+            totals.items(), key=lambda kv: (models[kv[0][0]], models[kv[0][1]])
+        )
     ]
     PairCount.objects.bulk_create(rows, batch_size=BULK_SIZE)
     return len(rows)
 
 
-def _store_records(result: Any, *, ids: np.ndarray, batch: ImportBatch, category: str) -> int:
-    battles = result.battles
-    now = timezone.now()
-    a_ids = ids[battles.a].tolist()
-    b_ids = ids[battles.b].tolist()
-    outcomes = [OUTCOMES[o] for o in battles.outcome.tolist()]
-    stamps = (
-        [datetime.fromtimestamp(t, tz=UTC) for t in battles.tstamp.tolist()]
-        if battles.tstamp is not None
-        else None
+def _record_columns(
+    block: BattleBlock, *, ids: np.ndarray, category: str, now: datetime
+) -> tuple[list[int], list[int], list[str], list[str], list[bool], list[datetime], list[Any]]:
+    """The per-row values both record writers store: the one definition of a stored record."""
+    assert block.tstamp is not None and block.anony is not None and block.category is not None
+    a_ids = ids[block.a].tolist()
+    b_ids = ids[block.b].tolist()
+    outcomes = [OUTCOMES[o] for o in block.outcome.tolist()]
+    categories = [c or category for c in block.category.tolist()]
+    stamps = [
+        now if t != t else datetime.fromtimestamp(t, tz=UTC)  # NaN: the record has no tstamp
+        for t in block.tstamp.tolist()
+    ]
+    meta = block.conv_metadata.tolist() if block.conv_metadata is not None else [None] * len(a_ids)
+    return a_ids, b_ids, outcomes, categories, block.anony.tolist(), stamps, meta
+
+
+def _write_records_plain(
+    block: BattleBlock, *, ids: np.ndarray, batch_id: int, category: str, now: datetime
+) -> int:
+    """``bulk_create`` in blocks of :data:`BULK_SIZE`: any database."""
+    a_ids, b_ids, outcomes, categories, anony, stamps, meta = _record_columns(
+        block, ids=ids, category=category, now=now
     )
-    anony = result.anony.tolist()
-    categories = [c or category for c in result.category.tolist()]
-    conv_metadata = result.conv_metadata.tolist()
-    total = len(battles)
-    for start in range(0, total, BULK_SIZE):
-        stop = min(start + BULK_SIZE, total)
-        Battle.objects.bulk_create(
-            [
-                Battle(
-                    model_a_id=a_ids[i],
-                    model_b_id=b_ids[i],
-                    outcome=outcomes[i],
-                    source=Source.IMPORT,
-                    category=categories[i],
-                    anony=anony[i],
-                    tstamp=stamps[i] if stamps is not None else now,
-                    batch=batch,
-                    conv_metadata=conv_metadata[i],
-                )
-                for i in range(start, stop)
-            ]
+    Battle.objects.bulk_create(
+        [
+            Battle(
+                model_a_id=a,
+                model_b_id=b,
+                outcome=o,
+                source=Source.IMPORT,
+                category=c,
+                anony=an,
+                tstamp=t,
+                batch_id=batch_id,
+                conv_metadata=cm,
+            )
+            for a, b, o, c, an, t, cm in zip(
+                a_ids, b_ids, outcomes, categories, anony, stamps, meta, strict=True
+            )
+        ],
+        batch_size=BULK_SIZE,
+    )
+    return len(a_ids)
+
+
+_COPY_COLUMNS = (
+    "model_a_id",
+    "model_b_id",
+    "outcome",
+    "source",
+    "category",
+    "anony",
+    "judge",
+    "tstamp",
+    "batch_id",
+    "conv_metadata",
+)
+
+
+def _copy_text(value: str) -> str:
+    """``value`` as a field of COPY's text format (the reader refuses control characters)."""
+    return value.replace("\\", "\\\\")
+
+
+def _write_records_copy(
+    block: BattleBlock, *, ids: np.ndarray, batch_id: int, category: str, now: datetime
+) -> int:
+    """PostgreSQL ``COPY ... FROM STDIN`` (text format): one statement per block."""
+    a_ids, b_ids, outcomes, categories, anony, stamps, meta = _record_columns(
+        block, ids=ids, category=category, now=now
+    )
+    table = connection.ops.quote_name(Battle._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in _COPY_COLUMNS)
+    escaped = {c: _copy_text(c) for c in set(categories)}
+    source = _copy_text(str(Source.IMPORT))
+    tail = f"\t\t%s\t{batch_id}\t%s\n"
+    text = "".join(
+        f"{a}\t{b}\t{o}\t{source}\t{escaped[c]}\t{'t' if an else 'f'}"
+        + tail % (t.isoformat(), "\\N" if cm is None else _copy_text(json.dumps(cm)))
+        for a, b, o, c, an, t, cm in zip(
+            a_ids, b_ids, outcomes, categories, anony, stamps, meta, strict=True
         )
-    return total
+    )
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg cursor under Django's wrapper
+        with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+            copy.write(text.encode("utf-8"))
+    return len(a_ids)
+
+
+RECORD_WRITERS: dict[str, Callable[..., int]] = {
+    "copy": _write_records_copy,
+    "plain": _write_records_plain,
+}
 
 
 # --------------------------------------------------------------------------- export

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from django.utils import timezone
 from arena.exceptions import ApplicationError, Conflict
 from arena.models import Battle, BattleServe, Generation, Match, Outcome, Source, Vote
 from arena.selectors.prompts import match_prompt_shown
-from arena.services import leaderboard
+from arena.services import leaderboard, votes_fast
 from clients import SIM_MARKER
 
 TOKEN_SALT = "ludus.battle-token"
@@ -230,7 +231,16 @@ def _schedule_rebuild() -> None:
     leaderboard.leaderboard_schedule_rebuild()
 
 
-def _serve_for_vote(*, serve_id: int, nonce: str) -> tuple[Any, ...] | None:
+def vote_sql_fast() -> bool:
+    """Whether votes are read and written by :mod:`arena.services.votes_fast`.
+
+    Only on PostgreSQL and with ``settings.LUDUS_VOTES_FAST_SQL``; otherwise by the ORM twins
+    below, which have the same effects.
+    """
+    return settings.LUDUS_VOTES_FAST_SQL and transaction.get_connection().vendor == "postgresql"
+
+
+def serve_for_vote_orm(*, serve_id: int, nonce: str) -> tuple[Any, ...] | None:
     """The serve row (locked) with its match's competitors and categories, or ``None``."""
     return (
         BattleServe.objects.select_for_update(of=("self",))
@@ -252,7 +262,7 @@ def _serve_for_vote(*, serve_id: int, nonce: str) -> tuple[Any, ...] | None:
     )
 
 
-def _write_vote(
+def write_vote_orm(
     *,
     serve_id: int,
     match_id: int,
@@ -262,13 +272,13 @@ def _write_vote(
     ip_hash: str,
     outcome: str,
     category: str,
+    now: datetime,
     conv_metadata: dict[str, Any] | None = None,
 ) -> tuple[Vote, Battle]:
     """Write the Vote, its human Battle, the serve's ``voted_at`` and the match's vote count.
 
     Runs inside the caller's transaction.
     """
-    now = timezone.now()
     vote = Vote.objects.create(
         match_id=match_id,
         serve_id=serve_id,
@@ -321,13 +331,17 @@ def vote_record(*, token: str, choice: str, voter_hash: str, ip_hash: str = "") 
             },
         )
     serve_id, nonce = battle_token_read(token=token)
+    if vote_sql_fast():
+        serve_for_vote, write_vote = votes_fast.serve_for_vote, votes_fast.write_vote
+    else:
+        serve_for_vote, write_vote = serve_for_vote_orm, write_vote_orm
     problem: ApplicationError | None = None
     try:
         # No savepoint: inside a caller's transaction (the Idempotency-Key record) this joins
         # it. Refusals leave the block normally (nothing written) and are raised after it, so
         # they never poison the caller's transaction.
         with transaction.atomic(savepoint=False):
-            row = _serve_for_vote(serve_id=serve_id, nonce=nonce)
+            row = serve_for_vote(serve_id=serve_id, nonce=nonce)
             if row is None:
                 problem = ApplicationError(
                     "This battle token is not valid.",
@@ -349,7 +363,7 @@ def vote_record(*, token: str, choice: str, voter_hash: str, ip_hash: str = "") 
             else:
                 _, _, swapped, match_id, a_id, b_id, a_name, b_name, prompt_cat, set_cat, meta = row
                 outcome = _outcome_for(choice, swapped=swapped)
-                vote, battle = _write_vote(
+                vote, battle = write_vote(
                     serve_id=serve_id,
                     match_id=match_id,
                     a_id=a_id,
@@ -359,6 +373,7 @@ def vote_record(*, token: str, choice: str, voter_hash: str, ip_hash: str = "") 
                     outcome=outcome,
                     category=prompt_cat or set_cat or "general",
                     conv_metadata=meta,
+                    now=timezone.now(),
                 )
                 transaction.on_commit(_schedule_rebuild)
     except (

@@ -58,7 +58,8 @@ class _RawCSV(RawFileParser):
 
 def _too_large(size: int) -> ApplicationError:
     return ApplicationError(
-        f"The file is {size} bytes; the limit is {import_max_bytes()} bytes (LUDUS_IMPORT_MAX_BYTES). "
+        f"The file is {size} bytes; the limit is {import_max_bytes()} bytes "
+        "(LUDUS_IMPORT_MAX_BYTES). "
         "Nothing was imported.",
         code="too_large",
         status=413,
@@ -131,7 +132,10 @@ class BattleExportView(APIView):
             (200, "application/x-ndjson"): OpenApiTypes.STR,
             (200, "text/csv"): OpenApiTypes.STR,
         },
-        summary="Stream the battles (or exactly those behind ?snapshot=<id>) as JSON Lines, CSV or pair counts",
+        summary=(
+            "Stream the battles (or exactly those behind ?snapshot=<id>) as JSON Lines, CSV "
+            "or pair counts"
+        ),
     )
     def get(self, request: Request) -> StreamingHttpResponse:
         query = ExportQuerySerializer(data=request.query_params)

@@ -1,4 +1,7 @@
-"""``manage.py export_battles [--format jsonl|csv|pairs] [--source S] [--category C] [--snapshot ID] [-o FILE]``."""
+"""``manage.py export_battles``: the stored battles as a file.
+
+``[--format jsonl|csv|pairs] [--source S] [--category C] [--snapshot ID] [-o FILE]``
+"""
 
 from __future__ import annotations
 
@@ -21,7 +24,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--snapshot",
             type=int,
-            help="A leaderboard snapshot id: exactly the battles it was computed from (not with --source/--category).",
+            help=(
+                "A leaderboard snapshot id: exactly the battles it was computed from "
+                "(not with --source/--category)."
+            ),
         )
         parser.add_argument("-o", "--output", help="Write to this file instead of stdout.")
 
