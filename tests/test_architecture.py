@@ -315,15 +315,6 @@ def test_core_imports_no_upper_layer(project):
     assert found == [], "core imports an upper layer:\n" + "\n".join(found)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "1 cycle remains, from the h/sampling merge: arena.selectors.leaderboard <-> "
-        "arena.services.arena_mode (leaderboard_sampling_add / leaderboard_get, both lazy "
-        "imports). The leaderboard cycle of the scale engineer is gone. Remove this mark when "
-        "it is gone"
-    ),
-)
 def test_no_import_cycles(project):
     _, graph = project
     cycles = strongly_connected(graph)

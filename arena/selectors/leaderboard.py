@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from arena.models import LeaderboardSnapshot
+from arena.selectors.sampling import arena_sampling
 from arena.services.leaderboard import (
     ALL_CATEGORIES,
     ETAG_MEMO,
@@ -91,8 +92,6 @@ def leaderboard_sampling_add(data: dict[str, Any]) -> dict[str, Any]:
     """Add sampling to a target to a snapshot dict: ``data["sampling"]`` (the rule and the ids
     still sampled, ``None`` on boards the arena does not sample from) and each row's
     ``sampling`` flag (``None`` there too)."""
-    from arena.services.arena_mode import arena_sampling
-
     sampling = arena_sampling(data)
     data["sampling"] = sampling
     sampled = set(sampling["sampling"]) if sampling is not None else None

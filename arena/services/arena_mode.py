@@ -21,10 +21,11 @@ from django.db import transaction
 from django.db.models import Count, Q
 
 from arena.models import Battle, Competitor, Entry, Match, Tournament
+from arena.selectors.leaderboard import leaderboard_get
 from arena.selectors.prompts import prompts_for_open_arena
+from arena.selectors.sampling import arena_sampling_status, board_arrays
 from arena.services.dispatch import dispatch
 from clients import sim_seed
-from ranking.matchmaking import SamplingStatus, sampling_status
 
 log = logging.getLogger(__name__)
 
@@ -50,72 +51,6 @@ def _pair_counts(ids: list[int], index: dict[int, int], battles: Any) -> np.ndar
     return pc
 
 
-def _board_arrays(
-    ids: list[int], board: dict[str, Any]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    index = {cid: i for i, cid in enumerate(ids)}
-    m = len(ids)
-    rating = np.full(m, np.nan)
-    lower = np.full(m, np.nan)
-    upper = np.full(m, np.nan)
-    n = np.zeros(m)
-    for row in board.get("ratings", []):
-        i = index.get(row.get("competitor_id"))
-        if i is None:
-            continue
-        rating[i] = row["rating"]
-        lower[i] = row["lower"] if row.get("lower") is not None else np.nan
-        upper[i] = row["upper"] if row.get("upper") is not None else np.nan
-        n[i] = row.get("battles") or 0
-    return rating, lower, upper, n
-
-
-#: The board the open arena samples from, and on which it marks the models still sampled.
-ARENA_BOARD = ("bt", "combined", "all")
-
-
-def arena_sampling_status(*, competitor_ids: list[int], board: dict[str, Any]) -> SamplingStatus:
-    """Sampling to a target on ``board`` (the arena's Bradley-Terry board, as a dict).
-
-    A model is still sampled while its interval is wider than ``LUDUS_ARENA_TARGET_WIDTH``
-    (or has an open side, or the model is not on the board yet); a pair's order is settled
-    when the interval of the difference excludes 0 at ``LUDUS_ARENA_SETTLED_CONFIDENCE``
-    (see ``ranking.matchmaking.sampling_status``, which also keeps the bridges between groups).
-    """
-    rating, lower, upper, _ = _board_arrays(competitor_ids, board)
-    return sampling_status(
-        rating,
-        lower=lower,
-        upper=upper,
-        target_width=settings.LUDUS_ARENA_TARGET_WIDTH,
-        confidence=settings.LUDUS_ARENA_SETTLED_CONFIDENCE,
-        interval_confidence=float((board.get("params") or {}).get("confidence", 0.95)),
-    )
-
-
-def arena_sampling(board: dict[str, Any]) -> dict[str, Any] | None:
-    """What the board says about sampling to a target (``None`` on boards the arena does not
-    sample from): the rule, and the competitor ids of the models still being sampled
-    (withdrawn models never are)."""
-    if (board.get("method"), board.get("source"), board.get("category")) != ARENA_BOARD:
-        return None
-    rows = [
-        r
-        for r in board.get("ratings") or []
-        if r.get("competitor_id") is not None and not r.get("withdrawn")
-    ]
-    ids = [int(r["competitor_id"]) for r in rows]
-    sampled = ids
-    if len(ids) >= 2:
-        status = arena_sampling_status(competitor_ids=ids, board=board)
-        sampled = [cid for cid, on in zip(ids, status.sampling) if on]
-    return {
-        "target_width": settings.LUDUS_ARENA_TARGET_WIDTH,
-        "settled_confidence": settings.LUDUS_ARENA_SETTLED_CONFIDENCE,
-        "sampling": sampled,
-    }
-
-
 def arena_choose_pairs(
     competitor_ids: list[int],
     k: int,
@@ -125,7 +60,6 @@ def arena_choose_pairs(
     pending: np.ndarray | None = None,
 ) -> list[tuple[int, int]]:
     """``k`` pairs of competitor ids by the matchmaking policy on the current leaderboard."""
-    from arena.selectors.leaderboard import leaderboard_get
     from ranking.matchmaking import pair_scores, select_target_pairs, uniform_pairs
 
     ids = list(competitor_ids)
@@ -136,7 +70,7 @@ def arena_choose_pairs(
         chosen = uniform_pairs(len(ids), k, rng=gen)
     else:
         board = leaderboard_get(method="bt") or {}
-        rating, lower, upper, n = _board_arrays(ids, board)
+        rating, lower, upper, n = board_arrays(ids, board)
         index = {cid: i for i, cid in enumerate(ids)}
         pc = _pair_counts(ids, index, Battle.objects.filter(model_a_id__in=ids, model_b_id__in=ids))
         if pending is not None:
