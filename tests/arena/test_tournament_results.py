@@ -194,7 +194,7 @@ def _hand_count(t: Tournament) -> dict[str, float]:
         elif mt.outcome:
             points[a] += 0.5
             points[b] += 0.5
-    if t.format != Tournament.Format.SINGLE_ELIMINATION:
+    if t.format != "single_elimination":
         for bye in Bye.objects.filter(round__tournament=t).select_related("competitor"):
             points[bye.competitor.name] += bye.points
     return points
