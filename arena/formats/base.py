@@ -35,12 +35,14 @@ class Remaining:
 
     ``steps`` are ``ranking.simulate`` steps; ``survival`` has one entry per round of a format
     that eliminates: who is known to have survived it (1.0 or 0.0 per entrant), ``None`` for
-    rounds the simulation decides. ``alive``: who is still in the field.
+    rounds the simulation decides. ``alive``: who is still in the field. ``contenders``: who
+    competes for first place (``None``: everyone).
     """
 
     steps: list[Any]
     survival: list[list[float] | None]
     alive: list[bool]
+    contenders: list[bool] | None = None
 
 
 class TournamentFormat(abc.ABC):
@@ -88,7 +90,8 @@ class TournamentFormat(abc.ABC):
 
     def standings(self, tournament: Tournament, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``rows`` (points, wins, ... per entrant) in standings order; may add ``tiebreaks``,
-        ``rank`` and ``place``. By default: still in before out, then points, then seed."""
+        ``rank`` (``None``: listed, not ranked) and ``place``. By default: still in before out,
+        then points, then seed."""
         return sorted(
             rows,
             key=lambda r: (
