@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from django.shortcuts import redirect
 
 from arena import models as m
+from arena.formats import format_choices, format_label
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -84,16 +85,30 @@ def _tournament_action(verb: str, service_name: str) -> Any:
     return admin.action(description=f"{verb} the selected tournaments")(action)
 
 
+class FormatFilter(admin.SimpleListFilter):
+    """Filter by the formats of the registry (:func:`arena.formats.format_choices`)."""
+
+    title = "format"
+    parameter_name = "format"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return format_choices()
+
+    def queryset(self, request: HttpRequest, queryset: Any) -> Any:
+        return queryset.filter(format=self.value()) if self.value() else queryset
+
+
 @admin.register(m.Tournament)
 class TournamentAdmin(admin.ModelAdmin):
     """Tournaments are created through the staff form (validated by the tournament service) and
     controlled with the actions here; after creation only the name can change by hand."""
 
-    list_display = ["name", "format", "status", "created_at", "started_at", "finished_at"]
-    list_filter = ["format", "status"]
+    list_display = ["name", "format_name", "status", "created_at", "started_at", "finished_at"]
+    list_filter = [FormatFilter, "status"]
     search_fields = ["name"]
+    exclude = ["format"]
     readonly_fields = [
-        "format",
+        "format_name",
         "status",
         "config",
         "judge_pipeline",
@@ -112,6 +127,10 @@ class TournamentAdmin(admin.ModelAdmin):
         _tournament_action("Resumed", "tournament_resume"),
         _tournament_action("Cancelled", "tournament_cancel"),
     ]
+
+    @admin.display(description="format", ordering="format")
+    def format_name(self, obj: m.Tournament) -> str:
+        return format_label(obj.format)
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> Any:
         return redirect("staff-tournament-new")

@@ -950,6 +950,7 @@ def simulate_rest(
     points: ArrayLike,
     steps: Sequence[Step],
     alive: ArrayLike | None = None,
+    contenders: ArrayLike | None = None,
     iterations: int = 20_000,
     rng: Rng = None,
 ) -> RestPrediction:
@@ -965,6 +966,10 @@ def simulate_rest(
         What remains, in order.
     alive : array_like of bool, shape (M,), optional
         Models still in (default all).
+    contenders : array_like of bool, shape (M,), optional
+        Models that compete for first place (default all): ``p_win`` is the share of
+        first place among them by points, and 0 for the others (a gauntlet's reference,
+        which plays every game, is not ranked with the models it meets).
     iterations : int, default 20_000
         Simulated continuations.
     rng : int, Generator or None
@@ -983,6 +988,9 @@ def simulate_rest(
     alive0 = np.ones(m, dtype=bool) if alive is None else np.asarray(alive, dtype=bool)
     if alive0.shape != (m,):
         raise InputError(f"alive must have {m} entries, one per model")
+    compete = np.ones(m, dtype=bool) if contenders is None else np.asarray(contenders, dtype=bool)
+    if compete.shape != (m,) or not compete.any():
+        raise InputError(f"contenders must have {m} entries, one per model, at least one true")
     n = _check_iterations(iterations) if steps else 1
     gen = as_rng(rng)
     pts = np.broadcast_to(start, (n, m)).copy()
@@ -1056,7 +1064,7 @@ def simulate_rest(
     if champion is not None:
         p_win = np.bincount(champion, minlength=m) / n
     else:
-        p_win = _first_share(pts).mean(axis=0)
+        p_win = _first_share(np.where(compete, pts, -np.inf)).mean(axis=0)
     p_alive = np.stack(snapshots, axis=1) if snapshots else np.zeros((m, 0))
     return RestPrediction(
         expected_score=mean,

@@ -85,7 +85,7 @@ class TournamentFactory(factory.django.DjangoModelFactory):
         model = m.Tournament
 
     name = factory.Sequence(lambda n: f"tournament-{n}")
-    format = m.Tournament.Format.ROUND_ROBIN
+    format = "round_robin"
 
 
 class MatchFactory(factory.django.DjangoModelFactory):

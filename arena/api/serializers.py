@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from arena.formats import format_choices
 from arena.models import ApiKey, Competitor, Match, Outcome, Tournament
 from arena.services.battles_io import EXPORT_FORMATS, IMPORT_FORMATS
 from arena.services.votes import VOTE_CHOICES
@@ -240,6 +241,7 @@ class CompetitorStatsSerializer(serializers.Serializer):
 
 
 class TournamentSerializer(serializers.ModelSerializer):
+    format = serializers.ChoiceField(choices=format_choices(), read_only=True)
     created_by = serializers.SerializerMethodField()
     competitors = serializers.SerializerMethodField()
     prompt_sets: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
@@ -282,7 +284,7 @@ class TournamentDetailSerializer(TournamentSerializer):
 
 class TournamentCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    format = serializers.ChoiceField(choices=Tournament.Format.choices)
+    format = serializers.ChoiceField(choices=format_choices())
     competitors = serializers.ListField(
         child=serializers.CharField(max_length=100),
         min_length=2,

@@ -14,12 +14,22 @@ from arena.formats.base import (
     Remaining,
     RoundPairing,
     TournamentFormat,
+    format_choices,
     format_get,
     format_kinds,
+    format_label,
 )
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name != "base":
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["Remaining", "RoundPairing", "TournamentFormat", "format_get", "format_kinds"]
+__all__ = [
+    "Remaining",
+    "RoundPairing",
+    "TournamentFormat",
+    "format_choices",
+    "format_get",
+    "format_kinds",
+    "format_label",
+]

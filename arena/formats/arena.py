@@ -31,7 +31,8 @@ from ranking.simulate import FixedRound, RandomRound
 
 
 class Arena(TournamentFormat):
-    kind = Tournament.Format.ARENA
+    kind = "arena"
+    label = "Open arena"
     options = frozenset({"battles", "batch", "policy"})
     help = '{"battles": 200, "batch": 10, "policy": "active"} — or "random" pairs'
 

@@ -35,18 +35,24 @@ class Remaining:
 
     ``steps`` are ``ranking.simulate`` steps; ``survival`` has one entry per round of a format
     that eliminates: who is known to have survived it (1.0 or 0.0 per entrant), ``None`` for
-    rounds the simulation decides. ``alive``: who is still in the field.
+    rounds the simulation decides. ``alive``: who is still in the field. ``contenders``: who
+    competes for first place (``None``: everyone).
     """
 
     steps: list[Any]
     survival: list[list[float] | None]
     alive: list[bool]
+    contenders: list[bool] | None = None
 
 
 class TournamentFormat(abc.ABC):
-    """One tournament format. Subclasses set :attr:`kind`, :attr:`options`, :attr:`help`."""
+    """One tournament format. Subclasses set :attr:`kind`, :attr:`label`, :attr:`options`,
+    :attr:`help`."""
 
+    #: The value stored in ``Tournament.format`` and accepted by the API, forms and commands.
     kind: ClassVar[str]
+    #: The name shown to people.
+    label: ClassVar[str]
     #: Format-specific ``config`` keys (``forfeit_after`` and ``reuse_published_prompts``
     #: are common to every format and checked by the service).
     options: ClassVar[frozenset[str]] = frozenset()
@@ -84,7 +90,8 @@ class TournamentFormat(abc.ABC):
 
     def standings(self, tournament: Tournament, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """``rows`` (points, wins, ... per entrant) in standings order; may add ``tiebreaks``,
-        ``rank`` and ``place``. By default: still in before out, then points, then seed."""
+        ``rank`` (``None``: listed, not ranked) and ``place``. By default: still in before out,
+        then points, then seed."""
         return sorted(
             rows,
             key=lambda r: (
@@ -134,8 +141,19 @@ def format_get(kind: str) -> TournamentFormat:
 
 
 def format_kinds() -> tuple[str, ...]:
-    """The registered formats, in registration order."""
-    return tuple(_REGISTRY)
+    """The registered formats, sorted (registration order follows imports, so is not used)."""
+    return tuple(sorted(_REGISTRY))
+
+
+def format_choices() -> list[tuple[str, str]]:
+    """``(kind, label)`` of every registered format, for choice fields and filters."""
+    return [(kind, _REGISTRY[kind].label) for kind in format_kinds()]
+
+
+def format_label(kind: str) -> str:
+    """The label of ``kind``; an unregistered kind (a format since removed) shows as itself."""
+    fmt = _REGISTRY.get(kind)
+    return fmt.label if fmt is not None else kind
 
 
 # --------------------------------------------------------------------------- shared helpers

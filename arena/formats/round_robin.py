@@ -27,7 +27,8 @@ from ranking.simulate import FixedRound
 
 
 class RoundRobin(TournamentFormat):
-    kind = Tournament.Format.ROUND_ROBIN
+    kind = "round_robin"
+    label = "Round robin"
     page_view = "crosstable"
     options = frozenset({"bye_points"})
     help = '{"bye_points": 0} — points for the bye with an odd number of entrants (0, 0.5 or 1)'
@@ -89,7 +90,8 @@ class RoundRobin(TournamentFormat):
 
 
 class DoubleRoundRobin(RoundRobin):
-    kind = Tournament.Format.DOUBLE_ROUND_ROBIN
+    kind = "double_round_robin"
+    label = "Double round robin"
     help = '{"bye_points": 0} — every pair meets twice, once with each side first'
     double = True
 

@@ -63,7 +63,8 @@ def bracket_state_for(tournament: Tournament) -> BracketState:
 
 
 class SingleElimination(TournamentFormat):
-    kind = Tournament.Format.SINGLE_ELIMINATION
+    kind = "single_elimination"
+    label = "Seeded single elimination"
     page_view = "bracket"
     options = frozenset({"third_place"})
     help = '{"third_place": false} — whether the semi-final losers play for third place'

@@ -82,7 +82,8 @@ def tiebreak_standings(
 
 
 class Swiss(TournamentFormat):
-    kind = Tournament.Format.SWISS
+    kind = "swiss"
+    label = "Swiss system"
     options = frozenset({"system", "rounds"})
     help = '{"rounds": 5, "system": "dutch"} — "dutch" (FIDE Dutch pairing) or "random"'
     tiebreaks = ("BH-C1", "BH", "SB", "DE", "WIN")

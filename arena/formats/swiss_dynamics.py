@@ -30,7 +30,8 @@ from ranking.simulate import Cut, FixedRound, ScoreRound
 
 
 class SwissDynamics(TournamentFormat):
-    kind = Tournament.Format.SWISS_DYNAMICS
+    kind = "swiss_dynamics"
+    label = "Benchmark-sequence Swiss (with eliminations)"
     failure_sensitivity = True
     options = frozenset({"rounds", "eliminate"})
     help = (

@@ -151,6 +151,7 @@ def tournament_predict(*, tournament: Tournament) -> dict[str, Any]:
         points=[points[e.competitor_id] for e in entries],
         steps=rest_of.steps,
         alive=rest_of.alive,
+        contenders=rest_of.contenders,
         iterations=PREDICTION_ITERATIONS,
         rng=sim_seed(tournament.seed, "predict") % 2**63,
     )

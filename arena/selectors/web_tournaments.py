@@ -18,7 +18,7 @@ from django.core.cache import cache
 from django.db.models import Count, Q
 
 from arena import models as m
-from arena.formats import format_get
+from arena.formats import format_get, format_label
 from arena.formats.single_elimination import bracket_advancer
 from arena.selectors import content_key
 from arena.selectors.leaderboard import leaderboard_get
@@ -48,7 +48,7 @@ def tournament_list_rows() -> list[dict[str, Any]]:
             {
                 "id": t.id,
                 "name": t.name,
-                "format": t.get_format_display(),
+                "format": format_label(t.format),
                 "status": t.status,
                 "status_label": t.get_status_display(),
                 "entries": t.n_entries,
@@ -142,6 +142,7 @@ def tournament_page_data(*, tournament: m.Tournament) -> dict[str, Any]:
         "config": tournament.config,
     }
     rules = format_get(tournament.format)
+    data["format_label"] = rules.label
     data["format_partial"] = f"arena/formats/{tournament.format}.html"
     if rules.page_view == "bracket":
         data["bracket"] = _bracket(entries, rounds, matches)

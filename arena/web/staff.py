@@ -17,18 +17,18 @@ from django.shortcuts import redirect, render
 
 from arena import models as m
 from arena.exceptions import ApplicationError
-from arena.formats import format_get
+from arena.formats import format_choices, format_get, format_kinds
 from arena.selectors.leaderboard import leaderboard_get
 from arena.web.views import csp
 from clients import PIPELINE_KEYS
 
 #: Each format's ``config`` example, in the form's order (:attr:`TournamentFormat.help`).
-CONFIG_HELP = {kind: format_get(kind).help for kind in m.Tournament.Format.values}
+CONFIG_HELP = {kind: format_get(kind).help for kind in format_kinds()}
 
 
 class TournamentConfigForm(forms.Form):
     name = forms.CharField(max_length=200)
-    format = forms.ChoiceField(choices=m.Tournament.Format.choices)
+    format = forms.ChoiceField(choices=format_choices)
     competitors = forms.ModelMultipleChoiceField(
         queryset=m.Competitor.objects.filter(status=m.Competitor.Status.ACTIVE).order_by("name"),
         widget=forms.CheckboxSelectMultiple,

@@ -90,6 +90,8 @@ def _tournament(client, entrants, **over):
         ({"format": "swiss", "config": {"rounds": None}}, "config.rounds"),
         ({"format": "arena", "config": {"battles": None}}, "config.battles"),
         ({"format": "arena", "config": {"batch": None}}, "config.batch"),
+        ({"format": "gauntlet", "config": {"games": None}}, "config.games"),
+        ({"format": "gauntlet", "config": {"block": 0}}, "config.block"),
         ({"config": {"forfeit_after": None}}, "config.forfeit_after"),
     ],
 )

@@ -19,6 +19,7 @@ FORMATS = [
     ("swiss_dynamics", {"rounds": ["pa", "pa", "pa"], "eliminate": [1, 1]}),
     ("single_elimination", {"third_place": True}),
     ("arena", {"battles": 8, "batch": 3}),
+    ("gauntlet", {"games": 2, "block": 2}),
 ]
 
 

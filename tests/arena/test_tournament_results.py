@@ -67,6 +67,8 @@ def _withdraw_after_round_one(t: Tournament, competitor: Competitor) -> None:
         # a bracket of 3: one semi-final (the top seed has a bye) and the final
         ("single_elimination", {}, 2),
         ("arena", {"battles": 5, "batch": 2}, 5),
+        # a gauntlet of 3, two games: the first seed meets the other two twice
+        ("gauntlet", {"games": 2}, 4),
     ],
 )
 def test_a_model_withdrawn_before_the_start_never_plays(field, prompts, fmt, config, games):
@@ -177,6 +179,8 @@ FORMATS = [
     ("single_elimination", 6, {"third_place": True}, 6.0),
     # 9 battles
     ("arena", 4, {"battles": 9, "batch": 6}, 9.0),
+    # the first seed meets 3 challengers twice, 2 a round: 6 games in 4 rounds
+    ("gauntlet", 4, {"games": 2, "block": 2}, 6.0),
 ]
 
 
@@ -194,7 +198,7 @@ def _hand_count(t: Tournament) -> dict[str, float]:
         elif mt.outcome:
             points[a] += 0.5
             points[b] += 0.5
-    if t.format != Tournament.Format.SINGLE_ELIMINATION:
+    if t.format != "single_elimination":
         for bye in Bye.objects.filter(round__tournament=t).select_related("competitor"):
             points[bye.competitor.name] += bye.points
     return points

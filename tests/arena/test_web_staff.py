@@ -108,6 +108,39 @@ def test_admin_add_goes_to_the_validated_form_and_actions_call_the_service(staff
     assert staff_client.get(f"/admin/arena/tournament/{t.id}/change/").status_code == 200
 
 
+def test_every_entry_point_takes_its_format_choices_from_the_registry(staff_client, setup):
+    """The staff form, the admin filter and label, and run_tournament list the registered formats
+    (each format module's ``kind``), and refuse other names."""
+    import importlib
+    import pkgutil
+
+    from django.core.management import CommandError, call_command
+
+    import arena.formats
+    from arena.formats import TournamentFormat
+    from arena.web.staff import TournamentConfigForm
+
+    declared = set()
+    for info in pkgutil.iter_modules(arena.formats.__path__):
+        module = importlib.import_module(f"arena.formats.{info.name}")
+        for obj in vars(module).values():
+            if isinstance(obj, type) and issubclass(obj, TournamentFormat) and "kind" in vars(obj):
+                declared.add(obj.kind)
+    assert {"round_robin", "swiss", "arena"} <= declared
+    form_kinds = {k for k, _ in TournamentConfigForm().fields["format"].choices}
+    assert form_kinds == declared
+
+    comps, ps = setup
+    _post(staff_client, comps, ps)
+    m.Tournament.objects.create(name="Other", format="round_robin")
+    page = staff_client.get("/admin/arena/tournament/?format=swiss").content.decode()
+    assert "Cup" in page and "Other" not in page and "Swiss system" in page
+    with pytest.raises(CommandError, match="invalid choice: 'poker'"):
+        call_command(
+            "run_tournament", "T", "--format", "poker", "--competitors", "a,b", "--prompt-sets", "p"
+        )
+
+
 def test_admin_edit_of_a_match_keeps_votes_counted_meanwhile(staff_client):
     from django.contrib.admin.sites import site
     from django.test import RequestFactory

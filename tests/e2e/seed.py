@@ -99,7 +99,7 @@ def _match(
 def seed_single_elimination(rng: np.random.Generator, comps: list[m.Competitor]) -> m.Tournament:
     from ranking.bracket import seed_slots
 
-    t = _tournament("Demo knockout", m.Tournament.Format.SINGLE_ELIMINATION, comps[:8])
+    t = _tournament("Demo knockout", "single_elimination", comps[:8])
     entrants = [e.competitor for e in t.entries.order_by("seed")]
     alive = [entrants[s] for s in seed_slots(8)]
     number = 1
@@ -164,7 +164,7 @@ def seed_swiss(
 
 
 def seed_round_robin(rng: np.random.Generator, comps: list[m.Competitor]) -> m.Tournament:
-    t = _tournament("Demo round robin", m.Tournament.Format.ROUND_ROBIN, comps[:5])
+    t = _tournament("Demo round robin", "round_robin", comps[:5])
     players = [e.competitor for e in t.entries.order_by("seed")]
     rnd = m.Round.objects.create(
         tournament=t, number=1, status=m.Round.Status.COMPLETE, completed_at=timezone.now()
@@ -205,7 +205,7 @@ def seed_swiss_dynamics(rng: np.random.Generator, comps: list[m.Competitor]) -> 
         rng,
         comps[:8],
         name="Demo benchmark Swiss",
-        fmt=m.Tournament.Format.SWISS_DYNAMICS,
+        fmt="swiss_dynamics",
         rounds=3,
         results=results,
     )
@@ -249,12 +249,12 @@ def seed_vote_battles(rng: np.random.Generator, comps: list[m.Competitor], *, n:
 
 TOURNAMENTS: tuple[tuple[str, str, int, dict[str, Any]], ...] = (
     # name, format, number of entrants (strongest first), config
-    ("Demo knockout", m.Tournament.Format.SINGLE_ELIMINATION, 8, {}),
-    ("Demo Swiss", m.Tournament.Format.SWISS, 9, {"rounds": 4}),
-    ("Demo round robin", m.Tournament.Format.ROUND_ROBIN, 5, {}),
+    ("Demo knockout", "single_elimination", 8, {}),
+    ("Demo Swiss", "swiss", 9, {"rounds": 4}),
+    ("Demo round robin", "round_robin", 5, {}),
     (
         "Demo benchmark Swiss",
-        m.Tournament.Format.SWISS_DYNAMICS,
+        "swiss_dynamics",
         8,
         {"rounds": ["demo-coding", "demo-writing", "demo-math"], "eliminate": [2, 2]},
     ),
@@ -302,9 +302,7 @@ def seed_all(*, rebuild: bool = True, with_service: bool = True) -> dict[str, in
         else:
             with transaction.atomic():
                 seed_single_elimination(rng, comps)
-                seed_swiss(
-                    rng, comps[:9], name="Demo Swiss", fmt=m.Tournament.Format.SWISS, rounds=4
-                )
+                seed_swiss(rng, comps[:9], name="Demo Swiss", fmt="swiss", rounds=4)
                 seed_round_robin(rng, comps)
                 seed_swiss_dynamics(rng, comps)
         with transaction.atomic():

@@ -45,6 +45,27 @@ def test_fixed_games_add_their_win_probabilities():
     assert res.expected_score.sum() == pytest.approx(points.sum() + 5 + 0.5, abs=1e-9)
 
 
+def test_first_place_is_shared_among_the_contenders_only():
+    # With nothing left, the non-contender's lead does not count: 1 and 2 share first.
+    res = simulate_rest(_p(R), points=[5, 1, 1, 0, 0, 0], steps=[], contenders=[0, 1, 1, 1, 1, 1])
+    assert_allclose(res.p_win, [0, 0.5, 0.5, 0, 0, 0])
+    # 0 plays 1 and 2; P(1 beats 0) = 0.7, P(2 beats 0) = 0.4, independent. By hand:
+    # both win 0.28 (shared), only 1 wins 0.42, only 2 wins 0.12, neither 0.18 (shared):
+    # p_win(1) = 0.14 + 0.42 + 0.09 = 0.65, p_win(2) = 0.14 + 0.12 + 0.09 = 0.35.
+    p = np.full((3, 3), 0.5)
+    p[1, 0], p[0, 1], p[2, 0], p[0, 2] = 0.7, 0.3, 0.4, 0.6
+    res = simulate_rest(
+        p,
+        points=[0, 0, 0],
+        steps=[FixedRound(pairs=((0, 1), (2, 0)))],
+        contenders=[False, True, True],
+        iterations=200_000,
+        rng=2,
+    )
+    assert_allclose(res.p_win, [0, 0.65, 0.35], atol=0.005)
+    assert_allclose(res.expected_score, [0.3 + 0.6, 0.7, 0.4], atol=0.005)
+
+
 @pytest.mark.parametrize("m,bye", [(6, 1.0), (5, 1.0), (7, 0.0)])
 def test_score_rounds_play_every_model_still_in(m, bye):
     res = simulate_rest(
@@ -123,3 +144,5 @@ def test_bad_inputs_name_the_parameter():
         simulate_rest(_p(R), points=[0, 0], steps=[])
     with pytest.raises(InputError, match="alive"):
         simulate_rest(_p(R), points=np.zeros(6), steps=[], alive=[True])
+    with pytest.raises(InputError, match="contenders"):
+        simulate_rest(_p(R), points=np.zeros(6), steps=[], contenders=[False] * 6)

@@ -25,6 +25,7 @@ from arena.api.serializers import (
     TournamentMatchSerializer,
     TournamentSerializer,
 )
+from arena.formats import format_kinds
 from arena.models import Entry, Tournament
 from arena.selectors import tournaments as tournament_selectors
 from arena.services import tournaments as tournament_services
@@ -33,7 +34,7 @@ _STATUS_FILTER = OpenApiParameter(
     "status", str, enum=[s for s, _ in Tournament.Status.choices], description="Filter by status."
 )
 _FORMAT_FILTER = OpenApiParameter(
-    "format", str, enum=[f for f, _ in Tournament.Format.choices], description="Filter by format."
+    "format", str, enum=list(format_kinds()), description="Filter by format."
 )
 
 
@@ -72,7 +73,7 @@ class TournamentViewSet(
             qs = choice_filter(
                 qs,
                 self.request.query_params,
-                {"status": Tournament.Status.values, "format": Tournament.Format.values},
+                {"status": Tournament.Status.values, "format": format_kinds()},
             )
         return qs
 

@@ -7,7 +7,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from arena.exceptions import ApplicationError
-from arena.models import Tournament
+from arena.formats import format_kinds
 from arena.services.tournaments import (
     tournament_create,
     tournament_progress,
@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("name")
-        parser.add_argument("--format", required=True, choices=Tournament.Format.values)
+        parser.add_argument("--format", required=True, choices=format_kinds())
         parser.add_argument(
             "--competitors", required=True, help="comma-separated competitor names, in seed order"
         )
