@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('arena', '0099_style_conv_metadata'),
+        ('arena', '0006_aggregates'),
     ]
 
     operations = [
