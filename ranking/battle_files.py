@@ -859,8 +859,11 @@ class _Coder:
                 list(self.errors),
             )
 
-    def drain(self) -> BattleBlock:
-        """Return the valid battles coded since the last call (codes index ``self.names``)."""
+    def _kept(self) -> tuple[NDArray[Any], ...]:
+        """Return the coded columns, without malformed rows (and zero weights when weighted).
+
+        In the order ``a, b, outcome, tstamp, weight, anony, category, conv_metadata``.
+        """
         cat = np.concatenate
         if self.a:
             a, b, o = cat(self.a), cat(self.b), cat(self.o)
@@ -873,44 +876,34 @@ class _Coder:
             anony, category = np.zeros(0, dtype=bool), np.zeros(0, dtype=object)
             meta = np.zeros(0, dtype=object)
             keep = np.zeros(0, dtype=bool)
+        if self.weighted:
+            keep &= w > 0
+        return a[keep], b[keep], o[keep], t[keep], w[keep], anony[keep], category[keep], meta[keep]
+
+    def drain(self) -> BattleBlock:
+        """Return the valid battles coded since the last call (codes index ``self.names``)."""
+        a, b, o, t, w, anony, category, meta = self._kept()
         for parts in (self.a, self.b, self.o, self.t, self.w, self.keep, self.bad):
             parts.clear()
         self.anony.clear()
         self.category.clear()
         self.meta.clear()
-        if self.weighted:
-            keep &= w > 0
         return BattleBlock(
             models=tuple(self.names),
-            a=a[keep],
-            b=b[keep],
-            outcome=o[keep].astype(np.int8),
-            tstamp=None if self.weighted else t[keep],
-            weight=w[keep] if self.weighted else None,
-            anony=None if self.weighted else anony[keep],
-            category=None if self.weighted else category[keep],
-            conv_metadata=None if self.weighted else meta[keep],
+            a=a,
+            b=b,
+            outcome=o.astype(np.int8),
+            tstamp=None if self.weighted else t,
+            weight=w if self.weighted else None,
+            anony=None if self.weighted else anony,
+            category=None if self.weighted else category,
+            conv_metadata=None if self.weighted else meta,
         )
 
     def finish(self, *, skip_invalid: bool) -> ReadResult:
         if not skip_invalid:
             self.check()
-        cat = np.concatenate
-        if self.a:
-            a, b, o = cat(self.a), cat(self.b), cat(self.o)
-            t, w = cat(self.t), cat(self.w)
-            anony, category, meta = cat(self.anony), cat(self.category), cat(self.meta)
-            keep = cat(self.keep) & ~cat(self.bad)
-        else:
-            a = b = o = np.zeros(0, dtype=np.int64)
-            t = w = np.zeros(0)
-            anony, category = np.zeros(0, dtype=bool), np.zeros(0, dtype=object)
-            meta = np.zeros(0, dtype=object)
-            keep = np.zeros(0, dtype=bool)
-        if self.weighted:
-            keep &= w > 0
-        a, b, o, t, w = a[keep], b[keep], o[keep], t[keep], w[keep]
-        anony, category, meta = anony[keep], category[keep], meta[keep]
+        a, b, o, t, w, anony, category, meta = self._kept()
         names = list(self.names)
         order = sorted(range(len(names)), key=names.__getitem__)
         remap = np.empty(len(names), dtype=np.int32)

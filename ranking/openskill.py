@@ -54,9 +54,8 @@ OPENSKILL_MODELS: dict[str, type] = {
 ORDINAL_Z: float = 3.0
 
 
-def _model_kwargs(
+def _engine_kwargs(
     model: str,
-    *,
     mu: float,
     sigma: float,
     beta: float,
@@ -65,32 +64,8 @@ def _model_kwargs(
     epsilon: float,
     window_size: int,
     limit_sigma: bool,
-) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {
-        "mu": mu,
-        "sigma": sigma,
-        "beta": beta,
-        "kappa": kappa,
-        "tau": tau,
-        "limit_sigma": limit_sigma,
-    }
-    if model.startswith("thurstone"):
-        kwargs["epsilon"] = epsilon
-    if model.endswith("-part"):
-        kwargs["window_size"] = window_size
-    return kwargs
-
-
-def _check_params(
-    model: str,
-    mu: float,
-    sigma: float,
-    beta: float,
-    kappa: float,
-    tau: float,
-    epsilon: float,
-    window_size: int,
-) -> tuple[str, float, float, float, float, float, float, int]:
+) -> tuple[str, dict[str, Any]]:
+    """Check the parameters; return the model name and the keywords of its openskill class."""
     model = check_choice("model", model, tuple(OPENSKILL_MODELS))
     mu = check_finite("mu", mu)
     sigma = check_positive("sigma", sigma)
@@ -108,7 +83,19 @@ def _check_params(
         or window_size < 0
     ):
         raise InputError(f"window_size must be a non-negative integer; got {window_size!r}")
-    return model, mu, sigma, beta, kappa, tau, epsilon, int(window_size)
+    kwargs: dict[str, Any] = {
+        "mu": mu,
+        "sigma": sigma,
+        "beta": beta,
+        "kappa": kappa,
+        "tau": tau,
+        "limit_sigma": limit_sigma,
+    }
+    if model.startswith("thurstone"):
+        kwargs["epsilon"] = epsilon
+    if model.endswith("-part"):
+        kwargs["window_size"] = int(window_size)
+    return model, kwargs
 
 
 def _rate_battles(
@@ -189,9 +176,10 @@ def openskill_rate(
     ----------
     Weng and Lin, "A Bayesian Approximation Method for Online Ranking", JMLR 12 (2011).
     """
-    model, mu, sigma, beta, kappa, tau, epsilon, window_size = _check_params(
-        model, mu, sigma, beta, kappa, tau, epsilon, window_size
+    model, kwargs = _engine_kwargs(
+        model, mu, sigma, beta, kappa, tau, epsilon, window_size, limit_sigma
     )
+    mu, sigma = kwargs["mu"], kwargs["sigma"]
     conf = check_probability("confidence", confidence)
     models = [str(x) for x in battles.models]
     n = len(models)
@@ -226,17 +214,6 @@ def openskill_rate(
         m0, s0 = value
         mus[models.index(name)] = check_finite(f"initial[{name!r}] mu", m0)
         sigmas[models.index(name)] = check_positive(f"initial[{name!r}] sigma", s0)
-    kwargs = _model_kwargs(
-        model,
-        mu=mu,
-        sigma=sigma,
-        beta=beta,
-        kappa=kappa,
-        tau=tau,
-        epsilon=epsilon,
-        window_size=window_size,
-        limit_sigma=limit_sigma,
-    )
     _rate_battles(
         OPENSKILL_MODELS[model](**kwargs), mus, sigmas, a.tolist(), b.tolist(), outcome.tolist()
     )
@@ -314,21 +291,11 @@ def openskill_rank_update(
     dict of str to (float, float)
         A new state: every entry of ``state`` plus the updated models of the vote.
     """
-    model, mu, sigma, beta, kappa, tau, epsilon, window_size = _check_params(
-        model, mu, sigma, beta, kappa, tau, epsilon, window_size
+    model, kwargs = _engine_kwargs(
+        model, mu, sigma, beta, kappa, tau, epsilon, window_size, limit_sigma
     )
+    mu, sigma = kwargs["mu"], kwargs["sigma"]
     entries = _ranking_groups(ranking)
-    kwargs = _model_kwargs(
-        model,
-        mu=mu,
-        sigma=sigma,
-        beta=beta,
-        kappa=kappa,
-        tau=tau,
-        epsilon=epsilon,
-        window_size=window_size,
-        limit_sigma=limit_sigma,
-    )
     engine = OPENSKILL_MODELS[model](**kwargs)
     teams = []
     for name, _ in entries:

@@ -114,37 +114,32 @@ def _shift(result: RatingResult, model: str, value: float) -> RatingResult:
     )
 
 
+def _scale_and_interval(
+    args: argparse.Namespace, anchor: tuple[str, float] | None
+) -> dict[str, Any]:
+    """Return the keywords Elo, Bradley-Terry and style control share (scale, interval)."""
+    return {
+        "scale": args.scale,
+        "base": args.base,
+        "init": args.init,
+        "anchor": anchor,
+        "ci": args.ci,
+        "rounds": args.rounds,
+        "confidence": args.confidence,
+        "rng": args.seed,
+    }
+
+
 def _rate(args: argparse.Namespace, battles: Any, anchor: tuple[str, float] | None) -> RatingResult:
     if args.method == "elo":
         from ranking.elo import elo
 
-        return elo(
-            battles,
-            k=args.k,
-            scale=args.scale,
-            base=args.base,
-            init=args.init,
-            anchor=anchor,
-            ci=args.ci,
-            rounds=args.rounds,
-            confidence=args.confidence,
-            rng=args.seed,
-        )
+        return elo(battles, k=args.k, **_scale_and_interval(args, anchor))
     if args.method == "bt":
         from ranking.bradley_terry import bradley_terry
 
         return bradley_terry(
-            battles,
-            scale=args.scale,
-            base=args.base,
-            init=args.init,
-            l2=args.l2,
-            anchor=anchor,
-            ci=args.ci,
-            rounds=args.rounds,
-            confidence=args.confidence,
-            rng=args.seed,
-            reweight=args.reweight,
+            battles, l2=args.l2, reweight=args.reweight, **_scale_and_interval(args, anchor)
         )
     if args.method == "winrate":
         if anchor is not None:
@@ -184,15 +179,8 @@ def _rate_style(
     return bradley_terry_style(
         read.battles,
         list(meta),
-        scale=args.scale,
-        base=args.base,
-        init=args.init,
         ridge=FASTCHAT_RIDGE if args.l2 is None else 1.0 / args.l2,
-        anchor=anchor,
-        ci=args.ci,
-        rounds=args.rounds,
-        confidence=args.confidence,
-        rng=args.seed,
+        **_scale_and_interval(args, anchor),
     )
 
 
