@@ -13,7 +13,10 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import IO
 
+from ranking.battle_files import Format, ReadResult, read_battles
 from ranking.cli._output import Output, emit
 from ranking.errors import RankingError
 
@@ -41,6 +44,49 @@ def add_output_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", choices=("json", "csv", "table"), default="table")
 
 
+def add_logistic_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--scale 400`` and ``--base 10``: P(i beats j) = 1 / (1 + base^(-(r_i - r_j)/scale))."""
+    parser.add_argument("--scale", type=float, default=400.0)
+    parser.add_argument("--base", type=float, default=10.0)
+
+
+def add_battle_file_options(parser: argparse.ArgumentParser, *, note: str = "") -> None:
+    """Add ``--anonymous-only`` and ``--skip-invalid``, read by :func:`read_battle_file`.
+
+    ``note`` starts both help texts (``"battle input: "`` where the input may be other data).
+    """
+    parser.add_argument(
+        "--anonymous-only",
+        action="store_true",
+        help=f"{note}keep only records whose 'anony' is true",
+    )
+    parser.add_argument(
+        "--skip-invalid",
+        action="store_true",
+        help=f"{note}skip malformed rows (and report how many) instead of failing",
+    )
+
+
+def read_battle_file(
+    source: str | Path | IO[str], args: argparse.Namespace, *, fmt: Format = "auto"
+) -> ReadResult:
+    """Read a battle file as :func:`add_battle_file_options` asked; report skipped rows.
+
+    The count of skipped rows and the first of them go to stderr as a warning.
+    """
+    read = read_battles(
+        source, fmt=fmt, skip_invalid=args.skip_invalid, anonymous_only=args.anonymous_only
+    )
+    if read.skipped:
+        print(
+            f"warning: skipped {read.skipped} malformed row"
+            f"{'s' if read.skipped > 1 else ''} of {read.n_rows} "
+            f"(first: line {read.errors[0][0]}: {read.errors[0][1]})",
+            file=sys.stderr,
+        )
+    return read
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line on ``argv`` (``sys.argv[1:]`` by default); return the exit status.
 
@@ -64,4 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-__all__ = ["Output", "add_output_option", "build_parser", "main"]
+__all__ = [
+    "Output",
+    "add_battle_file_options",
+    "add_logistic_options",
+    "add_output_option",
+    "build_parser",
+    "main",
+    "read_battle_file",
+]

@@ -31,7 +31,7 @@ from ranking.errors import InputError
 
 def register(subparsers: Any) -> None:
     """Add the ``alpharank`` subcommand."""
-    from ranking.cli import add_output_option
+    from ranking.cli import add_battle_file_options, add_output_option
 
     parser = subparsers.add_parser(
         "alpharank",
@@ -69,16 +69,7 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     parser.add_argument("--confidence", type=float, default=0.95)
-    parser.add_argument(
-        "--anonymous-only",
-        action="store_true",
-        help="battle input: keep records whose anony is true",
-    )
-    parser.add_argument(
-        "--skip-invalid",
-        action="store_true",
-        help="battle input: skip malformed rows instead of failing",
-    )
+    add_battle_file_options(parser, note="battle input: ")
     add_output_option(parser)
     parser.set_defaults(handler=run)
 
@@ -125,19 +116,9 @@ def _load(path: str, args: argparse.Namespace) -> tuple[str, Any, Any]:
             f"{path}: a JSON array must be a square matrix (a list of rows) or "
             "a list of battle records"
         )
-    return "battles", _read_battles(path, args), None
+    from ranking.cli import read_battle_file
 
-
-def _read_battles(path: str, args: argparse.Namespace) -> Any:
-    try:
-        from ranking.battle_files import read_battles
-    except ImportError:  # pragma: no cover - the reader ships with ranking.battles
-        raise InputError("battle files need ranking.battle_files.read_battles") from None
-    result = read_battles(path, skip_invalid=args.skip_invalid, anonymous_only=args.anonymous_only)
-    skipped = getattr(result, "skipped", 0)
-    if skipped:
-        print(f"warning: skipped {skipped} invalid row(s)", file=sys.stderr)
-    return result.battles
+    return "battles", read_battle_file(path, args).battles, None
 
 
 def _rows(result: AlphaRankResult) -> list[dict[str, Any]]:

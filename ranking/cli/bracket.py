@@ -165,7 +165,7 @@ def handle(args: argparse.Namespace) -> Output:
 
 def register(subparsers: Any) -> None:
     """Add the ``bracket`` subcommand to ``subparsers``."""
-    from ranking.cli import add_output_option
+    from ranking.cli import add_logistic_options, add_output_option
 
     parser = subparsers.add_parser(
         "bracket",
@@ -185,8 +185,7 @@ def register(subparsers: Any) -> None:
         help="estimate by Monte Carlo with N simulated brackets",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (Monte Carlo)")
-    parser.add_argument("--scale", type=float, default=400.0)
-    parser.add_argument("--base", type=float, default=10.0)
+    add_logistic_options(parser)
     parser.add_argument(
         "--third-place",
         action="store_true",

@@ -57,7 +57,7 @@ def handle(args: argparse.Namespace) -> Output:
 
 def register(subparsers: Any) -> None:
     """Add the ``plan`` subcommand."""
-    from ranking.cli import add_output_option
+    from ranking.cli import add_logistic_options, add_output_option
 
     parser = subparsers.add_parser(
         "plan",
@@ -83,7 +83,6 @@ def register(subparsers: Any) -> None:
         "no information and only add battles",
     )
     parser.add_argument("--tie-rate", type=float, default=0.0, help="expected share of ties")
-    parser.add_argument("--scale", type=float, default=400.0)
-    parser.add_argument("--base", type=float, default=10.0)
+    add_logistic_options(parser)
     add_output_option(parser)
     parser.set_defaults(handler=handle)

@@ -9,8 +9,13 @@ from dataclasses import replace
 from typing import Any
 
 from ranking._validation import parse_anchor
-from ranking.battle_files import FORMATS, ReadResult, read_battles
-from ranking.cli import add_output_option
+from ranking.battle_files import FORMATS, ReadResult
+from ranking.cli import (
+    add_battle_file_options,
+    add_logistic_options,
+    add_output_option,
+    read_battle_file,
+)
 from ranking.cli._output import Output
 from ranking.errors import InputError, RankingWarning
 from ranking.types import RatingResult
@@ -43,16 +48,8 @@ def register(subparsers: Any) -> None:
         default="auto",
         help="input format (default: detected from the content)",
     )
-    parser.add_argument(
-        "--anonymous-only", action="store_true", help="keep only records whose 'anony' is true"
-    )
-    parser.add_argument(
-        "--skip-invalid",
-        action="store_true",
-        help="skip malformed rows (and report how many) instead of failing",
-    )
-    parser.add_argument("--scale", type=float, default=400.0)
-    parser.add_argument("--base", type=float, default=10.0)
+    add_battle_file_options(parser)
+    add_logistic_options(parser)
     parser.add_argument("--init", type=float, default=1000.0)
     parser.add_argument("--anchor", metavar="MODEL=VALUE", help="shift ratings so MODEL has VALUE")
     parser.add_argument("--k", type=float, default=4.0, help="Elo K (default 4)")
@@ -190,16 +187,7 @@ def handle(args: argparse.Namespace) -> Output:
     source: Any = sys.stdin if args.input == "-" else args.input
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RankingWarning)
-        read = read_battles(
-            source, fmt=args.fmt, skip_invalid=args.skip_invalid, anonymous_only=args.anonymous_only
-        )
-        if read.skipped:
-            print(
-                f"warning: skipped {read.skipped} malformed row"
-                f"{'s' if read.skipped > 1 else ''} of {read.n_rows} "
-                f"(first: line {read.errors[0][0]}: {read.errors[0][1]})",
-                file=sys.stderr,
-            )
+        read = read_battle_file(source, args, fmt=args.fmt)
         if len(read.battles) == 0:
             raise InputError(f"{args.input}: no battles to rate")
         style = _rate_style(args, read, anchor) if args.style_control else None
