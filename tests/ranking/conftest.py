@@ -7,12 +7,12 @@ import io
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 from ranking.battle_files import battles_from_records
 from ranking.battles import Battles
@@ -79,13 +79,32 @@ def wikipedia_battles() -> Battles:
     return Battles(tuple(table["competitors"]), i, j, np.zeros(len(i)), weight=wins[i, j])
 
 
+def battles_among_four(*, max_size: int) -> st.SearchStrategy[Battles]:
+    """Hypothesis strategy: 1 to ``max_size`` battles among a, b, c, d, any outcome code.
+
+    Each battle draws its first side, an offset 1-3 to the second (so no self-battle) and
+    an outcome 0-3.
+    """
+    rows = st.lists(
+        st.tuples(st.integers(0, 3), st.integers(1, 3), st.integers(0, 3)),
+        min_size=1,
+        max_size=max_size,
+    )
+
+    def build(drawn: list[tuple[int, int, int]]) -> Battles:
+        a = np.array([r[0] for r in drawn])
+        b = (a + np.array([r[1] for r in drawn])) % 4
+        return Battles(("a", "b", "c", "d"), a, b, [r[2] for r in drawn])
+
+    return rows.map(build)
+
+
 def by_name(result: Any, names: list[str]) -> np.ndarray:
     """Ratings of ``result`` in the order of ``names``."""
     return np.array([result.rating[result.models.index(n)] for n in names])
 
 
-@dataclass(frozen=True)
-class CliRun:
+class CliRun(NamedTuple):
     """What one command line run returned: exit status and the two streams."""
 
     returncode: int
@@ -113,5 +132,20 @@ def run_cli(
             code = exc.code if isinstance(exc.code, int) else 2
         out, err = capsys.readouterr()
         return CliRun(code, out, err)
+
+    return call
+
+
+@pytest.fixture
+def run_on_json(tmp_path: Path, run_cli: Callable[..., CliRun]) -> Callable[..., CliRun]:
+    """``run_on_json(command, doc, *args)``: ``python -m ranking COMMAND FILE ARGS`` in process.
+
+    ``doc`` is written to FILE, as JSON unless it is already a string (for malformed input).
+    """
+
+    def call(command: str, doc: object, *args: str) -> CliRun:
+        path = tmp_path / "in.json"
+        path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+        return run_cli(command, str(path), *args)
 
     return call

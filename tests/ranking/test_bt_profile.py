@@ -100,17 +100,22 @@ SEPARATED = [
 ]
 
 
-def test_core_bounds_equal_a_direct_scipy_profile():
-    battles = _battles(SEPARATED)
+def _separated_sup(battles):
+    """Sup of ℓ on SEPARATED by scipy: 'a' held 60 units above b (its battle then costs 1e-26)."""
     a, b, c, d = (battles.models.index(x) for x in "abcd")
-    # Sup of ℓ: 'a' pushed 60 units above the core's optimum (its battle then costs 1e-26).
     opt = minimize(
         lambda x: -_loglik(battles, np.array([x[0] + 60, x[0], x[1], 0.0])[[a, b, c, d]]),
         [0.0, 0.0],
         method="BFGS",
         options={"gtol": 1e-12},
     )
-    sup = -opt.fun
+    return -opt.fun
+
+
+def test_core_bounds_equal_a_direct_scipy_profile():
+    battles = _battles(SEPARATED)
+    _, b, c, d = (battles.models.index(x) for x in "abcd")
+    sup = _separated_sup(battles)
     result = _fit(battles, ci="profile", **NATURAL)
     for k in (b, c, d):
         lo = _reference_bound(battles, k, [b, c, d], {}, sup, float(result.rating[k]), -1)
@@ -122,13 +127,7 @@ def test_core_bounds_equal_a_direct_scipy_profile():
 def test_one_win_only_has_no_upper_bound_and_a_scipy_lower_bound():
     battles = _battles(SEPARATED)
     a, b, c, d = (battles.models.index(x) for x in "abcd")
-    opt = minimize(
-        lambda x: -_loglik(battles, np.array([x[0] + 60, x[0], x[1], 0.0])[[a, b, c, d]]),
-        [0.0, 0.0],
-        method="BFGS",
-        options={"gtol": 1e-12},
-    )
-    sup = -opt.fun
+    sup = _separated_sup(battles)
     with pytest.warns(RankingWarning, match="open on that side"):
         result = bradley_terry(battles, ci="profile", **NATURAL)
     assert result.upper[a] == math.inf

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -11,18 +12,20 @@ from numpy.testing import assert_allclose
 
 from ranking.cli import main
 
+from .conftest import CliRun
+
 DATA = Path(__file__).resolve().parents[1] / "data"
 REF = json.loads((DATA / "bracket_vectors.json").read_text())["vectors"]["8_player"]
 
 
-def run(
-    tmp_path: Path, doc: object, *args: str, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
-    path = tmp_path / "in.json"
-    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
-    code = main(["bracket", str(path), *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+@pytest.fixture
+def run(run_on_json: Callable[..., CliRun]) -> Callable[..., CliRun]:
+    """``python -m ranking bracket FILE ARGS`` in process, FILE holding ``doc``."""
+
+    def call(doc: object, *args: str) -> CliRun:
+        return run_on_json("bracket", doc, *args)
+
+    return call
 
 
 def entrants() -> dict:
@@ -33,8 +36,8 @@ def entrants() -> dict:
     }
 
 
-def test_exact_json_matches_reference(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(tmp_path, entrants(), "--output", "json", capsys=capsys)
+def test_exact_json_matches_reference(run: Callable[..., CliRun]) -> None:
+    code, out, _ = run(entrants(), "--output", "json")
     assert code == 0
     doc = json.loads(out)
     assert doc["rounds"] == 3
@@ -49,51 +52,29 @@ def test_exact_json_matches_reference(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "stderr" not in doc["entrants"][0]
 
 
-def test_matrix_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_matrix_input(run: Callable[..., CliRun]) -> None:
     r = REF["ratings_by_seed"]
     p = [[0.5 if a == b else 1 / (1 + 10 ** ((b - a) / 400)) for b in r] for a in r]
     doc = {"entrants": [{"name": f"m{i}"} for i in range(8)], "p": p}
-    code, out, _ = run(tmp_path, doc, "--output", "json", capsys=capsys)
+    code, out, _ = run(doc, "--output", "json")
     assert code == 0
     champ = [e["p_reach"][-1] for e in json.loads(out)["entrants"]]
     assert_allclose(champ, REF["P_champion"], atol=1e-12)
 
 
-def test_simulations_report_standard_errors(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, _ = run(
-        tmp_path,
-        entrants(),
-        "--simulations",
-        "20000",
-        "--seed",
-        "3",
-        "--output",
-        "json",
-        capsys=capsys,
-    )
+def test_simulations_report_standard_errors(run: Callable[..., CliRun]) -> None:
+    code, out, _ = run(entrants(), "--simulations", "20000", "--seed", "3", "--output", "json")
     assert code == 0
     doc = json.loads(out)
     assert doc["simulations"] == 20000 and doc["seed"] == 3
     est = np.array([e["p_reach"][-1] for e in doc["entrants"]])
     se = np.array([e["stderr"][-1] for e in doc["entrants"]])
     assert np.all(np.abs(est - REF["P_champion"]) < 4 * se)
-    code, again, _ = run(
-        tmp_path,
-        entrants(),
-        "--simulations",
-        "20000",
-        "--seed",
-        "3",
-        "--output",
-        "json",
-        capsys=capsys,
-    )
+    code, again, _ = run(entrants(), "--simulations", "20000", "--seed", "3", "--output", "json")
     assert again == out
 
 
-def test_table_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_table_and_csv(run: Callable[..., CliRun]) -> None:
     doc = {
         "entrants": [
             {"name": "a", "rating": 1200},
@@ -101,17 +82,17 @@ def test_table_and_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
             {"name": "c", "rating": 900},
         ]
     }
-    code, out, _ = run(tmp_path, doc, capsys=capsys)
+    code, out, _ = run(doc)
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == ["name", "seed", "round_1", "round_2", "champion"]
     assert lines[1].split()[:4] == ["a", "1", "1", "1"]  # seed 1 has a bye
-    code, out, _ = run(tmp_path, doc, "--output", "csv", capsys=capsys)
+    code, out, _ = run(doc, "--output", "csv")
     assert out.splitlines()[0] == "name,seed,round_1,round_2,champion"
 
 
-def test_third_place(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(tmp_path, entrants(), "--third-place", "--output", "json", capsys=capsys)
+def test_third_place(run: Callable[..., CliRun]) -> None:
+    code, out, _ = run(entrants(), "--third-place", "--output", "json")
     third = [e["p_third"] for e in json.loads(out)["entrants"]]
     assert sum(third) == pytest.approx(1.0)
 
@@ -138,26 +119,24 @@ def test_third_place(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         ({"entrants": [{"name": "a"}, {"name": "b"}], "p": [[0.5, 0.7]]}, "list of 2 rows"),
     ],
 )
-def test_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], doc: object, msg: str) -> None:
-    code, out, err = run(tmp_path, doc, capsys=capsys)
+def test_errors(run: Callable[..., CliRun], doc: object, msg: str) -> None:
+    code, out, err = run(doc)
     assert code == 2 and out == ""
     assert err.startswith("error: ") and msg in err
     assert len(err.strip().splitlines()) == 1
 
 
 def test_bad_simulations_and_missing_file(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], run: Callable[..., CliRun]
 ) -> None:
-    code, _, err = run(tmp_path, entrants(), "--simulations", "0", capsys=capsys)
+    code, _, err = run(entrants(), "--simulations", "0")
     assert code == 2 and "--simulations" in err
     assert main(["bracket", str(tmp_path / "missing.json")]) == 2
     assert "missing.json" in capsys.readouterr().err
 
 
-def test_double_elimination(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
-        tmp_path, entrants(), "--double", "--simulations", "5000", "--output", "json", capsys=capsys
-    )
+def test_double_elimination(run: Callable[..., CliRun]) -> None:
+    code, out, _ = run(entrants(), "--double", "--simulations", "5000", "--output", "json")
     assert code == 0
     doc = json.loads(out)
     assert doc["format"] == "double_elimination" and doc["grand_final_reset"] is True
@@ -170,7 +149,5 @@ def test_double_elimination(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         "expected_wins",
         "expected_place",
     }
-    code, out, _ = run(
-        tmp_path, entrants(), "--double", "--no-reset", "--simulations", "2000", capsys=capsys
-    )
+    code, out, _ = run(entrants(), "--double", "--no-reset", "--simulations", "2000")
     assert code == 0 and out.splitlines()[0].split()[:3] == ["name", "seed", "p_champion"]

@@ -87,35 +87,12 @@ def test_table_and_csv(food, run):
     lines = table.stdout.splitlines()
     assert lines[0].split()[:3] == ["model", "rating", "lower"]
     assert lines[1].split()[0] == "Tacos" and len(lines) == 6
-    out = run(
-        str(food),
-        "--method",
-        "bt",
-        "--ci",
-        "bootstrap",
-        "--rounds",
-        "20",
-        "--seed",
-        "3",
-        "--output",
-        "csv",
-    )
+    bootstrap = ("--method", "bt", "--ci", "bootstrap", "--rounds", "20", "--seed", "3")
+    out = run(str(food), *bootstrap, "--output", "csv")
     rows = list(csv.DictReader(io.StringIO(out.stdout)))
     assert len(rows) == 5 and rows[0]["model"] == "Tacos"
     assert float(rows[0]["lower"]) <= float(rows[0]["rating"]) <= float(rows[0]["upper"])
-    again = run(
-        str(food),
-        "--method",
-        "bt",
-        "--ci",
-        "bootstrap",
-        "--rounds",
-        "20",
-        "--seed",
-        "3",
-        "--output",
-        "csv",
-    )
+    again = run(str(food), *bootstrap, "--output", "csv")
     assert again.stdout == out.stdout
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
-from ranking.cli import main
+from .conftest import CliRun
 
 TINY = {
     "models": ["A", "B", "C", "D"],
@@ -19,32 +19,20 @@ TINY = {
 }
 
 
-def run(
-    tmp_path: Path, doc: object, *args: str, capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
-    path = tmp_path / "in.json"
-    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
-    code = main(["simulate", str(path), *args])
-    out, err = capsys.readouterr()
-    return code, out, err
+@pytest.fixture
+def run(run_on_json: Callable[..., CliRun]) -> Callable[..., CliRun]:
+    """``python -m ranking simulate FILE ARGS`` in process, FILE holding ``doc``."""
+
+    def call(doc: object, *args: str) -> CliRun:
+        return run_on_json("simulate", doc, *args)
+
+    return call
 
 
-def test_json_output_matches_hand_derivation(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_json_output_matches_hand_derivation(run: Callable[..., CliRun]) -> None:
     # see tests/ranking/test_simulate.py: E[S] = A 1, B 4/3, C 2/3, D 0 with T_1 = 1
     code, out, _ = run(
-        tmp_path,
-        TINY,
-        "--iterations",
-        "20000",
-        "--seed",
-        "4",
-        "--eliminate",
-        "1",
-        "--output",
-        "json",
-        capsys=capsys,
+        TINY, "--iterations", "20000", "--seed", "4", "--eliminate", "1", "--output", "json"
     )
     assert code == 0
     doc = json.loads(out)
@@ -60,13 +48,13 @@ def test_json_output_matches_hand_derivation(
     assert sum(m["p_first"] for m in doc["models"]) == pytest.approx(1.0)
 
 
-def test_probability_rounds_and_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_probability_rounds_and_table(run: Callable[..., CliRun]) -> None:
     p = [[0.5, 0.9, 0.9], [0.1, 0.5, 0.6], [0.1, 0.4, 0.5]]
     doc = {
         "models": ["x", "y", "z"],
         "rounds": [{"name": "r1", "p": p}, {"name": "r2", "scores": {"x": 1, "y": 2, "z": 3}}],
     }
-    code, out, _ = run(tmp_path, doc, "--iterations", "1000", capsys=capsys)
+    code, out, _ = run(doc, "--iterations", "1000")
     assert code == 0
     assert out.splitlines()[0].split() == [
         "name",
@@ -77,20 +65,14 @@ def test_probability_rounds_and_table(tmp_path: Path, capsys: pytest.CaptureFixt
     ]
 
 
-def test_same_seed_same_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    a = run(
-        tmp_path, TINY, "--iterations", "500", "--seed", "1", "--output", "json", capsys=capsys
-    )[1]
-    b = run(
-        tmp_path, TINY, "--iterations", "500", "--seed", "1", "--output", "json", capsys=capsys
-    )[1]
+def test_same_seed_same_output(run: Callable[..., CliRun]) -> None:
+    a = run(TINY, "--iterations", "500", "--seed", "1", "--output", "json")[1]
+    b = run(TINY, "--iterations", "500", "--seed", "1", "--output", "json")[1]
     assert a == b
 
 
-def test_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(
-        tmp_path, TINY, "--iterations", "5000", "--sweep", "0,1", "--output", "json", capsys=capsys
-    )
+def test_sweep(run: Callable[..., CliRun]) -> None:
+    code, out, _ = run(TINY, "--iterations", "5000", "--sweep", "0,1", "--output", "json")
     assert code == 0
     doc = json.loads(out)
     assert doc["levels"] == [0, 1]
@@ -135,9 +117,7 @@ def test_sweep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         (TINY, ("--iterations", "0"), "--iterations must be a positive integer"),
     ],
 )
-def test_errors(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], doc: object, args: tuple[str, ...], msg: str
-) -> None:
-    code, out, err = run(tmp_path, doc, *args, capsys=capsys)
+def test_errors(run: Callable[..., CliRun], doc: object, args: tuple[str, ...], msg: str) -> None:
+    code, out, err = run(doc, *args)
     assert code == 2 and out == ""
     assert err.startswith("error: ") and msg in err, err

@@ -14,7 +14,7 @@ from ranking.elo import elo
 from ranking.errors import InputError
 from ranking.types import A_WINS, B_WINS, TIE
 
-from .conftest import by_name, evalica_golden, evalica_records
+from .conftest import battles_among_four, by_name, evalica_golden, evalica_records
 
 # Both references run the same floating-point recurrence; only summation order differs.
 ATOL = 1e-9
@@ -77,15 +77,9 @@ def test_rejects_pair_counts_and_bad_parameters():
 
 
 @settings(max_examples=30, deadline=None)
-@given(
-    st.lists(
-        st.tuples(st.integers(0, 3), st.integers(1, 3), st.integers(0, 3)), min_size=1, max_size=60
-    )
-)
-def test_total_rating_is_conserved(rows):
-    a = np.array([r[0] for r in rows])
-    b = (a + np.array([r[1] for r in rows])) % 4
-    result = elo(Battles(("a", "b", "c", "d"), a, b, [r[2] for r in rows]))
+@given(battles_among_four(max_size=60))
+def test_total_rating_is_conserved(battles):
+    result = elo(battles)
     assert result.rating.sum() == pytest.approx(4000.0)
 
 

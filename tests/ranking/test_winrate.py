@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from scipy.stats import binomtest, norm
 
@@ -14,7 +13,7 @@ from ranking.errors import InputError
 from ranking.types import A_WINS, B_WINS, TIE, TIE_BOTHBAD
 from ranking.winrate import average_win_rate, win_matrix, win_rate_matrix
 
-from .conftest import by_name, evalica_golden
+from .conftest import battles_among_four, by_name, evalica_golden
 
 
 @pytest.mark.parametrize("name", ["simple", "food", "llmfao"])
@@ -44,19 +43,11 @@ def test_win_matrix_by_hand():
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    st.lists(
-        st.tuples(st.integers(0, 3), st.integers(1, 3), st.integers(0, 3)), min_size=1, max_size=40
-    )
-)
-def test_wins_and_losses_add_up(rows):
-    a = np.array([r[0] for r in rows])
-    b = Battles(
-        ("a", "b", "c", "d"), a, (a + np.array([r[1] for r in rows])) % 4, [r[2] for r in rows]
-    )
+@given(battles_among_four(max_size=40))
+def test_wins_and_losses_add_up(b):
     wins, counts = win_matrix(b)
     assert_allclose(wins + wins.T, counts)
-    assert counts.sum() == 2 * len(rows)
+    assert counts.sum() == 2 * len(b)
     rates = win_rate_matrix(b)
     met = np.isfinite(rates)
     assert ((rates[met] >= 0) & (rates[met] <= 1)).all()
@@ -156,16 +147,8 @@ def test_bad_confidence_is_refused():
 
 
 @settings(max_examples=40, deadline=None)
-@given(
-    st.lists(
-        st.tuples(st.integers(0, 3), st.integers(1, 3), st.integers(0, 3)), min_size=1, max_size=40
-    )
-)
-def test_rating_lies_inside_its_interval(rows):
-    a = np.array([r[0] for r in rows])
-    b = Battles(
-        ("a", "b", "c", "d"), a, (a + np.array([r[1] for r in rows])) % 4, [r[2] for r in rows]
-    )
+@given(battles_among_four(max_size=40))
+def test_rating_lies_inside_its_interval(b):
     r = average_win_rate(b)
     assert ((r.lower >= 0) & (r.lower <= r.rating) & (r.rating <= r.upper) & (r.upper <= 1)).all()
     played = r.battles > 0
