@@ -209,6 +209,18 @@ def _rank_corr(x: NDArray[np.float64], y: NDArray[np.float64], metric: str) -> f
     return float(spearmanr(x, y).statistic)
 
 
+def _simulated_models(
+    strength: ArrayLike, *, budget: int, batch: int
+) -> tuple[NDArray[np.float64], tuple[str, ...]]:
+    """Check a simulation's true strengths and budget; name the models ``m0, m1, ...``."""
+    s = np.asarray(strength, dtype=np.float64)
+    if s.ndim != 1 or s.shape[0] < 3:
+        raise InputError("strength must list at least 3 models")
+    if budget < 1 or batch < 1:
+        raise InputError("budget and batch must be positive")
+    return s, tuple(f"m{i}" for i in range(s.shape[0]))
+
+
 def matchmaking_simulate(
     strength: ArrayLike,
     *,
@@ -235,18 +247,13 @@ def matchmaking_simulate(
     upper)`` (default: ``ranking.bradley_terry`` with sandwich intervals) and compared with
     the truth by ``metric`` (``kendall`` or ``spearman``).
     """
-    s = np.asarray(strength, dtype=np.float64)
-    if s.ndim != 1 or s.shape[0] < 3:
-        raise InputError("strength must list at least 3 models")
+    s, models = _simulated_models(strength, budget=budget, batch=batch)
     if policy not in POLICIES:
         raise InputError(f"policy must be one of {', '.join(POLICIES)}; got {policy!r}")
     if metric not in ("kendall", "spearman"):
         raise InputError(f"metric must be 'kendall' or 'spearman'; got {metric!r}")
-    if budget < 1 or batch < 1:
-        raise InputError("budget and batch must be positive")
     gen = as_rng(rng)
     m = s.shape[0]
-    models = tuple(f"m{i}" for i in range(m))
     if fit is None:
         from ranking.bradley_terry import bradley_terry
 
@@ -574,16 +581,11 @@ def target_simulate(
     """
     from ranking.bradley_terry import bradley_terry
 
-    s = np.asarray(strength, dtype=np.float64)
-    if s.ndim != 1 or s.shape[0] < 3:
-        raise InputError("strength must list at least 3 models")
+    s, models = _simulated_models(strength, budget=budget, batch=batch)
     if policy not in ("target", "uniform"):
         raise InputError(f"policy must be 'target' or 'uniform'; got {policy!r}")
-    if budget < 1 or batch < 1:
-        raise InputError("budget and batch must be positive")
     gen = as_rng(rng)
     m = s.shape[0]
-    models = tuple(f"m{i}" for i in range(m))
     a = np.zeros(0, dtype=np.int32)
     b = np.zeros(0, dtype=np.int32)
     o = np.zeros(0, dtype=np.int8)

@@ -247,7 +247,7 @@ class _Problem:
     def gradient_hessian(
         self, theta: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        m, k = self.n_models, self.x.shape[1]
+        m = self.n_models
         p = expit(self.logits(theta))
         e = self.w * (p - self.y)  # d loss / d logit
         g_r = self.alpha * (
@@ -255,20 +255,29 @@ class _Problem:
             - np.bincount(self.b, weights=e, minlength=m)
         )
         g_f = self.x.T @ e
-        v = self.w * p * (1.0 - p)
-        h = np.zeros((m + k, m + k))
-        h[:m, :m] = _pair_block(self.a, self.b, v * self.alpha**2, m)
-        va = self.alpha * v[:, None] * self.x
-        for f in range(k):
-            h[:m, m + f] = np.bincount(self.a, weights=va[:, f], minlength=m) - np.bincount(
-                self.b, weights=va[:, f], minlength=m
-            )
-        h[m:, :m] = h[:m, m:].T
-        h[m:, m:] = self.x.T @ (v[:, None] * self.x)
+        h = self.weighted_outer(self.w * p * (1.0 - p))
         penalty = self.penalty()
         grad = np.concatenate([g_r, g_f]) + penalty * theta
         h[np.diag_indices_from(h)] += penalty
         return grad, h
+
+    def weighted_outer(self, u: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Return ``Σ_i u_i x_i x_iᵀ`` over the battles, ``x_i = (α(e_a - e_b), f_i)``.
+
+        The Hessian of the loss (``u = w p (1 - p)``) and the score covariance of the
+        sandwich (``u = s²``) are both of this form.
+        """
+        m, k = self.n_models, self.x.shape[1]
+        out = np.zeros((m + k, m + k))
+        out[:m, :m] = _pair_block(self.a, self.b, u * self.alpha**2, m)
+        ux = self.alpha * u[:, None] * self.x
+        for f in range(k):
+            out[:m, m + f] = np.bincount(self.a, weights=ux[:, f], minlength=m) - np.bincount(
+                self.b, weights=ux[:, f], minlength=m
+            )
+        out[m:, :m] = out[:m, m:].T
+        out[m:, m:] = self.x.T @ (u[:, None] * self.x)
+        return out
 
     def gauge(self) -> NDArray[np.float64]:
         """Return the term added to the Hessian when ratings are free.
@@ -345,16 +354,7 @@ def _sandwich(problem: _Problem, theta: NDArray[np.float64], *, bread: str) -> N
         hess[np.diag_indices_from(hess)] -= problem.penalty()
     p = expit(problem.logits(theta))
     s = problem.w * (p - problem.y)  # each battle's score is s · x_i, x_i = (α(e_a - e_b), f)
-    s2 = s**2
-    g = np.zeros((m + k, m + k))
-    g[:m, :m] = _pair_block(problem.a, problem.b, s2 * problem.alpha**2, m)
-    sx = problem.alpha * s2[:, None] * problem.x
-    for f in range(k):
-        g[:m, m + f] = np.bincount(problem.a, weights=sx[:, f], minlength=m) - np.bincount(
-            problem.b, weights=sx[:, f], minlength=m
-        )
-    g[m:, :m] = g[:m, m:].T
-    g[m:, m:] = problem.x.T @ (s2[:, None] * problem.x)
+    g = problem.weighted_outer(s**2)
     total = problem.penalty() * theta  # Σ scores = −penalty·θ at the optimum
     if n:
         g -= np.outer(total, total) / n
