@@ -117,3 +117,11 @@ def as_rng(rng: int | np.random.Generator | None) -> np.random.Generator:
         raise InputError(
             f"rng must be an integer seed, a numpy Generator or None; got {rng!r}"
         ) from None
+
+
+def seed_param(rng: int | np.random.Generator | None) -> int | None:
+    """Return the seed to report in a result's ``params``: ``rng`` if it is an integer seed.
+
+    A generator or ``None`` cannot be replayed from the params, so they report ``None``.
+    """
+    return rng if isinstance(rng, int) and not isinstance(rng, bool) else None

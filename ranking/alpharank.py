@@ -45,7 +45,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import logsumexp
 
 from ranking._bootstrap import percentile_interval
-from ranking._validation import as_rng, check_positive_int, check_probability
+from ranking._validation import as_rng, check_positive_int, check_probability, seed_param
 from ranking.battles import components
 from ranking.errors import InputError
 from ranking.types import RatingResult
@@ -793,7 +793,7 @@ def alpharank_rating(
     lower, upper = mass.copy(), mass.copy()
     if result.lower is not None and result.upper is not None:
         lower[where], upper[where] = result.lower, result.upper
-    seed = rng if isinstance(rng, int) and not isinstance(rng, bool) else None
+    seed = seed_param(rng)
     params = {
         "alpha": _json_alpha(result.alpha),
         "population_size": result.population_size,

@@ -63,6 +63,7 @@ from ranking._validation import (
     check_positive,
     check_positive_int,
     check_probability,
+    seed_param,
 )
 from ranking.battles import Battles
 from ranking.errors import InputError, RankingWarning
@@ -461,7 +462,7 @@ def _bradley_terry(
         else pairs.component == pairs.component[a_idx]
     )
     lower = upper = None
-    seed: Any = rng if isinstance(rng, int) and not isinstance(rng, bool) else None
+    seed: Any = seed_param(rng)
     if ci == "profile":
         prof = profile_intervals(
             fit_pairs, anchor=a_idx, confidence=confidence, names=battles.models, pair_weight=weight

@@ -35,6 +35,7 @@ from ranking._validation import (
     check_positive,
     check_positive_int,
     check_probability,
+    seed_param,
 )
 from ranking.battles import Battles, components
 from ranking.errors import InputError
@@ -194,7 +195,7 @@ def elo(
         if anchor is not None:
             samples += anchor[1] - samples[:, [battles.models.index(anchor[0])]]
         lower, upper = percentile_interval(samples, rating, confidence=confidence)
-    seed = rng if isinstance(rng, int) and not isinstance(rng, bool) else None
+    seed = seed_param(rng)
     params: dict[str, Any] = {
         "k": k,
         "scale": scale,

@@ -44,6 +44,7 @@ from ranking._validation import (
     check_positive,
     check_positive_int,
     check_probability,
+    seed_param,
 )
 from ranking.battles import Battles, components
 from ranking.bracket import bracket_probabilities, bracket_samples, win_matrix
@@ -768,7 +769,7 @@ def expected_score_rating(
     m = battles.n_models
     if m >= 2 and format == "swiss" and rounds is None:
         rounds = int(np.ceil(np.log2(m)))
-    seed = rng if isinstance(rng, int) and not isinstance(rng, bool) else None
+    seed = seed_param(rng)
     params: dict[str, Any] = {
         "format": format,
         "rounds": rounds,

@@ -60,6 +60,7 @@ from ranking._validation import (
     check_positive,
     check_positive_int,
     check_probability,
+    seed_param,
 )
 from ranking.battle_files import conv_metadata_problem
 from ranking.battles import Battles, components
@@ -498,7 +499,7 @@ def bradley_terry_style(
     if ci == "sandwich":
         params["bread"] = bread
     if ci == "bootstrap":
-        params.update(rounds=rounds, seed=rng if isinstance(rng, int) else None)
+        params.update(rounds=rounds, seed=seed_param(rng))
     if anchor is not None:
         params["anchor"] = {"model": anchor[0], "value": anchor[1]}
     ratings = RatingResult(
