@@ -223,15 +223,7 @@ def test_integer_weights_repeat_battles() -> None:
     )
     assert_allclose(openskill_rate(weighted).rating, openskill_rate(repeated).rating)
     with pytest.raises(InputError, match="whole numbers"):
-        openskill_rate(
-            Battles(
-                ("a", "b"),
-                np.array([0], np.int32),
-                np.array([1], np.int32),
-                np.array([A_WINS], np.int8),
-                weight=np.array([0.5]),
-            )
-        )
+        openskill_rate(Battles(("a", "b"), [0], [1], [A_WINS], weight=[0.5]))
 
 
 def test_swapping_sides_of_a_decided_battle_changes_nothing() -> None:
@@ -294,14 +286,7 @@ def test_bad_parameters_raise_input_error() -> None:
     with pytest.raises(InputError, match="initial"):
         openskill_rate(battles, initial={"Z": (1.0, 1.0)})
     with pytest.raises(InputError, match="self-battle|itself"):
-        openskill_rate(
-            Battles(
-                ("a", "b"),
-                np.array([0], np.int32),
-                np.array([0], np.int32),
-                np.array([A_WINS], np.int8),
-            )
-        )
+        openskill_rate(Battles(("a", "b"), [0], [0], [A_WINS]))
 
 
 @pytest.mark.parametrize("confidence", [0.95, 0.8])
