@@ -136,6 +136,12 @@ def run_cli(
     return call
 
 
+def write_input(path: Path, content: object) -> str:
+    """Write ``content`` to ``path``, as JSON unless it is a string (malformed input); return it."""
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return str(path)
+
+
 @pytest.fixture
 def run_on_json(tmp_path: Path, run_cli: Callable[..., CliRun]) -> Callable[..., CliRun]:
     """``run_on_json(command, doc, *args)``: ``python -m ranking COMMAND FILE ARGS`` in process.
@@ -144,8 +150,6 @@ def run_on_json(tmp_path: Path, run_cli: Callable[..., CliRun]) -> Callable[...,
     """
 
     def call(command: str, doc: object, *args: str) -> CliRun:
-        path = tmp_path / "in.json"
-        path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
-        return run_cli(command, str(path), *args)
+        return run_cli(command, write_input(tmp_path / "in.json", doc), *args)
 
     return call

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from numpy.testing import assert_allclose
 
-from .conftest import CliRun
+from .conftest import CliRun, write_input
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
@@ -31,14 +31,8 @@ def cli(run_cli: Callable[..., CliRun]) -> Callable[..., CliRun]:
     return call
 
 
-def write(tmp_path: Path, name: str, content: object) -> str:
-    path = tmp_path / name
-    path.write_text(content if isinstance(content, str) else json.dumps(content))
-    return str(path)
-
-
 def test_square_matrix_json(cli, tmp_path: Path) -> None:
-    path = write(tmp_path, "rps.json", GAMES["rps"])
+    path = write_input(tmp_path / "rps.json", GAMES["rps"])
     proc = cli(path, "--alpha", "100", "--population-size", "50", "--output", "json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
@@ -50,7 +44,9 @@ def test_square_matrix_json(cli, tmp_path: Path) -> None:
 
 def test_payoffs_document_matches_openspiel(cli, tmp_path: Path) -> None:
     names = ["allc", "alld", "fake", "commit", "tft"]
-    path = write(tmp_path, "han.json", {"payoffs": [GAMES["han2013"]], "strategies": [names]})
+    path = write_input(
+        tmp_path / "han.json", {"payoffs": [GAMES["han2013"]], "strategies": [names]}
+    )
     proc = cli(path, "--output", "json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
@@ -62,7 +58,7 @@ def test_payoffs_document_matches_openspiel(cli, tmp_path: Path) -> None:
 
 def test_two_populations_with_names(cli, tmp_path: Path) -> None:
     doc_in = {"payoffs": [GAMES["pd"], GAMES["pd_column"]], "strategies": [["C", "D"], ["C", "D"]]}
-    proc = cli(write(tmp_path, "pd.json", doc_in), "--alpha", "0.1", "--output", "json")
+    proc = cli(write_input(tmp_path / "pd.json", doc_in), "--alpha", "0.1", "--output", "json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     first = doc["profiles"][0]
@@ -78,13 +74,15 @@ def test_two_populations_with_names(cli, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("alpha", ["1000", "1e6", "1e8"])
 def test_large_alpha_stays_finite(cli, tmp_path: Path, alpha: str) -> None:
-    proc = cli(write(tmp_path, "brps.json", GAMES["brps"]), "--alpha", alpha, "--output", "json")
+    proc = cli(
+        write_input(tmp_path / "brps.json", GAMES["brps"]), "--alpha", alpha, "--output", "json"
+    )
     assert proc.returncode == 0, proc.stderr
     assert_allclose([p["mass"] for p in json.loads(proc.stdout)["profiles"]], [1 / 3] * 3)
 
 
 def test_sweep(cli, tmp_path: Path) -> None:
-    path = write(tmp_path, "brps.json", GAMES["brps"])
+    path = write_input(tmp_path / "brps.json", GAMES["brps"])
     proc = cli(path, "--alpha", "sweep", "--alphas", "0.01,0.1,100", "--output", "json")
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
@@ -97,7 +95,7 @@ def test_sweep(cli, tmp_path: Path) -> None:
 
 
 def test_table_and_csv(cli, tmp_path: Path) -> None:
-    path = write(tmp_path, "pd.json", {"payoffs": [GAMES["pd"]], "strategies": [["C", "D"]]})
+    path = write_input(tmp_path / "pd.json", {"payoffs": [GAMES["pd"]], "strategies": [["C", "D"]]})
     table = cli(path)
     assert table.returncode == 0
     assert table.stdout.splitlines()[0].split() == ["rank", "profile", "mass"]
@@ -113,7 +111,7 @@ def test_battle_file(cli, tmp_path: Path) -> None:
         + [{"model_a": "b", "model_b": "c", "winner": "tie"}] * 3
         + [{"model_a": "c", "model_b": "b", "winner": "model_b"}]
     )
-    path = write(tmp_path, "battles.jsonl", "\n".join(json.dumps(r) for r in records) + "\n")
+    path = write_input(tmp_path / "battles.jsonl", "\n".join(json.dumps(r) for r in records) + "\n")
     proc = cli(path, "--alpha", "10", "--rounds", "25", "--seed", "3", "--output", "json")
     assert proc.returncode == 0, proc.stderr
     assert "never played" in proc.stderr and "a vs c" in proc.stderr
@@ -125,7 +123,9 @@ def test_battle_file(cli, tmp_path: Path) -> None:
     again = cli(path, "--alpha", "10", "--rounds", "25", "--seed", "3", "--output", "json")
     assert again.stdout == proc.stdout
     # a JSON array of records is a battle file too
-    array = cli(write(tmp_path, "battles.json", records), "--alpha", "10", "--output", "json")
+    array = cli(
+        write_input(tmp_path / "battles.json", records), "--alpha", "10", "--output", "json"
+    )
     assert array.returncode == 0, array.stderr
     assert [p["names"] for p in json.loads(array.stdout)["profiles"]] == [
         p["names"] for p in doc["profiles"]
@@ -133,9 +133,8 @@ def test_battle_file(cli, tmp_path: Path) -> None:
 
 
 def test_pair_counts_file(cli, tmp_path: Path) -> None:
-    path = write(
-        tmp_path,
-        "pairs.csv",
+    path = write_input(
+        tmp_path / "pairs.csv",
         "model_a,model_b,wins_a,wins_b,ties\na,b,30,10,0\nb,c,25,5,10\na,c,20,20,0\n",
     )
     proc = cli(path, "--alpha", "3", "--rounds", "20", "--output", "json")
@@ -173,7 +172,7 @@ def test_pair_counts_file(cli, tmp_path: Path) -> None:
 def test_errors_exit_2_with_one_line(
     cli, tmp_path: Path, content: object, args: tuple[str, ...], message: str
 ) -> None:
-    proc = cli(write(tmp_path, "bad.json", content), *args)
+    proc = cli(write_input(tmp_path / "bad.json", content), *args)
     assert proc.returncode == 2
     assert proc.stdout == ""
     lines = proc.stderr.strip().splitlines()
@@ -184,7 +183,27 @@ def test_errors_exit_2_with_one_line(
 def test_missing_file_and_malformed_battles(cli, tmp_path: Path) -> None:
     proc = cli(str(tmp_path / "nope.json"))
     assert proc.returncode == 2 and proc.stderr.startswith("error: ")
-    bad = write(tmp_path, "bad.jsonl", '{"model_a": "a", "model_b": "b", "winner": "A"}\n')
+    bad = write_input(tmp_path / "bad.jsonl", '{"model_a": "a", "model_b": "b", "winner": "A"}\n')
     proc = cli(bad)
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: ") and "winner" in proc.stderr
+
+
+def test_battle_file_options(cli, tmp_path: Path) -> None:
+    records = [
+        {"model_a": "a", "model_b": "b", "winner": "model_a", "anony": True},
+        {"model_a": "b", "model_b": "c", "winner": "model_a", "anony": True},
+        {"model_a": "a", "model_b": "c", "winner": "nobody"},
+        {"model_a": "c", "model_b": "a", "winner": "model_a", "anony": False},
+    ]
+    path = write_input(tmp_path / "battles.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    failed = cli(path)
+    assert failed.returncode == 2 and "line 3" in failed.stderr and failed.stdout == ""
+    proc = cli(path, "--skip-invalid", "--output", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped 1 malformed row of 4 (first: line 3:" in proc.stderr
+    assert "never played" not in proc.stderr
+    # --anonymous-only drops c's win over a, the only a-c battle
+    anony = cli(path, "--skip-invalid", "--anonymous-only", "--output", "json")
+    assert anony.returncode == 0, anony.stderr
+    assert "1 pair(s) never played (a vs c)" in anony.stderr
