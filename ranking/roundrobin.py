@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from ranking.battles import Battles
 from ranking.errors import InputError
-from ranking.types import A_WINS, B_WINS, TIE, TIE_BOTHBAD
+from ranking.types import A_WINS, B_WINS, TIE, TIE_BOTHBAD, best_first
 
 __all__ = [
     "RoundRobinSchedule",
@@ -185,8 +185,7 @@ class RoundRobinStandings:
 
     def order(self) -> NDArray[np.int64]:
         """Entrants by points, then wins, then name (best first)."""
-        names = np.array(self.models, dtype=object)
-        return np.lexsort((names, -self.wins, -self.points)).astype(np.int64)
+        return best_first(self.models, self.points, self.wins)
 
     def to_rows(self) -> list[dict[str, object]]:
         """One dict per entrant, best first."""

@@ -49,7 +49,7 @@ from ranking._validation import (
 from ranking.battles import Battles, components
 from ranking.bracket import bracket_probabilities, bracket_samples, win_matrix
 from ranking.errors import InputError
-from ranking.types import A_WINS, TIE, RatingResult
+from ranking.types import A_WINS, TIE, RatingResult, best_first
 
 __all__ = [
     "Cut",
@@ -302,8 +302,7 @@ class SwissDynamicsResult:
 
     def order(self) -> NDArray[np.int64]:
         """Models by expected score, best first (ties by name)."""
-        names = np.array(self.models, dtype=object)
-        return np.lexsort((names, -self.expected_score)).astype(np.int64)
+        return best_first(self.models, self.expected_score)
 
 
 def _first_share(scores: NDArray[np.floating] | NDArray[np.integer]) -> NDArray[np.float64]:

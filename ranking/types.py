@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,15 @@ TIE_BOTHBAD: int = 3
 
 #: The outcome strings of DESIGN.md, indexed by outcome code.
 OUTCOMES: tuple[str, ...] = ("model_a", "model_b", "tie", "tie (bothbad)")
+
+
+def best_first(models: Sequence[str], *scores: NDArray[Any]) -> NDArray[np.int64]:
+    """Return the indices of ``models`` best first: by ``scores`` (the first decides), then name.
+
+    Higher scores are better; a later score breaks ties of the earlier ones.
+    """
+    names = np.array(models, dtype=object)
+    return np.lexsort((names, *(-np.asarray(x) for x in reversed(scores)))).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -69,8 +79,7 @@ class RatingResult:
 
     def order(self) -> NDArray[np.int64]:
         """Return the indices of the models sorted by rating, best first (stable, ties by name)."""
-        names = np.array(self.models, dtype=object)
-        return np.lexsort((names, -self.rating)).astype(np.int64)
+        return best_first(self.models, self.rating)
 
     def to_rows(self) -> list[dict[str, Any]]:
         """Rows of the DESIGN.md JSON output, sorted by rating, best first."""
