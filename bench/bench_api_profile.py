@@ -62,6 +62,9 @@ def _setup(root: Path, base_url: str, db_name: str, redis_url: str) -> None:
     import django
 
     django.setup()
+    import arena
+
+    assert Path(arena.__file__).resolve().is_relative_to(root), arena.__file__
 
 
 def _data(n_matches: int) -> None:
