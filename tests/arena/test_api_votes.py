@@ -315,12 +315,12 @@ def test_ip_window_counts_every_voter_and_a_refusal_still_counts_the_other_windo
 
 
 def test_vote_flow_throttles_read_and_write_the_cache_once(anon, throttle_cache, monkeypatch):
-    from django.core.cache import cache
+    from django.core.cache import caches
 
     servable_match()
     calls: list[str] = []
     depth = [0]  # locmem's get_many calls get: count the outermost call only
-    backend = cache._connections[cache._alias]  # the backend object behind the proxy
+    backend = caches["default"]  # the object DRF's throttle cache proxy resolves to
     for name in ("get", "get_many", "set", "set_many", "add", "incr"):
         original = getattr(backend, name)
 
