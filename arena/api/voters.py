@@ -20,11 +20,21 @@ COOKIE_SALT = "ludus.voter"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
+_ANON_ID = "_ludus_anon_id"
+
+
 def anon_id_get(request: Any) -> str | None:
-    """The anonymous voter id from the signed cookie, or ``None`` (missing or tampered)."""
+    """The anonymous voter id from the signed cookie, or ``None`` (missing or tampered).
+
+    Read once per request (the throttle and the view both ask): kept on the request object.
+    """
+    cached = vars(request).get(_ANON_ID, _ANON_ID)  # vars(): not DRF's attribute proxy
+    if cached is not _ANON_ID:
+        return cached
     value = request.get_signed_cookie(
         COOKIE_NAME, default=None, salt=COOKIE_SALT, max_age=COOKIE_MAX_AGE
     )
+    setattr(request, _ANON_ID, value or None)
     return value or None
 
 

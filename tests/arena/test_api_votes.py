@@ -294,6 +294,50 @@ def test_throttles(anon, settings, throttle_cache):
     assert_error(_vote(anon, t2), 429, "throttled")
 
 
+def test_ip_window_counts_every_voter_and_a_refusal_still_counts_the_other_window(
+    settings, throttle_cache
+):
+    from rest_framework.test import APIClient
+
+    rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"])
+    rates.update({"battles": "2/min", "battles_ip": "3/min"})
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
+    for _ in range(4):
+        servable_match()
+    first, second = APIClient(), APIClient()  # two voters behind one address
+    _next(first)  # no cookie yet: counted against the IP only
+    _next(first)  # voter 1/2, IP 2/3
+    _next(first)  # voter 2/2, IP 3/3
+    # voter refused; IP refused too, so neither window records it
+    assert_error(_next(first), 429, "throttled")
+    # another voter from the same address: IP window full (3/3), voter window records 1/2
+    assert_error(_next(second), 429, "throttled")
+
+
+def test_vote_flow_throttles_read_and_write_the_cache_once(anon, throttle_cache, monkeypatch):
+    from django.core.cache import caches
+
+    servable_match()
+    calls: list[str] = []
+    depth = [0]  # locmem's get_many calls get: count the outermost call only
+    backend = caches["default"]  # the object DRF's throttle cache proxy resolves to
+    for name in ("get", "get_many", "set", "set_many", "add", "incr"):
+        original = getattr(backend, name)
+
+        def spy(*args, _name=name, _original=original, **kwargs):
+            if not depth[0]:
+                calls.append(_name)
+            depth[0] += 1
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+
+        monkeypatch.setattr(backend, name, spy)
+    assert _next(anon).status_code == 200
+    assert sorted(calls) == ["get_many", "set_many"]
+
+
 def test_vote_schedules_leaderboard_rebuild(anon, monkeypatch, django_capture_on_commit_callbacks):
     from arena.services import leaderboard
 

@@ -32,12 +32,7 @@ from arena.api.serializers import (
     VoteInputSerializer,
     VoteResultSerializer,
 )
-from arena.api.throttles import (
-    BattleIPThrottle,
-    BattleVoterThrottle,
-    VoteIPThrottle,
-    VoteVoterThrottle,
-)
+from arena.api.throttles import BattleThrottle, VoteThrottle
 from arena.api.voters import request_ip_hash, set_voter_cookie, voter_identity
 from arena.exceptions import ApplicationError
 from arena.services.votes import battle_next, vote_record
@@ -46,7 +41,7 @@ from arena.services.votes import battle_next, vote_record
 class BattleNextView(APIView):
     permission_classes = [AllowAny]
     renderer_classes = [JSONRenderer]  # hot path: no content negotiation over the browsable API
-    throttle_classes = [BattleVoterThrottle, BattleIPThrottle]
+    throttle_classes = [BattleThrottle]
 
     @extend_schema(
         parameters=[BattleQuerySerializer],
@@ -84,7 +79,7 @@ class BattleNextView(APIView):
 class VoteView(APIView):
     permission_classes = [AllowAny]
     renderer_classes = [JSONRenderer]  # hot path: no content negotiation over the browsable API
-    throttle_classes = [VoteVoterThrottle, VoteIPThrottle]
+    throttle_classes = [VoteThrottle]
 
     @extend_schema(
         request=VoteInputSerializer,
