@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 
 from arena.models import Battle, Competitor, Entry, Match, Tournament
 from arena.selectors.leaderboard import leaderboard_get
@@ -182,16 +182,3 @@ def arena_pairs_for_tournament(
         (entries[i], entries[j]) if rng.random() < 0.5 else (entries[j], entries[i])
         for i, j in chosen
     ]
-
-
-def arena_pool_status() -> dict[str, int]:
-    """Counts for dashboards: servable battles by status."""
-    qs = arena_servable_matches()
-    return {
-        "servable": qs.count(),
-        "awaiting_votes": qs.filter(status=Match.Status.AWAITING_VOTES).count(),
-        "generating": qs.filter(
-            Q(status=Match.Status.GENERATING) | Q(status=Match.Status.PENDING)
-        ).count(),
-        "pool_size": POOL_SIZE,
-    }
