@@ -294,17 +294,24 @@ def battle_data_load(
     return _battle_data(selection, rows, pair_rows, ordered=ordered)
 
 
-def _scope_rows(
+def _selection(
     *, source: str, category: str, watermarks: tuple[int, int] | None
-) -> tuple[dict[str, Any], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+) -> dict[str, Any]:
+    """Exactly which stored battles a scope's board reads (``snapshot.inputs`` starts here)."""
     battle_max, pair_max = watermarks if watermarks is not None else _watermarks()
-    selection: dict[str, Any] = {
+    return {
         "source": source,
         "category": category,
         "battles_upto": battle_max,
         "pair_counts_upto": pair_max if uses_pair_counts(source) else None,
         "excluded_competitors": private_competitor_ids(),
     }
+
+
+def _scope_rows(
+    *, source: str, category: str, watermarks: tuple[int, int] | None
+) -> tuple[dict[str, Any], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    selection = _selection(source=source, category=category, watermarks=watermarks)
     rows = list(
         scope_battles(selection)
         .order_by("tstamp", "id")
@@ -803,13 +810,7 @@ def leaderboard_rebuild(
     wanted = list(registry) if methods is None else [m for m in methods if m in registry]
     battle_max, pair_max = watermarks if watermarks is not None else _watermarks()
     aggregates_advance(battles_upto=battle_max, pair_counts_upto=pair_max)
-    selection: dict[str, Any] = {
-        "source": source,
-        "category": category,
-        "battles_upto": battle_max,
-        "pair_counts_upto": pair_max if uses_pair_counts(source) else None,
-        "excluded_competitors": private_competitor_ids(),
-    }
+    selection = _selection(source=source, category=category, watermarks=(battle_max, pair_max))
     pairs = aggregate_rows(
         source=source,
         category=category,
