@@ -1,0 +1,72 @@
+"""Judge reliability read from the database: the selector, the API and the page agree."""
+
+from __future__ import annotations
+
+import pytest
+
+from arena import models as m
+from arena.selectors.judges import judge_list
+from tests.factories import MatchFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _judgment(match, order, verdict, outcome, *, judge="j1", stage="primary", **extra):
+    return m.Judgment.objects.create(
+        match=match,
+        judge=judge,
+        order=order,
+        stage=stage,
+        verdict=verdict,
+        outcome=outcome,
+        **extra,
+    )
+
+
+@pytest.fixture
+def stored():
+    """The hand-built set of tests/ranking/test_judge_reliability.py, stored, plus rows the
+    selector must skip (review stage, a parse error) and one parsed retry it must count."""
+    m1, m2, m3, m4 = MatchFactory.create_batch(4)
+    _judgment(m1, "ab", "A>B", "model_a")
+    _judgment(m1, "ba", "A>B", "model_b")
+    _judgment(m2, "ab", "B>>A", "model_b")
+    _judgment(m2, "ba", "", None, parse_error="no verdict")
+    _judgment(m2, "ba", "A>B", "model_b", stage="primary/r1")
+    _judgment(m3, "ab", "A=B", "tie")
+    _judgment(m3, "ba", "B>A", "model_a")
+    _judgment(m4, "ab", "A>B", "model_a")
+    _judgment(m1, "ab", "A=B", "tie", judge="<b>j2</b>")
+    _judgment(m1, "ab", "B>A", "model_b", judge="j1", stage="review")
+    for match, outcomes in (
+        (m1, ["model_a", "model_a", "model_b"]),
+        (m2, ["model_b"]),
+        (m3, ["tie", "tie (bothbad)", "model_a"]),
+        (m4, ["model_a", "model_b"]),
+    ):
+        for i, outcome in enumerate(outcomes):
+            m.Vote.objects.create(match=match, voter_hash=f"v{i}", outcome=outcome)
+
+
+def test_selector_reads_primary_verdicts(stored):
+    data = judge_list()
+    j2, j1 = data["judges"]  # sorted by name: "<b>j2</b>" < "j1"
+    assert (j1["judge"], j1["judgments"], j1["matches"]) == ("j1", 7, 4)
+    assert (j1["position_bias"]["successes"], j1["position_bias"]["n"]) == (4, 6)
+    assert (j1["swap_inconsistency"]["successes"], j1["swap_inconsistency"]["n"]) == (2, 3)
+    assert (j1["decisiveness"]["successes"], j1["decisiveness"]["n"]) == (6, 7)
+    assert (j1["human_agreement"]["successes"], j1["human_agreement"]["n"]) == (2, 3)
+    assert j1["human_matches_left_out"] == 1
+    assert j2["judge"] == "<b>j2</b>" and j2["position_bias"] is None
+    assert set(data["methodology"]) >= {
+        "position_bias",
+        "swap_inconsistency",
+        "decisiveness",
+        "human_agreement",
+        "intervals",
+        "self_preference",
+    }
+
+
+def test_no_judgments():
+    assert judge_list()["judges"] == []
