@@ -70,3 +70,14 @@ def test_selector_reads_primary_verdicts(stored):
 
 def test_no_judgments():
     assert judge_list()["judges"] == []
+
+
+def test_api_is_the_selector(stored, client, django_assert_max_num_queries):
+    with django_assert_max_num_queries(4):
+        response = client.get("/api/v1/judges/")
+    assert response.status_code == 200
+    assert response.json() == judge_list()
+
+
+def test_api_is_read_only(stored, client):
+    assert client.post("/api/v1/judges/", {}).status_code in (401, 403, 405)
