@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html as htmllib
+import re
+
 import pytest
 
 from arena import models as m
@@ -81,3 +84,27 @@ def test_api_is_the_selector(stored, client, django_assert_max_num_queries):
 
 def test_api_is_read_only(stored, client):
     assert client.post("/api/v1/judges/", {}).status_code in (401, 403, 405)
+
+
+def _expected_text(share):
+    """The page's text for a share, formatted here from the API's numbers."""
+    if share is None:
+        return "–"
+    v, lo, hi = (round(100 * share[k], 1) for k in ("value", "lower", "upper"))
+    return f"{v:.1f} % ({lo:.1f}–{hi:.1f} %)"
+
+
+def test_page_shows_the_api_numbers_and_escapes_names(stored, client):
+    api = client.get("/api/v1/judges/").json()
+    html = client.get("/judges/").content.decode()
+    assert "<b>j2</b>" not in html and "&lt;b&gt;j2&lt;/b&gt;" in html
+    rows = re.findall(r'<tr data-judge="([^"]*)">(.*?)</tr>', html, flags=re.S)
+    assert [htmllib.unescape(name) for name, _ in rows] == [j["judge"] for j in api["judges"]]
+    for (_, row), judge in zip(rows, api["judges"], strict=True):
+        for key in ("position_bias", "swap_inconsistency", "decisiveness", "human_agreement"):
+            (cell,) = re.findall(
+                rf'<td data-figure="{key}"><span class="share">([^<]*)</span>', row
+            )
+            assert htmllib.unescape(cell) == _expected_text(judge[key])
+    assert 'href="/judges/"' in html  # in the nav
+    assert api["methodology"]["intervals"] in html
