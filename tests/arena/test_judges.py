@@ -5,6 +5,7 @@ from __future__ import annotations
 import html as htmllib
 import re
 
+import numpy as np
 import pytest
 
 from arena import models as m
@@ -108,3 +109,43 @@ def test_page_shows_the_api_numbers_and_escapes_names(stored, client):
             assert htmllib.unescape(cell) == _expected_text(judge[key])
     assert 'href="/judges/"' in html  # in the nav
     assert api["methodology"]["intervals"] in html
+
+
+def test_a_tournament_judged_by_a_biased_simulated_judge():
+    """End to end through the judging service: a simulated judge that adds 300 Elo points to
+    the first answer, equal-strength competitors (answer quality noise 25 Elo each), no ties.
+    P(first wins | quality gap x) = 1 / (1 + 10^(-(x + 300) / 400)), x ~ N(0, 25 sqrt 2)
+    averaged over both orders; the selector's interval must hold that value."""
+    from scipy import integrate, stats
+
+    from arena.services.tournaments import tournament_create, tournament_run_inline
+    from tests.factories import CompetitorFactory, prompt_set_with_prompts
+
+    comps = [CompetitorFactory(name=f"eq{i}", sim_strength=1000.0) for i in range(8)]
+    sets = [prompt_set_with_prompts(8, name="eqset")]
+    pipeline = {
+        "pipeline": "single",
+        "judges": [{"name": "first-lover", "position_bias": 300.0, "noise": 0.0, "tie_rate": 0.0}],
+    }
+    tournament_run_inline(
+        tournament=tournament_create(
+            name="rr",
+            format="round_robin",
+            competitors=comps,
+            prompt_sets=sets,
+            judge_pipeline=pipeline,
+            seed=3,
+        )
+    )
+    sd = 25.0 * np.sqrt(2.0)
+
+    def p_first(x):
+        return 0.5 * sum(1.0 / (1.0 + 10.0 ** (-(s * x + 300.0) / 400.0)) for s in (1, -1))
+
+    truth = integrate.quad(lambda x: p_first(x) * stats.norm(0, sd).pdf(x), -10 * sd, 10 * sd)[0]
+    (row,) = judge_list()["judges"]
+    pb = row["position_bias"]
+    assert row["judge"] == "first-lover" and row["matches"] == 28 and pb["n"] == 56
+    assert pb["lower"] <= truth <= pb["upper"]
+    assert pb["lower"] > 0.6  # clearly biased towards the first answer
+    assert row["decisiveness"]["value"] == 1.0
