@@ -4,8 +4,9 @@ and agreement with human votes, each a share with a 95 % interval.
 The interval follows the unit the share counts. Items that are independent (one per match)
 get the Wilson score interval [1]_; items that cluster by match (the two presentation orders of
 one match, or several samples) get a percentile cluster bootstrap that resamples whole matches
-[2]_ with a fixed seed, so the same data always gives the same interval. Which one was used is
-reported with every share (``method``).
+[2]_ with a fixed seed, so the same data always gives the same interval; at a share of 0 or 1
+that bootstrap collapses to a point, and Wilson over matches is used instead. Which one was
+used is reported with every share (``method``).
 
 Self-preference (a judge favouring its own provider's models) is not computed: a judge is
 stored as a bare name, with no provider to compare with the competitors'.
@@ -20,6 +21,7 @@ References
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ CONFIDENCE = 0.95
 
 METHOD_WILSON = "wilson"
 METHOD_CLUSTER_BOOTSTRAP = "cluster-bootstrap"
+METHOD_WILSON_MATCHES = "wilson-matches"
 
 HUMAN_RULE = (
     "A judge's outcome on a match is the most frequent of its mapped outcomes over its primary "
@@ -95,7 +98,7 @@ def wilson_interval(
     p = successes / n
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2.0 * n)) / denom
-    half = z / denom * np.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n))
+    half = z / denom * math.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n))
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
@@ -131,8 +134,14 @@ def cluster_bootstrap_interval(
 def share(
     successes: Sequence[int], totals: Sequence[int], *, confidence: float = CONFIDENCE
 ) -> Share | None:
-    """The pooled share of per-match counts: Wilson when every match gives at most one item,
-    a cluster bootstrap over matches otherwise; ``None`` without items."""
+    """The pooled share of per-match counts and its interval; ``None`` without items.
+
+    Wilson when every match gives at most one item; otherwise a cluster bootstrap over
+    matches, except when the share is 0 or 1, where every resample repeats it and the
+    bootstrap interval collapses to a point: then Wilson with one item per match
+    (``wilson-matches``), as if the verdicts of a match were one (the most conservative
+    reading of their correlation).
+    """
     pairs = [(s, t) for s, t in zip(successes, totals, strict=True) if t > 0]
     n = sum(t for _, t in pairs)
     if n == 0:
@@ -141,6 +150,9 @@ def share(
     if all(t == 1 for _, t in pairs):
         lo, hi = wilson_interval(k, n, confidence=confidence)
         method = METHOD_WILSON
+    elif k in (0, n):
+        lo, hi = wilson_interval(k and len(pairs), len(pairs), confidence=confidence)
+        method = METHOD_WILSON_MATCHES
     else:
         lo, hi = cluster_bootstrap_interval(
             [s for s, _ in pairs], [t for _, t in pairs], confidence=confidence

@@ -484,7 +484,8 @@ class JudgeShareSerializer(serializers.Serializer):
     successes = serializers.IntegerField()
     n = serializers.IntegerField(help_text="Items the share counts.")
     method = serializers.ChoiceField(
-        choices=["wilson", "cluster-bootstrap"], help_text="How the interval was computed."
+        choices=["wilson", "cluster-bootstrap", "wilson-matches"],
+        help_text="How the interval was computed.",
     )
 
 

@@ -28,7 +28,9 @@ METHODOLOGY: dict[str, str] = {
     "intervals": f"{CONFIDENCE:.0%} intervals. Shares with one item per match use the Wilson "
     "score interval; shares over several verdicts per match (both orders, samples) use a "
     f"percentile cluster bootstrap over matches ({BOOTSTRAP_ROUNDS} resamples, seed "
-    f"{BOOTSTRAP_SEED}). Each share names its method. Coverage was checked in simulation "
+    f"{BOOTSTRAP_SEED}); a share of 0 or 1 over several verdicts per match, where that bootstrap "
+    "collapses to a point, uses the Wilson interval with one item per match (wilson-matches). "
+    "Each share names its method. Coverage was checked in simulation "
     "(tests/ranking/test_judge_reliability.py).",
     "self_preference": "Not shown: judges are stored by name only, without a provider to "
     "compare with the competitors' providers.",

@@ -12,6 +12,7 @@ from clients.reliability import (
     JudgmentRow,
     cluster_bootstrap_interval,
     judge_reliability,
+    share,
     wilson_interval,
 )
 
@@ -143,3 +144,36 @@ def test_position_bias_interval_covers_a_known_bias():
     rate = covered / reps
     # 300 replicates: the standard error at 0.95 is 0.0126; allow about 3 of them.
     assert 0.91 <= rate <= 0.99, rate
+
+
+def test_all_or_none_share_over_clustered_verdicts_uses_wilson_over_matches():
+    """Two matches, both orders decisive: decisiveness 4/4. A percentile bootstrap would give
+    [1, 1]; the interval is Wilson for 2 of 2 (one item per match)."""
+    rows = [
+        row(1, "ab", "A>B", "model_a"),
+        row(1, "ba", "B>A", "model_a"),
+        row(2, "ab", "B>A", "model_b"),
+        row(2, "ba", "A>B", "model_b"),
+    ]
+    (result,) = judge_reliability(rows)
+    dec = result.decisiveness
+    assert dec is not None
+    assert (dec.value, dec.successes, dec.n, dec.method) == (1.0, 4, 4, "wilson-matches")
+    assert_allclose((dec.lower, dec.upper), scipy_wilson(2, 2), rtol=1e-12)
+    si = result.swap_inconsistency
+    assert si is not None and (si.successes, si.n, si.method) == (0, 2, "wilson")
+
+
+@pytest.mark.parametrize(("p", "n_matches"), [(0.6, 15), (0.9, 40), (0.97, 40), (0.97, 120)])
+def test_clustered_share_interval_covers_near_the_boundary(p, n_matches):
+    """Two verdicts per match, each non-tie with probability ``p``: the interval of the pooled
+    share (bootstrap, or Wilson over matches at 0 or 1) covers ``p`` at about 95 % or more."""
+    gen = np.random.default_rng(11)
+    reps = 300
+    covered = 0
+    for _ in range(reps):
+        s = gen.binomial(2, p, size=n_matches)
+        result = share(list(s), [2] * n_matches)
+        assert result is not None
+        covered += result.lower <= p <= result.upper
+    assert covered / reps >= 0.91, covered / reps
