@@ -474,6 +474,41 @@ class LeaderboardIndexSerializer(serializers.Serializer):
     available = LeaderboardScopeSerializer(many=True)
 
 
+# --------------------------------------------------------------------------- judges
+
+
+class JudgeShareSerializer(serializers.Serializer):
+    value = serializers.FloatField(help_text="successes / n")
+    lower = serializers.FloatField(help_text="Lower end of the 95 % interval.")
+    upper = serializers.FloatField(help_text="Upper end of the 95 % interval.")
+    successes = serializers.IntegerField()
+    n = serializers.IntegerField(help_text="Items the share counts.")
+    method = serializers.ChoiceField(
+        choices=["wilson", "cluster-bootstrap", "wilson-matches"],
+        help_text="How the interval was computed.",
+    )
+
+
+class JudgeReliabilitySerializer(serializers.Serializer):
+    judge = serializers.CharField(help_text="Judge identity as stored with its verdicts.")
+    judgments = serializers.IntegerField(help_text="Parsed primary-stage verdicts.")
+    matches = serializers.IntegerField()
+    position_bias = JudgeShareSerializer(allow_null=True)
+    swap_inconsistency = JudgeShareSerializer(allow_null=True)
+    decisiveness = JudgeShareSerializer(allow_null=True)
+    human_agreement = JudgeShareSerializer(allow_null=True)
+    human_matches_left_out = serializers.IntegerField(
+        help_text="Matches with human votes but no single most frequent human outcome."
+    )
+
+
+class JudgeListSerializer(serializers.Serializer):
+    judges = JudgeReliabilitySerializer(many=True)
+    methodology = serializers.DictField(
+        child=serializers.CharField(), help_text="How each figure and interval is computed."
+    )
+
+
 # --------------------------------------------------------------------------- import / export
 
 

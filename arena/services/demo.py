@@ -214,6 +214,25 @@ DEMO_JUDGES = {
 }
 
 
+#: The knockout is judged by a panel of two simulated judges (majority over both orders), so
+#: the judges page has two judges to compare: the second has no position bias but more noise
+#: and fewer ties.
+DEMO_PANEL = {
+    "pipeline": "majority",
+    "judges": [
+        *DEMO_JUDGES["judges"],
+        {
+            "name": "sim-judge-2",
+            "kind": "simulated",
+            "position_bias": 0.0,
+            "noise": 120.0,
+            "tie_rate": 0.05,
+            "seed": 1,
+        },
+    ],
+}
+
+
 def demo_tournaments(*, seed: int = 20261123) -> dict[str, str]:
     """Play the demo Swiss and knockout tournaments to the end (once); returns their status."""
     from arena.models import Tournament
@@ -221,17 +240,23 @@ def demo_tournaments(*, seed: int = 20261123) -> dict[str, str]:
 
     names = [name for name, *_ in DEMO_COMPETITORS]
     prompt_sets = list(DEMO_PROMPTS)
-    specs: list[tuple[str, str, dict[str, Any]]] = [
+    specs: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
         # the demo prompts are public (the open arena serves them), so the admin's reuse is explicit
-        (DEMO_SWISS, "swiss", {"system": "dutch", "rounds": 5, "reuse_published_prompts": True}),
+        (
+            DEMO_SWISS,
+            "swiss",
+            {"system": "dutch", "rounds": 5, "reuse_published_prompts": True},
+            DEMO_JUDGES,
+        ),
         (
             DEMO_KNOCKOUT,
             "single_elimination",
             {"third_place": True, "reuse_published_prompts": True},
+            DEMO_PANEL,
         ),
     ]
     out: dict[str, str] = {}
-    for offset, (name, fmt, config) in enumerate(specs):
+    for offset, (name, fmt, config, pipeline) in enumerate(specs):
         tournament = Tournament.objects.filter(name=name).first()
         if tournament is None:
             tournament = tournament_create(
@@ -240,7 +265,7 @@ def demo_tournaments(*, seed: int = 20261123) -> dict[str, str]:
                 competitors=names,
                 config=config,
                 prompt_sets=prompt_sets,
-                judge_pipeline=DEMO_JUDGES,
+                judge_pipeline=pipeline,
                 seed=seed + offset,
             )
         if tournament.status in (Tournament.Status.DRAFT, Tournament.Status.RUNNING):

@@ -10,6 +10,7 @@ urlpatterns = [
     path("vote", views.vote, name="vote"),
     path("models/", views.models_list, name="models"),
     path("models/<int:pk>/", views.model_detail, name="model-detail"),
+    path("judges/", views.judges_list, name="judges"),
     path("tournaments/", views.tournaments_list, name="tournaments"),
     path("tournaments/<int:pk>/", views.tournament_detail, name="tournament-detail"),
     path("staff/tournaments/new", staff.tournament_new, name="staff-tournament-new"),

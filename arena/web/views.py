@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET
 
 from arena import models as m
 from arena.selectors import web as sel
+from arena.selectors.judges import judge_list
 from arena.selectors.leaderboard import leaderboard_get
 from arena.selectors.web_tournaments import tournament_list_rows, tournament_page_data
 from arena.services.style_board import METHOD as STYLE_METHOD
@@ -244,6 +245,62 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "history_svg": history_svg,
             "head_to_head": sel.competitor_head_to_head(competitor_id=competitor.id),
             "recent": sel.competitor_recent_battles(competitor_id=competitor.id),
+        },
+    )
+
+
+JUDGE_FIGURES = (
+    ("position_bias", "Position bias"),
+    ("swap_inconsistency", "Swap inconsistency"),
+    ("decisiveness", "Decisiveness"),
+    ("human_agreement", "Agreement with humans"),
+)
+
+
+def share_text(share: dict[str, Any] | None) -> str:
+    """``61.2 % (55.0–67.3 %)`` for a share with its interval; ``–`` without items."""
+    if share is None:
+        return "–"
+    return f"{100 * share['value']:.1f} % ({100 * share['lower']:.1f}–{100 * share['upper']:.1f} %)"
+
+
+@csp
+@require_GET
+def judges_list(request: HttpRequest) -> HttpResponse:
+    """Per-judge reliability, each share with its interval (the same read as the API)."""
+    data = judge_list()
+    rows = [
+        {
+            "judge": j["judge"],
+            "judgments": j["judgments"],
+            "matches": j["matches"],
+            "human_matches_left_out": j["human_matches_left_out"],
+            "figures": [
+                {
+                    "key": key,
+                    "text": share_text(j[key]),
+                    "n": j[key]["n"] if j[key] else 0,
+                    "method": j[key]["method"] if j[key] else "",
+                }
+                for key, _ in JUDGE_FIGURES
+            ],
+        }
+        for j in data["judges"]
+    ]
+    notes = data["methodology"]
+    return render(
+        request,
+        "arena/judges.html",
+        {
+            "nav": "judges",
+            "rows": rows,
+            "headers": [label for _, label in JUDGE_FIGURES],
+            "notes": [
+                ("What is counted", notes["scope"]),
+                *[(label, notes[key]) for key, label in JUDGE_FIGURES],
+                ("Intervals", notes["intervals"]),
+                ("Self-preference", notes["self_preference"]),
+            ],
         },
     )
 

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from arena import models as m
-from arena.services.demo import demo_load
+from arena.services.demo import DEMO_PANEL, demo_load
 
 XSS_CATEGORY = "security"
 XSS_ANSWER = (
@@ -278,6 +278,8 @@ def seed_tournaments_with_service() -> list[m.Tournament]:
             prompt_sets=sets,
             seed=11,
             config={**config, "reuse_published_prompts": True},
+            # the knockout has a two-judge panel, as in the demo, so the judges page has two
+            judge_pipeline=DEMO_PANEL if fmt == "single_elimination" else None,
         )  # the demo sets are public
         out.append(tournament_run_inline(tournament=t))
     return out

@@ -45,6 +45,7 @@ def _pages(page) -> list[str]:
         "/vote",
         "/models/",
         "/tournaments/",
+        "/judges/",
         "/no-such-page",
         "/admin/login/",
     ]

@@ -224,6 +224,33 @@ def test_model_page_and_not_found(page, shots):
     page.screenshot(path=shots / "404.png", full_page=True)
 
 
+SHARE_TEXT = re.compile(r"^\d+\.\d % \(\d+\.\d–\d+\.\d %\)$")
+
+
+def test_judges_page_shows_both_demo_judges_with_intervals(page, shots):
+    page.goto("/")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Judges").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Judges", level=1).is_visible()
+    api = page.request.get("/api/v1/judges/").json()
+    names = [j["judge"] for j in api["judges"]]
+    assert {"sim-judge", "sim-judge-2"} <= set(names)
+    rows = page.locator("#judges tbody tr")
+    assert rows.count() == len(names)
+    for i, judge in enumerate(api["judges"]):
+        row = rows.nth(i)
+        assert row.get_attribute("data-judge") == judge["judge"]
+        for key in ("position_bias", "swap_inconsistency", "decisiveness"):
+            text = row.locator(f'td[data-figure="{key}"] .share').inner_text()
+            assert SHARE_TEXT.match(text), text
+            value = float(text.split(" %")[0])
+            assert value == pytest.approx(100 * judge[key]["value"], abs=0.051)
+    note = page.locator("#judges-note")
+    assert note.get_by_text("cluster bootstrap", exact=False).first.is_visible()
+    assert note.get_by_text("Self-preference", exact=True).is_visible()
+    page.screenshot(path=shots / "judges.png", full_page=True)
+
+
 def test_keyboard_focus_is_visible(page):
     page.goto("/")
     page.keyboard.press("Tab")
