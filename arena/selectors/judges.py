@@ -7,7 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from arena.models import Judgment, Vote
-from clients.reliability import (
+from ranking.judge_reliability import (
     BOOTSTRAP_ROUNDS,
     BOOTSTRAP_SEED,
     CONFIDENCE,

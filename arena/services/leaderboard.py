@@ -294,9 +294,7 @@ def battle_data_load(
     return _battle_data(selection, rows, pair_rows, ordered=ordered)
 
 
-def _selection(
-    *, source: str, category: str, watermarks: tuple[int, int] | None
-) -> dict[str, Any]:
+def _selection(*, source: str, category: str, watermarks: tuple[int, int] | None) -> dict[str, Any]:
     """Exactly which stored battles a scope's board reads (``snapshot.inputs`` starts here)."""
     battle_max, pair_max = watermarks if watermarks is not None else _watermarks()
     return {

@@ -1,4 +1,4 @@
-"""clients.reliability: hand-computed shares on a small set, intervals checked against scipy,
+"""ranking.judge_reliability: hand-computed shares on a small set, intervals checked against scipy,
 and the coverage of the position-bias interval for a simulated judge with a known bias."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import integrate, stats
 
-from clients.reliability import (
+from ranking.judge_reliability import (
     JudgmentRow,
     cluster_bootstrap_interval,
     judge_reliability,

@@ -1,5 +1,6 @@
-"""Per-judge reliability from stored verdicts: position bias, swap inconsistency, decisiveness
-and agreement with human votes, each a share with a 95 % interval.
+"""Per-judge reliability from stored verdicts, each a share with a 95 % interval.
+
+The shares: position bias, swap inconsistency, decisiveness and agreement with human votes.
 
 The interval follows the unit the share counts. Items that are independent (one per match)
 get the Wilson score interval [1]_; items that cluster by match (the two presentation orders of
@@ -91,7 +92,7 @@ class JudgeReliability:
 def wilson_interval(
     successes: int, n: int, *, confidence: float = CONFIDENCE
 ) -> tuple[float, float]:
-    """The Wilson score interval for a binomial proportion (no continuity correction)."""
+    """Return the Wilson score interval for a binomial proportion (no continuity correction)."""
     if n <= 0:
         raise ValueError("n must be positive")
     z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
@@ -134,7 +135,7 @@ def cluster_bootstrap_interval(
 def share(
     successes: Sequence[int], totals: Sequence[int], *, confidence: float = CONFIDENCE
 ) -> Share | None:
-    """The pooled share of per-match counts and its interval; ``None`` without items.
+    """Return the pooled share of per-match counts and its interval; ``None`` without items.
 
     Wilson when every match gives at most one item; otherwise a cluster bootstrap over
     matches, except when the share is 0 or 1, where every resample repeats it and the
