@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import asdict
 from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Max
 
 from arena.models import Judgment, Vote
 from ranking.judge_reliability import (
@@ -15,6 +19,8 @@ from ranking.judge_reliability import (
     JudgmentRow,
     judge_reliability,
 )
+
+log = logging.getLogger(__name__)
 
 METHODOLOGY: dict[str, str] = {
     "scope": "Parsed verdicts of the primary stage (the first attempt that parsed, per judge, "
@@ -48,6 +54,27 @@ def judge_list() -> dict[str, Any]:
         "methodology": {...}}``; each share is ``{"value", "lower", "upper", "successes",
         "n", "method"}`` or ``None`` without items.
     """
+    # Judgments and votes are append-only: their largest ids name the data exactly, so the
+    # result (bootstraps included) is computed once per change, not once per request.
+    key = "judges:v1:{}:{}".format(
+        Judgment.objects.aggregate(m=Max("id"))["m"], Vote.objects.aggregate(m=Max("id"))["m"]
+    )
+    try:
+        cached = cache.get(key)
+    except Exception:
+        log.warning("cache unavailable, judge reliability not cached", exc_info=True)
+        cached = None
+    if cached is not None:
+        return dict(cached)
+    data = _judge_list_compute()
+    try:
+        cache.set(key, data, timeout=24 * 3600)
+    except Exception:
+        log.warning("cache unavailable, judge reliability not cached", exc_info=True)
+    return data
+
+
+def _judge_list_compute() -> dict[str, Any]:
     rows = [
         JudgmentRow(match=m, judge=j, order=o, sample=s, verdict=v, outcome=out or "tie")
         for m, j, o, s, v, out in Judgment.objects.filter(stage__regex=r"^primary(/r[0-9]+)?$")

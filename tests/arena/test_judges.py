@@ -7,6 +7,8 @@ import re
 
 import numpy as np
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from arena import models as m
 from arena.selectors.judges import judge_list
@@ -74,6 +76,17 @@ def test_selector_reads_primary_verdicts(stored):
 
 def test_no_judgments():
     assert judge_list()["judges"] == []
+
+
+def test_computed_once_per_change(stored):
+    first = judge_list()
+    with CaptureQueriesContext(connection) as queries:
+        assert judge_list() == first
+    # only the two largest ids that name the data; the rows themselves are not read again
+    assert len(queries) == 2 and all("MAX(" in q["sql"].upper() for q in queries.captured_queries)
+    # a new verdict changes the key: the figures are computed again and include it
+    _judgment(m.Match.objects.order_by("id").first(), "ba", "B>A", "model_a", judge="j3")
+    assert [j["judge"] for j in judge_list()["judges"]] == ["<b>j2</b>", "j1", "j3"]
 
 
 def test_api_is_the_selector(stored, client, django_assert_max_num_queries):
