@@ -71,9 +71,13 @@ from ranking.swiss import (
 from ranking.tiebreaks import TIEBREAKS, StandingsRow, compute_tiebreaks, standings
 from ranking.trf import TrfFile, parse_trf, read_trf, write_trf
 from ranking.types import A_WINS, B_WINS, OUTCOMES, TIE, TIE_BOTHBAD, RatingResult
+from ranking.usage import Estimate, UsageSummary, answer_usage
 from ranking.winrate import average_win_rate, win_rate_matrix
 
 __all__ = [
+    "Estimate",
+    "UsageSummary",
+    "answer_usage",
     "Battles",
     "RankingWarning",
     "ReadResult",
