@@ -237,6 +237,35 @@ class CompetitorStatsSerializer(serializers.Serializer):
     rating_history = RatingPointSerializer(many=True)
 
 
+class UsageFigureSerializer(serializers.Serializer):
+    value = serializers.FloatField(allow_null=True)
+    lower = serializers.FloatField(allow_null=True, help_text="Null: too few answers to bound.")
+    upper = serializers.FloatField(allow_null=True, help_text="Null: too few answers to bound.")
+    coverage = serializers.FloatField(
+        allow_null=True,
+        help_text="Exact coverage of a quantile's order-statistic interval (null for a mean).",
+    )
+
+
+class UsageMethodsSerializer(serializers.Serializer):
+    latency = serializers.CharField()
+    tokens = serializers.CharField()
+    cost = serializers.CharField()
+
+
+class CompetitorUsageSerializer(serializers.Serializer):
+    competitor_id = serializers.IntegerField()
+    name = serializers.CharField()
+    answers = serializers.IntegerField(help_text="Answers counted (those in judged matches).")
+    confidence = serializers.FloatField()
+    scope = serializers.CharField()
+    latency_p50_ms = UsageFigureSerializer()
+    latency_p95_ms = UsageFigureSerializer()
+    tokens_per_answer = UsageFigureSerializer(help_text="Prompt plus completion tokens.")
+    cost_per_answer = UsageFigureSerializer(help_text="In the price's currency.")
+    methods = UsageMethodsSerializer()
+
+
 # --------------------------------------------------------------------------- tournaments
 
 

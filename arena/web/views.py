@@ -16,6 +16,7 @@ from arena import models as m
 from arena.selectors import web as sel
 from arena.selectors.judges import judge_list
 from arena.selectors.leaderboard import leaderboard_get
+from arena.selectors.usage import competitor_usage
 from arena.selectors.web_tournaments import tournament_list_rows, tournament_page_data
 from arena.services.style_board import METHOD as STYLE_METHOD
 from arena.services.style_board import PLAIN_METHOD as STYLE_PLAIN
@@ -245,6 +246,7 @@ def model_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "history_svg": history_svg,
             "head_to_head": sel.competitor_head_to_head(competitor_id=competitor.id),
             "recent": sel.competitor_recent_battles(competitor_id=competitor.id),
+            "usage": competitor_usage(competitor=competitor),
         },
     )
 

@@ -19,9 +19,11 @@ from arena.api.serializers import (
     CompetitorSerializer,
     CompetitorStatsSerializer,
     CompetitorUpdateSerializer,
+    CompetitorUsageSerializer,
 )
 from arena.models import Competitor
 from arena.selectors.competitors import competitor_list, competitor_stats
+from arena.selectors.usage import competitor_usage
 from arena.services.competitors import (
     competitor_activate,
     competitor_submit,
@@ -138,4 +140,14 @@ class CompetitorViewSet(
     def stats(self, request: Request, pk: str | None = None) -> Response:
         return Response(
             CompetitorStatsSerializer(competitor_stats(competitor=self.get_object())).data
+        )
+
+    @extend_schema(
+        responses=CompetitorUsageSerializer,
+        summary="Latency (p50, p95), tokens and cost per answer, with 95 % intervals",
+    )
+    @action(detail=True, methods=["get"], permission_classes=[ReadOnly])
+    def usage(self, request: Request, pk: str | None = None) -> Response:
+        return Response(
+            CompetitorUsageSerializer(competitor_usage(competitor=self.get_object())).data
         )
