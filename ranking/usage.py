@@ -154,12 +154,47 @@ def mean_interval(x: ArrayLike, *, confidence: float = CONFIDENCE) -> Estimate:
     n = arr.size
     if n == 0:
         return Estimate(None, None, None)
-    mean = float(arr.mean())
-    if n < 2:
-        return Estimate(mean, None, None)
-    se = float(arr.std(ddof=1)) / math.sqrt(n)
-    half = float(student_t.ppf(0.5 + confidence / 2.0, n - 1)) * se
-    return Estimate(mean, max(0.0, mean - half), mean + half)
+    return t_interval(
+        n=n,
+        mean=float(arr.mean()),
+        sd=float(arr.std(ddof=1)) if n > 1 else None,
+        confidence=confidence,
+    )
+
+
+def t_interval(
+    *, n: int, mean: float | None, sd: float | None, confidence: float = CONFIDENCE
+) -> Estimate:
+    """Return Student's t interval for a non-negative mean from its summary statistics.
+
+    Parameters
+    ----------
+    n : int
+        The number of observations.
+    mean : float or None
+        Their mean (``None`` without observations).
+    sd : float or None
+        Their sample standard deviation (``ddof=1``; ``None`` below two observations).
+    confidence : float
+        The nominal coverage of the interval.
+
+    Returns
+    -------
+    Estimate
+        ``mean ± t(1 - a/2, n - 1) · sd / sqrt(n)`` with the lower end cut at zero; the bounds
+        are ``None`` below two observations.
+    """
+    _check_confidence(confidence)
+    if n < 0 or (n > 0 and mean is None):
+        raise InputError(f"n must be non-negative and a mean given when n > 0; got n={n}")
+    if n == 0 or mean is None:
+        return Estimate(None, None, None)
+    if n < 2 or sd is None:
+        return Estimate(float(mean), None, None)
+    if not sd >= 0.0:
+        raise InputError(f"sd must be non-negative; got {sd}")
+    half = float(student_t.ppf(0.5 + confidence / 2.0, n - 1)) * sd / math.sqrt(n)
+    return Estimate(float(mean), max(0.0, mean - half), mean + half)
 
 
 def answer_usage(

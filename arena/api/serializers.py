@@ -266,6 +266,30 @@ class CompetitorUsageSerializer(serializers.Serializer):
     methods = UsageMethodsSerializer()
 
 
+class RatingCostRowSerializer(serializers.Serializer):
+    competitor_id = serializers.IntegerField()
+    name = serializers.CharField()
+    rating = serializers.FloatField(allow_null=True, help_text="Null: not in the snapshot.")
+    lower = serializers.FloatField(allow_null=True)
+    upper = serializers.FloatField(allow_null=True)
+    rank = serializers.IntegerField(allow_null=True)
+    answers = serializers.IntegerField(help_text="Answers counted (those in judged matches).")
+    cost_per_battle = UsageFigureSerializer(help_text="Mean cost of this model's answer.")
+
+
+class RatingCostMethodsSerializer(serializers.Serializer):
+    rating = serializers.CharField()
+    cost = serializers.CharField()
+
+
+class RatingCostSerializer(serializers.Serializer):
+    snapshot_version = serializers.IntegerField(allow_null=True)
+    confidence = serializers.FloatField()
+    scope = serializers.CharField()
+    methods = RatingCostMethodsSerializer()
+    rows = RatingCostRowSerializer(many=True)
+
+
 # --------------------------------------------------------------------------- tournaments
 
 

@@ -9,10 +9,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Avg, Count, StdDev
+
 from arena.models import Competitor, Generation, Match
-from ranking.usage import METHOD_MEAN, METHOD_QUANTILE, Estimate, answer_usage
+from arena.selectors.leaderboard import leaderboard_get
+from ranking.usage import (
+    CONFIDENCE,
+    METHOD_MEAN,
+    METHOD_QUANTILE,
+    Estimate,
+    answer_usage,
+    t_interval,
+)
 
 SCOPE = "answers in judged matches"
+RATING_METHOD = (
+    "Bradley-Terry rating from the current published snapshot (all sources, all categories), "
+    "with its interval"
+)
 
 
 def _estimate(est: Estimate) -> dict[str, float | None]:
@@ -55,4 +69,62 @@ def competitor_usage(*, competitor: Competitor) -> dict[str, Any]:
         "tokens_per_answer": _estimate(usage.tokens_mean),
         "cost_per_answer": _estimate(usage.cost_mean),
         "methods": {"latency": METHOD_QUANTILE, "tokens": METHOD_MEAN, "cost": METHOD_MEAN},
+    }
+
+
+def competitor_rating_cost() -> dict[str, Any]:
+    """Each public, listed model's Bradley-Terry rating beside its mean cost per battle.
+
+    The cost of a battle to a model is its own answer's cost (one answer per battle), over
+    answers in judged matches; one aggregate query. Rated models come first, best first.
+
+    Returns
+    -------
+    dict
+        ``{"snapshot_version", "confidence", "scope", "methods": {"rating", "cost"},
+        "rows": [{"competitor_id", "name", "rating", "lower", "upper", "rank", "answers",
+        "cost_per_battle": {"value", "lower", "upper", "coverage"}}]}``.
+    """
+    listed = (
+        Competitor.objects.filter(visibility=Competitor.Visibility.PUBLIC)
+        .exclude(status=Competitor.Status.PENDING)
+        .order_by("name")
+    )
+    costs: dict[int, dict[str, Any]] = {
+        row["competitor_id"]: dict(row)
+        for row in Generation.objects.filter(match__status=Match.Status.DONE, competitor__in=listed)
+        .values("competitor_id")
+        .annotate(n=Count("id"), mean=Avg("cost"), sd=StdDev("cost", sample=True))
+        .order_by()
+    }
+    board = leaderboard_get(method="bt") or {}
+    ratings = {r.get("competitor_id"): r for r in board.get("ratings", [])}
+    rows: list[dict[str, Any]] = []
+    for competitor in listed.values("id", "name"):
+        rating = ratings.get(competitor["id"]) or {}
+        cost = costs.get(competitor["id"]) or {"n": 0, "mean": None, "sd": None}
+        est = t_interval(
+            n=int(cost["n"]),
+            mean=None if cost["mean"] is None else float(cost["mean"]),
+            sd=None if cost["sd"] is None else float(cost["sd"]),
+        )
+        rows.append(
+            {
+                "competitor_id": competitor["id"],
+                "name": competitor["name"],
+                "rating": rating.get("rating"),
+                "lower": rating.get("lower"),
+                "upper": rating.get("upper"),
+                "rank": rating.get("rank"),
+                "answers": cost["n"],
+                "cost_per_battle": _estimate(est),
+            }
+        )
+    rows.sort(key=lambda r: (r["rating"] is None, -(r["rating"] or 0.0), r["name"]))
+    return {
+        "snapshot_version": board.get("version"),
+        "confidence": CONFIDENCE,
+        "scope": SCOPE,
+        "methods": {"rating": RATING_METHOD, "cost": METHOD_MEAN},
+        "rows": rows,
     }

@@ -16,7 +16,7 @@ from arena import models as m
 from arena.selectors import web as sel
 from arena.selectors.judges import judge_list
 from arena.selectors.leaderboard import leaderboard_get
-from arena.selectors.usage import competitor_usage
+from arena.selectors.usage import competitor_rating_cost, competitor_usage
 from arena.selectors.web_tournaments import tournament_list_rows, tournament_page_data
 from arena.services.style_board import METHOD as STYLE_METHOD
 from arena.services.style_board import PLAIN_METHOD as STYLE_PLAIN
@@ -202,7 +202,13 @@ def leaderboard_json(request: HttpRequest) -> HttpResponse:
 @require_GET
 def models_list(request: HttpRequest) -> HttpResponse:
     return render(
-        request, "arena/models.html", {"nav": "models", "competitors": sel.competitor_list()}
+        request,
+        "arena/models.html",
+        {
+            "nav": "models",
+            "competitors": sel.competitor_list(),
+            "rating_cost": competitor_rating_cost(),
+        },
     )
 
 

@@ -106,3 +106,100 @@ def test_no_answers_yet(client):
 
 def test_usage_is_read_only(model, client):
     assert client.post(f"/api/v1/models/{model.pk}/usage/", {}).status_code in (401, 403, 405)
+
+
+def _snapshot(rows):
+    from arena.services.leaderboard import snapshot_publish
+
+    return snapshot_publish(
+        method="bt",
+        source="combined",
+        category="all",
+        data_version="d1",
+        params={"scale": 400},
+        ratings=rows,
+        n_battles=10,
+        compute_ms=1,
+    )
+
+
+@pytest.fixture
+def board(model):
+    """``model`` (12 priced answers) rated below a cheaper rival; a private model, rated in an
+    old snapshot, must stay off the table."""
+    rival = CompetitorFactory(name="rival")
+    for cost in ("0.110", "0.120", "0.130"):
+        match = MatchFactory(competitor_a=rival, status=m.Match.Status.DONE)
+        _answer(match, rival, latency=1, prompt_tokens=1, completion_tokens=1, cost=cost)
+    hidden = CompetitorFactory(name="hidden", visibility=m.Competitor.Visibility.PRIVATE)
+    match = MatchFactory(competitor_a=hidden, status=m.Match.Status.DONE)
+    _answer(match, hidden, latency=1, prompt_tokens=1, completion_tokens=1, cost="5")
+    _snapshot(
+        [
+            {
+                "model": "rival",
+                "competitor_id": rival.pk,
+                "rating": 1100.0,
+                "lower": 1050.0,
+                "upper": 1150.0,
+                "rank": 1,
+                "battles": 6,
+            },
+            {
+                "model": "hidden",
+                "competitor_id": hidden.pk,
+                "rating": 1050.0,
+                "lower": None,
+                "upper": None,
+                "rank": 2,
+                "battles": 6,
+            },
+            {
+                "model": model.name,
+                "competitor_id": model.pk,
+                "rating": 900.0,
+                "lower": 850.0,
+                "upper": 950.0,
+                "rank": 3,
+                "battles": 6,
+            },
+        ]
+    )
+    return rival
+
+
+def test_rating_against_cost_by_hand(board, model):
+    from arena.selectors.usage import competitor_rating_cost
+
+    table = competitor_rating_cost()
+    named = [(r["name"], r["rating"]) for r in table["rows"]]
+    assert named[:2] == [("rival", 1100.0), (model.name, 900.0)]
+    assert "hidden" not in [r["name"] for r in table["rows"]]
+    rival = table["rows"][0]["cost_per_battle"]
+    # 0.11, 0.12, 0.13: mean 0.12, s = 0.01, t(0.975, 2) = 4.303 from a printed table.
+    half = 4.303 * 0.01 / 3**0.5
+    assert rival["value"] == pytest.approx(0.12)
+    assert (rival["lower"], rival["upper"]) == pytest.approx((0.12 - half, 0.12 + half), abs=1e-5)
+    mine = table["rows"][1]
+    assert mine["answers"] == 12  # the running match's answer is left out
+    # The same mean and interval as the model's own usage figures (same answers, same method).
+    assert mine["cost_per_battle"] == pytest.approx(
+        competitor_usage(competitor=model)["cost_per_answer"]
+    )
+    # The opponents the factories made: listed, unrated, no answers, after the rated ones.
+    assert all(r["rating"] is None and r["answers"] == 0 for r in table["rows"][2:])
+
+
+def test_rating_cost_page_and_api_agree(board, client, django_assert_max_num_queries):
+    from arena.selectors.usage import competitor_rating_cost
+
+    with django_assert_max_num_queries(6):
+        api = client.get("/api/v1/models/rating-cost/")
+    assert api.status_code == 200
+    page = client.get("/models/")
+    assert page.context["rating_cost"] == api.json() == competitor_rating_cost()
+    raw = page.content.decode()
+    assert "<i>fast</i>" not in raw and "&lt;i&gt;fast&lt;/i&gt;" in raw
+    assert "hidden" not in raw
+    assert "1100.0 [1050.0, 1150.0]" in raw
+    assert client.post("/api/v1/models/rating-cost/", {}).status_code in (401, 403, 405)

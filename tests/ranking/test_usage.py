@@ -109,3 +109,15 @@ def test_quantile_intervals_cover_at_the_stated_rate(q):
     rate = hits / reps
     se = math.sqrt(coverage * (1 - coverage) / reps)
     assert abs(rate - coverage) < 4 * se, (rate, coverage)
+
+
+def test_t_interval_from_summary_statistics_by_hand():
+    # n = 9, mean 5, sd 3: t(0.975, 8) = 2.306 from a printed table; half-width 2.306.
+    from ranking.usage import t_interval
+
+    est = t_interval(n=9, mean=5.0, sd=3.0)
+    assert_allclose([est.lower, est.upper], [5 - 2.306, 5 + 2.306], atol=1e-3)
+    assert t_interval(n=1, mean=5.0, sd=None).lower is None
+    assert t_interval(n=0, mean=None, sd=None).value is None
+    with pytest.raises(InputError, match="sd"):
+        t_interval(n=3, mean=1.0, sd=-1.0)

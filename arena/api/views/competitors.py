@@ -20,10 +20,11 @@ from arena.api.serializers import (
     CompetitorStatsSerializer,
     CompetitorUpdateSerializer,
     CompetitorUsageSerializer,
+    RatingCostSerializer,
 )
 from arena.models import Competitor
 from arena.selectors.competitors import competitor_list, competitor_stats
-from arena.selectors.usage import competitor_usage
+from arena.selectors.usage import competitor_rating_cost, competitor_usage
 from arena.services.competitors import (
     competitor_activate,
     competitor_submit,
@@ -151,3 +152,18 @@ class CompetitorViewSet(
         return Response(
             CompetitorUsageSerializer(competitor_usage(competitor=self.get_object())).data
         )
+
+    @extend_schema(
+        responses=RatingCostSerializer,
+        summary="Each public model's Bradley-Terry rating beside its mean cost per battle",
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="rating-cost",
+        permission_classes=[ReadOnly],
+        filter_backends=[],
+        pagination_class=None,
+    )
+    def rating_cost(self, request: Request) -> Response:
+        return Response(RatingCostSerializer(competitor_rating_cost()).data)
