@@ -121,3 +121,17 @@ def test_t_interval_from_summary_statistics_by_hand():
     assert t_interval(n=0, mean=None, sd=None).value is None
     with pytest.raises(InputError, match="sd"):
         t_interval(n=3, mean=1.0, sd=-1.0)
+
+
+@pytest.mark.parametrize("n", [30, 200])
+def test_mean_intervals_cover_at_about_the_nominal_rate(n):
+    # Skewed, cost-like answers: Gamma(shape 2, scale 0.01), whose mean is 0.02.
+    rng = np.random.default_rng(5)
+    reps = 2000
+    hits = 0
+    for _ in range(reps):
+        est = mean_interval(rng.gamma(2.0, 0.01, size=n))
+        assert est.lower is not None and est.upper is not None
+        hits += est.lower <= 0.02 <= est.upper
+    # The t interval is approximate for skewed data; with 30 answers it may fall a little short.
+    assert 0.92 <= hits / reps <= 0.975, hits / reps
