@@ -206,9 +206,10 @@ def test_tournament_pages_render_finished_tournaments(page, shots):
 
 def test_model_page_and_not_found(page, shots):
     page.goto("/models/")
-    assert page.locator("tbody tr").count() == len(DEMO_NAMES)
+    assert page.locator("#models tbody tr").count() == len(DEMO_NAMES)
+    assert page.locator("#rating-cost tbody tr").count() == len(DEMO_NAMES)  # all judged
     page.screenshot(path=shots / "models.png", full_page=True)
-    page.get_by_role("link", name="atlas-70b").click()
+    page.locator("#models").get_by_role("link", name="atlas-70b").click()
     page.wait_for_load_state()
     assert page.get_by_role("heading", name="atlas-70b", level=1).is_visible()
     assert page.get_by_role("heading", name="Head-to-head record").is_visible()
