@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from arena.models import LeaderboardSnapshot
-from arena.selectors.sampling import arena_sampling
+from arena.selectors.sampling import leaderboard_sampling_add
 from arena.services.leaderboard import (
     ALL_CATEGORIES,
     ETAG_MEMO,
@@ -65,13 +65,15 @@ def leaderboard_get(
 ) -> dict[str, Any] | None:
     """The latest (or a given version of a) snapshot as a dict, or ``None`` if none exists.
 
-    The arena's board also says which models are still being sampled (``sampling``, see
-    :func:`leaderboard_sampling_add`).
+    The arena's board also says which models are still being sampled (``sampling``, added
+    once per snapshot by :func:`arena.services.leaderboard.snapshot_to_dict`).
     """
     if version is None:
         cached = _cache_get(cache_key(method, source, category))
         if isinstance(cached, dict):
-            return leaderboard_sampling_add(cached)
+            if "sampling" not in cached:  # cached by a version that did not add it
+                leaderboard_sampling_add(cached)
+            return cached
     qs = LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
     snapshot = (
         qs.filter(version=version).first()
@@ -85,16 +87,4 @@ def leaderboard_get(
             snapshot_cache(snapshot)
         except Exception:
             log.warning("cache unavailable, leaderboard not cached", exc_info=True)
-    return leaderboard_sampling_add(snapshot_to_dict(snapshot))
-
-
-def leaderboard_sampling_add(data: dict[str, Any]) -> dict[str, Any]:
-    """Add sampling to a target to a snapshot dict: ``data["sampling"]`` (the rule and the ids
-    still sampled, ``None`` on boards the arena does not sample from) and each row's
-    ``sampling`` flag (``None`` there too)."""
-    sampling = arena_sampling(data)
-    data["sampling"] = sampling
-    sampled = set(sampling["sampling"]) if sampling is not None else None
-    for row in data.get("ratings") or []:
-        row["sampling"] = None if sampled is None else row.get("competitor_id") in sampled
-    return data
+    return snapshot_to_dict(snapshot)

@@ -1,7 +1,8 @@
 """Sampling to a target, read off a leaderboard: which models the open arena still samples.
 
-Read by the board (:func:`arena.selectors.leaderboard.leaderboard_sampling_add`, so page and
-API show the same flags) and by the arena's matchmaking (:mod:`arena.services.arena_mode`).
+Added to a board once per snapshot (:func:`leaderboard_sampling_add`, called by
+:func:`arena.services.leaderboard.snapshot_to_dict`, so page and API show the same flags) and
+read by the arena's matchmaking (:mod:`arena.services.arena_mode`).
 """
 
 from __future__ import annotations
@@ -79,3 +80,18 @@ def arena_sampling(board: dict[str, Any]) -> dict[str, Any] | None:
         "settled_confidence": settings.LUDUS_ARENA_SETTLED_CONFIDENCE,
         "sampling": sampled,
     }
+
+
+def leaderboard_sampling_add(data: dict[str, Any]) -> dict[str, Any]:
+    """Add sampling to a target to a snapshot dict: ``data["sampling"]`` (the rule and the ids
+    still sampled, ``None`` on boards the arena does not sample from) and each row's
+    ``sampling`` flag (``None`` there too)."""
+    sampling = arena_sampling(data)
+    data["sampling"] = sampling
+    sampled = set(sampling["sampling"]) if sampling is not None else None
+    # new row dicts: the rows may be a snapshot's own ``ratings``, which stay as computed
+    data["ratings"] = [
+        {**row, "sampling": None if sampled is None else row.get("competitor_id") in sampled}
+        for row in data.get("ratings") or []
+    ]
+    return data

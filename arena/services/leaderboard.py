@@ -50,6 +50,7 @@ from arena.models import (
     PairCount,
     Source,
 )
+from arena.selectors.sampling import leaderboard_sampling_add
 from arena.services.aggregates import (
     AggregateAdvance,
     aggregate_rows,
@@ -535,23 +536,27 @@ def _rows(
 
 
 def snapshot_to_dict(snapshot: LeaderboardSnapshot) -> dict[str, Any]:
-    return {
-        "id": snapshot.id,
-        "method": snapshot.method,
-        "source": snapshot.source,
-        "category": snapshot.category,
-        "version": snapshot.version,
-        "data_version": snapshot.data_version,
-        "params": snapshot.params,
-        # which private competitors were left out is for staff (the export), not the public
-        "inputs": {k: v for k, v in snapshot.inputs.items() if k != "excluded_competitors"},
-        "board": snapshot.board,
-        "n_battles": snapshot.n_battles,
-        "n_models": snapshot.n_models,
-        "compute_ms": snapshot.compute_ms,
-        "created_at": snapshot.created_at.isoformat(),
-        "ratings": snapshot.ratings,
-    }
+    """The snapshot as served (cached once, read by page and API), with the arena's sampling
+    flags computed here rather than on every read (:func:`leaderboard_sampling_add`)."""
+    return leaderboard_sampling_add(
+        {
+            "id": snapshot.id,
+            "method": snapshot.method,
+            "source": snapshot.source,
+            "category": snapshot.category,
+            "version": snapshot.version,
+            "data_version": snapshot.data_version,
+            "params": snapshot.params,
+            # which private competitors were left out is for staff (the export), not the public
+            "inputs": {k: v for k, v in snapshot.inputs.items() if k != "excluded_competitors"},
+            "board": snapshot.board,
+            "n_battles": snapshot.n_battles,
+            "n_models": snapshot.n_models,
+            "compute_ms": snapshot.compute_ms,
+            "created_at": snapshot.created_at.isoformat(),
+            "ratings": snapshot.ratings,
+        }
+    )
 
 
 def snapshot_publish(
