@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import django
 import numpy as np
 from scipy.special import expit
 
@@ -40,23 +41,14 @@ from ranking.bradley_terry import bradley_terry  # noqa: E402
 from ranking.style import bradley_terry_style  # noqa: E402
 
 SECTION = "## Style-controlled board (bench_style_board.py)"
-#: The board's parameters (arena.services.style_board.PARAMS; no Django import here).
-STYLE_PARAMS: dict[str, Any] = {
-    "scale": 400.0,
-    "base": 10.0,
-    "init": 1000.0,
-    "ridge": 0.5,
-    "ratings_ridge": False,
-    "ci": "sandwich",
-    "confidence": 0.95,
-}
-PLAIN_PARAMS: dict[str, Any] = {
-    "scale": 400.0,
-    "base": 10.0,
-    "init": 1000.0,
-    "ci": "profile",
-    "confidence": 0.95,
-}
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
+django.setup()  # only to read the two boards' parameters from the service, not copies of them
+
+from arena.services.leaderboard import _method_registry  # noqa: E402
+from arena.services.style_board import PARAMS as STYLE_PARAMS  # noqa: E402
+
+#: The plain board's parameters (its profile-likelihood intervals), as the service runs it.
+PLAIN_PARAMS: dict[str, Any] = dict(_method_registry()["bt"].params)
 BETA = np.array([0.4, 0.15, -0.1, 0.2])
 
 
