@@ -145,7 +145,8 @@ def style_counts(conv_metadata: Sequence[Mapping[str, Any] | None]) -> NDArray[n
         A battle has no ``conv_metadata`` or a malformed one; the message names the battle.
     """
     n = len(conv_metadata)
-    out = np.empty((n, len(STYLE_ELEMENTS)), dtype=np.float64)
+    width = len(STYLE_ELEMENTS)
+    rows: list[list[float]] = []
     for i, meta in enumerate(conv_metadata):
         if meta is None:
             missing = sum(1 for m in conv_metadata if m is None)
@@ -154,12 +155,16 @@ def style_counts(conv_metadata: Sequence[Mapping[str, Any] | None]) -> NDArray[n
                 f"style control needs conv_metadata on every battle; battle {i + 1}{more} has none"
             )
         try:
-            out[i] = [_total(meta[key]) for key in STYLE_ELEMENTS]
+            rows.append([_total(meta[key]) for key in STYLE_ELEMENTS])
         except (KeyError, TypeError, ValueError, AttributeError):
-            out[i] = np.nan
-        if not np.isfinite(out[i]).all() or (out[i] < 0).any():
-            problem = conv_metadata_problem(meta) or "conv_metadata holds a count that is not valid"
-            raise InputError(f"battle {i + 1}: {problem}")
+            rows.append([math.nan] * width)
+    out = np.array(rows, dtype=np.float64).reshape(n, width)
+    bad = ~np.isfinite(out).all(axis=1) | (out < 0).any(axis=1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        meta = conv_metadata[i]
+        problem = conv_metadata_problem(meta) or "conv_metadata holds a count that is not valid"
+        raise InputError(f"battle {i + 1}: {problem}")
     return out
 
 
