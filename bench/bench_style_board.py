@@ -8,7 +8,11 @@ counts (tokens, headers, lists, bold) are drawn per battle, two verbose models, 
 1. Speed, same run: the plain board's fit (``bradley_terry`` with the board's profile
    intervals) against the style board's (``bradley_terry_style`` with the board's parameters,
    sandwich intervals) on the same battles, for growing numbers of battles.
-2. Coverage: over simulated arenas, how often the board's 95% intervals hold the true
+2. Against arena-rank (``pip install -e '.[bench]'``): its ``ContextualBradleyTerry`` with
+   sandwich intervals (dataset prepared from a pandas DataFrame, then fit + intervals) against
+   ``bradley_terry_style`` on its objective (``ratings_ridge=False``, ``ridge = N·reg``,
+   ``bread="likelihood"``) on the same battles, with the largest distance between the two.
+3. Coverage: over simulated arenas, how often the board's 95% intervals hold the true
    coefficients and the true ratings (relative to the mean, the board's gauge).
 
 Usage: ``python bench/bench_style_board.py [--arenas N] [--no-write]``; replaces the
@@ -87,6 +91,82 @@ def timed(fn: Any, repeat: int = 3) -> float:
     return best
 
 
+def run_arena_rank(
+    battles: Battles, metas: list[dict[str, int]], reg: float
+) -> tuple[float, float, dict[str, Any]]:
+    """Time arena-rank's contextual BT: (prepare, fit + sandwich, result)."""
+    import pandas as pd
+    from arena_rank.models.contextual_bradley_terry import ContextualBradleyTerry
+    from arena_rank.utils.data_utils import ContextualPairDataset
+
+    names = np.array(battles.models, dtype=object)
+    counts = np.array(
+        [[m[k] for k in sorted(m, key=ELEMENT_ORDER.index)] for m in metas], dtype=float
+    )
+    ratio = (counts[:, :4] - counts[:, 4:]) / (counts[:, :4] + counts[:, 4:] + 1)
+    winner = np.array(["model_a", "model_b", "tie"], dtype=object)[battles.outcome]
+    df = pd.DataFrame({"model_a": names[battles.a], "model_b": names[battles.b], "winner": winner})
+    for k, name in enumerate(("length", "header", "list", "bold")):
+        df[name] = ratio[:, k]
+    t0 = time.perf_counter()
+    ds = ContextualPairDataset.from_pandas(
+        df, feature_cols=["length", "header", "list", "bold"], reweighted=False
+    )
+    t1 = time.perf_counter()
+    model = ContextualBradleyTerry(n_competitors=len(ds.competitors), n_features=4, reg=reg)
+    out = model.compute_ratings_and_cis(ds, ci_method="sandwich")
+    t2 = time.perf_counter()
+    return t1 - t0, t2 - t1, {"competitors": list(ds.competitors), **out}
+
+
+#: The order of the eight counts in the simulated ``conv_metadata`` (a then b).
+ELEMENT_ORDER = [
+    f"{name}_{side}" if name != "sum_assistant" else f"sum_assistant_{side}_tokens"
+    for side in ("a", "b")
+    for name in ("sum_assistant", "header_count", "list_count", "bold_count")
+]
+
+
+def versus_arena_rank(sizes: tuple[int, ...]) -> list[tuple[Any, ...]]:
+    """Same-run timing and distance against arena-rank; empty when it is not installed."""
+    try:
+        from importlib.metadata import version
+
+        ar_version = version("arena-rank")
+    except Exception:  # noqa: BLE001 - the bench extra is optional
+        print("arena-rank not installed: pip install -e '.[bench]'")
+        return []
+    strength = np.linspace(-0.3, 0.3, 30)
+    rows = []
+    reg = 0.01
+    run_arena_rank(*arena(2, 2_000, strength), reg)  # warm-up: JAX compiles on first use
+    for n in sizes:
+        battles, metas = arena(1, n, strength)
+        best_prep = best_fit = math.inf
+        for _ in range(3):
+            prep, fit, ar = run_arena_rank(battles, metas, reg)
+            best_prep, best_fit = min(best_prep, prep), min(best_fit, fit)
+        params = dict(ridge=reg * n, ratings_ridge=False, bread="likelihood")
+        ours_time = timed(lambda b=battles, m=metas: bradley_terry_style(b, m, **params))
+        ours = bradley_terry_style(battles, metas, **params)
+        idx = [battles.models.index(c) for c in ar["competitors"]]
+        d_rating = float(np.max(np.abs(ours.ratings.rating[idx] - np.asarray(ar["ratings"]))))
+        d_coef = float(np.max(np.abs(ours.coefficients - np.asarray(ar["coeffs"]))))
+        d_bound = float(
+            max(
+                np.max(np.abs(ours.ratings.lower[idx] - np.asarray(ar["rating_lower"]))),
+                np.max(np.abs(ours.ratings.upper[idx] - np.asarray(ar["rating_upper"]))),
+            )
+        )
+        rows.append((n, ar_version, best_prep, best_fit, ours_time, d_rating, d_coef, d_bound))
+        print(
+            f"{n:>8} battles: arena-rank prep {best_prep:.2f} s + fit {best_fit:.2f} s, "
+            f"Ludus {ours_time:.2f} s; max |Δ| rating {d_rating:.2g}, coef {d_coef:.2g}, "
+            f"bound {d_bound:.2g}"
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--arenas", type=int, default=200)
@@ -103,6 +183,8 @@ def main() -> None:
         style = timed(lambda b=battles, m=metas: bradley_terry_style(b, m, **STYLE_PARAMS))
         speed.append((n, plain, style))
         print(f"{n:>8} battles: plain bt {plain * 1000:.0f} ms, style {style * 1000:.0f} ms")
+
+    versus = versus_arena_rank((10_000, 100_000, 300_000))
 
     small = np.array([0.0, -0.08, 0.04, 0.1, -0.06])
     wide = np.linspace(-0.25, 0.25, 20)
@@ -153,6 +235,31 @@ def main() -> None:
         "|---:|---:|---:|---:|",
         *[f"| {n:,} | {p * 1000:.0f} ms | {s * 1000:.0f} ms | {s / p:.1f}× |" for n, p, s in speed],
         "",
+        *(
+            [
+                "Against arena-rank, same run, same battles (30 models, 10% ties): its "
+                "`ContextualBradleyTerry` with sandwich intervals (`reg` 0.01, no reweighting; "
+                "after one warm-up call, as JAX compiles on first use) against "
+                "`bradley_terry_style` on the same objective (`ratings_ridge=False`, "
+                '`ridge = N·reg`, `bread="likelihood"`), reading the `conv_metadata` dicts '
+                "included; best of 3. Δ: the largest absolute difference over models (ratings "
+                "and bounds in points) and over the four coefficients.",
+                "",
+                "| battles | arena-rank prepare (`from_pandas`) | arena-rank fit + sandwich "
+                "| Ludus fit + sandwich | arena-rank total / Ludus | max Δ rating | max Δ coef "
+                "| max Δ bound |",
+                "|---:|---:|---:|---:|---:|---:|---:|---:|",
+                *[
+                    f"| {n:,} | {p:.2f} s | {f:.2f} s | {o:.2f} s | {(p + f) / o:.1f}× "
+                    f"| {dr:.2g} | {dc:.2g} | {db:.2g} |"
+                    for n, _v, p, f, o, dr, dc, db in versus
+                ],
+                f"(arena-rank {versus[0][1]})",
+                "",
+            ]
+            if versus
+            else ["arena-rank was not installed for this run.", ""]
+        ),
         f"Coverage of the board's nominal 95% intervals over {args.arenas} simulated arenas "
         f"(seeds 10000+), β = {BETA.tolist()} (length, header, list, bold), ratings relative to "
         "their mean. Decisive arenas follow the model exactly; in the last row a tie is drawn "
