@@ -205,7 +205,7 @@ class BattleStream:
         """Read on, yielding each non-empty block of valid battles."""
         for _ in self._steps:
             block = self._coder.drain()
-            if len(block):
+            if len(block) or block.kwise:
                 yield block
 
     @property

@@ -599,6 +599,9 @@ class ImportReportSerializer(serializers.Serializer):
     # field named like .errors
     errors = ImportErrorSerializer(many=True)  # type: ignore[assignment]
     created_models = serializers.ListField(child=serializers.CharField())
+    n_kwise = serializers.IntegerField(
+        help_text="K-wise records imported (stored as K-wise battles, not in n_battles)."
+    )
 
 
 class ExportQuerySerializer(serializers.Serializer):

@@ -281,3 +281,73 @@ def kwise_vote_record(
         models={label: names[pos] for pos, label in enumerate(labels)},
         ranks=rank_of,
     )
+
+
+def kwise_battles_store(
+    records: list[dict[str, Any]],
+    *,
+    ids: dict[str, int],
+    batch_id: int,
+    category: str,
+    now: Any,
+) -> int:
+    """Store K-wise records read from a battle file (``BattleBlock.kwise``) as imported
+    :class:`KwiseBattle` rows with their entries; returns how many.
+
+    A record keeps its own ``tstamp``, ``anony`` and ``category``; ``category`` is the default
+    for records without one and ``now`` the time of records without a ``tstamp``.
+    """
+    from datetime import UTC, datetime
+
+    battles = KwiseBattle.objects.bulk_create(
+        KwiseBattle(
+            k=len(r["models"]),
+            source=Source.IMPORT,
+            category=r["category"] or category,
+            anony=r["anony"],
+            tstamp=now if r["tstamp"] is None else datetime.fromtimestamp(r["tstamp"], tz=UTC),
+            batch_id=batch_id,
+        )
+        for r in records
+    )
+    KwiseEntry.objects.bulk_create(
+        KwiseEntry(battle=battle, competitor_id=ids[name], position=pos, rank=rank)
+        for battle, r in zip(battles, records)
+        for pos, (name, rank) in enumerate(zip(r["models"], r["ranks"]))
+    )
+    return len(battles)
+
+
+def kwise_records(battles: Any, *, with_source: bool = True) -> Any:
+    """The K-wise record form (``ranking.battle_files``) of stored K-wise battles, in
+    (tstamp, id) order: ``models`` as shown, ``ranks``, ``tstamp``, ``anony``, ``category``
+    (and ``source``)."""
+    from itertools import groupby
+
+    rows = (
+        KwiseEntry.objects.filter(battle__in=battles.values("pk"))
+        .order_by("battle__tstamp", "battle_id", "position")
+        .values_list(
+            "battle_id",
+            "competitor__name",
+            "rank",
+            "battle__tstamp",
+            "battle__anony",
+            "battle__category",
+            "battle__source",
+        )
+        .iterator(chunk_size=2000)
+    )
+    for _, group in groupby(rows, key=lambda r: r[0]):
+        entries = list(group)
+        _, _, _, tstamp, anony, category, source = entries[0]
+        record: dict[str, Any] = {
+            "models": [e[1] for e in entries],
+            "ranks": [e[2] for e in entries],
+            "tstamp": tstamp.timestamp(),
+            "anony": anony,
+            "category": category,
+        }
+        if with_source:
+            record["source"] = source
+        yield record

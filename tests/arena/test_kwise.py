@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import time
 import uuid
 
@@ -10,10 +13,13 @@ from django.core import signing
 from numpy.testing import assert_allclose
 
 from arena import models as m
+from arena.exceptions import ApplicationError
+from arena.services.battles_io import battles_export, battles_import
 from arena.services.kwise import KWISE_TOKEN_SALT, kwise_battle_next, kwise_vote_record
 from arena.services.kwise_board import kwise_board_rebuild
 from arena.services.leaderboard import leaderboard_rebuild, listing_rule
 from arena.services.votes import voter_hash_make
+from ranking.battle_files import read_battles
 from tests.arena.test_api_common import API, assert_error, servable_match
 from tests.factories import CompetitorFactory, MatchFactory, PromptFactory
 
@@ -245,3 +251,91 @@ def test_vote_page_renders(client):
     html = page.content.decode()
     assert 'data-k="3"' in html and "vote_kwise.js" in html
     assert 'data-k="4"' in client.get("/vote/kwise", {"k": "<script>"}).content.decode()
+
+
+# --------------------------------------------------------------------------- import and export
+
+KWISE_FILE = (
+    "\n".join(
+        json.dumps(r)
+        for r in [
+            {"model_a": "alpha", "model_b": "beta", "winner": "model_a", "tstamp": 1700000000},
+            {"models": ["alpha", "beta", "gamma"], "ranks": [2, 1, 3], "tstamp": 1700000001},
+            {
+                "models": ["delta", "gamma", "beta", "alpha"],
+                "ranks": [1, 4, 2, 3],
+                "tstamp": 1700000002,
+                "category": "math",
+                "anony": False,
+            },
+        ]
+    )
+    + "\n"
+)
+
+
+@pytest.fixture
+def models4(db):
+    return {n: CompetitorFactory(name=n) for n in ("alpha", "beta", "gamma", "delta")}
+
+
+def test_import_stores_kwise_records_and_export_round_trips(models4):
+    report = battles_import(source=io.BytesIO(KWISE_FILE.encode()), category="general")
+    assert (report.n_battles, report.n_kwise, report.n_rows) == (1, 2, 3)
+    battles = list(m.KwiseBattle.objects.order_by("tstamp"))
+    assert [(b.k, b.source, b.category, b.anony) for b in battles] == [
+        (3, "import", "general", True),
+        (4, "import", "math", False),
+    ]
+    assert list(
+        battles[1].entries.order_by("position").values_list("competitor__name", "rank")
+    ) == [("delta", 1), ("gamma", 4), ("beta", 2), ("alpha", 3)]
+    text = "".join(battles_export(fmt="jsonl"))
+    read = read_battles(io.StringIO(text))
+    original = read_battles(io.StringIO(KWISE_FILE))
+    assert read.kwise is not None and original.kwise is not None
+    assert read.kwise.models == original.kwise.models
+    assert read.kwise.shown == original.kwise.shown
+    assert read.kwise.ranks == original.kwise.ranks
+    assert_allclose(read.kwise.tstamp, original.kwise.tstamp)
+    assert read.kwise_category.tolist() == ["general", "math"]
+    assert len(read.battles) == 1
+    # a CSV export has no K-wise form: they are left out
+    assert "delta" not in "".join(battles_export(fmt="csv"))
+
+
+def test_malformed_kwise_record_fails_the_import_with_its_line(models4):
+    bad = KWISE_FILE + json.dumps({"models": ["alpha", "beta", "gamma"], "ranks": [1, 1, 2]})
+    with pytest.raises(ApplicationError) as info:
+        battles_import(source=io.BytesIO(bad.encode()))
+    assert info.value.code == "invalid_file"
+    assert info.value.extra["errors"][0]["line"] == 4
+    assert "permutation" in info.value.extra["errors"][0]["message"]
+    assert m.KwiseBattle.objects.count() == 0 and m.Battle.objects.count() == 0
+
+
+def test_kwise_board_snapshot_export_rates_to_the_same_numbers(models4, tmp_path):
+    from ranking.cli import main
+
+    battles_import(source=io.BytesIO(KWISE_FILE.encode()))
+    _, comps = _prompt_with_answers(3)
+    _stored_votes(5, comps, lambda cid, v: (cid * 7 + v) % 5)
+    snaps = {
+        s.method: s
+        for s in leaderboard_rebuild(source="combined", methods=["kwise_openskill", "kwise_bt"])
+    }
+    snap = snaps["kwise_openskill"]
+    text = "".join(battles_export(fmt="jsonl", snapshot=snap.pk))
+    assert text.count("\n") == 7 and '"model_a"' not in text
+    path = tmp_path / "snap.jsonl"
+    path.write_text(text)
+    out = tmp_path / "out.json"
+    with open(out, "w") as fh, contextlib.redirect_stdout(fh):
+        assert main(["rate", str(path), "--method", "openskill", "--output", "json"]) == 0
+    cli = {r["model"]: r["rating"] for r in json.loads(out.read_text())["ratings"]}
+    board = {r["model"]: r["rating"] for r in snap.ratings}
+    assert cli.keys() == board.keys()
+    assert_allclose([cli[k] for k in board], list(board.values()), rtol=1e-12)
+    with pytest.raises(ApplicationError) as info:
+        list(battles_export(fmt="csv", snapshot=snap.pk))
+    assert "JSON Lines" in info.value.field_errors["format"][0]
