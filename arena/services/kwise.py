@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -201,7 +201,22 @@ def kwise_vote_record(
         already voted.
     """
     serve_id, nonce = battle_token_read(token=token, salt=KWISE_TOKEN_SALT)
+    try:
+        return _kwise_vote_write(
+            serve_id=serve_id, nonce=nonce, ranking=ranking, voter_hash=voter_hash, ip_hash=ip_hash
+        )
+    except IntegrityError:  # one result per serve (a unique key), if a race got past the lock
+        raise ApplicationError(
+            "You have already voted on this battle.", code="already_voted", status=409
+        ) from None
+
+
+def _kwise_vote_write(
+    *, serve_id: int, nonce: str, ranking: Any, voter_hash: str, ip_hash: str
+) -> RecordedKwiseVote:
     problem: ApplicationError | None = None
+    # No savepoint: inside a caller's transaction (the Idempotency-Key record) this joins it;
+    # refusals leave the block normally (nothing written) and are raised after it.
     with transaction.atomic(savepoint=False):
         row = (
             KwiseServe.objects.select_for_update(of=("self",))

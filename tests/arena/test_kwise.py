@@ -339,3 +339,23 @@ def test_kwise_board_snapshot_export_rates_to_the_same_numbers(models4, tmp_path
     with pytest.raises(ApplicationError) as info:
         list(battles_export(fmt="csv", snapshot=snap.pk))
     assert "JSON Lines" in info.value.field_errors["format"][0]
+
+
+def test_demo_kwise_votes_follow_the_hidden_strengths_and_load_once():
+    import numpy as np
+
+    from arena.services.demo import DEMO_COMPETITORS, demo_kwise, demo_load
+
+    demo_load(n_battles=10)
+    assert demo_kwise(n_votes=300) == 300
+    assert demo_kwise(n_votes=300) == 0  # a second load adds nothing
+    assert sorted(set(m.KwiseBattle.objects.values_list("k", flat=True))) == [3, 4]
+    snap = {s.method: s for s in leaderboard_rebuild(source="human", methods=["kwise_bt"])}
+    rating = {r["model"]: r["rating"] for r in snap["kwise_bt"].ratings}
+    truth = {name: strength for name, strength, *_ in DEMO_COMPETITORS}
+    names = sorted(truth)
+    x = np.array([rating[n] for n in names])
+    y = np.array([truth[n] for n in names])
+    concordant = np.sign(x[:, None] - x[None, :]) * np.sign(y[:, None] - y[None, :])
+    tau = concordant.sum() / (len(names) * (len(names) - 1))
+    assert tau > 0.6, tau
