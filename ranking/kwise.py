@@ -38,7 +38,6 @@ References
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -49,7 +48,7 @@ from numpy.typing import NDArray
 
 from ranking._validation import as_rng, check_positive_int, check_probability, seed_param
 from ranking.battles import Battles, components
-from ranking.errors import InputError, RankingWarning
+from ranking.errors import InputError
 from ranking.types import A_WINS, RatingResult
 
 #: Fewest and most answers of one K-wise vote (the service serves K = 3 or 4).
@@ -266,14 +265,9 @@ def kwise_bradley_terry(
     point = bradley_terry(pairs, scale=scale, base=base, init=init, l2=l2)
     lower = upper = None
     if ci == "bootstrap":
-        gen = as_rng(rng)
-        draws = np.empty((rounds, len(votes.models)))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RankingWarning)
-            for r in range(rounds):
-                sample = votes.subset(gen.integers(len(votes), size=len(votes)))
-                fit = bradley_terry(implied_pairs(sample), scale=scale, base=base, init=init, l2=l2)
-                draws[r] = fit.rating
+        draws = _vote_bootstrap(
+            votes, pairs, scale=scale, base=base, init=init, l2=l2, rounds=rounds, rng=as_rng(rng)
+        )
         alpha = (1.0 - conf) / 2.0
         lower = np.minimum(np.quantile(draws, alpha, axis=0), point.rating)
         upper = np.maximum(np.quantile(draws, 1.0 - alpha, axis=0), point.rating)
@@ -299,6 +293,51 @@ def kwise_bradley_terry(
         component=components(pairs),
         n_battles=len(votes),
     )
+
+
+def _vote_bootstrap(
+    votes: KwiseVotes,
+    pairs: Battles,
+    *,
+    scale: float,
+    base: float,
+    init: float,
+    l2: float | None,
+    rounds: int,
+    rng: np.random.Generator,
+) -> NDArray[np.float64]:
+    """Return ratings refitted on ``rounds`` resamples of whole votes (one row per round).
+
+    All rounds are one batched Newton solve: each vote's implied pairs are one row of pair
+    counts, a resample is a multinomial count per vote, its pair counts the count-weighted
+    sum of the rows.
+    """
+    import math
+
+    from ranking._bt_core import newton, pairs_from_battles
+    from ranking.bradley_terry import FALLBACK_RIDGE
+
+    full = pairs_from_battles(pairs)
+    slot = {(int(i), int(j)): p for p, (i, j) in enumerate(zip(full.i, full.j))}
+    rows_ij = np.zeros((len(votes), len(slot)))
+    rows_ji = np.zeros((len(votes), len(slot)))
+    for v, order in enumerate(votes.best_first()):
+        w = pair_weight(len(order))
+        for x in range(len(order)):
+            for y in range(x + 1, len(order)):
+                win, lose = order[x], order[y]
+                if win < lose:
+                    rows_ij[v, slot[(win, lose)]] += w
+                else:
+                    rows_ji[v, slot[(lose, win)]] += w
+    counts = rng.multinomial(len(votes), np.full(len(votes), 1.0 / len(votes)), size=rounds)
+    ij, ji = counts @ rows_ij, counts @ rows_ji
+    log_base = math.log(base)
+    # a resample may leave a model unbeaten (or absent): the tiny fallback ridge of the
+    # unpenalised fit keeps every round finite; with l2 it is the penalty itself
+    ridge = FALLBACK_RIDGE * float(full.n.sum()) if l2 is None else 1.0 / (2.0 * l2 * log_base**2)
+    theta = newton(full, ij, ij + ji, np.full(rounds, ridge))
+    return scale / log_base * theta + init
 
 
 def kwise_openskill(

@@ -792,7 +792,7 @@ def _export_chunks(
         if len(chunk) >= 1000:
             yield "".join(chunk)
             chunk = []
-    if fmt == "jsonl" and kwise is not None:
+    if fmt == "jsonl" and kwise is not None and kwise.exists():
         for record in kwise_records(kwise, with_source=kwise_source):
             chunk.append(json.dumps(record, ensure_ascii=False) + "\n")
             if len(chunk) >= 1000:

@@ -174,7 +174,7 @@ def test_bootstrap_interval_over_votes_covers_the_truth_at_about_the_nominal_rat
     strength = np.array([-150.0, -50.0, 0.0, 60.0, 140.0])
     centred = strength - strength.mean()
     hits = total = 0
-    for _ in range(40):
+    for _ in range(150):
         shown, ranks = [], []
         for _ in range(150):
             s = tuple(int(x) for x in rng.choice(5, size=3, replace=False))
@@ -185,7 +185,7 @@ def test_bootstrap_interval_over_votes_covers_the_truth_at_about_the_nominal_rat
         shift = res.rating.mean()
         hits += int(((res.lower - shift <= centred) & (centred <= res.upper - shift)).sum())
         total += 5
-    assert 0.85 <= hits / total <= 0.995
+    assert 0.91 <= hits / total <= 0.985, hits / total
 
 
 def test_kwise_bt_equals_bt_on_the_implied_pairs_as_plain_battles() -> None:
