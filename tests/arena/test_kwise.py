@@ -359,3 +359,15 @@ def test_demo_kwise_votes_follow_the_hidden_strengths_and_load_once():
     concordant = np.sign(x[:, None] - x[None, :]) * np.sign(y[:, None] - y[None, :])
     tau = concordant.sum() / (len(names) * (len(names) - 1))
     assert tau > 0.6, tau
+
+
+def test_admin_shows_a_kwise_battle_read_only(client, admin, models4):
+    battles_import(source=io.BytesIO(KWISE_FILE.encode()))
+    battle = m.KwiseBattle.objects.filter(k=4).get()
+    client.force_login(admin)
+    listing = client.get("/admin/arena/kwisebattle/")
+    assert listing.status_code == 200
+    detail = client.get(f"/admin/arena/kwisebattle/{battle.pk}/change/")
+    assert detail.status_code == 200
+    assert "delta" in detail.content.decode()
+    assert client.post(f"/admin/arena/kwisebattle/{battle.pk}/delete/").status_code == 403
