@@ -212,7 +212,7 @@ class BattleAdmin(ReadOnlyAdmin):
 class KwiseEntryInline(admin.TabularInline):
     model = m.KwiseEntry
     fields = ["position", "competitor", "rank"]
-    readonly_fields = fields
+    readonly_fields = ["position", "competitor", "rank"]
     ordering = ["position"]
     extra = 0
     can_delete = False
