@@ -209,6 +209,27 @@ class BattleAdmin(ReadOnlyAdmin):
     list_select_related = ["model_a", "model_b"]
 
 
+class KwiseEntryInline(admin.TabularInline):
+    model = m.KwiseEntry
+    fields = ["position", "competitor", "rank"]
+    readonly_fields = ["position", "competitor", "rank"]
+    ordering = ["position"]
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(m.KwiseBattle)
+class KwiseBattleAdmin(ReadOnlyAdmin):
+    """One K-wise result (K-Sort Arena vote or imported record) with its ranked entries."""
+
+    list_display = ["id", "k", "source", "category", "tstamp"]
+    list_filter = ["source", "k", "category"]
+    inlines = [KwiseEntryInline]
+
+
 @admin.register(m.ImportBatch)
 class ImportBatchAdmin(ReadOnlyAdmin):
     list_display = [

@@ -19,3 +19,7 @@ class ArenaConfig(AppConfig):
         from arena.services.style_board import style_board_register
 
         style_board_register()
+
+        from arena.services.kwise_board import kwise_board_register
+
+        kwise_board_register()

@@ -796,3 +796,86 @@ class LeaderboardSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method}/{self.source}/{self.category} v{self.version}"
+
+
+# --------------------------------------------------------------------------- K-wise votes
+
+
+class KwiseServe(models.Model):
+    """K answers to one prompt shown to one voter (K-Sort Arena); a K-wise vote must refer to
+    one. ``generations`` lists the answers' Generation ids in the order shown (A, B, C, ...)."""
+
+    prompt = models.ForeignKey(Prompt, on_delete=models.CASCADE, related_name="kwise_serves")
+    voter_hash = models.CharField(max_length=64, db_index=True)
+    generations = models.JSONField(help_text="Generation ids in the order shown")
+    nonce = models.CharField(max_length=32)
+    served_at = models.DateTimeField(default=timezone.now)
+    voted_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"K-wise serve {self.pk} of prompt {self.prompt_id}"
+
+
+class KwiseBattle(AppendOnlyModel):
+    """One K-wise result: the voter's strict ranking of K answers to one prompt.
+
+    Written once per K-wise vote (or imported K-wise record); its :class:`KwiseEntry` rows hold
+    the K competitors with the position each was shown at and its rank (1 = best, no ties).
+    """
+
+    k = models.PositiveSmallIntegerField()
+    source = models.CharField(max_length=8, choices=Source.choices)
+    category = models.CharField(max_length=50, default="general")
+    anony = models.BooleanField(default=True)
+    tstamp = models.DateTimeField(default=timezone.now)
+    prompt = models.ForeignKey(
+        Prompt, null=True, blank=True, on_delete=models.PROTECT, related_name="kwise_battles"
+    )
+    serve = models.OneToOneField(
+        KwiseServe, null=True, blank=True, on_delete=models.PROTECT, related_name="battle"
+    )
+    voter_hash = models.CharField(max_length=64, blank=True)
+    ip_hash = models.CharField(max_length=64, blank=True)
+    batch = models.ForeignKey(
+        ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="kwise_battles"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(k__gte=3, k__lte=10), name="kwise_k_range"),
+            models.CheckConstraint(
+                condition=Q(source__in=[s for s, _ in Source.choices]), name="kwise_valid_source"
+            ),
+        ]
+        indexes = [models.Index(fields=["source", "category", "id"], name="kwise_scope")]
+
+    def __str__(self) -> str:
+        return f"K-wise battle {self.pk} (K={self.k})"
+
+
+class KwiseEntry(AppendOnlyModel):
+    """One competitor of a K-wise battle: where it was shown and the rank it got."""
+
+    battle = models.ForeignKey(KwiseBattle, on_delete=models.PROTECT, related_name="entries")
+    competitor = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField(help_text="0 = shown first (A)")
+    rank = models.PositiveSmallIntegerField(help_text="1 = best")
+    generation = models.ForeignKey(
+        Generation, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["battle", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["battle", "competitor"], name="kwise_entry_unique_competitor"
+            ),
+            models.UniqueConstraint(fields=["battle", "rank"], name="kwise_entry_unique_rank"),
+            models.UniqueConstraint(
+                fields=["battle", "position"], name="kwise_entry_unique_position"
+            ),
+            models.CheckConstraint(condition=Q(rank__gte=1), name="kwise_entry_rank_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.competitor_id} ranked {self.rank} in K-wise battle {self.battle_id}"

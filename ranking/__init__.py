@@ -37,6 +37,13 @@ from ranking.errors import (
     RankingError,
     RankingWarning,
 )
+from ranking.kwise import (
+    KwiseVotes,
+    implied_pairs,
+    kwise_bradley_terry,
+    kwise_openskill,
+    plackett_luce_sample,
+)
 from ranking.openskill import openskill_rank_update, openskill_rate
 from ranking.power import PowerPlan, battles_power, battles_to_separate
 from ranking.roundrobin import (
@@ -95,6 +102,11 @@ __all__ = [
     "alpharank_game",
     "alpharank_sweep",
     "openskill_rank_update",
+    "KwiseVotes",
+    "implied_pairs",
+    "kwise_bradley_terry",
+    "kwise_openskill",
+    "plackett_luce_sample",
     "openskill_rate",
     "PowerPlan",
     "battles_power",

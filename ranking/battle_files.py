@@ -11,6 +11,14 @@ Three formats are read (DESIGN.md, "Battle files"):
    :class:`~ranking.battles.Battles` with at most three entries per row, so its cost grows
    with the number of pairs and not with the number of battles.
 
+A JSON (Lines) file may also hold **K-wise records** (K-Sort Arena votes, see
+:mod:`ranking.kwise`): ``{"models": [m_1, ..., m_K], "ranks": [r_1, ..., r_K]}`` with the K
+distinct models in the order they were shown and the rank of each (a permutation of 1..K,
+1 = best, no ties; 3 <= K <= 10), optional ``tstamp``, ``anony`` and ``category`` as in a
+battle record. A record is K-wise when it has ``models``; it must not also have ``model_a``,
+``model_b`` or ``winner``. K-wise records are read into :attr:`ReadResult.kwise`, not into the
+pairwise battles.
+
 Records are decoded a block at a time (one ``orjson`` call per block of lines when
 ``orjson`` is installed) and coded to integers with dictionary look-ups over the
 distinct values only, so reading is dominated by JSON decoding; all aggregation is numpy.
@@ -36,6 +44,7 @@ from numpy.typing import NDArray
 from ranking._validation import text_problem
 from ranking.battles import Battles
 from ranking.errors import BattleFileError, InputError
+from ranking.kwise import KwiseVotes, ranking_problem
 from ranking.types import A_WINS, B_WINS, OUTCOMES, TIE
 
 try:  # orjson decodes JSON several times faster than the standard library
@@ -99,6 +108,11 @@ class ReadResult:
     conv_metadata : ndarray of object or None
         Each battle's own ``conv_metadata`` object as read (``None`` when the record has
         none); ``None`` for pair counts.
+    kwise : KwiseVotes or None
+        The valid (and, with ``anonymous_only``, anonymous) K-wise records, on the same
+        model list as ``battles`` (``None`` when the file has none).
+    kwise_anony, kwise_category : ndarray or None
+        Each K-wise record's own ``anony`` and ``category``, as for battles.
     """
 
     battles: Battles
@@ -108,6 +122,9 @@ class ReadResult:
     anony: NDArray[np.bool_] | None = None
     category: NDArray[np.object_] | None = None
     conv_metadata: NDArray[np.object_] | None = None
+    kwise: KwiseVotes | None = None
+    kwise_anony: NDArray[np.bool_] | None = None
+    kwise_category: NDArray[np.object_] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +145,9 @@ class BattleBlock:
         Pair counts: the count behind each entry (three entries per row); ``None`` for records.
     anony, category, conv_metadata : ndarray or None
         As in :class:`ReadResult`, for this block's records; ``None`` for pair counts.
+    kwise : list of dict
+        This block's valid K-wise records: ``{"models": [names in the order shown],
+        "ranks": [...], "tstamp": float or None, "anony": bool, "category": str or None}``.
     """
 
     models: tuple[str, ...]
@@ -139,6 +159,7 @@ class BattleBlock:
     anony: NDArray[np.bool_] | None
     category: NDArray[np.object_] | None
     conv_metadata: NDArray[np.object_] | None
+    kwise: list[dict[str, Any]] = field(default_factory=list)
 
     def __len__(self) -> int:
         """Return the number of battle entries in the block."""
@@ -184,7 +205,7 @@ class BattleStream:
         """Read on, yielding each non-empty block of valid battles."""
         for _ in self._steps:
             block = self._coder.drain()
-            if len(block):
+            if len(block) or block.kwise:
                 yield block
 
     @property
@@ -629,6 +650,10 @@ class _Coder:
         self.n_rows = 0
         self.weighted = False
         self._pairs: list[tuple[int, int, int, float]] = []
+        #: valid K-wise records: (shown codes, ranks, tstamp or None, anony, category, keep)
+        self.kwise: list[tuple[tuple[int, ...], tuple[int, ...], float | None, bool, Any, bool]]
+        self.kwise = []
+        self.kwise_drained = 0
 
     # -- names
     def _code_names(self, values: list[Any]) -> NDArray[np.int64]:
@@ -656,6 +681,19 @@ class _Coder:
         self.n_rows += m
         if lines is None:
             lines = np.arange(first_line, first_line + m, dtype=np.int64)
+        try:
+            kwise_models = _field(records, "models")
+        except AttributeError:  # a record that is not an object
+            kwise_models = [r.get("models") if isinstance(r, Mapping) else None for r in records]
+        if any(v is not None for v in kwise_models):
+            split = np.fromiter((v is not None for v in kwise_models), dtype=bool, count=m)
+            for k in np.flatnonzero(split):
+                self._add_kwise(records[k], int(lines[k]))
+            records = [r for r, is_k in zip(records, split.tolist()) if not is_k]
+            lines = lines[~split]
+            m = len(records)
+            if m == 0:
+                return
         coded = self._code_triples(records)
         if coded is None:  # some record lacks a field, is not an object, or holds a list
             records = [r if isinstance(r, Mapping) else _BadRecord(r) for r in records]
@@ -805,6 +843,73 @@ class _Coder:
             return problem
         return "malformed record"  # pragma: no cover
 
+    # -- K-wise records
+    def _add_kwise(self, record: Mapping[str, Any], line: int) -> None:
+        problem = self._kwise_problem(record)
+        if problem is not None:
+            self._error(line, problem)
+            return
+        shown = tuple(self._code_name(name) for name in record["models"])
+        tstamp = record.get("tstamp")
+        category = self._category(record.get("category"))
+        keep = not self.anonymous_only or record.get("anony") is True
+        self.kwise.append(
+            (
+                shown,
+                tuple(record["ranks"]),
+                None if tstamp is None else float(tstamp),
+                record.get("anony") is not False,
+                category,
+                keep,
+            )
+        )
+
+    def _kwise_problem(self, record: Mapping[str, Any]) -> str | None:
+        if any(key in record for key in ("model_a", "model_b", "winner")):
+            return (
+                "a record with models is a K-wise vote and must not have model_a, model_b or winner"
+            )
+        models, ranks = record.get("models"), record.get("ranks")
+        if type(models) is not list:
+            return f"models must be a list of model names; got {_show(models)}"
+        for k, name in enumerate(models):
+            problem = _name_problem(f"models[{k}]", name, self.max_name_length)
+            if problem:
+                return problem
+        if len(set(models)) != len(models):
+            return f"the models of a K-wise vote must be distinct; got {_show(models)}"
+        if type(ranks) is not list:
+            return f"ranks must be a list of integers; got {_show(ranks)}"
+        problem = ranking_problem(len(models), ranks)
+        if problem:
+            return problem
+        tstamp = record.get("tstamp")
+        if tstamp is not None and not (type(tstamp) in (int, float) and 0 <= tstamp <= MAX_TSTAMP):
+            return f"tstamp must be a number of seconds {_TSTAMP_RANGE}; got {_show(tstamp)}"
+        anony = record.get("anony")
+        if type(anony) not in _ANONY_TYPES:
+            return f"anony must be true or false; got {_show(anony)}"
+        if self._category(record.get("category")) is _BAD:
+            shown = _show(record.get("category"))
+            return f"category must be a string without control characters; got {shown}"
+        return None
+
+    def _kwise_block(self) -> list[dict[str, Any]]:
+        names = list(self.names)
+        out = [
+            {
+                "models": [names[c] for c in shown],
+                "ranks": list(ranks),
+                "tstamp": tstamp,
+                "anony": anony,
+                "category": category,
+            }
+            for shown, ranks, tstamp, anony, category, keep in self.kwise[self.kwise_drained :]
+            if keep
+        ]
+        self.kwise_drained = len(self.kwise)
+        return out
+
     # -- pair counts
     def add_pair_rows(
         self, rows: list[tuple[int, str | None, str | None, Sequence[float], str | None]]
@@ -888,6 +993,7 @@ class _Coder:
         self.anony.clear()
         self.category.clear()
         self.meta.clear()
+        kwise = self._kwise_block()
         return BattleBlock(
             models=tuple(self.names),
             a=a,
@@ -898,6 +1004,7 @@ class _Coder:
             anony=None if self.weighted else anony,
             category=None if self.weighted else category,
             conv_metadata=None if self.weighted else meta,
+            kwise=kwise,
         )
 
     def finish(self, *, skip_invalid: bool) -> ReadResult:
@@ -918,6 +1025,19 @@ class _Coder:
             tstamp,
             w if self.weighted else None,
         )
+        kept = [entry for entry in self.kwise if entry[5]]
+        kwise = kwise_anony = kwise_category = None
+        if kept:
+            stamps = [entry[2] for entry in kept]
+            kwise = KwiseVotes(
+                models,
+                tuple(tuple(int(remap[c]) for c in entry[0]) for entry in kept),
+                tuple(entry[1] for entry in kept),
+                None if any(t is None for t in stamps) else np.asarray(stamps, dtype=np.float64),
+            )
+            kwise_anony = np.array([entry[3] for entry in kept], dtype=bool)
+            kwise_category = np.empty(len(kept), dtype=object)
+            kwise_category[:] = [entry[4] for entry in kept]
         return ReadResult(
             battles=battles,
             n_rows=self.n_rows,
@@ -926,6 +1046,9 @@ class _Coder:
             anony=None if self.weighted else anony,
             category=None if self.weighted else category,
             conv_metadata=None if self.weighted else meta,
+            kwise=kwise,
+            kwise_anony=kwise_anony,
+            kwise_category=kwise_category,
         )
 
 
@@ -1023,6 +1146,9 @@ def write_battles(
     anony: NDArray[np.bool_] | Sequence[bool] | None = None,
     category: NDArray[np.object_] | Sequence[str | None] | None = None,
     conv_metadata: NDArray[np.object_] | Sequence[Mapping[str, Any] | None] | None = None,
+    kwise: KwiseVotes | None = None,
+    kwise_anony: NDArray[np.bool_] | Sequence[bool] | None = None,
+    kwise_category: NDArray[np.object_] | Sequence[str | None] | None = None,
 ) -> int:
     """Write battle records as JSON Lines (DESIGN.md format 1), one object per battle.
 
@@ -1040,11 +1166,16 @@ def write_battles(
         CSV instead).
     anony, category, conv_metadata : sequence or None
         One entry per battle (as in :class:`ReadResult`).
+    kwise : KwiseVotes, optional
+        K-wise votes, written after the battles as K-wise records (``models`` in the order
+        shown, ``ranks``, then ``tstamp`` when the votes have them).
+    kwise_anony, kwise_category : sequence or None
+        One entry per K-wise vote.
 
     Returns
     -------
     int
-        Number of lines written.
+        Number of lines written (battles and K-wise votes).
     """
     if battles.is_aggregated:
         raise InputError("write_battles: weighted battles (pair counts) have no record form")
@@ -1063,7 +1194,6 @@ def write_battles(
         problem = conv_metadata_problem(meta)
         if problem:
             raise InputError(f"write_battles: battle {i}: {problem}")
-    dumps = orjson.dumps if orjson is not None else None
     models = battles.models
     a, b, o = battles.a.tolist(), battles.b.tolist(), battles.outcome.tolist()
     tstamp = None if battles.tstamp is None else battles.tstamp.tolist()
@@ -1078,8 +1208,31 @@ def write_battles(
         for name, values in extras.items():
             if values[i] is not None:
                 record[name] = bool(values[i]) if name == "anony" else values[i]
-        if dumps is not None:
-            stream.write(dumps(record).decode("utf-8") + "\n")
-        else:  # pragma: no cover - exercised only without orjson
-            stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return n
+        _write_record(stream, record)
+    if kwise is None:
+        return n
+    k_extras: dict[str, Any] = {}
+    for name, values in (("anony", kwise_anony), ("category", kwise_category)):
+        if values is not None:
+            if len(values) != len(kwise):
+                raise InputError(
+                    f"write_battles: kwise_{name} must have one entry per K-wise vote "
+                    f"({len(kwise)})"
+                )
+            k_extras[name] = list(values)
+    for v, (shown, ranks) in enumerate(zip(kwise.shown, kwise.ranks)):
+        record = {"models": [kwise.models[x] for x in shown], "ranks": list(ranks)}
+        if kwise.tstamp is not None:
+            record["tstamp"] = float(kwise.tstamp[v])
+        for name, values in k_extras.items():
+            if values[v] is not None:
+                record[name] = bool(values[v]) if name == "anony" else values[v]
+        _write_record(stream, record)
+    return n + len(kwise)
+
+
+def _write_record(stream: IO[str], record: dict[str, Any]) -> None:
+    if orjson is not None:
+        stream.write(orjson.dumps(record).decode("utf-8") + "\n")
+    else:  # pragma: no cover - exercised only without orjson
+        stream.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from arena.formats import format_choices
 from arena.models import ApiKey, Competitor, Match, Outcome, Tournament
 from arena.services.battles_io import EXPORT_FORMATS, IMPORT_FORMATS
+from arena.services.kwise import KWISE_SIZES
 from arena.services.votes import VOTE_CHOICES
 
 # --------------------------------------------------------------------------- errors (schema only)
@@ -598,6 +599,9 @@ class ImportReportSerializer(serializers.Serializer):
     # field named like .errors
     errors = ImportErrorSerializer(many=True)  # type: ignore[assignment]
     created_models = serializers.ListField(child=serializers.CharField())
+    n_kwise = serializers.IntegerField(
+        help_text="K-wise records imported (stored as K-wise battles, not in n_battles)."
+    )
 
 
 class ExportQuerySerializer(serializers.Serializer):
@@ -621,3 +625,57 @@ class PublicExportQuerySerializer(serializers.Serializer):
     format = serializers.ChoiceField(
         choices=[("jsonl", "jsonl"), ("csv", "csv")], required=False, default="jsonl"
     )
+
+
+# --------------------------------------------------------------------------- K-wise votes
+
+
+class KwiseQuerySerializer(serializers.Serializer):
+    k = serializers.ChoiceField(
+        choices=[(k, str(k)) for k in KWISE_SIZES],
+        required=False,
+        default=4,
+        help_text="How many answers to rank (3 or 4).",
+    )
+    category = serializers.CharField(max_length=50, required=False, allow_blank=True)
+
+
+class KwiseAnswerSerializer(serializers.Serializer):
+    label = serializers.CharField(help_text="A, B, C or D, in the order shown.")  # type: ignore[assignment]
+    text = serializers.CharField()
+
+
+class ServedKwiseSerializer(serializers.Serializer):
+    token = serializers.CharField(
+        help_text="Signed single-use battle token; send it back with the ranking."
+    )
+    expires_in = serializers.IntegerField(help_text="Seconds the token stays valid.")
+    prompt = serializers.CharField()
+    category = serializers.CharField()
+    k = serializers.IntegerField()
+    answers = KwiseAnswerSerializer(many=True)
+
+
+class KwiseVoteInputSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=1000)
+    ranking = serializers.ListField(
+        child=serializers.CharField(max_length=8),
+        max_length=10,
+        help_text="The answer labels best first, each exactly once (no ties): "
+        'for example ["C", "A", "D", "B"].',
+    )
+
+
+class KwiseResultEntrySerializer(serializers.Serializer):
+    label = serializers.CharField()  # type: ignore[assignment]
+    model = serializers.CharField()
+    rank = serializers.IntegerField(help_text="1 = best.")
+
+
+class KwiseVoteResultSerializer(serializers.Serializer):
+    kwise_battle_id = serializers.IntegerField()
+    k = serializers.IntegerField()
+    ranking = serializers.ListField(child=serializers.CharField())
+    results = KwiseResultEntrySerializer(many=True, help_text="In the order shown.")
+    category = serializers.CharField()
+    created_at = serializers.DateTimeField()

@@ -8,6 +8,7 @@ from arena.api.views.accounts import ApiKeyViewSet, MeView, UserViewSet
 from arena.api.views.battles_io import BattleExportView, BattleImportView, PublicVoteExportView
 from arena.api.views.competitors import CompetitorViewSet
 from arena.api.views.judges import JudgeListView
+from arena.api.views.kwise import KwiseNextView, KwiseVoteView
 from arena.api.views.leaderboard import LeaderboardIndexView, LeaderboardView
 from arena.api.views.tournaments import TournamentViewSet
 from arena.api.views.votes import BattleNextView, VoteView
@@ -22,6 +23,8 @@ v1: list[URLPattern | URLResolver] = [
     path("accounts/me/", MeView.as_view(), name="me"),
     path("battles/next/", BattleNextView.as_view(), name="battle-next"),
     path("votes/", VoteView.as_view(), name="vote"),
+    path("battles/kwise/next/", KwiseNextView.as_view(), name="kwise-next"),
+    path("votes/kwise/", KwiseVoteView.as_view(), name="kwise-vote"),
     path("judges/", JudgeListView.as_view(), name="judges"),
     path("leaderboard/", LeaderboardView.as_view(), name="leaderboard"),
     path("leaderboard/available/", LeaderboardIndexView.as_view(), name="leaderboard-available"),

@@ -31,6 +31,8 @@ METHODS: tuple[tuple[str, str], ...] = (
     ("openskill", "OpenSkill"),
     ("alpharank", "α-Rank mass"),
     ("expected_score", "E[S] (Swiss dynamics)"),
+    ("kwise_bt", "K-wise votes: Bradley-Terry on implied pairs"),
+    ("kwise_openskill", "K-wise votes: OpenSkill free-for-all"),
 )
 METHOD_NOTES: dict[str, str] = {
     "bt": (
@@ -59,6 +61,18 @@ METHOD_NOTES: dict[str, str] = {
         "E[S]: expected number of wins under simulated Competitive Swiss-system dynamics."
     ),
     "winrate": "Average win rate against the other models (ties ½).",
+    "kwise_bt": (
+        "K-wise votes only (K-Sort Arena: a voter ranks 3 or 4 answers to one prompt). Each "
+        "ranking is broken into its K(K−1)/2 implied pairs (each answer beats every answer "
+        "ranked below it), each weighted 1/(K−1) so a vote counts as K/2 pairwise votes, and "
+        "Bradley-Terry is fitted on them (consistent for Plackett-Luce rankings). Battles = "
+        "K-wise votes a model appeared in."
+    ),
+    "kwise_openskill": (
+        "K-wise votes only: OpenSkill (Plackett-Luce) free-for-all, one update of the K "
+        "models per vote in time order, as K-Sort Arena rates its votes. Battles = K-wise votes "
+        "a model appeared in."
+    ),
 }
 #: Titles of the board's row sections (see ``arena.services.leaderboard.SECTIONS``).
 SECTION_TITLES: dict[str, str] = {

@@ -44,8 +44,17 @@ from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
 from arena.exceptions import ApplicationError
-from arena.models import Battle, Competitor, ImportBatch, LeaderboardSnapshot, PairCount, Source
+from arena.models import (
+    Battle,
+    Competitor,
+    ImportBatch,
+    KwiseBattle,
+    LeaderboardSnapshot,
+    PairCount,
+    Source,
+)
 from arena.services import leaderboard
+from arena.services.kwise import kwise_battles_store, kwise_records
 from ranking._validation import text_problem
 from ranking.battle_files import BattleBlock, BattleStream
 from ranking.errors import BattleFileError, InputError
@@ -83,6 +92,8 @@ class ImportReport:
         The first malformed rows, ``{"line": n, "message": ...}``.
     created_models : list of str
         Competitors created because ``create_models`` was set.
+    n_kwise : int
+        K-wise records imported (as :class:`KwiseBattle` rows, not counted in ``n_battles``).
     """
 
     batch_id: int
@@ -93,6 +104,7 @@ class ImportReport:
     skipped: int
     errors: list[dict[str, Any]] = field(default_factory=list)
     created_models: list[str] = field(default_factory=list)
+    n_kwise: int = 0
 
 
 def _error_list(errors: list[tuple[int, str]]) -> list[dict[str, Any]]:
@@ -306,11 +318,19 @@ def _import_stream(
     now = timezone.now()
     models: tuple[str, ...] = ()
     some_without_tstamp = False
+    n_kwise = 0
     for block in stream:
         models = block.models
         names.update(models)
         if (stream.n_errors and not skip_invalid) or names.unknown:
             continue  # the import fails: read on only to report every problem
+        if block.kwise:
+            code = {name: int(names.ids[i]) for i, name in enumerate(models)}
+            n_kwise += kwise_battles_store(
+                block.kwise, ids=code, batch_id=batch.pk, category=category, now=now
+            )
+        if not len(block):
+            continue
         if block.weight is not None:
             n_battles += _add_pair_counts(pair_totals, block)
             n_stored = len(pair_totals)
@@ -336,7 +356,7 @@ def _import_stream(
             code="unknown_models",
             field_errors={"models": [f"Unknown model: {n}" for n in unknown[:MAX_REPORTED_ERRORS]]},
         )
-    if n_battles == 0:
+    if n_battles == 0 and n_kwise == 0:
         raise ApplicationError(
             f"The file holds no valid battles ({stream.n_rows} rows read, "
             f"{stream.n_errors} skipped).",
@@ -367,6 +387,7 @@ def _import_stream(
         skipped=stream.n_errors,
         errors=errors,
         created_models=sorted(names.created),
+        n_kwise=n_kwise,
     )
 
 
@@ -612,11 +633,38 @@ def _invalid(field_name: str, message: str, *, status: int = 400) -> Application
     return ApplicationError("Invalid input.", field_errors={field_name: [message]}, status=status)
 
 
-def _snapshot_selection(snapshot: int, fmt: str) -> tuple[QuerySet[Battle], QuerySet[PairCount]]:
+def _kwise_selection(
+    *, source: str | None, category: str | None, excluded: list[int] | None = None
+) -> QuerySet[KwiseBattle]:
+    from arena.services.kwise_board import kwise_scope
+
+    return kwise_scope(
+        source=source or "combined",
+        category=category or leaderboard.ALL_CATEGORIES,
+        excluded=excluded or [],
+    )
+
+
+def _snapshot_selection(
+    snapshot: int, fmt: str
+) -> tuple[QuerySet[Battle], QuerySet[PairCount], QuerySet[KwiseBattle] | None]:
     row = LeaderboardSnapshot.objects.filter(id=snapshot).values("inputs").first()
     if row is None:
         raise _invalid("snapshot", f"No leaderboard snapshot has id {snapshot}.", status=404)
     inputs = row["inputs"]
+    if inputs and "kwise_upto" in inputs:  # a K-wise board: its K-wise records only
+        if fmt != "jsonl":
+            raise _invalid(
+                "format",
+                f"Snapshot {snapshot} is a K-wise board; K-wise records have a JSON Lines form "
+                "only: use format=jsonl.",
+            )
+        kwise = _kwise_selection(
+            source=inputs["source"],
+            category=inputs["category"],
+            excluded=inputs.get("excluded_competitors"),
+        ).filter(id__lte=inputs["kwise_upto"])
+        return Battle.objects.none(), PairCount.objects.none(), kwise
     if not inputs:
         raise _invalid(
             "snapshot",
@@ -631,7 +679,7 @@ def _snapshot_selection(snapshot: int, fmt: str) -> tuple[QuerySet[Battle], Quer
             f"Snapshot {snapshot} used imported pair counts, which have no individual records: "
             "use format=pairs.",
         )
-    return battles, pair_counts
+    return battles, pair_counts, None
 
 
 def battles_export(
@@ -653,7 +701,11 @@ def battles_export(
     snapshot : int or None
         A :class:`LeaderboardSnapshot` id: exactly the battles that snapshot was computed from
         (its recorded ``inputs``), whatever arrived since; not combined with ``source`` or
-        ``category``. A snapshot that used imported pair counts is exported as ``pairs``.
+        ``category``. A snapshot that used imported pair counts is exported as ``pairs``, a
+        K-wise board's as its K-wise records (``jsonl`` only).
+
+    JSON Lines exports end with the K-wise records of the same selection (K-wise votes have
+    no CSV or pair-count form, so ``csv`` and ``pairs`` leave them out).
 
     Raises
     ------
@@ -670,7 +722,7 @@ def battles_export(
             raise _invalid(
                 "snapshot", "A snapshot names its own source and category; do not combine them."
             )
-        battles, pair_counts = _snapshot_selection(snapshot, fmt)
+        battles, pair_counts, kwise = _snapshot_selection(snapshot, fmt)
     else:
         battles = Battle.objects.all()
         if source:
@@ -682,7 +734,10 @@ def battles_export(
             pair_counts = (
                 PairCount.objects.filter(category=category) if category else PairCount.objects.all()
             )
-    return _export_chunks(fmt=fmt, battles=battles, pair_counts=pair_counts, fields=_RECORD_FIELDS)
+        kwise = _kwise_selection(source=source, category=category)
+    return _export_chunks(
+        fmt=fmt, battles=battles, pair_counts=pair_counts, fields=_RECORD_FIELDS, kwise=kwise
+    )
 
 
 def battles_export_public(*, fmt: str = "jsonl") -> Iterator[str]:
@@ -701,7 +756,12 @@ def battles_export_public(*, fmt: str = "jsonl") -> Iterator[str]:
         .exclude(model_b_id__in=private)
     )
     return _export_chunks(
-        fmt=fmt, battles=battles, pair_counts=PairCount.objects.none(), fields=_PUBLIC_FIELDS
+        fmt=fmt,
+        battles=battles,
+        pair_counts=PairCount.objects.none(),
+        fields=_PUBLIC_FIELDS,
+        kwise=_kwise_selection(source=Source.HUMAN, category=None, excluded=private),
+        kwise_source=False,
     )
 
 
@@ -711,6 +771,8 @@ def _export_chunks(
     battles: QuerySet[Battle],
     pair_counts: QuerySet[PairCount],
     fields: tuple[str, ...],
+    kwise: QuerySet[KwiseBattle] | None = None,
+    kwise_source: bool = True,
 ) -> Iterator[str]:
     if fmt == "pairs":
         yield "model_a,model_b,wins_a,wins_b,ties\n"
@@ -730,5 +792,11 @@ def _export_chunks(
         if len(chunk) >= 1000:
             yield "".join(chunk)
             chunk = []
+    if fmt == "jsonl" and kwise is not None and kwise.exists():
+        for record in kwise_records(kwise, with_source=kwise_source):
+            chunk.append(json.dumps(record, ensure_ascii=False) + "\n")
+            if len(chunk) >= 1000:
+                yield "".join(chunk)
+                chunk = []
     if chunk:
         yield "".join(chunk)

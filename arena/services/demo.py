@@ -1,10 +1,10 @@
 """The demo data set behind ``make run``: simulated competitors and battles from a known truth.
 
-Besides competitors, prompts and battles, the demo plays two finished tournaments through
-the real services (a 16-model Swiss and a 16-model single elimination, simulated competitors
-and a simulated judge, run in-process) and fills the open arena's pool with battles whose
-answers are ready to vote on. Every step checks what already exists, so loading twice adds
-nothing.
+Besides competitors, prompts, battles and K-wise votes (:func:`demo_kwise`), the demo plays
+two finished tournaments through the real services (a 16-model Swiss and a 16-model single
+elimination, simulated competitors and a simulated judge, run in-process) and fills the open
+arena's pool with battles whose answers are ready to vote on. Every step checks what already
+exists, so loading twice adds nothing.
 """
 
 from __future__ import annotations
@@ -283,3 +283,52 @@ def demo_arena_pool(*, size: int = 12, seed: int = 20261123) -> int:
         created = arena_top_up(pool_size=size, seed=seed)
         run_inline(queue)
     return len(created)
+
+
+def demo_kwise(*, n_votes: int = 400, seed: int = 20261123) -> int:
+    """Add simulated K-wise votes (K-Sort Arena) from the hidden strengths, once; returns how
+    many were added.
+
+    Half rank 3 answers and half rank 4, each a Plackett-Luce draw from the competitors'
+    hidden strengths (:func:`ranking.kwise.plackett_luce_sample`), on a demo prompt of a random
+    category, spread over the last 30 days: the K-wise boards have data, and the K-wise vote
+    page serves the answers of the demo tournaments and arena pool.
+    """
+    from arena.models import KwiseBattle, KwiseEntry
+    from ranking.kwise import plackett_luce_sample
+
+    competitors = list(
+        Competitor.objects.filter(name__in=[name for name, *_ in DEMO_COMPETITORS]).order_by("id")
+    )
+    if (
+        len(competitors) < 4
+        or KwiseBattle.objects.filter(entries__competitor__in=competitors).exists()
+    ):
+        return 0
+    prompts = list(
+        Prompt.objects.filter(prompt_set__name__in=list(DEMO_PROMPTS)).values_list(
+            "id", "prompt_set__category"
+        )
+    )
+    rng = np.random.default_rng(seed + 17)
+    strengths = np.array([c.sim_strength or 1000.0 for c in competitors])
+    start = timezone.now() - timedelta(days=30)
+    offsets = np.sort(rng.uniform(0, 30 * 86400, size=n_votes))
+    with transaction.atomic():
+        for v in range(n_votes):
+            k = 3 if v % 2 else 4
+            shown = [int(x) for x in rng.choice(len(competitors), size=k, replace=False)]
+            ranks = plackett_luce_sample(strengths, shown, rng)
+            prompt_id, category = prompts[int(rng.integers(len(prompts)))]
+            battle = KwiseBattle.objects.create(
+                k=k,
+                source=Source.HUMAN,
+                category=category,
+                tstamp=start + timedelta(seconds=float(offsets[v])),
+                prompt_id=prompt_id,
+            )
+            KwiseEntry.objects.bulk_create(
+                KwiseEntry(battle=battle, competitor=competitors[c], position=pos, rank=rank)
+                for pos, (c, rank) in enumerate(zip(shown, ranks))
+            )
+    return n_votes

@@ -45,6 +45,7 @@ from django.utils import timezone
 from arena.models import (
     Battle,
     Competitor,
+    KwiseBattle,
     LeaderboardSnapshot,
     LeaderboardState,
     PairCount,
@@ -942,6 +943,7 @@ def leaderboard_scopes() -> list[tuple[str, str]]:
     pairs = aggregate_scopes()
     pc_categories = set(PairCount.objects.values_list("category", flat=True).distinct())
     pairs |= {(Source.IMPORT.value, c) for c in pc_categories}
+    pairs |= set(KwiseBattle.objects.values_list("source", "category").distinct())
     scopes: set[tuple[str, str]] = set()
     for source, category in pairs:
         scopes |= _scopes_of(source, category)

@@ -170,7 +170,7 @@ def battle_next(
     # A simulated answer ends with its hidden quality for the simulated judge; hide it.
     texts = {side: SIM_MARKER.sub("", text).rstrip() for side, text in texts.items()}
     left, right = (texts["b"], texts["a"]) if serve.swapped else (texts["a"], texts["b"])
-    token = signing.dumps({"s": serve.pk, "n": serve.nonce}, salt=TOKEN_SALT, compress=False)
+    token = battle_token_make(serve_id=serve.pk, nonce=serve.nonce)
     return ServedBattle(
         token=token,
         expires_in=battle_token_max_age(),
@@ -192,8 +192,13 @@ def _outcome_for(choice: str, *, swapped: bool) -> str:
     return Outcome.MODEL_A if left_wins != swapped else Outcome.MODEL_B
 
 
-def battle_token_read(*, token: str) -> tuple[int, str]:
-    """The (serve id, nonce) a battle token carries.
+def battle_token_make(*, serve_id: int, nonce: str, salt: str = TOKEN_SALT) -> str:
+    """The signed token of a serve (read back by :func:`battle_token_read` with ``salt``)."""
+    return signing.dumps({"s": serve_id, "n": nonce}, salt=salt, compress=False)
+
+
+def battle_token_read(*, token: str, salt: str = TOKEN_SALT) -> tuple[int, str]:
+    """The (serve id, nonce) a battle token carries (``salt`` names the kind of serve).
 
     Raises
     ------
@@ -201,7 +206,7 @@ def battle_token_read(*, token: str) -> tuple[int, str]:
         ``token_expired`` (older than :func:`battle_token_max_age`) or ``invalid_token``.
     """
     try:
-        payload = signing.loads(token, salt=TOKEN_SALT, max_age=battle_token_max_age())
+        payload = signing.loads(token, salt=salt, max_age=battle_token_max_age())
     except signing.SignatureExpired:
         raise ApplicationError(
             "This battle token has expired; fetch a new battle.",

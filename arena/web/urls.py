@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("leaderboard.json", views.leaderboard_json, name="leaderboard-json"),
     path("vote", views.vote, name="vote"),
+    path("vote/kwise", views.vote_kwise, name="vote-kwise"),
     path("models/", views.models_list, name="models"),
     path("models/<int:pk>/", views.model_detail, name="model-detail"),
     path("judges/", views.judges_list, name="judges"),

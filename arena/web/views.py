@@ -356,3 +356,35 @@ def vote(request: HttpRequest) -> HttpResponse:
         set(m.PromptSet.objects.filter(public=True).values_list("category", flat=True)) - {""}
     )
     return render(request, "arena/vote.html", {"nav": "vote", "categories": categories})
+
+
+def vote_kwise(request: HttpRequest) -> HttpResponse:
+    """The K-wise vote page (rank K answers, ``?k=3`` or ``4``); vote_kwise.js fetches the
+    battle from the REST API. An unknown ``k`` falls back to 4."""
+    from django.middleware.csrf import get_token
+
+    from arena.services.kwise import KWISE_SIZES, kwise_labels
+
+    get_token(request)
+    try:
+        k = int(request.GET.get("k", "4"))
+    except ValueError:
+        k = 4
+    if k not in KWISE_SIZES:
+        k = 4
+    categories = sorted(
+        set(m.PromptSet.objects.filter(public=True).values_list("category", flat=True)) - {""}
+    )
+    category = request.GET.get("category", "")
+    return render(
+        request,
+        "arena/vote_kwise.html",
+        {
+            "nav": "vote",
+            "k": k,
+            "sizes": KWISE_SIZES,
+            "last_label": kwise_labels(k)[-1],
+            "categories": categories,
+            "category": category if category in categories else "",
+        },
+    )

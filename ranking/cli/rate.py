@@ -1,4 +1,10 @@
-"""``python -m ranking rate INPUT --method elo|bt|openskill|winrate [--style-control]``."""
+"""``python -m ranking rate INPUT --method elo|bt|openskill|winrate [--style-control]``.
+
+K-wise records (:mod:`ranking.kwise`) in the file are rated with the battles: ``bt`` and
+``winrate`` on their implied pairs (each weighted ``1/(K-1)``, so ``n_battles`` counts a vote
+as K/2 battles), ``openskill`` as free-for-all games (one ``rate`` call per vote); ``elo`` and
+``--style-control`` refuse them.
+"""
 
 from __future__ import annotations
 
@@ -127,6 +133,27 @@ def _scale_and_interval(
     }
 
 
+def _rate_kwise(
+    args: argparse.Namespace, read: ReadResult, anchor: tuple[str, float] | None
+) -> RatingResult:
+    """Rate a file holding K-wise records (and maybe battles)."""
+    from ranking.kwise import combine, kwise_openskill
+
+    assert read.kwise is not None
+    if args.style_control:
+        raise InputError("--style-control does not take K-wise records (they have no sides)")
+    if args.method == "elo":
+        raise InputError("K-wise records are rated with --method bt, openskill or winrate, not elo")
+    battles = read.battles if len(read.battles) else None
+    if args.method == "openskill":
+        result = kwise_openskill(
+            read.kwise, battles=battles, model=args.model, confidence=args.confidence
+        )
+        result = replace(result, method="openskill", params={**result.params, "kwise": True})
+        return result if anchor is None else _shift(result, *anchor)
+    return _rate(args, combine(battles, read.kwise), anchor)
+
+
 def _rate(args: argparse.Namespace, battles: Any, anchor: tuple[str, float] | None) -> RatingResult:
     if args.method == "elo":
         from ranking.elo import elo
@@ -188,10 +215,14 @@ def handle(args: argparse.Namespace) -> Output:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", RankingWarning)
         read = read_battle_file(source, args, fmt=args.fmt)
-        if len(read.battles) == 0:
+        if len(read.battles) == 0 and read.kwise is None:
             raise InputError(f"{args.input}: no battles to rate")
-        style = _rate_style(args, read, anchor) if args.style_control else None
-        result = _rate(args, read.battles, anchor) if style is None else style.ratings
+        style = None
+        if read.kwise is not None:
+            result = _rate_kwise(args, read, anchor)
+        else:
+            style = _rate_style(args, read, anchor) if args.style_control else None
+            result = _rate(args, read.battles, anchor) if style is None else style.ratings
     for item in caught:
         if issubclass(item.category, RankingWarning):
             print(f"warning: {item.message}", file=sys.stderr)

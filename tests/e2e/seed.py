@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from arena import models as m
-from arena.services.demo import DEMO_PANEL, demo_load
+from arena.services.demo import DEMO_PANEL, demo_kwise, demo_load
 
 XSS_CATEGORY = "security"
 XSS_ANSWER = (
@@ -294,6 +294,7 @@ def seed_all(*, rebuild: bool = True, with_service: bool = True) -> dict[str, in
     from arena.services.leaderboard import leaderboard_rebuild_all
 
     demo_load()
+    demo_kwise()
     rng = np.random.default_rng(8)
     if rebuild:  # entrants are seeded with their current ratings
         leaderboard_rebuild_all()

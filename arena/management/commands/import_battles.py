@@ -82,6 +82,8 @@ class Command(BaseCommand):
             f"imported {report.n_battles} battles from {report.n_rows} rows as {report.kind} "
             f"({report.n_stored} rows stored, batch {report.batch_id}); skipped {report.skipped}"
         )
+        if report.n_kwise:
+            self.stdout.write(f"imported {report.n_kwise} K-wise votes")
         if report.created_models:
             shown = ", ".join(report.created_models[:20])
             self.stdout.write(f"created {len(report.created_models)} models: {shown}")
