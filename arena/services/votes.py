@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,11 +25,11 @@ import numpy as np
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, FilteredRelation, OuterRef, Q
 from django.utils import timezone
 
 from arena.exceptions import ApplicationError, Conflict
-from arena.models import Battle, BattleServe, Generation, Match, Outcome, Source, Vote
+from arena.models import Battle, BattleServe, Match, Outcome, Source, Vote
 from arena.selectors.prompts import match_prompt_shown
 from arena.services import leaderboard, votes_fast
 from clients import SIM_MARKER
@@ -36,7 +37,6 @@ from clients import SIM_MARKER
 TOKEN_SALT = "ludus.battle-token"
 #: Choices a voter makes on the page, as they saw the sides.
 VOTE_CHOICES = ("A", "B", "tie", "bothbad")
-_CANDIDATES = 25
 
 
 def battle_token_max_age() -> int:
@@ -88,14 +88,24 @@ class RecordedVote:
 
 
 def _servable(*, voter_hash: str, category: str | None) -> Any:
-    gens = Generation.objects.filter(match=OuterRef("pk"))
+    """Matches this voter may be served, with both answers joined as ``answer_a``/``answer_b``.
+
+    Each side's answer is a join (a filtered relation: one row per match, since a match has one
+    generation per side), so the query that picks a battle also reads its texts.
+    """
     qs = (
-        Match.objects.filter(
-            status__in=[Match.Status.AWAITING_VOTES, Match.Status.DONE], prompt__isnull=False
+        Match.objects.annotate(
+            answer_a=FilteredRelation("generations", condition=Q(generations__side="a")),
+            answer_b=FilteredRelation("generations", condition=Q(generations__side="b")),
         )
-        .filter(match_prompt_shown())
-        .filter(Exists(gens.filter(side="a")), Exists(gens.filter(side="b")))
-        .exclude(Exists(BattleServe.objects.filter(match=OuterRef("pk"), voter_hash=voter_hash)))
+        .filter(
+            match_prompt_shown(),
+            ~Exists(BattleServe.objects.filter(match=OuterRef("pk"), voter_hash=voter_hash)),
+            status__in=[Match.Status.AWAITING_VOTES, Match.Status.DONE],
+            prompt__isnull=False,
+            answer_a__isnull=False,
+            answer_b__isnull=False,
+        )
     )
     if category:
         qs = qs.filter(
@@ -108,7 +118,10 @@ def _servable(*, voter_hash: str, category: str | None) -> Any:
 def battle_next(
     *, voter_hash: str, category: str | None = None, rng: int | np.random.Generator | None = None
 ) -> ServedBattle:
-    """Serve a voter an anonymous battle they have not seen, preferring the least-voted ones.
+    """Serve a voter an anonymous battle they have not seen, one of the least-voted ones.
+
+    One query picks the battle (the fewest votes first, ties broken at random by the database)
+    and reads its prompt and both answers; one ``INSERT`` records the serve.
 
     Parameters
     ----------
@@ -117,7 +130,7 @@ def battle_next(
     category : str, optional
         Only prompts of this category.
     rng : int, Generator or None
-        Picks among the least-voted candidates and decides the side swap.
+        Decides the side swap.
 
     Raises
     ------
@@ -125,25 +138,35 @@ def battle_next(
         No servable battle is left for this voter (in this category).
     """
     generator = np.random.default_rng(rng)
-    candidates_qs = (
+    picked_qs = (
         _servable(voter_hash=voter_hash, category=category)
         .order_by("n_votes", "?")
-        .values_list("pk", "n_votes")[:_CANDIDATES]
+        .values_list(
+            "pk",
+            "answer_a__text",
+            "answer_b__text",
+            "prompt__text",
+            "prompt__category",
+            "prompt__prompt_set__category",
+        )[:1]
     )
+    connection = transaction.get_connection()
     for _ in range(3):
-        candidates = list(candidates_qs.all())
-        if not candidates:
+        picked = list(picked_qs.all())
+        if not picked:
             where = f" in category {category!r}" if category else ""
             raise ApplicationError(
                 f"No battle is waiting for your vote{where} right now; try again later.",
                 code="no_battle",
                 status=404,
             )
-        fewest = candidates[0][1]
-        candidates = [pk for pk, n in candidates if n == fewest]
-        match_id = int(candidates[int(generator.integers(len(candidates)))])
+        ((match_id, text_a, text_b, prompt_text, prompt_category, set_category),) = picked
+        # Losing a race (IntegrityError) must not spoil a caller's transaction, hence a
+        # savepoint inside one; in autocommit the INSERT is a transaction of its own, and
+        # atomic() would only add a BEGIN and a COMMIT.
+        guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
         try:
-            with transaction.atomic():
+            with guard:
                 serve = BattleServe.objects.create(
                     match_id=match_id,
                     voter_hash=voter_hash,
@@ -156,20 +179,9 @@ def battle_next(
             continue
     else:  # pragma: no cover - needs three lost races in a row
         raise Conflict("Could not reserve a battle; please retry.")
-    rows = list(
-        Generation.objects.filter(match_id=match_id).values_list(
-            "side",
-            "text",
-            "match__prompt__text",
-            "match__prompt__category",
-            "match__prompt__prompt_set__category",
-        )
-    )
-    texts = {side: text for side, text, *_ in rows}
-    prompt_text, prompt_category, set_category = rows[0][2:]
     # A simulated answer ends with its hidden quality for the simulated judge; hide it.
-    texts = {side: SIM_MARKER.sub("", text).rstrip() for side, text in texts.items()}
-    left, right = (texts["b"], texts["a"]) if serve.swapped else (texts["a"], texts["b"])
+    text_a, text_b = (SIM_MARKER.sub("", text).rstrip() for text in (text_a, text_b))
+    left, right = (text_b, text_a) if serve.swapped else (text_a, text_b)
     token = signing.dumps({"s": serve.pk, "n": serve.nonce}, salt=TOKEN_SALT, compress=False)
     return ServedBattle(
         token=token,
