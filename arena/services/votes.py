@@ -93,19 +93,16 @@ def _servable(*, voter_hash: str, category: str | None) -> Any:
     Each side's answer is a join (a filtered relation: one row per match, since a match has one
     generation per side), so the query that picks a battle also reads its texts.
     """
-    qs = (
-        Match.objects.annotate(
-            answer_a=FilteredRelation("generations", condition=Q(generations__side="a")),
-            answer_b=FilteredRelation("generations", condition=Q(generations__side="b")),
-        )
-        .filter(
-            match_prompt_shown(),
-            ~Exists(BattleServe.objects.filter(match=OuterRef("pk"), voter_hash=voter_hash)),
-            status__in=[Match.Status.AWAITING_VOTES, Match.Status.DONE],
-            prompt__isnull=False,
-            answer_a__isnull=False,
-            answer_b__isnull=False,
-        )
+    qs = Match.objects.annotate(
+        answer_a=FilteredRelation("generations", condition=Q(generations__side="a")),
+        answer_b=FilteredRelation("generations", condition=Q(generations__side="b")),
+    ).filter(
+        match_prompt_shown(),
+        ~Exists(BattleServe.objects.filter(match=OuterRef("pk"), voter_hash=voter_hash)),
+        status__in=[Match.Status.AWAITING_VOTES, Match.Status.DONE],
+        prompt__isnull=False,
+        answer_a__isnull=False,
+        answer_b__isnull=False,
     )
     if category:
         qs = qs.filter(
@@ -246,7 +243,7 @@ def _schedule_rebuild() -> None:
 def vote_sql_fast() -> bool:
     """Whether votes are read and written by :mod:`arena.services.votes_fast`.
 
-    Only on PostgreSQL and with ``settings.LUDUS_VOTES_FAST_SQL``; otherwise by the ORM twins
+    On PostgreSQL with ``settings.LUDUS_VOTES_FAST_SQL`` (the default); otherwise by the ORM twins
     below, which have the same effects.
     """
     return settings.LUDUS_VOTES_FAST_SQL and transaction.get_connection().vendor == "postgresql"
