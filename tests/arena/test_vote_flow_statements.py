@@ -118,11 +118,12 @@ def test_battles_next_is_one_select_and_one_insert(monkeypatch, n_matches):
 @pytest.mark.parametrize(
     "fast,expected",
     [
-        # BEGIN, advisory lock, key lookup, locked serve read, one data-modifying statement
-        # (vote, battle, serve, match), key record, COMMIT
-        (True, 7),
+        # BEGIN, the key's advisory lock (a new key is not looked up: its record's INSERT
+        # would fail if one existed), the locked serve read, one data-modifying statement
+        # (vote, battle, serve, match), the key's record, COMMIT
+        (True, 6),
         # the same with the ORM: the serve read, then Vote, Battle and two UPDATEs
-        (False, 10),
+        (False, 9),
     ],
 )
 def test_vote_statements(settings, monkeypatch, fast, expected):
