@@ -19,9 +19,9 @@ JUDGED = Match.Status.DONE
 
 def match_prompt_shown() -> Q:
     """The matches whose prompt may be shown (a filter on ``Match``)."""
-    # A join, not a subquery: the database plans it with the query's other prompt joins (the
-    # battle a voter is served reads the prompt anyway), and the ORM builds it faster.
-    return Q(status=JUDGED) | Q(prompt__prompt_set__public=True)
+    return Q(status=JUDGED) | Q(
+        prompt__in=Prompt.objects.filter(prompt_set__public=True).values("pk")
+    )
 
 
 def matches_with_prompt_shown(matches: QuerySet[Match]) -> QuerySet[Match]:

@@ -91,7 +91,9 @@ def _servable(*, voter_hash: str, category: str | None) -> Any:
     """Matches this voter may be served, with both answers joined as ``answer_a``/``answer_b``.
 
     Each side's answer is a join (a filtered relation: one row per match, since a match has one
-    generation per side), so the query that picks a battle also reads its texts.
+    generation per side), so the query that picks a battle also reads its texts. The prompt
+    rule stays :func:`match_prompt_shown`'s subquery: written as two more joins, it cost
+    PostgreSQL more CPU per request (measured, bench/RESULTS.md).
     """
     qs = Match.objects.annotate(
         answer_a=FilteredRelation("generations", condition=Q(generations__side="a")),
