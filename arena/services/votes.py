@@ -25,11 +25,11 @@ import numpy as np
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, FilteredRelation, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from arena.exceptions import ApplicationError, Conflict
-from arena.models import Battle, BattleServe, Match, Outcome, Source, Vote
+from arena.models import Battle, BattleServe, Generation, Match, Outcome, Source, Vote
 from arena.selectors.prompts import match_prompt_shown
 from arena.services import leaderboard, votes_fast
 from clients import SIM_MARKER
@@ -88,23 +88,14 @@ class RecordedVote:
 
 
 def _servable(*, voter_hash: str, category: str | None) -> Any:
-    """Matches this voter may be served, with both answers joined as ``answer_a``/``answer_b``.
-
-    Each side's answer is a join (a filtered relation: one row per match, since a match has one
-    generation per side), so the query that picks a battle also reads its texts. The prompt
-    rule stays :func:`match_prompt_shown`'s subquery: written as two more joins, it cost
-    PostgreSQL more CPU per request (measured, bench/RESULTS.md).
-    """
-    qs = Match.objects.annotate(
-        answer_a=FilteredRelation("generations", condition=Q(generations__side="a")),
-        answer_b=FilteredRelation("generations", condition=Q(generations__side="b")),
-    ).filter(
+    gens = Generation.objects.filter(match=OuterRef("pk"))
+    qs = Match.objects.filter(
         match_prompt_shown(),
+        Exists(gens.filter(side="a")),
+        Exists(gens.filter(side="b")),
         ~Exists(BattleServe.objects.filter(match=OuterRef("pk"), voter_hash=voter_hash)),
         status__in=[Match.Status.AWAITING_VOTES, Match.Status.DONE],
         prompt__isnull=False,
-        answer_a__isnull=False,
-        answer_b__isnull=False,
     )
     if category:
         qs = qs.filter(
@@ -119,8 +110,10 @@ def battle_next(
 ) -> ServedBattle:
     """Serve a voter an anonymous battle they have not seen, one of the least-voted ones.
 
-    One query picks the battle (the fewest votes first, ties broken at random by the database)
-    and reads its prompt and both answers; one ``INSERT`` records the serve.
+    Three statements: one query picks the battle (the fewest votes first, ties broken at random
+    by the database), one ``INSERT`` records the serve, one query reads its prompt and answers.
+    (One query that also joins the answers and the prompt sends one statement less and builds
+    faster, but costs PostgreSQL more to plan and run than the two: bench/RESULTS.md.)
 
     Parameters
     ----------
@@ -140,14 +133,7 @@ def battle_next(
     picked_qs = (
         _servable(voter_hash=voter_hash, category=category)
         .order_by("n_votes", "?")
-        .values_list(
-            "pk",
-            "answer_a__text",
-            "answer_b__text",
-            "prompt__text",
-            "prompt__category",
-            "prompt__prompt_set__category",
-        )[:1]
+        .values_list("pk", flat=True)[:1]
     )
     connection = transaction.get_connection()
     for _ in range(3):
@@ -159,7 +145,7 @@ def battle_next(
                 code="no_battle",
                 status=404,
             )
-        ((match_id, text_a, text_b, prompt_text, prompt_category, set_category),) = picked
+        match_id = picked[0]
         # Losing a race (IntegrityError) must not spoil a caller's transaction, hence a
         # savepoint inside one; in autocommit the INSERT is a transaction of its own, and
         # atomic() would only add a BEGIN and a COMMIT.
@@ -178,9 +164,19 @@ def battle_next(
             continue
     else:  # pragma: no cover - needs three lost races in a row
         raise Conflict("Could not reserve a battle; please retry.")
+    rows = list(
+        Generation.objects.filter(match_id=match_id).values_list(
+            "side",
+            "text",
+            "match__prompt__text",
+            "match__prompt__category",
+            "match__prompt__prompt_set__category",
+        )
+    )
     # A simulated answer ends with its hidden quality for the simulated judge; hide it.
-    text_a, text_b = (SIM_MARKER.sub("", text).rstrip() for text in (text_a, text_b))
-    left, right = (text_b, text_a) if serve.swapped else (text_a, text_b)
+    texts = {side: SIM_MARKER.sub("", text).rstrip() for side, text, *_ in rows}
+    prompt_text, prompt_category, set_category = rows[0][2:]
+    left, right = (texts["b"], texts["a"]) if serve.swapped else (texts["a"], texts["b"])
     token = signing.dumps({"s": serve.pk, "n": serve.nonce}, salt=TOKEN_SALT, compress=False)
     return ServedBattle(
         token=token,

@@ -101,18 +101,18 @@ def _vote(client: Client, token: str) -> Any:
 
 
 @pytest.mark.parametrize("n_matches", [2, 8])
-def test_battles_next_is_one_select_and_one_insert(monkeypatch, n_matches):
+def test_battles_next_is_pick_insert_read(monkeypatch, n_matches):
     _world(n_matches)
     client = Client()
     with _Statements(monkeypatch) as statements:
         _served(client)
-    # Picking the battle reads its prompt and answers too; the serve's INSERT needs no
-    # BEGIN/COMMIT of its own in autocommit.
+    # Pick the battle, record the serve (no BEGIN/COMMIT of its own in autocommit), read its
+    # prompt and answers.
     verbs = [sql.split(None, 1)[0].upper() for sql in statements.sql]
-    assert verbs == ["SELECT", "INSERT"], statements.sql
+    assert verbs == ["SELECT", "INSERT", "SELECT"], statements.sql
     with _Statements(monkeypatch) as statements:  # a voter with a cookie: the same
         _served(client)
-    assert len(statements.sql) == 2, statements.sql
+    assert len(statements.sql) == 3, statements.sql
 
 
 @pytest.mark.parametrize(
