@@ -144,3 +144,28 @@ def test_the_prepared_vote_path_is_the_default():
     from arena.services.votes import vote_sql_fast
 
     assert vote_sql_fast()
+
+
+def test_a_replay_writes_nothing_and_its_statements_are_pinned(monkeypatch):
+    # A retry of a committed vote (prepared path): the first attempt takes the lock, reads the
+    # served battle (already voted: a refusal, nothing written) and fails to store the key's
+    # record (BEGIN, lock, serve read, INSERT, ROLLBACK); the second looks the record up under
+    # the lock and replays it (BEGIN, lock, lookup, ROLLBACK).
+    _world(2)
+    client = Client()
+    token = _served(client)
+    key = str(uuid.uuid4())
+    body = {"token": token, "outcome": "A"}
+    first = client.post(
+        f"{API}/votes/", body, content_type="application/json", headers={"Idempotency-Key": key}
+    )
+    assert first.status_code == 201, first.content
+    votes = m.Vote.objects.count()
+    with _Statements(monkeypatch) as statements:
+        again = client.post(
+            f"{API}/votes/", body, content_type="application/json", headers={"Idempotency-Key": key}
+        )
+    assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    assert m.Vote.objects.count() == votes
+    assert len(statements.sql) == 9, statements.sql
