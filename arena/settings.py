@@ -270,8 +270,11 @@ LUDUS_IMPORT_MAX_BYTES = env_int("LUDUS_IMPORT_MAX_BYTES", 512 * 1024 * 1024, mi
 # Seconds a served battle's signed token stays valid for a vote.
 LUDUS_BATTLE_TOKEN_MAX_AGE = env_int("LUDUS_BATTLE_TOKEN_MAX_AGE", 3600, minimum=1)
 # Votes read and written with two prepared statements (arena/services/votes_fast.py) instead
-# of the ORM; PostgreSQL only, ignored elsewhere.
-LUDUS_VOTES_FAST_SQL = env_bool("LUDUS_VOTES_FAST_SQL", False)
+# of the ORM; PostgreSQL only, ignored elsewhere. On by default: half the Python work and about
+# half the PostgreSQL CPU of a vote (bench/RESULTS.md); 0 behind a pooler that cannot keep
+# prepared statements (PgBouncer in transaction mode before 1.21 or without
+# max_prepared_statements).
+LUDUS_VOTES_FAST_SQL = env_bool("LUDUS_VOTES_FAST_SQL", True)
 # The open arena keeps this many battles ready and wants this many votes on each.
 LUDUS_ARENA_POOL_SIZE = env_int("LUDUS_ARENA_POOL_SIZE", 20, minimum=0)
 LUDUS_ARENA_VOTES_PER_BATTLE = env_int("LUDUS_ARENA_VOTES_PER_BATTLE", 3, minimum=1)

@@ -1,11 +1,16 @@
 """Per-request cost of the three hot API requests, in-process, with deterministic measures.
 
-For ``GET battles/next/``, ``POST votes/`` (the default ORM path) and a cached
+For ``GET battles/next/``, ``POST votes/`` on the ORM path (``vote``) and on the
+prepared-statement path (``vote_fast``, ``arena/services/votes_fast.py``; each chosen with
+``settings.LUDUS_VOTES_FAST_SQL`` whatever the tree's default) and a cached
 ``GET leaderboard/``, run through ``django.test.Client`` (the full middleware stack, the same
-settings as ``bench_api.py``): SQL queries per request, Redis commands per request (from
-``INFO commandstats``), Python function calls per request (cProfile, deterministic) and CPU
-per request (``time.process_time`` over many requests). ``--root`` points at another checkout
-(run it with that checkout's venv), so an old tree and this one are measured by the same script;
+settings as ``bench_api.py``): SQL statements per request (Django's query log, which includes
+BEGIN and COMMIT, plus the prepared statements, which bypass it), Redis commands per request
+(from ``INFO commandstats``), Python function calls per request (cProfile, deterministic), CPU
+per request of this process (``time.process_time``) and of its PostgreSQL backend
+(``/proc/<pid>/stat``, so PostgreSQL must run on this machine), over many requests.
+``--root`` points at another checkout (run it with that checkout's venv, or with this one's when
+the dependencies are the same), so an old tree and this one are measured by the same script;
 ``--dump DIR`` writes the SQL and the cProfile top functions of one request of each kind.
 
 Usage: ``.venv/bin/python bench/bench_api_profile.py [--root .] [--n 300] [--dump DIR]``;
@@ -71,6 +76,7 @@ def _data(n_matches: int) -> None:
     """Competitors, battles, one bt snapshot and matches awaiting votes (as bench_api.py)."""
     import numpy as np
     from django.core.management import call_command
+    from django.db import connection
 
     from arena import models as m
     from arena.services.leaderboard import leaderboard_rebuild
@@ -118,6 +124,16 @@ def _data(n_matches: int) -> None:
             for s in "ab"
         ]
     )
+    # Planner statistics, as a live database has them (else the plans depend on whether
+    # autovacuum happened to analyse the new tables during the run).
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+
+
+def _backend_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a local process has used, from ``/proc/<pid>/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _redis_calls(client) -> dict[str, int]:
@@ -136,17 +152,31 @@ def main() -> None:
     root = Path(args.root).resolve()
     _setup(root, base_url, db_name, redis_url)
     import redis
+    from django.conf import settings
     from django.core import signing
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     from arena.api.voters import COOKIE_NAME, COOKIE_SALT
+    from arena.services import votes_fast
+
+    prepared: list[str] = []  # the prepared statements run (Django's query log misses them)
+    execute_prepared = votes_fast._execute_prepared
+
+    def counted(sql: str, params: list) -> list:
+        prepared.append(sql)
+        return execute_prepared(sql, params)
+
+    votes_fast._execute_prepared = counted
 
     rconn = redis.Redis.from_url(redis_url)
     rconn.flushdb()
     warm, n = 20, args.n
     _data(n_matches=2 * (warm + 1 + PROF_N + n))
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        backend = cur.fetchone()[0]
     signer = signing.get_cookie_signer(salt=COOKIE_NAME + COOKIE_SALT)
     dump = Path(args.dump) if args.dump else None
     if dump:
@@ -181,16 +211,27 @@ def main() -> None:
         r = client.get("/api/v1/leaderboard/?method=bt")
         assert r.status_code == 200, r.content
 
-    # Pre-serve every voter's pair so vote requests can be measured on their own.
-    voters = [voter() for _ in range(warm + 1 + PROF_N + n)]
-    kinds = ("next", "vote", "leaderboard")
-    out: dict = {"root": str(root), "n": n}
+    # One voter per request of each vote path: "next" serves the ORM path's voter (timed),
+    # the prepared path's voter is served just before its vote (not timed).
+    voters = {
+        path: [voter() for _ in range(warm + 1 + PROF_N + n)] for path in ("vote", "vote_fast")
+    }
+    kinds = ("next", "vote", "vote_fast", "leaderboard")
+    out: dict = {"root": str(root), "n": n, "fast_default": settings.LUDUS_VOTES_FAST_SQL}
+
+    def prepare(kind: str, i: int) -> None:
+        """Untimed set-up of a request: the prepared path's battle, the vote path to use."""
+        if kind == "vote_fast":
+            v = voters[kind][i]
+            v["token"] = next_req(as_voter(v))["token"]
+        settings.LUDUS_VOTES_FAST_SQL = kind == "vote_fast"
 
     def measure(kind: str, i: int) -> None:
-        v = voters[i]
         if kind == "next":
+            v = voters["vote"][i]
             v["token"] = next_req(as_voter(v))["token"]
-        elif kind == "vote":
+        elif kind in ("vote", "vote_fast"):
+            v = voters[kind][i]
             vote_req(as_voter(v), v["token"])
         else:
             board_req()
@@ -198,10 +239,13 @@ def main() -> None:
     # Warm-up (connections, caches, imports) on the first voters.
     for i in range(warm):
         for kind in kinds:
+            prepare(kind, i)
             measure(kind, i)
     # One request of each kind: queries, Redis commands, Python calls.
     i = warm
     for kind in kinds:
+        prepare(kind, i)
+        prepared.clear()
         r0 = _redis_calls(rconn)
         with CaptureQueriesContext(connection) as ctx:
             measure(kind, i)
@@ -210,16 +254,23 @@ def main() -> None:
         # INFO itself is counted once in the diff
         redis_diff["cmdstat_info"] = redis_diff.get("cmdstat_info", 1) - 1
         redis_diff = {k.removeprefix("cmdstat_"): v for k, v in redis_diff.items() if v}
-        out[kind] = {"queries": len(ctx.captured_queries), "redis": redis_diff}
+        out[kind] = {
+            "statements": len(ctx.captured_queries) + len(prepared),
+            "prepared": len(prepared),
+            "redis": redis_diff,
+        }
         if dump:
             (dump / f"{kind}.sql").write_text(
-                "\n".join(q["sql"] for q in ctx.captured_queries) + "\n"
+                "\n".join(q["sql"] for q in ctx.captured_queries)
+                + "".join(f"\n-- prepared, run among the above:\n{sql.strip()}" for sql in prepared)
+                + "\n"
             )
     # Python calls: PROF_N more requests of each kind under cProfile, per request.
     first = warm + 1
     for kind in kinds:
         prof = cProfile.Profile(time.process_time)
         for i in range(first, first + PROF_N):
+            prepare(kind, i)
             prof.enable()
             measure(kind, i)
             prof.disable()
@@ -233,13 +284,18 @@ def main() -> None:
             (dump / f"{kind}.prof.txt").write_text(buf.getvalue())
     # CPU per request, kinds interleaved, n each.
     cpu = dict.fromkeys(kinds, 0.0)
+    pg_cpu = dict.fromkeys(kinds, 0.0)
     for i in range(first + PROF_N, first + PROF_N + n):
         for kind in kinds:
+            prepare(kind, i)
+            p0 = _backend_cpu(backend)
             t0 = time.process_time()
             measure(kind, i)
             cpu[kind] += time.process_time() - t0
+            pg_cpu[kind] += _backend_cpu(backend) - p0
     for kind in kinds:
         out[kind]["cpu_ms"] = round(cpu[kind] / n * 1000, 3)
+        out[kind]["pg_cpu_ms"] = round(pg_cpu[kind] / n * 1000, 3)
     print(json.dumps(out))
 
 

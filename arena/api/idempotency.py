@@ -3,17 +3,21 @@
 The first request with a key runs the write and stores its response in an
 :class:`IdempotencyRecord` (unique per scope and key) **in the same transaction** as the
 write, so one commit covers both and a crash can never leave a write without its replayable
-response. A retry with the same key and body replays that response and never repeats the
-write; the same key with a different body gets 422; a retry while the first is still running
+response. A retry with the same key and body replays that response and never writes twice;
+the same key with a different body gets 422; a retry while the first is still running
 gets 409. Server errors are not stored, so a retry after one runs again.
 
 "Still running" is detected on PostgreSQL with a transaction-scoped advisory lock on the
-(scope, key) pair, taken with ``pg_try_advisory_xact_lock`` before the record is looked up:
-the first request holds it until it commits, a concurrent one fails to take it and answers
-409 at once instead of waiting. (SQLite serialises write transactions, so there is nothing
-to detect.) Should a record for the key appear anyway between the lookup and the final
-insert, the unique constraint refuses the insert: the request rolls its own write back and
-answers with the stored response.
+(scope, key) pair, taken with ``pg_try_advisory_xact_lock``: the first request holds it until
+it commits, a concurrent one fails to take it and answers 409 at once instead of waiting.
+(SQLite serialises write transactions, so there is nothing to detect.)
+
+A key is almost always new, so the first attempt does not look its record up: it takes the
+lock, runs the write and inserts the record, and the unique constraint refuses that insert
+when a record for the key exists (a retry of a finished request, or a first request that
+committed in the meantime). The request then rolls its own write back and tries again, this
+time looking the record up while holding the lock (which sees any record the previous holder
+committed), and answers from it.
 
 A record without a response (written by an older version that claimed keys before running
 the write) is "in flight" for ``STALE_SECONDS`` and taken over afterwards.
@@ -58,28 +62,36 @@ class _Raced(Exception):
     """A first request with the same key committed while this one ran: undo this one."""
 
 
-def _lock_and_find(
-    *, scope: str, key: str
-) -> tuple[bool, tuple[int, str, int | None, Any, datetime] | None]:
-    """``(locked, record)``: the key's advisory lock (PostgreSQL), then its stored record.
+def _lock(*, scope: str, key: str) -> bool:
+    """Whether this transaction took the key's advisory lock (PostgreSQL; elsewhere ``True``)."""
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 7321))", [f"{scope}\n{key}"]
+        )
+        return bool(cur.fetchone()[0])
 
-    The lock is taken first, so a lookup made while holding it sees any record that the
-    previous holder committed.
-    """
-    locked = True
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute(
-                "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 7321))",
-                [f"{scope}\n{key}"],
-            )
-            locked = bool(cur.fetchone()[0])
-    row = (
+
+def _find(*, scope: str, key: str) -> tuple[int, str, int | None, Any, datetime] | None:
+    """The key's stored record, or ``None``."""
+    return (
         IdempotencyRecord.objects.filter(scope=scope, key=key)
         .values_list("pk", "request_hash", "status_code", "response", "created_at")
         .first()
     )
-    return locked, row
+
+
+def _lock_and_find(
+    *, scope: str, key: str
+) -> tuple[bool, tuple[int, str, int | None, Any, datetime] | None]:
+    """``(locked, record)``: the key's advisory lock, then its stored record.
+
+    The lock is taken first, so a lookup made while holding it sees any record that the
+    previous holder committed.
+    """
+    locked = _lock(scope=scope, key=key)
+    return locked, _find(scope=scope, key=key)
 
 
 def _store(*, scope: str, key: str, body_hash: str, response: Response) -> None:
@@ -138,10 +150,14 @@ def idempotent(request: Any, *, scope: str, handler: Callable[[], Response]) -> 
             status=400,
         )
     body_hash = _request_hash(request.data)
-    for _ in range(2):
+    for attempt in range(3):
         try:
             with transaction.atomic():
-                locked, record = _lock_and_find(scope=scope, key=key)
+                if attempt == 0:  # optimistic: a record, if any, refuses the final insert
+                    locked = _lock(scope=scope, key=key)
+                    record = None if locked else _find(scope=scope, key=key)
+                else:
+                    locked, record = _lock_and_find(scope=scope, key=key)
                 if (
                     record is not None
                     and record[2] is None
@@ -171,7 +187,7 @@ def idempotent(request: Any, *, scope: str, handler: Callable[[], Response]) -> 
         except _Existing as found:
             return _answer(found.record, body_hash)
         except _Raced:
-            continue  # the rollback undid this request's write; the next pass replays the first one
+            continue  # this request's write is rolled back; the next pass answers from the record
         except (ApplicationError, APIException) as exc:
             # Refused after the transaction was spoiled (a constraint caught a race): store the
             # refusal on its own so a retry gets the same answer.
@@ -183,7 +199,7 @@ def idempotent(request: Any, *, scope: str, handler: Callable[[], Response]) -> 
                 with contextlib.suppress(IntegrityError), transaction.atomic():
                     _store(scope=scope, key=key, body_hash=body_hash, response=response)
             return response
-    raise ApplicationError(  # pragma: no cover - needs two lost races in a row
+    raise ApplicationError(  # pragma: no cover - needs a record that vanishes, then a lost race
         "A request with this Idempotency-Key is still being processed; retry shortly.",
         code="in_flight",
         status=409,

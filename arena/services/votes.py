@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,7 +37,6 @@ from clients import SIM_MARKER
 TOKEN_SALT = "ludus.battle-token"
 #: Choices a voter makes on the page, as they saw the sides.
 VOTE_CHOICES = ("A", "B", "tie", "bothbad")
-_CANDIDATES = 25
 
 
 def battle_token_max_age() -> int:
@@ -89,13 +89,13 @@ class RecordedVote:
 
 def _servable(*, voter_hash: str, category: str | None) -> Any:
     gens = Generation.objects.filter(match=OuterRef("pk"))
-    qs = (
-        Match.objects.filter(
-            status__in=[Match.Status.AWAITING_VOTES, Match.Status.DONE], prompt__isnull=False
-        )
-        .filter(match_prompt_shown())
-        .filter(Exists(gens.filter(side="a")), Exists(gens.filter(side="b")))
-        .exclude(Exists(BattleServe.objects.filter(match=OuterRef("pk"), voter_hash=voter_hash)))
+    qs = Match.objects.filter(
+        match_prompt_shown(),
+        Exists(gens.filter(side="a")),
+        Exists(gens.filter(side="b")),
+        ~Exists(BattleServe.objects.filter(match=OuterRef("pk"), voter_hash=voter_hash)),
+        status__in=[Match.Status.AWAITING_VOTES, Match.Status.DONE],
+        prompt__isnull=False,
     )
     if category:
         qs = qs.filter(
@@ -108,7 +108,12 @@ def _servable(*, voter_hash: str, category: str | None) -> Any:
 def battle_next(
     *, voter_hash: str, category: str | None = None, rng: int | np.random.Generator | None = None
 ) -> ServedBattle:
-    """Serve a voter an anonymous battle they have not seen, preferring the least-voted ones.
+    """Serve a voter an anonymous battle they have not seen, one of the least-voted ones.
+
+    Three statements: one query picks the battle (the fewest votes first, ties broken at random
+    by the database), one ``INSERT`` records the serve, one query reads its prompt and answers.
+    (One query that also joins the answers and the prompt sends one statement less and builds
+    faster, but costs PostgreSQL more to plan and run than the two: bench/RESULTS.md.)
 
     Parameters
     ----------
@@ -117,7 +122,7 @@ def battle_next(
     category : str, optional
         Only prompts of this category.
     rng : int, Generator or None
-        Picks among the least-voted candidates and decides the side swap.
+        Decides the side swap.
 
     Raises
     ------
@@ -125,25 +130,28 @@ def battle_next(
         No servable battle is left for this voter (in this category).
     """
     generator = np.random.default_rng(rng)
-    candidates_qs = (
+    picked_qs = (
         _servable(voter_hash=voter_hash, category=category)
         .order_by("n_votes", "?")
-        .values_list("pk", "n_votes")[:_CANDIDATES]
+        .values_list("pk", flat=True)[:1]
     )
+    connection = transaction.get_connection()
     for _ in range(3):
-        candidates = list(candidates_qs.all())
-        if not candidates:
+        picked = list(picked_qs.all())
+        if not picked:
             where = f" in category {category!r}" if category else ""
             raise ApplicationError(
                 f"No battle is waiting for your vote{where} right now; try again later.",
                 code="no_battle",
                 status=404,
             )
-        fewest = candidates[0][1]
-        candidates = [pk for pk, n in candidates if n == fewest]
-        match_id = int(candidates[int(generator.integers(len(candidates)))])
+        match_id = picked[0]
+        # Losing a race (IntegrityError) must not spoil a caller's transaction, hence a
+        # savepoint inside one; in autocommit the INSERT is a transaction of its own, and
+        # atomic() would only add a BEGIN and a COMMIT.
+        guard = transaction.atomic() if connection.in_atomic_block else nullcontext()
         try:
-            with transaction.atomic():
+            with guard:
                 serve = BattleServe.objects.create(
                     match_id=match_id,
                     voter_hash=voter_hash,
@@ -165,10 +173,9 @@ def battle_next(
             "match__prompt__prompt_set__category",
         )
     )
-    texts = {side: text for side, text, *_ in rows}
-    prompt_text, prompt_category, set_category = rows[0][2:]
     # A simulated answer ends with its hidden quality for the simulated judge; hide it.
-    texts = {side: SIM_MARKER.sub("", text).rstrip() for side, text in texts.items()}
+    texts = {side: SIM_MARKER.sub("", text).rstrip() for side, text, *_ in rows}
+    prompt_text, prompt_category, set_category = rows[0][2:]
     left, right = (texts["b"], texts["a"]) if serve.swapped else (texts["a"], texts["b"])
     token = battle_token_make(serve_id=serve.pk, nonce=serve.nonce)
     return ServedBattle(
@@ -239,7 +246,7 @@ def _schedule_rebuild() -> None:
 def vote_sql_fast() -> bool:
     """Whether votes are read and written by :mod:`arena.services.votes_fast`.
 
-    Only on PostgreSQL and with ``settings.LUDUS_VOTES_FAST_SQL``; otherwise by the ORM twins
+    On PostgreSQL with ``settings.LUDUS_VOTES_FAST_SQL`` (the default); otherwise by the ORM twins
     below, which have the same effects.
     """
     return settings.LUDUS_VOTES_FAST_SQL and transaction.get_connection().vendor == "postgresql"

@@ -188,6 +188,20 @@ def test_idempotency_key_replays_first_response(anon):
     assert counts() == before
 
 
+def test_key_reused_on_another_battle_writes_nothing(anon):
+    # The first attempt with a key does not look it up: the vote on the other battle is written,
+    # then the key's record refuses to be stored twice, and that vote is rolled back.
+    servable_match()
+    servable_match()
+    first, second = (_next(anon).json()["token"] for _ in range(2))
+    assert _vote(anon, first, "A", key="k").status_code == 201
+    before = counts()
+    assert_error(_vote(anon, second, "A", key="k"), 422, "idempotency_mismatch")
+    assert counts() == before
+    assert m.BattleServe.objects.filter(voted_at__isnull=False).count() == 1
+    assert _vote(anon, second, "A", key="k2").status_code == 201
+
+
 def test_idempotency_key_in_flight_gives_409(anon):
     servable_match()
     token = _next(anon).json()["token"]

@@ -5,8 +5,9 @@ these tests commit for real (``transaction=True``) and use second connections an
 
 * a request whose (scope, key) advisory lock is held elsewhere answers 409 ``in_flight`` at
   once and writes nothing; once the lock is released the same request records the vote;
-* a request that loses the race (the first request with its key commits between its lookup
-  and its final insert) rolls its own vote back and replays the stored response;
+* a request that loses the race (the first request with its key commits between this one's
+  lock and its final insert: the first attempt takes the lock without a lookup) rolls its own
+  vote back and replays the stored response;
 * two simultaneous identical submits record one vote (201, plus a 201 replay or a 409);
 * two simultaneous submits with different keys for one token record one vote (201, plus a
   409 ``already_voted``), never a 500.
@@ -259,12 +260,12 @@ def test_first_request_committing_after_lookup_wins_and_is_replayed(monkeypatch)
         "created_at": "2024-01-02T03:04:05+00:00",
     }
     table = m.IdempotencyRecord._meta.db_table
-    real = idempotency._lock_and_find
+    real = idempotency._lock
     injected: list[tuple[str, str]] = []
 
-    def lock_and_find_then_lose_the_race(*, scope: str, key: str) -> Any:
-        found = real(scope=scope, key=key)
-        if found[1] is None and not injected:
+    def lock_then_lose_the_race(*, scope: str, key: str) -> bool:
+        locked = real(scope=scope, key=key)
+        if locked and not m.IdempotencyRecord.objects.filter(scope=scope, key=key).exists():
             # The first request with this key commits its vote's response right now.
             from psycopg.types.json import Jsonb
 
@@ -281,11 +282,11 @@ def test_first_request_committing_after_lookup_wins_and_is_replayed(monkeypatch)
             finally:
                 other.close()
             injected.append((scope, key))
-        return found
+        return locked
 
-    monkeypatch.setattr(idempotency, "_lock_and_find", lock_and_find_then_lose_the_race)
+    monkeypatch.setattr(idempotency, "_lock", lock_then_lose_the_race)
     r = _vote(client, token, "A", key=key)
-    assert injected == [(scope, key)], "the race was not injected (no lookup found the key free)"
+    assert injected == [(scope, key)], "the race was not injected (the key was never free)"
     assert r.status_code == 201, r.content
     assert r.get(REPLAYED) == "true"
     assert r.json() == stored
@@ -294,7 +295,7 @@ def test_first_request_committing_after_lookup_wins_and_is_replayed(monkeypatch)
     record = m.IdempotencyRecord.objects.get(scope=scope, key=key)
     assert (record.status_code, record.response) == (201, stored)
 
-    monkeypatch.setattr(idempotency, "_lock_and_find", real)
+    monkeypatch.setattr(idempotency, "_lock", real)
     again = _vote(client, token, "A", key=key)
     assert again.status_code == 201 and again.get(REPLAYED) == "true" and again.json() == stored
     fresh = _vote(client, token, "A", key=str(uuid.uuid4()))
