@@ -12,8 +12,11 @@ shift too, not only the interval). The policies:
   order is not settled at 95% and that have a model still wider than the target, drawn by
   how far above the target their intervals are, and topped up with the widest-interval pairs;
 * ``target (old)``: the earlier rule, the same pairs drawn by the active policy's
-  ``pair_scores`` (interval overlap, exploration) times that need: rating-dependent draws,
-  which leave the intervals covering 0.90-0.91 at the stop (kept to measure the change);
+  ``pair_scores`` (interval overlap, exploration) times that need (kept to measure the
+  change);
+* ``target (old), stop at 99%``: the earlier rule, stopping only when each model's interval
+  taken at 99% (normal rescaling of the 95% one) fits the target: the other cure tried for
+  optional stopping;
 * ``uniform``: every pair equally likely.
 
 Scenarios: ``fresh`` (10 models 600 points apart end to end, no history), ``newcomers`` (12
@@ -51,11 +54,12 @@ from ranking.matchmaking import TargetRun, target_simulate  # noqa: E402
 from ranking.types import A_WINS, B_WINS, TIE  # noqa: E402
 
 SECTION = "## Sampling to a target: pairs drawn by need, coverage at the stop (bench_sampling.py)"
-#: policy label -> (target_simulate policy, its pair scores)
-POLICIES = {
-    "target (old)": ("target", "pair_scores"),
-    "target": ("target", "need"),
-    "uniform": ("uniform", "need"),
+#: policy label -> (target_simulate policy, its pair scores, level of the stop interval)
+POLICIES: dict[str, tuple[str, str, float | None]] = {
+    "target (old)": ("target", "pair_scores", None),
+    "target (old), stop at 99%": ("target", "pair_scores", 0.99),
+    "target": ("target", "need", None),
+    "uniform": ("uniform", "need", None),
 }
 BUDGET = 20000
 
@@ -98,7 +102,7 @@ def run(seeds: int, tie_rate: float) -> tuple[list[dict[str, object]], float]:
     rows = []
     started = time.perf_counter()
     for name, sc in scenarios(tie_rate).items():
-        for policy, (kind, weights) in POLICIES.items():
+        for policy, (kind, weights, stop) in POLICIES.items():
             runs: list[TargetRun] = []
             for seed in range(seeds):
                 history = sc.get("history")
@@ -110,6 +114,7 @@ def run(seeds: int, tie_rate: float) -> tuple[list[dict[str, object]], float]:
                             target_width=float(sc["target"]),  # type: ignore[arg-type]
                             policy=kind,
                             scores=weights,
+                            stop_confidence=stop,
                             budget=BUDGET,
                             tie_rate=tie_rate,
                             history=history(seed) if callable(history) else None,

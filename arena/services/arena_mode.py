@@ -6,10 +6,10 @@ ones up to the pool size. Pairs come from ``ranking.matchmaking``'s ``active`` p
 current Bradley-Terry leaderboard. Sampling to a target (:func:`arena_sampling_status`) leaves
 out pairs whose order is settled and models whose interval is already narrow enough, and draws
 the other pairs by how far their models' intervals are above the target (a new model, with no
-interval, first); not by how much the intervals overlap, which biases the published intervals
-(``ranking.matchmaking.select_target_pairs``). With no target (``LUDUS_ARENA_TARGET_WIDTH=0``)
-the ``active`` scores decide: new and under-sampled models first, then the pairs whose
-intervals overlap most. Prompts come only
+interval, first), not by rating-dependent scores (``ranking.matchmaking.select_target_pairs``:
+as many votes or fewer in simulation, the same coverage within the noise). With no target
+(``LUDUS_ARENA_TARGET_WIDTH=0``) the ``active`` scores decide: new and under-sampled models
+first, then the pairs whose intervals overlap most. Prompts come only
 from public prompt sets (voters read them before any judgment; a tournament's sets stay
 hidden). The same policy picks the battles of ``arena``-format tournaments.
 """
