@@ -33,6 +33,23 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_filter = ["revoked_at"]
 
 
+class PriceInline(admin.TabularInline):
+    """A model's admin prices, newest first (read only: add one under Prices)."""
+
+    model = m.Price
+    extra = 0
+    fields = ("created_at", "input_per_mtok", "output_per_mtok", "currency", "set_by")
+    readonly_fields = fields
+    ordering = ["-id"]
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(m.Competitor)
 class CompetitorAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "status", "owner", "provider", "visibility", "created_at"]
@@ -40,6 +57,64 @@ class CompetitorAdmin(admin.ModelAdmin):
     search_fields = ["name", "provider", "owner__username", "endpoint_url"]
     readonly_fields = ["created_at", "updated_at"]
     list_editable = ["status"]
+    inlines = [PriceInline]
+
+
+@admin.register(m.Price)
+class PriceAdmin(admin.ModelAdmin):
+    """Admin prices: added (append-only; the latest is current), never changed or deleted.
+
+    Saving goes through :func:`arena.services.prices.price_set`, which states the currency
+    (the deployment's) and records who set the price.
+    """
+
+    list_display = [
+        "competitor",
+        "input_per_mtok",
+        "output_per_mtok",
+        "currency",
+        "public_input_per_mtok",
+        "public_output_per_mtok",
+        "set_by",
+        "created_at",
+    ]
+    list_select_related = ["competitor"]
+    search_fields = ["competitor__name", "set_by"]
+    autocomplete_fields = ["competitor"]
+    fields = [
+        "competitor",
+        "input_per_mtok",
+        "output_per_mtok",
+        "public_input_per_mtok",
+        "public_output_per_mtok",
+        "public_source_url",
+        "public_checked_on",
+        "note",
+    ]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        from arena.services.prices import price_set
+
+        price, _ = price_set(
+            competitor=obj.competitor,
+            input_per_mtok=obj.input_per_mtok,
+            output_per_mtok=obj.output_per_mtok,
+            public_input_per_mtok=obj.public_input_per_mtok,
+            public_output_per_mtok=obj.public_output_per_mtok,
+            public_source_url=obj.public_source_url,
+            public_checked_on=obj.public_checked_on,
+            note=obj.note,
+            set_by=request.user.get_username(),
+        )
+        obj.pk, obj.currency, obj.set_by = price.pk, price.currency, price.set_by
+        obj.created_at = price.created_at
+        obj._state.adding = False
 
 
 class PromptInline(admin.TabularInline):
@@ -173,8 +248,11 @@ class GenerationAdmin(ReadOnlyAdmin):
         "latency_ms",
         "completion_tokens",
         "cost",
+        "cost_basis",
+        "price",
         "created_at",
     ]
+    list_filter = ["cost_basis"]
     search_fields = ["competitor__name"]
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Greatest, Least
@@ -176,6 +178,81 @@ class Competitor(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Price(AppendOnlyModel):
+    """An admin's price for one model's tokens, with the provider's public price beside it.
+
+    Only staff set prices (admin or the staff API, through :func:`arena.services.prices.
+    price_set`). Append-only: a new price is a new row, the latest row is the model's current
+    price, and every :class:`Generation` costed from a price points at its row, so a cost can
+    always be traced to the price it was computed from. Amounts are per million tokens in
+    ``currency`` (the deployment's ``LUDUS_COST_CURRENCY``); the public price is a record for
+    comparison, never used for cost.
+    """
+
+    competitor = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="prices")
+    currency = models.CharField(max_length=3, help_text="ISO 4217 code, e.g. USD")
+    input_per_mtok = models.DecimalField(
+        max_digits=14,
+        decimal_places=6,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Price of a million prompt (input) tokens",
+    )
+    output_per_mtok = models.DecimalField(
+        max_digits=14,
+        decimal_places=6,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="Price of a million completion (output) tokens",
+    )
+    public_input_per_mtok = models.DecimalField(
+        max_digits=14,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="The provider's public input price (per million tokens), for reference",
+    )
+    public_output_per_mtok = models.DecimalField(
+        max_digits=14,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="The provider's public output price (per million tokens), for reference",
+    )
+    public_source_url = models.URLField(
+        max_length=500, blank=True, help_text="Where the public price is published"
+    )
+    public_checked_on = models.DateField(
+        null=True, blank=True, help_text="When the public price was read there"
+    )
+    note = models.CharField(max_length=300, blank=True)
+    set_by = models.CharField(max_length=150, blank=True, help_text="Username of the admin")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["competitor", "-id"]
+        indexes = [models.Index(fields=["competitor", "-id"], name="price_current")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(input_per_mtok__gte=0) & Q(output_per_mtok__gte=0),
+                name="price_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    (Q(public_input_per_mtok__isnull=True) | Q(public_input_per_mtok__gte=0))
+                    & (Q(public_output_per_mtok__isnull=True) | Q(public_output_per_mtok__gte=0))
+                ),
+                name="price_public_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.competitor_id}: {self.input_per_mtok} / {self.output_per_mtok} "
+            f"{self.currency} per Mtok"
+        )
 
 
 # --------------------------------------------------------------------------- prompts
@@ -430,6 +507,14 @@ class Match(models.Model):
         super().save(*args, **kwargs)
 
 
+class CostBasis(models.TextChoices):
+    """Where an answer's cost came from."""
+
+    ADMIN = "admin", "Admin price"
+    DECLARED = "declared", "Price declared with the endpoint"
+    NONE = "none", "No price (cost unknown, stored as 0)"
+
+
 class Generation(models.Model):
     """One competitor's answer in a match (written once per side; a retry reuses it)."""
 
@@ -445,11 +530,30 @@ class Generation(models.Model):
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
     cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    cost_basis = models.CharField(
+        max_length=8,
+        choices=CostBasis.choices,
+        default=CostBasis.NONE,
+        help_text="Which price the cost was computed from",
+    )
+    price = models.ForeignKey(
+        Price,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The admin price the cost was computed from (basis 'admin')",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["match", "side"], name="generation_unique_side")
+            models.UniqueConstraint(fields=["match", "side"], name="generation_unique_side"),
+            models.CheckConstraint(
+                condition=Q(cost_basis="admin", price__isnull=False)
+                | (~Q(cost_basis="admin") & Q(price__isnull=True)),
+                name="generation_price_iff_admin_basis",
+            ),
         ]
 
     def __str__(self) -> str:

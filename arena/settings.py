@@ -287,6 +287,16 @@ if LUDUS_ARENA_SETTLED_CONFIDENCE >= 1.0:
     raise ImproperlyConfigured(
         f"LUDUS_ARENA_SETTLED_CONFIDENCE must be below 1; got {LUDUS_ARENA_SETTLED_CONFIDENCE:g}"
     )
+# The currency of every admin price and so of every cost the site shows (ISO 4217 code).
+LUDUS_COST_CURRENCY = env_str("LUDUS_COST_CURRENCY", "USD").strip().upper()
+if not (
+    len(LUDUS_COST_CURRENCY) == 3
+    and LUDUS_COST_CURRENCY.isascii()
+    and LUDUS_COST_CURRENCY.isalpha()
+):
+    raise ImproperlyConfigured(
+        f"LUDUS_COST_CURRENCY must be a three-letter ISO 4217 code; got {LUDUS_COST_CURRENCY!r}"
+    )
 # Match steps: a competitor forfeits after this many failed attempts; a step whose match is
 # untouched this long is taken for dead and re-sent by the sweep; retries back off from this.
 LUDUS_FORFEIT_AFTER = env_int("LUDUS_FORFEIT_AFTER", 3, minimum=1)

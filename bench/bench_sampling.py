@@ -8,10 +8,15 @@ strengths, decisive by default (``--tie-rate R`` adds ties at rate R · 4p(1 - p
 half pull the fitted gaps towards 0 by up to R, so the coverage column then measures that
 shift too, not only the interval). The policies:
 
-* ``target``: the arena's rule (``sampling_status`` + ``select_target_pairs``): the active
-  policy's pair scores, restricted to pairs whose order is not settled at 95% and that have
-  a model still wider than the target, weighted by how far above the target they are, and
-  topped up with the widest-interval pairs;
+* ``target``: the arena's rule (``sampling_status`` + ``select_target_pairs``): pairs whose
+  order is not settled at 95% and that have a model still wider than the target, drawn by
+  how far above the target their intervals are, and topped up with the widest-interval pairs;
+* ``target (old)``: the earlier rule, the same pairs drawn by the active policy's
+  ``pair_scores`` (interval overlap, exploration) times that need (kept to measure the
+  change);
+* ``target (old), stop at 99%``: the earlier rule, stopping only when each model's interval
+  taken at 99% (normal rescaling of the 95% one) fits the target: the other cure tried for
+  optional stopping;
 * ``uniform``: every pair equally likely.
 
 Scenarios: ``fresh`` (10 models 600 points apart end to end, no history), ``newcomers`` (12
@@ -21,8 +26,8 @@ The same seeds drive both policies. Also reported, at the stop: how often a mode
 interval held its true (mean-centred) strength, and how many pairs the rule called settled
 and how many of those were in the wrong order.
 
-Usage: ``python bench/bench_sampling.py [--seeds N] [--no-write]``; replaces the
-``## Sampling to a target (bench_sampling.py)`` section of bench/RESULTS.md.
+Usage: ``python bench/bench_sampling.py [--seeds N] [--no-write]``; writes (appends, or
+replaces when it is there) the section named by ``SECTION`` in bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -48,7 +53,14 @@ from ranking.errors import RankingWarning  # noqa: E402
 from ranking.matchmaking import TargetRun, target_simulate  # noqa: E402
 from ranking.types import A_WINS, B_WINS, TIE  # noqa: E402
 
-SECTION = "## Sampling to a target (bench_sampling.py)"
+SECTION = "## Sampling to a target: pairs drawn by need, coverage at the stop (bench_sampling.py)"
+#: policy label -> (target_simulate policy, its pair scores, level of the stop interval)
+POLICIES: dict[str, tuple[str, str, float | None]] = {
+    "target (old)": ("target", "pair_scores", None),
+    "target (old), stop at 99%": ("target", "pair_scores", 0.99),
+    "target": ("target", "need", None),
+    "uniform": ("uniform", "need", None),
+}
 BUDGET = 20000
 
 
@@ -90,7 +102,7 @@ def run(seeds: int, tie_rate: float) -> tuple[list[dict[str, object]], float]:
     rows = []
     started = time.perf_counter()
     for name, sc in scenarios(tie_rate).items():
-        for policy in ("target", "uniform"):
+        for policy, (kind, weights, stop) in POLICIES.items():
             runs: list[TargetRun] = []
             for seed in range(seeds):
                 history = sc.get("history")
@@ -100,7 +112,9 @@ def run(seeds: int, tie_rate: float) -> tuple[list[dict[str, object]], float]:
                         target_simulate(
                             sc["strength"],  # type: ignore[arg-type]
                             target_width=float(sc["target"]),  # type: ignore[arg-type]
-                            policy=policy,
+                            policy=kind,
+                            scores=weights,
+                            stop_confidence=stop,
                             budget=BUDGET,
                             tie_rate=tie_rate,
                             history=history(seed) if callable(history) else None,
@@ -122,6 +136,7 @@ def run(seeds: int, tie_rate: float) -> tuple[list[dict[str, object]], float]:
                     "sd": float(np.std(done, ddof=1)) if len(done) > 1 else float("nan"),
                     "not_reached": len(votes) - len(done),
                     "coverage": float(np.mean([r.coverage for r in runs])),
+                    "coverage_runs": [r.coverage for r in runs],
                     "settled": sum(r.settled_pairs for r in runs),
                     "wrong": sum(r.settled_wrong for r in runs),
                 }
@@ -139,27 +154,30 @@ def render(rows: list[dict[str, object]], seeds: int, tie_rate: float, elapsed: 
         f"Python {platform.python_version()}, "
         f"numpy {np.__version__}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, load average "
         f"{load:.1f} at the end (2 cores shared with other engineers' tests); {seeds} seeds per "
-        f"cell, the same seeds for both policies; {elapsed:.0f} s in all.",
+        f"cell, the same seeds for every policy, all in this one run; {elapsed:.0f} s in all.",
         "",
         "Votes (battles) until every model's 95% profile interval is at most the target width; "
         "refit every 100 battles, so counts are multiples of 100. Budget "
         f"{BUDGET:,} battles; tie rate {tie_rate:g} · 4p(1 - p). 'coverage': share of "
         "(model, seed) whose interval held the "
-        "true mean-centred strength at the stop (nominal 95%, after optional stopping). "
+        "true mean-centred strength at the stop (nominal 95%, after optional stopping; ± 2 se "
+        "over the seeds' coverages). "
         "'settled wrong': pairs the rule called settled at 95% that were in the wrong order.",
         "",
         "| scenario | models | target width | policy | mean votes | median | sd | not reached "
-        "| target / uniform | coverage | settled wrong / settled |",
+        "| / uniform | coverage (± 2 se) | settled wrong / settled |",
         "|:---|---:|---:|:---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     by = {(r["scenario"], r["policy"]): r for r in rows}
     for r in rows:
         uni = by[(r["scenario"], "uniform")]
-        ratio = f"{float(r['mean']) / float(uni['mean']):.2f}" if r["policy"] == "target" else "—"
+        ratio = f"{float(r['mean']) / float(uni['mean']):.2f}" if r["policy"] != "uniform" else "—"
+        cov = np.asarray(r["coverage_runs"], dtype=float)
+        se = float(cov.std(ddof=1) / np.sqrt(cov.size)) if cov.size > 1 else float("nan")
         lines.append(
             f"| {r['scenario']} | {r['models']} | {float(r['target']):.0f} | {r['policy']} "  # type: ignore[arg-type]
             f"| {float(r['mean']):,.0f} | {float(r['median']):,.0f} | {float(r['sd']):,.0f} "  # type: ignore[arg-type]
-            f"| {r['not_reached']} | {ratio} | {float(r['coverage']):.3f} "  # type: ignore[arg-type]
+            f"| {r['not_reached']} | {ratio} | {float(r['coverage']):.3f} ± {2 * se:.3f} "  # type: ignore[arg-type]
             f"| {r['wrong']} / {r['settled']} |"
         )
     lines += [

@@ -58,7 +58,10 @@ class Estimate:
 
 @dataclass(frozen=True)
 class UsageSummary:
-    """One model's answers: count, latency quantiles, mean tokens and mean cost per answer."""
+    """One model's answers: count, latency quantiles, mean tokens and mean cost per answer.
+
+    ``cost_n`` is the number of answers the cost is over (those with a known price).
+    """
 
     n: int
     latency_p50: Estimate
@@ -66,6 +69,7 @@ class UsageSummary:
     tokens_mean: Estimate
     cost_mean: Estimate
     confidence: float
+    cost_n: int = 0
 
 
 def _values(x: ArrayLike, name: str) -> NDArray[np.float64]:
@@ -213,7 +217,8 @@ def answer_usage(
     tokens : array_like
         Tokens per answer (prompt plus completion).
     cost : array_like
-        Cost per answer, in the price's currency.
+        Cost per answer, in the price's currency, for the answers whose price is known (at
+        most one entry per answer; answers without a price are left out, not counted as 0).
     confidence : float
         The nominal coverage of every interval.
 
@@ -226,9 +231,9 @@ def answer_usage(
     lat = _values(latency_ms, "latency_ms")
     tok = _values(tokens, "tokens")
     cst = _values(cost, "cost")
-    if not lat.size == tok.size == cst.size:
+    if not (lat.size == tok.size >= cst.size):
         raise InputError(
-            "latency_ms, tokens and cost must have one entry per answer; "
+            "latency_ms and tokens must have one entry per answer, cost at most one; "
             f"got {lat.size}, {tok.size} and {cst.size}"
         )
     return UsageSummary(
@@ -238,4 +243,5 @@ def answer_usage(
         tokens_mean=mean_interval(tok, confidence=confidence),
         cost_mean=mean_interval(cst, confidence=confidence),
         confidence=confidence,
+        cost_n=int(cst.size),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -254,16 +255,87 @@ class UsageMethodsSerializer(serializers.Serializer):
     cost = serializers.CharField()
 
 
+_AMOUNT_HELP = "Per million tokens, in the deployment's currency (LUDUS_COST_CURRENCY)."
+
+
+class PriceInputSerializer(serializers.Serializer):
+    input_per_mtok = serializers.DecimalField(
+        max_digits=14, decimal_places=6, min_value=Decimal(0), help_text=_AMOUNT_HELP
+    )
+    output_per_mtok = serializers.DecimalField(
+        max_digits=14, decimal_places=6, min_value=Decimal(0), help_text=_AMOUNT_HELP
+    )
+    currency = serializers.CharField(
+        max_length=3,
+        required=False,
+        help_text="ISO 4217 code; must be the deployment's currency (the default).",
+    )
+    public_input_per_mtok = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=6,
+        min_value=Decimal(0),
+        required=False,
+        allow_null=True,
+        help_text="The provider's public input price, for reference (never used for cost).",
+    )
+    public_output_per_mtok = serializers.DecimalField(
+        max_digits=14,
+        decimal_places=6,
+        min_value=Decimal(0),
+        required=False,
+        allow_null=True,
+        help_text="The provider's public output price, for reference (never used for cost).",
+    )
+    public_source_url = serializers.URLField(
+        max_length=500, required=False, allow_blank=True, help_text="Where it is published."
+    )
+    public_checked_on = serializers.DateField(
+        required=False, allow_null=True, help_text="When it was read there."
+    )
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True)
+
+
+class PriceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    currency = serializers.CharField()
+    input_per_mtok = serializers.CharField(help_text="Exact decimal; per million tokens.")
+    output_per_mtok = serializers.CharField(help_text="Exact decimal; per million tokens.")
+    public_input_per_mtok = serializers.CharField(allow_null=True)
+    public_output_per_mtok = serializers.CharField(allow_null=True)
+    public_source_url = serializers.CharField()
+    public_checked_on = serializers.DateField(allow_null=True)
+    note = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class CompetitorPricesSerializer(serializers.Serializer):
+    competitor_id = serializers.IntegerField()
+    current = PriceSerializer(allow_null=True, help_text="Null: no admin price.")
+    history = PriceSerializer(many=True, help_text="Every admin price, newest first.")
+
+
+class CostBasisSerializer(serializers.Serializer):
+    admin = serializers.IntegerField(help_text="Answers costed from an admin price.")
+    declared = serializers.IntegerField(
+        help_text="Answers costed from the price declared with the endpoint (no admin price)."
+    )
+    none = serializers.IntegerField(help_text="Answers without a price (left out of the cost).")
+
+
 class CompetitorUsageSerializer(serializers.Serializer):
     competitor_id = serializers.IntegerField()
     name = serializers.CharField()
     answers = serializers.IntegerField(help_text="Answers counted (those in judged matches).")
+    priced_answers = serializers.IntegerField(help_text="Answers the cost figure is over.")
     confidence = serializers.FloatField()
     scope = serializers.CharField()
+    currency = serializers.CharField()
+    cost_basis = CostBasisSerializer()
+    price = PriceSerializer(allow_null=True, help_text="The current admin price.")
     latency_p50_ms = UsageFigureSerializer()
     latency_p95_ms = UsageFigureSerializer()
     tokens_per_answer = UsageFigureSerializer(help_text="Prompt plus completion tokens.")
-    cost_per_answer = UsageFigureSerializer(help_text="In the price's currency.")
+    cost_per_answer = UsageFigureSerializer(help_text="In `currency`, over priced answers.")
     methods = UsageMethodsSerializer()
 
 
@@ -275,7 +347,12 @@ class RatingCostRowSerializer(serializers.Serializer):
     upper = serializers.FloatField(allow_null=True)
     rank = serializers.IntegerField(allow_null=True)
     answers = serializers.IntegerField(help_text="Answers counted (those in judged matches).")
-    cost_per_battle = UsageFigureSerializer(help_text="Mean cost of this model's answer.")
+    priced_answers = serializers.IntegerField(help_text="Answers the cost figure is over.")
+    cost_basis = CostBasisSerializer()
+    price = PriceSerializer(allow_null=True, help_text="The current admin price.")
+    cost_per_battle = UsageFigureSerializer(
+        help_text="Mean cost of this model's answer, in `currency`, over priced answers."
+    )
 
 
 class RatingCostMethodsSerializer(serializers.Serializer):
@@ -287,6 +364,7 @@ class RatingCostSerializer(serializers.Serializer):
     snapshot_version = serializers.IntegerField(allow_null=True)
     confidence = serializers.FloatField()
     scope = serializers.CharField()
+    currency = serializers.CharField()
     methods = RatingCostMethodsSerializer()
     rows = RatingCostRowSerializer(many=True)
 

@@ -3,9 +3,13 @@
 A periodic task (:func:`arena_top_up`) counts the servable arena battles (matches outside
 tournaments that are being generated or await votes and still want votes) and creates new
 ones up to the pool size. Pairs come from ``ranking.matchmaking``'s ``active`` policy on the
-current Bradley-Terry leaderboard: new and under-sampled models first, then the pairs whose
-intervals overlap most; sampling to a target (:func:`arena_sampling_status`) leaves out pairs
-whose order is settled and models whose interval is already narrow enough. Prompts come only
+current Bradley-Terry leaderboard. Sampling to a target (:func:`arena_sampling_status`) leaves
+out pairs whose order is settled and models whose interval is already narrow enough, and draws
+the other pairs by how far their models' intervals are above the target (a new model, with no
+interval, first), not by rating-dependent scores (``ranking.matchmaking.select_target_pairs``:
+as many votes or fewer in simulation, the same coverage within the noise). With no target
+(``LUDUS_ARENA_TARGET_WIDTH=0``) the ``active`` scores decide: new and under-sampled models
+first, then the pairs whose intervals overlap most. Prompts come only
 from public prompt sets (voters read them before any judgment; a tournament's sets stay
 hidden). The same policy picks the battles of ``arena``-format tournaments.
 """
@@ -70,14 +74,18 @@ def arena_choose_pairs(
         chosen = uniform_pairs(len(ids), k, rng=gen)
     else:
         board = leaderboard_get(method="bt") or {}
-        rating, lower, upper, n = board_arrays(ids, board)
-        index = {cid: i for i, cid in enumerate(ids)}
-        pc = _pair_counts(ids, index, Battle.objects.filter(model_a_id__in=ids, model_b_id__in=ids))
-        if pending is not None:
-            pc = pc + pending
-            n = n + pending.sum(axis=1)
-        scores = pair_scores(rating, lower=lower, upper=upper, n_battles=n, pair_counts=pc)
         status = arena_sampling_status(competitor_ids=ids, board=board)
+        scores = None  # sampling to a target: by need alone (see select_target_pairs)
+        if settings.LUDUS_ARENA_TARGET_WIDTH <= 0:  # no target: the active policy's scores
+            rating, lower, upper, n = board_arrays(ids, board)
+            index = {cid: i for i, cid in enumerate(ids)}
+            pc = _pair_counts(
+                ids, index, Battle.objects.filter(model_a_id__in=ids, model_b_id__in=ids)
+            )
+            if pending is not None:
+                pc = pc + pending
+                n = n + pending.sum(axis=1)
+            scores = pair_scores(rating, lower=lower, upper=upper, n_battles=n, pair_counts=pc)
         chosen = select_target_pairs(scores, status, k, rng=gen)
     out = []
     for i, j in chosen:

@@ -16,8 +16,9 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from arena.models import Battle, Competitor, Outcome, Prompt, PromptSet, Source
+from arena.models import Battle, Competitor, Outcome, Price, Prompt, PromptSet, Source
 from arena.services.conv_metadata import conv_metadata_for_answers
+from arena.services.prices import price_set
 from clients import simulated_answer
 from ranking.style import style_counts, style_features
 
@@ -40,6 +41,27 @@ DEMO_COMPETITORS: tuple[tuple[str, float, str, str], ...] = (
     ("orion-40b", 1130.0, "verbose", "Meridian"),
     ("pico-2b", 905.0, "terse", "Tiny Models"),
 )
+
+#: Made-up admin prices (input, output per million tokens, in the deployment's currency): the
+#: stronger models cost more, with exceptions, so the rating-against-cost chart has a trade-off.
+DEMO_PRICES: dict[str, tuple[str, str]] = {
+    "atlas-70b": ("3.00", "15.00"),
+    "boreas-8x7b": ("0.70", "0.70"),
+    "cirrus-34b": ("0.80", "2.40"),
+    "delta-13b": ("0.30", "0.60"),
+    "ember-7b": ("0.20", "0.40"),
+    "fjord-32b": ("0.90", "0.90"),
+    "gale-3b": ("0.10", "0.10"),
+    "halo-14b": ("1.20", "4.80"),
+    "iris-9b": ("0.25", "0.50"),
+    "juniper-1b": ("0.05", "0.10"),
+    "kestrel-72b": ("2.50", "10.00"),
+    "lumen-4b": ("0.10", "0.20"),
+    "meridian-22b": ("0.60", "1.80"),
+    "nimbus-11b": ("0.40", "0.80"),
+    "orion-40b": ("1.00", "3.00"),
+    "pico-2b": ("0.08", "0.16"),
+}
 
 DEMO_PROMPTS: dict[str, tuple[str, list[str]]] = {
     "demo-coding": (
@@ -113,7 +135,8 @@ def _demo_conv_metadata(
 
 
 def demo_load(*, n_battles: int = 3000, seed: int = 20261123) -> dict[str, int]:
-    """Create the demo competitors, prompt sets and battles; a second call adds nothing.
+    """Create the demo competitors (with admin prices), prompt sets and battles; a second call
+    adds nothing.
 
     Each battle is on one of the demo prompts and carries the ``conv_metadata`` of the two
     competitors' simulated answers to it; its outcome follows the hidden strengths plus
@@ -139,6 +162,17 @@ def demo_load(*, n_battles: int = 3000, seed: int = 20261123) -> dict[str, int]:
             )
             created += was_created
             competitors.append(comp)
+            if not Price.objects.filter(competitor=comp).exists():
+                price_in, price_out = DEMO_PRICES[name]
+                price_set(
+                    competitor=comp,
+                    input_per_mtok=price_in,
+                    output_per_mtok=price_out,
+                    public_input_per_mtok=price_in,
+                    public_output_per_mtok=price_out,
+                    note="Demo price (made up).",
+                    set_by="demo",
+                )
         for set_name, (category, texts) in DEMO_PROMPTS.items():
             prompt_set, was_created = PromptSet.objects.get_or_create(
                 name=set_name,

@@ -36,6 +36,7 @@ from arena.services.model_calls import (
     competitor_generate,
     wait_with_heartbeat,
 )
+from arena.services.prices import answer_cost
 from clients import Completion, EndpointError, PermanentEndpointError
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def _generate_sides(match: Match, sides: list[str]) -> dict[str, Completion | En
 
 def _store_generation(match: Match, side: str, completion: Completion) -> None:
     competitor = match.competitor_a if side == "a" else match.competitor_b
+    cost, basis, price = answer_cost(competitor=competitor, completion=completion)
     try:
         with transaction.atomic():
             Generation.objects.create(
@@ -74,7 +76,9 @@ def _store_generation(match: Match, side: str, completion: Completion) -> None:
                 latency_ms=completion.latency_ms,
                 prompt_tokens=completion.prompt_tokens,
                 completion_tokens=completion.completion_tokens,
-                cost=completion.cost,
+                cost=cost,
+                cost_basis=basis,
+                price=price,
             )
     except IntegrityError:  # stored by another copy of this step
         pass

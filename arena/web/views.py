@@ -201,13 +201,26 @@ def leaderboard_json(request: HttpRequest) -> HttpResponse:
 @csp
 @require_GET
 def models_list(request: HttpRequest) -> HttpResponse:
+    """The models, and their rating against cost: a table and a chart of the same selector."""
+    rating_cost = competitor_rating_cost()
+    level = f"{round(100 * rating_cost['confidence'])} %"
+    version = rating_cost["snapshot_version"]
+    chart = charts.rating_cost_chart(
+        rating_cost["rows"],
+        title="Bradley-Terry rating against mean cost per battle, with intervals",
+        x_label=f"mean cost per battle ({rating_cost['currency']}), {level} t interval",
+        y_label=f"Bradley-Terry rating, {level} interval"
+        + (f" (snapshot {version})" if version else ""),
+        currency=rating_cost["currency"],
+    )
     return render(
         request,
         "arena/models.html",
         {
             "nav": "models",
             "competitors": sel.competitor_list(),
-            "rating_cost": competitor_rating_cost(),
+            "rating_cost": rating_cost,
+            "rating_cost_svg": chart,
         },
     )
 

@@ -16,7 +16,9 @@ pytestmark = pytest.mark.django_db
 LATENCIES = [700, 100, 1200, 400, 900, 300, 1100, 200, 600, 1000, 500, 800]
 
 
-def _answer(match, competitor, *, latency, prompt_tokens, completion_tokens, cost):
+def _answer(
+    match, competitor, *, latency, prompt_tokens, completion_tokens, cost, basis="declared"
+):
     return m.Generation.objects.create(
         match=match,
         side="a",
@@ -26,6 +28,7 @@ def _answer(match, competitor, *, latency, prompt_tokens, completion_tokens, cos
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
         cost=Decimal(cost),
+        cost_basis=basis,
     )
 
 
@@ -203,3 +206,143 @@ def test_rating_cost_page_and_api_agree(board, client, django_assert_max_num_que
     assert "hidden" not in raw
     assert "1100.0 [1050.0, 1150.0]" in raw
     assert client.post("/api/v1/models/rating-cost/", {}).status_code in (401, 403, 405)
+
+
+def _chart(html: str):
+    """The rating-against-cost SVG of the models page, parsed."""
+    import xml.etree.ElementTree as ET
+
+    start = html.index("<svg", html.index('id="rating-cost-chart"'))
+    return ET.fromstring(html[start : html.index("</svg>", start) + len("</svg>")])
+
+
+def _axis(svg, ns, *, vertical: bool):
+    """Value -> coordinate of an axis, fitted independently from two of its tick labels (on
+    log10 of the values when the axis says it is a log scale)."""
+    import math
+
+    labels = [
+        t
+        for t in svg.iter(f"{ns}text")
+        if not t.get("class") and t.get("text-anchor") == ("end" if vertical else "middle")
+    ]
+    key = "y" if vertical else "x"
+    (c0, v0), (c1, v1) = [(float(t.get(key)), float(t.text)) for t in (labels[0], labels[-1])]
+    if vertical:  # tick labels sit 4 units below their grid line
+        c0, c1 = c0 - 4, c1 - 4
+    name = next(t.text for t in svg.iter(f"{ns}text") if t.get("class") == "axis-x")
+    f = math.log10 if not vertical and "log scale" in name else (lambda v: v)
+    return lambda v: c0 + (f(v) - f(v0)) * (c1 - c0) / (f(v1) - f(v0))
+
+
+def test_rating_cost_chart_plots_the_api_numbers_with_both_intervals(board, model, client):
+    api = client.get("/api/v1/models/rating-cost/").json()
+    page = client.get("/models/")
+    html = page.content.decode()
+    assert page.context["rating_cost"] == api  # one computation behind table, chart and API
+    svg = _chart(html)
+    ns = "{http://www.w3.org/2000/svg}" if svg.tag.startswith("{") else ""
+    points = {g.get("data-model"): g for g in svg.iter(f"{ns}g") if g.get("class") == "point"}
+    # rated and priced: rival and the model; the unrated opponents and the private model are not
+    assert set(points) == {"rival", model.name}
+    assert "<i>fast</i>" not in html and "&lt;i&gt;fast&lt;/i&gt;" in html
+    x_of, y_of = _axis(svg, ns, vertical=False), _axis(svg, ns, vertical=True)
+    for row in api["rows"]:
+        if row["name"] not in points:
+            assert row["rating"] is None or row["cost_per_battle"]["value"] is None
+            continue
+        g = points[row["name"]]
+        cost = row["cost_per_battle"]
+        assert float(g.get("data-rating")) == row["rating"]
+        assert float(g.get("data-cost")) == cost["value"]
+        circle = g.find(f"{ns}circle")
+        assert float(circle.get("cx")) == pytest.approx(x_of(cost["value"]), abs=0.15)
+        assert float(circle.get("cy")) == pytest.approx(y_of(row["rating"]), abs=0.15)
+        bars = {ln.get("class"): ln for ln in g.iter(f"{ns}line") if ln.get("class")}
+        rating_bar, cost_bar = bars["bar-rating"], bars["bar-cost"]
+        assert sorted(float(rating_bar.get(k)) for k in ("y1", "y2")) == pytest.approx(
+            sorted([y_of(row["lower"]), y_of(row["upper"])]), abs=0.15
+        )
+        assert sorted(float(cost_bar.get(k)) for k in ("x1", "x2")) == pytest.approx(
+            sorted([x_of(cost["lower"]), x_of(cost["upper"])]), abs=0.15
+        )
+    axis_x = next(t.text for t in svg.iter(f"{ns}text") if t.get("class") == "axis-x")
+    axis_y = next(t.text for t in svg.iter(f"{ns}text") if t.get("class") == "axis-y")
+    assert "mean cost per battle (USD)" in axis_x and "95 % t interval" in axis_x
+    assert "Bradley-Terry rating, 95 % interval" in axis_y
+
+
+def test_no_chart_without_priced_rated_models(client):
+    CompetitorFactory(name="alone")
+    html = client.get("/models/").content.decode()
+    assert 'id="rating-cost-chart"' not in html and 'id="rating-cost-chart-empty"' in html
+
+
+def _row(name, rating, lower, upper, cost, cost_lower, cost_upper):
+    return {
+        "name": name,
+        "rating": rating,
+        "lower": lower,
+        "upper": upper,
+        "cost_per_battle": {"value": cost, "lower": cost_lower, "upper": cost_upper},
+    }
+
+
+def test_costs_spanning_orders_of_magnitude_go_on_a_log_axis():
+    """0.002 against 0.2 (100 times): a log axis; a lower bound cut at 0 runs to the axis'
+    edge without a cap; a cost of one answer has no bar; a cost of 0 makes the axis linear."""
+    import math
+    import xml.etree.ElementTree as ET
+
+    from arena.web.charts import rating_cost_chart
+
+    rows = [
+        _row("cheap", 1000.0, 980.0, 1020.0, 0.002, 0.0, 0.005),
+        _row("dear", 1100.0, 1080.0, 1120.0, 0.2, 0.15, 0.25),
+        _row("once", 1050.0, None, None, 0.02, None, None),
+        _row("unrated", None, None, None, 0.01, 0.0, 0.02),
+    ]
+    kw = {"title": "t", "x_label": "cost", "y_label": "rating", "currency": "EUR"}
+    svg = ET.fromstring(str(rating_cost_chart(rows, **kw)))
+    axis = next(t.text for t in svg.iter("text") if t.get("class") == "axis-x")
+    assert axis == "cost (log scale)"
+    ticks = [
+        t.text for t in svg.iter("text") if t.get("text-anchor") == "middle" and not t.get("class")
+    ]
+    assert {"0.01", "0.1"} <= set(ticks)
+    x_of = _axis(svg, "", vertical=False)
+    points = {g.get("data-model"): g for g in svg.iter("g")}
+    assert set(points) == {"cheap", "dear", "once"}
+    for name, cost in (("cheap", 0.002), ("dear", 0.2), ("once", 0.02)):
+        assert float(points[name].find("circle").get("cx")) == pytest.approx(x_of(cost), abs=0.15)
+    # one decade is the same width anywhere on the axis
+    assert x_of(0.2) - x_of(0.02) == pytest.approx(x_of(0.02) - x_of(0.002))
+    cheap_bar = next(ln for ln in points["cheap"].iter("line") if ln.get("class") == "bar-cost")
+    left_edge = min(float(ln.get("x1")) for ln in svg.iter("line") if ln.get("y1") == ln.get("y2"))
+    assert float(cheap_bar.get("x1")) == pytest.approx(left_edge)
+    caps = [ln for ln in points["cheap"].iter("line") if not ln.get("class")]
+    assert len(caps) == 3  # two on the rating bar, one (the upper) on the cost bar
+    assert math.isclose(float(caps[-1].get("x1")), x_of(0.005), abs_tol=0.15)
+    assert not [ln for ln in points["once"].iter("line")]
+    assert "EUR" in points["cheap"].find("circle").find("title").text
+
+    linear = ET.fromstring(
+        str(rating_cost_chart([*rows, _row("free", 990.0, 970.0, 1010.0, 0.0, 0.0, 0.0)], **kw))
+    )
+    assert next(t.text for t in linear.iter("text") if t.get("class") == "axis-x") == "cost"
+
+
+def test_chart_text_is_escaped():
+    from arena.web.charts import rating_cost_chart
+
+    svg = str(
+        rating_cost_chart(
+            [_row('<script>"x"</script>', 1000.0, 990.0, 1010.0, 0.1, 0.05, 0.15)],
+            title="<b>t</b>",
+            x_label="<x>",
+            y_label="<y>",
+            currency="<c>",
+        )
+    )
+    assert "<script>" not in svg and "<b>" not in svg and "<x>" not in svg and "<c>" not in svg
+    assert "&lt;script&gt;&quot;x&quot;&lt;/script&gt;" in svg

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
+from ranking.battles import Battles
 from ranking.errors import InputError
 from ranking.matchmaking import (
     SamplingStatus,
@@ -19,6 +20,7 @@ from ranking.matchmaking import (
     target_simulate,
     uniform_pairs,
 )
+from ranking.types import A_WINS, B_WINS
 
 
 def test_pair_scores_by_hand():
@@ -274,3 +276,87 @@ def test_target_sampling_does_not_stall_when_the_open_pairs_split_into_groups():
     )
     assert run.battles_to_target is not None
     assert run.max_width[-1] <= 80.0
+
+
+def test_stop_confidence_rescales_the_widths_by_hand():
+    """95% intervals 60 and 75 wide, target 80. At the 95% level both are at target; taken at
+    99% they are 60 · 2.5758 / 1.9600 = 78.85 and 75 · 2.5758 / 1.9600 = 98.56 wide: the
+    second is still sampled, with need 98.56 / 80 = 1.232."""
+    rating = [0.0, 10.0]
+    lower, upper = [-30.0, -27.5], [30.0, 47.5]
+    assert not sampling_status(rating, lower=lower, upper=upper, target_width=80.0).sampling.any()
+    st = sampling_status(rating, lower=lower, upper=upper, target_width=80.0, stop_confidence=0.99)
+    assert st.sampling.tolist() == [False, True]
+    assert_allclose(st.need, [0.0, 75 * 2.5758293 / 1.9599640 / 80], rtol=1e-6)
+    assert_allclose(st.width, [60.0, 75.0])  # the given widths are reported as they are
+    with pytest.raises(InputError, match="stop_confidence"):
+        sampling_status(rating, lower=lower, upper=upper, target_width=1, stop_confidence=1.0)
+
+
+def test_without_scores_pairs_are_drawn_by_need_alone():
+    """The eligible pairs are (0, 1), need 1 + 3 = 4, and (1, 2), need 3 + 0 = 3: drawn in
+    proportion to need_i + need_j, (0, 1) comes 4 / 7 of the time."""
+    st = SamplingStatus(
+        width=np.array([100.0, 300.0, 10.0]),
+        sampling=np.array([True, True, False]),
+        need=np.array([1.0, 3.0, 0.0]),
+        settled=np.zeros((3, 3), bool),
+        eligible=np.array([[False, True, False], [True, False, True], [False, True, False]]),
+        bridge=np.zeros((3, 3), bool),
+    )
+    gen = np.random.default_rng(0)
+    draws = [select_target_pairs(None, st, 1, rng=gen)[0] for _ in range(7000)]
+    share = draws.count((0, 1)) / len(draws)
+    assert set(draws) == {(0, 1), (1, 2)}
+    assert abs(share - 4 / 7) < 4 * np.sqrt(4 / 7 * 3 / 7 / len(draws))  # 4 standard errors
+
+
+def _newcomers_history(strength: np.ndarray, seed: int) -> Battles:
+    """6,000 decisive battles among the even-numbered (established) models, drawn as
+    ``bench/bench_sampling.py`` draws them (the same seeds give the same battles)."""
+    gen = np.random.default_rng(10_000 + seed)
+    players = np.arange(0, strength.shape[0], 2)
+    a, b = gen.choice(players, 6000), gen.choice(players, 6000)
+    a, b = a[a != b], b[a != b]
+    p = 1.0 / (1.0 + 10.0 ** (-(strength[a] - strength[b]) / 400.0))
+    gen.random(a.shape[0])  # the draw that decides ties in bench_sampling.py (rate 0 here)
+    outcome = np.where(gen.random(a.shape[0]) < p, A_WINS, B_WINS).astype(np.int8)
+    models = tuple(f"m{i}" for i in range(strength.shape[0]))
+    return Battles(models=models, a=a.astype(np.int32), b=b.astype(np.int32), outcome=outcome)
+
+
+#: Coverage of the published 95% intervals at the stop must be within this of 0.95. Over 16
+#: seeds x 12 or 13 models the measured two-standard-error band of such a coverage is
+#: 0.03-0.05 (the models of one run err together), so this catches a broken rule (a stall, an
+#: interval far too narrow), not a shift of a point or two: on these seeds the earlier rule
+#: (rating-dependent draws) passes too (0.964 and 0.913; bench/RESULTS.md has 40 seeds).
+COVERAGE_TOLERANCE = 0.05
+
+
+@pytest.mark.parametrize("scenario", ["newcomers", "runaway"])
+def test_intervals_cover_about_the_nominal_rate_when_sampling_stops(scenario):
+    """Sample to the target (decisive battles, refit every 100) on seeds 16-31 (not the seeds
+    used while choosing the rule) and check how often each model's 95% profile interval holds
+    its true mean-centred strength when the arena stops: 6 established models with 6,000
+    battles and 6 newcomers (target 80), or twelve close models and one 650 points above
+    them (target 100; measured 0.913 here, 0.925 over 40 seeds: below nominal, see
+    bench/RESULTS.md)."""
+    import warnings
+
+    from ranking.errors import RankingWarning
+
+    if scenario == "newcomers":
+        strength, target = np.linspace(-300.0, 300.0, 12), 80.0
+    else:
+        strength, target = np.array([*np.linspace(0.0, 200.0, 12), 650.0]), 100.0
+    coverage = []
+    for seed in range(16, 32):
+        history = _newcomers_history(strength, seed) if scenario == "newcomers" else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RankingWarning)
+            run = target_simulate(
+                strength, target_width=target, tie_rate=0.0, history=history, rng=seed
+            )
+        assert run.battles_to_target is not None
+        coverage.append(run.coverage)
+    assert abs(float(np.mean(coverage)) - 0.95) <= COVERAGE_TOLERANCE, coverage

@@ -135,3 +135,13 @@ def test_mean_intervals_cover_at_about_the_nominal_rate(n):
         hits += est.lower <= 0.02 <= est.upper
     # The t interval is approximate for skewed data; with 30 answers it may fall a little short.
     assert 0.92 <= hits / reps <= 0.975, hits / reps
+
+
+def test_cost_is_over_the_priced_answers_only():
+    # three answers, two with a price: the cost is their mean, the rest over all three
+    usage = answer_usage(latency_ms=[100, 300, 200], tokens=[10, 20, 30], cost=[0.1, 0.3])
+    assert (usage.n, usage.cost_n) == (3, 2)
+    assert_allclose(usage.cost_mean.value, 0.2)
+    assert usage.tokens_mean.value == 20.0
+    with pytest.raises(InputError, match="cost at most one"):
+        answer_usage(latency_ms=[1], tokens=[1], cost=[1, 2])

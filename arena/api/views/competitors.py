@@ -16,14 +16,17 @@ from arena.api.choice_filters import choice_filter
 from arena.api.permissions import IsOwnerOrStaff, IsStaff, ReadOnly
 from arena.api.serializers import (
     CompetitorInputSerializer,
+    CompetitorPricesSerializer,
     CompetitorSerializer,
     CompetitorStatsSerializer,
     CompetitorUpdateSerializer,
     CompetitorUsageSerializer,
+    PriceInputSerializer,
     RatingCostSerializer,
 )
 from arena.models import Competitor
 from arena.selectors.competitors import competitor_list, competitor_stats
+from arena.selectors.prices import competitor_prices
 from arena.selectors.usage import competitor_rating_cost, competitor_usage
 from arena.services.competitors import (
     competitor_activate,
@@ -31,6 +34,7 @@ from arena.services.competitors import (
     competitor_update,
     competitor_withdraw,
 )
+from arena.services.prices import price_set
 
 _FILTERS = [
     OpenApiParameter(
@@ -167,3 +171,35 @@ class CompetitorViewSet(
     )
     def rating_cost(self, request: Request) -> Response:
         return Response(RatingCostSerializer(competitor_rating_cost()).data)
+
+    @extend_schema(
+        methods=["GET"],
+        responses=CompetitorPricesSerializer,
+        summary="A model's admin price (per million tokens) and its history",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=PriceInputSerializer,
+        responses={201: CompetitorPricesSerializer, 200: CompetitorPricesSerializer},
+        summary=(
+            "Set a model's price (admin): used for the cost of its answers from now on; "
+            "200 when it equals the current price"
+        ),
+    )
+    @action(detail=True, methods=["get", "post"], permission_classes=[ReadOnly | IsStaff])
+    def price(self, request: Request, pk: str | None = None) -> Response:
+        competitor = self.get_object()
+        code: int = status.HTTP_200_OK
+        if request.method == "POST":
+            serializer = PriceInputSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            _, created = price_set(
+                competitor=competitor,
+                set_by=request.user.get_username(),
+                **serializer.validated_data,
+            )
+            code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(
+            CompetitorPricesSerializer(competitor_prices(competitor_id=competitor.pk)).data,
+            status=code,
+        )
