@@ -18,7 +18,7 @@ from __future__ import annotations
 from clients.backoff import backoff_delay, parse_retry_after
 from clients.config import OWNER_PARAMS, SAMPLING_PARAMS, EndpointConfig, param_error
 from clients.errors import EndpointError, PermanentEndpointError, TransientEndpointError
-from clients.http import Completion, chat_completion
+from clients.http import Completion, chat_completion, completion_cost
 from clients.judges import (
     VERDICTS,
     AggregationError,
@@ -61,6 +61,7 @@ from clients.simulated import (
     sim_quality,
     sim_seed,
     simulated_answer,
+    simulated_judge_completion,
     simulated_judge_reply,
 )
 from clients.urlguard import address_problem, validate_endpoint_url
@@ -101,6 +102,7 @@ __all__ = [
     "attempt_stage",
     "backoff_delay",
     "chat_completion",
+    "completion_cost",
     "neutralise",
     "param_error",
     "parse_retry_after",
@@ -112,6 +114,7 @@ __all__ = [
     "sim_quality",
     "sim_seed",
     "simulated_answer",
+    "simulated_judge_completion",
     "simulated_judge_reply",
     "swap_combine",
     "validate_endpoint_url",

@@ -57,6 +57,12 @@ class JudgeSpec:
     name: str
     kind: str = "simulated"
     weight: float = 1.0
+    #: the pinned version of the judge (a model snapshot such as ``2024-08-06``); with the
+    #: model name it fixes what the judge is, and the drift gate checks it has not moved
+    version: str = ""
+    #: prices per million input (prompt) and output (completion) tokens; 0 for the simulated judge
+    price_input_per_million: float = 0.0
+    price_output_per_million: float = 0.0
     # simulated judge
     position_bias: float = 0.0
     noise: float = 0.0
@@ -69,6 +75,11 @@ class JudgeSpec:
     params: dict[str, Any] = field(default_factory=dict)
     max_concurrency: int = 16
     allow_internal: bool = False
+
+    @property
+    def prices_per_1k(self) -> tuple[float, float]:
+        """The prices per 1,000 prompt and completion tokens (as endpoint configs take them)."""
+        return self.price_input_per_million / 1000.0, self.price_output_per_million / 1000.0
 
 
 @dataclass(frozen=True)
@@ -118,6 +129,8 @@ def _judge_from(raw: Any, where: str, errors: dict[str, list[str]]) -> JudgeSpec
         ("position_bias", -1000.0, 1000.0),
         ("noise", 0.0, 2000.0),
         ("tie_rate", 0.0, 1.0),
+        ("price_input_per_million", 0.0, 1e4),
+        ("price_output_per_million", 0.0, 1e4),
     ):
         if key in values:
             v = values[key]
@@ -132,6 +145,12 @@ def _judge_from(raw: Any, where: str, errors: dict[str, list[str]]) -> JudgeSpec
                 )
                 return None
             values[key] = float(v)
+    version = values.get("version", "")
+    if not isinstance(version, str) or len(version) > 100:
+        errors.setdefault(f"{where}.version", []).append(
+            "must be a string of at most 100 characters"
+        )
+        return None
     if "weight" in values and values["weight"] <= 0:
         errors.setdefault(f"{where}.weight", []).append("must be positive")
         return None

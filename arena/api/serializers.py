@@ -542,6 +542,16 @@ class JudgeShareSerializer(serializers.Serializer):
     )
 
 
+class JudgeUsageSerializer(serializers.Serializer):
+    calls = serializers.IntegerField(help_text="Judge calls (every stage, parse errors included).")
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    latency_p50_ms = UsageFigureSerializer()
+    latency_p95_ms = UsageFigureSerializer()
+    cost_total = serializers.FloatField(help_text="At the judge spec's prices.")
+    cost_per_call = UsageFigureSerializer()
+
+
 class JudgeReliabilitySerializer(serializers.Serializer):
     judge = serializers.CharField(help_text="Judge identity as stored with its verdicts.")
     judgments = serializers.IntegerField(help_text="Parsed primary-stage verdicts.")
@@ -553,6 +563,7 @@ class JudgeReliabilitySerializer(serializers.Serializer):
     human_matches_left_out = serializers.IntegerField(
         help_text="Matches with human votes but no single most frequent human outcome."
     )
+    usage = JudgeUsageSerializer(help_text="Calls, tokens, latency and cost of this judge.")
 
 
 class JudgeListSerializer(serializers.Serializer):

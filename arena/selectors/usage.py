@@ -29,7 +29,7 @@ RATING_METHOD = (
 )
 
 
-def _estimate(est: Estimate) -> dict[str, float | None]:
+def estimate_dict(est: Estimate) -> dict[str, float | None]:
     return {
         "value": est.value,
         "lower": est.lower,
@@ -64,10 +64,10 @@ def competitor_usage(*, competitor: Competitor) -> dict[str, Any]:
         "answers": usage.n,
         "confidence": usage.confidence,
         "scope": SCOPE,
-        "latency_p50_ms": _estimate(usage.latency_p50),
-        "latency_p95_ms": _estimate(usage.latency_p95),
-        "tokens_per_answer": _estimate(usage.tokens_mean),
-        "cost_per_answer": _estimate(usage.cost_mean),
+        "latency_p50_ms": estimate_dict(usage.latency_p50),
+        "latency_p95_ms": estimate_dict(usage.latency_p95),
+        "tokens_per_answer": estimate_dict(usage.tokens_mean),
+        "cost_per_answer": estimate_dict(usage.cost_mean),
         "methods": {"latency": METHOD_QUANTILE, "tokens": METHOD_MEAN, "cost": METHOD_MEAN},
     }
 
@@ -117,7 +117,7 @@ def competitor_rating_cost() -> dict[str, Any]:
                 "upper": rating.get("upper"),
                 "rank": rating.get("rank"),
                 "answers": cost["n"],
-                "cost_per_battle": _estimate(est),
+                "cost_per_battle": estimate_dict(est),
             }
         )
     rows.sort(key=lambda r: (r["rating"] is None, -(r["rating"] or 0.0), r["name"]))

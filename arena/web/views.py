@@ -283,6 +283,7 @@ def judges_list(request: HttpRequest) -> HttpResponse:
             "judgments": j["judgments"],
             "matches": j["matches"],
             "human_matches_left_out": j["human_matches_left_out"],
+            "usage": j["usage"],
             "figures": [
                 {
                     "key": key,
@@ -307,6 +308,8 @@ def judges_list(request: HttpRequest) -> HttpResponse:
                 ("What is counted", notes["scope"]),
                 *[(label, notes[key]) for key, label in JUDGE_FIGURES],
                 ("Intervals", notes["intervals"]),
+                ("Re-judge runs", notes["rejudged"]),
+                ("Calls, tokens, latency and cost", notes["usage"]),
                 ("Self-preference", notes["self_preference"]),
             ],
         },
