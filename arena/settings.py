@@ -245,6 +245,7 @@ SPECTACULAR_SETTINGS = {
         "CompetitorStatusEnum": "arena.models.Competitor.Status",
         "TournamentStatusEnum": "arena.models.Tournament.Status",
         "MatchStatusEnum": "arena.models.Match.Status",
+        "JudgeRunStatusEnum": "arena.models.JudgeRun.Status",
     },
 }
 

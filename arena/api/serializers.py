@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from arena.formats import format_choices
-from arena.models import ApiKey, Competitor, Match, Outcome, Tournament
+from arena.models import ApiKey, Competitor, JudgeRun, Match, Outcome, Tournament
 from arena.services.battles_io import EXPORT_FORMATS, IMPORT_FORMATS
 from arena.services.votes import VOTE_CHOICES
 
@@ -570,6 +570,58 @@ class JudgeListSerializer(serializers.Serializer):
     judges = JudgeReliabilitySerializer(many=True)
     methodology = serializers.DictField(
         child=serializers.CharField(), help_text="How each figure and interval is computed."
+    )
+
+
+class JudgeRunCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    judge_pipeline = serializers.DictField(
+        help_text="The judge pipeline to re-judge with (same shape as a tournament's)."
+    )
+    tournament = serializers.IntegerField(
+        required=False, help_text="Re-judge this tournament's finished matches."
+    )
+    arena = serializers.BooleanField(
+        required=False, default=False, help_text="Re-judge the open arena's finished matches."
+    )
+    matches = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=100000,
+        help_text="Re-judge exactly these finished matches.",
+    )
+    calibration_set = serializers.CharField(
+        required=False,
+        max_length=100,
+        help_text="The frozen calibration set of the drift gate (default: the setting's).",
+    )
+
+
+class JudgeRunProgressSerializer(serializers.Serializer):
+    matches = serializers.IntegerField()
+    judged = serializers.IntegerField(help_text="Matches with a stored outcome.")
+    undecided = serializers.IntegerField(help_text="Judged matches the pipeline could not decide.")
+    calls = serializers.IntegerField(help_text="Judge calls of the run (calibration included).")
+    cost = serializers.FloatField(help_text="Their cost at the judge spec's prices.")
+
+
+class JudgeRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=JudgeRun.Status.choices)
+    error = serializers.CharField(help_text="Why the run failed (a barred judge, say).")
+    judge_pipeline = serializers.DictField()
+    scope = serializers.DictField()
+    progress = JudgeRunProgressSerializer()
+    calibration = serializers.DictField(help_text="The drift gate's result per judge.")
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class JudgeRunDetailSerializer(JudgeRunSerializer):
+    board = serializers.DictField(
+        help_text="The judge board: method, params, interval and ratings rows as on the "
+        "leaderboard (empty until the run is done)."
     )
 
 

@@ -7,6 +7,7 @@ from rest_framework.routers import DefaultRouter
 from arena.api.views.accounts import ApiKeyViewSet, MeView, UserViewSet
 from arena.api.views.battles_io import BattleExportView, BattleImportView, PublicVoteExportView
 from arena.api.views.competitors import CompetitorViewSet
+from arena.api.views.judge_runs import JudgeRunViewSet
 from arena.api.views.judges import JudgeListView
 from arena.api.views.leaderboard import LeaderboardIndexView, LeaderboardView
 from arena.api.views.tournaments import TournamentViewSet
@@ -15,6 +16,7 @@ from arena.api.views.votes import BattleNextView, VoteView
 router = DefaultRouter()
 router.register("models", CompetitorViewSet, basename="model")
 router.register("tournaments", TournamentViewSet, basename="tournament")
+router.register("judge-runs", JudgeRunViewSet, basename="judge-run")
 router.register("accounts/keys", ApiKeyViewSet, basename="api-key")
 router.register("accounts/users", UserViewSet, basename="user")
 

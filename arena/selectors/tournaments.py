@@ -357,7 +357,11 @@ def tournament_matches(
         qs = qs.prefetch_related(
             Prefetch("generations", queryset=Generation.objects.order_by("side")),
             Prefetch(
-                "judgments", queryset=Judgment.objects.order_by("judge", "sample", "order", "stage")
+                "judgments",
+                # the match's own judging; re-judge runs are shown with their run
+                queryset=Judgment.objects.filter(run__isnull=True).order_by(
+                    "judge", "sample", "order", "stage"
+                ),
             ),
         )
     seeds = {e.competitor_id: e.seed for e in field_entries(tournament)}
