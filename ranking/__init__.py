@@ -39,6 +39,7 @@ from ranking.errors import (
 )
 from ranking.openskill import openskill_rank_update, openskill_rate
 from ranking.power import PowerPlan, battles_power, battles_to_separate
+from ranking.rank_stability import RankStability, kendall_tau_b, rank_stability
 from ranking.roundrobin import (
     RoundRobinSchedule,
     RoundRobinStandings,
@@ -78,6 +79,9 @@ __all__ = [
     "Estimate",
     "UsageSummary",
     "answer_usage",
+    "kendall_tau_b",
+    "rank_stability",
+    "RankStability",
     "Battles",
     "RankingWarning",
     "ReadResult",

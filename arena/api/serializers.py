@@ -625,6 +625,51 @@ class JudgeRunDetailSerializer(JudgeRunSerializer):
     )
 
 
+class StabilityQuerySerializer(serializers.Serializer):
+    a = serializers.CharField(
+        max_length=40, help_text="A board: main, human, judge, import or run:<id>."
+    )
+    b = serializers.CharField(max_length=40, help_text="The board to compare it with.")
+
+
+class StabilityBoardSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
+
+
+class RankMoveSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    rank_a = serializers.IntegerField()
+    rank_b = serializers.IntegerField()
+    move = serializers.IntegerField(help_text="rank_b - rank_a (positive: lower on board b).")
+
+
+class PairFlipSerializer(serializers.Serializer):
+    higher_a = serializers.CharField(help_text="The model above on board a (below on b).")
+    higher_b = serializers.CharField(help_text="The model above on board b (below on a).")
+    separated_a = serializers.BooleanField(help_text="Board a's intervals separate the pair.")
+    separated_b = serializers.BooleanField(help_text="Board b's intervals separate the pair.")
+    significant = serializers.BooleanField(help_text="Both boards separate it, oppositely.")
+
+
+class StabilitySerializer(serializers.Serializer):
+    a = StabilityBoardSerializer()
+    b = StabilityBoardSerializer()
+    models = serializers.IntegerField(help_text="Models both boards rate.")
+    only_a = serializers.ListField(child=serializers.CharField())
+    only_b = serializers.ListField(child=serializers.CharField())
+    n_pairs = serializers.IntegerField()
+    tau = serializers.FloatField(allow_null=True, help_text="Kendall's tau-b.")
+    tau_lower = serializers.FloatField(allow_null=True)
+    tau_upper = serializers.FloatField(allow_null=True)
+    confidence = serializers.FloatField()
+    moves = RankMoveSerializer(many=True, help_text="The largest rank moves.")
+    flips = PairFlipSerializer(many=True)
+    n_flips = serializers.IntegerField()
+    n_significant_flips = serializers.IntegerField()
+    methodology = serializers.CharField()
+
+
 # --------------------------------------------------------------------------- import / export
 
 

@@ -8,7 +8,7 @@ from arena.api.views.accounts import ApiKeyViewSet, MeView, UserViewSet
 from arena.api.views.battles_io import BattleExportView, BattleImportView, PublicVoteExportView
 from arena.api.views.competitors import CompetitorViewSet
 from arena.api.views.judge_runs import JudgeRunViewSet
-from arena.api.views.judges import JudgeListView
+from arena.api.views.judges import JudgeListView, JudgeStabilityView
 from arena.api.views.leaderboard import LeaderboardIndexView, LeaderboardView
 from arena.api.views.tournaments import TournamentViewSet
 from arena.api.views.votes import BattleNextView, VoteView
@@ -25,6 +25,7 @@ v1: list[URLPattern | URLResolver] = [
     path("battles/next/", BattleNextView.as_view(), name="battle-next"),
     path("votes/", VoteView.as_view(), name="vote"),
     path("judges/", JudgeListView.as_view(), name="judges"),
+    path("judges/stability/", JudgeStabilityView.as_view(), name="judges-stability"),
     path("leaderboard/", LeaderboardView.as_view(), name="leaderboard"),
     path("leaderboard/available/", LeaderboardIndexView.as_view(), name="leaderboard-available"),
     path("battles/import/", BattleImportView.as_view(), name="battle-import"),

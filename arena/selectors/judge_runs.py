@@ -27,13 +27,9 @@ def judge_run_dict(*, run: JudgeRun, board: bool) -> dict[str, Any]:
     return out
 
 
-def judge_runs_done() -> list[JudgeRun]:
-    """Finished runs (their boards can be compared), newest first."""
-    return list(
-        JudgeRun.objects.filter(status=JudgeRun.Status.DONE)
-        .defer("match_ids")
-        .order_by("-created_at", "-id")
-    )
+def judge_runs_recent(*, limit: int = 20) -> list[JudgeRun]:
+    """The latest judge runs, newest first (without their boards)."""
+    return list(JudgeRun.objects.defer("board").order_by("-created_at", "-id")[:limit])
 
 
-__all__ = ["judge_run_dict", "judge_runs_done"]
+__all__ = ["judge_run_dict", "judge_runs_recent"]
