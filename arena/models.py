@@ -474,7 +474,10 @@ class Judgment(AppendOnlyModel):
     )
     sample = models.PositiveSmallIntegerField(default=0)
     stage = models.CharField(
-        max_length=16, default="primary", help_text="primary or review (dual correction)"
+        max_length=16,
+        default="primary",
+        help_text="primary, review (dual), round1.. and vote (debate), calibration (drift gate); "
+        "/rK marks a parse retry",
     )
     verdict = models.CharField(max_length=4, choices=Verdict.choices, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, null=True, blank=True)

@@ -376,6 +376,9 @@ class TournamentMatchSerializer(serializers.Serializer):
     prompt = serializers.CharField(allow_null=True)
     generations = serializers.ListField(child=serializers.DictField(), required=False)
     judgments = serializers.ListField(child=serializers.DictField(), required=False)
+    judge_cost = serializers.CharField(
+        required=False, help_text="The sum of the match's judge calls' cost (with details)."
+    )
 
 
 class TournamentMatchQuerySerializer(serializers.Serializer):

@@ -7,6 +7,7 @@ benchmark never leaks its prompts.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -406,8 +407,14 @@ def tournament_matches(
                     "rationale": j.rationale,
                     "raw_output": j.raw_output,
                     "parse_error": j.parse_error,
+                    "latency_ms": j.latency_ms,
+                    "prompt_tokens": j.prompt_tokens,
+                    "completion_tokens": j.completion_tokens,
+                    "cost": str(j.cost),
                 }
                 for j in m.judgments.all()
             ]
+            # what judging the match cost: the sum of its judge calls (a debate's every round)
+            row["judge_cost"] = str(sum((j.cost for j in m.judgments.all()), Decimal(0)))
         out.append(row)
     return out

@@ -41,14 +41,17 @@ from clients import (
     aggregate,
     attempt_stage,
     chat_completion,
+    debate_stages,
     parse_verdict,
     pipeline_from_config,
     primary_slots,
+    render_debate_messages,
     render_judge_messages,
     render_review_messages,
     simulated_judge_completion,
     verdict_outcome,
 )
+from clients.pipelines import VOTE_STAGE
 
 
 def judge_pipeline_validate(config: dict[str, Any] | None) -> PipelineSpec:
@@ -117,9 +120,12 @@ def _run_slots(
     prompt: str,
     first_outputs: dict[tuple[str, int], str] | None = None,
     run: JudgeRun | None = None,
+    debate_outputs: dict[tuple[str, int], dict[str, str]] | None = None,
 ) -> dict[Slot, Judgment | None]:
     """Make sure every slot has a parsed verdict (or has used up its retries).
 
+    ``first_outputs`` are the primary outputs a reviewer sees, by (order, sample);
+    ``debate_outputs`` the previous debate round's outputs by (order, sample) and judge.
     Returns the valid Judgment per slot (``None`` for a slot that never parsed).
     """
     judges = _judges_by_name(spec)
@@ -146,7 +152,22 @@ def _run_slots(
             first, second = (
                 (texts["a"], texts["b"]) if slot.order == "ab" else (texts["b"], texts["a"])
             )
-            if slot.stage == "review":
+            if slot.stage == VOTE_STAGE or (
+                slot.stage.startswith("round") and slot.stage != "round1"
+            ):
+                previous = (debate_outputs or {}).get((slot.order, slot.sample), {})
+                messages = render_debate_messages(
+                    prompt=prompt,
+                    first=first,
+                    second=second,
+                    others=[
+                        previous[j.name]
+                        for j in spec.judges
+                        if j.name != slot.judge and j.name in previous
+                    ],
+                    vote=slot.stage == VOTE_STAGE,
+                )
+            elif slot.stage == "review":
                 primary = (first_outputs or {}).get((slot.order, slot.sample), "")
                 messages = render_review_messages(
                     prompt=prompt,
@@ -290,6 +311,16 @@ def match_decide(*, match: Match, spec: PipelineSpec, run: JudgeRun | None = Non
             match, spec, review_slots, texts, prompt, first_outputs=outputs, run=run
         )
         votes += [_vote_of(j, _judges_by_name(spec)) for j in reviewed.values() if j is not None]
+    if spec.pipeline == "debate":
+        previous = primary
+        for stage in debate_stages(spec):
+            said: dict[tuple[str, int], dict[str, str]] = {}
+            for s, j in previous.items():
+                if j is not None:
+                    said.setdefault((s.order, s.sample), {})[s.judge] = j.raw_output
+            slots = [Slot(s.judge, s.order, s.sample, stage) for s in previous]
+            previous = _run_slots(match, spec, slots, texts, prompt, run=run, debate_outputs=said)
+        votes = [_vote_of(j, _judges_by_name(spec)) for j in previous.values() if j is not None]
     return aggregate(spec, votes)
 
 
