@@ -103,8 +103,10 @@ def judge_run_create(
     match_ids: list[int] | None = None,
     calibration_set: str | None = None,
     created_by: Any = None,
+    start: bool = True,
 ) -> JudgeRun:
-    """Validate and store a judge run, and start it once the transaction commits.
+    """Validate and store a judge run, and start it on the workers once the transaction
+    commits (``start=False``: leave it pending, for :func:`judge_run_inline`).
 
     Raises
     ------
@@ -146,15 +148,17 @@ def judge_run_create(
         raise ApplicationError(
             "Name taken.", field_errors={"name": [f"a judge run named {name!r} exists"]}
         ) from None
-    task_send_on_commit(name=START_TASK, args=[run.pk])
+    if start:
+        task_send_on_commit(name=START_TASK, args=[run.pk])
     return run
 
 
-def judge_run_start(*, run_id: int) -> str:
+def judge_run_start(*, run_id: int, send: bool = True) -> str:
     """Gate the run's judges on the calibration set, then send one step per match.
 
     Idempotent: only a pending run is gated; a running one has its missing matches re-sent.
-    Returns the run's status.
+    ``send=False`` gates and marks the run running without sending steps. Returns the run's
+    status.
     """
     run = JudgeRun.objects.filter(id=run_id).first()
     if run is None:
@@ -176,6 +180,8 @@ def judge_run_start(*, run_id: int) -> str:
         )
         run.refresh_from_db()
     if run.status != JudgeRun.Status.RUNNING:
+        return str(run.status)
+    if not send:
         return str(run.status)
     done = set(JudgeRunOutcome.objects.filter(run=run).values_list("match_id", flat=True))
     for match_id in run.match_ids:
@@ -247,6 +253,19 @@ def judge_run_finish(*, run_id: int) -> bool:
     )
 
 
+def judge_run_inline(*, run_id: int) -> JudgeRun:
+    """Run a judge run to the end in this process (the demo; a failure is recorded, not
+    retried)."""
+    if judge_run_start(run_id=run_id, send=False) == JudgeRun.Status.RUNNING:
+        run = JudgeRun.objects.get(id=run_id)
+        done = set(JudgeRunOutcome.objects.filter(run=run).values_list("match_id", flat=True))
+        for match_id in run.match_ids:
+            if match_id not in done:
+                judge_run_match(run_id=run_id, match_id=match_id, final_attempt=True)
+        judge_run_finish(run_id=run_id)
+    return JudgeRun.objects.get(id=run_id)
+
+
 def judge_run_resume(*, run_id: int) -> None:
     """Re-send a run's start step (a pending or running run whose steps were lost)."""
     task_send_on_commit(name=START_TASK, args=[run_id])
@@ -280,6 +299,7 @@ __all__ = [
     "judge_run_create",
     "judge_run_finish",
     "judge_run_get",
+    "judge_run_inline",
     "judge_run_match",
     "judge_run_progress",
     "judge_run_resume",
