@@ -140,3 +140,16 @@ def test_page_shows_the_usage_of_the_api(calls, client):
         assert f'data-figure="cost_total">{u["cost_total"]:.6f}<' in row
         p50 = re.search(r'data-figure="latency_p50_ms">([^<]*)<', row).group(1)
         assert p50.startswith(f"{u['latency_p50_ms']['value']:.0f} ms")
+
+
+@pytest.mark.django_db
+def test_a_rejudged_verdict_counts_once_in_reliability_but_its_call_counts(calls):
+    before = {j["judge"]: j for j in judge_list()["judges"]}["j1"]
+    run = m.JudgeRun.objects.create(name="again", pipeline={})
+    # the same judge on the same match, order and sample, in a re-judge run, and a new one
+    _call(calls[0], "j1", 5, 10, 1, "0.1", run=run)
+    _call(calls[1], "j1", 5, 10, 1, "0.1", run=run, order="ba", verdict="B>A")
+    after = {j["judge"]: j for j in judge_list()["judges"]}["j1"]
+    assert after["judgments"] == before["judgments"] + 1
+    assert after["usage"]["calls"] == before["usage"]["calls"] + 2
+    assert after["usage"]["cost_total"] == pytest.approx(before["usage"]["cost_total"] + 0.2)
