@@ -585,7 +585,9 @@ class JudgeRunCreateSerializer(serializers.Serializer):
         required=False, help_text="Re-judge this tournament's finished matches."
     )
     arena = serializers.BooleanField(
-        required=False, default=False, help_text="Re-judge the open arena's finished matches."
+        required=False,
+        default=False,
+        help_text="Re-judge the open arena's matches that have human votes.",
     )
     matches = serializers.ListField(
         child=serializers.IntegerField(min_value=1),

@@ -1,9 +1,10 @@
 """Re-judging stored matches with another judge pipeline, without regenerating the answers.
 
-A :class:`~arena.models.JudgeRun` names a set of finished matches (a tournament's, the open
-arena's, or a list) and a judge pipeline. Its verdicts are stored as Judgments under the run
-(``Judgment.run``) and its outcomes as :class:`~arena.models.JudgeRunOutcome` rows, so the
-matches' own outcomes, their battles and the main boards never change. When every match has
+A :class:`~arena.models.JudgeRun` names a set of judged matches (a tournament's finished ones,
+the open arena's voted ones, or a list) and a judge pipeline. Its verdicts are stored as
+Judgments under the run (``Judgment.run``) and its outcomes as
+:class:`~arena.models.JudgeRunOutcome` rows, so the matches' own outcomes, their battles and
+the main boards never change. When every match has
 an outcome the run's **judge board** is computed by the same code as the published boards
 (:func:`arena.services.leaderboard.board_from_outcomes`).
 
@@ -46,7 +47,11 @@ def _scope_matches(
             "Choose the matches to re-judge.",
             field_errors={"scope": ["give exactly one of tournament, arena or matches"]},
         )
-    qs = Match.objects.filter(status=Match.Status.DONE)
+    # finished tournament matches, and open-arena matches that human votes have judged
+    qs = Match.objects.filter(
+        Q(status=Match.Status.DONE)
+        | Q(tournament__isnull=True, status=Match.Status.AWAITING_VOTES, n_votes__gte=1)
+    )
     if tournament_id is not None:
         if not Tournament.objects.filter(id=tournament_id).exists():
             raise ApplicationError(
@@ -57,7 +62,7 @@ def _scope_matches(
         qs = qs.filter(tournament_id=tournament_id)
     elif arena:
         scope = {"arena": True}
-        qs = qs.filter(tournament__isnull=True)
+        qs = qs.filter(tournament__isnull=True, n_votes__gte=1)
     else:
         assert match_ids is not None
         if not match_ids or any(
@@ -82,14 +87,19 @@ def _scope_matches(
             "Some matches cannot be re-judged.",
             field_errors={
                 "matches": [
-                    f"not finished or without both stored answers: {', '.join(map(str, missing))}"
+                    "not finished (nor voted on, in the arena) or without both stored answers: "
+                    + ", ".join(map(str, missing))
                 ]
             },
         )
     if not ids:
         raise ApplicationError(
             "Nothing to re-judge.",
-            field_errors={"scope": ["no finished match with both stored answers in this scope"]},
+            field_errors={
+                "scope": [
+                    "no finished (or, in the arena, voted) match with both stored answers here"
+                ]
+            },
         )
     return scope, ids
 

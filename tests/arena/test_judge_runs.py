@@ -258,3 +258,18 @@ def test_admin_action_starts_a_run(played, client, django_capture_on_commit_call
     assert done.status_code == 302
     run = m.JudgeRun.objects.get(name="adm")
     assert run.status == m.JudgeRun.Status.DONE and run.scope["tournament"] == played.pk
+
+
+def test_the_arena_scope_is_the_voted_arena_matches(django_capture_on_commit_callbacks):
+    from tests.arena.test_api_common import servable_match
+
+    voted = [servable_match(), servable_match()]
+    unvoted = servable_match()
+    m.Match.objects.filter(id__in=[x.id for x in voted]).update(n_votes=1)
+    run = _run(django_capture_on_commit_callbacks, arena=True)
+    assert run.status == m.JudgeRun.Status.DONE, run.error
+    assert run.scope["arena"] is True
+    assert sorted(run.match_ids) == sorted(x.id for x in voted)
+    assert unvoted.id not in run.match_ids
+    assert m.JudgeRunOutcome.objects.filter(run=run).count() == 2
+    assert m.Match.objects.get(id=unvoted.id).status == m.Match.Status.AWAITING_VOTES
