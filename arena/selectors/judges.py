@@ -31,7 +31,8 @@ log = logging.getLogger(__name__)
 
 METHODOLOGY: dict[str, str] = {
     "scope": "Parsed verdicts of the primary stage (the first attempt that parsed, per judge, "
-    "match, order and sample); review-stage verdicts are not counted.",
+    "match, order and sample); review-stage, debate (round1.., vote) and drift-gate "
+    "(calibration) verdicts are not counted.",
     "position_bias": "Share of decisive verdicts (not A=B) that pick the answer shown first; "
     "0.5 means no bias when both orders are judged.",
     "swap_inconsistency": "Share of (match, sample) pairs judged in both orders whose two "

@@ -163,19 +163,30 @@ def judge_run_create(
     return run
 
 
-def judge_run_start(*, run_id: int, send: bool = True) -> str:
+def judge_run_start(*, run_id: int, send: bool = True, final_attempt: bool = False) -> str:
     """Gate the run's judges on the calibration set, then send one step per match.
 
     Idempotent: only a pending run is gated; a running one has its missing matches re-sent.
-    ``send=False`` gates and marks the run running without sending steps. Returns the run's
-    status.
+    ``send=False`` gates and marks the run running without sending steps. A judge failure
+    during the gate fails the run when it is permanent or ``final_attempt`` (otherwise it is
+    raised, and the step retried). Returns the run's status.
     """
     run = JudgeRun.objects.filter(id=run_id).first()
     if run is None:
         return "missing"
     if run.status == JudgeRun.Status.PENDING:
         spec = judge_pipeline_validate(run.pipeline)
-        report = calibration_gate(run=run, spec=spec)
+        try:
+            report = calibration_gate(run=run, spec=spec)
+        except EndpointError as exc:
+            if not (final_attempt or isinstance(exc, PermanentEndpointError)):
+                raise
+            JudgeRun.objects.filter(id=run_id, status=JudgeRun.Status.PENDING).update(
+                status=JudgeRun.Status.FAILED,
+                error=f"The drift gate could not grade the calibration set: judge: {exc}",
+                finished_at=timezone.now(),
+            )
+            return JudgeRun.Status.FAILED
         barred = [r for r in report["judges"] if r["barred"]]
         if barred:
             JudgeRun.objects.filter(id=run_id, status=JudgeRun.Status.PENDING).update(
@@ -266,7 +277,7 @@ def judge_run_finish(*, run_id: int) -> bool:
 def judge_run_inline(*, run_id: int) -> JudgeRun:
     """Run a judge run to the end in this process (the demo; a failure is recorded, not
     retried)."""
-    if judge_run_start(run_id=run_id, send=False) == JudgeRun.Status.RUNNING:
+    if judge_run_start(run_id=run_id, send=False, final_attempt=True) == JudgeRun.Status.RUNNING:
         run = JudgeRun.objects.get(id=run_id)
         done = set(JudgeRunOutcome.objects.filter(run=run).values_list("match_id", flat=True))
         for match_id in run.match_ids:

@@ -166,3 +166,26 @@ def test_api_refuses_an_unpinned_judge(played, admin_client):  # noqa: F811
     }
     r = admin_client.post(f"{API}/judge-runs/", body, format="json")
     assert r.status_code == 400 and "judge_pipeline.judges" in r.json()["error"]["fields"]
+
+
+def test_a_gate_that_cannot_grade_fails_the_run(frozen, django_capture_on_commit_callbacks):
+    from unittest import mock
+
+    from arena.services import judging
+    from clients import PermanentEndpointError, TransientEndpointError
+
+    with mock.patch.object(judging, "_judge_call", side_effect=PermanentEndpointError("HTTP 401")):
+        run = _start(django_capture_on_commit_callbacks, "no-key", _judge())
+    assert run.status == m.JudgeRun.Status.FAILED
+    assert run.error == "The drift gate could not grade the calibration set: judge: HTTP 401"
+    calls = []
+
+    def down(*args):
+        calls.append(1)
+        raise TransientEndpointError("HTTP 503")
+
+    with mock.patch.object(judging, "_judge_call", side_effect=down):
+        run = _start(django_capture_on_commit_callbacks, "down", _judge())
+    assert run.status == m.JudgeRun.Status.FAILED and "HTTP 503" in run.error
+    assert len(calls) >= 6  # the first attempt and LUDUS_JUDGE_RUN_RETRIES (5) retries
+    assert not m.JudgeRunOutcome.objects.filter(run=run).exists()

@@ -2,7 +2,8 @@
 
 Both are idempotent (a re-delivered step calls no judge twice and counts no match twice),
 acknowledged late and rejected when the worker dies; a transient judge failure is retried with
-back-off up to ``LUDUS_JUDGE_RUN_RETRIES`` times, then the match is recorded as not judged.
+back-off up to ``LUDUS_JUDGE_RUN_RETRIES`` times, then the match is recorded as not judged (the
+run fails, with the reason, when it is the drift gate's grading that keeps failing).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ _OPTIONS: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True, **
 @shared_task(bind=True, name="workers.tasks.judge_runs.judge_run_start_task", **_OPTIONS)
 def judge_run_start_task(self: Any, run_id: int) -> dict[str, Any]:
     """Gate the run's judges on the calibration set and send its match steps."""
+    final = self.request.retries >= settings.LUDUS_JUDGE_RUN_RETRIES
     try:
-        status = judge_run_start(run_id=run_id)
+        status = judge_run_start(run_id=run_id, final_attempt=final)
     except TransientEndpointError as exc:
-        raise self.retry(countdown=backoff_delay(self.request.retries), exc=exc) from None
+        delay = max(backoff_delay(self.request.retries), float(exc.retry_after or 0))
+        raise self.retry(countdown=delay, exc=exc, max_retries=None) from None
     return {"step": "judge_run_start", "args": [run_id], "status": status}
 
 
