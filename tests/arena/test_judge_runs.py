@@ -273,3 +273,29 @@ def test_the_arena_scope_is_the_voted_arena_matches(django_capture_on_commit_cal
     assert unvoted.id not in run.match_ids
     assert m.JudgeRunOutcome.objects.filter(run=run).count() == 2
     assert m.Match.objects.get(id=unvoted.id).status == m.Match.Status.AWAITING_VOTES
+
+
+def test_admin_action_on_matches_and_resume(played, client, django_capture_on_commit_callbacks):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    ids = list(
+        m.Match.objects.filter(tournament=played).order_by("id")[:3].values_list("id", flat=True)
+    )
+    form = {"action": "rejudge_matches_action", "_selected_action": ids}
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(
+            "/admin/arena/match/",
+            {**form, "apply": "1", "run_name": "three", "pipeline": json.dumps(OTHER)},
+        )
+    assert done.status_code == 302
+    run = m.JudgeRun.objects.get(name="three")
+    assert sorted(run.match_ids) == sorted(ids) and run.status == m.JudgeRun.Status.DONE
+    calls = m.Judgment.objects.filter(run=run).count()
+    with django_capture_on_commit_callbacks(execute=True):
+        resumed = client.post(
+            "/admin/arena/judgerun/",
+            {"action": "resume_judge_runs", "_selected_action": [run.pk]},
+        )
+    assert resumed.status_code == 302
+    assert m.Judgment.objects.filter(run=run).count() == calls  # a done run: nothing again
