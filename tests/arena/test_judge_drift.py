@@ -22,12 +22,12 @@ def _judge(**over):
 
 
 def _start(captured, name, judge):
+    tournament = m.Tournament.objects.filter(name__in=["gapped", "played"]).order_by("name")[0]
     with captured(execute=True):
         run = judge_run_create(
             name=name,
             pipeline={"pipeline": "single", "judges": [judge]},
-            arena=False,
-            tournament_id=m.Tournament.objects.get(name="played").pk,
+            tournament_id=tournament.pk,
             calibration_set="cal",
         )
     run.refresh_from_db()
@@ -55,8 +55,27 @@ def _agreement_from_rows(run):
 
 
 @pytest.fixture
-def frozen(played):  # noqa: F811
-    ids = list(m.Match.objects.filter(tournament=played).values_list("id", flat=True))
+def frozen():
+    """Ten matches between models 300 points apart, judged by a judge without ties: their
+    frozen verdicts name a winner, which a judge biased to the first answer cannot repeat."""
+    from arena.services.tournaments import tournament_create, tournament_run_inline
+    from tests.factories import CompetitorFactory, prompt_set_with_prompts
+
+    comps = [
+        CompetitorFactory(name=f"g{i}", sim_strength=600.0 + 300.0 * i, sim_seed=i)
+        for i in range(5)
+    ]
+    gapped = tournament_run_inline(
+        tournament=tournament_create(
+            name="gapped",
+            format="round_robin",
+            competitors=comps,
+            prompt_sets=[prompt_set_with_prompts(5, name="gset")],
+            judge_pipeline={"pipeline": "single", "judges": [{"name": "ref", "tie_rate": 0.0}]},
+            seed=3,
+        )
+    )
+    ids = list(m.Match.objects.filter(tournament=gapped).values_list("id", flat=True))
     assert calibration_set_freeze(name="cal", match_ids=ids) == 10
     assert calibration_set_freeze(name="cal", match_ids=ids) == 0  # frozen: nothing replaced
     return ids
@@ -84,12 +103,12 @@ def test_a_drifted_judge_is_barred_with_the_reason(
 ):
     _start(django_capture_on_commit_callbacks, "pin", _judge())
     pinned = m.JudgePin.objects.get().agreement
-    # the judge behind the same name and version now prefers the first answer by 800 points:
+    # the judge behind the same name and version now prefers the first answer by 1000 points:
     # its two orders disagree, so it gives ties where the frozen verdicts name a winner
-    drifted = _start(django_capture_on_commit_callbacks, "drifted", _judge(position_bias=800.0))
+    drifted = _start(django_capture_on_commit_callbacks, "drifted", _judge(position_bias=1000.0))
     now = _agreement_from_rows(drifted)
     shift = abs(now - pinned)
-    assert shift > 0.1  # the setting's default threshold
+    assert shift > 0.1, (now, pinned)  # the setting's default threshold
     assert drifted.status == m.JudgeRun.Status.FAILED
     assert "barred" in drifted.error and "LUDUS_JUDGE_DRIFT_THRESHOLD" in drifted.error
     assert f"{now:.3f}" in drifted.error and f"{pinned:.3f}" in drifted.error
@@ -103,23 +122,23 @@ def test_the_threshold_setting_decides(frozen, django_capture_on_commit_callback
     _start(django_capture_on_commit_callbacks, "pin", _judge())
     pinned = m.JudgePin.objects.get().agreement
     settings.LUDUS_JUDGE_DRIFT_THRESHOLD = 1.0
-    loose = _start(django_capture_on_commit_callbacks, "loose", _judge(position_bias=800.0))
+    loose = _start(django_capture_on_commit_callbacks, "loose", _judge(position_bias=1000.0))
     assert loose.status == m.JudgeRun.Status.DONE
     shift = abs(_agreement_from_rows(loose) - pinned)
     settings.LUDUS_JUDGE_DRIFT_THRESHOLD = shift  # a shift equal to the threshold passes
     assert (
-        _start(django_capture_on_commit_callbacks, "equal", _judge(position_bias=800.0)).status
+        _start(django_capture_on_commit_callbacks, "equal", _judge(position_bias=1000.0)).status
         == "done"
     )
     settings.LUDUS_JUDGE_DRIFT_THRESHOLD = shift - 0.05  # beyond it: barred
     assert (
-        _start(django_capture_on_commit_callbacks, "beyond", _judge(position_bias=800.0)).status
+        _start(django_capture_on_commit_callbacks, "beyond", _judge(position_bias=1000.0)).status
         == "failed"
     )
 
 
 def test_no_calibration_set_means_no_gate(played, django_capture_on_commit_callbacks):  # noqa: F811
-    run = _start(django_capture_on_commit_callbacks, "ungated", _judge(position_bias=800.0))
+    run = _start(django_capture_on_commit_callbacks, "ungated", _judge(position_bias=1000.0))
     assert run.status == m.JudgeRun.Status.DONE
     assert run.calibration["items"] == 0 and run.calibration["judges"] == []
 
