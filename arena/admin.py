@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.shortcuts import redirect
+from django.template.response import TemplateResponse
 
 from arena import models as m
 from arena.formats import format_choices, format_label
@@ -160,6 +162,75 @@ def _tournament_action(verb: str, service_name: str) -> Any:
     return admin.action(description=f"{verb} the selected tournaments")(action)
 
 
+def _rejudge(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: Any, *, tournaments: bool
+) -> Any:
+    """Ask for a run name and a pipeline, then start a judge run over the selection."""
+    from arena.exceptions import ApplicationError
+    from arena.services.judge_runs import judge_run_create
+
+    errors: list[str] = []
+    form = {
+        "run_name": request.POST.get("run_name", ""),
+        "pipeline": request.POST.get("pipeline", ""),
+        "calibration_set": request.POST.get("calibration_set", ""),
+    }
+    if request.POST.get("apply"):
+        ids = sorted(queryset.values_list("id", flat=True))
+        scope: dict[str, Any] = {"match_ids": ids}
+        if tournaments:
+            scope = {"tournament_id": ids[0]} if len(ids) == 1 else {}
+            if not scope:
+                errors.append("Select exactly one tournament.")
+        try:
+            pipeline = json.loads(form["pipeline"])
+        except json.JSONDecodeError as exc:
+            errors.append(f"The judge pipeline must be JSON: {exc}")
+        if not errors:
+            try:
+                run = judge_run_create(
+                    name=form["run_name"],
+                    pipeline=pipeline,
+                    calibration_set=form["calibration_set"] or None,
+                    created_by=request.user,
+                    **scope,
+                )
+            except ApplicationError as exc:
+                errors.append(exc.message)
+                errors += [f"{k}: {' '.join(v)}" for k, v in exc.field_errors.items()]
+            else:
+                modeladmin.message_user(
+                    request,
+                    f"Judge run {run.name!r} started: {len(run.match_ids)} matches.",
+                    level=messages.SUCCESS,
+                )
+                return None
+    return TemplateResponse(
+        request,
+        "admin/arena/rejudge.html",
+        {
+            **modeladmin.admin_site.each_context(request),
+            "title": "Re-judge",
+            "what": "the selected tournament" if tournaments else "the selected matches",
+            "count": queryset.count(),
+            "selected": list(queryset.values_list("id", flat=True)),
+            "action": f"rejudge_{'tournament' if tournaments else 'matches'}_action",
+            "errors": errors,
+            **form,
+        },
+    )
+
+
+@admin.action(description="Re-judge with another judge pipeline (a judge run)")
+def rejudge_tournament_action(modeladmin: admin.ModelAdmin, request: HttpRequest, qs: Any) -> Any:
+    return _rejudge(modeladmin, request, qs, tournaments=True)
+
+
+@admin.action(description="Re-judge with another judge pipeline (a judge run)")
+def rejudge_matches_action(modeladmin: admin.ModelAdmin, request: HttpRequest, qs: Any) -> Any:
+    return _rejudge(modeladmin, request, qs, tournaments=False)
+
+
 class FormatFilter(admin.SimpleListFilter):
     """Filter by the formats of the registry (:func:`arena.formats.format_choices`)."""
 
@@ -201,6 +272,7 @@ class TournamentAdmin(admin.ModelAdmin):
         _tournament_action("Paused", "tournament_pause"),
         _tournament_action("Resumed", "tournament_resume"),
         _tournament_action("Cancelled", "tournament_cancel"),
+        rejudge_tournament_action,
     ]
 
     @admin.display(description="format", ordering="format")
@@ -237,6 +309,35 @@ class MatchAdmin(admin.ModelAdmin):
     search_fields = ["competitor_a__name", "competitor_b__name", "tournament__name"]
     readonly_fields = ["created_at", "updated_at", "finished_at", "attempts", "outcome"]
     list_select_related = ["tournament", "round", "competitor_a", "competitor_b"]
+    actions = [rejudge_matches_action]
+
+
+@admin.action(description="Resume the selected judge runs (re-send their steps)")
+def resume_judge_runs(modeladmin: admin.ModelAdmin, request: HttpRequest, qs: Any) -> None:
+    from arena.services.judge_runs import judge_run_resume
+
+    for run in qs:
+        judge_run_resume(run_id=run.pk)
+    modeladmin.message_user(request, f"Resumed {qs.count()} judge run(s).", level=messages.SUCCESS)
+
+
+@admin.register(m.JudgeRun)
+class JudgeRunAdmin(ReadOnlyAdmin):
+    list_display = ["name", "status", "created_at", "finished_at", "error"]
+    list_filter = ["status"]
+    search_fields = ["name"]
+    actions = [resume_judge_runs]
+
+
+@admin.register(m.CalibrationItem)
+class CalibrationItemAdmin(ReadOnlyAdmin):
+    list_display = ["set_name", "match", "outcome", "created_at"]
+    list_filter = ["set_name"]
+
+
+@admin.register(m.JudgePin)
+class JudgePinAdmin(ReadOnlyAdmin):
+    list_display = ["judge", "version", "model", "set_name", "agreement", "n", "created_at"]
 
 
 @admin.register(m.Generation)

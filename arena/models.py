@@ -578,7 +578,10 @@ class Judgment(AppendOnlyModel):
     )
     sample = models.PositiveSmallIntegerField(default=0)
     stage = models.CharField(
-        max_length=16, default="primary", help_text="primary or review (dual correction)"
+        max_length=16,
+        default="primary",
+        help_text="primary, review (dual), round1.. and vote (debate), calibration (drift gate); "
+        "/rK marks a parse retry",
     )
     verdict = models.CharField(max_length=4, choices=Verdict.choices, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices, null=True, blank=True)
@@ -586,12 +589,33 @@ class Judgment(AppendOnlyModel):
     rationale = models.TextField(blank=True)
     raw_output = models.TextField(blank=True)
     parse_error = models.TextField(blank=True)
+    run = models.ForeignKey(
+        "JudgeRun",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="judgments",
+        help_text="The re-judge run this verdict belongs to (null: the match's own judging)",
+    )
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(
+        max_digits=12, decimal_places=6, default=0, help_text="From the judge spec's prices"
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["match", "judge", "order", "sample", "stage"], name="judgment_unique_step"
+                fields=["match", "judge", "order", "sample", "stage"],
+                condition=Q(run__isnull=True),
+                name="judgment_unique_step",
+            ),
+            models.UniqueConstraint(
+                fields=["run", "match", "judge", "order", "sample", "stage"],
+                condition=Q(run__isnull=False),
+                name="judgment_unique_run_step",
             ),
             models.CheckConstraint(
                 condition=Q(outcome__isnull=True) | Q(outcome__in=OUTCOME_VALUES),
@@ -605,6 +629,103 @@ class Judgment(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.judge} on match {self.match_id}: {self.verdict or self.parse_error[:20]}"
+
+
+class JudgeRun(models.Model):
+    """A re-judging of stored matches with another judge pipeline, under a name of its own.
+
+    Its verdicts (``Judgment.run``) and outcomes (:class:`JudgeRunOutcome`) never change the
+    matches' own outcomes or the main boards; its board (``board``) is computed from its
+    outcomes when every match is judged.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    name = models.CharField(max_length=100, unique=True)
+    pipeline = models.JSONField(help_text="The judge pipeline (validated as a tournament's)")
+    scope = models.JSONField(default=dict, help_text="How the matches were chosen")
+    match_ids = models.JSONField(default=list, help_text="The stored matches it re-judges")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    calibration = models.JSONField(
+        default=dict, blank=True, help_text="The drift gate's result per judge"
+    )
+    board = models.JSONField(default=dict, blank=True, help_text="The judge board (ratings)")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"judge run {self.name}"
+
+
+class JudgeRunOutcome(AppendOnlyModel):
+    """The outcome of one match in a judge run (``outcome`` null: the pipeline could not decide)."""
+
+    run = models.ForeignKey(JudgeRun, on_delete=models.CASCADE, related_name="outcomes")
+    match = models.ForeignKey(Match, on_delete=models.PROTECT, related_name="+")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, null=True, blank=True)
+    error = models.TextField(blank=True)
+    cost = models.DecimalField(
+        max_digits=12, decimal_places=6, default=0, help_text="Sum of this match's judge calls"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "match"], name="judgerun_outcome_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}/{self.match_id}: {self.outcome or self.error[:20]}"
+
+
+class CalibrationItem(AppendOnlyModel):
+    """A frozen reference verdict on a stored match: the drift gate's calibration set."""
+
+    set_name = models.CharField(max_length=100)
+    match = models.ForeignKey(Match, on_delete=models.PROTECT, related_name="+")
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["set_name", "match"], name="calibration_unique_match"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.set_name}: match {self.match_id} -> {self.outcome}"
+
+
+class JudgePin(AppendOnlyModel):
+    """A pinned judge (name, model, version) and its baseline agreement on a calibration set."""
+
+    judge = models.CharField(max_length=150)
+    model = models.CharField(max_length=200, blank=True)
+    version = models.CharField(max_length=100)
+    set_name = models.CharField(max_length=100)
+    agreement = models.FloatField()
+    n = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["judge", "version", "set_name"], name="judgepin_unique_version"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.judge}@{self.version or '-'} on {self.set_name}: {self.agreement:.3f}"
 
 
 # --------------------------------------------------------------------------- votes and battles

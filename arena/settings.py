@@ -245,6 +245,7 @@ SPECTACULAR_SETTINGS = {
         "CompetitorStatusEnum": "arena.models.Competitor.Status",
         "TournamentStatusEnum": "arena.models.Tournament.Status",
         "MatchStatusEnum": "arena.models.Match.Status",
+        "JudgeRunStatusEnum": "arena.models.JudgeRun.Status",
     },
 }
 
@@ -302,6 +303,17 @@ if not (
 LUDUS_FORFEIT_AFTER = env_int("LUDUS_FORFEIT_AFTER", 3, minimum=1)
 LUDUS_STUCK_AFTER_SECONDS = env_int("LUDUS_STUCK_AFTER_SECONDS", 300, minimum=1)
 LUDUS_STEP_RETRY_BASE_MS = env_int("LUDUS_STEP_RETRY_BASE_MS", 1000, minimum=1)
+# Judge drift gate: before a re-judge run each judge re-grades the frozen calibration set
+# (LUDUS_JUDGE_CALIBRATION_SET unless the run names one); a judge whose agreement with the
+# frozen verdicts moved more than LUDUS_JUDGE_DRIFT_THRESHOLD from its pinned agreement is
+# barred from the run. A judge-run match step is retried this many times before it is given up.
+LUDUS_JUDGE_CALIBRATION_SET = env_str("LUDUS_JUDGE_CALIBRATION_SET", "default")
+LUDUS_JUDGE_DRIFT_THRESHOLD = env_float("LUDUS_JUDGE_DRIFT_THRESHOLD", 0.1, minimum=0.0)
+if LUDUS_JUDGE_DRIFT_THRESHOLD > 1.0:
+    raise ImproperlyConfigured(
+        f"LUDUS_JUDGE_DRIFT_THRESHOLD must be at most 1; got {LUDUS_JUDGE_DRIFT_THRESHOLD:g}"
+    )
+LUDUS_JUDGE_RUN_RETRIES = env_int("LUDUS_JUDGE_RUN_RETRIES", 5, minimum=0)
 # Periods (seconds) of the Celery beat jobs in workers/celery.py.
 LUDUS_LEADERBOARD_PERIOD = env_float("LUDUS_LEADERBOARD_PERIOD", 60.0, minimum=1.0)
 LUDUS_SWEEP_PERIOD = env_float("LUDUS_SWEEP_PERIOD", 60.0, minimum=1.0)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from clients.backoff import backoff_delay, parse_retry_after
 from clients.config import OWNER_PARAMS, SAMPLING_PARAMS, EndpointConfig, param_error
 from clients.errors import EndpointError, PermanentEndpointError, TransientEndpointError
-from clients.http import Completion, chat_completion
+from clients.http import Completion, chat_completion, completion_cost
 from clients.judges import (
     VERDICTS,
     AggregationError,
@@ -26,6 +26,7 @@ from clients.judges import (
     VerdictParseError,
     neutralise,
     parse_verdict,
+    render_debate_messages,
     render_judge_messages,
     render_review_messages,
     swap_combine,
@@ -52,6 +53,7 @@ from clients.pipelines import (
     Slot,
     aggregate,
     attempt_stage,
+    debate_stages,
     pipeline_from_config,
     primary_slots,
 )
@@ -61,6 +63,7 @@ from clients.simulated import (
     sim_quality,
     sim_seed,
     simulated_answer,
+    simulated_judge_completion,
     simulated_judge_reply,
 )
 from clients.urlguard import address_problem, validate_endpoint_url
@@ -100,18 +103,22 @@ __all__ = [
     "api_key_encrypt",
     "attempt_stage",
     "backoff_delay",
+    "debate_stages",
     "chat_completion",
+    "completion_cost",
     "neutralise",
     "param_error",
     "parse_retry_after",
     "parse_verdict",
     "pipeline_from_config",
     "primary_slots",
+    "render_debate_messages",
     "render_judge_messages",
     "render_review_messages",
     "sim_quality",
     "sim_seed",
     "simulated_answer",
+    "simulated_judge_completion",
     "simulated_judge_reply",
     "swap_combine",
     "validate_endpoint_url",

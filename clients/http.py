@@ -25,7 +25,7 @@ from clients.errors import PermanentEndpointError, TransientEndpointError
 from clients.limits import InflightLimiter, acquire
 from clients.tokens import estimate_tokens
 
-__all__ = ["Completion", "chat_completion"]
+__all__ = ["Completion", "chat_completion", "completion_cost"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,21 @@ class Completion:
     completion_tokens: int
     cost: Decimal
     attempts: int = 1
+
+
+def completion_cost(
+    *,
+    prompt_tokens: int,
+    completion_tokens: int,
+    price_prompt_per_1k: float,
+    price_completion_per_1k: float,
+) -> Decimal:
+    """The price of one call (prices per 1,000 tokens), to the micro-unit."""
+    cost = (
+        Decimal(str(price_prompt_per_1k)) * prompt_tokens
+        + Decimal(str(price_completion_per_1k)) * completion_tokens
+    ) / 1000
+    return cost.quantize(Decimal("0.000001"))
 
 
 _client_lock = threading.Lock()
@@ -182,15 +197,16 @@ def _parse_completion(
         completion_tokens = int(usage.get("completion_tokens") or estimate_tokens(text))
     except (AttributeError, ValueError, TypeError):
         raise ValueError(f"{config.base_url} returned malformed token usage") from None
-    cost = (
-        Decimal(str(config.price_prompt_per_1k)) * prompt_tokens
-        + Decimal(str(config.price_completion_per_1k)) * completion_tokens
-    ) / 1000
     return Completion(
         text=text,
         latency_ms=latency_ms,
         prompt_tokens=prompt_tokens,
         completion_tokens=completion_tokens,
-        cost=cost.quantize(Decimal("0.000001")),
+        cost=completion_cost(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            price_prompt_per_1k=config.price_prompt_per_1k,
+            price_completion_per_1k=config.price_completion_per_1k,
+        ),
         attempts=attempts,
     )

@@ -8,7 +8,12 @@ Pipelines, chosen per tournament in ``Tournament.judge_pipeline``:
 - ``dual``: the first judge decides, a reviewer sees that verdict and confirms or corrects
   it, per order; the reviewed verdicts go through the swap rule;
 - ``confidence``: every verdict states a confidence in [0, 1]; the outcome is the sign of the
-  confidence- and weight-weighted mean preference, a tie inside ``tie_threshold``.
+  confidence- and weight-weighted mean preference, a tie inside ``tie_threshold``;
+- ``debate``: two or three judges judge independently (stage ``round1``), then for ``rounds - 1``
+  more rounds each sees the others' previous outputs (fenced as untrusted) and judges again
+  (``round2``, ...), then each votes (stage ``vote``) after reading the others' last outputs;
+  the outcome is the majority of the judges' swap-combined votes (equal top counts: a tie).
+  Each order is debated on its own when the pipeline swaps.
 """
 
 from __future__ import annotations
@@ -39,15 +44,30 @@ __all__ = [
     "Slot",
     "aggregate",
     "attempt_stage",
+    "debate_stages",
     "pipeline_from_config",
     "primary_slots",
 ]
 
-PIPELINES = ("single", "majority", "dual", "confidence")
+PIPELINES = ("single", "majority", "dual", "confidence", "debate")
 #: The keys a ``judge_pipeline`` may hold.
 PIPELINE_KEYS = frozenset(
-    {"pipeline", "judges", "samples", "swap", "reviewer", "tie_threshold", "max_parse_retries"}
+    {
+        "pipeline",
+        "judges",
+        "samples",
+        "swap",
+        "reviewer",
+        "tie_threshold",
+        "max_parse_retries",
+        "rounds",
+    }
 )
+#: Debate: judges and rounds allowed.
+DEBATE_JUDGES = (2, 3)
+DEBATE_MAX_ROUNDS = 3
+#: The debate's last stage.
+VOTE_STAGE = "vote"
 
 
 @dataclass(frozen=True)
@@ -57,6 +77,12 @@ class JudgeSpec:
     name: str
     kind: str = "simulated"
     weight: float = 1.0
+    #: the pinned version of the judge (a model snapshot such as ``2024-08-06``); with the
+    #: model name it fixes what the judge is, and the drift gate checks it has not moved
+    version: str = ""
+    #: prices per million input (prompt) and output (completion) tokens; 0 for the simulated judge
+    price_input_per_million: float = 0.0
+    price_output_per_million: float = 0.0
     # simulated judge
     position_bias: float = 0.0
     noise: float = 0.0
@@ -70,6 +96,11 @@ class JudgeSpec:
     max_concurrency: int = 16
     allow_internal: bool = False
 
+    @property
+    def prices_per_1k(self) -> tuple[float, float]:
+        """The prices per 1,000 prompt and completion tokens (as endpoint configs take them)."""
+        return self.price_input_per_million / 1000.0, self.price_output_per_million / 1000.0
+
 
 @dataclass(frozen=True)
 class PipelineSpec:
@@ -82,10 +113,16 @@ class PipelineSpec:
     reviewer: JudgeSpec | None = None
     tie_threshold: float = 0.1
     max_parse_retries: int = 2
+    rounds: int = 1
 
     @property
     def require_confidence(self) -> bool:
         return self.pipeline == "confidence"
+
+    @property
+    def final_stage(self) -> str:
+        """The stage whose verdicts decide: ``review`` (dual), ``vote`` (debate), ``primary``."""
+        return {"dual": "review", "debate": VOTE_STAGE}.get(self.pipeline, "primary")
 
 
 DEFAULT_PIPELINE: dict[str, Any] = {
@@ -118,6 +155,8 @@ def _judge_from(raw: Any, where: str, errors: dict[str, list[str]]) -> JudgeSpec
         ("position_bias", -1000.0, 1000.0),
         ("noise", 0.0, 2000.0),
         ("tie_rate", 0.0, 1.0),
+        ("price_input_per_million", 0.0, 1e4),
+        ("price_output_per_million", 0.0, 1e4),
     ):
         if key in values:
             v = values[key]
@@ -132,6 +171,12 @@ def _judge_from(raw: Any, where: str, errors: dict[str, list[str]]) -> JudgeSpec
                 )
                 return None
             values[key] = float(v)
+    version = values.get("version", "")
+    if not isinstance(version, str) or len(version) > 100:
+        errors.setdefault(f"{where}.version", []).append(
+            "must be a string of at most 100 characters"
+        )
+        return None
     if "weight" in values and values["weight"] <= 0:
         errors.setdefault(f"{where}.weight", []).append("must be positive")
         return None
@@ -214,6 +259,21 @@ def pipeline_from_config(config: dict[str, Any] | None) -> PipelineSpec:
             )
     elif "reviewer" in raw:
         errors["reviewer"] = ["only the dual pipeline has a reviewer"]
+    rounds = raw.get("rounds", 1)
+    if pipeline == "debate":
+        if len(judges) not in DEBATE_JUDGES:
+            errors.setdefault("judges", []).append("the debate pipeline takes two or three judges")
+        if (
+            isinstance(rounds, bool)
+            or not isinstance(rounds, int)
+            or not 1 <= rounds <= DEBATE_MAX_ROUNDS
+        ):
+            errors["rounds"] = [f"must be an integer from 1 to {DEBATE_MAX_ROUNDS}; got {rounds!r}"]
+            rounds = 1
+        if samples != 1:
+            errors.setdefault("samples", []).append("the debate pipeline takes one sample")
+    elif "rounds" in raw:
+        errors["rounds"] = ["only the debate pipeline has rounds"]
     if pipeline == "single" and len(judges) != 1:
         errors.setdefault("judges", []).append("the single pipeline takes exactly one judge")
     if pipeline == "majority" and len(judges) * int(samples) < 2:
@@ -230,6 +290,7 @@ def pipeline_from_config(config: dict[str, Any] | None) -> PipelineSpec:
         reviewer=reviewer,
         tie_threshold=float(tie_threshold),
         max_parse_retries=int(retries),
+        rounds=int(rounds),
     )
 
 
@@ -244,9 +305,17 @@ class Slot:
 
 
 def primary_slots(spec: PipelineSpec) -> list[Slot]:
-    """The first-stage calls of a pipeline (reviews follow once these are in)."""
+    """The first-stage calls of a pipeline (reviews, or a debate's later rounds, follow)."""
     orders = ("ab", "ba") if spec.swap else ("ab",)
-    return [Slot(j.name, o, s) for j in spec.judges for s in range(spec.samples) for o in orders]
+    stage = "round1" if spec.pipeline == "debate" else "primary"
+    return [
+        Slot(j.name, o, s, stage) for j in spec.judges for s in range(spec.samples) for o in orders
+    ]
+
+
+def debate_stages(spec: PipelineSpec) -> list[str]:
+    """A debate's stages after the first round, in order: ``round2`` ... then ``vote``."""
+    return [f"round{r}" for r in range(2, spec.rounds + 1)] + [VOTE_STAGE]
 
 
 def attempt_stage(stage: str, attempt: int) -> str:
@@ -288,14 +357,14 @@ def aggregate(spec: PipelineSpec, votes: Iterable[JudgeVote]) -> Aggregate:
         When no voter has the verdicts it needs.
     """
     votes = list(votes)
-    final_stage = "review" if spec.pipeline == "dual" else "primary"
+    final_stage = spec.final_stage
     by_voter: dict[tuple[str, int], dict[str, JudgeVote]] = {}
     primary_judges = {j.name for j in spec.judges}
     for v in votes:
         if v.stage.split("/")[0] != final_stage:
             continue
-        voter_judge = v.judge if final_stage == "primary" else next(iter(primary_judges))
-        if final_stage == "primary" and v.judge not in primary_judges:
+        voter_judge = v.judge if final_stage != "review" else next(iter(primary_judges))
+        if final_stage != "review" and v.judge not in primary_judges:
             continue
         by_voter.setdefault((voter_judge, v.sample), {})[v.order] = v
     needed = ("ab", "ba") if spec.swap else ("ab",)

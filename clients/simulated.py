@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from clients.http import Completion, completion_cost
 from clients.judges import fenced
 from clients.pipelines import JudgeSpec
 from clients.tokens import estimate_tokens
@@ -26,6 +28,7 @@ __all__ = [
     "sim_quality",
     "sim_seed",
     "simulated_answer",
+    "simulated_judge_completion",
     "simulated_judge_reply",
 ]
 
@@ -186,3 +189,36 @@ def simulated_judge_reply(
         reason = "Answer 2 covers more of what matters and is better justified."
     conf = f"Confidence: {max(p, 1.0 - p):.2f}\n" if require_confidence else ""
     return f"{reason}\n{conf}[[{verdict}]]"
+
+
+def simulated_judge_completion(
+    messages: Sequence[dict[str, str]],
+    *,
+    judge: JudgeSpec,
+    slot_key: str,
+    require_confidence: bool = False,
+) -> Completion:
+    """:func:`simulated_judge_reply` with its usage, as the chat client reports a call's.
+
+    Tokens are estimated (:func:`clients.tokens.estimate_tokens`) over the messages and the
+    reply; the cost follows the judge spec's prices (0 unless the spec sets them).
+    """
+    started = time.perf_counter()
+    text = simulated_judge_reply(
+        messages, judge=judge, slot_key=slot_key, require_confidence=require_confidence
+    )
+    prompt_tokens = sum(estimate_tokens(m["content"]) for m in messages)
+    completion_tokens = estimate_tokens(text)
+    per_1k_in, per_1k_out = judge.prices_per_1k
+    return Completion(
+        text=text,
+        latency_ms=int((time.perf_counter() - started) * 1000),
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        cost=completion_cost(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            price_prompt_per_1k=per_1k_in,
+            price_completion_per_1k=per_1k_out,
+        ),
+    )

@@ -46,6 +46,7 @@ from ranking.kwise import (
 )
 from ranking.openskill import openskill_rank_update, openskill_rate
 from ranking.power import PowerPlan, battles_power, battles_to_separate
+from ranking.rank_stability import RankStability, kendall_tau_b, rank_stability
 from ranking.roundrobin import (
     RoundRobinSchedule,
     RoundRobinStandings,
@@ -85,6 +86,9 @@ __all__ = [
     "Estimate",
     "UsageSummary",
     "answer_usage",
+    "kendall_tau_b",
+    "rank_stability",
+    "RankStability",
     "Battles",
     "RankingWarning",
     "ReadResult",

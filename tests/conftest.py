@@ -200,6 +200,23 @@ def _worker_database_url() -> str:
 
 
 @pytest.fixture
+def eager_tasks():
+    """Tasks sent by name (``arena.services.queue``) run in this process, retries included.
+
+    Errors are not propagated (Celery then runs an eager ``retry`` again at once instead of
+    raising it); a test checks the state the tasks leave behind.
+    """
+    from workers.celery import app
+
+    saved = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, False
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager, app.conf.task_eager_propagates = saved
+
+
+@pytest.fixture
 def celery_worker_env() -> dict[str, str]:
     """Extra environment for the worker of ``celery_worker_process`` (override in a test module)."""
     return {}

@@ -10,7 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from arena.formats import format_choices
-from arena.models import ApiKey, Competitor, Match, Outcome, Tournament
+from arena.models import ApiKey, Competitor, JudgeRun, Match, Outcome, Tournament
 from arena.services.battles_io import EXPORT_FORMATS, IMPORT_FORMATS
 from arena.services.kwise import KWISE_SIZES
 from arena.services.votes import VOTE_CHOICES
@@ -455,6 +455,9 @@ class TournamentMatchSerializer(serializers.Serializer):
     prompt = serializers.CharField(allow_null=True)
     generations = serializers.ListField(child=serializers.DictField(), required=False)
     judgments = serializers.ListField(child=serializers.DictField(), required=False)
+    judge_cost = serializers.CharField(
+        required=False, help_text="The sum of the match's judge calls' cost (with details)."
+    )
 
 
 class TournamentMatchQuerySerializer(serializers.Serializer):
@@ -621,6 +624,16 @@ class JudgeShareSerializer(serializers.Serializer):
     )
 
 
+class JudgeUsageSerializer(serializers.Serializer):
+    calls = serializers.IntegerField(help_text="Judge calls (every stage, parse errors included).")
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    latency_p50_ms = UsageFigureSerializer()
+    latency_p95_ms = UsageFigureSerializer()
+    cost_total = serializers.FloatField(help_text="At the judge spec's prices.")
+    cost_per_call = UsageFigureSerializer()
+
+
 class JudgeReliabilitySerializer(serializers.Serializer):
     judge = serializers.CharField(help_text="Judge identity as stored with its verdicts.")
     judgments = serializers.IntegerField(help_text="Parsed primary-stage verdicts.")
@@ -632,6 +645,7 @@ class JudgeReliabilitySerializer(serializers.Serializer):
     human_matches_left_out = serializers.IntegerField(
         help_text="Matches with human votes but no single most frequent human outcome."
     )
+    usage = JudgeUsageSerializer(help_text="Calls, tokens, latency and cost of this judge.")
 
 
 class JudgeListSerializer(serializers.Serializer):
@@ -639,6 +653,105 @@ class JudgeListSerializer(serializers.Serializer):
     methodology = serializers.DictField(
         child=serializers.CharField(), help_text="How each figure and interval is computed."
     )
+
+
+class JudgeRunCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    judge_pipeline = serializers.DictField(
+        help_text="The judge pipeline to re-judge with (same shape as a tournament's)."
+    )
+    tournament = serializers.IntegerField(
+        required=False, help_text="Re-judge this tournament's finished matches."
+    )
+    arena = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Re-judge the open arena's matches that have human votes.",
+    )
+    matches = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        max_length=100000,
+        help_text="Re-judge exactly these finished matches.",
+    )
+    calibration_set = serializers.CharField(
+        required=False,
+        max_length=100,
+        help_text="The frozen calibration set of the drift gate (default: the setting's).",
+    )
+
+
+class JudgeRunProgressSerializer(serializers.Serializer):
+    matches = serializers.IntegerField()
+    judged = serializers.IntegerField(help_text="Matches with a stored outcome.")
+    undecided = serializers.IntegerField(help_text="Judged matches the pipeline could not decide.")
+    calls = serializers.IntegerField(help_text="Judge calls of the run (calibration included).")
+    cost = serializers.FloatField(help_text="Their cost at the judge spec's prices.")
+
+
+class JudgeRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=JudgeRun.Status.choices)
+    error = serializers.CharField(help_text="Why the run failed (a barred judge, say).")
+    judge_pipeline = serializers.DictField()
+    scope = serializers.DictField()
+    progress = JudgeRunProgressSerializer()
+    calibration = serializers.DictField(help_text="The drift gate's result per judge.")
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class JudgeRunDetailSerializer(JudgeRunSerializer):
+    board = serializers.DictField(
+        help_text="The judge board: method, params, interval and ratings rows as on the "
+        "leaderboard (empty until the run is done)."
+    )
+
+
+class StabilityQuerySerializer(serializers.Serializer):
+    a = serializers.CharField(
+        max_length=40, help_text="A board: main, human, judge, import or run:<id>."
+    )
+    b = serializers.CharField(max_length=40, help_text="The board to compare it with.")
+
+
+class StabilityBoardSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
+
+
+class RankMoveSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    rank_a = serializers.IntegerField()
+    rank_b = serializers.IntegerField()
+    move = serializers.IntegerField(help_text="rank_b - rank_a (positive: lower on board b).")
+
+
+class PairFlipSerializer(serializers.Serializer):
+    higher_a = serializers.CharField(help_text="The model above on board a (below on b).")
+    higher_b = serializers.CharField(help_text="The model above on board b (below on a).")
+    separated_a = serializers.BooleanField(help_text="Board a's intervals separate the pair.")
+    separated_b = serializers.BooleanField(help_text="Board b's intervals separate the pair.")
+    significant = serializers.BooleanField(help_text="Both boards separate it, oppositely.")
+
+
+class StabilitySerializer(serializers.Serializer):
+    a = StabilityBoardSerializer()
+    b = StabilityBoardSerializer()
+    models = serializers.IntegerField(help_text="Models both boards rate.")
+    only_a = serializers.ListField(child=serializers.CharField())
+    only_b = serializers.ListField(child=serializers.CharField())
+    n_pairs = serializers.IntegerField()
+    tau = serializers.FloatField(allow_null=True, help_text="Kendall's tau-b.")
+    tau_lower = serializers.FloatField(allow_null=True)
+    tau_upper = serializers.FloatField(allow_null=True)
+    confidence = serializers.FloatField()
+    moves = RankMoveSerializer(many=True, help_text="The largest rank moves.")
+    flips = PairFlipSerializer(many=True)
+    n_flips = serializers.IntegerField()
+    n_significant_flips = serializers.IntegerField()
+    methodology = serializers.CharField()
 
 
 # --------------------------------------------------------------------------- import / export

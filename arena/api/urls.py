@@ -7,7 +7,8 @@ from rest_framework.routers import DefaultRouter
 from arena.api.views.accounts import ApiKeyViewSet, MeView, UserViewSet
 from arena.api.views.battles_io import BattleExportView, BattleImportView, PublicVoteExportView
 from arena.api.views.competitors import CompetitorViewSet
-from arena.api.views.judges import JudgeListView
+from arena.api.views.judge_runs import JudgeRunViewSet
+from arena.api.views.judges import JudgeListView, JudgeStabilityView
 from arena.api.views.kwise import KwiseNextView, KwiseVoteView
 from arena.api.views.leaderboard import LeaderboardIndexView, LeaderboardView
 from arena.api.views.tournaments import TournamentViewSet
@@ -16,6 +17,7 @@ from arena.api.views.votes import BattleNextView, VoteView
 router = DefaultRouter()
 router.register("models", CompetitorViewSet, basename="model")
 router.register("tournaments", TournamentViewSet, basename="tournament")
+router.register("judge-runs", JudgeRunViewSet, basename="judge-run")
 router.register("accounts/keys", ApiKeyViewSet, basename="api-key")
 router.register("accounts/users", UserViewSet, basename="user")
 
@@ -26,6 +28,7 @@ v1: list[URLPattern | URLResolver] = [
     path("battles/kwise/next/", KwiseNextView.as_view(), name="kwise-next"),
     path("votes/kwise/", KwiseVoteView.as_view(), name="kwise-vote"),
     path("judges/", JudgeListView.as_view(), name="judges"),
+    path("judges/stability/", JudgeStabilityView.as_view(), name="judges-stability"),
     path("leaderboard/", LeaderboardView.as_view(), name="leaderboard"),
     path("leaderboard/available/", LeaderboardIndexView.as_view(), name="leaderboard-available"),
     path("battles/import/", BattleImportView.as_view(), name="battle-import"),

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from dataclasses import asdict
+from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
 from django.db.models import Max
 
 from arena.models import Judgment, Vote
+from arena.selectors.usage import estimate_dict
 from ranking.judge_reliability import (
     BOOTSTRAP_ROUNDS,
     BOOTSTRAP_SEED,
@@ -19,12 +22,17 @@ from ranking.judge_reliability import (
     JudgmentRow,
     judge_reliability,
 )
+from ranking.usage import answer_usage
+
+#: The reliability shares of a judge row.
+SHARES = ("position_bias", "swap_inconsistency", "decisiveness", "human_agreement")
 
 log = logging.getLogger(__name__)
 
 METHODOLOGY: dict[str, str] = {
     "scope": "Parsed verdicts of the primary stage (the first attempt that parsed, per judge, "
-    "match, order and sample); review-stage verdicts are not counted.",
+    "match, order and sample); review-stage, debate (round1.., vote) and drift-gate "
+    "(calibration) verdicts are not counted.",
     "position_bias": "Share of decisive verdicts (not A=B) that pick the answer shown first; "
     "0.5 means no bias when both orders are judged.",
     "swap_inconsistency": "Share of (match, sample) pairs judged in both orders whose two "
@@ -40,6 +48,15 @@ METHODOLOGY: dict[str, str] = {
     "(tests/ranking/test_judge_reliability.py).",
     "self_preference": "Not shown: judges are stored by name only, without a provider to "
     "compare with the competitors' providers.",
+    "rejudged": "Verdicts from re-judge runs count too; per judge, match, order and sample only "
+    "the earliest parsed verdict counts, so a judge re-run on the same matches is not counted "
+    "twice.",
+    "usage": "Every judge call counts (all stages, parse errors and re-judge runs included): "
+    "calls, prompt and completion tokens, p50/p95 latency with "
+    f"{CONFIDENCE:.0%} distribution-free order-statistic intervals, total cost and mean cost "
+    "per call with a Student's t interval. Cost is at the prices in the judge spec "
+    "(price_input_per_million, price_output_per_million; 0 when not set, as for the simulated "
+    "judge); tokens of the simulated judge are estimated.",
 }
 
 
@@ -50,13 +67,14 @@ def judge_list() -> dict[str, Any]:
     -------
     dict
         ``{"judges": [{"judge", "judgments", "matches", "position_bias",
-        "swap_inconsistency", "decisiveness", "human_agreement", "human_matches_left_out"}],
+        "swap_inconsistency", "decisiveness", "human_agreement", "human_matches_left_out",
+        "usage"}],
         "methodology": {...}}``; each share is ``{"value", "lower", "upper", "successes",
         "n", "method"}`` or ``None`` without items.
     """
     # Judgments and votes are append-only: their largest ids name the data exactly, so the
     # result (bootstraps included) is computed once per change, not once per request.
-    key = "judges:v1:{}:{}".format(
+    key = "judges:v2:{}:{}".format(
         Judgment.objects.aggregate(m=Max("id"))["m"], Vote.objects.aggregate(m=Max("id"))["m"]
     )
     try:
@@ -74,14 +92,51 @@ def judge_list() -> dict[str, Any]:
     return data
 
 
+def _usage(values: list[tuple[int, int, int, Any]]) -> dict[str, Any]:
+    """One judge's calls: ``values`` are (latency ms, prompt tokens, completion tokens, cost)."""
+    summary = answer_usage(
+        latency_ms=[v[0] for v in values],
+        tokens=[v[1] + v[2] for v in values],
+        cost=[float(v[3]) for v in values],
+    )
+    return {
+        "calls": summary.n,
+        "prompt_tokens": sum(v[1] for v in values),
+        "completion_tokens": sum(v[2] for v in values),
+        "latency_p50_ms": estimate_dict(summary.latency_p50),
+        "latency_p95_ms": estimate_dict(summary.latency_p95),
+        "cost_total": float(sum((Decimal(v[3]) for v in values), Decimal(0))),
+        "cost_per_call": estimate_dict(summary.cost_mean),
+    }
+
+
+_PRIMARY = re.compile(r"^primary(/r[0-9]+)?$")
+
+
 def _judge_list_compute() -> dict[str, Any]:
-    rows = [
-        JudgmentRow(match=m, judge=j, order=o, sample=s, verdict=v, outcome=out or "tie")
-        for m, j, o, s, v, out in Judgment.objects.filter(stage__regex=r"^primary(/r[0-9]+)?$")
-        .exclude(verdict="")
-        .values_list("match_id", "judge", "order", "sample", "verdict", "outcome")
-        .order_by("id")
-    ]
+    rows: list[JudgmentRow] = []
+    seen: set[tuple[str, int, str, int]] = set()
+    calls: dict[str, list[tuple[int, int, int, Any]]] = defaultdict(list)
+    for m, j, o, s, stage, v, out, *usage in Judgment.objects.order_by("id").values_list(
+        "match_id",
+        "judge",
+        "order",
+        "sample",
+        "stage",
+        "verdict",
+        "outcome",
+        "latency_ms",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost",
+    ):
+        calls[j].append(tuple(usage))  # type: ignore[arg-type]
+        if not v or not _PRIMARY.match(stage) or (j, m, o, s) in seen:
+            continue  # the same judge again in a re-judge run counts once
+        seen.add((j, m, o, s))
+        rows.append(
+            JudgmentRow(match=m, judge=j, order=o, sample=s, verdict=v, outcome=out or "tie")
+        )
     matches = {r.match for r in rows}
     human: dict[int, list[str]] = defaultdict(list)
     if matches:
@@ -89,8 +144,22 @@ def _judge_list_compute() -> dict[str, Any]:
             "match_id", "outcome"
         ):
             human[m].append(outcome)
+    judges = {r.judge: asdict(r) for r in judge_reliability(rows, human_votes=human)}
+    for name in calls:  # a judge with calls but no primary verdict (a reviewer, say)
+        judges.setdefault(
+            name,
+            {
+                "judge": name,
+                "judgments": 0,
+                "matches": 0,
+                **{key: None for key in SHARES},
+                "human_matches_left_out": 0,
+            },
+        )
+    for name, row in judges.items():
+        row["usage"] = _usage(calls[name])
     return {
-        "judges": [asdict(r) for r in judge_reliability(rows, human_votes=human)],
+        "judges": [judges[name] for name in sorted(judges)],
         "methodology": METHODOLOGY,
     }
 

@@ -7,6 +7,7 @@ benchmark never leaks its prompts.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -357,7 +358,11 @@ def tournament_matches(
         qs = qs.prefetch_related(
             Prefetch("generations", queryset=Generation.objects.order_by("side")),
             Prefetch(
-                "judgments", queryset=Judgment.objects.order_by("judge", "sample", "order", "stage")
+                "judgments",
+                # the match's own judging; re-judge runs are shown with their run
+                queryset=Judgment.objects.filter(run__isnull=True).order_by(
+                    "judge", "sample", "order", "stage"
+                ),
             ),
         )
     seeds = {e.competitor_id: e.seed for e in field_entries(tournament)}
@@ -402,8 +407,14 @@ def tournament_matches(
                     "rationale": j.rationale,
                     "raw_output": j.raw_output,
                     "parse_error": j.parse_error,
+                    "latency_ms": j.latency_ms,
+                    "prompt_tokens": j.prompt_tokens,
+                    "completion_tokens": j.completion_tokens,
+                    "cost": str(j.cost),
                 }
                 for j in m.judgments.all()
             ]
+            # what judging the match cost: the sum of its judge calls (a debate's every round)
+            row["judge_cost"] = str(sum((j.cost for j in m.judgments.all()), Decimal(0)))
         out.append(row)
     return out

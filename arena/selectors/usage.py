@@ -38,7 +38,7 @@ RATING_METHOD = (
 )
 
 
-def _estimate(est: Estimate) -> dict[str, float | None]:
+def estimate_dict(est: Estimate) -> dict[str, float | None]:
     return {
         "value": est.value,
         "lower": est.lower,
@@ -86,10 +86,10 @@ def competitor_usage(*, competitor: Competitor) -> dict[str, Any]:
         "currency": settings.LUDUS_COST_CURRENCY,
         "cost_basis": _bases(counts),
         "price": price_to_dict(price_current(competitor_id=competitor.pk)),
-        "latency_p50_ms": _estimate(usage.latency_p50),
-        "latency_p95_ms": _estimate(usage.latency_p95),
-        "tokens_per_answer": _estimate(usage.tokens_mean),
-        "cost_per_answer": _estimate(usage.cost_mean),
+        "latency_p50_ms": estimate_dict(usage.latency_p50),
+        "latency_p95_ms": estimate_dict(usage.latency_p95),
+        "tokens_per_answer": estimate_dict(usage.tokens_mean),
+        "cost_per_answer": estimate_dict(usage.cost_mean),
         "methods": {"latency": METHOD_QUANTILE, "tokens": METHOD_MEAN, "cost": METHOD_COST},
     }
 
@@ -165,7 +165,7 @@ def competitor_rating_cost() -> dict[str, Any]:
                     {basis: cost.get(f"basis_{basis}", 0) for basis in CostBasis.values}
                 ),
                 "price": prices.get(competitor["id"]),
-                "cost_per_battle": _estimate(est),
+                "cost_per_battle": estimate_dict(est),
             }
         )
     rows.sort(key=lambda r: (r["rating"] is None, -(r["rating"] or 0.0), r["name"]))

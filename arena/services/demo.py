@@ -308,6 +308,58 @@ def demo_tournaments(*, seed: int = 20261123) -> dict[str, str]:
     return out
 
 
+DEMO_REJUDGE = "Demo re-judge: strict judge"
+DEMO_CALIBRATION_SET = "default"
+#: The Swiss is re-judged by a pinned judge with no position bias and little noise: its board
+#: can be compared with the main board and the Swiss judge's (the judges page links both).
+DEMO_REJUDGE_PIPELINE = {
+    "pipeline": "single",
+    "judges": [
+        {
+            "name": "sim-judge-strict",
+            "kind": "simulated",
+            "version": "2026-11",
+            "position_bias": 0.0,
+            "noise": 30.0,
+            "tie_rate": 0.1,
+            "seed": 2,
+        }
+    ],
+}
+
+
+def demo_judge_run(*, tournament: str = DEMO_SWISS, calibration_from: str = DEMO_KNOCKOUT) -> str:
+    """Freeze the knockout's outcomes as the calibration set and re-judge the demo Swiss with
+    another judge, in this process (once); returns the run's status."""
+    from arena.models import JudgeRun, Match, Tournament
+    from arena.services.judge_calibration import calibration_set_freeze
+    from arena.services.judge_runs import judge_run_create, judge_run_inline
+
+    run = JudgeRun.objects.filter(name=DEMO_REJUDGE).first()
+    if run is None:
+        swiss = Tournament.objects.filter(name=tournament).first()
+        knockout = Tournament.objects.filter(name=calibration_from).first()
+        if swiss is None or knockout is None:
+            return "no demo tournaments"
+        frozen = list(
+            Match.objects.filter(
+                tournament=knockout, status=Match.Status.DONE, outcome__isnull=False
+            ).values_list("id", flat=True)
+        )
+        if frozen:
+            calibration_set_freeze(name=DEMO_CALIBRATION_SET, match_ids=frozen)
+        run = judge_run_create(
+            name=DEMO_REJUDGE,
+            pipeline=DEMO_REJUDGE_PIPELINE,
+            tournament_id=swiss.pk,
+            calibration_set=DEMO_CALIBRATION_SET,
+            start=False,
+        )
+    if run.status in (JudgeRun.Status.PENDING, JudgeRun.Status.RUNNING):
+        run = judge_run_inline(run_id=run.pk)
+    return str(run.status)
+
+
 def demo_arena_pool(*, size: int = 12, seed: int = 20261123) -> int:
     """Fill the open arena's pool with battles whose answers are generated; returns how many."""
     from arena.services.arena_mode import arena_top_up

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from arena.exceptions import ApplicationError
-from arena.models import Battle, Generation, Judgment, Match, Source, Vote
+from arena.models import Battle, Generation, JudgeRun, Judgment, Match, Source, Vote
 from arena.services.match_results import (
     match_finish_judged,
     match_record_failure,
@@ -26,7 +27,9 @@ from arena.services.match_results import (
 )
 from arena.services.model_calls import endpoint_limiter, wait_with_heartbeat
 from clients import (
+    Aggregate,
     AggregationError,
+    Completion,
     EndpointConfig,
     EndpointError,
     JudgeSpec,
@@ -38,14 +41,17 @@ from clients import (
     aggregate,
     attempt_stage,
     chat_completion,
+    debate_stages,
     parse_verdict,
     pipeline_from_config,
     primary_slots,
+    render_debate_messages,
     render_judge_messages,
     render_review_messages,
-    simulated_judge_reply,
+    simulated_judge_completion,
     verdict_outcome,
 )
+from clients.pipelines import VOTE_STAGE
 
 
 def judge_pipeline_validate(config: dict[str, Any] | None) -> PipelineSpec:
@@ -59,9 +65,10 @@ def judge_pipeline_validate(config: dict[str, Any] | None) -> PipelineSpec:
 
 def _judge_call(
     spec: PipelineSpec, judge: JudgeSpec, messages: list[dict[str, str]], slot_key: str, sample: int
-) -> str:
+) -> Completion:
+    """One judge call with its usage (tokens, latency, cost at the judge spec's prices)."""
     if judge.kind == "simulated":
-        return simulated_judge_reply(
+        return simulated_judge_completion(
             messages, judge=judge, slot_key=slot_key, require_confidence=spec.require_confidence
         )
     api_key = os.environ.get(judge.api_key_env) if judge.api_key_env else None
@@ -69,6 +76,8 @@ def _judge_call(
         raise PermanentEndpointError(f"environment variable {judge.api_key_env} is not set")
     params = dict(judge.params)
     params.setdefault("temperature", 0.0 if spec.samples == 1 else 0.7)
+    if judge.price_input_per_million or judge.price_output_per_million:
+        params["price_prompt_per_1k"], params["price_completion_per_1k"] = judge.prices_per_1k
     try:
         config = EndpointConfig.from_params(
             key=f"judge:{judge.name}",
@@ -80,7 +89,7 @@ def _judge_call(
         )
     except ValueError as exc:
         raise PermanentEndpointError(str(exc)) from None
-    return chat_completion(config, messages, limiter=endpoint_limiter()).text
+    return chat_completion(config, messages, limiter=endpoint_limiter())
 
 
 def _judges_by_name(spec: PipelineSpec) -> dict[str, JudgeSpec]:
@@ -110,16 +119,21 @@ def _run_slots(
     texts: dict[str, str],
     prompt: str,
     first_outputs: dict[tuple[str, int], str] | None = None,
+    run: JudgeRun | None = None,
+    debate_outputs: dict[tuple[str, int], dict[str, str]] | None = None,
 ) -> dict[Slot, Judgment | None]:
     """Make sure every slot has a parsed verdict (or has used up its retries).
 
+    ``first_outputs`` are the primary outputs a reviewer sees, by (order, sample);
+    ``debate_outputs`` the previous debate round's outputs by (order, sample) and judge.
     Returns the valid Judgment per slot (``None`` for a slot that never parsed).
     """
     judges = _judges_by_name(spec)
     result: dict[Slot, Judgment | None] = {}
     while True:
         existing: dict[tuple[str, str, int, str], Judgment] = {
-            (j.judge, j.order, j.sample, j.stage): j for j in Judgment.objects.filter(match=match)
+            (j.judge, j.order, j.sample, j.stage): j
+            for j in Judgment.objects.filter(match=match, run=run)
         }
         todo: list[tuple[Slot, str, list[dict[str, str]]]] = []
         for slot in slots:
@@ -138,7 +152,22 @@ def _run_slots(
             first, second = (
                 (texts["a"], texts["b"]) if slot.order == "ab" else (texts["b"], texts["a"])
             )
-            if slot.stage == "review":
+            if slot.stage == VOTE_STAGE or (
+                slot.stage.startswith("round") and slot.stage != "round1"
+            ):
+                previous = (debate_outputs or {}).get((slot.order, slot.sample), {})
+                messages = render_debate_messages(
+                    prompt=prompt,
+                    first=first,
+                    second=second,
+                    others=[
+                        previous[j.name]
+                        for j in spec.judges
+                        if j.name != slot.judge and j.name in previous
+                    ],
+                    vote=slot.stage == VOTE_STAGE,
+                )
+            elif slot.stage == "review":
                 primary = (first_outputs or {}).get((slot.order, slot.sample), "")
                 messages = render_review_messages(
                     prompt=prompt,
@@ -158,12 +187,12 @@ def _run_slots(
         if not todo:
             return result
 
-        def call(item: tuple[Slot, str, list[dict[str, str]]]) -> str:
+        def call(item: tuple[Slot, str, list[dict[str, str]]]) -> Completion:
             slot, stage, messages = item
             key = f"{match.pk}:{slot.order}:{slot.sample}:{stage}"
             return _judge_call(spec, judges[slot.judge], messages, key, slot.sample)
 
-        outputs: list[str | BaseException] = []
+        outputs: list[Completion | BaseException] = []
         with ThreadPoolExecutor(max_workers=min(8, len(todo))) as pool:
             futures = [pool.submit(call, item) for item in todo]
             wait_with_heartbeat(futures, match.pk, Match.Status.JUDGING)
@@ -177,15 +206,28 @@ def _run_slots(
             if isinstance(out, BaseException):
                 first_error = first_error or out  # type: ignore[assignment]
                 continue
-            _store(match, slot, stage, out, spec)
+            _store(match, slot, stage, out, spec, run)
         if first_error is not None:
             raise first_error
 
 
-def _store(match: Match, slot: Slot, stage: str, raw: str, spec: PipelineSpec) -> None:
-    fields: dict[str, Any] = {"raw_output": raw}
+def _store(
+    match: Match,
+    slot: Slot,
+    stage: str,
+    completion: Completion,
+    spec: PipelineSpec,
+    run: JudgeRun | None,
+) -> None:
+    fields: dict[str, Any] = {
+        "raw_output": completion.text,
+        "prompt_tokens": completion.prompt_tokens,
+        "completion_tokens": completion.completion_tokens,
+        "latency_ms": completion.latency_ms,
+        "cost": completion.cost,
+    }
     try:
-        parsed = parse_verdict(raw, require_confidence=spec.require_confidence)
+        parsed = parse_verdict(completion.text, require_confidence=spec.require_confidence)
         fields.update(
             verdict=parsed.verdict,
             outcome=verdict_outcome(parsed.verdict, slot.order),
@@ -198,6 +240,7 @@ def _store(match: Match, slot: Slot, stage: str, raw: str, spec: PipelineSpec) -
         with transaction.atomic():
             Judgment.objects.create(
                 match=match,
+                run=run,
                 judge=slot.judge,
                 order=slot.order,
                 sample=slot.sample,
@@ -224,16 +267,39 @@ def match_judge(*, match_id: int) -> str | None:
     if match.tournament is not None and match.tournament.status != match.tournament.Status.RUNNING:
         return None
     spec = pipeline_from_config(match.tournament.judge_pipeline if match.tournament else None)
+    Match.objects.filter(id=match_id, status=Match.Status.JUDGING).update(updated_at=timezone.now())
+    decision = match_decide(match=match, spec=spec)
+    match_finish_judged(
+        match_id=match_id, outcome=decision.outcome, judge_label=pipeline_label(spec)
+    )
+    return decision.outcome
+
+
+def pipeline_label(spec: PipelineSpec) -> str:
+    """How a pipeline's verdicts are labelled on the battles it decides."""
+    if spec.pipeline == "dual" and spec.reviewer is not None:
+        return f"{spec.judges[0].name}+review:{spec.reviewer.name}"
+    if spec.pipeline in ("single", "dual"):
+        return spec.judges[0].name
+    return f"{spec.pipeline}:" + ",".join(j.name for j in spec.judges)
+
+
+def match_decide(*, match: Match, spec: PipelineSpec, run: JudgeRun | None = None) -> Aggregate:
+    """Run ``spec`` over a match's stored answers (missing slots only) and aggregate.
+
+    ``run`` keeps the verdicts apart as a re-judge run's (the match's own judging has none).
+
+    Raises
+    ------
+    EndpointError
+        A judge endpoint failed (stored slots are kept).
+    AggregationError
+        No usable verdict.
+    """
     texts = dict(Generation.objects.filter(match=match).values_list("side", "text"))
     prompt = match.prompt.text if match.prompt else ""
-    Match.objects.filter(id=match_id, status=Match.Status.JUDGING).update(updated_at=timezone.now())
-    primary = _run_slots(match, spec, primary_slots(spec), texts, prompt)
+    primary = _run_slots(match, spec, primary_slots(spec), texts, prompt, run=run)
     votes = [_vote_of(j, _judges_by_name(spec)) for j in primary.values() if j is not None]
-    label = (
-        spec.judges[0].name
-        if spec.pipeline in ("single", "dual")
-        else f"{spec.pipeline}:" + ",".join(j.name for j in spec.judges)
-    )
     if spec.pipeline == "dual" and spec.reviewer is not None:
         outputs = {(s.order, s.sample): j.raw_output for s, j in primary.items() if j is not None}
         review_slots = [
@@ -241,12 +307,44 @@ def match_judge(*, match_id: int) -> str | None:
             for s, j in primary.items()
             if j is not None
         ]
-        reviewed = _run_slots(match, spec, review_slots, texts, prompt, first_outputs=outputs)
+        reviewed = _run_slots(
+            match, spec, review_slots, texts, prompt, first_outputs=outputs, run=run
+        )
         votes += [_vote_of(j, _judges_by_name(spec)) for j in reviewed.values() if j is not None]
-        label = f"{spec.judges[0].name}+review:{spec.reviewer.name}"
-    decision = aggregate(spec, votes)
-    match_finish_judged(match_id=match_id, outcome=decision.outcome, judge_label=label)
-    return decision.outcome
+    if spec.pipeline == "debate":
+        previous = primary
+        for stage in debate_stages(spec):
+            said: dict[tuple[str, int], dict[str, str]] = {}
+            for s, j in previous.items():
+                if j is not None:
+                    said.setdefault((s.order, s.sample), {})[s.judge] = j.raw_output
+            slots = [Slot(s.judge, s.order, s.sample, stage) for s in previous]
+            previous = _run_slots(match, spec, slots, texts, prompt, run=run, debate_outputs=said)
+        votes = [_vote_of(j, _judges_by_name(spec)) for j in previous.values() if j is not None]
+    return aggregate(spec, votes)
+
+
+#: The stage of a drift-gate re-grade (:mod:`arena.services.judge_calibration`).
+CALIBRATION_STAGE = "calibration"
+
+
+def match_grade(*, match: Match, spec: PipelineSpec, run: JudgeRun) -> str | None:
+    """The outcome ``spec``'s judges give a match for the drift gate (``None``: undecided).
+
+    The calls are stored under ``run`` with the stage ``calibration`` (so they count as the
+    run's calls, not as verdicts on the match) and aggregated as the pipeline's primary stage.
+    """
+    texts = dict(Generation.objects.filter(match=match).values_list("side", "text"))
+    prompt = match.prompt.text if match.prompt else ""
+    orders = ("ab", "ba") if spec.swap else ("ab",)
+    slots = [Slot(j.name, o, 0, CALIBRATION_STAGE) for j in spec.judges for o in orders]
+    stored = _run_slots(match, spec, slots, texts, prompt, run=run)
+    judges = _judges_by_name(spec)
+    votes = [replace(_vote_of(j, judges), stage="primary") for j in stored.values() if j]
+    try:
+        return aggregate(spec, votes).outcome
+    except AggregationError:
+        return None
 
 
 def match_judge_step(*, match_id: int) -> float | None:
@@ -320,6 +418,10 @@ def judge_agreement(*, judge: str | None = None, category: str | None = None) ->
 __all__ = [
     "judge_agreement",
     "judge_pipeline_validate",
+    "CALIBRATION_STAGE",
+    "match_decide",
+    "match_grade",
     "match_judge",
     "match_judge_step",
+    "pipeline_label",
 ]

@@ -536,6 +536,37 @@ def _rows(
     return rows
 
 
+def board_from_outcomes(
+    *, rows: list[tuple[int, int, str, datetime]], method: str = "bt"
+) -> dict[str, Any]:
+    """A board of outcomes that are not Battles (a judge run's), computed as a published one.
+
+    ``rows`` are ``(competitor_a_id, competitor_b_id, outcome, tstamp)``; the method, its
+    parameters, the rows' flags and Rank(UB) are exactly those of the scope boards
+    (:func:`leaderboard_rebuild`), so the two can be compared row by row.
+    """
+    spec = _method_registry()[method]
+    battles, ids = _build(rows, [])
+    data = BattleData(battles=battles, competitor_ids=ids, n_records=len(rows), inputs={})
+    rule = listing_rule()
+    board: dict[str, Any] = {
+        "method": method,
+        "params": spec.params,
+        "interval": spec.interval,
+        "listing": rule,
+        "n_battles": len(rows),
+        "ratings": [],
+    }
+    if not rows:
+        return board
+    withdrawn = set(
+        Competitor.objects.filter(status=Competitor.Status.WITHDRAWN).values_list("id", flat=True)
+    )
+    result = spec.fn(battles, **spec.params)
+    board["ratings"] = _rows(result, data, rule=rule, withdrawn=withdrawn)
+    return board
+
+
 def snapshot_to_dict(snapshot: LeaderboardSnapshot) -> dict[str, Any]:
     """The snapshot as served (cached once, read by page and API), with the arena's sampling
     flags computed here rather than on every read (:func:`leaderboard_sampling_add`)."""

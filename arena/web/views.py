@@ -14,8 +14,10 @@ from django.views.decorators.http import require_GET
 
 from arena import models as m
 from arena.selectors import web as sel
+from arena.selectors.judge_runs import judge_run_dict, judge_runs_recent
 from arena.selectors.judges import judge_list
 from arena.selectors.leaderboard import leaderboard_get
+from arena.selectors.rank_stability import board_choices
 from arena.selectors.usage import competitor_rating_cost, competitor_usage
 from arena.selectors.web_tournaments import tournament_list_rows, tournament_page_data
 from arena.services.style_board import METHOD as STYLE_METHOD
@@ -296,6 +298,7 @@ def judges_list(request: HttpRequest) -> HttpResponse:
             "judgments": j["judgments"],
             "matches": j["matches"],
             "human_matches_left_out": j["human_matches_left_out"],
+            "usage": j["usage"],
             "figures": [
                 {
                     "key": key,
@@ -316,10 +319,14 @@ def judges_list(request: HttpRequest) -> HttpResponse:
             "nav": "judges",
             "rows": rows,
             "headers": [label for _, label in JUDGE_FIGURES],
+            "runs": [judge_run_dict(run=run, board=False) for run in judge_runs_recent()],
+            "choices": board_choices(),
             "notes": [
                 ("What is counted", notes["scope"]),
                 *[(label, notes[key]) for key, label in JUDGE_FIGURES],
                 ("Intervals", notes["intervals"]),
+                ("Re-judge runs", notes["rejudged"]),
+                ("Calls, tokens, latency and cost", notes["usage"]),
                 ("Self-preference", notes["self_preference"]),
             ],
         },

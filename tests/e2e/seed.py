@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from arena import models as m
-from arena.services.demo import DEMO_PANEL, demo_kwise, demo_load
+from arena.services.demo import DEMO_PANEL, demo_judge_run, demo_kwise, demo_load
 
 XSS_CATEGORY = "security"
 XSS_ANSWER = (
@@ -302,6 +302,8 @@ def seed_all(*, rebuild: bool = True, with_service: bool = True) -> dict[str, in
         comps = list(m.Competitor.objects.filter(sim_strength__isnull=False).order_by("name"))
         if with_service:
             seed_tournaments_with_service()
+            # a judge run re-judges the Swiss, as in the demo: a judge board to compare
+            demo_judge_run(tournament="Demo Swiss", calibration_from="Demo knockout")
         else:
             with transaction.atomic():
                 seed_single_elimination(rng, comps)

@@ -52,6 +52,12 @@ def _pages(page) -> list[str]:
         "/no-such-page",
         "/admin/login/",
     ]
+    page.goto("/judges/")
+    runs = page.eval_on_selector_all(
+        'main a[href^="/judges/runs/"]', "els => els.map(e => e.getAttribute('href'))"
+    )
+    paths += sorted(set(runs))
+    paths += [f"/judges/stability/?a=run:{r.split('/')[3]}&b=main" for r in sorted(set(runs))]
     for listing, prefix in (("/tournaments/", "/tournaments/"), ("/models/", "/models/")):
         page.goto(listing)
         hrefs = page.eval_on_selector_all(

@@ -252,6 +252,50 @@ def test_judges_page_shows_both_demo_judges_with_intervals(page, shots):
     page.screenshot(path=shots / "judges.png", full_page=True)
 
 
+def test_judges_page_usage_judge_run_and_stability(page, shots):
+    """The judges page's usage table and runs list, the run's board, and the stability report
+    chosen with the page's form, each against the API's numbers."""
+    page.goto("/judges/")
+    api = page.request.get("/api/v1/judges/").json()
+    usage = page.locator("#judge-usage tbody tr")
+    assert usage.count() == len(api["judges"]) >= 3  # the two demo judges and the re-judge one
+    for i, judge in enumerate(api["judges"]):
+        row = usage.nth(i)
+        assert row.get_attribute("data-usage-judge") == judge["judge"]
+        assert row.locator('td[data-figure="calls"]').inner_text() == str(judge["usage"]["calls"])
+        p50 = row.locator('td[data-figure="latency_p50_ms"]').inner_text()
+        assert p50.startswith(f"{judge['usage']['latency_p50_ms']['value']:.0f} ms")
+    runs = page.request.get("/api/v1/judge-runs/").json()["results"]
+    (run,) = [r for r in runs if r["status"] == "done"]
+    link = page.locator("#judge-runs").get_by_role("link", name=run["name"])
+    assert link.is_visible()
+    link.click()
+    page.wait_for_load_state()
+    detail = page.request.get(f"/api/v1/judge-runs/{run['id']}/").json()
+    board = page.locator("#run-board tbody tr")
+    assert board.count() == len(detail["board"]["ratings"]) > 0
+    assert board.first.get_attribute("data-model") == detail["board"]["ratings"][0]["model"]
+    assert page.locator("#run-calibration tbody tr").count() == 1  # the pinned judge passed
+    page.screenshot(path=shots / "judge_run.png", full_page=True)
+
+    page.goto("/judges/")
+    form = page.locator("#stability-form")
+    form.get_by_label("Board A").select_option(f"run:{run['id']}")
+    form.get_by_label("Board B").select_option("main")
+    form.get_by_role("button", name="Compare").click()
+    page.wait_for_load_state()
+    report = page.request.get(f"/api/v1/judges/stability/?a=run:{run['id']}&b=main").json()
+    tau = page.locator('#stability-summary [data-field="tau"]').inner_text()
+    assert tau.startswith(f"{report['tau']:.3f} [{report['tau_lower']:.3f}, ")
+    flips = page.locator('#stability-summary [data-field="flips"]').inner_text()
+    assert flips.startswith(f"{report['n_flips']} of {report['n_pairs']}")
+    if report["flips"]:
+        assert page.locator("#stability-flips tbody tr").count() == report["n_flips"]
+    if report["moves"]:
+        assert page.locator("#stability-moves tbody tr").count() == len(report["moves"])
+    page.screenshot(path=shots / "judge_stability.png", full_page=True)
+
+
 def test_keyboard_focus_is_visible(page):
     page.goto("/")
     page.keyboard.press("Tab")

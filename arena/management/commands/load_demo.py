@@ -2,7 +2,13 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from arena.services.demo import demo_arena_pool, demo_kwise, demo_load, demo_tournaments
+from arena.services.demo import (
+    demo_arena_pool,
+    demo_judge_run,
+    demo_kwise,
+    demo_load,
+    demo_tournaments,
+)
 from arena.services.leaderboard import leaderboard_rebuild_all
 
 
@@ -25,6 +31,7 @@ class Command(BaseCommand):
             for name, status in demo_tournaments().items():
                 self.stdout.write(f"tournament {name!r}: {status}")
             self.stdout.write(f"arena: {demo_arena_pool()} battles added to the vote pool")
+            self.stdout.write(f"demo judge run: {demo_judge_run()}")
         self.stdout.write(f"K-wise: {demo_kwise()} simulated K-wise votes added")
         if not options["no_rebuild"]:
             built = leaderboard_rebuild_all()
