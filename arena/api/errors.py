@@ -19,13 +19,34 @@ from arena.exceptions import ApplicationError
 
 def _flatten(detail: Any) -> tuple[str, dict[str, Any]]:
     if isinstance(detail, dict):
-        fields = {k: v for k, v in detail.items() if k != "non_field_errors"}
+        fields: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            if key != "non_field_errors":
+                _field_messages(value, str(key), fields)
         general = detail.get("non_field_errors")
         message = str(general[0]) if general else "Invalid input."
         return message, fields
     if isinstance(detail, list):
         return (str(detail[0]) if detail else "Invalid input."), {}
     return str(detail), {}
+
+
+def _field_messages(detail: Any, path: str, out: dict[str, list[str]]) -> None:
+    """Put a field's messages in ``out`` under flat dotted paths (``ranking.0``, ``config.a``).
+
+    DRF nests the errors of list items and nested serializers (``{"ranking": {"0": [...]}}``,
+    ``[{}, {"name": [...]}]``); the API's error shape is one list of messages per field.
+    """
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            _field_messages(value, path if key == "non_field_errors" else f"{path}.{key}", out)
+    elif isinstance(detail, list) and any(isinstance(item, (dict, list)) for item in detail):
+        for i, item in enumerate(detail):
+            _field_messages(item, f"{path}.{i}", out)
+    elif isinstance(detail, list):
+        out.setdefault(path, []).extend(str(item) for item in detail)
+    else:
+        out.setdefault(path, []).append(str(detail))
 
 
 def error_body(code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:

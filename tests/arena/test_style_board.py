@@ -137,6 +137,7 @@ def test_judged_matches_carry_their_answers_conv_metadata():
         competitors=names,
         prompt_sets=[prompt.prompt_set.name],
         judge_pipeline={"pipeline": "single", "judges": [{"name": "sim", "kind": "simulated"}]},
+        seed=2026,  # fixed: the prompt drawn per match (and so the answers' markdown) is seeded
     )
     tournament_run_inline(tournament=t)
     judged = list(m.Battle.objects.filter(source=m.Source.JUDGE).select_related("match"))
