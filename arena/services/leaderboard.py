@@ -12,8 +12,9 @@ pair aggregates (``arena.services.aggregates``), so Bradley-Terry, win rate, α-
 score read O(pairs) rows; Elo and OpenSkill continue their stored state
 (:class:`arena.models.LeaderboardState`) with the newer battles and replay the history only
 when a battle older than the state's last one arrives; after a vote only the scopes with new
-battles are rebuilt, and the slow parts (E[S] simulations, α-Rank and Elo bootstraps) are
-refreshed at most every ``LUDUS_LEADERBOARD_SLOW_SECONDS``. Each snapshot's
+battles are rebuilt, and the slow parts (E[S] simulations, α-Rank and Elo bootstraps,
+Bradley-Terry's profile bounds: its ratings are computed after every vote, identical to the
+full fit's) are refreshed at most every ``LUDUS_LEADERBOARD_SLOW_SECONDS``. Each snapshot's
 ``board["freshness"]`` says when its ratings and its interval were computed.
 
 Public boards: battles of private competitors are left out; withdrawn competitors keep their
@@ -31,7 +32,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -114,6 +115,9 @@ class BattleData:
     competitor_ids: list[int]
     n_records: int  # individual Battle rows (the rest come from pair counts)
     inputs: dict[str, Any]
+    #: per-model statistics of ``battles`` computed once for every board of the scope
+    #: (:func:`_rows`)
+    stats: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -137,6 +141,12 @@ class MethodSpec:
     slow : bool
         Expensive whatever the data size (simulations, bootstraps): refreshed at most every
         ``LUDUS_LEADERBOARD_SLOW_SECONDS`` by the scheduled rebuild.
+    point_params : dict or None
+        Keyword arguments that make ``fn`` return the same ratings without the interval
+        (Bradley-Terry's profile bounds: most of its cost). The interval is then a slow part,
+        kept per scope (:class:`arena.models.LeaderboardState`): a vote's rebuild computes the
+        ratings and shows the last interval, widened to contain them, saying from which
+        battles it was computed; the scheduled rebuild refreshes it.
     """
 
     params: dict[str, Any]
@@ -144,6 +154,7 @@ class MethodSpec:
     interval: str = ""
     ordered: bool = False
     slow: bool = False
+    point_params: dict[str, Any] | None = None
 
 
 def _scope_filter(source: str, category: str) -> Q:
@@ -232,40 +243,44 @@ def scope_pair_counts(inputs: dict[str, Any]) -> QuerySet[PairCount]:
 
 
 def _build(
-    rows: list[tuple[Any, ...]], count_rows: list[tuple[int, int, int, int, int]]
+    rows: list[tuple[Any, ...]], count_rows: list[tuple[int, int, int, int, int]] | np.ndarray
 ) -> tuple[Battles, list[int]]:
-    present = (
-        {r[0] for r in rows}
-        | {r[1] for r in rows}
-        | {r[0] for r in count_rows}
-        | {r[1] for r in count_rows}
-    )
+    """``rows`` (individual battles: a, b, outcome, tstamp) then ``count_rows`` (pair counts:
+    a, b, wins_a, wins_b, ties; each non-zero count one weighted entry, in that order) as
+    :class:`ranking.battles.Battles`, models in name order; returns it and the competitor ids."""
+    counts = np.asarray(count_rows, dtype=np.int64).reshape(-1, 5)
+    present = {r[0] for r in rows} | {r[1] for r in rows} | set(np.unique(counts[:, :2]).tolist())
     names = dict(Competitor.objects.filter(id__in=present).values_list("id", "name"))
     # models in name order, as the battle-file reader codes them: the CLI on an export then
     # runs the same arithmetic and gives the same numbers to the last digits
     ids = sorted(present, key=names.__getitem__)
     index = {cid: i for i, cid in enumerate(ids)}
-    a = [index[r[0]] for r in rows]
-    b = [index[r[1]] for r in rows]
-    outcome = [_OUTCOME_CODE[r[2]] for r in rows]
-    weight = [1.0] * len(rows)
-    for ma, mb, wa, wb, t in count_rows:
-        for code, w in ((A_WINS, wa), (B_WINS, wb), (TIE, t)):
-            if w:
-                a.append(index[ma])
-                b.append(index[mb])
-                outcome.append(code)
-                weight.append(float(w))
+    a = np.array([index[r[0]] for r in rows], dtype=np.int32)
+    b = np.array([index[r[1]] for r in rows], dtype=np.int32)
+    outcome = np.array([_OUTCOME_CODE[r[2]] for r in rows], dtype=np.int8)
+    weight = None
+    if len(counts):
+        known = np.array(sorted(present), dtype=np.int64)
+        code_of = np.array([index[cid] for cid in known.tolist()], dtype=np.int32)
+        ca, cb = (code_of[np.searchsorted(known, counts[:, k])] for k in (0, 1))
+        # per pair row: its A_WINS, B_WINS and TIE entries in that order, zero counts dropped
+        w = counts[:, 2:5].ravel()
+        keep = w > 0
+        codes = np.tile(np.array([A_WINS, B_WINS, TIE], dtype=np.int8), len(counts))[keep]
+        a = np.concatenate([a, np.repeat(ca, 3)[keep]])
+        b = np.concatenate([b, np.repeat(cb, 3)[keep]])
+        outcome = np.concatenate([outcome, codes])
+        weight = np.concatenate([np.ones(len(rows)), w[keep].astype(np.float64)])
     tstamp = None
-    if rows and not count_rows:
+    if rows and not len(counts):
         tstamp = np.array([r[3].timestamp() for r in rows], dtype=np.float64)
     battles = Battles(
         models=tuple(names[cid] for cid in ids),
-        a=np.asarray(a, dtype=np.int32),
-        b=np.asarray(b, dtype=np.int32),
-        outcome=np.asarray(outcome, dtype=np.int8),
+        a=a,
+        b=b,
+        outcome=outcome,
         tstamp=tstamp,
-        weight=None if not count_rows else np.asarray(weight, dtype=np.float64),
+        weight=weight,
     )
     return battles, ids
 
@@ -379,6 +394,7 @@ def _method_registry() -> dict[str, MethodSpec]:
             bradley_terry,
             interval="95% profile-likelihood (likelihood-ratio) interval of the rating relative "
             "to the mean of the main group; a side with no finite bound is shown as unbounded",
+            point_params={"bounds": False},
         ),
         "bt_pair_frequency": MethodSpec(
             {
@@ -393,6 +409,7 @@ def _method_registry() -> dict[str, MethodSpec]:
             interval="95% profile-likelihood interval as on the Bradley-Terry board, on the "
             "likelihood with each battle weighted by N / (P · n_pair) (every pair that met "
             "carries the same total weight), the threshold scaled by the weights' design effect",
+            point_params={"bounds": False},
         ),
         "elo": MethodSpec(
             {
@@ -498,10 +515,15 @@ def _rows(
     """
     battles = data.battles
     by_name = {name: i for i, name in enumerate(battles.models)}
-    win_rate = _win_rates(battles)
-    component = components(battles)
-    counts = _battle_counts(battles)
-    opponents = _opponents(battles)
+    if not data.stats:
+        data.stats.update(
+            win_rate=_win_rates(battles),
+            component=components(battles),
+            counts=_battle_counts(battles),
+            opponents=_opponents(battles),
+        )
+    win_rate, component = data.stats["win_rate"], data.stats["component"]
+    counts, opponents = data.stats["counts"], data.stats["opponents"]
     rows = result.to_rows()
     for row in rows:
         i = by_name[row["model"]]
@@ -620,12 +642,13 @@ def _data_version(inputs: dict[str, Any], board: dict[str, Any], withdrawn: set[
 
 def _aggregate_data(
     selection: dict[str, Any],
-    pairs: list[tuple[int, int, int, int, int, int]],
+    pairs: np.ndarray,
     pair_rows: list[tuple[Any, ...]],
     *,
     ordered: bool,
 ) -> BattleData:
-    """A scope's data from its pair aggregates (and pair counts unless ``ordered``): O(pairs).
+    """A scope's data from its pair aggregates (rows of :func:`aggregate_rows`) and pair counts
+    (unless ``ordered``): O(pairs).
 
     The same battles as :func:`battle_data_load` gives, as weighted (pair, outcome) entries;
     every method computed from them depends on the pair counts only.
@@ -634,15 +657,18 @@ def _aggregate_data(
     if ordered and pair_rows:
         excluded = {"rows": len(pair_rows), "battles": sum(r[2] + r[3] + r[4] for r in pair_rows)}
         pair_rows = []
-    battles, ids = _build([], [p[:5] for p in pairs] + [r[:5] for r in pair_rows])
+    counts = np.concatenate(
+        [pairs[:, :5], np.array([r[:5] for r in pair_rows], dtype=np.int64).reshape(-1, 5)]
+    )
+    battles, ids = _build([], counts)
     used_pairs = selection["pair_counts_upto"] is not None and not ordered
     inputs = {
         **selection,
-        "battles_upto": max((p[5] for p in pairs), default=0),
+        "battles_upto": int(pairs[:, 5].max()) if len(pairs) else 0,
         "pair_counts_upto": max((r[5] for r in pair_rows), default=0) if used_pairs else None,
         "excluded_pair_counts": excluded,
     }
-    n_records = sum(p[2] + p[3] + p[4] for p in pairs)
+    n_records = int(pairs[:, 2:5].sum())
     return BattleData(battles=battles, competitor_ids=ids, n_records=n_records, inputs=inputs)
 
 
@@ -709,6 +735,7 @@ def _online_state(
             interval = {
                 "computed_at": now.isoformat(),
                 "battles_upto": upto,
+                "n_battles": battles.n_battles,
                 "bounds": {
                     str(by_name[n]): [float(lo), float(hi)]
                     for n, lo, hi in zip(battles.models, result.lower, result.upper)
@@ -721,7 +748,11 @@ def _online_state(
             str(by_name[n]): [float(m), float(s)]
             for n, m, s in zip(battles.models, result.extra["mu"], result.extra["sigma"])
         }
-        interval = {"computed_at": now.isoformat(), "battles_upto": upto}
+        interval = {
+            "computed_at": now.isoformat(),
+            "battles_upto": upto,
+            "n_battles": battles.n_battles,
+        }
     last = rows[-1] if rows else None
     LeaderboardState.objects.update_or_create(
         **scope,
@@ -786,8 +817,84 @@ def _online_result(
     freshness = {
         "interval_computed_at": interval.get("computed_at"),
         "interval_battles_upto": interval.get("battles_upto"),
+        "interval_n_battles": interval.get("n_battles"),
     }
     return board_result, freshness
+
+
+def _interval_reusable(
+    state: LeaderboardState | None, spec: MethodSpec, selection: dict[str, Any]
+) -> bool:
+    """Whether ``state`` holds an interval of this method's parameters over the same public
+    competitors (otherwise it cannot be shown with new ratings)."""
+    return (
+        state is not None
+        and state.params == spec.params
+        and state.excluded_competitors == selection["excluded_competitors"]
+        and "bounds" in state.interval
+    )
+
+
+def _interval_kept(
+    *,
+    method: str,
+    spec: MethodSpec,
+    data: BattleData,
+    selection: dict[str, Any],
+    state: LeaderboardState | None,
+    now: datetime,
+) -> tuple[RatingResult, dict[str, Any]]:
+    """A method whose interval is its slow part (``MethodSpec.point_params``): with ``state``
+    (a reusable interval, not due), the ratings computed afresh with ``point_params`` and the
+    stored interval, widened to contain them (a model new since has an unbounded one);
+    without, the full computation, whose interval is stored. Returns the result and its
+    freshness."""
+    assert spec.point_params is not None
+    if state is None:
+        result = spec.fn(data.battles, **spec.params)
+        assert result.lower is not None and result.upper is not None
+        by_name = dict(zip(data.battles.models, data.competitor_ids, strict=True))
+
+        def finite(x: float) -> float | None:
+            return float(x) if np.isfinite(x) else None
+
+        interval: dict[str, Any] = {
+            "computed_at": now.isoformat(),
+            "battles_upto": data.inputs["battles_upto"],
+            "n_battles": data.battles.n_battles,
+            "bounds": {
+                str(by_name[n]): [finite(lo), finite(hi)]
+                for n, lo, hi in zip(result.models, result.lower, result.upper, strict=True)
+            },
+        }
+        LeaderboardState.objects.update_or_create(
+            method=method,
+            source=selection["source"],
+            category=selection["category"],
+            defaults={
+                "params": spec.params,
+                "excluded_competitors": selection["excluded_competitors"],
+                "battles_upto": data.inputs["battles_upto"],
+                "ratings": {},
+                "interval": interval,
+                "updated_at": now,
+            },
+        )
+    else:
+        interval = state.interval
+        result = spec.fn(data.battles, **spec.params, **spec.point_params)
+        by_model = dict(zip(data.battles.models, data.competitor_ids, strict=True))
+        kept = [interval["bounds"].get(str(by_model[n]), [None, None]) for n in result.models]
+        lower = np.array([-np.inf if lo is None else lo for lo, _ in kept], dtype=np.float64)
+        upper = np.array([np.inf if hi is None else hi for _, hi in kept], dtype=np.float64)
+        # a rating that moved since the interval was computed is never shown outside it
+        lower, upper = np.minimum(lower, result.rating), np.maximum(upper, result.rating)
+        result = replace(result, lower=lower, upper=upper)
+    return result, {
+        "interval_computed_at": interval["computed_at"],
+        "interval_battles_upto": interval["battles_upto"],
+        "interval_n_battles": interval["n_battles"],
+    }
 
 
 def leaderboard_rebuild(
@@ -806,8 +913,10 @@ def leaderboard_rebuild(
     continues its stored state with the newer battles, leaves the imported pair counts out and
     its snapshot says how many. A slow method (``MethodSpec.slow``) whose last computation is
     younger than ``slow_seconds`` keeps its snapshot (Elo: its bootstrap interval, widened to
-    contain the current rating); every snapshot's ``board["freshness"]`` says when each part
-    was computed and from which battles.
+    contain the current rating), and so does the interval of a method with
+    ``MethodSpec.point_params`` (Bradley-Terry's profile bounds; its ratings are new); every
+    snapshot's ``board["freshness"]`` says when each part was computed and from which
+    battles (``interval_battles_upto``, ``interval_n_battles``).
     """
     registry = _method_registry()
     wanted = list(registry) if methods is None else [m for m in methods if m in registry]
@@ -849,16 +958,22 @@ def leaderboard_rebuild(
         )
         inputs = data.inputs
         slow_due = True
-        if spec.slow and not force and slow_seconds > 0:
-            if spec.ordered:
+        # the interval is kept per scope (LeaderboardState) by online methods and by those
+        # whose interval alone is slow
+        kept = spec.ordered or spec.point_params is not None
+        state = None
+        if (spec.slow or spec.point_params is not None) and not force and slow_seconds > 0:
+            if kept:
                 state = LeaderboardState.objects.filter(
                     method=method, source=source, category=category
                 ).first()
+                if spec.point_params is not None and not _interval_reusable(state, spec, selection):
+                    state = None
                 stamp = state.interval.get("computed_at") if state is not None else None
             else:
                 stamp = latest.created_at.isoformat() if latest is not None else None
             slow_due = _age_seconds(stamp, now) >= slow_seconds
-            if spec.ordered and not slow_due and state is not None:
+            if kept and not slow_due and state is not None:
                 upto = state.interval.get("battles_upto")
                 if upto != inputs["battles_upto"]:
                     inputs = {**inputs, "interval_battles_upto": upto}
@@ -890,10 +1005,22 @@ def leaderboard_rebuild(
                 now=now,
             )
             freshness.update(parts)
+        elif spec.point_params is not None:
+            result, parts = _interval_kept(
+                method=method,
+                spec=spec,
+                data=data,
+                selection=selection,
+                state=None if slow_due else state,
+                now=now,
+            )
+            freshness.update(parts)
         else:
             result = spec.fn(data.battles, **spec.params)
             freshness.update(
-                interval_computed_at=now.isoformat(), interval_battles_upto=inputs["battles_upto"]
+                interval_computed_at=now.isoformat(),
+                interval_battles_upto=inputs["battles_upto"],
+                interval_n_battles=data.battles.n_battles,
             )
         elapsed = int((time.perf_counter() - started) * 1000)
         snapshots.append(
