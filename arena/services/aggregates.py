@@ -94,6 +94,18 @@ def aggregates_advance(*, battles_upto: int, pair_counts_upto: int) -> Aggregate
     row; an advance to a watermark already reached folds nothing. Also moves the PairCount
     watermark (pair counts are read as they are; it only tells which categories are new).
     """
+    reached = AggregateWatermark.objects.filter(name=WATERMARK).values_list(
+        "battles_upto", "pair_counts_upto"
+    )
+    for battles_done, pair_counts_done in reached:
+        if battles_done >= battles_upto and pair_counts_done >= pair_counts_upto:
+            # already there (each scope of one rebuild asks again): no lock, nothing to fold
+            return AggregateAdvance(
+                battles_upto=battles_done,
+                pair_counts_upto=pair_counts_done,
+                touched=frozenset(),
+                pair_count_categories=frozenset(),
+            )
     with transaction.atomic():
         AggregateWatermark.objects.get_or_create(name=WATERMARK)
         mark = AggregateWatermark.objects.select_for_update().get(name=WATERMARK)

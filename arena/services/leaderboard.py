@@ -250,7 +250,9 @@ def _build(
     :class:`ranking.battles.Battles`, models in name order; returns it and the competitor ids."""
     counts = np.asarray(count_rows, dtype=np.int64).reshape(-1, 5)
     present = {r[0] for r in rows} | {r[1] for r in rows} | set(np.unique(counts[:, :2]).tolist())
-    names = dict(Competitor.objects.filter(id__in=present).values_list("id", "name"))
+    # every competitor's name (a few hundred rows at most): cheaper to send and parse than a
+    # query listing the scope's hundreds of ids
+    names = dict(Competitor.objects.values_list("id", "name"))
     # models in name order, as the battle-file reader codes them: the CLI on an export then
     # runs the same arithmetic and gives the same numbers to the last digits
     ids = sorted(present, key=names.__getitem__)
@@ -502,6 +504,18 @@ def _opponents(battles: Battles) -> np.ndarray:
 SECTIONS: tuple[str, ...] = ("ranked", "provisional", "separate")
 
 
+def _data_stats(data: BattleData) -> dict[str, np.ndarray]:
+    """Per-model statistics of ``data`` shown on every board, computed once per scope."""
+    if not data.stats:
+        data.stats.update(
+            win_rate=_win_rates(data.battles),
+            component=components(data.battles),
+            counts=_battle_counts(data.battles),
+            opponents=_opponents(data.battles),
+        )
+    return data.stats
+
+
 def _rows(
     result: RatingResult, data: BattleData, *, rule: dict[str, int], withdrawn: set[int]
 ) -> list[dict[str, Any]]:
@@ -515,15 +529,9 @@ def _rows(
     """
     battles = data.battles
     by_name = {name: i for i, name in enumerate(battles.models)}
-    if not data.stats:
-        data.stats.update(
-            win_rate=_win_rates(battles),
-            component=components(battles),
-            counts=_battle_counts(battles),
-            opponents=_opponents(battles),
-        )
-    win_rate, component = data.stats["win_rate"], data.stats["component"]
-    counts, opponents = data.stats["counts"], data.stats["opponents"]
+    stats = _data_stats(data)
+    win_rate, component = stats["win_rate"], stats["component"]
+    counts, opponents = stats["counts"], stats["opponents"]
     rows = result.to_rows()
     for row in rows:
         i = by_name[row["model"]]
@@ -598,6 +606,7 @@ def snapshot_publish(
     """Store a new snapshot version unless the latest one has the same data and parameters."""
     latest = (
         LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
+        .defer("ratings")  # loaded only if this version is published again
         .order_by("-version")
         .first()
     )
@@ -678,6 +687,16 @@ def _age_seconds(stamp: str | None, now: datetime) -> float:
     return (now - datetime.fromisoformat(stamp)).total_seconds()
 
 
+def _state_save(
+    state: LeaderboardState | None, scope: dict[str, Any], values: dict[str, Any]
+) -> None:
+    """Store a scope's state: one UPDATE of the row read before (the last writer wins, as
+    with two rebuilds of the same data), or a new row."""
+    if state is not None and LeaderboardState.objects.filter(pk=state.pk).update(**values):
+        return
+    LeaderboardState.objects.update_or_create(**scope, defaults=values)
+
+
 def _online_state(
     *,
     method: str,
@@ -712,11 +731,7 @@ def _online_state(
     if not resume:
         rows = list(battles_qs.values_list(*columns))
     previous: dict[str, Any] = dict(state.ratings) if (resume and state is not None) else {}
-    names = dict(
-        Competitor.objects.filter(
-            id__in={int(c) for c in previous} | {r[0] for r in rows} | {r[1] for r in rows}
-        ).values_list("id", "name")
-    )
+    names = dict(Competitor.objects.values_list("id", "name"))
     battles, ids = _build(rows, [])
     battles = battles.with_models(sorted({names[int(c)] for c in previous} | set(battles.models)))
     by_name = {name: cid for cid, name in names.items()}
@@ -754,9 +769,10 @@ def _online_state(
             "n_battles": battles.n_battles,
         }
     last = rows[-1] if rows else None
-    LeaderboardState.objects.update_or_create(
-        **scope,
-        defaults={
+    _state_save(
+        state,
+        scope,
+        {
             "params": spec.params,
             "excluded_competitors": selection["excluded_competitors"],
             "battles_upto": upto,
@@ -810,7 +826,7 @@ def _online_result(
         lower=lower,
         upper=upper,
         battles=data.battles.battles_per_model(),
-        component=components(data.battles),
+        component=_data_stats(data)["component"],
         n_battles=data.battles.n_battles,
         extra=extra,
     )
@@ -867,11 +883,11 @@ def _interval_kept(
                 for n, lo, hi in zip(result.models, result.lower, result.upper, strict=True)
             },
         }
-        LeaderboardState.objects.update_or_create(
-            method=method,
-            source=selection["source"],
-            category=selection["category"],
-            defaults={
+        scope = {"method": method, "source": selection["source"], "category": selection["category"]}
+        _state_save(
+            LeaderboardState.objects.filter(**scope).first(),
+            scope,
+            {
                 "params": spec.params,
                 "excluded_competitors": selection["excluded_competitors"],
                 "battles_upto": data.inputs["battles_upto"],
@@ -953,6 +969,7 @@ def leaderboard_rebuild(
         board = {"interval": spec.interval, "listing": rule}
         latest = (
             LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
+            .defer("ratings")  # loaded only if this version is served again
             .order_by("-version")
             .first()
         )
