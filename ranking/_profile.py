@@ -347,6 +347,7 @@ def profile_intervals(
     confidence: float,
     names: Sequence[str],
     pair_weight: NDArray[np.float64] | None = None,
+    bounds: bool = True,
 ) -> Profile:
     """Profile-likelihood intervals of every model's ψ (see the module docstring).
 
@@ -368,6 +369,11 @@ def profile_intervals(
         [4]_: κ_k = cᵀH⁻¹GH⁻¹c / cᵀH⁻¹c (H the weighted information, G the weighted
         score variance) for a model of the core, and the mean weight of its battles,
         Σ w² n / Σ w n, for a model whose optimum is at infinity.
+    bounds : bool
+        ``False``: the point estimates ``psi`` only, the same numbers as with the bounds
+        (a model whose ψ is unbounded still costs the exact search for the finite end of its
+        50 % interval); ``lower`` and ``upper`` are then NaN. The bounds of the core (one
+        vectorised chord iteration over every model and side) are most of the cost.
 
     References
     ----------
@@ -392,8 +398,11 @@ def profile_intervals(
     by_strong = _subset(pairs, inside)
     theta_strong = fit_point(by_strong, 0.0)
     ell_strong = np.bincount(strong[by_strong.i], _pair_loglik(by_strong, theta_strong), len(size))
-    core_pairs = _subset(pairs, inside & core[pairs.i])
-    theta_hat = fit_point(core_pairs, 0.0)
+    in_core = inside & core[pairs.i]
+    core_pairs = _subset(pairs, in_core)
+    # no comparison inside a strong group outside the cores (the usual case): the same pairs
+    # as by_strong, so the same fit
+    theta_hat = theta_strong if np.array_equal(in_core, inside) else fit_point(core_pairs, 0.0)
     ref_mean = np.bincount(weak[reference], theta_hat[reference], n_weak) / np.bincount(
         weak[reference], minlength=n_weak
     )
@@ -419,18 +428,16 @@ def profile_intervals(
     lower[alone] = upper[alone] = 0.0
     idx = np.flatnonzero(core & ~alone)
     exact: list[tuple[int, int]] = []
-    if len(idx):
+    if len(idx) and bounds:
         contrasts = np.array([contrast(k) for k in idx.tolist()])
         if pair_weight is not None:
-            kappa[idx] = _sandwich_ratio(
-                core_pairs, pair_weight[inside & core[pairs.i]], theta_hat, contrasts
-            )
+            kappa[idx] = _sandwich_ratio(core_pairs, pair_weight[in_core], theta_hat, contrasts)
         target = float(_loglik(core_pairs, theta_hat[None])[0]) - half_q * kappa[idx]
-        bounds, done = _chord_bounds(
+        chord, done = _chord_bounds(
             core_pairs, theta_hat, contrasts, target, z * np.sqrt(kappa[idx])
         )
-        lower[idx] = np.where(done[0], bounds[0], np.nan)
-        upper[idx] = np.where(done[1], bounds[1], np.nan)
+        lower[idx] = np.where(done[0], chord[0], np.nan)
+        upper[idx] = np.where(done[1], chord[1], np.nan)
         exact += [(int(k), -1) for k in idx[~done[0]]] + [(int(k), 1) for k in idx[~done[1]]]
 
     fwd = np.concatenate([(pairs.wins_ij + pairs.ties) > 0, (pairs.wins_ji + pairs.ties) > 0])
@@ -469,7 +476,7 @@ def profile_intervals(
             max(1.0, z * np.sqrt(kappa[k])),
         )
 
-    for k, side in exact:
+    for k, side in exact if bounds else ():
         if side == -1:
             lower[k] = bound(k, side, half_q)
         else:
@@ -480,4 +487,6 @@ def profile_intervals(
     for k, side in exact:
         if not core[k]:
             psi[k] = bound(k, side, half_point)
+    if not bounds:
+        lower[:] = upper[:] = np.nan
     return Profile(psi=psi, lower=lower, upper=upper, core=core)

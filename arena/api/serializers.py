@@ -581,7 +581,8 @@ class LeaderboardSerializer(serializers.Serializer):
     board = serializers.DictField(
         required=False,
         help_text="interval (how bounds are computed), listing rule and freshness "
-        "(rating_computed_at, interval_computed_at, interval_battles_upto: slow parts are "
+        "(rating_computed_at, interval_computed_at, interval_battles_upto, "
+        "interval_n_battles: slow parts, Bradley-Terry's profile bounds among them, are "
         "refreshed every LUDUS_LEADERBOARD_SLOW_SECONDS); on the style-controlled "
         "board also style: features, coefficients (log-odds per standard deviation of each "
         "style difference), lower, upper, feature_mean, feature_std, tokenizer",

@@ -21,6 +21,7 @@ from arena import models as m
 from arena.selectors import content_key
 from arena.selectors.leaderboard import leaderboard_get
 from arena.services import leaderboard as leaderboard_service
+from arena.services.aggregates import aggregate_key
 
 ALL = "all"
 METHODS: tuple[tuple[str, str], ...] = (
@@ -436,9 +437,10 @@ def freshness_note(freshness: dict[str, Any]) -> str:
         return ""
     text = f"Ratings computed {rating}"
     if interval and freshness.get("interval_computed_at") != freshness.get("rating_computed_at"):
-        upto = freshness.get("interval_battles_upto")
+        upto, count = freshness.get("interval_battles_upto"), freshness.get("interval_n_battles")
+        counted = f" {count:,}" if isinstance(count, int) else ""
         text += f"; intervals computed {interval}" + (
-            f" from the battles up to #{upto}" if upto is not None else ""
+            f" from the{counted} battles up to #{upto}" if upto is not None else ""
         )
         text += " (slow parts are refreshed on their own schedule; the interval is widened to "
         text += "contain the current rating)"
@@ -465,11 +467,15 @@ def pairwise_win_rates(
         cached = cache.get(key)
         if cached is not None:
             return cached
-    q = Q(model_lo_id__in=ids, model_hi_id__in=ids)
-    if source != "combined":
-        q &= Q(source=source)
-    if category != ALL:
-        q &= Q(category=category)
+    scope_source, scope_category = aggregate_key(
+        source=source, category=category, all_categories=ALL
+    )
+    q = Q(
+        model_lo_id__in=ids,
+        model_hi_id__in=ids,
+        source=scope_source,
+        category=scope_category,
+    )
     score: dict[tuple[int, int], float] = defaultdict(float)
     played: dict[tuple[int, int], float] = defaultdict(float)
 

@@ -6,18 +6,27 @@ one ``INSERT ... SELECT ... GROUP BY ... ON CONFLICT`` statement. Every way a Ba
 written (a vote, a judged match, an import, a bulk ``COPY``) is covered without hooks, and the
 methods that depend on pair counts only (Bradley-Terry, win rate, α-Rank, expected score) read
 O(pairs) rows instead of O(battles).
+
+Each fold also adds to the roll-up rows of the same pairs: per source over every category,
+per category over every source, and over both (``source`` and/or ``category`` :data:`ANY`), so
+every board scope, the combined and all-categories ones included, reads one row per pair of
+its own, never a sum over the categories and sources at read time.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 from django.db import connection, transaction
-from django.db.models import Max, Sum
 
 from arena.models import AggregateWatermark, Battle, PairAggregate, PairCount
 
 WATERMARK = "pair_aggregates"
+#: ``source`` / ``category`` of the roll-up rows (every source, every category): never those
+#: of a battle (battle sources are checked by the database, categories are never blank).
+ANY = ""
 
 
 @dataclass(frozen=True)
@@ -45,18 +54,30 @@ def _fold_sql() -> str:
         "(outcome = 'model_a' AND model_a_id > model_b_id) "
         "OR (outcome = 'model_b' AND model_b_id > model_a_id)"
     )
-    # table names from the models and fixed SQL fragments; the ids are parameters
+    sums = "SUM(w_lo), SUM(w_hi), SUM(t), MAX(last)"
+    # table names from the models and fixed SQL fragments; the ids are parameters. The
+    # battles are grouped once (fine); the roll-ups sum the fine groups. "WHERE 1 = 1" keeps
+    # SQLite's parser from reading ON CONFLICT as a join constraint.
     return f"""
+        WITH fine AS (
+            SELECT source, category, {lo} AS lo, {hi} AS hi,
+                SUM(CASE WHEN {lo_won} THEN 1 ELSE 0 END) AS w_lo,
+                SUM(CASE WHEN {hi_won} THEN 1 ELSE 0 END) AS w_hi,
+                SUM(CASE WHEN outcome IN ('tie', 'tie (bothbad)') THEN 1 ELSE 0 END) AS t,
+                MAX(id) AS last
+            FROM {battle}
+            WHERE id > %s AND id <= %s
+            GROUP BY source, category, {lo}, {hi}
+        )
         INSERT INTO {agg}
             (source, category, model_lo_id, model_hi_id, wins_lo, wins_hi, ties, last_battle_id)
-        SELECT source, category, {lo}, {hi},
-            SUM(CASE WHEN {lo_won} THEN 1 ELSE 0 END),
-            SUM(CASE WHEN {hi_won} THEN 1 ELSE 0 END),
-            SUM(CASE WHEN outcome IN ('tie', 'tie (bothbad)') THEN 1 ELSE 0 END),
-            MAX(id)
-        FROM {battle}
-        WHERE id > %s AND id <= %s
-        GROUP BY source, category, {lo}, {hi}
+        SELECT source, category, lo, hi, w_lo, w_hi, t, last FROM fine WHERE 1 = 1
+        UNION ALL
+        SELECT source, '{ANY}', lo, hi, {sums} FROM fine WHERE 1 = 1 GROUP BY source, lo, hi
+        UNION ALL
+        SELECT '{ANY}', category, lo, hi, {sums} FROM fine WHERE 1 = 1 GROUP BY category, lo, hi
+        UNION ALL
+        SELECT '{ANY}', '{ANY}', lo, hi, {sums} FROM fine WHERE 1 = 1 GROUP BY lo, hi
         ON CONFLICT (model_lo_id, model_hi_id, source, category) DO UPDATE SET
             wins_lo = {agg}.wins_lo + EXCLUDED.wins_lo,
             wins_hi = {agg}.wins_hi + EXCLUDED.wins_hi,
@@ -73,6 +94,18 @@ def aggregates_advance(*, battles_upto: int, pair_counts_upto: int) -> Aggregate
     row; an advance to a watermark already reached folds nothing. Also moves the PairCount
     watermark (pair counts are read as they are; it only tells which categories are new).
     """
+    reached = AggregateWatermark.objects.filter(name=WATERMARK).values_list(
+        "battles_upto", "pair_counts_upto"
+    )
+    for battles_done, pair_counts_done in reached:
+        if battles_done >= battles_upto and pair_counts_done >= pair_counts_upto:
+            # already there (each scope of one rebuild asks again): no lock, nothing to fold
+            return AggregateAdvance(
+                battles_upto=battles_done,
+                pair_counts_upto=pair_counts_done,
+                touched=frozenset(),
+                pair_count_categories=frozenset(),
+            )
     with transaction.atomic():
         AggregateWatermark.objects.get_or_create(name=WATERMARK)
         mark = AggregateWatermark.objects.select_for_update().get(name=WATERMARK)
@@ -103,32 +136,49 @@ def aggregates_advance(*, battles_upto: int, pair_counts_upto: int) -> Aggregate
         )
 
 
+def aggregate_key(*, source: str, category: str, all_categories: str = "all") -> tuple[str, str]:
+    """The (source, category) of a board scope's own aggregate rows (roll-ups: :data:`ANY`)."""
+    return (
+        ANY if source == "combined" else source,
+        ANY if category == all_categories else category,
+    )
+
+
 def aggregate_rows(
     *, source: str, category: str, excluded: list[int], all_categories: str = "all"
-) -> list[tuple[int, int, int, int, int, int]]:
-    """The scope's pairs as ``(lo, hi, wins_lo, wins_hi, ties, last_battle_id)`` rows.
+) -> np.ndarray:
+    """The scope's pairs as an int64 array of ``(lo, hi, wins_lo, wins_hi, ties,
+    last_battle_id)`` rows, sorted by pair.
 
-    ``source`` ``"combined"`` and ``category`` ``all_categories`` sum over all; pairs with an
-    ``excluded`` competitor are left out. Sorted by pair.
+    ``source`` ``"combined"`` and ``category`` ``all_categories`` are every source and every
+    category (their roll-up rows); pairs with an ``excluded`` competitor are left out. One
+    statement through the cursor (no model instances, no per-value converters), one row per
+    pair of the scope.
     """
-    qs = PairAggregate.objects.all()
-    if source != "combined":
-        qs = qs.filter(source=source)
-    if category != all_categories:
-        qs = qs.filter(category=category)
+    agg = PairAggregate._meta.db_table
+    key = aggregate_key(source=source, category=category, all_categories=all_categories)
+    where = "source = %s AND category = %s"
+    params: list[Any] = list(key)
     if excluded:
-        qs = qs.exclude(model_lo_id__in=excluded).exclude(model_hi_id__in=excluded)
-    rows = (
-        qs.values("model_lo_id", "model_hi_id")
-        .annotate(
-            w_lo=Sum("wins_lo"), w_hi=Sum("wins_hi"), t=Sum("ties"), last=Max("last_battle_id")
-        )
-        .order_by("model_lo_id", "model_hi_id")
-        .values_list("model_lo_id", "model_hi_id", "w_lo", "w_hi", "t", "last")
-    )
-    return [tuple(int(x) for x in r) for r in rows]  # type: ignore[misc]
+        marks = ", ".join(["%s"] * len(excluded))
+        where += f" AND model_lo_id NOT IN ({marks}) AND model_hi_id NOT IN ({marks})"
+        params += [*excluded, *excluded]
+    # table name from the model and fixed SQL fragments; the values are parameters
+    sql = f"""
+        SELECT model_lo_id, model_hi_id, wins_lo, wins_hi, ties, last_battle_id
+        FROM {agg} WHERE {where} ORDER BY model_lo_id, model_hi_id
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return np.array(rows, dtype=np.int64).reshape(-1, 6)
 
 
 def aggregate_scopes() -> set[tuple[str, str]]:
-    """Every (source, category) with aggregated battles."""
-    return set(PairAggregate.objects.values_list("source", "category").distinct())
+    """Every (source, category) with aggregated battles (the roll-ups are not scopes)."""
+    return set(
+        PairAggregate.objects.exclude(source=ANY)
+        .exclude(category=ANY)
+        .values_list("source", "category")
+        .distinct()
+    )

@@ -12,8 +12,9 @@ pair aggregates (``arena.services.aggregates``), so Bradley-Terry, win rate, α-
 score read O(pairs) rows; Elo and OpenSkill continue their stored state
 (:class:`arena.models.LeaderboardState`) with the newer battles and replay the history only
 when a battle older than the state's last one arrives; after a vote only the scopes with new
-battles are rebuilt, and the slow parts (E[S] simulations, α-Rank and Elo bootstraps) are
-refreshed at most every ``LUDUS_LEADERBOARD_SLOW_SECONDS``. Each snapshot's
+battles are rebuilt, and the slow parts (E[S] simulations, α-Rank and Elo bootstraps,
+Bradley-Terry's profile bounds: its ratings are computed after every vote, identical to the
+full fit's) are refreshed at most every ``LUDUS_LEADERBOARD_SLOW_SECONDS``. Each snapshot's
 ``board["freshness"]`` says when its ratings and its interval were computed.
 
 Public boards: battles of private competitors are left out; withdrawn competitors keep their
@@ -31,7 +32,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -115,6 +116,9 @@ class BattleData:
     competitor_ids: list[int]
     n_records: int  # individual Battle rows (the rest come from pair counts)
     inputs: dict[str, Any]
+    #: per-model statistics of ``battles`` computed once for every board of the scope
+    #: (:func:`_rows`)
+    stats: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,12 @@ class MethodSpec:
     slow : bool
         Expensive whatever the data size (simulations, bootstraps): refreshed at most every
         ``LUDUS_LEADERBOARD_SLOW_SECONDS`` by the scheduled rebuild.
+    point_params : dict or None
+        Keyword arguments that make ``fn`` return the same ratings without the interval
+        (Bradley-Terry's profile bounds: most of its cost). The interval is then a slow part,
+        kept per scope (:class:`arena.models.LeaderboardState`): a vote's rebuild computes the
+        ratings and shows the last interval, widened to contain them, saying from which
+        battles it was computed; the scheduled rebuild refreshes it.
     """
 
     params: dict[str, Any]
@@ -145,6 +155,7 @@ class MethodSpec:
     interval: str = ""
     ordered: bool = False
     slow: bool = False
+    point_params: dict[str, Any] | None = None
 
 
 def _scope_filter(source: str, category: str) -> Q:
@@ -233,40 +244,46 @@ def scope_pair_counts(inputs: dict[str, Any]) -> QuerySet[PairCount]:
 
 
 def _build(
-    rows: list[tuple[Any, ...]], count_rows: list[tuple[int, int, int, int, int]]
+    rows: list[tuple[Any, ...]], count_rows: list[tuple[int, int, int, int, int]] | np.ndarray
 ) -> tuple[Battles, list[int]]:
-    present = (
-        {r[0] for r in rows}
-        | {r[1] for r in rows}
-        | {r[0] for r in count_rows}
-        | {r[1] for r in count_rows}
-    )
-    names = dict(Competitor.objects.filter(id__in=present).values_list("id", "name"))
+    """``rows`` (individual battles: a, b, outcome, tstamp) then ``count_rows`` (pair counts:
+    a, b, wins_a, wins_b, ties; each non-zero count one weighted entry, in that order) as
+    :class:`ranking.battles.Battles`, models in name order; returns it and the competitor ids."""
+    counts = np.asarray(count_rows, dtype=np.int64).reshape(-1, 5)
+    present = {r[0] for r in rows} | {r[1] for r in rows} | set(np.unique(counts[:, :2]).tolist())
+    # every competitor's name (a few hundred rows at most): cheaper to send and parse than a
+    # query listing the scope's hundreds of ids
+    names = dict(Competitor.objects.values_list("id", "name"))
     # models in name order, as the battle-file reader codes them: the CLI on an export then
     # runs the same arithmetic and gives the same numbers to the last digits
     ids = sorted(present, key=names.__getitem__)
     index = {cid: i for i, cid in enumerate(ids)}
-    a = [index[r[0]] for r in rows]
-    b = [index[r[1]] for r in rows]
-    outcome = [_OUTCOME_CODE[r[2]] for r in rows]
-    weight = [1.0] * len(rows)
-    for ma, mb, wa, wb, t in count_rows:
-        for code, w in ((A_WINS, wa), (B_WINS, wb), (TIE, t)):
-            if w:
-                a.append(index[ma])
-                b.append(index[mb])
-                outcome.append(code)
-                weight.append(float(w))
+    a = np.array([index[r[0]] for r in rows], dtype=np.int32)
+    b = np.array([index[r[1]] for r in rows], dtype=np.int32)
+    outcome = np.array([_OUTCOME_CODE[r[2]] for r in rows], dtype=np.int8)
+    weight = None
+    if len(counts):
+        known = np.array(sorted(present), dtype=np.int64)
+        code_of = np.array([index[cid] for cid in known.tolist()], dtype=np.int32)
+        ca, cb = (code_of[np.searchsorted(known, counts[:, k])] for k in (0, 1))
+        # per pair row: its A_WINS, B_WINS and TIE entries in that order, zero counts dropped
+        w = counts[:, 2:5].ravel()
+        keep = w > 0
+        codes = np.tile(np.array([A_WINS, B_WINS, TIE], dtype=np.int8), len(counts))[keep]
+        a = np.concatenate([a, np.repeat(ca, 3)[keep]])
+        b = np.concatenate([b, np.repeat(cb, 3)[keep]])
+        outcome = np.concatenate([outcome, codes])
+        weight = np.concatenate([np.ones(len(rows)), w[keep].astype(np.float64)])
     tstamp = None
-    if rows and not count_rows:
+    if rows and not len(counts):
         tstamp = np.array([r[3].timestamp() for r in rows], dtype=np.float64)
     battles = Battles(
         models=tuple(names[cid] for cid in ids),
-        a=np.asarray(a, dtype=np.int32),
-        b=np.asarray(b, dtype=np.int32),
-        outcome=np.asarray(outcome, dtype=np.int8),
+        a=a,
+        b=b,
+        outcome=outcome,
         tstamp=tstamp,
-        weight=None if not count_rows else np.asarray(weight, dtype=np.float64),
+        weight=weight,
     )
     return battles, ids
 
@@ -380,6 +397,7 @@ def _method_registry() -> dict[str, MethodSpec]:
             bradley_terry,
             interval="95% profile-likelihood (likelihood-ratio) interval of the rating relative "
             "to the mean of the main group; a side with no finite bound is shown as unbounded",
+            point_params={"bounds": False},
         ),
         "bt_pair_frequency": MethodSpec(
             {
@@ -394,6 +412,7 @@ def _method_registry() -> dict[str, MethodSpec]:
             interval="95% profile-likelihood interval as on the Bradley-Terry board, on the "
             "likelihood with each battle weighted by N / (P · n_pair) (every pair that met "
             "carries the same total weight), the threshold scaled by the weights' design effect",
+            point_params={"bounds": False},
         ),
         "elo": MethodSpec(
             {
@@ -486,6 +505,18 @@ def _opponents(battles: Battles) -> np.ndarray:
 SECTIONS: tuple[str, ...] = ("ranked", "provisional", "separate")
 
 
+def _data_stats(data: BattleData) -> dict[str, np.ndarray]:
+    """Per-model statistics of ``data`` shown on every board, computed once per scope."""
+    if not data.stats:
+        data.stats.update(
+            win_rate=_win_rates(data.battles),
+            component=components(data.battles),
+            counts=_battle_counts(data.battles),
+            opponents=_opponents(data.battles),
+        )
+    return data.stats
+
+
 def _rows(
     result: RatingResult, data: BattleData, *, rule: dict[str, int], withdrawn: set[int]
 ) -> list[dict[str, Any]]:
@@ -499,10 +530,9 @@ def _rows(
     """
     battles = data.battles
     by_name = {name: i for i, name in enumerate(battles.models)}
-    win_rate = _win_rates(battles)
-    component = components(battles)
-    counts = _battle_counts(battles)
-    opponents = _opponents(battles)
+    stats = _data_stats(data)
+    win_rate, component = stats["win_rate"], stats["component"]
+    counts, opponents = stats["counts"], stats["opponents"]
     rows = result.to_rows()
     for row in rows:
         i = by_name[row["model"]]
@@ -608,6 +638,7 @@ def snapshot_publish(
     """Store a new snapshot version unless the latest one has the same data and parameters."""
     latest = (
         LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
+        .defer("ratings")  # loaded only if this version is published again
         .order_by("-version")
         .first()
     )
@@ -652,12 +683,13 @@ def _data_version(inputs: dict[str, Any], board: dict[str, Any], withdrawn: set[
 
 def _aggregate_data(
     selection: dict[str, Any],
-    pairs: list[tuple[int, int, int, int, int, int]],
+    pairs: np.ndarray,
     pair_rows: list[tuple[Any, ...]],
     *,
     ordered: bool,
 ) -> BattleData:
-    """A scope's data from its pair aggregates (and pair counts unless ``ordered``): O(pairs).
+    """A scope's data from its pair aggregates (rows of :func:`aggregate_rows`) and pair counts
+    (unless ``ordered``): O(pairs).
 
     The same battles as :func:`battle_data_load` gives, as weighted (pair, outcome) entries;
     every method computed from them depends on the pair counts only.
@@ -666,15 +698,18 @@ def _aggregate_data(
     if ordered and pair_rows:
         excluded = {"rows": len(pair_rows), "battles": sum(r[2] + r[3] + r[4] for r in pair_rows)}
         pair_rows = []
-    battles, ids = _build([], [p[:5] for p in pairs] + [r[:5] for r in pair_rows])
+    counts = np.concatenate(
+        [pairs[:, :5], np.array([r[:5] for r in pair_rows], dtype=np.int64).reshape(-1, 5)]
+    )
+    battles, ids = _build([], counts)
     used_pairs = selection["pair_counts_upto"] is not None and not ordered
     inputs = {
         **selection,
-        "battles_upto": max((p[5] for p in pairs), default=0),
+        "battles_upto": int(pairs[:, 5].max()) if len(pairs) else 0,
         "pair_counts_upto": max((r[5] for r in pair_rows), default=0) if used_pairs else None,
         "excluded_pair_counts": excluded,
     }
-    n_records = sum(p[2] + p[3] + p[4] for p in pairs)
+    n_records = int(pairs[:, 2:5].sum())
     return BattleData(battles=battles, competitor_ids=ids, n_records=n_records, inputs=inputs)
 
 
@@ -682,6 +717,16 @@ def _age_seconds(stamp: str | None, now: datetime) -> float:
     if not stamp:
         return float("inf")
     return (now - datetime.fromisoformat(stamp)).total_seconds()
+
+
+def _state_save(
+    state: LeaderboardState | None, scope: dict[str, Any], values: dict[str, Any]
+) -> None:
+    """Store a scope's state: one UPDATE of the row read before (the last writer wins, as
+    with two rebuilds of the same data), or a new row."""
+    if state is not None and LeaderboardState.objects.filter(pk=state.pk).update(**values):
+        return
+    LeaderboardState.objects.update_or_create(**scope, defaults=values)
 
 
 def _online_state(
@@ -718,11 +763,7 @@ def _online_state(
     if not resume:
         rows = list(battles_qs.values_list(*columns))
     previous: dict[str, Any] = dict(state.ratings) if (resume and state is not None) else {}
-    names = dict(
-        Competitor.objects.filter(
-            id__in={int(c) for c in previous} | {r[0] for r in rows} | {r[1] for r in rows}
-        ).values_list("id", "name")
-    )
+    names = dict(Competitor.objects.values_list("id", "name"))
     battles, ids = _build(rows, [])
     battles = battles.with_models(sorted({names[int(c)] for c in previous} | set(battles.models)))
     by_name = {name: cid for cid, name in names.items()}
@@ -741,6 +782,7 @@ def _online_state(
             interval = {
                 "computed_at": now.isoformat(),
                 "battles_upto": upto,
+                "n_battles": battles.n_battles,
                 "bounds": {
                     str(by_name[n]): [float(lo), float(hi)]
                     for n, lo, hi in zip(battles.models, result.lower, result.upper)
@@ -753,11 +795,16 @@ def _online_state(
             str(by_name[n]): [float(m), float(s)]
             for n, m, s in zip(battles.models, result.extra["mu"], result.extra["sigma"])
         }
-        interval = {"computed_at": now.isoformat(), "battles_upto": upto}
+        interval = {
+            "computed_at": now.isoformat(),
+            "battles_upto": upto,
+            "n_battles": battles.n_battles,
+        }
     last = rows[-1] if rows else None
-    LeaderboardState.objects.update_or_create(
-        **scope,
-        defaults={
+    _state_save(
+        state,
+        scope,
+        {
             "params": spec.params,
             "excluded_competitors": selection["excluded_competitors"],
             "battles_upto": upto,
@@ -811,15 +858,91 @@ def _online_result(
         lower=lower,
         upper=upper,
         battles=data.battles.battles_per_model(),
-        component=components(data.battles),
+        component=_data_stats(data)["component"],
         n_battles=data.battles.n_battles,
         extra=extra,
     )
     freshness = {
         "interval_computed_at": interval.get("computed_at"),
         "interval_battles_upto": interval.get("battles_upto"),
+        "interval_n_battles": interval.get("n_battles"),
     }
     return board_result, freshness
+
+
+def _interval_reusable(
+    state: LeaderboardState | None, spec: MethodSpec, selection: dict[str, Any]
+) -> bool:
+    """Whether ``state`` holds an interval of this method's parameters over the same public
+    competitors (otherwise it cannot be shown with new ratings)."""
+    return (
+        state is not None
+        and state.params == spec.params
+        and state.excluded_competitors == selection["excluded_competitors"]
+        and "bounds" in state.interval
+    )
+
+
+def _interval_kept(
+    *,
+    method: str,
+    spec: MethodSpec,
+    data: BattleData,
+    selection: dict[str, Any],
+    state: LeaderboardState | None,
+    now: datetime,
+) -> tuple[RatingResult, dict[str, Any]]:
+    """A method whose interval is its slow part (``MethodSpec.point_params``): with ``state``
+    (a reusable interval, not due), the ratings computed afresh with ``point_params`` and the
+    stored interval, widened to contain them (a model new since has an unbounded one);
+    without, the full computation, whose interval is stored. Returns the result and its
+    freshness."""
+    assert spec.point_params is not None
+    if state is None:
+        result = spec.fn(data.battles, **spec.params)
+        assert result.lower is not None and result.upper is not None
+        by_name = dict(zip(data.battles.models, data.competitor_ids, strict=True))
+
+        def finite(x: float) -> float | None:
+            return float(x) if np.isfinite(x) else None
+
+        interval: dict[str, Any] = {
+            "computed_at": now.isoformat(),
+            "battles_upto": data.inputs["battles_upto"],
+            "n_battles": data.battles.n_battles,
+            "bounds": {
+                str(by_name[n]): [finite(lo), finite(hi)]
+                for n, lo, hi in zip(result.models, result.lower, result.upper, strict=True)
+            },
+        }
+        scope = {"method": method, "source": selection["source"], "category": selection["category"]}
+        _state_save(
+            LeaderboardState.objects.filter(**scope).first(),
+            scope,
+            {
+                "params": spec.params,
+                "excluded_competitors": selection["excluded_competitors"],
+                "battles_upto": data.inputs["battles_upto"],
+                "ratings": {},
+                "interval": interval,
+                "updated_at": now,
+            },
+        )
+    else:
+        interval = state.interval
+        result = spec.fn(data.battles, **spec.params, **spec.point_params)
+        by_model = dict(zip(data.battles.models, data.competitor_ids, strict=True))
+        kept = [interval["bounds"].get(str(by_model[n]), [None, None]) for n in result.models]
+        lower = np.array([-np.inf if lo is None else lo for lo, _ in kept], dtype=np.float64)
+        upper = np.array([np.inf if hi is None else hi for _, hi in kept], dtype=np.float64)
+        # a rating that moved since the interval was computed is never shown outside it
+        lower, upper = np.minimum(lower, result.rating), np.maximum(upper, result.rating)
+        result = replace(result, lower=lower, upper=upper)
+    return result, {
+        "interval_computed_at": interval["computed_at"],
+        "interval_battles_upto": interval["battles_upto"],
+        "interval_n_battles": interval["n_battles"],
+    }
 
 
 def leaderboard_rebuild(
@@ -838,8 +961,10 @@ def leaderboard_rebuild(
     continues its stored state with the newer battles, leaves the imported pair counts out and
     its snapshot says how many. A slow method (``MethodSpec.slow``) whose last computation is
     younger than ``slow_seconds`` keeps its snapshot (Elo: its bootstrap interval, widened to
-    contain the current rating); every snapshot's ``board["freshness"]`` says when each part
-    was computed and from which battles.
+    contain the current rating), and so does the interval of a method with
+    ``MethodSpec.point_params`` (Bradley-Terry's profile bounds; its ratings are new); every
+    snapshot's ``board["freshness"]`` says when each part was computed and from which
+    battles (``interval_battles_upto``, ``interval_n_battles``).
     """
     registry = _method_registry()
     wanted = list(registry) if methods is None else [m for m in methods if m in registry]
@@ -876,21 +1001,28 @@ def leaderboard_rebuild(
         board = {"interval": spec.interval, "listing": rule}
         latest = (
             LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
+            .defer("ratings")  # loaded only if this version is served again
             .order_by("-version")
             .first()
         )
         inputs = data.inputs
         slow_due = True
-        if spec.slow and not force and slow_seconds > 0:
-            if spec.ordered:
+        # the interval is kept per scope (LeaderboardState) by online methods and by those
+        # whose interval alone is slow
+        kept = spec.ordered or spec.point_params is not None
+        state = None
+        if (spec.slow or spec.point_params is not None) and not force and slow_seconds > 0:
+            if kept:
                 state = LeaderboardState.objects.filter(
                     method=method, source=source, category=category
                 ).first()
+                if spec.point_params is not None and not _interval_reusable(state, spec, selection):
+                    state = None
                 stamp = state.interval.get("computed_at") if state is not None else None
             else:
                 stamp = latest.created_at.isoformat() if latest is not None else None
             slow_due = _age_seconds(stamp, now) >= slow_seconds
-            if spec.ordered and not slow_due and state is not None:
+            if kept and not slow_due and state is not None:
                 upto = state.interval.get("battles_upto")
                 if upto != inputs["battles_upto"]:
                     inputs = {**inputs, "interval_battles_upto": upto}
@@ -922,10 +1054,22 @@ def leaderboard_rebuild(
                 now=now,
             )
             freshness.update(parts)
+        elif spec.point_params is not None:
+            result, parts = _interval_kept(
+                method=method,
+                spec=spec,
+                data=data,
+                selection=selection,
+                state=None if slow_due else state,
+                now=now,
+            )
+            freshness.update(parts)
         else:
             result = spec.fn(data.battles, **spec.params)
             freshness.update(
-                interval_computed_at=now.isoformat(), interval_battles_upto=inputs["battles_upto"]
+                interval_computed_at=now.isoformat(),
+                interval_battles_upto=inputs["battles_upto"],
+                interval_n_battles=data.battles.n_battles,
             )
         elapsed = int((time.perf_counter() - started) * 1000)
         snapshots.append(

@@ -210,3 +210,59 @@ def test_writer_is_checked(competitors):
     with pytest.raises(ApplicationError) as info:
         battles_import(source=io.BytesIO(_jsonl(_records(3))), writer="fast")
     assert "writer" in info.value.field_errors
+
+
+def _pending_fk_checks() -> bool:
+    """Whether foreign-key checks of this transaction's rows are still queued (deferred):
+    PostgreSQL refuses ``CREATE INDEX`` on a table with pending trigger events."""
+    with connection.cursor() as cursor:
+        cursor.execute("SAVEPOINT probe")
+        try:
+            cursor.execute("CREATE INDEX probe_idx ON arena_battle (id)")
+        except Exception as exc:  # ObjectInUse: pending trigger events
+            cursor.execute("ROLLBACK TO SAVEPOINT probe")
+            assert "pending trigger events" in str(exc)
+            return True
+        cursor.execute("ROLLBACK TO SAVEPOINT probe")
+        return False
+
+
+@needs_postgres
+def test_copy_checks_its_foreign_keys_once_per_block_not_per_row(competitors, monkeypatch):
+    # The per-row checks (three queries per record, run at commit) are replaced by one check
+    # of the block's competitors: none is left queued, and a competitor id that does not
+    # exist is still refused (with nothing stored), as the foreign key would refuse it.
+    data = _jsonl(_records(3000))
+    report = battles_import(source=io.BytesIO(data), writer="copy")
+    assert m.Battle.objects.filter(batch_id=report.batch_id).count() == 3000
+    assert not _pending_fk_checks()
+    real_update = battles_io._Names.update
+
+    def vanished(self, models):  # one name resolves to an id nobody has
+        real_update(self, models)
+        self.ids = self.ids.copy()
+        self.ids[0] = max(competitors.values()) + 1000
+
+    monkeypatch.setattr(battles_io._Names, "update", vanished)
+    before = m.Battle.objects.count()
+    with pytest.raises(ApplicationError) as err:
+        battles_import(source=io.BytesIO(data), writer="copy")
+    assert err.value.code == "unknown_models"
+    assert m.Battle.objects.count() == before
+
+
+@needs_postgres
+def test_copy_without_the_privilege_keeps_the_per_row_checks(competitors):
+    # A role that may not set session_replication_role imports all the same (PostgreSQL then
+    # checks every row, queued until commit). Roles are transactional: the test's rollback
+    # drops this one.
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE ROLE ludus_import_test_role NOLOGIN")
+        cursor.execute("GRANT ALL ON ALL TABLES IN SCHEMA public TO ludus_import_test_role")
+        cursor.execute("GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO ludus_import_test_role")
+        cursor.execute("SET LOCAL ROLE ludus_import_test_role")
+    report = battles_import(source=io.BytesIO(_jsonl(_records(3000))), writer="copy")
+    assert m.Battle.objects.filter(batch_id=report.batch_id).count() == 3000
+    with connection.cursor() as cursor:
+        cursor.execute("RESET ROLE")
+    assert _pending_fk_checks()

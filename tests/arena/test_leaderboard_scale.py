@@ -16,6 +16,7 @@ import pytest
 from arena import models as m
 from arena.services import leaderboard as lb
 from arena.services.battles_io import battles_import
+from ranking.bradley_terry import bradley_terry
 from ranking.elo import elo
 from ranking.openskill import openskill_rate
 from tests.arena.test_api_common import API
@@ -103,7 +104,7 @@ def _state_resumed(monkeypatch) -> list[int]:
     build = lb._build
 
     def spy(rows, count_rows):
-        if not count_rows:
+        if len(count_rows) == 0:
             sizes.append(len(rows))
         return build(rows, count_rows)
 
@@ -243,3 +244,75 @@ def test_a_vote_rebuilds_only_its_scopes_and_slow_parts_keep_their_cadence(
     ).latest("version")
     assert "interval_battles_upto" not in latest.inputs
     assert latest.board["freshness"]["interval_battles_upto"] == latest.inputs["battles_upto"]
+
+
+def _bt_latest(source: str, category: str) -> m.LeaderboardSnapshot:
+    return m.LeaderboardSnapshot.objects.filter(
+        method="bt", source=source, category=category
+    ).latest("version")
+
+
+def test_a_votes_bt_board_has_fresh_ratings_and_says_its_interval_is_older(
+    db, private_cache, settings
+):
+    # The profile bounds are the slow part of Bradley-Terry: a vote's rebuild computes the
+    # ratings (identical to the full fit's, an undefeated model's 50 % end included) and keeps
+    # the last interval, saying from which battles it was computed, widened to contain them.
+    settings.LUDUS_LEADERBOARD_SLOW_SECONDS = 3600
+    rng = np.random.default_rng(11)
+    comps = [CompetitorFactory(name=f"slow-bt-{k}") for k in range(6)]
+    m.Battle.objects.bulk_create(_random_battles(rng, comps[:5], 120, categories=("code",)))
+    unbeaten = comps[5]  # won every battle it played: no finite maximum-likelihood rating
+    m.Battle.objects.bulk_create(
+        [
+            m.Battle(
+                model_a=unbeaten, model_b=c, outcome="model_a", source="human", category="code"
+            )
+            for c in comps[:3]
+        ]
+    )
+    lb.leaderboard_rebuild_all()
+    first = _bt_latest("human", "code")
+    assert first.board["freshness"]["interval_battles_upto"] == first.inputs["battles_upto"]
+    original = {r["model"]: (r["lower"], r["upper"]) for r in first.ratings}
+    assert original[unbeaten.name][1] is None  # open above
+
+    for k, (a, b) in enumerate([(0, 1), (2, 3)]):
+        m.Battle.objects.create(
+            model_a=comps[a], model_b=comps[b], outcome="model_b", source="human", category="code"
+        )
+        lb.leaderboard_rebuild_all(scopes="touched")
+        snap = _bt_latest("human", "code")
+        assert snap.version == first.version + k + 1
+        full = lb.battle_data_load(source="human", category="code").battles
+        want = bradley_terry(full, ci="profile")  # the full fit on every battle, row by row
+        assert {r["model"]: r["rating"] for r in snap.ratings} == dict(
+            zip(full.models, want.rating.tolist())
+        )
+        assert snap.n_battles == 124 + k
+        fresh = snap.board["freshness"]
+        assert fresh["interval_battles_upto"] == first.inputs["battles_upto"]
+        assert snap.inputs["interval_battles_upto"] == first.inputs["battles_upto"]
+        assert fresh["interval_n_battles"] == first.n_battles == 123
+        assert fresh["interval_computed_at"] == first.board["freshness"]["interval_computed_at"]
+        assert fresh["rating_computed_at"] > fresh["interval_computed_at"]
+        for r in snap.ratings:
+            # the first computation's bounds (not the last vote's widened ones), widened
+            lo, hi = original[r["model"]]
+            assert r["lower"] == (None if lo is None else min(lo, r["rating"]))
+            assert r["upper"] == (None if hi is None else max(hi, r["rating"]))
+            assert _inside(r)
+
+    # the scheduled rebuild, once the interval is due, computes it afresh
+    settings.LUDUS_LEADERBOARD_SLOW_SECONDS = 0
+    lb.leaderboard_rebuild_all()
+    snap = _bt_latest("human", "code")
+    full = lb.battle_data_load(source="human", category="code").battles
+    want = bradley_terry(full, ci="profile")
+    got = {r["model"]: r for r in snap.ratings}
+    for i, name in enumerate(full.models):
+        upper = None if np.isinf(want.upper[i]) else want.upper[i]
+        assert (got[name]["lower"], got[name]["upper"]) == (want.lower[i], upper)
+    assert snap.board["freshness"]["interval_battles_upto"] == snap.inputs["battles_upto"]
+    assert snap.board["freshness"]["interval_n_battles"] == 125
+    assert "interval_battles_upto" not in snap.inputs

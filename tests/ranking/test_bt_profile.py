@@ -317,3 +317,32 @@ def test_exact_search_agrees_with_the_chord_iteration(monkeypatch):
     exact = _fit(battles, ci="profile")
     assert_allclose(exact.lower, chord.lower, atol=1e-7)
     assert_allclose(exact.upper, chord.upper, atol=1e-7)
+
+
+# ------------------------------------------------------------------ ratings without the bounds
+
+
+def test_ratings_without_the_bounds_keep_the_50_percent_end_of_an_unbounded_model():
+    # bounds=False (a vote's leaderboard rebuild) skips the interval search, not the ratings:
+    # the one-win model 'a' is still rated at the finite end of its 50 % interval, checked
+    # against a direct scipy profile; ci="none" rates it under a tiny ridge, far above
+    battles = _battles(SEPARATED)
+    a, b, c, d = (battles.models.index(x) for x in "abcd")
+    mid = _reference_bound(
+        battles, a, [b, c, d], {}, _separated_sup(battles), 5.0, -1, chi2.ppf(0.5, 1) / 2
+    )
+    point = _fit(battles, ci="profile", bounds=False, **NATURAL)
+    assert point.lower is None and point.upper is None
+    assert point.rating[a] == pytest.approx(mid, abs=1e-6)
+    assert _fit(battles, ci="none", **NATURAL).rating[a] > mid + 1.0
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows_strategy, st.sampled_from(["none", "pair_frequency"]), st.booleans())
+def test_ratings_without_the_bounds_equal_those_with_them(rows, reweight, anchored):
+    battles = _raw(rows)
+    kw = {"ci": "profile", "reweight": reweight, "anchor": ("m0", 0.0) if anchored else None}
+    full = _fit(battles, **kw)
+    point = _fit(battles, **kw, bounds=False)
+    assert point.lower is None and point.upper is None
+    assert np.array_equal(point.rating, full.rating)  # the same numbers, to the last digit
