@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 
+from arena.exceptions import ApplicationError
 from arena.services.votes import ip_hash_make, voter_hash_make
 
 COOKIE_NAME = "ludus_voter"
@@ -50,6 +51,22 @@ def voter_identity(request: Any, *, create: bool) -> tuple[str | None, str | Non
         return None, None
     anon_id = secrets.token_urlsafe(18)
     return voter_hash_make(anon_id=anon_id), anon_id
+
+
+def voter_hash_required(request: Any, *, next_path: str) -> str:
+    """The voter's hash for a vote; 403 ``not_served`` when the request carries no identity.
+
+    ``next_path`` is the endpoint that serves this kind of battle (and sets the cookie).
+    """
+    voter_hash, _ = voter_identity(request, create=False)
+    if voter_hash is None:
+        raise ApplicationError(
+            f"No voter identity: fetch a battle from {next_path} first "
+            "(it sets the ludus_voter cookie).",
+            code="not_served",
+            status=403,
+        )
+    return voter_hash
 
 
 def set_voter_cookie(response: Any, anon_id: str, *, secure: bool) -> None:

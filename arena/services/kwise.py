@@ -14,7 +14,6 @@ models. Ratings come from :mod:`ranking.kwise` on the K-wise boards
 
 from __future__ import annotations
 
-import hmac
 import secrets
 import string
 from dataclasses import dataclass
@@ -29,7 +28,12 @@ from arena.exceptions import ApplicationError
 from arena.models import Generation, KwiseBattle, KwiseEntry, KwiseServe, Match, Prompt, Source
 from arena.selectors.prompts import match_prompt_shown
 from arena.services import leaderboard
-from arena.services.votes import battle_token_make, battle_token_max_age, battle_token_read
+from arena.services.votes import (
+    battle_token_make,
+    battle_token_max_age,
+    battle_token_read,
+    serve_refusal,
+)
 from clients import SIM_MARKER
 
 KWISE_TOKEN_SALT = "ludus.kwise-token"
@@ -231,25 +235,9 @@ def _kwise_vote_write(
             )
             .first()
         )
-        if row is None:
-            problem = ApplicationError(
-                "This battle token is not valid.",
-                field_errors={"token": ["Unknown battle."]},
-                code="invalid_token",
-            )
-        elif not hmac.compare_digest(row[0], voter_hash):
-            problem = ApplicationError(
-                "This battle was not served to you; fetch your own from battles/kwise/next/.",
-                code="not_served",
-                status=403,
-            )
-        elif row[1] is not None:
-            problem = ApplicationError(
-                "You have already voted on this battle; the token is used.",
-                code="already_voted",
-                status=409,
-            )
-        else:
+        problem = serve_refusal(row=row, voter_hash=voter_hash, next_path="battles/kwise/next/")
+        if problem is None:
+            assert row is not None
             _, _, gen_ids, prompt_id, prompt_cat, set_cat = row
             k = len(gen_ids)
             errors = _ranking_errors(ranking, k)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
@@ -316,6 +317,37 @@ def write_vote_orm(
     return vote, battle
 
 
+def serve_refusal(
+    *, row: Sequence[Any] | None, voter_hash: str, next_path: str
+) -> ApplicationError | None:
+    """Why a served battle cannot take this vote, or ``None`` when it can.
+
+    ``row`` is the serve read under its lock (``None`` when the token names no serve), starting
+    with the voter hash it was served to and its ``voted_at``; ``next_path`` is where a voter
+    fetches a battle of this kind. One rule for pairwise and K-wise votes: 400 for an unknown
+    battle, 403 when served to another voter, 409 when already voted.
+    """
+    if row is None:
+        return ApplicationError(
+            "This battle token is not valid.",
+            field_errors={"token": ["Unknown battle."]},
+            code="invalid_token",
+        )
+    if not hmac.compare_digest(row[0], voter_hash):
+        return ApplicationError(
+            f"This battle was not served to you; fetch your own battle from {next_path}.",
+            code="not_served",
+            status=403,
+        )
+    if row[1] is not None:
+        return ApplicationError(
+            "You have already voted on this battle; the token is used.",
+            code="already_voted",
+            status=409,
+        )
+    return None
+
+
 def vote_record(*, token: str, choice: str, voter_hash: str, ip_hash: str = "") -> RecordedVote:
     """Record one voter's verdict on a battle served to them.
 
@@ -354,25 +386,9 @@ def vote_record(*, token: str, choice: str, voter_hash: str, ip_hash: str = "") 
         # they never poison the caller's transaction.
         with transaction.atomic(savepoint=False):
             row = serve_for_vote(serve_id=serve_id, nonce=nonce)
-            if row is None:
-                problem = ApplicationError(
-                    "This battle token is not valid.",
-                    field_errors={"token": ["Unknown battle."]},
-                    code="invalid_token",
-                )
-            elif not hmac.compare_digest(row[0], voter_hash):
-                problem = ApplicationError(
-                    "This battle was not served to you; fetch your own battle from battles/next/.",
-                    code="not_served",
-                    status=403,
-                )
-            elif row[1] is not None:
-                problem = ApplicationError(
-                    "You have already voted on this battle; the token is used.",
-                    code="already_voted",
-                    status=409,
-                )
-            else:
+            problem = serve_refusal(row=row, voter_hash=voter_hash, next_path="battles/next/")
+            if problem is None:
+                assert row is not None
                 _, _, swapped, match_id, a_id, b_id, a_name, b_name, prompt_cat, set_cat, meta = row
                 outcome = _outcome_for(choice, swapped=swapped)
                 vote, battle = write_vote(

@@ -26,8 +26,12 @@ from arena.api.serializers import (
     ServedKwiseSerializer,
 )
 from arena.api.throttles import BattleThrottle, VoteThrottle
-from arena.api.voters import request_ip_hash, set_voter_cookie, voter_identity
-from arena.exceptions import ApplicationError
+from arena.api.voters import (
+    request_ip_hash,
+    set_voter_cookie,
+    voter_hash_required,
+    voter_identity,
+)
 from arena.services.kwise import kwise_battle_next, kwise_labels, kwise_vote_record
 
 
@@ -98,14 +102,7 @@ class KwiseVoteView(APIView):
         summary="Rank the answers of a served K-wise battle; the response reveals the models",
     )
     def post(self, request: Request) -> Response:
-        voter_hash, _ = voter_identity(request, create=False)
-        if voter_hash is None:
-            raise ApplicationError(
-                "No voter identity: fetch a battle from battles/kwise/next/ first "
-                "(it sets the ludus_voter cookie).",
-                code="not_served",
-                status=403,
-            )
+        voter_hash = voter_hash_required(request, next_path="battles/kwise/next/")
 
         def handler() -> Response:
             vote_input = KwiseVoteInputSerializer(data=request.data)

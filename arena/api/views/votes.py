@@ -33,8 +33,12 @@ from arena.api.serializers import (
     VoteResultSerializer,
 )
 from arena.api.throttles import BattleThrottle, VoteThrottle
-from arena.api.voters import request_ip_hash, set_voter_cookie, voter_identity
-from arena.exceptions import ApplicationError
+from arena.api.voters import (
+    request_ip_hash,
+    set_voter_cookie,
+    voter_hash_required,
+    voter_identity,
+)
 from arena.services.votes import battle_next, vote_record
 
 
@@ -103,14 +107,7 @@ class VoteView(APIView):
         summary="Vote on a served battle; the response reveals both models",
     )
     def post(self, request: Request) -> Response:
-        voter_hash, _ = voter_identity(request, create=False)
-        if voter_hash is None:
-            raise ApplicationError(
-                "No voter identity: fetch a battle from battles/next/ first "
-                "(it sets the ludus_voter cookie).",
-                code="not_served",
-                status=403,
-            )
+        voter_hash = voter_hash_required(request, next_path="battles/next/")
 
         def handler() -> Response:
             vote_input = VoteInputSerializer(data=request.data)
