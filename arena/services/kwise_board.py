@@ -132,19 +132,16 @@ def kwise_board_rebuild(
     }
     presentation = {"interval": interval, "listing": rule}
     data_version = leaderboard._data_version(inputs, presentation, withdrawn)
-    latest = (
-        LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
-        .order_by("-version")
-        .first()
+    unchanged = leaderboard.snapshot_unchanged(
+        method=method,
+        source=source,
+        category=category,
+        data_version=data_version,
+        params=params,
+        force=force,
     )
-    if (
-        latest is not None
-        and not force
-        and latest.data_version == data_version
-        and latest.params == params
-    ):
-        leaderboard.snapshot_cache(latest)
-        return latest
+    if unchanged is not None:
+        return unchanged
     votes, ids, _ = kwise_votes_load(scope.filter(id__lte=upto))
     started = time.perf_counter()
     if method == "kwise_bt":

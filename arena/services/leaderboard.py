@@ -621,6 +621,33 @@ def snapshot_to_dict(snapshot: LeaderboardSnapshot) -> dict[str, Any]:
     )
 
 
+def snapshot_unchanged(
+    *,
+    method: str,
+    source: str,
+    category: str,
+    data_version: str,
+    params: dict[str, Any],
+    force: bool = False,
+) -> LeaderboardSnapshot | None:
+    """The scope's latest snapshot, cached again, when its data and parameters are these.
+
+    ``None`` (compute a new one) when there is none, it differs, or ``force``.
+    """
+    if force:
+        return None
+    latest = (
+        LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
+        .defer("ratings")  # loaded only if this version is served again
+        .order_by("-version")
+        .first()
+    )
+    if latest is None or latest.data_version != data_version or latest.params != params:
+        return None
+    snapshot_cache(latest)
+    return latest
+
+
 def snapshot_publish(
     *,
     method: str,

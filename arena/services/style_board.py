@@ -112,19 +112,16 @@ def style_board_rebuild(
     }
     presentation = {"interval": INTERVAL, "listing": rule}
     data_version = leaderboard._data_version(inputs, presentation, withdrawn)
-    latest = (
-        LeaderboardSnapshot.objects.filter(method=METHOD, source=source, category=category)
-        .order_by("-version")
-        .first()
+    unchanged = leaderboard.snapshot_unchanged(
+        method=METHOD,
+        source=source,
+        category=category,
+        data_version=data_version,
+        params=PARAMS,
+        force=force,
     )
-    if (
-        latest is not None
-        and not force
-        and latest.data_version == data_version
-        and latest.params == PARAMS
-    ):
-        leaderboard.snapshot_cache(latest)
-        return latest
+    if unchanged is not None:
+        return unchanged
     battles, ids = leaderboard._build([r[:4] for r in rows], [])
     data = leaderboard.BattleData(
         battles=battles, competitor_ids=ids, n_records=len(rows), inputs=inputs
