@@ -12,15 +12,6 @@
   var categoryEl = document.getElementById("vote-category");
   var current = null, busy = false, voted = false;
 
-  function cookie(name) {
-    var m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
-    return m ? decodeURIComponent(m[1]) : "";
-  }
-  function uuid() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    var b = new Uint8Array(16); crypto.getRandomValues(b);
-    return Array.prototype.map.call(b, function (x) { return ("0" + x.toString(16)).slice(-2); }).join("");
-  }
   function say(text, isError) {
     statusEl.textContent = text;
     statusEl.className = isError ? "error" : "muted";
@@ -37,8 +28,7 @@
     nextBtn.hidden = true;
     say("Loading a battle…");
     var url = nextUrl + (categoryEl && categoryEl.value ? "?category=" + encodeURIComponent(categoryEl.value) : "");
-    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" }, cache: "no-store" })
-      .then(function (resp) { return resp.json().catch(function () { return null; }).then(function (body) { return { resp: resp, body: body }; }); })
+    LudusVote.getBattle(url)
       .then(function (r) {
         busy = false;
         if (!r.resp.ok) {
@@ -76,18 +66,7 @@
     busy = true;
     setButtons(false);
     say("Recording your vote…");
-    var key = uuid();
-    var payload = JSON.stringify({ token: current.token, outcome: choice });
-    function send(attempt) {
-      return fetch(voteUrl, {
-        method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "Accept": "application/json",
-                   "X-CSRFToken": cookie("csrftoken"), "Idempotency-Key": key },
-        body: payload
-      }).catch(function (err) { if (attempt < 2) return send(attempt + 1); throw err; });  // same key: never counted twice
-    }
-    send(0)
-      .then(function (resp) { return resp.json().catch(function () { return null; }).then(function (body) { return { resp: resp, body: body }; }); })
+    LudusVote.postVote(voteUrl, { token: current.token, outcome: choice })
       .then(function (r) {
         busy = false;
         if (!r.resp.ok) {

@@ -18,15 +18,6 @@
   var categoryEl = document.getElementById("vote-category");
   var current = null, busy = false, voted = false, order = [];
 
-  function cookie(name) {
-    var m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
-    return m ? decodeURIComponent(m[1]) : "";
-  }
-  function uuid() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    var b = new Uint8Array(16); crypto.getRandomValues(b);
-    return Array.prototype.map.call(b, function (x) { return ("0" + x.toString(16)).slice(-2); }).join("");
-  }
   function say(text, isError) { statusEl.textContent = text; statusEl.className = isError ? "error" : "muted"; }
   function errorMessage(body, fallback) {
     if (!body || !body.error) return fallback;
@@ -98,8 +89,7 @@
     nextBtn.hidden = true;
     say("Loading a battle…");
     var url = nextUrl + "?k=" + k + (categoryEl && categoryEl.value ? "&category=" + encodeURIComponent(categoryEl.value) : "");
-    fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" }, cache: "no-store" })
-      .then(function (resp) { return resp.json().catch(function () { return null; }).then(function (body) { return { resp: resp, body: body }; }); })
+    LudusVote.getBattle(url)
       .then(function (r) {
         busy = false;
         if (!r.resp.ok) {
@@ -124,18 +114,7 @@
     if (!current || busy || voted || order.length !== labels().length) return;
     busy = true; render();
     say("Recording your ranking…");
-    var key = uuid();
-    var payload = JSON.stringify({ token: current.token, ranking: order });
-    function send(attempt) {
-      return fetch(voteUrl, {
-        method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "Accept": "application/json",
-                   "X-CSRFToken": cookie("csrftoken"), "Idempotency-Key": key },
-        body: payload
-      }).catch(function (err) { if (attempt < 2) return send(attempt + 1); throw err; });  // same key: never counted twice
-    }
-    send(0)
-      .then(function (resp) { return resp.json().catch(function () { return null; }).then(function (body) { return { resp: resp, body: body }; }); })
+    LudusVote.postVote(voteUrl, { token: current.token, ranking: order })
       .then(function (r) {
         busy = false;
         if (!r.resp.ok) {
