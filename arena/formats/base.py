@@ -110,6 +110,11 @@ class TournamentFormat(abc.ABC):
         """Competitor id that advanced from a finished match, for knockout formats."""
         return None
 
+    def round_standings(self, tournament: Tournament) -> list[dict[str, Any]]:
+        """Standings after each complete round (``[{"round", "standings"}]``), for formats
+        whose standings depend on the order of play; none by default."""
+        return []
+
     def byes_score(self) -> bool:
         """Whether a bye's points count in the standings."""
         return True

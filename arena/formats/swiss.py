@@ -121,6 +121,27 @@ class Swiss(TournamentFormat):
     def standings(self, tournament: Tournament, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return tiebreak_standings(self.state(tournament), rows, self.tiebreaks)
 
+    def round_standings(self, tournament: Tournament) -> list[dict[str, Any]]:
+        """Points and FIDE tie-breaks after each complete round, as :meth:`standings` orders
+        them (the final table is the last one)."""
+        total = self.total_rounds(tournament)
+        numbers = tournament.rounds.filter(status=Round.Status.COMPLETE).order_by("number")
+        return [
+            {
+                "round": number,
+                "standings": [
+                    row.to_json()
+                    for row in standings(
+                        swiss_state_for(
+                            tournament, bye_points=1.0, total_rounds=total, upto=number
+                        ),
+                        tiebreaks=self.tiebreaks,
+                    )
+                ],
+            }
+            for number in numbers.values_list("number", flat=True)
+        ]
+
     def remaining(self, tournament: Tournament, entries: list[Entry]) -> Remaining:
         """Swiss rounds paired by score (the model's approximation of the Dutch system:
         neighbours in score order, rematches allowed) with a one-point bye."""

@@ -218,16 +218,23 @@ def _cached(kind: str, tournament: Tournament, state: Any, compute: Any) -> Any:
 
 
 def _standings(tournament: Tournament, state: Any) -> dict[str, Any]:
+    by_round = _cached(
+        "round_standings",
+        tournament,
+        state,
+        lambda: format_get(tournament.format).round_standings(tournament),
+    )
     if tournament.status == Tournament.Status.COMPLETED and tournament.results.get("standings"):
         return {
             "final": True,
             "standings": tournament.results["standings"],
             "tiebreaks": tournament.results.get("tiebreaks", []),
+            "by_round": by_round,
         }
     live = _cached(
         "standings", tournament, state, lambda: tournament_compute_standings(tournament=tournament)
     )
-    return {"final": False, **live}
+    return {"final": False, **live, "by_round": by_round}
 
 
 def _prediction(tournament: Tournament, state: Any) -> dict[str, Any]:
@@ -250,7 +257,8 @@ def _prediction(tournament: Tournament, state: Any) -> dict[str, Any]:
 
 def tournament_standings(*, tournament: Tournament) -> dict[str, Any]:
     """Final standings once finished (stored), live standings while running (cached under
-    the tournament's state)."""
+    the tournament's state); ``by_round``: the standings after each complete round, for the
+    formats that have them (Swiss), else empty."""
     return _standings(tournament, _state(tournament))
 
 

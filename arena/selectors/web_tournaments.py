@@ -156,6 +156,8 @@ def tournament_page_data(*, tournament: m.Tournament) -> dict[str, Any]:
         log.exception("tournament outlook failed", extra={"tournament": tournament.id})
         outlook = None
     data["standings"] = _standings(outlook["standings"]) if outlook else None
+    if data.get("rounds") and outlook:
+        _round_standings(data, outlook["standings"])
     if data.get("crosstable") and data["standings"]:
         by_name = {r["name"]: r for r in data["standings"]["rows"]}
         for row in data["crosstable"]["rows"]:
@@ -412,6 +414,23 @@ def _standings(standings: dict[str, Any]) -> dict[str, Any] | None:
         for r in standings["standings"]
     ]
     return {"final": standings["final"], "tiebreaks": names, "rows": rows} if rows else None
+
+
+def _round_standings(data: dict[str, Any], standings: dict[str, Any]) -> None:
+    """Put the API's standings after each complete round (``by_round``) on the page's rounds."""
+    names = [str(t) for t in standings["tiebreaks"]]
+    after = {r["round"]: r["standings"] for r in standings.get("by_round", [])}
+    data["round_tiebreaks"] = names
+    for rd in data["rounds"]:
+        rd["standings"] = [
+            {
+                "rank": row["rank"],
+                "name": row["name"],
+                "points": row["points"],
+                "tiebreaks": [row["tiebreaks"].get(k) for k in names],
+            }
+            for row in after.get(rd["number"], [])
+        ]
 
 
 def _sensitivity_computed(

@@ -183,7 +183,8 @@ def test_pairwise_win_rates_counts_ties_half(board):
 
 def test_model_page_head_to_head_and_history(client, board, django_assert_max_num_queries):
     _publish(board, version_tag="v2")
-    with django_assert_max_num_queries(6):
+    # competitor, history, head to head (2), recent battles, usage, the admin price
+    with django_assert_max_num_queries(7):
         r = client.get(f"/models/{board[0].id}/")
     assert r.status_code == 200
     h2h = {row["name"]: row for row in r.context["head_to_head"]}
