@@ -80,6 +80,9 @@ class JudgeSpec:
     #: the pinned version of the judge (a model snapshot such as ``2024-08-06``); with the
     #: model name it fixes what the judge is, and the drift gate checks it has not moved
     version: str = ""
+    #: the company whose model the judge is (compared with competitors' providers for
+    #: self-preference); empty when not named
+    provider: str = ""
     #: prices per million input (prompt) and output (completion) tokens; 0 for the simulated judge
     price_input_per_million: float = 0.0
     price_output_per_million: float = 0.0
@@ -177,6 +180,13 @@ def _judge_from(raw: Any, where: str, errors: dict[str, list[str]]) -> JudgeSpec
             "must be a string of at most 100 characters"
         )
         return None
+    provider = values.get("provider", "")
+    if not isinstance(provider, str) or len(provider) > 100:
+        errors.setdefault(f"{where}.provider", []).append(
+            f"must be a string of at most 100 characters; got {provider!r}"[:200]
+        )
+        return None
+    values["provider"] = provider.strip()
     if "weight" in values and values["weight"] <= 0:
         errors.setdefault(f"{where}.weight", []).append("must be positive")
         return None

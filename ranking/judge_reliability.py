@@ -9,8 +9,8 @@ one match, or several samples) get a percentile cluster bootstrap that resamples
 that bootstrap collapses to a point, and Wilson over matches is used instead. Which one was
 used is reported with every share (``method``).
 
-Self-preference (a judge favouring its own provider's models) is not computed: a judge is
-stored as a bare name, with no provider to compare with the competitors'.
+Self-preference (a judge favouring its own provider's models) is computed for a judge whose
+spec names its ``provider``: see :func:`self_preference` and :data:`SELF_PREFERENCE_RULE`.
 
 References
 ----------
@@ -51,6 +51,30 @@ HUMAN_RULE = (
 )
 
 
+#: Fewer matches with exactly one own-provider side than this: "not enough data".
+SELF_PREFERENCE_MIN_MATCHES = 10
+SELF_SHOWN = "shown"
+SELF_NOT_ENOUGH = "not enough data"
+SELF_NOT_SHOWN = "not shown"
+
+SELF_PREFERENCE_RULE = (
+    "For a judge whose spec names a provider: the matches it judged where exactly one side's "
+    "competitor has that provider (compared case-insensitively, surrounding spaces ignored). "
+    "The judge's outcome on a match is the most frequent of its mapped primary outcomes (a tie "
+    "for the top counts as tie). own_side_wins is the share of its decisive outcomes (not tie) "
+    "won by the own-provider side, with a Wilson interval (one item per match). The baseline on "
+    "the same matches is the share of decisive outcomes of the other judges (one per judge and "
+    "match, the same rule) and of the human votes there that went to the same side (several "
+    "items per match: cluster bootstrap over matches, as for the other shares). The difference "
+    "is own_side_wins minus baseline, with a MOVER (Newcombe) interval built from the two "
+    "intervals; it treats the two shares as independent, which is conservative here because "
+    "both are taken on the same matches and a stronger own-provider model raises both. A "
+    f"positive difference whose interval excludes 0 is self-preference. With fewer than "
+    f"{SELF_PREFERENCE_MIN_MATCHES} such matches the judge gets 'not enough data'; a judge "
+    "without a provider gets 'not shown'."
+)
+
+
 @dataclass(frozen=True)
 class Share:
     """``successes`` out of ``n`` items with a ``confidence`` interval ``[lower, upper]``."""
@@ -87,6 +111,30 @@ class JudgeReliability:
     decisiveness: Share | None
     human_agreement: Share | None
     human_matches_left_out: int
+
+
+@dataclass(frozen=True)
+class Difference:
+    """``value`` = own share minus baseline share, with a ``confidence`` interval."""
+
+    value: float
+    lower: float
+    upper: float
+    method: str
+
+
+@dataclass(frozen=True)
+class SelfPreference:
+    """One judge's self-preference (``status`` is shown, not enough data or not shown)."""
+
+    judge: str
+    provider: str
+    status: str
+    reason: str
+    matches: int
+    own_side_wins: Share | None
+    baseline: Share | None
+    difference: Difference | None
 
 
 def wilson_interval(
@@ -245,13 +293,152 @@ def judge_reliability(
     return out
 
 
+def _norm_provider(name: str | None) -> str:
+    return (name or "").strip().casefold()
+
+
+def mover_difference(a: Share, b: Share) -> Difference:
+    """Return ``a - b`` with the MOVER interval (Newcombe's method 10 for Wilson intervals).
+
+    ``lower = d - sqrt((a - a_lo)^2 + (b_hi - b)^2)`` and
+    ``upper = d + sqrt((a_hi - a)^2 + (b - b_lo)^2)`` [3]_.
+
+    References
+    ----------
+    .. [3] R. G. Newcombe, "Interval estimation for the difference between independent
+       proportions: comparison of eleven methods", Statistics in Medicine 17 (1998) 873-890.
+    """
+    d = a.value - b.value
+    lower = d - math.sqrt((a.value - a.lower) ** 2 + (b.upper - b.value) ** 2)
+    upper = d + math.sqrt((a.upper - a.value) ** 2 + (b.value - b.lower) ** 2)
+    return Difference(value=d, lower=max(-1.0, lower), upper=min(1.0, upper), method="mover")
+
+
+def self_preference(
+    rows: Iterable[JudgmentRow],
+    *,
+    judge_providers: Mapping[str, str | None],
+    match_providers: Mapping[int, tuple[str | None, str | None]],
+    human_votes: Mapping[int, Sequence[str]] | None = None,
+    min_matches: int = SELF_PREFERENCE_MIN_MATCHES,
+    confidence: float = CONFIDENCE,
+) -> list[SelfPreference]:
+    """Self-preference of every judge in ``rows``, sorted by judge name.
+
+    Parameters
+    ----------
+    rows
+        Parsed primary-stage verdicts (one per judge, match, order and sample), outcomes
+        mapped to the match's sides (``model_a``, ``model_b``, ``tie``...).
+    judge_providers
+        The provider each judge's spec names (missing or empty: not shown).
+    match_providers
+        The providers of a match's competitors ``(a, b)`` by match id.
+    human_votes
+        Human vote outcomes by match id; they count in the baseline.
+    min_matches
+        The fewest matches with exactly one own-provider side for a figure to be shown.
+
+    Notes
+    -----
+    See :data:`SELF_PREFERENCE_RULE`.
+    """
+    outcomes: dict[str, dict[int, str]] = defaultdict(dict)
+    per_cell: dict[tuple[str, int], Counter[str]] = defaultdict(Counter)
+    for row in rows:
+        per_cell[(row.judge, row.match)][_cls(row.outcome)] += 1
+    for (judge, match), counts in per_cell.items():
+        outcomes[judge][match] = _single_top(counts) or "tie"
+    humans = human_votes or {}
+    out = []
+    for judge in sorted(outcomes):
+        provider = (judge_providers.get(judge) or "").strip()
+        own = _norm_provider(provider)
+        if not own:
+            out.append(
+                SelfPreference(
+                    judge=judge,
+                    provider="",
+                    status=SELF_NOT_SHOWN,
+                    reason="The judge spec names no provider to compare with the "
+                    "competitors' providers.",
+                    matches=0,
+                    own_side_wins=None,
+                    baseline=None,
+                    difference=None,
+                )
+            )
+            continue
+        sides: dict[int, str] = {}
+        for match in outcomes[judge]:
+            a, b = (_norm_provider(p) for p in match_providers.get(match, (None, None)))
+            if (a == own) != (b == own):
+                sides[match] = "model_a" if a == own else "model_b"
+        own_wins, own_dec, base_wins, base_dec = [], [], [], []
+        for match, side in sides.items():
+            mine = outcomes[judge][match]
+            own_dec.append(int(mine != "tie"))
+            own_wins.append(int(mine == side))
+            others = [o[match] for name, o in outcomes.items() if name != judge and match in o]
+            others += [_cls(v) for v in humans.get(match, ())]
+            decisive = [o for o in others if o != "tie"]
+            base_dec.append(len(decisive))
+            base_wins.append(sum(o == side for o in decisive))
+        if len(sides) < min_matches:
+            out.append(
+                SelfPreference(
+                    judge=judge,
+                    provider=provider,
+                    status=SELF_NOT_ENOUGH,
+                    reason=f"{len(sides)} match(es) with exactly one {provider} side; at least "
+                    f"{min_matches} are needed.",
+                    matches=len(sides),
+                    own_side_wins=None,
+                    baseline=None,
+                    difference=None,
+                )
+            )
+            continue
+        mine_share = share(own_wins, own_dec, confidence=confidence)
+        base_share = share(base_wins, base_dec, confidence=confidence)
+        difference = (
+            mover_difference(mine_share, base_share)
+            if mine_share is not None and base_share is not None
+            else None
+        )
+        reason = ""
+        if mine_share is None:
+            reason = "The judge gave no decisive verdict on these matches."
+        elif base_share is None:
+            reason = "No other judge or human vote gave a decisive outcome on these matches."
+        out.append(
+            SelfPreference(
+                judge=judge,
+                provider=provider,
+                status=SELF_SHOWN,
+                reason=reason,
+                matches=len(sides),
+                own_side_wins=mine_share,
+                baseline=base_share,
+                difference=difference,
+            )
+        )
+    return out
+
+
 __all__ = [
     "HUMAN_RULE",
+    "SELF_PREFERENCE_MIN_MATCHES",
+    "SELF_PREFERENCE_RULE",
+    "Difference",
+    "SelfPreference",
     "JudgeReliability",
     "JudgmentRow",
     "Share",
     "cluster_bootstrap_interval",
     "judge_reliability",
+    "mover_difference",
+    "self_preference",
     "share",
     "wilson_interval",
 ]

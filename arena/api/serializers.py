@@ -635,6 +635,31 @@ class JudgeUsageSerializer(serializers.Serializer):
     cost_per_call = UsageFigureSerializer()
 
 
+class JudgeDifferenceSerializer(serializers.Serializer):
+    value = serializers.FloatField(help_text="Own-side share minus the baseline share.")
+    lower = serializers.FloatField(help_text="Lower end of the 95 % interval.")
+    upper = serializers.FloatField(help_text="Upper end of the 95 % interval.")
+    method = serializers.ChoiceField(choices=["mover"], help_text="MOVER (Newcombe).")
+
+
+class JudgeSelfPreferenceSerializer(serializers.Serializer):
+    judge = serializers.CharField()
+    provider = serializers.CharField(help_text="The provider the judge spec names ('' if none).")
+    status = serializers.ChoiceField(choices=["shown", "not enough data", "not shown"])
+    reason = serializers.CharField(help_text="Why a figure is missing ('' when all are shown).")
+    matches = serializers.IntegerField(
+        help_text="Matches the judge judged with exactly one own-provider side."
+    )
+    own_side_wins = JudgeShareSerializer(
+        allow_null=True, help_text="Share of the judge's decisive outcomes won by its provider."
+    )
+    baseline = JudgeShareSerializer(
+        allow_null=True,
+        help_text="Same share from other judges and human votes on the same matches.",
+    )
+    difference = JudgeDifferenceSerializer(allow_null=True)
+
+
 class JudgeReliabilitySerializer(serializers.Serializer):
     judge = serializers.CharField(help_text="Judge identity as stored with its verdicts.")
     judgments = serializers.IntegerField(help_text="Parsed primary-stage verdicts.")
@@ -645,6 +670,9 @@ class JudgeReliabilitySerializer(serializers.Serializer):
     human_agreement = JudgeShareSerializer(allow_null=True)
     human_matches_left_out = serializers.IntegerField(
         help_text="Matches with human votes but no single most frequent human outcome."
+    )
+    self_preference = JudgeSelfPreferenceSerializer(
+        help_text="Whether the judge favours its own provider's competitors."
     )
     usage = JudgeUsageSerializer(help_text="Calls, tokens, latency and cost of this judge.")
 

@@ -12,15 +12,18 @@ from typing import Any
 from django.core.cache import cache
 from django.db.models import Max
 
-from arena.models import Judgment, Vote
+from arena.models import JudgeRun, Judgment, Match, Tournament, Vote
 from arena.selectors.usage import estimate_dict
 from ranking.judge_reliability import (
     BOOTSTRAP_ROUNDS,
     BOOTSTRAP_SEED,
     CONFIDENCE,
     HUMAN_RULE,
+    SELF_NOT_SHOWN,
+    SELF_PREFERENCE_RULE,
     JudgmentRow,
     judge_reliability,
+    self_preference,
 )
 from ranking.usage import answer_usage
 
@@ -46,8 +49,10 @@ METHODOLOGY: dict[str, str] = {
     "collapses to a point, uses the Wilson interval with one item per match (wilson-matches). "
     "Each share names its method. Coverage was checked in simulation "
     "(tests/ranking/test_judge_reliability.py).",
-    "self_preference": "Not shown: judges are stored by name only, without a provider to "
-    "compare with the competitors' providers.",
+    "self_preference": SELF_PREFERENCE_RULE
+    + " The judge's provider is the 'provider' of its entry in the judge pipeline that produced "
+    "the verdicts (the tournament's, or the re-judge run's); a judge name given different "
+    "providers in different pipelines is not shown.",
     "rejudged": "Verdicts from re-judge runs count too; per judge, match, order and sample only "
     "the earliest parsed verdict counts, so a judge re-run on the same matches is not counted "
     "twice.",
@@ -68,13 +73,13 @@ def judge_list() -> dict[str, Any]:
     dict
         ``{"judges": [{"judge", "judgments", "matches", "position_bias",
         "swap_inconsistency", "decisiveness", "human_agreement", "human_matches_left_out",
-        "usage"}],
+        "self_preference", "usage"}],
         "methodology": {...}}``; each share is ``{"value", "lower", "upper", "successes",
         "n", "method"}`` or ``None`` without items.
     """
     # Judgments and votes are append-only: their largest ids name the data exactly, so the
     # result (bootstraps included) is computed once per change, not once per request.
-    key = "judges:v2:{}:{}".format(
+    key = "judges:v3:{}:{}".format(
         Judgment.objects.aggregate(m=Max("id"))["m"], Vote.objects.aggregate(m=Max("id"))["m"]
     )
     try:
@@ -110,6 +115,52 @@ def _usage(values: list[tuple[int, int, int, Any]]) -> dict[str, Any]:
     }
 
 
+def _judge_providers(tournaments: set[int], runs: set[int]) -> dict[str, set[str]]:
+    """The providers each judge name is given in the pipelines that produced verdicts."""
+    pipelines = list(
+        Tournament.objects.filter(id__in=tournaments).values_list("judge_pipeline", flat=True)
+    )
+    pipelines += list(JudgeRun.objects.filter(id__in=runs).values_list("pipeline", flat=True))
+    out: dict[str, set[str]] = defaultdict(set)
+    for pipeline in pipelines:
+        if not isinstance(pipeline, dict):
+            continue
+        entries = list(pipeline.get("judges") or [])
+        if pipeline.get("reviewer"):
+            entries.append(pipeline["reviewer"])
+        for entry in entries:
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                provider = entry.get("provider")
+                out[entry["name"]].add(provider.strip() if isinstance(provider, str) else "")
+    return out
+
+
+def _self_preference(
+    rows: list[JudgmentRow], runs: set[int], human: dict[int, list[str]]
+) -> dict[str, dict[str, Any]]:
+    match_rows = Match.objects.filter(id__in={r.match for r in rows}).values_list(
+        "id", "tournament_id", "competitor_a__provider", "competitor_b__provider"
+    )
+    sides = {m: (a, b) for m, _, a, b in match_rows}
+    named = _judge_providers({t for _, t, _, _ in match_rows if t is not None}, runs)
+    providers = {name: next(iter(p)) for name, p in named.items() if len(p) == 1}
+    out = {
+        r.judge: asdict(r)
+        for r in self_preference(
+            rows, judge_providers=providers, match_providers=sides, human_votes=human
+        )
+    }
+    for name, found in named.items():
+        if len(found) > 1 and name in out:
+            out[name].update(
+                status=SELF_NOT_SHOWN,
+                reason="The judge name is given different providers in different pipelines ("
+                + ", ".join(sorted(p or "none" for p in found))
+                + ").",
+            )
+    return out
+
+
 _PRIMARY = re.compile(r"^primary(/r[0-9]+)?$")
 
 
@@ -117,8 +168,10 @@ def _judge_list_compute() -> dict[str, Any]:
     rows: list[JudgmentRow] = []
     seen: set[tuple[str, int, str, int]] = set()
     calls: dict[str, list[tuple[int, int, int, Any]]] = defaultdict(list)
-    for m, j, o, s, stage, v, out, *usage in Judgment.objects.order_by("id").values_list(
+    runs: set[int] = set()
+    for m, run, j, o, s, stage, v, out, *usage in Judgment.objects.order_by("id").values_list(
         "match_id",
+        "run_id",
         "judge",
         "order",
         "sample",
@@ -134,6 +187,8 @@ def _judge_list_compute() -> dict[str, Any]:
         if not v or not _PRIMARY.match(stage) or (j, m, o, s) in seen:
             continue  # the same judge again in a re-judge run counts once
         seen.add((j, m, o, s))
+        if run is not None:
+            runs.add(run)
         rows.append(
             JudgmentRow(match=m, judge=j, order=o, sample=s, verdict=v, outcome=out or "tie")
         )
@@ -145,6 +200,7 @@ def _judge_list_compute() -> dict[str, Any]:
         ):
             human[m].append(outcome)
     judges = {r.judge: asdict(r) for r in judge_reliability(rows, human_votes=human)}
+    selfpref = _self_preference(rows, runs, human) if rows else {}
     for name in calls:  # a judge with calls but no primary verdict (a reviewer, say)
         judges.setdefault(
             name,
@@ -157,6 +213,16 @@ def _judge_list_compute() -> dict[str, Any]:
             },
         )
     for name, row in judges.items():
+        row["self_preference"] = selfpref.get(name) or {
+            "judge": name,
+            "provider": "",
+            "status": SELF_NOT_SHOWN,
+            "reason": "The judge gave no primary verdict.",
+            "matches": 0,
+            "own_side_wins": None,
+            "baseline": None,
+            "difference": None,
+        }
         row["usage"] = _usage(calls[name])
     return {
         "judges": [judges[name] for name in sorted(judges)],

@@ -240,6 +240,10 @@ DEMO_JUDGES = {
         {
             "name": "sim-judge",
             "kind": "simulated",
+            # made-up providers shared with demo competitors, so the judges page has
+            # self-preference figures; the simulated judge ignores providers, so they should
+            # show none (a difference whose interval holds 0)
+            "provider": "Cloudworks",
             "position_bias": 40.0,
             "noise": 60.0,
             "tie_rate": 0.15,
@@ -258,6 +262,7 @@ DEMO_PANEL = {
         {
             "name": "sim-judge-2",
             "kind": "simulated",
+            "provider": "Demo Labs",
             "position_bias": 0.0,
             "noise": 120.0,
             "tie_rate": 0.05,
@@ -318,6 +323,7 @@ DEMO_REJUDGE_PIPELINE = {
         {
             "name": "sim-judge-strict",
             "kind": "simulated",
+            "provider": "Kestrel",
             "version": "2026-11",
             "position_bias": 0.0,
             "noise": 30.0,

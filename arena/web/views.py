@@ -287,6 +287,22 @@ def share_text(share: dict[str, Any] | None) -> str:
     return f"{100 * share['value']:.1f} % ({100 * share['lower']:.1f}–{100 * share['upper']:.1f} %)"
 
 
+def selfpref_view(sp: dict[str, Any]) -> dict[str, Any]:
+    """The judges page's self-preference cells: the shares, the difference in points, status."""
+    diff = sp["difference"]
+    return {
+        **sp,
+        "own_text": share_text(sp["own_side_wins"]),
+        "baseline_text": share_text(sp["baseline"]),
+        "difference_text": (
+            f"{100 * diff['value']:+.1f} pt ({100 * diff['lower']:+.1f} to "
+            f"{100 * diff['upper']:+.1f} pt)"
+            if diff
+            else "–"
+        ),
+    }
+
+
 @csp
 @require_GET
 def judges_list(request: HttpRequest) -> HttpResponse:
@@ -299,6 +315,7 @@ def judges_list(request: HttpRequest) -> HttpResponse:
             "matches": j["matches"],
             "human_matches_left_out": j["human_matches_left_out"],
             "usage": j["usage"],
+            "selfpref": selfpref_view(j["self_preference"]),
             "figures": [
                 {
                     "key": key,

@@ -87,6 +87,14 @@ def _tournament(client, entrants, **over):
             {"judge_pipeline": {"judges": [{"name": "judge\u0000", "kind": "simulated"}]}},
             "judge_pipeline.judges[0].name",
         ),
+        (
+            {"judge_pipeline": {"judges": [{"name": "j", "provider": 5}]}},
+            "judge_pipeline.judges[0].provider",
+        ),
+        (
+            {"judge_pipeline": {"judges": [{"name": "j", "provider": "p" * 101}]}},
+            "judge_pipeline.judges[0].provider",
+        ),
         ({"format": "swiss", "config": {"rounds": None}}, "config.rounds"),
         ({"format": "arena", "config": {"battles": None}}, "config.battles"),
         ({"format": "arena", "config": {"batch": None}}, "config.batch"),

@@ -90,7 +90,7 @@ def test_computed_once_per_change(stored):
 
 
 def test_api_is_the_selector(stored, client, django_assert_max_num_queries):
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(7):  # + matches' providers, pipelines
         response = client.get("/api/v1/judges/")
     assert response.status_code == 200
     assert response.json() == judge_list()
@@ -162,3 +162,87 @@ def test_a_tournament_judged_by_a_biased_simulated_judge():
     assert pb["lower"] <= truth <= pb["upper"]
     assert pb["lower"] > 0.6  # clearly biased towards the first answer
     assert row["decisiveness"]["value"] == 1.0
+
+
+def _acme_tournament(name, pipeline_providers, n=10):
+    """``n`` matches, side a an Acme model, side b a Rival model, in a tournament whose
+    pipeline names judges j1 and j2 with ``pipeline_providers``."""
+    from tests.factories import CompetitorFactory, TournamentFactory
+
+    judges = [{"name": j, "kind": "simulated"} for j in ("j1", "j2")]
+    for entry, provider in zip(judges, pipeline_providers, strict=True):
+        if provider is not None:
+            entry["provider"] = provider
+    t = TournamentFactory(name=name, judge_pipeline={"pipeline": "majority", "judges": judges})
+    return [
+        MatchFactory(
+            tournament=t,
+            competitor_a=CompetitorFactory(provider="Acme"),
+            competitor_b=CompetitorFactory(provider="Rival"),
+        )
+        for _ in range(n)
+    ]
+
+
+@pytest.fixture
+def acme():
+    """j1 (provider Acme) gives Acme 8 of 9 decisive outcomes (one tie); j2 (no provider)
+    splits 5-5."""
+    matches = _acme_tournament("acme-cup", ["Acme", None])
+    for i, match in enumerate(matches):
+        j1 = "A=B" if i == 0 else ("B>A" if i == 1 else "A>B")
+        _judgment(match, "ab", j1, {"A=B": "tie", "B>A": "model_b", "A>B": "model_a"}[j1])
+        _judgment(match, "ab", *(("A>B", "model_a") if i % 2 else ("B>A", "model_b")), judge="j2")
+    return matches
+
+
+def test_self_preference_from_the_pipeline_provider(acme):
+    from tests.ranking.test_self_preference import wilson
+
+    by_name = {j["judge"]: j["self_preference"] for j in judge_list()["judges"]}
+    sp = by_name["j1"]
+    assert (sp["status"], sp["provider"], sp["matches"]) == ("shown", "Acme", 10)
+    assert (sp["own_side_wins"]["successes"], sp["own_side_wins"]["n"]) == (8, 9)
+    assert (sp["own_side_wins"]["lower"], sp["own_side_wins"]["upper"]) == pytest.approx(
+        wilson(8, 9)
+    )
+    assert (sp["baseline"]["successes"], sp["baseline"]["n"]) == (5, 10)
+    assert sp["difference"]["value"] == pytest.approx(8 / 9 - 1 / 2)
+    assert by_name["j2"]["status"] == "not shown" and "provider" in by_name["j2"]["reason"]
+
+
+def test_self_preference_too_few_matches_and_conflicting_providers():
+    for i, match in enumerate(_acme_tournament("small", ["Acme", "Acme"], n=3)):
+        _judgment(match, "ab", "A>B", "model_a")
+        _judgment(match, "ab", "B>A", "model_b", judge="j2")
+    _acme_tournament("other", ["Acme", "Rival"], n=1)  # j2 named with another provider
+    by_name = {j["judge"]: j["self_preference"] for j in judge_list()["judges"]}
+    assert by_name["j1"]["status"] == "not enough data" and by_name["j1"]["matches"] == 3
+    assert by_name["j1"]["difference"] is None
+    # the second tournament has no verdicts: its pipeline is not read, j2 is Acme only
+    assert by_name["j2"]["status"] == "not enough data"
+    m0 = m.Match.objects.filter(tournament__name="other").get()
+    _judgment(m0, "ab", "A>B", "model_a", judge="j2")
+    by_name = {j["judge"]: j["self_preference"] for j in judge_list()["judges"]}
+    assert by_name["j2"]["status"] == "not shown"
+    assert "Acme, Rival" in by_name["j2"]["reason"]
+
+
+def test_self_preference_page_is_the_api(acme, client):
+    api = {j["judge"]: j["self_preference"] for j in client.get("/api/v1/judges/").json()["judges"]}
+    html = client.get("/judges/").content.decode()
+    rows = dict(
+        re.findall(r'<tr data-selfpref-judge="([^"]*)" data-status="[^"]*">(.*?)</tr>', html, re.S)
+    )
+    assert set(rows) == set(api)
+    shown = rows["j1"]
+    for key in ("own_side_wins", "baseline"):
+        (cell,) = re.findall(rf'<td data-figure="{key}">([^<]*)</td>', shown)
+        assert htmllib.unescape(cell) == _expected_text(api["j1"][key])
+    d = api["j1"]["difference"]
+    (cell,) = re.findall(r'<td data-figure="difference">([^<]*)', shown)
+    v, lo, hi = (round(100 * d[k], 1) for k in ("value", "lower", "upper"))
+    assert htmllib.unescape(cell) == f"{v:+.1f} pt ({lo:+.1f} to {hi:+.1f} pt)"
+    (status,) = re.findall(r'<td colspan="3" data-figure="status">(.*?)</td>', rows["j2"], re.S)
+    assert htmllib.unescape(re.sub(r"<[^>]+>", "", status)) == ("Not shown: " + api["j2"]["reason"])
+    assert htmllib.escape(judge_list()["methodology"]["self_preference"]) in html

@@ -252,6 +252,32 @@ def test_judges_page_shows_both_demo_judges_with_intervals(page, shots):
     page.screenshot(path=shots / "judges.png", full_page=True)
 
 
+def test_judges_page_self_preference_is_the_api(page, shots):
+    """The demo judges name providers that demo competitors share: each row shows the API's
+    provider and status, with shares for a shown judge and the reason otherwise."""
+    page.goto("/judges/")
+    api = page.request.get("/api/v1/judges/").json()
+    rows = page.locator("#judge-selfpref tbody tr")
+    assert rows.count() == len(api["judges"])
+    providers = {j["judge"]: j["self_preference"]["provider"] for j in api["judges"]}
+    assert providers["sim-judge"] == "Cloudworks" and providers["sim-judge-2"] == "Demo Labs"
+    for i, judge in enumerate(api["judges"]):
+        sp, row = judge["self_preference"], rows.nth(i)
+        assert row.get_attribute("data-selfpref-judge") == judge["judge"]
+        assert row.get_attribute("data-status") == sp["status"]
+        assert row.locator('td[data-figure="provider"]').inner_text() == (sp["provider"] or "–")
+        assert row.locator('td[data-figure="matches"]').inner_text() == str(sp["matches"])
+        if sp["status"] == "shown":
+            text = row.locator('td[data-figure="own_side_wins"]').inner_text()
+            assert SHARE_TEXT.match(text), text
+            assert float(text.split(" %")[0]) == pytest.approx(
+                100 * sp["own_side_wins"]["value"], abs=0.051
+            )
+        else:
+            assert sp["reason"] in row.locator('td[data-figure="status"]').inner_text()
+    page.locator("#judge-selfpref").screenshot(path=shots / "judges_selfpref.png")
+
+
 def test_judges_page_usage_judge_run_and_stability(page, shots):
     """The judges page's usage table and runs list, the run's board, and the stability report
     chosen with the page's form, each against the API's numbers."""
