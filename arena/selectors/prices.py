@@ -5,12 +5,26 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Max
+
 from arena.models import Price
+
+
+def prices_current(*, competitors: Any) -> dict[int, Price]:
+    """The current admin price (the latest) of each of ``competitors`` (ids or a queryset)
+    that has one, by competitor id, in one query."""
+    latest = (
+        Price.objects.filter(competitor__in=competitors)
+        .values("competitor_id")
+        .annotate(last=Max("id"))
+        .values("last")
+    )
+    return {p.competitor_id: p for p in Price.objects.filter(id__in=latest)}
 
 
 def price_current(*, competitor_id: int) -> Price | None:
     """The model's current admin price (its latest), or ``None``."""
-    return Price.objects.filter(competitor_id=competitor_id).order_by("-id").first()
+    return prices_current(competitors=[competitor_id]).get(competitor_id)
 
 
 def price_history(*, competitor_id: int) -> list[Price]:

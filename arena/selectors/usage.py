@@ -16,11 +16,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Avg, Count, Max, Q, StdDev
+from django.db.models import Avg, Count, Q, StdDev
 
-from arena.models import Competitor, CostBasis, Generation, Match, Price
+from arena.models import Competitor, CostBasis, Generation, Match
 from arena.selectors.leaderboard import leaderboard_get
-from arena.selectors.prices import price_current, price_to_dict
+from arena.selectors.prices import price_current, price_to_dict, prices_current
 from ranking.usage import (
     CONFIDENCE,
     METHOD_MEAN,
@@ -133,12 +133,8 @@ def competitor_rating_cost() -> dict[str, Any]:
         )
         .order_by()
     }
-    latest = (
-        Price.objects.filter(competitor__in=listed).values("competitor_id").annotate(last=Max("id"))
-    )
     prices = {
-        p.competitor_id: price_to_dict(p)
-        for p in Price.objects.filter(id__in=latest.values("last"))
+        cid: price_to_dict(p) for cid, p in prices_current(competitors=listed.values("pk")).items()
     }
     board = leaderboard_get(method="bt") or {}
     ratings = {r.get("competitor_id"): r for r in board.get("ratings", [])}
