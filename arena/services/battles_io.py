@@ -32,17 +32,21 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import json
-from collections.abc import Callable, Iterator, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import numpy as np
 from django.db import ProgrammingError, connection, transaction
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
+from numpy.typing import NDArray
 
 from arena.exceptions import ApplicationError
 from arena.models import (
@@ -60,6 +64,8 @@ from ranking._validation import text_problem
 from ranking.battle_files import BattleBlock, BattleStream
 from ranking.errors import BattleFileError, InputError
 from ranking.types import A_WINS, B_WINS, OUTCOMES
+
+T = TypeVar("T")
 
 IMPORT_FORMATS = ("auto", "jsonl", "json", "csv", "pairs")
 EXPORT_FORMATS = ("jsonl", "csv", "pairs")
@@ -320,7 +326,7 @@ def _import_stream(
     models: tuple[str, ...] = ()
     some_without_tstamp = False
     n_kwise = 0
-    for block in stream:
+    for block in read_ahead(stream):
         models = block.models
         names.update(models)
         if (stream.n_errors and not skip_invalid) or names.unknown:
@@ -392,6 +398,51 @@ def _import_stream(
     )
 
 
+def read_ahead(items: Iterable[T], *, depth: int = 2) -> Iterator[T]:
+    """``items`` in order, produced by a thread of their own up to ``depth`` ahead.
+
+    The import's reader is pure Python and its writer waits on the database (psycopg releases
+    the GIL while it waits), so the next block is parsed while PostgreSQL stores this one. An
+    exception raised by ``items`` is raised here, in order; leaving the loop early (an error
+    while writing) stops the thread at its next item.
+    """
+    slots: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((False, item)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consuming thread
+            put((True, exc))
+            return
+        put((True, None))
+
+    thread = threading.Thread(target=produce, name="import-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            done, value = slots.get()
+            if done:
+                if value is not None:
+                    raise value
+                return
+            yield value
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _add_pair_counts(totals: dict[tuple[int, int], list[int]], block: BattleBlock) -> int:
     """Sum a block of pair counts into ``totals`` (by model code); return the battles added."""
     # Summed as Python integers: each count is exact (at most 2**53), and so is their sum.
@@ -445,30 +496,63 @@ def _store_pair_counts(
     return len(rows)
 
 
+@dataclass(frozen=True)
+class _RecordColumns:
+    """The per-row values both record writers store: the one definition of a stored record."""
+
+    a_ids: NDArray[np.int64]
+    b_ids: NDArray[np.int64]
+    outcomes: list[str]
+    categories: list[str]
+    anony: NDArray[np.bool_]
+    micros: NDArray[np.int64]  # tstamp, microseconds since the epoch (UTC)
+    meta: list[Any]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_OUTCOME_NAMES = np.array(OUTCOMES, dtype=object)
+
+
+def record_micros(tstamp: NDArray[np.float64], *, now: datetime) -> NDArray[np.int64]:
+    """Each ``tstamp`` (seconds) as integer microseconds since the epoch, rounded exactly as
+    ``datetime.fromtimestamp`` rounds (CPython's half-to-even on the fraction, carrying into
+    the second); NaN (a record without one) becomes ``now``. The reader keeps a ``tstamp``
+    within 1970 to 9999, so it is non-negative and its whole seconds are exact in a float."""
+    missing = np.isnan(tstamp)
+    fraction, whole = np.modf(np.where(missing, 0.0, tstamp))
+    micros = np.rint(fraction * 1e6)
+    carry = micros >= 1e6
+    out = (whole + carry).astype(np.int64) * 1_000_000 + np.where(
+        carry, micros - 1e6, micros
+    ).astype(np.int64)
+    out[missing] = (now - _EPOCH) // timedelta(microseconds=1)
+    return out
+
+
 def _record_columns(
     block: BattleBlock, *, ids: np.ndarray, category: str, now: datetime
-) -> tuple[list[int], list[int], list[str], list[str], list[bool], list[datetime], list[Any]]:
-    """The per-row values both record writers store: the one definition of a stored record."""
+) -> _RecordColumns:
     assert block.tstamp is not None and block.anony is not None and block.category is not None
-    a_ids = ids[block.a].tolist()
-    b_ids = ids[block.b].tolist()
-    outcomes = [OUTCOMES[o] for o in block.outcome.tolist()]
-    categories = [c or category for c in block.category.tolist()]
-    stamps = [
-        now if t != t else datetime.fromtimestamp(t, tz=UTC)  # NaN: the record has no tstamp
-        for t in block.tstamp.tolist()
-    ]
-    meta = block.conv_metadata.tolist() if block.conv_metadata is not None else [None] * len(a_ids)
-    return a_ids, b_ids, outcomes, categories, block.anony.tolist(), stamps, meta
+    return _RecordColumns(
+        a_ids=ids[block.a],
+        b_ids=ids[block.b],
+        outcomes=_OUTCOME_NAMES[block.outcome].tolist(),
+        categories=[c or category for c in block.category.tolist()],
+        anony=block.anony,
+        micros=record_micros(block.tstamp, now=now),
+        meta=(
+            block.conv_metadata.tolist()
+            if block.conv_metadata is not None
+            else [None] * len(block.a)
+        ),
+    )
 
 
 def _write_records_plain(
     block: BattleBlock, *, ids: np.ndarray, batch_id: int, category: str, now: datetime
 ) -> int:
     """``bulk_create`` in blocks of :data:`BULK_SIZE`: any database."""
-    a_ids, b_ids, outcomes, categories, anony, stamps, meta = _record_columns(
-        block, ids=ids, category=category, now=now
-    )
+    cols = _record_columns(block, ids=ids, category=category, now=now)
     Battle.objects.bulk_create(
         [
             Battle(
@@ -478,17 +562,24 @@ def _write_records_plain(
                 source=Source.IMPORT,
                 category=c,
                 anony=an,
-                tstamp=t,
+                tstamp=_EPOCH + timedelta(microseconds=us),
                 batch_id=batch_id,
                 conv_metadata=cm,
             )
-            for a, b, o, c, an, t, cm in zip(
-                a_ids, b_ids, outcomes, categories, anony, stamps, meta, strict=True
+            for a, b, o, c, an, us, cm in zip(
+                cols.a_ids.tolist(),
+                cols.b_ids.tolist(),
+                cols.outcomes,
+                cols.categories,
+                cols.anony.tolist(),
+                cols.micros.tolist(),
+                cols.meta,
+                strict=True,
             )
         ],
         batch_size=BULK_SIZE,
     )
-    return len(a_ids)
+    return len(cols.outcomes)
 
 
 _COPY_COLUMNS = (
@@ -508,6 +599,33 @@ _COPY_COLUMNS = (
 def _copy_text(value: str) -> str:
     """``value`` as a field of COPY's text format (the reader refuses control characters)."""
     return value.replace("\\", "\\\\")
+
+
+def _copy_data(cols: _RecordColumns, *, batch_id: int) -> bytes:
+    """The records in COPY's text format (columns :data:`_COPY_COLUMNS`), built a column at a
+    time: the numbers and timestamps formatted by numpy."""
+    escaped = {c: _copy_text(c) for c in set(cols.categories)}
+    stamps = np.datetime_as_string(
+        cols.micros.astype("datetime64[us]"), unit="us", timezone="UTC"
+    ).tolist()
+    meta = ["\\N" if cm is None else _copy_text(json.dumps(cm)) for cm in cols.meta]
+    lines = map(
+        "\t".join,
+        zip(
+            cols.a_ids.astype(str).tolist(),
+            cols.b_ids.astype(str).tolist(),
+            cols.outcomes,
+            itertools.repeat(_copy_text(str(Source.IMPORT))),
+            [escaped[c] for c in cols.categories],
+            np.where(cols.anony, "t", "f").tolist(),
+            itertools.repeat(""),  # judge
+            stamps,
+            itertools.repeat(str(batch_id)),
+            meta,
+            strict=False,  # the repeated constants are endless
+        ),
+    )
+    return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 @contextlib.contextmanager
@@ -554,26 +672,15 @@ def _write_records_copy(
 ) -> int:
     """PostgreSQL ``COPY ... FROM STDIN`` (text format): one statement per block, its foreign
     keys checked once for the block where the role may (:func:`_checked_by_the_import`)."""
-    a_ids, b_ids, outcomes, categories, anony, stamps, meta = _record_columns(
-        block, ids=ids, category=category, now=now
-    )
+    cols = _record_columns(block, ids=ids, category=category, now=now)
     table = connection.ops.quote_name(Battle._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(c) for c in _COPY_COLUMNS)
-    escaped = {c: _copy_text(c) for c in set(categories)}
-    source = _copy_text(str(Source.IMPORT))
-    tail = f"\t\t%s\t{batch_id}\t%s\n"
-    text = "".join(
-        f"{a}\t{b}\t{o}\t{source}\t{escaped[c]}\t{'t' if an else 'f'}"
-        + tail % (t.isoformat(), "\\N" if cm is None else _copy_text(json.dumps(cm)))
-        for a, b, o, c, an, t, cm in zip(
-            a_ids, b_ids, outcomes, categories, anony, stamps, meta, strict=True
-        )
-    )
-    with connection.cursor() as cursor, _checked_by_the_import(cursor, a_ids + b_ids):
+    competitors = np.unique(np.concatenate([cols.a_ids, cols.b_ids])).tolist()
+    with connection.cursor() as cursor, _checked_by_the_import(cursor, competitors):
         raw = cursor.cursor  # the psycopg cursor under Django's wrapper
         with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            copy.write(text.encode("utf-8"))
-    return len(a_ids)
+            copy.write(_copy_data(cols, batch_id=batch_id))
+    return len(cols.outcomes)
 
 
 RECORD_WRITERS: dict[str, Callable[..., int]] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import random
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -27,6 +27,7 @@ NAMES = [f"m{i:02d}" for i in range(12)]
 WINNERS = ["model_a", "model_b", "tie", "tie (bothbad)"]
 # A backslash, a tab-free unicode name and a quote: what COPY's text format must escape.
 CATEGORIES = ["general", "coding", "math\\proofs", "größe", 'say "hi"', None]
+_US = timedelta(microseconds=1)
 N_RECORDS = 25_000  # about 2.4 MB of JSON Lines: three blocks of the reader
 
 
@@ -266,3 +267,58 @@ def test_copy_without_the_privilege_keeps_the_per_row_checks(competitors):
     with connection.cursor() as cursor:
         cursor.execute("RESET ROLE")
     assert _pending_fk_checks()
+
+
+def test_record_micros_rounds_as_datetime_does():
+    # the vectorised tstamp conversion both writers share, against CPython's own rounding:
+    # random stamps, exact half microseconds (half to even), and fractions that round up
+    # into the next second
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    whole = np.floor(rng.uniform(0, 253_402_300_000, 20_000))
+    stamps = np.concatenate(
+        [
+            rng.uniform(0, 253_402_300_000, 20_000),
+            rng.uniform(1.5e9, 1.8e9, 20_000).round(6),
+            whole[:5000] + (rng.integers(0, 10**6, 5000) + 0.5) / 1e6,
+            whole[5000:10000] + 0.9999996,
+            [0.0, 0.5e-6, 1.5e-6, 2.5e-6, 0.9999995, 1_600_000_000.9999999],
+        ]
+    )
+    now = datetime(2026, 1, 2, 3, 4, 5, 678_901, tzinfo=UTC)
+    micros = battles_io.record_micros(np.append(stamps, np.nan), now=now)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    expected = [(datetime.fromtimestamp(t, tz=UTC) - epoch) // _US for t in stamps.tolist()]
+    assert micros[:-1].tolist() == expected
+    assert micros[-1] == (now - epoch) // _US  # no tstamp: the import's time
+
+
+def test_read_ahead_keeps_order_raises_in_place_and_stops_early():
+    import threading
+
+    assert list(battles_io.read_ahead(iter(range(50)))) == list(range(50))
+
+    def failing():
+        yield 1
+        yield 2
+        raise ValueError("line 3: bad")
+
+    got = []
+    with pytest.raises(ValueError, match="line 3"):
+        for item in battles_io.read_ahead(failing()):
+            got.append(item)
+    assert got == [1, 2]
+
+    produced = []
+
+    def endless():
+        while True:
+            produced.append(len(produced))
+            yield produced[-1]
+
+    reader = battles_io.read_ahead(endless(), depth=2)
+    assert next(reader) == 0
+    reader.close()  # the consumer stops (an error while writing): the thread ends too
+    assert not any(t.name == "import-read-ahead" for t in threading.enumerate())
+    assert len(produced) <= 5  # it read at most depth + 2 ahead
