@@ -106,8 +106,19 @@ class Battles:
 
         ``wins[i, j]`` counts (or sums the weights of) battles in which ``i`` beat ``j``,
         whichever side each played; ``ties[i, j]`` counts ties of both kinds between ``i``
-        and ``j`` and is symmetric.
+        and ``j`` and is symmetric. Computed once per object (a board's methods all read them)
+        and returned read-only.
         """
+        cached: tuple[NDArray[np.float64], NDArray[np.float64]] | None
+        cached = self.__dict__.get("_pair_counts")
+        if cached is None:
+            cached = self._pair_counts()
+            for matrix in cached:
+                matrix.flags.writeable = False
+            object.__setattr__(self, "_pair_counts", cached)  # a cache, not a field
+        return cached
+
+    def _pair_counts(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         n = self.n_models
         w = np.ones(len(self)) if self.weight is None else self.weight
         o = self.outcome

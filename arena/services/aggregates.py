@@ -166,12 +166,13 @@ def aggregate_rows(
     # table name from the model and fixed SQL fragments; the values are parameters
     sql = f"""
         SELECT model_lo_id, model_hi_id, wins_lo, wins_hi, ties, last_battle_id
-        FROM {agg} WHERE {where} ORDER BY model_lo_id, model_hi_id
+        FROM {agg} WHERE {where}
     """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return np.array(rows, dtype=np.int64).reshape(-1, 6)
+        rows = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 6)
+    # sorted here: numpy sorts the scope's pairs in a fraction of the database's time
+    return rows[np.lexsort((rows[:, 1], rows[:, 0]))]
 
 
 def aggregate_scopes() -> set[tuple[str, str]]:

@@ -244,7 +244,10 @@ def scope_pair_counts(inputs: dict[str, Any]) -> QuerySet[PairCount]:
 
 
 def _build(
-    rows: list[tuple[Any, ...]], count_rows: list[tuple[int, int, int, int, int]] | np.ndarray
+    rows: list[tuple[Any, ...]],
+    count_rows: list[tuple[int, int, int, int, int]] | np.ndarray,
+    *,
+    names: dict[int, str] | None = None,
 ) -> tuple[Battles, list[int]]:
     """``rows`` (individual battles: a, b, outcome, tstamp) then ``count_rows`` (pair counts:
     a, b, wins_a, wins_b, ties; each non-zero count one weighted entry, in that order) as
@@ -252,8 +255,9 @@ def _build(
     counts = np.asarray(count_rows, dtype=np.int64).reshape(-1, 5)
     present = {r[0] for r in rows} | {r[1] for r in rows} | set(np.unique(counts[:, :2]).tolist())
     # every competitor's name (a few hundred rows at most): cheaper to send and parse than a
-    # query listing the scope's hundreds of ids
-    names = dict(Competitor.objects.values_list("id", "name"))
+    # query listing the scope's hundreds of ids; read once per rebuild when given
+    if names is None:
+        names = competitor_names()
     # models in name order, as the battle-file reader codes them: the CLI on an export then
     # runs the same arithmetic and gives the same numbers to the last digits
     ids = sorted(present, key=names.__getitem__)
@@ -286,6 +290,11 @@ def _build(
         weight=weight,
     )
     return battles, ids
+
+
+def competitor_names() -> dict[int, str]:
+    """Every competitor's name by id."""
+    return dict(Competitor.objects.values_list("id", "name"))
 
 
 def battle_data_load(
@@ -672,6 +681,36 @@ def snapshot_publish(
     if latest and not force and latest.data_version == data_version and latest.params == params:
         snapshot_cache(latest)
         return latest
+    return _snapshot_insert(
+        latest=latest,
+        method=method,
+        source=source,
+        category=category,
+        data_version=data_version,
+        params=params,
+        inputs=inputs or {},
+        board=board or {},
+        ratings=ratings,
+        n_battles=n_battles,
+        compute_ms=compute_ms,
+    )
+
+
+def _snapshot_insert(
+    *,
+    latest: LeaderboardSnapshot | None,
+    method: str,
+    source: str,
+    category: str,
+    data_version: str,
+    params: dict[str, Any],
+    inputs: dict[str, Any],
+    board: dict[str, Any],
+    ratings: list[dict[str, Any]],
+    n_battles: int,
+    compute_ms: int,
+) -> LeaderboardSnapshot:
+    """Insert the version after ``latest`` (the scope's latest snapshot, read by the caller)."""
     for _ in range(3):  # two rebuilders racing: the unique constraint decides, the loser retries
         version = (latest.version if latest else 0) + 1
         try:
@@ -683,8 +722,8 @@ def snapshot_publish(
                     version=version,
                     data_version=data_version,
                     params=params,
-                    inputs=inputs or {},
-                    board=board or {},
+                    inputs=inputs,
+                    board=board,
                     ratings=ratings,
                     n_battles=n_battles,
                     n_models=len(ratings),
@@ -714,6 +753,7 @@ def _aggregate_data(
     pair_rows: list[tuple[Any, ...]],
     *,
     ordered: bool,
+    names: dict[int, str],
 ) -> BattleData:
     """A scope's data from its pair aggregates (rows of :func:`aggregate_rows`) and pair counts
     (unless ``ordered``): O(pairs).
@@ -728,7 +768,7 @@ def _aggregate_data(
     counts = np.concatenate(
         [pairs[:, :5], np.array([r[:5] for r in pair_rows], dtype=np.int64).reshape(-1, 5)]
     )
-    battles, ids = _build([], counts)
+    battles, ids = _build([], counts, names=names)
     used_pairs = selection["pair_counts_upto"] is not None and not ordered
     inputs = {
         **selection,
@@ -764,13 +804,14 @@ def _online_state(
     selection: dict[str, Any],
     slow_due: bool,
     now: datetime,
+    state: LeaderboardState | None,
+    names: dict[int, str],
 ) -> tuple[RatingResult, dict[str, Any]]:
     """An online method's result for ``data``: its stored state continued with the newer
     battles, or recomputed from all of them when a new battle sorts before the state's last
     one (an import of history), the parameters or the private competitors changed, or the
     slow part (Elo's bootstrap interval) is due. Returns the result and its freshness."""
     scope = {"method": method, "source": selection["source"], "category": selection["category"]}
-    state = LeaderboardState.objects.filter(**scope).first()
     upto = data.inputs["battles_upto"]
     battles_qs = scope_battles({**selection, "battles_upto": upto}).order_by("tstamp", "id")
     columns = ("model_a_id", "model_b_id", "outcome", "tstamp", "id")
@@ -790,8 +831,7 @@ def _online_state(
     if not resume:
         rows = list(battles_qs.values_list(*columns))
     previous: dict[str, Any] = dict(state.ratings) if (resume and state is not None) else {}
-    names = dict(Competitor.objects.values_list("id", "name"))
-    battles, ids = _build(rows, [])
+    battles, ids = _build(rows, [], names=names)
     battles = battles.with_models(sorted({names[int(c)] for c in previous} | set(battles.models)))
     by_name = {name: cid for cid, name in names.items()}
     initial = {names[int(c)]: v for c, v in previous.items()}
@@ -917,6 +957,7 @@ def _interval_kept(
     data: BattleData,
     selection: dict[str, Any],
     state: LeaderboardState | None,
+    stored: LeaderboardState | None,
     now: datetime,
 ) -> tuple[RatingResult, dict[str, Any]]:
     """A method whose interval is its slow part (``MethodSpec.point_params``): with ``state``
@@ -944,7 +985,7 @@ def _interval_kept(
         }
         scope = {"method": method, "source": selection["source"], "category": selection["category"]}
         _state_save(
-            LeaderboardState.objects.filter(**scope).first(),
+            stored,
             scope,
             {
                 "params": spec.params,
@@ -1014,13 +1055,18 @@ def leaderboard_rebuild(
     )
     rule = listing_rule()
     now = timezone.now()
+    names = competitor_names()
+    # every method's stored state in this scope (online methods, kept intervals): one query
+    states = {
+        row.method: row for row in LeaderboardState.objects.filter(source=source, category=category)
+    }
     loaded: dict[bool, BattleData] = {}
     snapshots = []
     for method in wanted:
         spec = registry[method]
         if spec.ordered not in loaded:
             loaded[spec.ordered] = _aggregate_data(
-                selection, pairs, pair_rows, ordered=spec.ordered
+                selection, pairs, pair_rows, ordered=spec.ordered, names=names
             )
         data = loaded[spec.ordered]
         if len(data.battles) == 0:
@@ -1040,9 +1086,7 @@ def leaderboard_rebuild(
         state = None
         if (spec.slow or spec.point_params is not None) and not force and slow_seconds > 0:
             if kept:
-                state = LeaderboardState.objects.filter(
-                    method=method, source=source, category=category
-                ).first()
+                state = states.get(method)
                 if spec.point_params is not None and not _interval_reusable(state, spec, selection):
                     state = None
                 stamp = state.interval.get("computed_at") if state is not None else None
@@ -1079,6 +1123,8 @@ def leaderboard_rebuild(
                 selection=selection,
                 slow_due=slow_due,
                 now=now,
+                state=states.get(method),
+                names=names,
             )
             freshness.update(parts)
         elif spec.point_params is not None:
@@ -1088,6 +1134,7 @@ def leaderboard_rebuild(
                 data=data,
                 selection=selection,
                 state=None if slow_due else state,
+                stored=states.get(method),
                 now=now,
             )
             freshness.update(parts)
@@ -1100,7 +1147,8 @@ def leaderboard_rebuild(
             )
         elapsed = int((time.perf_counter() - started) * 1000)
         snapshots.append(
-            snapshot_publish(
+            _snapshot_insert(  # its latest snapshot, read above, is not this data's
+                latest=latest,
                 method=method,
                 source=source,
                 category=category,
@@ -1111,7 +1159,6 @@ def leaderboard_rebuild(
                 ratings=_rows(result, data, rule=rule, withdrawn=withdrawn),
                 n_battles=data.battles.n_battles,
                 compute_ms=elapsed,
-                force=force,
             )
         )
     for name, rebuild in BOARD_EXTENSIONS.items():
