@@ -804,10 +804,15 @@ class Battle(AppendOnlyModel):
     Written once per human vote, per finished judged match, or per imported record.
     """
 
+    # Only the primary key, battle_source_category and the partial indexes below are kept up
+    # to date by a bulk import (match and vote are NULL there): per-model reads go through
+    # the pair aggregates (arena.services.aggregates.competitor_results).
     model_a = models.ForeignKey(
         Competitor, on_delete=models.PROTECT, related_name="+", db_index=False
-    )  # battle_pair_time
-    model_b = models.ForeignKey(Competitor, on_delete=models.PROTECT, related_name="+")
+    )
+    model_b = models.ForeignKey(
+        Competitor, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     source = models.CharField(max_length=8, choices=Source.choices)
     category = models.CharField(max_length=50, default="general")
@@ -815,13 +820,23 @@ class Battle(AppendOnlyModel):
     judge = models.CharField(max_length=200, blank=True)
     tstamp = models.DateTimeField(default=timezone.now)
     match = models.ForeignKey(
-        Match, null=True, blank=True, on_delete=models.PROTECT, related_name="battles"
-    )
-    vote = models.OneToOneField(
-        Vote, null=True, blank=True, on_delete=models.PROTECT, related_name="battle"
-    )
+        Match,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="battles",
+        db_index=False,
+    )  # battle_match
+    vote = models.ForeignKey(
+        Vote, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )  # battle_one_per_vote
     batch = models.ForeignKey(
-        ImportBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="battles"
+        ImportBatch,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="battles",
+        db_index=False,
     )
     conv_metadata = models.JSONField(
         null=True,
@@ -844,10 +859,13 @@ class Battle(AppendOnlyModel):
                 condition=Q(source="judge"),
                 name="battle_one_judge_result_per_match",
             ),
+            models.UniqueConstraint(
+                fields=["vote"], condition=Q(vote__isnull=False), name="battle_one_per_vote"
+            ),
         ]
         indexes = [
-            models.Index(fields=["model_a", "model_b", "tstamp"], name="battle_pair_time"),
             models.Index(fields=["source", "category", "id"], name="battle_source_category"),
+            models.Index(fields=["match"], condition=Q(match__isnull=False), name="battle_match"),
         ]
 
     def __str__(self) -> str:

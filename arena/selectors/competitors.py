@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 
-from arena.models import Battle, Competitor, LeaderboardSnapshot, Outcome, PairCount
+from arena.models import Competitor, LeaderboardSnapshot, PairCount, Source
+from arena.services.aggregates import competitor_results
 
 RATING_HISTORY_LIMIT = 200
 
@@ -28,6 +29,9 @@ def competitor_stats(
     """Battles, wins, losses, ties and win rate over every battle (imported pair counts
     included), and the model's rating in each published snapshot of ``method``/``source``.
 
+    The battles are counted from the pair aggregates and the battles newer than them
+    (:func:`arena.services.aggregates.competitor_results`): O(pairs), not O(battles).
+
     Returns
     -------
     dict
@@ -36,22 +40,15 @@ def competitor_stats(
         with the history oldest first (at most ``RATING_HISTORY_LIMIT`` entries).
     """
     cid = competitor.pk
-    agg = Battle.objects.filter(Q(model_a_id=cid) | Q(model_b_id=cid)).aggregate(
-        battles=Count("id"),
-        wins=Count(
-            "id",
-            filter=Q(model_a_id=cid, outcome=Outcome.MODEL_A)
-            | Q(model_b_id=cid, outcome=Outcome.MODEL_B),
-        ),
-        losses=Count(
-            "id",
-            filter=Q(model_a_id=cid, outcome=Outcome.MODEL_B)
-            | Q(model_b_id=cid, outcome=Outcome.MODEL_A),
-        ),
-        human=Count("id", filter=Q(source="human")),
-        judge=Count("id", filter=Q(source="judge")),
-        imported=Count("id", filter=Q(source="import")),
-    )
+    results = competitor_results(competitor_id=cid)
+    by_source = {s: 0 for s in (Source.HUMAN, Source.JUDGE, Source.IMPORT)}
+    for r in results:
+        by_source[Source(r.source)] += r.wins + r.losses + r.ties
+    agg = {
+        "battles": sum(by_source.values()),
+        "wins": sum(r.wins for r in results),
+        "losses": sum(r.losses for r in results),
+    }
     as_a = PairCount.objects.filter(model_a_id=cid).aggregate(
         w=Sum("wins_a"), losses=Sum("wins_b"), t=Sum("ties")
     )
@@ -96,9 +93,9 @@ def competitor_stats(
         "ties": ties,
         "win_rate": None if battles == 0 else (wins + 0.5 * ties) / battles,
         "by_source": {
-            "human": agg["human"],
-            "judge": agg["judge"],
-            "import": agg["imported"] + pc_wins + pc_losses + pc_ties,
+            "human": by_source[Source.HUMAN],
+            "judge": by_source[Source.JUDGE],
+            "import": by_source[Source.IMPORT] + pc_wins + pc_losses + pc_ties,
         },
         "method": method,
         "source": source,

@@ -14,14 +14,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils.dateparse import parse_datetime
 
 from arena import models as m
 from arena.selectors import content_key
 from arena.selectors.leaderboard import leaderboard_get
 from arena.services import leaderboard as leaderboard_service
-from arena.services.aggregates import aggregate_key
+from arena.services.aggregates import aggregate_key, competitor_results
 
 ALL = "all"
 METHODS: tuple[tuple[str, str], ...] = (
@@ -615,22 +615,14 @@ def competitor_list() -> list[dict[str, Any]]:
 
 
 def competitor_head_to_head(*, competitor_id: int) -> list[dict[str, Any]]:
-    """Wins, losses and ties against each opponent over all battles (one aggregate query)."""
-    qs = (
-        m.Battle.objects.filter(Q(model_a_id=competitor_id) | Q(model_b_id=competitor_id))
-        .values_list("model_a_id", "model_b_id", "outcome")
-        .annotate(n=Count("id"))
-    )
+    """Wins, losses and ties against each opponent over all battles (from the pair
+    aggregates and the battles newer than them: O(pairs), two queries)."""
     rec: dict[int, dict[str, int]] = defaultdict(lambda: {"wins": 0, "losses": 0, "ties": 0})
-    for a, b, outcome, n in qs:
-        me_a = a == competitor_id
-        other = b if me_a else a
-        if outcome == m.Outcome.MODEL_A:
-            rec[other]["wins" if me_a else "losses"] += n
-        elif outcome == m.Outcome.MODEL_B:
-            rec[other]["losses" if me_a else "wins"] += n
-        else:
-            rec[other]["ties"] += n
+    for res in competitor_results(competitor_id=competitor_id):
+        row = rec[res.opponent_id]
+        row["wins"] += res.wins
+        row["losses"] += res.losses
+        row["ties"] += res.ties
     names = dict(m.Competitor.objects.filter(id__in=list(rec)).values_list("id", "name"))
     out: list[dict[str, Any]] = []
     for other, r in rec.items():
@@ -649,7 +641,11 @@ def competitor_head_to_head(*, competitor_id: int) -> list[dict[str, Any]]:
 
 
 def competitor_recent_battles(*, competitor_id: int, limit: int = 20) -> list[dict[str, Any]]:
-    """The competitor's latest battles, newest first, from its own point of view (one query)."""
+    """The competitor's latest battles, newest first, from its own point of view (one query).
+
+    No index on the model columns (a bulk import would maintain it): the primary key read
+    backwards until ``limit`` of them are found.
+    """
     qs = (
         m.Battle.objects.filter(Q(model_a_id=competitor_id) | Q(model_b_id=competitor_id))
         .select_related("model_a", "model_b")

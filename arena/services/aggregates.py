@@ -183,3 +183,64 @@ def aggregate_scopes() -> set[tuple[str, str]]:
         .values_list("source", "category")
         .distinct()
     )
+
+
+@dataclass(frozen=True)
+class CompetitorResult:
+    """A competitor's Battle outcomes against one opponent from one source (ties of both
+    kinds together)."""
+
+    source: str
+    opponent_id: int
+    wins: int
+    losses: int
+    ties: int
+
+
+def competitor_results(*, competitor_id: int) -> list[CompetitorResult]:
+    """Every Battle of ``competitor_id`` as counts per (source, opponent): exact and current.
+
+    The per-source roll-up rows of the pair aggregates (up to the watermark) plus the battles
+    newer than the watermark (the tail, read through the primary key), in one statement so
+    both are read at one watermark; O(pairs + tail), never a scan of the model's battles.
+    Read-only: it never advances the aggregates. Imported pair counts (:class:`PairCount`)
+    are not included.
+    """
+    agg, battle = PairAggregate._meta.db_table, Battle._meta.db_table
+    mark_table = AggregateWatermark._meta.db_table
+    me = competitor_id
+    # table names from the models and fixed SQL fragments; the values are parameters
+    sql = f"""
+        SELECT source, opponent, SUM(wins), SUM(losses), SUM(ties) FROM (
+            SELECT source,
+                CASE WHEN model_lo_id = %s THEN model_hi_id ELSE model_lo_id END AS opponent,
+                CASE WHEN model_lo_id = %s THEN wins_lo ELSE wins_hi END AS wins,
+                CASE WHEN model_lo_id = %s THEN wins_hi ELSE wins_lo END AS losses,
+                ties
+            FROM {agg}
+            WHERE category = %s AND source <> %s AND (model_lo_id = %s OR model_hi_id = %s)
+            UNION ALL
+            SELECT source,
+                CASE WHEN model_a_id = %s THEN model_b_id ELSE model_a_id END,
+                CASE WHEN outcome = CASE WHEN model_a_id = %s THEN 'model_a' ELSE 'model_b' END
+                    THEN 1 ELSE 0 END,
+                CASE WHEN outcome = CASE WHEN model_a_id = %s THEN 'model_b' ELSE 'model_a' END
+                    THEN 1 ELSE 0 END,
+                CASE WHEN outcome IN ('tie', 'tie (bothbad)') THEN 1 ELSE 0 END
+            FROM {battle}
+            WHERE id > (SELECT COALESCE(MAX(battles_upto), 0) FROM {mark_table} WHERE name = %s)
+                AND (model_a_id = %s OR model_b_id = %s)
+        ) results
+        GROUP BY source, opponent
+        ORDER BY source, opponent
+    """  # noqa: S608
+    params: list[int | str] = [me, me, me, ANY, ANY, me, me, me, me, me, WATERMARK, me, me]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        CompetitorResult(
+            source=source, opponent_id=int(opp), wins=int(w), losses=int(lost), ties=int(t)
+        )
+        for source, opp, w, lost, t in rows
+    ]

@@ -44,7 +44,7 @@ from typing import IO, Any, TypeVar
 
 import numpy as np
 from django.db import ProgrammingError, connection, transaction
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, Max, QuerySet, Sum
 from django.utils import timezone
 from numpy.typing import NDArray
 
@@ -312,6 +312,8 @@ def _import_stream(
     writer: str,
 ) -> ImportReport:
     """Read and write inside the caller's transaction; raise (and so roll back) on a problem."""
+    # Every row this import writes gets a larger id (the primary key bounds its own rows).
+    id_before = Battle._base_manager.aggregate(m=Max("id"))["m"] or 0
     batch = ImportBatch.objects.create(
         filename=filename[:255],
         fmt="records",
@@ -378,7 +380,7 @@ def _import_stream(
     if some_without_tstamp:
         # Incomplete timestamps: the whole file takes the import time (file order). The rows
         # are this transaction's own and nobody has seen them yet, hence the base manager.
-        Battle._base_manager.filter(batch_id=batch.pk).update(tstamp=now)
+        Battle._base_manager.filter(id__gt=id_before, batch_id=batch.pk).update(tstamp=now)
     batch.fmt = "pairs" if pairs else "records"
     batch.n_rows = stream.n_rows
     batch.n_battles = n_battles
