@@ -8,10 +8,13 @@ a Redis database (``BENCH_REDIS``, default ``redis://127.0.0.1:6379/13``) for br
 1. import the JSON Lines file through ``arena.services.battles_io.battles_import`` with the
    plain writer (``bulk_create``; the same-run baseline, up to ``--plain-max`` records), then on
    a fresh database with the default writer (``COPY`` on PostgreSQL): time and records/s;
-2. the first ``leaderboard_rebuild_all()`` (every scope, every method) in this process;
-3. one more record imported through the service, then the rebuild of the touched scopes (what
-   the debounced rebuild after a vote costs), then the periodic every-scope rebuild (its slow
-   parts not yet due);
+2. the first ``leaderboard_rebuild_all()`` (every scope, every method) in this process, or with
+   ``--touched-only`` only the four scopes a ``cat-00`` battle touches (import and combined,
+   ``cat-00`` and all categories);
+3. five times: one more ``cat-00`` record imported through the service, then the rebuild of
+   the touched scopes (what the debounced rebuild after a vote costs; median wall and CPU
+   time, the process's and its PostgreSQL backend's); then, unless ``--touched-only``, the
+   periodic every-scope rebuild (its slow parts not yet due);
 4. a human vote through ``battle_next``/``vote_record`` with a real Celery worker running
    (``celery -A workers worker -P threads -c 2``, default debounce): the time from the vote's
    commit until the main board (combined, all categories, Bradley-Terry) counts it, and until
@@ -21,7 +24,9 @@ a Redis database (``BENCH_REDIS``, default ``redis://127.0.0.1:6379/13``) for br
    included (time and peak RSS), as the same-run baseline for the rebuilds.
 
 Usage: ``.venv/bin/python bench/bench_scale.py [--sizes 100000,1000000] [--with-10m]
-[--plain-max 1000000] [--no-write]``. Results go to bench/RESULTS.md (section below).
+[--plain-max 1000000] [--touched-only] [--reuse] [--no-write]``; ``--reuse`` starts at step 3
+on the records and boards a previous run left in ``BENCH_SCALE_DB`` (migrated first). Results
+go to bench/RESULTS.md (section below).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import json
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -46,6 +52,9 @@ SECTION = "## Scale: import, rebuilds, vote to board, export (bench_scale.py)"
 DB_NAME = os.environ.get("BENCH_SCALE_DB", "ludus_bench_scale")
 N_MODELS = 200  # --models
 N_CATEGORIES = 20  # --categories
+#: The category of the measured battles and vote (a built scope of every size).
+CATEGORY = "cat-00"
+REBUILD_REPS = 5
 DATA_DIR = ROOT / "var" / "bench-scale"
 
 
@@ -180,7 +189,9 @@ def _vote_match() -> None:
     from arena import models as m
 
     comps = list(m.Competitor.objects.order_by("id")[:2])
-    ps = m.PromptSet.objects.create(name="bench-scale", category="general", public=True)
+    ps = m.PromptSet.objects.create(
+        name=f"bench-scale-{time.time_ns()}", category=CATEGORY, public=True
+    )
     prompt = m.Prompt.objects.create(prompt_set=ps, text="Which answer is better?")
     match = m.Match.objects.create(
         competitor_a=comps[0],
@@ -211,8 +222,40 @@ def _main_board_battles() -> int:
     return int(snap or 0)
 
 
+class _Cpu:
+    """CPU seconds of this process and of its PostgreSQL backend (``/proc``: same host)."""
+
+    def __init__(self) -> None:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            self.pid = cursor.fetchone()[0]
+
+    def now(self) -> tuple[float, float, float]:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        pg = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return time.perf_counter(), time.process_time(), pg
+
+
+def _touched_first_build() -> None:
+    """Build only the four scopes a battle in ``CATEGORY`` touches (every method)."""
+    from arena.services.leaderboard import ALL_CATEGORIES, leaderboard_rebuild
+
+    for source in ("import", "combined"):
+        for category in (CATEGORY, ALL_CATEGORIES):
+            leaderboard_rebuild(source=source, category=category)
+
+
 def run_size(
-    n: int, *, base_url: str, env: dict[str, str], plain: bool, import_only: bool = False
+    n: int,
+    *,
+    base_url: str,
+    env: dict[str, str],
+    plain: bool,
+    import_only: bool = False,
+    touched_only: bool = False,
+    reuse: bool = False,
 ) -> dict[str, float]:
     import redis
     from django.core.cache import cache
@@ -233,37 +276,70 @@ def run_size(
         r["import_plain_s"] = time.perf_counter() - t0
         r["import_plain_mib"] = _vm_hwm_mib("self") - rss
         print(f"  N={n:,}: plain import {r['import_plain_s']:.1f} s", flush=True)
-    _fresh_database(base_url)
-    rss = _peak_reset()
-    t0 = time.perf_counter()
-    report = battles_import(source=path, create_models=True)
-    r["import_s"] = time.perf_counter() - t0
-    r["import_mib"] = _vm_hwm_mib("self") - rss
-    assert report.n_stored == n, report
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE arena_battle")
-    print(f"  N={n:,}: import {r['import_s']:.1f} s (+{r['import_mib']} MiB peak)", flush=True)
-    if import_only:
-        return _cli(r, path, env)
+    if reuse:  # the records and the touched scopes' boards of an earlier --keep run
+        from django.core.management import call_command
 
-    t0 = time.perf_counter()
-    leaderboard.leaderboard_rebuild_all()
-    r["first_rebuild_s"] = time.perf_counter() - t0
+        call_command("migrate", verbosity=0, interactive=False)
+        from arena.models import Battle
+
+        stored = Battle.objects.count()
+        if stored < n:
+            raise SystemExit(f"--reuse: {DB_NAME} holds {stored:,} battles, fewer than {n:,}")
+    else:
+        _fresh_database(base_url)
+        cpu = _Cpu()
+        rss = _peak_reset()
+        t0, c0, p0 = cpu.now()
+        report = battles_import(source=path, create_models=True)
+        t1, c1, p1 = cpu.now()
+        r.update(import_s=t1 - t0, import_py_s=c1 - c0, import_pg_s=p1 - p0)
+        r["import_mib"] = _vm_hwm_mib("self") - rss
+        assert report.n_stored == n, report
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM ANALYZE arena_battle")
+        print(
+            f"  N={n:,}: import {r['import_s']:.1f} s (CPU: Python {r['import_py_s']:.1f} s, "
+            f"PostgreSQL {r['import_pg_s']:.1f} s; +{r['import_mib']} MiB peak)",
+            flush=True,
+        )
+        if import_only:
+            return _cli(r, path, env)
+
+        t0 = time.perf_counter()
+        if touched_only:
+            _touched_first_build()
+        else:
+            leaderboard.leaderboard_rebuild_all()
+        r["first_rebuild_s"] = time.perf_counter() - t0
+        print(f"  N={n:,}: first rebuild {r['first_rebuild_s']:.1f} s", flush=True)
     r["scopes"] = len(leaderboard.leaderboard_scopes())
-    print(f"  N={n:,}: first rebuild {r['first_rebuild_s']:.1f} s", flush=True)
 
-    one = (
-        '{"model_a": "scale-model-000", "model_b": "scale-model-001", "winner": "tie", '
-        '"category": "cat-00"}\n'
+    cpu = _Cpu()
+    runs = []
+    for k in range(REBUILD_REPS):
+        one = (
+            f'{{"model_a": "scale-model-000", "model_b": "scale-model-{k + 1:03d}", '
+            f'"winner": "tie", "category": "{CATEGORY}"}}\n'
+        )
+        battles_import(source=__import__("io").BytesIO(one.encode()))
+        t0, c0, p0 = cpu.now()
+        leaderboard.leaderboard_rebuild_all(scopes="touched")  # what the task after a vote runs
+        t1, c1, p1 = cpu.now()
+        runs.append((t1 - t0, c1 - c0, p1 - p0))
+    r["rebuild_one_s"], r["rebuild_one_py_s"], r["rebuild_one_pg_s"] = (
+        statistics.median(x[k] for x in runs) for k in range(3)
     )
-    battles_import(source=__import__("io").BytesIO(one.encode()))
-    t0 = time.perf_counter()
-    leaderboard.leaderboard_rebuild_all(scopes="touched")  # what the task after a vote runs
-    r["rebuild_one_s"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    leaderboard.leaderboard_rebuild_all()  # the periodic one: every scope, slow parts not due
-    r["periodic_s"] = time.perf_counter() - t0
-    print(f"  N={n:,}: rebuild after one battle {r['rebuild_one_s']:.1f} s", flush=True)
+    r["rebuild_one_cpu_s"] = statistics.median(x[1] + x[2] for x in runs)
+    print(
+        f"  N={n:,}: rebuild after one battle (median of {REBUILD_REPS}) "
+        f"{r['rebuild_one_s']:.2f} s wall, {r['rebuild_one_cpu_s']:.2f} s CPU; every run "
+        + ", ".join(f"{w:.2f}/{c + p:.2f}" for w, c, p in runs),
+        flush=True,
+    )
+    if not touched_only:
+        t0 = time.perf_counter()
+        leaderboard.leaderboard_rebuild_all()  # the periodic one: every scope, slow parts not due
+        r["periodic_s"] = time.perf_counter() - t0
 
     _vote_match()
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()
@@ -322,11 +398,12 @@ def _cell(r: dict[str, float], key: str, peak: str = "") -> str:
 
 def _table(rows: list[dict[str, float]]) -> str:
     head = (
-        "| records | import (COPY; peak RSS added) | records/s | import (plain) | first rebuild | "
-        "rebuild after 1 battle (touched scopes) | periodic rebuild | vote to main board | "
+        "| records | import (COPY; peak RSS added) | import CPU: Python + PostgreSQL | records/s "
+        "| import (plain) | first rebuild | rebuild after 1 battle (touched scopes): wall, CPU "
+        "| periodic rebuild | vote to main board | "
         "vote to every board | worker peak RSS | "
         "export jsonl (peak RSS) | CLI `rate --method bt` (peak RSS) |\n"
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     )
     lines = [head]
     for r in rows:
@@ -338,11 +415,15 @@ def _table(rows: list[dict[str, float]]) -> str:
         )
         cells = [
             f"{int(r['n']):,}",
-            f"{r['import_s']:.1f} s (+{int(r['import_mib'])} MiB)",
-            f"{r['n'] / r['import_s']:,.0f}",
+            f"{r['import_s']:.1f} s (+{int(r['import_mib'])} MiB)" if "import_s" in r else "-",
+            f"{r['import_py_s']:.1f} + {r['import_pg_s']:.1f} s" if "import_py_s" in r else "-",
+            f"{r['n'] / r['import_s']:,.0f}" if "import_s" in r else "-",
             plain,
             _cell(r, "first_rebuild_s"),
-            _cell(r, "rebuild_one_s"),
+            f"{r['rebuild_one_s']:.2f} s, {r['rebuild_one_cpu_s']:.2f} s ("
+            f"{r['rebuild_one_py_s']:.2f} + {r['rebuild_one_pg_s']:.2f})"
+            if "rebuild_one_s" in r
+            else "-",
             _cell(r, "periodic_s"),
             _cell(r, "vote_to_board_s"),
             _cell(r, "vote_to_all_boards_s"),
@@ -369,6 +450,18 @@ def main() -> None:
     parser.add_argument(
         "--import-only", action="store_true", help="only the imports and the CLI baseline"
     )
+    parser.add_argument(
+        "--touched-only",
+        action="store_true",
+        help="first build only the four scopes a cat-00 battle touches; no periodic rebuild "
+        "(at 10M every scope's first build takes hours here)",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the records and boards already in BENCH_SCALE_DB (one size): no import, no "
+        "first build",
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args()
     try:
@@ -379,6 +472,8 @@ def main() -> None:
         parser.error("--sizes needs at least one positive size")
     if args.with_10m:
         sizes.append(10_000_000)
+    if args.reuse and len(sizes) != 1:
+        parser.error("--reuse takes one size (the records in BENCH_SCALE_DB)")
     if args.models < 2 or args.categories < 1:
         parser.error("--models must be at least 2 and --categories at least 1")
     globals().update(N_MODELS=args.models, N_CATEGORIES=args.categories)
@@ -406,6 +501,8 @@ def main() -> None:
                 env=env,
                 plain=n <= args.plain_max,
                 import_only=args.import_only,
+                touched_only=args.touched_only,
+                reuse=args.reuse,
             )
         )
     load_after = os.getloadavg()
@@ -425,8 +522,10 @@ def main() -> None:
         "Import: the JSON Lines file through `battles_import` (validation included), COPY on a "
         "fresh database; the plain column is the `bulk_create` writer on the same file in the "
         "same run. Rebuilds in-process: the first `leaderboard_rebuild_all()` (every scope, every "
-        "method), then after one more battle `leaderboard_rebuild_all(scopes='touched')` (the "
-        "task after a vote) and the periodic `leaderboard_rebuild_all()` (slow parts not due). "
+        "method; `--touched-only`: the four scopes a cat-00 battle touches), then five times "
+        "one more cat-00 battle and `leaderboard_rebuild_all(scopes='touched')` (the task after "
+        "a vote; median wall, and CPU time of the process plus its PostgreSQL backend) and the "
+        "periodic `leaderboard_rebuild_all()` (slow parts not due; not with `--touched-only`). "
         "Vote to board: from `vote_record` returning (committed) until the combined/all/bt "
         "snapshot counts the vote, through a real Celery worker (threads, 2), debounce "
         "(2 s) included; every board: until the whole rebuild finished. Worker peak RSS: its "

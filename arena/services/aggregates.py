@@ -244,3 +244,39 @@ def competitor_results(*, competitor_id: int) -> list[CompetitorResult]:
         )
         for source, opp, w, lost, t in rows
     ]
+
+
+def pair_battle_totals(*, competitor_ids: list[int]) -> list[tuple[int, int, int]]:
+    """Battles between every two of ``competitor_ids`` (any source, any category, any
+    outcome) as ``(lo_id, hi_id, battles)``, exact and current: the all-scopes roll-up rows up
+    to the watermark plus the battles newer than it (read through the primary key), in one
+    statement so both are read at one watermark; O(pairs + tail). Read-only. Imported pair
+    counts (:class:`PairCount`) are not included.
+    """
+    if not competitor_ids:
+        return []
+    agg, battle = PairAggregate._meta.db_table, Battle._meta.db_table
+    mark_table = AggregateWatermark._meta.db_table
+    least, greatest = ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
+    marks = ", ".join(["%s"] * len(competitor_ids))
+    # table names from the models and fixed SQL fragments; the values are parameters
+    sql = f"""
+        SELECT lo, hi, SUM(n) FROM (
+            SELECT model_lo_id AS lo, model_hi_id AS hi, wins_lo + wins_hi + ties AS n
+            FROM {agg}
+            WHERE source = %s AND category = %s
+                AND model_lo_id IN ({marks}) AND model_hi_id IN ({marks})
+            UNION ALL
+            SELECT {least}(model_a_id, model_b_id), {greatest}(model_a_id, model_b_id), 1
+            FROM {battle}
+            WHERE id > (SELECT COALESCE(MAX(battles_upto), 0) FROM {mark_table} WHERE name = %s)
+                AND model_a_id IN ({marks}) AND model_b_id IN ({marks})
+        ) totals
+        GROUP BY lo, hi
+        ORDER BY lo, hi
+    """  # noqa: S608
+    ids = list(competitor_ids)
+    params: list[int | str] = [ANY, ANY, *ids, *ids, WATERMARK, *ids, *ids]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(int(lo), int(hi), int(n)) for lo, hi, n in cursor.fetchall()]

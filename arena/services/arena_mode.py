@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
 
 from arena.models import Battle, Competitor, Entry, Match, Tournament
 from arena.selectors.leaderboard import leaderboard_get
 from arena.selectors.prompts import prompts_for_open_arena
 from arena.selectors.sampling import arena_sampling_status, board_arrays
+from arena.services.aggregates import pair_battle_totals
 from arena.services.dispatch import dispatch
 from clients import sim_seed
 
@@ -45,13 +45,12 @@ def arena_servable_matches() -> Any:
     )
 
 
-def _pair_counts(ids: list[int], index: dict[int, int], battles: Any) -> np.ndarray:
-    m = len(ids)
-    pc = np.zeros((m, m))
-    for a, b, n in battles.values_list("model_a_id", "model_b_id").annotate(n=Count("id")):
-        if a in index and b in index:
-            pc[index[a], index[b]] += n
-            pc[index[b], index[a]] += n
+def _pair_counts(ids: list[int], index: dict[int, int]) -> np.ndarray:
+    """Battles between every two of ``ids`` so far (symmetric), from the pair aggregates."""
+    pc = np.zeros((len(ids), len(ids)))
+    for lo, hi, n in pair_battle_totals(competitor_ids=ids):
+        pc[index[lo], index[hi]] += n
+        pc[index[hi], index[lo]] += n
     return pc
 
 
@@ -79,9 +78,7 @@ def arena_choose_pairs(
         if settings.LUDUS_ARENA_TARGET_WIDTH <= 0:  # no target: the active policy's scores
             rating, lower, upper, n = board_arrays(ids, board)
             index = {cid: i for i, cid in enumerate(ids)}
-            pc = _pair_counts(
-                ids, index, Battle.objects.filter(model_a_id__in=ids, model_b_id__in=ids)
-            )
+            pc = _pair_counts(ids, index)
             if pending is not None:
                 pc = pc + pending
                 n = n + pending.sum(axis=1)

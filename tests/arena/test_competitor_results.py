@@ -142,3 +142,24 @@ def test_a_vote_has_at_most_one_battle():
     BattleFactory(model_a=a, model_b=b)
     BattleFactory(model_a=a, model_b=b)
     assert m.Battle.objects.filter(vote=vote).count() == 1
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_pair_totals_equal_a_count_over_the_battles(seed):
+    # the arena's matchmaking counts (arena_mode._pair_counts) read the aggregates plus the tail
+    from arena.services.aggregates import pair_battle_totals
+
+    rng = np.random.default_rng(seed)
+    comps = [CompetitorFactory(name=f"pt-{seed}-{k}") for k in range(7)]
+    _random_battles(rng, comps, 300)
+    aggregates_advance(battles_upto=_max_id() - 40, pair_counts_upto=0)  # a partial fold
+    _random_battles(rng, comps, 150)  # newer than the watermark
+    chosen = [c.pk for c in comps[:5]]  # two competitors left out
+    expected: Counter = Counter()
+    for a, b in m.Battle.objects.values_list("model_a_id", "model_b_id"):
+        if a in chosen and b in chosen:
+            expected[(min(a, b), max(a, b))] += 1
+    got = pair_battle_totals(competitor_ids=chosen)
+    assert {(lo, hi): n for lo, hi, n in got} == dict(expected)
+    assert [(lo, hi) for lo, hi, _ in got] == sorted(expected)
+    assert pair_battle_totals(competitor_ids=[]) == []

@@ -103,10 +103,10 @@ def _state_resumed(monkeypatch) -> list[int]:
     sizes: list[int] = []
     build = lb._build
 
-    def spy(rows, count_rows):
+    def spy(rows, count_rows, **kwargs):
         if len(count_rows) == 0:
             sizes.append(len(rows))
-        return build(rows, count_rows)
+        return build(rows, count_rows, **kwargs)
 
     monkeypatch.setattr(lb, "_build", spy)
     return sizes
