@@ -40,7 +40,7 @@ import numpy as np
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from arena.models import (
@@ -709,8 +709,10 @@ def _snapshot_insert(
     ratings: list[dict[str, Any]],
     n_battles: int,
     compute_ms: int,
+    cache: bool = True,
 ) -> LeaderboardSnapshot:
-    """Insert the version after ``latest`` (the scope's latest snapshot, read by the caller)."""
+    """Insert the version after ``latest`` (the scope's latest snapshot, read by the caller);
+    ``cache=False`` leaves publishing it to the cache to the caller (after its commit)."""
     for _ in range(3):  # two rebuilders racing: the unique constraint decides, the loser retries
         version = (latest.version if latest else 0) + 1
         try:
@@ -738,7 +740,8 @@ def _snapshot_insert(
             )
     else:  # pragma: no cover
         raise RuntimeError("could not allocate a snapshot version")
-    snapshot_cache(snapshot)
+    if cache:
+        snapshot_cache(snapshot)
     return snapshot
 
 
@@ -1062,105 +1065,122 @@ def leaderboard_rebuild(
     }
     loaded: dict[bool, BattleData] = {}
     snapshots = []
-    for method in wanted:
-        spec = registry[method]
-        if spec.ordered not in loaded:
-            loaded[spec.ordered] = _aggregate_data(
-                selection, pairs, pair_rows, ordered=spec.ordered, names=names
-            )
-        data = loaded[spec.ordered]
-        if len(data.battles) == 0:
-            continue
-        board = {"interval": spec.interval, "listing": rule}
-        latest = (
-            LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
-            .defer("ratings")  # loaded only if this version is served again
-            .order_by("-version")
-            .first()
-        )
-        inputs = data.inputs
-        slow_due = True
-        # the interval is kept per scope (LeaderboardState) by online methods and by those
-        # whose interval alone is slow
-        kept = spec.ordered or spec.point_params is not None
-        state = None
-        if (spec.slow or spec.point_params is not None) and not force and slow_seconds > 0:
-            if kept:
-                state = states.get(method)
-                if spec.point_params is not None and not _interval_reusable(state, spec, selection):
-                    state = None
-                stamp = state.interval.get("computed_at") if state is not None else None
+    # every method's latest snapshot in this scope (without its ratings, loaded only if that
+    # version is served again): one query
+    newest = LeaderboardSnapshot.objects.filter(
+        method=OuterRef("method"), source=source, category=category
+    ).order_by("-version")
+    latest_of = {
+        snap.method: snap
+        for snap in LeaderboardSnapshot.objects.filter(
+            source=source,
+            category=category,
+            method__in=wanted,
+            version=Subquery(newest.values("version")[:1]),
+        ).defer("ratings")
+    }
+    published: list[LeaderboardSnapshot] = []
+    with transaction.atomic():  # the scope's new snapshots and states: one commit
+        for method in wanted:
+            spec = registry[method]
+            if spec.ordered not in loaded:
+                loaded[spec.ordered] = _aggregate_data(
+                    selection, pairs, pair_rows, ordered=spec.ordered, names=names
+                )
+            data = loaded[spec.ordered]
+            if len(data.battles) == 0:
+                continue
+            board = {"interval": spec.interval, "listing": rule}
+            latest = latest_of.get(method)
+            inputs = data.inputs
+            slow_due = True
+            # the interval is kept per scope (LeaderboardState) by online methods and by those
+            # whose interval alone is slow
+            kept = spec.ordered or spec.point_params is not None
+            state = None
+            if (spec.slow or spec.point_params is not None) and not force and slow_seconds > 0:
+                if kept:
+                    state = states.get(method)
+                    if spec.point_params is not None and not _interval_reusable(
+                        state, spec, selection
+                    ):
+                        state = None
+                    stamp = state.interval.get("computed_at") if state is not None else None
+                else:
+                    stamp = latest.created_at.isoformat() if latest is not None else None
+                slow_due = _age_seconds(stamp, now) >= slow_seconds
+                if kept and not slow_due and state is not None:
+                    upto = state.interval.get("battles_upto")
+                    if upto != inputs["battles_upto"]:
+                        inputs = {**inputs, "interval_battles_upto": upto}
+            data_version = _data_version(inputs, board, withdrawn)
+            if (
+                latest is not None
+                and not force
+                and latest.data_version == data_version
+                and latest.params == spec.params
+            ):
+                # unchanged data and parameters: nothing to compute (idempotent and cheap)
+                snapshot_cache(latest)
+                snapshots.append(latest)
+                continue
+            if spec.slow and not spec.ordered and not slow_due and latest is not None:
+                # not due yet: the latest snapshot stays, saying when and from which battles it was
+                # computed; a later scheduled rebuild refreshes it
+                snapshots.append(latest)
+                continue
+            started = time.perf_counter()
+            freshness: dict[str, Any] = {"rating_computed_at": now.isoformat()}
+            if spec.ordered:
+                result, parts = _online_state(
+                    method=method,
+                    spec=spec,
+                    data=data,
+                    selection=selection,
+                    slow_due=slow_due,
+                    now=now,
+                    state=states.get(method),
+                    names=names,
+                )
+                freshness.update(parts)
+            elif spec.point_params is not None:
+                result, parts = _interval_kept(
+                    method=method,
+                    spec=spec,
+                    data=data,
+                    selection=selection,
+                    state=None if slow_due else state,
+                    stored=states.get(method),
+                    now=now,
+                )
+                freshness.update(parts)
             else:
-                stamp = latest.created_at.isoformat() if latest is not None else None
-            slow_due = _age_seconds(stamp, now) >= slow_seconds
-            if kept and not slow_due and state is not None:
-                upto = state.interval.get("battles_upto")
-                if upto != inputs["battles_upto"]:
-                    inputs = {**inputs, "interval_battles_upto": upto}
-        data_version = _data_version(inputs, board, withdrawn)
-        if (
-            latest is not None
-            and not force
-            and latest.data_version == data_version
-            and latest.params == spec.params
-        ):
-            # unchanged data and parameters: nothing to compute (idempotent and cheap)
-            snapshot_cache(latest)
-            snapshots.append(latest)
-            continue
-        if spec.slow and not spec.ordered and not slow_due and latest is not None:
-            # not due yet: the latest snapshot stays, saying when and from which battles it was
-            # computed; a later scheduled rebuild refreshes it
-            snapshots.append(latest)
-            continue
-        started = time.perf_counter()
-        freshness: dict[str, Any] = {"rating_computed_at": now.isoformat()}
-        if spec.ordered:
-            result, parts = _online_state(
-                method=method,
-                spec=spec,
-                data=data,
-                selection=selection,
-                slow_due=slow_due,
-                now=now,
-                state=states.get(method),
-                names=names,
+                result = spec.fn(data.battles, **spec.params)
+                freshness.update(
+                    interval_computed_at=now.isoformat(),
+                    interval_battles_upto=inputs["battles_upto"],
+                    interval_n_battles=data.battles.n_battles,
+                )
+            elapsed = int((time.perf_counter() - started) * 1000)
+            snapshots.append(
+                _snapshot_insert(  # its latest snapshot, read above, is not this data's
+                    latest=latest,
+                    cache=False,  # cached once committed
+                    method=method,
+                    source=source,
+                    category=category,
+                    data_version=data_version,
+                    params=spec.params,
+                    inputs=inputs,
+                    board={**board, "freshness": freshness},
+                    ratings=_rows(result, data, rule=rule, withdrawn=withdrawn),
+                    n_battles=data.battles.n_battles,
+                    compute_ms=elapsed,
+                )
             )
-            freshness.update(parts)
-        elif spec.point_params is not None:
-            result, parts = _interval_kept(
-                method=method,
-                spec=spec,
-                data=data,
-                selection=selection,
-                state=None if slow_due else state,
-                stored=states.get(method),
-                now=now,
-            )
-            freshness.update(parts)
-        else:
-            result = spec.fn(data.battles, **spec.params)
-            freshness.update(
-                interval_computed_at=now.isoformat(),
-                interval_battles_upto=inputs["battles_upto"],
-                interval_n_battles=data.battles.n_battles,
-            )
-        elapsed = int((time.perf_counter() - started) * 1000)
-        snapshots.append(
-            _snapshot_insert(  # its latest snapshot, read above, is not this data's
-                latest=latest,
-                method=method,
-                source=source,
-                category=category,
-                data_version=data_version,
-                params=spec.params,
-                inputs=inputs,
-                board={**board, "freshness": freshness},
-                ratings=_rows(result, data, rule=rule, withdrawn=withdrawn),
-                n_battles=data.battles.n_battles,
-                compute_ms=elapsed,
-            )
-        )
+            published.append(snapshots[-1])
+    for new in published:
+        snapshot_cache(new)
     for name, rebuild in BOARD_EXTENSIONS.items():
         # the extension boards read individual battles (O(battles)): not in a vote's rebuild
         # (``slow_seconds`` infinite), only in the periodic one and in direct calls

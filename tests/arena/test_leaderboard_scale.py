@@ -316,3 +316,64 @@ def test_a_votes_bt_board_has_fresh_ratings_and_says_its_interval_is_older(
     assert snap.board["freshness"]["interval_battles_upto"] == snap.inputs["battles_upto"]
     assert snap.board["freshness"]["interval_n_battles"] == 125
     assert "interval_battles_upto" not in snap.inputs
+
+
+def test_a_scopes_boards_commit_together_and_reach_the_cache_only_then(
+    db, private_cache, monkeypatch
+):
+    # one scope's new snapshots and states are one transaction: a method failing after others
+    # have been computed leaves neither their rows nor their cache entries behind
+    from django.core.cache import cache
+
+    rng = np.random.default_rng(11)
+    comps = [CompetitorFactory(name=f"tx-{k}") for k in range(5)]
+    m.Battle.objects.bulk_create(_random_battles(rng, comps, 120))
+    lb.leaderboard_rebuild(source="human", category="general")
+    versions = {s: _versions(s)[("human", "general")] for s in ("bt", "elo", "winrate")}
+    cached = cache.get(lb.cache_key("bt", "human", "general"))
+    m.Battle.objects.bulk_create(_random_battles(rng, comps, 30, start=10_000))
+    registry = lb._method_registry()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("winrate failed")
+
+    spec = registry["winrate"]
+    failing = {**registry, "winrate": lb.MethodSpec(spec.params, broken)}
+    with monkeypatch.context() as patch:
+        patch.setattr(lb, "_method_registry", lambda: failing)
+        with pytest.raises(RuntimeError, match="winrate failed"):
+            lb.leaderboard_rebuild(source="human", category="general")  # bt and elo come first
+    assert {s: _versions(s)[("human", "general")] for s in versions} == versions
+    assert cache.get(lb.cache_key("bt", "human", "general")) == cached
+    snaps = lb.leaderboard_rebuild(source="human", category="general")
+    assert {s.method for s in snaps} >= set(versions)
+    for snap in snaps:
+        if snap.method in versions:
+            assert snap.version == versions[snap.method] + 1
+            assert cache.get(lb.cache_key(snap.method, "human", "general"))["id"] == snap.id
+
+
+def test_a_scopes_rebuild_reads_its_snapshots_and_states_once(db, private_cache):
+    # the rebuild after a vote: per scope one query for the methods' latest snapshots, one for
+    # their stored states and one for competitor names, whatever the number of methods
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    rng = np.random.default_rng(12)
+    comps = [CompetitorFactory(name=f"q-{k}") for k in range(5)]
+    m.Battle.objects.bulk_create(_random_battles(rng, comps, 120))
+    lb.leaderboard_rebuild(source="human", category="general")
+    m.Battle.objects.bulk_create(_random_battles(rng, comps, 5, start=10_000))
+    with CaptureQueriesContext(connection) as ctx:
+        lb.leaderboard_rebuild(source="human", category="general", slow_seconds=float("inf"))
+    sql = [q["sql"] for q in ctx.captured_queries]
+    reads = {
+        "snapshot": [s for s in sql if s.startswith("SELECT") and "leaderboardsnapshot" in s],
+        "state": [s for s in sql if s.startswith("SELECT") and "leaderboardstate" in s],
+        "names": [
+            s
+            for s in sql
+            if s.startswith('SELECT "arena_competitor"."id" AS "id", "arena_competitor"."name"')
+        ],
+    }
+    assert {k: len(v) for k, v in reads.items()} == {"snapshot": 1, "state": 1, "names": 1}
