@@ -257,6 +257,9 @@ LUDUS_LEADERBOARD_DEBOUNCE_SECONDS = env_int("LUDUS_LEADERBOARD_DEBOUNCE_SECONDS
 # Slow leaderboard parts (E[S] simulations, alpha-Rank and Elo bootstraps) are recomputed by the
 # scheduled rebuild at most this often; a vote refreshes the other numbers at once.
 LUDUS_LEADERBOARD_SLOW_SECONDS = env_int("LUDUS_LEADERBOARD_SLOW_SECONDS", 300, minimum=0)
+# ... and no more often than its last computation time divided by this share, so refreshing any
+# one slow part takes at most this share of a worker's time however large the data grows.
+LUDUS_LEADERBOARD_SLOW_SHARE = env_float("LUDUS_LEADERBOARD_SLOW_SHARE", 0.1, minimum=0.001)
 # How long a web process trusts the latest leaderboard ETag it read from the cache
 # (0: ask every time).
 LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS = env_int("LUDUS_LEADERBOARD_ETAG_MEMO_SECONDS", 1, minimum=0)

@@ -14,7 +14,10 @@ score read O(pairs) rows; Elo and OpenSkill continue their stored state
 when a battle older than the state's last one arrives; after a vote only the scopes with new
 battles are rebuilt, and the slow parts (E[S] simulations, α-Rank and Elo bootstraps,
 Bradley-Terry's profile bounds: its ratings are computed after every vote, identical to the
-full fit's) are refreshed at most every ``LUDUS_LEADERBOARD_SLOW_SECONDS``. Each snapshot's
+full fit's) and the boards that read every battle (``BOARD_EXTENSIONS``: the style-controlled
+one) are refreshed by the periodic every-scope rebuild, one at a time across workers, at most
+every ``LUDUS_LEADERBOARD_SLOW_SECONDS`` and no more often than their last computation time
+divided by ``LUDUS_LEADERBOARD_SLOW_SHARE`` (:func:`slow_part_due`). Each snapshot's
 ``board["freshness"]`` says when its ratings and its interval were computed.
 
 Public boards: battles of private competitors are left out; withdrawn competitors keep their
@@ -789,6 +792,21 @@ def _age_seconds(stamp: str | None, now: datetime) -> float:
     return (now - datetime.fromisoformat(stamp)).total_seconds()
 
 
+def slow_part_due(
+    *, computed_at: str | None, seconds: float, slow_seconds: float, now: datetime
+) -> bool:
+    """Whether a slow part last computed at ``computed_at`` (ISO time; ``None``: never), which
+    took ``seconds``, is due again: when older than ``slow_seconds`` and than ``seconds /
+    LUDUS_LEADERBOARD_SLOW_SHARE``, so that refreshing any one slow part takes at most that
+    share of a worker's time however large the data grows (an α-Rank bootstrap of a second
+    every five minutes; an Elo bootstrap over 10M battles every hour or so). ``slow_seconds``
+    0: always due."""
+    if slow_seconds <= 0:
+        return True
+    cadence = max(slow_seconds, seconds / settings.LUDUS_LEADERBOARD_SLOW_SHARE)
+    return _age_seconds(computed_at, now) >= cadence
+
+
 def _state_save(
     state: LeaderboardState | None, scope: dict[str, Any], values: dict[str, Any]
 ) -> None:
@@ -843,6 +861,7 @@ def _online_state(
     if method == "elo":
         if resume or not slow_due:
             params["ci"] = "none"
+        started = time.perf_counter()
         result = spec.fn(battles, **params, **({"initial": initial} if initial else {}))
         ratings: dict[str, Any] = {
             str(by_name[n]): float(v) for n, v in zip(battles.models, result.rating)
@@ -851,6 +870,7 @@ def _online_state(
             assert result.lower is not None and result.upper is not None
             interval = {
                 "computed_at": now.isoformat(),
+                "seconds": time.perf_counter() - started,
                 "battles_upto": upto,
                 "n_battles": battles.n_battles,
                 "bounds": {
@@ -970,6 +990,7 @@ def _interval_kept(
     freshness."""
     assert spec.point_params is not None
     if state is None:
+        started = time.perf_counter()
         result = spec.fn(data.battles, **spec.params)
         assert result.lower is not None and result.upper is not None
         by_name = dict(zip(data.battles.models, data.competitor_ids, strict=True))
@@ -979,6 +1000,7 @@ def _interval_kept(
 
         interval: dict[str, Any] = {
             "computed_at": now.isoformat(),
+            "seconds": time.perf_counter() - started,
             "battles_upto": data.inputs["battles_upto"],
             "n_battles": data.battles.n_battles,
             "bounds": {
@@ -1106,9 +1128,13 @@ def leaderboard_rebuild(
                     ):
                         state = None
                     stamp = state.interval.get("computed_at") if state is not None else None
+                    took = state.interval.get("seconds", 0.0) if state is not None else 0.0
                 else:
                     stamp = latest.created_at.isoformat() if latest is not None else None
-                slow_due = _age_seconds(stamp, now) >= slow_seconds
+                    took = latest.compute_ms / 1000 if latest is not None else 0.0
+                slow_due = slow_part_due(
+                    computed_at=stamp, seconds=took, slow_seconds=slow_seconds, now=now
+                )
                 if kept and not slow_due and state is not None:
                     upto = state.interval.get("battles_upto")
                     if upto != inputs["battles_upto"]:
@@ -1183,8 +1209,32 @@ def leaderboard_rebuild(
         snapshot_cache(new)
     for name, rebuild in BOARD_EXTENSIONS.items():
         # the extension boards read individual battles (O(battles)): not in a vote's rebuild
-        # (``slow_seconds`` infinite), only in the periodic one and in direct calls
+        # (``slow_seconds`` infinite), only in the periodic one, as slow parts (when due), and
+        # in direct calls
         if (methods is None or name in methods) and not math.isinf(slow_seconds):
+            ran = states.get(name)
+            if (
+                not force
+                and ran is not None
+                and not slow_part_due(
+                    computed_at=ran.interval.get("computed_at"),
+                    seconds=ran.interval.get("seconds", 0.0),
+                    slow_seconds=slow_seconds,
+                    now=now,
+                )
+            ):
+                kept_snapshot = (
+                    LeaderboardSnapshot.objects.filter(
+                        method=name, source=source, category=category
+                    )
+                    .defer("ratings")
+                    .order_by("-version")
+                    .first()
+                )
+                if kept_snapshot is not None:
+                    snapshots.append(kept_snapshot)
+                continue
+            started = time.perf_counter()
             snapshot = rebuild(
                 source=source,
                 category=category,
@@ -1192,6 +1242,21 @@ def leaderboard_rebuild(
                 withdrawn=withdrawn,
                 rule=rule,
                 force=force,
+            )
+            _state_save(  # when it last ran and how long it took: its cadence
+                ran,
+                {"method": name, "source": source, "category": category},
+                {
+                    "params": {},
+                    "excluded_competitors": selection["excluded_competitors"],
+                    "battles_upto": selection["battles_upto"],
+                    "ratings": {},
+                    "interval": {
+                        "computed_at": now.isoformat(),
+                        "seconds": time.perf_counter() - started,
+                    },
+                    "updated_at": now,
+                },
             )
             if snapshot is not None:
                 snapshots.append(snapshot)
@@ -1235,15 +1300,54 @@ def leaderboard_aggregates_refresh() -> AggregateAdvance:
     return aggregates_advance(battles_upto=battle_max, pair_counts_upto=pair_max)
 
 
+#: PostgreSQL advisory lock held by the every-scope rebuild (one at a time across workers).
+PERIODIC_LOCK = 0x4C75647573_01
+
+
+@contextlib.contextmanager
+def _single_flight() -> Iterator[bool]:
+    """Yield whether this process may run the every-scope rebuild now: no other is running.
+
+    A session-level PostgreSQL advisory lock, tried without waiting and released on exit (or
+    by the server when the connection dies): a periodic rebuild that outlasts the beat period
+    (slow parts over 10M battles) is not joined by the next ones, each redoing the same due
+    parts and taking the worker threads that votes' rebuilds need. Elsewhere (SQLite: one
+    process) always ``True``.
+    """
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [PERIODIC_LOCK])
+        got = bool(cursor.fetchone()[0])
+    try:
+        yield got
+    finally:
+        if got:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [PERIODIC_LOCK])
+
+
 def leaderboard_rebuild_all(*, force: bool = False, scopes: str = "all") -> dict[str, int]:
     """Rebuild every scope (``scopes="all"``) or only those with new battles (``"touched"``,
     after a vote); returns how many snapshots are current per method.
 
-    The slow parts are refreshed only by the every-scope (periodic) rebuild, when older than
-    ``LUDUS_LEADERBOARD_SLOW_SECONDS`` (see :func:`leaderboard_rebuild`), and the extension
-    boards (``BOARD_EXTENSIONS``, which read individual battles) only by it, so a vote's
-    rebuild never waits for a simulation, a bootstrap or a pass over every battle.
+    The slow parts and the extension boards (``BOARD_EXTENSIONS``, which read individual
+    battles) are refreshed only by the every-scope (periodic) rebuild, when due
+    (:func:`slow_part_due`), so a vote's rebuild never waits for a simulation, a bootstrap or
+    a pass over every battle. One every-scope rebuild runs at a time (:func:`_single_flight`);
+    another one asked for meanwhile returns ``{}`` at once.
     """
+    if scopes == "all":
+        with _single_flight() as alone:
+            if not alone:
+                log.info("leaderboard rebuild skipped: another every-scope rebuild is running")
+                return {}
+            return _rebuild_scopes(force=force, scopes=scopes)
+    return _rebuild_scopes(force=force, scopes=scopes)
+
+
+def _rebuild_scopes(*, force: bool, scopes: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     try:
         watermarks = _watermarks()  # every board of one rebuild sees the same committed battles

@@ -377,3 +377,97 @@ def test_a_scopes_rebuild_reads_its_snapshots_and_states_once(db, private_cache)
         ],
     }
     assert {k: len(v) for k, v in reads.items()} == {"snapshot": 1, "state": 1, "names": 1}
+
+
+def test_slow_part_due_bounds_the_share_of_time_refreshing_takes(settings):
+    settings.LUDUS_LEADERBOARD_SLOW_SHARE = 0.1
+    now = T0 + timedelta(hours=5)
+
+    def due(age: float, seconds: float, slow: float = 300) -> bool:
+        stamp = (now - timedelta(seconds=age)).isoformat()
+        return lb.slow_part_due(computed_at=stamp, seconds=seconds, slow_seconds=slow, now=now)
+
+    assert not due(299, 1) and due(300, 1)  # a cheap part: every LUDUS_LEADERBOARD_SLOW_SECONDS
+    assert not due(999, 100) and due(1000, 100)  # 100 s of work: at most a tenth of the time
+    assert due(0, 100, slow=0)  # 0: on every rebuild, whatever the cost
+    assert lb.slow_part_due(computed_at=None, seconds=0, slow_seconds=300, now=now)  # never
+
+
+def test_elo_bootstrap_and_style_board_keep_a_cadence_bounded_by_their_cost(
+    db, private_cache, settings
+):
+    from arena.services.style_board import METHOD as STYLE
+
+    settings.LUDUS_LEADERBOARD_SLOW_SECONDS = 60
+    settings.LUDUS_LEADERBOARD_SLOW_SHARE = 0.1
+    rng = np.random.default_rng(13)
+    comps = [CompetitorFactory(name=f"cost-{k}") for k in range(5)]
+    meta = {
+        "sum_assistant_a_tokens": 100,
+        "sum_assistant_b_tokens": 80,
+        **{
+            f"{kind}_count_{side}": {part: 1 for part in parts}
+            for kind, parts in (
+                ("header", ("h1", "h2", "h3", "h4", "h5", "h6")),
+                ("list", ("ordered", "unordered")),
+                ("bold", ("**", "__")),
+            )
+            for side in "ab"
+        },
+    }
+
+    def add(n: int, start: int) -> None:
+        rows = _random_battles(rng, comps, n, start=start)
+        for k, row in enumerate(rows):
+            row.conv_metadata = {**meta, "sum_assistant_b_tokens": 50 + 10 * (k % 7)}
+        m.Battle.objects.bulk_create(rows)
+
+    add(150, 0)
+    lb.leaderboard_rebuild_all()
+    scope = {"source": "human", "category": "general"}
+    style_v, elo_v = (_versions(x)[("human", "general")] for x in (STYLE, "elo"))
+
+    def age(method: str, seconds_ago: float, took: float) -> None:
+        state = m.LeaderboardState.objects.get(method=method, **scope)
+        stamp = (datetime.now(tz=UTC) - timedelta(seconds=seconds_ago)).isoformat()
+        state.interval = {**state.interval, "computed_at": stamp, "seconds": took}
+        state.save()
+
+    # past LUDUS_LEADERBOARD_SLOW_SECONDS but their last computation took 20 s: not yet due
+    age(STYLE, 120, 20.0)
+    age("elo", 120, 20.0)
+    add(20, 10_000)
+    lb.leaderboard_rebuild_all()
+    assert _versions(STYLE)[("human", "general")] == style_v
+    elo_snap = m.LeaderboardSnapshot.objects.filter(method="elo", **scope).latest("version")
+    assert elo_snap.version == elo_v + 1  # new ratings, the earlier bootstrap interval
+    assert "interval_battles_upto" in elo_snap.inputs
+    # 200 s old, 20 s of work: due (a tenth of the time)
+    age(STYLE, 200, 20.0)
+    age("elo", 200, 20.0)
+    lb.leaderboard_rebuild_all()
+    assert _versions(STYLE)[("human", "general")] == style_v + 1
+    elo_snap = m.LeaderboardSnapshot.objects.filter(method="elo", **scope).latest("version")
+    assert "interval_battles_upto" not in elo_snap.inputs  # the bootstrap was recomputed
+    took = m.LeaderboardState.objects.get(method="elo", **scope).interval["seconds"]
+    assert 0 < took < 20
+
+
+def test_one_every_scope_rebuild_at_a_time(db, private_cache):
+    import psycopg
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("an advisory lock of PostgreSQL")
+    rng = np.random.default_rng(14)
+    comps = [CompetitorFactory(name=f"one-{k}") for k in range(4)]
+    m.Battle.objects.bulk_create(_random_battles(rng, comps, 60))
+    params = connection.get_connection_params()
+    with psycopg.connect(**params, autocommit=True) as other:  # another worker's rebuild
+        other.execute("SELECT pg_advisory_lock(%s)", [lb.PERIODIC_LOCK])
+        assert lb.leaderboard_rebuild_all() == {}
+        assert not m.LeaderboardSnapshot.objects.exists()
+        # a vote's rebuild of its touched scopes does not wait for it
+        assert lb.leaderboard_rebuild_all(scopes="touched")["bt"] == 4
+        other.execute("SELECT pg_advisory_unlock(%s)", [lb.PERIODIC_LOCK])
+    assert lb.leaderboard_rebuild_all()["bt"] == 4
