@@ -506,13 +506,15 @@ def main() -> None:
             )
         )
     load_after = os.getloadavg()
+    # a --reuse run (10M: its import and first build measured by an earlier run) has its own
+    section = f"{SECTION}, --reuse of {sizes[0]:,} records" if args.reuse else SECTION
     table = _table(rows)
     print(table)
     print(json.dumps(rows))
     if args.no_write:
         return
     text = (
-        f"{SECTION}\n\n"
+        f"{section}\n\n"
         f"Run {started:%Y-%m-%d %H:%M} UTC on {cpu_model()} ({os.cpu_count()} cores, "
         f"{platform.python_implementation()} {platform.python_version()}); load average "
         f"{load[0]:.2f} before, {load_after[0]:.2f} after (other engineers' tests share the "
@@ -533,7 +535,7 @@ def main() -> None:
         "pure computation on the same file (reading included): the same-run baseline for the "
         "rebuilds.\n"
     )
-    results_section_write(SECTION, text)
+    results_section_write(section, text)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ from ranking.types import RatingResult
 _SCORE_A = np.array([1.0, 0.0, 0.5, 0.5])
 
 CI_METHODS: tuple[str, ...] = ("none", "bootstrap")
-#: Battles drawn per block in the bootstrap (bounds memory at ``rounds × _BLOCK`` indices).
+#: Battles per block: of the replay's Python lists, and drawn per block in the bootstrap
+#: (bounds memory at ``rounds × _BLOCK`` indices).
 _BLOCK = 4096
 
 
@@ -158,9 +159,6 @@ def elo(
             "counts (a pair-counts file): use --method bt"
         )
     order = battles.chronological()
-    a = battles.a[order].tolist()
-    b = battles.b[order].tolist()
-    score = _SCORE_A[battles.outcome[order]].tolist()
     ratings = [init] * battles.n_models
     if initial:
         if ci != "none":
@@ -169,12 +167,19 @@ def elo(
             if name not in battles.models:
                 raise InputError(f"initial names {name!r}, which is not among the battle models")
             ratings[battles.models.index(name)] = check_finite(f"initial[{name!r}]", value)
-    for ia, ib, sa in zip(a, b, score):
-        ra = ratings[ia]
-        rb = ratings[ib]
-        update = k * (sa - win_probability(ra - rb, scale=scale, base=base))
-        ratings[ia] = ra + update
-        ratings[ib] = rb - update
+    for lo in range(0, len(order), _BLOCK):  # Python lists a block at a time: bounded memory
+        step = order[lo : lo + _BLOCK]
+        for ia, ib, sa in zip(
+            battles.a[step].tolist(),
+            battles.b[step].tolist(),
+            _SCORE_A[battles.outcome[step]].tolist(),
+            strict=True,
+        ):
+            ra = ratings[ia]
+            rb = ratings[ib]
+            update = k * (sa - win_probability(ra - rb, scale=scale, base=base))
+            ratings[ia] = ra + update
+            ratings[ib] = rb - update
     rating = np.array(ratings, dtype=np.float64)
     if anchor is not None:
         rating += anchor[1] - rating[battles.models.index(anchor[0])]

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -45,6 +46,7 @@ from django.core.cache import cache
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from numpy.typing import NDArray
 
 from arena.models import (
     Battle,
@@ -246,33 +248,81 @@ def scope_pair_counts(inputs: dict[str, Any]) -> QuerySet[PairCount]:
     return qs.exclude(model_a_id__in=private).exclude(model_b_id__in=private)
 
 
+@dataclass(frozen=True)
+class BattleRows:
+    """Individual battle rows as arrays (competitor ids, outcome codes, seconds), read a chunk
+    at a time (:func:`battle_rows`): memory grows by 25 bytes a battle, not by a Python tuple
+    each. ``first`` and ``last`` are the first and last rows as read (``None``: no row)."""
+
+    a: NDArray[np.int64]
+    b: NDArray[np.int64]
+    outcome: NDArray[np.int8]
+    tstamp: NDArray[np.float64]
+    first: tuple[Any, ...] | None
+    last: tuple[Any, ...] | None
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+
+#: Rows converted per step by :func:`battle_rows`.
+ROW_CHUNK = 20_000
+
+
+def battle_rows(rows: Iterable[tuple[Any, ...]]) -> BattleRows:
+    """``rows`` (a, b, outcome, tstamp, ...: a list or a streaming queryset iterator) as
+    :class:`BattleRows`, converted :data:`ROW_CHUNK` rows at a time."""
+    parts: list[tuple[np.ndarray, ...]] = []
+    first = last = None
+    stream = iter(rows)
+    while chunk := list(itertools.islice(stream, ROW_CHUNK)):
+        first = first or chunk[0]
+        last = chunk[-1]
+        parts.append(
+            (
+                np.array([r[0] for r in chunk], dtype=np.int64),
+                np.array([r[1] for r in chunk], dtype=np.int64),
+                np.array([_OUTCOME_CODE[r[2]] for r in chunk], dtype=np.int8),
+                np.array([r[3].timestamp() for r in chunk], dtype=np.float64),
+            )
+        )
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return BattleRows(empty, empty, np.zeros(0, np.int8), np.zeros(0), None, None)
+    a, b, outcome, tstamp = (np.concatenate(column) for column in zip(*parts, strict=True))
+    return BattleRows(a, b, outcome, tstamp, first, last)
+
+
 def _build(
-    rows: list[tuple[Any, ...]],
+    rows: list[tuple[Any, ...]] | BattleRows,
     count_rows: list[tuple[int, int, int, int, int]] | np.ndarray,
     *,
     names: dict[int, str] | None = None,
 ) -> tuple[Battles, list[int]]:
-    """``rows`` (individual battles: a, b, outcome, tstamp) then ``count_rows`` (pair counts:
-    a, b, wins_a, wins_b, ties; each non-zero count one weighted entry, in that order) as
-    :class:`ranking.battles.Battles`, models in name order; returns it and the competitor ids."""
+    """``rows`` (individual battles: a, b, outcome, tstamp; or :class:`BattleRows`) then
+    ``count_rows`` (pair counts: a, b, wins_a, wins_b, ties; each non-zero count one weighted
+    entry, in that order) as :class:`ranking.battles.Battles`, models in name order; returns
+    it and the competitor ids."""
+    arrays = rows if isinstance(rows, BattleRows) else battle_rows(rows)
     counts = np.asarray(count_rows, dtype=np.int64).reshape(-1, 5)
-    present = {r[0] for r in rows} | {r[1] for r in rows} | set(np.unique(counts[:, :2]).tolist())
+    known = np.unique(np.concatenate([arrays.a, arrays.b, counts[:, :2].ravel()]))
     # every competitor's name (a few hundred rows at most): cheaper to send and parse than a
     # query listing the scope's hundreds of ids; read once per rebuild when given
     if names is None:
         names = competitor_names()
     # models in name order, as the battle-file reader codes them: the CLI on an export then
     # runs the same arithmetic and gives the same numbers to the last digits
-    ids = sorted(present, key=names.__getitem__)
+    ids = sorted(known.tolist(), key=names.__getitem__)
     index = {cid: i for i, cid in enumerate(ids)}
-    a = np.array([index[r[0]] for r in rows], dtype=np.int32)
-    b = np.array([index[r[1]] for r in rows], dtype=np.int32)
-    outcome = np.array([_OUTCOME_CODE[r[2]] for r in rows], dtype=np.int8)
+    code_of = np.array([index[cid] for cid in known.tolist()], dtype=np.int32)
+
+    def code(column: np.ndarray) -> NDArray[np.int32]:
+        return code_of[np.searchsorted(known, column)]
+
+    a, b, outcome = code(arrays.a), code(arrays.b), arrays.outcome
     weight = None
     if len(counts):
-        known = np.array(sorted(present), dtype=np.int64)
-        code_of = np.array([index[cid] for cid in known.tolist()], dtype=np.int32)
-        ca, cb = (code_of[np.searchsorted(known, counts[:, k])] for k in (0, 1))
+        ca, cb = code(counts[:, 0]), code(counts[:, 1])
         # per pair row: its A_WINS, B_WINS and TIE entries in that order, zero counts dropped
         w = counts[:, 2:5].ravel()
         keep = w > 0
@@ -280,10 +330,8 @@ def _build(
         a = np.concatenate([a, np.repeat(ca, 3)[keep]])
         b = np.concatenate([b, np.repeat(cb, 3)[keep]])
         outcome = np.concatenate([outcome, codes])
-        weight = np.concatenate([np.ones(len(rows)), w[keep].astype(np.float64)])
-    tstamp = None
-    if rows and not len(counts):
-        tstamp = np.array([r[3].timestamp() for r in rows], dtype=np.float64)
+        weight = np.concatenate([np.ones(len(arrays)), w[keep].astype(np.float64)])
+    tstamp = arrays.tstamp if len(arrays) and not len(counts) else None
     battles = Battles(
         models=tuple(names[cid] for cid in ids),
         a=a,
@@ -843,14 +891,17 @@ def _online_state(
         and state.battles_upto <= upto
         and not (slow_due and spec.slow)
     )
-    rows: list[tuple[Any, ...]] = []
+    # streamed into arrays: a replay over 10M battles holds 250 MB of them, not 10M tuples
+    rows = battle_rows([])
     if resume:
         assert state is not None
-        rows = list(battles_qs.filter(id__gt=state.battles_upto).values_list(*columns))
-        if rows and state.last_tstamp is not None and rows[0][3] < state.last_tstamp:
+        tail = battles_qs.filter(id__gt=state.battles_upto).values_list(*columns)
+        rows = battle_rows(tail.iterator(chunk_size=ROW_CHUNK))
+        first = rows.first
+        if first is not None and state.last_tstamp is not None and first[3] < state.last_tstamp:
             resume = False  # a battle older than the state's last one: replay the history
     if not resume:
-        rows = list(battles_qs.values_list(*columns))
+        rows = battle_rows(battles_qs.values_list(*columns).iterator(chunk_size=ROW_CHUNK))
     previous: dict[str, Any] = dict(state.ratings) if (resume and state is not None) else {}
     battles, ids = _build(rows, [], names=names)
     battles = battles.with_models(sorted({names[int(c)] for c in previous} | set(battles.models)))
@@ -890,7 +941,7 @@ def _online_state(
             "battles_upto": upto,
             "n_battles": battles.n_battles,
         }
-    last = rows[-1] if rows else None
+    last = rows.last
     _state_save(
         state,
         scope,
