@@ -376,7 +376,7 @@ def _sandwich(problem: _Problem, theta: NDArray[np.float64], *, bread: str) -> N
 
 def bradley_terry_style(
     battles: Battles,
-    conv_metadata: Sequence[Mapping[str, Any] | None],
+    conv_metadata: Sequence[Mapping[str, Any] | None] | NDArray[np.float64],
     *,
     scale: float = 400.0,
     base: float = 10.0,
@@ -396,8 +396,10 @@ def bradley_terry_style(
     ----------
     battles : Battles
         Unweighted battles (style features are per battle, so pair counts cannot be used).
-    conv_metadata : sequence of mapping
-        One LMArena ``conv_metadata`` per battle (as :attr:`ReadResult.conv_metadata`).
+    conv_metadata : sequence of mapping, or ndarray of shape (n, 8)
+        One LMArena ``conv_metadata`` per battle (as :attr:`ReadResult.conv_metadata`), or
+        their :func:`style_counts` (a caller streaming the battles computes them a block at a
+        time instead of holding every battle's dict).
     scale, base, init : float
         ``rating = scale · r + init`` with ``P(a beats b) = σ(ln(base)(r_a − r_b) + xᵀβ)``.
     ridge : float
@@ -455,7 +457,13 @@ def bradley_terry_style(
         )
     if len(battles) == 0:
         raise InputError("style control needs at least one battle")
-    features, mean, std = style_features(style_counts(conv_metadata))
+    if isinstance(conv_metadata, np.ndarray):
+        counts = np.asarray(conv_metadata, dtype=np.float64)
+        if counts.size and not (np.isfinite(counts).all() and (counts >= 0).all()):
+            raise InputError("style counts must be finite and non-negative")
+    else:
+        counts = style_counts(conv_metadata)
+    features, mean, std = style_features(counts)
     o = battles.outcome
     y = np.where(o == A_WINS, 1.0, np.where(o == B_WINS, 0.0, 0.5))
     comp = components(battles)

@@ -269,15 +269,22 @@ class BattleRows:
 ROW_CHUNK = 20_000
 
 
-def battle_rows(rows: Iterable[tuple[Any, ...]]) -> BattleRows:
+def battle_rows(
+    rows: Iterable[tuple[Any, ...]],
+    *,
+    each: Callable[[list[tuple[Any, ...]]], None] | None = None,
+) -> BattleRows:
     """``rows`` (a, b, outcome, tstamp, ...: a list or a streaming queryset iterator) as
-    :class:`BattleRows`, converted :data:`ROW_CHUNK` rows at a time."""
+    :class:`BattleRows`, converted :data:`ROW_CHUNK` rows at a time; ``each`` is given every
+    chunk too (to keep what else the rows carry in a compact form)."""
     parts: list[tuple[np.ndarray, ...]] = []
     first = last = None
     stream = iter(rows)
     while chunk := list(itertools.islice(stream, ROW_CHUNK)):
         first = first or chunk[0]
         last = chunk[-1]
+        if each is not None:
+            each(chunk)
         parts.append(
             (
                 np.array([r[0] for r in chunk], dtype=np.int64),

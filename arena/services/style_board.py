@@ -23,12 +23,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
 from django.db.models import Sum
 
 from arena.models import LeaderboardSnapshot
 from arena.services import leaderboard
 from arena.services.conv_metadata import TOKENIZER
-from ranking.style import bradley_terry_style
+from ranking.style import bradley_terry_style, style_counts
 
 #: The board's method name (``leaderboard/?method=bt_style`` or ``?style_control=true``).
 METHOD = "bt_style"
@@ -93,17 +94,28 @@ def style_board_rebuild(
     sees the same committed battles as the plain boards. Unchanged data gives no new version.
     """
     scope = {**selection, "pair_counts_upto": None, "conv_metadata_only": True}
-    rows = list(
+    # streamed: each chunk's metadata becomes its eight style counts at once (a battle's dict
+    # is never kept), so memory grows by the arrays, not by 10M dicts
+    counts: list[np.ndarray] = []
+    upto = [0]
+
+    def keep(chunk: list[tuple[Any, ...]]) -> None:
+        counts.append(style_counts([r[5] for r in chunk]))
+        upto[0] = max(upto[0], max(r[4] for r in chunk))
+
+    rows = leaderboard.battle_rows(
         leaderboard.scope_battles(scope)
         .order_by("tstamp", "id")
         .values_list("model_a_id", "model_b_id", "outcome", "tstamp", "id", "conv_metadata")
+        .iterator(chunk_size=leaderboard.ROW_CHUNK),
+        each=keep,
     )
-    if not rows:
+    if not len(rows):
         return None
     left_out = _left_out(selection)
     inputs = {
         **scope,
-        "battles_upto": max(r[4] for r in rows),
+        "battles_upto": upto[0],
         "excluded_pair_counts": {
             "rows": left_out["pair_count_rows"],
             "battles": left_out["pair_count_battles"],
@@ -122,12 +134,12 @@ def style_board_rebuild(
     )
     if unchanged is not None:
         return unchanged
-    battles, ids = leaderboard._build([r[:4] for r in rows], [])
+    battles, ids = leaderboard._build(rows, [])
     data = leaderboard.BattleData(
         battles=battles, competitor_ids=ids, n_records=len(rows), inputs=inputs
     )
     started = time.perf_counter()
-    result = bradley_terry_style(battles, [r[5] for r in rows], **PARAMS)
+    result = bradley_terry_style(battles, np.concatenate(counts), **PARAMS)
     elapsed = int((time.perf_counter() - started) * 1000)
     board = {
         **presentation,

@@ -323,3 +323,21 @@ def test_cli_style_control_without_conv_metadata_fails(tmp_path, capsys):
     assert "needs a conv_metadata object on every battle record; no battle has one" in err
     assert main(["rate", str(path), "--style-control", "--method", "elo"]) == 2
     assert "--style-control needs --method bt" in capsys.readouterr().err
+
+
+def test_style_counts_given_as_an_array_fit_the_same(stored, ref):
+    # a caller streaming battles passes the counts (n, 8), computed a block at a time
+    battles, meta = stored
+    counts = np.array(ref["battles"]["counts"], dtype=np.float64)
+    assert counts.shape == (len(battles), 8)
+    from_dicts = bradley_terry_style(battles, meta)
+    from_counts = bradley_terry_style(battles, counts)
+    assert np.array_equal(from_counts.ratings.rating, from_dicts.ratings.rating)
+    assert np.array_equal(from_counts.coefficients, from_dicts.coefficients)
+    assert np.array_equal(from_counts.ratings.lower, from_dicts.ratings.lower)
+    bad = counts.copy()
+    bad[3, 2] = -1
+    with pytest.raises(InputError, match="non-negative"):
+        bradley_terry_style(battles, bad)
+    with pytest.raises(InputError, match="one entry per battle"):
+        bradley_terry_style(battles, counts[:-1])
