@@ -10,6 +10,12 @@ max rating error) and as each reference's distance from Ludus's exact optimum.
 Usage: ``python bench/bench_ranking.py [--battles N] [--models M] [--no-write]``. Prints
 the tables and replaces the ``## Ratings (bench_ranking.py)`` section of bench/RESULTS.md.
 
+``--openskill`` runs only the OpenSkill comparison: ``_rate_battles`` (the scalar twins of
+the package's two-player update) against ``_rate_battles_package`` (one ``model.rate`` call
+per battle) on the same battles, every model, best of ``--repeat`` runs each (default 200
+models, 200,000 battles with ``--battles 200000``); it checks that both give the same
+numbers and replaces its own section of RESULTS.md.
+
 ``--blas`` runs only the BLAS thread comparison (issue 15): the library no longer limits
 BLAS threads itself, so every BT variant and an α-Rank reduction are timed as the library
 runs now and inside a caller's ``threadpoolctl.threadpool_limits(1, "blas")`` (what the
@@ -46,6 +52,9 @@ from ranking.bradley_terry import bradley_terry  # noqa: E402
 from ranking.elo import elo  # noqa: E402
 
 SECTION = "## Ratings (bench_ranking.py)"
+OPENSKILL_SECTION = (
+    "## OpenSkill: scalar twins vs the package's rate (bench_ranking.py --openskill)"
+)
 BLAS_SECTION = "## BLAS threads: library default vs a caller's limit (bench_ranking.py --blas)"
 POINTS = 400.0 / math.log(10.0)
 WINNERS = ("model_a", "model_b", "tie", "tie (bothbad)")
@@ -367,6 +376,79 @@ def blas_main(args: argparse.Namespace) -> None:
     results_report(BLAS_SECTION, text, write=not args.no_write)
 
 
+def openskill_main(args: argparse.Namespace) -> None:
+    """Time the twins and the package path on the same battles, in one run."""
+    from ranking.openskill import (
+        OPENSKILL_MODELS,
+        TWINNED_OPENSKILL,
+        _engine_kwargs,
+        _rate_battles,
+        _rate_battles_package,
+    )
+
+    load_start = f"{os.getloadavg()[0]:.1f}"
+    _, battles = synthesize(args.models, args.battles, args.seed)
+    a, b, o = battles.a.tolist(), battles.b.tolist(), battles.outcome.tolist()
+    n = args.models
+    repeat = max(1, min(args.repeat, 3))
+    rows = []
+    pl_pkg = pl_twin = math.nan
+    for name in OPENSKILL_MODELS:
+        model, kw = _engine_kwargs(
+            name, 25.0, 25.0 / 3.0, 25.0 / 6.0, 1e-4, 25.0 / 300.0, 0.1, 4, False
+        )
+        out: dict[str, tuple[list[float], list[float]]] = {}
+
+        def twin() -> None:
+            out["twin"] = ([25.0] * n, [25.0 / 3.0] * n)
+            _rate_battles(model, kw, *out["twin"], a, b, o)
+
+        def package() -> None:
+            out["package"] = ([25.0] * n, [25.0 / 3.0] * n)
+            _rate_battles_package(OPENSKILL_MODELS[model](**kw), *out["package"], a, b, o)
+
+        t_twin, _ = timed(twin, repeat=repeat)
+        t_pkg, _ = timed(package, repeat=repeat)
+        if name == "plackett-luce":
+            pl_pkg, pl_twin = t_pkg / len(a) * 1e6, t_twin / len(a) * 1e6
+        same = out["twin"] == out["package"]
+        rows.append(
+            f"| {name} | {fmt_t(t_pkg)} | {t_pkg / len(a) * 1e6:.1f} µs | {fmt_t(t_twin)} | "
+            f"{t_twin / len(a) * 1e6:.2f} µs | {t_pkg / t_twin:.1f}× | "
+            f"{'yes' if same else 'NO'} |"
+        )
+        print(rows[-1], file=sys.stderr)
+    lines = [
+        OPENSKILL_SECTION,
+        "",
+        f"Machine: {machine()}; openskill {version('openskill')} (twinned: "
+        f"{TWINNED_OPENSKILL}); load average at start {load_start}, at end "
+        f"{os.getloadavg()[0]:.1f} (`uptime`; other engineers' jobs share the 2 cores).",
+        "",
+        f"Data: {n} models, {len(a):,} battles from the BT truth above (with both kinds of "
+        "tie), rated from the default prior with the default parameters (τ = 25/300, "
+        "window 4, no σ limit). Package: `_rate_battles_package`, one `model.rate` call per "
+        "battle (what `openskill_rate` did before). Twin: `_rate_battles`, the scalar "
+        f"two-player update. Best of {repeat} runs each, same process, same battles.",
+        "",
+        "| model | package: wall | package: CPU | per battle | twin: wall | twin: CPU "
+        "| per battle | speed-up (wall) | identical μ and σ |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        *rows,
+        "",
+        "The twins repeat the package's float operations in its order for two teams of one "
+        "player (τ dynamics, σ limit, default γ, the tie's μ averaging, which is a no-op for "
+        "two players), so μ and σ are identical, not just close; "
+        "`tests/ranking/test_openskill.py` checks equality to the last bit on random "
+        "battles (all models, outcomes, τ, σ limit, windows, wide initial states). "
+        f"At the package's {pl_pkg:.1f} µs per battle a 10M-battle Plackett-Luce board "
+        f"spends {pl_pkg * 10:.0f} s in the rating loop; at the twin's {pl_twin:.2f} µs, "
+        f"{pl_twin * 10:.0f} s.",
+        "",
+    ]
+    results_report(OPENSKILL_SECTION, "\n".join(lines), write=not args.no_write)
+
+
 # ---------------------------------------------------------------------------- main
 
 
@@ -387,10 +469,16 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     parser.add_argument("--blas", action="store_true", help="only the BLAS thread comparison")
     parser.add_argument("--repeat", type=int, default=7, help="runs per variant (--blas)")
+    parser.add_argument(
+        "--openskill", action="store_true", help="only the OpenSkill twin vs package comparison"
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     if args.blas:
         blas_main(args)
+        return
+    if args.openskill:
+        openskill_main(args)
         return
 
     load_start = f"{os.getloadavg()[0]:.1f}"

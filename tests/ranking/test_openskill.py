@@ -307,3 +307,141 @@ def test_interval_bounds_are_the_packages_ordinal_at_plus_minus_z(confidence: fl
     assert_allclose(res.lower, [r.ordinal(z=z) for r in ratings], rtol=1e-12)
     assert_allclose(res.upper, [r.ordinal(z=-z) for r in ratings], rtol=1e-12)
     assert (res.lower < res.rating).all() and (res.rating < res.upper).all()
+
+
+# ------------------------------------------------ scalar twins against the package path
+
+
+def twin_and_package(
+    model: str,
+    kw: dict[str, float | int | bool],
+    mus: list[float],
+    sigmas: list[float],
+    battles: Battles,
+) -> tuple[tuple[list[float], list[float]], tuple[list[float], list[float]]]:
+    """``_rate_battles`` (the twins) and ``_rate_battles_package`` from the same start."""
+    from ranking.openskill import _engine_kwargs, _rate_battles, _rate_battles_package
+
+    defaults = dict(
+        mu=25.0,
+        sigma=25.0 / 3.0,
+        beta=25.0 / 6.0,
+        kappa=0.0001,
+        tau=25.0 / 300.0,
+        epsilon=0.1,
+        window_size=4,
+        limit_sigma=False,
+    )
+    name, kwargs = _engine_kwargs(model, **{**defaults, **kw})  # type: ignore[arg-type]
+    a, b, o = battles.a.tolist(), battles.b.tolist(), battles.outcome.tolist()
+    twin = (list(mus), list(sigmas))
+    _rate_battles(name, kwargs, twin[0], twin[1], a, b, o)
+    package = (list(mus), list(sigmas))
+    _rate_battles_package(OPENSKILL_MODELS[name](**kwargs), package[0], package[1], a, b, o)
+    return twin, package
+
+
+def assert_same(twin: tuple[list[float], list[float]], package: tuple[list[float], list[float]]):  # type: ignore[no-untyped-def]
+    """Equal to the last bit (the twins repeat the package's operations in its order)."""
+    assert all(isinstance(x, float) for x in twin[0] + twin[1])
+    assert twin[0] == package[0], max(abs(x - y) for x, y in zip(twin[0], package[0]))
+    assert twin[1] == package[1], max(abs(x - y) for x, y in zip(twin[1], package[1]))
+
+
+@pytest.mark.parametrize("model", sorted(OPENSKILL_MODELS))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("tau", [0.0, 25.0 / 300.0, 2.0])
+@pytest.mark.parametrize("limit_sigma", [False, True])
+def test_scalar_twin_equals_the_package_update(
+    model: str, seed: int, tau: float, limit_sigma: bool
+) -> None:
+    """Random battle sequences (all outcome codes), from the prior and from random states."""
+    rng = np.random.default_rng(seed)
+    n = 12
+    battles = random_battles(rng, n, 1500)
+    assert set(battles.outcome.tolist()) == {A_WINS, B_WINS, TIE, TIE_BOTHBAD}
+    for window_size in (0, 1, 4) if model.endswith("-part") else (4,):
+        kw = dict(tau=tau, limit_sigma=limit_sigma, window_size=window_size)
+        # the prior (no initial states)
+        assert_same(*twin_and_package(model, kw, [25.0] * n, [25.0 / 3.0] * n, battles))
+        # initial states, spread wide, and other parameters
+        mus = rng.normal(0.0, 200.0, n).tolist()
+        sigmas = np.exp(rng.uniform(np.log(1e-3), np.log(300.0), n)).tolist()
+        kw2 = dict(kw, beta=float(rng.uniform(0.5, 20.0)), kappa=float(rng.choice([1e-4, 0.3])))
+        kw2["epsilon"] = float(rng.choice([0.0, 0.1, 3.0]))
+        assert_same(*twin_and_package(model, kw2, mus, sigmas, battles))
+
+
+@pytest.mark.parametrize("model", sorted(OPENSKILL_MODELS))
+def test_scalar_twin_at_extreme_states(model: str) -> None:
+    """Large |μ| gaps (near-certain results, upsets), tiny and huge σ, κ above 1."""
+    rng = np.random.default_rng(11)
+    battles = random_battles(rng, 6, 600)
+    mus = [2000.0, -2000.0, 0.0, 1e-9, -700.0, 700.0]
+    sigmas = [1e-6, 1e3, 25.0 / 3.0, 1e-3, 500.0, 0.05]
+    for kw in (
+        dict(tau=0.0, limit_sigma=True),
+        dict(tau=25.0 / 300.0),
+        dict(tau=5.0, kappa=2.0),
+        dict(beta=100.0, epsilon=20.0, window_size=1),
+    ):
+        assert_same(*twin_and_package(model, kw, mus, sigmas, battles))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("model", sorted(OPENSKILL_MODELS))
+def test_openskill_rate_uses_the_twin_and_matches_the_package_with_initial(
+    model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``openskill_rate`` (initial states, time order) equals the package path exactly;
+    it does not call the package at all except for a ``-part`` model with window 0."""
+    import ranking.openskill as mod
+
+    # the twins are checked against this release; an upgrade must re-run this file
+    assert mod._TWINS_ACTIVE, f"installed openskill is not {mod.TWINNED_OPENSKILL}"
+
+    battles = random_battles(np.random.default_rng(5), 7, 400, tstamp=True)
+    initial = {"m0": (40.0, 2.0), "m3": (-10.0, 15.0), "m6": (25.0, 0.01)}
+    calls: list[int] = []
+    package = mod._rate_battles_package
+
+    def spy(*args: object) -> None:
+        calls.append(1)
+        package(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(mod, "_rate_battles_package", spy)
+    got = openskill_rate(battles, model=model, initial=initial, tau=0.5, limit_sigma=True)
+    assert calls == []
+
+    def package_path(name, kwargs, mus, sigmas, a, b, o):  # type: ignore[no-untyped-def]
+        package(OPENSKILL_MODELS[name](**kwargs), mus, sigmas, a, b, o)
+
+    monkeypatch.setattr(mod, "_rate_battles", package_path)
+    expected = openskill_rate(battles, model=model, initial=initial, tau=0.5, limit_sigma=True)
+    assert_array_equal(got.extra["mu"], expected.extra["mu"])
+    assert_array_equal(got.extra["sigma"], expected.extra["sigma"])
+    if model.endswith("-part"):
+        monkeypatch.undo()
+        monkeypatch.setattr(mod, "_rate_battles_package", spy)
+        still = openskill_rate(battles, model=model, window_size=0)
+        assert calls == [1]
+        assert_array_equal(still.extra["mu"][battles.a[:1]], [25.0])  # no comparison, no change
+
+
+def test_another_openskill_release_goes_through_the_package(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import ranking.openskill as mod
+
+    calls: list[int] = []
+    package = mod._rate_battles_package
+
+    def spy(*args: object) -> None:
+        calls.append(1)
+        package(*args)  # type: ignore[arg-type]
+
+    battles = random_battles(np.random.default_rng(6), 5, 50)
+    twin = openskill_rate(battles)
+    monkeypatch.setattr(mod, "_rate_battles_package", spy)
+    monkeypatch.setattr(mod, "_TWINS_ACTIVE", False)
+    assert_array_equal(openskill_rate(battles).extra["mu"], twin.extra["mu"])
+    assert calls == [1]
