@@ -57,6 +57,9 @@ OPENSKILL_MODELS: dict[str, type] = {
     "thurstone-mosteller-part": ThurstoneMostellerPart,
 }
 
+#: Battles whose Python lists are made at once (the state carries over between blocks).
+_BLOCK = 65_536
+
 #: σ multiple subtracted from μ in the conservative score (openskill's ``ordinal``).
 ORDINAL_Z: float = 3.0
 
@@ -550,7 +553,11 @@ def openskill_rate(
         m0, s0 = value
         mus[models.index(name)] = check_finite(f"initial[{name!r}] mu", m0)
         sigmas[models.index(name)] = check_positive(f"initial[{name!r}] sigma", s0)
-    _rate_battles(model, kwargs, mus, sigmas, a.tolist(), b.tolist(), outcome.tolist())
+    for lo in range(0, a.size, _BLOCK):  # Python lists a block at a time: bounded memory
+        step = slice(lo, lo + _BLOCK)
+        _rate_battles(
+            model, kwargs, mus, sigmas, a[step].tolist(), b[step].tolist(), outcome[step].tolist()
+        )
     mu_arr = np.asarray(mus, dtype=np.float64)
     sigma_arr = np.asarray(sigmas, dtype=np.float64)
     z = NormalDist().inv_cdf(0.5 + conf / 2.0)

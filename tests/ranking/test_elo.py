@@ -217,3 +217,21 @@ def test_elo_initial_is_validated():
     with pytest.raises(InputError, match="'z'"):
         elo(battles, initial={"z": 1010.0})
     assert elo(battles, initial={"a": 1100.0}).rating[0] > 1100.0
+
+
+def test_blocks_of_python_lists_do_not_change_the_ratings(monkeypatch):
+    # the replay makes its Python lists a block at a time (bounded memory): same ratings
+    import importlib
+
+    elo_module = importlib.import_module("ranking.elo")  # the package exports a function elo
+
+    rng = np.random.default_rng(22)
+    n = 3000
+    a = rng.integers(0, 9, n)
+    b = (a + rng.integers(1, 9, n)) % 9
+    battles = Battles(
+        tuple(f"m{i}" for i in range(9)), a, b, rng.integers(0, 4, n), tstamp=rng.random(n)
+    )
+    whole = elo_module.elo(battles, k=4.0)
+    monkeypatch.setattr(elo_module, "_BLOCK", 7)
+    assert np.array_equal(elo_module.elo(battles, k=4.0).rating, whole.rating)

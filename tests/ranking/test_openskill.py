@@ -445,3 +445,22 @@ def test_another_openskill_release_goes_through_the_package(
     monkeypatch.setattr(mod, "_TWINS_ACTIVE", False)
     assert_array_equal(openskill_rate(battles).extra["mu"], twin.extra["mu"])
     assert calls == [1]
+
+
+def test_blocks_of_python_lists_do_not_change_the_ratings(monkeypatch):
+    # the replay makes its Python lists a block at a time (bounded memory); the state carries
+    # over between blocks, so any block size gives the same ratings to the last bit
+    import ranking.openskill as osk
+
+    rng = np.random.default_rng(21)
+    n = 5000
+    a = rng.integers(0, 12, n)
+    b = (a + rng.integers(1, 12, n)) % 12
+    battles = Battles(
+        tuple(f"m{i}" for i in range(12)), a, b, rng.integers(0, 4, n), tstamp=rng.random(n)
+    )
+    whole = osk.openskill_rate(battles)
+    monkeypatch.setattr(osk, "_BLOCK", 7)
+    blocks = osk.openskill_rate(battles)
+    assert np.array_equal(whole.extra["mu"], blocks.extra["mu"])
+    assert np.array_equal(whole.extra["sigma"], blocks.extra["sigma"])
