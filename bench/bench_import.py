@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -70,30 +68,6 @@ def _drop(base_url: str) -> None:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
 
 
-def _commit(path: Path) -> str:
-    res = subprocess.run(
-        ["git", "-C", str(path), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return res.stdout.strip() or "?"
-
-
-def _child(root: Path, env: dict[str, str], path: Path) -> list[float]:
-    res = subprocess.run(
-        [sys.executable, "-c", CHILD, str(root), str(path)],
-        cwd=root,
-        env=dict(env, PYTHONPATH=str(root)),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if res.returncode != 0:
-        sys.exit(f"{root} failed:\n{res.stderr[-3000:]}")
-    return list(json.loads(res.stdout.strip().splitlines()[-1]))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1_000_000, help="battle records")
@@ -117,7 +91,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for side, root in (("baseline", baseline), ("this checkout", ROOT)):
             _fresh(base_url)
-            run = _child(root, env, path)
+            run = bench_scale.checkout_child(root, env, CHILD, str(path))
             if run[3] != args.size:
                 sys.exit(f"{side} stored {run[3]} records, not {args.size}")
             runs[side].append(run)
@@ -135,8 +109,9 @@ def main() -> None:
         py = statistics.median(r[1] for r in rs)
         pg = statistics.median(r[2] for r in rs)
         every = ", ".join(f"{r[0]:.1f}/{r[1]:.1f}/{r[2]:.1f}" for r in rs)
+        commit = bench_scale.checkout_commit(root)
         lines.append(
-            f"| {side} | `{_commit(root)}` | {wall:.1f} s | {args.size / wall:,.0f} "
+            f"| {side} | `{commit}` | {wall:.1f} s | {args.size / wall:,.0f} "
             f"| {py:.1f} + {pg:.1f} s | {every} |"
         )
     text = (

@@ -44,6 +44,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 from _results import cpu_model, results_section_write  # bench/ is sys.path[0] when a script runs
 
@@ -132,6 +133,34 @@ def _battle_file(n: int, seed: int = 0) -> Path:
             out.write("".join(lines))
     tmp.rename(path)
     return path
+
+
+def checkout_commit(path: Path) -> str:
+    """The short commit of the checkout at ``path`` (``?`` when git cannot tell)."""
+    res = subprocess.run(
+        ["git", "-C", str(path), "rev-parse", "--short", "HEAD"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return res.stdout.strip() or "?"
+
+
+def checkout_child(root: Path, env: dict[str, str], code: str, *args: str) -> Any:
+    """Run ``code`` with ``args`` in a child Python process on the checkout at ``root`` (its
+    code first on the path); return the JSON its last output line holds, or exit with its
+    error."""
+    res = subprocess.run(
+        [sys.executable, "-c", code, str(root), *args],
+        cwd=root,
+        env=dict(env, PYTHONPATH=str(root)),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if res.returncode != 0:
+        sys.exit(f"{root} failed:\n{res.stderr[-3000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def _timed_child(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:

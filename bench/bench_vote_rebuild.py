@@ -72,28 +72,8 @@ def _latest_migration(root: Path) -> str:
     return max(names)
 
 
-def _commit(path: Path) -> str:
-    res = subprocess.run(
-        ["git", "-C", str(path), "rev-parse", "--short", "HEAD"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return res.stdout.strip() or "?"
-
-
 def _child(root: Path, env: dict[str, str], reps: int) -> list[list[float]]:
-    res = subprocess.run(
-        [sys.executable, "-c", CHILD, str(root), str(reps), CATEGORY],
-        cwd=root,
-        env=dict(env, PYTHONPATH=str(root)),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if res.returncode != 0:
-        sys.exit(f"{root} failed:\n{res.stderr[-3000:]}")
-    return list(json.loads(res.stdout.strip().splitlines()[-1]))
+    return list(bench_scale.checkout_child(root, env, CHILD, str(reps), CATEGORY))
 
 
 def _setup(n: int, base_url: str) -> float:
@@ -197,8 +177,8 @@ def main() -> None:
         "PostgreSQL | every run: wall / CPU (s) |\n|---|---:|---:|---:|---:|---|\n"
     )
     for label, key, s in (
-        (f"before (`{_commit(baseline)}`)", "before", before),
-        (f"after (`{_commit(ROOT)}`)", "after", after),
+        (f"before (`{bench_scale.checkout_commit(baseline)}`)", "before", before),
+        (f"after (`{bench_scale.checkout_commit(ROOT)}`)", "after", after),
     ):
         every = ", ".join(f"{r[0]:.2f}/{r[1] + r[2]:.2f}" for r in runs[key])
         table += (

@@ -522,9 +522,10 @@ def openskill_rate(
     conf = check_probability("confidence", confidence)
     models = [str(x) for x in battles.models]
     n = len(models)
-    a = np.asarray(battles.a, dtype=np.int64)
-    b = np.asarray(battles.b, dtype=np.int64)
-    outcome = np.asarray(battles.outcome, dtype=np.int64)
+    # the battles' own dtypes (int32, int8): no copy of 10M battles before the replay's order
+    a = np.asarray(battles.a)
+    b = np.asarray(battles.b)
+    outcome = np.asarray(battles.outcome)
     if a.size and (a.min() < 0 or b.min() < 0 or max(a.max(), b.max()) >= n):
         raise InputError("battle model indices must index battles.models")
     if np.any(a == b):

@@ -911,6 +911,8 @@ def _online_state(
         rows = battle_rows(battles_qs.values_list(*columns).iterator(chunk_size=ROW_CHUNK))
     previous: dict[str, Any] = dict(state.ratings) if (resume and state is not None) else {}
     battles, ids = _build(rows, [], names=names)
+    last = rows.last
+    del rows  # its id columns (16 bytes a battle) are not needed once coded
     battles = battles.with_models(sorted({names[int(c)] for c in previous} | set(battles.models)))
     by_name = {name: cid for cid, name in names.items()}
     initial = {names[int(c)]: v for c, v in previous.items()}
@@ -948,7 +950,6 @@ def _online_state(
             "battles_upto": upto,
             "n_battles": battles.n_battles,
         }
-    last = rows.last
     _state_save(
         state,
         scope,
