@@ -9,7 +9,7 @@ times are the steadier figure; the import overlaps reading with the database's w
 wall time can be below their sum.
 
 Usage: ``.venv/bin/python bench/bench_import.py [--size 1000000] [--rounds 2]
-[--baseline /path/to/checkout] [--no-write]``.
+[--baseline /path/to/checkout] [--no-write]``; without ``--baseline``, this checkout alone.
 """
 
 from __future__ import annotations
@@ -72,14 +72,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1_000_000, help="battle records")
     parser.add_argument("--rounds", type=int, default=2, help="imports per side")
-    parser.add_argument("--baseline", required=True, help="checkout of the baseline")
+    parser.add_argument(
+        "--baseline", default="", help="checkout of the baseline (none: this checkout alone)"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args()
     if args.size < 1 or args.rounds < 1:
         parser.error("--size and --rounds must be positive")
-    baseline = Path(args.baseline).resolve()
-    if not (baseline / "arena" / "services" / "battles_io.py").exists():
+    baseline = Path(args.baseline).resolve() if args.baseline else None
+    if baseline is not None and not (baseline / "arena" / "services" / "battles_io.py").exists():
         parser.error(f"--baseline {baseline} is not a Ludus checkout")
+    sides = [("this checkout", ROOT)]
+    if baseline is not None:
+        sides.insert(0, ("baseline", baseline))
     base_url = bench_scale._base_url()
     env = bench_scale._env(base_url, os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13"))
     env["DATABASE_URL"] = f"{base_url}/{DB_NAME}"
@@ -87,9 +92,9 @@ def main() -> None:
     path = bench_scale._battle_file(args.size)
     load = os.getloadavg()
     started = dt.datetime.now(dt.UTC)
-    runs: dict[str, list[list[float]]] = {"baseline": [], "this checkout": []}
+    runs: dict[str, list[list[float]]] = {side: [] for side, _ in sides}
     for _ in range(args.rounds):
-        for side, root in (("baseline", baseline), ("this checkout", ROOT)):
+        for side, root in sides:
             _fresh(base_url)
             run = bench_scale.checkout_child(root, env, CHILD, str(path))
             if run[3] != args.size:
@@ -103,7 +108,7 @@ def main() -> None:
         "| every run: wall / Python / PostgreSQL (s) |",
         "|---|---|---:|---:|---:|---|",
     ]
-    for side, root in (("baseline", baseline), ("this checkout", ROOT)):
+    for side, root in sides:
         rs = runs[side]
         wall = statistics.median(r[0] for r in rs)
         py = statistics.median(r[1] for r in rs)
