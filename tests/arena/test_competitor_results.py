@@ -163,3 +163,32 @@ def test_pair_totals_equal_a_count_over_the_battles(seed):
     assert {(lo, hi): n for lo, hi, n in got} == dict(expected)
     assert [(lo, hi) for lo, hi, _ in got] == sorted(expected)
     assert pair_battle_totals(competitor_ids=[]) == []
+
+
+def test_packed_pair_rows_equal_the_plain_rows():
+    # PostgreSQL reads a scope's pair aggregates packed into one bytea; its plain twin (rows)
+    # is what SQLite uses: the same numbers for every scope, with and without exclusions
+    from django.db import connection
+
+    from arena.services import aggregates as agg
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the packed read is PostgreSQL's")
+    rng = np.random.default_rng(9)
+    comps = [CompetitorFactory(name=f"pk-{k}") for k in range(8)]
+    _random_battles(rng, comps, 400)
+    aggregates_advance(battles_upto=_max_id(), pair_counts_upto=0)
+    scopes = [(s, c) for s in [*SOURCES, agg.ANY] for c in [*CATEGORIES, agg.ANY, "none-such"]]
+    for source, category in scopes:
+        for excluded in ([], [comps[1].pk, comps[5].pk]):
+            where = "source = %s AND category = %s"
+            params: list = [source, category]
+            if excluded:
+                where += " AND model_lo_id NOT IN (%s, %s) AND model_hi_id NOT IN (%s, %s)"
+                params += [*excluded, *excluded]
+            plain = agg._rows_plain(where, params)
+            packed = agg._rows_packed(where, params)
+            order = lambda r: r[np.lexsort((r[:, 1], r[:, 0]))]  # noqa: E731
+            assert packed.dtype == np.int64 and packed.shape == plain.shape
+            assert np.array_equal(order(packed), order(plain)), (source, category, excluded)
+    assert len(agg._rows_packed("source = %s", ["none-such"])) == 0
