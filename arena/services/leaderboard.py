@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import hashlib
 import itertools
 import json
@@ -767,10 +768,10 @@ def _snapshot_insert(
     ratings: list[dict[str, Any]],
     n_battles: int,
     compute_ms: int,
-    cache: bool = True,
+    publish: bool = True,
 ) -> LeaderboardSnapshot:
     """Insert the version after ``latest`` (the scope's latest snapshot, read by the caller);
-    ``cache=False`` leaves publishing it to the cache to the caller (after its commit)."""
+    ``publish=False`` leaves publishing it to the cache to the caller (after its commit)."""
     for _ in range(3):  # two rebuilders racing: the unique constraint decides, the loser retries
         version = (latest.version if latest else 0) + 1
         try:
@@ -798,7 +799,7 @@ def _snapshot_insert(
             )
     else:  # pragma: no cover
         raise RuntimeError("could not allocate a snapshot version")
-    if cache:
+    if publish:
         snapshot_cache(snapshot)
     return snapshot
 
@@ -882,6 +883,7 @@ def _online_state(
     now: datetime,
     state: LeaderboardState | None,
     names: dict[int, str],
+    save: Callable[[LeaderboardState | None, dict[str, Any], dict[str, Any]], None] = _state_save,
 ) -> tuple[RatingResult, dict[str, Any]]:
     """An online method's result for ``data``: its stored state continued with the newer
     battles, or recomputed from all of them when a new battle sorts before the state's last
@@ -950,7 +952,7 @@ def _online_state(
             "battles_upto": upto,
             "n_battles": battles.n_battles,
         }
-    _state_save(
+    save(
         state,
         scope,
         {
@@ -1041,6 +1043,7 @@ def _interval_kept(
     state: LeaderboardState | None,
     stored: LeaderboardState | None,
     now: datetime,
+    save: Callable[[LeaderboardState | None, dict[str, Any], dict[str, Any]], None] = _state_save,
 ) -> tuple[RatingResult, dict[str, Any]]:
     """A method whose interval is its slow part (``MethodSpec.point_params``): with ``state``
     (a reusable interval, not due), the ratings computed afresh with ``point_params`` and the
@@ -1068,7 +1071,7 @@ def _interval_kept(
             },
         }
         scope = {"method": method, "source": selection["source"], "category": selection["category"]}
-        _state_save(
+        save(
             stored,
             scope,
             {
@@ -1160,112 +1163,126 @@ def leaderboard_rebuild(
             version=Subquery(newest.values("version")[:1]),
         ).defer("ratings")
     }
-    published: list[LeaderboardSnapshot] = []
-    with transaction.atomic():  # the scope's new snapshots and states: one commit
-        for method in wanted:
-            spec = registry[method]
-            if spec.ordered not in loaded:
-                loaded[spec.ordered] = _aggregate_data(
-                    selection, pairs, pair_rows, ordered=spec.ordered, names=names
-                )
-            data = loaded[spec.ordered]
-            if len(data.battles) == 0:
-                continue
-            board = {"interval": spec.interval, "listing": rule}
-            latest = latest_of.get(method)
-            inputs = data.inputs
-            slow_due = True
-            # the interval is kept per scope (LeaderboardState) by online methods and by those
-            # whose interval alone is slow
-            kept = spec.ordered or spec.point_params is not None
-            state = None
-            if (spec.slow or spec.point_params is not None) and not force and slow_seconds > 0:
-                if kept:
-                    state = states.get(method)
-                    if spec.point_params is not None and not _interval_reusable(
-                        state, spec, selection
-                    ):
-                        state = None
-                    stamp = state.interval.get("computed_at") if state is not None else None
-                    took = state.interval.get("seconds", 0.0) if state is not None else 0.0
-                else:
-                    stamp = latest.created_at.isoformat() if latest is not None else None
-                    took = latest.compute_ms / 1000 if latest is not None else 0.0
-                slow_due = slow_part_due(
-                    computed_at=stamp, seconds=took, slow_seconds=slow_seconds, now=now
-                )
-                if kept and not slow_due and state is not None:
-                    upto = state.interval.get("battles_upto")
-                    if upto != inputs["battles_upto"]:
-                        inputs = {**inputs, "interval_battles_upto": upto}
-            data_version = _data_version(inputs, board, withdrawn)
-            if (
-                latest is not None
-                and not force
-                and latest.data_version == data_version
-                and latest.params == spec.params
-            ):
-                # unchanged data and parameters: nothing to compute (idempotent and cheap)
-                snapshot_cache(latest)
-                snapshots.append(latest)
-                continue
-            if spec.slow and not spec.ordered and not slow_due and latest is not None:
-                # not due yet: the latest snapshot stays, saying when and from which battles it was
-                # computed; a later scheduled rebuild refreshes it
-                snapshots.append(latest)
-                continue
-            started = time.perf_counter()
-            freshness: dict[str, Any] = {"rating_computed_at": now.isoformat()}
-            if spec.ordered:
-                result, parts = _online_state(
-                    method=method,
-                    spec=spec,
-                    data=data,
-                    selection=selection,
-                    slow_due=slow_due,
-                    now=now,
-                    state=states.get(method),
-                    names=names,
-                )
-                freshness.update(parts)
-            elif spec.point_params is not None:
-                result, parts = _interval_kept(
-                    method=method,
-                    spec=spec,
-                    data=data,
-                    selection=selection,
-                    state=None if slow_due else state,
-                    stored=states.get(method),
-                    now=now,
-                )
-                freshness.update(parts)
-            else:
-                result = spec.fn(data.battles, **spec.params)
-                freshness.update(
-                    interval_computed_at=now.isoformat(),
-                    interval_battles_upto=inputs["battles_upto"],
-                    interval_n_battles=data.battles.n_battles,
-                )
-            elapsed = int((time.perf_counter() - started) * 1000)
-            snapshots.append(
-                _snapshot_insert(  # its latest snapshot, read above, is not this data's
-                    latest=latest,
-                    cache=False,  # cached once committed
-                    method=method,
-                    source=source,
-                    category=category,
-                    data_version=data_version,
-                    params=spec.params,
-                    inputs=inputs,
-                    board={**board, "freshness": freshness},
-                    ratings=_rows(result, data, rule=rule, withdrawn=withdrawn),
-                    n_battles=data.battles.n_battles,
-                    compute_ms=elapsed,
-                )
+    # the scope's writes (states, then new snapshots) wait until every method is computed, then
+    # go in one short transaction: one commit, and no lock held while a slow part computes
+    state_writes: list[Callable[[], None]] = []
+    inserts: list[Callable[[], LeaderboardSnapshot]] = []
+
+    def save_later(
+        state: LeaderboardState | None, scope: dict[str, Any], values: dict[str, Any]
+    ) -> None:
+        state_writes.append(functools.partial(_state_save, state, scope, values))
+
+    for method in wanted:
+        spec = registry[method]
+        if spec.ordered not in loaded:
+            loaded[spec.ordered] = _aggregate_data(
+                selection, pairs, pair_rows, ordered=spec.ordered, names=names
             )
-            published.append(snapshots[-1])
-    for new in published:
+        data = loaded[spec.ordered]
+        if len(data.battles) == 0:
+            continue
+        board = {"interval": spec.interval, "listing": rule}
+        latest = latest_of.get(method)
+        inputs = data.inputs
+        slow_due = True
+        # the interval is kept per scope (LeaderboardState) by online methods and by those
+        # whose interval alone is slow
+        kept = spec.ordered or spec.point_params is not None
+        state = None
+        if (spec.slow or spec.point_params is not None) and not force and slow_seconds > 0:
+            if kept:
+                state = states.get(method)
+                if spec.point_params is not None and not _interval_reusable(state, spec, selection):
+                    state = None
+                stamp = state.interval.get("computed_at") if state is not None else None
+                took = state.interval.get("seconds", 0.0) if state is not None else 0.0
+            else:
+                stamp = latest.created_at.isoformat() if latest is not None else None
+                took = latest.compute_ms / 1000 if latest is not None else 0.0
+            slow_due = slow_part_due(
+                computed_at=stamp, seconds=took, slow_seconds=slow_seconds, now=now
+            )
+            if kept and not slow_due and state is not None:
+                upto = state.interval.get("battles_upto")
+                if upto != inputs["battles_upto"]:
+                    inputs = {**inputs, "interval_battles_upto": upto}
+        data_version = _data_version(inputs, board, withdrawn)
+        if (
+            latest is not None
+            and not force
+            and latest.data_version == data_version
+            and latest.params == spec.params
+        ):
+            # unchanged data and parameters: nothing to compute (idempotent and cheap)
+            snapshot_cache(latest)
+            snapshots.append(latest)
+            continue
+        if spec.slow and not spec.ordered and not slow_due and latest is not None:
+            # not due yet: the latest snapshot stays, saying when and from which battles it was
+            # computed; a later scheduled rebuild refreshes it
+            snapshots.append(latest)
+            continue
+        started = time.perf_counter()
+        freshness: dict[str, Any] = {"rating_computed_at": now.isoformat()}
+        if spec.ordered:
+            result, parts = _online_state(
+                method=method,
+                spec=spec,
+                data=data,
+                selection=selection,
+                slow_due=slow_due,
+                now=now,
+                state=states.get(method),
+                names=names,
+                save=save_later,
+            )
+            freshness.update(parts)
+        elif spec.point_params is not None:
+            result, parts = _interval_kept(
+                method=method,
+                spec=spec,
+                data=data,
+                selection=selection,
+                state=None if slow_due else state,
+                stored=states.get(method),
+                now=now,
+                save=save_later,
+            )
+            freshness.update(parts)
+        else:
+            result = spec.fn(data.battles, **spec.params)
+            freshness.update(
+                interval_computed_at=now.isoformat(),
+                interval_battles_upto=inputs["battles_upto"],
+                interval_n_battles=data.battles.n_battles,
+            )
+        elapsed = int((time.perf_counter() - started) * 1000)
+        inserts.append(
+            functools.partial(
+                _snapshot_insert,  # its latest snapshot, read above, is not this data's
+                latest=latest,
+                publish=False,  # cached once committed
+                method=method,
+                source=source,
+                category=category,
+                data_version=data_version,
+                params=spec.params,
+                inputs=inputs,
+                board={**board, "freshness": freshness},
+                ratings=_rows(result, data, rule=rule, withdrawn=withdrawn),
+                n_battles=data.battles.n_battles,
+                compute_ms=elapsed,
+            )
+        )
+    with transaction.atomic():
+        for write in state_writes:
+            write()
+        written = [insert() for insert in inserts]
+    for new in written:  # published once committed
         snapshot_cache(new)
+    order = {name: k for k, name in enumerate(wanted)}
+    snapshots = sorted([*snapshots, *written], key=lambda snap: order[snap.method])
     for name, rebuild in BOARD_EXTENSIONS.items():
         # the extension boards read individual battles (O(battles)): not in a vote's rebuild
         # (``slow_seconds`` infinite), only in the periodic one, as slow parts (when due), and

@@ -471,3 +471,32 @@ def test_one_every_scope_rebuild_at_a_time(db, private_cache):
         assert lb.leaderboard_rebuild_all(scopes="touched")["bt"] == 4
         other.execute("SELECT pg_advisory_unlock(%s)", [lb.PERIODIC_LOCK])
     assert lb.leaderboard_rebuild_all()["bt"] == 4
+
+
+def test_a_scopes_writes_wait_until_every_method_is_computed(db, private_cache, monkeypatch):
+    # no row of the scope is written (so no lock is held) while a method computes: a periodic
+    # rebuild's slow part never makes a vote's rebuild of the same scope wait
+    rng = np.random.default_rng(15)
+    comps = [CompetitorFactory(name=f"late-{k}") for k in range(5)]
+    m.Battle.objects.bulk_create(_random_battles(rng, comps, 120))
+    registry = lb._method_registry()
+    last = list(registry)[-1]
+    seen: list[tuple[int, int]] = []
+
+    def watching(*args, **kwargs):
+        scope = {"source": "human", "category": "general"}
+        seen.append(
+            (
+                m.LeaderboardSnapshot.objects.filter(**scope).count(),
+                m.LeaderboardState.objects.filter(**scope).count(),
+            )
+        )
+        return registry[last].fn(*args, **kwargs)
+
+    spec = registry[last]
+    watched = {**registry, last: lb.MethodSpec(spec.params, watching, slow=spec.slow)}
+    monkeypatch.setattr(lb, "_method_registry", lambda: watched)
+    snaps = lb.leaderboard_rebuild(source="human", category="general")
+    assert seen == [(0, 0)]  # the earlier methods' snapshots and states came after
+    assert [s.method for s in snaps] == list(registry)  # in the registry's order, as before
+    assert m.LeaderboardState.objects.filter(source="human", category="general").exists()
