@@ -205,6 +205,15 @@ def aggregate_scopes() -> set[tuple[str, str]]:
     )
 
 
+def _newer_than_the_watermark() -> str:
+    """SQL condition on a Battle row: not yet folded into the aggregates (one parameter: the
+    watermark's name, :data:`WATERMARK`). Read in the same statement as the aggregates, so both
+    are read at one watermark."""
+    marks = AggregateWatermark._meta.db_table
+    # table name from the model; the name is a parameter
+    return f"id > (SELECT COALESCE(MAX(battles_upto), 0) FROM {marks} WHERE name = %s)"  # noqa: S608
+
+
 @dataclass(frozen=True)
 class CompetitorResult:
     """A competitor's Battle outcomes against one opponent from one source (ties of both
@@ -227,7 +236,6 @@ def competitor_results(*, competitor_id: int) -> list[CompetitorResult]:
     are not included.
     """
     agg, battle = PairAggregate._meta.db_table, Battle._meta.db_table
-    mark_table = AggregateWatermark._meta.db_table
     me = competitor_id
     # table names from the models and fixed SQL fragments; the values are parameters
     sql = f"""
@@ -248,7 +256,7 @@ def competitor_results(*, competitor_id: int) -> list[CompetitorResult]:
                     THEN 1 ELSE 0 END,
                 CASE WHEN outcome IN ('tie', 'tie (bothbad)') THEN 1 ELSE 0 END
             FROM {battle}
-            WHERE id > (SELECT COALESCE(MAX(battles_upto), 0) FROM {mark_table} WHERE name = %s)
+            WHERE {_newer_than_the_watermark()}
                 AND (model_a_id = %s OR model_b_id = %s)
         ) results
         GROUP BY source, opponent
@@ -276,7 +284,6 @@ def pair_battle_totals(*, competitor_ids: list[int]) -> list[tuple[int, int, int
     if not competitor_ids:
         return []
     agg, battle = PairAggregate._meta.db_table, Battle._meta.db_table
-    mark_table = AggregateWatermark._meta.db_table
     least, greatest = ("LEAST", "GREATEST") if connection.vendor == "postgresql" else ("MIN", "MAX")
     marks = ", ".join(["%s"] * len(competitor_ids))
     # table names from the models and fixed SQL fragments; the values are parameters
@@ -289,7 +296,7 @@ def pair_battle_totals(*, competitor_ids: list[int]) -> list[tuple[int, int, int
             UNION ALL
             SELECT {least}(model_a_id, model_b_id), {greatest}(model_a_id, model_b_id), 1
             FROM {battle}
-            WHERE id > (SELECT COALESCE(MAX(battles_upto), 0) FROM {mark_table} WHERE name = %s)
+            WHERE {_newer_than_the_watermark()}
                 AND model_a_id IN ({marks}) AND model_b_id IN ({marks})
         ) totals
         GROUP BY lo, hi

@@ -689,6 +689,17 @@ def snapshot_to_dict(snapshot: LeaderboardSnapshot) -> dict[str, Any]:
     )
 
 
+def latest_snapshot(*, method: str, source: str, category: str) -> LeaderboardSnapshot | None:
+    """A board's latest snapshot, without its ratings (loaded only if that version is served
+    again)."""
+    return (
+        LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
+        .defer("ratings")
+        .order_by("-version")
+        .first()
+    )
+
+
 def snapshot_unchanged(
     *,
     method: str,
@@ -704,12 +715,7 @@ def snapshot_unchanged(
     """
     if force:
         return None
-    latest = (
-        LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
-        .defer("ratings")  # loaded only if this version is served again
-        .order_by("-version")
-        .first()
-    )
+    latest = latest_snapshot(method=method, source=source, category=category)
     if latest is None or latest.data_version != data_version or latest.params != params:
         return None
     snapshot_cache(latest)
@@ -731,12 +737,7 @@ def snapshot_publish(
     force: bool = False,
 ) -> LeaderboardSnapshot:
     """Store a new snapshot version unless the latest one has the same data and parameters."""
-    latest = (
-        LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
-        .defer("ratings")  # loaded only if this version is published again
-        .order_by("-version")
-        .first()
-    )
+    latest = latest_snapshot(method=method, source=source, category=category)
     if latest and not force and latest.data_version == data_version and latest.params == params:
         snapshot_cache(latest)
         return latest
@@ -792,11 +793,7 @@ def _snapshot_insert(
                 )
             break
         except IntegrityError:
-            latest = (
-                LeaderboardSnapshot.objects.filter(method=method, source=source, category=category)
-                .order_by("-version")
-                .first()
-            )
+            latest = latest_snapshot(method=method, source=source, category=category)
     else:  # pragma: no cover
         raise RuntimeError("could not allocate a snapshot version")
     if publish:
@@ -883,7 +880,7 @@ def _online_state(
     now: datetime,
     state: LeaderboardState | None,
     names: dict[int, str],
-    save: Callable[[LeaderboardState | None, dict[str, Any], dict[str, Any]], None] = _state_save,
+    save: Callable[[LeaderboardState | None, dict[str, Any], dict[str, Any]], None],
 ) -> tuple[RatingResult, dict[str, Any]]:
     """An online method's result for ``data``: its stored state continued with the newer
     battles, or recomputed from all of them when a new battle sorts before the state's last
@@ -1043,7 +1040,7 @@ def _interval_kept(
     state: LeaderboardState | None,
     stored: LeaderboardState | None,
     now: datetime,
-    save: Callable[[LeaderboardState | None, dict[str, Any], dict[str, Any]], None] = _state_save,
+    save: Callable[[LeaderboardState | None, dict[str, Any], dict[str, Any]], None],
 ) -> tuple[RatingResult, dict[str, Any]]:
     """A method whose interval is its slow part (``MethodSpec.point_params``): with ``state``
     (a reusable interval, not due), the ratings computed afresh with ``point_params`` and the
@@ -1299,14 +1296,7 @@ def leaderboard_rebuild(
                     now=now,
                 )
             ):
-                kept_snapshot = (
-                    LeaderboardSnapshot.objects.filter(
-                        method=name, source=source, category=category
-                    )
-                    .defer("ratings")
-                    .order_by("-version")
-                    .first()
-                )
+                kept_snapshot = latest_snapshot(method=name, source=source, category=category)
                 if kept_snapshot is not None:
                     snapshots.append(kept_snapshot)
                 continue
